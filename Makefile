@@ -1,0 +1,29 @@
+# Convenience front end; the build itself is CMake.
+#   make run    install deps, build, start the demo origin and ringcache
+#   make test   install deps, build, run every test
+BUILD ?= build
+TYPE ?= RelWithDebInfo
+JOBS ?= $(shell nproc)
+
+.PHONY: all deps build test run clean format
+
+all: build
+
+deps:
+	./scripts/deps.sh all
+
+build: deps
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=$(TYPE) >/dev/null
+	cmake --build $(BUILD) -j $(JOBS)
+
+test: build
+	cd $(BUILD) && ctest --output-on-failure --timeout 600
+
+run: build
+	./scripts/run-demo.sh $(BUILD)
+
+clean:
+	rm -rf $(BUILD)
+
+format:
+	clang-format -i $$(git ls-files 'src/*.c' 'src/*.h' 'tests/*.c' 'tests/*.h' 'bench/*.c')

@@ -1,0 +1,30 @@
+#!/bin/sh
+# Install the Debian 12 packages ringcache needs to build, test and run.
+# Used by `make run`, `make test`, CI and the Docker image. Installs only
+# what is missing, so it is quick when everything is there.
+set -eu
+
+BUILD="build-essential cmake pkg-config liburing-dev libyaml-dev node-llhttp"
+TEST="libcriterion-dev curl wrk valgrind"
+case "${1:-all}" in
+	build) PKGS="$BUILD" ;;
+	test|all) PKGS="$BUILD $TEST" ;;
+	runtime) PKGS="liburing2 libyaml-0-2" ;;
+	*) echo "usage: $0 [build|test|runtime|all]" >&2; exit 2 ;;
+esac
+
+missing=""
+for p in $PKGS; do
+	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+		missing="$missing $p"
+	fi
+done
+[ -z "$missing" ] && exit 0
+
+SUDO=""
+[ "$(id -u)" -ne 0 ] && SUDO="sudo"
+echo "installing:$missing" >&2
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+# shellcheck disable=SC2086
+$SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null

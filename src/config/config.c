@@ -1,0 +1,1130 @@
+/*
+ * config.c - YAML configuration loader (libyaml document API).
+ *
+ * The whole file is parsed into a libyaml document first, then walked with a
+ * fixed-depth schema walker. Every problem is recorded as one
+ * "FILE:LINE:COL: message" line and the walk keeps going, so a single run of
+ * `ringcache -t` lists everything that is wrong. Only when no error at all was
+ * recorded is the config handed out; otherwise it is freed and NULL returned.
+ *
+ * The walker never recurses generically over the YAML tree, only along the
+ * schema (root -> section -> list -> scalar). That matters because libyaml's
+ * document API resolves aliases into shared node ids and even allows cyclic
+ * ones ("&a [*a]"); a generic recursion could loop forever on such input.
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* asprintf; CMake defines it, direct gcc runs may not */
+#endif
+
+#include "config/config.h"
+
+#include <arpa/inet.h>
+#include <assert.h>
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <yaml.h>
+
+/* Defaults, as documented in config.h. */
+#define NS_PER_MS 1000000ull
+#define NS_PER_S  1000000000ull
+
+#define DEF_POOL_SIZE		  64u
+#define DEF_CONNECT_TIMEOUT_NS	  (3 * NS_PER_S)
+#define DEF_FIRST_BYTE_TIMEOUT_NS (30 * NS_PER_S)
+#define DEF_BETWEEN_BYTES_NS	  (30 * NS_PER_S)
+#define DEF_CACHE_MEMORY	  (256ull << 20)
+#define DEF_CLIENT_HEADER_NS	  (10 * NS_PER_S)
+#define DEF_CLIENT_BODY_NS	  (30 * NS_PER_S)
+#define DEF_CLIENT_IDLE_NS	  (60 * NS_PER_S)
+#define DEF_SEND_NS		  (30 * NS_PER_S)
+#define DEF_MAX_HEADER_SIZE	  (16u << 10)
+#define DEF_MAX_HEADERS		  100u
+#define DEF_MAX_CONNECTIONS	  10000u
+
+/* Accepted ranges. */
+#define THREADS_MAX   1024u
+#define POOL_SIZE_MAX 10000u
+/*
+ * Timeouts must be non-zero (a zero deadline would fire immediately, and
+ * nothing in the contract says 0 means "no timeout") and at most a day, which
+ * keeps "now + timeout" far away from uint64 overflow in every consumer.
+ */
+#define TIMEOUT_MIN_NS	    NS_PER_MS
+#define TIMEOUT_MAX_NS	    (24ull * 3600 * NS_PER_S)
+#define MAX_HEADER_SIZE_MIN (1u << 10)
+#define MAX_HEADER_SIZE_MAX (1u << 20)
+#define MAX_HEADERS_MAX	    1000u
+#define MAX_CONNECTIONS_MAX 1000000u
+/* Refuse absurd inputs (e.g. -c /dev/zero) instead of reading forever. */
+#define CONFIG_FILE_MAX (16u << 20)
+
+/* ------------------------------------------------------------------------ */
+/* Error collection                                                          */
+
+struct loader {
+	const char *file;
+	yaml_document_t *doc;
+	struct config_errors *errs;
+	/*
+	 * Counted separately from errs->n: if recording an error line itself
+	 * fails for lack of memory, the load must still fail.
+	 */
+	size_t n_failed;
+	bool oom;
+};
+
+static void push_line(struct config_errors *errs, char *line)
+{
+	char **nl = realloc(errs->lines, (errs->n + 1) * sizeof(*nl));
+	if (!nl) {
+		free(line);
+		return;
+	}
+	errs->lines = nl;
+	errs->lines[errs->n++] = line;
+}
+
+static void __attribute__((format(printf, 4, 0)))
+verr_at(struct loader *ld, size_t line, size_t col, const char *fmt, va_list ap)
+{
+	char *msg = NULL, *line_s = NULL;
+
+	ld->n_failed++;
+	if (vasprintf(&msg, fmt, ap) < 0) {
+		ld->oom = true;
+		return;
+	}
+	if (asprintf(&line_s, "%s:%zu:%zu: %s", ld->file, line, col, msg) < 0) {
+		free(msg);
+		ld->oom = true;
+		return;
+	}
+	free(msg);
+	push_line(ld->errs, line_s);
+}
+
+/* An error at an explicit 1-based position (0:0 = no position). */
+static void __attribute__((format(printf, 4, 5)))
+err_at(struct loader *ld, size_t line, size_t col, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	verr_at(ld, line, col, fmt, ap);
+	va_end(ap);
+}
+
+/* An error at a YAML node; libyaml marks are 0-based, ours are 1-based. */
+static void __attribute__((format(printf, 3, 4)))
+err_node(struct loader *ld, const yaml_node_t *n, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	verr_at(ld, n->start_mark.line + 1, n->start_mark.column + 1, fmt, ap);
+	va_end(ap);
+}
+
+void config_errors_clear(struct config_errors *errs)
+{
+	if (!errs)
+		return;
+	for (size_t i = 0; i < errs->n; i++)
+		free(errs->lines[i]);
+	free(errs->lines);
+	errs->lines = NULL;
+	errs->n = 0;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Scalar parse helpers (public)                                             */
+
+/*
+ * Parse a run of decimal digits with overflow checking. strtoull is not used
+ * because it accepts leading whitespace, signs ("-1" wraps to 2^64-1) and
+ * hex/octal prefixes, none of which belong in a config value.
+ */
+static const char *parse_digits(const char *s, uint64_t *out)
+{
+	uint64_t v = 0;
+	const char *p = s;
+
+	if (*p < '0' || *p > '9')
+		return NULL;
+	for (; *p >= '0' && *p <= '9'; p++) {
+		if (__builtin_mul_overflow(v, 10, &v) || __builtin_add_overflow(v, *p - '0', &v))
+			return NULL;
+	}
+	*out = v;
+	return p;
+}
+
+struct unit {
+	const char *name;
+	uint64_t mult;
+};
+
+/* NUMBER [spaces] [UNIT] with UNIT from TABLE; "" in TABLE is the bare number. */
+static int parse_with_unit(const char *s, const struct unit *table, size_t n, uint64_t *out)
+{
+	uint64_t v, r;
+	const char *p;
+
+	if (!s || !(p = parse_digits(s, &v)))
+		return -EINVAL;
+	/* "256 MiB" reads naturally; allow spaces, but only before a unit. */
+	if (*p == ' ') {
+		while (*p == ' ')
+			p++;
+		if (!*p)
+			return -EINVAL;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (strcmp(p, table[i].name) != 0)
+			continue;
+		if (__builtin_mul_overflow(v, table[i].mult, &r))
+			return -EINVAL;
+		*out = r;
+		return 0;
+	}
+	return -EINVAL;
+}
+
+int config_parse_size(const char *s, uint64_t *out)
+{
+	static const struct unit units[] = {
+	    {"", 1},
+	    {"B", 1},
+	    {"KiB", 1ull << 10},
+	    {"MiB", 1ull << 20},
+	    {"GiB", 1ull << 30},
+	    {"KB", 1000ull},
+	    {"MB", 1000ull * 1000},
+	    {"GB", 1000ull * 1000 * 1000},
+	};
+	return parse_with_unit(s, units, sizeof(units) / sizeof(units[0]), out);
+}
+
+int config_parse_duration(const char *s, uint64_t *out_ns)
+{
+	static const struct unit units[] = {
+	    {"", NS_PER_S}, /* a bare number means seconds */
+	    {"ms", NS_PER_MS}, {"s", NS_PER_S}, {"m", 60 * NS_PER_S}, {"h", 3600 * NS_PER_S},
+	};
+	return parse_with_unit(s, units, sizeof(units) / sizeof(units[0]), out_ns);
+}
+
+static bool all_digits_and_dots(const char *s)
+{
+	for (; *s; s++) {
+		if (!((*s >= '0' && *s <= '9') || *s == '.'))
+			return false;
+	}
+	return true;
+}
+
+/*
+ * Parse "IP:PORT", "[IPv6]:PORT", ":PORT" (any IPv4 address) or "host:port"
+ * (resolved now, first result wins). On failure *why says what was wrong and
+ * OUT is untouched; on success OUT owns a copy of S.
+ */
+static int parse_addr(const char *s, struct config_addr *out, const char **why)
+{
+	struct sockaddr_storage ss;
+	socklen_t sslen;
+	const char *colon, *port_s;
+	char host[256];
+	size_t host_len;
+	bool bracketed = false;
+	uint64_t port;
+
+	*why = "invalid address";
+	if (!s || !*s) {
+		*why = "empty address";
+		return -EINVAL;
+	}
+	if (s[0] == '[') {
+		const char *rb = strchr(s, ']');
+		if (!rb) {
+			*why = "missing ']' after IPv6 address";
+			return -EINVAL;
+		}
+		if (rb[1] != ':') {
+			*why = "missing port (expected [IPv6]:PORT)";
+			return -EINVAL;
+		}
+		bracketed = true;
+		host_len = (size_t)(rb - (s + 1));
+		if (host_len == 0 || host_len >= sizeof(host)) {
+			*why = "invalid IPv6 address";
+			return -EINVAL;
+		}
+		memcpy(host, s + 1, host_len);
+		colon = rb + 1;
+	} else {
+		colon = strrchr(s, ':');
+		if (!colon) {
+			*why = "missing port (expected HOST:PORT)";
+			return -EINVAL;
+		}
+		host_len = (size_t)(colon - s);
+		if (memchr(s, ':', host_len)) {
+			*why = "IPv6 addresses must be in brackets, e.g. [::1]:8080";
+			return -EINVAL;
+		}
+		if (host_len >= sizeof(host)) {
+			*why = "host name too long";
+			return -EINVAL;
+		}
+		memcpy(host, s, host_len);
+	}
+	host[host_len] = '\0';
+
+	port_s = colon + 1;
+	const char *end = parse_digits(port_s, &port);
+	if (!end || *end || port > 65535) {
+		*why = "invalid port (expected 0..65535)";
+		return -EINVAL;
+	}
+
+	memset(&ss, 0, sizeof(ss));
+	struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
+	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
+
+	if (host_len == 0) {
+		if (bracketed) {
+			*why = "invalid IPv6 address";
+			return -EINVAL;
+		}
+		sin->sin_family = AF_INET;
+		sin->sin_addr.s_addr = htonl(INADDR_ANY);
+		sslen = sizeof(*sin);
+	} else if (!bracketed && inet_pton(AF_INET, host, &sin->sin_addr) == 1) {
+		sin->sin_family = AF_INET;
+		sslen = sizeof(*sin);
+	} else if (!bracketed && all_digits_and_dots(host)) {
+		/*
+		 * Without this, "10.0.0.256" or "127.1" would be sent to the
+		 * resolver (or inet_aton's legacy forms) and maybe "work".
+		 */
+		*why = "invalid IPv4 address";
+		return -EINVAL;
+	} else {
+		/*
+		 * Bracketed: numeric IPv6 only, via getaddrinfo so that scope
+		 * ids ("fe80::1%eth0") work. Otherwise a host name, resolved
+		 * now: loading runs at startup/reload, never on an event loop.
+		 * No AI_ADDRCONFIG: glibc ignores loopback for it, so
+		 * "localhost" would fail in a network namespace with only lo.
+		 */
+		struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *res = NULL;
+		hints.ai_family = bracketed ? AF_INET6 : AF_UNSPEC;
+		hints.ai_flags = bracketed ? AI_NUMERICHOST : 0;
+		int rc = getaddrinfo(host, NULL, &hints, &res);
+		if (rc != 0 || !res) {
+			if (bracketed)
+				*why = "invalid IPv6 address";
+			else
+				*why = rc == EAI_SYSTEM ? strerror(errno) : gai_strerror(rc);
+			if (res)
+				freeaddrinfo(res);
+			return -EINVAL;
+		}
+		if (res->ai_addrlen > sizeof(ss) ||
+		    (res->ai_family != AF_INET && res->ai_family != AF_INET6)) {
+			freeaddrinfo(res);
+			*why = "unsupported address family";
+			return -EINVAL;
+		}
+		memcpy(&ss, res->ai_addr, res->ai_addrlen);
+		sslen = res->ai_addrlen;
+		freeaddrinfo(res);
+	}
+
+	if (ss.ss_family == AF_INET)
+		sin->sin_port = htons((uint16_t)port);
+	else
+		sin6->sin6_port = htons((uint16_t)port);
+
+	char *spec = strdup(s);
+	if (!spec) {
+		*why = "out of memory";
+		return -ENOMEM;
+	}
+	out->spec = spec;
+	out->sa = ss;
+	out->salen = sslen;
+	return 0;
+}
+
+int config_parse_addr(const char *s, struct config_addr *out)
+{
+	const char *why;
+	int rc = parse_addr(s, out, &why);
+	/* The contract promises 0 or -EINVAL; ENOMEM folds into the latter. */
+	return rc < 0 ? -EINVAL : 0;
+}
+
+static uint16_t addr_port(const struct config_addr *a)
+{
+	if (a->sa.ss_family == AF_INET)
+		return ntohs(((const struct sockaddr_in *)&a->sa)->sin_port);
+	return ntohs(((const struct sockaddr_in6 *)&a->sa)->sin6_port);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Freeing                                                                   */
+
+static void addr_free(struct config_addr *a)
+{
+	free(a->spec);
+	a->spec = NULL;
+}
+
+static void addrs_free(struct config_addr *a, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		addr_free(&a[i]);
+	free(a);
+}
+
+static void config_destroy(struct config *cfg)
+{
+	free(cfg->path);
+	addrs_free(cfg->listen, cfg->n_listen);
+	for (size_t i = 0; i < cfg->n_backends; i++) {
+		free(cfg->backends[i].name);
+		addrs_free(cfg->backends[i].servers, cfg->backends[i].n_servers);
+	}
+	free(cfg->backends);
+	addr_free(&cfg->admin.listen);
+	cfg->magic = 0; /* a stale pointer to freed memory fails the assert */
+	free(cfg);
+}
+
+void config_free(struct config **cfgp)
+{
+	if (!cfgp || !*cfgp)
+		return;
+	assert((*cfgp)->magic == CONFIG_MAGIC);
+	config_destroy(*cfgp);
+	*cfgp = NULL;
+}
+
+/* ------------------------------------------------------------------------ */
+/* YAML node helpers                                                         */
+
+static yaml_node_t *node(struct loader *ld, int id)
+{
+	return yaml_document_get_node(ld->doc, id);
+}
+
+/* An empty value ("key:" with nothing after it, "~", "null"). */
+static bool is_null(const yaml_node_t *n)
+{
+	if (n->type != YAML_SCALAR_NODE || n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
+		return false;
+	const char *v = (const char *)n->data.scalar.value;
+	return !*v || !strcmp(v, "~") || !strcmp(v, "null") || !strcmp(v, "Null") ||
+	       !strcmp(v, "NULL");
+}
+
+static const char *kind(const yaml_node_t *n)
+{
+	if (is_null(n))
+		return "an empty value";
+	switch (n->type) {
+	case YAML_SCALAR_NODE:
+		return "a scalar";
+	case YAML_SEQUENCE_NODE:
+		return "a list";
+	case YAML_MAPPING_NODE:
+		return "a mapping";
+	default:
+		return "nothing";
+	}
+}
+
+/*
+ * The scalar text of N, or NULL (with an error) if N is not a non-empty
+ * scalar. WHAT describes what was expected, for the message.
+ */
+static const char *scalar(struct loader *ld, const yaml_node_t *n, const char *path,
+			  const char *what)
+{
+	if (n->type != YAML_SCALAR_NODE || is_null(n)) {
+		err_node(ld, n, "%s: expected %s, got %s", path, what, kind(n));
+		return NULL;
+	}
+	/* Quoted "\0" escapes would silently truncate every C-string use. */
+	if (strlen((const char *)n->data.scalar.value) != n->data.scalar.length) {
+		err_node(ld, n, "%s: value contains a NUL character", path);
+		return NULL;
+	}
+	return (const char *)n->data.scalar.value;
+}
+
+/* Find KEY in mapping MAP; returns the value node (first occurrence) or NULL. */
+static yaml_node_t *map_get(struct loader *ld, yaml_node_t *map, const char *key)
+{
+	for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top;
+	     p++) {
+		yaml_node_t *k = node(ld, p->key);
+		if (k && k->type == YAML_SCALAR_NODE && !strcmp((char *)k->data.scalar.value, key))
+			return node(ld, p->value);
+	}
+	return NULL;
+}
+
+/*
+ * Report keys of MAP that are not in ALLOWED, keys that are not plain
+ * strings, and keys given twice (libyaml does not reject duplicates, and
+ * silently taking one of them would hide a mistake).
+ */
+static void check_keys(struct loader *ld, yaml_node_t *map, const char *where,
+		       const char *const *allowed, size_t n_allowed)
+{
+	yaml_node_pair_t *start = map->data.mapping.pairs.start;
+
+	for (yaml_node_pair_t *p = start; p < map->data.mapping.pairs.top; p++) {
+		yaml_node_t *k = node(ld, p->key);
+		if (!k)
+			continue;
+		if (k->type != YAML_SCALAR_NODE) {
+			err_node(ld, k, "keys must be strings, got %s %s", kind(k), where);
+			continue;
+		}
+		const char *name = (const char *)k->data.scalar.value;
+		bool known = false;
+		for (size_t i = 0; i < n_allowed && !known; i++)
+			known = !strcmp(name, allowed[i]);
+		if (!known) {
+			/* Build "a, b, c" for the hint. */
+			char hint[512];
+			size_t off = 0;
+			hint[0] = '\0';
+			for (size_t i = 0; i < n_allowed && off < sizeof(hint); i++)
+				off += (size_t)snprintf(hint + off, sizeof(hint) - off, "%s%s",
+							i ? ", " : "", allowed[i]);
+			err_node(ld, k, "unknown key '%s' %s; expected one of: %s", name, where,
+				 hint);
+			continue;
+		}
+		for (yaml_node_pair_t *q = start; q < p; q++) {
+			yaml_node_t *qk = node(ld, q->key);
+			if (qk && qk->type == YAML_SCALAR_NODE &&
+			    !strcmp((const char *)qk->data.scalar.value, name)) {
+				err_node(ld, k, "duplicate key '%s' %s (first given at line %zu)",
+					 name, where, qk->start_mark.line + 1);
+				break;
+			}
+		}
+	}
+}
+
+/* N must be a mapping; an empty value counts as an empty mapping (absent). */
+static bool want_mapping(struct loader *ld, yaml_node_t *n, const char *path)
+{
+	if (n->type == YAML_MAPPING_NODE)
+		return true;
+	if (!is_null(n))
+		err_node(ld, n, "%s: expected a mapping, got %s", path, kind(n));
+	return false;
+}
+
+static void get_uint(struct loader *ld, yaml_node_t *n, const char *path, uint64_t lo, uint64_t hi,
+		     uint64_t *out)
+{
+	const char *s = scalar(ld, n, path, "a number");
+	uint64_t v;
+	if (!s)
+		return;
+	const char *end = parse_digits(s, &v);
+	if (!end || *end) {
+		err_node(ld, n, "%s: '%s' is not a whole number", path, s);
+		return;
+	}
+	if (v < lo || v > hi) {
+		err_node(ld, n, "%s: %s is out of range (%llu..%llu)", path, s,
+			 (unsigned long long)lo, (unsigned long long)hi);
+		return;
+	}
+	*out = v;
+}
+
+static void get_duration(struct loader *ld, yaml_node_t *n, const char *path, uint64_t *out)
+{
+	const char *s = scalar(ld, n, path, "a duration");
+	uint64_t v;
+	if (!s)
+		return;
+	if (config_parse_duration(s, &v) < 0) {
+		err_node(ld, n, "%s: invalid duration '%s' (expected e.g. 250ms, 30s, 2m, 1h)",
+			 path, s);
+		return;
+	}
+	if (v < TIMEOUT_MIN_NS || v > TIMEOUT_MAX_NS) {
+		err_node(ld, n, "%s: duration '%s' is out of range (1ms..24h)", path, s);
+		return;
+	}
+	*out = v;
+}
+
+static void get_size(struct loader *ld, yaml_node_t *n, const char *path, uint64_t lo, uint64_t hi,
+		     const char *range, uint64_t *out)
+{
+	const char *s = scalar(ld, n, path, "a size");
+	uint64_t v;
+	if (!s)
+		return;
+	if (config_parse_size(s, &v) < 0) {
+		err_node(ld, n, "%s: invalid size '%s' (expected e.g. 4096, 16KiB, 256MiB, 10MB)",
+			 path, s);
+		return;
+	}
+	if (v < lo || v > hi) {
+		err_node(ld, n, "%s: size '%s' is out of range (%s)", path, s, range);
+		return;
+	}
+	*out = v;
+}
+
+/* One address scalar into OUT; returns true on success. */
+static bool get_addr(struct loader *ld, yaml_node_t *n, const char *path, bool allow_port0,
+		     struct config_addr *out)
+{
+	const char *s = scalar(ld, n, path, "an address (HOST:PORT)");
+	const char *why;
+	struct config_addr a;
+	if (!s)
+		return false;
+	int rc = parse_addr(s, &a, &why);
+	if (rc == -ENOMEM)
+		ld->oom = true;
+	if (rc < 0) {
+		err_node(ld, n, "%s: invalid address '%s': %s", path, s, why);
+		return false;
+	}
+	if (!allow_port0 && addr_port(&a) == 0) {
+		err_node(ld, n, "%s: invalid address '%s': port must be 1..65535", path, s);
+		addr_free(&a);
+		return false;
+	}
+	*out = a;
+	return true;
+}
+
+/*
+ * A single address string or a list of them. Entries that fail are reported
+ * and skipped; the caller notices the error count anyway.
+ */
+static void get_addr_list(struct loader *ld, yaml_node_t *n, const char *path, bool allow_port0,
+			  bool unique, struct config_addr **out, size_t *n_out)
+{
+	char sub[160];
+
+	if (n->type == YAML_SCALAR_NODE && !is_null(n)) {
+		struct config_addr *a = calloc(1, sizeof(*a));
+		if (!a) {
+			ld->oom = true;
+			ld->n_failed++;
+			return;
+		}
+		if (get_addr(ld, n, path, allow_port0, a)) {
+			*out = a;
+			*n_out = 1;
+		} else {
+			free(a);
+		}
+		return;
+	}
+	if (n->type != YAML_SEQUENCE_NODE) {
+		err_node(ld, n, "%s: expected an address or a list of addresses, got %s", path,
+			 kind(n));
+		return;
+	}
+	size_t cnt = (size_t)(n->data.sequence.items.top - n->data.sequence.items.start);
+	if (cnt == 0) {
+		err_node(ld, n, "%s: at least one address is required", path);
+		return;
+	}
+	struct config_addr *a = calloc(cnt, sizeof(*a));
+	if (!a) {
+		ld->oom = true;
+		ld->n_failed++;
+		return;
+	}
+	size_t got = 0;
+	for (size_t i = 0; i < cnt; i++) {
+		yaml_node_t *item = node(ld, n->data.sequence.items.start[i]);
+		snprintf(sub, sizeof(sub), "%s[%zu]", path, i);
+		if (!item || !get_addr(ld, item, sub, allow_port0, &a[got]))
+			continue;
+		/*
+		 * Two listeners on one address would only fail later, at bind
+		 * time, with EADDRINUSE. (Port 0 binds are all distinct.)
+		 * Repeated servers are left alone: they may be deliberate.
+		 */
+		size_t dup = got;
+		for (size_t j = 0; unique && addr_port(&a[got]) != 0 && j < got; j++) {
+			if (a[j].salen == a[got].salen && !memcmp(&a[j].sa, &a[got].sa, a[j].salen))
+				dup = j;
+		}
+		if (dup != got) {
+			err_node(ld, item, "%s: '%s' is the same address as '%s'", sub, a[got].spec,
+				 a[dup].spec);
+			addr_free(&a[got]);
+			continue;
+		}
+		got++;
+	}
+	*out = a;
+	*n_out = got;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Sections                                                                  */
+
+static void load_backend(struct loader *ld, yaml_node_t *n, size_t idx, struct config_backend *b)
+{
+	static const char *const keys[] = {"name",
+					   "servers",
+					   "pool_size",
+					   "connect_timeout",
+					   "first_byte_timeout",
+					   "between_bytes_timeout"};
+	char path[64], where[80], sub[128];
+	yaml_node_t *v;
+
+	b->pool_size = DEF_POOL_SIZE;
+	b->connect_timeout_ns = DEF_CONNECT_TIMEOUT_NS;
+	b->first_byte_timeout_ns = DEF_FIRST_BYTE_TIMEOUT_NS;
+	b->between_bytes_timeout_ns = DEF_BETWEEN_BYTES_NS;
+
+	snprintf(path, sizeof(path), "backends[%zu]", idx);
+	if (n->type != YAML_MAPPING_NODE) {
+		err_node(ld, n, "%s: expected a mapping, got %s", path, kind(n));
+		return;
+	}
+	snprintf(where, sizeof(where), "in %s", path);
+	check_keys(ld, n, where, keys, sizeof(keys) / sizeof(keys[0]));
+
+	if ((v = map_get(ld, n, "name"))) {
+		snprintf(sub, sizeof(sub), "%s.name", path);
+		const char *s = scalar(ld, v, sub, "a name");
+		if (s && !(b->name = strdup(s))) {
+			ld->oom = true;
+			ld->n_failed++;
+		}
+	} else {
+		err_node(ld, n, "%s: missing required key 'name'", path);
+	}
+
+	if ((v = map_get(ld, n, "servers"))) {
+		snprintf(sub, sizeof(sub), "%s.servers", path);
+		get_addr_list(ld, v, sub, false, false, &b->servers, &b->n_servers);
+	} else {
+		err_node(ld, n, "%s: missing required key 'servers'", path);
+	}
+
+	if ((v = map_get(ld, n, "pool_size"))) {
+		uint64_t x = b->pool_size;
+		snprintf(sub, sizeof(sub), "%s.pool_size", path);
+		get_uint(ld, v, sub, 0, POOL_SIZE_MAX, &x);
+		b->pool_size = (unsigned)x;
+	}
+	if ((v = map_get(ld, n, "connect_timeout"))) {
+		snprintf(sub, sizeof(sub), "%s.connect_timeout", path);
+		get_duration(ld, v, sub, &b->connect_timeout_ns);
+	}
+	if ((v = map_get(ld, n, "first_byte_timeout"))) {
+		snprintf(sub, sizeof(sub), "%s.first_byte_timeout", path);
+		get_duration(ld, v, sub, &b->first_byte_timeout_ns);
+	}
+	if ((v = map_get(ld, n, "between_bytes_timeout"))) {
+		snprintf(sub, sizeof(sub), "%s.between_bytes_timeout", path);
+		get_duration(ld, v, sub, &b->between_bytes_timeout_ns);
+	}
+}
+
+static void load_backends(struct loader *ld, yaml_node_t *n, struct config *cfg)
+{
+	if (n->type != YAML_SEQUENCE_NODE) {
+		err_node(ld, n, "backends: expected a list of backends, got %s", kind(n));
+		return;
+	}
+	size_t cnt = (size_t)(n->data.sequence.items.top - n->data.sequence.items.start);
+	if (cnt == 0) {
+		err_node(ld, n, "backends: at least one backend is required");
+		return;
+	}
+	cfg->backends = calloc(cnt, sizeof(*cfg->backends));
+	if (!cfg->backends) {
+		ld->oom = true;
+		ld->n_failed++;
+		return;
+	}
+	cfg->n_backends = cnt;
+	for (size_t i = 0; i < cnt; i++) {
+		yaml_node_t *item = node(ld, n->data.sequence.items.start[i]);
+		if (!item)
+			continue;
+		load_backend(ld, item, i, &cfg->backends[i]);
+		if (!cfg->backends[i].name)
+			continue;
+		/* Names are how routes and stats refer to backends: keep them unique. */
+		for (size_t j = 0; j < i; j++) {
+			if (!cfg->backends[j].name ||
+			    strcmp(cfg->backends[j].name, cfg->backends[i].name) != 0)
+				continue;
+			yaml_node_t *nn = map_get(ld, item, "name");
+			yaml_node_t *first =
+			    map_get(ld, node(ld, n->data.sequence.items.start[j]), "name");
+			err_node(ld, nn ? nn : item,
+				 "backends[%zu].name: duplicate backend name '%s' (first used by "
+				 "backends[%zu] at line %zu)",
+				 i, cfg->backends[i].name, j,
+				 first ? first->start_mark.line + 1 : 0);
+			break;
+		}
+	}
+}
+
+static void load_threads(struct loader *ld, yaml_node_t *n, struct config *cfg)
+{
+	if (n->type == YAML_SCALAR_NODE && !strcmp((const char *)n->data.scalar.value, "auto"))
+		return; /* the default already is "auto" */
+	if (n->type != YAML_SCALAR_NODE || is_null(n)) {
+		err_node(ld, n, "threads: expected a number or \"auto\", got %s", kind(n));
+		return;
+	}
+	uint64_t x = cfg->threads;
+	get_uint(ld, n, "threads", 1, THREADS_MAX, &x);
+	cfg->threads = (unsigned)x;
+}
+
+static void load_cache(struct loader *ld, yaml_node_t *n, struct config *cfg)
+{
+	static const char *const keys[] = {"memory"};
+	yaml_node_t *v;
+
+	if (!want_mapping(ld, n, "cache"))
+		return;
+	check_keys(ld, n, "in cache", keys, 1);
+	/* 0 is refused: nothing says it means "no cache", and sizing code divides by it. */
+	if ((v = map_get(ld, n, "memory")))
+		get_size(ld, v, "cache.memory", 1, UINT64_MAX, "must be greater than 0",
+			 &cfg->cache.memory);
+}
+
+static void load_admin(struct loader *ld, yaml_node_t *n, struct config *cfg)
+{
+	static const char *const keys[] = {"listen"};
+	yaml_node_t *v;
+
+	if (!want_mapping(ld, n, "admin"))
+		return;
+	check_keys(ld, n, "in admin", keys, 1);
+	if (!(v = map_get(ld, n, "listen"))) {
+		/* An admin section that enables nothing is almost surely a mistake. */
+		err_node(ld, n, "admin: missing required key 'listen'");
+		return;
+	}
+	if (get_addr(ld, v, "admin.listen", true, &cfg->admin.listen))
+		cfg->admin.enabled = 1;
+}
+
+static void load_timeouts(struct loader *ld, yaml_node_t *n, struct config *cfg)
+{
+	static const char *const keys[] = {"client_header", "client_body", "client_idle", "send"};
+	uint64_t *dst[] = {&cfg->timeouts.client_header_ns, &cfg->timeouts.client_body_ns,
+			   &cfg->timeouts.client_idle_ns, &cfg->timeouts.send_ns};
+	char path[64];
+
+	if (!want_mapping(ld, n, "timeouts"))
+		return;
+	check_keys(ld, n, "in timeouts", keys, 4);
+	for (size_t i = 0; i < 4; i++) {
+		yaml_node_t *v = map_get(ld, n, keys[i]);
+		snprintf(path, sizeof(path), "timeouts.%s", keys[i]);
+		if (v)
+			get_duration(ld, v, path, dst[i]);
+	}
+}
+
+static void load_limits(struct loader *ld, yaml_node_t *n, struct config *cfg)
+{
+	static const char *const keys[] = {"max_header_size", "max_headers", "max_connections"};
+	yaml_node_t *v;
+	uint64_t x;
+
+	if (!want_mapping(ld, n, "limits"))
+		return;
+	check_keys(ld, n, "in limits", keys, 3);
+	if ((v = map_get(ld, n, "max_header_size"))) {
+		x = cfg->limits.max_header_size;
+		get_size(ld, v, "limits.max_header_size", MAX_HEADER_SIZE_MIN, MAX_HEADER_SIZE_MAX,
+			 "1KiB..1MiB", &x);
+		cfg->limits.max_header_size = (uint32_t)x;
+	}
+	if ((v = map_get(ld, n, "max_headers"))) {
+		x = cfg->limits.max_headers;
+		get_uint(ld, v, "limits.max_headers", 1, MAX_HEADERS_MAX, &x);
+		cfg->limits.max_headers = (uint32_t)x;
+	}
+	if ((v = map_get(ld, n, "max_connections"))) {
+		x = cfg->limits.max_connections;
+		get_uint(ld, v, "limits.max_connections", 1, MAX_CONNECTIONS_MAX, &x);
+		cfg->limits.max_connections = (uint32_t)x;
+	}
+}
+
+static void load_log(struct loader *ld, yaml_node_t *n, struct config *cfg)
+{
+	static const char *const keys[] = {"level"};
+	static const char *const levels[] = {
+	    [LOG_LEVEL_ERROR] = "error",
+	    [LOG_LEVEL_WARN] = "warn",
+	    [LOG_LEVEL_INFO] = "info",
+	    [LOG_LEVEL_DEBUG] = "debug",
+	};
+	yaml_node_t *v;
+
+	if (!want_mapping(ld, n, "log"))
+		return;
+	check_keys(ld, n, "in log", keys, 1);
+	if (!(v = map_get(ld, n, "level")))
+		return;
+	const char *s = scalar(ld, v, "log.level", "a log level");
+	if (!s)
+		return;
+	for (size_t i = 0; i < sizeof(levels) / sizeof(levels[0]); i++) {
+		if (!strcmp(s, levels[i])) {
+			cfg->log_level = (enum config_log_level)i;
+			return;
+		}
+	}
+	err_node(ld, v, "log.level: unknown level '%s'; expected one of: error, warn, info, debug",
+		 s);
+}
+
+static unsigned online_cpus(void)
+{
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+	if (n < 1)
+		return 1;
+	return n > (long)THREADS_MAX ? THREADS_MAX : (unsigned)n;
+}
+
+static void set_defaults(struct config *cfg)
+{
+	cfg->threads = online_cpus();
+	cfg->cache.memory = DEF_CACHE_MEMORY;
+	cfg->timeouts.client_header_ns = DEF_CLIENT_HEADER_NS;
+	cfg->timeouts.client_body_ns = DEF_CLIENT_BODY_NS;
+	cfg->timeouts.client_idle_ns = DEF_CLIENT_IDLE_NS;
+	cfg->timeouts.send_ns = DEF_SEND_NS;
+	cfg->limits.max_header_size = DEF_MAX_HEADER_SIZE;
+	cfg->limits.max_headers = DEF_MAX_HEADERS;
+	cfg->limits.max_connections = DEF_MAX_CONNECTIONS;
+	cfg->log_level = LOG_LEVEL_INFO;
+}
+
+static void load_root(struct loader *ld, yaml_node_t *root, struct config *cfg)
+{
+	static const char *const keys[] = {"listen", "threads",	 "cache",  "backends",
+					   "admin",  "timeouts", "limits", "log"};
+	yaml_node_t *v;
+
+	if (root->type != YAML_MAPPING_NODE) {
+		err_node(ld, root, "top level: expected a mapping, got %s", kind(root));
+		return;
+	}
+	check_keys(ld, root, "at top level", keys, sizeof(keys) / sizeof(keys[0]));
+
+	if ((v = map_get(ld, root, "listen")))
+		get_addr_list(ld, v, "listen", true, true, &cfg->listen, &cfg->n_listen);
+	else
+		err_node(ld, root, "missing required key 'listen'");
+
+	if ((v = map_get(ld, root, "threads")))
+		load_threads(ld, v, cfg);
+	if ((v = map_get(ld, root, "backends")))
+		load_backends(ld, v, cfg);
+	else
+		err_node(ld, root, "missing required key 'backends'");
+	if ((v = map_get(ld, root, "cache")))
+		load_cache(ld, v, cfg);
+	if ((v = map_get(ld, root, "admin")))
+		load_admin(ld, v, cfg);
+	if ((v = map_get(ld, root, "timeouts")))
+		load_timeouts(ld, v, cfg);
+	if ((v = map_get(ld, root, "limits")))
+		load_limits(ld, v, cfg);
+	if ((v = map_get(ld, root, "log")))
+		load_log(ld, v, cfg);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Entry points                                                              */
+
+/* Line and column (1-based) of byte OFF in BUF, for reader errors that carry no mark. */
+static void offset_pos(const char *buf, size_t len, size_t off, size_t *line, size_t *col)
+{
+	*line = 1;
+	*col = 1;
+	for (size_t i = 0; i < off && i < len; i++) {
+		if (buf[i] == '\n') {
+			(*line)++;
+			*col = 1;
+		} else {
+			(*col)++;
+		}
+	}
+}
+
+static void report_parser_error(struct loader *ld, yaml_parser_t *p, const char *buf, size_t len)
+{
+	size_t line, col;
+	const char *problem = p->problem ? p->problem : "unknown error";
+
+	if (p->error == YAML_MEMORY_ERROR) {
+		ld->oom = true;
+		err_at(ld, 0, 0, "out of memory while parsing");
+		return;
+	}
+	if (p->error == YAML_READER_ERROR) {
+		/* Encoding errors: libyaml gives a byte offset, not a mark. */
+		offset_pos(buf, len, p->problem_offset, &line, &col);
+		err_at(ld, line, col, "YAML error: %s", problem);
+		return;
+	}
+	line = p->problem_mark.line + 1;
+	col = p->problem_mark.column + 1;
+	if (p->context)
+		err_at(ld, line, col, "YAML syntax error: %s %s (started at line %zu column %zu)",
+		       problem, p->context, p->context_mark.line + 1, p->context_mark.column + 1);
+	else
+		err_at(ld, line, col, "YAML syntax error: %s", problem);
+}
+
+struct config *config_load_string(const char *name, const char *yaml, size_t len,
+				  struct config_errors *errs)
+{
+	struct config_errors scratch = {0};
+	yaml_parser_t parser;
+	yaml_document_t doc;
+	struct loader ld = {
+	    .file = name ? name : "<string>",
+	    .doc = &doc,
+	    .errs = errs ? errs : &scratch, /* callers that only want yes/no may pass NULL */
+	};
+	struct config *cfg = calloc(1, sizeof(*cfg));
+
+	if (!cfg || !yaml_parser_initialize(&parser)) {
+		free(cfg);
+		err_at(&ld, 0, 0, "out of memory");
+		config_errors_clear(&scratch);
+		return NULL;
+	}
+	cfg->magic = CONFIG_MAGIC;
+	set_defaults(cfg);
+	if (!(cfg->path = strdup(ld.file))) {
+		ld.oom = true;
+		ld.n_failed++;
+	}
+
+	yaml_parser_set_input_string(&parser, (const unsigned char *)(yaml ? yaml : ""),
+				     yaml ? len : 0);
+	if (!yaml_parser_load(&parser, &doc)) {
+		report_parser_error(&ld, &parser, yaml ? yaml : "", yaml ? len : 0);
+	} else {
+		yaml_node_t *root = yaml_document_get_root_node(&doc);
+		if (!root)
+			err_at(&ld, 1, 1,
+			       "empty configuration; need at least 'listen' and "
+			       "'backends'");
+		else
+			load_root(&ld, root, cfg);
+
+		/* A second document would be silently ignored otherwise. */
+		if (root) {
+			yaml_document_t extra;
+			if (!yaml_parser_load(&parser, &extra)) {
+				report_parser_error(&ld, &parser, yaml ? yaml : "", len);
+			} else {
+				yaml_node_t *r2 = yaml_document_get_root_node(&extra);
+				if (r2)
+					err_at(&ld, extra.start_mark.line + 1,
+					       extra.start_mark.column + 1,
+					       "only one YAML document is allowed");
+				yaml_document_delete(&extra);
+			}
+		}
+		yaml_document_delete(&doc);
+	}
+	yaml_parser_delete(&parser);
+
+	if (ld.oom && (!errs || errs->n == 0))
+		err_at(&ld, 0, 0, "out of memory");
+	config_errors_clear(&scratch);
+	if (ld.n_failed) {
+		config_destroy(cfg);
+		return NULL;
+	}
+	return cfg;
+}
+
+struct config *config_load(const char *path, struct config_errors *errs)
+{
+	struct config_errors scratch = {0};
+	struct loader ld = {.file = path ? path : "(null)", .errs = errs ? errs : &scratch};
+	char *buf = NULL;
+	size_t len = 0, cap = 0;
+	int err = 0;
+	FILE *f;
+
+	if (!path || !(f = fopen(path, "rb"))) {
+		err_at(&ld, 0, 0, "cannot open: %s", strerror(path ? errno : EINVAL));
+		config_errors_clear(&scratch);
+		return NULL;
+	}
+	for (;;) {
+		if (len == cap) {
+			if (cap >= CONFIG_FILE_MAX) {
+				err = EFBIG;
+				break;
+			}
+			cap = cap ? cap * 2 : 4096;
+			char *nb = realloc(buf, cap);
+			if (!nb) {
+				err = ENOMEM;
+				break;
+			}
+			buf = nb;
+		}
+		size_t got = fread(buf + len, 1, cap - len, f);
+		len += got;
+		if (got == 0) {
+			/* errno is fread's (e.g. EISDIR for a directory) on error. */
+			err = ferror(f) ? (errno ? errno : EIO) : 0;
+			break;
+		}
+	}
+	fclose(f);
+	if (err) {
+		err_at(&ld, 0, 0, "cannot open: %s", strerror(err));
+		free(buf);
+		config_errors_clear(&scratch);
+		return NULL;
+	}
+	struct config *cfg = config_load_string(path, buf ? buf : "", len, errs);
+	free(buf);
+	return cfg;
+}

@@ -1,0 +1,230 @@
+/* msg.c - llhttp glue: head fields as buffer offsets, in-place body decoding. */
+#include "http/msg.h"
+
+#include <assert.h>
+#include <string.h>
+#include <strings.h>
+
+enum { CB_NONE, CB_URL, CB_STATUS, CB_FIELD, CB_VALUE };
+
+static struct hmsg *M(llhttp_t *p)
+{
+	return (struct hmsg *)p; /* p is the first member */
+}
+
+static uint32_t off_of(struct hmsg *m, const char *at)
+{
+	return (uint32_t)(at - m->base);
+}
+
+static void span_extend(struct hmsg *m, struct hspan *s, const char *at, size_t len, int cb)
+{
+	uint32_t off = off_of(m, at);
+	if (m->last_cb == cb && s->off + s->len == off) {
+		s->len += (uint32_t)len;
+	} else {
+		s->off = off;
+		s->len = (uint32_t)len;
+	}
+	m->last_cb = (uint8_t)cb;
+	if (off + len > m->head_end)
+		m->head_end = off + (uint32_t)len;
+}
+
+static int on_url(llhttp_t *p, const char *at, size_t len)
+{
+	struct hmsg *m = M(p);
+	span_extend(m, &m->target, at, len, CB_URL);
+	return 0;
+}
+
+static int on_status(llhttp_t *p, const char *at, size_t len)
+{
+	struct hmsg *m = M(p);
+	span_extend(m, &m->reason, at, len, CB_STATUS);
+	return 0;
+}
+
+static int on_header_field(llhttp_t *p, const char *at, size_t len)
+{
+	struct hmsg *m = M(p);
+	if (m->last_cb != CB_FIELD) {
+		if (m->n_fields == m->max_fields) {
+			llhttp_set_error_reason(p, "too many header fields");
+			m->error = "too many header fields";
+			m->too_large = true;
+			return HPE_USER;
+		}
+		struct hfield *f = &m->fields[m->n_fields++];
+		memset(f, 0, sizeof(*f));
+		m->last_cb = CB_NONE; /* start a new name span */
+	}
+	span_extend(m, &m->fields[m->n_fields - 1].name, at, len, CB_FIELD);
+	return 0;
+}
+
+static int on_header_value(llhttp_t *p, const char *at, size_t len)
+{
+	struct hmsg *m = M(p);
+	assert(m->n_fields > 0);
+	span_extend(m, &m->fields[m->n_fields - 1].value, at, len, CB_VALUE);
+	return 0;
+}
+
+static int on_headers_complete(llhttp_t *p)
+{
+	struct hmsg *m = M(p);
+	m->headers_done = true;
+	m->last_cb = CB_NONE;
+	m->clen = p->content_length;
+	/* llhttp 8.1.0 accepts obs-fold even in strict mode: a line of the
+	 * head that starts with SP or HTAB. RFC 9112 5.2 lets us reject it,
+	 * and accepting it is how header smuggling through folding works. */
+	const char *h = m->base + m->head_start, *end = m->base + m->head_end;
+	for (const char *c = h; c < end; c++) {
+		if (*c == '\n' && c + 1 < end && (c[1] == ' ' || c[1] == '\t')) {
+			m->obs_fold = true;
+			llhttp_set_error_reason(p, "obs-fold header line");
+			m->error = "obs-fold header line";
+			return -1;
+		}
+	}
+	if (m->head_end - m->head_start > m->max_head) {
+		m->error = "head too large";
+		m->too_large = true;
+		return -1;
+	}
+	return m->skip_body ? 1 : 0;
+}
+
+static int on_body(llhttp_t *p, const char *at, size_t len)
+{
+	struct hmsg *m = M(p);
+	if (m->body_len == 0)
+		m->body_off = off_of(m, at); /* the region starts at the first byte */
+	char *dst = m->base + m->body_off + m->body_len;
+	assert(dst <= at);
+	if (dst != at)
+		memmove(dst, at, len);
+	m->body_len += (uint32_t)len;
+	m->body_total += len;
+	return 0;
+}
+
+static int on_message_complete(llhttp_t *p)
+{
+	struct hmsg *m = M(p);
+	m->msg_done = true;
+	return HPE_PAUSED; /* leave pipelined bytes for the next message */
+}
+
+static const llhttp_settings_t settings = {
+	.on_url = on_url,
+	.on_status = on_status,
+	.on_header_field = on_header_field,
+	.on_header_value = on_header_value,
+	.on_headers_complete = on_headers_complete,
+	.on_body = on_body,
+	.on_message_complete = on_message_complete,
+};
+
+void hmsg_init(struct hmsg *m, enum hmsg_kind kind, struct hfield *fields, uint32_t max_fields,
+	       uint32_t max_head)
+{
+	memset(m, 0, sizeof(*m));
+	llhttp_init(&m->p, (llhttp_type_t)kind, &settings);
+	m->kind = kind;
+	m->fields = fields;
+	m->max_fields = max_fields;
+	m->max_head = max_head;
+}
+
+void hmsg_next(struct hmsg *m, char *base, uint32_t start)
+{
+	if (llhttp_get_errno(&m->p) == HPE_PAUSED)
+		llhttp_resume(&m->p);
+	m->base = base;
+	m->target = m->reason = (struct hspan){0, 0};
+	m->n_fields = 0;
+	m->head_start = m->head_end = start;
+	m->head_len = 0;
+	m->clen = 0;
+	m->headers_done = m->msg_done = m->skip_body = m->obs_fold = false;
+	m->last_cb = CB_NONE;
+	m->body_off = start;
+	m->body_len = 0;
+	m->body_total = 0;
+	m->error = NULL;
+	m->too_large = false;
+}
+
+void hmsg_restart(struct hmsg *m, char *base, uint32_t start)
+{
+	llhttp_init(&m->p, (llhttp_type_t)m->kind, &settings);
+	hmsg_next(m, base, start);
+}
+
+long hmsg_feed(struct hmsg *m, uint32_t off, uint32_t len)
+{
+	const char *data = m->base + off;
+	bool had_head = m->headers_done;
+	llhttp_errno_t e = llhttp_execute(&m->p, data, len);
+	uint32_t used = len;
+	if (e == HPE_PAUSED) {
+		used = (uint32_t)(llhttp_get_error_pos(&m->p) - data);
+	} else if (e == HPE_PAUSED_UPGRADE) {
+		/* Upgrade is not supported: the header is removed as hop-by-hop,
+		 * so the message is an ordinary one that has ended. */
+		used = (uint32_t)(llhttp_get_error_pos(&m->p) - data);
+		llhttp_resume_after_upgrade(&m->p);
+		m->msg_done = true;
+	} else if (e != HPE_OK) {
+		if (!m->error)
+			m->error = llhttp_get_error_reason(&m->p);
+		return m->too_large ? HMSG_TOO_LARGE : HMSG_MALFORMED;
+	}
+	if (!had_head && !m->headers_done) {
+		m->head_len += used;
+		if (m->head_len > m->max_head) {
+			m->error = "head too large";
+			m->too_large = true;
+			return HMSG_TOO_LARGE;
+		}
+	}
+	return used;
+}
+
+int hmsg_eof(struct hmsg *m)
+{
+	if (!m->headers_done)
+		return HMSG_MALFORMED;
+	if (m->msg_done)
+		return 0;
+	llhttp_errno_t e = llhttp_finish(&m->p);
+	if (e != HPE_OK && e != HPE_PAUSED)
+		return HMSG_MALFORMED;
+	return m->msg_done ? 0 : HMSG_MALFORMED;
+}
+
+bool hspan_ieq(const struct hmsg *m, struct hspan s, const char *lit)
+{
+	size_t n = strlen(lit);
+	return s.len == n && strncasecmp(m->base + s.off, lit, n) == 0;
+}
+
+const struct hfield *hmsg_field(const struct hmsg *m, const char *name, unsigned nth)
+{
+	for (uint32_t i = 0; i < m->n_fields; i++) {
+		if (hspan_ieq(m, m->fields[i].name, name) && nth-- == 0)
+			return &m->fields[i];
+	}
+	return NULL;
+}
+
+unsigned hmsg_field_count(const struct hmsg *m, const char *name)
+{
+	unsigned n = 0;
+	for (uint32_t i = 0; i < m->n_fields; i++)
+		n += hspan_ieq(m, m->fields[i].name, name);
+	return n;
+}

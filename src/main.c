@@ -1,0 +1,108 @@
+/* main.c - command line, config, signals; the loops do the rest. */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config/config.h"
+#include "ops/log.h"
+#include "proxy/proxy.h"
+
+#define DRAIN_TIMEOUT_NS (10 * RT_SEC)
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: ringcache [-t] -c FILE\n"
+		   "       ringcache --version | --help\n"
+		   "  -c, --config FILE  configuration file (YAML)\n"
+		   "  -t, --test         check the configuration file and exit\n"
+		   "  -v, --version      print the version and exit\n"
+		   "  -h, --help         this text\n"
+		   "Signals: SIGTERM/SIGINT drain and exit.\n");
+}
+
+static struct config *load(const char *path)
+{
+	struct config_errors errs = {0};
+	struct config *cfg = config_load(path, &errs);
+	for (size_t i = 0; i < errs.n; i++)
+		fprintf(stderr, "%s\n", errs.lines[i]);
+	config_errors_clear(&errs);
+	return cfg;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"config", required_argument, NULL, 'c'}, {"test", no_argument, NULL, 't'},
+		{"version", no_argument, NULL, 'v'},      {"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	const char *path = NULL;
+	bool test_only = false;
+	int ch;
+	while ((ch = getopt_long(argc, argv, "c:tvh", opts, NULL)) != -1) {
+		switch (ch) {
+		case 'c': path = optarg; break;
+		case 't': test_only = true; break;
+		case 'v': printf("ringcache %s\n", RINGCACHE_VERSION); return 0;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 2;
+		}
+	}
+	if (!path) {
+		usage(stderr);
+		return 2;
+	}
+	struct config *cfg = load(path);
+	if (!cfg)
+		return 1;
+	if (test_only) {
+		printf("%s: configuration ok\n", path);
+		config_free(&cfg);
+		return 0;
+	}
+	static const int levels[] = {LOG_ERROR, LOG_WARN, LOG_INFO, LOG_DEBUG};
+	atomic_store(&log_max_level, levels[cfg->log_level]);
+
+	/* Signals are taken synchronously by this thread with sigwait; loop
+	 * threads inherit the blocked mask and never see them. */
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGUSR1);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	struct proxy px;
+	int r = proxy_start(&px, cfg);
+	if (r < 0) {
+		log_error("startup failed: %s", strerror(-r));
+		proxy_drain(&px, 0);
+		proxy_free(&px);
+		config_free(&cfg);
+		return 1;
+	}
+	log_info("ringcache %s started with %s", RINGCACHE_VERSION, path);
+	for (;;) {
+		int sig = 0;
+		if (sigwait(&set, &sig) != 0)
+			continue;
+		if (sig == SIGTERM || sig == SIGINT) {
+			log_info("%s: draining", strsignal(sig));
+			break;
+		}
+		if (sig == SIGHUP)
+			log_warn("SIGHUP: configuration reload is not implemented yet; ignored");
+		/* SIGUSR1: there is no log file to reopen yet (stderr only). */
+	}
+	proxy_drain(&px, DRAIN_TIMEOUT_NS);
+	proxy_free(&px);
+	config_free(&cfg);
+	log_info("stopped");
+	return 0;
+}

@@ -1,0 +1,693 @@
+/*
+ * respond.c - responses of ringcache-origin, chosen by the request.
+ *
+ * Every behaviour a test may want from an origin (status, size, validators,
+ * delays, chunking, dribbling, truncation, close-delimited bodies) is picked
+ * through query parameters, so tests need no origin configuration. Bodies of
+ * any size are written from one static pattern buffer through iovecs: the
+ * origin never holds more than a few KiB per response, however large.
+ */
+#include "origin/respond.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/uio.h>
+#include <time.h>
+
+#include <llhttp.h>
+
+#include "origin/origin.h"
+#include "origin/stats.h"
+#include "rt/clock.h"
+#include "rt/io.h"
+#include "rt/task.h"
+
+/* Budget of one batch of writes: a stalled client is dropped after this. */
+#define SEND_TIMEOUT   (30 * RT_SEC)
+#define MAX_EXTRA_HDRS 32
+#define DEFAULT_CHUNK  16384u
+/* Upper bounds keep a typo from tying up a connection for days. */
+#define MAX_DELAY_MS (3600u * 1000u)
+
+static const char hello[] = "hello from ringcache-origin\n";
+
+#define PAT_TEXT  "0123456789abcdefghijklmnopqrstuvwxyz\n"
+#define PAT_LEN	  37u
+#define PIECE_MAX 65536u
+/* The pattern repeated far enough that PIECE_MAX bytes starting at any
+ * phase (offset % 37) are contiguous. */
+static char pattern[PIECE_MAX + 2 * PAT_LEN];
+
+void respond_init(void)
+{
+	for (size_t i = 0; i < sizeof(pattern); i++)
+		pattern[i] = PAT_TEXT[i % PAT_LEN];
+}
+
+/* --- batched output --------------------------------------------------------- */
+
+#define OUT_IOV 64
+
+/* Pieces queued for one writev. Chunk-size lines live in LINES; every line
+ * has its own iovec, so a free iovec slot implies a free line slot. */
+struct out {
+	int fd;
+	int n, nlines;
+	struct iovec iov[OUT_IOV];
+	char lines[OUT_IOV][20];
+};
+
+static int out_flush(struct out *o)
+{
+	int n = o->n;
+	o->n = 0;
+	o->nlines = 0;
+	if (n == 0)
+		return 0;
+	ssize_t r = rt_writev_all(o->fd, o->iov, n, rt_deadline_in(SEND_TIMEOUT));
+	return r < 0 ? (int)r : 0;
+}
+
+static int out_add(struct out *o, const void *p, size_t len)
+{
+	if (len == 0)
+		return 0;
+	if (o->n == OUT_IOV) {
+		int r = out_flush(o);
+		if (r < 0)
+			return r;
+	}
+	o->iov[o->n].iov_base = (void *)p;
+	o->iov[o->n].iov_len = len;
+	o->n++;
+	return 0;
+}
+
+static int out_chunk_line(struct out *o, uint64_t size)
+{
+	if (o->n == OUT_IOV) {
+		int r = out_flush(o);
+		if (r < 0)
+			return r;
+	}
+	char *line = o->lines[o->nlines++];
+	int len = snprintf(line, sizeof(o->lines[0]), "%" PRIx64 "\r\n", size);
+	return out_add(o, line, (size_t)len);
+}
+
+/* Queue body bytes [OFF, OFF+LEN): from FIXED if set (the default body),
+ * else from the pattern. */
+static int out_body(struct out *o, const char *fixed, uint64_t off, uint64_t len)
+{
+	if (fixed)
+		return out_add(o, fixed + off, (size_t)len);
+	while (len) {
+		size_t seg = len > PIECE_MAX ? PIECE_MAX : (size_t)len;
+		int r = out_add(o, pattern + off % PAT_LEN, seg);
+		if (r < 0)
+			return r;
+		off += seg;
+		len -= seg;
+	}
+	return 0;
+}
+
+/* --- query parameters ------------------------------------------------------- */
+
+struct params {
+	int status;
+	bool has_size, has_lm, has_close_after;
+	bool chunked, nolength, close;
+	uint64_t size, lm, close_after;
+	uint64_t delay_ms, drip_ms, chunk;
+	const char *cc, *etag;
+	int nhdr;
+	struct {
+		const char *name;
+		size_t name_len;
+		const char *value;
+	} hdr[MAX_EXTRA_HDRS];
+};
+
+static int hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* Percent-decode SRC into DST (room for LEN+1); '+' becomes a space when
+ * PLUS, as in form encoding. A malformed escape is kept literally. */
+static size_t url_decode(const char *src, size_t len, char *dst, bool plus)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < len; i++) {
+		int hi, lo;
+		if (src[i] == '%' && i + 2 < len && (hi = hexval(src[i + 1])) >= 0 &&
+		    (lo = hexval(src[i + 2])) >= 0) {
+			dst[n++] = (char)(hi * 16 + lo);
+			i += 2;
+		} else if (plus && src[i] == '+') {
+			dst[n++] = ' ';
+		} else {
+			dst[n++] = src[i];
+		}
+	}
+	dst[n] = '\0';
+	return n;
+}
+
+static bool parse_u64(const char *s, uint64_t max, uint64_t *out)
+{
+	uint64_t v = 0;
+	if (!*s)
+		return false;
+	for (; *s; s++) {
+		if (*s < '0' || *s > '9')
+			return false;
+		unsigned d = (unsigned)(*s - '0');
+		if (v > (max - d) / 10)
+			return false;
+		v = v * 10 + d;
+	}
+	*out = v;
+	return true;
+}
+
+/* A header value may hold visible characters, spaces and tabs only:
+ * anything else could split the response. */
+static bool field_value_ok(const char *s)
+{
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		if ((c < 0x20 && c != '\t') || c == 0x7f)
+			return false;
+	}
+	return true;
+}
+
+static bool is_tchar(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+	       (c && strchr("!#$%&'*+-.^_`|~", c));
+}
+
+/* Parse the query Q (without '?') into P; ARENA has room for the decoded
+ * values (2 * QLEN + 2 bytes). Returns 0, or -EINVAL with the offending
+ * parameter's name in *BAD. */
+static int parse_params(const char *q, size_t qlen, char *arena, struct params *p, const char **bad)
+{
+	memset(p, 0, sizeof(*p));
+	p->status = 200;
+	p->chunk = DEFAULT_CHUNK;
+	const char *end = q + qlen;
+	while (q < end) {
+		const char *amp = memchr(q, '&', (size_t)(end - q));
+		const char *pe = amp ? amp : end;
+		const char *eq = memchr(q, '=', (size_t)(pe - q));
+		const char *ne = eq ? eq : pe;
+		char *name = arena;
+		arena += url_decode(q, (size_t)(ne - q), name, true) + 1;
+		char *val = arena;
+		if (eq)
+			arena += url_decode(eq + 1, (size_t)(pe - eq - 1), val, true) + 1;
+		else
+			*arena++ = '\0';
+		q = amp ? amp + 1 : end;
+
+		uint64_t v = 0;
+		bool ok = true;
+		*bad = name;
+		if (!strcmp(name, "status")) {
+			ok = parse_u64(val, 999, &v) && v >= 100;
+			p->status = (int)v;
+		} else if (!strcmp(name, "size")) {
+			ok = parse_u64(val, UINT64_MAX / 2, &p->size);
+			p->has_size = true;
+		} else if (!strcmp(name, "cc")) {
+			ok = field_value_ok(val);
+			p->cc = val;
+		} else if (!strcmp(name, "etag")) {
+			ok = field_value_ok(val) && !strchr(val, '"');
+			p->etag = val;
+		} else if (!strcmp(name, "lm")) {
+			ok = parse_u64(val, (uint64_t)INT32_MAX * 64, &p->lm);
+			p->has_lm = true;
+		} else if (!strcmp(name, "delay")) {
+			ok = parse_u64(val, MAX_DELAY_MS, &p->delay_ms);
+		} else if (!strcmp(name, "drip")) {
+			ok = parse_u64(val, MAX_DELAY_MS, &p->drip_ms);
+		} else if (!strcmp(name, "chunked")) {
+			ok = parse_u64(val, 1, &v);
+			p->chunked = v;
+		} else if (!strcmp(name, "chunk")) {
+			ok = parse_u64(val, 1u << 30, &p->chunk) && p->chunk > 0;
+		} else if (!strcmp(name, "close_after")) {
+			ok = parse_u64(val, UINT64_MAX / 2, &p->close_after);
+			p->has_close_after = true;
+		} else if (!strcmp(name, "nolength")) {
+			ok = parse_u64(val, 1, &v);
+			p->nolength = v;
+		} else if (!strcmp(name, "close")) {
+			ok = parse_u64(val, 1, &v);
+			p->close = v;
+		} else if (!strcmp(name, "hdr")) {
+			char *colon = strchr(val, ':');
+			ok = colon && colon > val && p->nhdr < MAX_EXTRA_HDRS;
+			for (const char *c = val; ok && c < colon; c++)
+				ok = is_tchar(*c);
+			if (ok) {
+				const char *hv = colon + 1;
+				while (*hv == ' ' || *hv == '\t')
+					hv++;
+				ok = field_value_ok(hv);
+				p->hdr[p->nhdr].name = val;
+				p->hdr[p->nhdr].name_len = (size_t)(colon - val);
+				p->hdr[p->nhdr].value = hv;
+				p->nhdr++;
+			}
+		}
+		/* Other parameters are ignored: tests add them to vary the URL. */
+		if (!ok)
+			return -EINVAL;
+	}
+	return 0;
+}
+
+static bool overridden(const struct params *p, const char *name)
+{
+	for (int i = 0; i < p->nhdr; i++)
+		if (strlen(name) == p->hdr[i].name_len &&
+		    !strncasecmp(p->hdr[i].name, name, p->hdr[i].name_len))
+			return true;
+	return false;
+}
+
+/* Does the If-None-Match list INM name "ETAG"? Weak comparison (RFC 9110
+ * 13.1.2): a W/ prefix is ignored, "*" matches anything. */
+static bool inm_matches(const char *inm, size_t len, const char *etag)
+{
+	size_t elen = strlen(etag);
+	const char *s = inm, *end = inm + len;
+	while (s < end) {
+		while (s < end && (*s == ' ' || *s == '\t' || *s == ','))
+			s++;
+		const char *tok = s;
+		while (s < end && *s != ',')
+			s++;
+		const char *te = s;
+		while (te > tok && (te[-1] == ' ' || te[-1] == '\t'))
+			te--;
+		if (te - tok == 1 && *tok == '*')
+			return true;
+		if (te - tok >= 2 && tok[0] == 'W' && tok[1] == '/')
+			tok += 2;
+		if ((size_t)(te - tok) == elen + 2 && tok[0] == '"' && te[-1] == '"' &&
+		    !memcmp(tok + 1, etag, elen))
+			return true;
+	}
+	return false;
+}
+
+/* --- heads ------------------------------------------------------------------- */
+
+static const char *reason(int status)
+{
+	switch (status) {
+	case 100:
+		return "Continue";
+	case 101:
+		return "Switching Protocols";
+	case 103:
+		return "Early Hints";
+	case 200:
+		return "OK";
+	case 201:
+		return "Created";
+	case 202:
+		return "Accepted";
+	case 203:
+		return "Non-Authoritative Information";
+	case 204:
+		return "No Content";
+	case 206:
+		return "Partial Content";
+	case 300:
+		return "Multiple Choices";
+	case 301:
+		return "Moved Permanently";
+	case 302:
+		return "Found";
+	case 303:
+		return "See Other";
+	case 304:
+		return "Not Modified";
+	case 307:
+		return "Temporary Redirect";
+	case 308:
+		return "Permanent Redirect";
+	case 400:
+		return "Bad Request";
+	case 401:
+		return "Unauthorized";
+	case 403:
+		return "Forbidden";
+	case 404:
+		return "Not Found";
+	case 405:
+		return "Method Not Allowed";
+	case 410:
+		return "Gone";
+	case 412:
+		return "Precondition Failed";
+	case 413:
+		return "Content Too Large";
+	case 414:
+		return "URI Too Long";
+	case 429:
+		return "Too Many Requests";
+	case 431:
+		return "Request Header Fields Too Large";
+	case 500:
+		return "Internal Server Error";
+	case 501:
+		return "Not Implemented";
+	case 502:
+		return "Bad Gateway";
+	case 503:
+		return "Service Unavailable";
+	case 504:
+		return "Gateway Timeout";
+	default:
+		return "Status";
+	}
+}
+
+static void http_date(char *out, size_t size, time_t t)
+{
+	struct tm tm;
+	gmtime_r(&t, &tm);
+	/* No setlocale() anywhere: %a and %b are the C locale's English names. */
+	strftime(out, size, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+}
+
+/* Status line plus Date and Server, unless P (may be NULL) overrides them. */
+static int head_start(struct buf *b, int status, const struct params *p)
+{
+	buf_reset(b, 16384);
+	int r = buf_printf(b, "HTTP/1.1 %d %s\r\n", status, reason(status));
+	if (!p || !overridden(p, "Date")) {
+		char date[64];
+		http_date(date, sizeof(date), time(NULL));
+		r = r ? r : buf_printf(b, "Date: %s\r\n", date);
+	}
+	if (!p || !overridden(p, "Server"))
+		r = r ? r : buf_printf(b, "Server: ringcache-origin\r\n");
+	return r;
+}
+
+/* X-Origin-*, Connection and the blank line. */
+static int head_end(struct buf *b, const struct origin_req *rq, uint64_t reqno, bool close)
+{
+	int r = buf_printf(b, "X-Origin-Port: %u\r\nX-Origin-Request: %" PRIu64 "\r\n", origin_port,
+			   reqno);
+	if (close)
+		r = r ? r : buf_printf(b, "Connection: close\r\n");
+	else if (rq && rq->http_major == 1 && rq->http_minor == 0)
+		r = r ? r : buf_printf(b, "Connection: keep-alive\r\n");
+	return r ? r : buf_printf(b, "\r\n");
+}
+
+/* A small complete response from memory: special paths and errors. BODY
+ * is parts[0..nparts) so /echo can send the request back without a copy. */
+static int send_simple(int fd, const struct origin_req *rq, int status, const char *ctype,
+		       const struct iovec *parts, int nparts, uint64_t reqno, bool close,
+		       struct buf *scratch)
+{
+	size_t blen = 0;
+	for (int i = 0; i < nparts; i++)
+		blen += parts[i].iov_len;
+	int r = head_start(scratch, status, NULL);
+	/* no-store: a proxy in front must not answer these from its cache. */
+	r = r ? r
+	      : buf_printf(scratch,
+			   "Content-Type: %s\r\nCache-Control: no-store\r\n"
+			   "Content-Length: %zu\r\n",
+			   ctype, blen);
+	r = r ? r : head_end(scratch, rq, reqno, close);
+	if (r < 0)
+		return r;
+	struct iovec iov[8];
+	int n = 0;
+	iov[n++] = (struct iovec){scratch->p, scratch->len};
+	if (!rq || rq->method != HTTP_HEAD)
+		for (int i = 0; i < nparts && n < 8; i++)
+			iov[n++] = parts[i];
+	ssize_t w = rt_writev_all(fd, iov, n, rt_deadline_in(SEND_TIMEOUT));
+	return w < 0 ? (int)w : 0;
+}
+
+int respond_error(int fd, int status, struct buf *scratch)
+{
+	char body[64];
+	int len = snprintf(body, sizeof(body), "%d %s\n", status, reason(status));
+	struct iovec part = {body, (size_t)len};
+	return send_simple(fd, NULL, status, "text/plain", &part, 1, stats_total(), true, scratch);
+}
+
+/* --- special paths ------------------------------------------------------------ */
+
+static bool path_is(const char *path, size_t plen, const char *want)
+{
+	return plen == strlen(want) && !memcmp(path, want, plen);
+}
+
+/* The request-target in origin form: an absolute-form target
+ * (http://host/p?q) is counted under its path and query. */
+static void origin_form(const char *t, size_t len, const char **out, size_t *olen)
+{
+	*out = t;
+	*olen = len;
+	if (len == 0 || t[0] == '/' || t[0] == '*')
+		return;
+	const char *sep = memmem(t, len, "://", 3);
+	if (!sep)
+		return;
+	const char *auth = sep + 3, *end = t + len;
+	const char *slash = memchr(auth, '/', (size_t)(end - auth));
+	if (slash) {
+		*out = slash;
+		*olen = (size_t)(end - slash);
+	} else {
+		*out = "/";
+		*olen = 1;
+	}
+}
+
+bool respond_is_echo(const char *target, size_t len)
+{
+	const char *t;
+	size_t tlen;
+	origin_form(target, len, &t, &tlen);
+	const char *q = memchr(t, '?', tlen);
+	return path_is(t, q ? (size_t)(q - t) : tlen, "/echo");
+}
+
+static int send_echo(int fd, const struct origin_req *rq, bool close, struct buf *scratch)
+{
+	char line[128];
+	const char *method = llhttp_method_name((llhttp_method_t)rq->method);
+	int llen = snprintf(line, sizeof(line), "%s ", method);
+	char ver[32];
+	int vlen = snprintf(ver, sizeof(ver), " HTTP/%u.%u\r\n", rq->http_major, rq->http_minor);
+	struct iovec parts[] = {
+	    {line, (size_t)llen}, {(void *)rq->target, rq->target_len},
+	    {ver, (size_t)vlen},  {(void *)rq->hdrs, rq->hdrs_len},
+	    {"\r\n", 2},	  {(void *)rq->body, rq->body_len},
+	};
+	return send_simple(fd, rq, 200, "text/plain", parts, 6, stats_total(), close, scratch);
+}
+
+/* /__stats[?key=TARGET]: KEY is everything after "key=", so an unencoded
+ * target with its own '?' and '&' works; a percent-encoded one is tried
+ * decoded when the raw text was never seen. */
+static int send_stats(int fd, const struct origin_req *rq, const char *q, size_t qlen, bool close,
+		      struct buf *scratch)
+{
+	uint64_t n;
+	const char *key = NULL;
+	if (qlen >= 4 && !memcmp(q, "key=", 4))
+		key = q + 4;
+	else if (q) {
+		const char *k = memmem(q, qlen, "&key=", 5);
+		if (k)
+			key = k + 5;
+	}
+	if (key) {
+		size_t klen = (size_t)(q + qlen - key);
+		n = stats_get(key, klen);
+		if (n == 0 && memchr(key, '%', klen)) {
+			char *dec = malloc(klen + 1);
+			if (!dec)
+				return -ENOMEM;
+			size_t dlen = url_decode(key, klen, dec, false);
+			n = stats_get(dec, dlen);
+			free(dec);
+		}
+	} else {
+		n = stats_total();
+	}
+	char body[64];
+	int len = snprintf(body, sizeof(body), "{\"requests\": %" PRIu64 "}", n);
+	struct iovec part = {body, (size_t)len};
+	return send_simple(fd, rq, 200, "application/json", &part, 1, stats_total(), close,
+			   scratch);
+}
+
+/* --- the parameterised response ------------------------------------------------ */
+
+static int send_bad_param(int fd, const struct origin_req *rq, const char *name, uint64_t reqno,
+			  bool close, struct buf *scratch)
+{
+	char body[160];
+	int len = snprintf(body, sizeof(body), "bad query parameter: %.100s\n", name);
+	struct iovec part = {body, (size_t)len};
+	return send_simple(fd, rq, 400, "text/plain", &part, 1, reqno, close, scratch);
+}
+
+enum framing { FRAME_NONE, FRAME_LENGTH, FRAME_CHUNKED, FRAME_EOF };
+
+int respond(int fd, const struct origin_req *rq, struct buf *scratch, bool *close_conn)
+{
+	const char *t;
+	size_t tlen;
+	origin_form(rq->target, rq->target_len, &t, &tlen);
+	const char *qm = memchr(t, '?', tlen);
+	size_t plen = qm ? (size_t)(qm - t) : tlen;
+	const char *q = qm ? qm + 1 : NULL;
+	size_t qlen = qm ? tlen - plen - 1 : 0;
+	*close_conn = !rq->keep_alive;
+
+	if (path_is(t, plen, "/echo"))
+		return send_echo(fd, rq, *close_conn, scratch);
+	if (path_is(t, plen, "/__stats"))
+		return send_stats(fd, rq, q, qlen, *close_conn, scratch);
+	if (path_is(t, plen, "/__reset")) {
+		stats_reset();
+		struct iovec part = {"{\"requests\": 0}", 15};
+		return send_simple(fd, rq, 200, "application/json", &part, 1, 0, *close_conn,
+				   scratch);
+	}
+
+	uint64_t reqno = stats_count(t, tlen);
+	struct params p;
+	const char *bad = NULL;
+	char *arena = malloc(2 * qlen + 2);
+	if (!arena)
+		return -ENOMEM;
+	if (parse_params(q, qlen, arena, &p, &bad) < 0) {
+		int r = send_bad_param(fd, rq, bad, reqno, *close_conn, scratch);
+		free(arena);
+		return r;
+	}
+
+	const char *fixed = p.has_size ? NULL : hello;
+	uint64_t blen = p.has_size ? p.size : sizeof(hello) - 1;
+	bool head_only = rq->method == HTTP_HEAD;
+	int status = p.status;
+	if (p.etag && status / 100 == 2 && rq->inm &&
+	    (rq->method == HTTP_GET || rq->method == HTTP_HEAD) &&
+	    inm_matches(rq->inm, rq->inm_len, p.etag))
+		status = 304;
+
+	enum framing fr;
+	if (status < 200 || status == 204 || status == 304)
+		fr = FRAME_NONE;
+	else if (p.nolength)
+		fr = FRAME_EOF;
+	else if (p.chunked)
+		/* HTTP/1.0 has no chunked coding: fall back to closing. */
+		fr = (rq->http_major == 1 && rq->http_minor == 0) ? FRAME_EOF : FRAME_CHUNKED;
+	else
+		fr = FRAME_LENGTH;
+	if (p.close || p.has_close_after || fr == FRAME_EOF)
+		*close_conn = true;
+
+	int r = head_start(scratch, status, &p);
+	if (fr != FRAME_NONE && !overridden(&p, "Content-Type"))
+		r = r ? r : buf_printf(scratch, "Content-Type: text/plain\r\n");
+	if (p.cc)
+		r = r ? r : buf_printf(scratch, "Cache-Control: %s\r\n", p.cc);
+	if (p.etag)
+		r = r ? r : buf_printf(scratch, "ETag: \"%s\"\r\n", p.etag);
+	if (p.has_lm) {
+		char date[64];
+		http_date(date, sizeof(date), (time_t)p.lm);
+		r = r ? r : buf_printf(scratch, "Last-Modified: %s\r\n", date);
+	}
+	for (int i = 0; i < p.nhdr; i++)
+		r = r ? r
+		      : buf_printf(scratch, "%.*s: %s\r\n", (int)p.hdr[i].name_len, p.hdr[i].name,
+				   p.hdr[i].value);
+	if (fr == FRAME_LENGTH)
+		r = r ? r : buf_printf(scratch, "Content-Length: %" PRIu64 "\r\n", blen);
+	else if (fr == FRAME_CHUNKED)
+		r = r ? r : buf_printf(scratch, "Transfer-Encoding: chunked\r\n");
+	r = r ? r : head_end(scratch, rq, reqno, *close_conn);
+	free(arena); /* the head holds copies of everything taken from it */
+	if (r < 0)
+		return r;
+
+	if (p.delay_ms) {
+		r = rt_sleep_until(rt_clock_now() + p.delay_ms * RT_MS);
+		if (r < 0)
+			return r;
+	}
+
+	struct out o = {.fd = fd};
+	r = out_add(&o, scratch->p, scratch->len);
+	if (r < 0 || fr == FRAME_NONE || head_only)
+		return r < 0 ? r : out_flush(&o);
+
+	/* close_after: the head promised BLEN bytes, only LIMIT are sent. */
+	uint64_t limit = blen;
+	bool truncated = false;
+	if (p.has_close_after && p.close_after < blen) {
+		limit = p.close_after;
+		truncated = true;
+	}
+	/* Pieces are chunks when chunked, and the units between drips. */
+	uint64_t piece = (fr == FRAME_CHUNKED || p.drip_ms) ? p.chunk : UINT64_MAX;
+	uint64_t off = 0;
+	while (off < blen && off < limit) {
+		uint64_t clen = blen - off < piece ? blen - off : piece;
+		if (p.drip_ms && off > 0) {
+			if ((r = out_flush(&o)) < 0)
+				return r;
+			if ((r = rt_sleep_until(rt_clock_now() + p.drip_ms * RT_MS)) < 0)
+				return r;
+		}
+		if (fr == FRAME_CHUNKED && (r = out_chunk_line(&o, clen)) < 0)
+			return r;
+		uint64_t send = limit - off < clen ? limit - off : clen;
+		if ((r = out_body(&o, fixed, off, send)) < 0)
+			return r;
+		if (send < clen)
+			break;
+		if (fr == FRAME_CHUNKED && (r = out_add(&o, "\r\n", 2)) < 0)
+			return r;
+		off += clen;
+	}
+	if (fr == FRAME_CHUNKED && !truncated && (r = out_add(&o, "0\r\n\r\n", 5)) < 0)
+		return r;
+	return out_flush(&o);
+}

@@ -1,0 +1,259 @@
+/* client.c - the per-connection task: read request heads, validate, forward, keep alive. */
+#include "proxy/client.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "http/hbuf.h"
+#include "http/hop.h"
+#include "ops/log.h"
+#include "proxy/upstream.h"
+#include "rt/io.h"
+
+/* Body bytes that may sit in a buffer beside a full head. */
+#define CLIENT_BODY_ROOM (16 * 1024)
+
+static const char *status_reason(int status)
+{
+	switch (status) {
+	case 400: return "Bad Request";
+	case 405: return "Method Not Allowed";
+	case 408: return "Request Timeout";
+	case 413: return "Content Too Large";
+	case 431: return "Request Header Fields Too Large";
+	case 501: return "Not Implemented";
+	case 502: return "Bad Gateway";
+	case 503: return "Service Unavailable";
+	case 504: return "Gateway Timeout";
+	case 505: return "HTTP Version Not Supported";
+	default: return "Error";
+	}
+}
+
+int client_send_error(struct client *c, int status, const char *detail)
+{
+	const struct config *cfg = c->w->px->cfg;
+	char body[160], head[320];
+	int bl = snprintf(body, sizeof(body), "%d %s\n", status, status_reason(status));
+	int hl = snprintf(head, sizeof(head),
+			  "HTTP/1.1 %d %s\r\nContent-Type: text/plain\r\nContent-Length: %d\r\n"
+			  "Cache-Control: no-store\r\nConnection: close\r\n\r\n",
+			  status, status_reason(status), bl);
+	struct iovec iov[2] = {{head, (size_t)hl}, {body, (size_t)bl}};
+	c->closing = true;
+	(void)detail;
+	ssize_t r = rt_writev_all(c->fd, iov, 2, rt_deadline_in(cfg->timeouts.send_ns));
+	return r < 0 ? (int)r : 0;
+}
+
+static void client_error(struct client *c, int status, const char *why)
+{
+	log_warn("client %s: %d: %s", c->peer, status, why);
+	client_send_error(c, status, why);
+}
+
+/*
+ * Read and parse until a whole request head is in c->buf. Returns 1 with
+ * c->req ready, 0 when the connection should just close (peer closed or idle
+ * timeout between requests), or -1 after an error response was sent.
+ */
+static int read_head(struct client *c)
+{
+	const struct config *cfg = c->w->px->cfg;
+	/* Keep the next request's bytes at the start of the buffer, so the
+	 * head, which must not move while it is parsed, has the most room. */
+	if (c->pos > 0) {
+		memmove(c->buf, c->buf + c->pos, c->len - c->pos);
+		c->len -= c->pos;
+		c->pos = 0;
+	}
+	hmsg_next(&c->req, c->buf, 0);
+	rt_time_t idle_deadline = rt_deadline_in(cfg->timeouts.client_idle_ns);
+	rt_time_t head_deadline = c->len ? rt_deadline_in(cfg->timeouts.client_header_ns) : RT_NEVER;
+	for (;;) {
+		if (c->pos < c->len) {
+			long n = hmsg_feed(&c->req, c->pos, c->len - c->pos);
+			if (n == HMSG_TOO_LARGE) {
+				client_error(c, 431, c->req.error ? c->req.error : "head too large");
+				return -1;
+			}
+			if (n < 0) {
+				char why[160];
+				snprintf(why, sizeof(why), "malformed request: %s",
+					 c->req.error ? c->req.error : "parse error");
+				client_error(c, 400, why);
+				return -1;
+			}
+			c->pos += (uint32_t)n;
+			if (c->req.headers_done)
+				return 1;
+		}
+		if (c->len == c->cap) {
+			client_error(c, 431, "request head does not fit the buffer");
+			return -1;
+		}
+		c->idle = c->len == 0;
+		if (c->idle && c->w->draining)
+			return 0;
+		ssize_t n = rt_recv(c->fd, c->buf + c->len, c->cap - c->len, 0,
+				    c->len ? head_deadline : idle_deadline);
+		c->idle = false;
+		if (n == 0 || n == -ECONNRESET || n == -ECANCELED)
+			return 0;
+		if (n == -ETIMEDOUT) {
+			if (c->len == 0)
+				return 0; /* idle keep-alive connection: just close */
+			client_error(c, 408, "request head not received in time");
+			return -1;
+		}
+		if (n < 0) {
+			log_debug("client %s: recv: %s", c->peer, strerror((int)-n));
+			return 0;
+		}
+		if (c->len == 0)
+			head_deadline = rt_deadline_in(cfg->timeouts.client_header_ns);
+		c->len += (uint32_t)n;
+	}
+}
+
+/* Checks llhttp leaves to us. Returns 0, or an HTTP status to answer. */
+static int validate(struct client *c, const char **why)
+{
+	struct hmsg *m = &c->req;
+	if (m->p.http_major != 1) {
+		*why = "HTTP version not supported";
+		return 505;
+	}
+	unsigned hosts = hmsg_field_count(m, "host");
+	if (hosts > 1) {
+		*why = "more than one Host field";
+		return 400;
+	}
+	if (hosts == 0 && m->p.http_minor >= 1) {
+		*why = "HTTP/1.1 request without Host";
+		return 400;
+	}
+	if (hmsg_method(m) == HTTP_CONNECT) {
+		*why = "CONNECT is not supported by a reverse proxy";
+		return 405;
+	}
+	const struct hfield *te = hmsg_field(m, "transfer-encoding", 0);
+	if (te && (hmsg_field_count(m, "transfer-encoding") > 1 ||
+		   !hspan_ieq(m, te->value, "chunked"))) {
+		*why = "transfer coding other than chunked";
+		return 501;
+	}
+	const char *t = hmsg_ptr(m, m->target);
+	if (m->target.len == 0 || (t[0] != '/' && !(m->target.len == 1 && t[0] == '*'))) {
+		/* absolute-form would need checking against Host (RFC 9112 3.2.2);
+		 * a reverse proxy receives origin-form, so refuse the rest. */
+		*why = "request-target is not in origin-form";
+		return 400;
+	}
+	return 0;
+}
+
+static void client_main(void *arg)
+{
+	struct client *c = arg;
+	struct worker *w = c->w;
+	for (;;) {
+		int r = read_head(c);
+		if (r <= 0)
+			break;
+		snprintf(c->target_log, sizeof(c->target_log), "%s %.*s",
+			 llhttp_method_name((llhttp_method_t)hmsg_method(&c->req)),
+			 (int)(c->req.target.len > 100 ? 100 : c->req.target.len),
+			 hmsg_ptr(&c->req, c->req.target));
+		const char *why = NULL;
+		int status = validate(c, &why);
+		if (status) {
+			client_error(c, status, why);
+			break;
+		}
+		c->closing = !hmsg_keep_alive(&c->req) || w->draining;
+		enum upstream_result ur = upstream_forward(c, 0);
+		if (ur != UP_OK || c->closing)
+			break;
+	}
+	/* Closing with unread request bytes would make the kernel send RST,
+	 * which can destroy the error response in flight: shut down writes
+	 * first so the response is delivered, then close. */
+	shutdown(c->fd, SHUT_WR);
+	rt_close(c->fd);
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		w->clients = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	w->nclients--;
+	atomic_fetch_sub(&w->px->nconns, 1);
+	c->magic = 0;
+	free(c);
+}
+
+int client_start(struct worker *w, int fd, const struct sockaddr_storage *peer)
+{
+	const struct config *cfg = w->px->cfg;
+	uint32_t cap = cfg->limits.max_header_size + CLIENT_BODY_ROOM;
+	uint32_t rcap = cfg->limits.max_header_size + CLIENT_BODY_ROOM;
+	uint32_t ocap = cfg->limits.max_header_size + 1024;
+	uint32_t nf = cfg->limits.max_headers;
+	size_t fields = (size_t)nf * sizeof(struct hfield);
+	struct client *c = malloc(sizeof(*c) + 2 * fields + cap + rcap + ocap);
+	if (!c)
+		return -ENOMEM;
+	memset(c, 0, sizeof(*c));
+	c->magic = CLIENT_MAGIC;
+	c->w = w;
+	c->fd = fd;
+	char *p = (char *)(c + 1);
+	struct hfield *req_fields = (struct hfield *)p;
+	struct hfield *resp_fields = req_fields + nf;
+	p += 2 * fields;
+	c->buf = p;
+	c->cap = cap;
+	c->rbuf = p + cap;
+	c->rcap = rcap;
+	c->obuf = p + cap + rcap;
+	c->ocap = ocap;
+	hmsg_init(&c->req, HMSG_REQUEST, req_fields, nf, cfg->limits.max_header_size);
+	hmsg_init(&c->resp, HMSG_RESPONSE, resp_fields, nf, cfg->limits.max_header_size);
+
+	if (peer->ss_family == AF_INET) {
+		const struct sockaddr_in *a = (const struct sockaddr_in *)peer;
+		inet_ntop(AF_INET, &a->sin_addr, c->peer_ip, sizeof(c->peer_ip));
+		snprintf(c->peer, sizeof(c->peer), "%s:%u", c->peer_ip, ntohs(a->sin_port));
+	} else if (peer->ss_family == AF_INET6) {
+		const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)peer;
+		inet_ntop(AF_INET6, &a->sin6_addr, c->peer_ip, sizeof(c->peer_ip));
+		snprintf(c->peer, sizeof(c->peer), "[%s]:%u", c->peer_ip, ntohs(a->sin6_port));
+	} else {
+		strcpy(c->peer_ip, "unknown");
+		strcpy(c->peer, "unknown");
+	}
+
+	c->next = w->clients;
+	if (w->clients)
+		w->clients->prev = c;
+	w->clients = c;
+	w->nclients++;
+	c->task = rt_task_spawn(client_main, c, "client");
+	if (!c->task) {
+		w->clients = c->next;
+		if (c->next)
+			c->next->prev = NULL;
+		w->nclients--;
+		free(c);
+		return -ENOMEM;
+	}
+	/* The task frees C and itself; c->task stays valid while C is on the
+	 * worker's list, which is all drain needs. */
+	rt_task_detach(c->task);
+	return 0;
+}

@@ -1,0 +1,276 @@
+/* proxy.c - start the loop threads with their listeners, accept, drain. */
+#include "proxy/proxy.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "ops/log.h"
+#include "proxy/backend.h"
+#include "proxy/client.h"
+#include "rt/io.h"
+
+struct acceptor {
+	struct worker *w;
+	int lfd;
+};
+
+static int open_listener(const struct config_addr *a, struct sockaddr_storage *bound)
+{
+	int fd = socket(a->sa.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	int one = 1;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
+	const struct sockaddr *sa = bound ? (const struct sockaddr *)bound
+					  : (const struct sockaddr *)&a->sa;
+	if (bind(fd, sa, a->salen) < 0 || listen(fd, 4096) < 0) {
+		int e = -errno;
+		close(fd);
+		return e;
+	}
+	return fd;
+}
+
+static void accept_main(void *arg)
+{
+	struct acceptor *ac = arg;
+	struct worker *w = ac->w;
+	struct proxy *px = w->px;
+	for (;;) {
+		/* At the connection limit, stop accepting instead of accepting
+		 * and dropping: the kernel's backlog holds the newcomers. */
+		if (atomic_load(&px->nconns) >= px->cfg->limits.max_connections) {
+			if (rt_sleep_until(rt_clock_now() + 10 * RT_MS) < 0)
+				break;
+			continue;
+		}
+		struct sockaddr_storage peer;
+		socklen_t plen = sizeof(peer);
+		int fd = rt_accept(ac->lfd, (struct sockaddr *)&peer, &plen, RT_NEVER);
+		if (fd == -ECANCELED)
+			break;
+		if (fd < 0) {
+			if (fd == -EMFILE || fd == -ENFILE || fd == -ENOMEM || fd == -ENOBUFS) {
+				/* Out of descriptors: back off rather than spin on a
+				 * listener that stays readable. */
+				log_warn("accept: %s; pausing accepts for 100 ms", strerror(-fd));
+				if (rt_sleep_until(rt_clock_now() + 100 * RT_MS) < 0)
+					break;
+			}
+			continue;
+		}
+		int one = 1;
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+		atomic_fetch_add(&px->nconns, 1);
+		if (client_start(w, fd, &peer) < 0) {
+			atomic_fetch_sub(&px->nconns, 1);
+			rt_close(fd);
+		}
+	}
+	free(ac);
+}
+
+/* Runs on the worker's loop thread (posted by proxy_drain). */
+static void drain_on_loop(struct rt_msg *m)
+{
+	struct worker *w = (struct worker *)((char *)m - offsetof(struct worker, drain_msg));
+	w->draining = true;
+	for (size_t i = 0; i < w->px->cfg->n_listen; i++) {
+		if (w->accept_tasks[i])
+			rt_task_cancel(w->accept_tasks[i]);
+	}
+	/* Idle keep-alive connections are closed now; busy ones after their
+	 * current response (they see w->draining). */
+	for (struct client *c = w->clients; c; c = c->next) {
+		if (c->idle)
+			rt_task_cancel(c->task);
+	}
+	rt_loop_stop(w->loop);
+}
+
+static void force_on_loop(struct rt_msg *m)
+{
+	struct worker *w = (struct worker *)((char *)m - offsetof(struct worker, force_msg));
+	for (struct client *c = w->clients; c; c = c->next)
+		rt_task_cancel(c->task);
+}
+
+static void *worker_main(void *arg)
+{
+	struct worker *w = arg;
+	struct proxy *px = w->px;
+	int err = 0;
+	struct rt_loop_opts o = {.id = (int)w->id};
+	w->loop = rt_loop_create(&o, &err);
+	if (!w->loop) {
+		w->start_err = err;
+	} else if ((err = backend_pools_init(w)) < 0) {
+		w->start_err = err;
+	}
+	if (!w->start_err) {
+		for (size_t i = 0; i < px->cfg->n_listen; i++) {
+			struct acceptor *ac = malloc(sizeof(*ac));
+			if (!ac)
+				abort();
+			ac->w = w;
+			ac->lfd = w->lfds[i];
+			w->accept_tasks[i] = rt_task_spawn(accept_main, ac, "accept");
+			rt_task_detach(w->accept_tasks[i]);
+		}
+	}
+	pthread_mutex_lock(&px->lock);
+	px->started++;
+	pthread_cond_broadcast(&px->cond);
+	pthread_mutex_unlock(&px->lock);
+	if (w->start_err)
+		return NULL;
+	rt_loop_run(w->loop);
+	/* Accept tasks may have ended before the cancel: make sure their
+	 * handles are not used again. */
+	for (size_t i = 0; i < px->cfg->n_listen; i++)
+		w->accept_tasks[i] = NULL;
+	backend_pools_free(w);
+	/* proxy_drain may be posting to this loop: unpublish it first. */
+	pthread_mutex_lock(&px->lock);
+	struct rt_loop *loop = w->loop;
+	w->loop = NULL;
+	pthread_mutex_unlock(&px->lock);
+	rt_loop_destroy(&loop);
+	return NULL;
+}
+
+int proxy_start(struct proxy *px, const struct config *cfg)
+{
+	memset(px, 0, sizeof(*px));
+	px->cfg = cfg;
+	pthread_mutex_init(&px->lock, NULL);
+	pthread_cond_init(&px->cond, NULL);
+	px->n_backends = cfg->n_backends;
+	px->backends = calloc(cfg->n_backends, sizeof(*px->backends));
+	px->nworkers = cfg->threads;
+	px->workers = calloc(cfg->threads, sizeof(*px->workers));
+	if (!px->backends || !px->workers)
+		return -ENOMEM;
+	for (size_t b = 0; b < cfg->n_backends; b++)
+		px->backends[b].cfg = &cfg->backends[b];
+
+	/* All listening sockets are opened here, on the main thread, before
+	 * any loop runs: a bad address fails startup at once, and a port 0
+	 * listen gets one kernel-chosen port shared by every loop. */
+	for (unsigned i = 0; i < px->nworkers; i++) {
+		struct worker *w = &px->workers[i];
+		w->px = px;
+		w->id = i;
+		w->lfds = calloc(cfg->n_listen, sizeof(int));
+		w->accept_tasks = calloc(cfg->n_listen, sizeof(struct rt_task *));
+		if (!w->lfds || !w->accept_tasks)
+			return -ENOMEM;
+		for (size_t l = 0; l < cfg->n_listen; l++)
+			w->lfds[l] = -1;
+	}
+	for (size_t l = 0; l < cfg->n_listen; l++) {
+		struct sockaddr_storage bound;
+		socklen_t blen = sizeof(bound);
+		for (unsigned i = 0; i < px->nworkers; i++) {
+			int fd = open_listener(&cfg->listen[l], i ? &bound : NULL);
+			if (fd < 0) {
+				log_error("listen %s: %s", cfg->listen[l].spec, strerror(-fd));
+				return fd;
+			}
+			px->workers[i].lfds[l] = fd;
+			if (i == 0)
+				getsockname(fd, (struct sockaddr *)&bound, &blen);
+		}
+		char host[64];
+		unsigned port = 0;
+		if (bound.ss_family == AF_INET6) {
+			inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&bound)->sin6_addr, host, sizeof(host));
+			port = ntohs(((struct sockaddr_in6 *)&bound)->sin6_port);
+		} else {
+			inet_ntop(AF_INET, &((struct sockaddr_in *)&bound)->sin_addr, host, sizeof(host));
+			port = ntohs(((struct sockaddr_in *)&bound)->sin_port);
+		}
+		log_info("listening on %s:%u (%u loops)", host, port, px->nworkers);
+	}
+
+	for (unsigned i = 0; i < px->nworkers; i++) {
+		if (pthread_create(&px->workers[i].thread, NULL, worker_main, &px->workers[i]) != 0) {
+			log_error("cannot start loop thread %u", i);
+			px->nworkers = i;
+			proxy_drain(px, 0);
+			return -EAGAIN;
+		}
+	}
+	pthread_mutex_lock(&px->lock);
+	while (px->started < px->nworkers)
+		pthread_cond_wait(&px->cond, &px->lock);
+	pthread_mutex_unlock(&px->lock);
+	for (unsigned i = 0; i < px->nworkers; i++) {
+		if (px->workers[i].start_err) {
+			log_error("loop %u failed to start: %s", i,
+				  strerror(-px->workers[i].start_err));
+			return px->workers[i].start_err;
+		}
+	}
+	return 0;
+}
+
+void proxy_drain(struct proxy *px, uint64_t timeout_ns)
+{
+	for (unsigned i = 0; i < px->nworkers; i++) {
+		struct worker *w = &px->workers[i];
+		w->drain_msg.fn = drain_on_loop;
+		pthread_mutex_lock(&px->lock);
+		if (w->loop)
+			rt_loop_post(w->loop, &w->drain_msg);
+		pthread_mutex_unlock(&px->lock);
+	}
+	struct timespec until;
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += (time_t)(timeout_ns / RT_SEC);
+	until.tv_nsec += (long)(timeout_ns % RT_SEC);
+	if (until.tv_nsec >= 1000000000L) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000L;
+	}
+	for (unsigned i = 0; i < px->nworkers; i++) {
+		struct worker *w = &px->workers[i];
+		if (!w->thread)
+			continue;
+		if (pthread_timedjoin_np(w->thread, NULL, &until) != 0) {
+			log_warn("loop %u: drain timeout, closing remaining connections", i);
+			w->force_msg.fn = force_on_loop;
+			pthread_mutex_lock(&px->lock);
+			if (w->loop)
+				rt_loop_post(w->loop, &w->force_msg);
+			pthread_mutex_unlock(&px->lock);
+			pthread_join(w->thread, NULL);
+		}
+		w->thread = 0;
+	}
+}
+
+void proxy_free(struct proxy *px)
+{
+	for (unsigned i = 0; px->workers && i < px->nworkers; i++) {
+		struct worker *w = &px->workers[i];
+		for (size_t l = 0; w->lfds && l < px->cfg->n_listen; l++) {
+			if (w->lfds[l] >= 0)
+				close(w->lfds[l]);
+		}
+		free(w->lfds);
+		free(w->accept_tasks);
+	}
+	free(px->workers);
+	free(px->backends);
+	pthread_mutex_destroy(&px->lock);
+	pthread_cond_destroy(&px->cond);
+}

@@ -1,0 +1,71 @@
+/*
+ * proxy.h - the process-wide proxy state and the per-loop workers.
+ *
+ * One struct proxy per process holds the running config and what the loops
+ * share (backend round-robin counters, the connection count). Each loop
+ * thread has a struct worker: its rt_loop, its listening sockets (one
+ * SO_REUSEPORT socket per listen address per worker, so the kernel spreads
+ * connections over the loops), its accept tasks, its client connections
+ * and its pools of idle backend connections (per thread: no locks on the
+ * request path).
+ */
+#ifndef RINGCACHE_PROXY_PROXY_H
+#define RINGCACHE_PROXY_PROXY_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "config/config.h"
+#include "rt/loop.h"
+#include "rt/task.h"
+
+struct client;
+struct bpool;
+
+struct backend_rt {
+	const struct config_backend *cfg;
+	atomic_uint rr; /* round-robin position, shared by all loops */
+};
+
+struct worker {
+	struct proxy *px;
+	unsigned id;
+	pthread_t thread;
+	struct rt_loop *loop;
+	int *lfds; /* one per listen address */
+	struct rt_task **accept_tasks;
+	struct bpool ***pools; /* [backend][server] */
+	struct client *clients; /* doubly linked, for drain */
+	size_t nclients;
+	bool draining;
+	struct rt_msg drain_msg;
+	struct rt_msg force_msg;
+	int start_err;
+};
+
+struct proxy {
+	const struct config *cfg;
+	struct backend_rt *backends;
+	size_t n_backends;
+	atomic_uint nconns; /* client connections, all loops */
+	struct worker *workers;
+	unsigned nworkers;
+
+	pthread_mutex_t lock; /* startup handshake only */
+	pthread_cond_t cond;
+	unsigned started;
+};
+
+/* Open listeners, start one loop thread per cfg->threads. 0 or -errno
+ * (errors are logged). */
+int proxy_start(struct proxy *px, const struct config *cfg);
+
+/* Stop accepting, let in-flight requests finish and close idle connections;
+ * after TIMEOUT_NS cancel what is left. Joins the threads. */
+void proxy_drain(struct proxy *px, uint64_t timeout_ns);
+
+void proxy_free(struct proxy *px);
+
+#endif

@@ -1,0 +1,97 @@
+/*
+ * internal.h - runtime internals shared by loop.c, task.c and io.c.
+ * Nothing outside src/rt/ includes this.
+ */
+#ifndef RINGCACHE_RT_INTERNAL_H
+#define RINGCACHE_RT_INTERNAL_H
+
+#include <liburing.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "rt/ctx.h"
+#include "rt/loop.h"
+#include "rt/stack.h"
+#include "rt/task.h"
+
+#define RT_TASK_MAGIC 0x5441534bu
+#define RT_LOOP_MAGIC 0x4c4f4f50u
+
+/*
+ * An operation in flight. Its address is the SQE's user_data. A task's op
+ * lives on the task's stack; an internal op (wait timer, eventfd read) has
+ * task == NULL and is completed by on_cqe on the loop thread.
+ */
+struct rt_op {
+	struct rt_task *task;
+	void (*on_cqe)(struct rt_op *op, int res, unsigned flags);
+	int res;
+	unsigned flags;
+};
+
+enum rt_task_state { T_NEW, T_RUNNABLE, T_RUNNING, T_WAITING, T_DONE };
+
+struct wait_timer;
+
+struct rt_task {
+	unsigned magic;
+	enum rt_task_state state;
+	struct ctx ctx;
+	void *stack; /* NULL until first run: a task that never ran costs no stack */
+	rt_task_fn fn;
+	void *arg;
+	const char *name;
+	struct rt_loop *loop;
+	struct rt_task *next; /* run queue or free list */
+	bool cancelled;
+	bool detached;
+	int wake_res;
+
+	/* What the task waits on: an io op, or an rt_wait(). */
+	struct rt_op *io_op;
+	bool in_wait;
+	rt_cancel_fn cancel_fn;
+	void *cancel_arg;
+	int wait_err;             /* timeout/cancel seen while a wait could not abort */
+	struct wait_timer *timer; /* armed deadline of the current rt_wait */
+
+	struct rt_task *joiner;
+};
+
+struct rt_loop {
+	unsigned magic;
+	int id;
+	struct io_uring ring;
+	struct ctx sched_ctx;
+	struct rt_task *current;
+	struct rt_task *runq_head, *runq_tail;
+	struct stack_pool stacks;
+	size_t ntasks;
+	struct rt_task *free_tasks;
+	unsigned internal_inflight; /* heap-owned ops (timers) still in the kernel */
+	bool closing;
+
+	int efd;
+	uint64_t efd_val;
+	struct rt_op efd_op;
+	pthread_mutex_t inbox_lock;
+	struct rt_msg *inbox_head, *inbox_tail;
+	atomic_bool wake_pending;
+	bool local_pending; /* posted from our own thread: drain without eventfd */
+	atomic_bool stop;
+};
+
+extern __thread struct rt_loop *rt_tls_loop;
+
+/* Get an SQE, flushing the SQ when it is full; NEED slots are guaranteed
+ * consecutive (an op and its linked timeout). */
+struct io_uring_sqe *rt_sqe_get(struct rt_loop *loop, unsigned need);
+void rt_runq_push(struct rt_loop *loop, struct rt_task *t);
+/* Park the current task until rt_wake / its io op completes. */
+int rt_park(void);
+void rt_task_finish(struct rt_loop *loop, struct rt_task *t);
+void rt_task_free(struct rt_loop *loop, struct rt_task *t);
+
+#endif

@@ -1,0 +1,156 @@
+/* io.c - awaitable io_uring operations with linked-timeout deadlines. */
+#include "rt/io.h"
+#include "rt/internal.h"
+
+#include <assert.h>
+#include <errno.h>
+#include <unistd.h>
+
+/* Fill one SQE through PREP, link a deadline to it, park until its CQE. */
+#define RT_IO(prep_call)                                                                           \
+	do {                                                                                       \
+		struct rt_loop *loop = rt_tls_loop;                                                \
+		struct rt_task *t = loop ? loop->current : NULL;                                   \
+		assert(t && "rt I/O outside a task");                                              \
+		if (t->cancelled)                                                                  \
+			return -ECANCELED;                                                         \
+		struct rt_op op = {.task = t};                                                     \
+		struct __kernel_timespec ts;                                                       \
+		struct io_uring_sqe *sqe = rt_sqe_get(loop, deadline == RT_NEVER ? 1 : 2);         \
+		prep_call;                                                                         \
+		io_uring_sqe_set_data(sqe, &op);                                                   \
+		if (deadline != RT_NEVER) {                                                        \
+			sqe->flags |= IOSQE_IO_LINK;                                               \
+			ts.tv_sec = (long long)(deadline / RT_SEC);                                \
+			ts.tv_nsec = (long long)(deadline % RT_SEC);                               \
+			struct io_uring_sqe *tsqe = io_uring_get_sqe(&loop->ring);                 \
+			io_uring_prep_link_timeout(tsqe, &ts, IORING_TIMEOUT_ABS);                 \
+			io_uring_sqe_set_data(tsqe, NULL);                                         \
+		}                                                                                  \
+		t->io_op = &op;                                                                    \
+		rt_park();                                                                         \
+		t->io_op = NULL;                                                                   \
+		/* A fired linked timeout cancels the op: report it as a timeout. */           \
+		if (op.res == -ECANCELED && !t->cancelled)                                         \
+			return -ETIMEDOUT;                                                         \
+		return op.res;                                                                     \
+	} while (0)
+
+int rt_accept(int fd, struct sockaddr *addr, socklen_t *addrlen, rt_time_t deadline)
+{
+	RT_IO(io_uring_prep_accept(sqe, fd, addr, addrlen, SOCK_CLOEXEC));
+}
+
+int rt_connect(int fd, const struct sockaddr *addr, socklen_t addrlen, rt_time_t deadline)
+{
+	RT_IO(io_uring_prep_connect(sqe, fd, addr, addrlen));
+}
+
+ssize_t rt_recv(int fd, void *buf, size_t len, int flags, rt_time_t deadline)
+{
+	RT_IO(io_uring_prep_recv(sqe, fd, buf, len, flags));
+}
+
+ssize_t rt_send(int fd, const void *buf, size_t len, int flags, rt_time_t deadline)
+{
+	RT_IO(io_uring_prep_send(sqe, fd, buf, len, flags | MSG_NOSIGNAL));
+}
+
+ssize_t rt_writev(int fd, const struct iovec *iov, int iovcnt, rt_time_t deadline)
+{
+	/* sendmsg rather than writev: MSG_NOSIGNAL, so a peer that went away
+	 * is an -EPIPE result and not a SIGPIPE. */
+	struct msghdr msg = {.msg_iov = (struct iovec *)iov, .msg_iovlen = (size_t)iovcnt};
+	RT_IO(io_uring_prep_sendmsg(sqe, fd, &msg, MSG_NOSIGNAL));
+}
+
+ssize_t rt_read(int fd, void *buf, size_t len, off_t off, rt_time_t deadline)
+{
+	RT_IO(io_uring_prep_read(sqe, fd, buf, (unsigned)len, (__u64)off));
+}
+
+ssize_t rt_write(int fd, const void *buf, size_t len, off_t off, rt_time_t deadline)
+{
+	RT_IO(io_uring_prep_write(sqe, fd, buf, (unsigned)len, (__u64)off));
+}
+
+int rt_close(int fd)
+{
+	struct rt_loop *loop = rt_tls_loop;
+	struct rt_task *t = loop ? loop->current : NULL;
+	if (!t)
+		return close(fd) == 0 ? 0 : -errno;
+	struct rt_op op = {.task = t};
+	struct io_uring_sqe *sqe = rt_sqe_get(loop, 1);
+	io_uring_prep_close(sqe, fd);
+	io_uring_sqe_set_data(sqe, &op);
+	/* Not cancellable on purpose: rt_task_cancel only targets io_op. */
+	rt_park();
+	return op.res;
+}
+
+int rt_sleep_until(rt_time_t deadline)
+{
+	struct rt_loop *loop = rt_tls_loop;
+	struct rt_task *t = loop->current;
+	assert(t);
+	if (t->cancelled)
+		return -ECANCELED;
+	if (deadline == RT_NEVER)
+		deadline = rt_clock_now() + 3650ull * 24 * 3600 * RT_SEC;
+	struct rt_op op = {.task = t};
+	struct __kernel_timespec ts = {.tv_sec = (long long)(deadline / RT_SEC),
+				       .tv_nsec = (long long)(deadline % RT_SEC)};
+	struct io_uring_sqe *sqe = rt_sqe_get(loop, 1);
+	io_uring_prep_timeout(sqe, &ts, 0, IORING_TIMEOUT_ABS);
+	io_uring_sqe_set_data(sqe, &op);
+	t->io_op = &op;
+	rt_park();
+	t->io_op = NULL;
+	if (op.res == -ETIME)
+		return 0;
+	return op.res == 0 ? 0 : -ECANCELED;
+}
+
+ssize_t rt_send_all(int fd, const void *buf, size_t len, rt_time_t deadline)
+{
+	size_t done = 0;
+	while (done < len) {
+		ssize_t n = rt_send(fd, (const char *)buf + done, len - done, 0, deadline);
+		if (n < 0)
+			return n;
+		if (n == 0)
+			return -EPIPE;
+		done += (size_t)n;
+	}
+	return (ssize_t)len;
+}
+
+ssize_t rt_writev_all(int fd, struct iovec *iov, int iovcnt, rt_time_t deadline)
+{
+	size_t total = 0;
+	while (iovcnt > 0) {
+		if (iov->iov_len == 0) {
+			iov++;
+			iovcnt--;
+			continue;
+		}
+		ssize_t n = rt_writev(fd, iov, iovcnt > 1024 ? 1024 : iovcnt, deadline);
+		if (n < 0)
+			return n;
+		if (n == 0)
+			return -EPIPE;
+		total += (size_t)n;
+		size_t left = (size_t)n;
+		while (iovcnt > 0 && left >= iov->iov_len) {
+			left -= iov->iov_len;
+			iov++;
+			iovcnt--;
+		}
+		if (iovcnt > 0 && left) {
+			iov->iov_base = (char *)iov->iov_base + left;
+			iov->iov_len -= left;
+		}
+	}
+	return (ssize_t)total;
+}

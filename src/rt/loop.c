@@ -1,0 +1,292 @@
+/* loop.c - per-thread event loop: ring setup, scheduling rounds, CQE reaping, inbox. */
+#include "rt/internal.h"
+
+#include <assert.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+__thread struct rt_loop *rt_tls_loop;
+
+struct rt_loop *rt_loop_current(void)
+{
+	return rt_tls_loop;
+}
+
+int rt_loop_id(const struct rt_loop *loop)
+{
+	return loop->id;
+}
+
+size_t rt_loop_ntasks(const struct rt_loop *loop)
+{
+	return loop->ntasks;
+}
+
+static int ring_init(struct rt_loop *loop, unsigned entries)
+{
+	struct io_uring_params p;
+	/* SINGLE_ISSUER + DEFER_TASKRUN: completions are processed only when
+	 * this thread enters the kernel to wait, so no IPI or task_work
+	 * interrupts the tasks while they run. Older kernels fall back. */
+	const unsigned tries[] = {
+		IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_SUBMIT_ALL,
+		IORING_SETUP_COOP_TASKRUN | IORING_SETUP_SUBMIT_ALL,
+		0,
+	};
+	int r = -EINVAL;
+	for (size_t i = 0; i < sizeof(tries) / sizeof(tries[0]); i++) {
+		memset(&p, 0, sizeof(p));
+		p.flags = tries[i] | IORING_SETUP_CQSIZE;
+		p.cq_entries = entries * 4;
+		r = io_uring_queue_init_params(entries, &loop->ring, &p);
+		if (r == 0)
+			return 0;
+		if (r != -EINVAL)
+			break;
+	}
+	return r;
+}
+
+static void inbox_drain(struct rt_loop *loop)
+{
+	pthread_mutex_lock(&loop->inbox_lock);
+	struct rt_msg *m = loop->inbox_head;
+	loop->inbox_head = loop->inbox_tail = NULL;
+	pthread_mutex_unlock(&loop->inbox_lock);
+	while (m) {
+		struct rt_msg *next = m->next;
+		m->next = NULL;
+		m->fn(m); /* may free m */
+		m = next;
+	}
+}
+
+static void efd_arm(struct rt_loop *loop)
+{
+	struct io_uring_sqe *sqe = rt_sqe_get(loop, 1);
+	io_uring_prep_read(sqe, loop->efd, &loop->efd_val, sizeof(loop->efd_val), 0);
+	io_uring_sqe_set_data(sqe, &loop->efd_op);
+}
+
+static void efd_on_cqe(struct rt_op *op, int res, unsigned flags)
+{
+	struct rt_loop *loop = (struct rt_loop *)((char *)op - offsetof(struct rt_loop, efd_op));
+	/* Clear before draining: a post that lands after the drain sees
+	 * false and writes the eventfd again, so no message is stranded. */
+	atomic_store(&loop->wake_pending, false);
+	inbox_drain(loop);
+	if (!loop->closing)
+		efd_arm(loop);
+}
+
+struct rt_loop *rt_loop_create(const struct rt_loop_opts *opts, int *err)
+{
+	struct rt_loop_opts o = {0};
+	if (opts)
+		o = *opts;
+	if (!o.entries)
+		o.entries = 1024;
+	if (!o.stack_size)
+		o.stack_size = 64 * 1024;
+	if (!o.stack_cache)
+		o.stack_cache = 1024;
+
+	assert(rt_tls_loop == NULL);
+	struct rt_loop *loop = calloc(1, sizeof(*loop));
+	if (!loop) {
+		*err = -ENOMEM;
+		return NULL;
+	}
+	loop->magic = RT_LOOP_MAGIC;
+	loop->id = o.id;
+	int r = ring_init(loop, o.entries);
+	if (r < 0) {
+		free(loop);
+		*err = r;
+		return NULL;
+	}
+	loop->efd = eventfd(0, EFD_CLOEXEC);
+	if (loop->efd < 0) {
+		*err = -errno;
+		io_uring_queue_exit(&loop->ring);
+		free(loop);
+		return NULL;
+	}
+	pthread_mutex_init(&loop->inbox_lock, NULL);
+	loop->efd_op.on_cqe = efd_on_cqe;
+	stack_pool_init(&loop->stacks, o.stack_size, o.stack_cache);
+	rt_tls_loop = loop;
+	efd_arm(loop);
+	return loop;
+}
+
+void rt_loop_post(struct rt_loop *loop, struct rt_msg *msg)
+{
+	assert(loop->magic == RT_LOOP_MAGIC);
+	msg->next = NULL;
+	pthread_mutex_lock(&loop->inbox_lock);
+	if (loop->inbox_tail)
+		loop->inbox_tail->next = msg;
+	else
+		loop->inbox_head = msg;
+	loop->inbox_tail = msg;
+	pthread_mutex_unlock(&loop->inbox_lock);
+	if (rt_tls_loop == loop) {
+		loop->local_pending = true; /* drained by our next round */
+		return;
+	}
+	if (!atomic_exchange(&loop->wake_pending, true)) {
+		uint64_t one = 1;
+		/* An eventfd write never blocks unless the counter is near
+		 * 2^64, and this thread is not a loop thread for LOOP. */
+		ssize_t w = write(loop->efd, &one, sizeof(one));
+		(void)w;
+	}
+}
+
+void rt_loop_stop(struct rt_loop *loop)
+{
+	atomic_store(&loop->stop, true);
+	if (rt_tls_loop != loop && !atomic_exchange(&loop->wake_pending, true)) {
+		uint64_t one = 1;
+		ssize_t w = write(loop->efd, &one, sizeof(one));
+		(void)w;
+	}
+}
+
+struct io_uring_sqe *rt_sqe_get(struct rt_loop *loop, unsigned need)
+{
+	for (;;) {
+		if (io_uring_sq_space_left(&loop->ring) >= need) {
+			struct io_uring_sqe *sqe = io_uring_get_sqe(&loop->ring);
+			assert(sqe);
+			return sqe;
+		}
+		/* The SQ is full: hand it to the kernel now. */
+		io_uring_submit(&loop->ring);
+	}
+}
+
+/* Reap every available CQE, then advance once (batch). Waking only queues
+ * tasks; none runs until the batch is done. */
+static unsigned reap(struct rt_loop *loop)
+{
+	struct io_uring_cqe *cqe;
+	unsigned head, n = 0;
+	io_uring_for_each_cqe(&loop->ring, head, cqe)
+	{
+		struct rt_op *op = io_uring_cqe_get_data(cqe);
+		n++;
+		if (!op)
+			continue; /* linked timeouts, cancel requests */
+		op->res = cqe->res;
+		op->flags = cqe->flags;
+		if (op->task) {
+			struct rt_task *t = op->task;
+			assert(t->state == T_WAITING);
+			t->wake_res = cqe->res;
+			rt_runq_push(loop, t);
+		} else {
+			op->on_cqe(op, cqe->res, cqe->flags);
+		}
+	}
+	io_uring_cq_advance(&loop->ring, n);
+	return n;
+}
+
+/* Run the tasks that are runnable now; tasks woken meanwhile wait for the
+ * next round so that I/O completions are reaped between rounds. */
+static void run_ready(struct rt_loop *loop)
+{
+	struct rt_task *t = loop->runq_head;
+	loop->runq_head = loop->runq_tail = NULL;
+	while (t) {
+		struct rt_task *next = t->next;
+		t->next = NULL;
+		assert(t->magic == RT_TASK_MAGIC && t->state == T_RUNNABLE);
+		if (!t->stack) {
+			t->stack = stack_get(&loop->stacks);
+			if (!t->stack) {
+				/* Out of stacks (map count or memory): retry next round. */
+				rt_runq_push(loop, t);
+				t = next;
+				continue;
+			}
+			extern void rt_task_entry(void *);
+			ctx_make(&t->ctx, t->stack, loop->stacks.size, rt_task_entry, t);
+		}
+		t->state = T_RUNNING;
+		loop->current = t;
+		ctx_switch(&loop->sched_ctx, &t->ctx);
+		loop->current = NULL;
+		if (t->state == T_DONE)
+			rt_task_finish(loop, t);
+		t = next;
+	}
+}
+
+int rt_loop_run(struct rt_loop *loop)
+{
+	assert(rt_tls_loop == loop);
+	unsigned idle_rounds = 0;
+	for (;;) {
+		if (loop->local_pending) {
+			loop->local_pending = false;
+			inbox_drain(loop);
+		}
+		run_ready(loop);
+		if (atomic_load(&loop->stop) && loop->ntasks == 0)
+			break;
+		if (loop->runq_head || loop->local_pending) {
+			/* Tasks are ready: enter the kernel only to submit, or
+			 * every few rounds to collect completions, since each
+			 * io_uring_enter costs a syscall (about 1 us under PTI). */
+			if (io_uring_sq_ready(&loop->ring) || ++idle_rounds >= 8) {
+				io_uring_submit_and_get_events(&loop->ring);
+				idle_rounds = 0;
+			}
+		} else {
+			io_uring_submit_and_wait(&loop->ring, 1);
+			idle_rounds = 0;
+		}
+		reap(loop);
+	}
+	return 0;
+}
+
+void rt_loop_destroy(struct rt_loop **loopp)
+{
+	struct rt_loop *loop = *loopp;
+	if (!loop)
+		return;
+	*loopp = NULL;
+	assert(loop->magic == RT_LOOP_MAGIC && loop->ntasks == 0);
+	loop->closing = true;
+	/* Internal ops own heap records: cancel them all and wait for their
+	 * CQEs so that nothing is freed while the kernel still holds it. */
+	struct io_uring_sqe *sqe = rt_sqe_get(loop, 1);
+	io_uring_prep_cancel64(sqe, 0, IORING_ASYNC_CANCEL_ANY | IORING_ASYNC_CANCEL_ALL);
+	io_uring_sqe_set_data(sqe, NULL);
+	io_uring_submit(&loop->ring);
+	while (loop->internal_inflight > 0) {
+		io_uring_submit_and_wait(&loop->ring, 1);
+		reap(loop);
+	}
+	inbox_drain(loop);
+	io_uring_queue_exit(&loop->ring);
+	close(loop->efd);
+	while (loop->free_tasks) {
+		struct rt_task *t = loop->free_tasks;
+		loop->free_tasks = t->next;
+		free(t);
+	}
+	stack_pool_destroy(&loop->stacks);
+	pthread_mutex_destroy(&loop->inbox_lock);
+	loop->magic = 0;
+	if (rt_tls_loop == loop)
+		rt_tls_loop = NULL;
+	free(loop);
+}

@@ -1,0 +1,62 @@
+/*
+ * loop.h - one event loop per thread: an io_uring, a run queue of tasks and
+ * an inbox for messages from other threads.
+ *
+ * A loop is created on the thread that will run it (the ring is set up
+ * SINGLE_ISSUER: only that thread may submit). rt_loop_run() runs tasks until
+ * the loop is stopped and every task has finished. Other threads talk to a
+ * loop only through rt_loop_post(), which queues a message under a mutex
+ * and wakes the loop through an eventfd whose read the loop keeps armed.
+ */
+#ifndef RINGCACHE_RT_LOOP_H
+#define RINGCACHE_RT_LOOP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "rt/clock.h"
+
+struct rt_loop;
+
+struct rt_loop_opts {
+	unsigned entries;     /* SQ size; 0 = default 1024 */
+	size_t stack_size;    /* per task; 0 = default 64 KiB */
+	size_t stack_cache;   /* stacks kept for reuse; 0 = default 1024 */
+	int id;               /* for logs */
+};
+
+/* Create a loop on the calling thread and make it the thread's current loop.
+ * Returns NULL with errno-style code in *err on failure. */
+struct rt_loop *rt_loop_create(const struct rt_loop_opts *opts, int *err);
+
+/* Run until rt_loop_stop() was called and no task is left. Returns 0. */
+int rt_loop_run(struct rt_loop *loop);
+
+/* Ask the loop to return once its tasks are done; thread-safe. Does not
+ * cancel tasks: whoever owns them decides how they end. */
+void rt_loop_stop(struct rt_loop *loop);
+
+/* Destroy a loop that has returned from rt_loop_run(); NULLs *loopp. */
+void rt_loop_destroy(struct rt_loop **loopp);
+
+/* The loop of the calling thread, or NULL on a thread without one. */
+struct rt_loop *rt_loop_current(void);
+int rt_loop_id(const struct rt_loop *loop);
+/* Number of tasks that exist on the loop (spawned and not yet finished). */
+size_t rt_loop_ntasks(const struct rt_loop *loop);
+
+/*
+ * Cross-thread message. The sender owns the storage and must keep it alive
+ * until fn has run on the target loop (usually it is embedded in a larger
+ * object). fn runs on the loop thread, outside any task, and must not block.
+ */
+struct rt_msg {
+	struct rt_msg *next;
+	void (*fn)(struct rt_msg *msg);
+};
+
+/* Queue MSG for LOOP; callable from any thread, including LOOP's own. */
+void rt_loop_post(struct rt_loop *loop, struct rt_msg *msg);
+
+#endif

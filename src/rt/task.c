@@ -1,0 +1,280 @@
+/* task.c - spawning, joining, waking, waiting with deadlines, cancellation. */
+#include "rt/internal.h"
+
+#include <assert.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* A deadline for rt_wait(): an IORING_OP_TIMEOUT whose record lives on the
+ * heap, because it may outlive the wait (it is removed, not awaited, when
+ * the wait ends first) and is freed only when its CQE arrives. */
+struct wait_timer {
+	struct rt_op op;
+	struct __kernel_timespec ts;
+	struct rt_task *task; /* NULL once disarmed */
+};
+
+struct rt_task *rt_task_self(void)
+{
+	return rt_tls_loop ? rt_tls_loop->current : NULL;
+}
+
+bool rt_task_cancelled(void)
+{
+	struct rt_task *t = rt_task_self();
+	return t && t->cancelled;
+}
+
+const char *rt_task_name(const struct rt_task *t)
+{
+	return t->name;
+}
+
+void rt_runq_push(struct rt_loop *loop, struct rt_task *t)
+{
+	t->state = T_RUNNABLE;
+	t->next = NULL;
+	if (loop->runq_tail)
+		loop->runq_tail->next = t;
+	else
+		loop->runq_head = t;
+	loop->runq_tail = t;
+}
+
+void rt_task_entry(void *arg)
+{
+	struct rt_task *t = arg;
+	t->fn(t->arg);
+	t->state = T_DONE;
+	ctx_switch(&t->ctx, &t->loop->sched_ctx);
+	assert(!"a finished task was resumed");
+}
+
+static struct rt_task *task_new(rt_task_fn fn, void *arg, const char *name)
+{
+	struct rt_loop *loop = rt_tls_loop;
+	assert(loop);
+	struct rt_task *t = loop->free_tasks;
+	if (t)
+		loop->free_tasks = t->next;
+	else if (!(t = malloc(sizeof(*t))))
+		return NULL;
+	memset(t, 0, sizeof(*t));
+	t->magic = RT_TASK_MAGIC;
+	t->fn = fn;
+	t->arg = arg;
+	t->name = name;
+	t->loop = loop;
+	loop->ntasks++;
+	rt_runq_push(loop, t);
+	return t;
+}
+
+struct rt_task *rt_task_spawn(rt_task_fn fn, void *arg, const char *name)
+{
+	return task_new(fn, arg, name);
+}
+
+int rt_task_spawn_detached(rt_task_fn fn, void *arg, const char *name)
+{
+	struct rt_task *t = task_new(fn, arg, name);
+	if (!t)
+		return -ENOMEM;
+	t->detached = true;
+	return 0;
+}
+
+void rt_task_detach(struct rt_task *t)
+{
+	assert(t->magic == RT_TASK_MAGIC && !t->joiner && !t->detached);
+	if (t->state == T_DONE)
+		rt_task_free(t->loop, t);
+	else
+		t->detached = true;
+}
+
+void rt_task_free(struct rt_loop *loop, struct rt_task *t)
+{
+	assert(t->magic == RT_TASK_MAGIC && t->state == T_DONE);
+	t->magic = 0;
+	t->next = loop->free_tasks;
+	loop->free_tasks = t;
+}
+
+/* Called by the scheduler once T has switched away for the last time: its
+ * stack is no longer in use and can go back to the pool. */
+void rt_task_finish(struct rt_loop *loop, struct rt_task *t)
+{
+	stack_put(&loop->stacks, t->stack);
+	t->stack = NULL;
+	loop->ntasks--;
+	if (t->joiner) {
+		struct rt_task *j = t->joiner;
+		t->joiner = NULL;
+		rt_wake(j, 0); /* the joiner frees T */
+	} else if (t->detached) {
+		rt_task_free(loop, t);
+	}
+}
+
+int rt_park(void)
+{
+	struct rt_loop *loop = rt_tls_loop;
+	struct rt_task *t = loop->current;
+	assert(t && t->state == T_RUNNING);
+	t->state = T_WAITING;
+	ctx_switch(&t->ctx, &loop->sched_ctx);
+	assert(t->state == T_RUNNING);
+	return t->wake_res;
+}
+
+void rt_wake(struct rt_task *t, int res)
+{
+	assert(t->magic == RT_TASK_MAGIC && t->state == T_WAITING && t->in_wait);
+	assert(t->loop == rt_tls_loop);
+	t->wake_res = t->wait_err ? t->wait_err : res;
+	rt_runq_push(t->loop, t);
+}
+
+/* The wait must end with ERR (timeout or cancel): unregister through the
+ * awaitable's cancel hook, or, if it cannot let go yet, remember ERR and
+ * keep waiting for its rt_wake. */
+static void wait_abort(struct rt_task *t, int err)
+{
+	if (t->wait_err)
+		return;
+	if (t->cancel_fn && t->cancel_fn(t->cancel_arg)) {
+		t->wake_res = err;
+		rt_runq_push(t->loop, t);
+		return;
+	}
+	t->wait_err = err;
+}
+
+static void timer_on_cqe(struct rt_op *op, int res, unsigned flags)
+{
+	struct wait_timer *w = (struct wait_timer *)op;
+	struct rt_loop *loop = rt_tls_loop;
+	loop->internal_inflight--;
+	if (w->task) {
+		struct rt_task *t = w->task;
+		assert(t->timer == w);
+		t->timer = NULL;
+		/* The wait may have ended in this same batch of CQEs; then the
+		 * task is already runnable and the deadline no longer counts. */
+		if (res == -ETIME && t->state == T_WAITING)
+			wait_abort(t, -ETIMEDOUT);
+	}
+	free(w);
+}
+
+static void timer_arm(struct rt_loop *loop, struct rt_task *t, rt_time_t deadline)
+{
+	struct wait_timer *w = calloc(1, sizeof(*w));
+	assert(w); /* a few dozen bytes; running out here is not recoverable */
+	w->op.on_cqe = timer_on_cqe;
+	w->ts.tv_sec = (long long)(deadline / RT_SEC);
+	w->ts.tv_nsec = (long long)(deadline % RT_SEC);
+	w->task = t;
+	t->timer = w;
+	struct io_uring_sqe *sqe = rt_sqe_get(loop, 1);
+	io_uring_prep_timeout(sqe, &w->ts, 0, IORING_TIMEOUT_ABS);
+	io_uring_sqe_set_data(sqe, &w->op);
+	loop->internal_inflight++;
+}
+
+static void timer_disarm(struct rt_loop *loop, struct rt_task *t)
+{
+	struct wait_timer *w = t->timer;
+	if (!w)
+		return;
+	t->timer = NULL;
+	w->task = NULL;
+	/* Remove it so long deadlines do not pile up in the kernel; its own
+	 * CQE (-ECANCELED) then frees the record. */
+	struct io_uring_sqe *sqe = rt_sqe_get(loop, 1);
+	io_uring_prep_timeout_remove(sqe, (__u64)(uintptr_t)&w->op, 0);
+	io_uring_sqe_set_data(sqe, NULL);
+}
+
+int rt_wait(rt_time_t deadline, rt_cancel_fn cancel_fn, void *cancel_arg)
+{
+	struct rt_loop *loop = rt_tls_loop;
+	struct rt_task *t = loop->current;
+	assert(t);
+	t->in_wait = true;
+	t->cancel_fn = cancel_fn;
+	t->cancel_arg = cancel_arg;
+	t->wait_err = 0;
+	if (t->cancelled) {
+		if (cancel_fn && cancel_fn(cancel_arg)) {
+			t->in_wait = false;
+			return -ECANCELED;
+		}
+		t->wait_err = -ECANCELED;
+		deadline = RT_NEVER;
+	}
+	if (deadline != RT_NEVER)
+		timer_arm(loop, t, deadline);
+	int res = rt_park();
+	timer_disarm(loop, t);
+	t->in_wait = false;
+	t->cancel_fn = NULL;
+	t->wait_err = 0;
+	return res;
+}
+
+void rt_task_cancel(struct rt_task *t)
+{
+	assert(t->magic == RT_TASK_MAGIC);
+	if (t->cancelled || t->state == T_DONE)
+		return;
+	t->cancelled = true;
+	if (t->state != T_WAITING)
+		return; /* its next await fails */
+	if (t->io_op) {
+		struct io_uring_sqe *sqe = rt_sqe_get(t->loop, 1);
+		io_uring_prep_cancel64(sqe, (__u64)(uintptr_t)t->io_op, 0);
+		io_uring_sqe_set_data(sqe, NULL);
+	} else if (t->in_wait) {
+		wait_abort(t, -ECANCELED);
+	}
+}
+
+int rt_task_yield(void)
+{
+	struct rt_loop *loop = rt_tls_loop;
+	struct rt_task *t = loop->current;
+	assert(t);
+	if (t->cancelled)
+		return -ECANCELED;
+	rt_runq_push(loop, t);
+	ctx_switch(&t->ctx, &loop->sched_ctx);
+	return t->cancelled ? -ECANCELED : 0;
+}
+
+static bool join_cancel(void *arg)
+{
+	struct rt_task *target = arg;
+	target->joiner = NULL;
+	target->detached = true; /* it frees itself when it ends */
+	return true;
+}
+
+int rt_task_join(struct rt_task **tp, rt_time_t deadline)
+{
+	struct rt_task *target = *tp;
+	struct rt_loop *loop = rt_tls_loop;
+	*tp = NULL;
+	assert(target && target->magic == RT_TASK_MAGIC && !target->detached && !target->joiner);
+	if (target->state == T_DONE) {
+		rt_task_free(loop, target);
+		return 0;
+	}
+	target->joiner = loop->current;
+	int r = rt_wait(deadline, join_cancel, target);
+	if (r == 0)
+		rt_task_free(loop, target);
+	return r;
+}

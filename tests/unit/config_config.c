@@ -1,0 +1,815 @@
+/*
+ * Unit tests for src/config/config.c: schema, defaults, error lines with exact
+ * FILE:LINE:COL positions, and the size/duration/address parse helpers.
+ */
+#include "config/config.h"
+
+#include <arpa/inet.h>
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define S  1000000000ull
+#define MS 1000000ull
+
+/* Minimal valid prefix for tests that only care about one other key. */
+#define MINIMAL                                                                                    \
+	"listen: \":8080\"\n"                                                                      \
+	"backends:\n"                                                                              \
+	"  - name: app\n"                                                                          \
+	"    servers: [\"127.0.0.1:9000\"]\n"
+
+static struct config *load(const char *yaml, struct config_errors *errs)
+{
+	return config_load_string("t.yaml", yaml, strlen(yaml), errs);
+}
+
+/* All error lines joined, for assertion messages. */
+static const char *dump(const struct config_errors *e)
+{
+	static char buf[8192];
+	size_t off = 0;
+	buf[0] = '\0';
+	for (size_t i = 0; i < e->n && off < sizeof(buf); i++)
+		off += (size_t)snprintf(buf + off, sizeof(buf) - off, "\n  %s", e->lines[i]);
+	return buf;
+}
+
+static int has_line(const struct config_errors *e, const char *line)
+{
+	for (size_t i = 0; i < e->n; i++) {
+		if (!strcmp(e->lines[i], line))
+			return 1;
+	}
+	return 0;
+}
+
+/* YAML must fail to load with exactly the single error line LINE. */
+static void expect_one_error(const char *yaml, const char *line)
+{
+	struct config_errors e = {0};
+	struct config *cfg = load(yaml, &e);
+	cr_assert_null(cfg, "expected failure for:\n%s", yaml);
+	cr_assert_eq(e.n, 1, "expected 1 error, got %zu:%s", e.n, dump(&e));
+	cr_assert_str_eq(e.lines[0], line);
+	config_errors_clear(&e);
+}
+
+static struct config *expect_ok(const char *yaml)
+{
+	struct config_errors e = {0};
+	struct config *cfg = load(yaml, &e);
+	cr_assert_not_null(cfg, "unexpected errors:%s", dump(&e));
+	cr_assert_eq(e.n, 0);
+	cr_assert_eq(cfg->magic, CONFIG_MAGIC);
+	return cfg;
+}
+
+static void check_in4(const struct config_addr *a, const char *spec, const char *ip, unsigned port)
+{
+	const struct sockaddr_in *sin = (const struct sockaddr_in *)&a->sa;
+	char buf[INET_ADDRSTRLEN];
+	cr_assert_str_eq(a->spec, spec);
+	cr_assert_eq(sin->sin_family, AF_INET, "%s not AF_INET", spec);
+	cr_assert_eq(a->salen, sizeof(struct sockaddr_in));
+	cr_assert_str_eq(inet_ntop(AF_INET, &sin->sin_addr, buf, sizeof(buf)), ip);
+	cr_assert_eq(ntohs(sin->sin_port), port);
+}
+
+static void check_in6(const struct config_addr *a, const char *spec, const char *ip, unsigned port)
+{
+	const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)&a->sa;
+	char buf[INET6_ADDRSTRLEN];
+	cr_assert_str_eq(a->spec, spec);
+	cr_assert_eq(sin6->sin6_family, AF_INET6, "%s not AF_INET6", spec);
+	cr_assert_eq(a->salen, sizeof(struct sockaddr_in6));
+	cr_assert_str_eq(inet_ntop(AF_INET6, &sin6->sin6_addr, buf, sizeof(buf)), ip);
+	cr_assert_eq(ntohs(sin6->sin6_port), port);
+}
+
+/* ------------------------------------------------------------------------ */
+
+Test(config, full_file_every_value)
+{
+	struct config *cfg = expect_ok("listen:\n"
+				       "  - \"127.0.0.1:8080\"\n"
+				       "  - \"[::1]:8443\"\n"
+				       "  - \":8081\"\n"
+				       "threads: 3\n"
+				       "backends:\n"
+				       "  - name: app\n"
+				       "    servers: [\"127.0.0.1:9000\", \"10.0.0.2:9001\"]\n"
+				       "    pool_size: 8\n"
+				       "    connect_timeout: 250ms\n"
+				       "    first_byte_timeout: 2m\n"
+				       "    between_bytes_timeout: 5\n"
+				       "  - name: static\n"
+				       "    servers: \"localhost:9100\"\n"
+				       "    pool_size: 0\n"
+				       "cache:\n"
+				       "  memory: 1GiB\n"
+				       "admin:\n"
+				       "  listen: \"127.0.0.1:0\"\n"
+				       "timeouts:\n"
+				       "  client_header: 5s\n"
+				       "  client_body: 1m\n"
+				       "  client_idle: 1h\n"
+				       "  send: 1500ms\n"
+				       "limits:\n"
+				       "  max_header_size: 32KiB\n"
+				       "  max_headers: 50\n"
+				       "  max_connections: 2000\n"
+				       "log:\n"
+				       "  level: debug\n");
+
+	cr_assert_str_eq(cfg->path, "t.yaml");
+	cr_assert_eq(cfg->n_listen, 3);
+	check_in4(&cfg->listen[0], "127.0.0.1:8080", "127.0.0.1", 8080);
+	check_in6(&cfg->listen[1], "[::1]:8443", "::1", 8443);
+	check_in4(&cfg->listen[2], ":8081", "0.0.0.0", 8081);
+	cr_assert_eq(cfg->threads, 3);
+
+	cr_assert_eq(cfg->n_backends, 2);
+	const struct config_backend *b = &cfg->backends[0];
+	cr_assert_str_eq(b->name, "app");
+	cr_assert_eq(b->n_servers, 2);
+	check_in4(&b->servers[0], "127.0.0.1:9000", "127.0.0.1", 9000);
+	check_in4(&b->servers[1], "10.0.0.2:9001", "10.0.0.2", 9001);
+	cr_assert_eq(b->pool_size, 8);
+	cr_assert_eq(b->connect_timeout_ns, 250 * MS);
+	cr_assert_eq(b->first_byte_timeout_ns, 120 * S);
+	cr_assert_eq(b->between_bytes_timeout_ns, 5 * S);
+
+	b = &cfg->backends[1];
+	cr_assert_str_eq(b->name, "static");
+	cr_assert_eq(b->n_servers, 1);
+	/* /etc/hosts maps localhost to 127.0.0.1 on any sane box, maybe ::1 too. */
+	cr_assert_str_eq(b->servers[0].spec, "localhost:9100");
+	cr_assert(b->servers[0].sa.ss_family == AF_INET || b->servers[0].sa.ss_family == AF_INET6);
+	if (b->servers[0].sa.ss_family == AF_INET)
+		check_in4(&b->servers[0], "localhost:9100", "127.0.0.1", 9100);
+	else
+		check_in6(&b->servers[0], "localhost:9100", "::1", 9100);
+	cr_assert_eq(b->pool_size, 0);
+	cr_assert_eq(b->connect_timeout_ns, 3 * S);
+	cr_assert_eq(b->first_byte_timeout_ns, 30 * S);
+	cr_assert_eq(b->between_bytes_timeout_ns, 30 * S);
+
+	cr_assert_eq(cfg->cache.memory, 1ull << 30);
+	cr_assert_eq(cfg->admin.enabled, 1);
+	check_in4(&cfg->admin.listen, "127.0.0.1:0", "127.0.0.1", 0);
+	cr_assert_eq(cfg->timeouts.client_header_ns, 5 * S);
+	cr_assert_eq(cfg->timeouts.client_body_ns, 60 * S);
+	cr_assert_eq(cfg->timeouts.client_idle_ns, 3600 * S);
+	cr_assert_eq(cfg->timeouts.send_ns, 1500 * MS);
+	cr_assert_eq(cfg->limits.max_header_size, 32 * 1024);
+	cr_assert_eq(cfg->limits.max_headers, 50);
+	cr_assert_eq(cfg->limits.max_connections, 2000);
+	cr_assert_eq(cfg->log_level, LOG_LEVEL_DEBUG);
+
+	config_free(&cfg);
+	cr_assert_null(cfg);
+}
+
+Test(config, defaults)
+{
+	struct config *cfg = expect_ok(MINIMAL);
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+
+	cr_assert_eq(cfg->n_listen, 1);
+	check_in4(&cfg->listen[0], ":8080", "0.0.0.0", 8080);
+	cr_assert_eq(cfg->threads, (unsigned)(cpus < 1 ? 1 : cpus));
+	cr_assert_eq(cfg->n_backends, 1);
+	cr_assert_eq(cfg->backends[0].pool_size, 64);
+	cr_assert_eq(cfg->backends[0].connect_timeout_ns, 3 * S);
+	cr_assert_eq(cfg->backends[0].first_byte_timeout_ns, 30 * S);
+	cr_assert_eq(cfg->backends[0].between_bytes_timeout_ns, 30 * S);
+	cr_assert_eq(cfg->cache.memory, 256ull << 20);
+	cr_assert_eq(cfg->admin.enabled, 0);
+	cr_assert_null(cfg->admin.listen.spec);
+	cr_assert_eq(cfg->timeouts.client_header_ns, 10 * S);
+	cr_assert_eq(cfg->timeouts.client_body_ns, 30 * S);
+	cr_assert_eq(cfg->timeouts.client_idle_ns, 60 * S);
+	cr_assert_eq(cfg->timeouts.send_ns, 30 * S);
+	cr_assert_eq(cfg->limits.max_header_size, 16 * 1024);
+	cr_assert_eq(cfg->limits.max_headers, 100);
+	cr_assert_eq(cfg->limits.max_connections, 10000);
+	cr_assert_eq(cfg->log_level, LOG_LEVEL_INFO);
+	config_free(&cfg);
+}
+
+Test(config, empty_sections_mean_defaults)
+{
+	struct config *cfg = expect_ok(MINIMAL "cache:\n"
+					       "timeouts:\n"
+					       "limits: {}\n"
+					       "log: ~\n");
+	cr_assert_eq(cfg->cache.memory, 256ull << 20);
+	cr_assert_eq(cfg->timeouts.send_ns, 30 * S);
+	cr_assert_eq(cfg->limits.max_headers, 100);
+	cr_assert_eq(cfg->log_level, LOG_LEVEL_INFO);
+	config_free(&cfg);
+}
+
+Test(config, threads_auto)
+{
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	struct config *cfg = expect_ok(MINIMAL "threads: auto\n");
+	cr_assert_eq(cfg->threads, (unsigned)(cpus < 1 ? 1 : cpus));
+	config_free(&cfg);
+	cfg = expect_ok(MINIMAL "threads: \"auto\"\n");
+	cr_assert_eq(cfg->threads, (unsigned)(cpus < 1 ? 1 : cpus));
+	config_free(&cfg);
+	cfg = expect_ok(MINIMAL "threads: 1024\n");
+	cr_assert_eq(cfg->threads, 1024);
+	config_free(&cfg);
+}
+
+Test(config, listen_string_vs_list)
+{
+	struct config *cfg = expect_ok("listen: 127.0.0.1:80\n"
+				       "backends: [{name: a, servers: 127.0.0.1:1}]\n");
+	cr_assert_eq(cfg->n_listen, 1);
+	check_in4(&cfg->listen[0], "127.0.0.1:80", "127.0.0.1", 80);
+	cr_assert_eq(cfg->backends[0].n_servers, 1);
+	check_in4(&cfg->backends[0].servers[0], "127.0.0.1:1", "127.0.0.1", 1);
+	config_free(&cfg);
+
+	cfg = expect_ok("listen: [\"127.0.0.1:80\", \"0.0.0.0:81\"]\n"
+			"backends: [{name: a, servers: [\"127.0.0.1:1\"]}]\n");
+	cr_assert_eq(cfg->n_listen, 2);
+	check_in4(&cfg->listen[0], "127.0.0.1:80", "127.0.0.1", 80);
+	check_in4(&cfg->listen[1], "0.0.0.0:81", "0.0.0.0", 81);
+	config_free(&cfg);
+}
+
+Test(config, listen_ipv6)
+{
+	struct config *cfg = expect_ok("listen:\n"
+				       "  - \"[::]:8080\"\n"
+				       "  - \"[2001:db8::1]:443\"\n"
+				       "backends: [{name: a, servers: \"[::1]:9000\"}]\n");
+	cr_assert_eq(cfg->n_listen, 2);
+	check_in6(&cfg->listen[0], "[::]:8080", "::", 8080);
+	check_in6(&cfg->listen[1], "[2001:db8::1]:443", "2001:db8::1", 443);
+	check_in6(&cfg->backends[0].servers[0], "[::1]:9000", "::1", 9000);
+	config_free(&cfg);
+}
+
+Test(config, aliases_are_followed)
+{
+	struct config *cfg = expect_ok("listen: &l \":8080\"\n"
+				       "backends:\n"
+				       "  - name: a\n"
+				       "    servers: &s [\"127.0.0.1:1\", \"127.0.0.1:2\"]\n"
+				       "  - name: b\n"
+				       "    servers: *s\n");
+	cr_assert_eq(cfg->backends[1].n_servers, 2);
+	check_in4(&cfg->backends[1].servers[1], "127.0.0.1:2", "127.0.0.1", 2);
+	config_free(&cfg);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Errors, each with its exact position.                                     */
+
+Test(config_errors, unknown_key_in_backend)
+{
+	expect_one_error("listen: \":8080\"\n"
+			 "backends:\n"
+			 "  - name: app\n"
+			 "    foo: 1\n"
+			 "    servers: [\"127.0.0.1:9000\"]\n",
+			 "t.yaml:4:5: unknown key 'foo' in backends[0]; expected one of: name, "
+			 "servers, pool_size, connect_timeout, first_byte_timeout, "
+			 "between_bytes_timeout");
+}
+
+Test(config_errors, unknown_key_line3_col5)
+{
+	expect_one_error(MINIMAL "cache:\n"
+				 "  memory: 1MiB\n"
+				 "  mem: 1\n",
+			 "t.yaml:7:3: unknown key 'mem' in cache; expected one of: memory");
+	expect_one_error("listen: \":8080\"\n"
+			 "timeouts:\n"
+			 "    sned: 1s\n"
+			 "backends: [{name: a, servers: \"127.0.0.1:1\"}]\n",
+			 "t.yaml:3:5: unknown key 'sned' in timeouts; expected one of: "
+			 "client_header, client_body, client_idle, send");
+}
+
+Test(config_errors, unknown_top_level_key)
+{
+	expect_one_error(MINIMAL "listn: x\n",
+			 "t.yaml:5:1: unknown key 'listn' at top level; expected one of: listen, "
+			 "threads, cache, backends, admin, timeouts, limits, log");
+}
+
+Test(config_errors, unknown_keys_other_sections)
+{
+	expect_one_error(MINIMAL "admin: {listen: \":9090\", port: 1}\n",
+			 "t.yaml:5:26: unknown key 'port' in admin; expected one of: listen");
+	expect_one_error(MINIMAL "limits:\n  max_body: 1\n",
+			 "t.yaml:6:3: unknown key 'max_body' in limits; expected one of: "
+			 "max_header_size, max_headers, max_connections");
+	expect_one_error(MINIMAL "log:\n  file: x\n",
+			 "t.yaml:6:3: unknown key 'file' in log; expected one of: level");
+}
+
+Test(config_errors, duplicate_key)
+{
+	expect_one_error(
+	    MINIMAL "threads: 2\n"
+		    "threads: 3\n",
+	    "t.yaml:6:1: duplicate key 'threads' at top level (first given at line 5)");
+}
+
+Test(config_errors, threads_wrong_type_and_range)
+{
+	expect_one_error(MINIMAL "threads: {a: 1}\n",
+			 "t.yaml:5:10: threads: expected a number or \"auto\", got a mapping");
+	expect_one_error(MINIMAL "threads: [1]\n",
+			 "t.yaml:5:10: threads: expected a number or \"auto\", got a list");
+	expect_one_error(MINIMAL "threads:\n",
+			 "t.yaml:5:9: threads: expected a number or \"auto\", got an empty value");
+	expect_one_error(MINIMAL "threads: many\n",
+			 "t.yaml:5:10: threads: 'many' is not a whole number");
+	expect_one_error(MINIMAL "threads: -1\n",
+			 "t.yaml:5:10: threads: '-1' is not a whole number");
+	expect_one_error(MINIMAL "threads: 0\n",
+			 "t.yaml:5:10: threads: 0 is out of range (1..1024)");
+	expect_one_error(MINIMAL "threads: 1025\n",
+			 "t.yaml:5:10: threads: 1025 is out of range (1..1024)");
+	expect_one_error(MINIMAL "threads: 99999999999999999999999\n",
+			 "t.yaml:5:10: threads: '99999999999999999999999' is not a whole number");
+}
+
+Test(config_errors, missing_required)
+{
+	expect_one_error("backends: [{name: a, servers: \"127.0.0.1:1\"}]\n",
+			 "t.yaml:1:1: missing required key 'listen'");
+	expect_one_error("listen: \":80\"\n", "t.yaml:1:1: missing required key 'backends'");
+	expect_one_error("listen: \":80\"\nbackends: []\n",
+			 "t.yaml:2:11: backends: at least one backend is required");
+	expect_one_error("listen: []\nbackends: [{name: a, servers: \"127.0.0.1:1\"}]\n",
+			 "t.yaml:1:9: listen: at least one address is required");
+	expect_one_error("listen: \":80\"\n"
+			 "backends:\n"
+			 "  - servers: \"127.0.0.1:1\"\n",
+			 "t.yaml:3:5: backends[0]: missing required key 'name'");
+	expect_one_error("listen: \":80\"\n"
+			 "backends:\n"
+			 "  - name: a\n",
+			 "t.yaml:3:5: backends[0]: missing required key 'servers'");
+	expect_one_error("listen: \":80\"\n"
+			 "backends:\n"
+			 "  - name: a\n"
+			 "    servers: []\n",
+			 "t.yaml:4:14: backends[0].servers: at least one address is required");
+	expect_one_error("listen: \":80\"\n"
+			 "backends:\n"
+			 "  - name:\n"
+			 "    servers: \"127.0.0.1:1\"\n",
+			 "t.yaml:3:10: backends[0].name: expected a name, got an empty value");
+	expect_one_error(MINIMAL "admin: {}\n", "t.yaml:5:8: admin: missing required key 'listen'");
+}
+
+Test(config_errors, missing_both)
+{
+	struct config_errors e = {0};
+	cr_assert_null(load("threads: 2\n", &e));
+	cr_assert_eq(e.n, 2, "%s", dump(&e));
+	cr_assert(has_line(&e, "t.yaml:1:1: missing required key 'listen'"), "%s", dump(&e));
+	cr_assert(has_line(&e, "t.yaml:1:1: missing required key 'backends'"), "%s", dump(&e));
+	config_errors_clear(&e);
+}
+
+Test(config_errors, wrong_shapes)
+{
+	expect_one_error("listen: \":80\"\nbackends: {name: a}\n",
+			 "t.yaml:2:11: backends: expected a list of backends, got a mapping");
+	expect_one_error("listen: \":80\"\nbackends: [app]\n",
+			 "t.yaml:2:12: backends[0]: expected a mapping, got a scalar");
+	expect_one_error("listen: {a: b}\nbackends: [{name: a, servers: \"127.0.0.1:1\"}]\n",
+			 "t.yaml:1:9: listen: expected an address or a list of addresses, got a "
+			 "mapping");
+	expect_one_error("listen: [[\":80\"]]\nbackends: [{name: a, servers: \"127.0.0.1:1\"}]\n",
+			 "t.yaml:1:10: listen[0]: expected an address (HOST:PORT), got a list");
+	expect_one_error(MINIMAL "cache: 1GiB\n",
+			 "t.yaml:5:8: cache: expected a mapping, got a scalar");
+	expect_one_error("- a\n- b\n", "t.yaml:1:1: top level: expected a mapping, got a list");
+	expect_one_error(MINIMAL "? [a]\n: 1\n",
+			 "t.yaml:5:3: keys must be strings, got a list at top level");
+}
+
+Test(config_errors, duplicate_backend_name)
+{
+	expect_one_error(
+	    "listen: \":80\"\n"
+	    "backends:\n"
+	    "  - name: app\n"
+	    "    servers: \"127.0.0.1:1\"\n"
+	    "  - name: app\n"
+	    "    servers: \"127.0.0.1:2\"\n",
+	    "t.yaml:5:11: backends[1].name: duplicate backend name 'app' (first used by "
+	    "backends[0] at line 3)");
+}
+
+Test(config_errors, addresses)
+{
+	expect_one_error("listen: \":80\"\n"
+			 "backends:\n"
+			 "  - name: a\n"
+			 "    servers: [\"127.0.0.1:1\", \"127.0.0.1:0\"]\n",
+			 "t.yaml:4:30: backends[0].servers[1]: invalid address '127.0.0.1:0': port "
+			 "must be 1..65535");
+	expect_one_error("listen: \"127.0.0.1\"\nbackends: [{name: a, servers: \"127.0.0.1:1\"}]\n",
+			 "t.yaml:1:9: listen: invalid address '127.0.0.1': missing port (expected "
+			 "HOST:PORT)");
+	expect_one_error("listen: \"::1:80\"\nbackends: [{name: a, servers: \"127.0.0.1:1\"}]\n",
+			 "t.yaml:1:9: listen: invalid address '::1:80': IPv6 addresses must be in "
+			 "brackets, e.g. [::1]:8080");
+	expect_one_error("listen: \":65536\"\nbackends: [{name: a, servers: \"127.0.0.1:1\"}]\n",
+			 "t.yaml:1:9: listen: invalid address ':65536': invalid port (expected "
+			 "0..65535)");
+	expect_one_error(
+	    "listen: \"10.0.0.256:80\"\n"
+	    "backends: [{name: a, servers: \"127.0.0.1:1\"}]\n",
+	    "t.yaml:1:9: listen: invalid address '10.0.0.256:80': invalid IPv4 address");
+	expect_one_error("listen: \"[::1:80\"\nbackends: [{name: a, servers: \"127.0.0.1:1\"}]\n",
+			 "t.yaml:1:9: listen: invalid address '[::1:80': missing ']' after IPv6 "
+			 "address");
+	expect_one_error("listen: \"[zz::1]:80\"\n"
+			 "backends: [{name: a, servers: \"127.0.0.1:1\"}]\n",
+			 "t.yaml:1:9: listen: invalid address '[zz::1]:80': invalid IPv6 address");
+	expect_one_error("listen: [\":80\", \"0.0.0.0:80\"]\n"
+			 "backends: [{name: a, servers: \"127.0.0.1:1\"}]\n",
+			 "t.yaml:1:17: listen[1]: '0.0.0.0:80' is the same address as ':80'");
+	/* Port 0 (ephemeral) is fine for listen and admin. */
+	struct config *cfg = expect_ok("listen: [\":0\", \":0\"]\n"
+				       "admin: {listen: \"[::1]:0\"}\n"
+				       "backends: [{name: a, servers: \"127.0.0.1:1\"}]\n");
+	cr_assert_eq(cfg->n_listen, 2);
+	check_in6(&cfg->admin.listen, "[::1]:0", "::1", 0);
+	config_free(&cfg);
+}
+
+Test(config_errors, unresolvable_host)
+{
+	struct config_errors e = {0};
+	const char *y = "listen: \":80\"\n"
+			"backends: [{name: a, servers: \"no-such-host.invalid:80\"}]\n";
+	cr_assert_null(load(y, &e));
+	cr_assert_eq(e.n, 1, "%s", dump(&e));
+	const char *want = "t.yaml:2:31: backends[0].servers: invalid address "
+			   "'no-such-host.invalid:80': ";
+	cr_assert(!strncmp(e.lines[0], want, strlen(want)), "got:%s", dump(&e));
+	config_errors_clear(&e);
+}
+
+Test(config_errors, values_out_of_range)
+{
+	expect_one_error(MINIMAL "limits: {max_header_size: 512}\n",
+			 "t.yaml:5:27: limits.max_header_size: size '512' is out of range "
+			 "(1KiB..1MiB)");
+	expect_one_error(MINIMAL "limits: {max_header_size: 2MiB}\n",
+			 "t.yaml:5:27: limits.max_header_size: size '2MiB' is out of range "
+			 "(1KiB..1MiB)");
+	expect_one_error(MINIMAL "limits: {max_headers: 0}\n",
+			 "t.yaml:5:23: limits.max_headers: 0 is out of range (1..1000)");
+	expect_one_error(MINIMAL "limits: {max_headers: 1001}\n",
+			 "t.yaml:5:23: limits.max_headers: 1001 is out of range (1..1000)");
+	expect_one_error(MINIMAL "limits: {max_connections: 1000001}\n",
+			 "t.yaml:5:27: limits.max_connections: 1000001 is out of range "
+			 "(1..1000000)");
+	expect_one_error(MINIMAL "cache: {memory: 0}\n",
+			 "t.yaml:5:17: cache.memory: size '0' is out of range (must be greater "
+			 "than 0)");
+	expect_one_error(MINIMAL "cache: {memory: lots}\n",
+			 "t.yaml:5:17: cache.memory: invalid size 'lots' (expected e.g. 4096, "
+			 "16KiB, 256MiB, 10MB)");
+	expect_one_error(MINIMAL "timeouts: {send: 5 parsecs}\n",
+			 "t.yaml:5:18: timeouts.send: invalid duration '5 parsecs' (expected e.g. "
+			 "250ms, 30s, 2m, 1h)");
+	expect_one_error(MINIMAL "timeouts: {send: 0}\n",
+			 "t.yaml:5:18: timeouts.send: duration '0' is out of range (1ms..24h)");
+	expect_one_error(MINIMAL "timeouts: {client_idle: 25h}\n",
+			 "t.yaml:5:25: timeouts.client_idle: duration '25h' is out of range "
+			 "(1ms..24h)");
+	expect_one_error(MINIMAL "log: {level: verbose}\n",
+			 "t.yaml:5:14: log.level: unknown level 'verbose'; expected one of: error, "
+			 "warn, info, debug");
+	expect_one_error("listen: \":80\"\n"
+			 "backends:\n"
+			 "  - name: a\n"
+			 "    servers: \"127.0.0.1:1\"\n"
+			 "    pool_size: 10001\n",
+			 "t.yaml:5:16: backends[0].pool_size: 10001 is out of range (0..10000)");
+}
+
+Test(config_errors, log_levels)
+{
+	static const struct {
+		const char *s;
+		enum config_log_level l;
+	} t[] = {{"error", LOG_LEVEL_ERROR},
+		 {"warn", LOG_LEVEL_WARN},
+		 {"info", LOG_LEVEL_INFO},
+		 {"debug", LOG_LEVEL_DEBUG}};
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		char y[512];
+		snprintf(y, sizeof(y), MINIMAL "log: {level: %s}\n", t[i].s);
+		struct config *cfg = expect_ok(y);
+		cr_assert_eq(cfg->log_level, t[i].l, "%s", t[i].s);
+		config_free(&cfg);
+	}
+}
+
+Test(config_errors, many_errors_reported_together)
+{
+	struct config_errors e = {0};
+	struct config *cfg = load("listen: [\"127.0.0.1\", \":8080\"]\n" /* 1 */
+				  "threads: zero\n"			 /* 2 */
+				  "bogus: 1\n"				 /* 3 */
+				  "backends:\n"				 /* 4 */
+				  "  - name: a\n"			 /* 5 */
+				  "    servers: \"127.0.0.1:0\"\n"	 /* 6 */
+				  "    connect_timeout: soon\n"		 /* 7 */
+				  "  - servers: [\"127.0.0.1:1\"]\n"	 /* 8 */
+				  "    extra: yes\n"			 /* 9 */
+				  "cache:\n"				 /* 10 */
+				  "  memory: 1.5MiB\n"			 /* 11 */
+				  "log:\n"				 /* 12 */
+				  "  level: loud\n",			 /* 13 */
+				  &e);
+	cr_assert_null(cfg);
+	static const char *const want[] = {
+	    "t.yaml:3:1: unknown key 'bogus' at top level; expected one of: listen, threads, "
+	    "cache, backends, admin, timeouts, limits, log",
+	    "t.yaml:1:10: listen[0]: invalid address '127.0.0.1': missing port (expected "
+	    "HOST:PORT)",
+	    "t.yaml:2:10: threads: 'zero' is not a whole number",
+	    "t.yaml:6:14: backends[0].servers: invalid address '127.0.0.1:0': port must be "
+	    "1..65535",
+	    "t.yaml:7:22: backends[0].connect_timeout: invalid duration 'soon' (expected e.g. "
+	    "250ms, 30s, 2m, 1h)",
+	    "t.yaml:9:5: unknown key 'extra' in backends[1]; expected one of: name, servers, "
+	    "pool_size, connect_timeout, first_byte_timeout, between_bytes_timeout",
+	    "t.yaml:8:5: backends[1]: missing required key 'name'",
+	    "t.yaml:11:11: cache.memory: invalid size '1.5MiB' (expected e.g. 4096, 16KiB, "
+	    "256MiB, 10MB)",
+	    "t.yaml:13:10: log.level: unknown level 'loud'; expected one of: error, warn, "
+	    "info, debug",
+	};
+	cr_assert_eq(e.n, sizeof(want) / sizeof(want[0]), "got:%s", dump(&e));
+	for (size_t i = 0; i < e.n; i++)
+		cr_assert_str_eq(e.lines[i], want[i]);
+	config_errors_clear(&e);
+	cr_assert_eq(e.n, 0);
+	cr_assert_null(e.lines);
+}
+
+Test(config_errors, yaml_syntax_error)
+{
+	expect_one_error("listen: \":80\"\n"
+			 "backends:\n"
+			 "  - name: a\n"
+			 "   servers: x\n",
+			 "t.yaml:4:4: YAML syntax error: did not find expected '-' indicator while "
+			 "parsing a block collection (started at line 3 column 3)");
+	expect_one_error("listen: [\":80\"\n"
+			 "backends: []\n",
+			 "t.yaml:2:1: YAML syntax error: did not find expected ',' or ']' while "
+			 "parsing a flow sequence (started at line 1 column 9)");
+	expect_one_error("listen: \":80\"\n"
+			 "\tthreads: 1\n",
+			 "t.yaml:2:1: YAML syntax error: found character that cannot start any "
+			 "token while scanning for the next token (started at line 2 column 1)");
+	expect_one_error("listen: *nope\n", "t.yaml:1:9: YAML syntax error: found undefined alias");
+}
+
+Test(config_errors, yaml_encoding_error)
+{
+	expect_one_error("listen: \":80\"\nthreads: \xff\n",
+			 "t.yaml:2:10: YAML error: invalid leading UTF-8 octet");
+}
+
+Test(config_errors, empty_and_multi_document)
+{
+	expect_one_error("", "t.yaml:1:1: empty configuration; need at least 'listen' and "
+			     "'backends'");
+	expect_one_error("# just a comment\n",
+			 "t.yaml:1:1: empty configuration; need at least 'listen' and 'backends'");
+	expect_one_error(MINIMAL "---\nthreads: 2\n",
+			 "t.yaml:5:1: only one YAML document is allowed");
+}
+
+Test(config_errors, embedded_nul)
+{
+	static const char y[] = MINIMAL "log: {level: \"info\\0x\"}\n";
+	expect_one_error(y, "t.yaml:5:14: log.level: value contains a NUL character");
+}
+
+Test(config_errors, null_errs_allowed)
+{
+	cr_assert_null(config_load_string("t.yaml", "x: 1\n", 5, NULL));
+	struct config *cfg = config_load_string("t.yaml", MINIMAL, strlen(MINIMAL), NULL);
+	cr_assert_not_null(cfg);
+	config_free(&cfg);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Files                                                                     */
+
+Test(config_file, missing_file)
+{
+	struct config_errors e = {0};
+	cr_assert_null(config_load("/nonexistent/ringcache.yaml", &e));
+	cr_assert_eq(e.n, 1);
+	cr_assert_str_eq(e.lines[0],
+			 "/nonexistent/ringcache.yaml:0:0: cannot open: No such file or directory");
+	config_errors_clear(&e);
+}
+
+Test(config_file, directory)
+{
+	struct config_errors e = {0};
+	cr_assert_null(config_load("/tmp", &e));
+	cr_assert_eq(e.n, 1);
+	cr_assert_str_eq(e.lines[0], "/tmp:0:0: cannot open: Is a directory");
+	config_errors_clear(&e);
+}
+
+Test(config_file, load_from_file)
+{
+	char path[] = "/tmp/ringcache-config-test-XXXXXX";
+	int fd = mkstemp(path);
+	cr_assert_geq(fd, 0);
+	/* Bigger than one read chunk, to exercise the growing buffer. */
+	FILE *f = fdopen(fd, "w");
+	fputs(MINIMAL, f);
+	for (int i = 0; i < 500; i++)
+		fprintf(f, "# padding comment line %d .................................\n", i);
+	fputs("threads: 2\nbad: 1\n", f);
+	fclose(f);
+
+	struct config_errors e = {0};
+	struct config *cfg = config_load(path, &e);
+	cr_assert_null(cfg);
+	cr_assert_eq(e.n, 1, "%s", dump(&e));
+	char want[256];
+	snprintf(want, sizeof(want),
+		 "%s:506:1: unknown key 'bad' at top level; expected one of: listen, threads, "
+		 "cache, backends, admin, timeouts, limits, log",
+		 path);
+	cr_assert_str_eq(e.lines[0], want);
+	config_errors_clear(&e);
+
+	/* Now the same file without the bad key. */
+	f = fopen(path, "w");
+	fputs(MINIMAL "threads: 2\n", f);
+	fclose(f);
+	cfg = config_load(path, &e);
+	cr_assert_not_null(cfg, "%s", dump(&e));
+	cr_assert_str_eq(cfg->path, path);
+	cr_assert_eq(cfg->threads, 2);
+	config_free(&cfg);
+	unlink(path);
+}
+
+Test(config_file, free_null)
+{
+	struct config *cfg = NULL;
+	config_free(&cfg);
+	config_free(NULL);
+	config_errors_clear(NULL);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Parse helpers                                                             */
+
+Test(config_parse, sizes)
+{
+	static const struct {
+		const char *s;
+		int rc;
+		uint64_t v;
+	} t[] = {
+	    {"0", 0, 0},
+	    {"100", 0, 100},
+	    {"100B", 0, 100},
+	    {"16KiB", 0, 16384},
+	    {"256MiB", 0, 256ull << 20},
+	    {"1GiB", 0, 1ull << 30},
+	    {"10KB", 0, 10000},
+	    {"3MB", 0, 3000000},
+	    {"2GB", 0, 2000000000},
+	    {"256 MiB", 0, 256ull << 20},
+	    {"18446744073709551615", 0, UINT64_MAX},
+	    {"18446744073709551616", -EINVAL, 0},
+	    {"17179869184GiB", -EINVAL, 0},
+	    {"1.5MiB", -EINVAL, 0},
+	    {"", -EINVAL, 0},
+	    {"MiB", -EINVAL, 0},
+	    {"-1", -EINVAL, 0},
+	    {"+1", -EINVAL, 0},
+	    {" 1", -EINVAL, 0},
+	    {"1 ", -EINVAL, 0},
+	    {"0x10", -EINVAL, 0},
+	    {"1kib", -EINVAL, 0},
+	    {"1TiB", -EINVAL, 0},
+	    {"1MiBs", -EINVAL, 0},
+	};
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		uint64_t v = 12345;
+		int rc = config_parse_size(t[i].s, &v);
+		cr_assert_eq(rc, t[i].rc, "'%s': rc %d", t[i].s, rc);
+		cr_assert_eq(v, t[i].rc ? 12345 : t[i].v, "'%s': %llu", t[i].s,
+			     (unsigned long long)v);
+	}
+	uint64_t v;
+	cr_assert_eq(config_parse_size(NULL, &v), -EINVAL);
+}
+
+Test(config_parse, durations)
+{
+	static const struct {
+		const char *s;
+		int rc;
+		uint64_t v;
+	} t[] = {
+	    {"0", 0, 0},
+	    {"10", 0, 10 * S},
+	    {"5s", 0, 5 * S},
+	    {"250ms", 0, 250 * MS},
+	    {"2m", 0, 120 * S},
+	    {"1h", 0, 3600 * S},
+	    {"0ms", 0, 0},
+	    {"30 s", 0, 30 * S},
+	    {"18446744074s", -EINVAL, 0}, /* > 2^64 ns */
+	    {"18446744073709551615ms", -EINVAL, 0},
+	    {"1.5s", -EINVAL, 0},
+	    {"5sec", -EINVAL, 0},
+	    {"5S", -EINVAL, 0},
+	    {"1d", -EINVAL, 0},
+	    {"-5s", -EINVAL, 0},
+	    {"s", -EINVAL, 0},
+	    {"", -EINVAL, 0},
+	};
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		uint64_t v = 12345;
+		int rc = config_parse_duration(t[i].s, &v);
+		cr_assert_eq(rc, t[i].rc, "'%s': rc %d", t[i].s, rc);
+		cr_assert_eq(v, t[i].rc ? 12345 : t[i].v, "'%s': %llu", t[i].s,
+			     (unsigned long long)v);
+	}
+}
+
+Test(config_parse, addrs)
+{
+	struct config_addr a = {0};
+
+	cr_assert_eq(config_parse_addr("192.168.1.2:65535", &a), 0);
+	check_in4(&a, "192.168.1.2:65535", "192.168.1.2", 65535);
+	free(a.spec);
+
+	cr_assert_eq(config_parse_addr(":0", &a), 0);
+	check_in4(&a, ":0", "0.0.0.0", 0);
+	free(a.spec);
+
+	cr_assert_eq(config_parse_addr("[fe80::1]:80", &a), 0);
+	check_in6(&a, "[fe80::1]:80", "fe80::1", 80);
+	free(a.spec);
+
+	cr_assert_eq(config_parse_addr("localhost:8080", &a), 0);
+	cr_assert_str_eq(a.spec, "localhost:8080");
+	free(a.spec);
+
+	static const char *const bad[] = {
+	    "",
+	    "127.0.0.1",
+	    "127.0.0.1:",
+	    "127.0.0.1:x",
+	    "127.0.0.1:-1",
+	    "1.2.3.4:65536",
+	    "127.1:80",
+	    "1.2.3.4.5:80",
+	    "::1:80",
+	    "[::1]",
+	    "[::1]80",
+	    "[]:80",
+	    "[1.2.3.4]:80",
+	    "[::1:80",
+	    "host:80:",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		memset(&a, 0, sizeof(a));
+		cr_assert_eq(config_parse_addr(bad[i], &a), -EINVAL, "'%s' accepted", bad[i]);
+		cr_assert_null(a.spec);
+	}
+	cr_assert_eq(config_parse_addr(NULL, &a), -EINVAL);
+}
