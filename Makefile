@@ -5,7 +5,7 @@ BUILD ?= build
 TYPE ?= RelWithDebInfo
 JOBS ?= $(shell nproc)
 
-.PHONY: all deps build test run clean format
+.PHONY: all deps build test test-sanitize run clean format
 
 all: build
 
@@ -18,6 +18,13 @@ build: deps
 
 test: build
 	cd $(BUILD) && ctest --output-on-failure --timeout 600
+
+# The same suites built with AddressSanitizer + UndefinedBehaviorSanitizer;
+# the scenario tests fail when the daemon reports an error or a leak.
+test-sanitize: deps
+	cmake -S . -B $(BUILD)-asan -DCMAKE_BUILD_TYPE=Debug -DRINGCACHE_SANITIZE=ON >/dev/null
+	cmake --build $(BUILD)-asan -j $(JOBS)
+	cd $(BUILD)-asan && ctest --output-on-failure --timeout 600
 
 run: build
 	./scripts/run-demo.sh $(BUILD)

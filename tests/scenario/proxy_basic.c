@@ -43,6 +43,7 @@ Test(proxy_basic, http11_keeps_the_connection_alive)
 	cr_assert_eq(conn_pending(&c), 0);
 	cr_assert_eq(origin_requests(o.port, NULL), 3);
 	conn_close(&c);
+	harness_end();
 }
 
 Test(proxy_basic, connection_close_closes_after_the_response)
@@ -59,6 +60,7 @@ Test(proxy_basic, connection_close_closes_after_the_response)
 		     excerpt(c.buf + c.off, conn_pending(&c)));
 	response_free(&r);
 	conn_close(&c);
+	harness_end();
 }
 
 Test(proxy_basic, http10_gets_a_close)
@@ -76,6 +78,7 @@ Test(proxy_basic, http10_gets_a_close)
 	cr_assert(conn_wait_closed(&c, 2000), "HTTP/1.0 without keep-alive was not closed");
 	response_free(&r);
 	conn_close(&c);
+	harness_end();
 }
 
 Test(proxy_basic, http10_keep_alive_is_honoured)
@@ -100,6 +103,7 @@ Test(proxy_basic, http10_keep_alive_is_honoured)
 	}
 	cr_assert_not(conn_wait_closed(&c, 300));
 	conn_close(&c);
+	harness_end();
 }
 
 Test(proxy_basic, idle_keep_alive_connection_is_closed_after_client_idle)
@@ -122,6 +126,7 @@ Test(proxy_basic, idle_keep_alive_connection_is_closed_after_client_idle)
 	cr_assert(el >= 0.7 && el <= 2.2, "closed after %.2f s, client_idle is 1 s", el);
 	response_free(&r);
 	conn_close(&c);
+	harness_end();
 }
 
 Test(proxy_basic, pipelined_requests_are_answered_in_order)
@@ -157,6 +162,7 @@ Test(proxy_basic, pipelined_requests_are_answered_in_order)
 	cr_assert_not(conn_wait_closed(&c, 200));
 	cr_assert_eq(conn_pending(&c), 0);
 	conn_close(&c);
+	harness_end();
 }
 
 Test(proxy_basic, head_has_no_body_and_keeps_the_connection)
@@ -185,6 +191,7 @@ Test(proxy_basic, head_has_no_body_and_keeps_the_connection)
 	response_free(&r);
 	cr_assert_eq(conn_pending(&c), 0);
 	conn_close(&c);
+	harness_end();
 }
 
 Test(proxy_basic, no_body_for_204_and_304)
@@ -217,6 +224,7 @@ Test(proxy_basic, no_body_for_204_and_304)
 	cr_assert_eq(conn_pending(&c), 0);
 	cr_assert_not(c.eof);
 	conn_close(&c);
+	harness_end();
 }
 
 Test(proxy_basic, request_hop_by_hop_headers_removed_and_via_xff_added)
@@ -266,6 +274,7 @@ Test(proxy_basic, request_hop_by_hop_headers_removed_and_via_xff_added)
 		  excerpt(head, hl));
 	response_free(&r);
 	conn_close(&c);
+	harness_end();
 }
 
 /* Extra origin response headers ("hdr=Name:Value", URL-encoded), hop-by-hop but one. */
@@ -310,6 +319,7 @@ Test(proxy_basic, response_hop_by_hop_headers_removed)
 	cr_assert_str_eq(r.body, "012");
 	response_free(&r);
 	conn_close(&c);
+	harness_end();
 }
 
 Test(proxy_basic, round_robin_alternates_between_servers)
@@ -344,6 +354,7 @@ Test(proxy_basic, round_robin_alternates_between_servers)
 	cr_assert_eq(count[0], 5);
 	cr_assert_eq(count[1], 5);
 	conn_close(&c);
+	harness_end();
 }
 
 Test(proxy_basic, expect_100_continue_before_the_body)
@@ -379,4 +390,5 @@ Test(proxy_basic, expect_100_continue_before_the_body)
 	cr_assert_str_eq(r.body, "0123");
 	response_free(&r);
 	conn_close(&c);
+	harness_end();
 }

@@ -41,6 +41,7 @@ Test(proxy_bodies, content_length_passes_through)
 	response_free(&r);
 	cr_assert_not(conn_wait_closed(&c, 200));
 	conn_close(&c);
+	harness_end();
 }
 
 Test(proxy_bodies, chunked_response_stays_chunked)
@@ -60,6 +61,7 @@ Test(proxy_bodies, chunked_response_stays_chunked)
 	cr_assert_str_eq(r.body, "012");
 	response_free(&r);
 	conn_close(&c);
+	harness_end();
 }
 
 Test(proxy_bodies, dripped_chunked_response_arrives_whole)
@@ -77,6 +79,7 @@ Test(proxy_bodies, dripped_chunked_response_arrives_whole)
 	cr_assert(now_s() - t0 >= 0.8, "the drip did not happen (%.2f s)", now_s() - t0);
 	response_free(&r);
 	conn_close(&c);
+	harness_end();
 }
 
 Test(proxy_bodies, close_delimited_response_becomes_chunked_for_http11)
@@ -96,6 +99,7 @@ Test(proxy_bodies, close_delimited_response_becomes_chunked_for_http11)
 	cr_assert_str_eq(r.body, "012345");
 	response_free(&r);
 	conn_close(&c);
+	harness_end();
 }
 
 Test(proxy_bodies, close_delimited_response_to_http10_is_not_chunked)
@@ -113,6 +117,7 @@ Test(proxy_bodies, close_delimited_response_to_http10_is_not_chunked)
 	cr_assert(conn_wait_closed(&c, 2000));
 	response_free(&r);
 	conn_close(&c);
+	harness_end();
 }
 
 Test(proxy_bodies, content_length_request_body_reaches_the_origin)
@@ -149,6 +154,7 @@ Test(proxy_bodies, content_length_request_body_reaches_the_origin)
 	cr_assert_eq(memcmp(body, "abcde", 5), 0);
 	response_free(&r);
 	conn_close(&c);
+	harness_end();
 }
 
 Test(proxy_bodies, chunked_request_body_reaches_the_origin_decoded)
@@ -196,6 +202,7 @@ Test(proxy_bodies, chunked_request_body_reaches_the_origin_decoded)
 	cr_assert_str_eq(r.body, "01");
 	response_free(&r);
 	conn_close(&c);
+	harness_end();
 }
 
 /* Reads the 100 MiB body piece by piece: checks every byte, samples the daemon's RSS. */
@@ -285,4 +292,5 @@ Test(proxy_bodies, hundred_mib_streams_in_bounded_memory, .timeout = 90)
 	response_free(&r);
 	conn_close(&c);
 	assert_alive(&d);
+	harness_end();
 }

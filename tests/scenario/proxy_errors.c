@@ -66,6 +66,7 @@ Test(proxy_errors, malformed_header_line_is_400_and_close)
 	/* A request the proxy could not parse must never reach the origin. */
 	cr_assert_eq(origin_requests(o.port, NULL), 0);
 	expect_still_serving(&d);
+	harness_end();
 }
 
 Test(proxy_errors, invalid_method_is_400_and_close)
@@ -77,6 +78,7 @@ Test(proxy_errors, invalid_method_is_400_and_close)
 	expect_rejected(&d, req, sizeof(req) - 1, 400);
 	cr_assert_eq(origin_requests(o.port, NULL), 0);
 	expect_still_serving(&d);
+	harness_end();
 }
 
 Test(proxy_errors, bad_request_after_a_good_one_on_the_same_connection)
@@ -96,6 +98,7 @@ Test(proxy_errors, bad_request_after_a_good_one_on_the_same_connection)
 	response_free(&r);
 	conn_close(&c);
 	cr_assert_eq(origin_requests(o.port, NULL), 1);
+	harness_end();
 }
 
 Test(proxy_errors, oversized_request_head_is_431_and_close)
@@ -115,6 +118,7 @@ Test(proxy_errors, oversized_request_head_is_431_and_close)
 	free(req);
 	free(big);
 	expect_still_serving(&d);
+	harness_end();
 }
 
 Test(proxy_errors, request_head_under_the_limit_passes)
@@ -138,6 +142,7 @@ Test(proxy_errors, request_head_under_the_limit_passes)
 	cr_assert_str_eq(echo_header(head, hl, "X-Big", v, sizeof(v)) ?: "(none)", big);
 	response_free(&r);
 	conn_close(&c);
+	harness_end();
 }
 
 Test(proxy_errors, unreachable_backend_is_502)
@@ -160,6 +165,7 @@ Test(proxy_errors, unreachable_backend_is_502)
 	response_free(&r);
 	conn_close(&c);
 	assert_alive(&d);
+	harness_end();
 }
 
 Test(proxy_errors, slow_first_byte_is_504)
@@ -178,6 +184,7 @@ Test(proxy_errors, slow_first_byte_is_504)
 	response_free(&r);
 	conn_close(&c);
 	expect_still_serving(&d);
+	harness_end();
 }
 
 /* The origin promises SIZE bytes and dies after CUT: the client must see a broken body. */
@@ -203,6 +210,7 @@ static void expect_truncated(const char *path, enum framing framing, size_t cut)
 	response_free(&r);
 	conn_close(&c);
 	expect_still_serving(&d);
+	harness_end();
 }
 
 Test(proxy_errors, origin_close_mid_body_closes_the_client)
@@ -251,6 +259,7 @@ Test(proxy_errors, stalled_origin_body_hits_between_bytes_timeout)
 	response_free(&r);
 	conn_close(&c);
 	expect_still_serving(&d);
+	harness_end();
 }
 
 Test(proxy_errors, partial_request_head_times_out)
@@ -284,6 +293,7 @@ Test(proxy_errors, partial_request_head_times_out)
 	conn_close(&slow);
 	cr_assert_eq(origin_requests(o.port, "/never"), 0);
 	expect_still_serving(&d);
+	harness_end();
 }
 
 Test(proxy_errors, trickled_request_head_times_out_as_a_whole)
@@ -310,4 +320,5 @@ Test(proxy_errors, trickled_request_head_times_out_as_a_whole)
 	cr_assert(el <= 3.3, "closed after %.2f s, client_header is 2 s", el);
 	conn_close(&c);
 	expect_still_serving(&d);
+	harness_end();
 }

@@ -8,6 +8,7 @@
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <ftw.h>
 #include <netinet/in.h>
@@ -277,6 +278,55 @@ static int terminate(pid_t pid, int term_ms)
 	return st;
 }
 
+/* Daemons started by this test: at the end each must still run and must
+ * exit 0 on SIGTERM (drain). Under the sanitizer build that also catches
+ * leaks and memory errors, which make the process exit non-zero. */
+static const char *describe_status(int st);
+
+static struct {
+	pid_t pid;
+	char log[PATH_MAX];
+} g_daemons[MAX_PROCS];
+
+static bool registered(pid_t pid)
+{
+	for (int i = 0; i < MAX_PROCS; i++) {
+		if (g_pids[i] == pid)
+			return true;
+	}
+	return false;
+}
+
+void harness_end(void)
+{
+	char failure[512] = "";
+	const char *log = NULL;
+	for (int i = 0; i < MAX_PROCS; i++) {
+		pid_t pid = g_daemons[i].pid;
+		if (!pid)
+			continue;
+		g_daemons[i].pid = 0;
+		if (!registered(pid))
+			continue; /* the test stopped or reaped it itself */
+		int st = 0;
+		pid_t w = waitpid(pid, &st, WNOHANG);
+		bool was_dead = w == pid;
+		if (!was_dead)
+			st = terminate(pid, 12000);
+		reg_del(pid);
+		if (!(WIFEXITED(st) && WEXITSTATUS(st) == 0) && !failure[0]) {
+			snprintf(failure, sizeof(failure), "ringcache pid %d %s: %s", (int)pid,
+				 was_dead ? "died during the test" : "did not drain cleanly on SIGTERM",
+				 describe_status(st));
+			log = g_daemons[i].log;
+		}
+	}
+	if (failure[0]) {
+		char *text = read_file_all(log, NULL);
+		cr_assert_fail("%s; its log:\n%s", failure, text ? text : "(none)");
+	}
+}
+
 void harness_fini(void)
 {
 	for (int i = 0; i < MAX_PROCS; i++) {
@@ -530,6 +580,13 @@ void start_ringcache(struct proc *d, const char *yaml)
 		  strerror(errno));
 	char *argv[] = {(char *)RINGCACHE_BIN, (char *)"-c", d->cfg_path, NULL};
 	d->pid = spawn(argv, d->log_path, d->log_path);
+	for (int i = 0; i < MAX_PROCS; i++) {
+		if (!g_daemons[i].pid) {
+			g_daemons[i].pid = d->pid;
+			snprintf(g_daemons[i].log, sizeof(g_daemons[i].log), "%s", d->log_path);
+			break;
+		}
+	}
 	wait_listening(d, 5000);
 }
 

@@ -72,6 +72,14 @@ void start_ringcache(struct proc *d, const char *yaml);
 /* SIGTERM, wait up to 3 s, then SIGKILL. Returns the wait status, -1 if not running. */
 int stop_proc(struct proc *p);
 
+/*
+ * Call at the end of every test that started a daemon: each daemon still
+ * running must drain and exit 0 on SIGTERM, and none may have died during
+ * the test. Under the sanitizer build, a leak or memory error makes the
+ * daemon exit non-zero, so this is where those fail the test.
+ */
+void harness_end(void);
+
 /* 1 if the process is still running (reaps it if it exited). */
 int proc_alive(struct proc *p);
 
