@@ -4,7 +4,7 @@
 #include <strings.h>
 
 static const char *const fixed_hop[] = {
-	"connection", "keep-alive", "te", "trailer", "upgrade", "proxy-connection",
+    "connection", "keep-alive", "te", "trailer", "upgrade", "proxy-connection",
 };
 
 static bool is_tchar_sep(char c)

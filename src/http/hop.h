@@ -17,9 +17,9 @@
 struct hop_set {
 	struct hspan tokens[HOP_MAX_TOKENS]; /* fields named by Connection */
 	unsigned n;
-	bool close;      /* Connection: close */
+	bool close;	 /* Connection: close */
 	bool keep_alive; /* Connection: keep-alive */
-	bool overflow;   /* more names than we track: the message is rejected */
+	bool overflow;	 /* more names than we track: the message is rejected */
 };
 
 /* Parse every Connection field of M. */

@@ -33,8 +33,8 @@ enum hmsg_kind { HMSG_REQUEST = HTTP_REQUEST, HMSG_RESPONSE = HTTP_RESPONSE };
 
 enum hmsg_err {
 	HMSG_OK = 0,
-	HMSG_MALFORMED = -1,  /* syntax or framing error: 400 / 502 */
-	HMSG_TOO_LARGE = -2,  /* head over the size or field-count limit: 431 / 502 */
+	HMSG_MALFORMED = -1, /* syntax or framing error: 400 / 502 */
+	HMSG_TOO_LARGE = -2, /* head over the size or field-count limit: 431 / 502 */
 };
 
 struct hmsg {
@@ -43,27 +43,27 @@ struct hmsg {
 	enum hmsg_kind kind;
 
 	/* The head, valid once headers_done. */
-	struct hspan target;   /* request-target */
+	struct hspan target; /* request-target */
 	struct hspan reason;
 	struct hfield *fields;
 	uint32_t n_fields, max_fields;
-	uint32_t max_head;     /* head size limit, bytes */
-	uint32_t head_start;   /* offset of the first byte of this message */
-	uint32_t head_len;     /* bytes of head parsed so far */
-	uint32_t head_end;     /* offset just past the last header byte seen */
-	uint64_t clen;         /* Content-Length as received (valid if hmsg_has_length) */
+	uint32_t max_head;   /* head size limit, bytes */
+	uint32_t head_start; /* offset of the first byte of this message */
+	uint32_t head_len;   /* bytes of head parsed so far */
+	uint32_t head_end;   /* offset just past the last header byte seen */
+	uint64_t clen;	     /* Content-Length as received (valid if hmsg_has_length) */
 	bool headers_done;
 	bool msg_done;
-	bool skip_body;        /* set before feeding: response to HEAD */
-	bool obs_fold;         /* a folded header line was seen (reject it) */
-	uint8_t last_cb;       /* which span the last data callback extended */
+	bool skip_body;	 /* set before feeding: response to HEAD */
+	bool obs_fold;	 /* a folded header line was seen (reject it) */
+	uint8_t last_cb; /* which span the last data callback extended */
 
 	/* Decoded body bytes waiting in the buffer. */
 	uint32_t body_off, body_len;
-	uint64_t body_total;   /* decoded body bytes seen for this message */
+	uint64_t body_total; /* decoded body bytes seen for this message */
 
-	const char *error;     /* llhttp's reason when hmsg_feed failed */
-	bool too_large;        /* the error was a size/count limit */
+	const char *error; /* llhttp's reason when hmsg_feed failed */
+	bool too_large;	   /* the error was a size/count limit */
 };
 
 /* Prepare M to parse one message kind; FIELDS has room for MAX_FIELDS. */

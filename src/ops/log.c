@@ -26,8 +26,9 @@ void log_msg(enum log_level lvl, const char *fmt, ...)
 	va_end(ap);
 	if (m < 0)
 		m = 0;
-	size_t len = (size_t)n + ((size_t)m < sizeof(line) - (size_t)n - 1 ? (size_t)m
-									     : sizeof(line) - (size_t)n - 2);
+	size_t len =
+	    (size_t)n +
+	    ((size_t)m < sizeof(line) - (size_t)n - 1 ? (size_t)m : sizeof(line) - (size_t)n - 2);
 	line[len++] = '\n';
 	ssize_t w = write(STDERR_FILENO, line, len);
 	(void)w;

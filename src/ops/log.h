@@ -22,7 +22,7 @@ void log_msg(enum log_level lvl, const char *fmt, ...) __attribute__((format(pri
 #define log_info(...)  log_msg(LOG_INFO, __VA_ARGS__)
 #define log_debug(...)                                                                             \
 	do {                                                                                       \
-		if (atomic_load_explicit(&log_max_level, memory_order_relaxed) >= LOG_DEBUG)      \
+		if (atomic_load_explicit(&log_max_level, memory_order_relaxed) >= LOG_DEBUG)       \
 			log_msg(LOG_DEBUG, __VA_ARGS__);                                           \
 	} while (0)
 

@@ -20,17 +20,28 @@
 static const char *status_reason(int status)
 {
 	switch (status) {
-	case 400: return "Bad Request";
-	case 405: return "Method Not Allowed";
-	case 408: return "Request Timeout";
-	case 413: return "Content Too Large";
-	case 431: return "Request Header Fields Too Large";
-	case 501: return "Not Implemented";
-	case 502: return "Bad Gateway";
-	case 503: return "Service Unavailable";
-	case 504: return "Gateway Timeout";
-	case 505: return "HTTP Version Not Supported";
-	default: return "Error";
+	case 400:
+		return "Bad Request";
+	case 405:
+		return "Method Not Allowed";
+	case 408:
+		return "Request Timeout";
+	case 413:
+		return "Content Too Large";
+	case 431:
+		return "Request Header Fields Too Large";
+	case 501:
+		return "Not Implemented";
+	case 502:
+		return "Bad Gateway";
+	case 503:
+		return "Service Unavailable";
+	case 504:
+		return "Gateway Timeout";
+	case 505:
+		return "HTTP Version Not Supported";
+	default:
+		return "Error";
 	}
 }
 
@@ -73,12 +84,14 @@ static int read_head(struct client *c)
 	}
 	hmsg_next(&c->req, c->buf, 0);
 	rt_time_t idle_deadline = rt_deadline_in(cfg->timeouts.client_idle_ns);
-	rt_time_t head_deadline = c->len ? rt_deadline_in(cfg->timeouts.client_header_ns) : RT_NEVER;
+	rt_time_t head_deadline =
+	    c->len ? rt_deadline_in(cfg->timeouts.client_header_ns) : RT_NEVER;
 	for (;;) {
 		if (c->pos < c->len) {
 			long n = hmsg_feed(&c->req, c->pos, c->len - c->pos);
 			if (n == HMSG_TOO_LARGE) {
-				client_error(c, 431, c->req.error ? c->req.error : "head too large");
+				client_error(c, 431,
+					     c->req.error ? c->req.error : "head too large");
 				return -1;
 			}
 			if (n < 0) {
@@ -142,8 +155,8 @@ static int validate(struct client *c, const char **why)
 		return 405;
 	}
 	const struct hfield *te = hmsg_field(m, "transfer-encoding", 0);
-	if (te && (hmsg_field_count(m, "transfer-encoding") > 1 ||
-		   !hspan_ieq(m, te->value, "chunked"))) {
+	if (te &&
+	    (hmsg_field_count(m, "transfer-encoding") > 1 || !hspan_ieq(m, te->value, "chunked"))) {
 		*why = "transfer coding other than chunked";
 		return 501;
 	}

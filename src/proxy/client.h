@@ -25,12 +25,12 @@ struct client {
 	unsigned magic;
 	struct worker *w;
 	int fd;
-	char peer[64];     /* "ip:port" for logs */
-	char peer_ip[48];  /* for X-Forwarded-For */
+	char peer[64];	  /* "ip:port" for logs */
+	char peer_ip[48]; /* for X-Forwarded-For */
 	struct client *prev, *next;
 	struct rt_task *task;
-	bool idle;         /* waiting for the first byte of a request: drain may cancel */
-	bool closing;      /* the connection ends after the current response */
+	bool idle;    /* waiting for the first byte of a request: drain may cancel */
+	bool closing; /* the connection ends after the current response */
 
 	/* Request side: buf holds [0, len) received bytes, parsed up to pos. */
 	char *buf;

@@ -29,8 +29,8 @@ static int open_listener(const struct config_addr *a, struct sockaddr_storage *b
 	int one = 1;
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 	setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
-	const struct sockaddr *sa = bound ? (const struct sockaddr *)bound
-					  : (const struct sockaddr *)&a->sa;
+	const struct sockaddr *sa =
+	    bound ? (const struct sockaddr *)bound : (const struct sockaddr *)&a->sa;
 	if (bind(fd, sa, a->salen) < 0 || listen(fd, 4096) < 0) {
 		int e = -errno;
 		close(fd);
@@ -192,17 +192,20 @@ int proxy_start(struct proxy *px, const struct config *cfg)
 		char host[64];
 		unsigned port = 0;
 		if (bound.ss_family == AF_INET6) {
-			inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&bound)->sin6_addr, host, sizeof(host));
+			inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&bound)->sin6_addr, host,
+				  sizeof(host));
 			port = ntohs(((struct sockaddr_in6 *)&bound)->sin6_port);
 		} else {
-			inet_ntop(AF_INET, &((struct sockaddr_in *)&bound)->sin_addr, host, sizeof(host));
+			inet_ntop(AF_INET, &((struct sockaddr_in *)&bound)->sin_addr, host,
+				  sizeof(host));
 			port = ntohs(((struct sockaddr_in *)&bound)->sin_port);
 		}
 		log_info("listening on %s:%u (%u loops)", host, port, px->nworkers);
 	}
 
 	for (unsigned i = 0; i < px->nworkers; i++) {
-		if (pthread_create(&px->workers[i].thread, NULL, worker_main, &px->workers[i]) != 0) {
+		if (pthread_create(&px->workers[i].thread, NULL, worker_main, &px->workers[i]) !=
+		    0) {
 			log_error("cannot start loop thread %u", i);
 			px->nworkers = i;
 			proxy_drain(px, 0);

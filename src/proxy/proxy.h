@@ -36,7 +36,7 @@ struct worker {
 	struct rt_loop *loop;
 	int *lfds; /* one per listen address */
 	struct rt_task **accept_tasks;
-	struct bpool ***pools; /* [backend][server] */
+	struct bpool ***pools;	/* [backend][server] */
 	struct client *clients; /* doubly linked, for drain */
 	size_t nclients;
 	bool draining;

@@ -16,12 +16,12 @@ struct exchange {
 	const struct config *cfg;
 	const struct config_backend *bcfg;
 	struct bconn bc;
-	size_t head_len;       /* request head bytes in c->obuf */
-	bool req_chunked;      /* request body is sent chunked */
+	size_t head_len;  /* request head bytes in c->obuf */
+	bool req_chunked; /* request body is sent chunked */
 	bool req_has_body;
-	bool resp_head_sent;   /* any byte of the final response went to the client */
-	bool out_chunked;      /* we frame the client body as chunked */
-	bool out_close;        /* body delimited by closing the client connection */
+	bool resp_head_sent; /* any byte of the final response went to the client */
+	bool out_chunked;    /* we frame the client body as chunked */
+	bool out_close;	     /* body delimited by closing the client connection */
 	bool head_req;
 };
 
@@ -287,7 +287,13 @@ static ssize_t flush_to_client(struct exchange *x)
 	return r;
 }
 
-enum resp_err { RESP_OK = 0, RESP_CLIENT = -1, RESP_BACKEND = -2, RESP_TIMEOUT = -3, RESP_STALE = -4 };
+enum resp_err {
+	RESP_OK = 0,
+	RESP_CLIENT = -1,
+	RESP_BACKEND = -2,
+	RESP_TIMEOUT = -3,
+	RESP_STALE = -4
+};
 
 /* Receive the response and stream it to the client. */
 static int relay_response(struct exchange *x, bool *backend_reusable, const char **why, int *err)
@@ -358,12 +364,14 @@ static int relay_response(struct exchange *x, bool *backend_reusable, const char
 				ssize_t r = flush_to_client(x);
 				return r < 0 ? RESP_CLIENT : RESP_OK;
 			}
-			*why = m->headers_done ? "backend closed mid-body" : "backend closed before a response";
+			*why = m->headers_done ? "backend closed mid-body"
+					       : "backend closed before a response";
 			return RESP_BACKEND;
 		}
 		if (n < 0) {
 			if (n == -ETIMEDOUT) {
-				*why = got_any ? "timeout between bytes" : "timeout waiting for first byte";
+				*why = got_any ? "timeout between bytes"
+					       : "timeout waiting for first byte";
 				return RESP_TIMEOUT;
 			}
 			if (!got_any && x->bc.reused && (n == -ECONNRESET || n == -EPIPE))

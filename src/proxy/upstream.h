@@ -12,10 +12,10 @@
 #include "proxy/client.h"
 
 enum upstream_result {
-	UP_OK = 0,         /* response complete; the client connection may continue */
-	UP_CLOSE = 1,      /* response complete; close the client connection */
-	UP_ABORT = 2,      /* failed after the response started: close without ending it */
-	UP_ERRORED = 3,    /* an error response was sent; close */
+	UP_OK = 0,	/* response complete; the client connection may continue */
+	UP_CLOSE = 1,	/* response complete; close the client connection */
+	UP_ABORT = 2,	/* failed after the response started: close without ending it */
+	UP_ERRORED = 3, /* an error response was sent; close */
 };
 
 /* Forward the request whose head c->req holds. */

@@ -11,9 +11,9 @@ struct rt_chan {
 	void **items;
 	size_t cap, head, len;
 	bool closed;
-	struct rt_loop *loop;     /* consumer's loop */
-	struct rt_task *waiter;   /* parked consumer, or NULL */
-	bool wake_posted;         /* wake_msg is in the loop's inbox */
+	struct rt_loop *loop;	/* consumer's loop */
+	struct rt_task *waiter; /* parked consumer, or NULL */
+	bool wake_posted;	/* wake_msg is in the loop's inbox */
 	struct rt_msg wake_msg;
 };
 

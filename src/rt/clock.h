@@ -14,8 +14,8 @@
 typedef uint64_t rt_time_t;
 
 #define RT_NEVER UINT64_MAX
-#define RT_MS    1000000ull
-#define RT_SEC   1000000000ull
+#define RT_MS	 1000000ull
+#define RT_SEC	 1000000000ull
 
 static inline rt_time_t rt_clock_now(void)
 {

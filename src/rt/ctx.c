@@ -20,11 +20,11 @@ void ctx_make(struct ctx *ctx, void *stack, size_t size, void (*fn)(void *), voi
 	 * is 16-byte aligned: the trampoline's call then enters fn with rsp
 	 * 8 mod 16, exactly as the ABI expects after a call. */
 	*--sp = (void *)ctx_trampoline; /* ret target */
-	*--sp = NULL;              /* rbp */
-	*--sp = NULL;              /* rbx */
-	*--sp = (void *)fn;        /* r12 */
-	*--sp = arg;               /* r13 */
-	*--sp = NULL;              /* r14 */
-	*--sp = NULL;              /* r15 */
+	*--sp = NULL;			/* rbp */
+	*--sp = NULL;			/* rbx */
+	*--sp = (void *)fn;		/* r12 */
+	*--sp = arg;			/* r13 */
+	*--sp = NULL;			/* r14 */
+	*--sp = NULL;			/* r15 */
 	ctx->sp = sp;
 }

@@ -54,7 +54,7 @@ struct rt_task {
 	bool in_wait;
 	rt_cancel_fn cancel_fn;
 	void *cancel_arg;
-	int wait_err;             /* timeout/cancel seen while a wait could not abort */
+	int wait_err;		  /* timeout/cancel seen while a wait could not abort */
 	struct wait_timer *timer; /* armed deadline of the current rt_wait */
 
 	struct rt_task *joiner;

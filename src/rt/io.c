@@ -30,7 +30,7 @@
 		t->io_op = &op;                                                                    \
 		rt_park();                                                                         \
 		t->io_op = NULL;                                                                   \
-		/* A fired linked timeout cancels the op: report it as a timeout. */           \
+		/* A fired linked timeout cancels the op: report it as a timeout. */               \
 		if (op.res == -ECANCELED && !t->cancelled)                                         \
 			return -ETIMEDOUT;                                                         \
 		return op.res;                                                                     \

@@ -32,9 +32,9 @@ static int ring_init(struct rt_loop *loop, unsigned entries)
 	 * this thread enters the kernel to wait, so no IPI or task_work
 	 * interrupts the tasks while they run. Older kernels fall back. */
 	const unsigned tries[] = {
-		IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_SUBMIT_ALL,
-		IORING_SETUP_COOP_TASKRUN | IORING_SETUP_SUBMIT_ALL,
-		0,
+	    IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_SUBMIT_ALL,
+	    IORING_SETUP_COOP_TASKRUN | IORING_SETUP_SUBMIT_ALL,
+	    0,
 	};
 	int r = -EINVAL;
 	for (size_t i = 0; i < sizeof(tries) / sizeof(tries[0]); i++) {

@@ -20,10 +20,10 @@
 struct rt_loop;
 
 struct rt_loop_opts {
-	unsigned entries;     /* SQ size; 0 = default 1024 */
-	size_t stack_size;    /* per task; 0 = default 64 KiB */
-	size_t stack_cache;   /* stacks kept for reuse; 0 = default 1024 */
-	int id;               /* for logs */
+	unsigned entries;   /* SQ size; 0 = default 1024 */
+	size_t stack_size;  /* per task; 0 = default 64 KiB */
+	size_t stack_cache; /* stacks kept for reuse; 0 = default 1024 */
+	int id;		    /* for logs */
 };
 
 /* Create a loop on the calling thread and make it the thread's current loop.

@@ -12,11 +12,11 @@
 #include <stddef.h>
 
 struct stack_pool {
-	size_t size;      /* usable bytes per stack, page multiple */
-	void **free;      /* cached stack bases (usable area start) */
+	size_t size; /* usable bytes per stack, page multiple */
+	void **free; /* cached stack bases (usable area start) */
 	size_t n_free;
-	size_t cap;       /* how many to cache at most */
-	size_t n_mapped;  /* live + cached, for metrics and leak checks */
+	size_t cap;	 /* how many to cache at most */
+	size_t n_mapped; /* live + cached, for metrics and leak checks */
 };
 
 void stack_pool_init(struct stack_pool *p, size_t size, size_t cap);

@@ -34,7 +34,8 @@ static long feed_steps(uint32_t total, uint32_t step)
 static bool value_is(const char *name, const char *want)
 {
 	const struct hfield *f = hmsg_field(&m, name, 0);
-	return f && f->value.len == strlen(want) && memcmp(buf + f->value.off, want, f->value.len) == 0;
+	return f && f->value.len == strlen(want) &&
+	       memcmp(buf + f->value.off, want, f->value.len) == 0;
 }
 
 Test(http_msg, head_fields_survive_one_byte_feeds)
@@ -122,12 +123,12 @@ Test(http_msg, too_many_fields_and_too_large_head)
 Test(http_msg, malformed_requests)
 {
 	const char *bad[] = {
-		"GET / HTTP/1.1\r\nHost: a\r\nBad Header\r\n\r\n",
-		"G@T / HTTP/1.1\r\nHost: a\r\n\r\n",
-		"GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",
-		"GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n",
-		"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
-		"GET / HTTP/1.1\nHost: a\n\n",
+	    "GET / HTTP/1.1\r\nHost: a\r\nBad Header\r\n\r\n",
+	    "G@T / HTTP/1.1\r\nHost: a\r\n\r\n",
+	    "GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",
+	    "GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n",
+	    "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+	    "GET / HTTP/1.1\nHost: a\n\n",
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		start(HMSG_REQUEST, bad[i]);

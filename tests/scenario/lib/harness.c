@@ -316,7 +316,8 @@ void harness_end(void)
 		reg_del(pid);
 		if (!(WIFEXITED(st) && WEXITSTATUS(st) == 0) && !failure[0]) {
 			snprintf(failure, sizeof(failure), "ringcache pid %d %s: %s", (int)pid,
-				 was_dead ? "died during the test" : "did not drain cleanly on SIGTERM",
+				 was_dead ? "died during the test"
+					  : "did not drain cleanly on SIGTERM",
 				 describe_status(st));
 			log = g_daemons[i].log;
 		}
