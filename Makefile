@@ -26,7 +26,9 @@ test-sanitize: deps
 	cmake --build $(BUILD)-asan -j $(JOBS)
 	cd $(BUILD)-asan && ctest --output-on-failure --timeout 600
 
-run: build
+run: deps
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=$(TYPE) >/dev/null
+	cmake --build $(BUILD) -j $(JOBS) --target ringcache ringcache-origin
 	./scripts/run-demo.sh $(BUILD)
 
 clean:

@@ -9,7 +9,6 @@
 #include "origin/conn.h"
 
 #include <errno.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -177,7 +176,9 @@ static int on_message_complete(llhttp_t *p)
 	c->method = llhttp_get_method(p);
 	c->http_major = llhttp_get_http_major(p);
 	c->http_minor = llhttp_get_http_minor(p);
-	c->keep_alive = llhttp_should_keep_alive(p);
+	/* CONNECT or Upgrade: we never switch protocols, so the answer is
+	 * the last thing on this connection. */
+	c->keep_alive = llhttp_should_keep_alive(p) && !p->upgrade;
 	c->in_message = false;
 	c->complete = true;
 	return HPE_PAUSED; /* answer this one before parsing the next */
@@ -287,7 +288,6 @@ static void conn_main(void *arg)
 			int r = answer(c, &close_conn);
 			if (r < 0)
 				break;
-			/* No protocol switch here: after an upgrade request, stop. */
 			if (close_conn || e == HPE_PAUSED_UPGRADE) {
 				graceful = true;
 				break;

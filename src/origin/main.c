@@ -127,6 +127,30 @@ static int make_listener(const struct sockaddr_storage *ss, socklen_t len)
 	return fd;
 }
 
+/* SO_REUSEPORT would let us share a port with another process of the same
+ * user (a stale origin from an earlier test), splitting the traffic and the
+ * counters between the two. A bind without it fails if anyone holds the
+ * port, so probe first; the probe also picks the port when PORT is 0. */
+static int probe_port(struct sockaddr_storage *ss, socklen_t len)
+{
+	int fd = socket(ss->ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	int one = 1;
+	struct sockaddr_storage bound;
+	socklen_t blen = sizeof(bound);
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
+	    bind(fd, (const struct sockaddr *)ss, len) < 0 ||
+	    getsockname(fd, (struct sockaddr *)&bound, &blen) < 0) {
+		int e = -errno;
+		close(fd);
+		return e;
+	}
+	close(fd);
+	set_port(ss, addr_port(&bound));
+	return 0;
+}
+
 static void on_stop(struct rt_msg *msg)
 {
 	struct origin_worker *w =
@@ -221,6 +245,12 @@ int main(int argc, char **argv)
 	stats_init();
 	respond_init();
 
+	int r = probe_port(&ss, sslen);
+	if (r < 0) {
+		fprintf(stderr, "ringcache-origin: bind %s: %s\n", listen_arg, strerror(-r));
+		return 1;
+	}
+	origin_port = addr_port(&ss);
 	struct origin_worker *workers = calloc((size_t)nthreads, sizeof(*workers));
 	if (!workers)
 		return 1;
@@ -233,18 +263,10 @@ int main(int argc, char **argv)
 			return 1;
 		}
 		workers[i].lfd = fd;
-		if (i == 0) {
-			/* Port 0 picks a free port: the other listeners share it. */
-			struct sockaddr_storage bound;
-			socklen_t blen = sizeof(bound);
-			getsockname(fd, (struct sockaddr *)&bound, &blen);
-			set_port(&ss, addr_port(&bound));
-			origin_port = addr_port(&bound);
-		}
 	}
 
 	for (long i = 0; i < nthreads; i++) {
-		int r = pthread_create(&workers[i].thread, NULL, worker_main, &workers[i]);
+		r = pthread_create(&workers[i].thread, NULL, worker_main, &workers[i]);
 		if (r != 0) {
 			fprintf(stderr, "ringcache-origin: pthread_create: %s\n", strerror(r));
 			_exit(1);

@@ -368,3 +368,69 @@ Test(rt, echo_1000_connections)
 	cr_assert_eq(e.served, ECHO_CONNS);
 	cr_assert_eq(e.clients_ok, ECHO_CONNS);
 }
+
+/* --- file read/write through the ring -------------------------------------- */
+static void file_main(void *arg)
+{
+	char path[] = "/tmp/rt_file_XXXXXX";
+	int fd = mkstemp(path);
+	cr_assert_geq(fd, 0);
+	unlink(path);
+	const char msg[] = "written through io_uring";
+	cr_assert_eq(rt_write(fd, msg, sizeof(msg), 100, rt_clock_now() + RT_SEC),
+		     (ssize_t)sizeof(msg));
+	char got[64] = {0};
+	cr_assert_eq(rt_read(fd, got, sizeof(msg), 100, rt_clock_now() + RT_SEC),
+		     (ssize_t)sizeof(msg));
+	cr_assert_str_eq(got, msg);
+	/* reading past the end gives 0 bytes, not an error */
+	cr_assert_eq(rt_read(fd, got, sizeof(got), 4096, RT_NEVER), 0);
+	cr_assert_eq(rt_close(fd), 0);
+	*(int *)arg = 1;
+}
+
+Test(rt, file_read_write_at_offsets)
+{
+	int ok = 0;
+	run_main(file_main, &ok);
+	cr_assert(ok);
+}
+
+/* --- a pool job that has not started is dropped when its waiter gives up --- */
+static void slow_job(void *arg)
+{
+	usleep(200 * 1000); /* a worker thread may block; a loop never does */
+	(*(int *)arg)++;
+}
+
+struct dropctx {
+	struct rt_workpool *p;
+	int ran_slow, ran_dropped, r_slow, r_dropped;
+};
+
+static void run_slow(void *arg)
+{
+	struct dropctx *d = arg;
+	d->r_slow = rt_workpool_run(d->p, slow_job, &d->ran_slow, RT_NEVER);
+}
+
+static void drop_main(void *arg)
+{
+	struct dropctx *d = arg;
+	struct rt_task *t = rt_task_spawn(run_slow, d, "slow");
+	rt_sleep_until(rt_clock_now() + 20 * RT_MS); /* the single worker is busy now */
+	/* queued behind the slow job; its deadline passes before it starts */
+	d->r_dropped = rt_workpool_run(d->p, slow_job, &d->ran_dropped, rt_clock_now() + 50 * RT_MS);
+	rt_task_join(&t, RT_NEVER);
+}
+
+Test(rt, workpool_drops_jobs_whose_waiter_timed_out)
+{
+	struct dropctx d = {.p = rt_workpool_create(1, 4)};
+	run_main(drop_main, &d);
+	rt_workpool_destroy(&d.p);
+	cr_assert_eq(d.r_slow, 0);
+	cr_assert_eq(d.ran_slow, 1);
+	cr_assert_eq(d.r_dropped, -ETIMEDOUT);
+	cr_assert_eq(d.ran_dropped, 0, "a dropped job must never run");
+}
