@@ -33,14 +33,21 @@
 #include <yaml.h>
 
 /* Defaults, as documented in config.h. */
-#define NS_PER_MS 1000000ull
-#define NS_PER_S  1000000000ull
+#define NS_PER_MS  1000000ull
+#define NS_PER_S   1000000000ull
+#define NS_PER_DAY (86400 * NS_PER_S)
 
 #define DEF_POOL_SIZE		  64u
 #define DEF_CONNECT_TIMEOUT_NS	  (3 * NS_PER_S)
 #define DEF_FIRST_BYTE_TIMEOUT_NS (30 * NS_PER_S)
 #define DEF_BETWEEN_BYTES_NS	  (30 * NS_PER_S)
 #define DEF_CACHE_MEMORY	  (256ull << 20)
+#define DEF_MAX_OBJECT_SIZE	  (32ull << 20)
+#define DEF_DEFAULT_TTL_NS	  0ull
+#define DEF_HEURISTIC_PERCENT	  10u
+#define DEF_HEURISTIC_MAX_NS	  (NS_PER_DAY)
+#define DEF_GRACE_NS		  (10 * NS_PER_S)
+#define DEF_HIT_FOR_MISS_NS	  (60 * NS_PER_S)
 #define DEF_CLIENT_HEADER_NS	  (10 * NS_PER_S)
 #define DEF_CLIENT_BODY_NS	  (30 * NS_PER_S)
 #define DEF_CLIENT_IDLE_NS	  (60 * NS_PER_S)
@@ -63,6 +70,13 @@
 #define MAX_HEADER_SIZE_MAX (1u << 20)
 #define MAX_HEADERS_MAX	    1000u
 #define MAX_CONNECTIONS_MAX 1000000u
+/*
+ * Cache lifetimes: 3650 days is far beyond any real max-age (a year is the
+ * customary "forever") yet keeps "now + lifetime" and "lifetime + grace"
+ * nowhere near uint64/int64 overflow in the cache code.
+ */
+#define CACHE_DURATION_MAX_NS (3650 * NS_PER_DAY)
+#define HEURISTIC_PERCENT_MAX 100u
 /* Refuse absurd inputs (e.g. -c /dev/zero) instead of reading forever. */
 #define CONFIG_FILE_MAX (16u << 20)
 
@@ -211,11 +225,18 @@ int config_parse_size(const char *s, uint64_t *out)
 	return parse_with_unit(s, units, sizeof(units) / sizeof(units[0]), out);
 }
 
+/*
+ * Durations: ms, s, m, h or d (days; cache lifetimes such as heuristic_max
+ * are naturally given in days). A bare number means seconds. Only range
+ * overflow of the uint64 nanosecond result is rejected here; each key checks
+ * its own range.
+ */
 int config_parse_duration(const char *s, uint64_t *out_ns)
 {
 	static const struct unit units[] = {
 	    {"", NS_PER_S}, /* a bare number means seconds */
-	    {"ms", NS_PER_MS}, {"s", NS_PER_S}, {"m", 60 * NS_PER_S}, {"h", 3600 * NS_PER_S},
+	    {"ms", NS_PER_MS},	    {"s", NS_PER_S},   {"m", 60 * NS_PER_S},
+	    {"h", 3600 * NS_PER_S}, {"d", NS_PER_DAY},
 	};
 	return parse_with_unit(s, units, sizeof(units) / sizeof(units[0]), out_ns);
 }
@@ -379,6 +400,197 @@ static uint16_t addr_port(const struct config_addr *a)
 }
 
 /* ------------------------------------------------------------------------ */
+/* Networks (admin.allow)                                                    */
+
+/*
+ * Parse "ADDR/PREFIX" or a bare "ADDR" (a single host: full-length prefix).
+ * inet_pton is strict on purpose: it refuses "127.1" and scope ids, neither
+ * of which means anything as a network. Host bits below the prefix are
+ * cleared rather than refused ("10.1.2.3/8" is 10.0.0.0/8), as most ACL
+ * syntaxes do, so matching can compare the stored bytes directly.
+ */
+static int parse_cidr(const char *s, struct config_cidr *out, const char **why)
+{
+	char buf[INET6_ADDRSTRLEN];
+	const char *slash = strchr(s, '/');
+	size_t alen = slash ? (size_t)(slash - s) : strlen(s);
+	struct config_cidr c = {0};
+	unsigned max;
+
+	*why = "invalid IP address";
+	if (alen == 0 || alen >= sizeof(buf))
+		return -EINVAL;
+	memcpy(buf, s, alen);
+	buf[alen] = '\0';
+	if (inet_pton(AF_INET, buf, c.addr) == 1) {
+		c.family = AF_INET;
+		max = 32;
+	} else if (inet_pton(AF_INET6, buf, c.addr) == 1) {
+		c.family = AF_INET6;
+		max = 128;
+	} else {
+		return -EINVAL;
+	}
+	c.prefix = max;
+	if (slash) {
+		uint64_t p;
+		const char *end = parse_digits(slash + 1, &p);
+		if (!end || *end || p > max) {
+			*why = max == 32 ? "invalid prefix length (expected 0..32)"
+					 : "invalid prefix length (expected 0..128)";
+			return -EINVAL;
+		}
+		c.prefix = (unsigned)p;
+	}
+	for (unsigned bit = c.prefix; bit < max; bit++)
+		c.addr[bit / 8] &= (uint8_t) ~(0x80u >> (bit % 8));
+	*out = c;
+	return 0;
+}
+
+/* Do the first C->prefix bits of ADDR (in C's family) equal C's? */
+static bool cidr_contains(const struct config_cidr *c, const uint8_t *addr)
+{
+	unsigned full = c->prefix / 8, rest = c->prefix % 8;
+	if (memcmp(c->addr, addr, full) != 0)
+		return false;
+	if (!rest)
+		return true;
+	uint8_t mask = (uint8_t)(0xffu << (8 - rest));
+	return (addr[full] & mask) == c->addr[full];
+}
+
+bool config_admin_allowed(const struct config *cfg, const struct sockaddr *sa)
+{
+	static const uint8_t mapped_prefix[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+	uint8_t v4[4], v6[16];
+	bool has_v4 = false;
+
+	if (!cfg || !sa)
+		return false;
+	/*
+	 * Both forms of an IPv4 client are checked: a dual-stack listener
+	 * reports IPv4 peers as ::ffff:a.b.c.d, and those must match the IPv4
+	 * networks (the loopback default above all); likewise a plain IPv4
+	 * peer matches a "::ffff:0:0/96" style entry.
+	 */
+	if (sa->sa_family == AF_INET) {
+		memcpy(v4, &((const struct sockaddr_in *)sa)->sin_addr, 4);
+		memcpy(v6, mapped_prefix, 12);
+		memcpy(v6 + 12, v4, 4);
+		has_v4 = true;
+	} else if (sa->sa_family == AF_INET6) {
+		memcpy(v6, &((const struct sockaddr_in6 *)sa)->sin6_addr, 16);
+		if (!memcmp(v6, mapped_prefix, 12)) {
+			memcpy(v4, v6 + 12, 4);
+			has_v4 = true;
+		}
+	} else {
+		return false; /* unix sockets and the like: not a network peer */
+	}
+	for (size_t i = 0; i < cfg->admin.n_allow; i++) {
+		const struct config_cidr *c = &cfg->admin.allow[i];
+		if (c->family == AF_INET ? has_v4 && cidr_contains(c, v4) : cidr_contains(c, v6))
+			return true;
+	}
+	return false;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Cache rules                                                               */
+
+static char ascii_lower(char c)
+{
+	return c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;
+}
+
+/* Case-insensitive ASCII compare; strncasecmp would depend on the locale. */
+static bool ascii_case_eq(const char *a, const char *b, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (ascii_lower(a[i]) != ascii_lower(b[i]))
+			return false;
+	}
+	return true;
+}
+
+/*
+ * A rule host pattern: a host name or IPv4 address ("example.com"), a
+ * bracketed IPv6 literal as it appears in Host ("[::1]"), or "*." followed
+ * by a host name. Labels must be non-empty so that "*.com." or "a..b", which
+ * can never match a real Host, are caught at load time.
+ */
+static bool valid_host_pattern(const char *s)
+{
+	size_t len = strlen(s);
+
+	if (len >= 2 && s[0] == '[' && s[len - 1] == ']') {
+		char buf[INET6_ADDRSTRLEN];
+		struct in6_addr a6;
+		if (len - 2 >= sizeof(buf))
+			return false;
+		memcpy(buf, s + 1, len - 2);
+		buf[len - 2] = '\0';
+		return inet_pton(AF_INET6, buf, &a6) == 1;
+	}
+	if (s[0] == '*' && s[1] == '.')
+		s += 2;
+	if (!*s)
+		return false;
+	bool label_start = true;
+	for (; *s; s++) {
+		char c = *s;
+		if (c == '.') {
+			if (label_start)
+				return false;
+			label_start = true;
+			continue;
+		}
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		      c == '-' || c == '_'))
+			return false;
+		label_start = false;
+	}
+	return !label_start; /* no trailing dot */
+}
+
+static bool rule_host_matches(const char *pat, const char *host, size_t hlen)
+{
+	if (pat[0] == '*') {
+		/* "*.example.com": at least one label before ".example.com". */
+		const char *suffix = pat + 1;
+		size_t slen = strlen(suffix);
+		return hlen > slen && ascii_case_eq(host + hlen - slen, suffix, slen);
+	}
+	size_t plen = strlen(pat);
+	return hlen == plen && ascii_case_eq(host, pat, plen);
+}
+
+/* Called per request: no allocation, no locale, linear in the rule count. */
+const struct config_rule *config_rule_match(const struct config *cfg, const char *host, size_t hlen,
+					    const char *path, size_t plen)
+{
+	if (!cfg)
+		return NULL;
+	if (!host)
+		hlen = 0; /* e.g. an HTTP/1.0 request without Host: only host-less rules match */
+	if (!path)
+		plen = 0;
+	for (size_t i = 0; i < cfg->cache.n_rules; i++) {
+		const struct config_rule *r = &cfg->cache.rules[i];
+		if (r->host && !rule_host_matches(r->host, host ? host : "", hlen))
+			continue;
+		if (r->path_prefix) {
+			size_t len = strlen(r->path_prefix);
+			if (plen < len || memcmp(path, r->path_prefix, len) != 0)
+				continue;
+		}
+		return r;
+	}
+	return NULL;
+}
+
+/* ------------------------------------------------------------------------ */
 /* Freeing                                                                   */
 
 static void addr_free(struct config_addr *a)
@@ -403,7 +615,14 @@ static void config_destroy(struct config *cfg)
 		addrs_free(cfg->backends[i].servers, cfg->backends[i].n_servers);
 	}
 	free(cfg->backends);
+	for (size_t i = 0; i < cfg->cache.n_rules; i++) {
+		free(cfg->cache.rules[i].host);
+		free(cfg->cache.rules[i].path_prefix);
+	}
+	free(cfg->cache.rules);
 	addr_free(&cfg->admin.listen);
+	free(cfg->admin.token);
+	free(cfg->admin.allow);
 	cfg->magic = 0; /* a stale pointer to freed memory fails the assert */
 	free(cfg);
 }
@@ -558,41 +777,82 @@ static void get_uint(struct loader *ld, yaml_node_t *n, const char *path, uint64
 	*out = v;
 }
 
-static void get_duration(struct loader *ld, yaml_node_t *n, const char *path, uint64_t *out)
+/* A duration in LO..HI (RANGE describes it for the message); true if *OUT was set. */
+static bool get_duration(struct loader *ld, yaml_node_t *n, const char *path, uint64_t lo,
+			 uint64_t hi, const char *range, uint64_t *out)
 {
 	const char *s = scalar(ld, n, path, "a duration");
 	uint64_t v;
 	if (!s)
-		return;
+		return false;
 	if (config_parse_duration(s, &v) < 0) {
 		err_node(ld, n, "%s: invalid duration '%s' (expected e.g. 250ms, 30s, 2m, 1h)",
 			 path, s);
-		return;
+		return false;
 	}
-	if (v < TIMEOUT_MIN_NS || v > TIMEOUT_MAX_NS) {
-		err_node(ld, n, "%s: duration '%s' is out of range (1ms..24h)", path, s);
-		return;
+	if (v < lo || v > hi) {
+		err_node(ld, n, "%s: duration '%s' is out of range (%s)", path, s, range);
+		return false;
 	}
 	*out = v;
+	return true;
 }
 
-static void get_size(struct loader *ld, yaml_node_t *n, const char *path, uint64_t lo, uint64_t hi,
+static void get_timeout(struct loader *ld, yaml_node_t *n, const char *path, uint64_t *out)
+{
+	get_duration(ld, n, path, TIMEOUT_MIN_NS, TIMEOUT_MAX_NS, "1ms..24h", out);
+}
+
+/* True if *OUT was set. */
+static bool get_size(struct loader *ld, yaml_node_t *n, const char *path, uint64_t lo, uint64_t hi,
 		     const char *range, uint64_t *out)
 {
 	const char *s = scalar(ld, n, path, "a size");
 	uint64_t v;
 	if (!s)
-		return;
+		return false;
 	if (config_parse_size(s, &v) < 0) {
 		err_node(ld, n, "%s: invalid size '%s' (expected e.g. 4096, 16KiB, 256MiB, 10MB)",
 			 path, s);
-		return;
+		return false;
 	}
 	if (v < lo || v > hi) {
 		err_node(ld, n, "%s: size '%s' is out of range (%s)", path, s, range);
-		return;
+		return false;
 	}
 	*out = v;
+	return true;
+}
+
+/*
+ * true/false only (any case of YAML 1.2's core schema spellings). YAML 1.1's
+ * yes/no/on/off are refused: they are a well-known source of surprises
+ * ("NO" as a country code) and nothing here needs them.
+ */
+static bool get_bool(struct loader *ld, yaml_node_t *n, const char *path, bool *out)
+{
+	const char *s = scalar(ld, n, path, "true or false");
+	if (!s)
+		return false;
+	if (!strcmp(s, "true") || !strcmp(s, "True") || !strcmp(s, "TRUE")) {
+		*out = true;
+		return true;
+	}
+	if (!strcmp(s, "false") || !strcmp(s, "False") || !strcmp(s, "FALSE")) {
+		*out = false;
+		return true;
+	}
+	err_node(ld, n, "%s: expected true or false, got '%s'", path, s);
+	return false;
+}
+
+/* strdup S into *OUT, counting a failure as an (out of memory) error. */
+static void dup_into(struct loader *ld, const char *s, char **out)
+{
+	if (!(*out = strdup(s))) {
+		ld->oom = true;
+		ld->n_failed++;
+	}
 }
 
 /* One address scalar into OUT; returns true on success. */
@@ -741,15 +1001,15 @@ static void load_backend(struct loader *ld, yaml_node_t *n, size_t idx, struct c
 	}
 	if ((v = map_get(ld, n, "connect_timeout"))) {
 		snprintf(sub, sizeof(sub), "%s.connect_timeout", path);
-		get_duration(ld, v, sub, &b->connect_timeout_ns);
+		get_timeout(ld, v, sub, &b->connect_timeout_ns);
 	}
 	if ((v = map_get(ld, n, "first_byte_timeout"))) {
 		snprintf(sub, sizeof(sub), "%s.first_byte_timeout", path);
-		get_duration(ld, v, sub, &b->first_byte_timeout_ns);
+		get_timeout(ld, v, sub, &b->first_byte_timeout_ns);
 	}
 	if ((v = map_get(ld, n, "between_bytes_timeout"))) {
 		snprintf(sub, sizeof(sub), "%s.between_bytes_timeout", path);
-		get_duration(ld, v, sub, &b->between_bytes_timeout_ns);
+		get_timeout(ld, v, sub, &b->between_bytes_timeout_ns);
 	}
 }
 
@@ -809,28 +1069,267 @@ static void load_threads(struct loader *ld, yaml_node_t *n, struct config *cfg)
 	cfg->threads = (unsigned)x;
 }
 
+/* Key options in mapping N over the values already in *KEY (defaults or inherited). */
+static void load_key(struct loader *ld, yaml_node_t *n, const char *path, struct config_key *key)
+{
+	static const char *const keys[] = {"host", "query", "sort_query"};
+	bool *dst[] = {&key->host, &key->query, &key->sort_query};
+	char where[96], sub[128];
+
+	if (!want_mapping(ld, n, path))
+		return;
+	snprintf(where, sizeof(where), "in %s", path);
+	check_keys(ld, n, where, keys, 3);
+	for (size_t i = 0; i < 3; i++) {
+		yaml_node_t *v = map_get(ld, n, keys[i]);
+		snprintf(sub, sizeof(sub), "%s.%s", path, keys[i]);
+		if (v)
+			get_bool(ld, v, sub, dst[i]);
+	}
+}
+
+static void load_rule(struct loader *ld, yaml_node_t *n, size_t idx, const struct config_key *def,
+		      struct config_rule *r)
+{
+	static const char *const keys[] = {"host",   "path_prefix",	"ttl", "default_ttl",
+					   "bypass", "max_object_size", "key"};
+	char path[64], where[80], sub[128];
+	yaml_node_t *v;
+	uint64_t x;
+	bool acts = false;
+
+	r->ttl_ns = -1;
+	r->default_ttl_ns = -1;
+	r->max_object_size = -1;
+	r->key = *def;
+
+	snprintf(path, sizeof(path), "cache.rules[%zu]", idx);
+	if (n->type != YAML_MAPPING_NODE) {
+		err_node(ld, n, "%s: expected a mapping, got %s", path, kind(n));
+		return;
+	}
+	snprintf(where, sizeof(where), "in %s", path);
+	check_keys(ld, n, where, keys, sizeof(keys) / sizeof(keys[0]));
+
+	if ((v = map_get(ld, n, "host"))) {
+		snprintf(sub, sizeof(sub), "%s.host", path);
+		const char *s = scalar(ld, v, sub, "a host name");
+		if (s && !valid_host_pattern(s))
+			err_node(ld, v,
+				 "%s: invalid host pattern '%s' (expected a host name without "
+				 "port, or \"*.example.com\" for its subdomains)",
+				 sub, s);
+		else if (s)
+			dup_into(ld, s, &r->host);
+	}
+	if ((v = map_get(ld, n, "path_prefix"))) {
+		snprintf(sub, sizeof(sub), "%s.path_prefix", path);
+		const char *s = scalar(ld, v, sub, "a path");
+		if (s && s[0] != '/')
+			err_node(ld, v, "%s: '%s' must start with '/'", sub, s);
+		else if (s)
+			dup_into(ld, s, &r->path_prefix);
+	}
+
+	/*
+	 * ttl 0 is a zero lifetime, i.e. matching responses are not stored;
+	 * bypass is the way to skip the cache entirely (no lookup either).
+	 */
+	if ((v = map_get(ld, n, "ttl"))) {
+		acts = true;
+		snprintf(sub, sizeof(sub), "%s.ttl", path);
+		if (get_duration(ld, v, sub, 0, CACHE_DURATION_MAX_NS, "0..3650d", &x))
+			r->ttl_ns = (int64_t)x;
+	}
+	if ((v = map_get(ld, n, "default_ttl"))) {
+		acts = true;
+		snprintf(sub, sizeof(sub), "%s.default_ttl", path);
+		if (get_duration(ld, v, sub, 0, CACHE_DURATION_MAX_NS, "0..3650d", &x))
+			r->default_ttl_ns = (int64_t)x;
+	}
+	if ((v = map_get(ld, n, "bypass"))) {
+		acts = true;
+		snprintf(sub, sizeof(sub), "%s.bypass", path);
+		get_bool(ld, v, sub, &r->bypass);
+	}
+	if ((v = map_get(ld, n, "max_object_size"))) {
+		acts = true;
+		snprintf(sub, sizeof(sub), "%s.max_object_size", path);
+		/* int64_t field: -1 is "unset", so the top is INT64_MAX. */
+		if (get_size(ld, v, sub, 1, INT64_MAX, "must be greater than 0", &x))
+			r->max_object_size = (int64_t)x;
+	}
+	if ((v = map_get(ld, n, "key"))) {
+		acts = true;
+		r->key_set = true; /* unset options inherit cache.key */
+		snprintf(sub, sizeof(sub), "%s.key", path);
+		load_key(ld, v, sub, &r->key);
+	}
+	/* A rule with only match keys would silently shadow later rules. */
+	if (!acts)
+		err_node(ld, n,
+			 "%s: rule does nothing; give at least one of: ttl, default_ttl, bypass, "
+			 "max_object_size, key",
+			 path);
+}
+
+static void load_rules(struct loader *ld, yaml_node_t *n, struct config *cfg)
+{
+	if (is_null(n))
+		return; /* "rules:" with nothing: no rules, like an empty list */
+	if (n->type != YAML_SEQUENCE_NODE) {
+		err_node(ld, n, "cache.rules: expected a list of rules, got %s", kind(n));
+		return;
+	}
+	size_t cnt = (size_t)(n->data.sequence.items.top - n->data.sequence.items.start);
+	if (cnt == 0)
+		return;
+	cfg->cache.rules = calloc(cnt, sizeof(*cfg->cache.rules));
+	if (!cfg->cache.rules) {
+		ld->oom = true;
+		ld->n_failed++;
+		return;
+	}
+	cfg->cache.n_rules = cnt;
+	for (size_t i = 0; i < cnt; i++) {
+		yaml_node_t *item = node(ld, n->data.sequence.items.start[i]);
+		struct config_rule *r = &cfg->cache.rules[i];
+		if (item) {
+			load_rule(ld, item, i, &cfg->cache.key, r);
+		} else {
+			r->ttl_ns = r->default_ttl_ns = r->max_object_size = -1;
+			r->key = cfg->cache.key;
+		}
+	}
+}
+
 static void load_cache(struct loader *ld, yaml_node_t *n, struct config *cfg)
 {
-	static const char *const keys[] = {"memory"};
+	static const char *const keys[] = {
+	    "memory",	     "max_object_size", "default_ttl",	"heuristic_percent",
+	    "heuristic_max", "grace",		"hit_for_miss", "key",
+	    "rules"};
 	yaml_node_t *v;
+	uint64_t x;
 
 	if (!want_mapping(ld, n, "cache"))
 		return;
-	check_keys(ld, n, "in cache", keys, 1);
+	check_keys(ld, n, "in cache", keys, sizeof(keys) / sizeof(keys[0]));
 	/* 0 is refused: nothing says it means "no cache", and sizing code divides by it. */
 	if ((v = map_get(ld, n, "memory")))
 		get_size(ld, v, "cache.memory", 1, UINT64_MAX, "must be greater than 0",
 			 &cfg->cache.memory);
+	/* 0 would store nothing at all; "bypass" rules are the explicit way to do that. */
+	if ((v = map_get(ld, n, "max_object_size")))
+		get_size(ld, v, "cache.max_object_size", 1, INT64_MAX, "must be greater than 0",
+			 &cfg->cache.max_object_size);
+	/* 0 has a meaning here: responses without freshness information are not stored. */
+	if ((v = map_get(ld, n, "default_ttl")))
+		get_duration(ld, v, "cache.default_ttl", 0, CACHE_DURATION_MAX_NS, "0..3650d",
+			     &cfg->cache.default_ttl_ns);
+	if ((v = map_get(ld, n, "heuristic_percent"))) {
+		x = cfg->cache.heuristic_percent;
+		get_uint(ld, v, "cache.heuristic_percent", 0, HEURISTIC_PERCENT_MAX, &x);
+		cfg->cache.heuristic_percent = (uint32_t)x;
+	}
+	/* heuristic_percent: 0 is the way to turn heuristics off. */
+	if ((v = map_get(ld, n, "heuristic_max")))
+		get_duration(ld, v, "cache.heuristic_max", NS_PER_MS, CACHE_DURATION_MAX_NS,
+			     "1ms..3650d", &cfg->cache.heuristic_max_ns);
+	/* grace 0: never serve stale; hit_for_miss 0: do not remember uncacheable objects. */
+	if ((v = map_get(ld, n, "grace")))
+		get_duration(ld, v, "cache.grace", 0, CACHE_DURATION_MAX_NS, "0..3650d",
+			     &cfg->cache.grace_ns);
+	if ((v = map_get(ld, n, "hit_for_miss")))
+		get_duration(ld, v, "cache.hit_for_miss", 0, CACHE_DURATION_MAX_NS, "0..3650d",
+			     &cfg->cache.hit_for_miss_ns);
+	/* key first: rules inherit it. */
+	if ((v = map_get(ld, n, "key")))
+		load_key(ld, v, "cache.key", &cfg->cache.key);
+	if ((v = map_get(ld, n, "rules")))
+		load_rules(ld, v, cfg);
+}
+
+/* One network scalar into OUT; returns true on success. */
+static bool get_cidr(struct loader *ld, yaml_node_t *n, const char *path, struct config_cidr *out)
+{
+	const char *s = scalar(ld, n, path, "a network (ADDR/PREFIX)");
+	const char *why;
+	if (!s)
+		return false;
+	if (parse_cidr(s, out, &why) < 0) {
+		err_node(ld, n, "%s: invalid network '%s': %s", path, s, why);
+		return false;
+	}
+	return true;
+}
+
+/* A single network or a list of them; like get_addr_list, bad entries are skipped. */
+static void load_allow(struct loader *ld, yaml_node_t *n, struct config *cfg)
+{
+	char sub[64];
+	size_t cnt = 1;
+
+	if (n->type == YAML_SEQUENCE_NODE) {
+		cnt = (size_t)(n->data.sequence.items.top - n->data.sequence.items.start);
+		/* An empty list would lock everyone out of admin; more likely a mistake. */
+		if (cnt == 0) {
+			err_node(ld, n, "admin.allow: at least one network is required");
+			return;
+		}
+	} else if (n->type != YAML_SCALAR_NODE || is_null(n)) {
+		err_node(ld, n, "admin.allow: expected a network or a list of networks, got %s",
+			 kind(n));
+		return;
+	}
+	cfg->admin.allow = calloc(cnt, sizeof(*cfg->admin.allow));
+	if (!cfg->admin.allow) {
+		ld->oom = true;
+		ld->n_failed++;
+		return;
+	}
+	if (n->type == YAML_SCALAR_NODE) {
+		if (get_cidr(ld, n, "admin.allow", &cfg->admin.allow[0]))
+			cfg->admin.n_allow = 1;
+		return;
+	}
+	for (size_t i = 0; i < cnt; i++) {
+		yaml_node_t *item = node(ld, n->data.sequence.items.start[i]);
+		snprintf(sub, sizeof(sub), "admin.allow[%zu]", i);
+		if (item && get_cidr(ld, item, sub, &cfg->admin.allow[cfg->admin.n_allow]))
+			cfg->admin.n_allow++;
+	}
 }
 
 static void load_admin(struct loader *ld, yaml_node_t *n, struct config *cfg)
 {
-	static const char *const keys[] = {"listen"};
+	static const char *const keys[] = {"listen", "token", "allow"};
 	yaml_node_t *v;
 
 	if (!want_mapping(ld, n, "admin"))
 		return;
-	check_keys(ld, n, "in admin", keys, 1);
+	check_keys(ld, n, "in admin", keys, 3);
+	if ((v = map_get(ld, n, "token"))) {
+		const char *s = scalar(ld, v, "admin.token", "a string");
+		bool ok = s && *s;
+		/*
+		 * It is compared with what follows "Bearer " in a header, where
+		 * spaces and control characters cannot survive intact; such a
+		 * token could never match, so say so now.
+		 */
+		for (const char *p = s; ok && *p; p++)
+			ok = *p > 0x20 && *p < 0x7f;
+		if (s && !*s)
+			err_node(ld, v, "admin.token: must not be empty");
+		else if (s && !ok)
+			err_node(ld, v,
+				 "admin.token: must contain only visible ASCII characters (no "
+				 "spaces)");
+		else if (s)
+			dup_into(ld, s, &cfg->admin.token);
+	}
+	if ((v = map_get(ld, n, "allow")))
+		load_allow(ld, v, cfg);
 	if (!(v = map_get(ld, n, "listen"))) {
 		/* An admin section that enables nothing is almost surely a mistake. */
 		err_node(ld, n, "admin: missing required key 'listen'");
@@ -838,6 +1337,28 @@ static void load_admin(struct loader *ld, yaml_node_t *n, struct config *cfg)
 	}
 	if (get_addr(ld, v, "admin.listen", true, &cfg->admin.listen))
 		cfg->admin.enabled = 1;
+}
+
+/*
+ * Loopback only unless admin.allow says otherwise. Filled in as real entries
+ * (not "n_allow == 0 means loopback") so config_admin_allowed has one path.
+ */
+static void default_allow(struct loader *ld, struct config *cfg)
+{
+	static const struct config_cidr loopback[] = {
+	    {.family = AF_INET, .addr = {127}, .prefix = 8},
+	    {.family = AF_INET6, .addr = {[15] = 1}, .prefix = 128},
+	};
+	if (cfg->admin.allow)
+		return;
+	cfg->admin.allow = malloc(sizeof(loopback));
+	if (!cfg->admin.allow) {
+		ld->oom = true;
+		ld->n_failed++;
+		return;
+	}
+	memcpy(cfg->admin.allow, loopback, sizeof(loopback));
+	cfg->admin.n_allow = 2;
 }
 
 static void load_timeouts(struct loader *ld, yaml_node_t *n, struct config *cfg)
@@ -854,7 +1375,7 @@ static void load_timeouts(struct loader *ld, yaml_node_t *n, struct config *cfg)
 		yaml_node_t *v = map_get(ld, n, keys[i]);
 		snprintf(path, sizeof(path), "timeouts.%s", keys[i]);
 		if (v)
-			get_duration(ld, v, path, dst[i]);
+			get_timeout(ld, v, path, dst[i]);
 	}
 }
 
@@ -926,6 +1447,13 @@ static void set_defaults(struct config *cfg)
 {
 	cfg->threads = online_cpus();
 	cfg->cache.memory = DEF_CACHE_MEMORY;
+	cfg->cache.max_object_size = DEF_MAX_OBJECT_SIZE;
+	cfg->cache.default_ttl_ns = DEF_DEFAULT_TTL_NS;
+	cfg->cache.heuristic_percent = DEF_HEURISTIC_PERCENT;
+	cfg->cache.heuristic_max_ns = DEF_HEURISTIC_MAX_NS;
+	cfg->cache.grace_ns = DEF_GRACE_NS;
+	cfg->cache.hit_for_miss_ns = DEF_HIT_FOR_MISS_NS;
+	cfg->cache.key = (struct config_key){.host = true, .query = true, .sort_query = false};
 	cfg->timeouts.client_header_ns = DEF_CLIENT_HEADER_NS;
 	cfg->timeouts.client_body_ns = DEF_CLIENT_BODY_NS;
 	cfg->timeouts.client_idle_ns = DEF_CLIENT_IDLE_NS;
@@ -969,6 +1497,7 @@ static void load_root(struct loader *ld, yaml_node_t *root, struct config *cfg)
 		load_limits(ld, v, cfg);
 	if ((v = map_get(ld, root, "log")))
 		load_log(ld, v, cfg);
+	default_allow(ld, cfg);
 }
 
 /* ------------------------------------------------------------------------ */

@@ -9,8 +9,8 @@
  * reported as one "FILE:LINE:COL: message" line (1-based line and column of
  * the offending YAML node), so `ringcache -t` shows them all at once.
  *
- * Schema (sizes take B/KiB/MiB/GiB or KB/MB/GB; durations ms/s/m/h, a bare
- * number of a duration means seconds):
+ * Schema (sizes take B/KiB/MiB/GiB or KB/MB/GB; durations ms/s/m/h/d, a bare
+ * number of a duration means seconds; booleans are true/false):
  *
  *   listen: ["127.0.0.1:8080"]      # string or list; "IP:PORT" or "[IPv6]:PORT"
  *   threads: 2                      # or "auto" (online CPUs)
@@ -23,8 +23,39 @@
  *       between_bytes_timeout: 30s
  *   cache:
  *     memory: 256MiB
+ *     max_object_size: 32MiB       # bigger responses are streamed, not stored
+ *     default_ttl: 0s              # lifetime when a cacheable response gives none
+ *                                  # and heuristics do not apply (0: not stored)
+ *     heuristic_percent: 10        # heuristic lifetime = % of (Date - Last-Modified)
+ *                                  # (0..100; 0 turns heuristics off)
+ *     heuristic_max: 1d            # cap on the heuristic lifetime
+ *     grace: 10s                   # serve stale this long past expiry when the
+ *                                  # backend fails (errors, 5xx, timeouts; 0: never)
+ *     hit_for_miss: 60s            # remember an uncacheable response this long
+ *                                  # (0: disabled)
+ *     key:                         # default cache key options
+ *       host: true                 # include the Host (lower-cased, port kept)
+ *       query: true                # include the query string
+ *       sort_query: false          # sort query parameters before keying
+ *     rules:                       # first match wins; host and path_prefix optional
+ *       - host: "static.example.com"   # exact, or "*.example.com" for subdomains
+ *                                  # (not example.com itself); any case, no port
+ *         path_prefix: "/assets/"  # must start with "/"; case-sensitive
+ *         ttl: 1h                  # override: lifetime regardless of the response
+ *                                  # (0: zero lifetime, i.e. not stored)
+ *         default_ttl: 10m         # lifetime when the response gives none
+ *         bypass: false            # true: never look up or store (pass)
+ *         max_object_size: 64MiB
+ *         key: {query: false}      # key options for matching requests; options
+ *                                  # not given inherit cache.key
+ *                                  # a rule needs at least one of ttl, default_ttl,
+ *                                  # bypass, max_object_size, key
  *   admin:
  *     listen: "127.0.0.1:9090"
+ *     token: "secret"              # if set, purge/ban need "Authorization: Bearer secret"
+ *     allow: ["127.0.0.0/8", "::1/128"]  # client networks allowed (default: loopback);
+ *                                  # "ADDR/PREFIX" or a bare address (one host), IPv4
+ *                                  # or IPv6; a string or a list
  *   timeouts:
  *     client_header: 10s            # whole request head must arrive within this
  *     client_body: 30s              # between request body bytes
@@ -40,6 +71,7 @@
 #ifndef RINGCACHE_CONFIG_H
 #define RINGCACHE_CONFIG_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
@@ -62,6 +94,32 @@ struct config_backend {
 	uint64_t between_bytes_timeout_ns;
 };
 
+struct config_key {
+	bool host;
+	bool query;
+	bool sort_query;
+};
+
+/* A cache rule. Unset numeric fields are -1 (inherit); key_set tells
+ * whether this rule has its own key options. When it does, key holds the
+ * effective options: cache.key with the rule's own settings applied. */
+struct config_rule {
+	char *host;	   /* NULL: any; "*.example.com" matches subdomains */
+	char *path_prefix; /* NULL: any */
+	int64_t ttl_ns;
+	int64_t default_ttl_ns;
+	int64_t max_object_size;
+	bool bypass;
+	bool key_set;
+	struct config_key key;
+};
+
+struct config_cidr {
+	int family;	  /* AF_INET or AF_INET6 */
+	uint8_t addr[16]; /* network byte order; IPv4 uses the first 4; host bits zeroed */
+	unsigned prefix;
+};
+
 enum config_log_level { LOG_LEVEL_ERROR, LOG_LEVEL_WARN, LOG_LEVEL_INFO, LOG_LEVEL_DEBUG };
 
 struct config {
@@ -77,11 +135,24 @@ struct config {
 
 	struct {
 		uint64_t memory; /* bytes */
+		uint64_t max_object_size;
+		uint64_t default_ttl_ns;
+		uint32_t heuristic_percent;
+		uint64_t heuristic_max_ns;
+		uint64_t grace_ns;
+		uint64_t hit_for_miss_ns;
+		struct config_key key;
+		struct config_rule *rules;
+		size_t n_rules;
 	} cache;
 
 	struct {
 		int enabled; /* admin.listen given */
 		struct config_addr listen;
+		char *token; /* NULL: no token required */
+		/* Never empty after load: the loopback default is two real entries. */
+		struct config_cidr *allow;
+		size_t n_allow;
 	} admin;
 
 	struct {
@@ -123,6 +194,23 @@ struct config *config_load_string(const char *name, const char *yaml, size_t len
 void config_free(struct config **cfgp);
 
 void config_errors_clear(struct config_errors *errs);
+
+/*
+ * First rule matching HOST (no port, any case) and PATH, or NULL. A rule's
+ * host matches exactly or, for "*.suffix", any host ending in ".suffix" with
+ * at least one more label; its path_prefix is a case-sensitive byte prefix.
+ * A NULL HOST matches only rules without host. No allocation: per request.
+ */
+const struct config_rule *config_rule_match(const struct config *cfg, const char *host, size_t hlen,
+					    const char *path, size_t plen);
+
+/*
+ * Is the address in one of admin.allow's networks? AF_INET and AF_INET6
+ * only (anything else: false); an IPv4-mapped IPv6 address (::ffff:a.b.c.d)
+ * also matches IPv4 networks, and a plain IPv4 address IPv6 networks that
+ * contain its mapped form.
+ */
+bool config_admin_allowed(const struct config *cfg, const struct sockaddr *sa);
 
 /* Parse helpers, exposed for tests and for other modules' use. Return 0 or -EINVAL. */
 int config_parse_size(const char *s, uint64_t *out);

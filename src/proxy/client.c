@@ -11,6 +11,8 @@
 #include "http/hbuf.h"
 #include "http/hop.h"
 #include "ops/log.h"
+#include "ops/metrics.h"
+#include "proxy/cache_path.h"
 #include "proxy/upstream.h"
 #include "rt/io.h"
 
@@ -48,12 +50,17 @@ static const char *status_reason(int status)
 int client_send_error(struct client *c, int status, const char *detail)
 {
 	const struct config *cfg = c->w->px->cfg;
-	char body[160], head[320];
+	char body[160], head[512];
 	int bl = snprintf(body, sizeof(body), "%d %s\n", status, status_reason(status));
 	int hl = snprintf(head, sizeof(head),
 			  "HTTP/1.1 %d %s\r\nContent-Type: text/plain\r\nContent-Length: %d\r\n"
-			  "Cache-Control: no-store\r\nConnection: close\r\n\r\n",
-			  status, status_reason(status), bl);
+			  "Cache-Control: no-store\r\n%s%s%sConnection: close\r\n\r\n",
+			  status, status_reason(status), bl, c->cache_status ? "Cache-Status: " : "",
+			  c->cache_status ? c->cache_status : "", c->cache_status ? "\r\n" : "");
+	if (hl >= (int)sizeof(head))
+		hl = (int)sizeof(head) - 1;
+	c->resp_status = status;
+	METRIC_INC(c->w, client_errors);
 	struct iovec iov[2] = {{head, (size_t)hl}, {body, (size_t)bl}};
 	c->closing = true;
 	(void)detail;
@@ -189,7 +196,11 @@ static void client_main(void *arg)
 			break;
 		}
 		c->closing = !hmsg_keep_alive(&c->req) || w->draining;
-		enum upstream_result ur = upstream_forward(c, 0);
+		c->cache_status = NULL;
+		c->resp_status = 0;
+		c->loc[0] = c->cloc[0] = '\0';
+		METRIC_INC(w, requests);
+		enum upstream_result ur = cache_handle(c);
 		if (ur != UP_OK || c->closing)
 			break;
 	}

@@ -37,6 +37,12 @@ struct client {
 	uint32_t cap, len, pos;
 	struct hmsg req;
 	char target_log[128]; /* method and target, for log lines */
+	char req_target[512]; /* the request-target, for invalidation */
+
+	/* Per response: what the cache path and the relay report. */
+	const char *cache_status; /* Cache-Status value to add, or NULL */
+	int resp_status;
+	char loc[256], cloc[256]; /* Location / Content-Location of a passed response */
 
 	/* Response side and head building. */
 	char *rbuf;

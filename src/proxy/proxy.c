@@ -11,6 +11,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "cache/store.h"
 #include "ops/log.h"
 #include "proxy/backend.h"
 #include "proxy/client.h"
@@ -161,6 +162,9 @@ int proxy_start(struct proxy *px, const struct config *cfg)
 		return -ENOMEM;
 	for (size_t b = 0; b < cfg->n_backends; b++)
 		px->backends[b].cfg = &cfg->backends[b];
+	px->store = store_create(cfg->cache.memory);
+	if (!px->store)
+		return -ENOMEM;
 
 	/* All listening sockets are opened here, on the main thread, before
 	 * any loop runs: a bad address fails startup at once, and a port 0
@@ -274,6 +278,7 @@ void proxy_free(struct proxy *px)
 	}
 	free(px->workers);
 	free(px->backends);
+	store_free(&px->store);
 	pthread_mutex_destroy(&px->lock);
 	pthread_cond_destroy(&px->cond);
 }

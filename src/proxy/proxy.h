@@ -18,6 +18,7 @@
 #include <stddef.h>
 
 #include "config/config.h"
+#include "ops/metrics.h"
 #include "rt/loop.h"
 #include "rt/task.h"
 
@@ -43,10 +44,16 @@ struct worker {
 	struct rt_msg drain_msg;
 	struct rt_msg force_msg;
 	int start_err;
+	struct metrics metrics;
 };
+
+struct store;
+struct admin;
 
 struct proxy {
 	const struct config *cfg;
+	struct store *store; /* shared by all loops */
+	struct admin *admin;
 	struct backend_rt *backends;
 	size_t n_backends;
 	atomic_uint nconns; /* client connections, all loops */

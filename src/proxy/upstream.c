@@ -9,6 +9,7 @@
 #include "http/hop.h"
 #include "ops/log.h"
 #include "proxy/backend.h"
+#include "proxy/reqhead.h"
 #include "rt/io.h"
 
 struct exchange {
@@ -30,67 +31,21 @@ static bool is_field(const struct hmsg *m, const struct hfield *f, const char *n
 	return hspan_ieq(m, f->name, name);
 }
 
-static void put_field(struct hbuf *b, const struct hmsg *m, const struct hfield *f)
-{
-	hbuf_put(b, hmsg_ptr(m, f->name), f->name.len);
-	hbuf_put(b, ": ", 2);
-	hbuf_put(b, hmsg_ptr(m, f->value), f->value.len);
-	hbuf_put(b, "\r\n", 2);
-}
-
-/* Append "Name: v1, v2, ..., extra" merging every NAME field of M. */
-static void put_merged(struct hbuf *b, const struct hmsg *m, const char *name, const char *extra)
-{
-	hbuf_puts(b, name);
-	hbuf_put(b, ": ", 2);
-	for (uint32_t i = 0; i < m->n_fields; i++) {
-		const struct hfield *f = &m->fields[i];
-		if (!is_field(m, f, name) || f->value.len == 0)
-			continue;
-		hbuf_put(b, hmsg_ptr(m, f->value), f->value.len);
-		hbuf_put(b, ", ", 2);
-	}
-	hbuf_puts(b, extra);
-	hbuf_put(b, "\r\n", 2);
-}
+#define put_field  reqhead_put_field
+#define put_merged reqhead_put_merged
 
 /* Build the backend request head into c->obuf. 0 or an HTTP status. */
 static int build_request_head(struct exchange *x)
 {
 	struct client *c = x->c;
 	struct hmsg *m = &c->req;
-	struct hop_set hs;
-	hop_collect(m, &hs);
-	if (hs.overflow)
-		return 400;
 	struct hbuf b;
 	hbuf_init(&b, c->obuf, c->ocap);
-	hbuf_puts(&b, llhttp_method_name((llhttp_method_t)hmsg_method(m)));
-	hbuf_put(&b, " ", 1);
-	hbuf_put(&b, hmsg_ptr(m, m->target), m->target.len);
-	hbuf_puts(&b, " HTTP/1.1\r\n");
-	for (uint32_t i = 0; i < m->n_fields; i++) {
-		const struct hfield *f = &m->fields[i];
-		if (hop_is_hop(m, &hs, f) || is_field(m, f, "content-length") ||
-		    is_field(m, f, "transfer-encoding") || is_field(m, f, "expect") ||
-		    is_field(m, f, "via") || is_field(m, f, "x-forwarded-for"))
-			continue;
-		put_field(&b, m, f);
-	}
-	char via[32];
-	snprintf(via, sizeof(via), "%u.%u ringcache", m->p.http_major, m->p.http_minor);
-	put_merged(&b, m, "Via", via);
-	put_merged(&b, m, "X-Forwarded-For", c->peer_ip);
-	x->req_chunked = hmsg_chunked(m);
+	struct reqhead_opts o = {.peer_ip = c->peer_ip};
+	int st = reqhead_build(&b, m, &o, &x->req_chunked);
+	if (st)
+		return st;
 	x->req_has_body = x->req_chunked || (hmsg_has_length(m) && hmsg_content_length(m) > 0);
-	if (x->req_chunked)
-		hbuf_puts(&b, "Transfer-Encoding: chunked\r\n");
-	else if (hmsg_has_length(m))
-		hbuf_printf(&b, "Content-Length: %llu\r\n",
-			    (unsigned long long)hmsg_content_length(m));
-	hbuf_put(&b, "\r\n", 2);
-	if (b.overflow)
-		return 431;
 	x->head_len = b.len;
 	return 0;
 }
@@ -202,6 +157,17 @@ static int build_response_head(struct exchange *x, struct hbuf *b)
 	char via[32];
 	snprintf(via, sizeof(via), "%u.%u ringcache", m->p.http_major, m->p.http_minor);
 	put_merged(b, m, "Via", via);
+	if (c->cache_status)
+		hbuf_printf(b, "Cache-Status: %s\r\n", c->cache_status);
+	/* Kept for invalidation after unsafe methods (the head's bytes are
+	 * overwritten by the body as it streams). */
+	c->resp_status = status;
+	const struct hfield *loc = hmsg_field(m, "location", 0);
+	const struct hfield *cloc = hmsg_field(m, "content-location", 0);
+	snprintf(c->loc, sizeof(c->loc), "%.*s", loc ? (int)loc->value.len : 0,
+		 loc ? hmsg_ptr(m, loc->value) : "");
+	snprintf(c->cloc, sizeof(c->cloc), "%.*s", cloc ? (int)cloc->value.len : 0,
+		 cloc ? hmsg_ptr(m, cloc->value) : "");
 	bool client11 = c->req.p.http_minor >= 1;
 	if (!no_body) {
 		if (hmsg_chunked(m)) {

@@ -91,40 +91,77 @@ static void check_in6(const struct config_addr *a, const char *spec, const char 
 	cr_assert_eq(ntohs(sin6->sin6_port), port);
 }
 
+static void check_key(const struct config_key *k, bool host, bool query, bool sort_query)
+{
+	cr_assert_eq(k->host, host);
+	cr_assert_eq(k->query, query);
+	cr_assert_eq(k->sort_query, sort_query);
+}
+
+static void check_cidr(const struct config_cidr *c, int family, const char *ip, unsigned prefix)
+{
+	char buf[INET6_ADDRSTRLEN];
+	cr_assert_eq(c->family, family, "%s: family", ip);
+	cr_assert_str_eq(inet_ntop(family, c->addr, buf, sizeof(buf)), ip);
+	cr_assert_eq(c->prefix, prefix, "%s: prefix %u", ip, c->prefix);
+}
+
 /* ------------------------------------------------------------------------ */
 
 Test(config, full_file_every_value)
 {
-	struct config *cfg = expect_ok("listen:\n"
-				       "  - \"127.0.0.1:8080\"\n"
-				       "  - \"[::1]:8443\"\n"
-				       "  - \":8081\"\n"
-				       "threads: 3\n"
-				       "backends:\n"
-				       "  - name: app\n"
-				       "    servers: [\"127.0.0.1:9000\", \"10.0.0.2:9001\"]\n"
-				       "    pool_size: 8\n"
-				       "    connect_timeout: 250ms\n"
-				       "    first_byte_timeout: 2m\n"
-				       "    between_bytes_timeout: 5\n"
-				       "  - name: static\n"
-				       "    servers: \"localhost:9100\"\n"
-				       "    pool_size: 0\n"
-				       "cache:\n"
-				       "  memory: 1GiB\n"
-				       "admin:\n"
-				       "  listen: \"127.0.0.1:0\"\n"
-				       "timeouts:\n"
-				       "  client_header: 5s\n"
-				       "  client_body: 1m\n"
-				       "  client_idle: 1h\n"
-				       "  send: 1500ms\n"
-				       "limits:\n"
-				       "  max_header_size: 32KiB\n"
-				       "  max_headers: 50\n"
-				       "  max_connections: 2000\n"
-				       "log:\n"
-				       "  level: debug\n");
+	struct config *cfg =
+	    expect_ok("listen:\n"
+		      "  - \"127.0.0.1:8080\"\n"
+		      "  - \"[::1]:8443\"\n"
+		      "  - \":8081\"\n"
+		      "threads: 3\n"
+		      "backends:\n"
+		      "  - name: app\n"
+		      "    servers: [\"127.0.0.1:9000\", \"10.0.0.2:9001\"]\n"
+		      "    pool_size: 8\n"
+		      "    connect_timeout: 250ms\n"
+		      "    first_byte_timeout: 2m\n"
+		      "    between_bytes_timeout: 5\n"
+		      "  - name: static\n"
+		      "    servers: \"localhost:9100\"\n"
+		      "    pool_size: 0\n"
+		      "cache:\n"
+		      "  memory: 1GiB\n"
+		      "  max_object_size: 64MiB\n"
+		      "  default_ttl: 5m\n"
+		      "  heuristic_percent: 20\n"
+		      "  heuristic_max: 2d\n"
+		      "  grace: 0s\n"
+		      "  hit_for_miss: 0\n"
+		      "  key: {host: false, query: true, sort_query: true}\n"
+		      "  rules:\n"
+		      "    - host: \"static.example.com\"\n"
+		      "      path_prefix: \"/assets/\"\n"
+		      "      ttl: 1h\n"
+		      "      default_ttl: 10m\n"
+		      "      bypass: false\n"
+		      "      max_object_size: 128MiB\n"
+		      "      key: {query: false}\n"
+		      "    - host: \"*.Example.ORG\"\n"
+		      "      bypass: TRUE\n"
+		      "    - path_prefix: /tmp/\n"
+		      "      ttl: 0\n"
+		      "admin:\n"
+		      "  listen: \"127.0.0.1:0\"\n"
+		      "  token: \"s3cr3t-T0ken/=\"\n"
+		      "  allow: [\"10.1.2.3/8\", \"2001:db8::/32\", \"192.0.2.1\", \"::1\"]\n"
+		      "timeouts:\n"
+		      "  client_header: 5s\n"
+		      "  client_body: 1m\n"
+		      "  client_idle: 1h\n"
+		      "  send: 1500ms\n"
+		      "limits:\n"
+		      "  max_header_size: 32KiB\n"
+		      "  max_headers: 50\n"
+		      "  max_connections: 2000\n"
+		      "log:\n"
+		      "  level: debug\n");
 
 	cr_assert_str_eq(cfg->path, "t.yaml");
 	cr_assert_eq(cfg->n_listen, 3);
@@ -160,8 +197,49 @@ Test(config, full_file_every_value)
 	cr_assert_eq(b->between_bytes_timeout_ns, 30 * S);
 
 	cr_assert_eq(cfg->cache.memory, 1ull << 30);
+	cr_assert_eq(cfg->cache.max_object_size, 64ull << 20);
+	cr_assert_eq(cfg->cache.default_ttl_ns, 300 * S);
+	cr_assert_eq(cfg->cache.heuristic_percent, 20);
+	cr_assert_eq(cfg->cache.heuristic_max_ns, 2 * 86400 * S);
+	cr_assert_eq(cfg->cache.grace_ns, 0);
+	cr_assert_eq(cfg->cache.hit_for_miss_ns, 0);
+	check_key(&cfg->cache.key, false, true, true);
+
+	cr_assert_eq(cfg->cache.n_rules, 3);
+	const struct config_rule *r = &cfg->cache.rules[0];
+	cr_assert_str_eq(r->host, "static.example.com");
+	cr_assert_str_eq(r->path_prefix, "/assets/");
+	cr_assert_eq(r->ttl_ns, 3600 * (int64_t)S);
+	cr_assert_eq(r->default_ttl_ns, 600 * (int64_t)S);
+	cr_assert_eq(r->bypass, false);
+	cr_assert_eq(r->max_object_size, 128ll << 20);
+	cr_assert_eq(r->key_set, true);
+	check_key(&r->key, false, false, true); /* query from the rule, the rest inherited */
+	r = &cfg->cache.rules[1];
+	cr_assert_str_eq(r->host, "*.Example.ORG");
+	cr_assert_null(r->path_prefix);
+	cr_assert_eq(r->ttl_ns, -1);
+	cr_assert_eq(r->default_ttl_ns, -1);
+	cr_assert_eq(r->bypass, true);
+	cr_assert_eq(r->max_object_size, -1);
+	cr_assert_eq(r->key_set, false);
+	r = &cfg->cache.rules[2];
+	cr_assert_null(r->host);
+	cr_assert_str_eq(r->path_prefix, "/tmp/");
+	cr_assert_eq(r->ttl_ns, 0);
+	cr_assert_eq(r->default_ttl_ns, -1);
+	cr_assert_eq(r->bypass, false);
+	cr_assert_eq(r->max_object_size, -1);
+	cr_assert_eq(r->key_set, false);
+
 	cr_assert_eq(cfg->admin.enabled, 1);
 	check_in4(&cfg->admin.listen, "127.0.0.1:0", "127.0.0.1", 0);
+	cr_assert_str_eq(cfg->admin.token, "s3cr3t-T0ken/=");
+	cr_assert_eq(cfg->admin.n_allow, 4);
+	check_cidr(&cfg->admin.allow[0], AF_INET, "10.0.0.0", 8); /* host bits cleared */
+	check_cidr(&cfg->admin.allow[1], AF_INET6, "2001:db8::", 32);
+	check_cidr(&cfg->admin.allow[2], AF_INET, "192.0.2.1", 32);
+	check_cidr(&cfg->admin.allow[3], AF_INET6, "::1", 128);
 	cr_assert_eq(cfg->timeouts.client_header_ns, 5 * S);
 	cr_assert_eq(cfg->timeouts.client_body_ns, 60 * S);
 	cr_assert_eq(cfg->timeouts.client_idle_ns, 3600 * S);
@@ -189,8 +267,21 @@ Test(config, defaults)
 	cr_assert_eq(cfg->backends[0].first_byte_timeout_ns, 30 * S);
 	cr_assert_eq(cfg->backends[0].between_bytes_timeout_ns, 30 * S);
 	cr_assert_eq(cfg->cache.memory, 256ull << 20);
+	cr_assert_eq(cfg->cache.max_object_size, 32ull << 20);
+	cr_assert_eq(cfg->cache.default_ttl_ns, 0);
+	cr_assert_eq(cfg->cache.heuristic_percent, 10);
+	cr_assert_eq(cfg->cache.heuristic_max_ns, 86400 * S);
+	cr_assert_eq(cfg->cache.grace_ns, 10 * S);
+	cr_assert_eq(cfg->cache.hit_for_miss_ns, 60 * S);
+	check_key(&cfg->cache.key, true, true, false);
+	cr_assert_eq(cfg->cache.n_rules, 0);
+	cr_assert_null(cfg->cache.rules);
 	cr_assert_eq(cfg->admin.enabled, 0);
 	cr_assert_null(cfg->admin.listen.spec);
+	cr_assert_null(cfg->admin.token);
+	cr_assert_eq(cfg->admin.n_allow, 2);
+	check_cidr(&cfg->admin.allow[0], AF_INET, "127.0.0.0", 8);
+	check_cidr(&cfg->admin.allow[1], AF_INET6, "::1", 128);
 	cr_assert_eq(cfg->timeouts.client_header_ns, 10 * S);
 	cr_assert_eq(cfg->timeouts.client_body_ns, 30 * S);
 	cr_assert_eq(cfg->timeouts.client_idle_ns, 60 * S);
@@ -293,7 +384,9 @@ Test(config_errors, unknown_key_line3_col5)
 	expect_one_error(MINIMAL "cache:\n"
 				 "  memory: 1MiB\n"
 				 "  mem: 1\n",
-			 "t.yaml:7:3: unknown key 'mem' in cache; expected one of: memory");
+			 "t.yaml:7:3: unknown key 'mem' in cache; expected one of: memory, "
+			 "max_object_size, default_ttl, heuristic_percent, heuristic_max, grace, "
+			 "hit_for_miss, key, rules");
 	expect_one_error("listen: \":8080\"\n"
 			 "timeouts:\n"
 			 "    sned: 1s\n"
@@ -311,8 +404,10 @@ Test(config_errors, unknown_top_level_key)
 
 Test(config_errors, unknown_keys_other_sections)
 {
-	expect_one_error(MINIMAL "admin: {listen: \":9090\", port: 1}\n",
-			 "t.yaml:5:26: unknown key 'port' in admin; expected one of: listen");
+	expect_one_error(
+	    MINIMAL "admin: {listen: \":9090\", port: 1}\n",
+	    "t.yaml:5:26: unknown key 'port' in admin; expected one of: listen, token, "
+	    "allow");
 	expect_one_error(MINIMAL "limits:\n  max_body: 1\n",
 			 "t.yaml:6:3: unknown key 'max_body' in limits; expected one of: "
 			 "max_header_size, max_headers, max_connections");
@@ -755,7 +850,12 @@ Test(config_parse, durations)
 	    {"1.5s", -EINVAL, 0},
 	    {"5sec", -EINVAL, 0},
 	    {"5S", -EINVAL, 0},
-	    {"1d", -EINVAL, 0},
+	    {"1d", 0, 86400 * S},
+	    {"30d", 0, 30 * 86400 * S},
+	    {"213503d", 0, 213503ull * 86400 * S}, /* just under 2^64 ns */
+	    {"213504d", -EINVAL, 0},
+	    {"1D", -EINVAL, 0},
+	    {"1w", -EINVAL, 0},
 	    {"-5s", -EINVAL, 0},
 	    {"s", -EINVAL, 0},
 	    {"", -EINVAL, 0},
@@ -812,4 +912,482 @@ Test(config_parse, addrs)
 		cr_assert_null(a.spec);
 	}
 	cr_assert_eq(config_parse_addr(NULL, &a), -EINVAL);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Cache section: rules and key options                                      */
+
+Test(config_cache, empty_rules_and_key)
+{
+	struct config *cfg = expect_ok(MINIMAL "cache:\n"
+					       "  rules: []\n"
+					       "  key: {}\n");
+	cr_assert_eq(cfg->cache.n_rules, 0);
+	check_key(&cfg->cache.key, true, true, false);
+	config_free(&cfg);
+	cfg = expect_ok(MINIMAL "cache:\n"
+				"  rules:\n"
+				"  key:\n");
+	cr_assert_eq(cfg->cache.n_rules, 0);
+	check_key(&cfg->cache.key, true, true, false);
+	config_free(&cfg);
+}
+
+Test(config_cache, rule_key_inherits_cache_key)
+{
+	/* Rules come before key in the file on purpose: inheritance must not depend on order. */
+	struct config *cfg = expect_ok(MINIMAL "cache:\n"
+					       "  rules:\n"
+					       "    - key: {sort_query: true}\n"
+					       "    - key: {}\n"
+					       "    - key:\n"
+					       "  key: {host: false}\n");
+	cr_assert_eq(cfg->cache.n_rules, 3);
+	for (size_t i = 0; i < 3; i++)
+		cr_assert(cfg->cache.rules[i].key_set, "rule %zu", i);
+	check_key(&cfg->cache.rules[0].key, false, true, true);
+	check_key(&cfg->cache.rules[1].key, false, true, false);
+	check_key(&cfg->cache.rules[2].key, false, true, false);
+	config_free(&cfg);
+}
+
+Test(config_cache, zero_allowed_where_documented)
+{
+	struct config *cfg = expect_ok(MINIMAL "cache:\n"
+					       "  default_ttl: 0\n"
+					       "  heuristic_percent: 0\n"
+					       "  grace: 0ms\n"
+					       "  hit_for_miss: 0s\n"
+					       "  heuristic_max: 3650d\n"
+					       "  rules: [{ttl: 0, default_ttl: 0}]\n");
+	cr_assert_eq(cfg->cache.default_ttl_ns, 0);
+	cr_assert_eq(cfg->cache.heuristic_percent, 0);
+	cr_assert_eq(cfg->cache.grace_ns, 0);
+	cr_assert_eq(cfg->cache.hit_for_miss_ns, 0);
+	cr_assert_eq(cfg->cache.heuristic_max_ns, 3650ull * 86400 * S);
+	cr_assert_eq(cfg->cache.rules[0].ttl_ns, 0);
+	cr_assert_eq(cfg->cache.rules[0].default_ttl_ns, 0);
+	config_free(&cfg);
+	/* "1d" is also a valid timeout now: it is exactly the 24h maximum. */
+	cfg = expect_ok(MINIMAL "timeouts: {client_idle: 1d}\n");
+	cr_assert_eq(cfg->timeouts.client_idle_ns, 86400 * S);
+	config_free(&cfg);
+}
+
+Test(config_cache_errors, cache_values)
+{
+	expect_one_error(MINIMAL "cache: {max_object_size: 0}\n",
+			 "t.yaml:5:26: cache.max_object_size: size '0' is out of range (must be "
+			 "greater than 0)");
+	expect_one_error(MINIMAL "cache: {default_ttl: -1}\n",
+			 "t.yaml:5:22: cache.default_ttl: invalid duration '-1' (expected e.g. "
+			 "250ms, 30s, 2m, 1h)");
+	expect_one_error(MINIMAL "cache: {default_ttl: 3651d}\n",
+			 "t.yaml:5:22: cache.default_ttl: duration '3651d' is out of range "
+			 "(0..3650d)");
+	expect_one_error(MINIMAL "cache: {heuristic_percent: 101}\n",
+			 "t.yaml:5:28: cache.heuristic_percent: 101 is out of range (0..100)");
+	expect_one_error(MINIMAL "cache: {heuristic_percent: 10%}\n",
+			 "t.yaml:5:28: cache.heuristic_percent: '10%' is not a whole number");
+	expect_one_error(MINIMAL "cache: {heuristic_max: 0}\n",
+			 "t.yaml:5:24: cache.heuristic_max: duration '0' is out of range "
+			 "(1ms..3650d)");
+	expect_one_error(MINIMAL "cache: {grace: soon}\n",
+			 "t.yaml:5:16: cache.grace: invalid duration 'soon' (expected e.g. 250ms, "
+			 "30s, 2m, 1h)");
+	expect_one_error(MINIMAL "cache: {hit_for_miss: 3651d}\n",
+			 "t.yaml:5:23: cache.hit_for_miss: duration '3651d' is out of range "
+			 "(0..3650d)");
+	expect_one_error(MINIMAL "cache: {key: {query: 1}}\n",
+			 "t.yaml:5:22: cache.key.query: expected true or false, got '1'");
+	expect_one_error(MINIMAL "cache: {key: {sort_query: yes}}\n",
+			 "t.yaml:5:27: cache.key.sort_query: expected true or false, got 'yes'");
+	expect_one_error(MINIMAL "cache: {key: {host: }}\n",
+			 "t.yaml:5:21: cache.key.host: expected true or false, got an empty value");
+	expect_one_error(MINIMAL "cache: {key: [host]}\n",
+			 "t.yaml:5:14: cache.key: expected a mapping, got a list");
+	expect_one_error(MINIMAL "cache:\n"
+				 "  key:\n"
+				 "    hots: false\n",
+			 "t.yaml:7:5: unknown key 'hots' in cache.key; expected one of: host, "
+			 "query, sort_query");
+}
+
+Test(config_cache_errors, rule_shapes)
+{
+	expect_one_error(MINIMAL "cache: {rules: {ttl: 1}}\n",
+			 "t.yaml:5:16: cache.rules: expected a list of rules, got a mapping");
+	expect_one_error(MINIMAL "cache: {rules: [x]}\n",
+			 "t.yaml:5:17: cache.rules[0]: expected a mapping, got a scalar");
+	expect_one_error(MINIMAL "cache:\n"
+				 "  rules:\n"
+				 "    - path_prefix: /a\n"
+				 "      ttl: 1h\n"
+				 "      tll: 2h\n",
+			 "t.yaml:9:7: unknown key 'tll' in cache.rules[0]; expected one of: host, "
+			 "path_prefix, ttl, default_ttl, bypass, max_object_size, key");
+	expect_one_error(MINIMAL "cache:\n"
+				 "  rules:\n"
+				 "    - ttl: 1h\n"
+				 "    - host: a.example.com\n"
+				 "      path_prefix: /x\n",
+			 "t.yaml:8:7: cache.rules[1]: rule does nothing; give at least one of: "
+			 "ttl, default_ttl, bypass, max_object_size, key");
+	expect_one_error(MINIMAL "cache: {rules: [{}]}\n",
+			 "t.yaml:5:17: cache.rules[0]: rule does nothing; give at least one of: "
+			 "ttl, default_ttl, bypass, max_object_size, key");
+	expect_one_error(MINIMAL "cache:\n"
+				 "  rules:\n"
+				 "    - path_prefix: /x\n"
+				 "      path_prefix: /y\n"
+				 "      bypass: true\n",
+			 "t.yaml:8:7: duplicate key 'path_prefix' in cache.rules[0] (first given "
+			 "at line 7)");
+}
+
+Test(config_cache_errors, rule_values)
+{
+	expect_one_error(MINIMAL "cache: {rules: [{path_prefix: assets, ttl: 1}]}\n",
+			 "t.yaml:5:31: cache.rules[0].path_prefix: 'assets' must start with '/'");
+	expect_one_error(MINIMAL "cache: {rules: [{path_prefix: \"\", ttl: 1}]}\n",
+			 "t.yaml:5:31: cache.rules[0].path_prefix: '' must start with '/'");
+	expect_one_error(MINIMAL "cache: {rules: [{path_prefix: , ttl: 1}]}\n",
+			 "t.yaml:5:31: cache.rules[0].path_prefix: expected a path, got an empty "
+			 "value");
+	expect_one_error(MINIMAL "cache: {rules: [{bypass: yes}]}\n",
+			 "t.yaml:5:26: cache.rules[0].bypass: expected true or false, got 'yes'");
+	expect_one_error(MINIMAL "cache: {rules: [{max_object_size: 0}]}\n",
+			 "t.yaml:5:35: cache.rules[0].max_object_size: size '0' is out of range "
+			 "(must be greater than 0)");
+	expect_one_error(MINIMAL "cache: {rules: [{ttl: 3651d}]}\n",
+			 "t.yaml:5:23: cache.rules[0].ttl: duration '3651d' is out of range "
+			 "(0..3650d)");
+	expect_one_error(MINIMAL "cache: {rules: [{default_ttl: forever}]}\n",
+			 "t.yaml:5:31: cache.rules[0].default_ttl: invalid duration 'forever' "
+			 "(expected e.g. 250ms, 30s, 2m, 1h)");
+	expect_one_error(MINIMAL "cache: {rules: [{key: {path: true}}]}\n",
+			 "t.yaml:5:24: unknown key 'path' in cache.rules[0].key; expected one of: "
+			 "host, query, sort_query");
+	expect_one_error(MINIMAL "cache: {rules: [{key: {query: no}}]}\n",
+			 "t.yaml:5:31: cache.rules[0].key.query: expected true or false, got 'no'");
+	expect_one_error(MINIMAL "cache: {rules: [{key: off}]}\n",
+			 "t.yaml:5:23: cache.rules[0].key: expected a mapping, got a scalar");
+}
+
+Test(config_cache_errors, rule_host_patterns)
+{
+	static const char *const bad[] = {
+	    "*",
+	    "*.",
+	    "**.example.com",
+	    "a.*.com",
+	    "*example.com",
+	    "example.com:8080",
+	    ".example.com",
+	    "example.com.",
+	    "a..b",
+	    "[zz::1]",
+	    "[::1]:80",
+	    "ex ample.com",
+	    "exa/mple",
+	    "[]",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char y[512], want[512];
+		snprintf(y, sizeof(y), MINIMAL "cache: {rules: [{host: \"%s\", ttl: 1}]}\n",
+			 bad[i]);
+		snprintf(want, sizeof(want),
+			 "t.yaml:5:24: cache.rules[0].host: invalid host pattern '%s' (expected a "
+			 "host name without port, or \"*.example.com\" for its subdomains)",
+			 bad[i]);
+		expect_one_error(y, want);
+	}
+	static const char *const good[] = {"example.com", "*.example.com",  "localhost",
+					   "10.0.0.1",	  "[::1]",	    "[2001:DB8::1]",
+					   "*.co",	  "under_score.a-b"};
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		char y[512];
+		snprintf(y, sizeof(y), MINIMAL "cache: {rules: [{host: \"%s\", ttl: 1}]}\n",
+			 good[i]);
+		struct config *cfg = expect_ok(y);
+		cr_assert_str_eq(cfg->cache.rules[0].host, good[i]);
+		config_free(&cfg);
+	}
+}
+
+Test(config_cache_errors, rule_errors_reported_together)
+{
+	struct config_errors e = {0};
+	struct config *cfg = load(MINIMAL "cache:\n"		   /* 5 */
+					  "  rules:\n"		   /* 6 */
+					  "    - host: \"*\"\n"	   /* 7 */
+					  "      path_prefix: x\n" /* 8 */
+					  "      ttl: -1\n"	   /* 9 */
+					  "    - hots: a.com\n"	   /* 10 */
+					  "    - bypass: true\n",  /* 11 */
+				  &e);
+	cr_assert_null(cfg);
+	static const char *const want[] = {
+	    "t.yaml:7:13: cache.rules[0].host: invalid host pattern '*' (expected a host name "
+	    "without port, or \"*.example.com\" for its subdomains)",
+	    "t.yaml:8:20: cache.rules[0].path_prefix: 'x' must start with '/'",
+	    "t.yaml:9:12: cache.rules[0].ttl: invalid duration '-1' (expected e.g. 250ms, 30s, "
+	    "2m, 1h)",
+	    "t.yaml:10:7: unknown key 'hots' in cache.rules[1]; expected one of: host, "
+	    "path_prefix, ttl, default_ttl, bypass, max_object_size, key",
+	    "t.yaml:10:7: cache.rules[1]: rule does nothing; give at least one of: ttl, "
+	    "default_ttl, bypass, max_object_size, key",
+	};
+	cr_assert_eq(e.n, sizeof(want) / sizeof(want[0]), "got:%s", dump(&e));
+	for (size_t i = 0; i < e.n; i++)
+		cr_assert_str_eq(e.lines[i], want[i]);
+	config_errors_clear(&e);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Rule matching                                                             */
+
+Test(config_rules, match_table)
+{
+	struct config *cfg = expect_ok(MINIMAL "cache:\n"
+					       "  rules:\n"
+					       "    - host: static.example.com\n" /* 0 */
+					       "      path_prefix: /assets/\n"
+					       "      ttl: 1h\n"
+					       "    - host: \"*.example.com\"\n" /* 1 */
+					       "      ttl: 5m\n"
+					       "    - path_prefix: /api/\n" /* 2 */
+					       "      bypass: true\n"
+					       "    - host: EXAMPLE.org\n" /* 3 */
+					       "      default_ttl: 1m\n"
+					       "    - host: \"[::1]\"\n" /* 4 */
+					       "      ttl: 0\n"
+					       "    - host: \"*.Example.NET\"\n" /* 5 */
+					       "      path_prefix: /\n"
+					       "      ttl: 1\n");
+	static const struct {
+		const char *host; /* NULL: no Host */
+		const char *path;
+		int want; /* rule index, -1: none */
+	} t[] = {
+	    {"static.example.com", "/assets/app.css", 0},
+	    {"STATIC.Example.COM", "/assets/x", 0}, /* host: any case */
+	    {"static.example.com", "/assets/", 0},  /* prefix equal to the path */
+	    {"static.example.com", "/Assets/x", 1}, /* path: case-sensitive, falls through */
+	    {"static.example.com", "/assets", 1},   /* shorter than the prefix */
+	    {"static.example.com", "/other", 1},    /* wildcard catches the rest */
+	    {"a.example.com", "/", 1},		    /* wildcard: one label */
+	    {"a.b.EXAMPLE.com", "/x", 1},	    /* wildcard: several labels, any case */
+	    {"a.example.com", "/api/v1", 1},	    /* first match wins over rule 2 */
+	    {"example.com", "/api/v1", 2},	    /* wildcard excludes the bare suffix */
+	    {"example.com", "/", -1},
+	    {"xexample.com", "/", -1},	   /* suffix must follow a dot */
+	    {"example.com.evil", "/", -1}, /* no partial host matches */
+	    {"static.example.co", "/assets/x", -1},
+	    {"example.org", "/", 3},	 /* pattern written in upper case */
+	    {"Example.Org", "/api/", 2}, /* first match wins over rule 3 */
+	    {"a.example.org", "/", -1},	 /* exact host: no subdomains */
+	    {"[::1]", "/", 4},
+	    {"foo.example.net", "/", 5},
+	    {"other.com", "/api", -1}, /* "/api" is not under "/api/" */
+	    {"other.com", "/ap", -1},
+	    {NULL, "/api/x", 2}, /* no Host: host-less rules only */
+	    {NULL, "/assets/x", -1},
+	    {"", "/", -1},
+	    {"other.com", "", -1},
+	};
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		const struct config_rule *r =
+		    config_rule_match(cfg, t[i].host, t[i].host ? strlen(t[i].host) : 0, t[i].path,
+				      strlen(t[i].path));
+		int got = r ? (int)(r - cfg->cache.rules) : -1;
+		cr_assert_eq(got, t[i].want, "%s %s: rule %d, want %d",
+			     t[i].host ? t[i].host : "(null)", t[i].path, got, t[i].want);
+	}
+
+	/* Lengths are honoured: neither argument needs to be NUL-terminated. */
+	const char *hp = "static.example.com:8080";
+	cr_assert_eq(config_rule_match(cfg, hp, 18, "/assets/x", 9), &cfg->cache.rules[0]);
+	cr_assert_eq(config_rule_match(cfg, hp, 18, "/assets/x", 7), &cfg->cache.rules[1]);
+	cr_assert_eq(config_rule_match(cfg, "a.example.comX", 13, "/", 1), &cfg->cache.rules[1]);
+	cr_assert_null(config_rule_match(cfg, "example.comX", 11, "/", 1));
+	cr_assert_null(config_rule_match(NULL, "a.example.com", 13, "/", 1));
+	config_free(&cfg);
+
+	/* No rules at all. */
+	cfg = expect_ok(MINIMAL);
+	cr_assert_null(config_rule_match(cfg, "example.com", 11, "/", 1));
+	config_free(&cfg);
+
+	/* A rule without host or path matches everything, including no Host. */
+	cfg = expect_ok(MINIMAL "cache: {rules: [{bypass: true}]}\n");
+	cr_assert_eq(config_rule_match(cfg, "x", 1, "/y", 2), &cfg->cache.rules[0]);
+	cr_assert_eq(config_rule_match(cfg, NULL, 0, "/", 1), &cfg->cache.rules[0]);
+	config_free(&cfg);
+}
+
+/* ------------------------------------------------------------------------ */
+/* admin.token and admin.allow                                               */
+
+Test(config_admin, token_and_allow_forms)
+{
+	struct config *cfg = expect_ok(MINIMAL "admin:\n"
+					       "  listen: \":9090\"\n"
+					       "  token: 12345\n"
+					       "  allow: 10.0.0.0/8\n");
+	cr_assert_str_eq(cfg->admin.token, "12345");
+	cr_assert_eq(cfg->admin.n_allow, 1);
+	check_cidr(&cfg->admin.allow[0], AF_INET, "10.0.0.0", 8);
+	config_free(&cfg);
+}
+
+Test(config_admin, errors)
+{
+	expect_one_error(MINIMAL "admin: {listen: \":9090\", token: \"\"}\n",
+			 "t.yaml:5:33: admin.token: must not be empty");
+	expect_one_error(MINIMAL "admin: {listen: \":9090\", token: \"a b\"}\n",
+			 "t.yaml:5:33: admin.token: must contain only visible ASCII characters "
+			 "(no spaces)");
+	expect_one_error(MINIMAL "admin: {listen: \":9090\", token: \"caf\xc3\xa9\"}\n",
+			 "t.yaml:5:33: admin.token: must contain only visible ASCII characters "
+			 "(no spaces)");
+	expect_one_error(MINIMAL "admin:\n"
+				 "  listen: \":9090\"\n"
+				 "  token:\n",
+			 "t.yaml:7:9: admin.token: expected a string, got an empty value");
+	expect_one_error(MINIMAL "admin: {listen: \":9090\", token: [a]}\n",
+			 "t.yaml:5:33: admin.token: expected a string, got a list");
+	expect_one_error(MINIMAL "admin: {listen: \":9090\", allow: []}\n",
+			 "t.yaml:5:33: admin.allow: at least one network is required");
+	expect_one_error(MINIMAL "admin: {listen: \":9090\", allow: {a: b}}\n",
+			 "t.yaml:5:33: admin.allow: expected a network or a list of networks, got "
+			 "a mapping");
+	expect_one_error(MINIMAL
+			 "admin: {listen: \":9090\", allow: [\"10.0.0.0/8\", \"::1/129\"]}\n",
+			 "t.yaml:5:48: admin.allow[1]: invalid network '::1/129': invalid prefix "
+			 "length (expected 0..128)");
+	expect_one_error(MINIMAL "admin: {listen: \":9090\", allow: [[\"::1\"]]}\n",
+			 "t.yaml:5:34: admin.allow[0]: expected a network (ADDR/PREFIX), got a "
+			 "list");
+	/* allow without listen still needs listen. */
+	expect_one_error(MINIMAL "admin: {allow: \"::1\"}\n",
+			 "t.yaml:5:8: admin: missing required key 'listen'");
+
+	static const struct {
+		const char *s, *why;
+	} bad[] = {
+	    {"10.0.0.0/33", "invalid prefix length (expected 0..32)"},
+	    {"10.0.0.0/", "invalid prefix length (expected 0..32)"},
+	    {"10.0.0.0/-1", "invalid prefix length (expected 0..32)"},
+	    {"10.0.0.0/8/8", "invalid prefix length (expected 0..32)"},
+	    {"10.0.0.0/ 8", "invalid prefix length (expected 0..32)"},
+	    {"10.0.0.0/99999999999999999999", "invalid prefix length (expected 0..32)"},
+	    {"::/129", "invalid prefix length (expected 0..128)"},
+	    {"1.2.3", "invalid IP address"},
+	    {"127.1", "invalid IP address"},
+	    {"256.0.0.0/8", "invalid IP address"},
+	    {"/8", "invalid IP address"},
+	    {"fe80::1%eth0", "invalid IP address"},
+	    {"[::1]", "invalid IP address"},
+	    {"localhost", "invalid IP address"},
+	    {" 10.0.0.0/8", "invalid IP address"},
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char y[512], want[512];
+		snprintf(y, sizeof(y), MINIMAL "admin: {listen: \":9090\", allow: \"%s\"}\n",
+			 bad[i].s);
+		snprintf(want, sizeof(want), "t.yaml:5:33: admin.allow: invalid network '%s': %s",
+			 bad[i].s, bad[i].why);
+		expect_one_error(y, want);
+	}
+}
+
+static bool allowed(const struct config *cfg, const char *ip)
+{
+	struct sockaddr_storage ss = {0};
+	struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
+	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
+
+	if (inet_pton(AF_INET, ip, &sin->sin_addr) == 1) {
+		sin->sin_family = AF_INET;
+	} else {
+		cr_assert_eq(inet_pton(AF_INET6, ip, &sin6->sin6_addr), 1, "bad test address %s",
+			     ip);
+		sin6->sin6_family = AF_INET6;
+	}
+	return config_admin_allowed(cfg, (const struct sockaddr *)&ss);
+}
+
+static void check_allow_table(const char *allow, const char *const *yes, size_t n_yes,
+			      const char *const *no, size_t n_no)
+{
+	char y[512];
+	struct config *cfg;
+
+	if (allow)
+		snprintf(y, sizeof(y), MINIMAL "admin: {listen: \":9090\", allow: %s}\n", allow);
+	else
+		snprintf(y, sizeof(y), MINIMAL);
+	cfg = expect_ok(y);
+	for (size_t i = 0; i < n_yes; i++)
+		cr_assert(allowed(cfg, yes[i]), "allow %s: %s refused", allow ? allow : "default",
+			  yes[i]);
+	for (size_t i = 0; i < n_no; i++)
+		cr_assert(!allowed(cfg, no[i]), "allow %s: %s allowed", allow ? allow : "default",
+			  no[i]);
+	config_free(&cfg);
+}
+
+#define TABLE(...)  ((const char *const[]){__VA_ARGS__})
+#define NTABLE(...) (sizeof((const char *const[]){__VA_ARGS__}) / sizeof(const char *))
+#define CHECK_ALLOW(allow, YES, NO)                                                                \
+	check_allow_table(allow, TABLE YES, NTABLE YES, TABLE NO, NTABLE NO)
+
+Test(config_admin, cidr_match_table)
+{
+	/* Default: loopback only, also as seen through a dual-stack socket. */
+	CHECK_ALLOW(NULL, ("127.0.0.1", "127.255.255.254", "::1", "::ffff:127.0.0.1"),
+		    ("10.0.0.1", "128.0.0.1", "::2", "::", "::ffff:10.0.0.1", "0.0.0.0"));
+
+	/* IPv4 networks, host bits in the config cleared, odd prefixes. */
+	CHECK_ALLOW("[\"10.0.0.0/8\", \"192.168.1.7\", \"172.16.5.4/12\", \"192.0.2.2/31\"]",
+		    ("10.0.0.0", "10.1.2.3", "10.255.255.255", "192.168.1.7", "172.16.0.0",
+		     "172.31.255.255", "192.0.2.2", "192.0.2.3", "::ffff:10.9.9.9",
+		     "::ffff:192.168.1.7"),
+		    ("9.255.255.255", "11.0.0.0", "192.168.1.6", "192.168.1.8", "172.15.255.255",
+		     "172.32.0.0", "192.0.2.1", "192.0.2.4", "::ffff:11.0.0.1", "::a00:1", "::1",
+		     "127.0.0.1"));
+
+	/* /32 and a bare address are the same thing. */
+	CHECK_ALLOW("[\"1.2.3.4/32\"]", ("1.2.3.4", "::ffff:1.2.3.4"), ("1.2.3.5", "1.2.3.3"));
+	CHECK_ALLOW("\"1.2.3.4\"", ("1.2.3.4"), ("1.2.3.5"));
+
+	/* IPv6 networks, including a prefix that is not a multiple of 8. */
+	CHECK_ALLOW("[\"2001:db8::/32\", \"fe80::1\", \"2001:db9:8000::/33\", \"::1/128\"]",
+		    ("2001:db8::", "2001:db8:ffff:ffff:ffff:ffff:ffff:ffff", "fe80::1",
+		     "2001:db9:8000::1", "2001:db9:ffff::", "::1"),
+		    ("2001:db7:ffff::", "2001:db9:7fff:ffff::", "fe80::2", "::2", "127.0.0.1",
+		     "::ffff:127.0.0.1"));
+
+	/* /0: everything of that family (and IPv4 through its mapped form). */
+	CHECK_ALLOW("\"0.0.0.0/0\"", ("0.0.0.0", "255.255.255.255", "::ffff:8.8.8.8"),
+		    ("::1", "2001:db8::1"));
+	CHECK_ALLOW("\"::/0\"", ("::", "::1", "ffff::1", "10.0.0.1"), ());
+
+	/* A mapped network in the config matches plain IPv4 peers too. */
+	CHECK_ALLOW("\"::ffff:10.0.0.0/104\"", ("10.1.1.1", "::ffff:10.2.2.2"),
+		    ("11.0.0.1", "::10.0.0.1"));
+}
+
+Test(config_admin, allowed_other_families)
+{
+	struct config *cfg =
+	    expect_ok(MINIMAL "admin: {listen: \":9090\", allow: \"0.0.0.0/0\"}\n");
+	struct sockaddr_storage ss = {0};
+	ss.ss_family = AF_UNIX;
+	cr_assert(!config_admin_allowed(cfg, (const struct sockaddr *)&ss));
+	cr_assert(!config_admin_allowed(cfg, NULL));
+	config_free(&cfg);
+	ss.ss_family = AF_INET;
+	cr_assert(!config_admin_allowed(NULL, (const struct sockaddr *)&ss));
 }

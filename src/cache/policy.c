@@ -1,0 +1,276 @@
+/* policy.c - RFC 9111 storability, freshness, age and reuse decisions. */
+#include "cache/policy.h"
+
+#include <string.h>
+
+#include "http/date.h"
+
+static void parse_cc_fields(const struct hmsg *m, const char *name, struct cache_control *cc)
+{
+	cc_init(cc);
+	for (uint32_t i = 0; i < m->n_fields; i++) {
+		const struct hfield *f = &m->fields[i];
+		if (hspan_ieq(m, f->name, name))
+			cc_parse(cc, hmsg_ptr(m, f->value), f->value.len);
+	}
+}
+
+void policy_req_meta(const struct hmsg *req, struct req_meta *rq)
+{
+	memset(rq, 0, sizeof(*rq));
+	rq->method = hmsg_method(req);
+	rq->has_authorization = hmsg_field(req, "authorization", 0) != NULL;
+	parse_cc_fields(req, "cache-control", &rq->cc);
+	if (!rq->cc.present) {
+		const struct hfield *p = hmsg_field(req, "pragma", 0);
+		rq->pragma_no_cache = p && cc_pragma_no_cache(hmsg_ptr(req, p->value), p->value.len);
+	}
+}
+
+static int64_t date_field(const struct hmsg *m, const char *name, int64_t now, bool *present)
+{
+	const struct hfield *f = hmsg_field(m, name, 0);
+	int64_t t;
+	*present = f != NULL;
+	/* More than one is as good as an invalid one. */
+	if (!f || hmsg_field(m, name, 1))
+		return POLICY_NONE;
+	if (!http_date_parse(hmsg_ptr(m, f->value), f->value.len, now, &t))
+		return POLICY_NONE;
+	return t;
+}
+
+void policy_meta_from_response(const struct hmsg *m, int64_t request_time, int64_t response_time,
+			       struct resp_meta *rm)
+{
+	memset(rm, 0, sizeof(*rm));
+	rm->status = hmsg_status(m);
+	rm->request_time = request_time;
+	rm->response_time = response_time;
+
+	/* RFC 9213: a cache that honours a targeted field ignores
+	 * Cache-Control when the targeted field is present and valid. */
+	struct cache_control cdn;
+	parse_cc_fields(m, "cdn-cache-control", &cdn);
+	if (cdn.present && (cdn.flags || cdn.invalid || cdn.delta[CC_MAX_AGE] != CC_UNSET ||
+			    cdn.delta[CC_S_MAXAGE] != CC_UNSET)) {
+		rm->cc = cdn;
+		rm->cdn_cc = true;
+	} else {
+		parse_cc_fields(m, "cache-control", &rm->cc);
+	}
+
+	bool present;
+	rm->date = date_field(m, "date", response_time, &present);
+	if (rm->date == POLICY_NONE)
+		rm->date = response_time; /* RFC 9110 6.6.1: a recipient may add Date */
+	rm->expires = date_field(m, "expires", response_time, &present);
+	if (present && rm->expires == POLICY_NONE)
+		rm->expires = rm->date - 1; /* invalid Expires means already expired (5.3) */
+	rm->last_modified = date_field(m, "last-modified", response_time, &present);
+
+	/* An Age we cannot trust (unparsable, or sent twice) makes the
+	 * response stale rather than possibly too fresh: treat it as the
+	 * largest delta-seconds value (RFC 9111 1.2.2). */
+	const struct hfield *age = hmsg_field(m, "age", 0);
+	int64_t a;
+	if (age) {
+		if (!hmsg_field(m, "age", 1) &&
+		    cc_parse_age(hmsg_ptr(m, age->value), age->value.len, &a))
+			rm->age = a;
+		else
+			rm->age = 2147483648LL;
+	}
+	rm->has_etag = hmsg_field(m, "etag", 0) != NULL;
+	rm->set_cookie = hmsg_field(m, "set-cookie", 0) != NULL;
+	for (unsigned i = 0;; i++) {
+		const struct hfield *v = hmsg_field(m, "vary", i);
+		if (!v)
+			break;
+		const char *p = hmsg_ptr(m, v->value);
+		for (uint32_t j = 0; j < v->value.len; j++) {
+			if (p[j] == '*')
+				rm->vary_star = true;
+		}
+	}
+}
+
+bool policy_status_default_cacheable(int status)
+{
+	switch (status) {
+	case 200:
+	case 203:
+	case 204:
+	case 206:
+	case 300:
+	case 301:
+	case 308:
+	case 404:
+	case 405:
+	case 410:
+	case 414:
+	case 501:
+		return true;
+	default:
+		return false;
+	}
+}
+
+static bool has_explicit_lifetime(const struct resp_meta *rm)
+{
+	const struct cache_control *cc = &rm->cc;
+	return cc->delta[CC_S_MAXAGE] != CC_UNSET || cc->delta[CC_MAX_AGE] != CC_UNSET ||
+	       (cc->invalid & ((1u << CC_MAX_AGE) | (1u << CC_S_MAXAGE))) ||
+	       rm->expires != POLICY_NONE;
+}
+
+const char *policy_storable_name(enum storable s)
+{
+	static const char *const names[] = {
+		[STORE_OK] = "stored",
+		[STORE_NO_METHOD] = "method",
+		[STORE_NO_STATUS] = "status",
+		[STORE_NO_STORE] = "no-store",
+		[STORE_PRIVATE] = "private",
+		[STORE_AUTHORIZATION] = "authorization",
+		[STORE_VARY_STAR] = "vary-star",
+		[STORE_SET_COOKIE] = "set-cookie",
+		[STORE_NO_LIFETIME] = "no-lifetime",
+	};
+	return names[s];
+}
+
+enum storable policy_storable(const struct req_meta *rq, const struct resp_meta *rm,
+			      const struct policy_knobs *k)
+{
+	const struct cache_control *cc = &rm->cc;
+	if (rq->method != HTTP_GET)
+		return STORE_NO_METHOD;
+	/* 206 is cacheable by default, but we never ask for ranges and do
+	 * not combine partial content. */
+	if (rm->status < 200 || rm->status == 206 || rm->status == 304)
+		return STORE_NO_STATUS;
+	if ((cc->flags & CC_NO_STORE) || (rq->cc.flags & CC_NO_STORE))
+		return STORE_NO_STORE;
+	if (cc->flags & CC_PRIVATE)
+		return STORE_PRIVATE;
+	/* RFC 9111 3.5: a shared cache may reuse a response to a request with
+	 * Authorization only if it says so explicitly. */
+	if (rq->has_authorization &&
+	    !(cc->flags & (CC_PUBLIC | CC_MUST_REVALIDATE)) && cc->delta[CC_S_MAXAGE] == CC_UNSET)
+		return STORE_AUTHORIZATION;
+	if (rm->vary_star)
+		return STORE_VARY_STAR;
+	if (rm->set_cookie)
+		return STORE_SET_COOKIE;
+	bool explicit_ok = has_explicit_lifetime(rm) || (cc->flags & CC_PUBLIC) ||
+			   k->ttl_override != POLICY_NONE;
+	if (!explicit_ok && !policy_status_default_cacheable(rm->status))
+		return STORE_NO_STATUS;
+	/* A response that is stale on arrival and cannot be served stale is
+	 * still worth storing when it can be revalidated cheaply. */
+	if (policy_lifetime(rm, k) <= 0 && !(cc->flags & CC_NO_CACHE) && !rm->has_etag &&
+	    rm->last_modified == POLICY_NONE && !explicit_ok)
+		return STORE_NO_LIFETIME;
+	return STORE_OK;
+}
+
+int64_t policy_lifetime(const struct resp_meta *rm, const struct policy_knobs *k)
+{
+	const struct cache_control *cc = &rm->cc;
+	if (k->ttl_override != POLICY_NONE)
+		return k->ttl_override;
+	/* An invalid or conflicting max-age / s-maxage makes the response
+	 * stale (RFC 9111 4.2.1). */
+	if (cc->invalid & (1u << CC_S_MAXAGE))
+		return 0;
+	if (cc->delta[CC_S_MAXAGE] != CC_UNSET)
+		return cc->delta[CC_S_MAXAGE];
+	if (cc->invalid & (1u << CC_MAX_AGE))
+		return 0;
+	if (cc->delta[CC_MAX_AGE] != CC_UNSET)
+		return cc->delta[CC_MAX_AGE];
+	if (rm->expires != POLICY_NONE) {
+		int64_t l = rm->expires - rm->date;
+		return l > 0 ? l : 0;
+	}
+	if (rm->last_modified != POLICY_NONE && policy_status_default_cacheable(rm->status) &&
+	    rm->last_modified <= rm->date) {
+		int64_t l = (rm->date - rm->last_modified) * (int64_t)k->heuristic_percent / 100;
+		return l < k->heuristic_max ? l : k->heuristic_max;
+	}
+	return k->default_ttl > 0 ? k->default_ttl : 0;
+}
+
+int64_t policy_age(const struct resp_meta *rm, int64_t now)
+{
+	int64_t apparent = rm->response_time - rm->date;
+	if (apparent < 0)
+		apparent = 0;
+	int64_t delay = rm->response_time - rm->request_time;
+	if (delay < 0)
+		delay = 0;
+	int64_t corrected_age = rm->age + delay;
+	int64_t initial = apparent > corrected_age ? apparent : corrected_age;
+	int64_t resident = now - rm->response_time;
+	if (resident < 0)
+		resident = 0;
+	return initial + resident;
+}
+
+static bool must_revalidate(const struct resp_meta *rm)
+{
+	return rm->cc.flags & (CC_MUST_REVALIDATE | CC_PROXY_REVALIDATE | CC_NO_CACHE);
+}
+
+enum usable policy_usable(const struct req_meta *rq, const struct resp_meta *rm, int64_t lifetime,
+			  bool soft_stale, int64_t now)
+{
+	const struct cache_control *rcc = &rq->cc;
+	/* no-cache (response, unqualified): always validate before reuse. */
+	if (rm->cc.flags & CC_NO_CACHE)
+		return USE_REVALIDATE;
+	if ((rcc->flags & CC_NO_CACHE) || rq->pragma_no_cache)
+		return USE_REVALIDATE;
+	int64_t age = policy_age(rm, now);
+	if (soft_stale && lifetime > age)
+		lifetime = age; /* soft purge: exactly stale now */
+	if (rcc->delta[CC_MAX_AGE] != CC_UNSET && age > rcc->delta[CC_MAX_AGE])
+		return USE_REVALIDATE;
+	int64_t fresh_left = lifetime - age;
+	if (rcc->delta[CC_MIN_FRESH] != CC_UNSET) {
+		if (fresh_left < rcc->delta[CC_MIN_FRESH])
+			return USE_REVALIDATE;
+	}
+	if (fresh_left > 0)
+		return USE_FRESH;
+	int64_t staleness = -fresh_left;
+	if (must_revalidate(rm))
+		return USE_REVALIDATE;
+	if ((rcc->flags & CC_MAX_STALE_ANY) ||
+	    (rcc->delta[CC_MAX_STALE] != CC_UNSET && staleness <= rcc->delta[CC_MAX_STALE]))
+		return USE_STALE_OK;
+	int64_t swr = rm->cc.delta[CC_STALE_WHILE_REVALIDATE];
+	if (swr != CC_UNSET && staleness <= swr)
+		return USE_STALE_REVALIDATE;
+	return USE_REVALIDATE;
+}
+
+bool policy_stale_on_error(const struct req_meta *rq, const struct resp_meta *rm, int64_t lifetime,
+			   int64_t grace, int64_t now)
+{
+	if (must_revalidate(rm) && !(rm->cc.flags & CC_NO_CACHE))
+		return false;
+	if (rm->cc.flags & (CC_MUST_REVALIDATE | CC_PROXY_REVALIDATE))
+		return false;
+	int64_t staleness = policy_age(rm, now) - lifetime;
+	if (staleness <= 0)
+		return true;
+	int64_t sie = rm->cc.delta[CC_STALE_IF_ERROR];
+	int64_t rsie = rq->cc.delta[CC_STALE_IF_ERROR];
+	if (sie != CC_UNSET && staleness <= sie)
+		return true;
+	if (rsie != CC_UNSET && staleness <= rsie)
+		return true;
+	return staleness <= grace;
+}

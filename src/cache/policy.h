@@ -1,0 +1,110 @@
+/*
+ * policy.h - RFC 9111 decisions as pure functions of parsed headers and
+ * `now` (Unix seconds), so every rule is unit-testable without sleeping.
+ *
+ * The fetch path fills a struct resp_meta from the response head once
+ * (policy_meta_from_response) and keeps it with the stored object; the
+ * lookup path asks policy_usable() whether a stored response may answer a
+ * request, and the store path asks policy_storable() whether to keep it.
+ */
+#ifndef RINGCACHE_CACHE_POLICY_H
+#define RINGCACHE_CACHE_POLICY_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "cache/cc.h"
+#include "http/msg.h"
+
+#define POLICY_NONE INT64_MIN
+
+/* What policy needs to know about the request. */
+struct req_meta {
+	unsigned method; /* llhttp method */
+	bool has_authorization;
+	bool pragma_no_cache; /* Pragma: no-cache and no Cache-Control */
+	struct cache_control cc;
+};
+
+/* Freshness-relevant facts about a response, fixed when it is received. */
+struct resp_meta {
+	int status;
+	struct cache_control
+	    cc; /* the effective directives: CDN-Cache-Control if present, else Cache-Control */
+	bool cdn_cc;	       /* cc came from CDN-Cache-Control */
+	int64_t date;	       /* Date, or response_time when absent/invalid */
+	int64_t expires;       /* POLICY_NONE absent; invalid -> date - 1 (already expired) */
+	int64_t last_modified; /* POLICY_NONE absent */
+	int64_t age;	       /* Age received, 0 when absent or invalid */
+	int64_t request_time;  /* when the request was sent */
+	int64_t response_time; /* when the response head arrived */
+	bool has_etag;
+	bool vary_star;
+	bool set_cookie;
+};
+
+/* Per-request rule and config knobs policy applies. */
+struct policy_knobs {
+	int64_t ttl_override; /* seconds, or POLICY_NONE */
+	int64_t default_ttl;  /* seconds when the response gives no lifetime; 0 = none */
+	uint32_t heuristic_percent;
+	int64_t heuristic_max; /* seconds */
+	int64_t grace;	       /* seconds of stale serving when the backend fails */
+};
+
+void policy_req_meta(const struct hmsg *req, struct req_meta *rq);
+
+/* Parse the response head M received for a request sent at REQUEST_TIME
+ * whose head arrived at RESPONSE_TIME. */
+void policy_meta_from_response(const struct hmsg *m, int64_t request_time, int64_t response_time,
+			       struct resp_meta *rm);
+
+enum storable {
+	STORE_OK = 0,
+	STORE_NO_METHOD,     /* not GET */
+	STORE_NO_STATUS,     /* not a final status we may store */
+	STORE_NO_STORE,	     /* no-store in request or response */
+	STORE_PRIVATE,	     /* private (unqualified) */
+	STORE_AUTHORIZATION, /* request had Authorization, response did not allow sharing */
+	STORE_VARY_STAR,
+	STORE_SET_COOKIE,  /* shared caches do not store per-user cookies (ringcache rule) */
+	STORE_NO_LIFETIME, /* no explicit or heuristic lifetime and no default ttl */
+};
+
+const char *policy_storable_name(enum storable s);
+
+enum storable policy_storable(const struct req_meta *rq, const struct resp_meta *rm,
+			      const struct policy_knobs *k);
+
+/* Freshness lifetime in seconds (RFC 9111 4.2.1, then heuristics 4.2.2,
+ * then the configured default); the rule's ttl override wins. May be 0. */
+int64_t policy_lifetime(const struct resp_meta *rm, const struct policy_knobs *k);
+
+/* current_age (RFC 9111 4.2.3), seconds, never negative. */
+int64_t policy_age(const struct resp_meta *rm, int64_t now);
+
+enum usable {
+	USE_FRESH,	      /* serve it */
+	USE_STALE_OK,	      /* stale but the request accepts it (max-stale) */
+	USE_STALE_REVALIDATE, /* stale within stale-while-revalidate: serve it, refresh in the
+				 background */
+	USE_REVALIDATE,	      /* must be validated with the origin before use */
+};
+
+/*
+ * May the stored response RM (with LIFETIME seconds) answer request RQ at
+ * NOW? SOFT_STALE marks an object invalidated softly (tag purge), which is
+ * then treated as stale.
+ */
+enum usable policy_usable(const struct req_meta *rq, const struct resp_meta *rm, int64_t lifetime,
+			  bool soft_stale, int64_t now);
+
+/* After a failed fetch (error, timeout or 5xx) may this stale response be
+ * served instead (stale-if-error, or the configured grace)? */
+bool policy_stale_on_error(const struct req_meta *rq, const struct resp_meta *rm, int64_t lifetime,
+			   int64_t grace, int64_t now);
+
+/* Is STATUS cacheable by default / heuristically (RFC 9110 15.1)? */
+bool policy_status_default_cacheable(int status);
+
+#endif

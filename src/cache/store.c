@@ -1,0 +1,840 @@
+/* store.c - sharded object table, coalescing waits, streamed bodies, eviction, invalidation. */
+#include "cache/store.h"
+
+#include <assert.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <xxhash.h>
+
+#include "cache/ban.h"
+#include "cache/tags.h"
+#include "cache/vary.h"
+#include "rt/task.h"
+
+#define NSHARDS      64
+#define SHARD_BUCKETS 4096
+#define CHUNK_MIN    (4 * 1024)
+#define CHUNK_MAX    (64 * 1024)
+#define CHUNK_DEFAULT (16 * 1024)
+
+#define container_of(p, T, m) ((T *)((char *)(p) - offsetof(T, m)))
+
+struct coh {
+	struct coh *hnext;
+	uint64_t hash;
+	uint32_t refs; /* lookups holding it + objects pointing at it; shard lock */
+	bool busy;     /* a fetch for this key is in flight */
+	int64_t hfm_until;
+	struct cobj *variants;
+	struct cwaiter *waiters;
+	uint32_t key_len, host_len;
+	char key[];
+};
+
+struct shard {
+	pthread_mutex_t lock;
+	struct coh *buckets[SHARD_BUCKETS];
+};
+
+struct store {
+	struct shard shards[NSHARDS];
+	struct evict ev;
+	struct ban_list *bans;
+	struct tag_index *tags;
+	struct store_stats stats;
+};
+
+/* ---- waking ----------------------------------------------------------- */
+
+static void waiter_msg(struct rt_msg *m)
+{
+	struct cwaiter *w = container_of(m, struct cwaiter, msg);
+	rt_wake(w->task, 0);
+}
+
+/* Wake a list detached under its lock. The waiter structs live on the
+ * waiting tasks' stacks and stay valid until each task has been woken. */
+static void wake_all(struct cwaiter *w)
+{
+	struct rt_loop *here = rt_loop_current();
+	while (w) {
+		struct cwaiter *next = w->next;
+		if (w->loop == here) {
+			rt_wake(w->task, 0);
+		} else {
+			w->msg.fn = waiter_msg;
+			rt_loop_post(w->loop, &w->msg);
+		}
+		w = next;
+	}
+}
+
+static struct cwaiter *detach_waiters(struct cwaiter **list)
+{
+	struct cwaiter *w = *list;
+	*list = NULL;
+	for (struct cwaiter *x = w; x; x = x->next)
+		x->queued = false;
+	return w;
+}
+
+struct wait_ctx {
+	pthread_mutex_t *lock;
+	struct cwaiter **list;
+	struct cwaiter *w;
+};
+
+static bool wait_cancel(void *arg)
+{
+	struct wait_ctx *c = arg;
+	pthread_mutex_lock(c->lock);
+	bool removed = false;
+	if (c->w->queued) {
+		for (struct cwaiter **pp = c->list; *pp; pp = &(*pp)->next) {
+			if (*pp == c->w) {
+				*pp = c->w->next;
+				break;
+			}
+		}
+		c->w->queued = false;
+		removed = true;
+	}
+	pthread_mutex_unlock(c->lock);
+	/* Not removed: a wake is already on its way and must be waited for. */
+	return removed;
+}
+
+/* Called with LOCK held and W queued on LIST; returns with LOCK released. */
+static int wait_on(pthread_mutex_t *lock, struct cwaiter **list, struct cwaiter *w,
+		   rt_time_t deadline)
+{
+	w->task = rt_task_self();
+	w->loop = rt_loop_current();
+	w->queued = true;
+	w->next = *list;
+	*list = w;
+	pthread_mutex_unlock(lock);
+	struct wait_ctx c = {lock, list, w};
+	return rt_wait(deadline, wait_cancel, &c);
+}
+
+/* ---- bodies ----------------------------------------------------------- */
+
+struct cbody *cbody_new(void)
+{
+	struct cbody *b = calloc(1, sizeof(*b));
+	if (!b)
+		return NULL;
+	pthread_mutex_init(&b->lock, NULL);
+	atomic_init(&b->refs, 1);
+	b->state = BODY_FILLING;
+	return b;
+}
+
+void cbody_release(struct cbody **bp)
+{
+	struct cbody *b = *bp;
+	if (!b)
+		return;
+	*bp = NULL;
+	if (atomic_fetch_sub(&b->refs, 1) != 1)
+		return;
+	assert(!b->waiters && !b->space_waiters);
+	for (struct cchunk *c = b->head, *n; c; c = n) {
+		n = c->next;
+		free(c);
+	}
+	pthread_mutex_destroy(&b->lock);
+	free(b);
+}
+
+int cbody_append(struct cbody *b, const char *p, size_t n, uint64_t expect)
+{
+	/* Only the fetcher appends, so tail and cap are stable here; readers
+	 * look only at lengths published under the lock. */
+	while (n) {
+		struct cchunk *t = b->tail;
+		size_t space = t ? t->cap - t->len : 0;
+		if (space == 0) {
+			uint64_t want = CHUNK_DEFAULT;
+			if (expect > b->len) {
+				want = expect - b->len;
+				want = want < CHUNK_MIN ? CHUNK_MIN : want > CHUNK_MAX ? CHUNK_MAX : want;
+			}
+			struct cchunk *c = malloc(sizeof(*c) + want);
+			if (!c)
+				return -ENOMEM;
+			c->next = NULL;
+			c->len = 0;
+			c->cap = (uint32_t)want;
+			pthread_mutex_lock(&b->lock);
+			if (b->tail)
+				b->tail->next = c;
+			else
+				b->head = c;
+			b->tail = c;
+			pthread_mutex_unlock(&b->lock);
+			continue;
+		}
+		size_t k = n < space ? n : space;
+		memcpy(t->data + t->len, p, k);
+		pthread_mutex_lock(&b->lock);
+		t->len += (uint32_t)k;
+		b->len += k;
+		struct cwaiter *w = detach_waiters(&b->waiters);
+		pthread_mutex_unlock(&b->lock);
+		wake_all(w);
+		p += k;
+		n -= k;
+	}
+	return 0;
+}
+
+void cbody_finish(struct cbody *b, bool ok)
+{
+	pthread_mutex_lock(&b->lock);
+	b->state = ok ? BODY_DONE : BODY_FAILED;
+	struct cwaiter *w = detach_waiters(&b->waiters);
+	pthread_mutex_unlock(&b->lock);
+	wake_all(w);
+}
+
+void body_consume(struct body_reader *r)
+{
+	struct cbody *b = r->b;
+	struct cchunk *freed = NULL;
+	pthread_mutex_lock(&b->lock);
+	/* Free whole chunks behind the cursor; keep the tail, which the
+	 * fetcher may still be filling. */
+	while (b->head && b->head != r->c && b->head != b->tail) {
+		struct cchunk *c = b->head;
+		b->head = c->next;
+		b->consumed += c->len;
+		c->next = freed;
+		freed = c;
+	}
+	struct cwaiter *w = NULL;
+	if (b->len - b->consumed <= PIPE_WINDOW / 2)
+		w = detach_waiters(&b->space_waiters);
+	pthread_mutex_unlock(&b->lock);
+	while (freed) {
+		struct cchunk *n = freed->next;
+		free(freed);
+		freed = n;
+	}
+	wake_all(w);
+}
+
+void body_reader_gone(struct cbody *b)
+{
+	pthread_mutex_lock(&b->lock);
+	b->reader_gone = true;
+	struct cwaiter *w = detach_waiters(&b->space_waiters);
+	pthread_mutex_unlock(&b->lock);
+	wake_all(w);
+}
+
+int cbody_wait_space(struct cbody *b, rt_time_t deadline)
+{
+	struct cwaiter w;
+	for (;;) {
+		pthread_mutex_lock(&b->lock);
+		if (b->reader_gone) {
+			pthread_mutex_unlock(&b->lock);
+			return -EPIPE;
+		}
+		if (b->len - b->consumed <= PIPE_WINDOW) {
+			pthread_mutex_unlock(&b->lock);
+			return 0;
+		}
+		int r = wait_on(&b->lock, &b->space_waiters, &w, deadline);
+		if (r < 0)
+			return r;
+	}
+}
+
+void body_reader_init(struct body_reader *r, struct cbody *b)
+{
+	memset(r, 0, sizeof(*r));
+	r->b = b;
+}
+
+ssize_t body_peek(struct body_reader *r, const char **p)
+{
+	struct cbody *b = r->b;
+	pthread_mutex_lock(&b->lock);
+	if (!r->c && b->head) {
+		r->c = b->head;
+		r->off = 0;
+	}
+	while (r->c && r->off == r->c->len && r->c->len == r->c->cap && r->c->next) {
+		r->c = r->c->next;
+		r->off = 0;
+	}
+	size_t avail = r->c ? r->c->len - r->off : 0;
+	enum body_state st = b->state;
+	pthread_mutex_unlock(&b->lock);
+	if (avail) {
+		*p = r->c->data + r->off;
+		return (ssize_t)avail;
+	}
+	return st == BODY_DONE ? 0 : st == BODY_FAILED ? -EIO : -EAGAIN;
+}
+
+void body_advance(struct body_reader *r, size_t n)
+{
+	r->off += (uint32_t)n;
+	r->pos += n;
+}
+
+void body_seek(struct body_reader *r, uint64_t off)
+{
+	struct cbody *b = r->b;
+	pthread_mutex_lock(&b->lock);
+	struct cchunk *c = b->head;
+	uint64_t left = off;
+	while (c && left >= c->len && c->next) {
+		left -= c->len;
+		c = c->next;
+	}
+	pthread_mutex_unlock(&b->lock);
+	r->c = c;
+	r->off = (uint32_t)left;
+	r->pos = off;
+}
+
+int body_wait(struct body_reader *r, rt_time_t deadline)
+{
+	struct cbody *b = r->b;
+	struct cwaiter w;
+	pthread_mutex_lock(&b->lock);
+	if (b->len > r->pos || b->state != BODY_FILLING) {
+		pthread_mutex_unlock(&b->lock);
+		return 0;
+	}
+	return wait_on(&b->lock, &b->waiters, &w, deadline);
+}
+
+/* ---- objects ---------------------------------------------------------- */
+
+static void coh_unref(struct store *st, struct coh *oh);
+
+struct cobj *cobj_new(struct store *st)
+{
+	struct cobj *o = calloc(1, sizeof(*o));
+	if (!o)
+		return NULL;
+	o->magic = COBJ_MAGIC;
+	o->st = st;
+	o->clen = -1;
+	atomic_init(&o->refs, 1);
+	o->body = cbody_new();
+	if (!o->body) {
+		free(o);
+		return NULL;
+	}
+	return o;
+}
+
+void cobj_retain(struct cobj *o)
+{
+	atomic_fetch_add_explicit(&o->refs, 1, memory_order_relaxed);
+}
+
+void cobj_release(struct cobj **op)
+{
+	struct cobj *o = *op;
+	if (!o)
+		return;
+	*op = NULL;
+	assert(o->magic == COBJ_MAGIC);
+	if (atomic_fetch_sub(&o->refs, 1) != 1)
+		return;
+	assert(!o->linked);
+	if (o->tagged)
+		tag_index_remove(o->st->tags, o);
+	if (o->oh)
+		coh_unref(o->st, o->oh);
+	if (o->linked || o->oh)
+		atomic_fetch_sub(&o->st->stats.objects, 1);
+	cbody_release(&o->body);
+	free(o->reason);
+	free(o->hdrs);
+	free(o->vary);
+	free(o->vkey);
+	free(o->tags);
+	o->magic = 0;
+	free(o);
+}
+
+static char *dupmem(const char *p, size_t n)
+{
+	if (!p)
+		return NULL;
+	char *d = malloc(n + 1);
+	if (d) {
+		memcpy(d, p, n);
+		d[n] = '\0';
+	}
+	return d;
+}
+
+struct cobj *cobj_clone_head(struct cobj *old)
+{
+	struct cobj *o = calloc(1, sizeof(*o));
+	if (!o)
+		return NULL;
+	o->magic = COBJ_MAGIC;
+	o->st = old->st;
+	atomic_init(&o->refs, 1);
+	o->status = old->status;
+	o->reason = dupmem(old->reason, old->reason ? strlen(old->reason) : 0);
+	o->vary = dupmem(old->vary, old->vary_len);
+	o->vary_len = old->vary_len;
+	o->vkey = dupmem(old->vkey, old->vkey_len);
+	o->vkey_len = old->vkey_len;
+	o->meta = old->meta;
+	o->lifetime = old->lifetime;
+	o->clen = old->clen;
+	o->tags = dupmem(old->tags, old->tags_len);
+	o->tags_len = old->tags_len;
+	o->tags_space_sep = old->tags_space_sep;
+	o->body = old->body;
+	atomic_fetch_add(&o->body->refs, 1);
+	return o;
+}
+
+/* ---- the table -------------------------------------------------------- */
+
+struct store *store_create(uint64_t budget)
+{
+	struct store *st = calloc(1, sizeof(*st));
+	if (!st)
+		return NULL;
+	uint64_t ghosts = budget / 4096;
+	ghosts = ghosts < 1024 ? 1024 : ghosts > (1u << 20) ? (1u << 20) : ghosts;
+	if (evict_init(&st->ev, budget, (uint32_t)ghosts) < 0) {
+		free(st);
+		return NULL;
+	}
+	st->bans = ban_list_create();
+	st->tags = tag_index_create();
+	for (int i = 0; i < NSHARDS; i++)
+		pthread_mutex_init(&st->shards[i].lock, NULL);
+	return st;
+}
+
+struct store_stats *store_stats(struct store *st)
+{
+	return &st->stats;
+}
+
+uint64_t store_bytes(struct store *st)
+{
+	return evict_bytes(&st->ev);
+}
+
+static struct shard *shard_of(struct store *st, uint64_t h)
+{
+	return &st->shards[h % NSHARDS];
+}
+
+static struct coh **bucket_of(struct shard *sh, uint64_t h)
+{
+	return &sh->buckets[(h / NSHARDS) % SHARD_BUCKETS];
+}
+
+/* Free OH if nothing refers to it any more; shard lock held. */
+static void coh_maybe_free(struct shard *sh, struct coh *oh)
+{
+	if (oh->refs || oh->busy || oh->variants || oh->waiters)
+		return;
+	/* A hit-for-miss mark keeps the head alive only while it is in use:
+	 * forgetting it early just costs one coalesced wait later. */
+	struct coh **pp = bucket_of(sh, oh->hash);
+	while (*pp != oh)
+		pp = &(*pp)->hnext;
+	*pp = oh->hnext;
+	free(oh);
+}
+
+static void coh_unref(struct store *st, struct coh *oh)
+{
+	struct shard *sh = shard_of(st, oh->hash);
+	pthread_mutex_lock(&sh->lock);
+	assert(oh->refs > 0);
+	oh->refs--;
+	coh_maybe_free(sh, oh);
+	pthread_mutex_unlock(&sh->lock);
+}
+
+void store_coh_release(struct store *st, struct coh **ohp)
+{
+	struct coh *oh = *ohp;
+	if (!oh)
+		return;
+	*ohp = NULL;
+	coh_unref(st, oh);
+}
+
+static struct coh *coh_find(struct shard *sh, uint64_t h, const char *key, uint32_t len)
+{
+	for (struct coh *oh = *bucket_of(sh, h); oh; oh = oh->hnext) {
+		if (oh->hash == h && oh->key_len == len && memcmp(oh->key, key, len) == 0)
+			return oh;
+	}
+	return NULL;
+}
+
+/* Unlink O from its head; shard lock held. Returns true if the caller now
+ * owns the table's reference (it took O out of the eviction queues; if
+ * eviction already took it, the evictor drops that reference). */
+static bool unlink_locked(struct store *st, struct cobj *o)
+{
+	if (!o->linked)
+		return false;
+	for (struct cobj **pp = &o->oh->variants; *pp; pp = &(*pp)->vnext) {
+		if (*pp == o) {
+			*pp = o->vnext;
+			break;
+		}
+	}
+	o->vnext = NULL;
+	o->linked = false;
+	return evict_remove(&st->ev, &o->ev);
+}
+
+/* Objects whose last references are dropped after the shard lock is
+ * released (freeing an object takes the shard lock again). */
+struct droplist {
+	struct cobj *o[16];
+	unsigned n;
+};
+
+static void drop_add(struct droplist *d, struct cobj *o)
+{
+	if (d->n < 16) {
+		d->o[d->n++] = o;
+		return;
+	}
+	/* Never full in practice (few variants per key); if it is, the
+	 * object stays referenced, a bounded leak rather than a deadlock. */
+}
+
+static void drop_all(struct droplist *d)
+{
+	for (unsigned i = 0; i < d->n; i++)
+		cobj_release(&d->o[i]);
+	d->n = 0;
+}
+
+static bool vary_matches(const struct cobj *o, const struct hmsg *req)
+{
+	if (!o->vary)
+		return true;
+	char key[1024];
+	int n = vary_key(o->vary, o->vary_len, req, key, sizeof(key));
+	return n >= 0 && (uint32_t)n == o->vkey_len && memcmp(key, o->vkey, (size_t)n) == 0;
+}
+
+int store_lookup(struct store *st, const struct lookup_req *lr, struct lookup_res *res)
+{
+	memset(res, 0, sizeof(*res));
+	uint64_t h = XXH3_64bits(lr->key, lr->key_len);
+	struct shard *sh = shard_of(st, h);
+	const char *host = lr->key, *url = lr->key + lr->host_len + 1;
+	size_t url_len = lr->key_len - lr->host_len - 1;
+	struct droplist drops = {.n = 0};
+	for (;;) {
+		pthread_mutex_lock(&sh->lock);
+		struct coh *oh = coh_find(sh, h, lr->key, lr->key_len);
+		if (!oh) {
+			oh = calloc(1, sizeof(*oh) + lr->key_len);
+			if (!oh) {
+				pthread_mutex_unlock(&sh->lock);
+				res->kind = LOOKUP_PASS;
+				return 0;
+			}
+			oh->hash = h;
+			oh->key_len = lr->key_len;
+			oh->host_len = lr->host_len;
+			memcpy(oh->key, lr->key, lr->key_len);
+			struct coh **b = bucket_of(sh, h);
+			oh->hnext = *b;
+			*b = oh;
+		}
+		if (oh->hfm_until > lr->now) {
+			pthread_mutex_unlock(&sh->lock);
+			res->kind = LOOKUP_PASS;
+			return 0;
+		}
+		struct cobj *best = NULL;
+		for (struct cobj *o = oh->variants, *next; o; o = next) {
+			next = o->vnext;
+			if (ban_check(st->bans, &o->ban_seq, host, lr->host_len, url, url_len)) {
+				if (unlink_locked(st, o))
+					drop_add(&drops, o);
+				atomic_fetch_add(&st->stats.banned, 1);
+				continue;
+			}
+			if (!best && vary_matches(o, lr->req))
+				best = o;
+		}
+		if (best) {
+			bool soft = atomic_load(&best->soft_stale);
+			res->use = policy_usable(lr->rq, &best->meta, best->lifetime, soft, lr->now);
+			if (res->use != USE_REVALIDATE) {
+				cobj_retain(best);
+				evict_touch(&best->ev);
+				res->obj = best;
+				res->kind = LOOKUP_HIT;
+				if (res->use == USE_STALE_REVALIDATE && !oh->busy) {
+					oh->busy = true;
+					oh->refs++;
+					res->oh = oh;
+					res->fetch = true;
+				}
+				pthread_mutex_unlock(&sh->lock);
+				drop_all(&drops);
+				return 0;
+			}
+		}
+		if (!oh->busy) {
+			oh->busy = true;
+			oh->refs++;
+			res->oh = oh;
+			res->kind = LOOKUP_MISS;
+			if (best) {
+				cobj_retain(best);
+				res->obj = best; /* the stale candidate to revalidate */
+			}
+			pthread_mutex_unlock(&sh->lock);
+			drop_all(&drops);
+			return 0;
+		}
+		/* Someone is fetching this key: wait for it, then look again. */
+		oh->refs++;
+		struct cwaiter w;
+		int r = wait_on(&sh->lock, &oh->waiters, &w, lr->wait_deadline);
+		drop_all(&drops);
+		coh_unref(st, oh);
+		res->collapsed = true;
+		if (r == -ECANCELED)
+			return r;
+		if (r < 0) {
+			res->kind = LOOKUP_PASS; /* waited long enough: go alone */
+			return 0;
+		}
+	}
+}
+
+static void evict_some(struct store *st)
+{
+	struct evict_node *n;
+	while ((n = evict_next_victim(&st->ev, 0))) {
+		struct cobj *o = container_of(n, struct cobj, ev);
+		struct shard *sh = shard_of(st, o->oh->hash);
+		pthread_mutex_lock(&sh->lock);
+		if (o->linked) {
+			for (struct cobj **pp = &o->oh->variants; *pp; pp = &(*pp)->vnext) {
+				if (*pp == o) {
+					*pp = o->vnext;
+					break;
+				}
+			}
+			o->linked = false;
+			o->vnext = NULL;
+		}
+		pthread_mutex_unlock(&sh->lock);
+		atomic_fetch_add(&st->stats.evictions, 1);
+		cobj_release(&o); /* the table's reference, ours since the evictor took it */
+	}
+}
+
+static uint64_t obj_size(const struct cobj *o, uint64_t body)
+{
+	return sizeof(*o) + o->hdrs_len + o->vkey_len + o->vary_len + body;
+}
+
+void store_publish(struct store *st, struct coh *oh, struct cobj *o)
+{
+	struct shard *sh = shard_of(st, oh->hash);
+	struct droplist drops = {.n = 0};
+	o->oh = oh; /* the caller's reference to OH is now O's */
+	o->ban_seq = ban_seq(st->bans);
+	cobj_retain(o); /* the table's reference */
+	pthread_mutex_lock(&sh->lock);
+	for (struct cobj *v = oh->variants, *next; v; v = next) {
+		next = v->vnext;
+		if (v->vkey_len == o->vkey_len &&
+		    (o->vkey_len == 0 || memcmp(v->vkey, o->vkey, o->vkey_len) == 0)) {
+			if (unlink_locked(st, v))
+				drop_add(&drops, v);
+		}
+	}
+	o->vnext = oh->variants;
+	oh->variants = o;
+	o->linked = true;
+	oh->busy = false;
+	oh->hfm_until = 0;
+	pthread_mutex_lock(&o->body->lock);
+	uint64_t body = o->body->len;
+	pthread_mutex_unlock(&o->body->lock);
+	o->ev.size = obj_size(o, body);
+	o->ev.key_hash = oh->hash;
+	evict_insert(&st->ev, &o->ev);
+	struct cwaiter *w = detach_waiters(&oh->waiters);
+	pthread_mutex_unlock(&sh->lock);
+	atomic_fetch_add(&st->stats.objects, 1);
+	if (o->tags && tag_index_add(st->tags, o, o->tags, o->tags_len, o->tags_space_sep) > 0)
+		o->tagged = true;
+	wake_all(w);
+	drop_all(&drops);
+	evict_some(st);
+}
+
+void store_fetch_abort(struct store *st, struct coh *oh, int64_t hfm_until)
+{
+	struct shard *sh = shard_of(st, oh->hash);
+	pthread_mutex_lock(&sh->lock);
+	oh->busy = false;
+	if (hfm_until > 0) {
+		oh->hfm_until = hfm_until;
+		atomic_fetch_add(&st->stats.hfm_set, 1);
+	}
+	struct cwaiter *w = detach_waiters(&oh->waiters);
+	pthread_mutex_unlock(&sh->lock);
+	wake_all(w);
+	coh_unref(st, oh);
+}
+
+void store_unlink(struct store *st, struct cobj *o)
+{
+	if (!o->oh)
+		return;
+	struct shard *sh = shard_of(st, o->oh->hash);
+	pthread_mutex_lock(&sh->lock);
+	bool drop = unlink_locked(st, o);
+	pthread_mutex_unlock(&sh->lock);
+	if (drop)
+		cobj_release(&o);
+}
+
+void store_account(struct store *st, struct cobj *o, uint64_t body)
+{
+	struct shard *sh = shard_of(st, o->oh->hash);
+	pthread_mutex_lock(&sh->lock);
+	bool linked = o->linked;
+	pthread_mutex_unlock(&sh->lock);
+	if (!linked)
+		return;
+	evict_resize(&st->ev, &o->ev, obj_size(o, body));
+	evict_some(st);
+}
+
+size_t store_purge_key(struct store *st, const char *key, uint32_t key_len)
+{
+	uint64_t h = XXH3_64bits(key, key_len);
+	struct shard *sh = shard_of(st, h);
+	struct droplist drops = {.n = 0};
+	size_t n = 0;
+	pthread_mutex_lock(&sh->lock);
+	struct coh *oh = coh_find(sh, h, key, key_len);
+	if (oh) {
+		while (oh->variants) {
+			struct cobj *o = oh->variants;
+			if (unlink_locked(st, o))
+				drop_add(&drops, o);
+			n++;
+		}
+		oh->hfm_until = 0;
+	}
+	pthread_mutex_unlock(&sh->lock);
+	drop_all(&drops);
+	atomic_fetch_add(&st->stats.purged, n);
+	return n;
+}
+
+int64_t store_ban(struct store *st, const char *url_re, const char *host_re, char *err, size_t errlen)
+{
+	return ban_add(st->bans, url_re, host_re, err, errlen);
+}
+
+struct collect {
+	struct cobj **v;
+	size_t n, cap;
+};
+
+static void collect_obj(void *obj, void *arg)
+{
+	struct collect *c = arg;
+	if (c->n == c->cap) {
+		size_t cap = c->cap ? c->cap * 2 : 64;
+		struct cobj **v = realloc(c->v, cap * sizeof(*v));
+		if (!v)
+			return;
+		c->v = v;
+		c->cap = cap;
+	}
+	struct cobj *o = obj;
+	cobj_retain(o);
+	c->v[c->n++] = o;
+}
+
+size_t store_purge_tag(struct store *st, const char *tag, size_t len, bool soft)
+{
+	struct collect c = {0};
+	tag_index_collect(st->tags, tag, len, collect_obj, &c);
+	for (size_t i = 0; i < c.n; i++) {
+		if (soft)
+			atomic_store(&c.v[i]->soft_stale, true);
+		else
+			store_unlink(st, c.v[i]);
+		cobj_release(&c.v[i]);
+	}
+	free(c.v);
+	atomic_fetch_add(&st->stats.purged, c.n);
+	return c.n;
+}
+
+void store_free(struct store **sp)
+{
+	struct store *st = *sp;
+	if (!st)
+		return;
+	*sp = NULL;
+	for (int i = 0; i < NSHARDS; i++) {
+		struct shard *sh = &st->shards[i];
+		for (int b = 0; b < SHARD_BUCKETS; b++) {
+			while (sh->buckets[b]) {
+				struct coh *oh = sh->buckets[b];
+				struct droplist drops = {.n = 0};
+				pthread_mutex_lock(&sh->lock);
+				oh->refs++; /* keep it while its variants go */
+				while (oh->variants) {
+					struct cobj *o = oh->variants;
+					if (unlink_locked(st, o))
+						drop_add(&drops, o);
+					if (drops.n == 16) {
+						pthread_mutex_unlock(&sh->lock);
+						drop_all(&drops);
+						pthread_mutex_lock(&sh->lock);
+					}
+				}
+				pthread_mutex_unlock(&sh->lock);
+				drop_all(&drops);
+				coh_unref(st, oh);
+				if (sh->buckets[b] == oh) {
+					/* still referenced by someone: nothing should be at exit */
+					sh->buckets[b] = oh->hnext;
+				}
+			}
+		}
+		pthread_mutex_destroy(&sh->lock);
+	}
+	evict_destroy(&st->ev);
+	ban_list_free(&st->bans);
+	tag_index_free(&st->tags);
+	free(st);
+}

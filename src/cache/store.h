@@ -1,0 +1,219 @@
+/*
+ * store.h - the in-memory cache: objects, their streamed bodies, the
+ * sharded table, coalescing, eviction and invalidation.
+ *
+ * Shapes:
+ *  - struct coh ("object head"): one per primary key (host + target). Holds
+ *    the stored variants (one per Vary secondary key), a busy flag while one
+ *    fetch for the key is in flight, the tasks waiting for that fetch, and a
+ *    hit-for-miss deadline.
+ *  - struct cobj: one stored response: status, header lines, policy
+ *    metadata, secondary key. Immutable once published; refcounted.
+ *  - struct cbody: the body, a list of chunks that is readable while it is
+ *    still being appended to (every reader streams as bytes arrive);
+ *    refcounted, because a 304 revalidation publishes a new cobj with new
+ *    headers that shares the old body.
+ *
+ * Concurrency: one mutex per shard (the table, the coh fields), one per
+ * body (chunk list, state, waiters). Neither is ever held across an await.
+ * A waiting task registers a struct cwaiter on its own stack and is woken on
+ * its own loop (directly, or through that loop's inbox from another
+ * thread). Hits touch nothing shared but the object's refcount and its
+ * eviction frequency byte.
+ *
+ * Ownership: functions returning a cobj or cbody return a new reference;
+ * release with cobj_release / cbody_release (which NULL the pointer).
+ */
+#ifndef RINGCACHE_CACHE_STORE_H
+#define RINGCACHE_CACHE_STORE_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "cache/evict.h"
+#include "cache/policy.h"
+#include "rt/clock.h"
+#include "rt/loop.h"
+
+struct store;
+struct coh;
+
+/* A task waiting for a body to grow or a fetch to publish. */
+struct cwaiter {
+	struct cwaiter *next;
+	struct rt_task *task;
+	struct rt_loop *loop;
+	struct rt_msg msg;
+	bool queued; /* on a wait list (under that list's lock) */
+};
+
+struct cchunk {
+	struct cchunk *next;
+	uint32_t len, cap; /* len is published under the body lock */
+	char data[];
+};
+
+enum body_state { BODY_FILLING, BODY_DONE, BODY_FAILED };
+
+struct cbody {
+	pthread_mutex_t lock;
+	atomic_uint refs;
+	struct cchunk *head, *tail;
+	uint64_t len;
+	enum body_state state;
+	struct cwaiter *waiters;
+	/* Pipe mode: a body that is not stored and has exactly one reader.
+	 * The reader frees what it has sent (body_consume) and the fetcher
+	 * waits while more than PIPE_WINDOW bytes are unread, so an
+	 * uncacheable response streams in bounded memory. */
+	bool pipe;
+	bool reader_gone;
+	uint64_t consumed; /* bytes freed from the head */
+	struct cwaiter *space_waiters;
+};
+
+#define PIPE_WINDOW (256 * 1024)
+
+#define COBJ_MAGIC 0x434f424au
+
+struct cobj {
+	unsigned magic;
+	atomic_uint refs;
+	struct store *st;
+	struct coh *oh;	    /* set on publish; the coh outlives its objects */
+	struct cobj *vnext; /* variant list, under the shard lock */
+	struct evict_node ev;
+	bool linked; /* in oh->variants (shard lock) */
+	bool tagged; /* in the tag index */
+	atomic_bool soft_stale;
+
+	int status;
+	char *reason; /* reason phrase */
+	char *hdrs;   /* "Name: value\r\n" lines, as stored */
+	uint32_t hdrs_len;
+	char *vary; /* Vary names (vary_names), NULL if none */
+	uint32_t vary_len;
+	char *vkey; /* secondary key of the request that fetched it */
+	uint32_t vkey_len;
+	struct resp_meta meta;
+	int64_t lifetime; /* seconds */
+	int64_t clen;	  /* Content-Length the origin announced, -1 unknown */
+	uint64_t ban_seq;
+	char *tags; /* Surrogate-Key / Cache-Tag value to index, or NULL */
+	uint32_t tags_len;
+	bool tags_space_sep; /* Surrogate-Key (space) rather than Cache-Tag (comma) */
+	struct cbody *body;
+};
+
+/* --- bodies ------------------------------------------------------------ */
+
+struct cbody *cbody_new(void);
+void cbody_release(struct cbody **bp);
+/* Append bytes (fetcher only); wakes readers. 0 or -ENOMEM. EXPECT hints
+ * the total size for chunk sizing (0: unknown). */
+int cbody_append(struct cbody *b, const char *p, size_t n, uint64_t expect);
+/* The body is complete (OK) or broken (!OK); wakes readers. */
+void cbody_finish(struct cbody *b, bool ok);
+
+struct body_reader {
+	struct cbody *b;
+	struct cchunk *c; /* chunk holding pos, or NULL before the first */
+	uint32_t off;	  /* offset of pos within c */
+	uint64_t pos;
+};
+
+void body_reader_init(struct body_reader *r, struct cbody *b);
+/* Bytes available at the cursor: >0 with *P set; 0 at the end of a
+ * complete body; -EAGAIN when more may come; -EIO when the body broke. */
+ssize_t body_peek(struct body_reader *r, const char **p);
+void body_advance(struct body_reader *r, size_t n);
+/* Move the cursor to absolute offset OFF (<= bytes available). */
+void body_seek(struct body_reader *r, uint64_t off);
+/* Park until the body grows past the cursor or stops filling. 0,
+ * -ETIMEDOUT, -ECANCELED. */
+int body_wait(struct body_reader *r, rt_time_t deadline);
+
+/* Pipe mode, reader side: free the chunks entirely before the cursor and
+ * let the fetcher go on. */
+void body_consume(struct body_reader *r);
+/* Pipe mode, reader side: the reader is gone; the fetcher should stop. */
+void body_reader_gone(struct cbody *b);
+/* Pipe mode, fetcher side: wait while the unread window is full. 0,
+ * -EPIPE when the reader is gone, -ETIMEDOUT, -ECANCELED. */
+int cbody_wait_space(struct cbody *b, rt_time_t deadline);
+
+/* --- objects ----------------------------------------------------------- */
+
+/* A new unpublished object owning a new body; the caller fills the fields. */
+struct cobj *cobj_new(struct store *st);
+void cobj_retain(struct cobj *o);
+void cobj_release(struct cobj **op);
+/* Copy-construct the head of OLD with headers replaced (304 update): the
+ * new object shares OLD's body. */
+struct cobj *cobj_clone_head(struct cobj *old);
+
+/* --- the store ---------------------------------------------------------- */
+
+struct store_stats {
+	_Atomic uint64_t objects, bytes, evictions, purged, banned, hfm_set;
+};
+
+struct store *store_create(uint64_t budget);
+void store_free(struct store **sp);
+struct store_stats *store_stats(struct store *st);
+uint64_t store_bytes(struct store *st);
+
+enum lookup_kind {
+	LOOKUP_HIT,  /* res.obj usable as res.use says; if res.fetch, the caller
+		      * must also refresh it in the background (it owns busy) */
+	LOOKUP_MISS, /* the caller owns the fetch for this key (busy set); res.obj
+		      * is a stale candidate to revalidate, or NULL */
+	LOOKUP_PASS, /* hit-for-miss, or waiting for another fetch timed out:
+		      * fetch without storing and without coalescing */
+};
+
+struct lookup_req {
+	const char *key; /* primary key bytes: host, '\0', target */
+	uint32_t key_len;
+	uint32_t host_len;	/* key[0..host_len) is the host; the URL follows the NUL */
+	const struct hmsg *req; /* for Vary matching */
+	const struct req_meta *rq;
+	int64_t now;		 /* Unix seconds */
+	rt_time_t wait_deadline; /* how long to wait for another task's fetch */
+};
+
+struct lookup_res {
+	enum lookup_kind kind;
+	struct cobj *obj; /* reference, or NULL */
+	struct coh *oh;	  /* reference when kind == MISS or (HIT and fetch) */
+	enum usable use;
+	bool fetch;	/* HIT: the caller must refresh in the background */
+	bool collapsed; /* the caller waited for another fetch first */
+};
+
+int store_lookup(struct store *st, const struct lookup_req *lr, struct lookup_res *res);
+
+/* The fetch for OH ends by publishing O (a stored response; its variant
+ * replaces one with the same secondary key), which wakes the waiters. The
+ * caller's reference to OH passes to O; the caller keeps its own to O. */
+void store_publish(struct store *st, struct coh *oh, struct cobj *o);
+/* The fetch for OH ends without a stored response; HFM_UNTIL > 0 makes
+ * later lookups pass until then (Unix seconds). Wakes the waiters. */
+void store_fetch_abort(struct store *st, struct coh *oh, int64_t hfm_until);
+/* Drop the reference store_lookup returned in res->oh. */
+void store_coh_release(struct store *st, struct coh **ohp);
+/* Take O out of the table (a broken body, a failed refresh). */
+void store_unlink(struct store *st, struct cobj *o);
+/* The body of published O grew: charge it and evict if needed. */
+void store_account(struct store *st, struct cobj *o, uint64_t size);
+
+/* Invalidation. Return the number of objects affected. */
+size_t store_purge_key(struct store *st, const char *key, uint32_t key_len);
+int64_t store_ban(struct store *st, const char *url_re, const char *host_re, char *err,
+		  size_t errlen);
+size_t store_purge_tag(struct store *st, const char *tag, size_t len, bool soft);
+
+#endif

@@ -1,0 +1,357 @@
+/* cache_path.c - the client side of the cache: lookup, hit, miss, pass, invalidation. */
+#include "proxy/cache_path.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cache/store.h"
+#include "ops/log.h"
+#include "ops/metrics.h"
+#include "proxy/deliver.h"
+#include "proxy/fetch.h"
+
+#define KEY_MAX 8192
+
+struct qparam {
+	const char *p;
+	size_t n;
+};
+
+static int qparam_cmp(const void *a, const void *b)
+{
+	const struct qparam *x = a, *y = b;
+	size_t n = x->n < y->n ? x->n : y->n;
+	int c = memcmp(x->p, y->p, n);
+	return c ? c : (x->n > y->n) - (x->n < y->n);
+}
+
+/* Split "host:port" / "[v6]:port" into the host part (for rules and bans). */
+static size_t host_without_port(const char *h, size_t n)
+{
+	if (n && h[0] == '[') {
+		const char *e = memchr(h, ']', n);
+		return e ? (size_t)(e - h + 1) : n;
+	}
+	const char *colon = memchr(h, ':', n);
+	return colon ? (size_t)(colon - h) : n;
+}
+
+int cache_key_build(const struct config *cfg, const char *host, size_t hlen, const char *target,
+		    size_t tlen, char *out, size_t cap, uint32_t *host_len)
+{
+	const char *q = memchr(target, '?', tlen);
+	size_t plen = q ? (size_t)(q - target) : tlen;
+	const struct config_rule *rule =
+	    config_rule_match(cfg, host, host_without_port(host, hlen), target, plen);
+	const struct config_key *k = rule && rule->key_set ? &rule->key : &cfg->cache.key;
+	size_t n = 0;
+	if (k->host) {
+		if (hlen + 1 > cap)
+			return -1;
+		for (size_t i = 0; i < hlen; i++)
+			out[n++] = (char)tolower((unsigned char)host[i]);
+	}
+	*host_len = (uint32_t)n;
+	if (n + 1 + tlen > cap)
+		return -1;
+	out[n++] = '\0';
+	memcpy(out + n, target, plen);
+	n += plen;
+	if (!q || !k->query)
+		return (int)n;
+	const char *qs = q + 1;
+	size_t qlen = tlen - plen - 1;
+	if (!k->sort_query) {
+		out[n++] = '?';
+		memcpy(out + n, qs, qlen);
+		return (int)(n + qlen);
+	}
+	/* Sorted parameters: ?b=2&a=1 and ?a=1&b=2 name one object. */
+	struct qparam ps[64];
+	size_t np = 0;
+	for (const char *p = qs, *end = qs + qlen; p < end && np < 64;) {
+		const char *amp = memchr(p, '&', (size_t)(end - p));
+		const char *e = amp ? amp : end;
+		if (e > p)
+			ps[np++] = (struct qparam){p, (size_t)(e - p)};
+		p = e + 1;
+	}
+	qsort(ps, np, sizeof(ps[0]), qparam_cmp);
+	out[n++] = '?';
+	for (size_t i = 0; i < np; i++) {
+		if (i)
+			out[n++] = '&';
+		memcpy(out + n, ps[i].p, ps[i].n);
+		n += ps[i].n;
+	}
+	return (int)n;
+}
+
+static int64_t wall_now(void)
+{
+	return (int64_t)time(NULL);
+}
+
+static void knobs_for(const struct config *cfg, const struct config_rule *rule,
+		      struct policy_knobs *k, uint64_t *max_obj)
+{
+	k->ttl_override = rule && rule->ttl_ns >= 0 ? rule->ttl_ns / (int64_t)RT_SEC : POLICY_NONE;
+	k->default_ttl = rule && rule->default_ttl_ns >= 0
+			     ? rule->default_ttl_ns / (int64_t)RT_SEC
+			     : (int64_t)(cfg->cache.default_ttl_ns / RT_SEC);
+	k->heuristic_percent = cfg->cache.heuristic_percent;
+	k->heuristic_max = (int64_t)(cfg->cache.heuristic_max_ns / RT_SEC);
+	k->grace = (int64_t)(cfg->cache.grace_ns / RT_SEC);
+	*max_obj = rule && rule->max_object_size > 0 ? (uint64_t)rule->max_object_size
+						      : cfg->cache.max_object_size;
+}
+
+static bool method_is_safe(unsigned m)
+{
+	return m == HTTP_GET || m == HTTP_HEAD || m == HTTP_OPTIONS || m == HTTP_TRACE;
+}
+
+/* RFC 9111 4.4: a non-error response to an unsafe method invalidates the
+ * target URI and the same-origin Location / Content-Location. */
+static void invalidate_after_unsafe(struct client *c, const char *host, size_t hlen)
+{
+	struct store *st = c->w->px->store;
+	const struct config *cfg = c->w->px->cfg;
+	char key[KEY_MAX];
+	uint32_t hl;
+	const char *uris[3] = {c->req_target, c->loc, c->cloc};
+	for (int i = 0; i < 3; i++) {
+		const char *u = uris[i];
+		if (!u || !u[0])
+			continue;
+		size_t ulen = strlen(u);
+		/* Absolute URIs count only for the same host. */
+		if (strncmp(u, "http://", 7) == 0 || strncmp(u, "https://", 8) == 0) {
+			const char *h = strstr(u, "://") + 3;
+			const char *slash = strchr(h, '/');
+			size_t uhl = slash ? (size_t)(slash - h) : strlen(h);
+			if (uhl != hlen || strncasecmp(h, host, hlen) != 0)
+				continue;
+			u = slash ? slash : "/";
+			ulen = strlen(u);
+		} else if (u[0] != '/') {
+			continue;
+		}
+		int kl = cache_key_build(cfg, host, hlen, u, ulen, key, sizeof(key), &hl);
+		if (kl > 0)
+			store_purge_key(st, key, (uint32_t)kl);
+	}
+}
+
+static char *copy_request_head(struct client *c, uint32_t *len)
+{
+	/* A GET/HEAD without a body: everything up to the parse position is
+	 * the head (pipelined bytes after it are not included). */
+	char *p = malloc(c->pos);
+	if (p) {
+		memcpy(p, c->buf, c->pos);
+		*len = c->pos;
+	}
+	return p;
+}
+
+static int start_fetch(struct client *c, struct lookup_res *res, const struct policy_knobs *k,
+		       uint64_t max_obj, struct fetch_handle *fh)
+{
+	struct fetch_args *a = calloc(1, sizeof(*a));
+	if (!a) {
+		store_fetch_abort(c->w->px->store, res->oh, 0);
+		cobj_release(&res->obj);
+		return -ENOMEM;
+	}
+	a->w = c->w;
+	a->backend = 0;
+	a->req = copy_request_head(c, &a->req_len);
+	snprintf(a->peer_ip, sizeof(a->peer_ip), "%s", c->peer_ip);
+	a->oh = res->oh;
+	res->oh = NULL;
+	a->stale = res->obj; /* for a background refresh the caller keeps its own ref */
+	if (res->kind == LOOKUP_HIT && a->stale)
+		cobj_retain(a->stale);
+	else
+		res->obj = NULL;
+	a->knobs = *k;
+	a->max_object_size = max_obj;
+	a->fh = fh;
+	if (!a->req) {
+		store_fetch_abort(c->w->px->store, a->oh, 0);
+		cobj_release(&a->stale);
+		free(a);
+		return -ENOMEM;
+	}
+	return fetch_start(a);
+}
+
+static enum upstream_result pass(struct client *c, const char *status)
+{
+	METRIC_INC(c->w, cache_pass);
+	c->cache_status = status;
+	return upstream_forward(c, 0);
+}
+
+static void cache_status_for_fetch(char *buf, size_t n, struct fetch_handle *fh, bool collapsed,
+				   bool had_stale)
+{
+	const char *fwd = had_stale ? "stale" : "uri-miss";
+	int l;
+	if (fh->stale_served)
+		l = snprintf(buf, n, "ringcache; fwd=%s; fwd-status=%d; detail=stale-if-error", fwd,
+			     fh->fwd_status);
+	else if (fh->revalidated)
+		l = snprintf(buf, n, "ringcache; fwd=stale; fwd-status=304");
+	else if (fh->stored)
+		l = snprintf(buf, n, "ringcache; fwd=%s; fwd-status=%d; stored", fwd, fh->fwd_status);
+	else
+		l = snprintf(buf, n, "ringcache; fwd=%s; fwd-status=%d; detail=%s", fwd,
+			     fh->fwd_status, fh->detail ? fh->detail : "not-stored");
+	if (collapsed && l > 0 && (size_t)l < n)
+		snprintf(buf + l, n - (size_t)l, "; collapsed");
+}
+
+enum upstream_result cache_handle(struct client *c)
+{
+	struct worker *w = c->w;
+	const struct config *cfg = w->px->cfg;
+	struct hmsg *m = &c->req;
+	unsigned method = hmsg_method(m);
+	const struct hfield *hf = hmsg_field(m, "host", 0);
+	const char *host = hf ? hmsg_ptr(m, hf->value) : "";
+	size_t hlen = hf ? hf->value.len : 0;
+	const char *target = hmsg_ptr(m, m->target);
+	size_t tlen = m->target.len;
+	char hostcopy[256];
+	snprintf(hostcopy, sizeof(hostcopy), "%.*s", (int)(hlen < 255 ? hlen : 255), host);
+	snprintf(c->req_target, sizeof(c->req_target), "%.*s", (int)tlen, target);
+
+	bool has_body = hmsg_chunked(m) || (hmsg_has_length(m) && hmsg_content_length(m) > 0);
+	if ((method != HTTP_GET && method != HTTP_HEAD) || has_body) {
+		enum upstream_result r = pass(c, "ringcache; fwd=method");
+		if (!method_is_safe(method) && c->resp_status >= 200 && c->resp_status < 400)
+			invalidate_after_unsafe(c, hostcopy, strlen(hostcopy));
+		return r;
+	}
+	const char *q = memchr(target, '?', tlen);
+	const struct config_rule *rule =
+	    config_rule_match(cfg, host, host_without_port(host, hlen), target,
+			      q ? (size_t)(q - target) : tlen);
+	if (rule && rule->bypass)
+		return pass(c, "ringcache; fwd=bypass");
+
+	struct policy_knobs k;
+	uint64_t max_obj;
+	knobs_for(cfg, rule, &k, &max_obj);
+	char key[KEY_MAX];
+	uint32_t host_len;
+	int kl = cache_key_build(cfg, host, hlen, target, tlen, key, sizeof(key), &host_len);
+	if (kl < 0)
+		return pass(c, "ringcache; fwd=uri-miss; detail=key-too-long");
+	struct req_meta rq;
+	policy_req_meta(m, &rq);
+	rq.method = HTTP_GET; /* HEAD is answered from the stored GET */
+	bool only_if_cached = rq.cc.flags & CC_ONLY_IF_CACHED;
+	const struct config_backend *bcfg = w->px->backends[0].cfg;
+	int64_t now = wall_now();
+	struct lookup_req lr = {
+		.key = key,
+		.key_len = (uint32_t)kl,
+		.host_len = host_len,
+		.req = m,
+		.rq = &rq,
+		.now = now,
+		.wait_deadline = rt_deadline_in(bcfg->connect_timeout_ns + bcfg->first_byte_timeout_ns),
+	};
+	struct lookup_res res;
+	int lr_err = store_lookup(w->px->store, &lr, &res);
+	if (lr_err < 0)
+		return UP_ABORT; /* cancelled while waiting: the connection is going away */
+	if (res.collapsed)
+		METRIC_INC(w, cache_collapsed);
+	char status[160];
+	struct deliver_opts d = {.cache_status = status, .from_cache = true, .now = wall_now()};
+
+	if (res.kind == LOOKUP_HIT) {
+		struct cobj *o = res.obj;
+		int64_t ttl = o->lifetime - policy_age(&o->meta, d.now);
+		if (res.use == USE_FRESH) {
+			METRIC_INC(w, cache_hit);
+			snprintf(status, sizeof(status), "ringcache; hit; ttl=%lld%s", (long long)ttl,
+				 res.collapsed ? "; collapsed" : "");
+		} else {
+			METRIC_INC(w, cache_hit_stale);
+			snprintf(status, sizeof(status), "ringcache; hit; ttl=%lld; detail=%s",
+				 (long long)ttl,
+				 res.use == USE_STALE_REVALIDATE ? "stale-while-revalidate" : "max-stale");
+		}
+		if (res.fetch) {
+			METRIC_INC(w, cache_bg_fetches);
+			if (start_fetch(c, &res, &k, max_obj, NULL) < 0)
+				log_warn("background refresh could not start: out of memory");
+		}
+		enum upstream_result ur = deliver_object(c, o, &d);
+		cobj_release(&res.obj);
+		return ur;
+	}
+	if (res.kind == LOOKUP_PASS) {
+		if (only_if_cached) {
+			c->cache_status = "ringcache; fwd=uri-miss; detail=only-if-cached";
+			client_send_error(c, 504, "only-if-cached");
+			return UP_ERRORED;
+		}
+		return pass(c, res.collapsed ? "ringcache; fwd=uri-miss; collapsed; detail=waited-too-long"
+					     : "ringcache; fwd=uri-miss; detail=hit-for-miss");
+	}
+	/* MISS: this request fetches, others for the key wait in the store. */
+	bool had_stale = res.obj != NULL;
+	if (only_if_cached) {
+		store_fetch_abort(w->px->store, res.oh, 0);
+		cobj_release(&res.obj);
+		c->cache_status = "ringcache; fwd=uri-miss; detail=only-if-cached";
+		client_send_error(c, 504, "only-if-cached");
+		return UP_ERRORED;
+	}
+	METRIC_INC(w, cache_miss);
+	struct fetch_handle *fh = calloc(1, sizeof(*fh));
+	if (!fh) {
+		store_fetch_abort(w->px->store, res.oh, 0);
+		cobj_release(&res.obj);
+		client_send_error(c, 503, "out of memory");
+		return UP_ERRORED;
+	}
+	fh->refs = 1;
+	if (start_fetch(c, &res, &k, max_obj, fh) < 0) {
+		fetch_handle_release(&fh);
+		client_send_error(c, 503, "out of memory");
+		return UP_ERRORED;
+	}
+	int wr = fetch_wait(fh, RT_NEVER); /* the fetch task has its own deadlines */
+	if (wr < 0 || fh->state == FH_PENDING) {
+		fetch_handle_release(&fh);
+		return UP_ABORT;
+	}
+	cache_status_for_fetch(status, sizeof(status), fh, res.collapsed, had_stale);
+	enum upstream_result ur;
+	if (fh->state == FH_FAILED) {
+		c->cache_status = status;
+		client_send_error(c, fh->err_status ? fh->err_status : 502,
+				  fh->detail ? fh->detail : "fetch failed");
+		ur = c->closing ? UP_ERRORED : UP_OK;
+	} else {
+		d.pipe = !fh->stored;
+		d.from_cache = fh->stored;
+		d.now = wall_now();
+		ur = deliver_object(c, fh->obj, &d);
+		if (d.pipe)
+			body_reader_gone(fh->obj->body);
+	}
+	fetch_handle_release(&fh);
+	return ur;
+}

@@ -1,0 +1,26 @@
+/*
+ * cache_path.h - answer one client request through the cache.
+ *
+ * Looks the request up, serves hits (fresh, stale-while-revalidate with a
+ * background refresh, max-stale), starts or joins fetches for misses,
+ * passes what must not be cached (request bodies, hit-for-miss, bypass
+ * rules) straight to the backend, and invalidates stored responses after
+ * successful unsafe requests. Every response on this path carries an
+ * RFC 9211 Cache-Status; responses from the cache carry Age.
+ */
+#ifndef RINGCACHE_PROXY_CACHE_PATH_H
+#define RINGCACHE_PROXY_CACHE_PATH_H
+
+#include "proxy/client.h"
+#include "proxy/upstream.h"
+
+enum upstream_result cache_handle(struct client *c);
+
+/* Build the primary cache key for HOST (no case changes needed) and
+ * TARGET into OUT: lower-cased host, NUL, target (query dropped or sorted
+ * per the key options). Returns the length, or -1 if it does not fit;
+ * *HOST_LEN gets the host part's length. Exposed for the admin purge. */
+int cache_key_build(const struct config *cfg, const char *host, size_t hlen, const char *target,
+		    size_t tlen, char *out, size_t cap, uint32_t *host_len);
+
+#endif

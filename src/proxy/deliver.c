@@ -1,0 +1,288 @@
+/* deliver.c - answer a request from a cache object. */
+#include "proxy/deliver.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "cache/hdrs.h"
+#include "http/date.h"
+#include "http/hbuf.h"
+#include "ops/log.h"
+#include "rt/io.h"
+
+/* Weak comparison of one entity-tag list against ETAG (RFC 9110 8.8.3.2). */
+static bool etag_list_matches(const char *list, size_t len, const char *etag, size_t elen)
+{
+	if (elen > 2 && etag[0] == 'W' && etag[1] == '/') {
+		etag += 2;
+		elen -= 2;
+	}
+	const char *p = list, *end = list + len;
+	while (p < end) {
+		while (p < end && (*p == ' ' || *p == '\t' || *p == ','))
+			p++;
+		if (p < end && *p == '*')
+			return true;
+		if (end - p > 2 && p[0] == 'W' && p[1] == '/')
+			p += 2;
+		if (p >= end || *p != '"')
+			return false;
+		const char *q = memchr(p + 1, '"', (size_t)(end - p - 1));
+		if (!q)
+			return false;
+		size_t tl = (size_t)(q - p + 1);
+		if (tl == elen && memcmp(p, etag, tl) == 0)
+			return true;
+		p = q + 1;
+	}
+	return false;
+}
+
+/* RFC 9110 13.1.2 / 13.1.3 for GET and HEAD: true when 304 is the answer. */
+static bool not_modified(struct client *c, struct cobj *o, int64_t now)
+{
+	struct hmsg *m = &c->req;
+	size_t el, ll;
+	const char *etag = hdrs_find(o->hdrs, o->hdrs_len, "etag", 0, &el);
+	const struct hfield *inm = hmsg_field(m, "if-none-match", 0);
+	if (inm) {
+		if (!etag)
+			return false;
+		for (unsigned i = 0; (inm = hmsg_field(m, "if-none-match", i)); i++) {
+			if (etag_list_matches(hmsg_ptr(m, inm->value), inm->value.len, etag, el))
+				return true;
+		}
+		return false;
+	}
+	const struct hfield *ims = hmsg_field(m, "if-modified-since", 0);
+	if (!ims)
+		return false;
+	int64_t since, lm;
+	if (!http_date_parse(hmsg_ptr(m, ims->value), ims->value.len, now, &since))
+		return false;
+	const char *lmv = hdrs_find(o->hdrs, o->hdrs_len, "last-modified", 0, &ll);
+	if (!lmv || !http_date_parse(lmv, ll, now, &lm))
+		return false;
+	return lm <= since;
+}
+
+/* Parse a single "bytes=a-b" / "bytes=a-" / "bytes=-n" range against LEN.
+ * Returns 1 with [*from, *to] set, 0 to ignore the header (multiple or
+ * malformed ranges: a full 200 is a valid answer), -1 if unsatisfiable. */
+static int parse_range(const char *v, size_t n, uint64_t len, uint64_t *from, uint64_t *to)
+{
+	char buf[64];
+	if (n >= sizeof(buf) || n < 7 || strncasecmp(v, "bytes=", 6) != 0)
+		return 0;
+	memcpy(buf, v + 6, n - 6);
+	buf[n - 6] = '\0';
+	if (strchr(buf, ','))
+		return 0;
+	char *dash = strchr(buf, '-'), *e;
+	if (!dash)
+		return 0;
+	*dash = '\0';
+	if (buf[0] == '\0') {
+		if (!dash[1])
+			return 0;
+		unsigned long long suffix = strtoull(dash + 1, &e, 10);
+		if (*e || suffix == 0)
+			return suffix == 0 && !*e ? -1 : 0;
+		*from = suffix >= len ? 0 : len - suffix;
+		*to = len - 1;
+		return len ? 1 : -1;
+	}
+	unsigned long long a = strtoull(buf, &e, 10);
+	if (*e)
+		return 0;
+	unsigned long long b = len ? len - 1 : 0;
+	if (dash[1]) {
+		b = strtoull(dash + 1, &e, 10);
+		if (*e || b < a)
+			return 0;
+		if (b >= len)
+			b = len - 1;
+	}
+	if (a >= len)
+		return -1;
+	*from = a;
+	*to = b;
+	return 1;
+}
+
+static bool if_range_ok(struct client *c, struct cobj *o, int64_t now)
+{
+	const struct hfield *ir = hmsg_field(&c->req, "if-range", 0);
+	if (!ir)
+		return true;
+	const char *v = hmsg_ptr(&c->req, ir->value);
+	size_t el;
+	if (ir->value.len && v[0] == '"') {
+		/* strong comparison: weak tags never match */
+		const char *etag = hdrs_find(o->hdrs, o->hdrs_len, "etag", 0, &el);
+		return etag && el == ir->value.len && memcmp(etag, v, el) == 0;
+	}
+	int64_t t, lm;
+	const char *lmv = hdrs_find(o->hdrs, o->hdrs_len, "last-modified", 0, &el);
+	return lmv && http_date_parse(v, ir->value.len, now, &t) &&
+	       http_date_parse(lmv, el, now, &lm) && t == lm;
+}
+
+/* Fields a 304 carries (RFC 9110 15.4.5). */
+static void put_304_fields(struct hbuf *b, struct cobj *o)
+{
+	static const char *const keep[] = {"cache-control", "content-location", "date",
+					   "etag",          "expires",          "vary"};
+	for (size_t i = 0; i < sizeof(keep) / sizeof(keep[0]); i++) {
+		size_t l;
+		for (unsigned n = 0;; n++) {
+			const char *v = hdrs_find(o->hdrs, o->hdrs_len, keep[i], n, &l);
+			if (!v)
+				break;
+			hbuf_printf(b, "%s: %.*s\r\n", keep[i], (int)l, v);
+		}
+	}
+}
+
+enum upstream_result deliver_object(struct client *c, struct cobj *o, const struct deliver_opts *d)
+{
+	const struct config *cfg = c->w->px->cfg;
+	struct hmsg *req = &c->req;
+	bool head = hmsg_method(req) == HTTP_HEAD;
+	bool client11 = req->p.http_minor >= 1;
+	struct body_reader r;
+	body_reader_init(&r, o->body);
+	pthread_mutex_lock(&o->body->lock);
+	bool complete = o->body->state == BODY_DONE;
+	uint64_t have = o->body->len;
+	pthread_mutex_unlock(&o->body->lock);
+
+	int status = o->status;
+	bool no_body = head || status == 204 || status == 304 || status < 200;
+	uint64_t from = 0, to = 0, total = complete ? have : (o->clen >= 0 ? (uint64_t)o->clen : 0);
+	bool length_known = complete || o->clen >= 0;
+	int range = 0;
+	if (d->from_cache && (status == 200 || status == 203) && not_modified(c, o, d->now)) {
+		status = 304;
+		no_body = true;
+	} else if (d->from_cache && status == 200 && complete && !head) {
+		const struct hfield *rg = hmsg_field(req, "range", 0);
+		if (rg && hmsg_method(req) == HTTP_GET && if_range_ok(c, o, d->now))
+			range = parse_range(hmsg_ptr(req, rg->value), rg->value.len, total, &from, &to);
+	}
+
+	struct hbuf b;
+	hbuf_init(&b, c->obuf, c->ocap);
+	if (status == 304) {
+		hbuf_puts(&b, "HTTP/1.1 304 Not Modified\r\n");
+		put_304_fields(&b, o);
+	} else if (range < 0) {
+		status = 416;
+		hbuf_puts(&b, "HTTP/1.1 416 Range Not Satisfiable\r\n");
+		hbuf_printf(&b, "Content-Range: bytes */%llu\r\nContent-Length: 0\r\n",
+			    (unsigned long long)total);
+		no_body = true;
+	} else {
+		if (range > 0) {
+			status = 206;
+			hbuf_puts(&b, "HTTP/1.1 206 Partial Content\r\n");
+		} else {
+			hbuf_printf(&b, "HTTP/1.1 %d %s\r\n", o->status, o->reason ? o->reason : "");
+		}
+		hbuf_put(&b, o->hdrs, o->hdrs_len);
+		if (range > 0)
+			hbuf_printf(&b, "Content-Range: bytes %llu-%llu/%llu\r\n",
+				    (unsigned long long)from, (unsigned long long)to,
+				    (unsigned long long)total);
+	}
+	if (d->from_cache)
+		hbuf_printf(&b, "Age: %lld\r\n", (long long)policy_age(&o->meta, d->now));
+	if (d->cache_status)
+		hbuf_printf(&b, "Cache-Status: %s\r\n", d->cache_status);
+	hbuf_puts(&b, "Via: 1.1 ringcache\r\n");
+
+	bool chunked = false;
+	if (status != 304 && status != 416 && status != 204 && status >= 200) {
+		if (range > 0)
+			hbuf_printf(&b, "Content-Length: %llu\r\n", (unsigned long long)(to - from + 1));
+		else if (length_known)
+			hbuf_printf(&b, "Content-Length: %llu\r\n", (unsigned long long)total);
+		else if (!no_body && client11)
+			chunked = true, hbuf_puts(&b, "Transfer-Encoding: chunked\r\n");
+		else if (!no_body)
+			c->closing = true; /* HTTP/1.0: the close delimits the body */
+	}
+	if (c->closing || c->w->draining) {
+		c->closing = true;
+		hbuf_puts(&b, "Connection: close\r\n");
+	} else if (!client11) {
+		hbuf_puts(&b, "Connection: keep-alive\r\n");
+	}
+	hbuf_put(&b, "\r\n", 2);
+	if (b.overflow) {
+		log_warn("client %s: %s: stored head does not fit the output buffer", c->peer,
+			 c->target_log);
+		client_send_error(c, 502, "stored head too large");
+		return UP_ERRORED;
+	}
+	c->resp_status = status;
+
+	rt_time_t send_dl = rt_deadline_in(cfg->timeouts.send_ns);
+	if (no_body) {
+		ssize_t w = rt_send_all(c->fd, b.p, b.len, send_dl);
+		return w < 0 ? UP_ABORT : c->closing ? UP_CLOSE : UP_OK;
+	}
+	uint64_t left = range > 0 ? to - from + 1 : UINT64_MAX;
+	if (range > 0)
+		body_seek(&r, from);
+	const struct config_backend *bcfg = c->w->px->backends[0].cfg;
+	bool head_sent = false;
+	for (;;) {
+		const char *p;
+		ssize_t n = body_peek(&r, &p);
+		if (n == -EAGAIN) {
+			if (!head_sent) {
+				if (rt_send_all(c->fd, b.p, b.len, send_dl) < 0)
+					return UP_ABORT;
+				head_sent = true;
+			}
+			int wr = body_wait(&r, rt_deadline_in(bcfg->between_bytes_timeout_ns));
+			if (wr < 0)
+				return UP_ABORT;
+			continue;
+		}
+		if (n < 0)
+			return UP_ABORT; /* the fetch broke: never end the body cleanly */
+		if ((uint64_t)n > left)
+			n = (ssize_t)left;
+		struct iovec iov[4];
+		int k = 0;
+		char sz[24];
+		if (!head_sent)
+			iov[k++] = (struct iovec){b.p, b.len};
+		if (chunked && n > 0) {
+			int l = snprintf(sz, sizeof(sz), "%zx\r\n", (size_t)n);
+			iov[k++] = (struct iovec){sz, (size_t)l};
+		}
+		if (n > 0)
+			iov[k++] = (struct iovec){(void *)p, (size_t)n};
+		if (chunked && n > 0)
+			iov[k++] = (struct iovec){"\r\n", 2};
+		bool end = n == 0 || (uint64_t)n == left;
+		if (end && chunked)
+			iov[k++] = (struct iovec){"0\r\n\r\n", 5};
+		if (k && rt_writev_all(c->fd, iov, k, rt_deadline_in(cfg->timeouts.send_ns)) < 0)
+			return UP_ABORT;
+		head_sent = true;
+		body_advance(&r, (size_t)n);
+		if (d->pipe)
+			body_consume(&r);
+		if (left != UINT64_MAX)
+			left -= (uint64_t)n;
+		if (end)
+			return c->closing ? UP_CLOSE : UP_OK;
+	}
+}

@@ -1,0 +1,268 @@
+// Summarise http-cache-tests results for ringcache next to the suite's
+// published results for other reverse proxies, counted the way
+// cache-tests.fyi shows them (lib/display.mjs determineTestResult).
+//
+//   node tests/conformance/summary.mjs [--suite=DIR] [--results=FILE]
+//        [--strict] [--no-surrogate] [--no-lists]
+//
+//   --suite=DIR     installed http-cache-tests package
+//                   (default build/conformance/node_modules/http-cache-tests)
+//   --results=FILE  ringcache's results JSON (default build/conformance/ringcache.json);
+//                   if it is missing only the published results are shown
+//   --strict        exit 1 when ringcache fails a required test (see README)
+//   --no-surrogate  leave out the Surrogate-Control tests (cache-tests.fyi and
+//                   the CLI include them)
+//   --no-lists      print the tables only, not ringcache's failing tests
+//
+// No dependencies beyond node and the suite itself.
+
+import fs from 'node:fs'
+import path from 'node:path'
+import { fileURLToPath, pathToFileURL } from 'node:url'
+
+// Copy of lib/display.mjs determineTestResult from http-cache-tests 0.4.5
+// (BSD-3-Clause, Mark Nottingham), used only if that module fails to load.
+const fallbackTypes = {
+  untested: [0, 0, '-'],
+  pass: [0, 0, '✅'],
+  fail: [0, 0, '⛔️'],
+  optional_fail: [0, 0, '⚠️'],
+  yes: [0, 0, 'Y'],
+  no: [0, 0, 'N'],
+  setup_fail: [0, 0, '🔹'],
+  harness_fail: [0, 0, '⁉️'],
+  dependency_fail: [0, 0, '⚪️'],
+  retry: [0, 0, '↻']
+}
+const fallbackPassTypes = [fallbackTypes.pass, fallbackTypes.yes]
+function copiedDetermineTestResult (testSuites, testId, testResults, honorDependencies = true) {
+  let test
+  for (const s of testSuites) for (const t of s.tests) if (t.id === testId) test = t
+  if (test === undefined) throw new Error(`Cannot find test ${testId}`)
+  const result = testResults[testId]
+  if (result === undefined) return fallbackTypes.untested
+  if (honorDependencies && test.depends_on !== undefined) {
+    for (const dependencyId of test.depends_on) {
+      if (!fallbackPassTypes.includes(copiedDetermineTestResult(testSuites, dependencyId, testResults))) {
+        return fallbackTypes.dependency_fail
+      }
+    }
+  }
+  if (result[0] === 'Setup') return result[1] === 'retry' ? fallbackTypes.retry : fallbackTypes.setup_fail
+  if (result === false && result[0] !== 'Assertion') return fallbackTypes.harness_fail
+  if (test.kind === 'required' || test.kind === undefined) return result === true ? fallbackTypes.pass : fallbackTypes.fail
+  if (test.kind === 'optimal') return result === true ? fallbackTypes.pass : fallbackTypes.optional_fail
+  if (test.kind === 'check') return result === true ? fallbackTypes.yes : fallbackTypes.no
+  throw new Error(`Unrecognised test kind ${test.kind}`)
+}
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..')
+
+const opts = {
+  suite: path.join(root, 'build/conformance/node_modules/http-cache-tests'),
+  results: path.join(root, 'build/conformance/ringcache.json'),
+  strict: false,
+  surrogate: true,
+  lists: true
+}
+for (const arg of process.argv.slice(2)) {
+  let m
+  if ((m = arg.match(/^--suite=(.+)$/))) opts.suite = path.resolve(m[1])
+  else if ((m = arg.match(/^--results=(.+)$/))) opts.results = path.resolve(m[1])
+  else if (arg === '--strict') opts.strict = true
+  else if (arg === '--no-surrogate') opts.surrogate = false
+  else if (arg === '--no-lists') opts.lists = false
+  else {
+    console.error(`summary.mjs: unknown argument ${arg}`)
+    process.exit(2)
+  }
+}
+
+const suiteUrl = rel => pathToFileURL(path.join(opts.suite, rel)).href
+if (!fs.existsSync(path.join(opts.suite, 'tests/index.mjs'))) {
+  console.error(`summary.mjs: http-cache-tests not found in ${opts.suite} (run tests/conformance/run.sh)`)
+  process.exit(2)
+}
+
+// Test definitions: the same list cache-tests.fyi and cli.mjs use
+// (tests/index.mjs plus the Surrogate-Control suite).
+const testSuites = [...(await import(suiteUrl('tests/index.mjs'))).default]
+const surrogate = (await import(suiteUrl('tests/surrogate-control.mjs'))).default
+if (opts.surrogate) testSuites.push(surrogate)
+const allSuites = [...testSuites]
+if (!opts.surrogate) allSuites.push(surrogate) // dependencies may point anywhere
+
+const resultIndex = (await import(suiteUrl('results/index.mjs'))).default
+
+// The suite's own classifier. It is written for the browser but loads in
+// node (cli.mjs uses it); fall back to a copy of it if that ever changes.
+let determineTestResult
+try {
+  determineTestResult = (await import(suiteUrl('lib/display.mjs'))).determineTestResult
+} catch (err) {
+  determineTestResult = copiedDetermineTestResult
+}
+
+// --- classification ------------------------------------------------------------
+// determineTestResult returns [fontawesome glyph, colour, text symbol]; map the
+// text symbol back to a category name.
+const CATEGORY = {
+  '-': 'untested',
+  '✅': 'pass',
+  '⛔️': 'fail',
+  '⚠️': 'optional_fail',
+  Y: 'yes',
+  N: 'no',
+  '🔹': 'setup_fail',
+  '⁉️': 'harness_fail',
+  '⚪️': 'dependency_fail',
+  '↻': 'retry'
+}
+
+function classify (testId, results) {
+  const r = determineTestResult(allSuites, testId, results)
+  const c = CATEGORY[r[2]]
+  if (c === undefined) throw new Error(`unknown result symbol ${r[2]} for ${testId}`)
+  return c
+}
+
+// Tests a command-line run can produce: browser_only tests are never run by
+// the CLI against a proxy, so they are not counted anywhere.
+const tests = []
+for (const suite of testSuites) {
+  for (const test of suite.tests) {
+    if (test.browser_only === true) continue
+    tests.push({ ...test, kind: test.kind || 'required', suite: suite.name })
+  }
+}
+const browserOnly = testSuites.reduce((n, s) => n + s.tests.filter(t => t.browser_only === true).length, 0)
+
+function tally (results) {
+  const out = {}
+  for (const kind of ['required', 'optimal', 'check']) out[kind] = { total: 0 }
+  for (const test of tests) {
+    const t = out[test.kind]
+    const c = classify(test.id, results)
+    t.total++
+    t[c] = (t[c] || 0) + 1
+  }
+  return out
+}
+
+// --- inputs ----------------------------------------------------------------------
+const implementations = []
+let ringcache = null
+if (fs.existsSync(opts.results)) {
+  ringcache = {
+    key: 'ringcache',
+    label: 'ringcache',
+    results: JSON.parse(fs.readFileSync(opts.results, 'utf8'))
+  }
+  implementations.push(ringcache)
+} else {
+  console.log(`(no ringcache results at ${opts.results}; showing published results only)\n`)
+}
+for (const key of ['varnish', 'trafficserver', 'nginx', 'squid']) {
+  const file = `${key}.json`
+  const meta = resultIndex.find(i => i.file === file) || {}
+  const p = path.join(opts.suite, 'results', file)
+  if (!fs.existsSync(p)) continue
+  implementations.push({
+    key,
+    label: `${meta.name || key} ${meta.version || ''}`.trim() + ' (published)',
+    results: JSON.parse(fs.readFileSync(p, 'utf8'))
+  })
+}
+for (const impl of implementations) impl.tally = tally(impl.results)
+
+// --- tables ------------------------------------------------------------------------
+const COLUMNS = {
+  required: [['pass', 'pass'], ['fail', 'fail'], ['dependency_fail', 'dep-failed'],
+    ['setup_fail', 'setup'], ['retry', 'retry'], ['harness_fail', 'harness'], ['untested', 'untested']],
+  optimal: [['pass', 'pass'], ['optional_fail', 'fail'], ['dependency_fail', 'dep-failed'],
+    ['setup_fail', 'setup'], ['retry', 'retry'], ['harness_fail', 'harness'], ['untested', 'untested']],
+  check: [['yes', 'yes'], ['no', 'no'], ['dependency_fail', 'dep-failed'],
+    ['setup_fail', 'setup'], ['retry', 'retry'], ['harness_fail', 'harness'], ['untested', 'untested']]
+}
+const HEADINGS = {
+  required: 'conformance; a fail is a specification violation',
+  optimal: 'a fail is a missed optimisation, usually not reusing a stored response',
+  check: 'behaviour survey with no right answer: yes/no'
+}
+const labelWidth = Math.max(20, ...implementations.map(i => i.label.length)) + 2
+
+const surrogateNote = opts.surrogate ? 'including' : 'excluding'
+console.log(`http-cache-tests results, counted as on cache-tests.fyi (${tests.length} tests, ${surrogateNote} ` +
+  `Surrogate-Control; ${browserOnly} browser-only tests not counted)`)
+for (const kind of ['required', 'optimal', 'check']) {
+  const total = tests.filter(t => t.kind === kind).length
+  console.log(`\n${kind} tests (${total}): ${HEADINGS[kind]}`)
+  const cols = COLUMNS[kind]
+  console.log('  ' + 'implementation'.padEnd(labelWidth) + cols.map(([, h]) => h.padStart(11)).join(''))
+  for (const impl of implementations) {
+    const t = impl.tally[kind]
+    console.log('  ' + impl.label.padEnd(labelWidth) + cols.map(([c]) => String(t[c] || 0).padStart(11)).join(''))
+  }
+}
+
+// --- ringcache's failures ------------------------------------------------------------
+function detail (testId, results) {
+  const r = results[testId]
+  if (Array.isArray(r)) return r.slice(1).join(' ').replace(/\s+/g, ' ')
+  if (r === undefined) return 'no result'
+  return String(r)
+}
+function clip (s, n) { return s.length > n ? s.slice(0, n - 1) + '…' : s }
+
+const strictFailing = new Set(['fail', 'setup_fail', 'harness_fail', 'retry', 'untested'])
+let strictFailures = 0
+if (ringcache) {
+  const res = ringcache.results
+  const groups = [
+    ['required', 'fail', 'required tests ringcache FAILS (specification violations)'],
+    ['required', 'setup_fail', 'required tests that failed during setup'],
+    ['required', 'retry', 'required tests where ringcache retried a request (interpret by hand)'],
+    ['required', 'harness_fail', 'required tests with a harness error'],
+    ['required', 'untested', 'required tests missing from the results'],
+    ['optimal', 'optional_fail', 'optimal tests ringcache fails (missed caching)'],
+    ['optimal', 'setup_fail', 'optimal tests that failed during setup'],
+    ['optimal', 'retry', 'optimal tests where ringcache retried a request']
+  ]
+  for (const test of tests) {
+    if (test.kind === 'required' && strictFailing.has(classify(test.id, res))) strictFailures++
+  }
+  if (opts.lists) {
+    for (const [kind, cat, title] of groups) {
+      const list = tests.filter(t => t.kind === kind && classify(t.id, res) === cat)
+      if (list.length === 0) continue
+      console.log(`\n${title} (${list.length}):`)
+      for (const t of list) {
+        console.log(`  ${t.id}  ${t.name}`)
+        if (cat !== 'untested') console.log(`      -> ${clip(detail(t.id, res), 150)}`)
+      }
+    }
+    const dep = tests.filter(t => t.kind === 'required' && classify(t.id, res) === 'dependency_fail').length
+    if (dep) {
+      console.log(`\n(${dep} required tests were not evaluated because a test they depend on did not pass;` +
+        ' they usually need the response to be cached first)')
+    }
+  }
+}
+
+// --- one-line summary ---------------------------------------------------------------------
+const line = implementations.map(impl => {
+  const r = impl.tally.required
+  const o = impl.tally.optimal
+  return `${impl.key} required ${r.pass || 0}/${r.total} optimal ${o.pass || 0}/${o.total}`
+}).join('; ')
+console.log(`\nconformance: ${line}`)
+
+if (opts.strict && ringcache) {
+  if (strictFailures > 0) {
+    console.log(`conformance: --strict: ${strictFailures} required test(s) failed`)
+    process.exit(1)
+  }
+} else if (opts.strict) {
+  console.log('conformance: --strict: no ringcache results')
+  process.exit(1)
+}
