@@ -37,8 +37,13 @@ const char *hdrs_find(const char *hdrs, size_t len, const char *name, unsigned n
 
 static bool never_stored(const struct hmsg *m, const struct hfield *f)
 {
+	/* Framing is re-emitted per response, Age is computed per response,
+	 * and the Proxy-* authentication fields concern one hop only. */
 	return hspan_ieq(m, f->name, "content-length") ||
-	       hspan_ieq(m, f->name, "transfer-encoding") || hspan_ieq(m, f->name, "age");
+	       hspan_ieq(m, f->name, "transfer-encoding") || hspan_ieq(m, f->name, "age") ||
+	       hspan_ieq(m, f->name, "proxy-authenticate") ||
+	       hspan_ieq(m, f->name, "proxy-authentication-info") ||
+	       hspan_ieq(m, f->name, "proxy-authorization");
 }
 
 void hdrs_from_response(struct hbuf *b, const struct hmsg *m, const struct cache_control *cc)
@@ -66,10 +71,12 @@ void hdrs_from_response(struct hbuf *b, const struct hmsg *m, const struct cache
 
 static bool not_updated(const struct hmsg *m, const struct hfield *f)
 {
-	/* RFC 9111 3.2: fields describing the body a 304 does not carry are
-	 * kept from the stored response. */
+	/* RFC 9111 3.2: fields that describe the stored body itself (its
+	 * coding, digest, validator, framing) are kept from the stored
+	 * response; everything else the 304 sends replaces what was stored. */
 	return never_stored(m, f) || hspan_ieq(m, f->name, "content-encoding") ||
-	       hspan_ieq(m, f->name, "content-range") || hspan_ieq(m, f->name, "content-type");
+	       hspan_ieq(m, f->name, "content-range") || hspan_ieq(m, f->name, "content-md5") ||
+	       hspan_ieq(m, f->name, "etag");
 }
 
 void hdrs_merge_304(struct hbuf *b, const char *stored, size_t len, const struct hmsg *m)

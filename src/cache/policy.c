@@ -2,6 +2,7 @@
 #include "cache/policy.h"
 
 #include <string.h>
+#include <strings.h>
 
 #include "http/date.h"
 
@@ -15,6 +16,39 @@ static void parse_cc_fields(const struct hmsg *m, const char *name, struct cache
 	}
 }
 
+/* Surrogate-Control: directives addressed to a device (";target") are for
+ * someone else and skipped; the rest read like Cache-Control. */
+static void parse_surrogate(const struct hmsg *m, struct cache_control *cc)
+{
+	cc_init(cc);
+	for (uint32_t i = 0; i < m->n_fields; i++) {
+		const struct hfield *f = &m->fields[i];
+		if (!hspan_ieq(m, f->name, "surrogate-control"))
+			continue;
+		const char *p = hmsg_ptr(m, f->value), *end = p + f->value.len;
+		while (p < end) {
+			const char *comma = memchr(p, ',', (size_t)(end - p));
+			const char *e = comma ? comma : end;
+			const char *semi = memchr(p, ';', (size_t)(e - p));
+			if (!semi) {
+				cc_parse(cc, p, (size_t)(e - p));
+			} else {
+				/* We announce ourselves as "ringcache" in
+				 * Surrogate-Capability (see reqhead.c). */
+				const char *t = semi + 1;
+				while (t < e && (*t == ' ' || *t == '\t'))
+					t++;
+				size_t tl = (size_t)(e - t);
+				while (tl && (t[tl - 1] == ' ' || t[tl - 1] == '\t'))
+					tl--;
+				if (tl == 9 && strncasecmp(t, "ringcache", 9) == 0)
+					cc_parse(cc, p, (size_t)(semi - p));
+			}
+			p = e + 1;
+		}
+	}
+}
+
 void policy_req_meta(const struct hmsg *req, struct req_meta *rq)
 {
 	memset(rq, 0, sizeof(*rq));
@@ -23,7 +57,8 @@ void policy_req_meta(const struct hmsg *req, struct req_meta *rq)
 	parse_cc_fields(req, "cache-control", &rq->cc);
 	if (!rq->cc.present) {
 		const struct hfield *p = hmsg_field(req, "pragma", 0);
-		rq->pragma_no_cache = p && cc_pragma_no_cache(hmsg_ptr(req, p->value), p->value.len);
+		rq->pragma_no_cache =
+		    p && cc_pragma_no_cache(hmsg_ptr(req, p->value), p->value.len);
 	}
 }
 
@@ -40,21 +75,29 @@ static int64_t date_field(const struct hmsg *m, const char *name, int64_t now, b
 	return t;
 }
 
-void policy_meta_from_response(const struct hmsg *m, int64_t request_time, int64_t response_time,
+void policy_meta_from_response(const struct hmsg *m, int64_t request_ms, int64_t response_ms,
 			       struct resp_meta *rm)
 {
 	memset(rm, 0, sizeof(*rm));
 	rm->status = hmsg_status(m);
-	rm->request_time = request_time;
-	rm->response_time = response_time;
+	rm->request_time = request_ms / 1000;
+	rm->response_time = response_ms / 1000;
+	rm->response_delay_ms = response_ms > request_ms ? response_ms - request_ms : 0;
+	int64_t response_time = rm->response_time;
 
 	/* RFC 9213: a cache that honours a targeted field ignores
 	 * Cache-Control when the targeted field is present and valid. */
-	struct cache_control cdn;
+	struct cache_control cdn, sc;
 	parse_cc_fields(m, "cdn-cache-control", &cdn);
+	parse_surrogate(m, &sc);
 	if (cdn.present && (cdn.flags || cdn.invalid || cdn.delta[CC_MAX_AGE] != CC_UNSET ||
 			    cdn.delta[CC_S_MAXAGE] != CC_UNSET)) {
 		rm->cc = cdn;
+		rm->cdn_cc = true;
+	} else if (sc.present && (sc.flags || sc.delta[CC_MAX_AGE] != CC_UNSET)) {
+		/* Surrogate-Control (Edge Architecture 1.0) targets surrogates
+		 * like ringcache; it ranks below the standard CDN-Cache-Control. */
+		rm->cc = sc;
 		rm->cdn_cc = true;
 	} else {
 		parse_cc_fields(m, "cache-control", &rm->cc);
@@ -95,6 +138,30 @@ void policy_meta_from_response(const struct hmsg *m, int64_t request_time, int64
 	}
 }
 
+bool policy_status_understood(int status)
+{
+	switch (status) {
+	case 200:
+	case 203:
+	case 204:
+	case 300:
+	case 301:
+	case 302:
+	case 303:
+	case 307:
+	case 308:
+	case 404:
+	case 405:
+	case 410:
+	case 414:
+	case 451:
+	case 501:
+		return true;
+	default:
+		return false;
+	}
+}
+
 bool policy_status_default_cacheable(int status)
 {
 	switch (status) {
@@ -127,15 +194,15 @@ static bool has_explicit_lifetime(const struct resp_meta *rm)
 const char *policy_storable_name(enum storable s)
 {
 	static const char *const names[] = {
-		[STORE_OK] = "stored",
-		[STORE_NO_METHOD] = "method",
-		[STORE_NO_STATUS] = "status",
-		[STORE_NO_STORE] = "no-store",
-		[STORE_PRIVATE] = "private",
-		[STORE_AUTHORIZATION] = "authorization",
-		[STORE_VARY_STAR] = "vary-star",
-		[STORE_SET_COOKIE] = "set-cookie",
-		[STORE_NO_LIFETIME] = "no-lifetime",
+	    [STORE_OK] = "stored",
+	    [STORE_NO_METHOD] = "method",
+	    [STORE_NO_STATUS] = "status",
+	    [STORE_NO_STORE] = "no-store",
+	    [STORE_PRIVATE] = "private",
+	    [STORE_AUTHORIZATION] = "authorization",
+	    [STORE_VARY_STAR] = "vary-star",
+	    [STORE_SET_COOKIE] = "set-cookie",
+	    [STORE_NO_LIFETIME] = "no-lifetime",
 	};
 	return names[s];
 }
@@ -150,21 +217,32 @@ enum storable policy_storable(const struct req_meta *rq, const struct resp_meta 
 	 * not combine partial content. */
 	if (rm->status < 200 || rm->status == 206 || rm->status == 304)
 		return STORE_NO_STATUS;
-	if ((cc->flags & CC_NO_STORE) || (rq->cc.flags & CC_NO_STORE))
+	/* must-understand: store only status codes whose caching rules we
+	 * implement, and then no-store yields to it (RFC 9111 5.2.2.3). */
+	if (cc->flags & CC_MUST_UNDERSTAND) {
+		if (!policy_status_understood(rm->status))
+			return STORE_NO_STATUS;
+	} else if (cc->flags & CC_NO_STORE) {
+		return STORE_NO_STORE;
+	}
+	if (rq->cc.flags & CC_NO_STORE)
 		return STORE_NO_STORE;
 	if (cc->flags & CC_PRIVATE)
 		return STORE_PRIVATE;
 	/* RFC 9111 3.5: a shared cache may reuse a response to a request with
 	 * Authorization only if it says so explicitly. */
-	if (rq->has_authorization &&
-	    !(cc->flags & (CC_PUBLIC | CC_MUST_REVALIDATE)) && cc->delta[CC_S_MAXAGE] == CC_UNSET)
+	if (rq->has_authorization && !(cc->flags & (CC_PUBLIC | CC_MUST_REVALIDATE)) &&
+	    cc->delta[CC_S_MAXAGE] == CC_UNSET)
 		return STORE_AUTHORIZATION;
 	if (rm->vary_star)
 		return STORE_VARY_STAR;
-	if (rm->set_cookie)
+	bool explicit_ok =
+	    has_explicit_lifetime(rm) || (cc->flags & CC_PUBLIC) || k->ttl_override != POLICY_NONE;
+	/* RFC 9111 lets a shared cache store Set-Cookie; ringcache does so
+	 * only when the origin said explicitly that the response is
+	 * cacheable, never on heuristic or default lifetimes. */
+	if (rm->set_cookie && !explicit_ok)
 		return STORE_SET_COOKIE;
-	bool explicit_ok = has_explicit_lifetime(rm) || (cc->flags & CC_PUBLIC) ||
-			   k->ttl_override != POLICY_NONE;
 	if (!explicit_ok && !policy_status_default_cacheable(rm->status))
 		return STORE_NO_STATUS;
 	/* A response that is stale on arrival and cannot be served stale is
@@ -207,10 +285,7 @@ int64_t policy_age(const struct resp_meta *rm, int64_t now)
 	int64_t apparent = rm->response_time - rm->date;
 	if (apparent < 0)
 		apparent = 0;
-	int64_t delay = rm->response_time - rm->request_time;
-	if (delay < 0)
-		delay = 0;
-	int64_t corrected_age = rm->age + delay;
+	int64_t corrected_age = rm->age + rm->response_delay_ms / 1000;
 	int64_t initial = apparent > corrected_age ? apparent : corrected_age;
 	int64_t resident = now - rm->response_time;
 	if (resident < 0)

@@ -31,13 +31,14 @@ struct resp_meta {
 	int status;
 	struct cache_control
 	    cc; /* the effective directives: CDN-Cache-Control if present, else Cache-Control */
-	bool cdn_cc;	       /* cc came from CDN-Cache-Control */
-	int64_t date;	       /* Date, or response_time when absent/invalid */
-	int64_t expires;       /* POLICY_NONE absent; invalid -> date - 1 (already expired) */
-	int64_t last_modified; /* POLICY_NONE absent */
-	int64_t age;	       /* Age received, 0 when absent or invalid */
-	int64_t request_time;  /* when the request was sent */
-	int64_t response_time; /* when the response head arrived */
+	bool cdn_cc;		   /* cc came from CDN-Cache-Control */
+	int64_t date;		   /* Date, or response_time when absent/invalid */
+	int64_t expires;	   /* POLICY_NONE absent; invalid -> date - 1 (already expired) */
+	int64_t last_modified;	   /* POLICY_NONE absent */
+	int64_t age;		   /* Age received, 0 when absent or invalid */
+	int64_t request_time;	   /* when the request was sent */
+	int64_t response_time;	   /* when the response head arrived */
+	int64_t response_delay_ms; /* response_time - request_time, precisely */
 	bool has_etag;
 	bool vary_star;
 	bool set_cookie;
@@ -54,9 +55,10 @@ struct policy_knobs {
 
 void policy_req_meta(const struct hmsg *req, struct req_meta *rq);
 
-/* Parse the response head M received for a request sent at REQUEST_TIME
- * whose head arrived at RESPONSE_TIME. */
-void policy_meta_from_response(const struct hmsg *m, int64_t request_time, int64_t response_time,
+/* Parse the response head M received for a request sent at REQUEST_MS
+ * whose head arrived at RESPONSE_MS (Unix milliseconds: the response delay
+ * added to a received Age must not be rounded up to a whole second). */
+void policy_meta_from_response(const struct hmsg *m, int64_t request_ms, int64_t response_ms,
 			       struct resp_meta *rm);
 
 enum storable {
@@ -103,6 +105,9 @@ enum usable policy_usable(const struct req_meta *rq, const struct resp_meta *rm,
  * served instead (stale-if-error, or the configured grace)? */
 bool policy_stale_on_error(const struct req_meta *rq, const struct resp_meta *rm, int64_t lifetime,
 			   int64_t grace, int64_t now);
+
+/* Status codes whose caching rules ringcache implements (must-understand). */
+bool policy_status_understood(int status);
 
 /* Is STATUS cacheable by default / heuristically (RFC 9110 15.1)? */
 bool policy_status_default_cacheable(int status);

@@ -92,6 +92,62 @@ int vary_accept_encoding(const struct hmsg *req, char *out, size_t cap)
 	return (int)n;
 }
 
+static int item_cmp(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/*
+ * Every field line of NAME combined into one list without whitespace
+ * (whitespace around list items never changes their meaning). For
+ * Accept-Language the items are also lower-cased and sorted: language
+ * tags are case-insensitive and clients list the same set in any order.
+ */
+static int list_normalise(const struct hmsg *req, const char *name, bool as_set, char *out,
+			  size_t cap)
+{
+	char tmp[1024];
+	size_t t = 0;
+	for (unsigned i = 0;; i++) {
+		const struct hfield *f = hmsg_field(req, name, i);
+		if (!f)
+			break;
+		const char *v = hmsg_ptr(req, f->value);
+		if (t && t < sizeof(tmp))
+			tmp[t++] = ',';
+		for (uint32_t j = 0; j < f->value.len && t < sizeof(tmp); j++) {
+			if (!is_ows(v[j]))
+				tmp[t++] = as_set ? (char)tolower((unsigned char)v[j]) : v[j];
+		}
+	}
+	if (t >= sizeof(tmp))
+		return -1;
+	tmp[t] = '\0';
+	if (!as_set) {
+		if (t > cap)
+			return -1;
+		memcpy(out, tmp, t);
+		return (int)t;
+	}
+	char *items[64];
+	size_t ni = 0;
+	for (char *save = NULL, *it = strtok_r(tmp, ",", &save); it && ni < 64;
+	     it = strtok_r(NULL, ",", &save))
+		items[ni++] = it;
+	qsort(items, ni, sizeof(items[0]), item_cmp);
+	size_t n = 0;
+	for (size_t i = 0; i < ni; i++) {
+		size_t l = strlen(items[i]);
+		if (n + l + 1 > cap)
+			return -1;
+		if (i)
+			out[n++] = ',';
+		memcpy(out + n, items[i], l);
+		n += l;
+	}
+	return (int)n;
+}
+
 int vary_key(const char *names, size_t nlen, const struct hmsg *req, char *out, size_t cap)
 {
 	size_t n = 0;
@@ -119,29 +175,11 @@ int vary_key(const char *names, size_t nlen, const struct hmsg *req, char *out, 
 				return -1;
 			n += (size_t)l;
 		} else {
-			bool first = true;
-			for (unsigned i = 0;; i++) {
-				const struct hfield *f = hmsg_field(req, name, i);
-				if (!f)
-					break;
-				const char *v = hmsg_ptr(req, f->value);
-				size_t vl = f->value.len;
-				while (vl && is_ows(*v)) {
-					v++;
-					vl--;
-				}
-				while (vl && is_ows(v[vl - 1]))
-					vl--;
-				if (n + vl + 3 > cap)
-					return -1;
-				if (!first) {
-					out[n++] = ',';
-					out[n++] = ' ';
-				}
-				memcpy(out + n, v, vl);
-				n += vl;
-				first = false;
-			}
+			int l = list_normalise(req, name, strcmp(name, "accept-language") == 0, out + n,
+					       cap - n);
+			if (l < 0)
+				return -1;
+			n += (size_t)l;
 		}
 		if (n + 1 > cap)
 			return -1;

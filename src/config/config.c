@@ -46,7 +46,7 @@
 #define DEF_DEFAULT_TTL_NS	  0ull
 #define DEF_HEURISTIC_PERCENT	  10u
 #define DEF_HEURISTIC_MAX_NS	  (NS_PER_DAY)
-#define DEF_GRACE_NS		  (10 * NS_PER_S)
+#define DEF_GRACE_NS		  0 /* RFC 9111 4.2.4: no stale unless the origin allows it */
 #define DEF_HIT_FOR_MISS_NS	  (60 * NS_PER_S)
 #define DEF_CLIENT_HEADER_NS	  (10 * NS_PER_S)
 #define DEF_CLIENT_BODY_NS	  (30 * NS_PER_S)

@@ -63,9 +63,11 @@ static bool not_modified(struct client *c, struct cobj *o, int64_t now)
 	int64_t since, lm;
 	if (!http_date_parse(hmsg_ptr(m, ims->value), ims->value.len, now, &since))
 		return false;
+	/* Without Last-Modified the response's Date stands in for it
+	 * (RFC 9111 4.3.2). */
 	const char *lmv = hdrs_find(o->hdrs, o->hdrs_len, "last-modified", 0, &ll);
 	if (!lmv || !http_date_parse(lmv, ll, now, &lm))
-		return false;
+		lm = o->meta.date;
 	return lm <= since;
 }
 
@@ -198,7 +200,9 @@ enum upstream_result deliver_object(struct client *c, struct cobj *o, const stru
 				    (unsigned long long)from, (unsigned long long)to,
 				    (unsigned long long)total);
 	}
-	if (d->from_cache)
+	/* Age on every response from the cache; on a passed response only
+	 * when the origin (or a cache before it) sent one. */
+	if (d->from_cache || o->meta.age > 0)
 		hbuf_printf(&b, "Age: %lld\r\n", (long long)policy_age(&o->meta, d->now));
 	if (d->cache_status)
 		hbuf_printf(&b, "Cache-Status: %s\r\n", d->cache_status);

@@ -28,7 +28,7 @@ struct fetch {
 	struct req_meta rq;
 	struct resp_meta rm;
 	struct bconn bc;
-	int64_t req_time;
+	int64_t req_time; /* ms */
 	struct cobj *obj; /* being filled */
 	bool stored;
 	bool done_head;   /* the handle has been answered */
@@ -37,6 +37,13 @@ struct fetch {
 static int64_t wall_now(void)
 {
 	return (int64_t)time(NULL);
+}
+
+static int64_t wall_now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 static void fh_answer(struct fetch *f, enum fetch_state st)
@@ -187,7 +194,7 @@ static int refresh_from_304(struct fetch *f)
 		free(fields);
 		return -ENOMEM;
 	}
-	policy_meta_from_response(&m, f->req_time, wall_now(), &o->meta);
+	policy_meta_from_response(&m, f->req_time, wall_now_ms(), &o->meta);
 	o->meta.status = old->status;
 	o->lifetime = policy_lifetime(&o->meta, &a->knobs);
 	const char *hstart = memchr(b.p, '\n', b.len) + 1;
@@ -242,7 +249,7 @@ static int exchange_head(struct fetch *f, uint32_t *len, uint32_t *pos)
 			return -1;
 		}
 		METRIC_INC(f->w, backend_requests);
-		f->req_time = wall_now();
+		f->req_time = wall_now_ms();
 		ssize_t s = rt_send_all(f->bc.fd, f->obuf, head_len,
 					rt_deadline_in(f->cfg->timeouts.send_ns));
 		if (s < 0) {
@@ -422,7 +429,7 @@ static void fetch_main(void *arg)
 	int status = hmsg_status(m);
 	if (a->fh)
 		a->fh->fwd_status = status;
-	policy_meta_from_response(m, f.req_time, wall_now(), &f.rm);
+	policy_meta_from_response(m, f.req_time, wall_now_ms(), &f.rm);
 
 	if (status == 304 && a->stale) {
 		bool reusable = m->msg_done && pos == len && hmsg_keep_alive(m);

@@ -50,7 +50,8 @@ int reqhead_build(struct hbuf *b, const struct hmsg *m, const struct reqhead_opt
 		const struct hfield *f = &m->fields[i];
 		if (hop_is_hop(m, &hs, f) || hspan_ieq(m, f->name, "content-length") ||
 		    hspan_ieq(m, f->name, "transfer-encoding") || hspan_ieq(m, f->name, "expect") ||
-		    hspan_ieq(m, f->name, "via") || hspan_ieq(m, f->name, "x-forwarded-for"))
+		    hspan_ieq(m, f->name, "via") || hspan_ieq(m, f->name, "x-forwarded-for") ||
+		    hspan_ieq(m, f->name, "surrogate-capability"))
 			continue;
 		if (o->strip_conditionals && is_conditional(m, f))
 			continue;
@@ -70,6 +71,9 @@ int reqhead_build(struct hbuf *b, const struct hmsg *m, const struct reqhead_opt
 	snprintf(via, sizeof(via), "%u.%u ringcache", m->p.http_major, m->p.http_minor);
 	reqhead_put_merged(b, m, "Via", via);
 	reqhead_put_merged(b, m, "X-Forwarded-For", o->peer_ip);
+	/* Edge Architecture 1.0: tells the origin that Surrogate-Control
+	 * directives targeted at "ringcache" will be honoured. */
+	reqhead_put_merged(b, m, "Surrogate-Capability", "ringcache=\"Surrogate/1.0\"");
 	*chunked = hmsg_chunked(m);
 	if (*chunked)
 		hbuf_puts(b, "Transfer-Encoding: chunked\r\n");
