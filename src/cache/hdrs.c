@@ -19,7 +19,8 @@ const char *hdrs_find(const char *hdrs, size_t len, const char *name, unsigned n
 		if (!eol)
 			eol = end;
 		const char *colon = memchr(p, ':', (size_t)(eol - p));
-		if (colon && (size_t)(colon - p) == nl && strncasecmp(p, name, nl) == 0 && nth-- == 0) {
+		if (colon && (size_t)(colon - p) == nl && strncasecmp(p, name, nl) == 0 &&
+		    nth-- == 0) {
 			const char *v = colon + 1, *ve = eol;
 			if (ve > v && ve[-1] == '\r')
 				ve--;
@@ -58,7 +59,8 @@ void hdrs_from_response(struct hbuf *b, const struct hmsg *m, const struct cache
 		/* A shared cache must not store fields named by private=, and
 		 * must not reuse those named by no-cache= without validation:
 		 * not storing them satisfies both. */
-		if (((cc->flags & CC_PRIVATE_FIELDS) && cc_names_has(&cc->private_fields, n, f->name.len)) ||
+		if (((cc->flags & CC_PRIVATE_FIELDS) &&
+		     cc_names_has(&cc->private_fields, n, f->name.len)) ||
 		    ((cc->flags & CC_NO_CACHE_FIELDS) &&
 		     cc_names_has(&cc->no_cache_fields, n, f->name.len)))
 			continue;

@@ -12,13 +12,13 @@
 #include "cache/vary.h"
 #include "rt/task.h"
 
-#define NSHARDS      64
+#define NSHARDS	      64
 #define SHARD_BUCKETS 4096
-#define CHUNK_MIN    (4 * 1024)
-#define CHUNK_MAX    (64 * 1024)
+#define CHUNK_MIN     (4 * 1024)
+#define CHUNK_MAX     (64 * 1024)
 #define CHUNK_DEFAULT (16 * 1024)
 
-#define container_of(p, T, m) ((T *)((char *)(p) - offsetof(T, m)))
+#define container_of(p, T, m) ((T *)((char *)(p)-offsetof(T, m)))
 
 struct coh {
 	struct coh *hnext;
@@ -160,7 +160,9 @@ int cbody_append(struct cbody *b, const char *p, size_t n, uint64_t expect)
 			uint64_t want = CHUNK_DEFAULT;
 			if (expect > b->len) {
 				want = expect - b->len;
-				want = want < CHUNK_MIN ? CHUNK_MIN : want > CHUNK_MAX ? CHUNK_MAX : want;
+				want = want < CHUNK_MIN	  ? CHUNK_MIN
+				       : want > CHUNK_MAX ? CHUNK_MAX
+							  : want;
 			}
 			struct cchunk *c = malloc(sizeof(*c) + want);
 			if (!c)
@@ -583,7 +585,8 @@ int store_lookup(struct store *st, const struct lookup_req *lr, struct lookup_re
 		}
 		if (best) {
 			bool soft = atomic_load(&best->soft_stale);
-			res->use = policy_usable(lr->rq, &best->meta, best->lifetime, soft, lr->now);
+			res->use =
+			    policy_usable(lr->rq, &best->meta, best->lifetime, soft, lr->now);
 			if (res->use != USE_REVALIDATE) {
 				cobj_retain(best);
 				evict_touch(&best->ev);
@@ -756,7 +759,8 @@ size_t store_purge_key(struct store *st, const char *key, uint32_t key_len)
 	return n;
 }
 
-int64_t store_ban(struct store *st, const char *url_re, const char *host_re, char *err, size_t errlen)
+int64_t store_ban(struct store *st, const char *url_re, const char *host_re, char *err,
+		  size_t errlen)
 {
 	return ban_add(st->bans, url_re, host_re, err, errlen);
 }

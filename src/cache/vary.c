@@ -175,8 +175,8 @@ int vary_key(const char *names, size_t nlen, const struct hmsg *req, char *out, 
 				return -1;
 			n += (size_t)l;
 		} else {
-			int l = list_normalise(req, name, strcmp(name, "accept-language") == 0, out + n,
-					       cap - n);
+			int l = list_normalise(req, name, strcmp(name, "accept-language") == 0,
+					       out + n, cap - n);
 			if (l < 0)
 				return -1;
 			n += (size_t)l;

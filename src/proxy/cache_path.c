@@ -107,7 +107,7 @@ static void knobs_for(const struct config *cfg, const struct config_rule *rule,
 	k->heuristic_max = (int64_t)(cfg->cache.heuristic_max_ns / RT_SEC);
 	k->grace = (int64_t)(cfg->cache.grace_ns / RT_SEC);
 	*max_obj = rule && rule->max_object_size > 0 ? (uint64_t)rule->max_object_size
-						      : cfg->cache.max_object_size;
+						     : cfg->cache.max_object_size;
 }
 
 static bool method_is_safe(unsigned m)
@@ -209,7 +209,8 @@ static void cache_status_for_fetch(char *buf, size_t n, struct fetch_handle *fh,
 	else if (fh->revalidated)
 		l = snprintf(buf, n, "ringcache; fwd=stale; fwd-status=304");
 	else if (fh->stored)
-		l = snprintf(buf, n, "ringcache; fwd=%s; fwd-status=%d; stored", fwd, fh->fwd_status);
+		l = snprintf(buf, n, "ringcache; fwd=%s; fwd-status=%d; stored", fwd,
+			     fh->fwd_status);
 	else
 		l = snprintf(buf, n, "ringcache; fwd=%s; fwd-status=%d; detail=%s", fwd,
 			     fh->fwd_status, fh->detail ? fh->detail : "not-stored");
@@ -240,9 +241,8 @@ enum upstream_result cache_handle(struct client *c)
 		return r;
 	}
 	const char *q = memchr(target, '?', tlen);
-	const struct config_rule *rule =
-	    config_rule_match(cfg, host, host_without_port(host, hlen), target,
-			      q ? (size_t)(q - target) : tlen);
+	const struct config_rule *rule = config_rule_match(cfg, host, host_without_port(host, hlen),
+							   target, q ? (size_t)(q - target) : tlen);
 	if (rule && rule->bypass)
 		return pass(c, "ringcache; fwd=bypass");
 
@@ -261,13 +261,13 @@ enum upstream_result cache_handle(struct client *c)
 	const struct config_backend *bcfg = w->px->backends[0].cfg;
 	int64_t now = wall_now();
 	struct lookup_req lr = {
-		.key = key,
-		.key_len = (uint32_t)kl,
-		.host_len = host_len,
-		.req = m,
-		.rq = &rq,
-		.now = now,
-		.wait_deadline = rt_deadline_in(bcfg->connect_timeout_ns + bcfg->first_byte_timeout_ns),
+	    .key = key,
+	    .key_len = (uint32_t)kl,
+	    .host_len = host_len,
+	    .req = m,
+	    .rq = &rq,
+	    .now = now,
+	    .wait_deadline = rt_deadline_in(bcfg->connect_timeout_ns + bcfg->first_byte_timeout_ns),
 	};
 	struct lookup_res res;
 	int lr_err = store_lookup(w->px->store, &lr, &res);
@@ -283,13 +283,14 @@ enum upstream_result cache_handle(struct client *c)
 		int64_t ttl = o->lifetime - policy_age(&o->meta, d.now);
 		if (res.use == USE_FRESH) {
 			METRIC_INC(w, cache_hit);
-			snprintf(status, sizeof(status), "ringcache; hit; ttl=%lld%s", (long long)ttl,
-				 res.collapsed ? "; collapsed" : "");
+			snprintf(status, sizeof(status), "ringcache; hit; ttl=%lld%s",
+				 (long long)ttl, res.collapsed ? "; collapsed" : "");
 		} else {
 			METRIC_INC(w, cache_hit_stale);
 			snprintf(status, sizeof(status), "ringcache; hit; ttl=%lld; detail=%s",
 				 (long long)ttl,
-				 res.use == USE_STALE_REVALIDATE ? "stale-while-revalidate" : "max-stale");
+				 res.use == USE_STALE_REVALIDATE ? "stale-while-revalidate"
+								 : "max-stale");
 		}
 		if (res.fetch) {
 			METRIC_INC(w, cache_bg_fetches);
@@ -306,8 +307,9 @@ enum upstream_result cache_handle(struct client *c)
 			client_send_error(c, 504, "only-if-cached");
 			return UP_ERRORED;
 		}
-		return pass(c, res.collapsed ? "ringcache; fwd=uri-miss; collapsed; detail=waited-too-long"
-					     : "ringcache; fwd=uri-miss; detail=hit-for-miss");
+		return pass(c, res.collapsed
+				   ? "ringcache; fwd=uri-miss; collapsed; detail=waited-too-long"
+				   : "ringcache; fwd=uri-miss; detail=hit-for-miss");
 	}
 	/* MISS: this request fetches, others for the key wait in the store. */
 	bool had_stale = res.obj != NULL;

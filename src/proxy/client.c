@@ -52,11 +52,12 @@ int client_send_error(struct client *c, int status, const char *detail)
 	const struct config *cfg = c->w->px->cfg;
 	char body[160], head[512];
 	int bl = snprintf(body, sizeof(body), "%d %s\n", status, status_reason(status));
-	int hl = snprintf(head, sizeof(head),
-			  "HTTP/1.1 %d %s\r\nContent-Type: text/plain\r\nContent-Length: %d\r\n"
-			  "Cache-Control: no-store\r\n%s%s%sConnection: close\r\n\r\n",
-			  status, status_reason(status), bl, c->cache_status ? "Cache-Status: " : "",
-			  c->cache_status ? c->cache_status : "", c->cache_status ? "\r\n" : "");
+	int hl =
+	    snprintf(head, sizeof(head),
+		     "HTTP/1.1 %d %s\r\nContent-Type: text/plain\r\nContent-Length: %d\r\n"
+		     "Cache-Control: no-store\r\n%s%s%sConnection: close\r\n\r\n",
+		     status, status_reason(status), bl, c->cache_status ? "Cache-Status: " : "",
+		     c->cache_status ? c->cache_status : "", c->cache_status ? "\r\n" : "");
 	if (hl >= (int)sizeof(head))
 		hl = (int)sizeof(head) - 1;
 	c->resp_status = status;

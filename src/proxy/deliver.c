@@ -11,6 +11,7 @@
 #include "http/date.h"
 #include "http/hbuf.h"
 #include "ops/log.h"
+#include "ops/metrics.h"
 #include "rt/io.h"
 
 /* Weak comparison of one entity-tag list against ETAG (RFC 9110 8.8.3.2). */
@@ -137,7 +138,7 @@ static bool if_range_ok(struct client *c, struct cobj *o, int64_t now)
 static void put_304_fields(struct hbuf *b, struct cobj *o)
 {
 	static const char *const keep[] = {"cache-control", "content-location", "date",
-					   "etag",          "expires",          "vary"};
+					   "etag",	    "expires",		"vary"};
 	for (size_t i = 0; i < sizeof(keep) / sizeof(keep[0]); i++) {
 		size_t l;
 		for (unsigned n = 0;; n++) {
@@ -173,7 +174,8 @@ enum upstream_result deliver_object(struct client *c, struct cobj *o, const stru
 	} else if (d->from_cache && status == 200 && complete && !head) {
 		const struct hfield *rg = hmsg_field(req, "range", 0);
 		if (rg && hmsg_method(req) == HTTP_GET && if_range_ok(c, o, d->now))
-			range = parse_range(hmsg_ptr(req, rg->value), rg->value.len, total, &from, &to);
+			range =
+			    parse_range(hmsg_ptr(req, rg->value), rg->value.len, total, &from, &to);
 	}
 
 	struct hbuf b;
@@ -192,7 +194,8 @@ enum upstream_result deliver_object(struct client *c, struct cobj *o, const stru
 			status = 206;
 			hbuf_puts(&b, "HTTP/1.1 206 Partial Content\r\n");
 		} else {
-			hbuf_printf(&b, "HTTP/1.1 %d %s\r\n", o->status, o->reason ? o->reason : "");
+			hbuf_printf(&b, "HTTP/1.1 %d %s\r\n", o->status,
+				    o->reason ? o->reason : "");
 		}
 		hbuf_put(&b, o->hdrs, o->hdrs_len);
 		if (range > 0)
@@ -211,7 +214,8 @@ enum upstream_result deliver_object(struct client *c, struct cobj *o, const stru
 	bool chunked = false;
 	if (status != 304 && status != 416 && status != 204 && status >= 200) {
 		if (range > 0)
-			hbuf_printf(&b, "Content-Length: %llu\r\n", (unsigned long long)(to - from + 1));
+			hbuf_printf(&b, "Content-Length: %llu\r\n",
+				    (unsigned long long)(to - from + 1));
 		else if (length_known)
 			hbuf_printf(&b, "Content-Length: %llu\r\n", (unsigned long long)total);
 		else if (!no_body && client11)
@@ -233,6 +237,10 @@ enum upstream_result deliver_object(struct client *c, struct cobj *o, const stru
 		return UP_ERRORED;
 	}
 	c->resp_status = status;
+	if (status == 304)
+		METRIC_INC(c->w, cache_not_modified);
+	else if (status == 206)
+		METRIC_INC(c->w, cache_ranges);
 
 	rt_time_t send_dl = rt_deadline_in(cfg->timeouts.send_ns);
 	if (no_body) {

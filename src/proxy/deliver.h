@@ -15,9 +15,9 @@
 
 struct deliver_opts {
 	const char *cache_status; /* Cache-Status value */
-	bool pipe;                /* O is a private pipe: free what was sent */
-	bool from_cache;          /* evaluate conditionals and ranges, add Age */
-	int64_t now;              /* Unix seconds */
+	bool pipe;		  /* O is a private pipe: free what was sent */
+	bool from_cache;	  /* evaluate conditionals and ranges, add Age */
+	int64_t now;		  /* Unix seconds */
 };
 
 enum upstream_result deliver_object(struct client *c, struct cobj *o, const struct deliver_opts *d);

@@ -31,7 +31,7 @@ struct fetch {
 	int64_t req_time; /* ms */
 	struct cobj *obj; /* being filled */
 	bool stored;
-	bool done_head;   /* the handle has been answered */
+	bool done_head; /* the handle has been answered */
 };
 
 static int64_t wall_now(void)
@@ -222,7 +222,8 @@ static int exchange_head(struct fetch *f, uint32_t *len, uint32_t *pos)
 	struct fetch_args *a = f->a;
 	struct hbuf b;
 	hbuf_init(&b, f->obuf, f->ocap);
-	struct reqhead_opts o = {.peer_ip = a->peer_ip, .method = "GET", .strip_conditionals = true};
+	struct reqhead_opts o = {
+	    .peer_ip = a->peer_ip, .method = "GET", .strip_conditionals = true};
 	if (a->stale) {
 		size_t l;
 		const char *v = hdrs_find(a->stale->hdrs, a->stale->hdrs_len, "etag", 0, &l);
@@ -257,7 +258,8 @@ static int exchange_head(struct fetch *f, uint32_t *len, uint32_t *pos)
 			backend_release(a->w, &f->bc, false);
 			if (retry)
 				continue;
-			fetch_failed(f, s == -ETIMEDOUT ? 504 : 502, "sending request failed", (int)s);
+			fetch_failed(f, s == -ETIMEDOUT ? 504 : 502, "sending request failed",
+				     (int)s);
 			return -1;
 		}
 		hmsg_restart(&f->resp, f->rbuf, 0);
@@ -269,7 +271,9 @@ static int exchange_head(struct fetch *f, uint32_t *len, uint32_t *pos)
 				long used = hmsg_feed(&f->resp, *pos, *len - *pos);
 				if (used < 0) {
 					backend_release(a->w, &f->bc, false);
-					fetch_failed(f, 502, f->resp.error ? f->resp.error : "bad response", 0);
+					fetch_failed(f, 502,
+						     f->resp.error ? f->resp.error : "bad response",
+						     0);
 					return -1;
 				}
 				*pos += (uint32_t)used;
@@ -311,7 +315,8 @@ static int exchange_head(struct fetch *f, uint32_t *len, uint32_t *pos)
 				if (n == -ETIMEDOUT)
 					fetch_failed(f, 504, "timeout waiting for the response", 0);
 				else
-					fetch_failed(f, 502, n == 0 ? "backend closed" : "recv failed",
+					fetch_failed(f, 502,
+						     n == 0 ? "backend closed" : "recv failed",
 						     (int)n);
 				return -1;
 			}
@@ -386,9 +391,9 @@ static void fetch_body(struct fetch *f, uint32_t len, uint32_t pos)
 	backend_release(f->a->w, &f->bc, reusable);
 	if (!ok) {
 		if (r != -EPIPE)
-			log_warn("fetch %.*s: backend %s: body incomplete: %s", (int)f->req.target.len,
-				 hmsg_ptr(&f->req, f->req.target), f->bcfg->name,
-				 r ? strerror(-r) : "backend closed mid-body");
+			log_warn("fetch %.*s: backend %s: body incomplete: %s",
+				 (int)f->req.target.len, hmsg_ptr(&f->req, f->req.target),
+				 f->bcfg->name, r ? strerror(-r) : "backend closed mid-body");
 		/* Never leave a truncated object in the cache. */
 		if (f->stored)
 			store_unlink(f->a->w->px->store, f->obj);
@@ -463,8 +468,8 @@ static void fetch_main(void *arg)
 		if (a->fh)
 			a->fh->detail = too_big ? "too-big" : policy_storable_name(why);
 		int64_t hfm = (too_big || permanent_refusal(why)) && f.cfg->cache.hit_for_miss_ns
-				      ? wall_now() + (int64_t)(f.cfg->cache.hit_for_miss_ns / RT_SEC)
-				      : 0;
+				  ? wall_now() + (int64_t)(f.cfg->cache.hit_for_miss_ns / RT_SEC)
+				  : 0;
 		store_fetch_abort(a->w->px->store, a->oh, hfm);
 		a->oh = NULL;
 		if (!a->fh) {

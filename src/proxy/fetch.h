@@ -28,24 +28,24 @@ enum fetch_state { FH_PENDING, FH_READY, FH_FAILED };
 struct fetch_handle {
 	int refs; /* the client and the task */
 	enum fetch_state state;
-	struct cobj *obj;     /* READY: what to deliver (reference) */
-	bool stored;          /* obj is in the cache */
-	bool revalidated;     /* a 304 refreshed the stale object */
-	bool stale_served;    /* obj is the stale one (stale-if-error) */
-	int fwd_status;       /* the backend's status, 0 if none */
-	int err_status;       /* FAILED: 502 or 504 */
-	const char *detail;   /* why not stored, or what failed */
+	struct cobj *obj;   /* READY: what to deliver (reference) */
+	bool stored;	    /* obj is in the cache */
+	bool revalidated;   /* a 304 refreshed the stale object */
+	bool stale_served;  /* obj is the stale one (stale-if-error) */
+	int fwd_status;	    /* the backend's status, 0 if none */
+	int err_status;	    /* FAILED: 502 or 504 */
+	const char *detail; /* why not stored, or what failed */
 	struct rt_task *waiter;
 };
 
 struct fetch_args {
 	struct worker *w;
 	unsigned backend;
-	char *req;            /* a copy of the client's request head (malloc'd, owned) */
+	char *req; /* a copy of the client's request head (malloc'd, owned) */
 	uint32_t req_len;
 	char peer_ip[48];
-	struct coh *oh;       /* the busy key (owned) */
-	struct cobj *stale;   /* candidate to revalidate (owned reference) or NULL */
+	struct coh *oh;	    /* the busy key (owned) */
+	struct cobj *stale; /* candidate to revalidate (owned reference) or NULL */
 	struct policy_knobs knobs;
 	uint64_t max_object_size;
 	struct fetch_handle *fh; /* NULL for a background refresh */

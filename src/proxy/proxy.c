@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "cache/store.h"
+#include "ops/admin.h"
 #include "ops/log.h"
 #include "proxy/backend.h"
 #include "proxy/client.h"
@@ -84,6 +85,8 @@ static void drain_on_loop(struct rt_msg *m)
 {
 	struct worker *w = (struct worker *)((char *)m - offsetof(struct worker, drain_msg));
 	w->draining = true;
+	if (w->id == 0)
+		admin_stop(w);
 	for (size_t i = 0; i < w->px->cfg->n_listen; i++) {
 		if (w->accept_tasks[i])
 			rt_task_cancel(w->accept_tasks[i]);
@@ -117,6 +120,8 @@ static void *worker_main(void *arg)
 		w->start_err = err;
 	}
 	if (!w->start_err) {
+		if (w->id == 0)
+			admin_start(w);
 		for (size_t i = 0; i < px->cfg->n_listen; i++) {
 			struct acceptor *ac = malloc(sizeof(*ac));
 			if (!ac)
@@ -165,6 +170,9 @@ int proxy_start(struct proxy *px, const struct config *cfg)
 	px->store = store_create(cfg->cache.memory);
 	if (!px->store)
 		return -ENOMEM;
+	int ar = admin_open(px);
+	if (ar < 0)
+		return ar;
 
 	/* All listening sockets are opened here, on the main thread, before
 	 * any loop runs: a bad address fails startup at once, and a port 0
@@ -278,6 +286,7 @@ void proxy_free(struct proxy *px)
 	}
 	free(px->workers);
 	free(px->backends);
+	admin_close(px);
 	store_free(&px->store);
 	pthread_mutex_destroy(&px->lock);
 	pthread_cond_destroy(&px->cond);

@@ -30,13 +30,13 @@ void reqhead_put_merged(struct hbuf *b, const struct hmsg *m, const char *name, 
 
 static bool is_conditional(const struct hmsg *m, const struct hfield *f)
 {
-	return hspan_ieq(m, f->name, "if-none-match") || hspan_ieq(m, f->name, "if-modified-since") ||
-	       hspan_ieq(m, f->name, "if-match") || hspan_ieq(m, f->name, "if-unmodified-since") ||
-	       hspan_ieq(m, f->name, "if-range") || hspan_ieq(m, f->name, "range");
+	return hspan_ieq(m, f->name, "if-none-match") ||
+	       hspan_ieq(m, f->name, "if-modified-since") || hspan_ieq(m, f->name, "if-match") ||
+	       hspan_ieq(m, f->name, "if-unmodified-since") || hspan_ieq(m, f->name, "if-range") ||
+	       hspan_ieq(m, f->name, "range");
 }
 
-int reqhead_build(struct hbuf *b, const struct hmsg *m, const struct reqhead_opts *o,
-		  bool *chunked)
+int reqhead_build(struct hbuf *b, const struct hmsg *m, const struct reqhead_opts *o, bool *chunked)
 {
 	struct hop_set hs;
 	hop_collect(m, &hs);
@@ -78,7 +78,8 @@ int reqhead_build(struct hbuf *b, const struct hmsg *m, const struct reqhead_opt
 	if (*chunked)
 		hbuf_puts(b, "Transfer-Encoding: chunked\r\n");
 	else if (hmsg_has_length(m) && !o->method)
-		hbuf_printf(b, "Content-Length: %llu\r\n", (unsigned long long)hmsg_content_length(m));
+		hbuf_printf(b, "Content-Length: %llu\r\n",
+			    (unsigned long long)hmsg_content_length(m));
 	hbuf_put(b, "\r\n", 2);
 	return b->overflow ? 431 : 0;
 }

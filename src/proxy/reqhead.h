@@ -16,9 +16,9 @@
 #include "http/msg.h"
 
 struct reqhead_opts {
-	const char *peer_ip;      /* appended to X-Forwarded-For */
-	const char *method;       /* NULL: the request's own */
-	bool strip_conditionals;  /* drop If-*, Range */
+	const char *peer_ip;	   /* appended to X-Forwarded-For */
+	const char *method;	   /* NULL: the request's own */
+	bool strip_conditionals;   /* drop If-*, Range */
 	const char *if_none_match; /* validators to add (NULL: none) */
 	size_t inm_len;
 	const char *if_modified_since;

@@ -1,0 +1,385 @@
+/* admin.c - admin HTTP endpoint: health, metrics, stats, purge, ban, tag. */
+#include "ops/admin.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "cache/store.h"
+#include "http/hbuf.h"
+#include "http/msg.h"
+#include "ops/log.h"
+#include "ops/metrics.h"
+#include "proxy/cache_path.h"
+#include "rt/io.h"
+#include "rt/task.h"
+
+#define ADMIN_BUF     16384
+#define ADMIN_FIELDS  64
+#define ADMIN_TIMEOUT (10 * RT_SEC)
+
+struct admin {
+	int lfd;
+	struct rt_task *accept_task;
+};
+
+struct admin_conn {
+	struct proxy *px;
+	int fd;
+	struct sockaddr_storage peer;
+	char buf[ADMIN_BUF];
+	char out[65536];
+	struct hfield fields[ADMIN_FIELDS];
+	struct hmsg m;
+};
+
+int admin_open(struct proxy *px)
+{
+	const struct config *cfg = px->cfg;
+	if (!cfg->admin.enabled)
+		return 0;
+	const struct config_addr *a = &cfg->admin.listen;
+	int fd = socket(a->sa.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	int one = 1;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(fd, (const struct sockaddr *)&a->sa, a->salen) < 0 || listen(fd, 128) < 0) {
+		int e = -errno;
+		close(fd);
+		log_error("admin listen %s: %s", a->spec, strerror(-e));
+		return e;
+	}
+	px->admin = calloc(1, sizeof(*px->admin));
+	if (!px->admin) {
+		close(fd);
+		return -ENOMEM;
+	}
+	px->admin->lfd = fd;
+	log_info("admin API on %s", a->spec);
+	return 0;
+}
+
+void admin_close(struct proxy *px)
+{
+	if (!px->admin)
+		return;
+	close(px->admin->lfd);
+	free(px->admin);
+	px->admin = NULL;
+}
+
+static int hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* The percent-decoded value of query parameter NAME in QUERY, or false. */
+static bool query_param(const char *q, size_t qlen, const char *name, char *out, size_t cap)
+{
+	size_t nl = strlen(name);
+	const char *p = q, *end = q + qlen;
+	while (p < end) {
+		const char *amp = memchr(p, '&', (size_t)(end - p));
+		const char *e = amp ? amp : end;
+		if ((size_t)(e - p) > nl && strncmp(p, name, nl) == 0 && p[nl] == '=') {
+			size_t n = 0;
+			for (const char *s = p + nl + 1; s < e && n + 1 < cap; s++) {
+				if (*s == '%' && e - s > 2 && hexval(s[1]) >= 0 &&
+				    hexval(s[2]) >= 0) {
+					out[n++] = (char)(hexval(s[1]) * 16 + hexval(s[2]));
+					s += 2;
+				} else {
+					out[n++] = *s == '+' ? ' ' : *s;
+				}
+			}
+			out[n] = '\0';
+			return true;
+		}
+		p = e + 1;
+	}
+	return false;
+}
+
+static uint64_t metric_sum(struct proxy *px, enum metric_id id)
+{
+	uint64_t v = 0;
+	for (unsigned i = 0; i < px->nworkers; i++)
+		v += atomic_load_explicit(&px->workers[i].metrics.v[id], memory_order_relaxed);
+	return v;
+}
+
+size_t admin_render_metrics(struct proxy *px, char *out, size_t cap)
+{
+	struct hbuf b;
+	hbuf_init(&b, out, cap);
+	for (int i = 0; i < M_COUNT; i++) {
+		hbuf_printf(&b, "# HELP ringcache_%s_total %s\n# TYPE ringcache_%s_total counter\n",
+			    metric_names[i], metric_help[i], metric_names[i]);
+		hbuf_printf(&b, "ringcache_%s_total %llu\n", metric_names[i],
+			    (unsigned long long)metric_sum(px, (enum metric_id)i));
+	}
+	struct store_stats *ss = store_stats(px->store);
+	struct {
+		const char *name, *type, *help;
+		uint64_t v;
+	} extra[] = {
+	    {"connections", "gauge", "open client connections", atomic_load(&px->nconns)},
+	    {"cache_objects", "gauge", "stored responses", atomic_load(&ss->objects)},
+	    {"cache_bytes", "gauge", "bytes charged to the cache budget", store_bytes(px->store)},
+	    {"cache_budget_bytes", "gauge", "cache.memory", px->cfg->cache.memory},
+	    {"cache_evictions_total", "counter", "objects evicted for the budget",
+	     atomic_load(&ss->evictions)},
+	    {"cache_purged_total", "counter", "objects removed by purge and tag purge",
+	     atomic_load(&ss->purged)},
+	    {"cache_banned_total", "counter", "objects removed by bans", atomic_load(&ss->banned)},
+	    {"cache_hit_for_miss_total", "counter", "keys marked hit-for-miss",
+	     atomic_load(&ss->hfm_set)},
+	};
+	for (size_t i = 0; i < sizeof(extra) / sizeof(extra[0]); i++)
+		hbuf_printf(&b,
+			    "# HELP ringcache_%s %s\n# TYPE ringcache_%s %s\nringcache_%s %llu\n",
+			    extra[i].name, extra[i].help, extra[i].name, extra[i].type,
+			    extra[i].name, (unsigned long long)extra[i].v);
+	return b.len;
+}
+
+static size_t render_stats(struct proxy *px, char *out, size_t cap)
+{
+	struct hbuf b;
+	hbuf_init(&b, out, cap);
+	hbuf_puts(&b, "{");
+	for (int i = 0; i < M_COUNT; i++)
+		hbuf_printf(&b, "\"%s\": %llu, ", metric_names[i],
+			    (unsigned long long)metric_sum(px, (enum metric_id)i));
+	struct store_stats *ss = store_stats(px->store);
+	hbuf_printf(
+	    &b,
+	    "\"connections\": %u, \"cache_objects\": %llu, \"cache_bytes\": %llu, "
+	    "\"cache_budget_bytes\": %llu, \"cache_evictions\": %llu, \"cache_purged\": %llu, "
+	    "\"cache_banned\": %llu}\n",
+	    atomic_load(&px->nconns), (unsigned long long)atomic_load(&ss->objects),
+	    (unsigned long long)store_bytes(px->store), (unsigned long long)px->cfg->cache.memory,
+	    (unsigned long long)atomic_load(&ss->evictions),
+	    (unsigned long long)atomic_load(&ss->purged),
+	    (unsigned long long)atomic_load(&ss->banned));
+	return b.len;
+}
+
+static int respond(struct admin_conn *ac, int status, const char *reason, const char *type,
+		   const char *body, size_t blen)
+{
+	char head[256];
+	int hl = snprintf(head, sizeof(head),
+			  "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
+			  "Cache-Control: no-store\r\nConnection: close\r\n\r\n",
+			  status, reason, type, blen);
+	struct iovec iov[2] = {{head, (size_t)hl}, {(void *)body, blen}};
+	return rt_writev_all(ac->fd, iov, 2, rt_deadline_in(ADMIN_TIMEOUT)) < 0 ? -1 : 0;
+}
+
+static int respond_text(struct admin_conn *ac, int status, const char *reason, const char *text)
+{
+	return respond(ac, status, reason, "text/plain", text, strlen(text));
+}
+
+static bool authorised(struct admin_conn *ac, int *status)
+{
+	const struct config *cfg = ac->px->cfg;
+	if (!config_admin_allowed(cfg, (const struct sockaddr *)&ac->peer)) {
+		*status = 403;
+		return false;
+	}
+	if (!cfg->admin.token)
+		return true;
+	const struct hfield *f = hmsg_field(&ac->m, "authorization", 0);
+	size_t tl = strlen(cfg->admin.token);
+	if (f && f->value.len == 7 + tl &&
+	    strncasecmp(hmsg_ptr(&ac->m, f->value), "Bearer ", 7) == 0 &&
+	    memcmp(hmsg_ptr(&ac->m, f->value) + 7, cfg->admin.token, tl) == 0)
+		return true;
+	*status = 401;
+	return false;
+}
+
+static int handle(struct admin_conn *ac)
+{
+	struct proxy *px = ac->px;
+	struct hmsg *m = &ac->m;
+	const char *t = hmsg_ptr(m, m->target);
+	size_t tl = m->target.len;
+	const char *q = memchr(t, '?', tl);
+	size_t pl = q ? (size_t)(q - t) : tl;
+	const char *qs = q ? q + 1 : "";
+	size_t ql = q ? tl - pl - 1 : 0;
+	unsigned method = hmsg_method(m);
+	int st;
+	if (!authorised(ac, &st)) {
+		log_warn("admin: %d for %.*s", st, (int)pl, t);
+		return st == 403 ? respond_text(ac, 403, "Forbidden", "forbidden\n")
+				 : respond_text(ac, 401, "Unauthorized", "bearer token required\n");
+	}
+#define PATH_IS(s) (pl == strlen(s) && memcmp(t, s, pl) == 0)
+	if (PATH_IS("/health"))
+		return respond_text(ac, 200, "OK", "ok\n");
+	if (PATH_IS("/metrics")) {
+		size_t n = admin_render_metrics(px, ac->out, sizeof(ac->out));
+		return respond(ac, 200, "OK", "text/plain; version=0.0.4", ac->out, n);
+	}
+	if (PATH_IS("/stats")) {
+		size_t n = render_stats(px, ac->out, sizeof(ac->out));
+		return respond(ac, 200, "OK", "application/json", ac->out, n);
+	}
+	bool is_post = method == HTTP_POST || method == HTTP_PURGE;
+	char a[2048], h[512], body[2300];
+	if (PATH_IS("/purge") || PATH_IS("/ban") || PATH_IS("/tag")) {
+		if (!is_post)
+			return respond_text(ac, 405, "Method Not Allowed", "use POST\n");
+	} else {
+		return respond_text(ac, 404, "Not Found", "not found\n");
+	}
+	if (PATH_IS("/purge")) {
+		if (!query_param(qs, ql, "url", a, sizeof(a)) || a[0] != '/')
+			return respond_text(ac, 400, "Bad Request", "url=/path required\n");
+		if (!query_param(qs, ql, "host", h, sizeof(h)))
+			h[0] = '\0';
+		char key[8192];
+		uint32_t hl;
+		int kl =
+		    cache_key_build(px->cfg, h, strlen(h), a, strlen(a), key, sizeof(key), &hl);
+		size_t n = kl > 0 ? store_purge_key(px->store, key, (uint32_t)kl) : 0;
+		log_info("admin: purge host=%s url=%s: %zu objects", h, a, n);
+		int bl = snprintf(body, sizeof(body), "{\"purged\": %zu}\n", n);
+		return respond(ac, 200, "OK", "application/json", body, (size_t)bl);
+	}
+	if (PATH_IS("/ban")) {
+		bool hu = query_param(qs, ql, "url", a, sizeof(a));
+		bool hh = query_param(qs, ql, "host", h, sizeof(h));
+		if (!hu && !hh)
+			return respond_text(ac, 400, "Bad Request", "url= and/or host= required\n");
+		char err[256];
+		int64_t seq = store_ban(px->store, hu ? a : NULL, hh ? h : NULL, err, sizeof(err));
+		if (seq < 0) {
+			int bl = snprintf(body, sizeof(body), "{\"error\": \"%s\"}\n", err);
+			return respond(ac, 400, "Bad Request", "application/json", body,
+				       (size_t)bl);
+		}
+		log_info("admin: ban url=%s host=%s: #%lld", hu ? a : "*", hh ? h : "*",
+			 (long long)seq);
+		int bl = snprintf(body, sizeof(body), "{\"ban\": %lld}\n", (long long)seq);
+		return respond(ac, 200, "OK", "application/json", body, (size_t)bl);
+	}
+	if (!query_param(qs, ql, "tag", a, sizeof(a)) || !a[0])
+		return respond_text(ac, 400, "Bad Request", "tag= required\n");
+	bool soft = query_param(qs, ql, "soft", h, sizeof(h)) && strcmp(h, "1") == 0;
+	size_t n = store_purge_tag(px->store, a, strlen(a), soft);
+	log_info("admin: %s tag purge %s: %zu objects", soft ? "soft" : "hard", a, n);
+	int bl = snprintf(body, sizeof(body), "{\"purged\": %zu}\n", n);
+	return respond(ac, 200, "OK", "application/json", body, (size_t)bl);
+#undef PATH_IS
+}
+
+static void admin_conn_main(void *arg)
+{
+	struct admin_conn *ac = arg;
+	uint32_t len = 0, pos = 0;
+	hmsg_init(&ac->m, HMSG_REQUEST, ac->fields, ADMIN_FIELDS, ADMIN_BUF / 2);
+	for (;;) {
+		memmove(ac->buf, ac->buf + pos, len - pos);
+		len -= pos;
+		pos = 0;
+		hmsg_next(&ac->m, ac->buf, 0);
+		bool bad = false;
+		while (!ac->m.msg_done) {
+			if (pos < len) {
+				long n = hmsg_feed(&ac->m, pos, len - pos);
+				if (n < 0) {
+					bad = true;
+					break;
+				}
+				pos += (uint32_t)n;
+				continue;
+			}
+			if (len == sizeof(ac->buf)) {
+				bad = true;
+				break;
+			}
+			ssize_t n = rt_recv(ac->fd, ac->buf + len, sizeof(ac->buf) - len, 0,
+					    rt_deadline_in(ADMIN_TIMEOUT));
+			if (n <= 0)
+				goto out;
+			len += (uint32_t)n;
+		}
+		if (bad) {
+			respond(ac, 400, "Bad Request", "text/plain", "bad request\n", 12);
+			break;
+		}
+		/* One request per connection: an idle admin connection must
+		 * not hold up a drain. */
+		handle(ac);
+		break;
+	}
+out:
+	rt_close(ac->fd);
+	free(ac);
+}
+
+static void admin_accept_main(void *arg)
+{
+	struct worker *w = arg;
+	struct admin *ad = w->px->admin;
+	for (;;) {
+		struct sockaddr_storage peer;
+		socklen_t plen = sizeof(peer);
+		int fd = rt_accept(ad->lfd, (struct sockaddr *)&peer, &plen, RT_NEVER);
+		if (fd == -ECANCELED)
+			break;
+		if (fd < 0) {
+			if (rt_sleep_until(rt_clock_now() + 100 * RT_MS) < 0)
+				break;
+			continue;
+		}
+		struct admin_conn *ac = malloc(sizeof(*ac));
+		if (!ac) {
+			rt_close(fd);
+			continue;
+		}
+		ac->px = w->px;
+		ac->fd = fd;
+		ac->peer = peer;
+		if (rt_task_spawn_detached(admin_conn_main, ac, "admin") < 0) {
+			rt_close(fd);
+			free(ac);
+		}
+	}
+}
+
+void admin_start(struct worker *w)
+{
+	struct admin *ad = w->px->admin;
+	if (!ad)
+		return;
+	ad->accept_task = rt_task_spawn(admin_accept_main, w, "admin-accept");
+	if (ad->accept_task)
+		rt_task_detach(ad->accept_task);
+}
+
+void admin_stop(struct worker *w)
+{
+	struct admin *ad = w->px->admin;
+	if (ad && ad->accept_task) {
+		rt_task_cancel(ad->accept_task);
+		ad->accept_task = NULL;
+	}
+}
