@@ -105,6 +105,8 @@ static void force_on_loop(struct rt_msg *m)
 	struct worker *w = (struct worker *)((char *)m - offsetof(struct worker, force_msg));
 	for (struct client *c = w->clients; c; c = c->next)
 		rt_task_cancel(c->task);
+	for (struct fetch_node *f = w->fetches; f; f = f->next)
+		rt_task_cancel(f->task);
 }
 
 static void *worker_main(void *arg)

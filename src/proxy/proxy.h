@@ -25,6 +25,12 @@
 struct client;
 struct bpool;
 
+/* A running fetch task, listed on its worker so a forced drain can cancel it. */
+struct fetch_node {
+	struct fetch_node *prev, *next;
+	struct rt_task *task;
+};
+
 struct backend_rt {
 	const struct config_backend *cfg;
 	atomic_uint rr; /* round-robin position, shared by all loops */
@@ -40,6 +46,7 @@ struct worker {
 	struct bpool ***pools;	/* [backend][server] */
 	struct client *clients; /* doubly linked, for drain */
 	size_t nclients;
+	struct fetch_node *fetches; /* running fetch tasks, for a forced drain */
 	bool draining;
 	struct rt_msg drain_msg;
 	struct rt_msg force_msg;

@@ -1389,3 +1389,131 @@ size_t echo_header_count(const char *head, size_t head_len, const char *name)
 	echo_find(head, head_len, name, 0, &n, NULL, 0);
 	return n;
 }
+
+/* ---- cache and admin helpers --------------------------------------------- */
+
+void start_pair_extra(struct proc *o, struct proc *d, const char *extra)
+{
+	start_origin(o);
+	memset(d, 0, sizeof(*d));
+	d->port = free_port();
+	char *yaml = rc_yaml(
+	    &(struct rc_cfg){.port = d->port, .servers = &o->port, .n_servers = 1, .extra = extra});
+	start_ringcache(d, yaml);
+	free(yaml);
+}
+
+int port_wait(int port, int timeout_ms)
+{
+	double deadline = now_s() + timeout_ms / 1000.0;
+	for (;;) {
+		struct conn c;
+		if (conn_try_open(&c, port) == 0) {
+			conn_close(&c);
+			return 1;
+		}
+		if (now_s() > deadline)
+			return 0;
+		sleep_ms(20);
+	}
+}
+
+void http_once(int port, const char *method, const char *path, const char *extra,
+	       struct response *r)
+{
+	struct conn c;
+	conn_open(&c, port);
+	http_req(&c, method, path, extra, r);
+	conn_close(&c);
+}
+
+const char *cache_status(const struct response *r)
+{
+	const char *v = resp_header(r, "Cache-Status");
+	return v ? v : "(none)";
+}
+
+/* Walk the ';'-separated members of Cache-Status: [*S, *E) is the next one, trimmed. */
+static int cs_next(const char **pos, const char **s, const char **e)
+{
+	const char *p = *pos;
+	while (*p == ' ' || *p == '\t' || *p == ';')
+		p++;
+	if (!*p)
+		return 0;
+	const char *end = strchr(p, ';');
+	if (!end)
+		end = p + strlen(p);
+	*pos = end;
+	while (end > p && (end[-1] == ' ' || end[-1] == '\t'))
+		end--;
+	*s = p;
+	*e = end;
+	return 1;
+}
+
+int cache_status_has(const struct response *r, const char *item)
+{
+	const char *pos = resp_header(r, "Cache-Status"), *s, *e;
+	size_t il = strlen(item);
+	if (!pos)
+		return 0;
+	while (cs_next(&pos, &s, &e)) {
+		if ((size_t)(e - s) == il && !memcmp(s, item, il))
+			return 1;
+	}
+	return 0;
+}
+
+long cache_status_param(const struct response *r, const char *name, long def)
+{
+	const char *pos = resp_header(r, "Cache-Status"), *s, *e;
+	size_t nl = strlen(name);
+	if (!pos)
+		return def;
+	while (cs_next(&pos, &s, &e)) {
+		if ((size_t)(e - s) > nl + 1 && !memcmp(s, name, nl) && s[nl] == '=') {
+			char *end;
+			long v = strtol(s + nl + 1, &end, 10);
+			return end == e ? v : def;
+		}
+	}
+	return def;
+}
+
+long long json_number(const char *json, const char *name, long long def)
+{
+	size_t nl = strlen(name);
+	for (const char *p = json ? strchr(json, '"') : NULL; p; p = strchr(p + 1, '"')) {
+		if (strncmp(p + 1, name, nl) != 0 || p[1 + nl] != '"')
+			continue;
+		const char *q = p + 2 + nl;
+		while (isspace((unsigned char)*q))
+			q++;
+		if (*q != ':')
+			continue;
+		q++;
+		while (isspace((unsigned char)*q))
+			q++;
+		char *end;
+		long long v = strtoll(q, &end, 10);
+		if (end != q)
+			return v;
+	}
+	return def;
+}
+
+const char *pct_encode(const char *s, char *out, size_t out_size)
+{
+	size_t o = 0;
+	for (; *s; s++) {
+		unsigned char ch = (unsigned char)*s;
+		cr_assert(o + 4 < out_size, "pct_encode: output too small");
+		if (isalnum(ch) || strchr("-._~/", ch))
+			out[o++] = (char)ch;
+		else
+			o += (size_t)snprintf(out + o, out_size - o, "%%%02X", ch);
+	}
+	out[o] = '\0';
+	return out;
+}

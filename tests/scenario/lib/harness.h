@@ -269,4 +269,36 @@ const char *excerpt(const char *p, size_t n);
 /* Fail unless P still runs (the daemon must never die of a client's or origin's mistake). */
 void assert_alive(struct proc *p);
 
+/* ---- cache and admin helpers ---------------------------------------------- */
+
+/*
+ * Start one origin and a daemon whose only backend server is that origin,
+ * with EXTRA (more top-level YAML keys: cache, admin...) appended.
+ */
+void start_pair_extra(struct proc *o, struct proc *d, const char *extra);
+
+/* Poll until something accepts on 127.0.0.1:PORT; 1 if it did within TIMEOUT_MS. */
+int port_wait(int port, int timeout_ms);
+
+/* METHOD PATH (with EXTRA header lines) on a fresh connection, closed afterwards. */
+void http_once(int port, const char *method, const char *path, const char *extra,
+	       struct response *r);
+
+/* The Cache-Status value, or "(none)" (for messages). */
+const char *cache_status(const struct response *r);
+/*
+ * 1 if Cache-Status has ITEM among its ';'-separated members, compared
+ * exactly after trimming: "hit", "stored", "collapsed", "fwd=stale",
+ * "detail=hit-for-miss".
+ */
+int cache_status_has(const struct response *r, const char *item);
+/* The integer value of the Cache-Status parameter NAME ("ttl", "fwd-status"), or DEF. */
+long cache_status_param(const struct response *r, const char *name, long def);
+
+/* The number after "NAME": in a flat JSON object, or DEF if there is none. */
+long long json_number(const char *json, const char *name, long long def);
+
+/* Percent-encode S for a query value into OUT (every byte but unreserved ones). */
+const char *pct_encode(const char *s, char *out, size_t out_size);
+
 #endif
