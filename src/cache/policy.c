@@ -293,9 +293,12 @@ int64_t policy_age(const struct resp_meta *rm, int64_t now)
 	return initial + resident;
 }
 
-static bool must_revalidate(const struct resp_meta *rm)
+/* Stale use is forbidden (RFC 9111 4.2.4): must-revalidate, and for a
+ * shared cache proxy-revalidate and s-maxage (5.2.2.10). */
+static bool stale_forbidden(const struct resp_meta *rm)
 {
-	return rm->cc.flags & (CC_MUST_REVALIDATE | CC_PROXY_REVALIDATE | CC_NO_CACHE);
+	return (rm->cc.flags & (CC_MUST_REVALIDATE | CC_PROXY_REVALIDATE)) ||
+	       rm->cc.delta[CC_S_MAXAGE] != CC_UNSET || (rm->cc.invalid & (1u << CC_S_MAXAGE));
 }
 
 enum usable policy_usable(const struct req_meta *rq, const struct resp_meta *rm, int64_t lifetime,
@@ -320,12 +323,16 @@ enum usable policy_usable(const struct req_meta *rq, const struct resp_meta *rm,
 	if (fresh_left > 0)
 		return USE_FRESH;
 	int64_t staleness = -fresh_left;
-	if (must_revalidate(rm))
+	if (rm->cc.flags & (CC_MUST_REVALIDATE | CC_PROXY_REVALIDATE))
 		return USE_REVALIDATE;
-	if ((rcc->flags & CC_MAX_STALE_ANY) ||
-	    (rcc->delta[CC_MAX_STALE] != CC_UNSET && staleness <= rcc->delta[CC_MAX_STALE]))
-		return USE_STALE_OK;
+	/* stale-while-revalidate is the origin's own, explicit permission
+	 * (RFC 5861), so it holds next to s-maxage; a client's max-stale
+	 * does not. */
 	int64_t swr = rm->cc.delta[CC_STALE_WHILE_REVALIDATE];
+	if (!stale_forbidden(rm) &&
+	    ((rcc->flags & CC_MAX_STALE_ANY) ||
+	     (rcc->delta[CC_MAX_STALE] != CC_UNSET && staleness <= rcc->delta[CC_MAX_STALE])))
+		return USE_STALE_OK;
 	if (swr != CC_UNSET && staleness <= swr)
 		return USE_STALE_REVALIDATE;
 	return USE_REVALIDATE;
@@ -334,13 +341,14 @@ enum usable policy_usable(const struct req_meta *rq, const struct resp_meta *rm,
 bool policy_stale_on_error(const struct req_meta *rq, const struct resp_meta *rm, int64_t lifetime,
 			   int64_t grace, int64_t now)
 {
-	if (must_revalidate(rm) && !(rm->cc.flags & CC_NO_CACHE))
-		return false;
-	if (rm->cc.flags & (CC_MUST_REVALIDATE | CC_PROXY_REVALIDATE))
+	/* no-cache: never used without a successful validation (5.2.2.4). */
+	if (rm->cc.flags & CC_NO_CACHE)
 		return false;
 	int64_t staleness = policy_age(rm, now) - lifetime;
 	if (staleness <= 0)
-		return true;
+		return true; /* still fresh: not stale at all */
+	if (stale_forbidden(rm))
+		return false;
 	int64_t sie = rm->cc.delta[CC_STALE_IF_ERROR];
 	int64_t rsie = rq->cc.delta[CC_STALE_IF_ERROR];
 	if (sie != CC_UNSET && staleness <= sie)

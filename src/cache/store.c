@@ -34,6 +34,7 @@ struct coh {
 
 struct shard {
 	pthread_mutex_t lock;
+	uint32_t sweep; /* next bucket to sweep for expired hit-for-miss heads */
 	struct coh *buckets[SHARD_BUCKETS];
 };
 
@@ -447,13 +448,14 @@ static struct coh **bucket_of(struct shard *sh, uint64_t h)
 	return &sh->buckets[(h / NSHARDS) % SHARD_BUCKETS];
 }
 
-/* Free OH if nothing refers to it any more; shard lock held. */
+/* Free OH if nothing refers to it any more; shard lock held. A live
+ * hit-for-miss mark keeps the head: it is the only record of the mark. */
 static void coh_maybe_free(struct shard *sh, struct coh *oh)
 {
 	if (oh->refs || oh->busy || oh->variants || oh->waiters)
 		return;
-	/* A hit-for-miss mark keeps the head alive only while it is in use:
-	 * forgetting it early just costs one coalesced wait later. */
+	if (oh->hfm_until)
+		return; /* the lookup-side sweep frees it once the mark has expired */
 	struct coh **pp = bucket_of(sh, oh->hash);
 	while (*pp != oh)
 		pp = &(*pp)->hnext;
@@ -478,6 +480,21 @@ void store_coh_release(struct store *st, struct coh **ohp)
 		return;
 	*ohp = NULL;
 	coh_unref(st, oh);
+}
+
+static void sweep_bucket(struct shard *sh, uint32_t b, int64_t now, struct coh *keep)
+{
+	struct coh **pp = &sh->buckets[b];
+	while (*pp) {
+		struct coh *oh = *pp;
+		if (oh != keep && !oh->refs && !oh->busy && !oh->variants && !oh->waiters &&
+		    oh->hfm_until <= now) {
+			*pp = oh->hnext;
+			free(oh);
+			continue;
+		}
+		pp = &oh->hnext;
+	}
 }
 
 static struct coh *coh_find(struct shard *sh, uint64_t h, const char *key, uint32_t len)
@@ -565,6 +582,10 @@ int store_lookup(struct store *st, const struct lookup_req *lr, struct lookup_re
 			struct coh **b = bucket_of(sh, h);
 			oh->hnext = *b;
 			*b = oh;
+			/* Heads kept only for an expired hit-for-miss mark would
+			 * pile up for keys never asked for again: sweep one
+			 * bucket per new head, so the cost is spread thin. */
+			sweep_bucket(sh, sh->sweep++ % SHARD_BUCKETS, lr->now, oh);
 		}
 		if (oh->hfm_until > lr->now) {
 			pthread_mutex_unlock(&sh->lock);

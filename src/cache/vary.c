@@ -113,11 +113,23 @@ static int list_normalise(const struct hmsg *req, const char *name, bool as_set,
 		if (!f)
 			break;
 		const char *v = hmsg_ptr(req, f->value);
+		uint32_t vl = f->value.len;
 		if (t && t < sizeof(tmp))
 			tmp[t++] = ',';
-		for (uint32_t j = 0; j < f->value.len && t < sizeof(tmp); j++) {
-			if (!is_ows(v[j]))
-				tmp[t++] = as_set ? (char)tolower((unsigned char)v[j]) : v[j];
+		for (uint32_t j = 0; j < vl && t < sizeof(tmp); j++) {
+			/* Drop whitespace next to a comma or at either end only:
+			 * inside an item it can be meaningful. */
+			if (is_ows(v[j])) {
+				uint32_t k = j;
+				while (k < vl && is_ows(v[k]))
+					k++;
+				bool edge = j == 0 || k == vl || v[j - 1] == ',' || v[k] == ',';
+				if (edge) {
+					j = k - 1;
+					continue;
+				}
+			}
+			tmp[t++] = as_set ? (char)tolower((unsigned char)v[j]) : v[j];
 		}
 	}
 	if (t >= sizeof(tmp))
@@ -168,6 +180,12 @@ int vary_key(const char *names, size_t nlen, const struct hmsg *req, char *out, 
 			return -1;
 		memcpy(out + n, name, len);
 		n += len;
+		/* An absent field matches only an absent field (RFC 9111 4.1),
+		 * so it is keyed without '=' and never equals an empty one. */
+		if (!hmsg_field(req, name, 0)) {
+			out[n++] = '\n';
+			continue;
+		}
 		out[n++] = '=';
 		if (strcmp(name, "accept-encoding") == 0) {
 			int l = vary_accept_encoding(req, out + n, cap - n);

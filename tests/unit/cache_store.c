@@ -1,0 +1,905 @@
+/* Unit tests of src/cache/store.c: lookup / publish / abort, coalescing
+ * waits, hit-for-miss, Vary variants, purge by key and tag, bans, streamed
+ * bodies and eviction. Lookups park their task, so every test runs as
+ * tasks of one rt_loop. Policy times are explicit Unix seconds around T0
+ * (nothing sleeps); objects are built by hand from parsed response heads. */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cache/hdrs.h"
+#include "cache/policy.h"
+#include "cache/store.h"
+#include "cache/vary.h"
+#include "http/hbuf.h"
+#include "http/msg.h"
+#include "rt/loop.h"
+#include "rt/task.h"
+
+#define T0 1700000000LL
+#define H  "example.com"
+
+static struct rt_loop *loop;
+static struct store *st;
+
+static void setup(void)
+{
+	int err = 0;
+	/* Big stacks: heads and keys live on task stacks here. */
+	struct rt_loop_opts o = {.stack_size = 256 * 1024};
+	loop = rt_loop_create(&o, &err);
+	cr_assert_not_null(loop, "rt_loop_create: %d", err);
+	st = store_create(64ull << 20);
+	cr_assert_not_null(st);
+}
+
+static void teardown(void)
+{
+	store_free(&st);
+	rt_loop_destroy(&loop);
+}
+
+TestSuite(cache_store, .init = setup, .fini = teardown, .timeout = 60);
+
+/* Run MAIN as the only top-level task until every task has ended. */
+static void run_main(rt_task_fn main_fn, void *arg)
+{
+	cr_assert(rt_task_spawn_detached(main_fn, arg, "main") == 0);
+	rt_loop_stop(loop);
+	rt_loop_run(loop);
+}
+
+/* --- heads, requests, objects -------------------------------------------- */
+
+struct head {
+	struct hmsg m;
+	struct hfield f[32];
+	char buf[2048];
+};
+
+static void parse(struct head *h, enum hmsg_kind kind, const char *start, const char *lines)
+{
+	size_t n = (size_t)snprintf(h->buf, sizeof(h->buf), "%s\r\n", start);
+	for (const char *p = lines ? lines : ""; *p; p++) {
+		if (*p == '\n')
+			h->buf[n++] = '\r';
+		h->buf[n++] = *p;
+	}
+	if (lines && *lines)
+		n += (size_t)snprintf(h->buf + n, sizeof(h->buf) - n, "\r\n");
+	n += (size_t)snprintf(h->buf + n, sizeof(h->buf) - n, "\r\n");
+	hmsg_init(&h->m, kind, h->f, 32, sizeof(h->buf));
+	hmsg_next(&h->m, h->buf, 0);
+	h->m.skip_body = kind == HMSG_RESPONSE;
+	long r = hmsg_feed(&h->m, 0, (uint32_t)n);
+	cr_assert_eq(r, (long)n, "parse failed: %s", h->buf);
+	cr_assert(h->m.headers_done);
+}
+
+static char *dup(const char *p, size_t n)
+{
+	char *d = malloc(n + 1);
+	cr_assert_not_null(d);
+	memcpy(d, p, n);
+	d[n] = '\0';
+	return d;
+}
+
+/* A GET for HOST/PATH with request LINES, looked up at NOW. */
+static void lookup(struct store *s, const char *host, const char *path, const char *lines,
+		   int64_t now, rt_time_t deadline, struct lookup_res *res)
+{
+	struct head h;
+	char all[512];
+	snprintf(all, sizeof(all), "Host: %s%s%s", host, lines && *lines ? "\n" : "",
+		 lines ? lines : "");
+	parse(&h, HMSG_REQUEST, "GET / HTTP/1.1", all);
+	struct req_meta rq;
+	policy_req_meta(&h.m, &rq);
+	char key[256];
+	size_t hl = strlen(host), pl = strlen(path);
+	memcpy(key, host, hl);
+	key[hl] = '\0';
+	memcpy(key + hl + 1, path, pl);
+	struct lookup_req lr = {
+	    .key = key,
+	    .key_len = (uint32_t)(hl + 1 + pl),
+	    .host_len = (uint32_t)hl,
+	    .req = &h.m,
+	    .rq = &rq,
+	    .now = now,
+	    .wait_deadline = deadline,
+	};
+	cr_assert_eq(store_lookup(s, &lr, res), 0);
+}
+
+/* Let go of whatever a lookup result holds (a MISS's fetch ends unstored). */
+static void settle(struct store *s, struct lookup_res *res)
+{
+	if (res->oh)
+		store_fetch_abort(s, res->oh, 0);
+	res->oh = NULL;
+	cobj_release(&res->obj);
+}
+
+/*
+ * A stored 200 received at T0 with response LINES and BODY (NULL: empty and
+ * still filling). REQ_LINES are the lines of the request that fetched it
+ * (for the Vary secondary key).
+ */
+static struct cobj *mkobj(struct store *s, const char *lines, const char *req_lines,
+			  const char *body, bool finish)
+{
+	struct head h, rqh;
+	parse(&h, HMSG_RESPONSE, "HTTP/1.1 200 OK", lines);
+	char all[512];
+	snprintf(all, sizeof(all), "Host: x%s%s", req_lines && *req_lines ? "\n" : "",
+		 req_lines ? req_lines : "");
+	parse(&rqh, HMSG_REQUEST, "GET / HTTP/1.1", all);
+	struct cobj *o = cobj_new(s);
+	cr_assert_not_null(o);
+	o->status = hmsg_status(&h.m);
+	o->reason = dup("OK", 2);
+	policy_meta_from_response(&h.m, T0 * 1000, T0 * 1000, &o->meta);
+	char hb[2048];
+	struct hbuf b;
+	hbuf_init(&b, hb, sizeof(hb));
+	hdrs_from_response(&b, &h.m, &o->meta.cc);
+	cr_assert(!b.overflow);
+	o->hdrs = dup(hb, b.len);
+	o->hdrs_len = (uint32_t)b.len;
+	char names[256], vkey[1024];
+	int nl = vary_names(&h.m, names, sizeof(names));
+	cr_assert_geq(nl, 0);
+	if (nl > 0) {
+		int kl = vary_key(names, (size_t)nl, &rqh.m, vkey, sizeof(vkey));
+		cr_assert_geq(kl, 0);
+		o->vary = dup(names, (size_t)nl);
+		o->vary_len = (uint32_t)nl;
+		o->vkey = dup(vkey, (size_t)kl);
+		o->vkey_len = (uint32_t)kl;
+	}
+	struct policy_knobs k = {
+	    .ttl_override = POLICY_NONE, .heuristic_percent = 10, .heuristic_max = 86400};
+	o->lifetime = policy_lifetime(&o->meta, &k);
+	const struct hfield *sk = hmsg_field(&h.m, "surrogate-key", 0);
+	if (sk) {
+		o->tags = dup(hmsg_ptr(&h.m, sk->value), sk->value.len);
+		o->tags_len = sk->value.len;
+		o->tags_space_sep = true;
+	}
+	if (body) {
+		size_t n = strlen(body);
+		cr_assert_eq(cbody_append(o->body, body, n, n), 0);
+		o->clen = (int64_t)n;
+	}
+	if (finish)
+		cbody_finish(o->body, true);
+	return o;
+}
+
+/* Look up HOST/PATH (expecting a MISS), then publish a finished object. */
+static void put(struct store *s, const char *host, const char *path, const char *lines,
+		const char *req_lines, const char *body, int64_t now)
+{
+	struct lookup_res res;
+	lookup(s, host, path, req_lines, now, RT_NEVER, &res);
+	cr_assert_eq(res.kind, LOOKUP_MISS, "%s%s: kind %d", host, path, res.kind);
+	cr_assert_not_null(res.oh);
+	cobj_release(&res.obj);
+	struct cobj *o = mkobj(s, lines, req_lines, body, true);
+	store_publish(s, res.oh, o);
+	cobj_release(&o);
+}
+
+/* The value of field NAME in O's stored head ("" when absent). */
+static const char *field(const struct cobj *o, const char *name)
+{
+	static char v[128];
+	size_t n = 0;
+	const char *p = hdrs_find(o->hdrs, o->hdrs_len, name, 0, &n);
+	snprintf(v, sizeof(v), "%.*s", p ? (int)n : 0, p ? p : "");
+	return v;
+}
+
+/* Read the whole body, parking while it fills. Returns 0, or -EIO with
+ * the bytes read before the failure in OUT. */
+static int read_body(struct cbody *b, char *out, size_t cap, size_t *len, int *waits)
+{
+	struct body_reader r;
+	body_reader_init(&r, b);
+	*len = 0;
+	for (;;) {
+		const char *p;
+		ssize_t k = body_peek(&r, &p);
+		if (k > 0) {
+			cr_assert_leq(*len + (size_t)k, cap);
+			memcpy(out + *len, p, (size_t)k);
+			*len += (size_t)k;
+			body_advance(&r, (size_t)k);
+			continue;
+		}
+		if (k != -EAGAIN)
+			return (int)k;
+		if (waits)
+			(*waits)++;
+		int w = body_wait(&r, RT_NEVER);
+		if (w < 0)
+			return w;
+	}
+}
+
+static const char *body_str(struct cobj *o)
+{
+	static char out[4096];
+	size_t n;
+	cr_assert_eq(read_body(o->body, out, sizeof(out) - 1, &n, NULL), 0);
+	out[n] = '\0';
+	return out;
+}
+
+/* --- publish, hit, miss ---------------------------------------------------- */
+
+static void t_publish_hit(void *arg)
+{
+	struct lookup_res res;
+	lookup(st, H, "/a", NULL, T0, RT_NEVER, &res);
+	cr_assert_eq(res.kind, LOOKUP_MISS);
+	cr_assert_not_null(res.oh, "a MISS owns the fetch");
+	cr_assert_null(res.obj, "nothing stored yet");
+	cr_assert(!res.collapsed);
+
+	struct cobj *o =
+	    mkobj(st, "Cache-Control: max-age=60\nContent-Type: text/plain", NULL, "hello", true);
+	store_publish(st, res.oh, o);
+	struct cobj *published = o;
+	cobj_release(&o);
+
+	lookup(st, H, "/a", NULL, T0 + 10, RT_NEVER, &res);
+	cr_assert_eq(res.kind, LOOKUP_HIT);
+	cr_assert_eq(res.obj, published);
+	cr_expect_eq(res.use, USE_FRESH);
+	cr_expect(!res.fetch);
+	cr_expect_null(res.oh);
+	cr_expect_eq(res.obj->status, 200);
+	cr_expect_str_eq(field(res.obj, "content-type"), "text/plain");
+	cr_expect_str_eq(body_str(res.obj), "hello");
+	cobj_release(&res.obj);
+
+	/* The key is host + target: another host or path is another object. */
+	lookup(st, "other.org", "/a", NULL, T0 + 10, RT_NEVER, &res);
+	cr_expect_eq(res.kind, LOOKUP_MISS);
+	cr_expect_null(res.obj);
+	settle(st, &res);
+	lookup(st, H, "/a?x", NULL, T0 + 10, RT_NEVER, &res);
+	cr_expect_eq(res.kind, LOOKUP_MISS);
+	settle(st, &res);
+
+	/* Stale: a MISS that carries the stored object as the candidate to
+	 * revalidate. */
+	lookup(st, H, "/a", NULL, T0 + 60, RT_NEVER, &res);
+	cr_assert_eq(res.kind, LOOKUP_MISS);
+	cr_expect_eq(res.obj, published);
+	cr_assert_not_null(res.oh);
+	settle(st, &res);
+
+	cr_expect_eq(store_stats(st)->objects, 1);
+	cr_expect_gt(store_bytes(st), 5);
+	*(bool *)arg = true;
+}
+
+Test(cache_store, publish_then_hit)
+{
+	bool done = false;
+	run_main(t_publish_hit, &done);
+	cr_assert(done);
+}
+
+static void t_miss_busy(void *arg)
+{
+	struct lookup_res res, other;
+	lookup(st, H, "/busy", NULL, T0, RT_NEVER, &res);
+	cr_assert_eq(res.kind, LOOKUP_MISS);
+	/* The key is busy: a lookup that cannot wait passes, after trying. */
+	lookup(st, H, "/busy", NULL, T0, rt_clock_now(), &other);
+	cr_expect_eq(other.kind, LOOKUP_PASS);
+	cr_expect(other.collapsed);
+	cr_expect_null(other.obj);
+	cr_expect_null(other.oh);
+	/* A failed fetch frees the key for the next one. */
+	store_fetch_abort(st, res.oh, 0);
+	lookup(st, H, "/busy", NULL, T0, rt_clock_now(), &res);
+	cr_expect_eq(res.kind, LOOKUP_MISS);
+	cr_expect(!res.collapsed);
+	settle(st, &res);
+	*(bool *)arg = true;
+}
+
+Test(cache_store, miss_sets_busy)
+{
+	bool done = false;
+	run_main(t_miss_busy, &done);
+	cr_assert(done);
+}
+
+/* --- coalescing ----------------------------------------------------------- */
+
+struct waiter {
+	const char *path;
+	int64_t now;
+	bool started, done;
+	struct lookup_res res;
+};
+
+static void waiter_fn(void *arg)
+{
+	struct waiter *w = arg;
+	w->started = true;
+	lookup(st, H, w->path, NULL, w->now, RT_NEVER, &w->res);
+	w->done = true;
+}
+
+/* Run the spawned tasks until each has reached its wait. */
+static void let_park(struct waiter *w, size_t n)
+{
+	for (int i = 0; i < 100; i++) {
+		bool all = true;
+		for (size_t j = 0; j < n; j++)
+			all = all && w[j].started;
+		if (all)
+			break;
+		rt_task_yield();
+	}
+	rt_task_yield();
+	for (size_t j = 0; j < n; j++) {
+		cr_assert(w[j].started);
+		cr_assert(!w[j].done, "waiter %zu did not wait for the fetch", j);
+	}
+}
+
+static void t_coalesce_publish(void *arg)
+{
+	struct lookup_res res;
+	lookup(st, H, "/c", NULL, T0, RT_NEVER, &res);
+	cr_assert_eq(res.kind, LOOKUP_MISS);
+	struct waiter w[3];
+	struct rt_task *t[3];
+	for (int i = 0; i < 3; i++) {
+		w[i] = (struct waiter){.path = "/c", .now = T0 + 1};
+		t[i] = rt_task_spawn(waiter_fn, &w[i], "waiter");
+		cr_assert_not_null(t[i]);
+	}
+	let_park(w, 3);
+	struct cobj *o = mkobj(st, "Cache-Control: max-age=60", NULL, "body", true);
+	store_publish(st, res.oh, o);
+	for (int i = 0; i < 3; i++) {
+		cr_assert_eq(rt_task_join(&t[i], RT_NEVER), 0);
+		cr_expect(w[i].done);
+		cr_expect_eq(w[i].res.kind, LOOKUP_HIT, "waiter %d: kind %d", i, w[i].res.kind);
+		cr_expect(w[i].res.collapsed);
+		cr_expect_eq(w[i].res.obj, o, "waiter %d got another object", i);
+		settle(st, &w[i].res);
+	}
+	cobj_release(&o);
+	*(bool *)arg = true;
+}
+
+Test(cache_store, waiters_are_woken_by_publish)
+{
+	bool done = false;
+	run_main(t_coalesce_publish, &done);
+	cr_assert(done);
+}
+
+static void t_coalesce_abort(void *arg)
+{
+	struct lookup_res res;
+	lookup(st, H, "/ca", NULL, T0, RT_NEVER, &res);
+	cr_assert_eq(res.kind, LOOKUP_MISS);
+	struct waiter w = {.path = "/ca", .now = T0};
+	struct rt_task *t = rt_task_spawn(waiter_fn, &w, "waiter");
+	let_park(&w, 1);
+	/* The fetch fails without hit-for-miss: the waiter takes it over. */
+	store_fetch_abort(st, res.oh, 0);
+	cr_assert_eq(rt_task_join(&t, RT_NEVER), 0);
+	cr_expect_eq(w.res.kind, LOOKUP_MISS);
+	cr_expect(w.res.collapsed);
+	cr_expect_not_null(w.res.oh);
+	settle(st, &w.res);
+	*(bool *)arg = true;
+}
+
+Test(cache_store, waiter_takes_over_an_aborted_fetch)
+{
+	bool done = false;
+	run_main(t_coalesce_abort, &done);
+	cr_assert(done);
+}
+
+/* --- hit-for-miss ---------------------------------------------------------- */
+
+static void t_hfm_with_stale(void *arg)
+{
+	put(st, H, "/h", "Cache-Control: max-age=10", NULL, "old", T0);
+	struct lookup_res res;
+	lookup(st, H, "/h", NULL, T0 + 20, RT_NEVER, &res);
+	cr_assert_eq(res.kind, LOOKUP_MISS);
+	cr_expect_not_null(res.obj, "stale candidate");
+	cobj_release(&res.obj);
+	store_fetch_abort(st, res.oh, T0 + 80);
+
+	for (int64_t now = T0 + 20; now < T0 + 80; now += 59) {
+		lookup(st, H, "/h", NULL, now, RT_NEVER, &res);
+		cr_expect_eq(res.kind, LOOKUP_PASS, "at T0+%lld: kind %d", (long long)(now - T0),
+			     res.kind);
+		cr_expect_null(res.obj);
+		cr_expect_null(res.oh);
+		settle(st, &res);
+	}
+	/* At the deadline the key is cacheable again; a publish clears it. */
+	lookup(st, H, "/h", NULL, T0 + 80, RT_NEVER, &res);
+	cr_assert_eq(res.kind, LOOKUP_MISS);
+	cobj_release(&res.obj);
+	struct cobj *o = mkobj(st, "Cache-Control: max-age=10", NULL, "new", true);
+	store_publish(st, res.oh, o);
+	cobj_release(&o);
+	lookup(st, H, "/h", NULL, T0 + 5, RT_NEVER, &res);
+	cr_expect_eq(res.kind, LOOKUP_HIT);
+	settle(st, &res);
+	*(bool *)arg = true;
+}
+
+Test(cache_store, hit_for_miss_with_stored_variant)
+{
+	bool done = false;
+	run_main(t_hfm_with_stale, &done);
+	cr_assert(done);
+}
+
+/*
+ * The common case: an uncacheable response for a key with nothing stored
+ * (fetch.c aborts with hfm for no-store, private, too big...). store.h
+ * promises "HFM_UNTIL > 0 makes later lookups pass until then", but the
+ * abort drops the fetcher's reference and coh_maybe_free frees the head
+ * (refs 0, not busy, no variants) together with its hfm_until, so the
+ * next lookup creates a fresh head and gets a MISS that sets busy again:
+ * every request for an uncacheable URL becomes a coalescing fetch.
+ */
+static void t_hfm_no_variant(void *arg)
+{
+	struct lookup_res res;
+	lookup(st, H, "/u", NULL, T0, RT_NEVER, &res);
+	cr_assert_eq(res.kind, LOOKUP_MISS);
+	store_fetch_abort(st, res.oh, T0 + 60);
+	lookup(st, H, "/u", NULL, T0 + 10, RT_NEVER, &res);
+	cr_expect_eq(res.kind, LOOKUP_PASS, "hit-for-miss forgotten: kind %d (1 = MISS)", res.kind);
+	settle(st, &res);
+	*(bool *)arg = true;
+}
+
+Test(cache_store, hit_for_miss_without_stored_variant)
+{
+	bool done = false;
+	run_main(t_hfm_no_variant, &done);
+	cr_assert(done);
+}
+
+/* Same root cause, seen by a request that waited for the fetch: it is
+ * woken, drops the last reference (freeing the head and its mark), and
+ * starts a new coalescing fetch instead of passing. */
+static void t_hfm_waiter(void *arg)
+{
+	struct lookup_res res;
+	lookup(st, H, "/uw", NULL, T0, RT_NEVER, &res);
+	cr_assert_eq(res.kind, LOOKUP_MISS);
+	struct waiter w = {.path = "/uw", .now = T0 + 1};
+	struct rt_task *t = rt_task_spawn(waiter_fn, &w, "waiter");
+	let_park(&w, 1);
+	store_fetch_abort(st, res.oh, T0 + 60);
+	cr_assert_eq(rt_task_join(&t, RT_NEVER), 0);
+	cr_expect(w.res.collapsed);
+	cr_expect_eq(w.res.kind, LOOKUP_PASS, "waiter: kind %d (1 = MISS)", w.res.kind);
+	settle(st, &w.res);
+	*(bool *)arg = true;
+}
+
+Test(cache_store, hit_for_miss_reaches_waiters)
+{
+	bool done = false;
+	run_main(t_hfm_waiter, &done);
+	cr_assert(done);
+}
+
+/* --- Vary ------------------------------------------------------------------ */
+
+#define VARY_LINES(id) "Cache-Control: max-age=60\nVary: Accept-Encoding\nX-Id: " id
+
+static void expect_id(const char *path, const char *req, const char *want)
+{
+	struct lookup_res res;
+	lookup(st, H, path, req, T0 + 1, RT_NEVER, &res);
+	cr_expect_eq(res.kind, LOOKUP_HIT, "[%s]: kind %d", req, res.kind);
+	if (res.obj)
+		cr_expect_str_eq(field(res.obj, "x-id"), want, "[%s]", req);
+	settle(st, &res);
+}
+
+static void t_vary(void *arg)
+{
+	const char *gz = "Accept-Encoding: gzip", *br = "Accept-Encoding: br";
+	put(st, H, "/v", VARY_LINES("A"), gz, "a", T0);
+	/* Another secondary key: a MISS without candidate, a second variant. */
+	put(st, H, "/v", VARY_LINES("B"), br, "b", T0);
+	cr_expect_eq(store_stats(st)->objects, 2);
+	expect_id("/v", gz, "A");
+	expect_id("/v", "Accept-Encoding: GZIP;q=1", "A");
+	expect_id("/v", br, "B");
+
+	struct lookup_res res;
+	lookup(st, H, "/v", "Accept-Encoding: gzip, br", T0 + 1, RT_NEVER, &res);
+	cr_expect_eq(res.kind, LOOKUP_MISS);
+	cr_expect_null(res.obj, "no variant for this key");
+	settle(st, &res);
+
+	/* Refetch the gzip variant (the client forces it): only it is replaced. */
+	lookup(st, H, "/v", "Accept-Encoding: gzip\nCache-Control: no-cache", T0 + 1, RT_NEVER,
+	       &res);
+	cr_assert_eq(res.kind, LOOKUP_MISS);
+	cr_assert_not_null(res.obj);
+	cr_expect_str_eq(field(res.obj, "x-id"), "A");
+	cobj_release(&res.obj);
+	struct cobj *o = mkobj(st, VARY_LINES("A2"), gz, "a2", true);
+	store_publish(st, res.oh, o);
+	cobj_release(&o);
+	expect_id("/v", gz, "A2");
+	expect_id("/v", br, "B");
+	cr_expect_eq(store_stats(st)->objects, 2, "the replaced variant is freed");
+
+	/* purge_key removes every variant of the key. */
+	cr_expect_eq(store_purge_key(st, H "\0/v", sizeof(H) + 2), 2);
+	cr_expect_eq(store_stats(st)->objects, 0);
+	cr_expect_eq(store_stats(st)->purged, 2);
+	lookup(st, H, "/v", gz, T0 + 1, RT_NEVER, &res);
+	cr_expect_eq(res.kind, LOOKUP_MISS);
+	cr_expect_null(res.obj);
+	settle(st, &res);
+	lookup(st, H, "/v", br, T0 + 1, RT_NEVER, &res);
+	cr_expect_eq(res.kind, LOOKUP_MISS);
+	cr_expect_null(res.obj);
+	settle(st, &res);
+	cr_expect_eq(store_purge_key(st, H "\0/v", sizeof(H) + 2), 0);
+	cr_expect_eq(store_purge_key(st, H "\0/nothing", sizeof(H) + 8), 0);
+	*(bool *)arg = true;
+}
+
+Test(cache_store, vary_variants_and_purge_key)
+{
+	bool done = false;
+	run_main(t_vary, &done);
+	cr_assert(done);
+}
+
+/* --- tags -------------------------------------------------------------------- */
+
+static void t_tags(void *arg)
+{
+	put(st, H, "/t1", "Cache-Control: max-age=60\nSurrogate-Key: red blue", NULL, "1", T0);
+	put(st, H, "/t2", "Cache-Control: max-age=60\nSurrogate-Key: blue green", NULL, "2", T0);
+	put(st, H, "/t3",
+	    "Cache-Control: max-age=60, stale-while-revalidate=30\nSurrogate-Key: green", NULL, "3",
+	    T0);
+
+	/* Hard: gone. */
+	cr_expect_eq(store_purge_tag(st, "red", 3, false), 1);
+	struct lookup_res res;
+	lookup(st, H, "/t1", NULL, T0 + 1, RT_NEVER, &res);
+	cr_expect_eq(res.kind, LOOKUP_MISS);
+	cr_expect_null(res.obj);
+	settle(st, &res);
+	lookup(st, H, "/t2", NULL, T0 + 1, RT_NEVER, &res);
+	cr_expect_eq(res.kind, LOOKUP_HIT);
+	settle(st, &res);
+
+	/* Soft: kept, but stale from now on; only objects still stored count. */
+	cr_expect_eq(store_purge_tag(st, "blue", 4, true), 1);
+	lookup(st, H, "/t2", NULL, T0 + 1, RT_NEVER, &res);
+	cr_expect_eq(res.kind, LOOKUP_MISS);
+	cr_expect_not_null(res.obj, "a soft-purged object stays as the candidate");
+	settle(st, &res);
+	/* ...and served while revalidating if the response allows it. */
+	cr_expect_eq(store_purge_tag(st, "green", 5, true), 2);
+	lookup(st, H, "/t3", NULL, T0 + 1, RT_NEVER, &res);
+	cr_expect_eq(res.kind, LOOKUP_HIT);
+	cr_expect_eq(res.use, USE_STALE_REVALIDATE);
+	cr_expect(res.fetch);
+	cr_expect_not_null(res.oh, "the background refresh owns the key");
+	settle(st, &res);
+
+	cr_expect_eq(store_purge_tag(st, "none", 4, false), 0);
+	cr_expect_eq(store_purge_tag(st, "gree", 4, false), 0, "tags match whole");
+	cr_expect_eq(store_purge_tag(st, "green", 5, false), 2);
+	cr_expect_eq(store_stats(st)->objects, 0);
+	*(bool *)arg = true;
+}
+
+Test(cache_store, purge_tag_hard_and_soft)
+{
+	bool done = false;
+	run_main(t_tags, &done);
+	cr_assert(done);
+}
+
+/* --- bans -------------------------------------------------------------------- */
+
+static void expect_kind(const char *host, const char *path, enum lookup_kind want)
+{
+	struct lookup_res res;
+	lookup(st, host, path, NULL, T0 + 1, RT_NEVER, &res);
+	cr_expect_eq(res.kind, want, "%s%s: kind %d, want %d", host, path, res.kind, want);
+	if (want == LOOKUP_MISS)
+		cr_expect_null(res.obj, "%s%s: banned object offered", host, path);
+	settle(st, &res);
+}
+
+static void t_ban(void *arg)
+{
+	const char *ma = "Cache-Control: max-age=60";
+	put(st, H, "/banned/1", ma, NULL, "x", T0);
+	put(st, H, "/banned/2", ma, NULL, "x", T0);
+	put(st, H, "/ok", ma, NULL, "x", T0);
+	put(st, "other.org", "/banned/1", ma, NULL, "x", T0);
+
+	char err[128];
+	cr_assert_gt(store_ban(st, "^/banned/", "^example\\.com$", err, sizeof(err)), 0, "%s", err);
+	/* Nothing is scanned: the objects are still counted until looked up. */
+	cr_expect_eq(store_stats(st)->objects, 4);
+	expect_kind(H, "/banned/1", LOOKUP_MISS);
+	expect_kind(H, "/ok", LOOKUP_HIT);
+	expect_kind("other.org", "/banned/1", LOOKUP_HIT);
+	cr_expect_eq(store_stats(st)->banned, 1);
+	cr_expect_eq(store_stats(st)->objects, 3);
+	expect_kind(H, "/banned/2", LOOKUP_MISS);
+	cr_expect_eq(store_stats(st)->banned, 2);
+
+	/* Objects stored after the ban are not affected by it. */
+	put(st, H, "/banned/1", ma, NULL, "y", T0);
+	expect_kind(H, "/banned/1", LOOKUP_HIT);
+
+	cr_expect_lt(store_ban(st, "(", NULL, err, sizeof(err)), 0);
+	cr_expect_neq(err[0], '\0', "a compile error is explained");
+	*(bool *)arg = true;
+}
+
+Test(cache_store, ban_is_lazy)
+{
+	bool done = false;
+	run_main(t_ban, &done);
+	cr_assert(done);
+}
+
+/* --- streamed bodies ------------------------------------------------------- */
+
+struct stream {
+	struct cobj *o;
+	const char *parts[4];
+	bool ok;
+	/* reader */
+	char got[64];
+	size_t len;
+	int rc, waits;
+};
+
+static void writer_fn(void *arg)
+{
+	struct stream *s = arg;
+	for (int i = 0; s->parts[i]; i++) {
+		cr_assert_eq(cbody_append(s->o->body, s->parts[i], strlen(s->parts[i]), 0), 0);
+		rt_task_yield(); /* let the reader see every piece */
+	}
+	cbody_finish(s->o->body, s->ok);
+}
+
+static void reader_fn(void *arg)
+{
+	struct stream *s = arg;
+	struct lookup_res res;
+	lookup(st, H, "/s", NULL, T0 + 1, RT_NEVER, &res);
+	cr_assert_eq(res.kind, LOOKUP_HIT);
+	cr_assert_eq(res.obj, s->o);
+	s->rc = read_body(res.obj->body, s->got, sizeof(s->got) - 1, &s->len, &s->waits);
+	s->got[s->len] = '\0';
+	cobj_release(&res.obj);
+}
+
+/* Publish a still-filling object at /s, then run a reader and a writer. */
+static void stream_case(struct stream *s)
+{
+	struct lookup_res res;
+	lookup(st, H, "/s", NULL, T0, RT_NEVER, &res);
+	cr_assert_eq(res.kind, LOOKUP_MISS);
+	s->o = mkobj(st, "Cache-Control: max-age=60", NULL, NULL, false);
+	store_publish(st, res.oh, s->o);
+	uint64_t before = store_bytes(st);
+	struct rt_task *r = rt_task_spawn(reader_fn, s, "reader");
+	rt_task_yield(); /* the reader finds nothing yet and parks */
+	struct rt_task *w = rt_task_spawn(writer_fn, s, "writer");
+	cr_assert_eq(rt_task_join(&w, RT_NEVER), 0);
+	cr_assert_eq(rt_task_join(&r, RT_NEVER), 0);
+	/* The fetcher charges what it stored. */
+	size_t total = 0;
+	for (int i = 0; s->parts[i]; i++)
+		total += strlen(s->parts[i]);
+	store_account(st, s->o, total);
+	cr_expect_eq(store_bytes(st), before + total);
+	cobj_release(&s->o);
+}
+
+static void t_stream(void *arg)
+{
+	struct stream s = {.parts = {"hello", ", ", "world"}, .ok = true};
+	stream_case(&s);
+	cr_expect_eq(s.rc, 0);
+	cr_expect_str_eq(s.got, "hello, world");
+	cr_expect_geq(s.waits, 3, "the reader waited for each piece (%d waits)", s.waits);
+
+	/* A complete body read again from the start, by a late reader. */
+	struct lookup_res res;
+	lookup(st, H, "/s", NULL, T0 + 2, RT_NEVER, &res);
+	cr_assert_eq(res.kind, LOOKUP_HIT);
+	cr_expect_str_eq(body_str(res.obj), "hello, world");
+	settle(st, &res);
+	*(bool *)arg = true;
+}
+
+Test(cache_store, body_streams_to_a_waiting_reader)
+{
+	bool done = false;
+	run_main(t_stream, &done);
+	cr_assert(done);
+}
+
+static void t_stream_fail(void *arg)
+{
+	struct stream s = {.parts = {"part"}, .ok = false};
+	stream_case(&s);
+	/* The bytes that came are delivered, then the error. */
+	cr_expect_eq(s.rc, -EIO);
+	cr_expect_str_eq(s.got, "part");
+
+	struct lookup_res res;
+	lookup(st, H, "/s", NULL, T0 + 2, RT_NEVER, &res);
+	cr_assert_eq(res.kind, LOOKUP_HIT);
+	char out[16];
+	size_t n;
+	cr_expect_eq(read_body(res.obj->body, out, sizeof(out), &n, NULL), -EIO);
+	cr_expect_eq(n, 4);
+	struct body_reader r;
+	body_reader_init(&r, res.obj->body);
+	const char *p;
+	cr_expect_eq(body_peek(&r, &p), 4);
+	body_advance(&r, 4);
+	cr_expect_eq(body_peek(&r, &p), -EIO);
+	cr_expect_eq(body_wait(&r, RT_NEVER), 0, "a broken body does not park");
+	/* The fetcher takes a broken object out of the table. */
+	store_unlink(st, res.obj);
+	settle(st, &res);
+	cr_expect_eq(store_stats(st)->objects, 0);
+	lookup(st, H, "/s", NULL, T0 + 2, RT_NEVER, &res);
+	cr_expect_eq(res.kind, LOOKUP_MISS);
+	cr_expect_null(res.obj);
+	settle(st, &res);
+	*(bool *)arg = true;
+}
+
+Test(cache_store, failed_body_gives_eio)
+{
+	bool done = false;
+	run_main(t_stream_fail, &done);
+	cr_assert(done);
+}
+
+static void t_big_body(void *arg)
+{
+	/* 200 KB in odd pieces: several chunks; read back and seek. */
+	enum { N = 200000, STEP = 7001 };
+	static char src[N], dst[N];
+	for (size_t i = 0; i < N; i++)
+		src[i] = (char)(i * 131 + i / 977);
+	struct cobj *o = cobj_new(st);
+	for (size_t off = 0; off < N; off += STEP)
+		cr_assert_eq(cbody_append(o->body, src + off, off + STEP > N ? N - off : STEP, 0),
+			     0);
+	cbody_finish(o->body, true);
+	cr_expect_eq(o->body->len, N);
+	size_t n;
+	cr_assert_eq(read_body(o->body, dst, sizeof(dst), &n, NULL), 0);
+	cr_expect_eq(n, N);
+	cr_expect_eq(memcmp(src, dst, N), 0);
+	struct body_reader r;
+	body_reader_init(&r, o->body);
+	static const uint64_t at[] = {0, 1, 16383, 16384, 16385, 100000, N - 1};
+	for (size_t i = 0; i < sizeof(at) / sizeof(at[0]); i++) {
+		body_seek(&r, at[i]);
+		const char *p;
+		ssize_t k = body_peek(&r, &p);
+		cr_assert_gt(k, 0, "seek %llu", (unsigned long long)at[i]);
+		cr_expect_eq(*p, src[at[i]], "seek %llu", (unsigned long long)at[i]);
+	}
+	body_seek(&r, N);
+	const char *p;
+	cr_expect_eq(body_peek(&r, &p), 0);
+	cobj_release(&o); /* never published: freed here */
+	*(bool *)arg = true;
+}
+
+Test(cache_store, body_spans_chunks)
+{
+	bool done = false;
+	run_main(t_big_body, &done);
+	cr_assert(done);
+}
+
+/* --- eviction ---------------------------------------------------------------- */
+
+static void t_evict(void *arg)
+{
+	enum { BUDGET = 64 * 1024, N = 300 };
+	struct store *s = store_create(BUDGET);
+	cr_assert_not_null(s);
+	static char body[4001];
+	memset(body, 'b', sizeof(body) - 1);
+	char path[32];
+	for (int i = 0; i < N; i++) {
+		snprintf(path, sizeof(path), "/e/%d", i);
+		put(s, H, path, "Cache-Control: max-age=600", NULL, body, T0);
+		cr_assert_leq(store_bytes(s), BUDGET, "after %d: %llu bytes", i,
+			      (unsigned long long)store_bytes(s));
+	}
+	struct store_stats *ss = store_stats(s);
+	cr_expect_gt(ss->evictions, 0);
+	/* Evicted objects are freed, not just unlinked: the live count is
+	 * what still answers. */
+	uint64_t hits = 0;
+	for (int i = 0; i < N; i++) {
+		snprintf(path, sizeof(path), "/e/%d", i);
+		struct lookup_res res;
+		lookup(s, H, path, NULL, T0 + 1, RT_NEVER, &res);
+		if (res.kind == LOOKUP_HIT)
+			hits++;
+		else
+			cr_expect_null(res.obj);
+		settle(s, &res);
+	}
+	cr_expect_gt(hits, 0);
+	cr_expect_lt(hits, N);
+	cr_expect_eq(ss->objects, hits, "%llu live objects, %llu hits",
+		     (unsigned long long)ss->objects, (unsigned long long)hits);
+	cr_expect_eq(ss->evictions, N - hits);
+	/* The most recent object survived. */
+	snprintf(path, sizeof(path), "/e/%d", N - 1);
+	struct lookup_res res;
+	lookup(s, H, path, NULL, T0 + 1, RT_NEVER, &res);
+	cr_expect_eq(res.kind, LOOKUP_HIT);
+	settle(s, &res);
+
+	/* An object larger than the whole budget does not stay. */
+	static char huge[BUDGET + 1000];
+	memset(huge, 'h', sizeof(huge) - 1);
+	put(s, H, "/huge", "Cache-Control: max-age=600", NULL, huge, T0);
+	cr_expect_leq(store_bytes(s), BUDGET);
+	lookup(s, H, "/huge", NULL, T0 + 1, RT_NEVER, &res);
+	cr_expect_eq(res.kind, LOOKUP_MISS);
+	cr_expect_null(res.obj);
+	settle(s, &res);
+	store_free(&s);
+	*(bool *)arg = true;
+}
+
+Test(cache_store, eviction_keeps_bytes_under_budget)
+{
+	bool done = false;
+	run_main(t_evict, &done);
+	cr_assert(done);
+}
