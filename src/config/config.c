@@ -1363,15 +1363,17 @@ static void default_allow(struct loader *ld, struct config *cfg)
 
 static void load_timeouts(struct loader *ld, yaml_node_t *n, struct config *cfg)
 {
-	static const char *const keys[] = {"client_header", "client_body", "client_idle", "send"};
+	static const char *const keys[] = {"client_header", "client_body", "client_idle", "send",
+					   "task_budget"};
 	uint64_t *dst[] = {&cfg->timeouts.client_header_ns, &cfg->timeouts.client_body_ns,
-			   &cfg->timeouts.client_idle_ns, &cfg->timeouts.send_ns};
+			   &cfg->timeouts.client_idle_ns, &cfg->timeouts.send_ns,
+			   &cfg->timeouts.task_budget_ns};
 	char path[64];
 
 	if (!want_mapping(ld, n, "timeouts"))
 		return;
-	check_keys(ld, n, "in timeouts", keys, 4);
-	for (size_t i = 0; i < 4; i++) {
+	check_keys(ld, n, "in timeouts", keys, 5);
+	for (size_t i = 0; i < 5; i++) {
 		yaml_node_t *v = map_get(ld, n, keys[i]);
 		snprintf(path, sizeof(path), "timeouts.%s", keys[i]);
 		if (v)
@@ -1458,6 +1460,7 @@ static void set_defaults(struct config *cfg)
 	cfg->timeouts.client_body_ns = DEF_CLIENT_BODY_NS;
 	cfg->timeouts.client_idle_ns = DEF_CLIENT_IDLE_NS;
 	cfg->timeouts.send_ns = DEF_SEND_NS;
+	cfg->timeouts.task_budget_ns = 10 * NS_PER_MS; /* the starvation watchdog's budget */
 	cfg->limits.max_header_size = DEF_MAX_HEADER_SIZE;
 	cfg->limits.max_headers = DEF_MAX_HEADERS;
 	cfg->limits.max_connections = DEF_MAX_CONNECTIONS;

@@ -61,6 +61,8 @@
  *     client_body: 30s              # between request body bytes
  *     client_idle: 60s              # keep-alive idle wait for the next request
  *     send: 30s                     # any single send to a peer
+ *     task_budget: 10ms             # longer runs between awaits are logged once
+ *                                   # and counted (the starvation watchdog)
  *   limits:
  *     max_header_size: 16KiB        # request or response head; over it -> 431 / 502
  *     max_headers: 100              # header field count
@@ -160,6 +162,7 @@ struct config {
 		uint64_t client_body_ns;
 		uint64_t client_idle_ns;
 		uint64_t send_ns;
+		uint64_t task_budget_ns; /* watchdog: longest run between awaits */
 	} timeouts;
 
 	struct {

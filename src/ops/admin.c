@@ -152,6 +152,32 @@ size_t admin_render_metrics(struct proxy *px, char *out, size_t cap)
 			    "# HELP ringcache_%s %s\n# TYPE ringcache_%s %s\nringcache_%s %llu\n",
 			    extra[i].name, extra[i].help, extra[i].name, extra[i].type,
 			    extra[i].name, (unsigned long long)extra[i].v);
+	/* Starvation watchdog, per loop; the maxima cover the time since
+	 * the previous scrape. */
+	hbuf_puts(&b, "# HELP ringcache_loop_slow_tasks_total task resumptions over "
+		      "timeouts.task_budget\n# TYPE ringcache_loop_slow_tasks_total counter\n");
+	uint64_t slow[256], run[256], lag[256];
+	unsigned n = px->nworkers < 256 ? px->nworkers : 256;
+	pthread_mutex_lock(&px->lock);
+	for (unsigned i = 0; i < n; i++) {
+		slow[i] = run[i] = lag[i] = 0;
+		if (px->workers[i].loop)
+			rt_loop_stats_read(px->workers[i].loop, &slow[i], &run[i], &lag[i], true);
+	}
+	pthread_mutex_unlock(&px->lock);
+	for (unsigned i = 0; i < n; i++)
+		hbuf_printf(&b, "ringcache_loop_slow_tasks_total{loop=\"%u\"} %llu\n", i,
+			    (unsigned long long)slow[i]);
+	hbuf_puts(&b, "# HELP ringcache_loop_lag_seconds longest scheduling round since the last "
+		      "scrape\n# TYPE ringcache_loop_lag_seconds gauge\n");
+	for (unsigned i = 0; i < n; i++)
+		hbuf_printf(&b, "ringcache_loop_lag_seconds{loop=\"%u\"} %.6f\n", i,
+			    (double)lag[i] / 1e9);
+	hbuf_puts(&b, "# HELP ringcache_loop_max_task_run_seconds longest task run between awaits "
+		      "since the last scrape\n# TYPE ringcache_loop_max_task_run_seconds gauge\n");
+	for (unsigned i = 0; i < n; i++)
+		hbuf_printf(&b, "ringcache_loop_max_task_run_seconds{loop=\"%u\"} %.6f\n", i,
+			    (double)run[i] / 1e9);
 	return b.len;
 }
 

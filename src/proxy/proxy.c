@@ -109,12 +109,22 @@ static void force_on_loop(struct rt_msg *m)
 		rt_task_cancel(f->task);
 }
 
+/* The starvation watchdog's report: one line per task that overran. */
+static void report_slow_task(int loop_id, const char *name, uint64_t ran_ns)
+{
+	log_warn("watchdog: task '%s' on loop %d ran %.1f ms without yielding; every other task "
+		 "of that loop waited",
+		 name, loop_id, (double)ran_ns / 1e6);
+}
+
 static void *worker_main(void *arg)
 {
 	struct worker *w = arg;
 	struct proxy *px = w->px;
 	int err = 0;
-	struct rt_loop_opts o = {.id = (int)w->id};
+	struct rt_loop_opts o = {.id = (int)w->id,
+				 .watchdog_ns = px->cfg->timeouts.task_budget_ns,
+				 .on_slow_task = report_slow_task};
 	w->loop = rt_loop_create(&o, &err);
 	if (!w->loop) {
 		w->start_err = err;

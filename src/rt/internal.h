@@ -47,6 +47,7 @@ struct rt_task {
 	struct rt_task *next; /* run queue or free list */
 	bool cancelled;
 	bool detached;
+	bool reported_slow; /* the watchdog reports a task once */
 	int wake_res;
 
 	/* What the task waits on: an io op, or an rt_wait(). */
@@ -81,6 +82,12 @@ struct rt_loop {
 	atomic_bool wake_pending;
 	bool local_pending; /* posted from our own thread: drain without eventfd */
 	atomic_bool stop;
+
+	uint64_t watchdog_cycles;
+	rt_slow_task_fn on_slow_task;
+	uint64_t max_run_cycles, published_run_cycles, lag_cycles; /* loop thread only */
+	atomic_bool stats_reset;
+	struct rt_loop_stats stats;
 };
 
 extern __thread struct rt_loop *rt_tls_loop;

@@ -7,6 +7,28 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
+#include <x86intrin.h>
+
+/* The watchdog times resumptions with the TSC: two clock_gettime calls per
+ * task switch would cost more than the switch itself under a hypervisor
+ * clock. The TSC rate is measured once against CLOCK_MONOTONIC. */
+static double tsc_per_ns;
+
+static void tsc_calibrate(void)
+{
+	rt_time_t t0 = rt_clock_now(), t1;
+	uint64_t c0 = __rdtsc();
+	while ((t1 = rt_clock_now()) - t0 < 2 * RT_MS)
+		;
+	tsc_per_ns = (double)(__rdtsc() - c0) / (double)(t1 - t0);
+	if (tsc_per_ns <= 0)
+		tsc_per_ns = 1;
+}
+
+static uint64_t cycles_to_ns(uint64_t c)
+{
+	return (uint64_t)((double)c / tsc_per_ns);
+}
 
 __thread struct rt_loop *rt_tls_loop;
 
@@ -102,6 +124,11 @@ struct rt_loop *rt_loop_create(const struct rt_loop_opts *opts, int *err)
 	}
 	loop->magic = RT_LOOP_MAGIC;
 	loop->id = o.id;
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+	pthread_once(&once, tsc_calibrate);
+	loop->watchdog_cycles =
+	    (uint64_t)((double)(o.watchdog_ns ? o.watchdog_ns : 10 * RT_MS) * tsc_per_ns);
+	loop->on_slow_task = o.on_slow_task;
 	int r = ring_init(loop, o.entries);
 	if (r < 0) {
 		free(loop);
@@ -199,6 +226,31 @@ static unsigned reap(struct rt_loop *loop)
 
 /* Run the tasks that are runnable now; tasks woken meanwhile wait for the
  * next round so that I/O completions are reaped between rounds. */
+static void slow_task(struct rt_loop *loop, struct rt_task *t, uint64_t cycles)
+{
+	atomic_fetch_add_explicit(&loop->stats.slow_tasks, 1, memory_order_relaxed);
+	if (t->reported_slow)
+		return;
+	t->reported_slow = true;
+	if (loop->on_slow_task)
+		loop->on_slow_task(loop->id, t->name, cycles_to_ns(cycles));
+}
+
+void rt_loop_stats_read(struct rt_loop *loop, uint64_t *slow_tasks, uint64_t *max_run_ns,
+			uint64_t *lag_ns, bool reset_max)
+{
+	*slow_tasks = atomic_load_explicit(&loop->stats.slow_tasks, memory_order_relaxed);
+	if (reset_max) {
+		*max_run_ns =
+		    atomic_exchange_explicit(&loop->stats.max_run_ns, 0, memory_order_relaxed);
+		*lag_ns = atomic_exchange_explicit(&loop->stats.lag_ns, 0, memory_order_relaxed);
+		atomic_store_explicit(&loop->stats_reset, true, memory_order_relaxed);
+	} else {
+		*max_run_ns = atomic_load_explicit(&loop->stats.max_run_ns, memory_order_relaxed);
+		*lag_ns = atomic_load_explicit(&loop->stats.lag_ns, memory_order_relaxed);
+	}
+}
+
 static void run_ready(struct rt_loop *loop)
 {
 	struct rt_task *t = loop->runq_head;
@@ -220,8 +272,14 @@ static void run_ready(struct rt_loop *loop)
 		}
 		t->state = T_RUNNING;
 		loop->current = t;
+		uint64_t c0 = __rdtsc();
 		ctx_switch(&loop->sched_ctx, &t->ctx);
+		uint64_t ran = __rdtsc() - c0;
 		loop->current = NULL;
+		if (ran > loop->watchdog_cycles)
+			slow_task(loop, t, ran);
+		if (ran > loop->max_run_cycles)
+			loop->max_run_cycles = ran;
 		if (t->state == T_DONE)
 			rt_task_finish(loop, t);
 		t = next;
@@ -237,7 +295,25 @@ int rt_loop_run(struct rt_loop *loop)
 			loop->local_pending = false;
 			inbox_drain(loop);
 		}
+		uint64_t r0 = __rdtsc();
 		run_ready(loop);
+		/* Loop lag: how long the tasks of one round kept the loop from
+		 * looking at new completions. Published as ns for readers on
+		 * other threads. */
+		uint64_t round = __rdtsc() - r0;
+		if (round > loop->lag_cycles) {
+			loop->lag_cycles = round;
+			atomic_store_explicit(&loop->stats.lag_ns, cycles_to_ns(round),
+					      memory_order_relaxed);
+		}
+		if (loop->max_run_cycles > loop->published_run_cycles) {
+			loop->published_run_cycles = loop->max_run_cycles;
+			atomic_store_explicit(&loop->stats.max_run_ns,
+					      cycles_to_ns(loop->max_run_cycles),
+					      memory_order_relaxed);
+		}
+		if (atomic_exchange_explicit(&loop->stats_reset, false, memory_order_relaxed))
+			loop->lag_cycles = loop->max_run_cycles = loop->published_run_cycles = 0;
 		if (atomic_load(&loop->stop) && loop->ntasks == 0)
 			break;
 		if (loop->runq_head || loop->local_pending) {

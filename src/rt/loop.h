@@ -19,12 +19,34 @@
 
 struct rt_loop;
 
+/*
+ * Starvation watchdog: a task that runs longer than the budget between
+ * two awaits holds up every other task of its loop. The loop times each
+ * resumption; the first time a task overruns, on_slow_task is called (on
+ * the loop thread, after the task switched away) with its name and how
+ * long it ran, and every overrun is counted.
+ */
+typedef void (*rt_slow_task_fn)(int loop_id, const char *task_name, uint64_t ran_ns);
+
 struct rt_loop_opts {
-	unsigned entries;   /* SQ size; 0 = default 1024 */
-	size_t stack_size;  /* per task; 0 = default 64 KiB */
-	size_t stack_cache; /* stacks kept for reuse; 0 = default 1024 */
-	int id;		    /* for logs */
+	unsigned entries;	      /* SQ size; 0 = default 1024 */
+	size_t stack_size;	      /* per task; 0 = default 64 KiB */
+	size_t stack_cache;	      /* stacks kept for reuse; 0 = default 1024 */
+	int id;			      /* for logs */
+	uint64_t watchdog_ns;	      /* task run budget; 0 = default 10 ms */
+	rt_slow_task_fn on_slow_task; /* NULL: count only */
 };
+
+struct rt_loop_stats {
+	_Atomic uint64_t slow_tasks; /* resumptions over the budget */
+	_Atomic uint64_t max_run_ns; /* longest resumption since the last reset */
+	_Atomic uint64_t lag_ns;     /* longest scheduling round since the last reset */
+};
+
+/* LOOP's watchdog counters, from any thread; RESET_MAX zeroes the two
+ * maxima after reading them (one scrape interval each). */
+void rt_loop_stats_read(struct rt_loop *loop, uint64_t *slow_tasks, uint64_t *max_run_ns,
+			uint64_t *lag_ns, bool reset_max);
 
 /* Create a loop on the calling thread and make it the thread's current loop.
  * Returns NULL with errno-style code in *err on failure. */

@@ -39,6 +39,7 @@ static void run_main(rt_task_fn main_fn, void *arg)
 }
 
 TestSuite(rt, .init = setup, .fini = teardown, .timeout = 60);
+TestSuite(rt_watchdog, .init = setup, .fini = teardown, .timeout = 60);
 
 /* --- 100,000 tasks spawned and joined ------------------------------------- */
 static long counter;
@@ -420,7 +421,8 @@ static void drop_main(void *arg)
 	struct rt_task *t = rt_task_spawn(run_slow, d, "slow");
 	rt_sleep_until(rt_clock_now() + 20 * RT_MS); /* the single worker is busy now */
 	/* queued behind the slow job; its deadline passes before it starts */
-	d->r_dropped = rt_workpool_run(d->p, slow_job, &d->ran_dropped, rt_clock_now() + 50 * RT_MS);
+	d->r_dropped =
+	    rt_workpool_run(d->p, slow_job, &d->ran_dropped, rt_clock_now() + 50 * RT_MS);
 	rt_task_join(&t, RT_NEVER);
 }
 
@@ -433,4 +435,55 @@ Test(rt, workpool_drops_jobs_whose_waiter_timed_out)
 	cr_assert_eq(d.ran_slow, 1);
 	cr_assert_eq(d.r_dropped, -ETIMEDOUT);
 	cr_assert_eq(d.ran_dropped, 0, "a dropped job must never run");
+}
+
+/* --- the starvation watchdog ----------------------------------------------- */
+static int slow_calls;
+static char slow_name[32];
+static uint64_t slow_ns;
+
+static void on_slow(int loop_id, const char *name, uint64_t ns)
+{
+	slow_calls++;
+	snprintf(slow_name, sizeof(slow_name), "%s", name);
+	slow_ns = ns;
+}
+
+static void spin(uint64_t ns)
+{
+	rt_time_t end = rt_clock_now() + ns;
+	while (rt_clock_now() < end)
+		; /* a computation that never awaits */
+}
+
+static void hog(void *arg)
+{
+	spin(30 * RT_MS);
+	rt_task_yield();
+	spin(30 * RT_MS); /* overruns again: counted, not reported twice */
+	rt_task_yield();
+	spin(RT_MS); /* within the budget */
+}
+
+Test(rt_watchdog, slow_task_is_reported_once_and_counted)
+{
+	rt_loop_destroy(&loop); /* replace the suite's loop with one that has a watchdog */
+	int err = 0;
+	struct rt_loop_opts o = {.watchdog_ns = 10 * RT_MS, .on_slow_task = on_slow, .id = 7};
+	loop = rt_loop_create(&o, &err);
+	cr_assert_not_null(loop);
+	slow_calls = 0;
+	cr_assert(rt_task_spawn_detached(hog, NULL, "hog") == 0);
+	rt_loop_stop(loop);
+	rt_loop_run(loop);
+	uint64_t slow, run, lag;
+	rt_loop_stats_read(loop, &slow, &run, &lag, true);
+	cr_assert_eq(slow_calls, 1, "reported %d times", slow_calls);
+	cr_assert_str_eq(slow_name, "hog");
+	cr_assert_geq(slow_ns, 29 * RT_MS, "reported %llu ns", (unsigned long long)slow_ns);
+	cr_assert_eq(slow, 2, "counted %llu overruns", (unsigned long long)slow);
+	cr_assert_geq(run, 29 * RT_MS);
+	cr_assert_geq(lag, 29 * RT_MS);
+	rt_loop_stats_read(loop, &slow, &run, &lag, true);
+	cr_assert_eq(slow, 2, "the counter is not reset by reads");
 }
