@@ -231,7 +231,7 @@ enum upstream_result cache_handle(struct client *c)
 	size_t tlen = m->target.len;
 	char hostcopy[256];
 	snprintf(hostcopy, sizeof(hostcopy), "%.*s", (int)(hlen < 255 ? hlen : 255), host);
-	snprintf(c->req_target, sizeof(c->req_target), "%.*s", (int)tlen, target);
+	snprintf(c->req_target, CLIENT_REQ_TARGET, "%.*s", (int)tlen, target);
 
 	bool has_body = hmsg_chunked(m) || (hmsg_has_length(m) && hmsg_content_length(m) > 0);
 	if ((method != HTTP_GET && method != HTTP_HEAD) || has_body) {

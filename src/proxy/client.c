@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "http/hbuf.h"
 #include "http/hop.h"
@@ -178,15 +179,98 @@ static int validate(struct client *c, const char **why)
 	return 0;
 }
 
+static void client_free(struct client *c)
+{
+	struct worker *w = c->w;
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		w->clients = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	w->nclients--;
+	atomic_fetch_sub(&w->px->nconns, 1);
+	c->magic = 0;
+	free(c->mem);
+	free(c);
+}
+
+/* The per-request memory: buffers, header field arrays, small strings. */
+static int buffers_get(struct client *c)
+{
+	const struct config *cfg = c->w->px->cfg;
+	uint32_t cap = cfg->limits.max_header_size + CLIENT_BODY_ROOM;
+	uint32_t ocap = cfg->limits.max_header_size + 1024;
+	uint32_t nf = cfg->limits.max_headers;
+	size_t fields = (size_t)nf * sizeof(struct hfield);
+	size_t strs = CLIENT_TARGET_LOG + CLIENT_REQ_TARGET + 2 * CLIENT_LOC;
+	char *p = malloc(2 * fields + 2 * (size_t)cap + ocap + strs);
+	if (!p)
+		return -ENOMEM;
+	c->mem = p;
+	struct hfield *req_fields = (struct hfield *)p;
+	p += 2 * fields;
+	c->buf = p;
+	c->cap = cap;
+	c->rbuf = p + cap;
+	c->rcap = cap;
+	c->obuf = p + 2 * cap;
+	c->ocap = ocap;
+	p += 2 * cap + ocap;
+	c->target_log = p;
+	c->req_target = p + CLIENT_TARGET_LOG;
+	c->loc = c->req_target + CLIENT_REQ_TARGET;
+	c->cloc = c->loc + CLIENT_LOC;
+	c->target_log[0] = c->req_target[0] = c->loc[0] = c->cloc[0] = '\0';
+	c->len = c->pos = 0;
+	hmsg_init(&c->req, HMSG_REQUEST, req_fields, nf, cfg->limits.max_header_size);
+	hmsg_init(&c->resp, HMSG_RESPONSE, req_fields + nf, nf, cfg->limits.max_header_size);
+	return 0;
+}
+
+static void client_main(void *arg);
+
+/* Bytes arrived on a parked connection (res > 0), or its idle time ran out
+ * or drain cancelled it. Runs on the loop thread, outside any task. */
+static void parked_wake(struct rt_watch *wt, int res)
+{
+	struct client *c = (struct client *)((char *)wt - offsetof(struct client, watch));
+	c->parked = false;
+	if (res > 0 && !c->w->draining) {
+		c->task = rt_task_spawn(client_main, c, "client");
+		if (c->task) {
+			rt_task_detach(c->task);
+			return;
+		}
+	}
+	/* Not inside a task: a plain close, which does not block on a socket. */
+	close(c->fd);
+	client_free(c);
+}
+
+static void park(struct client *c)
+{
+	free(c->mem);
+	c->mem = NULL;
+	c->task = NULL;
+	c->parked = true;
+	rt_watch_readable(&c->watch, c->fd, rt_deadline_in(c->w->px->cfg->timeouts.client_idle_ns),
+			  parked_wake);
+}
+
 static void client_main(void *arg)
 {
 	struct client *c = arg;
 	struct worker *w = c->w;
+	if (!c->mem && buffers_get(c) < 0) {
+		log_warn("client %s: out of memory", c->peer);
+		goto out;
+	}
 	for (;;) {
 		int r = read_head(c);
 		if (r <= 0)
 			break;
-		snprintf(c->target_log, sizeof(c->target_log), "%s %.*s",
+		snprintf(c->target_log, CLIENT_TARGET_LOG, "%s %.*s",
 			 llhttp_method_name((llhttp_method_t)hmsg_method(&c->req)),
 			 (int)(c->req.target.len > 100 ? 100 : c->req.target.len),
 			 hmsg_ptr(&c->req, c->req.target));
@@ -204,52 +288,30 @@ static void client_main(void *arg)
 		enum upstream_result ur = cache_handle(c);
 		if (ur != UP_OK || c->closing)
 			break;
+		if (c->pos == c->len && !rt_task_cancelled()) {
+			/* Nothing pipelined: wait for the next request with no
+			 * task and no buffers. */
+			park(c);
+			return;
+		}
 	}
+out:
 	/* Closing with unread request bytes would make the kernel send RST,
 	 * which can destroy the error response in flight: shut down writes
 	 * first so the response is delivered, then close. */
 	shutdown(c->fd, SHUT_WR);
 	rt_close(c->fd);
-	if (c->prev)
-		c->prev->next = c->next;
-	else
-		w->clients = c->next;
-	if (c->next)
-		c->next->prev = c->prev;
-	w->nclients--;
-	atomic_fetch_sub(&w->px->nconns, 1);
-	c->magic = 0;
-	free(c);
+	client_free(c);
 }
 
 int client_start(struct worker *w, int fd, const struct sockaddr_storage *peer)
 {
-	const struct config *cfg = w->px->cfg;
-	uint32_t cap = cfg->limits.max_header_size + CLIENT_BODY_ROOM;
-	uint32_t rcap = cfg->limits.max_header_size + CLIENT_BODY_ROOM;
-	uint32_t ocap = cfg->limits.max_header_size + 1024;
-	uint32_t nf = cfg->limits.max_headers;
-	size_t fields = (size_t)nf * sizeof(struct hfield);
-	struct client *c = malloc(sizeof(*c) + 2 * fields + cap + rcap + ocap);
+	struct client *c = calloc(1, sizeof(*c));
 	if (!c)
 		return -ENOMEM;
-	memset(c, 0, sizeof(*c));
 	c->magic = CLIENT_MAGIC;
 	c->w = w;
 	c->fd = fd;
-	char *p = (char *)(c + 1);
-	struct hfield *req_fields = (struct hfield *)p;
-	struct hfield *resp_fields = req_fields + nf;
-	p += 2 * fields;
-	c->buf = p;
-	c->cap = cap;
-	c->rbuf = p + cap;
-	c->rcap = rcap;
-	c->obuf = p + cap + rcap;
-	c->ocap = ocap;
-	hmsg_init(&c->req, HMSG_REQUEST, req_fields, nf, cfg->limits.max_header_size);
-	hmsg_init(&c->resp, HMSG_RESPONSE, resp_fields, nf, cfg->limits.max_header_size);
-
 	if (peer->ss_family == AF_INET) {
 		const struct sockaddr_in *a = (const struct sockaddr_in *)peer;
 		inet_ntop(AF_INET, &a->sin_addr, c->peer_ip, sizeof(c->peer_ip));
@@ -268,6 +330,8 @@ int client_start(struct worker *w, int fd, const struct sockaddr_storage *peer)
 		w->clients->prev = c;
 	w->clients = c;
 	w->nclients++;
+	/* A new connection usually has its request on the way: serve it at
+	 * once rather than parking first. */
 	c->task = rt_task_spawn(client_main, c, "client");
 	if (!c->task) {
 		w->clients = c->next;

@@ -6,8 +6,10 @@
  * keeps the connection alive between requests. Errors a peer can cause are
  * answered with a status and a log line, never an assert.
  *
- * Memory: the struct and its buffers are one allocation made at accept.
- * (Parking an idle connection without its buffers is issue #4's work.)
+ * Memory: between requests an idle keep-alive connection is parked: its
+ * task ends, its buffers are freed, and a poll watch stays armed in the
+ * ring; the struct (under 1 KiB) is all it costs. When bytes arrive, a new
+ * task starts and allocates the buffers again.
  */
 #ifndef RINGCACHE_PROXY_CLIENT_H
 #define RINGCACHE_PROXY_CLIENT_H
@@ -18,8 +20,13 @@
 
 #include "http/msg.h"
 #include "proxy/proxy.h"
+#include "rt/io.h"
 
 #define CLIENT_MAGIC 0x434c4e54u
+
+#define CLIENT_TARGET_LOG 128
+#define CLIENT_REQ_TARGET 512
+#define CLIENT_LOC	  256
 
 struct client {
 	unsigned magic;
@@ -28,21 +35,30 @@ struct client {
 	char peer[64];	  /* "ip:port" for logs */
 	char peer_ip[48]; /* for X-Forwarded-For */
 	struct client *prev, *next;
-	struct rt_task *task;
-	bool idle;    /* waiting for the first byte of a request: drain may cancel */
-	bool closing; /* the connection ends after the current response */
+	struct rt_task *task;  /* NULL while parked */
+	bool idle;	       /* waiting for the first byte of a request: drain may cancel */
+	bool closing;	       /* the connection ends after the current response */
+	bool parked;	       /* idle between requests with no task and no buffers */
+	struct rt_watch watch; /* armed while parked */
+
+	/*
+	 * Everything below points into MEM, which exists only while a task
+	 * serves the connection: an idle keep-alive connection keeps this
+	 * struct and nothing else.
+	 */
+	char *mem;
 
 	/* Request side: buf holds [0, len) received bytes, parsed up to pos. */
 	char *buf;
 	uint32_t cap, len, pos;
 	struct hmsg req;
-	char target_log[128]; /* method and target, for log lines */
-	char req_target[512]; /* the request-target, for invalidation */
+	char *target_log; /* method and target, for log lines */
+	char *req_target; /* the request-target, for invalidation */
 
 	/* Per response: what the cache path and the relay report. */
 	const char *cache_status; /* Cache-Status value to add, or NULL */
 	int resp_status;
-	char loc[256], cloc[256]; /* Location / Content-Location of a passed response */
+	char *loc, *cloc; /* Location / Content-Location of a passed response */
 
 	/* Response side and head building. */
 	char *rbuf;

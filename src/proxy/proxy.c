@@ -94,7 +94,9 @@ static void drain_on_loop(struct rt_msg *m)
 	/* Idle keep-alive connections are closed now; busy ones after their
 	 * current response (they see w->draining). */
 	for (struct client *c = w->clients; c; c = c->next) {
-		if (c->idle)
+		if (c->parked)
+			rt_watch_cancel(&c->watch);
+		else if (c->idle)
 			rt_task_cancel(c->task);
 	}
 	rt_loop_stop(w->loop);
@@ -103,8 +105,12 @@ static void drain_on_loop(struct rt_msg *m)
 static void force_on_loop(struct rt_msg *m)
 {
 	struct worker *w = (struct worker *)((char *)m - offsetof(struct worker, force_msg));
-	for (struct client *c = w->clients; c; c = c->next)
-		rt_task_cancel(c->task);
+	for (struct client *c = w->clients; c; c = c->next) {
+		if (c->parked)
+			rt_watch_cancel(&c->watch);
+		else
+			rt_task_cancel(c->task);
+	}
 	for (struct fetch_node *f = w->fetches; f; f = f->next)
 		rt_task_cancel(f->task);
 }

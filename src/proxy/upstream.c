@@ -164,9 +164,9 @@ static int build_response_head(struct exchange *x, struct hbuf *b)
 	c->resp_status = status;
 	const struct hfield *loc = hmsg_field(m, "location", 0);
 	const struct hfield *cloc = hmsg_field(m, "content-location", 0);
-	snprintf(c->loc, sizeof(c->loc), "%.*s", loc ? (int)loc->value.len : 0,
+	snprintf(c->loc, CLIENT_LOC, "%.*s", loc ? (int)loc->value.len : 0,
 		 loc ? hmsg_ptr(m, loc->value) : "");
-	snprintf(c->cloc, sizeof(c->cloc), "%.*s", cloc ? (int)cloc->value.len : 0,
+	snprintf(c->cloc, CLIENT_LOC, "%.*s", cloc ? (int)cloc->value.len : 0,
 		 cloc ? hmsg_ptr(m, cloc->value) : "");
 	bool client11 = c->req.p.http_minor >= 1;
 	if (!no_body) {

@@ -12,24 +12,13 @@
 #include <stdint.h>
 
 #include "rt/ctx.h"
+#include "rt/io.h"
 #include "rt/loop.h"
 #include "rt/stack.h"
 #include "rt/task.h"
 
 #define RT_TASK_MAGIC 0x5441534bu
 #define RT_LOOP_MAGIC 0x4c4f4f50u
-
-/*
- * An operation in flight. Its address is the SQE's user_data. A task's op
- * lives on the task's stack; an internal op (wait timer, eventfd read) has
- * task == NULL and is completed by on_cqe on the loop thread.
- */
-struct rt_op {
-	struct rt_task *task;
-	void (*on_cqe)(struct rt_op *op, int res, unsigned flags);
-	int res;
-	unsigned flags;
-};
 
 enum rt_task_state { T_NEW, T_RUNNABLE, T_RUNNING, T_WAITING, T_DONE };
 
@@ -72,6 +61,7 @@ struct rt_loop {
 	size_t ntasks;
 	struct rt_task *free_tasks;
 	unsigned internal_inflight; /* heap-owned ops (timers) still in the kernel */
+	unsigned nwatches;	    /* armed rt_watch records: the loop waits for them */
 	bool closing;
 
 	int efd;

@@ -4,6 +4,7 @@
 
 #include <assert.h>
 #include <errno.h>
+#include <poll.h>
 #include <unistd.h>
 
 /* Fill one SQE through PREP, link a deadline to it, park until its CQE. */
@@ -153,4 +154,48 @@ ssize_t rt_writev_all(int fd, struct iovec *iov, int iovcnt, rt_time_t deadline)
 		}
 	}
 	return (ssize_t)total;
+}
+
+static void watch_on_cqe(struct rt_op *op, int res, unsigned flags)
+{
+	struct rt_watch *w = (struct rt_watch *)op;
+	rt_tls_loop->nwatches--;
+	w->armed = false;
+	/* A fired linked timeout cancels the poll: report it as a timeout. */
+	if (res == -ECANCELED && !w->cancelled)
+		res = -ETIMEDOUT;
+	w->cb(w, res);
+}
+
+void rt_watch_readable(struct rt_watch *w, int fd, rt_time_t deadline,
+		       void (*cb)(struct rt_watch *w, int res))
+{
+	struct rt_loop *loop = rt_tls_loop;
+	assert(loop && !w->armed);
+	w->op = (struct rt_op){.on_cqe = watch_on_cqe};
+	w->cb = cb;
+	w->armed = true;
+	w->cancelled = false;
+	struct io_uring_sqe *sqe = rt_sqe_get(loop, deadline == RT_NEVER ? 1 : 2);
+	io_uring_prep_poll_add(sqe, fd, POLLIN | POLLRDHUP);
+	io_uring_sqe_set_data(sqe, &w->op);
+	if (deadline != RT_NEVER) {
+		sqe->flags |= IOSQE_IO_LINK;
+		w->ts.tv_sec = (long long)(deadline / RT_SEC);
+		w->ts.tv_nsec = (long long)(deadline % RT_SEC);
+		struct io_uring_sqe *tsqe = io_uring_get_sqe(&loop->ring);
+		io_uring_prep_link_timeout(tsqe, &w->ts, IORING_TIMEOUT_ABS);
+		io_uring_sqe_set_data(tsqe, NULL);
+	}
+	loop->nwatches++;
+}
+
+void rt_watch_cancel(struct rt_watch *w)
+{
+	if (!w->armed || w->cancelled)
+		return;
+	w->cancelled = true;
+	struct io_uring_sqe *sqe = rt_sqe_get(rt_tls_loop, 1);
+	io_uring_prep_cancel64(sqe, (__u64)(uintptr_t)&w->op, 0);
+	io_uring_sqe_set_data(sqe, NULL);
 }

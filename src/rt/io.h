@@ -13,12 +13,44 @@
 #ifndef RINGCACHE_RT_IO_H
 #define RINGCACHE_RT_IO_H
 
+#include <linux/time_types.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <sys/socket.h>
 #include <sys/types.h>
 #include <sys/uio.h>
 
 #include "rt/clock.h"
+
+struct rt_task;
+
+/*
+ * An operation in flight. Its address is the SQE's user_data. A task's op
+ * lives on the task's stack; an internal op (wait timer, eventfd read, fd
+ * watch) has task == NULL and is completed by on_cqe on the loop thread.
+ */
+struct rt_op {
+	struct rt_task *task;
+	void (*on_cqe)(struct rt_op *op, int res, unsigned flags);
+	int res;
+	unsigned flags;
+};
+
+/*
+ * Watch an fd for readability without a task (an idle keep-alive
+ * connection costs its record and nothing else: no stack, no buffer).
+ * When FD becomes readable, the DEADLINE passes or the watch is
+ * cancelled, CB runs once on the loop thread with res > 0 (poll mask),
+ * -ETIMEDOUT or -ECANCELED. The record must stay valid until then; the
+ * loop does not finish while watches are armed.
+ */
+struct rt_watch {
+	struct rt_op op;
+	struct __kernel_timespec ts;
+	void (*cb)(struct rt_watch *w, int res);
+	bool armed;
+	bool cancelled;
+};
 
 int rt_accept(int fd, struct sockaddr *addr, socklen_t *addrlen, rt_time_t deadline);
 int rt_connect(int fd, const struct sockaddr *addr, socklen_t addrlen, rt_time_t deadline);
@@ -29,6 +61,13 @@ ssize_t rt_read(int fd, void *buf, size_t len, off_t off, rt_time_t deadline);
 ssize_t rt_write(int fd, const void *buf, size_t len, off_t off, rt_time_t deadline);
 /* Close through the ring. Not affected by cancellation: cleanup must run. */
 int rt_close(int fd);
+
+/* Arm W (on the current loop; callable outside a task). */
+void rt_watch_readable(struct rt_watch *w, int fd, rt_time_t deadline,
+		       void (*cb)(struct rt_watch *w, int res));
+/* Cancel an armed watch: its callback runs with -ECANCELED (or with the
+ * result that was already on its way). No-op when not armed. */
+void rt_watch_cancel(struct rt_watch *w);
 
 /* Send every byte (loops over short sends). Returns len or a negative errno. */
 ssize_t rt_send_all(int fd, const void *buf, size_t len, rt_time_t deadline);

@@ -314,7 +314,7 @@ int rt_loop_run(struct rt_loop *loop)
 		}
 		if (atomic_exchange_explicit(&loop->stats_reset, false, memory_order_relaxed))
 			loop->lag_cycles = loop->max_run_cycles = loop->published_run_cycles = 0;
-		if (atomic_load(&loop->stop) && loop->ntasks == 0)
+		if (atomic_load(&loop->stop) && loop->ntasks == 0 && loop->nwatches == 0)
 			break;
 		if (loop->runq_head || loop->local_pending) {
 			/* Tasks are ready: enter the kernel only to submit, or
