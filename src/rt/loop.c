@@ -110,7 +110,7 @@ struct rt_loop *rt_loop_create(const struct rt_loop_opts *opts, int *err)
 	if (opts)
 		o = *opts;
 	if (!o.entries)
-		o.entries = 1024;
+		o.entries = 4096;
 	if (!o.stack_size)
 		o.stack_size = 64 * 1024;
 	if (!o.stack_cache)

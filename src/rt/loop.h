@@ -29,7 +29,7 @@ struct rt_loop;
 typedef void (*rt_slow_task_fn)(int loop_id, const char *task_name, uint64_t ran_ns);
 
 struct rt_loop_opts {
-	unsigned entries;	      /* SQ size; 0 = default 1024 */
+	unsigned entries;	      /* SQ size; 0 = default 4096 (CQ: 4x) */
 	size_t stack_size;	      /* per task; 0 = default 64 KiB */
 	size_t stack_cache;	      /* stacks kept for reuse; 0 = default 1024 */
 	int id;			      /* for logs */
