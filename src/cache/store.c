@@ -648,6 +648,7 @@ int store_lookup(struct store *st, const struct lookup_req *lr, struct lookup_re
 			return r;
 		if (r < 0) {
 			res->kind = LOOKUP_PASS; /* waited long enough: go alone */
+			res->wait_timed_out = true;
 			return 0;
 		}
 	}

@@ -190,8 +190,9 @@ struct lookup_res {
 	struct cobj *obj; /* reference, or NULL */
 	struct coh *oh;	  /* reference when kind == MISS or (HIT and fetch) */
 	enum usable use;
-	bool fetch;	/* HIT: the caller must refresh in the background */
-	bool collapsed; /* the caller waited for another fetch first */
+	bool fetch;	     /* HIT: the caller must refresh in the background */
+	bool collapsed;	     /* the caller waited for another fetch first */
+	bool wait_timed_out; /* PASS because that wait outlasted its deadline */
 };
 
 int store_lookup(struct store *st, const struct lookup_req *lr, struct lookup_res *res);

@@ -115,9 +115,7 @@ static bool method_is_safe(unsigned m)
 	return m == HTTP_GET || m == HTTP_HEAD || m == HTTP_OPTIONS || m == HTTP_TRACE;
 }
 
-/* RFC 9111 4.4: a non-error response to an unsafe method invalidates the
- * target URI and the same-origin Location / Content-Location. */
-static void invalidate_after_unsafe(struct client *c, const char *host, size_t hlen)
+void cache_invalidate_after_unsafe(struct client *c, const char *host, size_t hlen)
 {
 	struct store *st = c->w->px->store;
 	const struct config *cfg = c->w->px->cfg;
@@ -235,9 +233,10 @@ enum upstream_result cache_handle(struct client *c)
 
 	bool has_body = hmsg_chunked(m) || (hmsg_has_length(m) && hmsg_content_length(m) > 0);
 	if ((method != HTTP_GET && method != HTTP_HEAD) || has_body) {
+		if (!method_is_safe(method))
+			c->invalidate_host = hostcopy; /* used while the response head is built */
 		enum upstream_result r = pass(c, "ringcache; fwd=method");
-		if (!method_is_safe(method) && c->resp_status >= 200 && c->resp_status < 400)
-			invalidate_after_unsafe(c, hostcopy, strlen(hostcopy));
+		c->invalidate_host = NULL;
 		return r;
 	}
 	const char *q = memchr(target, '?', tlen);
@@ -307,8 +306,10 @@ enum upstream_result cache_handle(struct client *c)
 			client_send_error(c, 504, "only-if-cached");
 			return UP_ERRORED;
 		}
-		return pass(c, res.collapsed
+		return pass(c, res.wait_timed_out
 				   ? "ringcache; fwd=uri-miss; collapsed; detail=waited-too-long"
+			       : res.collapsed
+				   ? "ringcache; fwd=uri-miss; collapsed; detail=hit-for-miss"
 				   : "ringcache; fwd=uri-miss; detail=hit-for-miss");
 	}
 	/* MISS: this request fetches, others for the key wait in the store. */

@@ -16,6 +16,11 @@
 
 enum upstream_result cache_handle(struct client *c);
 
+/* RFC 9111 4.4: a non-error response to an unsafe method invalidates the
+ * target URI and the same-origin Location / Content-Location (taken from
+ * c->req_target, c->loc, c->cloc). */
+void cache_invalidate_after_unsafe(struct client *c, const char *host, size_t hlen);
+
 /* Build the primary cache key for HOST (no case changes needed) and
  * TARGET into OUT: lower-cased host, NUL, target (query dropped or sorted
  * per the key options). Returns the length, or -1 if it does not fit;

@@ -58,7 +58,8 @@ struct client {
 	/* Per response: what the cache path and the relay report. */
 	const char *cache_status; /* Cache-Status value to add, or NULL */
 	int resp_status;
-	char *loc, *cloc; /* Location / Content-Location of a passed response */
+	char *loc, *cloc;	     /* Location / Content-Location of a passed response */
+	const char *invalidate_host; /* unsafe request: invalidate once the status is known */
 
 	/* Response side and head building. */
 	char *rbuf;

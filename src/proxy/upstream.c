@@ -9,6 +9,7 @@
 #include "http/hop.h"
 #include "ops/log.h"
 #include "proxy/backend.h"
+#include "proxy/cache_path.h"
 #include "proxy/reqhead.h"
 #include "rt/io.h"
 
@@ -168,6 +169,10 @@ static int build_response_head(struct exchange *x, struct hbuf *b)
 		 loc ? hmsg_ptr(m, loc->value) : "");
 	snprintf(c->cloc, CLIENT_LOC, "%.*s", cloc ? (int)cloc->value.len : 0,
 		 cloc ? hmsg_ptr(m, cloc->value) : "");
+	/* Invalidate before the client can see the answer, or a request it
+	 * sends next (even on another connection) could still hit. */
+	if (c->invalidate_host && status >= 200 && status < 400)
+		cache_invalidate_after_unsafe(c, c->invalidate_host, strlen(c->invalidate_host));
 	bool client11 = c->req.p.http_minor >= 1;
 	if (!no_body) {
 		if (hmsg_chunked(m)) {
