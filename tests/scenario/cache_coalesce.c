@@ -55,8 +55,8 @@ Test(cache_coalesce, concurrent_cold_gets_make_one_origin_request)
 	struct proc o, d;
 	struct conn cs[N_CLIENTS];
 	struct response rs[N_CLIENTS];
-	/* delay=500 keeps the fetch in flight while every client arrives. */
-	const char *path = "/co1?cc=max-age=60&delay=500&size=200000";
+	/* delay=800 keeps the fetch in flight while every client arrives. */
+	const char *path = "/co1?cc=max-age=60&delay=800&size=200000";
 	start_pair(&o, &d);
 	double t0 = now_s();
 	send_all(cs, N_CLIENTS, d.port, path, NULL);
@@ -76,7 +76,8 @@ Test(cache_coalesce, concurrent_cold_gets_make_one_origin_request)
 	cr_assert_eq(collapsed, N_CLIENTS - 1, "want %d \"collapsed\", got %d (e.g. %s)",
 		     N_CLIENTS - 1, collapsed, cache_status(&rs[N_CLIENTS - 1]));
 	/* The waiters were fed from the one fetch, not one after another. */
-	cr_assert(el < 1.5, "all answers took %.2f s for one 0.5 s fetch", el);
+	/* Generous: only serialised fetches (6.4 s) must fail it, not a slow machine. */
+	cr_assert(el < 4.0, "all answers took %.2f s for one 0.8 s fetch", el);
 	close_all(cs, rs, N_CLIENTS);
 	harness_end();
 }
@@ -146,7 +147,7 @@ static void uncacheable_releases_waiters(const char *cc)
 	struct conn cs[N_CLIENTS];
 	struct response rs[N_CLIENTS];
 	char path[128];
-	snprintf(path, sizeof(path), "/hfm?cc=%s&delay=500&size=1000", cc);
+	snprintf(path, sizeof(path), "/hfm?cc=%s&delay=800&size=1000", cc);
 	start_pair(&o, &d);
 
 	double t0 = now_s();
@@ -162,8 +163,8 @@ static void uncacheable_releases_waiters(const char *cc)
 	cr_assert_eq(origin_requests(o.port, path), N_CLIENTS,
 		     "cc=%s: %d clients, %ld origin requests", cc, N_CLIENTS,
 		     origin_requests(o.port, path));
-	/* One fetch then one parallel round: ~1 s. Serialised waiters would take 4 s. */
-	cr_assert(el < 1.8, "cc=%s: the first burst took %.2f s", cc, el);
+	/* One fetch then one parallel round: ~1.6 s. Serialised waiters would take 6.4 s. */
+	cr_assert(el < 5.0, "cc=%s: the first burst took %.2f s", cc, el);
 	close_all(cs, rs, N_CLIENTS);
 
 	/* Hit-for-miss: the next burst does not coalesce at all, so ~0.5 s. */
@@ -180,7 +181,8 @@ static void uncacheable_releases_waiters(const char *cc)
 			      i, cache_status(&rs[i]));
 	}
 	cr_assert_eq(origin_requests(o.port, path), 2 * N_CLIENTS);
-	cr_assert(el < 0.95, "cc=%s: the hit-for-miss burst took %.2f s for 0.5 s fetches", cc, el);
+	/* ~0.8 s in parallel; queueing behind one another would take 6.4 s. */
+	cr_assert(el < 4.0, "cc=%s: the hit-for-miss burst took %.2f s for 0.8 s fetches", cc, el);
 	close_all(cs, rs, N_CLIENTS);
 	harness_end();
 }
