@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "http/hbuf.h"
@@ -76,10 +77,15 @@ static void client_error(struct client *c, int status, const char *why)
 	client_send_error(c, status, why);
 }
 
+/* How long a keep-alive connection keeps its task and buffers after a
+ * response before it parks (see park()). */
+#define PARK_AFTER_NS (50 * RT_MS)
+
 /*
  * Read and parse until a whole request head is in c->buf. Returns 1 with
- * c->req ready, 0 when the connection should just close (peer closed or idle
- * timeout between requests), or -1 after an error response was sent.
+ * c->req ready, 2 when the connection has been quiet long enough to park,
+ * 0 when it should just close (peer closed or idle timeout between
+ * requests), or -1 after an error response was sent.
  */
 static int read_head(struct client *c)
 {
@@ -121,12 +127,21 @@ static int read_head(struct client *c)
 		c->idle = c->len == 0;
 		if (c->idle && c->w->draining)
 			return 0;
+		/* Between requests wait a moment with the task and buffers in
+		 * place (a busy client's next request is usually already on
+		 * its way), then park the connection without them. */
+		rt_time_t park_at = c->len == 0 ? rt_deadline_in(PARK_AFTER_NS) : RT_NEVER;
+		bool may_park = park_at < idle_deadline;
 		ssize_t n = rt_recv(c->fd, c->buf + c->len, c->cap - c->len, 0,
-				    c->len ? head_deadline : idle_deadline);
+				    c->len     ? head_deadline
+				    : may_park ? park_at
+					       : idle_deadline);
 		c->idle = false;
 		if (n == 0 || n == -ECONNRESET || n == -ECANCELED)
 			return 0;
 		if (n == -ETIMEDOUT) {
+			if (c->len == 0 && may_park)
+				return 2;
 			if (c->len == 0)
 				return 0; /* idle keep-alive connection: just close */
 			client_error(c, 408, "request head not received in time");
@@ -179,6 +194,59 @@ static int validate(struct client *c, const char **why)
 	return 0;
 }
 
+/*
+ * Connection buffers come from their own mappings, kept in a small per-loop
+ * cache: a parked connection's buffer must really go back to the kernel
+ * (heap memory freed in the middle of the heap stays in RSS), while a busy
+ * loop reuses cached ones without a syscall.
+ */
+#define MEMBUF_CACHE 64
+
+struct membuf {
+	struct membuf *next;
+	size_t size;
+};
+
+static void *membuf_get(struct worker *w, size_t size)
+{
+	size += sizeof(struct membuf);
+	struct membuf *m = w->membufs;
+	if (m && m->size == size) {
+		w->membufs = m->next;
+		w->n_membufs--;
+	} else {
+		m = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (m == MAP_FAILED)
+			return NULL;
+		m->size = size;
+	}
+	return m + 1;
+}
+
+static void membuf_put(struct worker *w, void *p)
+{
+	if (!p)
+		return;
+	struct membuf *m = (struct membuf *)p - 1;
+	if (w->n_membufs < MEMBUF_CACHE) {
+		m->next = w->membufs;
+		w->membufs = m;
+		w->n_membufs++;
+		return;
+	}
+	munmap(m, m->size);
+}
+
+void client_membufs_free(struct worker *w)
+{
+	while (w->membufs) {
+		struct membuf *m = w->membufs;
+		w->membufs = m->next;
+		munmap(m, m->size);
+	}
+	w->n_membufs = 0;
+}
+
 static void client_free(struct client *c)
 {
 	struct worker *w = c->w;
@@ -191,7 +259,7 @@ static void client_free(struct client *c)
 	w->nclients--;
 	atomic_fetch_sub(&w->px->nconns, 1);
 	c->magic = 0;
-	free(c->mem);
+	membuf_put(w, c->mem);
 	free(c);
 }
 
@@ -204,7 +272,7 @@ static int buffers_get(struct client *c)
 	uint32_t nf = cfg->limits.max_headers;
 	size_t fields = (size_t)nf * sizeof(struct hfield);
 	size_t strs = CLIENT_TARGET_LOG + CLIENT_REQ_TARGET + 2 * CLIENT_LOC;
-	char *p = malloc(2 * fields + 2 * (size_t)cap + ocap + strs);
+	char *p = membuf_get(c->w, 2 * fields + 2 * (size_t)cap + ocap + strs);
 	if (!p)
 		return -ENOMEM;
 	c->mem = p;
@@ -250,7 +318,7 @@ static void parked_wake(struct rt_watch *wt, int res)
 
 static void park(struct client *c)
 {
-	free(c->mem);
+	membuf_put(c->w, c->mem);
 	c->mem = NULL;
 	c->task = NULL;
 	c->parked = true;
@@ -268,7 +336,11 @@ static void client_main(void *arg)
 	}
 	for (;;) {
 		int r = read_head(c);
-		if (r <= 0)
+		if (r == 2 && !rt_task_cancelled()) {
+			park(c);
+			return;
+		}
+		if (r != 1)
 			break;
 		snprintf(c->target_log, CLIENT_TARGET_LOG, "%s %.*s",
 			 llhttp_method_name((llhttp_method_t)hmsg_method(&c->req)),
@@ -288,12 +360,6 @@ static void client_main(void *arg)
 		enum upstream_result ur = cache_handle(c);
 		if (ur != UP_OK || c->closing)
 			break;
-		if (c->pos == c->len && !rt_task_cancelled()) {
-			/* Nothing pipelined: wait for the next request with no
-			 * task and no buffers. */
-			park(c);
-			return;
-		}
 	}
 out:
 	/* Closing with unread request bytes would make the kernel send RST,

@@ -72,6 +72,9 @@ struct client {
 /* Accepted FD: allocate the client and start its task (detached). */
 int client_start(struct worker *w, int fd, const struct sockaddr_storage *peer);
 
+/* Unmap the worker's cached connection buffers (at loop exit). */
+void client_membufs_free(struct worker *w);
+
 /* Send a complete short error response; the connection will close. */
 int client_send_error(struct client *c, int status, const char *detail);
 

@@ -162,6 +162,7 @@ static void *worker_main(void *arg)
 	for (size_t i = 0; i < px->cfg->n_listen; i++)
 		w->accept_tasks[i] = NULL;
 	backend_pools_free(w);
+	client_membufs_free(w);
 	/* proxy_drain may be posting to this loop: unpublish it first. */
 	pthread_mutex_lock(&px->lock);
 	struct rt_loop *loop = w->loop;

@@ -47,6 +47,8 @@ struct worker {
 	struct client *clients; /* doubly linked, for drain */
 	size_t nclients;
 	struct fetch_node *fetches; /* running fetch tasks, for a forced drain */
+	struct membuf *membufs;	    /* cached connection buffers (client.c) */
+	unsigned n_membufs;
 	bool draining;
 	struct rt_msg drain_msg;
 	struct rt_msg force_msg;

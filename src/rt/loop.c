@@ -114,7 +114,7 @@ struct rt_loop *rt_loop_create(const struct rt_loop_opts *opts, int *err)
 	if (!o.stack_size)
 		o.stack_size = 64 * 1024;
 	if (!o.stack_cache)
-		o.stack_cache = 1024;
+		o.stack_cache = 128;
 
 	assert(rt_tls_loop == NULL);
 	struct rt_loop *loop = calloc(1, sizeof(*loop));

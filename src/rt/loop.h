@@ -31,7 +31,7 @@ typedef void (*rt_slow_task_fn)(int loop_id, const char *task_name, uint64_t ran
 struct rt_loop_opts {
 	unsigned entries;	      /* SQ size; 0 = default 4096 (CQ: 4x) */
 	size_t stack_size;	      /* per task; 0 = default 64 KiB */
-	size_t stack_cache;	      /* stacks kept for reuse; 0 = default 1024 */
+	size_t stack_cache;	      /* stacks kept for reuse; 0 = default 128 */
 	int id;			      /* for logs */
 	uint64_t watchdog_ns;	      /* task run budget; 0 = default 10 ms */
 	rt_slow_task_fn on_slow_task; /* NULL: count only */
