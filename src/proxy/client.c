@@ -200,7 +200,7 @@ static int validate(struct client *c, const char **why)
  * (heap memory freed in the middle of the heap stays in RSS), while a busy
  * loop reuses cached ones without a syscall.
  */
-#define MEMBUF_CACHE 64
+#define MEMBUF_CACHE 16
 
 struct membuf {
 	struct membuf *next;
