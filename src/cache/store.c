@@ -14,7 +14,7 @@
 
 #define NSHARDS	      64
 #define SHARD_BUCKETS 4096
-#define CHUNK_MIN     (4 * 1024)
+#define CHUNK_MIN     256
 #define CHUNK_MAX     (64 * 1024)
 #define CHUNK_DEFAULT (16 * 1024)
 
@@ -171,6 +171,9 @@ int cbody_append(struct cbody *b, const char *p, size_t n, uint64_t expect)
 			c->next = NULL;
 			c->len = 0;
 			c->cap = (uint32_t)want;
+			/* Charge what was allocated, not what is filled: the
+			 * budget is about memory. */
+			b->alloc += sizeof(*c) + want + 16;
 			pthread_mutex_lock(&b->lock);
 			if (b->tail)
 				b->tail->next = c;
@@ -677,9 +680,12 @@ static void evict_some(struct store *st)
 	}
 }
 
+/* Bytes an object costs: its record, its head strings, its key's head and
+ * its body's chunks (BODY: allocated bytes), with allocator overhead. */
 static uint64_t obj_size(const struct cobj *o, uint64_t body)
 {
-	return sizeof(*o) + o->hdrs_len + o->vkey_len + o->vary_len + body;
+	uint64_t key = o->oh ? sizeof(struct coh) + o->oh->key_len : 0;
+	return sizeof(*o) + o->hdrs_len + o->vkey_len + o->vary_len + key + 5 * 16 + body;
 }
 
 void store_publish(struct store *st, struct coh *oh, struct cobj *o)
@@ -704,7 +710,7 @@ void store_publish(struct store *st, struct coh *oh, struct cobj *o)
 	oh->busy = false;
 	oh->hfm_until = 0;
 	pthread_mutex_lock(&o->body->lock);
-	uint64_t body = o->body->len;
+	uint64_t body = o->body->alloc;
 	pthread_mutex_unlock(&o->body->lock);
 	o->ev.size = obj_size(o, body);
 	o->ev.key_hash = oh->hash;

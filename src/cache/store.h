@@ -63,6 +63,7 @@ struct cbody {
 	atomic_uint refs;
 	struct cchunk *head, *tail;
 	uint64_t len;
+	uint64_t alloc; /* bytes allocated for chunks (fetcher only) */
 	enum body_state state;
 	struct cwaiter *waiters;
 	/* Pipe mode: a body that is not stored and has exactly one reader.

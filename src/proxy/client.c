@@ -79,7 +79,7 @@ static void client_error(struct client *c, int status, const char *why)
 
 /* How long a keep-alive connection keeps its task and buffers after a
  * response before it parks (see park()). */
-#define PARK_AFTER_NS (50 * RT_MS)
+#define PARK_AFTER_NS (1 * RT_SEC)
 
 /*
  * Read and parse until a whole request head is in c->buf. Returns 1 with
@@ -200,7 +200,7 @@ static int validate(struct client *c, const char **why)
  * (heap memory freed in the middle of the heap stays in RSS), while a busy
  * loop reuses cached ones without a syscall.
  */
-#define MEMBUF_CACHE 16
+#define MEMBUF_CACHE 32
 
 struct membuf {
 	struct membuf *next;
