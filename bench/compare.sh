@@ -584,11 +584,10 @@ measure() {
 # JSON lines into $RESULTS.
 run_one() {
 	local attempt best=1 bestpct=
-	local -a runs=() pcts=()
+	local -a runs=()
 	for ((attempt = 1; ; attempt++)); do
 		measure "$@" "$attempt"
 		runs+=("$RUN_JSON")
-		pcts+=("$RUN_OTHER_PCT")
 		if [[ -z $bestpct ]] || ((RUN_OTHER_PCT <= bestpct)); then
 			best=$attempt
 			bestpct=$RUN_OTHER_PCT

@@ -455,9 +455,9 @@ def main():
                  f"{v.get('cache_hit', '?')} hits, {v.get('cache_miss', '?')} misses.")
         L.append("")
     if superseded:
-        L.append(f"{len(superseded)} run(s) were repeated because other processes took more than "
-                 "15% of the CPUs during them (the repeat is the one counted; both are in "
-                 "`latest.json`): " + ", ".join(
+        L.append(f"{len(superseded)} attempt(s) were not counted: other processes took more than "
+                 "15% of the CPUs during them, the run was repeated (up to 3 attempts) and the "
+                 "quietest attempt counted; all are in `latest.json`. Not counted: " + ", ".join(
                      f"{r['test']} {TITLE[r['server']]} round {r['round']} ({r['other_pct']}%"
                      + (": " + r["other_top"].replace(",", ", ") if r.get("other_top") not in (None, "none") else "")
                      + ")"
