@@ -32,9 +32,6 @@ static bool is_field(const struct hmsg *m, const struct hfield *f, const char *n
 	return hspan_ieq(m, f->name, name);
 }
 
-#define put_field  reqhead_put_field
-#define put_merged reqhead_put_merged
-
 /* Build the backend request head into c->obuf. 0 or an HTTP status. */
 static int build_request_head(struct exchange *x)
 {
@@ -153,11 +150,11 @@ static int build_response_head(struct exchange *x, struct hbuf *b)
 			if (!(no_body && (x->head_req || status == 304)))
 				continue;
 		}
-		put_field(b, m, f);
+		reqhead_put_field(b, m, f);
 	}
 	char via[32];
 	snprintf(via, sizeof(via), "%u.%u ringcache", m->p.http_major, m->p.http_minor);
-	put_merged(b, m, "Via", via);
+	reqhead_put_merged(b, m, "Via", via);
 	if (c->cache_status)
 		hbuf_printf(b, "Cache-Status: %s\r\n", c->cache_status);
 	/* Kept for invalidation after unsafe methods (the head's bytes are
@@ -215,7 +212,7 @@ static int send_interim(struct exchange *x)
 	hbuf_put(&b, "\r\n", 2);
 	for (uint32_t i = 0; i < m->n_fields; i++) {
 		if (!hop_is_hop(m, &hs, &m->fields[i]))
-			put_field(&b, m, &m->fields[i]);
+			reqhead_put_field(&b, m, &m->fields[i]);
 	}
 	hbuf_put(&b, "\r\n", 2);
 	if (b.overflow)
