@@ -4,12 +4,12 @@
 # what is missing, so it is quick when everything is there.
 set -eu
 
-BUILD="build-essential cmake pkg-config liburing-dev libyaml-dev node-llhttp libpcre2-dev libxxhash-dev"
+BUILD="build-essential cmake pkg-config liburing-dev libyaml-dev node-llhttp libpcre2-dev libxxhash-dev zlib1g-dev libbrotli-dev libzstd-dev"
 TEST="libcriterion-dev curl wrk valgrind"
 case "${1:-all}" in
 	build) PKGS="$BUILD" ;;
 	test|all) PKGS="$BUILD $TEST" ;;
-	runtime) PKGS="liburing2 libyaml-0-2 libpcre2-8-0 libxxhash0" ;;
+	runtime) PKGS="liburing2 libyaml-0-2 libpcre2-8-0 libxxhash0 zlib1g libbrotli1 libzstd1" ;;
 	*) echo "usage: $0 [build|test|runtime|all]" >&2; exit 2 ;;
 esac
 

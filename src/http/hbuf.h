@@ -10,6 +10,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <string.h>
 
 struct hbuf {
@@ -39,6 +40,38 @@ static inline void hbuf_put(struct hbuf *b, const void *s, size_t n)
 static inline void hbuf_puts(struct hbuf *b, const char *s)
 {
 	hbuf_put(b, s, strlen(s));
+}
+
+/* Decimal append without printf: the hit path writes a few numbers per
+ * response and vsnprintf's setup costs more than the digits. */
+static inline void hbuf_put_u64(struct hbuf *b, uint64_t v)
+{
+	char d[20];
+	size_t n = sizeof(d);
+	do {
+		d[--n] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	hbuf_put(b, d + n, sizeof(d) - n);
+}
+
+static inline void hbuf_put_i64(struct hbuf *b, int64_t v)
+{
+	if (v < 0) {
+		hbuf_put(b, "-", 1);
+		hbuf_put_u64(b, 0 - (uint64_t)v);
+	} else {
+		hbuf_put_u64(b, (uint64_t)v);
+	}
+}
+
+/* NUL-terminate within the capacity (for strings built in a char array);
+ * an overflowed buffer keeps what fitted. */
+static inline const char *hbuf_cstr(struct hbuf *b)
+{
+	size_t at = b->len < b->cap ? b->len : b->cap - 1;
+	b->p[at] = '\0';
+	return b->p;
 }
 
 /* printf-style append (defined in hbuf.c). */

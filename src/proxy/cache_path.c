@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "cache/store.h"
+#include "http/hbuf.h"
 #include "ops/log.h"
 #include "ops/metrics.h"
 #include "proxy/deliver.h"
@@ -216,6 +217,15 @@ static void cache_status_for_fetch(char *buf, size_t n, struct fetch_handle *fh,
 		snprintf(buf + l, n - (size_t)l, "; collapsed");
 }
 
+/* Bounded copy into a C string (truncates, always terminates). */
+static void copy_cstr(char *dst, size_t cap, const char *src, size_t n)
+{
+	if (n >= cap)
+		n = cap - 1;
+	memcpy(dst, src, n);
+	dst[n] = '\0';
+}
+
 enum upstream_result cache_handle(struct client *c)
 {
 	struct worker *w = c->w;
@@ -228,8 +238,8 @@ enum upstream_result cache_handle(struct client *c)
 	const char *target = hmsg_ptr(m, m->target);
 	size_t tlen = m->target.len;
 	char hostcopy[256];
-	snprintf(hostcopy, sizeof(hostcopy), "%.*s", (int)(hlen < 255 ? hlen : 255), host);
-	snprintf(c->req_target, CLIENT_REQ_TARGET, "%.*s", (int)tlen, target);
+	copy_cstr(hostcopy, sizeof(hostcopy), host, hlen);
+	copy_cstr(c->req_target, CLIENT_REQ_TARGET, target, tlen);
 
 	bool has_body = hmsg_chunked(m) || (hmsg_has_length(m) && hmsg_content_length(m) > 0);
 	if ((method != HTTP_GET && method != HTTP_HEAD) || has_body) {
@@ -280,17 +290,22 @@ enum upstream_result cache_handle(struct client *c)
 	if (res.kind == LOOKUP_HIT) {
 		struct cobj *o = res.obj;
 		int64_t ttl = o->lifetime - policy_age(&o->meta, d.now);
+		/* Built without printf: this is every hit's cost. */
+		struct hbuf sb;
+		hbuf_init(&sb, status, sizeof(status));
+		hbuf_puts(&sb, "ringcache; hit; ttl=");
+		hbuf_put_i64(&sb, ttl);
 		if (res.use == USE_FRESH) {
 			METRIC_INC(w, cache_hit);
-			snprintf(status, sizeof(status), "ringcache; hit; ttl=%lld%s",
-				 (long long)ttl, res.collapsed ? "; collapsed" : "");
+			if (res.collapsed)
+				hbuf_puts(&sb, "; collapsed");
 		} else {
 			METRIC_INC(w, cache_hit_stale);
-			snprintf(status, sizeof(status), "ringcache; hit; ttl=%lld; detail=%s",
-				 (long long)ttl,
-				 res.use == USE_STALE_REVALIDATE ? "stale-while-revalidate"
-								 : "max-stale");
+			hbuf_puts(&sb, res.use == USE_STALE_REVALIDATE
+					   ? "; detail=stale-while-revalidate"
+					   : "; detail=max-stale");
 		}
+		hbuf_cstr(&sb);
 		if (res.fetch) {
 			METRIC_INC(w, cache_bg_fetches);
 			if (start_fetch(c, &res, &k, max_obj, NULL) < 0)

@@ -296,6 +296,19 @@ static int buffers_get(struct client *c)
 	return 0;
 }
 
+/* "METHOD target" (target cut at 100 bytes) for log lines; built with
+ * copies because every request pays for it. */
+static void set_target_log(struct client *c)
+{
+	struct hbuf b;
+	hbuf_init(&b, c->target_log, CLIENT_TARGET_LOG);
+	hbuf_puts(&b, llhttp_method_name((llhttp_method_t)hmsg_method(&c->req)));
+	hbuf_put(&b, " ", 1);
+	hbuf_put(&b, hmsg_ptr(&c->req, c->req.target),
+		 c->req.target.len > 100 ? 100 : c->req.target.len);
+	hbuf_cstr(&b);
+}
+
 static void client_main(void *arg);
 
 /* Bytes arrived on a parked connection (res > 0), or its idle time ran out
@@ -342,10 +355,7 @@ static void client_main(void *arg)
 		}
 		if (r != 1)
 			break;
-		snprintf(c->target_log, CLIENT_TARGET_LOG, "%s %.*s",
-			 llhttp_method_name((llhttp_method_t)hmsg_method(&c->req)),
-			 (int)(c->req.target.len > 100 ? 100 : c->req.target.len),
-			 hmsg_ptr(&c->req, c->req.target));
+		set_target_log(c);
 		const char *why = NULL;
 		int status = validate(c, &why);
 		if (status) {

@@ -134,6 +134,14 @@ static bool if_range_ok(struct client *c, struct cobj *o, int64_t now)
 	       http_date_parse(lmv, el, now, &lm) && t == lm;
 }
 
+/* "NAME: 123\r\n", NAME including its colon and space. */
+static void put_field_num(struct hbuf *b, const char *name, uint64_t v)
+{
+	hbuf_puts(b, name);
+	hbuf_put_u64(b, v);
+	hbuf_put(b, "\r\n", 2);
+}
+
 /* Fields a 304 carries (RFC 9110 15.4.5). */
 static void put_304_fields(struct hbuf *b, struct cobj *o)
 {
@@ -194,8 +202,11 @@ enum upstream_result deliver_object(struct client *c, struct cobj *o, const stru
 			status = 206;
 			hbuf_puts(&b, "HTTP/1.1 206 Partial Content\r\n");
 		} else {
-			hbuf_printf(&b, "HTTP/1.1 %d %s\r\n", o->status,
-				    o->reason ? o->reason : "");
+			hbuf_puts(&b, "HTTP/1.1 ");
+			hbuf_put_u64(&b, (uint64_t)o->status);
+			hbuf_put(&b, " ", 1);
+			hbuf_puts(&b, o->reason ? o->reason : "");
+			hbuf_put(&b, "\r\n", 2);
 		}
 		hbuf_put(&b, o->hdrs, o->hdrs_len);
 		if (range > 0)
@@ -206,18 +217,20 @@ enum upstream_result deliver_object(struct client *c, struct cobj *o, const stru
 	/* Age on every response from the cache; on a passed response only
 	 * when the origin (or a cache before it) sent one. */
 	if (d->from_cache || o->meta.age > 0)
-		hbuf_printf(&b, "Age: %lld\r\n", (long long)policy_age(&o->meta, d->now));
-	if (d->cache_status)
-		hbuf_printf(&b, "Cache-Status: %s\r\n", d->cache_status);
+		put_field_num(&b, "Age: ", (uint64_t)policy_age(&o->meta, d->now));
+	if (d->cache_status) {
+		hbuf_puts(&b, "Cache-Status: ");
+		hbuf_puts(&b, d->cache_status);
+		hbuf_put(&b, "\r\n", 2);
+	}
 	hbuf_puts(&b, "Via: 1.1 ringcache\r\n");
 
 	bool chunked = false;
 	if (status != 304 && status != 416 && status != 204 && status >= 200) {
 		if (range > 0)
-			hbuf_printf(&b, "Content-Length: %llu\r\n",
-				    (unsigned long long)(to - from + 1));
+			put_field_num(&b, "Content-Length: ", to - from + 1);
 		else if (length_known)
-			hbuf_printf(&b, "Content-Length: %llu\r\n", (unsigned long long)total);
+			put_field_num(&b, "Content-Length: ", total);
 		else if (!no_body && client11)
 			chunked = true, hbuf_puts(&b, "Transfer-Encoding: chunked\r\n");
 		else if (!no_body)

@@ -21,6 +21,8 @@
 struct acceptor {
 	struct worker *w;
 	int lfd;
+	struct rt_task *task; /* the accept task, waiting while acc is armed */
+	struct rt_acceptor acc;
 };
 
 static int open_listener(const struct config_addr *a, struct sockaddr_storage *bound)
@@ -31,6 +33,8 @@ static int open_listener(const struct config_addr *a, struct sockaddr_storage *b
 	int one = 1;
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 	setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
+	/* Accepted sockets inherit it: no setsockopt per connection. */
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	const struct sockaddr *sa =
 	    bound ? (const struct sockaddr *)bound : (const struct sockaddr *)&a->sa;
 	if (bind(fd, sa, a->salen) < 0 || listen(fd, 4096) < 0) {
@@ -41,40 +45,67 @@ static int open_listener(const struct config_addr *a, struct sockaddr_storage *b
 	return fd;
 }
 
+static void start_conn(struct worker *w, int fd)
+{
+	struct sockaddr_storage peer;
+	socklen_t plen = sizeof(peer);
+	if (getpeername(fd, (struct sockaddr *)&peer, &plen) < 0)
+		peer.ss_family = AF_UNSPEC; /* reset before we looked: logged as "unknown" */
+	atomic_fetch_add(&w->px->nconns, 1);
+	if (client_start(w, fd, &peer) < 0) {
+		atomic_fetch_sub(&w->px->nconns, 1);
+		close(fd); /* never used by the ring: a plain close is immediate */
+	}
+}
+
+/* Runs on the loop thread for every connection the kernel accepted. */
+static void on_accept(struct rt_acceptor *a, int res, bool more)
+{
+	struct acceptor *ac = (struct acceptor *)((char *)a - offsetof(struct acceptor, acc));
+	struct proxy *px = ac->w->px;
+	if (res >= 0) {
+		start_conn(ac->w, res);
+		/* At the connection limit, stop accepting instead of accepting
+		 * and dropping: the kernel's backlog holds the newcomers. */
+		if (atomic_load(&px->nconns) >= px->cfg->limits.max_connections)
+			rt_acceptor_cancel(a);
+	}
+	if (!more)
+		rt_wake(ac->task, res);
+}
+
+/* The acceptor cannot be let go of while armed (its last CQE still
+ * refers to it): cancel it and keep waiting for that last callback. */
+static bool accept_wait_cancel(void *arg)
+{
+	struct acceptor *ac = arg;
+	rt_acceptor_cancel(&ac->acc);
+	return false;
+}
+
+/* Keeps one listener's multishot accept armed; re-arms it when the kernel
+ * ends it and backs off when descriptors or the connection limit run out. */
 static void accept_main(void *arg)
 {
 	struct acceptor *ac = arg;
-	struct worker *w = ac->w;
-	struct proxy *px = w->px;
+	struct proxy *px = ac->w->px;
+	ac->task = rt_task_self();
 	for (;;) {
-		/* At the connection limit, stop accepting instead of accepting
-		 * and dropping: the kernel's backlog holds the newcomers. */
 		if (atomic_load(&px->nconns) >= px->cfg->limits.max_connections) {
 			if (rt_sleep_until(rt_clock_now() + 10 * RT_MS) < 0)
 				break;
 			continue;
 		}
-		struct sockaddr_storage peer;
-		socklen_t plen = sizeof(peer);
-		int fd = rt_accept(ac->lfd, (struct sockaddr *)&peer, &plen, RT_NEVER);
-		if (fd == -ECANCELED)
+		rt_accept_multishot(&ac->acc, ac->lfd, on_accept);
+		int res = rt_wait(RT_NEVER, accept_wait_cancel, ac);
+		if (res == -ECANCELED && rt_task_cancelled())
 			break;
-		if (fd < 0) {
-			if (fd == -EMFILE || fd == -ENFILE || fd == -ENOMEM || fd == -ENOBUFS) {
-				/* Out of descriptors: back off rather than spin on a
-				 * listener that stays readable. */
-				log_warn("accept: %s; pausing accepts for 100 ms", strerror(-fd));
-				if (rt_sleep_until(rt_clock_now() + 100 * RT_MS) < 0)
-					break;
-			}
-			continue;
-		}
-		int one = 1;
-		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-		atomic_fetch_add(&px->nconns, 1);
-		if (client_start(w, fd, &peer) < 0) {
-			atomic_fetch_sub(&px->nconns, 1);
-			rt_close(fd);
+		if (res == -EMFILE || res == -ENFILE || res == -ENOMEM || res == -ENOBUFS) {
+			/* Out of descriptors: back off rather than spin on a
+			 * listener that stays readable. */
+			log_warn("accept: %s; pausing accepts for 100 ms", strerror(-res));
+			if (rt_sleep_until(rt_clock_now() + 100 * RT_MS) < 0)
+				break;
 		}
 	}
 	free(ac);
@@ -141,7 +172,7 @@ static void *worker_main(void *arg)
 		if (w->id == 0)
 			admin_start(w);
 		for (size_t i = 0; i < px->cfg->n_listen; i++) {
-			struct acceptor *ac = malloc(sizeof(*ac));
+			struct acceptor *ac = calloc(1, sizeof(*ac));
 			if (!ac)
 				abort();
 			ac->w = w;

@@ -199,3 +199,41 @@ void rt_watch_cancel(struct rt_watch *w)
 	io_uring_prep_cancel64(sqe, (__u64)(uintptr_t)&w->op, 0);
 	io_uring_sqe_set_data(sqe, NULL);
 }
+
+static void acceptor_on_cqe(struct rt_op *op, int res, unsigned flags)
+{
+	struct rt_acceptor *a = (struct rt_acceptor *)op;
+	bool more = flags & IORING_CQE_F_MORE;
+	if (!more) {
+		rt_tls_loop->nwatches--;
+		a->armed = false;
+	}
+	a->cb(a, res, more);
+}
+
+void rt_accept_multishot(struct rt_acceptor *a, int lfd,
+			 void (*cb)(struct rt_acceptor *a, int res, bool more))
+{
+	struct rt_loop *loop = rt_tls_loop;
+	assert(loop && !a->armed);
+	a->op = (struct rt_op){.on_cqe = acceptor_on_cqe};
+	a->cb = cb;
+	a->armed = true;
+	a->cancelled = false;
+	struct io_uring_sqe *sqe = rt_sqe_get(loop, 1);
+	/* No address buffer: one buffer would be overwritten by every accept
+	 * before its CQE is read; the caller asks getpeername when it needs to. */
+	io_uring_prep_multishot_accept(sqe, lfd, NULL, NULL, SOCK_CLOEXEC);
+	io_uring_sqe_set_data(sqe, &a->op);
+	loop->nwatches++;
+}
+
+void rt_acceptor_cancel(struct rt_acceptor *a)
+{
+	if (!a->armed || a->cancelled)
+		return;
+	a->cancelled = true;
+	struct io_uring_sqe *sqe = rt_sqe_get(rt_tls_loop, 1);
+	io_uring_prep_cancel64(sqe, (__u64)(uintptr_t)&a->op, 0);
+	io_uring_sqe_set_data(sqe, NULL);
+}

@@ -52,6 +52,31 @@ struct rt_watch {
 	bool cancelled;
 };
 
+/*
+ * Multishot accept: one armed SQE accepts every connection that reaches a
+ * listener, with no task round trip in between, so a burst of thousands of
+ * connects drains the kernel's accept queue at once instead of one
+ * connection per scheduling round (a full queue drops SYNs and costs the
+ * client a 1 s retransmit). CB runs on the loop thread once per CQE: RES is
+ * an accepted fd (>= 0, close-on-exec, now owned by CB) or a negative
+ * errno; MORE is false on the last call (an error, a cancel, or the kernel
+ * ending the multishot), after which the record may be armed again or
+ * freed. The loop does not finish while an acceptor is armed.
+ */
+struct rt_acceptor {
+	struct rt_op op;
+	void (*cb)(struct rt_acceptor *a, int res, bool more);
+	bool armed;
+	bool cancelled;
+};
+
+/* Arm A on listener LFD (on the current loop; callable outside a task). */
+void rt_accept_multishot(struct rt_acceptor *a, int lfd,
+			 void (*cb)(struct rt_acceptor *a, int res, bool more));
+/* Stop an armed acceptor: its last callback (MORE false) follows. No-op
+ * when not armed or already cancelled. */
+void rt_acceptor_cancel(struct rt_acceptor *a);
+
 int rt_accept(int fd, struct sockaddr *addr, socklen_t *addrlen, rt_time_t deadline);
 int rt_connect(int fd, const struct sockaddr *addr, socklen_t addrlen, rt_time_t deadline);
 ssize_t rt_recv(int fd, void *buf, size_t len, int flags, rt_time_t deadline);
