@@ -149,7 +149,7 @@ static void force_on_loop(struct rt_msg *m)
 /* The starvation watchdog's report: one line per task that overran. */
 static void report_slow_task(int loop_id, const char *name, uint64_t ran_ns)
 {
-	log_warn("watchdog: task '%s' on loop %d ran %.1f ms without yielding; every other task "
+	log_warn("watchdog: task '%s' on loop %d ran %.3f ms without yielding; every other task "
 		 "of that loop waited",
 		 name, loop_id, (double)ran_ns / 1e6);
 }

@@ -613,6 +613,8 @@ char *rc_yaml(const struct rc_cfg *c)
 	fprintf(f, "timeouts:\n");
 	fprintf(f, "  client_header: %s\n", c->client_header ? c->client_header : "2s");
 	fprintf(f, "  client_idle: %s\n", c->client_idle ? c->client_idle : "5s");
+	if (c->task_budget)
+		fprintf(f, "  task_budget: %s\n", c->task_budget);
 	fprintf(f, "limits:\n");
 	fprintf(f, "  max_header_size: %s\n", c->max_header_size ? c->max_header_size : "8KiB");
 	if (c->extra)

@@ -103,6 +103,7 @@ struct rc_cfg {
 	const char *client_header;	   /* default 2s */
 	const char *client_idle;	   /* default 5s */
 	const char *max_header_size;	   /* default 8KiB */
+	const char *task_budget;	   /* default: the daemon's (10ms) */
 	const char *extra;		   /* appended verbatim (more top-level keys) */
 };
 
