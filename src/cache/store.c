@@ -171,10 +171,11 @@ int cbody_append(struct cbody *b, const char *p, size_t n, uint64_t expect)
 			c->next = NULL;
 			c->len = 0;
 			c->cap = (uint32_t)want;
-			/* Charge what was allocated, not what is filled: the
-			 * budget is about memory. */
-			b->alloc += sizeof(*c) + want + 16;
 			pthread_mutex_lock(&b->lock);
+			/* Charge what was allocated, not what is filled: the
+			 * budget is about memory. Under the lock for
+			 * cobj_alloc, which other threads call. */
+			b->alloc += sizeof(*c) + want + 16;
 			if (b->tail)
 				b->tail->next = c;
 			else
@@ -340,7 +341,62 @@ struct cobj *cobj_new(struct store *st)
 		free(o);
 		return NULL;
 	}
+	pthread_mutex_init(&o->enc_lock, NULL);
 	return o;
+}
+
+struct cbody *cobj_enc_get(struct cobj *o, enum coding c)
+{
+	pthread_mutex_lock(&o->enc_lock);
+	struct cbody *b = o->enc[c];
+	if (b)
+		atomic_fetch_add(&b->refs, 1);
+	pthread_mutex_unlock(&o->enc_lock);
+	return b;
+}
+
+struct cbody *cobj_enc_put(struct cobj *o, enum coding c, struct cbody *b)
+{
+	pthread_mutex_lock(&o->enc_lock);
+	struct cbody *have = o->enc[c];
+	if (have)
+		atomic_fetch_add(&have->refs, 1);
+	else
+		atomic_fetch_add(&(o->enc[c] = b)->refs, 1);
+	pthread_mutex_unlock(&o->enc_lock);
+	return have;
+}
+
+void cobj_enc_drop(struct cobj *o, enum coding c, struct cbody *b)
+{
+	struct cbody *old = NULL;
+	pthread_mutex_lock(&o->enc_lock);
+	if (o->enc[c] == b) {
+		old = b;
+		o->enc[c] = NULL;
+	}
+	pthread_mutex_unlock(&o->enc_lock);
+	cbody_release(&old);
+}
+
+static uint64_t body_alloc(struct cbody *b)
+{
+	pthread_mutex_lock(&b->lock);
+	uint64_t a = b->alloc;
+	pthread_mutex_unlock(&b->lock);
+	return a;
+}
+
+uint64_t cobj_alloc(struct cobj *o)
+{
+	uint64_t a = body_alloc(o->body);
+	pthread_mutex_lock(&o->enc_lock);
+	for (int c = 0; c < CODING__N; c++) {
+		if (o->enc[c])
+			a += body_alloc(o->enc[c]);
+	}
+	pthread_mutex_unlock(&o->enc_lock);
+	return a;
 }
 
 void cobj_retain(struct cobj *o)
@@ -365,6 +421,9 @@ void cobj_release(struct cobj **op)
 	if (o->linked || o->oh)
 		atomic_fetch_sub(&o->st->stats.objects, 1);
 	cbody_release(&o->body);
+	for (int c = 0; c < CODING__N; c++)
+		cbody_release(&o->enc[c]);
+	pthread_mutex_destroy(&o->enc_lock);
 	free(o->reason);
 	free(o->hdrs);
 	free(o->vary);
@@ -408,6 +467,13 @@ struct cobj *cobj_clone_head(struct cobj *old)
 	o->tags_space_sep = old->tags_space_sep;
 	o->body = old->body;
 	atomic_fetch_add(&o->body->refs, 1);
+	pthread_mutex_init(&o->enc_lock, NULL);
+	pthread_mutex_lock(&old->enc_lock);
+	for (int c = 0; c < CODING__N; c++) {
+		if ((o->enc[c] = old->enc[c]))
+			atomic_fetch_add(&o->enc[c]->refs, 1);
+	}
+	pthread_mutex_unlock(&old->enc_lock);
 	return o;
 }
 

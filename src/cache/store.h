@@ -34,6 +34,7 @@
 #include <sys/types.h>
 
 #include "cache/evict.h"
+#include "compress/codec.h"
 #include "cache/policy.h"
 #include "rt/clock.h"
 #include "rt/loop.h"
@@ -107,6 +108,12 @@ struct cobj {
 	uint32_t tags_len;
 	bool tags_space_sep; /* Surrogate-Key (space) rather than Cache-Tag (comma) */
 	struct cbody *body;
+	/* Content-coded copies of the body made by the compression pool (or,
+	 * when the origin sent it encoded, its decoded identity copy): at most
+	 * one per coding, readable while being filled. Under enc_lock; the
+	 * clone a 304 makes shares them, as it shares the body. */
+	pthread_mutex_t enc_lock;
+	struct cbody *enc[CODING__N];
 };
 
 /* --- bodies ------------------------------------------------------------ */
@@ -155,6 +162,18 @@ void cobj_release(struct cobj **op);
 /* Copy-construct the head of OLD with headers replaced (304 update): the
  * new object shares OLD's body. */
 struct cobj *cobj_clone_head(struct cobj *old);
+
+/* O's copy of its body in coding C: a new reference, or NULL. */
+struct cbody *cobj_enc_get(struct cobj *o, enum coding c);
+/* Install B (the caller keeps its reference; O takes one of its own) unless
+ * O already has a copy in C: then returns that one (a new reference) and
+ * installs nothing; NULL when B went in. */
+struct cbody *cobj_enc_put(struct cobj *o, enum coding c, struct cbody *b);
+/* Forget B (a copy that broke) if it is still O's copy in C, so a later
+ * request makes a new one. */
+void cobj_enc_drop(struct cobj *o, enum coding c, struct cbody *b);
+/* Bytes allocated for O's body and its coded copies (for the budget). */
+uint64_t cobj_alloc(struct cobj *o);
 
 /* --- the store ---------------------------------------------------------- */
 

@@ -27,6 +27,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <ctype.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -55,6 +56,9 @@
 #define DEF_MAX_HEADER_SIZE	  (16u << 10)
 #define DEF_MAX_HEADERS		  100u
 #define DEF_MAX_CONNECTIONS	  10000u
+
+#define DEF_COMPRESS_QUEUE    64u
+#define DEF_COMPRESS_MIN_SIZE 256u
 
 /* Accepted ranges. */
 #define THREADS_MAX   1024u
@@ -620,6 +624,9 @@ static void config_destroy(struct config *cfg)
 		free(cfg->cache.rules[i].path_prefix);
 	}
 	free(cfg->cache.rules);
+	for (size_t i = 0; i < cfg->compression.n_types; i++)
+		free(cfg->compression.types[i]);
+	free(cfg->compression.types);
 	addr_free(&cfg->admin.listen);
 	free(cfg->admin.token);
 	free(cfg->admin.allow);
@@ -1250,6 +1257,199 @@ static void load_cache(struct loader *ld, yaml_node_t *n, struct config *cfg)
 		load_rules(ld, v, cfg);
 }
 
+/* ------------------------------------------------------------------------ */
+/* compression                                                               */
+
+/* What nginx's and Cloudflare's lists have in common: text and the text-like
+ * application types; images, video and archives are compressed already. */
+static const char *const default_types[] = {
+    "text/*",
+    "application/javascript",
+    "application/json",
+    "application/xml",
+    "application/xhtml+xml",
+    "application/rss+xml",
+    "application/atom+xml",
+    "application/manifest+json",
+    "application/ld+json",
+    "application/wasm",
+    "image/svg+xml",
+    "image/x-icon",
+    "font/ttf",
+    "font/otf",
+};
+
+/* "type/subtype", or a "type/" wildcard ending in "*"; tchar only, as
+ * accept_type_matches expects. */
+static bool valid_type_pattern(const char *s)
+{
+	const char *slash = strchr(s, '/');
+	if (!slash || slash == s || !slash[1] || strchr(slash + 1, '/'))
+		return false;
+	if (!strcmp(slash + 1, "*"))
+		return true;
+	for (const char *p = s; *p; p++) {
+		if (p == slash)
+			continue;
+		if (!(isalnum((unsigned char)*p) || strchr("!#$%&'*+-.^_`|~", *p)))
+			return false;
+	}
+	return true;
+}
+
+static void load_types(struct loader *ld, yaml_node_t *n, struct config *cfg)
+{
+	if (n->type != YAML_SEQUENCE_NODE) {
+		err_node(ld, n, "compression.types: expected a list of content types, got %s",
+			 kind(n));
+		return;
+	}
+	size_t cnt = (size_t)(n->data.sequence.items.top - n->data.sequence.items.start);
+	char **types = calloc(cnt ? cnt : 1, sizeof(*types));
+	if (!types) {
+		ld->oom = true;
+		ld->n_failed++;
+		return;
+	}
+	size_t k = 0;
+	for (size_t i = 0; i < cnt; i++) {
+		yaml_node_t *item = node(ld, n->data.sequence.items.start[i]);
+		char sub[64];
+		snprintf(sub, sizeof(sub), "compression.types[%zu]", i);
+		const char *s = item ? scalar(ld, item, sub, "a content type") : NULL;
+		if (!s)
+			continue;
+		if (!valid_type_pattern(s)) {
+			err_node(ld, item,
+				 "%s: '%s' is not a content type pattern (expected e.g. "
+				 "\"text/html\" or \"text/*\")",
+				 sub, s);
+			continue;
+		}
+		dup_into(ld, s, &types[k]);
+		if (types[k])
+			k++;
+	}
+	for (size_t i = 0; i < cfg->compression.n_types; i++)
+		free(cfg->compression.types[i]);
+	free(cfg->compression.types);
+	cfg->compression.types = types;
+	cfg->compression.n_types = k;
+}
+
+static void load_codings(struct loader *ld, yaml_node_t *n, struct config *cfg)
+{
+	if (n->type != YAML_SEQUENCE_NODE) {
+		err_node(ld, n, "compression.codings: expected a list such as [br, zstd, gzip], got %s",
+			 kind(n));
+		return;
+	}
+	size_t cnt = (size_t)(n->data.sequence.items.top - n->data.sequence.items.start);
+	if (cnt == 0) {
+		err_node(ld, n,
+			 "compression.codings: at least one coding is required (to turn compression "
+			 "off, set enabled: false)");
+		return;
+	}
+	size_t k = 0;
+	unsigned seen = 0;
+	for (size_t i = 0; i < cnt; i++) {
+		yaml_node_t *item = node(ld, n->data.sequence.items.start[i]);
+		char sub[64];
+		snprintf(sub, sizeof(sub), "compression.codings[%zu]", i);
+		const char *s = item ? scalar(ld, item, sub, "a coding") : NULL;
+		if (!s)
+			continue;
+		int c = coding_parse(s, strlen(s));
+		if (c <= CODING_IDENTITY || strcmp(s, coding_name((enum coding)c)) != 0) {
+			err_node(ld, item, "%s: unknown coding '%s'; expected gzip, br or zstd", sub,
+				 s);
+			continue;
+		}
+		if (seen & (1u << c)) {
+			err_node(ld, item, "%s: '%s' is listed twice", sub, s);
+			continue;
+		}
+		seen |= 1u << c;
+		cfg->compression.prefer[k++] = (enum coding)c;
+	}
+	cfg->compression.n_prefer = k;
+}
+
+static void load_levels(struct loader *ld, yaml_node_t *n, struct config *cfg)
+{
+	static const char *const keys[] = {"gzip", "br", "zstd"};
+	static const enum coding codes[] = {CODING_GZIP, CODING_BR, CODING_ZSTD};
+	static const uint64_t lo[] = {1, 0, 1}, hi[] = {9, 11, 19};
+	if (!want_mapping(ld, n, "compression.levels"))
+		return;
+	check_keys(ld, n, "in compression.levels", keys, 3);
+	for (size_t i = 0; i < 3; i++) {
+		yaml_node_t *v = map_get(ld, n, keys[i]);
+		char sub[64];
+		snprintf(sub, sizeof(sub), "compression.levels.%s", keys[i]);
+		if (!v)
+			continue;
+		uint64_t x = (uint64_t)cfg->compression.level[codes[i]];
+		get_uint(ld, v, sub, lo[i], hi[i], &x);
+		cfg->compression.level[codes[i]] = (int)x;
+	}
+}
+
+static void load_compression(struct loader *ld, yaml_node_t *n, struct config *cfg)
+{
+	static const char *const keys[] = {"enabled", "workers", "queue",	  "min_size",
+					   "codings", "levels",	 "types", "bench_on_loop"};
+	yaml_node_t *v;
+	uint64_t x;
+
+	if (!want_mapping(ld, n, "compression"))
+		return;
+	check_keys(ld, n, "in compression", keys, sizeof(keys) / sizeof(keys[0]));
+	if ((v = map_get(ld, n, "enabled")))
+		get_bool(ld, v, "compression.enabled", &cfg->compression.enabled);
+	if ((v = map_get(ld, n, "workers")) &&
+	    !(v->type == YAML_SCALAR_NODE && !strcmp((const char *)v->data.scalar.value, "auto"))) {
+		x = cfg->compression.workers;
+		get_uint(ld, v, "compression.workers", 1, 256, &x);
+		cfg->compression.workers = (unsigned)x;
+	}
+	if ((v = map_get(ld, n, "queue"))) {
+		x = cfg->compression.queue;
+		get_uint(ld, v, "compression.queue", 1, 65536, &x);
+		cfg->compression.queue = (uint32_t)x;
+	}
+	if ((v = map_get(ld, n, "min_size")))
+		get_size(ld, v, "compression.min_size", 0, 1ull << 30, "0..1GiB",
+			 &cfg->compression.min_size);
+	if ((v = map_get(ld, n, "codings")))
+		load_codings(ld, v, cfg);
+	if ((v = map_get(ld, n, "levels")))
+		load_levels(ld, v, cfg);
+	if ((v = map_get(ld, n, "types")))
+		load_types(ld, v, cfg);
+	if ((v = map_get(ld, n, "bench_on_loop")))
+		get_bool(ld, v, "compression.bench_on_loop", &cfg->compression.bench_on_loop);
+}
+
+static void default_compression(struct loader *ld, struct config *cfg)
+{
+	if (cfg->compression.types)
+		return;
+	size_t n = sizeof(default_types) / sizeof(default_types[0]);
+	cfg->compression.types = calloc(n, sizeof(char *));
+	if (!cfg->compression.types) {
+		ld->oom = true;
+		ld->n_failed++;
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		dup_into(ld, default_types[i], &cfg->compression.types[i]);
+		if (cfg->compression.types[i])
+			cfg->compression.n_types++;
+	}
+}
+
 /* One network scalar into OUT; returns true on success. */
 static bool get_cidr(struct loader *ld, yaml_node_t *n, const char *path, struct config_cidr *out)
 {
@@ -1471,12 +1671,23 @@ static void set_defaults(struct config *cfg)
 	cfg->limits.max_headers = DEF_MAX_HEADERS;
 	cfg->limits.max_connections = DEF_MAX_CONNECTIONS;
 	cfg->log_level = LOG_LEVEL_INFO;
+	cfg->compression.workers = online_cpus();
+	cfg->compression.queue = DEF_COMPRESS_QUEUE;
+	cfg->compression.min_size = DEF_COMPRESS_MIN_SIZE;
+	cfg->compression.level[CODING_GZIP] = 6;
+	cfg->compression.level[CODING_BR] = 4; /* what CDNs use on the fly: 5+ costs 2x */
+	cfg->compression.level[CODING_ZSTD] = 3;
+	cfg->compression.prefer[0] = CODING_BR;
+	cfg->compression.prefer[1] = CODING_ZSTD;
+	cfg->compression.prefer[2] = CODING_GZIP;
+	cfg->compression.n_prefer = 3;
 }
 
 static void load_root(struct loader *ld, yaml_node_t *root, struct config *cfg)
 {
-	static const char *const keys[] = {"listen", "threads",	 "cache",  "backends",
-					   "admin",  "timeouts", "limits", "log"};
+	static const char *const keys[] = {"listen",	 "threads", "cache",  "backends",
+					   "compression", "admin",   "timeouts", "limits",
+					   "log"};
 	yaml_node_t *v;
 
 	if (root->type != YAML_MAPPING_NODE) {
@@ -1498,6 +1709,9 @@ static void load_root(struct loader *ld, yaml_node_t *root, struct config *cfg)
 		err_node(ld, root, "missing required key 'backends'");
 	if ((v = map_get(ld, root, "cache")))
 		load_cache(ld, v, cfg);
+	if ((v = map_get(ld, root, "compression")))
+		load_compression(ld, v, cfg);
+	default_compression(ld, cfg);
 	if ((v = map_get(ld, root, "admin")))
 		load_admin(ld, v, cfg);
 	if ((v = map_get(ld, root, "timeouts")))

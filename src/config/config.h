@@ -50,6 +50,20 @@
  *                                  # not given inherit cache.key
  *                                  # a rule needs at least one of ttl, default_ttl,
  *                                  # bypass, max_object_size, key
+ *   compression:                   # gzip, br and zstd on a pool of worker threads
+ *     enabled: false               # off by default, as in nginx
+ *     workers: auto                # compression threads; "auto": online CPUs (1..256)
+ *     queue: 64                    # jobs waiting for a worker (1..65536); when it is
+ *                                  # full, responses go out uncompressed (counted)
+ *     min_size: 256B               # smaller bodies are sent as they are
+ *     codings: [br, zstd, gzip]    # offered, in the server's order of preference
+ *     levels: {gzip: 6, br: 4, zstd: 3}   # gzip 1..9, br 0..11, zstd 1..19
+ *     types: ["text/html", "application/json"]  # Content-Types to compress;
+ *                                  # exact "type/subtype", or "type/" and a star for any
+ *                                  # subtype; the list replaces the defaults (text, JSON,
+ *                                  # JS, XML, SVG, fonts, wasm)
+ *     bench_on_loop: false         # benchmark only: run the codecs on the loop
+ *                                  # threads, to show what the pool is for
  *   admin:
  *     listen: "127.0.0.1:9090"
  *     token: "secret"              # if set, purge/ban need "Authorization: Bearer secret"
@@ -77,6 +91,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
+
+#include "compress/codec.h"
 
 #define CONFIG_MAGIC 0x43464721u
 
@@ -147,6 +163,19 @@ struct config {
 		struct config_rule *rules;
 		size_t n_rules;
 	} cache;
+
+	struct {
+		bool enabled;
+		unsigned workers;
+		uint32_t queue;
+		uint64_t min_size;
+		char **types; /* patterns: "type/subtype", or "type/" then "*" */
+		size_t n_types;
+		int level[CODING__N];	     /* per enum coding; [CODING_IDENTITY] unused */
+		enum coding prefer[CODING__N]; /* offered codings, best first */
+		size_t n_prefer;
+		bool bench_on_loop;
+	} compression;
 
 	struct {
 		int enabled; /* admin.listen given */

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "cache/store.h"
+#include "compress/pool.h"
 #include "http/hbuf.h"
 #include "http/msg.h"
 #include "ops/log.h"
@@ -152,6 +153,43 @@ size_t admin_render_metrics(struct proxy *px, char *out, size_t cap)
 			    "# HELP ringcache_%s %s\n# TYPE ringcache_%s %s\nringcache_%s %llu\n",
 			    extra[i].name, extra[i].help, extra[i].name, extra[i].type,
 			    extra[i].name, (unsigned long long)extra[i].v);
+	if (px->cpool) {
+		struct cpool_stats *cs = cpool_stats(px->cpool);
+		struct {
+			const char *name, *type, *help;
+			uint64_t v;
+		} cz[] = {
+		    {"compression_jobs_total", "counter", "codec steps run by the compression pool",
+		     atomic_load(&cs->jobs)},
+		    {"compression_in_bytes_total", "counter", "bytes fed to the codecs",
+		     atomic_load(&cs->bytes_in)},
+		    {"compression_out_bytes_total", "counter", "bytes the codecs produced",
+		     atomic_load(&cs->bytes_out)},
+		    {"compression_queue_depth", "gauge", "steps waiting for a compression worker",
+		     cpool_queued(px->cpool)},
+		    {"compression_streams", "gauge", "coded copies being made now",
+		     atomic_load(&cs->streams)},
+		    {"compression_fallbacks_total", "counter",
+		     "responses sent uncompressed because the pool was full",
+		     atomic_load(&cs->fallbacks)},
+		    {"compression_queue_full_waits_total", "counter",
+		     "steps of started copies that waited for room in the queue",
+		     atomic_load(&cs->full_waits)},
+		    {"compression_errors_total", "counter", "coded copies that broke",
+		     atomic_load(&cs->errors)},
+		};
+		for (size_t i = 0; i < sizeof(cz) / sizeof(cz[0]); i++)
+			hbuf_printf(&b,
+				    "# HELP ringcache_%s %s\n# TYPE ringcache_%s %s\nringcache_%s "
+				    "%llu\n",
+				    cz[i].name, cz[i].help, cz[i].name, cz[i].type, cz[i].name,
+				    (unsigned long long)cz[i].v);
+		hbuf_printf(&b,
+			    "# HELP ringcache_compression_job_seconds_total time spent in codec "
+			    "steps\n# TYPE ringcache_compression_job_seconds_total counter\n"
+			    "ringcache_compression_job_seconds_total %.6f\n",
+			    (double)atomic_load(&cs->job_ns) / 1e9);
+	}
 	/* Starvation watchdog, per loop; the maxima cover the time since
 	 * the previous scrape. */
 	hbuf_puts(&b, "# HELP ringcache_loop_slow_tasks_total task resumptions over "

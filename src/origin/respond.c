@@ -7,6 +7,7 @@
  * any size are written from one static pattern buffer through iovecs: the
  * origin never holds more than a few KiB per response, however large.
  */
+#include "compress/codec.h"
 #include "origin/respond.h"
 
 #include <errno.h>
@@ -126,6 +127,7 @@ struct params {
 	uint64_t size, lm, close_after;
 	uint64_t delay_ms, drip_ms, chunk;
 	const char *cc, *etag;
+	int encode; /* a coding: the body is sent compressed in it (-1: not) */
 	int nhdr;
 	struct {
 		const char *name;
@@ -209,6 +211,7 @@ static int parse_params(const char *q, size_t qlen, char *arena, struct params *
 	memset(p, 0, sizeof(*p));
 	p->status = 200;
 	p->chunk = DEFAULT_CHUNK;
+	p->encode = -1;
 	const char *end = q + qlen;
 	while (q < end) {
 		const char *amp = memchr(q, '&', (size_t)(end - q));
@@ -254,6 +257,9 @@ static int parse_params(const char *q, size_t qlen, char *arena, struct params *
 		} else if (!strcmp(name, "close_after")) {
 			ok = parse_u64(val, UINT64_MAX / 2, &p->close_after);
 			p->has_close_after = true;
+		} else if (!strcmp(name, "encode")) {
+			p->encode = coding_parse(val, strlen(val));
+			ok = p->encode > CODING_IDENTITY;
 		} else if (!strcmp(name, "nolength")) {
 			ok = parse_u64(val, 1, &v);
 			p->nolength = v;
@@ -540,6 +546,143 @@ static int send_bad_param(int fd, const struct origin_req *rq, const char *name,
 
 enum framing { FRAME_NONE, FRAME_LENGTH, FRAME_CHUNKED, FRAME_EOF };
 
+/* The response for the parsed parameters P (ARENA holds their strings and
+ * is freed here once the head holds copies); body FIXED, or the pattern. */
+static int send_generated(int fd, const struct origin_req *rq, struct buf *scratch,
+			  bool *close_conn, struct params *p, char *arena, uint64_t reqno,
+			  const char *fixed, uint64_t blen)
+{
+	bool head_only = rq->method == HTTP_HEAD;
+	int status = p->status;
+	if (p->etag && status / 100 == 2 && rq->inm &&
+	    (rq->method == HTTP_GET || rq->method == HTTP_HEAD) &&
+	    inm_matches(rq->inm, rq->inm_len, p->etag))
+		status = 304;
+
+	enum framing fr;
+	if (status < 200 || status == 204 || status == 304)
+		fr = FRAME_NONE;
+	else if (p->nolength)
+		fr = FRAME_EOF;
+	else if (p->chunked)
+		/* HTTP/1.0 has no chunked coding: fall back to closing. */
+		fr = (rq->http_major == 1 && rq->http_minor == 0) ? FRAME_EOF : FRAME_CHUNKED;
+	else
+		fr = FRAME_LENGTH;
+	if (p->close || p->has_close_after || fr == FRAME_EOF)
+		*close_conn = true;
+
+	int r = head_start(scratch, status, p);
+	if (fr != FRAME_NONE && !overridden(p, "Content-Type"))
+		r = r ? r : buf_printf(scratch, "Content-Type: text/plain\r\n");
+	if (p->cc)
+		r = r ? r : buf_printf(scratch, "Cache-Control: %s\r\n", p->cc);
+	if (p->etag)
+		r = r ? r : buf_printf(scratch, "ETag: \"%s\"\r\n", p->etag);
+	if (p->encode > 0)
+		r = r ? r
+		      : buf_printf(scratch, "Content-Encoding: %s\r\n",
+				   coding_name((enum coding)p->encode));
+	if (p->has_lm) {
+		char date[64];
+		http_date(date, sizeof(date), (time_t)p->lm);
+		r = r ? r : buf_printf(scratch, "Last-Modified: %s\r\n", date);
+	}
+	for (int i = 0; i < p->nhdr; i++)
+		r = r ? r
+		      : buf_printf(scratch, "%.*s: %s\r\n", (int)p->hdr[i].name_len, p->hdr[i].name,
+				   p->hdr[i].value);
+	if (fr == FRAME_LENGTH)
+		r = r ? r : buf_printf(scratch, "Content-Length: %" PRIu64 "\r\n", blen);
+	else if (fr == FRAME_CHUNKED)
+		r = r ? r : buf_printf(scratch, "Transfer-Encoding: chunked\r\n");
+	r = r ? r : head_end(scratch, rq, reqno, *close_conn);
+	free(arena); /* the head holds copies of everything taken from it */
+	if (r < 0)
+		return r;
+
+	if (p->delay_ms) {
+		r = rt_sleep_until(rt_clock_now() + p->delay_ms * RT_MS);
+		if (r < 0)
+			return r;
+	}
+
+	struct out o = {.fd = fd};
+	r = out_add(&o, scratch->p, scratch->len);
+	if (r < 0 || fr == FRAME_NONE || head_only)
+		return r < 0 ? r : out_flush(&o);
+
+	/* close_after: the head promised BLEN bytes, only LIMIT are sent. */
+	uint64_t limit = blen;
+	bool truncated = false;
+	if (p->has_close_after && p->close_after < blen) {
+		limit = p->close_after;
+		truncated = true;
+	}
+	/* Pieces are chunks when chunked, and the units between drips. */
+	uint64_t piece = (fr == FRAME_CHUNKED || p->drip_ms) ? p->chunk : UINT64_MAX;
+	uint64_t off = 0;
+	while (off < blen && off < limit) {
+		uint64_t clen = blen - off < piece ? blen - off : piece;
+		if (p->drip_ms && off > 0) {
+			if ((r = out_flush(&o)) < 0)
+				return r;
+			if ((r = rt_sleep_until(rt_clock_now() + p->drip_ms * RT_MS)) < 0)
+				return r;
+		}
+		if (fr == FRAME_CHUNKED && (r = out_chunk_line(&o, clen)) < 0)
+			return r;
+		uint64_t send = limit - off < clen ? limit - off : clen;
+		if ((r = out_body(&o, fixed, off, send)) < 0)
+			return r;
+		if (send < clen)
+			break;
+		if (fr == FRAME_CHUNKED && (r = out_add(&o, "\r\n", 2)) < 0)
+			return r;
+		off += clen;
+	}
+	if (fr == FRAME_CHUNKED && !truncated && (r = out_add(&o, "0\r\n\r\n", 5)) < 0)
+		return r;
+	return out_flush(&o);
+}
+
+/* BLEN bytes of FIXED (or of the pattern) compressed in C; malloc'd. */
+static char *encode_body(const char *fixed, uint64_t blen, enum coding c, size_t *outlen)
+{
+	char *in = malloc(blen + 1);
+	struct codec *k = codec_encoder_new(c, -1);
+	size_t cap = blen + 1024, used = 0, len = 0;
+	char *out = malloc(cap);
+	if (!in || !k || !out)
+		goto fail;
+	for (uint64_t i = 0; i < blen; i++)
+		in[i] = fixed ? fixed[i] : pattern[i % PAT_LEN];
+	for (;;) {
+		size_t u = 0, n = 0;
+		int r = codec_run(k, in + used, blen - used, &u, out + len, cap - len, &n,
+				  CODEC_FINISH);
+		used += u;
+		len += n;
+		if (r < 0)
+			goto fail;
+		if (r == 0)
+			break;
+		char *bigger = realloc(out, cap *= 2);
+		if (!bigger)
+			goto fail;
+		out = bigger;
+	}
+	free(in);
+	codec_free(&k);
+	*outlen = len;
+	return out;
+fail:
+	free(in);
+	free(out);
+	codec_free(&k);
+	return NULL;
+}
+
 int respond(int fd, const struct origin_req *rq, struct buf *scratch, bool *close_conn)
 {
 	const char *t;
@@ -576,92 +719,17 @@ int respond(int fd, const struct origin_req *rq, struct buf *scratch, bool *clos
 
 	const char *fixed = p.has_size ? NULL : hello;
 	uint64_t blen = p.has_size ? p.size : sizeof(hello) - 1;
-	bool head_only = rq->method == HTTP_HEAD;
-	int status = p.status;
-	if (p.etag && status / 100 == 2 && rq->inm &&
-	    (rq->method == HTTP_GET || rq->method == HTTP_HEAD) &&
-	    inm_matches(rq->inm, rq->inm_len, p.etag))
-		status = 304;
-
-	enum framing fr;
-	if (status < 200 || status == 204 || status == 304)
-		fr = FRAME_NONE;
-	else if (p.nolength)
-		fr = FRAME_EOF;
-	else if (p.chunked)
-		/* HTTP/1.0 has no chunked coding: fall back to closing. */
-		fr = (rq->http_major == 1 && rq->http_minor == 0) ? FRAME_EOF : FRAME_CHUNKED;
-	else
-		fr = FRAME_LENGTH;
-	if (p.close || p.has_close_after || fr == FRAME_EOF)
-		*close_conn = true;
-
-	int r = head_start(scratch, status, &p);
-	if (fr != FRAME_NONE && !overridden(&p, "Content-Type"))
-		r = r ? r : buf_printf(scratch, "Content-Type: text/plain\r\n");
-	if (p.cc)
-		r = r ? r : buf_printf(scratch, "Cache-Control: %s\r\n", p.cc);
-	if (p.etag)
-		r = r ? r : buf_printf(scratch, "ETag: \"%s\"\r\n", p.etag);
-	if (p.has_lm) {
-		char date[64];
-		http_date(date, sizeof(date), (time_t)p.lm);
-		r = r ? r : buf_printf(scratch, "Last-Modified: %s\r\n", date);
-	}
-	for (int i = 0; i < p.nhdr; i++)
-		r = r ? r
-		      : buf_printf(scratch, "%.*s: %s\r\n", (int)p.hdr[i].name_len, p.hdr[i].name,
-				   p.hdr[i].value);
-	if (fr == FRAME_LENGTH)
-		r = r ? r : buf_printf(scratch, "Content-Length: %" PRIu64 "\r\n", blen);
-	else if (fr == FRAME_CHUNKED)
-		r = r ? r : buf_printf(scratch, "Transfer-Encoding: chunked\r\n");
-	r = r ? r : head_end(scratch, rq, reqno, *close_conn);
-	free(arena); /* the head holds copies of everything taken from it */
-	if (r < 0)
-		return r;
-
-	if (p.delay_ms) {
-		r = rt_sleep_until(rt_clock_now() + p.delay_ms * RT_MS);
-		if (r < 0)
-			return r;
-	}
-
-	struct out o = {.fd = fd};
-	r = out_add(&o, scratch->p, scratch->len);
-	if (r < 0 || fr == FRAME_NONE || head_only)
-		return r < 0 ? r : out_flush(&o);
-
-	/* close_after: the head promised BLEN bytes, only LIMIT are sent. */
-	uint64_t limit = blen;
-	bool truncated = false;
-	if (p.has_close_after && p.close_after < blen) {
-		limit = p.close_after;
-		truncated = true;
-	}
-	/* Pieces are chunks when chunked, and the units between drips. */
-	uint64_t piece = (fr == FRAME_CHUNKED || p.drip_ms) ? p.chunk : UINT64_MAX;
-	uint64_t off = 0;
-	while (off < blen && off < limit) {
-		uint64_t clen = blen - off < piece ? blen - off : piece;
-		if (p.drip_ms && off > 0) {
-			if ((r = out_flush(&o)) < 0)
-				return r;
-			if ((r = rt_sleep_until(rt_clock_now() + p.drip_ms * RT_MS)) < 0)
-				return r;
+	char *encoded = NULL;
+	if (p.encode > 0) {
+		size_t elen;
+		if ((encoded = encode_body(fixed, blen, (enum coding)p.encode, &elen)) == NULL) {
+			free(arena);
+			return -ENOMEM;
 		}
-		if (fr == FRAME_CHUNKED && (r = out_chunk_line(&o, clen)) < 0)
-			return r;
-		uint64_t send = limit - off < clen ? limit - off : clen;
-		if ((r = out_body(&o, fixed, off, send)) < 0)
-			return r;
-		if (send < clen)
-			break;
-		if (fr == FRAME_CHUNKED && (r = out_add(&o, "\r\n", 2)) < 0)
-			return r;
-		off += clen;
+		fixed = encoded;
+		blen = elen;
 	}
-	if (fr == FRAME_CHUNKED && !truncated && (r = out_add(&o, "0\r\n\r\n", 5)) < 0)
-		return r;
-	return out_flush(&o);
+	int r = send_generated(fd, rq, scratch, close_conn, &p, arena, reqno, fixed, blen);
+	free(encoded);
+	return r;
 }

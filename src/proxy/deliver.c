@@ -1,5 +1,6 @@
 /* deliver.c - answer a request from a cache object. */
 #include "proxy/deliver.h"
+#include "proxy/encode.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -116,7 +117,8 @@ static int parse_range(const char *v, size_t n, uint64_t len, uint64_t *from, ui
 	return 1;
 }
 
-static bool if_range_ok(struct client *c, struct cobj *o, int64_t now)
+static bool if_range_ok(struct client *c, struct cobj *o, const struct encode_plan *plan,
+			int64_t now)
 {
 	const struct hfield *ir = hmsg_field(&c->req, "if-range", 0);
 	if (!ir)
@@ -124,6 +126,9 @@ static bool if_range_ok(struct client *c, struct cobj *o, int64_t now)
 	const char *v = hmsg_ptr(&c->req, ir->value);
 	size_t el;
 	if (ir->value.len && v[0] == '"') {
+		/* A coded copy's ETag is weak: no strong match is possible. */
+		if (plan->transformed)
+			return false;
 		/* strong comparison: weak tags never match */
 		const char *etag = hdrs_find(o->hdrs, o->hdrs_len, "etag", 0, &el);
 		return etag && el == ir->value.len && memcmp(etag, v, el) == 0;
@@ -142,46 +147,43 @@ static void put_field_num(struct hbuf *b, const char *name, uint64_t v)
 	hbuf_put(b, "\r\n", 2);
 }
 
-/* Fields a 304 carries (RFC 9110 15.4.5). */
-static void put_304_fields(struct hbuf *b, struct cobj *o)
+/* Fields a 304 carries (RFC 9110 15.4.5), as the plan shapes them (a weak
+ * ETag and Vary for a coded copy). */
+static void put_304_fields(struct hbuf *b, struct cobj *o, const struct encode_plan *plan)
 {
 	static const char *const keep[] = {"cache-control", "content-location", "date",
 					   "etag",	    "expires",		"vary"};
-	for (size_t i = 0; i < sizeof(keep) / sizeof(keep[0]); i++) {
-		size_t l;
-		for (unsigned n = 0;; n++) {
-			const char *v = hdrs_find(o->hdrs, o->hdrs_len, keep[i], n, &l);
-			if (!v)
-				break;
-			hbuf_printf(b, "%s: %.*s\r\n", keep[i], (int)l, v);
-		}
-	}
+	encode_put_headers(b, o, plan, keep, sizeof(keep) / sizeof(keep[0]));
 }
 
-enum upstream_result deliver_object(struct client *c, struct cobj *o, const struct deliver_opts *d)
+static enum upstream_result deliver_plan(struct client *c, struct cobj *o,
+					 const struct deliver_opts *d, const struct encode_plan *plan)
 {
 	const struct config *cfg = c->w->px->cfg;
 	struct hmsg *req = &c->req;
 	bool head = hmsg_method(req) == HTTP_HEAD;
 	bool client11 = req->p.http_minor >= 1;
 	struct body_reader r;
-	body_reader_init(&r, o->body);
-	pthread_mutex_lock(&o->body->lock);
-	bool complete = o->body->state == BODY_DONE;
-	uint64_t have = o->body->len;
-	pthread_mutex_unlock(&o->body->lock);
+	struct cbody *body = plan->body;
+	body_reader_init(&r, body);
+	pthread_mutex_lock(&body->lock);
+	bool complete = body->state == BODY_DONE && !plan->pending;
+	uint64_t have = body->len;
+	pthread_mutex_unlock(&body->lock);
+	/* The origin's Content-Length is the stored body's, not a copy's. */
+	int64_t clen = plan->transformed ? -1 : o->clen;
 
 	int status = o->status;
 	bool no_body = head || status == 204 || status == 304 || status < 200;
-	uint64_t from = 0, to = 0, total = complete ? have : (o->clen >= 0 ? (uint64_t)o->clen : 0);
-	bool length_known = complete || o->clen >= 0;
+	uint64_t from = 0, to = 0, total = complete ? have : (clen >= 0 ? (uint64_t)clen : 0);
+	bool length_known = complete || clen >= 0;
 	int range = 0;
 	if (d->from_cache && (status == 200 || status == 203) && not_modified(c, o, d->now)) {
 		status = 304;
 		no_body = true;
 	} else if (d->from_cache && status == 200 && complete && !head) {
 		const struct hfield *rg = hmsg_field(req, "range", 0);
-		if (rg && hmsg_method(req) == HTTP_GET && if_range_ok(c, o, d->now))
+		if (rg && hmsg_method(req) == HTTP_GET && if_range_ok(c, o, plan, d->now))
 			range =
 			    parse_range(hmsg_ptr(req, rg->value), rg->value.len, total, &from, &to);
 	}
@@ -190,7 +192,7 @@ enum upstream_result deliver_object(struct client *c, struct cobj *o, const stru
 	hbuf_init(&b, c->obuf, c->ocap);
 	if (status == 304) {
 		hbuf_puts(&b, "HTTP/1.1 304 Not Modified\r\n");
-		put_304_fields(&b, o);
+		put_304_fields(&b, o, plan);
 	} else if (range < 0) {
 		status = 416;
 		hbuf_puts(&b, "HTTP/1.1 416 Range Not Satisfiable\r\n");
@@ -208,7 +210,10 @@ enum upstream_result deliver_object(struct client *c, struct cobj *o, const stru
 			hbuf_puts(&b, o->reason ? o->reason : "");
 			hbuf_put(&b, "\r\n", 2);
 		}
-		hbuf_put(&b, o->hdrs, o->hdrs_len);
+		if (plan->vary || plan->send != plan->stored)
+			encode_put_headers(&b, o, plan, NULL, 0);
+		else
+			hbuf_put(&b, o->hdrs, o->hdrs_len);
 		if (range > 0)
 			hbuf_printf(&b, "Content-Range: bytes %llu-%llu/%llu\r\n",
 				    (unsigned long long)from, (unsigned long long)to,
@@ -250,6 +255,8 @@ enum upstream_result deliver_object(struct client *c, struct cobj *o, const stru
 		return UP_ERRORED;
 	}
 	c->resp_status = status;
+	if (plan->transformed && status != 304)
+		METRIC_INC(c->w, encoded);
 	if (status == 304)
 		METRIC_INC(c->w, cache_not_modified);
 	else if (status == 206)
@@ -310,4 +317,18 @@ enum upstream_result deliver_object(struct client *c, struct cobj *o, const stru
 		if (end)
 			return c->closing ? UP_CLOSE : UP_OK;
 	}
+}
+
+enum upstream_result deliver_object(struct client *c, struct cobj *o, const struct deliver_opts *d)
+{
+	struct encode_plan plan = {.send = CODING_IDENTITY, .stored = CODING_IDENTITY};
+	if (d->from_cache) {
+		encode_plan(c->w, &c->req, o, hmsg_method(&c->req) == HTTP_HEAD, &plan);
+	} else {
+		plan.body = o->body;
+		atomic_fetch_add(&plan.body->refs, 1);
+	}
+	enum upstream_result r = deliver_plan(c, o, d, &plan);
+	encode_plan_release(&plan);
+	return r;
 }

@@ -346,7 +346,7 @@ static int sink_body(struct fetch *f)
 	if (r < 0)
 		return r;
 	if (f->stored)
-		store_account(f->a->w->px->store, o, o->body->alloc);
+		store_account(f->a->w->px->store, o, cobj_alloc(o));
 	else if (o->body->pipe)
 		return cbody_wait_space(o->body, rt_deadline_in(f->cfg->timeouts.send_ns));
 	return 0;

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "cache/store.h"
+#include "compress/pool.h"
 #include "ops/admin.h"
 #include "ops/log.h"
 #include "proxy/backend.h"
@@ -220,6 +221,15 @@ int proxy_start(struct proxy *px, const struct config *cfg)
 	px->store = store_create(cfg->cache.memory);
 	if (!px->store)
 		return -ENOMEM;
+	if (cfg->compression.enabled) {
+		px->cpool = cpool_create(cfg->compression.workers, cfg->compression.queue,
+					 cfg->compression.bench_on_loop);
+		if (!px->cpool)
+			return -ENOMEM;
+		if (cfg->compression.bench_on_loop)
+			log_warn("compression.bench_on_loop: codecs run on the loop threads (for "
+				 "benchmarks only)");
+	}
 	int ar = admin_open(px);
 	if (ar < 0)
 		return ar;
@@ -337,6 +347,7 @@ void proxy_free(struct proxy *px)
 	free(px->workers);
 	free(px->backends);
 	admin_close(px);
+	cpool_destroy(&px->cpool);
 	store_free(&px->store);
 	pthread_mutex_destroy(&px->lock);
 	pthread_cond_destroy(&px->cond);

@@ -58,10 +58,12 @@ struct worker {
 
 struct store;
 struct admin;
+struct cpool;
 
 struct proxy {
 	const struct config *cfg;
 	struct store *store; /* shared by all loops */
+	struct cpool *cpool; /* compression workers; NULL when compression is off */
 	struct admin *admin;
 	struct backend_rt *backends;
 	size_t n_backends;

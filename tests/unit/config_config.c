@@ -399,7 +399,7 @@ Test(config_errors, unknown_top_level_key)
 {
 	expect_one_error(MINIMAL "listn: x\n",
 			 "t.yaml:5:1: unknown key 'listn' at top level; expected one of: listen, "
-			 "threads, cache, backends, admin, timeouts, limits, log");
+			 "threads, cache, backends, compression, admin, timeouts, limits, log");
 }
 
 Test(config_errors, unknown_keys_other_sections)
@@ -644,7 +644,7 @@ Test(config_errors, many_errors_reported_together)
 	cr_assert_null(cfg);
 	static const char *const want[] = {
 	    "t.yaml:3:1: unknown key 'bogus' at top level; expected one of: listen, threads, "
-	    "cache, backends, admin, timeouts, limits, log",
+	    "cache, backends, compression, admin, timeouts, limits, log",
 	    "t.yaml:1:10: listen[0]: invalid address '127.0.0.1': missing port (expected "
 	    "HOST:PORT)",
 	    "t.yaml:2:10: threads: 'zero' is not a whole number",
@@ -759,7 +759,7 @@ Test(config_file, load_from_file)
 	char want[256];
 	snprintf(want, sizeof(want),
 		 "%s:506:1: unknown key 'bad' at top level; expected one of: listen, threads, "
-		 "cache, backends, admin, timeouts, limits, log",
+		 "cache, backends, compression, admin, timeouts, limits, log",
 		 path);
 	cr_assert_str_eq(e.lines[0], want);
 	config_errors_clear(&e);
@@ -1390,4 +1390,90 @@ Test(config_admin, allowed_other_families)
 	config_free(&cfg);
 	ss.ss_family = AF_INET;
 	cr_assert(!config_admin_allowed(NULL, (const struct sockaddr *)&ss));
+}
+
+/* ------------------------------------------------------------------------ */
+/* compression                                                               */
+
+Test(config_compression, defaults)
+{
+	struct config *cfg = expect_ok(MINIMAL);
+	cr_assert_not(cfg->compression.enabled, "off by default, as in nginx");
+	cr_assert_geq(cfg->compression.workers, 1);
+	cr_assert_eq(cfg->compression.queue, 64);
+	cr_assert_eq(cfg->compression.min_size, 256);
+	cr_assert_eq(cfg->compression.n_prefer, 3);
+	cr_assert_eq(cfg->compression.prefer[0], CODING_BR);
+	cr_assert_eq(cfg->compression.prefer[1], CODING_ZSTD);
+	cr_assert_eq(cfg->compression.prefer[2], CODING_GZIP);
+	cr_assert_eq(cfg->compression.level[CODING_GZIP], 6);
+	cr_assert_eq(cfg->compression.level[CODING_BR], 4);
+	cr_assert_eq(cfg->compression.level[CODING_ZSTD], 3);
+	cr_assert_gt(cfg->compression.n_types, 5);
+	cr_assert_str_eq(cfg->compression.types[0], "text/*");
+	cr_assert_not(cfg->compression.bench_on_loop);
+	config_free(&cfg);
+}
+
+Test(config_compression, every_key)
+{
+	struct config *cfg = expect_ok(MINIMAL "compression:\n"
+					       "  enabled: true\n"
+					       "  workers: 3\n"
+					       "  queue: 16\n"
+					       "  min_size: 1KiB\n"
+					       "  codings: [gzip, zstd]\n"
+					       "  levels: {gzip: 9, br: 11, zstd: 19}\n"
+					       "  types: [\"text/html\", \"application/*\"]\n"
+					       "  bench_on_loop: true\n");
+	cr_assert(cfg->compression.enabled);
+	cr_assert_eq(cfg->compression.workers, 3);
+	cr_assert_eq(cfg->compression.queue, 16);
+	cr_assert_eq(cfg->compression.min_size, 1024);
+	cr_assert_eq(cfg->compression.n_prefer, 2);
+	cr_assert_eq(cfg->compression.prefer[0], CODING_GZIP);
+	cr_assert_eq(cfg->compression.prefer[1], CODING_ZSTD);
+	cr_assert_eq(cfg->compression.level[CODING_GZIP], 9);
+	cr_assert_eq(cfg->compression.level[CODING_BR], 11);
+	cr_assert_eq(cfg->compression.level[CODING_ZSTD], 19);
+	cr_assert_eq(cfg->compression.n_types, 2);
+	cr_assert_str_eq(cfg->compression.types[1], "application/*");
+	cr_assert(cfg->compression.bench_on_loop);
+	config_free(&cfg);
+	cfg = expect_ok(MINIMAL "compression: {workers: auto}\n");
+	cr_assert_geq(cfg->compression.workers, 1);
+	config_free(&cfg);
+}
+
+Test(config_compression, errors)
+{
+	expect_one_error(MINIMAL "compression: {enabled: yes}\n",
+			 "t.yaml:5:24: compression.enabled: expected true or false, got 'yes'");
+	expect_one_error(MINIMAL "compression: {workers: 0}\n",
+			 "t.yaml:5:24: compression.workers: 0 is out of range (1..256)");
+	expect_one_error(MINIMAL "compression: {queue: 100000}\n",
+			 "t.yaml:5:22: compression.queue: 100000 is out of range (1..65536)");
+	expect_one_error(MINIMAL "compression: {codings: [gzip, deflate]}\n",
+			 "t.yaml:5:31: compression.codings[1]: unknown coding 'deflate'; expected "
+			 "gzip, br or zstd");
+	expect_one_error(MINIMAL "compression: {codings: [gzip, gzip]}\n",
+			 "t.yaml:5:31: compression.codings[1]: 'gzip' is listed twice");
+	expect_one_error(MINIMAL "compression: {codings: []}\n",
+			 "t.yaml:5:24: compression.codings: at least one coding is required (to "
+			 "turn compression off, set enabled: false)");
+	expect_one_error(MINIMAL "compression: {levels: {br: 12}}\n",
+			 "t.yaml:5:28: compression.levels.br: 12 is out of range (0..11)");
+	expect_one_error(MINIMAL "compression: {levels: {lzma: 1}}\n",
+			 "t.yaml:5:24: unknown key 'lzma' in compression.levels; expected one of: "
+			 "gzip, br, zstd");
+	expect_one_error(MINIMAL "compression: {types: [\"html\"]}\n",
+			 "t.yaml:5:23: compression.types[0]: 'html' is not a content type pattern "
+			 "(expected e.g. \"text/html\" or \"text/*\")");
+	expect_one_error(MINIMAL "compression: {types: \"text/html\"}\n",
+			 "t.yaml:5:22: compression.types: expected a list of content types, got a "
+			 "scalar");
+	expect_one_error(
+	    MINIMAL "compression: {gzip: true}\n",
+	    "t.yaml:5:15: unknown key 'gzip' in compression; expected one of: enabled, "
+	    "workers, queue, min_size, codings, levels, types, bench_on_loop");
 }

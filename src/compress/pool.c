@@ -1,0 +1,184 @@
+/* pool.c - codec steps on rt_workpool threads, with counters. */
+#include "compress/pool.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "rt/task.h"
+#include "rt/workpool.h"
+
+struct cpool {
+	struct rt_workpool *wp; /* NULL with on_loop */
+	unsigned queue;
+	unsigned max_streams; /* workers + queue */
+	struct cpool_stats stats;
+};
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+struct step {
+	struct cjob *j;
+	struct cpool *p;
+};
+
+/*
+ * Workers run at a lower priority than the loop threads: when the CPUs are
+ * all busy, a loop that has a hit to send preempts a compression step
+ * instead of queueing behind it. Set once per worker thread, on its first
+ * step (rt_workpool's threads are generic).
+ */
+#define WORKER_NICE 10
+
+static void lower_priority_once(void)
+{
+	static __thread bool done;
+	if (done)
+		return;
+	done = true;
+	setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), WORKER_NICE);
+}
+
+/* Runs on a worker (or, for the benchmark, inline). */
+static void step_run(void *arg)
+{
+	struct step *s = arg;
+	struct cjob *j = s->j;
+	if (s->p->wp)
+		lower_priority_once();
+	uint64_t t0 = mono_ns();
+	j->in_used = 0;
+	j->out = NULL;
+	j->out_len = 0;
+	j->more = false;
+	j->res = 0;
+	if (!j->k) {
+		j->k = j->decode ? codec_decoder_new(j->coding)
+				 : codec_encoder_new(j->coding, j->level);
+		if (!j->k) {
+			j->res = errno ? -errno : -ENOMEM;
+			goto out;
+		}
+	}
+	/* A step's output grows from a size that fits most compressed
+	 * spans; a decoder may need up to the cap. */
+	size_t cap = j->in_len / 2 + 1024;
+	if (cap > CPOOL_STEP_OUT_MAX)
+		cap = CPOOL_STEP_OUT_MAX;
+	j->out = malloc(cap);
+	if (!j->out) {
+		j->res = -ENOMEM;
+		goto out;
+	}
+	for (;;) {
+		size_t used = 0, produced = 0;
+		int r = codec_run(j->k, j->in + j->in_used, j->in_len - j->in_used, &used,
+				  j->out + j->out_len, cap - j->out_len, &produced, j->op);
+		j->in_used += used;
+		j->out_len += produced;
+		if (r < 0) {
+			j->res = r;
+			break;
+		}
+		if (r == 0)
+			break;
+		/* r == 1: the output is full. */
+		if (cap == CPOOL_STEP_OUT_MAX) {
+			j->more = true;
+			break;
+		}
+		size_t ncap = cap * 2 > CPOOL_STEP_OUT_MAX ? CPOOL_STEP_OUT_MAX : cap * 2;
+		char *n = realloc(j->out, ncap);
+		if (!n) {
+			j->res = -ENOMEM;
+			break;
+		}
+		j->out = n;
+		cap = ncap;
+	}
+out:
+	if (j->k && (j->free_after || j->res < 0) && !j->more)
+		codec_free(&j->k);
+	atomic_fetch_add_explicit(&s->p->stats.jobs, 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&s->p->stats.bytes_in, j->in_used, memory_order_relaxed);
+	atomic_fetch_add_explicit(&s->p->stats.bytes_out, j->out_len, memory_order_relaxed);
+	atomic_fetch_add_explicit(&s->p->stats.job_ns, mono_ns() - t0, memory_order_relaxed);
+}
+
+struct cpool *cpool_create(unsigned workers, unsigned queue, bool on_loop)
+{
+	struct cpool *p = calloc(1, sizeof(*p));
+	if (!p)
+		return NULL;
+	p->queue = queue;
+	p->max_streams = workers + queue;
+	if (!on_loop && !(p->wp = rt_workpool_create(workers, queue))) {
+		free(p);
+		return NULL;
+	}
+	return p;
+}
+
+void cpool_destroy(struct cpool **pp)
+{
+	struct cpool *p = *pp;
+	if (!p)
+		return;
+	*pp = NULL;
+	rt_workpool_destroy(&p->wp);
+	free(p);
+}
+
+bool cpool_stream_begin(struct cpool *p, bool force)
+{
+	uint64_t n = atomic_load(&p->stats.streams);
+	do {
+		if (!force && p->wp && n >= p->max_streams)
+			return false;
+	} while (!atomic_compare_exchange_weak(&p->stats.streams, &n, n + 1));
+	return true;
+}
+
+void cpool_stream_end(struct cpool *p)
+{
+	atomic_fetch_sub(&p->stats.streams, 1);
+}
+
+size_t cpool_queued(struct cpool *p)
+{
+	return p->wp ? rt_workpool_queued(p->wp) : 0;
+}
+
+struct cpool_stats *cpool_stats(struct cpool *p)
+{
+	return &p->stats;
+}
+
+int cpool_run(struct cpool *p, struct cjob *j, rt_time_t deadline)
+{
+	struct step s = {.j = j, .p = p};
+	if (!p->wp) {
+		step_run(&s);
+		return 0;
+	}
+	for (;;) {
+		int r = rt_workpool_run(p->wp, step_run, &s, deadline);
+		if (r != -EAGAIN)
+			return r;
+		atomic_fetch_add_explicit(&p->stats.full_waits, 1, memory_order_relaxed);
+		rt_time_t next = rt_clock_now() + RT_MS;
+		if (next >= deadline)
+			return -ETIMEDOUT;
+		int sr = rt_sleep_until(next);
+		if (sr < 0)
+			return sr;
+	}
+}
