@@ -355,19 +355,43 @@ struct cbody *cobj_enc_get(struct cobj *o, enum coding c)
 	return b;
 }
 
+static enum body_state body_state_of(struct cbody *b)
+{
+	pthread_mutex_lock(&b->lock);
+	enum body_state st = b->state;
+	pthread_mutex_unlock(&b->lock);
+	return st;
+}
+
 struct cbody *cobj_enc_put(struct cobj *o, enum coding c, struct cbody *b)
 {
+	struct cbody *old = NULL;
 	pthread_mutex_lock(&o->enc_lock);
 	struct cbody *have = o->enc[c];
-	if (have)
+	if (have && body_state_of(have) == BODY_FAILED) {
+		old = have; /* a broken copy is replaced, never handed out */
+		have = NULL;
+	}
+	if (have) {
 		atomic_fetch_add(&have->refs, 1);
-	else
-		atomic_fetch_add(&(o->enc[c] = b)->refs, 1);
+	} else {
+		o->enc[c] = b;
+		atomic_fetch_add(&b->refs, 1);
+	}
 	pthread_mutex_unlock(&o->enc_lock);
+	cbody_release(&old);
 	return have;
 }
 
-void cobj_enc_drop(struct cobj *o, enum coding c, struct cbody *b)
+bool cobj_enc_refused(struct cobj *o, enum coding c)
+{
+	pthread_mutex_lock(&o->enc_lock);
+	bool r = o->enc_refused & (1u << c);
+	pthread_mutex_unlock(&o->enc_lock);
+	return r;
+}
+
+void cobj_enc_drop(struct cobj *o, enum coding c, struct cbody *b, bool refuse)
 {
 	struct cbody *old = NULL;
 	pthread_mutex_lock(&o->enc_lock);
@@ -375,6 +399,8 @@ void cobj_enc_drop(struct cobj *o, enum coding c, struct cbody *b)
 		old = b;
 		o->enc[c] = NULL;
 	}
+	if (refuse)
+		o->enc_refused |= (uint8_t)(1u << c);
 	pthread_mutex_unlock(&o->enc_lock);
 	cbody_release(&old);
 }
@@ -468,11 +494,17 @@ struct cobj *cobj_clone_head(struct cobj *old)
 	o->body = old->body;
 	atomic_fetch_add(&o->body->refs, 1);
 	pthread_mutex_init(&o->enc_lock, NULL);
+	/* Only finished copies: one still being made is charged to, and
+	 * dropped from, the old object by its encode task. */
 	pthread_mutex_lock(&old->enc_lock);
 	for (int c = 0; c < CODING__N; c++) {
-		if ((o->enc[c] = old->enc[c]))
-			atomic_fetch_add(&o->enc[c]->refs, 1);
+		struct cbody *b = old->enc[c];
+		if (b && body_state_of(b) == BODY_DONE) {
+			o->enc[c] = b;
+			atomic_fetch_add(&b->refs, 1);
+		}
 	}
+	o->enc_refused = old->enc_refused;
 	pthread_mutex_unlock(&old->enc_lock);
 	return o;
 }
@@ -758,6 +790,9 @@ void store_publish(struct store *st, struct coh *oh, struct cobj *o)
 {
 	struct shard *sh = shard_of(st, oh->hash);
 	struct droplist drops = {.n = 0};
+	/* The body and any coded copies a 304's clone shares (before the
+	 * shard lock: lock order is shard -> enc -> body elsewhere). */
+	uint64_t body = cobj_alloc(o);
 	o->oh = oh; /* the caller's reference to OH is now O's */
 	o->ban_seq = ban_seq(st->bans);
 	cobj_retain(o); /* the table's reference */
@@ -775,9 +810,6 @@ void store_publish(struct store *st, struct coh *oh, struct cobj *o)
 	o->linked = true;
 	oh->busy = false;
 	oh->hfm_until = 0;
-	pthread_mutex_lock(&o->body->lock);
-	uint64_t body = o->body->alloc;
-	pthread_mutex_unlock(&o->body->lock);
 	o->ev.size = obj_size(o, body);
 	o->ev.key_hash = oh->hash;
 	evict_insert(&st->ev, &o->ev);

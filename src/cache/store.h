@@ -64,7 +64,7 @@ struct cbody {
 	atomic_uint refs;
 	struct cchunk *head, *tail;
 	uint64_t len;
-	uint64_t alloc; /* bytes allocated for chunks (fetcher only) */
+	uint64_t alloc; /* bytes allocated for chunks (written by the filler, under lock) */
 	enum body_state state;
 	struct cwaiter *waiters;
 	/* Pipe mode: a body that is not stored and has exactly one reader.
@@ -114,6 +114,7 @@ struct cobj {
 	 * clone a 304 makes shares them, as it shares the body. */
 	pthread_mutex_t enc_lock;
 	struct cbody *enc[CODING__N];
+	uint8_t enc_refused; /* bit per coding: a copy failed for good, send as stored */
 };
 
 /* --- bodies ------------------------------------------------------------ */
@@ -166,12 +167,16 @@ struct cobj *cobj_clone_head(struct cobj *old);
 /* O's copy of its body in coding C: a new reference, or NULL. */
 struct cbody *cobj_enc_get(struct cobj *o, enum coding c);
 /* Install B (the caller keeps its reference; O takes one of its own) unless
- * O already has a copy in C: then returns that one (a new reference) and
- * installs nothing; NULL when B went in. */
+ * O already has a working copy in C: then returns that one (a new
+ * reference) and installs nothing; NULL when B went in. A broken copy in
+ * the slot is replaced. */
 struct cbody *cobj_enc_put(struct cobj *o, enum coding c, struct cbody *b);
 /* Forget B (a copy that broke) if it is still O's copy in C, so a later
- * request makes a new one. */
-void cobj_enc_drop(struct cobj *o, enum coding c, struct cbody *b);
+ * request makes a new one; with REFUSE, no later request tries again (the
+ * source cannot be coded: corrupt, too big). */
+void cobj_enc_drop(struct cobj *o, enum coding c, struct cbody *b, bool refuse);
+/* A copy in C failed for good (cobj_enc_drop with REFUSE). */
+bool cobj_enc_refused(struct cobj *o, enum coding c);
 /* Bytes allocated for O's body and its coded copies (for the budget). */
 uint64_t cobj_alloc(struct cobj *o);
 

@@ -5,13 +5,14 @@
  * delays, chunking, dribbling, truncation, close-delimited bodies) is picked
  * through query parameters, so tests need no origin configuration. Bodies of
  * any size are written from one static pattern buffer through iovecs: the
- * origin never holds more than a few KiB per response, however large.
+ * origin never holds more than a few KiB per response, however large
+ * (except encode=, which compresses the body in memory first).
  */
-#include "compress/codec.h"
 #include "origin/respond.h"
 
 #include <errno.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +23,7 @@
 
 #include <llhttp.h>
 
+#include "compress/codec.h"
 #include "origin/origin.h"
 #include "origin/stats.h"
 #include "rt/clock.h"
@@ -128,6 +130,7 @@ struct params {
 	uint64_t delay_ms, drip_ms, chunk;
 	const char *cc, *etag;
 	int encode; /* a coding: the body is sent compressed in it (-1: not) */
+	bool words; /* body of pseudo-random words instead of the pattern */
 	int nhdr;
 	struct {
 		const char *name;
@@ -257,6 +260,9 @@ static int parse_params(const char *q, size_t qlen, char *arena, struct params *
 		} else if (!strcmp(name, "close_after")) {
 			ok = parse_u64(val, UINT64_MAX / 2, &p->close_after);
 			p->has_close_after = true;
+		} else if (!strcmp(name, "words")) {
+			ok = parse_u64(val, 1, &v);
+			p->words = v;
 		} else if (!strcmp(name, "encode")) {
 			p->encode = coding_parse(val, strlen(val));
 			ok = p->encode > CODING_IDENTITY;
@@ -546,6 +552,42 @@ static int send_bad_param(int fd, const struct origin_req *rq, const char *name,
 
 enum framing { FRAME_NONE, FRAME_LENGTH, FRAME_CHUNKED, FRAME_EOF };
 
+#define WORDS_MAX (8u << 20)
+static pthread_once_t words_once = PTHREAD_ONCE_INIT;
+static char *words_text;
+
+/* WORDS_MAX bytes of words drawn from a small vocabulary by a fixed-seed
+ * generator: the same text in every run. */
+static void words_make(void)
+{
+	static const char *const vocab[] = {
+	    "the",    "cache",	  "proxy",  "request", "response", "header",  "body",	 "stale",
+	    "fresh",  "origin",	  "client", "server",  "loop",	   "task",    "ring",	 "queue",
+	    "worker", "thread",	  "memory", "buffer",  "socket",   "object",  "variant", "key",
+	    "hit",    "miss",	  "purge",  "ban",     "grace",	   "age",     "date",	 "etag",
+	    "vary",   "encoding", "gzip",   "brotli",  "zstd",	   "content", "length",	 "chunked",
+	    "status", "method",	  "get",    "head",    "post",	   "and",     "of",	 "to",
+	    "in",     "a",	  "is",	    "for",     "with",	   "on",      "at",	 "by",
+	    "from",   "as",	  "it",	    "not",     "or",	   "be",      "this",	 "that"};
+	char *t = malloc(WORDS_MAX);
+	if (!t)
+		return;
+	uint64_t x = 0x9E3779B97F4A7C15ull;
+	size_t n = 0;
+	while (n < WORDS_MAX) {
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		const char *w = vocab[x % (sizeof(vocab) / sizeof(vocab[0]))];
+		size_t l = strlen(w);
+		for (size_t i = 0; i < l && n < WORDS_MAX; i++)
+			t[n++] = w[i];
+		if (n < WORDS_MAX)
+			t[n++] = (x >> 32) % 12 == 0 ? '\n' : ' ';
+	}
+	words_text = t;
+}
+
 /* The response for the parsed parameters P (ARENA holds their strings and
  * is freed here once the head holds copies); body FIXED, or the pattern. */
 static int send_generated(int fd, const struct origin_req *rq, struct buf *scratch,
@@ -719,6 +761,16 @@ int respond(int fd, const struct origin_req *rq, struct buf *scratch, bool *clos
 
 	const char *fixed = p.has_size ? NULL : hello;
 	uint64_t blen = p.has_size ? p.size : sizeof(hello) - 1;
+	if (p.words) {
+		/* Text that compresses like prose (about 3:1), for benchmarks:
+		 * the pattern compresses to almost nothing, at no cost. */
+		pthread_once(&words_once, words_make);
+		if (!words_text || blen > WORDS_MAX) {
+			free(arena);
+			return send_bad_param(fd, rq, "words", reqno, *close_conn, scratch);
+		}
+		fixed = words_text;
+	}
 	char *encoded = NULL;
 	if (p.encode > 0) {
 		size_t elen;

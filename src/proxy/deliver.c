@@ -157,7 +157,8 @@ static void put_304_fields(struct hbuf *b, struct cobj *o, const struct encode_p
 }
 
 static enum upstream_result deliver_plan(struct client *c, struct cobj *o,
-					 const struct deliver_opts *d, const struct encode_plan *plan)
+					 const struct deliver_opts *d,
+					 const struct encode_plan *plan)
 {
 	const struct config *cfg = c->w->px->cfg;
 	struct hmsg *req = &c->req;
@@ -321,12 +322,15 @@ static enum upstream_result deliver_plan(struct client *c, struct cobj *o,
 
 enum upstream_result deliver_object(struct client *c, struct cobj *o, const struct deliver_opts *d)
 {
-	struct encode_plan plan = {.send = CODING_IDENTITY, .stored = CODING_IDENTITY};
+	struct encode_plan plan = {
+	    .body = o->body, .send = CODING_IDENTITY, .stored = CODING_IDENTITY};
 	if (d->from_cache) {
-		encode_plan(c->w, &c->req, o, hmsg_method(&c->req) == HTTP_HEAD, &plan);
-	} else {
-		plan.body = o->body;
-		atomic_fetch_add(&plan.body->refs, 1);
+		/* A request that will be answered 304 needs the head only: it
+		 * must not start a copy. */
+		bool head_only =
+		    hmsg_method(&c->req) == HTTP_HEAD ||
+		    ((o->status == 200 || o->status == 203) && not_modified(c, o, d->now));
+		encode_plan(c->w, &c->req, o, head_only, &plan);
 	}
 	enum upstream_result r = deliver_plan(c, o, d, &plan);
 	encode_plan_release(&plan);

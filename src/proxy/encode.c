@@ -26,6 +26,8 @@ struct enc_args {
 	struct cbody *out;  /* reference; also installed in o->enc[slot] */
 	enum coding slot;   /* the coding of OUT */
 	enum coding coding; /* the codec's: SLOT, or o->body's coding when decoding */
+	uint64_t out_len;   /* bytes in OUT so far */
+	uint64_t limit;	    /* OUT may not grow past this */
 	bool decode;	    /* OUT is o's body decoded */
 };
 
@@ -89,7 +91,8 @@ static bool compressible(const struct config *cfg, const struct cobj *o)
 
 /* The client's choice among OFFER (a bitmask of codings) in the
  * configured order; -1 when nothing, identity included, is acceptable. */
-static int client_choice(const struct config *cfg, const struct hmsg *req, unsigned offer)
+static int client_choice(const struct config *cfg, const struct hmsg *req, unsigned offer,
+			 const enum coding *pref, size_t npref)
 {
 	/* Several field lines are one list (RFC 9110 5.3): join them. */
 	char joined[1024];
@@ -112,8 +115,7 @@ static int client_choice(const struct config *cfg, const struct hmsg *req, unsig
 		v = joined;
 		n = b.len;
 	}
-	return accept_encoding_choose(v, n, offer, cfg->compression.prefer,
-				      cfg->compression.n_prefer);
+	return accept_encoding_choose(v, n, offer, pref, npref);
 }
 
 static bool body_broken(struct cbody *b)
@@ -131,62 +133,69 @@ void encode_plan(struct worker *w, const struct hmsg *req, struct cobj *o, bool 
 		 struct encode_plan *p)
 {
 	const struct config *cfg = w->px->cfg;
-	*p = (struct encode_plan){.send = CODING_IDENTITY, .stored = CODING_IDENTITY};
-	int stored = o->status == 200 ? stored_coding(o) : -1;
-	if (!w->px->cpool || stored < 0 || no_transform(o))
-		goto as_stored;
-	p->stored = (enum coding)stored;
+	/* The object's own body, borrowed: the caller's reference to O keeps
+	 * it alive, and a refcount on a hot object's body would bounce its
+	 * cache line between the loops on every hit. */
+	*p = (struct encode_plan){
+	    .body = o->body, .send = CODING_IDENTITY, .stored = CODING_IDENTITY};
+	if (!w->px->cpool || o->status != 200)
+		return;
+	int stored = stored_coding(o);
+	if (stored < 0 || no_transform(o)) {
+		p->send = p->stored = stored < 0 ? CODING_IDENTITY : (enum coding)stored;
+		return;
+	}
+	p->send = p->stored = (enum coding)stored;
 	int want;
 	bool decode = false;
 	if (stored == CODING_IDENTITY) {
 		if (!compressible(cfg, o))
-			goto as_stored;
+			return;
 		p->vary = true;
 		unsigned offer = 0;
 		for (size_t i = 0; i < cfg->compression.n_prefer; i++)
 			offer |= 1u << cfg->compression.prefer[i];
-		want = client_choice(cfg, req, offer);
+		want = client_choice(cfg, req, offer, cfg->compression.prefer,
+				     cfg->compression.n_prefer);
 		if (want <= CODING_IDENTITY)
-			goto as_stored; /* identity, or nothing acceptable: send identity */
+			return; /* identity, or nothing acceptable: send identity */
 	} else {
 		/* Encoded by the origin: decode only for a client that cannot
-		 * take it but takes identity. */
+		 * take that coding (whatever compression.codings offers) but
+		 * takes identity. */
 		p->vary = true;
-		int ch = client_choice(cfg, req, 1u << stored);
-		if (ch != CODING_IDENTITY)
-			goto as_stored;
+		enum coding only = (enum coding)stored;
+		if (client_choice(cfg, req, 1u << stored, &only, 1) != CODING_IDENTITY)
+			return;
 		want = CODING_IDENTITY;
 		decode = true;
 	}
+	if (cobj_enc_refused(o, (enum coding)want))
+		return; /* a copy failed for good: as stored */
 	struct cbody *copy = cobj_enc_get(o, (enum coding)want);
 	if (copy && body_broken(copy))
 		cbody_release(&copy);
 	if (!copy && head) {
-		/* A HEAD gets the head a GET would, without making the copy. */
+		/* A HEAD (or a request that will get a 304) gets the head a GET
+		 * would, without making the copy. */
 		p->send = (enum coding)want;
 		p->transformed = true;
 		p->pending = true;
-		goto as_stored_body;
+		return;
 	}
-	if (!copy) {
-		if (enc_start(w, o, (enum coding)want, decode, &copy) < 0)
-			goto as_stored;
-	}
+	if (!copy && enc_start(w, o, (enum coding)want, decode, &copy) < 0)
+		return;
 	p->body = copy;
+	p->owned = true;
 	p->send = (enum coding)want;
 	p->transformed = true;
-	return;
-as_stored:
-	p->send = p->stored;
-	p->transformed = false;
-as_stored_body:
-	p->body = o->body;
-	atomic_fetch_add(&p->body->refs, 1);
 }
 
 void encode_plan_release(struct encode_plan *p)
 {
-	cbody_release(&p->body);
+	if (p->owned)
+		cbody_release(&p->body);
+	p->body = NULL;
 }
 
 /* ---- the head ---------------------------------------------------------------- */
@@ -197,6 +206,18 @@ static bool wanted(const char *name, size_t nl, const char *const *want, size_t 
 		return true;
 	for (size_t i = 0; i < nwant; i++) {
 		if (strlen(want[i]) == nl && strncasecmp(want[i], name, nl) == 0)
+			return true;
+	}
+	return false;
+}
+
+/* Digests of the stored bytes, wrong for a transformed body. */
+static bool digest_field(const char *name, size_t nl)
+{
+	static const char *const names[] = {"content-md5", "digest", "content-digest",
+					    "repr-digest"};
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		if (strlen(names[i]) == nl && strncasecmp(names[i], name, nl) == 0)
 			return true;
 	}
 	return false;
@@ -228,7 +249,8 @@ void encode_put_headers(struct hbuf *b, const struct cobj *o, const struct encod
 			s = next;
 			continue;
 		}
-		if (recode && nl == 16 && strncasecmp(s, "content-encoding", 16) == 0) {
+		if ((recode && nl == 16 && strncasecmp(s, "content-encoding", 16) == 0) ||
+		    (p->transformed && digest_field(s, nl))) {
 			s = next;
 			continue;
 		}
@@ -268,22 +290,35 @@ static int enc_step(struct enc_args *a, struct cjob *j)
 {
 	struct store *st = a->w->px->store;
 	int r = cpool_run(a->w->px->cpool, j, rt_deadline_in(STEP_DEADLINE_NS));
+	/* Chunks sized to what came out: a small object's copy must not
+	 * cost a default-sized chunk of budget. */
 	if (r == 0 && j->out_len)
-		r = cbody_append(a->out, j->out, j->out_len, 0);
+		r = cbody_append(a->out, j->out, j->out_len, a->out_len + j->out_len);
 	free(j->out);
 	j->out = NULL;
 	if (r < 0)
 		return r;
 	if (j->res < 0)
 		return j->res;
-	pthread_mutex_lock(&a->out->lock);
-	uint64_t len = a->out->len;
-	pthread_mutex_unlock(&a->out->lock);
-	if (len > a->w->px->cfg->cache.max_object_size)
+	a->out_len += j->out_len;
+	if (a->out_len > a->limit)
 		return -EFBIG;
 	if (j->out_len)
 		store_account(st, a->o, cobj_alloc(a->o));
+	/* Inline steps (the benchmark's on-loop mode) yield between steps,
+	 * as an event loop compressing per buffer would. */
+	if (a->w->px->cfg->compression.bench_on_loop)
+		rt_task_yield();
 	return 0;
+}
+
+/* True when the source body is complete and ends N bytes after the cursor. */
+static bool source_ends_at(struct body_reader *r, size_t n)
+{
+	pthread_mutex_lock(&r->b->lock);
+	bool end = r->b->state == BODY_DONE && r->b->len == r->pos + n;
+	pthread_mutex_unlock(&r->b->lock);
+	return end;
 }
 
 static void enc_main(void *arg)
@@ -301,20 +336,22 @@ static void enc_main(void *arg)
 			 .level = w->px->cfg->compression.level[a->coding]};
 	struct body_reader r;
 	body_reader_init(&r, a->o->body);
-	bool ok = false, unflushed = false;
+	bool ok = false, unflushed = false, pending = false;
 	int err = 0;
 	for (;;) {
-		const char *p;
+		const char *p = NULL;
 		ssize_t n = body_peek(&r, &p);
 		if (n == -EAGAIN) {
 			/* The source has nothing more for now: let the readers
-			 * have what was fed so far. */
-			if (unflushed && !a->decode) {
+			 * have what was fed so far, and what a step left
+			 * pending. */
+			if (pending || (unflushed && !a->decode)) {
 				j.in = NULL;
 				j.in_len = 0;
-				j.op = CODEC_FLUSH;
+				j.op = a->decode ? CODEC_CONTINUE : CODEC_FLUSH;
 				if ((err = enc_step(a, &j)) < 0)
 					break;
+				pending = j.more;
 				unflushed = j.more;
 				continue;
 			}
@@ -326,29 +363,44 @@ static void enc_main(void *arg)
 			err = (int)n;
 			break;
 		}
+		if (n == 0 && r.pos == 0 && a->decode) {
+			ok = true; /* an empty encoded body decodes to an empty one */
+			break;
+		}
+		size_t take = n > STEP_IN ? STEP_IN : (size_t)n;
+		/* The last span and the end in one step: a small object costs
+		 * one trip to the pool, not two. */
+		bool last = n == 0 || ((size_t)n == take && source_ends_at(&r, take));
 		j.in = p;
-		j.in_len = n > STEP_IN ? STEP_IN : (size_t)n;
-		j.op = n == 0 ? CODEC_FINISH : CODEC_CONTINUE;
-		j.free_after = n == 0;
+		j.in_len = take;
+		j.op = last ? CODEC_FINISH : CODEC_CONTINUE;
+		j.free_after = last;
 		if ((err = enc_step(a, &j)) < 0)
 			break;
 		body_advance(&r, j.in_used);
-		if (n == 0 && !j.more) {
+		if (last && j.in_used == take && !j.more) {
 			ok = true;
 			break;
 		}
-		unflushed = n > 0 || j.more;
+		pending = j.more;
+		unflushed = true;
 	}
-	codec_free(&j.k); /* left over only when the stream broke */
-	cbody_finish(a->out, ok);
+	/* Left over only when the stream broke (the normal end frees it on
+	 * the worker). */
+	codec_free(&j.k);
 	if (!ok) {
-		cobj_enc_drop(a->o, a->slot, a->out);
+		/* Out of the slot before it reads as broken, so no request
+		 * picks it up in between. A source that cannot be coded is not
+		 * tried again; a cancel, a timeout or a broken source may be. */
+		bool refuse = err != -EIO && err != -ECANCELED && err != -ETIMEDOUT;
+		cobj_enc_drop(a->o, a->slot, a->out, refuse);
 		atomic_fetch_add_explicit(&cpool_stats(w->px->cpool)->errors, 1,
 					  memory_order_relaxed);
-		if (err != -EIO && err != -ECANCELED)
-			log_warn("%s copy of a stored response failed: %s",
+		if (refuse)
+			log_warn("%s copy of a stored response failed: %s; it is sent as stored",
 				 a->decode ? "decoded" : coding_name(a->coding), strerror(-err));
 	}
+	cbody_finish(a->out, ok);
 	cbody_release(&a->out);
 	cobj_release(&a->o);
 	free(a);
@@ -364,24 +416,23 @@ static void enc_main(void *arg)
 static int enc_start(struct worker *w, struct cobj *o, enum coding c, bool decode,
 		     struct cbody **outp)
 {
+	struct cpool *pool = w->px->cpool;
+	if (!cpool_stream_begin(pool, decode)) {
+		atomic_fetch_add_explicit(&cpool_stats(pool)->fallbacks, 1, memory_order_relaxed);
+		return -EBUSY;
+	}
 	struct enc_args *a = calloc(1, sizeof(*a));
 	struct cbody *b = cbody_new();
 	if (!a || !b) {
+		cpool_stream_end(pool);
 		free(a);
 		cbody_release(&b);
 		return -ENOMEM;
 	}
-	if (!cpool_stream_begin(w->px->cpool, decode)) {
-		free(a);
-		cbody_release(&b);
-		atomic_fetch_add_explicit(&cpool_stats(w->px->cpool)->fallbacks, 1,
-					  memory_order_relaxed);
-		return -EBUSY;
-	}
 	/* Another request may have installed a copy since we looked. */
 	struct cbody *have = cobj_enc_put(o, c, b);
 	if (have) {
-		cpool_stream_end(w->px->cpool);
+		cpool_stream_end(pool);
 		free(a);
 		cbody_release(&b);
 		*outp = have;
@@ -394,16 +445,23 @@ static int enc_start(struct worker *w, struct cobj *o, enum coding c, bool decod
 	a->slot = c;
 	a->decode = decode;
 	a->coding = decode ? (enum coding)stored_coding(o) : c;
-	atomic_fetch_add(&b->refs, 1); /* the caller's */
-	*outp = b;
-	METRIC_INC(w, encode_copies);
+	/* An encoder's output is about its input or less; a decoder's is
+	 * bounded like any stored object. */
+	uint64_t src = o->clen > 0 ? (uint64_t)o->clen : 0;
+	a->limit = w->px->cfg->cache.max_object_size;
+	if (!decode && src + src / 8 + 4096 > a->limit)
+		a->limit = src + src / 8 + 4096;
 	if (rt_task_spawn_detached(enc_main, a, "encode") < 0) {
-		cpool_stream_end(w->px->cpool);
+		cobj_enc_drop(o, c, b, false);
 		cbody_finish(b, false);
-		cobj_enc_drop(o, c, b);
 		cbody_release(&a->out);
 		cobj_release(&a->o);
 		free(a);
+		cpool_stream_end(pool);
+		return -ENOMEM; /* the caller sends the stored body */
 	}
-	return 0; /* on a failed spawn the caller streams a broken body and closes */
+	atomic_fetch_add(&b->refs, 1); /* the caller's */
+	*outp = b;
+	METRIC_INC(w, encode_copies);
+	return 0;
 }

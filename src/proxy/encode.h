@@ -36,7 +36,8 @@
 #include "proxy/proxy.h"
 
 struct encode_plan {
-	struct cbody *body; /* what to send (a reference): O's body or a copy */
+	struct cbody *body; /* what to send: O's body (borrowed) or a copy (owned) */
+	bool owned;	    /* BODY is a reference the plan holds */
 	enum coding send;   /* the coding of BODY */
 	enum coding stored; /* the coding of O's own body */
 	bool vary;	    /* the answer depends on Accept-Encoding */

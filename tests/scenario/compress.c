@@ -428,3 +428,52 @@ Test(compress, a_full_queue_sends_identity_and_counts_it)
 	cr_assert_eq(fb, identity, "every fallback is an identity response");
 	harness_end();
 }
+
+Test(compress, origin_coding_outside_codings_is_passed_to_a_client_that_takes_it)
+{
+	struct proc o, d;
+	start_compress(&o, &d, "  workers: 2\n  codings: [gzip]\n");
+	const char *path = "/b?size=30000&encode=br&cc=max-age%3D60";
+	struct response r;
+	get_ae(d.port, "GET", path, "br", NULL, &r);
+	cr_assert_str_eq(resp_header(&r, "Content-Encoding") ?: "", "br", "%s", r.raw_head);
+	expect_pattern_decoded(&r, 30000, "br as sent");
+	response_free(&r);
+	cr_assert_eq(metric("ringcache_encode_copies_total"), 0, "decoded for a br client");
+	harness_end();
+}
+
+Test(compress, empty_and_corrupt_encoded_bodies)
+{
+	struct proc o, d;
+	start_compress(&o, &d, NULL);
+	/* An empty body labelled gzip decodes to an empty body. */
+	struct response r;
+	get_ae(d.port, "GET", "/empty?size=0&hdr=Content-Encoding:gzip&cc=max-age%3D60", NULL, NULL,
+	       &r);
+	cr_assert(r.complete, "%s", r.error);
+	cr_assert_eq(r.body_len, 0);
+	cr_assert_null(resp_header(&r, "Content-Encoding"), "%s", r.raw_head);
+	response_free(&r);
+	/* A body labelled gzip that is not gzip: the first client that needs
+	 * it decoded sees its connection closed before the end (never a short
+	 * body that looks whole); afterwards it is sent as stored. */
+	const char *bad = "/bad?size=5000&hdr=Content-Encoding:gzip&cc=max-age%3D60";
+	struct conn c;
+	conn_open(&c, d.port);
+	conn_sendf(&c, "GET %s HTTP/1.1\r\nHost: test.local\r\n\r\n", bad);
+	read_response(&c, &r, 0);
+	cr_assert(!(r.result == READ_OK && r.complete && !resp_header(&r, "Content-Encoding")),
+		  "a corrupt source gave a clean identity response: %s", r.raw_head);
+	response_free(&r);
+	conn_close(&c);
+	get_ae(d.port, "GET", bad, NULL, NULL, &r);
+	cr_assert(r.complete, "%s", r.error);
+	cr_assert_str_eq(resp_header(&r, "Content-Encoding") ?: "", "gzip", "as stored: %s",
+			 r.raw_head);
+	cr_assert_eq(r.body_len, 5000);
+	response_free(&r);
+	cr_assert_eq(metric("ringcache_compression_errors_total"), 1);
+	assert_alive(&d);
+	harness_end();
+}
