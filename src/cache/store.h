@@ -115,6 +115,9 @@ struct cobj {
 	pthread_mutex_t enc_lock;
 	struct cbody *enc[CODING__N];
 	uint8_t enc_refused; /* bit per coding: a copy failed for good, send as stored */
+	/* What the compression code learnt from the head, once (0: not yet);
+	 * its layout is encode.c's. Racing writers store the same value. */
+	_Atomic uint8_t enc_info;
 };
 
 /* --- bodies ------------------------------------------------------------ */

@@ -256,7 +256,7 @@ static enum upstream_result deliver_plan(struct client *c, struct cobj *o,
 		return UP_ERRORED;
 	}
 	c->resp_status = status;
-	if (plan->transformed && status != 304)
+	if (plan->transformed && !no_body)
 		METRIC_INC(c->w, encoded);
 	if (status == 304)
 		METRIC_INC(c->w, cache_not_modified);

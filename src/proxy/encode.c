@@ -129,6 +129,29 @@ static bool body_broken(struct cbody *b)
 static int enc_start(struct worker *w, struct cobj *o, enum coding c, bool decode,
 		     struct cbody **outp);
 
+/* cobj->enc_info: what the stored head says, worked out on the first hit
+ * instead of on every one (header scans and a Cache-Control parse). */
+#define INFO_KNOWN	  1u
+#define INFO_ELIGIBLE	  2u /* a coding we know (or none), no no-transform */
+#define INFO_COMPRESSIBLE 4u /* identity, type and size qualify */
+#define INFO_CODING_SHIFT 3  /* 2 bits: the stored enum coding */
+
+static uint8_t head_info(const struct config *cfg, struct cobj *o)
+{
+	uint8_t info = atomic_load_explicit(&o->enc_info, memory_order_relaxed);
+	if (info)
+		return info;
+	info = INFO_KNOWN;
+	int stored = stored_coding(o);
+	if (stored >= 0 && !no_transform(o)) {
+		info |= INFO_ELIGIBLE | (uint8_t)(stored << INFO_CODING_SHIFT);
+		if (stored == CODING_IDENTITY && compressible(cfg, o))
+			info |= INFO_COMPRESSIBLE;
+	}
+	atomic_store_explicit(&o->enc_info, info, memory_order_relaxed);
+	return info;
+}
+
 void encode_plan(struct worker *w, const struct hmsg *req, struct cobj *o, bool head,
 		 struct encode_plan *p)
 {
@@ -140,16 +163,15 @@ void encode_plan(struct worker *w, const struct hmsg *req, struct cobj *o, bool 
 	    .body = o->body, .send = CODING_IDENTITY, .stored = CODING_IDENTITY};
 	if (!w->px->cpool || o->status != 200)
 		return;
-	int stored = stored_coding(o);
-	if (stored < 0 || no_transform(o)) {
-		p->send = p->stored = stored < 0 ? CODING_IDENTITY : (enum coding)stored;
-		return;
-	}
+	uint8_t info = head_info(cfg, o);
+	int stored = (info >> INFO_CODING_SHIFT) & 3;
 	p->send = p->stored = (enum coding)stored;
+	if (!(info & INFO_ELIGIBLE))
+		return;
 	int want;
 	bool decode = false;
 	if (stored == CODING_IDENTITY) {
-		if (!compressible(cfg, o))
+		if (!(info & INFO_COMPRESSIBLE))
 			return;
 		p->vary = true;
 		unsigned offer = 0;
