@@ -4,13 +4,18 @@
 # two modes: the codecs on the worker pool (the design) and, for comparison
 # only, on the loop threads (compression.bench_on_loop: true, which is what an
 # event-loop server that compresses in-line does). In each mode wrk measures
-# the p99 latency of 1 KiB cache hits twice: with compression idle, and while
-# a second wrk keeps the codecs busy with misses (new 1 MiB text URLs from a
-# client that accepts br and gzip: each is fetched, stored and compressed).
-# Rounds alternate the modes; medians are reported with busy/idle ratios.
+# the p99 latency of 1 KiB cache hits three times: alone; next to a second
+# wrk fetching misses (new 1 MiB text URLs) without Accept-Encoding, so the
+# misses cost the loops their fetching and sending but compression is idle;
+# and next to the same misses with "Accept-Encoding: br, gzip", so every
+# miss is also compressed (compression busy). busy/idle isolates what the
+# compression costs the hits. Rounds alternate the modes; medians.
 #
 # usage: bench/compress.sh [--rounds N] [--duration S] [--build-dir DIR]
-#                          [--hit-conns N] [--miss-conns N] [--out FILE]
+#                          [--hit-conns N] [--miss-conns N] [--miss-delay MS]
+#                          [--out FILE]
+# Each miss connection waits --miss-delay ms (500) after each response, so
+# the miss rate is the same with and without compression.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -19,6 +24,7 @@ DURATION=10
 BUILD_DIR=$ROOT/build
 HIT_CONNS=50
 MISS_CONNS=4
+MISS_DELAY=500
 OUT=$ROOT/bench/results/compress.md
 PORT_BASE=28400
 CMDLINE="bench/compress.sh${*:+ $*}"
@@ -29,6 +35,7 @@ while (($#)); do
 	--build-dir) BUILD_DIR=$(cd "$2" && pwd); shift ;;
 	--hit-conns) HIT_CONNS=$2; shift ;;
 	--miss-conns) MISS_CONNS=$2; shift ;;
+	--miss-delay) MISS_DELAY=$2; shift ;;
 	--out) OUT=$2; shift ;;
 	-h | --help) sed -n '2,14p' "$0"; exit 0 ;;
 	*) echo "unknown option $1" >&2; exit 2 ;;
@@ -119,24 +126,31 @@ for ((round = 1; round <= ROUNDS; round++)); do
 	for mode in "${modes[@]}"; do
 		start_rc "$mode"
 		read -r p rps < <(hit_run)
-		RES[$mode,idle,$round]=$p
-		log "round $round $mode idle: hits p99 $p ms, $rps req/s"
-		j0=$(metric ringcache_compression_job_seconds_total)
-		m0=$(metric ringcache_cache_miss_total)
-		wrk -t1 -c"$MISS_CONNS" -d"$((DURATION + 2))s" -s "$ROOT/bench/wrk/miss-ae.lua" \
-			"http://127.0.0.1:$RC_PORT/" -- 1048576 "r$round$mode" >"$TMP/miss.out" 2>&1 &
-		MISS_PID=$!
-		sleep 1
-		read -r p rps < <(hit_run)
-		wait "$MISS_PID" || true
-		j1=$(metric ringcache_compression_job_seconds_total)
-		m1=$(metric ringcache_cache_miss_total)
-		fb=$(metric ringcache_compression_fallbacks_total)
-		RES[$mode,busy,$round]=$p
-		busy=$(awk -v a="$j0" -v b="$j1" -v d="$((DURATION + 2))" 'BEGIN {printf "%.2f", (b - a) / d}')
-		log "round $round $mode busy: hits p99 $p ms, $rps req/s; misses $((m1 - m0)), codec busy $busy CPUs, fallbacks $fb"
-		RES[$mode,codec,$round]=$busy
-		RES[$mode,misses,$round]=$((m1 - m0))
+		RES[$mode,alone,$round]=$p
+		log "round $round $mode hits alone: p99 $p ms, $rps req/s"
+		for kind in idle busy; do
+			ae=none
+			[ "$kind" = busy ] && ae="br, gzip"
+			j0=$(metric ringcache_compression_job_seconds_total)
+			m0=$(metric ringcache_cache_miss_total)
+			wrk -t1 -c"$MISS_CONNS" -d"$((DURATION + 2))s" -s "$ROOT/bench/wrk/miss-ae.lua" \
+				"http://127.0.0.1:$RC_PORT/" -- 1048576 "r$round$mode$kind" "$ae" "$MISS_DELAY" \
+				>"$TMP/miss.out" 2>&1 &
+			MISS_PID=$!
+			sleep 1
+			read -r p rps < <(hit_run)
+			wait "$MISS_PID" || true
+			j1=$(metric ringcache_compression_job_seconds_total)
+			m1=$(metric ringcache_cache_miss_total)
+			fb=$(metric ringcache_compression_fallbacks_total)
+			# Seconds spent in codec steps per second: how many steps were
+			# in progress on average (wall time, preemption included).
+			codec=$(awk -v a="$j0" -v b="$j1" -v d="$((DURATION + 2))" 'BEGIN {printf "%.2f", (b - a) / d}')
+			RES[$mode,$kind,$round]=$p
+			RES[$mode,${kind}_misses,$round]=$((m1 - m0))
+			RES[$mode,${kind}_codec,$round]=$codec
+			log "round $round $mode misses, compression $kind: hits p99 $p ms, $rps req/s; misses $((m1 - m0)), steps in progress $codec, fallbacks so far $fb"
+		done
 		stop_rc
 	done
 done
@@ -149,26 +163,31 @@ col() { local m=$1 k=$2 v=(); for ((r = 1; r <= ROUNDS; r++)); do v+=("${RES[$m,
 	echo
 	echo "\`$CMDLINE\` on $(date -u +%Y-%m-%d), $(nproc) CPUs ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')),"
 	echo "kernel $(uname -r); ringcache $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')."
-	echo "Hits: \`wrk -t1 -c$HIT_CONNS -d${DURATION}s\` on a stored 1 KiB object; busy: at the same time"
-	echo "\`wrk -t1 -c$MISS_CONNS -s bench/wrk/miss-ae.lua -- 1048576\` (new 1 MiB text URLs, Accept-Encoding: br, gzip)."
+	echo "Hits: \`wrk -t1 -c$HIT_CONNS -d${DURATION}s\` on a stored 1 KiB object; misses: at the same time"
+	echo "\`wrk -t1 -c$MISS_CONNS -s bench/wrk/miss-ae.lua -- 1048576 ID AE $MISS_DELAY\` (new 1 MiB text URLs, each"
+	echo "connection pausing $MISS_DELAY ms between them; AE \"none\" for compression idle, \"br, gzip\" for compression busy)."
 	echo "Medians of $ROUNDS rounds."
 	echo
-	echo "| codecs run on | hits p99, compression idle (ms) | hits p99, compression busy (ms) | busy / idle | misses compressed | codec CPU (CPUs) |"
-	echo "| --- | ---: | ---: | ---: | ---: | ---: |"
+	echo "| codecs run on | hits alone | + misses, compression idle | + misses, compression busy | busy / idle | misses (idle / busy) | codec steps in progress, busy |"
+	echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"
 	for m in pool loop; do
+		a=$(col "$m" alone)
 		i=$(col "$m" idle)
 		b=$(col "$m" busy)
 		name="worker pool (the design)"
 		[ "$m" = loop ] && name="loop threads (bench_on_loop)"
-		printf '| %s | %s | %s | %.2fx | %s | %s |\n' "$name" "$i" "$b" \
-			"$(awk -v a="$b" -v c="$i" 'BEGIN {print a / c}')" "$(col "$m" misses)" "$(col "$m" codec)"
+		printf '| %s | %s ms | %s ms | %s ms | %.2fx | %s / %s | %s |\n' "$name" "$a" "$i" "$b" \
+			"$(awk -v x="$b" -v y="$i" 'BEGIN {print x / y}')" "$(col "$m" idle_misses)" \
+			"$(col "$m" busy_misses)" "$(col "$m" busy_codec)"
 	done
+	echo
+	echo "p99 latency of the hits (wrk's); misses are those the proxy counted during the hit run."
 	echo
 	echo "Every round:"
 	echo
 	for ((r = 1; r <= ROUNDS; r++)); do
 		for m in pool loop; do
-			echo "- round $r, $m: idle ${RES[$m,idle,$r]} ms, busy ${RES[$m,busy,$r]} ms, ${RES[$m,misses,$r]} misses, codecs ${RES[$m,codec,$r]} CPUs"
+			echo "- round $r, $m: alone ${RES[$m,alone,$r]} ms; idle ${RES[$m,idle,$r]} ms (${RES[$m,idle_misses,$r]} misses); busy ${RES[$m,busy,$r]} ms (${RES[$m,busy_misses,$r]} misses, ${RES[$m,busy_codec,$r]} steps in progress)"
 		done
 	done
 } >"$OUT"

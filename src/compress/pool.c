@@ -2,6 +2,8 @@
 #include "compress/pool.h"
 
 #include <errno.h>
+#include <pthread.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
@@ -31,20 +33,23 @@ struct step {
 };
 
 /*
- * Workers run at a lower priority than the loop threads: when the CPUs are
- * all busy, a loop that has a hit to send preempts a compression step
- * instead of queueing behind it. Set once per worker thread, on its first
- * step (rt_workpool's threads are generic).
+ * Workers run under SCHED_IDLE: when a loop thread wakes up (a hit to
+ * send) it preempts a compression step at once instead of sharing the CPU
+ * with it, so compression only ever uses CPU time the loops leave. Under
+ * sustained full load copies then wait, and new ones fall back to identity
+ * (the pool fills up): hits stay fast, which is the trade this design
+ * makes. Set once per worker thread, on its first step (rt_workpool's
+ * threads are generic); nice +19 if SCHED_IDLE is refused.
  */
-#define WORKER_NICE 10
-
 static void lower_priority_once(void)
 {
 	static __thread bool done;
 	if (done)
 		return;
 	done = true;
-	setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), WORKER_NICE);
+	struct sched_param sp = {.sched_priority = 0};
+	if (pthread_setschedparam(pthread_self(), SCHED_IDLE, &sp) != 0)
+		setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 19);
 }
 
 /* Runs on a worker (or, for the benchmark, inline). */
@@ -160,6 +165,20 @@ size_t cpool_queued(struct cpool *p)
 struct cpool_stats *cpool_stats(struct cpool *p)
 {
 	return &p->stats;
+}
+
+static void free_step(void *arg)
+{
+	codec_free((struct codec **)arg);
+}
+
+void cpool_free_codec(struct cpool *p, struct codec **kp)
+{
+	if (!*kp)
+		return;
+	if (p->wp && rt_workpool_run(p->wp, free_step, kp, rt_clock_now() + RT_SEC) == 0)
+		return;
+	codec_free(kp);
 }
 
 int cpool_run(struct cpool *p, struct cjob *j, rt_time_t deadline)

@@ -86,4 +86,9 @@ struct cpool_stats *cpool_stats(struct cpool *p);
  */
 int cpool_run(struct cpool *p, struct cjob *j, rt_time_t deadline);
 
+/* Free a codec a broken stream left behind, on a worker (a brotli or zstd
+ * context is megabytes). From a task; inline only if the task is being
+ * cancelled (shutdown), since then it cannot wait. */
+void cpool_free_codec(struct cpool *p, struct codec **kp);
+
 #endif

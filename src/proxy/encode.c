@@ -407,9 +407,9 @@ static void enc_main(void *arg)
 		pending = j.more;
 		unflushed = true;
 	}
-	/* Left over only when the stream broke (the normal end frees it on
-	 * the worker). */
-	codec_free(&j.k);
+	/* Left over only when the stream broke (the normal end frees it in
+	 * its last step). */
+	cpool_free_codec(w->px->cpool, &j.k);
 	if (!ok) {
 		/* Out of the slot before it reads as broken, so no request
 		 * picks it up in between. A source that cannot be coded is not
