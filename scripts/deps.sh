@@ -5,7 +5,7 @@
 set -eu
 
 BUILD="build-essential cmake pkg-config liburing-dev libyaml-dev node-llhttp libpcre2-dev libxxhash-dev zlib1g-dev libbrotli-dev libzstd-dev"
-TEST="libcriterion-dev curl wrk valgrind"
+TEST="libcriterion-dev curl wrk valgrind systemd"
 case "${1:-all}" in
 	build) PKGS="$BUILD" ;;
 	test|all) PKGS="$BUILD $TEST" ;;

@@ -5,9 +5,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "config/config.h"
 #include "ops/log.h"
+#include "ops/notify.h"
 #include "proxy/proxy.h"
 
 #define DRAIN_TIMEOUT_NS (10 * RT_SEC)
@@ -20,7 +22,9 @@ static void usage(FILE *f)
 		   "  -t, --test         check the configuration file and exit\n"
 		   "  -v, --version      print the version and exit\n"
 		   "  -h, --help         this text\n"
-		   "Signals: SIGTERM/SIGINT drain and exit.\n");
+		   "Signals: SIGTERM/SIGINT drain and exit.\n"
+		   "Under systemd (Type=notify) it reports READY=1, STOPPING=1 and STATUS=\n"
+		   "to NOTIFY_SOCKET, and pings WATCHDOG=1 when WatchdogSec= is set.\n");
 }
 
 static struct config *load(const char *path)
@@ -90,22 +94,45 @@ int main(int argc, char **argv)
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
+	notify_init();
 	struct proxy px;
 	int r = proxy_start(&px, cfg);
 	if (r < 0) {
 		log_error("startup failed: %s", strerror(-r));
+		notify_sendf("STATUS=startup failed: %s", strerror(-r));
 		proxy_drain(&px, 0);
 		proxy_free(&px);
 		config_free(&cfg);
+		notify_close();
 		return 1;
 	}
 	log_info("ringcache %s started with %s", RINGCACHE_VERSION, path);
+	notify_sendf("READY=1\nSTATUS=serving %s with %u loops", cfg->listen[0].spec, cfg->threads);
+	/* The watchdog is pinged at half the interval systemd set, and only
+	 * while every loop answers: a loop stuck in a task makes systemd
+	 * restart the service, as WatchdogSec= intends. */
+	uint64_t wd_usec = notify_watchdog_usec();
+	if (wd_usec)
+		proxy_loops_alive(&px); /* posts the first ping */
 	for (;;) {
 		int sig = 0;
-		if (sigwait(&set, &sig) != 0)
+		if (wd_usec) {
+			uint64_t half = wd_usec / 2;
+			struct timespec ts = {.tv_sec = (time_t)(half / 1000000),
+					      .tv_nsec = (long)(half % 1000000) * 1000};
+			siginfo_t info;
+			sig = sigtimedwait(&set, &info, &ts);
+			if (sig < 0) {
+				if (errno == EAGAIN && proxy_loops_alive(&px))
+					notify_send("WATCHDOG=1");
+				continue;
+			}
+		} else if (sigwait(&set, &sig) != 0) {
 			continue;
+		}
 		if (sig == SIGTERM || sig == SIGINT) {
 			log_info("%s: draining", strsignal(sig));
+			notify_sendf("STOPPING=1\nSTATUS=draining (%s)", strsignal(sig));
 			break;
 		}
 		if (sig == SIGHUP)
@@ -116,5 +143,6 @@ int main(int argc, char **argv)
 	proxy_free(&px);
 	config_free(&cfg);
 	log_info("stopped");
+	notify_close();
 	return 0;
 }

@@ -147,6 +147,33 @@ static void force_on_loop(struct rt_msg *m)
 		rt_task_cancel(f->task);
 }
 
+static void hb_on_loop(struct rt_msg *m)
+{
+	struct worker *w = (struct worker *)((char *)m - offsetof(struct worker, hb_msg));
+	atomic_store(&w->hb_pending, false);
+}
+
+bool proxy_loops_alive(struct proxy *px)
+{
+	bool all = true;
+	pthread_mutex_lock(&px->lock); /* a loop being torn down unpublishes itself */
+	for (unsigned i = 0; i < px->nworkers; i++) {
+		struct worker *w = &px->workers[i];
+		if (!w->loop || atomic_load(&w->hb_pending)) {
+			if (w->loop)
+				log_warn(
+				    "watchdog: loop %u has not run a ping for a whole interval", i);
+			all = false;
+			continue;
+		}
+		w->hb_msg.fn = hb_on_loop;
+		atomic_store(&w->hb_pending, true);
+		rt_loop_post(w->loop, &w->hb_msg);
+	}
+	pthread_mutex_unlock(&px->lock);
+	return all;
+}
+
 /* The starvation watchdog's report: one line per task that overran. */
 static void report_slow_task(int loop_id, const char *name, uint64_t ran_ns)
 {

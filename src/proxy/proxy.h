@@ -52,6 +52,8 @@ struct worker {
 	bool draining;
 	struct rt_msg drain_msg;
 	struct rt_msg force_msg;
+	struct rt_msg hb_msg;	/* watchdog ping (proxy_loops_alive) */
+	atomic_bool hb_pending; /* posted and not yet run by the loop */
 	int start_err;
 	struct metrics metrics;
 };
@@ -85,5 +87,12 @@ int proxy_start(struct proxy *px, const struct config *cfg);
 void proxy_drain(struct proxy *px, uint64_t timeout_ns);
 
 void proxy_free(struct proxy *px);
+
+/*
+ * For the systemd watchdog, from the main thread: true when every loop has
+ * run the ping posted by the previous call (a loop stuck in a task never
+ * does); then posts the next ping. The first call only posts.
+ */
+bool proxy_loops_alive(struct proxy *px);
 
 #endif

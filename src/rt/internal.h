@@ -22,8 +22,6 @@
 
 enum rt_task_state { T_NEW, T_RUNNABLE, T_RUNNING, T_WAITING, T_DONE };
 
-struct wait_timer;
-
 struct rt_task {
 	unsigned magic;
 	enum rt_task_state state;
@@ -44,8 +42,11 @@ struct rt_task {
 	bool in_wait;
 	rt_cancel_fn cancel_fn;
 	void *cancel_arg;
-	int wait_err;		  /* timeout/cancel seen while a wait could not abort */
-	struct wait_timer *timer; /* armed deadline of the current rt_wait */
+	int wait_err; /* timeout/cancel seen while a wait could not abort */
+	/* The deadline of the current await, in the loop's heap (deadline.c). */
+	rt_time_t dl_at;
+	uint32_t dl_idx; /* heap position; UINT32_MAX when not in the heap */
+	bool timed_out;	 /* the deadline passed and cancelled io_op */
 
 	struct rt_task *joiner;
 };
@@ -60,8 +61,15 @@ struct rt_loop {
 	struct stack_pool stacks;
 	size_t ntasks;
 	struct rt_task *free_tasks;
-	unsigned internal_inflight; /* heap-owned ops (timers) still in the kernel */
-	unsigned nwatches;	    /* armed rt_watch records: the loop waits for them */
+	unsigned internal_inflight; /* internal ops (deadline timer) still in the kernel */
+	/* Deadlines: min-heap of waiting tasks, one kernel timeout (deadline.c). */
+	struct rt_task **dl_heap;
+	uint32_t dl_len, dl_cap;
+	struct rt_op dl_op;
+	struct __kernel_timespec dl_ts;
+	rt_time_t dl_armed_at;
+	bool dl_armed;
+	unsigned nwatches; /* armed rt_watch records: the loop waits for them */
 	bool closing;
 
 	int efd;
@@ -90,5 +98,13 @@ void rt_runq_push(struct rt_loop *loop, struct rt_task *t);
 int rt_park(void);
 void rt_task_finish(struct rt_loop *loop, struct rt_task *t);
 void rt_task_free(struct rt_loop *loop, struct rt_task *t);
+
+/* deadline.c */
+void rt_dl_init(struct rt_loop *l);
+void rt_dl_free(struct rt_loop *l);
+void rt_dl_arm(struct rt_loop *l, struct rt_task *t, rt_time_t at);
+void rt_dl_disarm(struct rt_loop *l, struct rt_task *t);
+/* task.c: end T's rt_wait with ERR (timeout or cancel). */
+void rt_wait_abort(struct rt_task *t, int err);
 
 #endif

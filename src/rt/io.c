@@ -7,7 +7,8 @@
 #include <poll.h>
 #include <unistd.h>
 
-/* Fill one SQE through PREP, link a deadline to it, park until its CQE. */
+/* Fill one SQE through PREP, put the deadline in the loop's heap (deadline.c:
+ * it cancels the op if it passes), park until the CQE. */
 #define RT_IO(prep_call)                                                                           \
 	do {                                                                                       \
 		struct rt_loop *loop = rt_tls_loop;                                                \
@@ -16,23 +17,18 @@
 		if (t->cancelled)                                                                  \
 			return -ECANCELED;                                                         \
 		struct rt_op op = {.task = t};                                                     \
-		struct __kernel_timespec ts;                                                       \
-		struct io_uring_sqe *sqe = rt_sqe_get(loop, deadline == RT_NEVER ? 1 : 2);         \
+		struct io_uring_sqe *sqe = rt_sqe_get(loop, 1);                                    \
 		prep_call;                                                                         \
 		io_uring_sqe_set_data(sqe, &op);                                                   \
-		if (deadline != RT_NEVER) {                                                        \
-			sqe->flags |= IOSQE_IO_LINK;                                               \
-			ts.tv_sec = (long long)(deadline / RT_SEC);                                \
-			ts.tv_nsec = (long long)(deadline % RT_SEC);                               \
-			struct io_uring_sqe *tsqe = io_uring_get_sqe(&loop->ring);                 \
-			io_uring_prep_link_timeout(tsqe, &ts, IORING_TIMEOUT_ABS);                 \
-			io_uring_sqe_set_data(tsqe, NULL);                                         \
-		}                                                                                  \
+		t->timed_out = false;                                                              \
+		if (deadline != RT_NEVER)                                                          \
+			rt_dl_arm(loop, t, deadline);                                              \
 		t->io_op = &op;                                                                    \
 		rt_park();                                                                         \
 		t->io_op = NULL;                                                                   \
-		/* A fired linked timeout cancels the op: report it as a timeout. */               \
-		if (op.res == -ECANCELED && !t->cancelled)                                         \
+		rt_dl_disarm(loop, t);                                                             \
+		/* The deadline cancelled the op: report it as a timeout. */                       \
+		if (op.res == -ECANCELED && t->timed_out && !t->cancelled)                         \
 			return -ETIMEDOUT;                                                         \
 		return op.res;                                                                     \
 	} while (0)

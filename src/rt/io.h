@@ -1,10 +1,11 @@
 /*
  * io.h - awaitable io_uring operations for tasks.
  *
- * Each call fills one SQE (plus a linked timeout when DEADLINE is not
- * RT_NEVER), parks the task, and returns the CQE's result when it arrives:
- * bytes or an fd (>= 0), or a negative errno. A deadline that passes gives
- * -ETIMEDOUT; a cancelled task gets -ECANCELED. Buffers and structures
+ * Each call fills one SQE, puts DEADLINE (unless RT_NEVER) in the loop's
+ * deadline heap, parks the task, and returns the CQE's result when it
+ * arrives: bytes or an fd (>= 0), or a negative errno. A deadline that
+ * passes cancels the operation and gives -ETIMEDOUT; a cancelled task gets
+ * -ECANCELED. Buffers and structures
  * passed in must stay valid until the call returns, which they do when they
  * live on the task's stack: a task never resumes while its SQE is in flight.
  *

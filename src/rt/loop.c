@@ -148,6 +148,7 @@ struct rt_loop *rt_loop_create(const struct rt_loop_opts *opts, int *err)
 	}
 	pthread_mutex_init(&loop->inbox_lock, NULL);
 	loop->efd_op.on_cqe = efd_on_cqe;
+	rt_dl_init(loop);
 	stack_pool_init(&loop->stacks, o.stack_size, o.stack_cache);
 	rt_tls_loop = loop;
 	efd_arm(loop);
@@ -374,6 +375,7 @@ void rt_loop_destroy(struct rt_loop **loopp)
 		free(t);
 	}
 	stack_pool_destroy(&loop->stacks);
+	rt_dl_free(loop);
 	pthread_mutex_destroy(&loop->inbox_lock);
 	loop->magic = 0;
 	if (rt_tls_loop == loop)

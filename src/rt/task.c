@@ -6,15 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* A deadline for rt_wait(): an IORING_OP_TIMEOUT whose record lives on the
- * heap, because it may outlive the wait (it is removed, not awaited, when
- * the wait ends first) and is freed only when its CQE arrives. */
-struct wait_timer {
-	struct rt_op op;
-	struct __kernel_timespec ts;
-	struct rt_task *task; /* NULL once disarmed */
-};
-
 struct rt_task *rt_task_self(void)
 {
 	return rt_tls_loop ? rt_tls_loop->current : NULL;
@@ -62,6 +53,7 @@ static struct rt_task *task_new(rt_task_fn fn, void *arg, const char *name)
 		return NULL;
 	memset(t, 0, sizeof(*t));
 	t->magic = RT_TASK_MAGIC;
+	t->dl_idx = UINT32_MAX;
 	t->fn = fn;
 	t->arg = arg;
 	t->name = name;
@@ -140,7 +132,7 @@ void rt_wake(struct rt_task *t, int res)
 /* The wait must end with ERR (timeout or cancel): unregister through the
  * awaitable's cancel hook, or, if it cannot let go yet, remember ERR and
  * keep waiting for its rt_wake. */
-static void wait_abort(struct rt_task *t, int err)
+void rt_wait_abort(struct rt_task *t, int err)
 {
 	if (t->wait_err)
 		return;
@@ -150,52 +142,6 @@ static void wait_abort(struct rt_task *t, int err)
 		return;
 	}
 	t->wait_err = err;
-}
-
-static void timer_on_cqe(struct rt_op *op, int res, unsigned flags)
-{
-	struct wait_timer *w = (struct wait_timer *)op;
-	struct rt_loop *loop = rt_tls_loop;
-	loop->internal_inflight--;
-	if (w->task) {
-		struct rt_task *t = w->task;
-		assert(t->timer == w);
-		t->timer = NULL;
-		/* The wait may have ended in this same batch of CQEs; then the
-		 * task is already runnable and the deadline no longer counts. */
-		if (res == -ETIME && t->state == T_WAITING)
-			wait_abort(t, -ETIMEDOUT);
-	}
-	free(w);
-}
-
-static void timer_arm(struct rt_loop *loop, struct rt_task *t, rt_time_t deadline)
-{
-	struct wait_timer *w = calloc(1, sizeof(*w));
-	assert(w); /* a few dozen bytes; running out here is not recoverable */
-	w->op.on_cqe = timer_on_cqe;
-	w->ts.tv_sec = (long long)(deadline / RT_SEC);
-	w->ts.tv_nsec = (long long)(deadline % RT_SEC);
-	w->task = t;
-	t->timer = w;
-	struct io_uring_sqe *sqe = rt_sqe_get(loop, 1);
-	io_uring_prep_timeout(sqe, &w->ts, 0, IORING_TIMEOUT_ABS);
-	io_uring_sqe_set_data(sqe, &w->op);
-	loop->internal_inflight++;
-}
-
-static void timer_disarm(struct rt_loop *loop, struct rt_task *t)
-{
-	struct wait_timer *w = t->timer;
-	if (!w)
-		return;
-	t->timer = NULL;
-	w->task = NULL;
-	/* Remove it so long deadlines do not pile up in the kernel; its own
-	 * CQE (-ECANCELED) then frees the record. */
-	struct io_uring_sqe *sqe = rt_sqe_get(loop, 1);
-	io_uring_prep_timeout_remove(sqe, (__u64)(uintptr_t)&w->op, 0);
-	io_uring_sqe_set_data(sqe, NULL);
 }
 
 int rt_wait(rt_time_t deadline, rt_cancel_fn cancel_fn, void *cancel_arg)
@@ -216,9 +162,9 @@ int rt_wait(rt_time_t deadline, rt_cancel_fn cancel_fn, void *cancel_arg)
 		deadline = RT_NEVER;
 	}
 	if (deadline != RT_NEVER)
-		timer_arm(loop, t, deadline);
+		rt_dl_arm(loop, t, deadline);
 	int res = rt_park();
-	timer_disarm(loop, t);
+	rt_dl_disarm(loop, t);
 	t->in_wait = false;
 	t->cancel_fn = NULL;
 	t->wait_err = 0;
@@ -238,7 +184,7 @@ void rt_task_cancel(struct rt_task *t)
 		io_uring_prep_cancel64(sqe, (__u64)(uintptr_t)t->io_op, 0);
 		io_uring_sqe_set_data(sqe, NULL);
 	} else if (t->in_wait) {
-		wait_abort(t, -ECANCELED);
+		rt_wait_abort(t, -ECANCELED);
 	}
 }
 
