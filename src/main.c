@@ -12,8 +12,6 @@
 #include "ops/notify.h"
 #include "proxy/proxy.h"
 
-#define DRAIN_TIMEOUT_NS (10 * RT_SEC)
-
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: ringcache [-t] -c FILE\n"
@@ -22,7 +20,7 @@ static void usage(FILE *f)
 		   "  -t, --test         check the configuration file and exit\n"
 		   "  -v, --version      print the version and exit\n"
 		   "  -h, --help         this text\n"
-		   "Signals: SIGTERM/SIGINT drain and exit.\n"
+		   "Signals: SIGTERM/SIGINT drain (timeouts.drain, default 10 s) and exit 0.\n"
 		   "Under systemd (Type=notify) it reports READY=1, STOPPING=1 and STATUS=\n"
 		   "to NOTIFY_SOCKET, and pings WATCHDOG=1 when WatchdogSec= is set.\n");
 }
@@ -139,7 +137,7 @@ int main(int argc, char **argv)
 			log_warn("SIGHUP: configuration reload is not implemented yet; ignored");
 		/* SIGUSR1: there is no log file to reopen yet (stderr only). */
 	}
-	proxy_drain(&px, DRAIN_TIMEOUT_NS);
+	proxy_drain(&px, cfg->timeouts.drain_ns);
 	proxy_free(&px);
 	config_free(&cfg);
 	log_info("stopped");

@@ -239,8 +239,8 @@ int config_parse_duration(const char *s, uint64_t *out_ns)
 {
 	static const struct unit units[] = {
 	    {"", NS_PER_S}, /* a bare number means seconds */
-	    {"us", 1000},	    {"ms", NS_PER_MS},	    {"s", NS_PER_S},   {"m", 60 * NS_PER_S},
-	    {"h", 3600 * NS_PER_S}, {"d", NS_PER_DAY},
+	    {"us", 1000},	  {"ms", NS_PER_MS},	  {"s", NS_PER_S},
+	    {"m", 60 * NS_PER_S}, {"h", 3600 * NS_PER_S}, {"d", NS_PER_DAY},
 	};
 	return parse_with_unit(s, units, sizeof(units) / sizeof(units[0]), out_ns);
 }
@@ -1340,15 +1340,17 @@ static void load_types(struct loader *ld, yaml_node_t *n, struct config *cfg)
 static void load_codings(struct loader *ld, yaml_node_t *n, struct config *cfg)
 {
 	if (n->type != YAML_SEQUENCE_NODE) {
-		err_node(ld, n, "compression.codings: expected a list such as [br, zstd, gzip], got %s",
+		err_node(ld, n,
+			 "compression.codings: expected a list such as [br, zstd, gzip], got %s",
 			 kind(n));
 		return;
 	}
 	size_t cnt = (size_t)(n->data.sequence.items.top - n->data.sequence.items.start);
 	if (cnt == 0) {
-		err_node(ld, n,
-			 "compression.codings: at least one coding is required (to turn compression "
-			 "off, set enabled: false)");
+		err_node(
+		    ld, n,
+		    "compression.codings: at least one coding is required (to turn compression "
+		    "off, set enabled: false)");
 		return;
 	}
 	size_t k = 0;
@@ -1362,8 +1364,8 @@ static void load_codings(struct loader *ld, yaml_node_t *n, struct config *cfg)
 			continue;
 		int c = coding_parse(s, strlen(s));
 		if (c <= CODING_IDENTITY || strcmp(s, coding_name((enum coding)c)) != 0) {
-			err_node(ld, item, "%s: unknown coding '%s'; expected gzip, br or zstd", sub,
-				 s);
+			err_node(ld, item, "%s: unknown coding '%s'; expected gzip, br or zstd",
+				 sub, s);
 			continue;
 		}
 		if (seen & (1u << c)) {
@@ -1398,7 +1400,7 @@ static void load_levels(struct loader *ld, yaml_node_t *n, struct config *cfg)
 
 static void load_compression(struct loader *ld, yaml_node_t *n, struct config *cfg)
 {
-	static const char *const keys[] = {"enabled", "workers", "queue",	  "min_size",
+	static const char *const keys[] = {"enabled", "workers", "queue", "min_size",
 					   "codings", "levels",	 "types", "bench_on_loop"};
 	yaml_node_t *v;
 	uint64_t x;
@@ -1563,8 +1565,8 @@ static void default_allow(struct loader *ld, struct config *cfg)
 
 static void load_timeouts(struct loader *ld, yaml_node_t *n, struct config *cfg)
 {
-	static const char *const keys[] = {"client_header", "client_body", "client_idle", "send",
-					   "task_budget"};
+	static const char *const keys[] = {"client_header", "client_body", "client_idle",
+					   "send",	    "task_budget", "drain"};
 	uint64_t *dst[] = {&cfg->timeouts.client_header_ns, &cfg->timeouts.client_body_ns,
 			   &cfg->timeouts.client_idle_ns, &cfg->timeouts.send_ns,
 			   &cfg->timeouts.task_budget_ns};
@@ -1572,7 +1574,7 @@ static void load_timeouts(struct loader *ld, yaml_node_t *n, struct config *cfg)
 
 	if (!want_mapping(ld, n, "timeouts"))
 		return;
-	check_keys(ld, n, "in timeouts", keys, 5);
+	check_keys(ld, n, "in timeouts", keys, 6);
 	for (size_t i = 0; i < 4; i++) {
 		yaml_node_t *v = map_get(ld, n, keys[i]);
 		snprintf(path, sizeof(path), "timeouts.%s", keys[i]);
@@ -1585,6 +1587,9 @@ static void load_timeouts(struct loader *ld, yaml_node_t *n, struct config *cfg)
 	if (v)
 		get_duration(ld, v, "timeouts.task_budget", 1000, 60 * NS_PER_S, "1us..60s",
 			     dst[4]);
+	if ((v = map_get(ld, n, "drain")))
+		get_duration(ld, v, "timeouts.drain", NS_PER_S, 3600 * NS_PER_S, "1s..1h",
+			     &cfg->timeouts.drain_ns);
 }
 
 static void load_limits(struct loader *ld, yaml_node_t *n, struct config *cfg)
@@ -1667,6 +1672,7 @@ static void set_defaults(struct config *cfg)
 	cfg->timeouts.client_idle_ns = DEF_CLIENT_IDLE_NS;
 	cfg->timeouts.send_ns = DEF_SEND_NS;
 	cfg->timeouts.task_budget_ns = 10 * NS_PER_MS; /* the starvation watchdog's budget */
+	cfg->timeouts.drain_ns = 10 * NS_PER_S;
 	cfg->limits.max_header_size = DEF_MAX_HEADER_SIZE;
 	cfg->limits.max_headers = DEF_MAX_HEADERS;
 	cfg->limits.max_connections = DEF_MAX_CONNECTIONS;
@@ -1685,9 +1691,9 @@ static void set_defaults(struct config *cfg)
 
 static void load_root(struct loader *ld, yaml_node_t *root, struct config *cfg)
 {
-	static const char *const keys[] = {"listen",	 "threads", "cache",  "backends",
-					   "compression", "admin",   "timeouts", "limits",
-					   "log"};
+	static const char *const keys[] = {"listen",   "threads",     "cache",
+					   "backends", "compression", "admin",
+					   "timeouts", "limits",      "log"};
 	yaml_node_t *v;
 
 	if (root->type != YAML_MAPPING_NODE) {

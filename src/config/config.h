@@ -75,6 +75,7 @@
  *     client_body: 30s              # between request body bytes
  *     client_idle: 60s              # keep-alive idle wait for the next request
  *     send: 30s                     # any single send to a peer
+ *     drain: 10s                    # SIGTERM: in-flight requests get this long (1s..1h)
  *     task_budget: 10ms             # longer runs between awaits are logged once
  *                                   # and counted (the starvation watchdog)
  *   limits:
@@ -192,6 +193,7 @@ struct config {
 		uint64_t client_idle_ns;
 		uint64_t send_ns;
 		uint64_t task_budget_ns; /* watchdog: longest run between awaits */
+		uint64_t drain_ns;	 /* SIGTERM: how long in-flight requests may take */
 	} timeouts;
 
 	struct {

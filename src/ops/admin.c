@@ -131,6 +131,29 @@ size_t admin_render_metrics(struct proxy *px, char *out, size_t cap)
 		hbuf_printf(&b, "ringcache_%s_total %llu\n", metric_names[i],
 			    (unsigned long long)metric_sum(px, (enum metric_id)i));
 	}
+	/* Request latency: per-loop buckets summed, then made cumulative. */
+	hbuf_puts(&b, "# HELP ringcache_request_duration_seconds time from a whole request head "
+		      "to the end of its response\n# TYPE ringcache_request_duration_seconds "
+		      "histogram\n");
+	uint64_t cum = 0, lat_sum = 0;
+	for (int i = 0; i <= RC_LAT_BUCKETS; i++) {
+		for (unsigned k = 0; k < px->nworkers; k++)
+			cum += atomic_load_explicit(&px->workers[k].metrics.lat_bucket[i],
+						    memory_order_relaxed);
+		if (i < RC_LAT_BUCKETS)
+			hbuf_printf(&b,
+				    "ringcache_request_duration_seconds_bucket{le=\"%g\"} %llu\n",
+				    metric_lat_bounds[i], (unsigned long long)cum);
+		else
+			hbuf_printf(&b,
+				    "ringcache_request_duration_seconds_bucket{le=\"+Inf\"} %llu\n",
+				    (unsigned long long)cum);
+	}
+	for (unsigned k = 0; k < px->nworkers; k++)
+		lat_sum +=
+		    atomic_load_explicit(&px->workers[k].metrics.lat_sum_ns, memory_order_relaxed);
+	hbuf_printf(&b, "ringcache_request_duration_seconds_sum %.6f\n", (double)lat_sum / 1e9);
+	hbuf_printf(&b, "ringcache_request_duration_seconds_count %llu\n", (unsigned long long)cum);
 	struct store_stats *ss = store_stats(px->store);
 	struct {
 		const char *name, *type, *help;

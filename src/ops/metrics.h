@@ -15,7 +15,8 @@
 #define RC_METRICS(X)                                                                              \
 	X(requests, "client requests received")                                                    \
 	X(cache_hit, "requests answered from a fresh stored response")                             \
-	X(cache_hit_stale, "requests answered from a stale response (max-stale, stale-while-revalidate)") \
+	X(cache_hit_stale,                                                                         \
+	  "requests answered from a stale response (max-stale, stale-while-revalidate)")           \
 	X(cache_miss, "requests that needed a fetch")                                              \
 	X(cache_pass, "requests passed to the backend without the cache")                          \
 	X(cache_collapsed, "requests that waited for another request's fetch")                     \
@@ -25,7 +26,7 @@
 	X(cache_bg_fetches, "background refreshes started (stale-while-revalidate)")               \
 	X(cache_not_modified, "304 responses sent to conditional client requests")                 \
 	X(cache_ranges, "206 responses served from stored objects")                                \
-	X(encoded, "responses sent in a content coding made here (compressed or decoded copies)") \
+	X(encoded, "responses sent in a content coding made here (compressed or decoded copies)")  \
 	X(encode_copies, "coded copies of stored bodies started on the compression pool")          \
 	X(backend_requests, "requests sent to backends")                                           \
 	X(backend_errors, "backend exchanges that failed")                                         \
@@ -35,16 +36,27 @@ enum metric_id {
 #define X(name, help) M_##name,
 	RC_METRICS(X)
 #undef X
-	M_COUNT
+	    M_COUNT
 };
+
+/* Request latency histogram: from the whole request head being in to the
+ * response being sent. Bucket upper bounds in metrics.c (seconds). */
+#define RC_LAT_BUCKETS 14
+extern const double metric_lat_bounds[RC_LAT_BUCKETS];
 
 struct metrics {
 	_Atomic uint64_t v[M_COUNT];
+	_Atomic uint64_t lat_bucket[RC_LAT_BUCKETS + 1]; /* the last one: +Inf */
+	_Atomic uint64_t lat_sum_ns;
 };
+
+/* Count one request that took NS nanoseconds (the worker's own thread). */
+void metrics_observe_latency(struct metrics *m, uint64_t ns);
 
 extern const char *const metric_names[M_COUNT];
 extern const char *const metric_help[M_COUNT];
 
-#define METRIC_INC(w, name) atomic_fetch_add_explicit(&(w)->metrics.v[M_##name], 1, memory_order_relaxed)
+#define METRIC_INC(w, name)                                                                        \
+	atomic_fetch_add_explicit(&(w)->metrics.v[M_##name], 1, memory_order_relaxed)
 
 #endif

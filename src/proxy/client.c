@@ -367,7 +367,9 @@ static void client_main(void *arg)
 		c->resp_status = 0;
 		c->loc[0] = c->cloc[0] = '\0';
 		METRIC_INC(w, requests);
+		rt_time_t t0 = rt_clock_now();
 		enum upstream_result ur = cache_handle(c);
+		metrics_observe_latency(&w->metrics, rt_clock_now() - t0);
 		if (ur != UP_OK || c->closing)
 			break;
 	}

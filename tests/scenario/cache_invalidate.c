@@ -502,6 +502,17 @@ static const char *prom_problem(const char *text, char *why, size_t n)
 			int found = 0;
 			for (size_t i = 0; i < n_typed; i++)
 				found |= !strcmp(typed[i], name);
+			/* A histogram's samples carry _bucket, _sum and _count
+			 * after the TYPE's name. */
+			static const char *const sfx[] = {"_bucket", "_sum", "_count"};
+			for (size_t k = 0; !found && k < 3; k++) {
+				size_t nl = strlen(name), sl = strlen(sfx[k]);
+				if (nl > sl && !strcmp(name + nl - sl, sfx[k])) {
+					for (size_t i = 0; i < n_typed; i++)
+						found |= strlen(typed[i]) == nl - sl &&
+							 !strncmp(typed[i], name, nl - sl);
+				}
+			}
 			if (!found) {
 				snprintf(why, n, "sample %s before its TYPE", name);
 				return why;

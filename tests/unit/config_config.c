@@ -392,7 +392,7 @@ Test(config_errors, unknown_key_line3_col5)
 			 "    sned: 1s\n"
 			 "backends: [{name: a, servers: \"127.0.0.1:1\"}]\n",
 			 "t.yaml:3:5: unknown key 'sned' in timeouts; expected one of: "
-			 "client_header, client_body, client_idle, send, task_budget");
+			 "client_header, client_body, client_idle, send, task_budget, drain");
 }
 
 Test(config_errors, unknown_top_level_key)
