@@ -13,7 +13,7 @@
 #
 # usage: bench/compress.sh [--rounds N] [--duration S] [--build-dir DIR]
 #                          [--hit-conns N] [--miss-conns N] [--miss-delay MS]
-#                          [--out FILE]
+#                          [--workers N] [--modes "pool loop"] [--out FILE]
 # Each miss connection waits --miss-delay ms (500) after each response, so
 # the miss rate is the same with and without compression.
 set -euo pipefail
@@ -25,6 +25,8 @@ BUILD_DIR=$ROOT/build
 HIT_CONNS=50
 MISS_CONNS=4
 MISS_DELAY=500
+WORKERS=2
+MODES="pool loop"
 OUT=$ROOT/bench/results/compress.md
 PORT_BASE=28400
 CMDLINE="bench/compress.sh${*:+ $*}"
@@ -36,6 +38,8 @@ while (($#)); do
 	--hit-conns) HIT_CONNS=$2; shift ;;
 	--miss-conns) MISS_CONNS=$2; shift ;;
 	--miss-delay) MISS_DELAY=$2; shift ;;
+	--workers) WORKERS=$2; shift ;;
+	--modes) MODES=$2; shift ;;
 	--out) OUT=$2; shift ;;
 	-h | --help) sed -n '2,14p' "$0"; exit 0 ;;
 	*) echo "unknown option $1" >&2; exit 2 ;;
@@ -90,7 +94,7 @@ cache:
   memory: 512MiB
 compression:
   enabled: true
-  workers: 2
+  workers: $WORKERS
   bench_on_loop: $on_loop
 admin:
   listen: "127.0.0.1:$ADMIN_PORT"
@@ -121,8 +125,11 @@ hit_run() {
 
 declare -A RES
 for ((round = 1; round <= ROUNDS; round++)); do
-	modes=(pool loop)
-	((round % 2 == 0)) && modes=(loop pool)
+	read -r -a modes <<<"$MODES"
+	if ((round % 2 == 0)); then
+		modes=()
+		for m in $MODES; do modes=("$m" "${modes[@]}"); done
+	fi
 	for mode in "${modes[@]}"; do
 		start_rc "$mode"
 		read -r p rps < <(hit_run)
@@ -166,11 +173,11 @@ col() { local m=$1 k=$2 v=(); for ((r = 1; r <= ROUNDS; r++)); do v+=("${RES[$m,
 	echo "Hits: \`wrk -t1 -c$HIT_CONNS -d${DURATION}s\` on a stored 1 KiB object; misses: at the same time"
 	echo "\`wrk -t1 -c$MISS_CONNS -s bench/wrk/miss-ae.lua -- 1048576 ID AE $MISS_DELAY\` (new 1 MiB text URLs, each"
 	echo "connection pausing $MISS_DELAY ms between them; AE \"none\" for compression idle, \"br, gzip\" for compression busy)."
-	echo "Medians of $ROUNDS rounds."
+	echo "compression.workers: $WORKERS. Medians of $ROUNDS rounds."
 	echo
 	echo "| codecs run on | hits alone | + misses, compression idle | + misses, compression busy | busy / idle | misses (idle / busy) | codec steps in progress, busy |"
 	echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"
-	for m in pool loop; do
+	for m in $MODES; do
 		a=$(col "$m" alone)
 		i=$(col "$m" idle)
 		b=$(col "$m" busy)
@@ -186,7 +193,7 @@ col() { local m=$1 k=$2 v=(); for ((r = 1; r <= ROUNDS; r++)); do v+=("${RES[$m,
 	echo "Every round:"
 	echo
 	for ((r = 1; r <= ROUNDS; r++)); do
-		for m in pool loop; do
+		for m in $MODES; do
 			echo "- round $r, $m: alone ${RES[$m,alone,$r]} ms; idle ${RES[$m,idle,$r]} ms (${RES[$m,idle_misses,$r]} misses); busy ${RES[$m,busy,$r]} ms (${RES[$m,busy_misses,$r]} misses, ${RES[$m,busy_codec,$r]} steps in progress)"
 		done
 	done
