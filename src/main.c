@@ -110,27 +110,51 @@ int main(int argc, char **argv)
 	 * while every loop answers: a loop stuck in a task makes systemd
 	 * restart the service, as WatchdogSec= intends. */
 	uint64_t wd_usec = notify_watchdog_usec();
-	if (wd_usec)
+	if (wd_usec && wd_usec < 3000)
+		wd_usec = 3000; /* a shorter interval would only spin this thread */
+	struct timespec next_ping = {0};
+	if (wd_usec) {
 		proxy_loops_alive(&px); /* posts the first ping */
+		clock_gettime(CLOCK_MONOTONIC, &next_ping);
+	}
 	for (;;) {
 		int sig = 0;
 		if (wd_usec) {
-			uint64_t half = wd_usec / 2;
-			struct timespec ts = {.tv_sec = (time_t)(half / 1000000),
-					      .tv_nsec = (long)(half % 1000000) * 1000};
-			siginfo_t info;
-			sig = sigtimedwait(&set, &info, &ts);
-			if (sig < 0) {
-				if (errno == EAGAIN && proxy_loops_alive(&px))
+			/* Ping every third of the interval, measured from an
+			 * absolute time: other signals (SIGHUP, SIGUSR1) that
+			 * wake this thread must not push the ping back. */
+			struct timespec now;
+			clock_gettime(CLOCK_MONOTONIC, &now);
+			int64_t left_ns = (next_ping.tv_sec - now.tv_sec) * 1000000000ll +
+					  (next_ping.tv_nsec - now.tv_nsec);
+			if (left_ns <= 0) {
+				if (proxy_loops_alive(&px))
 					notify_send("WATCHDOG=1");
+				uint64_t step = wd_usec / 3 * 1000;
+				next_ping.tv_sec = now.tv_sec + (time_t)(step / 1000000000);
+				next_ping.tv_nsec = now.tv_nsec + (long)(step % 1000000000);
+				if (next_ping.tv_nsec >= 1000000000) {
+					next_ping.tv_sec++;
+					next_ping.tv_nsec -= 1000000000;
+				}
 				continue;
 			}
+			struct timespec ts = {.tv_sec = (time_t)(left_ns / 1000000000),
+					      .tv_nsec = (long)(left_ns % 1000000000)};
+			siginfo_t info;
+			sig = sigtimedwait(&set, &info, &ts);
+			if (sig < 0)
+				continue; /* the time came (EAGAIN), or EINTR */
 		} else if (sigwait(&set, &sig) != 0) {
 			continue;
 		}
 		if (sig == SIGTERM || sig == SIGINT) {
 			log_info("%s: draining", strsignal(sig));
-			notify_sendf("STOPPING=1\nSTATUS=draining (%s)", strsignal(sig));
+			/* Tell systemd how long the drain may take, past the
+			 * unit's TimeoutStopSec if timeouts.drain is longer. */
+			notify_sendf("STOPPING=1\nSTATUS=draining (%s)\nEXTEND_TIMEOUT_USEC=%llu",
+				     strsignal(sig),
+				     (unsigned long long)(cfg->timeouts.drain_ns / 1000 + 5000000));
 			break;
 		}
 		if (sig == SIGHUP)

@@ -61,7 +61,6 @@ static void step_run(void *arg)
 		lower_priority_once();
 	uint64_t t0 = mono_ns();
 	j->in_used = 0;
-	j->out = NULL;
 	j->out_len = 0;
 	j->more = false;
 	j->res = 0;
@@ -73,20 +72,10 @@ static void step_run(void *arg)
 			goto out;
 		}
 	}
-	/* A step's output grows from a size that fits most compressed
-	 * spans; a decoder may need up to the cap. */
-	size_t cap = j->in_len / 2 + 1024;
-	if (cap > CPOOL_STEP_OUT_MAX)
-		cap = CPOOL_STEP_OUT_MAX;
-	j->out = malloc(cap);
-	if (!j->out) {
-		j->res = -ENOMEM;
-		goto out;
-	}
 	for (;;) {
 		size_t used = 0, produced = 0;
 		int r = codec_run(j->k, j->in + j->in_used, j->in_len - j->in_used, &used,
-				  j->out + j->out_len, cap - j->out_len, &produced, j->op);
+				  j->out + j->out_len, j->out_cap - j->out_len, &produced, j->op);
 		j->in_used += used;
 		j->out_len += produced;
 		if (r < 0) {
@@ -95,19 +84,9 @@ static void step_run(void *arg)
 		}
 		if (r == 0)
 			break;
-		/* r == 1: the output is full. */
-		if (cap == CPOOL_STEP_OUT_MAX) {
-			j->more = true;
-			break;
-		}
-		size_t ncap = cap * 2 > CPOOL_STEP_OUT_MAX ? CPOOL_STEP_OUT_MAX : cap * 2;
-		char *n = realloc(j->out, ncap);
-		if (!n) {
-			j->res = -ENOMEM;
-			break;
-		}
-		j->out = n;
-		cap = ncap;
+		/* r == 1: the output is full; the caller comes back. */
+		j->more = true;
+		break;
 	}
 out:
 	if (j->k && (j->free_after || j->res < 0) && !j->more)
@@ -169,7 +148,22 @@ struct cpool_stats *cpool_stats(struct cpool *p)
 
 static void free_step(void *arg)
 {
+	lower_priority_once();
 	codec_free((struct codec **)arg);
+}
+
+size_t cpool_out_cap(const struct cjob *j, size_t in_len)
+{
+	if (j->decode)
+		return CPOOL_STEP_OUT_MAX;
+	/* gzip, brotli and zstd expand incompressible input by far less than
+	 * this; a flush or the trailer adds a few bytes. */
+	size_t cap = in_len + in_len / 8 + 4096;
+	/* A flush or finish with no input may still empty what the encoder
+	 * held back (brotli keeps up to its window). */
+	if (cap < 64 * 1024)
+		cap = 64 * 1024;
+	return cap > CPOOL_STEP_OUT_MAX ? CPOOL_STEP_OUT_MAX : cap;
 }
 
 void cpool_free_codec(struct cpool *p, struct codec **kp)

@@ -37,10 +37,12 @@ struct cpool_stats {
 };
 
 /*
- * One step. The caller fills the inputs; the step sets the outputs. OUT is
- * malloc'd by the step (the caller frees it); at most CPOOL_STEP_OUT_MAX
- * bytes come out of one step, so a decompression bomb is fed through in
- * bounded pieces: IN_USED < IN_LEN, or MORE, means "call again".
+ * One step. The caller fills the inputs, including OUT/OUT_CAP, a buffer
+ * it allocated (cpool_out_cap gives a size): the workers never allocate
+ * what the loops free, so a worker preempted inside malloc cannot hold an
+ * arena lock a loop then waits for. The step writes at most OUT_CAP bytes,
+ * so a decompression bomb is fed through in bounded pieces: IN_USED <
+ * IN_LEN, or MORE, means "call again".
  */
 struct cjob {
 	/* in */
@@ -52,15 +54,20 @@ struct cjob {
 	size_t in_len;
 	enum codec_op op;
 	bool free_after; /* free K at the end of this step (the last one) */
+	char *out;
+	size_t out_cap;
 	/* out */
 	size_t in_used;
-	char *out;
 	size_t out_len;
 	bool more; /* output was pending when the step stopped at its cap */
 	int res;   /* 0, or a negative errno from the codec */
 };
 
 #define CPOOL_STEP_OUT_MAX (1u << 20)
+
+/* Output room for a step of J's kind over IN_LEN bytes: the codecs' worst
+ * case for encoders, CPOOL_STEP_OUT_MAX for decoders. */
+size_t cpool_out_cap(const struct cjob *j, size_t in_len);
 
 /* WORKERS threads, QUEUE waiting steps at most. NULL on failure. */
 struct cpool *cpool_create(unsigned workers, unsigned queue, bool on_loop);

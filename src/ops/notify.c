@@ -66,7 +66,8 @@ int notify_send(const char *msg)
 {
 	if (notify_fd < 0)
 		return 0;
-	ssize_t w = sendto(notify_fd, msg, strlen(msg), MSG_NOSIGNAL,
+	/* Never wait for systemd: a full receive queue drops the message. */
+	ssize_t w = sendto(notify_fd, msg, strlen(msg), MSG_NOSIGNAL | MSG_DONTWAIT,
 			   (const struct sockaddr *)&notify_addr, notify_len);
 	if (w < 0) {
 		int e = errno;

@@ -311,6 +311,10 @@ void encode_put_headers(struct hbuf *b, const struct cobj *o, const struct encod
 static int enc_step(struct enc_args *a, struct cjob *j)
 {
 	struct store *st = a->w->px->store;
+	j->out_cap = cpool_out_cap(j, j->in_len);
+	j->out = malloc(j->out_cap);
+	if (!j->out)
+		return -ENOMEM;
 	int r = cpool_run(a->w->px->cpool, j, rt_deadline_in(STEP_DEADLINE_NS));
 	/* Chunks sized to what came out: a small object's copy must not
 	 * cost a default-sized chunk of budget. */
@@ -407,9 +411,6 @@ static void enc_main(void *arg)
 		pending = j.more;
 		unflushed = true;
 	}
-	/* Left over only when the stream broke (the normal end frees it in
-	 * its last step). */
-	cpool_free_codec(w->px->cpool, &j.k);
 	if (!ok) {
 		/* Out of the slot before it reads as broken, so no request
 		 * picks it up in between. A source that cannot be coded is not
@@ -427,6 +428,10 @@ static void enc_main(void *arg)
 	cobj_release(&a->o);
 	free(a);
 	cpool_stream_end(w->px->cpool);
+	/* Left over only when the stream broke (the normal end frees it in
+	 * its last step); after the copy's readers and slot are released,
+	 * since this may wait behind other steps. */
+	cpool_free_codec(w->px->cpool, &j.k);
 	if (node.prev)
 		node.prev->next = node.next;
 	else

@@ -91,7 +91,8 @@ void proxy_free(struct proxy *px);
 /*
  * For the systemd watchdog, from the main thread: true when every loop has
  * run the ping posted by the previous call (a loop stuck in a task never
- * does); then posts the next ping. The first call only posts.
+ * does); then posts the next ping. The first call has nothing to check:
+ * it posts and returns true.
  */
 bool proxy_loops_alive(struct proxy *px);
 

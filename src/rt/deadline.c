@@ -140,7 +140,9 @@ void rt_dl_arm(struct rt_loop *l, struct rt_task *t, rt_time_t at)
 	if (l->dl_len == l->dl_cap) {
 		uint32_t cap = l->dl_cap ? l->dl_cap * 2 : 1024;
 		struct rt_task **h = realloc(l->dl_heap, cap * sizeof(*h));
-		assert(h); /* 8 bytes a waiting task; running out is not recoverable */
+		/* 8 bytes a waiting task: without them no deadline could be
+		 * kept, so this aborts (asserts stay on in every build). */
+		assert(h);
 		l->dl_heap = h;
 		l->dl_cap = cap;
 	}

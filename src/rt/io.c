@@ -1,4 +1,5 @@
-/* io.c - awaitable io_uring operations with linked-timeout deadlines. */
+/* io.c - awaitable io_uring operations with deadlines (deadline.c), fd watches, multishot accept.
+ */
 #include "rt/io.h"
 #include "rt/internal.h"
 

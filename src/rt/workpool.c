@@ -50,7 +50,13 @@ static void *worker_main(void *arg)
 		j->fn(j->arg);
 		pthread_mutex_lock(&p->lock);
 		j->state = JOB_DONE;
+		pthread_mutex_unlock(&p->lock);
+		/* Posted without the lock: a low-priority worker preempted by
+		 * the loop it wakes must not hold what that loop takes next.
+		 * J stays valid until job_done runs (the task waits for it);
+		 * it is not touched after the post. */
 		rt_loop_post(j->loop, &j->done_msg);
+		pthread_mutex_lock(&p->lock);
 	}
 	pthread_mutex_unlock(&p->lock);
 	return NULL;
