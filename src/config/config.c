@@ -616,6 +616,7 @@ static void config_destroy(struct config *cfg)
 	addrs_free(cfg->listen, cfg->n_listen);
 	for (size_t i = 0; i < cfg->n_backends; i++) {
 		free(cfg->backends[i].name);
+		free(cfg->backends[i].weights);
 		addrs_free(cfg->backends[i].servers, cfg->backends[i].n_servers);
 	}
 	free(cfg->backends);
@@ -958,10 +959,77 @@ static void get_addr_list(struct loader *ld, yaml_node_t *n, const char *path, b
 /* ------------------------------------------------------------------------ */
 /* Sections                                                                  */
 
+/*
+ * A backend's servers: an address or a list whose items are addresses or
+ * {address: ..., weight: N} mappings. Weights default to 1.
+ */
+static void load_servers(struct loader *ld, yaml_node_t *n, const char *path,
+			 struct config_backend *b)
+{
+	char sub[160], sub2[176];
+	if (n->type != YAML_SEQUENCE_NODE) {
+		get_addr_list(ld, n, path, false, false, &b->servers, &b->n_servers);
+	} else {
+		size_t cnt = (size_t)(n->data.sequence.items.top - n->data.sequence.items.start);
+		if (cnt == 0) {
+			err_node(ld, n, "%s: at least one address is required", path);
+			return;
+		}
+		b->servers = calloc(cnt, sizeof(*b->servers));
+		b->weights = calloc(cnt, sizeof(*b->weights));
+		if (!b->servers || !b->weights) {
+			ld->oom = true;
+			ld->n_failed++;
+			return;
+		}
+		for (size_t i = 0; i < cnt; i++) {
+			yaml_node_t *item = node(ld, n->data.sequence.items.start[i]);
+			snprintf(sub, sizeof(sub), "%s[%zu]", path, i);
+			if (!item)
+				continue;
+			uint64_t weight = 1;
+			yaml_node_t *addr = item;
+			if (item->type == YAML_MAPPING_NODE) {
+				static const char *const keys[] = {"address", "weight"};
+				snprintf(sub2, sizeof(sub2), "in %s", sub);
+				check_keys(ld, item, sub2, keys, 2);
+				yaml_node_t *w = map_get(ld, item, "weight");
+				if (w) {
+					snprintf(sub2, sizeof(sub2), "%s.weight", sub);
+					get_uint(ld, w, sub2, 1, 1000, &weight);
+				}
+				if (!(addr = map_get(ld, item, "address"))) {
+					err_node(ld, item, "%s: missing required key 'address'",
+						 sub);
+					continue;
+				}
+				snprintf(sub2, sizeof(sub2), "%s.address", sub);
+				if (!get_addr(ld, addr, sub2, false, &b->servers[b->n_servers]))
+					continue;
+			} else if (!get_addr(ld, addr, sub, false, &b->servers[b->n_servers])) {
+				continue;
+			}
+			b->weights[b->n_servers++] = (uint32_t)weight;
+		}
+		return;
+	}
+	if (b->n_servers) {
+		b->weights = calloc(b->n_servers, sizeof(*b->weights));
+		if (!b->weights) {
+			ld->oom = true;
+			ld->n_failed++;
+			return;
+		}
+		for (size_t i = 0; i < b->n_servers; i++)
+			b->weights[i] = 1;
+	}
+}
+
 static void load_backend(struct loader *ld, yaml_node_t *n, size_t idx, struct config_backend *b)
 {
 	static const char *const keys[] = {"name",
 					   "servers",
+					   "balance",
 					   "pool_size",
 					   "connect_timeout",
 					   "first_byte_timeout",
@@ -995,9 +1063,24 @@ static void load_backend(struct loader *ld, yaml_node_t *n, size_t idx, struct c
 
 	if ((v = map_get(ld, n, "servers"))) {
 		snprintf(sub, sizeof(sub), "%s.servers", path);
-		get_addr_list(ld, v, sub, false, false, &b->servers, &b->n_servers);
+		load_servers(ld, v, sub, b);
 	} else {
 		err_node(ld, n, "%s: missing required key 'servers'", path);
+	}
+	if ((v = map_get(ld, n, "balance"))) {
+		static const char *const names[] = {"round_robin", "least_connections", "hash"};
+		snprintf(sub, sizeof(sub), "%s.balance", path);
+		const char *bs = scalar(ld, v, sub, "a balancing method");
+		size_t i = 0;
+		while (bs && i < 3 && strcmp(bs, names[i]))
+			i++;
+		if (bs && i == 3)
+			err_node(ld, v,
+				 "%s: unknown method '%s'; expected round_robin, "
+				 "least_connections or hash",
+				 sub, bs);
+		else if (bs)
+			b->balance = (enum config_balance)i;
 	}
 
 	if ((v = map_get(ld, n, "pool_size"))) {

@@ -16,7 +16,10 @@
  *   threads: 2                      # or "auto" (online CPUs)
  *   backends:
  *     - name: app
- *       servers: ["127.0.0.1:9000"] # numeric IP:PORT, or host:port resolved at load
+ *       servers: ["127.0.0.1:9000"] # numeric IP:PORT, or host:port resolved at load;
+ *                                   # an item may be {address: "IP:PORT", weight: 3}
+ *       balance: round_robin        # round_robin (by weight) | least_connections | hash
+ *                                   # (consistent hashing on host + request-target)
  *       pool_size: 64               # idle keep-alive connections kept per server per thread
  *       connect_timeout: 3s
  *       first_byte_timeout: 30s
@@ -103,10 +106,19 @@ struct config_addr {
 	socklen_t salen;
 };
 
+/* How a backend spreads requests over its servers. */
+enum config_balance {
+	BALANCE_ROUND_ROBIN,	   /* in proportion to the weights */
+	BALANCE_LEAST_CONNECTIONS, /* fewest exchanges in progress per unit of weight */
+	BALANCE_HASH,		   /* consistent hashing on the URL (host + target) */
+};
+
 struct config_backend {
 	char *name;
 	struct config_addr *servers;
+	uint32_t *weights; /* per server, 1..1000 (default 1) */
 	size_t n_servers;
+	enum config_balance balance;
 	unsigned pool_size;
 	uint64_t connect_timeout_ns;
 	uint64_t first_byte_timeout_ns;
@@ -172,7 +184,7 @@ struct config {
 		uint64_t min_size;
 		char **types; /* patterns: "type/subtype", or "type/" then "*" */
 		size_t n_types;
-		int level[CODING__N];	     /* per enum coding; [CODING_IDENTITY] unused */
+		int level[CODING__N];	       /* per enum coding; [CODING_IDENTITY] unused */
 		enum coding prefer[CODING__N]; /* offered codings, best first */
 		size_t n_prefer;
 		bool bench_on_loop;

@@ -4,8 +4,13 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <sys/socket.h>
+
+/* XXH3_state_t on the stack (its layout is public with this). */
+#define XXH_STATIC_LINKING_ONLY
+#include <xxhash.h>
 
 #include "rt/io.h"
 
@@ -66,11 +71,115 @@ void backend_pools_free(struct worker *w)
 	w->pools = NULL;
 }
 
-unsigned backend_pick(struct proxy *px, unsigned backend)
+static int ring_cmp(const void *a, const void *b)
+{
+	const struct backend_ring_pt *x = a, *y = b;
+	return x->hash < y->hash ? -1 : x->hash > y->hash;
+}
+
+int backend_rt_init(struct backend_rt *b)
+{
+	const struct config_backend *cfg = b->cfg;
+	size_t n = cfg->n_servers;
+	unsigned total = 0;
+	for (size_t i = 0; i < n; i++)
+		total += cfg->weights ? cfg->weights[i] : 1;
+	b->sched = calloc(total, sizeof(*b->sched));
+	b->active = calloc(n, sizeof(*b->active));
+	long *cur = calloc(n, sizeof(*cur));
+	b->ring_len = (size_t)total * 40;
+	b->ring = calloc(b->ring_len, sizeof(*b->ring));
+	if (!b->sched || !b->active || !cur || !b->ring) {
+		free(cur);
+		backend_rt_free(b);
+		return -ENOMEM;
+	}
+	/* Smooth weighted round robin, unrolled once over a whole cycle. */
+	for (unsigned k = 0; k < total; k++) {
+		size_t best = 0;
+		for (size_t i = 0; i < n; i++) {
+			cur[i] += cfg->weights ? cfg->weights[i] : 1;
+			if (cur[i] > cur[best])
+				best = i;
+		}
+		cur[best] -= (long)total;
+		b->sched[k] = (unsigned)best;
+	}
+	b->sched_len = total;
+	free(cur);
+	size_t p = 0;
+	for (size_t i = 0; i < n; i++) {
+		unsigned pts = 40 * (cfg->weights ? cfg->weights[i] : 1);
+		for (unsigned k = 0; k < pts; k++) {
+			char tag[300];
+			int l = snprintf(tag, sizeof(tag), "%s#%u", cfg->servers[i].spec, k);
+			b->ring[p++] =
+			    (struct backend_ring_pt){XXH3_64bits(tag, (size_t)l), (unsigned)i};
+		}
+	}
+	qsort(b->ring, b->ring_len, sizeof(*b->ring), ring_cmp);
+	return 0;
+}
+
+void backend_rt_free(struct backend_rt *b)
+{
+	free(b->sched);
+	free(b->active);
+	free(b->ring);
+	b->sched = NULL;
+	b->active = NULL;
+	b->ring = NULL;
+}
+
+uint64_t backend_key_hash(const struct hmsg *req)
+{
+	XXH3_state_t st;
+	XXH3_64bits_reset(&st);
+	const struct hfield *h = hmsg_field(req, "host", 0);
+	if (h)
+		XXH3_64bits_update(&st, hmsg_ptr(req, h->value), h->value.len);
+	XXH3_64bits_update(&st, "", 1);
+	XXH3_64bits_update(&st, hmsg_ptr(req, req->target), req->target.len);
+	return XXH3_64bits_digest(&st);
+}
+
+unsigned backend_pick(struct proxy *px, unsigned backend, uint64_t key_hash)
 {
 	struct backend_rt *b = &px->backends[backend];
-	unsigned n = (unsigned)b->cfg->n_servers;
-	return atomic_fetch_add_explicit(&b->rr, 1, memory_order_relaxed) % n;
+	const struct config_backend *cfg = b->cfg;
+	unsigned n = (unsigned)cfg->n_servers;
+	unsigned tick = atomic_fetch_add_explicit(&b->rr, 1, memory_order_relaxed);
+	if (n == 1)
+		return 0;
+	switch (cfg->balance) {
+	case BALANCE_HASH: {
+		uint64_t h = key_hash;
+		size_t lo = 0, hi = b->ring_len;
+		while (lo < hi) {
+			size_t mid = lo + (hi - lo) / 2;
+			if (b->ring[mid].hash < h)
+				lo = mid + 1;
+			else
+				hi = mid;
+		}
+		return b->ring[lo == b->ring_len ? 0 : lo].server;
+	}
+	case BALANCE_LEAST_CONNECTIONS: {
+		/* Fewest in progress per unit of weight; ties go round. */
+		unsigned best = tick % n;
+		for (unsigned k = 1; k < n; k++) {
+			unsigned i = (tick + k) % n;
+			uint64_t ai = atomic_load_explicit(&b->active[i], memory_order_relaxed);
+			uint64_t ab = atomic_load_explicit(&b->active[best], memory_order_relaxed);
+			if (ai * cfg->weights[best] < ab * cfg->weights[i])
+				best = i;
+		}
+		return best;
+	}
+	case BALANCE_ROUND_ROBIN:
+	default:
+		return b->sched[tick % b->sched_len];
+	}
 }
 
 int backend_acquire(struct worker *w, unsigned backend, unsigned server, bool fresh,
@@ -86,6 +195,8 @@ int backend_acquire(struct worker *w, unsigned backend, unsigned server, bool fr
 		if (now - e.since < BPOOL_MAX_IDLE_NS) {
 			out->fd = e.fd;
 			out->reused = true;
+			atomic_fetch_add_explicit(&w->px->backends[backend].active[server], 1,
+						  memory_order_relaxed);
 			return 0;
 		}
 		rt_close(e.fd);
@@ -102,6 +213,8 @@ int backend_acquire(struct worker *w, unsigned backend, unsigned server, bool fr
 		return r;
 	}
 	out->fd = fd;
+	atomic_fetch_add_explicit(&w->px->backends[backend].active[server], 1,
+				  memory_order_relaxed);
 	return 0;
 }
 
@@ -109,6 +222,8 @@ void backend_release(struct worker *w, struct bconn *c, bool reusable)
 {
 	if (c->fd < 0)
 		return;
+	atomic_fetch_sub_explicit(&w->px->backends[c->backend].active[c->server], 1,
+				  memory_order_relaxed);
 	struct bpool *p = w->pools[c->backend][c->server];
 	if (reusable && p->n < p->cap && !w->draining) {
 		p->ent[p->n++] = (struct bpool_ent){c->fd, rt_clock_now()};

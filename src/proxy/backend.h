@@ -12,6 +12,7 @@
 
 #include <stdbool.h>
 
+#include "http/msg.h"
 #include "proxy/proxy.h"
 #include "rt/clock.h"
 
@@ -25,11 +26,26 @@ struct bconn {
 int backend_pools_init(struct worker *w);
 void backend_pools_free(struct worker *w);
 
-/* Pick the next server of BACKEND round-robin. */
-unsigned backend_pick(struct proxy *px, unsigned backend);
+/* Build B's selection state from its config (main thread, at start).
+ * 0 or -ENOMEM. */
+int backend_rt_init(struct backend_rt *b);
+void backend_rt_free(struct backend_rt *b);
+
+/*
+ * Pick a server of BACKEND as its balance method says: round robin in
+ * proportion to the weights (the smooth order nginx uses, so a weight-3
+ * server is not hit three times in a row), the fewest exchanges in
+ * progress per unit of weight, or consistent hashing of KEY_HASH
+ * (backend_key_hash: host and request-target) on a ring of 40 points per unit of weight, so adding
+ * or removing a server moves only its share of the keys.
+ */
+unsigned backend_pick(struct proxy *px, unsigned backend, uint64_t key_hash);
+/* The hash key of a request for BALANCE_HASH: its Host and request-target. */
+uint64_t backend_key_hash(const struct hmsg *req);
 
 /* Get a connection to SERVER: from the pool unless FRESH, else connect
- * with DEADLINE. 0 or -errno (-ETIMEDOUT when the connect timed out). */
+ * with DEADLINE. 0 or -errno (-ETIMEDOUT when the connect timed out).
+ * Counts as an exchange in progress until backend_release. */
 int backend_acquire(struct worker *w, unsigned backend, unsigned server, bool fresh,
 		    struct bconn *out, rt_time_t deadline);
 

@@ -243,8 +243,11 @@ int proxy_start(struct proxy *px, const struct config *cfg)
 	px->workers = calloc(cfg->threads, sizeof(*px->workers));
 	if (!px->backends || !px->workers)
 		return -ENOMEM;
-	for (size_t b = 0; b < cfg->n_backends; b++)
+	for (size_t b = 0; b < cfg->n_backends; b++) {
 		px->backends[b].cfg = &cfg->backends[b];
+		if (backend_rt_init(&px->backends[b]) < 0)
+			return -ENOMEM;
+	}
 	px->store = store_create(cfg->cache.memory);
 	if (!px->store)
 		return -ENOMEM;
@@ -372,6 +375,8 @@ void proxy_free(struct proxy *px)
 		free(w->accept_tasks);
 	}
 	free(px->workers);
+	for (size_t b = 0; px->backends && b < px->n_backends; b++)
+		backend_rt_free(&px->backends[b]);
 	free(px->backends);
 	admin_close(px);
 	cpool_destroy(&px->cpool);

@@ -31,9 +31,20 @@ struct fetch_node {
 	struct rt_task *task;
 };
 
+struct backend_ring_pt {
+	uint64_t hash;
+	unsigned server;
+};
+
+/* A backend's shared selection state (backend.c), built at start. */
 struct backend_rt {
 	const struct config_backend *cfg;
-	atomic_uint rr; /* round-robin position, shared by all loops */
+	atomic_uint rr;	 /* round-robin position, shared by all loops */
+	unsigned *sched; /* smooth weighted round-robin order of servers */
+	unsigned sched_len;
+	atomic_uint *active;	      /* exchanges in progress per server, all loops */
+	struct backend_ring_pt *ring; /* consistent-hash points, sorted */
+	size_t ring_len;
 };
 
 struct worker {

@@ -375,7 +375,7 @@ Test(config_errors, unknown_key_in_backend)
 			 "    foo: 1\n"
 			 "    servers: [\"127.0.0.1:9000\"]\n",
 			 "t.yaml:4:5: unknown key 'foo' in backends[0]; expected one of: name, "
-			 "servers, pool_size, connect_timeout, first_byte_timeout, "
+			 "servers, balance, pool_size, connect_timeout, first_byte_timeout, "
 			 "between_bytes_timeout");
 }
 
@@ -653,7 +653,7 @@ Test(config_errors, many_errors_reported_together)
 	    "t.yaml:7:22: backends[0].connect_timeout: invalid duration 'soon' (expected e.g. "
 	    "250ms, 30s, 2m, 1h)",
 	    "t.yaml:9:5: unknown key 'extra' in backends[1]; expected one of: name, servers, "
-	    "pool_size, connect_timeout, first_byte_timeout, between_bytes_timeout",
+	    "balance, pool_size, connect_timeout, first_byte_timeout, between_bytes_timeout",
 	    "t.yaml:8:5: backends[1]: missing required key 'name'",
 	    "t.yaml:11:11: cache.memory: invalid size '1.5MiB' (expected e.g. 4096, 16KiB, "
 	    "256MiB, 10MB)",
@@ -1476,4 +1476,41 @@ Test(config_compression, errors)
 	    MINIMAL "compression: {gzip: true}\n",
 	    "t.yaml:5:15: unknown key 'gzip' in compression; expected one of: enabled, "
 	    "workers, queue, min_size, codings, levels, types, bench_on_loop");
+}
+
+/* ------------------------------------------------------------------------ */
+/* backend weights and balancing                                             */
+
+Test(config_backends, weights_and_balance)
+{
+	struct config *cfg = expect_ok("listen: \":8080\"\n"
+				       "backends:\n"
+				       "  - name: app\n"
+				       "    balance: hash\n"
+				       "    servers:\n"
+				       "      - \"127.0.0.1:9001\"\n"
+				       "      - {address: \"127.0.0.1:9002\", weight: 3}\n");
+	cr_assert_eq(cfg->backends[0].n_servers, 2);
+	cr_assert_eq(cfg->backends[0].weights[0], 1);
+	cr_assert_eq(cfg->backends[0].weights[1], 3);
+	cr_assert_eq(cfg->backends[0].balance, BALANCE_HASH);
+	config_free(&cfg);
+	cfg = expect_ok(MINIMAL);
+	cr_assert_eq(cfg->backends[0].balance, BALANCE_ROUND_ROBIN);
+	cr_assert_eq(cfg->backends[0].weights[0], 1);
+	config_free(&cfg);
+}
+
+Test(config_backends, errors)
+{
+	expect_one_error("listen: \":8080\"\nbackends:\n  - name: app\n    balance: random\n"
+			 "    servers: [\"127.0.0.1:9000\"]\n",
+			 "t.yaml:4:14: backends[0].balance: unknown method 'random'; expected "
+			 "round_robin, least_connections or hash");
+	expect_one_error("listen: \":8080\"\nbackends:\n  - name: app\n"
+			 "    servers: [{address: \"127.0.0.1:9000\", weight: 0}]\n",
+			 "t.yaml:4:51: backends[0].servers[0].weight: 0 is out of range (1..1000)");
+	expect_one_error("listen: \":8080\"\nbackends:\n  - name: app\n"
+			 "    servers: [{weight: 2}]\n",
+			 "t.yaml:4:15: backends[0].servers[0]: missing required key 'address'");
 }
