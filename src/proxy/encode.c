@@ -351,10 +351,8 @@ static void enc_main(void *arg)
 {
 	struct enc_args *a = arg;
 	struct worker *w = a->w;
-	struct fetch_node node = {.task = rt_task_self(), .next = w->fetches};
-	if (w->fetches)
-		w->fetches->prev = &node;
-	w->fetches = &node;
+	struct fetch_node node;
+	worker_task_link(w, &node);
 
 	uint64_t between = w->px->backends[0].cfg->between_bytes_timeout_ns;
 	struct cjob j = {.decode = a->decode,
@@ -432,12 +430,7 @@ static void enc_main(void *arg)
 	 * its last step); after the copy's readers and slot are released,
 	 * since this may wait behind other steps. */
 	cpool_free_codec(w->px->cpool, &j.k);
-	if (node.prev)
-		node.prev->next = node.next;
-	else
-		w->fetches = node.next;
-	if (node.next)
-		node.next->prev = node.prev;
+	worker_task_unlink(w, &node);
 }
 
 static int enc_start(struct worker *w, struct cobj *o, enum coding c, bool decode,

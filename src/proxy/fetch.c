@@ -406,10 +406,8 @@ static void fetch_main(void *arg)
 	struct fetch_args *a = arg;
 	struct fetch f = {.a = a, .w = a->w, .cfg = a->w->px->cfg, .bc = {.fd = -1}};
 	struct worker *w = a->w;
-	struct fetch_node node = {.task = rt_task_self(), .next = w->fetches};
-	if (w->fetches)
-		w->fetches->prev = &node;
-	w->fetches = &node;
+	struct fetch_node node;
+	worker_task_link(w, &node);
 	f.bcfg = a->w->px->backends[a->backend].cfg;
 	uint32_t nf = f.cfg->limits.max_headers;
 	f.rcap = f.cfg->limits.max_header_size + 16 * 1024;
@@ -499,12 +497,7 @@ out:
 	free(f.mem);
 	free(a->req);
 	free(a);
-	if (node.prev)
-		node.prev->next = node.next;
-	else
-		w->fetches = node.next;
-	if (node.next)
-		node.next->prev = node.prev;
+	worker_task_unlink(w, &node);
 }
 
 int fetch_start(struct fetch_args *a)

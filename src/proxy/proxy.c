@@ -147,6 +147,24 @@ static void force_on_loop(struct rt_msg *m)
 		rt_task_cancel(f->task);
 }
 
+void worker_task_link(struct worker *w, struct fetch_node *n)
+{
+	*n = (struct fetch_node){.task = rt_task_self(), .next = w->fetches};
+	if (w->fetches)
+		w->fetches->prev = n;
+	w->fetches = n;
+}
+
+void worker_task_unlink(struct worker *w, struct fetch_node *n)
+{
+	if (n->prev)
+		n->prev->next = n->next;
+	else
+		w->fetches = n->next;
+	if (n->next)
+		n->next->prev = n->prev;
+}
+
 static void hb_on_loop(struct rt_msg *m)
 {
 	struct worker *w = (struct worker *)((char *)m - offsetof(struct worker, hb_msg));

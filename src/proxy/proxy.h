@@ -25,7 +25,8 @@
 struct client;
 struct bpool;
 
-/* A running fetch task, listed on its worker so a forced drain can cancel it. */
+/* A running fetch (or encode) task, listed on its worker so a forced drain
+ * can cancel it. */
 struct fetch_node {
 	struct fetch_node *prev, *next;
 	struct rt_task *task;
@@ -98,6 +99,10 @@ int proxy_start(struct proxy *px, const struct config *cfg);
 void proxy_drain(struct proxy *px, uint64_t timeout_ns);
 
 void proxy_free(struct proxy *px);
+
+/* List the current task on W (a fetch_node on its stack) / take it off. */
+void worker_task_link(struct worker *w, struct fetch_node *n);
+void worker_task_unlink(struct worker *w, struct fetch_node *n);
 
 /*
  * For the systemd watchdog, from the main thread: true when every loop has
