@@ -77,13 +77,20 @@ static int ring_cmp(const void *a, const void *b)
 	return x->hash < y->hash ? -1 : x->hash > y->hash;
 }
 
+/* Weights are always loaded with the servers; a config built by hand may
+ * leave them out, which means 1 each. */
+static unsigned weight_of(const struct config_backend *cfg, size_t i)
+{
+	return cfg->weights ? cfg->weights[i] : 1;
+}
+
 int backend_rt_init(struct backend_rt *b)
 {
 	const struct config_backend *cfg = b->cfg;
 	size_t n = cfg->n_servers;
 	unsigned total = 0;
 	for (size_t i = 0; i < n; i++)
-		total += cfg->weights ? cfg->weights[i] : 1;
+		total += weight_of(cfg, i);
 	b->sched = calloc(total, sizeof(*b->sched));
 	b->active = calloc(n, sizeof(*b->active));
 	long *cur = calloc(n, sizeof(*cur));
@@ -98,7 +105,7 @@ int backend_rt_init(struct backend_rt *b)
 	for (unsigned k = 0; k < total; k++) {
 		size_t best = 0;
 		for (size_t i = 0; i < n; i++) {
-			cur[i] += cfg->weights ? cfg->weights[i] : 1;
+			cur[i] += weight_of(cfg, i);
 			if (cur[i] > cur[best])
 				best = i;
 		}
@@ -109,7 +116,7 @@ int backend_rt_init(struct backend_rt *b)
 	free(cur);
 	size_t p = 0;
 	for (size_t i = 0; i < n; i++) {
-		unsigned pts = 40 * (cfg->weights ? cfg->weights[i] : 1);
+		unsigned pts = 40 * weight_of(cfg, i);
 		for (unsigned k = 0; k < pts; k++) {
 			char tag[300];
 			int l = snprintf(tag, sizeof(tag), "%s#%u", cfg->servers[i].spec, k);
@@ -131,7 +138,8 @@ void backend_rt_free(struct backend_rt *b)
 	b->ring = NULL;
 }
 
-uint64_t backend_key_hash(const struct hmsg *req)
+/* The consistent-hash key of a request: its Host and request-target. */
+static uint64_t key_hash(const struct hmsg *req)
 {
 	XXH3_state_t st;
 	XXH3_64bits_reset(&st);
@@ -143,17 +151,21 @@ uint64_t backend_key_hash(const struct hmsg *req)
 	return XXH3_64bits_digest(&st);
 }
 
-unsigned backend_pick(struct proxy *px, unsigned backend, uint64_t key_hash)
+unsigned backend_pick(struct proxy *px, unsigned backend, const struct hmsg *req)
 {
 	struct backend_rt *b = &px->backends[backend];
 	const struct config_backend *cfg = b->cfg;
 	unsigned n = (unsigned)cfg->n_servers;
-	unsigned tick = atomic_fetch_add_explicit(&b->rr, 1, memory_order_relaxed);
 	if (n == 1)
 		return 0;
+	/* The shared position only where it is used: it is a cache line all
+	 * loops write. */
+	unsigned tick = cfg->balance == BALANCE_HASH
+			    ? 0
+			    : atomic_fetch_add_explicit(&b->rr, 1, memory_order_relaxed);
 	switch (cfg->balance) {
 	case BALANCE_HASH: {
-		uint64_t h = key_hash;
+		uint64_t h = key_hash(req);
 		size_t lo = 0, hi = b->ring_len;
 		while (lo < hi) {
 			size_t mid = lo + (hi - lo) / 2;
@@ -171,7 +183,7 @@ unsigned backend_pick(struct proxy *px, unsigned backend, uint64_t key_hash)
 			unsigned i = (tick + k) % n;
 			uint64_t ai = atomic_load_explicit(&b->active[i], memory_order_relaxed);
 			uint64_t ab = atomic_load_explicit(&b->active[best], memory_order_relaxed);
-			if (ai * cfg->weights[best] < ab * cfg->weights[i])
+			if (ai * weight_of(cfg, best) < ab * weight_of(cfg, i))
 				best = i;
 		}
 		return best;

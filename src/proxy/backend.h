@@ -35,13 +35,11 @@ void backend_rt_free(struct backend_rt *b);
  * Pick a server of BACKEND as its balance method says: round robin in
  * proportion to the weights (the smooth order nginx uses, so a weight-3
  * server is not hit three times in a row), the fewest exchanges in
- * progress per unit of weight, or consistent hashing of KEY_HASH
- * (backend_key_hash: host and request-target) on a ring of 40 points per unit of weight, so adding
+ * progress per unit of weight, or consistent hashing of REQ's Host and
+ * request-target (hashed only for this method) on a ring of 40 points per unit of weight, so adding
  * or removing a server moves only its share of the keys.
  */
-unsigned backend_pick(struct proxy *px, unsigned backend, uint64_t key_hash);
-/* The hash key of a request for BALANCE_HASH: its Host and request-target. */
-uint64_t backend_key_hash(const struct hmsg *req);
+unsigned backend_pick(struct proxy *px, unsigned backend, const struct hmsg *req);
 
 /* Get a connection to SERVER: from the pool unless FRESH, else connect
  * with DEADLINE. 0 or -errno (-ETIMEDOUT when the connect timed out).

@@ -156,9 +156,11 @@ static void put_304_fields(struct hbuf *b, struct cobj *o, const struct encode_p
 	encode_put_headers(b, o, plan, keep, sizeof(keep) / sizeof(keep[0]));
 }
 
+/* NOT_MOD: a conditional request the object answers with 304 (worked out
+ * once, by deliver_object, which needs it to plan too). */
 static enum upstream_result deliver_plan(struct client *c, struct cobj *o,
 					 const struct deliver_opts *d,
-					 const struct encode_plan *plan)
+					 const struct encode_plan *plan, bool not_mod)
 {
 	const struct config *cfg = c->w->px->cfg;
 	struct hmsg *req = &c->req;
@@ -179,7 +181,7 @@ static enum upstream_result deliver_plan(struct client *c, struct cobj *o,
 	uint64_t from = 0, to = 0, total = complete ? have : (clen >= 0 ? (uint64_t)clen : 0);
 	bool length_known = complete || clen >= 0;
 	int range = 0;
-	if (d->from_cache && (status == 200 || status == 203) && not_modified(c, o, d->now)) {
+	if (not_mod) {
 		status = 304;
 		no_body = true;
 	} else if (d->from_cache && status == 200 && complete && !head) {
@@ -324,15 +326,13 @@ enum upstream_result deliver_object(struct client *c, struct cobj *o, const stru
 {
 	struct encode_plan plan = {
 	    .body = o->body, .send = CODING_IDENTITY, .stored = CODING_IDENTITY};
-	if (d->from_cache) {
-		/* A request that will be answered 304 needs the head only: it
-		 * must not start a copy. */
-		bool head_only =
-		    hmsg_method(&c->req) == HTTP_HEAD ||
-		    ((o->status == 200 || o->status == 203) && not_modified(c, o, d->now));
-		encode_plan(c->w, &c->req, o, head_only, &plan);
-	}
-	enum upstream_result r = deliver_plan(c, o, d, &plan);
+	bool not_mod =
+	    d->from_cache && (o->status == 200 || o->status == 203) && not_modified(c, o, d->now);
+	/* A request answered 304 needs the head only: it must not start a
+	 * copy. */
+	if (d->from_cache)
+		encode_plan(c->w, &c->req, o, not_mod || hmsg_method(&c->req) == HTTP_HEAD, &plan);
+	enum upstream_result r = deliver_plan(c, o, d, &plan, not_mod);
 	encode_plan_release(&plan);
 	return r;
 }

@@ -239,7 +239,7 @@ static int exchange_head(struct fetch *f, uint32_t *len, uint32_t *pos)
 		return -1;
 	}
 	size_t head_len = b.len;
-	unsigned server = backend_pick(a->w->px, a->backend, backend_key_hash(&f->req));
+	unsigned server = backend_pick(a->w->px, a->backend, &f->req);
 	for (int attempt = 0;; attempt++) {
 		int r = backend_acquire(a->w, a->backend, server, attempt > 0, &f->bc,
 					rt_deadline_in(f->bcfg->connect_timeout_ns));

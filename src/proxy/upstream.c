@@ -403,7 +403,7 @@ enum upstream_result upstream_forward(struct client *c, unsigned backend)
 			return UP_ABORT;
 	}
 
-	unsigned server = backend_pick(w->px, backend, backend_key_hash(&c->req));
+	unsigned server = backend_pick(w->px, backend, &c->req);
 	for (int attempt = 0;; attempt++) {
 		bool fresh = attempt > 0;
 		int r = backend_acquire(w, backend, server, fresh, &x.bc,
