@@ -11,6 +11,7 @@
 #include "ops/log.h"
 #include "ops/notify.h"
 #include "proxy/proxy.h"
+#include "rt/clock.h"
 
 static void usage(FILE *f)
 {
@@ -112,33 +113,23 @@ int main(int argc, char **argv)
 	uint64_t wd_usec = notify_watchdog_usec();
 	if (wd_usec && wd_usec < 3000)
 		wd_usec = 3000; /* a shorter interval would only spin this thread */
-	struct timespec next_ping = {0};
-	if (wd_usec) {
+	rt_time_t next_ping = rt_clock_now();
+	if (wd_usec)
 		proxy_loops_alive(&px); /* posts the first ping */
-		clock_gettime(CLOCK_MONOTONIC, &next_ping);
-	}
 	for (;;) {
 		int sig = 0;
 		if (wd_usec) {
 			/* Ping every third of the interval, measured from an
 			 * absolute time: other signals (SIGHUP, SIGUSR1) that
 			 * wake this thread must not push the ping back. */
-			struct timespec now;
-			clock_gettime(CLOCK_MONOTONIC, &now);
-			int64_t left_ns = (next_ping.tv_sec - now.tv_sec) * 1000000000ll +
-					  (next_ping.tv_nsec - now.tv_nsec);
-			if (left_ns <= 0) {
+			rt_time_t now = rt_clock_now();
+			if (now >= next_ping) {
 				if (proxy_loops_alive(&px))
 					notify_send("WATCHDOG=1");
-				uint64_t step = wd_usec / 3 * 1000;
-				next_ping.tv_sec = now.tv_sec + (time_t)(step / 1000000000);
-				next_ping.tv_nsec = now.tv_nsec + (long)(step % 1000000000);
-				if (next_ping.tv_nsec >= 1000000000) {
-					next_ping.tv_sec++;
-					next_ping.tv_nsec -= 1000000000;
-				}
+				next_ping = now + wd_usec / 3 * 1000;
 				continue;
 			}
+			uint64_t left_ns = next_ping - now;
 			struct timespec ts = {.tv_sec = (time_t)(left_ns / 1000000000),
 					      .tv_nsec = (long)(left_ns % 1000000000)};
 			siginfo_t info;

@@ -355,7 +355,7 @@ struct cbody *cobj_enc_get(struct cobj *o, enum coding c)
 	return b;
 }
 
-static enum body_state body_state_of(struct cbody *b)
+enum body_state cbody_state(struct cbody *b)
 {
 	pthread_mutex_lock(&b->lock);
 	enum body_state st = b->state;
@@ -368,7 +368,7 @@ struct cbody *cobj_enc_put(struct cobj *o, enum coding c, struct cbody *b)
 	struct cbody *old = NULL;
 	pthread_mutex_lock(&o->enc_lock);
 	struct cbody *have = o->enc[c];
-	if (have && body_state_of(have) == BODY_FAILED) {
+	if (have && cbody_state(have) == BODY_FAILED) {
 		old = have; /* a broken copy is replaced, never handed out */
 		have = NULL;
 	}
@@ -499,7 +499,7 @@ struct cobj *cobj_clone_head(struct cobj *old)
 	pthread_mutex_lock(&old->enc_lock);
 	for (int c = 0; c < CODING__N; c++) {
 		struct cbody *b = old->enc[c];
-		if (b && body_state_of(b) == BODY_DONE) {
+		if (b && cbody_state(b) == BODY_DONE) {
 			o->enc[c] = b;
 			atomic_fetch_add(&b->refs, 1);
 		}

@@ -182,6 +182,8 @@ void cobj_enc_drop(struct cobj *o, enum coding c, struct cbody *b, bool refuse);
 bool cobj_enc_refused(struct cobj *o, enum coding c);
 /* Bytes allocated for O's body and its coded copies (for the budget). */
 uint64_t cobj_alloc(struct cobj *o);
+/* B's state, read under its lock. */
+enum body_state cbody_state(struct cbody *b);
 
 /* --- the store ---------------------------------------------------------- */
 

@@ -7,7 +7,6 @@
 #include <stdlib.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "rt/task.h"
@@ -15,17 +14,9 @@
 
 struct cpool {
 	struct rt_workpool *wp; /* NULL with on_loop */
-	unsigned queue;
-	unsigned max_streams; /* workers + queue */
+	unsigned max_streams;	/* workers + queue */
 	struct cpool_stats stats;
 };
-
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 struct step {
 	struct cjob *j;
@@ -59,7 +50,7 @@ static void step_run(void *arg)
 	struct cjob *j = s->j;
 	if (s->p->wp)
 		lower_priority_once();
-	uint64_t t0 = mono_ns();
+	rt_time_t t0 = rt_clock_now();
 	j->in_used = 0;
 	j->out_len = 0;
 	j->more = false;
@@ -72,29 +63,21 @@ static void step_run(void *arg)
 			goto out;
 		}
 	}
-	for (;;) {
-		size_t used = 0, produced = 0;
-		int r = codec_run(j->k, j->in + j->in_used, j->in_len - j->in_used, &used,
-				  j->out + j->out_len, j->out_cap - j->out_len, &produced, j->op);
-		j->in_used += used;
-		j->out_len += produced;
-		if (r < 0) {
-			j->res = r;
-			break;
-		}
-		if (r == 0)
-			break;
-		/* r == 1: the output is full; the caller comes back. */
-		j->more = true;
-		break;
-	}
+	size_t used = 0, produced = 0;
+	int r = codec_run(j->k, j->in, j->in_len, &used, j->out, j->out_cap, &produced, j->op);
+	j->in_used = used;
+	j->out_len = produced;
+	if (r < 0)
+		j->res = r;
+	else if (r == 1)
+		j->more = true; /* the output is full; the caller comes back */
 out:
 	if (j->k && (j->free_after || j->res < 0) && !j->more)
 		codec_free(&j->k);
 	atomic_fetch_add_explicit(&s->p->stats.jobs, 1, memory_order_relaxed);
 	atomic_fetch_add_explicit(&s->p->stats.bytes_in, j->in_used, memory_order_relaxed);
 	atomic_fetch_add_explicit(&s->p->stats.bytes_out, j->out_len, memory_order_relaxed);
-	atomic_fetch_add_explicit(&s->p->stats.job_ns, mono_ns() - t0, memory_order_relaxed);
+	atomic_fetch_add_explicit(&s->p->stats.job_ns, rt_clock_now() - t0, memory_order_relaxed);
 }
 
 struct cpool *cpool_create(unsigned workers, unsigned queue, bool on_loop)
@@ -102,7 +85,6 @@ struct cpool *cpool_create(unsigned workers, unsigned queue, bool on_loop)
 	struct cpool *p = calloc(1, sizeof(*p));
 	if (!p)
 		return NULL;
-	p->queue = queue;
 	p->max_streams = workers + queue;
 	if (!on_loop && !(p->wp = rt_workpool_create(workers, queue))) {
 		free(p);

@@ -118,14 +118,6 @@ static int client_choice(const struct config *cfg, const struct hmsg *req, unsig
 	return accept_encoding_choose(v, n, offer, pref, npref);
 }
 
-static bool body_broken(struct cbody *b)
-{
-	pthread_mutex_lock(&b->lock);
-	bool broken = b->state == BODY_FAILED;
-	pthread_mutex_unlock(&b->lock);
-	return broken;
-}
-
 static int enc_start(struct worker *w, struct cobj *o, enum coding c, bool decode,
 		     struct cbody **outp);
 
@@ -195,7 +187,7 @@ void encode_plan(struct worker *w, const struct hmsg *req, struct cobj *o, bool 
 	if (cobj_enc_refused(o, (enum coding)want))
 		return; /* a copy failed for good: as stored */
 	struct cbody *copy = cobj_enc_get(o, (enum coding)want);
-	if (copy && body_broken(copy))
+	if (copy && cbody_state(copy) == BODY_FAILED)
 		cbody_release(&copy);
 	if (!copy && head) {
 		/* A HEAD (or a request that will get a 304) gets the head a GET

@@ -98,9 +98,7 @@ static void dl_expire(struct rt_loop *l, struct rt_task *t)
 		return; /* its wait ended in this same batch of completions */
 	if (t->io_op) {
 		t->timed_out = true;
-		struct io_uring_sqe *sqe = rt_sqe_get(l, 1);
-		io_uring_prep_cancel64(sqe, (__u64)(uintptr_t)t->io_op, 0);
-		io_uring_sqe_set_data(sqe, NULL);
+		rt_op_cancel(l, t->io_op);
 	} else if (t->in_wait) {
 		rt_wait_abort(t, -ETIMEDOUT);
 	}

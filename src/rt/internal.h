@@ -99,6 +99,10 @@ int rt_park(void);
 void rt_task_finish(struct rt_loop *loop, struct rt_task *t);
 void rt_task_free(struct rt_loop *loop, struct rt_task *t);
 
+/* loop.c: ask the kernel to cancel OP (its own CQE then reports it); the
+ * cancel request itself carries no user_data. */
+void rt_op_cancel(struct rt_loop *loop, struct rt_op *op);
+
 /* deadline.c */
 void rt_dl_init(struct rt_loop *l);
 void rt_dl_free(struct rt_loop *l);

@@ -192,9 +192,7 @@ void rt_watch_cancel(struct rt_watch *w)
 	if (!w->armed || w->cancelled)
 		return;
 	w->cancelled = true;
-	struct io_uring_sqe *sqe = rt_sqe_get(rt_tls_loop, 1);
-	io_uring_prep_cancel64(sqe, (__u64)(uintptr_t)&w->op, 0);
-	io_uring_sqe_set_data(sqe, NULL);
+	rt_op_cancel(rt_tls_loop, &w->op);
 }
 
 static void acceptor_on_cqe(struct rt_op *op, int res, unsigned flags)
@@ -230,7 +228,5 @@ void rt_acceptor_cancel(struct rt_acceptor *a)
 	if (!a->armed || a->cancelled)
 		return;
 	a->cancelled = true;
-	struct io_uring_sqe *sqe = rt_sqe_get(rt_tls_loop, 1);
-	io_uring_prep_cancel64(sqe, (__u64)(uintptr_t)&a->op, 0);
-	io_uring_sqe_set_data(sqe, NULL);
+	rt_op_cancel(rt_tls_loop, &a->op);
 }

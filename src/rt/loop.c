@@ -202,6 +202,13 @@ struct io_uring_sqe *rt_sqe_get(struct rt_loop *loop, unsigned need)
 	}
 }
 
+void rt_op_cancel(struct rt_loop *loop, struct rt_op *op)
+{
+	struct io_uring_sqe *sqe = rt_sqe_get(loop, 1);
+	io_uring_prep_cancel64(sqe, (__u64)(uintptr_t)op, 0);
+	io_uring_sqe_set_data(sqe, NULL);
+}
+
 /*
  * Reap up to RT_REAP_MAX CQEs, then advance once (batch). Waking only
  * queues tasks; none runs until the batch is done. The cap bounds a round:

@@ -180,9 +180,7 @@ void rt_task_cancel(struct rt_task *t)
 	if (t->state != T_WAITING)
 		return; /* its next await fails */
 	if (t->io_op) {
-		struct io_uring_sqe *sqe = rt_sqe_get(t->loop, 1);
-		io_uring_prep_cancel64(sqe, (__u64)(uintptr_t)t->io_op, 0);
-		io_uring_sqe_set_data(sqe, NULL);
+		rt_op_cancel(t->loop, t->io_op);
 	} else if (t->in_wait) {
 		rt_wait_abort(t, -ECANCELED);
 	}
