@@ -21,9 +21,11 @@ static void usage(FILE *f)
 		   "  -t, --test         check the configuration file and exit\n"
 		   "  -v, --version      print the version and exit\n"
 		   "  -h, --help         this text\n"
-		   "Signals: SIGTERM/SIGINT drain (timeouts.drain, default 10 s) and exit 0.\n"
-		   "Under systemd (Type=notify) it reports READY=1, STOPPING=1 and STATUS=\n"
-		   "to NOTIFY_SOCKET, and pings WATCHDOG=1 when WatchdogSec= is set.\n");
+		   "Signals: SIGHUP reloads the configuration file (a bad file is refused and\n"
+		   "the running configuration kept); SIGTERM/SIGINT drain (timeouts.drain,\n"
+		   "default 10 s) and exit 0.\n"
+		   "Under systemd (Type=notify) it reports READY=1, RELOADING=1, STOPPING=1 and\n"
+		   "STATUS= to NOTIFY_SOCKET, and pings WATCHDOG=1 when WatchdogSec= is set.\n");
 }
 
 static struct config *load(const char *path)
@@ -34,6 +36,62 @@ static struct config *load(const char *path)
 		fprintf(stderr, "%s\n", errs.lines[i]);
 	config_errors_clear(&errs);
 	return cfg;
+}
+
+static void status_serving(const struct proxy *px)
+{
+	const struct config *cfg = proxy_config(px);
+	notify_sendf("READY=1\nSTATUS=serving %s with %u loops (configuration %llu)",
+		     cfg->n_listen ? cfg->listen[0].spec : "nothing", cfg->threads,
+		     (unsigned long long)px->gen_seq);
+}
+
+/*
+ * SIGHUP or POST /reload: load and check PATH, then swap it in. A file
+ * with errors is refused whole and the running configuration stays; the
+ * outcome is kept for the admin request that may be waiting for it.
+ */
+static void reload(struct proxy *px, const char *path)
+{
+	unsigned long asked = atomic_load(&px->reload_asked);
+	struct timespec mono;
+	clock_gettime(CLOCK_MONOTONIC, &mono);
+	notify_sendf("RELOADING=1\nMONOTONIC_USEC=%llu\nSTATUS=reloading %s",
+		     (unsigned long long)mono.tv_sec * 1000000ull +
+			 (unsigned long long)mono.tv_nsec / 1000,
+		     path);
+	log_info("reloading %s", path);
+	char text[sizeof(px->reload_errors)];
+	size_t tl = 0;
+	text[0] = '\0';
+	struct config_errors errs = {0};
+	struct config *cfg = config_load(path, &errs);
+	int r;
+	if (!cfg) {
+		for (size_t i = 0; i < errs.n; i++) {
+			log_error("%s", errs.lines[i]);
+			int n = snprintf(text + tl, sizeof(text) - tl, "%s\n", errs.lines[i]);
+			if (n > 0 && (size_t)n < sizeof(text) - tl)
+				tl += (size_t)n;
+		}
+		r = -EINVAL;
+	} else {
+		r = proxy_reload(px, cfg);
+		if (r < 0)
+			snprintf(text, sizeof(text), "%s\n", strerror(-r));
+	}
+	config_errors_clear(&errs);
+	if (r == 0)
+		log_info("reloaded %s: configuration %llu", path, (unsigned long long)px->gen_seq);
+	else
+		log_error("reload of %s refused; still running configuration %llu", path,
+			  (unsigned long long)px->gen_seq);
+	pthread_mutex_lock(&px->lock);
+	px->reload_status = r;
+	memcpy(px->reload_errors, text, sizeof(text));
+	pthread_mutex_unlock(&px->lock);
+	atomic_store(&px->reload_done, asked);
+	status_serving(px);
 }
 
 int main(int argc, char **argv)
@@ -95,18 +153,17 @@ int main(int argc, char **argv)
 
 	notify_init();
 	struct proxy px;
-	int r = proxy_start(&px, cfg);
+	int r = proxy_start(&px, cfg); /* px owns cfg from here on */
 	if (r < 0) {
 		log_error("startup failed: %s", strerror(-r));
 		notify_sendf("STATUS=startup failed: %s", strerror(-r));
 		proxy_drain(&px, 0);
 		proxy_free(&px);
-		config_free(&cfg);
 		notify_close();
 		return 1;
 	}
 	log_info("ringcache %s started with %s", RINGCACHE_VERSION, path);
-	notify_sendf("READY=1\nSTATUS=serving %s with %u loops", cfg->listen[0].spec, cfg->threads);
+	status_serving(&px);
 	/* The watchdog is pinged at half the interval systemd set, and only
 	 * while every loop answers: a loop stuck in a task makes systemd
 	 * restart the service, as WatchdogSec= intends. */
@@ -143,18 +200,19 @@ int main(int argc, char **argv)
 			log_info("%s: draining", strsignal(sig));
 			/* Tell systemd how long the drain may take, past the
 			 * unit's TimeoutStopSec if timeouts.drain is longer. */
-			notify_sendf("STOPPING=1\nSTATUS=draining (%s)\nEXTEND_TIMEOUT_USEC=%llu",
-				     strsignal(sig),
-				     (unsigned long long)(cfg->timeouts.drain_ns / 1000 + 5000000));
+			notify_sendf(
+			    "STOPPING=1\nSTATUS=draining (%s)\nEXTEND_TIMEOUT_USEC=%llu",
+			    strsignal(sig),
+			    (unsigned long long)(proxy_config(&px)->timeouts.drain_ns / 1000 +
+						 5000000));
 			break;
 		}
 		if (sig == SIGHUP)
-			log_warn("SIGHUP: configuration reload is not implemented yet; ignored");
+			reload(&px, path);
 		/* SIGUSR1: there is no log file to reopen yet (stderr only). */
 	}
-	proxy_drain(&px, cfg->timeouts.drain_ns);
+	proxy_drain(&px, proxy_config(&px)->timeouts.drain_ns);
 	proxy_free(&px);
-	config_free(&cfg);
 	log_info("stopped");
 	notify_close();
 	return 0;

@@ -778,6 +778,22 @@ static void evict_some(struct store *st)
 	}
 }
 
+void store_set_budget(struct store *st, uint64_t budget)
+{
+	pthread_mutex_lock(&st->ev.lock);
+	st->ev.budget = budget;
+	pthread_mutex_unlock(&st->ev.lock);
+	evict_some(st); /* a smaller budget takes effect now, not at the next store */
+}
+
+uint64_t store_budget(struct store *st)
+{
+	pthread_mutex_lock(&st->ev.lock);
+	uint64_t b = st->ev.budget;
+	pthread_mutex_unlock(&st->ev.lock);
+	return b;
+}
+
 /* Bytes an object costs: its record, its head strings, its key's head and
  * its body's chunks (BODY: allocated bytes), with allocator overhead. */
 static uint64_t obj_size(const struct cobj *o, uint64_t body)

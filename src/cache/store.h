@@ -192,6 +192,9 @@ struct store_stats {
 };
 
 struct store *store_create(uint64_t budget);
+/* Change the memory budget (reload); evicts down to a smaller one now. */
+void store_set_budget(struct store *st, uint64_t budget);
+uint64_t store_budget(struct store *st);
 void store_free(struct store **sp);
 struct store_stats *store_stats(struct store *st);
 uint64_t store_bytes(struct store *st);

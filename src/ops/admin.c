@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -17,6 +18,7 @@
 #include "ops/log.h"
 #include "ops/metrics.h"
 #include "proxy/cache_path.h"
+#include "proxy/gen.h"
 #include "rt/io.h"
 #include "rt/task.h"
 
@@ -24,13 +26,10 @@
 #define ADMIN_FIELDS  64
 #define ADMIN_TIMEOUT (10 * RT_SEC)
 
-struct admin {
-	int lfd;
-	struct rt_task *accept_task;
-};
-
 struct admin_conn {
+	struct worker *w;
 	struct proxy *px;
+	struct gen *gen; /* held while the request is handled */
 	int fd;
 	struct sockaddr_storage peer;
 	char buf[ADMIN_BUF];
@@ -38,42 +37,6 @@ struct admin_conn {
 	struct hfield fields[ADMIN_FIELDS];
 	struct hmsg m;
 };
-
-int admin_open(struct proxy *px)
-{
-	const struct config *cfg = px->cfg;
-	if (!cfg->admin.enabled)
-		return 0;
-	const struct config_addr *a = &cfg->admin.listen;
-	int fd = socket(a->sa.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	int one = 1;
-	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (bind(fd, (const struct sockaddr *)&a->sa, a->salen) < 0 || listen(fd, 128) < 0) {
-		int e = -errno;
-		close(fd);
-		log_error("admin listen %s: %s", a->spec, strerror(-e));
-		return e;
-	}
-	px->admin = calloc(1, sizeof(*px->admin));
-	if (!px->admin) {
-		close(fd);
-		return -ENOMEM;
-	}
-	px->admin->lfd = fd;
-	log_info("admin API on %s", a->spec);
-	return 0;
-}
-
-void admin_close(struct proxy *px)
-{
-	if (!px->admin)
-		return;
-	close(px->admin->lfd);
-	free(px->admin);
-	px->admin = NULL;
-}
 
 static int hexval(char c)
 {
@@ -162,7 +125,7 @@ size_t admin_render_metrics(struct proxy *px, char *out, size_t cap)
 	    {"connections", "gauge", "open client connections", atomic_load(&px->nconns)},
 	    {"cache_objects", "gauge", "stored responses", atomic_load(&ss->objects)},
 	    {"cache_bytes", "gauge", "bytes charged to the cache budget", store_bytes(px->store)},
-	    {"cache_budget_bytes", "gauge", "cache.memory", px->cfg->cache.memory},
+	    {"cache_budget_bytes", "gauge", "cache.memory", store_budget(px->store)},
 	    {"cache_evictions_total", "counter", "objects evicted for the budget",
 	     atomic_load(&ss->evictions)},
 	    {"cache_purged_total", "counter", "objects removed by purge and tag purge",
@@ -257,7 +220,7 @@ static size_t render_stats(struct proxy *px, char *out, size_t cap)
 	    "\"cache_budget_bytes\": %llu, \"cache_evictions\": %llu, \"cache_purged\": %llu, "
 	    "\"cache_banned\": %llu}\n",
 	    atomic_load(&px->nconns), (unsigned long long)atomic_load(&ss->objects),
-	    (unsigned long long)store_bytes(px->store), (unsigned long long)px->cfg->cache.memory,
+	    (unsigned long long)store_bytes(px->store), (unsigned long long)store_budget(px->store),
 	    (unsigned long long)atomic_load(&ss->evictions),
 	    (unsigned long long)atomic_load(&ss->purged),
 	    (unsigned long long)atomic_load(&ss->banned));
@@ -283,7 +246,7 @@ static int respond_text(struct admin_conn *ac, int status, const char *reason, c
 
 static bool authorised(struct admin_conn *ac, int *status)
 {
-	const struct config *cfg = ac->px->cfg;
+	const struct config *cfg = ac->gen->cfg;
 	if (!config_admin_allowed(cfg, (const struct sockaddr *)&ac->peer)) {
 		*status = 403;
 		return false;
@@ -298,6 +261,82 @@ static bool authorised(struct admin_conn *ac, int *status)
 		return true;
 	*status = 401;
 	return false;
+}
+
+/* JSON string contents: quotes, backslashes and control bytes escaped. */
+static void put_json_str(struct hbuf *b, const char *s, size_t n)
+{
+	static const char hex[] = "0123456789abcdef";
+	for (size_t i = 0; i < n; i++) {
+		unsigned char ch = (unsigned char)s[i];
+		if (ch == '"' || ch == '\\') {
+			char e[2] = {'\\', (char)ch};
+			hbuf_put(b, e, 2);
+		} else if (ch < 0x20 || ch == 0x7f) {
+			char e[6] = {'\\', 'u', '0', '0', hex[ch >> 4], hex[ch & 15]};
+			hbuf_put(b, e, 6);
+		} else {
+			hbuf_put(b, s + i, 1);
+		}
+	}
+}
+
+/* How long POST /reload waits for the main thread to load the file. */
+#define RELOAD_WAIT (30 * RT_SEC)
+
+/*
+ * POST /reload: the main thread loads, checks and swaps the config (reading
+ * and parsing a file is no work for a loop thread); this task asks it with
+ * a signal and polls for the answer, which needs no pointer from the main
+ * thread to a task that may be gone by then.
+ */
+static int reload(struct admin_conn *ac)
+{
+	struct proxy *px = ac->px;
+	unsigned long want = atomic_fetch_add(&px->reload_asked, 1) + 1;
+	pthread_kill(px->main_thread, SIGHUP);
+	rt_time_t until = rt_deadline_in(RELOAD_WAIT);
+	while (atomic_load(&px->reload_done) < want) {
+		rt_time_t next = rt_deadline_in(20 * RT_MS);
+		if (next > until)
+			return respond_text(ac, 503, "Service Unavailable",
+					    "reload did not finish in 30 s\n");
+		if (rt_sleep_until(next) < 0)
+			return -1;
+	}
+	struct hbuf b;
+	hbuf_init(&b, ac->out, sizeof(ac->out));
+	pthread_mutex_lock(&px->lock);
+	int st = px->reload_status;
+	if (st == 0) {
+		hbuf_printf(&b, "{\"reloaded\": true, \"generation\": %llu}\n",
+			    (unsigned long long)px->gen_seq);
+	} else {
+		hbuf_printf(&b, "{\"reloaded\": false, \"error\": \"%s\", \"messages\": [",
+			    strerror(-st));
+		const char *e = px->reload_errors;
+		bool first = true;
+		while (*e) {
+			const char *nl = strchr(e, '\n');
+			size_t n = nl ? (size_t)(nl - e) : strlen(e);
+			hbuf_puts(&b, first ? "\"" : ", \"");
+			put_json_str(&b, e, n);
+			hbuf_puts(&b, "\"");
+			first = false;
+			e += n + (nl ? 1 : 0);
+		}
+		hbuf_puts(&b, "]}\n");
+	}
+	pthread_mutex_unlock(&px->lock);
+	log_info("admin: reload %s", st == 0 ? "done" : "refused");
+	return respond(ac,
+		       st == 0	       ? 200
+		       : st == -EINVAL ? 400
+				       : 500,
+		       st == 0	       ? "OK"
+		       : st == -EINVAL ? "Bad Request"
+				       : "Internal Server Error",
+		       "application/json", ac->out, b.len);
 }
 
 static int handle(struct admin_conn *ac)
@@ -329,6 +368,10 @@ static int handle(struct admin_conn *ac)
 		return respond(ac, 200, "OK", "application/json", ac->out, n);
 	}
 	bool is_post = method == HTTP_POST || method == HTTP_PURGE;
+	if (PATH_IS("/reload"))
+		return method == HTTP_POST
+			   ? reload(ac)
+			   : respond_text(ac, 405, "Method Not Allowed", "use POST\n");
 	char a[2048], h[512], body[2300];
 	if (PATH_IS("/purge") || PATH_IS("/ban") || PATH_IS("/tag")) {
 		if (!is_post)
@@ -343,8 +386,8 @@ static int handle(struct admin_conn *ac)
 			h[0] = '\0';
 		char key[8192];
 		uint32_t hl;
-		int kl =
-		    cache_key_build(px->cfg, h, strlen(h), a, strlen(a), key, sizeof(key), &hl);
+		int kl = cache_key_build(ac->gen->cfg, h, strlen(h), a, strlen(a), key, sizeof(key),
+					 &hl);
 		size_t n = kl > 0 ? store_purge_key(px->store, key, (uint32_t)kl) : 0;
 		log_info("admin: purge host=%s url=%s: %zu objects", h, a, n);
 		int bl = snprintf(body, sizeof(body), "{\"purged\": %zu}\n", n);
@@ -414,7 +457,9 @@ static void admin_conn_main(void *arg)
 		}
 		/* One request per connection: an idle admin connection must
 		 * not hold up a drain. */
+		ac->gen = gen_hold(ac->w);
 		handle(ac);
+		gen_put(ac->w, ac->gen);
 		break;
 	}
 out:
@@ -422,51 +467,21 @@ out:
 	free(ac);
 }
 
-static void admin_accept_main(void *arg)
+void admin_accepted(struct worker *w, int fd)
 {
-	struct worker *w = arg;
-	struct admin *ad = w->px->admin;
-	for (;;) {
-		struct sockaddr_storage peer;
-		socklen_t plen = sizeof(peer);
-		int fd = rt_accept(ad->lfd, (struct sockaddr *)&peer, &plen, RT_NEVER);
-		if (fd == -ECANCELED)
-			break;
-		if (fd < 0) {
-			if (rt_sleep_until(rt_clock_now() + 100 * RT_MS) < 0)
-				break;
-			continue;
-		}
-		struct admin_conn *ac = malloc(sizeof(*ac));
-		if (!ac) {
-			rt_close(fd);
-			continue;
-		}
-		ac->px = w->px;
-		ac->fd = fd;
-		ac->peer = peer;
-		if (rt_task_spawn_detached(admin_conn_main, ac, "admin") < 0) {
-			rt_close(fd);
-			free(ac);
-		}
-	}
-}
-
-void admin_start(struct worker *w)
-{
-	struct admin *ad = w->px->admin;
-	if (!ad)
+	struct admin_conn *ac = malloc(sizeof(*ac));
+	if (!ac) {
+		close(fd);
 		return;
-	ad->accept_task = rt_task_spawn(admin_accept_main, w, "admin-accept");
-	if (ad->accept_task)
-		rt_task_detach(ad->accept_task);
-}
-
-void admin_stop(struct worker *w)
-{
-	struct admin *ad = w->px->admin;
-	if (ad && ad->accept_task) {
-		rt_task_cancel(ad->accept_task);
-		ad->accept_task = NULL;
+	}
+	ac->w = w;
+	ac->px = w->px;
+	ac->fd = fd;
+	socklen_t plen = sizeof(ac->peer);
+	if (getpeername(fd, (struct sockaddr *)&ac->peer, &plen) < 0)
+		ac->peer.ss_family = AF_UNSPEC; /* not allowed by any network */
+	if (rt_task_spawn_detached(admin_conn_main, ac, "admin") < 0) {
+		close(fd);
+		free(ac);
 	}
 }

@@ -9,14 +9,9 @@
 
 #include "proxy/proxy.h"
 
-/* Open the admin socket (main thread, before the loops start). 0, or
- * -errno (logged). No-op when admin is not configured. */
-int admin_open(struct proxy *px);
-/* Start the accept task on the calling loop (worker 0). */
-void admin_start(struct worker *w);
-/* Stop accepting (drain); the loop finishes open admin requests. */
-void admin_stop(struct worker *w);
-void admin_close(struct proxy *px);
+/* A connection accepted on the admin listener (listen.c), on loop 0:
+ * serve it in a task of its own. Takes FD. */
+void admin_accepted(struct worker *w, int fd);
 
 /* Prometheus text for the whole process, for tests and the endpoint.
  * Writes at most CAP bytes into OUT, returns the length. */

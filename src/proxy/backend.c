@@ -6,12 +6,15 @@
 #include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 /* XXH3_state_t on the stack (its layout is public with this). */
 #define XXH_STATIC_LINKING_ONLY
 #include <xxhash.h>
 
+#include "proxy/gen.h"
 #include "rt/io.h"
 
 /* An idle connection older than this is closed rather than reused: many
@@ -29,46 +32,74 @@ struct bpool {
 	struct bpool_ent ent[];
 };
 
-int backend_pools_init(struct worker *w)
+int backend_pools_init(struct gen *g, unsigned wid)
 {
-	struct proxy *px = w->px;
-	w->pools = calloc(px->n_backends, sizeof(*w->pools));
-	if (!w->pools)
+	struct bpool ***pools = calloc(g->n_backends ? g->n_backends : 1, sizeof(*pools));
+	g->slots[wid].pools = pools;
+	if (!pools)
 		return -ENOMEM;
-	for (size_t b = 0; b < px->n_backends; b++) {
-		const struct config_backend *cb = px->backends[b].cfg;
-		w->pools[b] = calloc(cb->n_servers, sizeof(struct bpool *));
-		if (!w->pools[b])
+	for (size_t b = 0; b < g->n_backends; b++) {
+		const struct config_backend *cb = g->backends[b].cfg;
+		pools[b] = calloc(cb->n_servers, sizeof(struct bpool *));
+		if (!pools[b])
 			return -ENOMEM;
 		for (size_t s = 0; s < cb->n_servers; s++) {
 			struct bpool *p = calloc(1, sizeof(*p) + cb->pool_size * sizeof(p->ent[0]));
 			if (!p)
 				return -ENOMEM;
 			p->cap = cb->pool_size;
-			w->pools[b][s] = p;
+			pools[b][s] = p;
 		}
 	}
 	return 0;
 }
 
-void backend_pools_free(struct worker *w)
+void backend_pools_free(struct gen *g, unsigned wid)
 {
-	struct proxy *px = w->px;
-	if (!w->pools)
+	struct bpool ***pools = g->slots[wid].pools;
+	if (!pools)
 		return;
-	for (size_t b = 0; b < px->n_backends; b++) {
-		if (!w->pools[b])
+	for (size_t b = 0; b < g->n_backends; b++) {
+		if (!pools[b])
 			continue;
-		for (size_t s = 0; s < px->backends[b].cfg->n_servers; s++) {
-			struct bpool *p = w->pools[b][s];
+		for (size_t s = 0; s < g->backends[b].cfg->n_servers; s++) {
+			struct bpool *p = pools[b][s];
 			while (p && p->n)
-				rt_close(p->ent[--p->n].fd);
+				close(p->ent[--p->n].fd); /* idle: nothing in flight on it */
 			free(p);
 		}
-		free(w->pools[b]);
+		free(pools[b]);
 	}
-	free(w->pools);
-	w->pools = NULL;
+	free(pools);
+	g->slots[wid].pools = NULL;
+}
+
+static bool same_addr(const struct config_addr *a, const struct config_addr *b)
+{
+	return a->salen == b->salen && memcmp(&a->sa, &b->sa, a->salen) == 0;
+}
+
+void backend_pools_move(struct gen *from, struct gen *to, unsigned wid)
+{
+	struct bpool ***src = from->slots[wid].pools, ***dst = to->slots[wid].pools;
+	if (!src || !dst)
+		return;
+	for (size_t b = 0; b < to->n_backends; b++) {
+		const struct config_backend *cb = to->backends[b].cfg;
+		for (size_t s = 0; s < cb->n_servers; s++) {
+			struct bpool *d = dst[b][s];
+			for (size_t ob = 0; ob < from->n_backends; ob++) {
+				const struct config_backend *ocb = from->backends[ob].cfg;
+				for (size_t os = 0; os < ocb->n_servers; os++) {
+					struct bpool *p = src[ob][os];
+					if (!p || !same_addr(&cb->servers[s], &ocb->servers[os]))
+						continue;
+					while (p->n && d->n < d->cap)
+						d->ent[d->n++] = p->ent[--p->n];
+				}
+			}
+		}
+	}
 }
 
 static int ring_cmp(const void *a, const void *b)
@@ -151,9 +182,9 @@ static uint64_t key_hash(const struct hmsg *req)
 	return XXH3_64bits_digest(&st);
 }
 
-unsigned backend_pick(struct proxy *px, unsigned backend, const struct hmsg *req)
+unsigned backend_pick(struct gen *g, unsigned backend, const struct hmsg *req)
 {
-	struct backend_rt *b = &px->backends[backend];
+	struct backend_rt *b = &g->backends[backend];
 	const struct config_backend *cfg = b->cfg;
 	unsigned n = (unsigned)cfg->n_servers;
 	if (n == 1)
@@ -194,10 +225,11 @@ unsigned backend_pick(struct proxy *px, unsigned backend, const struct hmsg *req
 	}
 }
 
-int backend_acquire(struct worker *w, unsigned backend, unsigned server, bool fresh,
+int backend_acquire(struct worker *w, struct gen *g, unsigned backend, unsigned server, bool fresh,
 		    struct bconn *out, rt_time_t deadline)
 {
-	struct bpool *p = w->pools[backend][server];
+	struct bpool *p = g->slots[w->id].pools[backend][server];
+	out->g = g;
 	out->backend = backend;
 	out->server = server;
 	out->reused = false;
@@ -207,13 +239,13 @@ int backend_acquire(struct worker *w, unsigned backend, unsigned server, bool fr
 		if (now - e.since < BPOOL_MAX_IDLE_NS) {
 			out->fd = e.fd;
 			out->reused = true;
-			atomic_fetch_add_explicit(&w->px->backends[backend].active[server], 1,
+			atomic_fetch_add_explicit(&g->backends[backend].active[server], 1,
 						  memory_order_relaxed);
 			return 0;
 		}
 		rt_close(e.fd);
 	}
-	const struct config_addr *a = &w->px->backends[backend].cfg->servers[server];
+	const struct config_addr *a = &g->backends[backend].cfg->servers[server];
 	int fd = socket(a->sa.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
@@ -225,8 +257,7 @@ int backend_acquire(struct worker *w, unsigned backend, unsigned server, bool fr
 		return r;
 	}
 	out->fd = fd;
-	atomic_fetch_add_explicit(&w->px->backends[backend].active[server], 1,
-				  memory_order_relaxed);
+	atomic_fetch_add_explicit(&g->backends[backend].active[server], 1, memory_order_relaxed);
 	return 0;
 }
 
@@ -234,10 +265,12 @@ void backend_release(struct worker *w, struct bconn *c, bool reusable)
 {
 	if (c->fd < 0)
 		return;
-	atomic_fetch_sub_explicit(&w->px->backends[c->backend].active[c->server], 1,
+	atomic_fetch_sub_explicit(&c->g->backends[c->backend].active[c->server], 1,
 				  memory_order_relaxed);
-	struct bpool *p = w->pools[c->backend][c->server];
-	if (reusable && p->n < p->cap && !w->draining) {
+	struct bpool *p = c->g->slots[w->id].pools[c->backend][c->server];
+	/* A connection of a generation the loop has left goes: its pool is
+	 * closed when the last request holding that generation ends. */
+	if (reusable && p->n < p->cap && !w->draining && c->g == w->gen) {
 		p->ent[p->n++] = (struct bpool_ent){c->fd, rt_clock_now()};
 	} else {
 		rt_close(c->fd);

@@ -16,15 +16,23 @@
 #include "proxy/proxy.h"
 #include "rt/clock.h"
 
+struct gen;
+
 struct bconn {
+	struct gen *g; /* the generation whose pools and counters it belongs to */
 	int fd;
 	unsigned backend, server;
 	bool reused; /* came from the pool: may be stale */
 };
 
-/* Create the worker's pools (at thread start). 0 or -ENOMEM. */
-int backend_pools_init(struct worker *w);
-void backend_pools_free(struct worker *w);
+/* Create loop WID's pools for generation G (on that loop). 0 or -ENOMEM
+ * (what was made is freed by backend_pools_free). */
+int backend_pools_init(struct gen *g, unsigned wid);
+/* Close loop WID's idle connections of G and free its pools. */
+void backend_pools_free(struct gen *g, unsigned wid);
+/* Move loop WID's idle connections from FROM's pools to TO's pools of the
+ * servers with the same address (reload keeps warm connections). */
+void backend_pools_move(struct gen *from, struct gen *to, unsigned wid);
 
 /* Build B's selection state from its config (main thread, at start).
  * 0 or -ENOMEM. */
@@ -39,12 +47,12 @@ void backend_rt_free(struct backend_rt *b);
  * request-target (hashed only for this method) on a ring of 40 points per unit of weight, so adding
  * or removing a server moves only its share of the keys.
  */
-unsigned backend_pick(struct proxy *px, unsigned backend, const struct hmsg *req);
+unsigned backend_pick(struct gen *g, unsigned backend, const struct hmsg *req);
 
 /* Get a connection to SERVER: from the pool unless FRESH, else connect
  * with DEADLINE. 0 or -errno (-ETIMEDOUT when the connect timed out).
  * Counts as an exchange in progress until backend_release. */
-int backend_acquire(struct worker *w, unsigned backend, unsigned server, bool fresh,
+int backend_acquire(struct worker *w, struct gen *g, unsigned backend, unsigned server, bool fresh,
 		    struct bconn *out, rt_time_t deadline);
 
 /* Give the connection back: pooled when REUSABLE and there is room, else

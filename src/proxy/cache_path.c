@@ -14,6 +14,7 @@
 #include "ops/metrics.h"
 #include "proxy/deliver.h"
 #include "proxy/fetch.h"
+#include "proxy/gen.h"
 
 #define KEY_MAX 8192
 
@@ -119,7 +120,7 @@ static bool method_is_safe(unsigned m)
 void cache_invalidate_after_unsafe(struct client *c, const char *host, size_t hlen)
 {
 	struct store *st = c->w->px->store;
-	const struct config *cfg = c->w->px->cfg;
+	const struct config *cfg = c->gen->cfg;
 	char key[KEY_MAX];
 	uint32_t hl;
 	const char *uris[3] = {c->req_target, c->loc, c->cloc};
@@ -168,6 +169,7 @@ static int start_fetch(struct client *c, struct lookup_res *res, const struct po
 		return -ENOMEM;
 	}
 	a->w = c->w;
+	a->gen = c->gen; /* fetch_start holds it for the task */
 	a->backend = 0;
 	a->req = copy_request_head(c, &a->req_len);
 	snprintf(a->peer_ip, sizeof(a->peer_ip), "%s", c->peer_ip);
@@ -229,7 +231,7 @@ static void copy_cstr(char *dst, size_t cap, const char *src, size_t n)
 enum upstream_result cache_handle(struct client *c)
 {
 	struct worker *w = c->w;
-	const struct config *cfg = w->px->cfg;
+	const struct config *cfg = c->gen->cfg;
 	struct hmsg *m = &c->req;
 	unsigned method = hmsg_method(m);
 	const struct hfield *hf = hmsg_field(m, "host", 0);
@@ -267,7 +269,7 @@ enum upstream_result cache_handle(struct client *c)
 	policy_req_meta(m, &rq);
 	rq.method = HTTP_GET; /* HEAD is answered from the stored GET */
 	bool only_if_cached = rq.cc.flags & CC_ONLY_IF_CACHED;
-	const struct config_backend *bcfg = w->px->backends[0].cfg;
+	const struct config_backend *bcfg = c->gen->backends[0].cfg;
 	int64_t now = wall_now();
 	struct lookup_req lr = {
 	    .key = key,

@@ -15,6 +15,7 @@
 #include "ops/log.h"
 #include "ops/metrics.h"
 #include "proxy/cache_path.h"
+#include "proxy/gen.h"
 #include "proxy/upstream.h"
 #include "rt/io.h"
 
@@ -51,7 +52,7 @@ static const char *status_reason(int status)
 
 int client_send_error(struct client *c, int status, const char *detail)
 {
-	const struct config *cfg = c->w->px->cfg;
+	uint64_t send_ns = c->w->gen->cfg->timeouts.send_ns;
 	char body[160], head[512];
 	int bl = snprintf(body, sizeof(body), "%d %s\n", status, status_reason(status));
 	int hl =
@@ -67,7 +68,7 @@ int client_send_error(struct client *c, int status, const char *detail)
 	struct iovec iov[2] = {{head, (size_t)hl}, {body, (size_t)bl}};
 	c->closing = true;
 	(void)detail;
-	ssize_t r = rt_writev_all(c->fd, iov, 2, rt_deadline_in(cfg->timeouts.send_ns));
+	ssize_t r = rt_writev_all(c->fd, iov, 2, rt_deadline_in(send_ns));
 	return r < 0 ? (int)r : 0;
 }
 
@@ -89,7 +90,9 @@ static void client_error(struct client *c, int status, const char *why)
  */
 static int read_head(struct client *c)
 {
-	const struct config *cfg = c->w->px->cfg;
+	/* Copies: a reload may free the config while this waits. */
+	const uint64_t header_ns = c->w->gen->cfg->timeouts.client_header_ns;
+	const uint64_t idle_ns = c->w->gen->cfg->timeouts.client_idle_ns;
 	/* Keep the next request's bytes at the start of the buffer, so the
 	 * head, which must not move while it is parsed, has the most room. */
 	if (c->pos > 0) {
@@ -98,9 +101,8 @@ static int read_head(struct client *c)
 		c->pos = 0;
 	}
 	hmsg_next(&c->req, c->buf, 0);
-	rt_time_t idle_deadline = rt_deadline_in(cfg->timeouts.client_idle_ns);
-	rt_time_t head_deadline =
-	    c->len ? rt_deadline_in(cfg->timeouts.client_header_ns) : RT_NEVER;
+	rt_time_t idle_deadline = rt_deadline_in(idle_ns);
+	rt_time_t head_deadline = c->len ? rt_deadline_in(header_ns) : RT_NEVER;
 	for (;;) {
 		if (c->pos < c->len) {
 			long n = hmsg_feed(&c->req, c->pos, c->len - c->pos);
@@ -152,7 +154,7 @@ static int read_head(struct client *c)
 			return 0;
 		}
 		if (c->len == 0)
-			head_deadline = rt_deadline_in(cfg->timeouts.client_header_ns);
+			head_deadline = rt_deadline_in(header_ns);
 		c->len += (uint32_t)n;
 	}
 }
@@ -266,7 +268,7 @@ static void client_free(struct client *c)
 /* The per-request memory: buffers, header field arrays, small strings. */
 static int buffers_get(struct client *c)
 {
-	const struct config *cfg = c->w->px->cfg;
+	const struct config *cfg = c->w->gen->cfg;
 	uint32_t cap = cfg->limits.max_header_size + CLIENT_BODY_ROOM;
 	uint32_t ocap = cfg->limits.max_header_size + 1024;
 	uint32_t nf = cfg->limits.max_headers;
@@ -335,7 +337,7 @@ static void park(struct client *c)
 	c->mem = NULL;
 	c->task = NULL;
 	c->parked = true;
-	rt_watch_readable(&c->watch, c->fd, rt_deadline_in(c->w->px->cfg->timeouts.client_idle_ns),
+	rt_watch_readable(&c->watch, c->fd, rt_deadline_in(c->w->gen->cfg->timeouts.client_idle_ns),
 			  parked_wake);
 }
 
@@ -368,7 +370,10 @@ static void client_main(void *arg)
 		c->loc[0] = c->cloc[0] = '\0';
 		METRIC_INC(w, requests);
 		rt_time_t t0 = rt_clock_now();
+		c->gen = gen_hold(w);
 		enum upstream_result ur = cache_handle(c);
+		gen_put(w, c->gen);
+		c->gen = NULL;
 		metrics_observe_latency(&w->metrics, rt_clock_now() - t0);
 		if (ur != UP_OK || c->closing)
 			break;

@@ -40,6 +40,7 @@ struct client {
 	bool closing;	       /* the connection ends after the current response */
 	bool parked;	       /* idle between requests with no task and no buffers */
 	struct rt_watch watch; /* armed while parked */
+	struct gen *gen;       /* held while a request is served (gen.h) */
 
 	/*
 	 * Everything below points into MEM, which exists only while a task

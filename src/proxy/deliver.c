@@ -13,6 +13,7 @@
 #include "http/hbuf.h"
 #include "ops/log.h"
 #include "ops/metrics.h"
+#include "proxy/gen.h"
 #include "rt/io.h"
 
 /* Weak comparison of one entity-tag list against ETAG (RFC 9110 8.8.3.2). */
@@ -162,7 +163,7 @@ static enum upstream_result deliver_plan(struct client *c, struct cobj *o,
 					 const struct deliver_opts *d,
 					 const struct encode_plan *plan, bool not_mod)
 {
-	const struct config *cfg = c->w->px->cfg;
+	const struct config *cfg = c->gen->cfg;
 	struct hmsg *req = &c->req;
 	bool head = hmsg_method(req) == HTTP_HEAD;
 	bool client11 = req->p.http_minor >= 1;
@@ -273,7 +274,7 @@ static enum upstream_result deliver_plan(struct client *c, struct cobj *o,
 	uint64_t left = range > 0 ? to - from + 1 : UINT64_MAX;
 	if (range > 0)
 		body_seek(&r, from);
-	const struct config_backend *bcfg = c->w->px->backends[0].cfg;
+	const struct config_backend *bcfg = c->gen->backends[0].cfg;
 	bool head_sent = false;
 	for (;;) {
 		const char *p;
@@ -284,7 +285,13 @@ static enum upstream_result deliver_plan(struct client *c, struct cobj *o,
 					return UP_ABORT;
 				head_sent = true;
 			}
-			int wr = body_wait(&r, rt_deadline_in(bcfg->between_bytes_timeout_ns));
+			/* The fetch filling the body has the same timeout and
+			 * decides: it unlinks a broken object before it fails
+			 * the body. A second later is only a backstop, so a
+			 * reader never gives up first and leaves a client to
+			 * join the doomed object as a hit. */
+			int wr =
+			    body_wait(&r, rt_deadline_in(bcfg->between_bytes_timeout_ns + RT_SEC));
 			if (wr < 0)
 				return UP_ABORT;
 			continue;
@@ -331,7 +338,8 @@ enum upstream_result deliver_object(struct client *c, struct cobj *o, const stru
 	/* A request answered 304 needs the head only: it must not start a
 	 * copy. */
 	if (d->from_cache)
-		encode_plan(c->w, &c->req, o, not_mod || hmsg_method(&c->req) == HTTP_HEAD, &plan);
+		encode_plan(c->w, c->gen, &c->req, o, not_mod || hmsg_method(&c->req) == HTTP_HEAD,
+			    &plan);
 	enum upstream_result r = deliver_plan(c, o, d, &plan, not_mod);
 	encode_plan_release(&plan);
 	return r;

@@ -12,6 +12,7 @@
 #include "http/accept.h"
 #include "ops/log.h"
 #include "ops/metrics.h"
+#include "proxy/gen.h"
 #include "rt/task.h"
 
 /* Input per pool step: big enough that a step costs far more than the
@@ -29,6 +30,11 @@ struct enc_args {
 	uint64_t out_len;   /* bytes in OUT so far */
 	uint64_t limit;	    /* OUT may not grow past this */
 	bool decode;	    /* OUT is o's body decoded */
+	/* From the config of the request that started it: copies, since the
+	 * task may outlive that config (reload). */
+	uint64_t between_ns; /* the backend's between_bytes_timeout */
+	int level;
+	bool on_loop; /* compression.bench_on_loop */
 };
 
 /* ---- the decision ---------------------------------------------------------- */
@@ -118,8 +124,8 @@ static int client_choice(const struct config *cfg, const struct hmsg *req, unsig
 	return accept_encoding_choose(v, n, offer, pref, npref);
 }
 
-static int enc_start(struct worker *w, struct cobj *o, enum coding c, bool decode,
-		     struct cbody **outp);
+static int enc_start(struct worker *w, const struct gen *g, struct cobj *o, enum coding c,
+		     bool decode, struct cbody **outp);
 
 /* cobj->enc_info: what the stored head says, worked out on the first hit
  * instead of on every one (header scans and a Cache-Control parse). */
@@ -144,10 +150,10 @@ static uint8_t head_info(const struct config *cfg, struct cobj *o)
 	return info;
 }
 
-void encode_plan(struct worker *w, const struct hmsg *req, struct cobj *o, bool head,
-		 struct encode_plan *p)
+void encode_plan(struct worker *w, const struct gen *g, const struct hmsg *req, struct cobj *o,
+		 bool head, struct encode_plan *p)
 {
-	const struct config *cfg = w->px->cfg;
+	const struct config *cfg = g->cfg;
 	/* The object's own body, borrowed: the caller's reference to O keeps
 	 * it alive, and a refcount on a hot object's body would bounce its
 	 * cache line between the loops on every hit. */
@@ -197,7 +203,7 @@ void encode_plan(struct worker *w, const struct hmsg *req, struct cobj *o, bool 
 		p->pending = true;
 		return;
 	}
-	if (!copy && enc_start(w, o, (enum coding)want, decode, &copy) < 0)
+	if (!copy && enc_start(w, g, o, (enum coding)want, decode, &copy) < 0)
 		return;
 	p->body = copy;
 	p->owned = true;
@@ -325,7 +331,7 @@ static int enc_step(struct enc_args *a, struct cjob *j)
 		store_account(st, a->o, cobj_alloc(a->o));
 	/* Inline steps (the benchmark's on-loop mode) yield between steps,
 	 * as an event loop compressing per buffer would. */
-	if (a->w->px->cfg->compression.bench_on_loop)
+	if (a->on_loop)
 		rt_task_yield();
 	return 0;
 }
@@ -346,10 +352,8 @@ static void enc_main(void *arg)
 	struct fetch_node node;
 	worker_task_link(w, &node);
 
-	uint64_t between = w->px->backends[0].cfg->between_bytes_timeout_ns;
-	struct cjob j = {.decode = a->decode,
-			 .coding = a->coding,
-			 .level = w->px->cfg->compression.level[a->coding]};
+	uint64_t between = a->between_ns;
+	struct cjob j = {.decode = a->decode, .coding = a->coding, .level = a->level};
 	struct body_reader r;
 	body_reader_init(&r, a->o->body);
 	bool ok = false, unflushed = false, pending = false;
@@ -425,8 +429,8 @@ static void enc_main(void *arg)
 	worker_task_unlink(w, &node);
 }
 
-static int enc_start(struct worker *w, struct cobj *o, enum coding c, bool decode,
-		     struct cbody **outp)
+static int enc_start(struct worker *w, const struct gen *g, struct cobj *o, enum coding c,
+		     bool decode, struct cbody **outp)
 {
 	struct cpool *pool = w->px->cpool;
 	if (!cpool_stream_begin(pool, decode)) {
@@ -460,7 +464,10 @@ static int enc_start(struct worker *w, struct cobj *o, enum coding c, bool decod
 	/* An encoder's output is about its input or less; a decoder's is
 	 * bounded like any stored object. */
 	uint64_t src = o->clen > 0 ? (uint64_t)o->clen : 0;
-	a->limit = w->px->cfg->cache.max_object_size;
+	a->between_ns = g->backends[0].cfg->between_bytes_timeout_ns;
+	a->level = g->cfg->compression.level[a->coding];
+	a->on_loop = g->cfg->compression.bench_on_loop;
+	a->limit = g->cfg->cache.max_object_size;
 	if (!decode && src + src / 8 + 4096 > a->limit)
 		a->limit = src + src / 8 + 4096;
 	if (rt_task_spawn_detached(enc_main, a, "encode") < 0) {

@@ -50,8 +50,9 @@ struct encode_plan {
  * current loop (task context) if a copy is needed and none exists. HEAD
  * starts nothing. Always fills P; release it with encode_plan_release.
  */
-void encode_plan(struct worker *w, const struct hmsg *req, struct cobj *o, bool head,
-		 struct encode_plan *p);
+struct gen;
+void encode_plan(struct worker *w, const struct gen *g, const struct hmsg *req, struct cobj *o,
+		 bool head, struct encode_plan *p);
 void encode_plan_release(struct encode_plan *p);
 
 /*

@@ -12,6 +12,7 @@
 #include "ops/log.h"
 #include "ops/metrics.h"
 #include "proxy/backend.h"
+#include "proxy/gen.h"
 #include "proxy/reqhead.h"
 #include "rt/io.h"
 #include "rt/task.h"
@@ -239,9 +240,9 @@ static int exchange_head(struct fetch *f, uint32_t *len, uint32_t *pos)
 		return -1;
 	}
 	size_t head_len = b.len;
-	unsigned server = backend_pick(a->w->px, a->backend, &f->req);
+	unsigned server = backend_pick(a->gen, a->backend, &f->req);
 	for (int attempt = 0;; attempt++) {
-		int r = backend_acquire(a->w, a->backend, server, attempt > 0, &f->bc,
+		int r = backend_acquire(a->w, a->gen, a->backend, server, attempt > 0, &f->bc,
 					rt_deadline_in(f->bcfg->connect_timeout_ns));
 		if (r < 0) {
 			fetch_failed(f, r == -ETIMEDOUT ? 504 : 502,
@@ -404,11 +405,11 @@ static void fetch_body(struct fetch *f, uint32_t len, uint32_t pos)
 static void fetch_main(void *arg)
 {
 	struct fetch_args *a = arg;
-	struct fetch f = {.a = a, .w = a->w, .cfg = a->w->px->cfg, .bc = {.fd = -1}};
+	struct fetch f = {.a = a, .w = a->w, .cfg = a->gen->cfg, .bc = {.fd = -1}};
 	struct worker *w = a->w;
 	struct fetch_node node;
 	worker_task_link(w, &node);
-	f.bcfg = a->w->px->backends[a->backend].cfg;
+	f.bcfg = a->gen->backends[a->backend].cfg;
 	uint32_t nf = f.cfg->limits.max_headers;
 	f.rcap = f.cfg->limits.max_header_size + 16 * 1024;
 	f.ocap = f.cfg->limits.max_header_size + 1024;
@@ -496,6 +497,7 @@ out:
 	fetch_handle_release(&a->fh);
 	free(f.mem);
 	free(a->req);
+	gen_put(w, a->gen);
 	free(a);
 	worker_task_unlink(w, &node);
 }
@@ -504,7 +506,11 @@ int fetch_start(struct fetch_args *a)
 {
 	if (a->fh)
 		a->fh->refs++;
+	/* The task outlives the request that started it (the request may be
+	 * done with it, or it refreshes in the background). */
+	gen_hold_again(a->w, a->gen);
 	if (rt_task_spawn_detached(fetch_main, a, "fetch") < 0) {
+		gen_put(a->w, a->gen);
 		if (a->oh)
 			store_fetch_abort(a->w->px->store, a->oh, 0);
 		cobj_release(&a->stale);

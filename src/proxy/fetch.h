@@ -40,6 +40,7 @@ struct fetch_handle {
 
 struct fetch_args {
 	struct worker *w;
+	struct gen *gen; /* the request's; fetch_start holds it for the task */
 	unsigned backend;
 	char *req; /* a copy of the client's request head (malloc'd, owned) */
 	uint32_t req_len;

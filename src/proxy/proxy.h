@@ -1,13 +1,17 @@
 /*
  * proxy.h - the process-wide proxy state and the per-loop workers.
  *
- * One struct proxy per process holds the running config and what the loops
- * share (backend round-robin counters, the connection count). Each loop
- * thread has a struct worker: its rt_loop, its listening sockets (one
- * SO_REUSEPORT socket per listen address per worker, so the kernel spreads
- * connections over the loops), its accept tasks, its client connections
- * and its pools of idle backend connections (per thread: no locks on the
- * request path).
+ * One struct proxy per process holds what the loops share: the newest
+ * configuration generation (gen.h), the store, the compression pool, the
+ * connection count, the table of listening sockets (listen.h). Each loop
+ * thread has a struct worker: its rt_loop, its current generation (with
+ * its pools of idle backend connections: per thread, no locks on the
+ * request path), its acceptors and its client connections.
+ *
+ * Reload (proxy_reload, main thread): build a generation from the new
+ * config and a listener table from the new addresses, then post both to
+ * every loop and wait until each has switched; a failure at any step
+ * before the post leaves everything as it was.
  */
 #ifndef RINGCACHE_PROXY_PROXY_H
 #define RINGCACHE_PROXY_PROXY_H
@@ -19,11 +23,14 @@
 
 #include "config/config.h"
 #include "ops/metrics.h"
+#include "proxy/listen.h"
 #include "rt/loop.h"
 #include "rt/task.h"
 
 struct client;
 struct bpool;
+struct gen;
+struct acceptor;
 
 /* A running fetch (or encode) task, listed on its worker so a forced drain
  * can cancel it. */
@@ -37,7 +44,8 @@ struct backend_ring_pt {
 	unsigned server;
 };
 
-/* A backend's shared selection state (backend.c), built at start. */
+/* A backend's shared selection state (backend.c), built with its
+ * generation. */
 struct backend_rt {
 	const struct config_backend *cfg;
 	atomic_uint rr;	 /* round-robin position, shared by all loops */
@@ -53,10 +61,9 @@ struct worker {
 	unsigned id;
 	pthread_t thread;
 	struct rt_loop *loop;
-	int *lfds; /* one per listen address */
-	struct rt_task **accept_tasks;
-	struct bpool ***pools;	/* [backend][server] */
-	struct client *clients; /* doubly linked, for drain */
+	struct gen *gen;	    /* current: new requests hold this one */
+	struct acceptor *acceptors; /* listening sockets armed on this loop */
+	struct client *clients;	    /* doubly linked, for drain */
 	size_t nclients;
 	struct fetch_node *fetches; /* running fetch tasks, for a forced drain */
 	struct membuf *membufs;	    /* cached connection buffers (client.c) */
@@ -64,35 +71,55 @@ struct worker {
 	bool draining;
 	struct rt_msg drain_msg;
 	struct rt_msg force_msg;
-	struct rt_msg hb_msg;	/* watchdog ping (proxy_loops_alive) */
-	atomic_bool hb_pending; /* posted and not yet run by the loop */
+	struct rt_msg hb_msg;	  /* watchdog ping (proxy_loops_alive) */
+	atomic_bool hb_pending;	  /* posted and not yet run by the loop */
+	struct rt_msg switch_msg; /* reload: adopt switch_gen and the listener table */
+	struct gen *switch_gen;
+	atomic_bool switch_pending; /* posted and not yet run */
 	int start_err;
 	struct metrics metrics;
 };
 
 struct store;
-struct admin;
 struct cpool;
 
 struct proxy {
-	const struct config *cfg;
+	struct gen *gen;     /* the newest generation (main thread's reference) */
+	uint64_t gen_seq;    /* ids given so far */
 	struct store *store; /* shared by all loops */
-	struct cpool *cpool; /* compression workers; NULL when compression is off */
-	struct admin *admin;
-	struct backend_rt *backends;
-	size_t n_backends;
-	atomic_uint nconns; /* client connections, all loops */
+	struct cpool *cpool; /* compression workers; NULL until compression is enabled */
+	atomic_uint nconns;  /* client connections, all loops */
 	struct worker *workers;
 	unsigned nworkers;
+	struct listen_table listeners; /* main thread: the addresses now served */
 
-	pthread_mutex_t lock; /* startup handshake only */
+	pthread_mutex_t lock; /* startup and reload handshakes, loop teardown */
 	pthread_cond_t cond;
 	unsigned started;
+	unsigned switched;
+
+	/* Reloads asked for through the admin API (admin.c), answered by the
+	 * main thread: asked > done means one is waiting. */
+	pthread_t main_thread;
+	atomic_ulong reload_asked, reload_done;
+	int reload_status;	  /* under lock: 0, or -errno of the last reload */
+	char reload_errors[2048]; /* under lock: its error lines */
 };
 
-/* Open listeners, start one loop thread per cfg->threads. 0 or -errno
- * (errors are logged). */
-int proxy_start(struct proxy *px, const struct config *cfg);
+/* Open listeners, start one loop thread per cfg->threads. Takes CFG (also
+ * on failure: proxy_free frees it). 0 or -errno (errors are logged). */
+int proxy_start(struct proxy *px, struct config *cfg);
+
+/* The newest configuration (main thread). */
+const struct config *proxy_config(const struct proxy *px);
+
+/*
+ * Swap in CFG (main thread; takes it, also on failure). Keys that need a
+ * restart (threads, compression.workers and .queue) keep their running
+ * values, with a warning. 0, or -errno when a listener cannot be opened or
+ * memory runs out: the running configuration then stays, untouched.
+ */
+int proxy_reload(struct proxy *px, struct config *cfg);
 
 /* Stop accepting, let in-flight requests finish and close idle connections;
  * after TIMEOUT_NS cancel what is left. Joins the threads. */

@@ -10,6 +10,7 @@
 #include "ops/log.h"
 #include "proxy/backend.h"
 #include "proxy/cache_path.h"
+#include "proxy/gen.h"
 #include "proxy/reqhead.h"
 #include "rt/io.h"
 
@@ -382,8 +383,8 @@ static enum upstream_result fail(struct exchange *x, int status, const char *wha
 enum upstream_result upstream_forward(struct client *c, unsigned backend)
 {
 	struct worker *w = c->w;
-	struct exchange x = {.c = c, .cfg = w->px->cfg, .bc = {.fd = -1}};
-	x.bcfg = w->px->backends[backend].cfg;
+	struct exchange x = {.c = c, .cfg = c->gen->cfg, .bc = {.fd = -1}};
+	x.bcfg = c->gen->backends[backend].cfg;
 	x.head_req = hmsg_method(&c->req) == HTTP_HEAD;
 	int st = build_request_head(&x);
 	if (st) {
@@ -403,10 +404,10 @@ enum upstream_result upstream_forward(struct client *c, unsigned backend)
 			return UP_ABORT;
 	}
 
-	unsigned server = backend_pick(w->px, backend, &c->req);
+	unsigned server = backend_pick(c->gen, backend, &c->req);
 	for (int attempt = 0;; attempt++) {
 		bool fresh = attempt > 0;
-		int r = backend_acquire(w, backend, server, fresh, &x.bc,
+		int r = backend_acquire(w, c->gen, backend, server, fresh, &x.bc,
 					rt_deadline_in(x.bcfg->connect_timeout_ns));
 		if (r < 0)
 			return r == -ETIMEDOUT ? fail(&x, 504, "connect timed out", 0)

@@ -14,6 +14,7 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 TestSuite(ops_notify, .fini = harness_fini, .timeout = 30);
@@ -82,13 +83,13 @@ Test(ops_notify, ready_watchdog_and_stopping_in_order)
 	cr_assert_eq(r.status, 200);
 	response_free(&r);
 
-	/* Pings keep coming while other signals (SIGHUP every 30 ms, faster
+	/* Pings keep coming while other signals (SIGUSR1 every 30 ms, faster
 	 * than the ping interval) wake the main thread. */
 	int pings = 0;
 	double t0 = now_s(), last_hup = 0;
 	while (now_s() - t0 < 1.0) {
 		if (now_s() - last_hup > 0.03) {
-			kill(d.pid, SIGHUP);
+			kill(d.pid, SIGUSR1);
 			last_hup = now_s();
 		}
 		if (!next_msg(fd, buf, sizeof(buf), 30))
@@ -135,5 +136,56 @@ Test(ops_notify, without_notify_socket_nothing_is_sent_and_it_runs)
 	http_get_once(d.port, "/x?size=10", &r);
 	cr_assert_eq(r.status, 200);
 	response_free(&r);
+	harness_end();
+}
+
+/* MONOTONIC_USEC's value in MSG, or -1. */
+static long long monotonic_usec(const char *msg)
+{
+	const char *p = strstr(msg, "MONOTONIC_USEC=");
+	return p ? atoll(p + strlen("MONOTONIC_USEC=")) : -1;
+}
+
+Test(ops_notify, reload_sends_reloading_then_ready)
+{
+	char path[PATH_MAX];
+	snprintf(path, sizeof(path), "%s/notify.sock", test_dir());
+	int fd = notify_listen(path);
+	unsetenv("WATCHDOG_USEC");
+	struct proc o, d;
+	start_pair(&o, &d);
+	char buf[1024];
+	cr_assert(next_msg(fd, buf, sizeof(buf), 5000) && !strncmp(buf, "READY=1\n", 8), "%s",
+		  buf);
+
+	/* A good reload: RELOADING=1 with the time it began, then READY=1. */
+	struct timespec t0, t1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	kill(d.pid, SIGHUP);
+	cr_assert(next_msg(fd, buf, sizeof(buf), 5000), "nothing after SIGHUP");
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	cr_assert(!strncmp(buf, "RELOADING=1\n", 12), "first message after SIGHUP: %s", buf);
+	long long us = monotonic_usec(buf);
+	long long lo = t0.tv_sec * 1000000LL + t0.tv_nsec / 1000;
+	long long hi = t1.tv_sec * 1000000LL + t1.tv_nsec / 1000;
+	cr_assert(us >= lo && us <= hi, "MONOTONIC_USEC=%lld not in [%lld, %lld]", us, lo, hi);
+	cr_assert(strstr(buf, "STATUS=reloading"), "%s", buf);
+	cr_assert(next_msg(fd, buf, sizeof(buf), 5000), "no READY=1 after RELOADING=1");
+	cr_assert(!strncmp(buf, "READY=1\n", 8), "%s", buf);
+	cr_assert(strstr(buf, "(configuration 2)"), "%s", buf);
+
+	/* A refused file: still READY=1 (the old configuration serves). */
+	FILE *f = fopen(d.cfg_path, "a");
+	cr_assert_not_null(f);
+	fputs("bogus_key: 1\n", f);
+	fclose(f);
+	kill(d.pid, SIGHUP);
+	cr_assert(next_msg(fd, buf, sizeof(buf), 5000) && !strncmp(buf, "RELOADING=1\n", 12),
+		  "%s", buf);
+	cr_assert(next_msg(fd, buf, sizeof(buf), 5000) && !strncmp(buf, "READY=1\n", 8), "%s",
+		  buf);
+	cr_assert(strstr(buf, "(configuration 2)"), "%s", buf);
+	free(stop_and_expect_stopping(&d, fd));
+	close(fd);
 	harness_end();
 }
