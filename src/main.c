@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "config/config.h"
+#include "ops/accesslog.h"
 #include "ops/log.h"
 #include "ops/notify.h"
 #include "proxy/proxy.h"
@@ -23,7 +24,7 @@ static void usage(FILE *f)
 		   "  -h, --help         this text\n"
 		   "Signals: SIGHUP reloads the configuration file (a bad file is refused and\n"
 		   "the running configuration kept); SIGTERM/SIGINT drain (timeouts.drain,\n"
-		   "default 10 s) and exit 0.\n"
+		   "default 10 s) and exit 0; SIGUSR1 reopens the access log (log.access).\n"
 		   "Under systemd (Type=notify) it reports READY=1, RELOADING=1, STOPPING=1 and\n"
 		   "STATUS= to NOTIFY_SOCKET, and pings WATCHDOG=1 when WatchdogSec= is set.\n");
 }
@@ -209,7 +210,17 @@ int main(int argc, char **argv)
 		}
 		if (sig == SIGHUP)
 			reload(&px, path);
-		/* SIGUSR1: there is no log file to reopen yet (stderr only). */
+		if (sig == SIGUSR1 && px.alog) {
+			/* logrotate moved the access log: write to a new file. */
+			int e = alog_reopen(px.alog);
+			if (e < 0)
+				log_error("SIGUSR1: cannot reopen %s: %s; still writing to the old "
+					  "file",
+					  proxy_config(&px)->log_access_path, strerror(-e));
+			else
+				log_info("SIGUSR1: reopened %s",
+					 proxy_config(&px)->log_access_path);
+		}
 	}
 	proxy_drain(&px, proxy_config(&px)->timeouts.drain_ns);
 	proxy_free(&px);

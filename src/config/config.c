@@ -617,6 +617,8 @@ static void config_destroy(struct config *cfg)
 	for (size_t i = 0; i < cfg->n_backends; i++) {
 		free(cfg->backends[i].name);
 		free(cfg->backends[i].weights);
+		free(cfg->backends[i].health.path);
+		free(cfg->backends[i].health.host);
 		addrs_free(cfg->backends[i].servers, cfg->backends[i].n_servers);
 	}
 	free(cfg->backends);
@@ -631,6 +633,7 @@ static void config_destroy(struct config *cfg)
 	addr_free(&cfg->admin.listen);
 	free(cfg->admin.token);
 	free(cfg->admin.allow);
+	free(cfg->log_access_path);
 	cfg->magic = 0; /* a stale pointer to freed memory fails the assert */
 	free(cfg);
 }
@@ -1025,6 +1028,108 @@ static void load_servers(struct loader *ld, yaml_node_t *n, const char *path,
 	}
 }
 
+/* True for a request-target a probe may send: "/" then visible ASCII. */
+static bool probe_target_ok(const char *s)
+{
+	if (s[0] != '/')
+		return false;
+	for (; *s; s++) {
+		if ((unsigned char)*s <= 0x20 || (unsigned char)*s >= 0x7f)
+			return false;
+	}
+	return true;
+}
+
+/* backends[i].health_check: active probes (proxy/health.c). */
+static void load_health(struct loader *ld, yaml_node_t *n, const char *path,
+			struct config_health *h)
+{
+	static const char *const keys[] = {"path", "host", "interval",	   "timeout",
+					   "rise", "fall", "expect_status"};
+	char where[160], sub[160];
+	yaml_node_t *v;
+	if (!want_mapping(ld, n, path))
+		return;
+	snprintf(where, sizeof(where), "in %s", path);
+	check_keys(ld, n, where, keys, sizeof(keys) / sizeof(keys[0]));
+	h->enabled = true;
+	if ((v = map_get(ld, n, "path"))) {
+		snprintf(sub, sizeof(sub), "%s.path", path);
+		const char *s = scalar(ld, v, sub, "a request path");
+		if (s && !probe_target_ok(s)) {
+			err_node(ld, v,
+				 "%s: '%s' is not a request-target; expected a path starting with "
+				 "'/' and no spaces, e.g. \"/healthz\"",
+				 sub, s);
+		} else if (s) {
+			free(h->path);
+			if (!(h->path = strdup(s)))
+				ld->oom = true;
+		}
+	}
+	if ((v = map_get(ld, n, "host"))) {
+		snprintf(sub, sizeof(sub), "%s.host", path);
+		const char *s = scalar(ld, v, sub, "a host name");
+		if (s && (!*s || strpbrk(s, " \t\r\n"))) {
+			err_node(ld, v, "%s: '%s' is not a Host value (no spaces, not empty)", sub,
+				 s);
+		} else if (s && !(h->host = strdup(s))) {
+			ld->oom = true;
+		}
+	}
+	if ((v = map_get(ld, n, "interval"))) {
+		snprintf(sub, sizeof(sub), "%s.interval", path);
+		get_duration(ld, v, sub, 10 * 1000000ull, 3600 * 1000000000ull, "10ms..1h",
+			     &h->interval_ns);
+	}
+	if ((v = map_get(ld, n, "timeout"))) {
+		snprintf(sub, sizeof(sub), "%s.timeout", path);
+		get_timeout(ld, v, sub, &h->timeout_ns);
+	}
+	uint64_t x;
+	if ((v = map_get(ld, n, "rise"))) {
+		snprintf(sub, sizeof(sub), "%s.rise", path);
+		x = h->rise;
+		get_uint(ld, v, sub, 1, 100, &x);
+		h->rise = (unsigned)x;
+	}
+	if ((v = map_get(ld, n, "fall"))) {
+		snprintf(sub, sizeof(sub), "%s.fall", path);
+		x = h->fall;
+		get_uint(ld, v, sub, 1, 100, &x);
+		h->fall = (unsigned)x;
+	}
+	if ((v = map_get(ld, n, "expect_status"))) {
+		snprintf(sub, sizeof(sub), "%s.expect_status", path);
+		yaml_node_t *one[1] = {v};
+		yaml_node_t **items = one;
+		size_t cnt = 1;
+		if (v->type == YAML_SEQUENCE_NODE) {
+			cnt = (size_t)(v->data.sequence.items.top - v->data.sequence.items.start);
+			if (cnt == 0 || cnt > CONFIG_EXPECT_MAX) {
+				err_node(ld, v, "%s: expected 1 to %d status codes, got %zu", sub,
+					 CONFIG_EXPECT_MAX, cnt);
+				return;
+			}
+			items = NULL;
+		}
+		for (size_t i = 0; i < cnt; i++) {
+			yaml_node_t *it =
+			    items ? items[i] : node(ld, v->data.sequence.items.start[i]);
+			if (!it)
+				continue;
+			char isub[192];
+			if (items)
+				snprintf(isub, sizeof(isub), "%s", sub);
+			else
+				snprintf(isub, sizeof(isub), "%s[%zu]", sub, i);
+			x = 200;
+			get_uint(ld, it, isub, 100, 599, &x);
+			h->expect[h->n_expect++] = (int)x;
+		}
+	}
+}
+
 static void load_backend(struct loader *ld, yaml_node_t *n, size_t idx, struct config_backend *b)
 {
 	static const char *const keys[] = {"name",
@@ -1033,7 +1138,9 @@ static void load_backend(struct loader *ld, yaml_node_t *n, size_t idx, struct c
 					   "pool_size",
 					   "connect_timeout",
 					   "first_byte_timeout",
-					   "between_bytes_timeout"};
+					   "between_bytes_timeout",
+					   "retries",
+					   "health_check"};
 	char path[64], where[80], sub[128];
 	yaml_node_t *v;
 
@@ -1041,6 +1148,11 @@ static void load_backend(struct loader *ld, yaml_node_t *n, size_t idx, struct c
 	b->connect_timeout_ns = DEF_CONNECT_TIMEOUT_NS;
 	b->first_byte_timeout_ns = DEF_FIRST_BYTE_TIMEOUT_NS;
 	b->between_bytes_timeout_ns = DEF_BETWEEN_BYTES_NS;
+	b->retries = 1;
+	b->health.interval_ns = 2 * 1000000000ull;
+	b->health.timeout_ns = 1000000000ull;
+	b->health.rise = 2;
+	b->health.fall = 3;
 
 	snprintf(path, sizeof(path), "backends[%zu]", idx);
 	if (n->type != YAML_MAPPING_NODE) {
@@ -1100,6 +1212,18 @@ static void load_backend(struct loader *ld, yaml_node_t *n, size_t idx, struct c
 	if ((v = map_get(ld, n, "between_bytes_timeout"))) {
 		snprintf(sub, sizeof(sub), "%s.between_bytes_timeout", path);
 		get_timeout(ld, v, sub, &b->between_bytes_timeout_ns);
+	}
+	if ((v = map_get(ld, n, "retries"))) {
+		uint64_t x = b->retries;
+		snprintf(sub, sizeof(sub), "%s.retries", path);
+		get_uint(ld, v, sub, 0, 16, &x);
+		b->retries = (unsigned)x;
+	}
+	if ((v = map_get(ld, n, "health_check"))) {
+		snprintf(sub, sizeof(sub), "%s.health_check", path);
+		load_health(ld, v, sub, &b->health);
+		if (b->health.enabled && !b->health.path && !(b->health.path = strdup("/")))
+			ld->oom = true;
 	}
 }
 
@@ -1702,22 +1826,14 @@ static void load_limits(struct loader *ld, yaml_node_t *n, struct config *cfg)
 	}
 }
 
-static void load_log(struct loader *ld, yaml_node_t *n, struct config *cfg)
+static void load_log_level(struct loader *ld, yaml_node_t *v, struct config *cfg)
 {
-	static const char *const keys[] = {"level"};
 	static const char *const levels[] = {
 	    [LOG_LEVEL_ERROR] = "error",
 	    [LOG_LEVEL_WARN] = "warn",
 	    [LOG_LEVEL_INFO] = "info",
 	    [LOG_LEVEL_DEBUG] = "debug",
 	};
-	yaml_node_t *v;
-
-	if (!want_mapping(ld, n, "log"))
-		return;
-	check_keys(ld, n, "in log", keys, 1);
-	if (!(v = map_get(ld, n, "level")))
-		return;
 	const char *s = scalar(ld, v, "log.level", "a log level");
 	if (!s)
 		return;
@@ -1728,6 +1844,59 @@ static void load_log(struct loader *ld, yaml_node_t *n, struct config *cfg)
 		}
 	}
 	err_node(ld, v, "log.level: unknown level '%s'; expected one of: error, warn, info, debug",
+		 s);
+}
+
+/*
+ * The file is not opened here: `ringcache -t` must not create it, and the
+ * daemon opens it at start where it can say why it cannot.
+ */
+static void load_log_access(struct loader *ld, yaml_node_t *v, struct config *cfg)
+{
+	const char *s = scalar(ld, v, "log.access", "a file path or \"off\"");
+	if (!s || !strcmp(s, "off"))
+		return;
+	if (!*s) {
+		err_node(ld, v, "log.access: must not be empty; give a file path, or \"off\"");
+		return;
+	}
+	if (s[strlen(s) - 1] == '/') {
+		err_node(ld, v,
+			 "log.access: '%s' is a directory; give a file path, e.g. %saccess.log", s,
+			 s);
+		return;
+	}
+	dup_into(ld, s, &cfg->log_access_path);
+}
+
+static void load_log(struct loader *ld, yaml_node_t *n, struct config *cfg)
+{
+	static const char *const keys[] = {"level", "access", "access_format"};
+	static const char *const formats[] = {
+	    [ACCESS_FORMAT_COMBINED] = "combined",
+	    [ACCESS_FORMAT_JSON] = "json",
+	};
+	yaml_node_t *v;
+
+	if (!want_mapping(ld, n, "log"))
+		return;
+	check_keys(ld, n, "in log", keys, sizeof(keys) / sizeof(keys[0]));
+	if ((v = map_get(ld, n, "level")))
+		load_log_level(ld, v, cfg);
+	if ((v = map_get(ld, n, "access")))
+		load_log_access(ld, v, cfg);
+	if (!(v = map_get(ld, n, "access_format")))
+		return;
+	const char *s = scalar(ld, v, "log.access_format", "an access log format");
+	if (!s)
+		return;
+	for (size_t i = 0; i < sizeof(formats) / sizeof(formats[0]); i++) {
+		if (!strcmp(s, formats[i])) {
+			cfg->log_access_format = (enum config_access_format)i;
+			return;
+		}
+	}
+	err_node(ld, v, "log.access_format: unknown format '%s'; expected one of: combined, json",
 		 s);
 }
 
@@ -1760,6 +1929,7 @@ static void set_defaults(struct config *cfg)
 	cfg->limits.max_headers = DEF_MAX_HEADERS;
 	cfg->limits.max_connections = DEF_MAX_CONNECTIONS;
 	cfg->log_level = LOG_LEVEL_INFO;
+	cfg->log_access_format = ACCESS_FORMAT_COMBINED; /* log_access_path NULL: no access log */
 	cfg->compression.workers = online_cpus();
 	cfg->compression.queue = DEF_COMPRESS_QUEUE;
 	cfg->compression.min_size = DEF_COMPRESS_MIN_SIZE;

@@ -24,6 +24,18 @@
  *       connect_timeout: 3s
  *       first_byte_timeout: 30s
  *       between_bytes_timeout: 30s
+ *       retries: 1                  # other servers to try when one fails before it
+ *                                   # answers (0..16): connect errors for any request,
+ *                                   # send errors, closes and timeouts before the
+ *                                   # response head for idempotent ones without a body
+ *       health_check:               # active probes; absent: none
+ *         path: /healthz            # GET this (default "/")
+ *         host: app.internal        # Host of the probe (default: the server address)
+ *         interval: 2s              # between probes (10ms..1h)
+ *         timeout: 1s               # the whole probe: connect, send, status line
+ *         rise: 2                   # good probes in a row to go back into rotation
+ *         fall: 3                   # failed probes in a row to be taken out (1..100)
+ *         expect_status: 200        # a code or a list (default: any 2xx or 3xx)
  *   cache:
  *     memory: 256MiB
  *     max_object_size: 32MiB       # bigger responses are streamed, not stored
@@ -87,6 +99,10 @@
  *     max_connections: 10000        # client connections per daemon
  *   log:
  *     level: info                   # error | warn | info | debug
+ *     access: /var/log/ringcache/access.log  # access log file (absent or "off": none);
+ *                                   # opened at start, reopened on SIGUSR1; a change
+ *                                   # needs a restart (see docs/accesslog.md)
+ *     access_format: combined       # combined (NCSA + cache fields) | json
  */
 #ifndef RINGCACHE_CONFIG_H
 #define RINGCACHE_CONFIG_H
@@ -113,6 +129,20 @@ enum config_balance {
 	BALANCE_HASH,		   /* consistent hashing on the URL (host + target) */
 };
 
+#define CONFIG_EXPECT_MAX 8
+
+/* Active health probes of a backend's servers (proxy/health.c). */
+struct config_health {
+	bool enabled; /* health_check given */
+	char *path;   /* request-target of the probe */
+	char *host;   /* Host of the probe; NULL: the server's address */
+	uint64_t interval_ns;
+	uint64_t timeout_ns; /* for the whole probe: connect, send, status line */
+	unsigned rise, fall; /* good / failed probes in a row to go up / down */
+	int expect[CONFIG_EXPECT_MAX];
+	size_t n_expect; /* 0: any 2xx or 3xx */
+};
+
 struct config_backend {
 	char *name;
 	struct config_addr *servers;
@@ -123,6 +153,8 @@ struct config_backend {
 	uint64_t connect_timeout_ns;
 	uint64_t first_byte_timeout_ns;
 	uint64_t between_bytes_timeout_ns;
+	unsigned retries; /* other servers a failed request may try */
+	struct config_health health;
 };
 
 struct config_key {
@@ -152,6 +184,12 @@ struct config_cidr {
 };
 
 enum config_log_level { LOG_LEVEL_ERROR, LOG_LEVEL_WARN, LOG_LEVEL_INFO, LOG_LEVEL_DEBUG };
+
+/* log.access_format: how src/ops/accesslog.c writes each line. */
+enum config_access_format {
+	ACCESS_FORMAT_COMBINED, /* NCSA combined, then cache= rt= urt= ... */
+	ACCESS_FORMAT_JSON,	/* one JSON object per line */
+};
 
 struct config {
 	unsigned magic;
@@ -215,6 +253,8 @@ struct config {
 	} limits;
 
 	enum config_log_level log_level;
+	char *log_access_path; /* NULL: no access log */
+	enum config_access_format log_access_format;
 };
 
 /* One error line: "FILE:LINE:COL: message". */

@@ -3,6 +3,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +16,7 @@
 #include "compress/pool.h"
 #include "http/hbuf.h"
 #include "http/msg.h"
+#include "ops/accesslog.h"
 #include "ops/log.h"
 #include "ops/metrics.h"
 #include "proxy/cache_path.h"
@@ -84,7 +86,59 @@ static uint64_t metric_sum(struct proxy *px, enum metric_id id)
 	return v;
 }
 
-size_t admin_render_metrics(struct proxy *px, char *out, size_t cap)
+/* A Prometheus label value: backslash, quote and newline escaped. */
+static void put_label_value(struct hbuf *b, const char *s)
+{
+	for (; *s; s++) {
+		if (*s == '\\' || *s == '"')
+			hbuf_put(b, "\\", 1);
+		if (*s == '\n')
+			hbuf_puts(b, "\\n");
+		else
+			hbuf_put(b, s, 1);
+	}
+}
+
+static void put_server_labels(struct hbuf *b, const struct config_backend *cb, size_t k)
+{
+	hbuf_puts(b, "{backend=\"");
+	put_label_value(b, cb->name);
+	hbuf_puts(b, "\",server=\"");
+	put_label_value(b, cb->servers[k].spec);
+	hbuf_puts(b, "\"}");
+}
+
+/*
+ * Process memory from /proc/self/statm (resident and virtual size). A
+ * read of a procfs file is answered from kernel memory and never waits
+ * on a disk, so it is fine on the admin loop.
+ */
+static void put_memory(struct hbuf *b)
+{
+	char buf[128];
+	int fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	ssize_t n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return;
+	buf[n] = '\0';
+	unsigned long long size = 0, resident = 0;
+	if (sscanf(buf, "%llu %llu", &size, &resident) != 2)
+		return;
+	unsigned long long page = (unsigned long long)sysconf(_SC_PAGESIZE);
+	hbuf_printf(b,
+		    "# HELP ringcache_resident_memory_bytes resident set size of the process\n"
+		    "# TYPE ringcache_resident_memory_bytes gauge\n"
+		    "ringcache_resident_memory_bytes %llu\n"
+		    "# HELP ringcache_virtual_memory_bytes virtual memory size of the process\n"
+		    "# TYPE ringcache_virtual_memory_bytes gauge\n"
+		    "ringcache_virtual_memory_bytes %llu\n",
+		    resident * page, size * page);
+}
+
+size_t admin_render_metrics(struct proxy *px, const struct gen *g, char *out, size_t cap)
 {
 	struct hbuf b;
 	hbuf_init(&b, out, cap);
@@ -175,6 +229,64 @@ size_t admin_render_metrics(struct proxy *px, char *out, size_t cap)
 			    "steps\n# TYPE ringcache_compression_job_seconds_total counter\n"
 			    "ringcache_compression_job_seconds_total %.6f\n",
 			    (double)atomic_load(&cs->job_ns) / 1e9);
+	}
+	/* Per server of the configuration this request holds. */
+	hbuf_puts(&b, "# HELP ringcache_backend_up 1 while the server is in rotation, 0 while "
+		      "its health probes have it out\n# TYPE ringcache_backend_up gauge\n");
+	for (size_t i = 0; i < g->n_backends; i++) {
+		const struct config_backend *cb = g->backends[i].cfg;
+		for (size_t k = 0; k < cb->n_servers; k++) {
+			hbuf_puts(&b, "ringcache_backend_up");
+			put_server_labels(&b, cb, k);
+			hbuf_puts(&b,
+				  atomic_load(&g->backends[i].health[k].down) ? " 0\n" : " 1\n");
+		}
+	}
+	hbuf_puts(&b, "# HELP ringcache_backend_active_requests exchanges in progress\n"
+		      "# TYPE ringcache_backend_active_requests gauge\n");
+	for (size_t i = 0; i < g->n_backends; i++) {
+		const struct config_backend *cb = g->backends[i].cfg;
+		for (size_t k = 0; k < cb->n_servers; k++) {
+			hbuf_puts(&b, "ringcache_backend_active_requests");
+			put_server_labels(&b, cb, k);
+			hbuf_printf(&b, " %u\n", atomic_load(&g->backends[i].active[k]));
+		}
+	}
+	hbuf_puts(&b, "# HELP ringcache_backend_failed_probes_total health probes that failed\n"
+		      "# TYPE ringcache_backend_failed_probes_total counter\n");
+	for (size_t i = 0; i < g->n_backends; i++) {
+		const struct config_backend *cb = g->backends[i].cfg;
+		for (size_t k = 0; k < cb->n_servers; k++) {
+			hbuf_puts(&b, "ringcache_backend_failed_probes_total");
+			put_server_labels(&b, cb, k);
+			hbuf_printf(&b, " %llu\n",
+				    (unsigned long long)atomic_load(
+					&g->backends[i].health[k].failed_probes));
+		}
+	}
+	hbuf_printf(&b,
+		    "# HELP ringcache_config_generation the configuration in use (1 at start, +1 "
+		    "per reload)\n# TYPE ringcache_config_generation gauge\n"
+		    "ringcache_config_generation %llu\n",
+		    (unsigned long long)g->id);
+	put_memory(&b);
+	if (px->alog) {
+		struct alog_stats as;
+		alog_stats_read(px->alog, &as);
+		hbuf_printf(
+		    &b,
+		    "# HELP ringcache_access_log_lines_total access log lines written\n"
+		    "# TYPE ringcache_access_log_lines_total counter\n"
+		    "ringcache_access_log_lines_total %llu\n"
+		    "# HELP ringcache_access_log_dropped_total access log lines lost (the disk "
+		    "was slower than the traffic, or a write failed)\n"
+		    "# TYPE ringcache_access_log_dropped_total counter\n"
+		    "ringcache_access_log_dropped_total %llu\n"
+		    "# HELP ringcache_access_log_write_errors_total failed access log writes\n"
+		    "# TYPE ringcache_access_log_write_errors_total counter\n"
+		    "ringcache_access_log_write_errors_total %llu\n",
+		    (unsigned long long)as.written, (unsigned long long)as.dropped,
+		    (unsigned long long)as.write_errors);
 	}
 	/* Starvation watchdog, per loop; the maxima cover the time since
 	 * the previous scrape. */
@@ -360,7 +472,7 @@ static int handle(struct admin_conn *ac)
 	if (PATH_IS("/health"))
 		return respond_text(ac, 200, "OK", "ok\n");
 	if (PATH_IS("/metrics")) {
-		size_t n = admin_render_metrics(px, ac->out, sizeof(ac->out));
+		size_t n = admin_render_metrics(px, ac->gen, ac->out, sizeof(ac->out));
 		return respond(ac, 200, "OK", "text/plain; version=0.0.4", ac->out, n);
 	}
 	if (PATH_IS("/stats")) {

@@ -15,6 +15,7 @@ void admin_accepted(struct worker *w, int fd);
 
 /* Prometheus text for the whole process, for tests and the endpoint.
  * Writes at most CAP bytes into OUT, returns the length. */
-size_t admin_render_metrics(struct proxy *px, char *out, size_t cap);
+struct gen;
+size_t admin_render_metrics(struct proxy *px, const struct gen *g, char *out, size_t cap);
 
 #endif

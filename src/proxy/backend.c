@@ -124,10 +124,11 @@ int backend_rt_init(struct backend_rt *b)
 		total += weight_of(cfg, i);
 	b->sched = calloc(total, sizeof(*b->sched));
 	b->active = calloc(n, sizeof(*b->active));
+	b->health = calloc(n, sizeof(*b->health));
 	long *cur = calloc(n, sizeof(*cur));
 	b->ring_len = (size_t)total * 40;
 	b->ring = calloc(b->ring_len, sizeof(*b->ring));
-	if (!b->sched || !b->active || !cur || !b->ring) {
+	if (!b->sched || !b->active || !cur || !b->ring || !b->health) {
 		free(cur);
 		backend_rt_free(b);
 		return -ENOMEM;
@@ -164,6 +165,8 @@ void backend_rt_free(struct backend_rt *b)
 	free(b->sched);
 	free(b->active);
 	free(b->ring);
+	free(b->health);
+	b->health = NULL;
 	b->sched = NULL;
 	b->active = NULL;
 	b->ring = NULL;
@@ -182,47 +185,120 @@ static uint64_t key_hash(const struct hmsg *req)
 	return XXH3_64bits_digest(&st);
 }
 
-unsigned backend_pick(struct gen *g, unsigned backend, const struct hmsg *req)
+static bool avoided(uint64_t avoid, unsigned i)
+{
+	return i < 64 && (avoid >> i & 1);
+}
+
+/* Out of rotation: avoided, or marked down by the health probes. */
+static bool skip(const struct backend_rt *b, uint64_t avoid, unsigned i, bool any_health)
+{
+	return avoided(avoid, i) ||
+	       (any_health && atomic_load_explicit(&b->health[i].down, memory_order_relaxed));
+}
+
+int backend_pick(struct gen *g, unsigned backend, const struct hmsg *req, uint64_t avoid)
 {
 	struct backend_rt *b = &g->backends[backend];
 	const struct config_backend *cfg = b->cfg;
 	unsigned n = (unsigned)cfg->n_servers;
+	bool hc = cfg->health.enabled;
 	if (n == 1)
-		return 0;
+		return avoided(avoid, 0) ? -1 : 0;
 	/* The shared position only where it is used: it is a cache line all
 	 * loops write. */
 	unsigned tick = cfg->balance == BALANCE_HASH
 			    ? 0
 			    : atomic_fetch_add_explicit(&b->rr, 1, memory_order_relaxed);
-	switch (cfg->balance) {
-	case BALANCE_HASH: {
-		uint64_t h = key_hash(req);
-		size_t lo = 0, hi = b->ring_len;
-		while (lo < hi) {
-			size_t mid = lo + (hi - lo) / 2;
-			if (b->ring[mid].hash < h)
-				lo = mid + 1;
-			else
-				hi = mid;
+	/* Two passes: servers in rotation first; when every one left is
+	 * down, try one anyway rather than fail without trying (the probes
+	 * may lag behind a recovery). */
+	for (int pass = 0; pass < 2; pass++) {
+		bool health = hc && pass == 0;
+		switch (cfg->balance) {
+		case BALANCE_HASH: {
+			uint64_t h = key_hash(req);
+			size_t lo = 0, hi = b->ring_len;
+			while (lo < hi) {
+				size_t mid = lo + (hi - lo) / 2;
+				if (b->ring[mid].hash < h)
+					lo = mid + 1;
+				else
+					hi = mid;
+			}
+			/* The next point clockwise whose server is usable, so
+			 * a dead server's keys spread over the others. */
+			for (size_t k = 0; k < b->ring_len; k++) {
+				unsigned s = b->ring[(lo + k) % b->ring_len].server;
+				if (!skip(b, avoid, s, health))
+					return (int)s;
+			}
+			break;
 		}
-		return b->ring[lo == b->ring_len ? 0 : lo].server;
-	}
-	case BALANCE_LEAST_CONNECTIONS: {
-		/* Fewest in progress per unit of weight; ties go round. */
-		unsigned best = tick % n;
-		for (unsigned k = 1; k < n; k++) {
-			unsigned i = (tick + k) % n;
-			uint64_t ai = atomic_load_explicit(&b->active[i], memory_order_relaxed);
-			uint64_t ab = atomic_load_explicit(&b->active[best], memory_order_relaxed);
-			if (ai * weight_of(cfg, best) < ab * weight_of(cfg, i))
-				best = i;
+		case BALANCE_LEAST_CONNECTIONS: {
+			/* Fewest in progress per unit of weight; ties go round. */
+			int best = -1;
+			for (unsigned k = 0; k < n; k++) {
+				unsigned i = (tick + k) % n;
+				if (skip(b, avoid, i, health))
+					continue;
+				uint64_t ai =
+				    atomic_load_explicit(&b->active[i], memory_order_relaxed);
+				uint64_t ab = best < 0 ? 0
+						       : atomic_load_explicit(&b->active[best],
+									      memory_order_relaxed);
+				if (best < 0 ||
+				    ai * weight_of(cfg, (unsigned)best) < ab * weight_of(cfg, i))
+					best = (int)i;
+			}
+			if (best >= 0)
+				return best;
+			break;
 		}
-		return best;
+		case BALANCE_ROUND_ROBIN:
+		default:
+			for (unsigned k = 0; k < b->sched_len; k++) {
+				unsigned s = b->sched[(tick + k) % b->sched_len];
+				if (!skip(b, avoid, s, health))
+					return (int)s;
+			}
+			break;
+		}
+		if (!hc)
+			break;
 	}
-	case BALANCE_ROUND_ROBIN:
-	default:
-		return b->sched[tick % b->sched_len];
-	}
+	return -1;
+}
+
+bool backend_idempotent(unsigned method)
+{
+	return method == HTTP_GET || method == HTTP_HEAD || method == HTTP_OPTIONS ||
+	       method == HTTP_TRACE || method == HTTP_PUT || method == HTTP_DELETE;
+}
+
+void backend_try_init(struct backend_try *t, struct gen *g, unsigned backend,
+		      const struct hmsg *req)
+{
+	t->server = backend_pick(g, backend, req, 0);
+	t->tried = 0;
+	t->left = g->backends[backend].cfg->retries;
+	t->fresh = false;
+}
+
+bool backend_try_next(struct backend_try *t, struct gen *g, unsigned backend,
+		      const struct hmsg *req)
+{
+	if (t->left == 0)
+		return false;
+	if (t->server < 64)
+		t->tried |= 1ull << t->server;
+	int s = backend_pick(g, backend, req, t->tried);
+	if (s < 0)
+		return false;
+	t->left--;
+	t->server = s;
+	t->fresh = false;
+	return true;
 }
 
 int backend_acquire(struct worker *w, struct gen *g, unsigned backend, unsigned server, bool fresh,

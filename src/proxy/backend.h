@@ -44,10 +44,40 @@ void backend_rt_free(struct backend_rt *b);
  * proportion to the weights (the smooth order nginx uses, so a weight-3
  * server is not hit three times in a row), the fewest exchanges in
  * progress per unit of weight, or consistent hashing of REQ's Host and
- * request-target (hashed only for this method) on a ring of 40 points per unit of weight, so adding
- * or removing a server moves only its share of the keys.
+ * request-target (hashed only for this method) on a ring of 40 points per
+ * unit of weight, so adding or removing a server moves only its share of
+ * the keys. Servers the health probes marked down are skipped while any
+ * other is up; servers whose bit is set in AVOID (those a request already
+ * tried; servers past 64 cannot be avoided) are skipped always. Returns
+ * the server, or -1 when AVOID leaves none.
  */
-unsigned backend_pick(struct gen *g, unsigned backend, const struct hmsg *req);
+int backend_pick(struct gen *g, unsigned backend, const struct hmsg *req, uint64_t avoid);
+
+/* Is METHOD idempotent (RFC 9110 9.2.2), so that a request that may have
+ * reached a server can be sent again to another? */
+bool backend_idempotent(unsigned method);
+
+/*
+ * One request's way through the servers: the first pick, a fresh
+ * connection to the same server once when a pooled one turned out stale,
+ * and up to the backend's `retries` other servers when one fails before
+ * it answered (connect errors for any request; for idempotent requests
+ * without a body also a send error, a close or a timeout before the
+ * response head).
+ */
+struct backend_try {
+	int server;
+	uint64_t tried; /* servers tried (bit per server index < 64) */
+	unsigned left;	/* other servers still allowed */
+	bool fresh;	/* connect anew rather than take a pooled connection */
+};
+
+void backend_try_init(struct backend_try *t, struct gen *g, unsigned backend,
+		      const struct hmsg *req);
+/* Move T on to a server not tried yet; false when the retries or the
+ * servers ran out. */
+bool backend_try_next(struct backend_try *t, struct gen *g, unsigned backend,
+		      const struct hmsg *req);
 
 /* Get a connection to SERVER: from the pool unless FRESH, else connect
  * with DEADLINE. 0 or -errno (-ETIMEDOUT when the connect timed out).

@@ -347,6 +347,7 @@ enum upstream_result cache_handle(struct client *c)
 		return UP_ERRORED;
 	}
 	fh->refs = 1;
+	rt_time_t up0 = rt_clock_now();
 	if (start_fetch(c, &res, &k, max_obj, fh) < 0) {
 		fetch_handle_release(&fh);
 		client_send_error(c, 503, "out of memory");
@@ -372,6 +373,9 @@ enum upstream_result cache_handle(struct client *c)
 		if (d.pipe)
 			body_reader_gone(fh->obj->body);
 	}
+	/* For the access log: the fetch ran while the body was relayed. */
+	c->upstream_ns = (int64_t)(rt_clock_now() - up0);
+	snprintf(c->backend, sizeof(c->backend), "%s", fh->server);
 	fetch_handle_release(&fh);
 	return ur;
 }

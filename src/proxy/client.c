@@ -12,6 +12,7 @@
 
 #include "http/hbuf.h"
 #include "http/hop.h"
+#include "ops/accesslog.h"
 #include "ops/log.h"
 #include "ops/metrics.h"
 #include "proxy/cache_path.h"
@@ -69,6 +70,7 @@ int client_send_error(struct client *c, int status, const char *detail)
 	c->closing = true;
 	(void)detail;
 	ssize_t r = rt_writev_all(c->fd, iov, 2, rt_deadline_in(send_ns));
+	client_sent(c, r);
 	return r < 0 ? (int)r : 0;
 }
 
@@ -139,6 +141,7 @@ static int read_head(struct client *c)
 				    : may_park ? park_at
 					       : idle_deadline);
 		c->idle = false;
+		METRIC_BYTES(c->w, client_received_bytes, n);
 		if (n == 0 || n == -ECONNRESET || n == -ECANCELED)
 			return 0;
 		if (n == -ETIMEDOUT) {
@@ -311,6 +314,65 @@ static void set_target_log(struct client *c)
 	hbuf_cstr(&b);
 }
 
+/* The access log's word for how the response came about, from the
+ * Cache-Status this response got. */
+static const char *cache_word(const struct client *c)
+{
+	const char *s = c->cache_status;
+	if (!s)
+		return c->resp_status ? "error" : NULL;
+	if (strstr(s, "; hit"))
+		return "hit";
+	if (strstr(s, "detail=stale-if-error"))
+		return "stale";
+	if (strstr(s, "fwd=stale; fwd-status=304"))
+		return "revalidated";
+	if (strstr(s, "fwd=bypass") || strstr(s, "fwd=method") || strstr(s, "hit-for-miss") ||
+	    strstr(s, "waited-too-long") || strstr(s, "key-too-long"))
+		return "pass";
+	if (strstr(s, "collapsed"))
+		return "collapsed";
+	return "miss";
+}
+
+static struct alog_str field_of(const struct hmsg *m, const char *name)
+{
+	const struct hfield *f = hmsg_field(m, name, 0);
+	return f ? (struct alog_str){hmsg_ptr(m, f->value), f->value.len}
+		 : (struct alog_str){NULL, 0};
+}
+
+/* One access log line for the response just sent; PARSED: c->req holds a
+ * whole request head. T0: when it was read. */
+static void log_access(struct client *c, rt_time_t t0, bool parsed)
+{
+	rt_time_t now = rt_clock_now();
+	struct alog_rec r = {.client = alog_cstr(c->peer_ip),
+			     .status = c->resp_status,
+			     .bytes = c->bytes_out,
+			     .cache = alog_cstr(cache_word(c)),
+			     .duration_ns = now - t0,
+			     .upstream_ns = c->upstream_ns,
+			     .backend = alog_cstr(c->backend[0] ? c->backend : NULL)};
+	/* The start in wall-clock time: now, less what the request took. */
+	clock_gettime(CLOCK_REALTIME, &r.start);
+	uint64_t back = now - t0;
+	uint64_t ns = (uint64_t)r.start.tv_sec * RT_SEC + (uint64_t)r.start.tv_nsec - back;
+	r.start.tv_sec = (time_t)(ns / RT_SEC);
+	r.start.tv_nsec = (long)(ns % RT_SEC);
+	if (parsed) {
+		const struct hmsg *m = &c->req;
+		r.method = alog_cstr(llhttp_method_name((llhttp_method_t)hmsg_method(m)));
+		r.target = (struct alog_str){hmsg_ptr(m, m->target), m->target.len};
+		r.http_major = (uint8_t)m->p.http_major;
+		r.http_minor = (uint8_t)m->p.http_minor;
+		r.referer = field_of(m, "referer");
+		r.user_agent = field_of(m, "user-agent");
+		r.host = field_of(m, "host");
+	}
+	alog_append(c->w->alog, &r);
+}
+
 static void client_main(void *arg);
 
 /* Bytes arrived on a parked connection (res > 0), or its idle time ran out
@@ -350,28 +412,37 @@ static void client_main(void *arg)
 		goto out;
 	}
 	for (;;) {
+		c->cache_status = NULL;
+		c->resp_status = 0;
+		c->bytes_out = 0;
+		c->upstream_ns = -1;
+		c->backend[0] = '\0';
 		int r = read_head(c);
 		if (r == 2 && !rt_task_cancelled()) {
 			park(c);
 			return;
 		}
+		if (r == -1 && w->alog)
+			log_access(c, rt_clock_now(), false); /* the 4xx sent for a bad head */
 		if (r != 1)
 			break;
 		set_target_log(c);
+		rt_time_t t0 = rt_clock_now();
 		const char *why = NULL;
 		int status = validate(c, &why);
 		if (status) {
 			client_error(c, status, why);
+			if (w->alog)
+				log_access(c, t0, true);
 			break;
 		}
 		c->closing = !hmsg_keep_alive(&c->req) || w->draining;
-		c->cache_status = NULL;
-		c->resp_status = 0;
 		c->loc[0] = c->cloc[0] = '\0';
 		METRIC_INC(w, requests);
-		rt_time_t t0 = rt_clock_now();
 		c->gen = gen_hold(w);
 		enum upstream_result ur = cache_handle(c);
+		if (w->alog)
+			log_access(c, t0, true); /* while the generation holds the strings */
 		gen_put(w, c->gen);
 		c->gen = NULL;
 		metrics_observe_latency(&w->metrics, rt_clock_now() - t0);

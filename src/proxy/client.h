@@ -19,6 +19,7 @@
 #include <stdint.h>
 
 #include "http/msg.h"
+#include "ops/metrics.h"
 #include "proxy/proxy.h"
 #include "rt/io.h"
 
@@ -57,6 +58,9 @@ struct client {
 	char *req_target; /* the request-target, for invalidation */
 
 	/* Per response: what the cache path and the relay report. */
+	uint64_t bytes_out;	  /* sent to the client for this response, head included */
+	int64_t upstream_ns;	  /* backend exchange until its response head; -1: none */
+	char backend[96];	  /* "NAME ADDRESS" of the server that answered, or "" */
 	const char *cache_status; /* Cache-Status value to add, or NULL */
 	int resp_status;
 	char *loc, *cloc;	     /* Location / Content-Location of a passed response */
@@ -75,6 +79,15 @@ int client_start(struct worker *w, int fd, const struct sockaddr_storage *peer);
 
 /* Unmap the worker's cached connection buffers (at loop exit). */
 void client_membufs_free(struct worker *w);
+
+/* Count N bytes (an I/O result; negative: nothing) sent to the client. */
+static inline void client_sent(struct client *c, ssize_t n)
+{
+	if (n > 0) {
+		c->bytes_out += (uint64_t)n;
+		METRIC_BYTES(c->w, client_sent_bytes, n);
+	}
+}
 
 /* Send a complete short error response; the connection will close. */
 int client_send_error(struct client *c, int status, const char *detail);

@@ -269,6 +269,7 @@ static enum upstream_result deliver_plan(struct client *c, struct cobj *o,
 	rt_time_t send_dl = rt_deadline_in(cfg->timeouts.send_ns);
 	if (no_body) {
 		ssize_t w = rt_send_all(c->fd, b.p, b.len, send_dl);
+		client_sent(c, w);
 		return w < 0 ? UP_ABORT : c->closing ? UP_CLOSE : UP_OK;
 	}
 	uint64_t left = range > 0 ? to - from + 1 : UINT64_MAX;
@@ -281,7 +282,9 @@ static enum upstream_result deliver_plan(struct client *c, struct cobj *o,
 		ssize_t n = body_peek(&r, &p);
 		if (n == -EAGAIN) {
 			if (!head_sent) {
-				if (rt_send_all(c->fd, b.p, b.len, send_dl) < 0)
+				ssize_t w = rt_send_all(c->fd, b.p, b.len, send_dl);
+				client_sent(c, w);
+				if (w < 0)
 					return UP_ABORT;
 				head_sent = true;
 			}
@@ -316,8 +319,13 @@ static enum upstream_result deliver_plan(struct client *c, struct cobj *o,
 		bool end = n == 0 || (uint64_t)n == left;
 		if (end && chunked)
 			iov[k++] = (struct iovec){"0\r\n\r\n", 5};
-		if (k && rt_writev_all(c->fd, iov, k, rt_deadline_in(cfg->timeouts.send_ns)) < 0)
-			return UP_ABORT;
+		if (k) {
+			ssize_t w =
+			    rt_writev_all(c->fd, iov, k, rt_deadline_in(cfg->timeouts.send_ns));
+			client_sent(c, w);
+			if (w < 0)
+				return UP_ABORT;
+		}
 		head_sent = true;
 		body_advance(&r, (size_t)n);
 		if (d->pipe)

@@ -216,6 +216,20 @@ static int refresh_from_304(struct fetch *f)
 	return 0;
 }
 
+/* Move on to another server after a failed attempt (a fetch is a GET,
+ * safe to send again); false when the retries or the servers ran out. */
+static bool next_server(struct fetch *f, struct backend_try *t, const char *what, int err)
+{
+	unsigned failed = (unsigned)t->server;
+	if (!backend_try_next(t, f->a->gen, f->a->backend, &f->req))
+		return false;
+	METRIC_INC(f->w, backend_retries);
+	log_warn("fetch %.*s: backend %s server %s: %s%s%s; trying another server",
+		 (int)f->req.target.len, hmsg_ptr(&f->req, f->req.target), f->bcfg->name,
+		 f->bcfg->servers[failed].spec, what, err ? ": " : "", err ? strerror(-err) : "");
+	return true;
+}
+
 /* Send the request and read the final response head into f->resp.
  * Returns 0, or sets the failure through fetch_failed and returns -1. */
 static int exchange_head(struct fetch *f, uint32_t *len, uint32_t *pos)
@@ -240,24 +254,34 @@ static int exchange_head(struct fetch *f, uint32_t *len, uint32_t *pos)
 		return -1;
 	}
 	size_t head_len = b.len;
-	unsigned server = backend_pick(a->gen, a->backend, &f->req);
-	for (int attempt = 0;; attempt++) {
-		int r = backend_acquire(a->w, a->gen, a->backend, server, attempt > 0, &f->bc,
-					rt_deadline_in(f->bcfg->connect_timeout_ns));
+	struct backend_try t;
+	backend_try_init(&t, a->gen, a->backend, &f->req);
+	for (;;) {
+		int r = backend_acquire(a->w, a->gen, a->backend, (unsigned)t.server, t.fresh,
+					&f->bc, rt_deadline_in(f->bcfg->connect_timeout_ns));
 		if (r < 0) {
+			if (next_server(f, &t,
+					r == -ETIMEDOUT ? "connect timed out" : "connect failed",
+					r == -ETIMEDOUT ? 0 : r))
+				continue;
 			fetch_failed(f, r == -ETIMEDOUT ? 504 : 502,
 				     r == -ETIMEDOUT ? "connect timed out" : "connect failed",
 				     r == -ETIMEDOUT ? 0 : r);
 			return -1;
 		}
+		bool stale_retry = f->bc.reused && !t.fresh;
 		METRIC_INC(f->w, backend_requests);
 		f->req_time = wall_now_ms();
 		ssize_t s = rt_send_all(f->bc.fd, f->obuf, head_len,
 					rt_deadline_in(f->cfg->timeouts.send_ns));
+		METRIC_BYTES(f->w, backend_sent_bytes, s);
 		if (s < 0) {
-			bool retry = f->bc.reused && attempt == 0;
 			backend_release(a->w, &f->bc, false);
-			if (retry)
+			if (stale_retry) {
+				t.fresh = true;
+				continue;
+			}
+			if (next_server(f, &t, "sending request failed", (int)s))
 				continue;
 			fetch_failed(f, s == -ETIMEDOUT ? 504 : 502, "sending request failed",
 				     (int)s);
@@ -307,12 +331,22 @@ static int exchange_head(struct fetch *f, uint32_t *len, uint32_t *pos)
 				return -1;
 			}
 			ssize_t n = rt_recv(f->bc.fd, f->rbuf + *len, f->rcap - *len, 0, deadline);
+			METRIC_BYTES(f->w, backend_received_bytes, n);
 			if (n <= 0) {
-				bool stale_conn = !got_any && f->bc.reused && attempt == 0 &&
+				bool stale_conn = !got_any && stale_retry &&
 						  (n == 0 || n == -ECONNRESET || n == -EPIPE);
 				backend_release(a->w, &f->bc, false);
-				if (stale_conn)
+				if (stale_conn) {
+					t.fresh = true;
 					break; /* retry on a fresh connection */
+				}
+				/* A fetch is a GET: another server may answer it. */
+				if (next_server(f, &t,
+						n == -ETIMEDOUT ? "timeout waiting for the response"
+						: n == 0	? "backend closed"
+								: "recv failed",
+						n == -ETIMEDOUT ? 0 : (int)n))
+					break;
 				if (n == -ETIMEDOUT)
 					fetch_failed(f, 504, "timeout waiting for the response", 0);
 				else
@@ -375,6 +409,7 @@ static void fetch_body(struct fetch *f, uint32_t len, uint32_t pos)
 		len = pos = 0;
 		ssize_t n = rt_recv(f->bc.fd, f->rbuf, f->rcap, 0,
 				    rt_deadline_in(f->bcfg->between_bytes_timeout_ns));
+		METRIC_BYTES(f->w, backend_received_bytes, n);
 		if (n == 0) {
 			ok = hmsg_eof(m) == 0;
 			if (ok && m->body_len)
@@ -436,8 +471,11 @@ static void fetch_main(void *arg)
 		goto out;
 	struct hmsg *m = &f.resp;
 	int status = hmsg_status(m);
-	if (a->fh)
+	if (a->fh) {
 		a->fh->fwd_status = status;
+		snprintf(a->fh->server, sizeof(a->fh->server), "%s %s", f.bcfg->name,
+			 f.bcfg->servers[f.bc.server].spec);
+	}
 	policy_meta_from_response(m, f.req_time, wall_now_ms(), &f.rm);
 
 	if (status == 304 && a->stale) {

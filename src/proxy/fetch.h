@@ -35,6 +35,7 @@ struct fetch_handle {
 	int fwd_status;	    /* the backend's status, 0 if none */
 	int err_status;	    /* FAILED: 502 or 504 */
 	const char *detail; /* why not stored, or what failed */
+	char server[96];    /* "BACKEND ADDRESS" that answered, for the access log */
 	struct rt_task *waiter;
 };
 

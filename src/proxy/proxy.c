@@ -13,10 +13,12 @@
 
 #include "cache/store.h"
 #include "compress/pool.h"
+#include "ops/accesslog.h"
 #include "ops/log.h"
 #include "proxy/backend.h"
 #include "proxy/client.h"
 #include "proxy/gen.h"
+#include "proxy/health.h"
 #include "rt/io.h"
 
 /* Runs on the worker's loop thread (posted by proxy_drain). */
@@ -25,6 +27,8 @@ static void drain_on_loop(struct rt_msg *m)
 	struct worker *w = (struct worker *)((char *)m - offsetof(struct worker, drain_msg));
 	w->draining = true;
 	listen_stop(w);
+	health_stop(w);
+	alog_loop_stop(w->alog);
 	/* Idle keep-alive connections are closed now; busy ones after their
 	 * current response (they see w->draining). */
 	for (struct client *c = w->clients; c; c = c->next) {
@@ -108,10 +112,14 @@ static void switch_on_loop(struct rt_msg *m)
 {
 	struct worker *w = (struct worker *)((char *)m - offsetof(struct worker, switch_msg));
 	struct proxy *px = w->px;
-	if (gen_switch(w, w->switch_gen) < 0)
+	if (gen_switch(w, w->switch_gen) < 0) {
 		log_error("loop %u: out of memory switching to configuration %llu; keeping %llu",
 			  w->id, (unsigned long long)w->switch_gen->id,
 			  (unsigned long long)w->gen->id);
+	} else {
+		health_stop(w);
+		health_start(w, w->gen);
+	}
 	listen_apply(w, &px->listeners);
 	atomic_store(&w->switch_pending, false);
 	pthread_mutex_lock(&px->lock);
@@ -133,8 +141,12 @@ static void *worker_main(void *arg)
 		w->start_err = err;
 	else if ((err = gen_switch(w, px->gen)) < 0)
 		w->start_err = err;
-	if (!w->start_err)
+	else if (px->alog && !(w->alog = alog_loop_create(px->alog)))
+		w->start_err = -ENOMEM;
+	if (!w->start_err) {
 		listen_apply(w, &px->listeners);
+		health_start(w, w->gen);
+	}
 	pthread_mutex_lock(&px->lock);
 	px->started++;
 	pthread_cond_broadcast(&px->cond);
@@ -142,6 +154,7 @@ static void *worker_main(void *arg)
 	if (w->start_err)
 		return NULL;
 	rt_loop_run(w->loop);
+	alog_loop_free(&w->alog);
 	gen_leave(w);
 	client_membufs_free(w);
 	/* proxy_drain may be posting to this loop: unpublish it first. */
@@ -193,6 +206,13 @@ int proxy_start(struct proxy *px, struct config *cfg)
 	int r = ensure_cpool(px, cfg);
 	if (r < 0)
 		return r;
+	if (cfg->log_access_path) {
+		px->alog = alog_open(cfg->log_access_path, cfg->log_access_format, &r);
+		if (!px->alog) {
+			log_error("log.access %s: %s", cfg->log_access_path, strerror(-r));
+			return r;
+		}
+	}
 	/* All listening sockets are opened here, on the main thread, before
 	 * any loop runs: a bad address fails startup at once. */
 	r = listen_table_build(&px->listeners, cfg, NULL, px->nworkers);
@@ -229,6 +249,12 @@ int proxy_start(struct proxy *px, struct config *cfg)
 /* Keys whose running value a reload cannot change: keep it, say so. */
 static void keep_restart_keys(const struct config *old, struct config *cfg)
 {
+	bool same_log = (!cfg->log_access_path && !old->log_access_path) ||
+			(cfg->log_access_path && old->log_access_path &&
+			 !strcmp(cfg->log_access_path, old->log_access_path));
+	if (!same_log || cfg->log_access_format != old->log_access_format)
+		log_warn("reload: log.access and log.access_format take a restart; the access log "
+			 "stays as it is");
 	if (cfg->threads != old->threads) {
 		log_warn("reload: threads %u -> %u takes a restart; keeping %u", old->threads,
 			 cfg->threads, old->threads);
@@ -279,6 +305,7 @@ int proxy_reload(struct proxy *px, struct config *cfg)
 		return r;
 	}
 	/* Past this point the reload cannot fail. */
+	health_inherit(g, px->gen);
 	px->gen_seq++;
 	if (cfg->cache.memory != old->cache.memory)
 		store_set_budget(px->store, cfg->cache.memory);
@@ -360,6 +387,7 @@ void proxy_free(struct proxy *px)
 	gen_discard(px->gen); /* the loops have ended */
 	px->gen = NULL;
 	cpool_destroy(&px->cpool);
+	alog_close(&px->alog); /* the loops, and their halves, are gone */
 	store_free(&px->store);
 	pthread_mutex_destroy(&px->lock);
 	pthread_cond_destroy(&px->cond);

@@ -44,6 +44,14 @@ struct backend_ring_pt {
 	unsigned server;
 };
 
+/* A server's health (health.c): DOWN is read by every loop's picks; the
+ * runs are written only by the server's one probe task. */
+struct server_health {
+	atomic_bool down;
+	unsigned oks, fails; /* good / failed probes in a row */
+	_Atomic uint64_t failed_probes;
+};
+
 /* A backend's shared selection state (backend.c), built with its
  * generation. */
 struct backend_rt {
@@ -54,6 +62,7 @@ struct backend_rt {
 	atomic_uint *active;	      /* exchanges in progress per server, all loops */
 	struct backend_ring_pt *ring; /* consistent-hash points, sorted */
 	size_t ring_len;
+	struct server_health *health; /* per server */
 };
 
 struct worker {
@@ -66,7 +75,9 @@ struct worker {
 	struct client *clients;	    /* doubly linked, for drain */
 	size_t nclients;
 	struct fetch_node *fetches; /* running fetch tasks, for a forced drain */
+	struct fetch_node *probes;  /* health probe tasks (health.c) */
 	struct membuf *membufs;	    /* cached connection buffers (client.c) */
+	struct alog_loop *alog;	    /* this loop's access log half; NULL: no access log */
 	unsigned n_membufs;
 	bool draining;
 	struct rt_msg drain_msg;
@@ -82,12 +93,15 @@ struct worker {
 
 struct store;
 struct cpool;
+struct alog;
+struct alog_loop;
 
 struct proxy {
 	struct gen *gen;     /* the newest generation (main thread's reference) */
 	uint64_t gen_seq;    /* ids given so far */
 	struct store *store; /* shared by all loops */
 	struct cpool *cpool; /* compression workers; NULL until compression is enabled */
+	struct alog *alog;   /* the access log (log.access); NULL: none */
 	atomic_uint nconns;  /* client connections, all loops */
 	struct worker *workers;
 	unsigned nworkers;

@@ -88,6 +88,7 @@ static int send_request(struct exchange *x, bool first_try)
 			iov[n++] = (struct iovec){"\r\n", 2};
 	}
 	ssize_t r = rt_writev_all(fd, iov, n, send_dl);
+	METRIC_BYTES(c->w, backend_sent_bytes, r);
 	if (r < 0)
 		return (int)r;
 	if (!first_try)
@@ -101,6 +102,7 @@ static int send_request(struct exchange *x, bool first_try)
 		if (c->len == 0) {
 			ssize_t got = rt_recv(c->fd, c->buf, c->cap, 0,
 					      rt_deadline_in(x->cfg->timeouts.client_body_ns));
+			METRIC_BYTES(c->w, client_received_bytes, got);
 			if (got <= 0) {
 				log_info("client %s: %s: request body: %s", c->peer, c->target_log,
 					 got == 0 ? "client closed" : strerror((int)-got));
@@ -117,12 +119,14 @@ static int send_request(struct exchange *x, bool first_try)
 		c->pos = (uint32_t)used;
 		r = send_body(fd, x->req_chunked, c->buf + m->body_off, m->body_len,
 			      rt_deadline_in(x->cfg->timeouts.send_ns));
+		METRIC_BYTES(c->w, backend_sent_bytes, r);
 		if (r < 0)
 			return (int)r;
 		hmsg_body_consumed(m, 0);
 	}
 	if (x->req_chunked) {
 		r = rt_send_all(fd, "0\r\n\r\n", 5, rt_deadline_in(x->cfg->timeouts.send_ns));
+		METRIC_BYTES(c->w, backend_sent_bytes, r);
 		if (r < 0)
 			return (int)r;
 	}
@@ -219,6 +223,7 @@ static int send_interim(struct exchange *x)
 	if (b.overflow)
 		return 0;
 	ssize_t r = rt_send_all(c->fd, b.p, b.len, rt_deadline_in(x->cfg->timeouts.send_ns));
+	client_sent(c, r);
 	return r < 0 ? (int)r : 0;
 }
 
@@ -252,6 +257,7 @@ static ssize_t flush_to_client(struct exchange *x)
 	if (n == 0)
 		return 0;
 	ssize_t r = rt_writev_all(c->fd, iov, n, rt_deadline_in(x->cfg->timeouts.send_ns));
+	client_sent(c, r);
 	hmsg_body_consumed(m, 0);
 	return r;
 }
@@ -325,6 +331,7 @@ static int relay_response(struct exchange *x, bool *backend_reusable, const char
 			return RESP_BACKEND;
 		}
 		ssize_t n = rt_recv(x->bc.fd, c->rbuf + len, c->rcap - len, 0, deadline);
+		METRIC_BYTES(c->w, backend_received_bytes, n);
 		if (n == 0) {
 			if (!got_any && x->bc.reused)
 				return RESP_STALE;
@@ -380,6 +387,16 @@ static enum upstream_result fail(struct exchange *x, int status, const char *wha
 	return keep ? UP_OK : UP_ERRORED;
 }
 
+/* A failed attempt that goes on to another server. */
+static void log_retry(struct exchange *x, const char *what, int err)
+{
+	struct client *c = x->c;
+	METRIC_INC(c->w, backend_retries);
+	log_warn("client %s: %s: backend %s server %s: %s%s%s; trying another server", c->peer,
+		 c->target_log, x->bcfg->name, x->bcfg->servers[x->bc.server].spec, what,
+		 err ? ": " : "", err ? strerror(-err) : "");
+}
+
 enum upstream_result upstream_forward(struct client *c, unsigned backend)
 {
 	struct worker *w = c->w;
@@ -399,22 +416,38 @@ enum upstream_result upstream_forward(struct client *c, unsigned backend)
 	if (ex && hspan_ieq(&c->req, ex->value, "100-continue") && !c->req.msg_done &&
 	    c->req.p.http_minor >= 1) {
 		static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
-		if (rt_send_all(c->fd, cont, sizeof(cont) - 1,
-				rt_deadline_in(x.cfg->timeouts.send_ns)) < 0)
+		ssize_t r = rt_send_all(c->fd, cont, sizeof(cont) - 1,
+					rt_deadline_in(x.cfg->timeouts.send_ns));
+		client_sent(c, r);
+		if (r < 0)
 			return UP_ABORT;
 	}
 
-	unsigned server = backend_pick(c->gen, backend, &c->req);
-	for (int attempt = 0;; attempt++) {
-		bool fresh = attempt > 0;
-		int r = backend_acquire(w, c->gen, backend, server, fresh, &x.bc,
+	/* Only a request that cannot have changed anything goes to a second
+	 * server after it may have reached the first. */
+	bool idem = backend_idempotent(hmsg_method(&c->req)) && !x.req_has_body;
+	struct backend_try t;
+	backend_try_init(&t, c->gen, backend, &c->req);
+	bool sent = false;
+	for (;;) {
+		int r = backend_acquire(w, c->gen, backend, (unsigned)t.server, t.fresh, &x.bc,
 					rt_deadline_in(x.bcfg->connect_timeout_ns));
-		if (r < 0)
+		if (r < 0) {
+			/* Nothing was sent: any request may go elsewhere. */
+			if (backend_try_next(&t, c->gen, backend, &c->req)) {
+				log_retry(&x,
+					  r == -ETIMEDOUT ? "connect timed out" : "connect failed",
+					  r);
+				continue;
+			}
 			return r == -ETIMEDOUT ? fail(&x, 504, "connect timed out", 0)
 					       : fail(&x, 502, "connect failed", r);
-		/* A request with a body is sent only once: its bytes are gone. */
-		bool retryable = x.bc.reused && !x.req_has_body;
-		r = send_request(&x, attempt == 0);
+		}
+		/* A stale pooled connection is retried on the same server once;
+		 * a request with a body only before its bytes are gone. */
+		bool stale_retry = x.bc.reused && !t.fresh && !x.req_has_body;
+		r = send_request(&x, !sent);
+		sent = true;
 		if (r == 1) {
 			backend_release(w, &x.bc, false);
 			c->closing = true;
@@ -422,20 +455,42 @@ enum upstream_result upstream_forward(struct client *c, unsigned backend)
 		}
 		if (r < 0) {
 			backend_release(w, &x.bc, false);
-			if (retryable && attempt == 0)
+			if (stale_retry) {
+				t.fresh = true;
 				continue;
+			}
+			if (idem && backend_try_next(&t, c->gen, backend, &c->req)) {
+				log_retry(&x, "sending request failed", r);
+				continue;
+			}
 			return r == -ETIMEDOUT ? fail(&x, 504, "timeout sending request", 0)
 					       : fail(&x, 502, "sending request failed", r);
 		}
 		bool reusable = false;
 		const char *why = NULL;
 		int err = 0;
+		rt_time_t up0 = rt_clock_now();
 		int rr = relay_response(&x, &reusable, &why, &err);
+		c->upstream_ns = (int64_t)(rt_clock_now() - up0);
+		snprintf(c->backend, sizeof(c->backend), "%s %s", x.bcfg->name,
+			 x.bcfg->servers[x.bc.server].spec);
 		if (rr == RESP_STALE) {
 			backend_release(w, &x.bc, false);
-			if (retryable && attempt == 0)
+			if (stale_retry) {
+				t.fresh = true;
 				continue;
+			}
+			if (idem && backend_try_next(&t, c->gen, backend, &c->req)) {
+				log_retry(&x, "backend closed the connection", 0);
+				continue;
+			}
 			return fail(&x, 502, "backend closed the connection", 0);
+		}
+		if ((rr == RESP_BACKEND || rr == RESP_TIMEOUT) && !x.resp_head_sent && idem &&
+		    backend_try_next(&t, c->gen, backend, &c->req)) {
+			backend_release(w, &x.bc, false);
+			log_retry(&x, why ? why : "bad response", err);
+			continue;
 		}
 		backend_release(w, &x.bc, rr == RESP_OK && reusable);
 		switch (rr) {

@@ -376,7 +376,7 @@ Test(config_errors, unknown_key_in_backend)
 			 "    servers: [\"127.0.0.1:9000\"]\n",
 			 "t.yaml:4:5: unknown key 'foo' in backends[0]; expected one of: name, "
 			 "servers, balance, pool_size, connect_timeout, first_byte_timeout, "
-			 "between_bytes_timeout");
+			 "between_bytes_timeout, retries, health_check");
 }
 
 Test(config_errors, unknown_key_line3_col5)
@@ -412,7 +412,8 @@ Test(config_errors, unknown_keys_other_sections)
 			 "t.yaml:6:3: unknown key 'max_body' in limits; expected one of: "
 			 "max_header_size, max_headers, max_connections");
 	expect_one_error(MINIMAL "log:\n  file: x\n",
-			 "t.yaml:6:3: unknown key 'file' in log; expected one of: level");
+			 "t.yaml:6:3: unknown key 'file' in log; expected one of: level, "
+			 "access, access_format");
 }
 
 Test(config_errors, duplicate_key)
@@ -653,7 +654,8 @@ Test(config_errors, many_errors_reported_together)
 	    "t.yaml:7:22: backends[0].connect_timeout: invalid duration 'soon' (expected e.g. "
 	    "250ms, 30s, 2m, 1h)",
 	    "t.yaml:9:5: unknown key 'extra' in backends[1]; expected one of: name, servers, "
-	    "balance, pool_size, connect_timeout, first_byte_timeout, between_bytes_timeout",
+	    "balance, pool_size, connect_timeout, first_byte_timeout, between_bytes_timeout, "
+	    "retries, health_check",
 	    "t.yaml:8:5: backends[1]: missing required key 'name'",
 	    "t.yaml:11:11: cache.memory: invalid size '1.5MiB' (expected e.g. 4096, 16KiB, "
 	    "256MiB, 10MB)",
