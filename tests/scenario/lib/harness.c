@@ -551,6 +551,11 @@ int free_port(void)
 
 void start_origin(struct proc *o)
 {
+	start_origin_on(o, 0);
+}
+
+void start_origin_on(struct proc *o, int port)
+{
 	static int n;
 	char addr[64];
 	memset(o, 0, sizeof(*o));
@@ -558,7 +563,7 @@ void start_origin(struct proc *o)
 	test_path(o->log_path, sizeof(o->log_path), "%s.log", o->name);
 	cr_assert(access(ORIGIN_BIN, X_OK) == 0, "origin binary %s: %s", ORIGIN_BIN,
 		  strerror(errno));
-	o->port = free_port();
+	o->port = port ? port : free_port();
 	snprintf(addr, sizeof(addr), "127.0.0.1:%d", o->port);
 	char *argv[] = {(char *)ORIGIN_BIN, (char *)"-l", addr, NULL};
 	o->pid = spawn(argv, o->log_path, o->log_path);

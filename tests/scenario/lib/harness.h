@@ -61,6 +61,8 @@ int free_port(void);
 
 /* Start ORIGIN_BIN -l 127.0.0.1:PORT and wait (max 5 s) until it accepts. */
 void start_origin(struct proc *o);
+/* The same on a given PORT (0: a free one), e.g. to bring a stopped origin back. */
+void start_origin_on(struct proc *o, int port);
 
 /*
  * Write YAML to a file and start RINGCACHE_BIN -c FILE, stderr to a log.
