@@ -768,6 +768,12 @@ static bool want_mapping(struct loader *ld, yaml_node_t *n, const char *path)
 	return false;
 }
 
+/* Keys that also take "auto": their messages say so. */
+static bool takes_auto(const char *path)
+{
+	return !strcmp(path, "threads") || !strcmp(path, "compression.workers");
+}
+
 static void get_uint(struct loader *ld, yaml_node_t *n, const char *path, uint64_t lo, uint64_t hi,
 		     uint64_t *out)
 {
@@ -776,8 +782,15 @@ static void get_uint(struct loader *ld, yaml_node_t *n, const char *path, uint64
 	if (!s)
 		return;
 	const char *end = parse_digits(s, &v);
+	if (!end && s[0] >= '0' && s[0] <= '9' && s[strspn(s, "0123456789")] == '\0') {
+		/* All digits, too many of them. */
+		err_node(ld, n, "%s: %s is out of range (%llu..%llu)", path, s,
+			 (unsigned long long)lo, (unsigned long long)hi);
+		return;
+	}
 	if (!end || *end) {
-		err_node(ld, n, "%s: '%s' is not a whole number", path, s);
+		err_node(ld, n, "%s: '%s' is not a whole number%s", path, s,
+			 takes_auto(path) ? " or \"auto\"" : "");
 		return;
 	}
 	if (v < lo || v > hi) {
@@ -797,8 +810,11 @@ static bool get_duration(struct loader *ld, yaml_node_t *n, const char *path, ui
 	if (!s)
 		return false;
 	if (config_parse_duration(s, &v) < 0) {
-		err_node(ld, n, "%s: invalid duration '%s' (expected e.g. 250ms, 30s, 2m, 1h)",
-			 path, s);
+		err_node(
+		    ld, n,
+		    "%s: invalid duration '%s' (expected e.g. 250ms, 30s, 2m, 1h; units us, ms, "
+		    "s, m, h, d)",
+		    path, s);
 		return false;
 	}
 	if (v < lo || v > hi) {
@@ -1165,6 +1181,10 @@ static void load_backend(struct loader *ld, yaml_node_t *n, size_t idx, struct c
 	if ((v = map_get(ld, n, "name"))) {
 		snprintf(sub, sizeof(sub), "%s.name", path);
 		const char *s = scalar(ld, v, sub, "a name");
+		if (s && !*s) {
+			err_node(ld, v, "%s: must not be empty", sub);
+			s = NULL;
+		}
 		if (s && !(b->name = strdup(s))) {
 			ld->oom = true;
 			ld->n_failed++;
@@ -1374,7 +1394,9 @@ static void load_rule(struct loader *ld, yaml_node_t *n, size_t idx, const struc
 			r->max_object_size = (int64_t)x;
 	}
 	if ((v = map_get(ld, n, "key"))) {
-		acts = true;
+		/* An empty key changes nothing: it does not make a rule act. */
+		acts = !is_null(v) && (v->type != YAML_MAPPING_NODE ||
+				       v->data.mapping.pairs.top != v->data.mapping.pairs.start);
 		r->key_set = true; /* unset options inherit cache.key */
 		snprintf(sub, sizeof(sub), "%s.key", path);
 		load_key(ld, v, sub, &r->key);
@@ -1493,11 +1515,12 @@ static bool valid_type_pattern(const char *s)
 	const char *slash = strchr(s, '/');
 	if (!slash || slash == s || !slash[1] || strchr(slash + 1, '/'))
 		return false;
-	if (!strcmp(slash + 1, "*"))
-		return true;
+	bool star = !strcmp(slash + 1, "*"); /* "type/" then "*": check the type */
 	for (const char *p = s; *p; p++) {
 		if (p == slash)
 			continue;
+		if (star && p > slash)
+			break;
 		if (!(isalnum((unsigned char)*p) || strchr("!#$%&'*+-.^_`|~", *p)))
 			return false;
 	}
@@ -1512,7 +1535,13 @@ static void load_types(struct loader *ld, yaml_node_t *n, struct config *cfg)
 		return;
 	}
 	size_t cnt = (size_t)(n->data.sequence.items.top - n->data.sequence.items.start);
-	char **types = calloc(cnt ? cnt : 1, sizeof(*types));
+	if (cnt == 0) {
+		err_node(ld, n,
+			 "compression.types: at least one content type (leave the key out for the "
+			 "defaults, or set compression.enabled: false)");
+		return;
+	}
+	char **types = calloc(cnt, sizeof(*types));
 	if (!types) {
 		ld->oom = true;
 		ld->n_failed++;
@@ -1748,6 +1777,32 @@ static void load_admin(struct loader *ld, yaml_node_t *n, struct config *cfg)
 		cfg->admin.enabled = 1;
 }
 
+/* The admin API on a proxy address would fail at start (address in use). */
+static void check_admin_address(struct loader *ld, yaml_node_t *root, struct config *cfg)
+{
+	if (!cfg->admin.enabled)
+		return;
+	const struct config_addr *a = &cfg->admin.listen;
+	for (size_t i = 0; i < cfg->n_listen; i++) {
+		const struct config_addr *l = &cfg->listen[i];
+		if (l->salen != a->salen || memcmp(&l->sa, &a->sa, a->salen) != 0)
+			continue;
+		if (a->sa.ss_family == AF_INET &&
+		    ((const struct sockaddr_in *)&a->sa)->sin_port == 0)
+			continue; /* port 0: each gets its own port */
+		if (a->sa.ss_family == AF_INET6 &&
+		    ((const struct sockaddr_in6 *)&a->sa)->sin6_port == 0)
+			continue;
+		yaml_node_t *adm = map_get(ld, root, "admin");
+		yaml_node_t *v = adm ? map_get(ld, adm, "listen") : NULL;
+		err_node(ld, v ? v : root,
+			 "admin.listen: '%s' is the same address as listen[%zu]; the admin API "
+			 "needs its own port",
+			 a->spec, i);
+		return;
+	}
+}
+
 /*
  * Loopback only unless admin.allow says otherwise. Filled in as real entries
  * (not "n_allow == 0 means loopback") so config_admin_allowed has one path.
@@ -1980,6 +2035,7 @@ static void load_root(struct loader *ld, yaml_node_t *root, struct config *cfg)
 	if ((v = map_get(ld, root, "log")))
 		load_log(ld, v, cfg);
 	default_allow(ld, cfg);
+	check_admin_address(ld, root, cfg);
 }
 
 /* ------------------------------------------------------------------------ */

@@ -52,7 +52,7 @@ TestSuite(config_table, .fini = harness_fini, .timeout = 60);
 #define LOG_KEYS	 "level, access, access_format"
 #define TIMEOUT_KEYS	 "client_header, client_body, client_idle, send, task_budget, drain"
 
-#define DURATION_HINT "(expected e.g. 250ms, 30s, 2m, 1h)"
+#define DURATION_HINT "(expected e.g. 250ms, 30s, 2m, 1h; units us, ms, s, m, h, d)"
 #define SIZE_HINT     "(expected e.g. 4096, 16KiB, 256MiB, 10MB)"
 #define HOST_HINT     "(expected a host name without port, or \"*.example.com\" for its subdomains)"
 #define TYPE_HINT     "(expected e.g. \"text/html\" or \"text/*\")"
@@ -225,6 +225,12 @@ static const struct bad_row listen_rows[] = {
 };
 
 static const struct bad_row threads_rows[] = {
+    {"threads_word",
+     BASE "threads: many\n",
+     {"5:10: threads: 'many' is not a whole number or \"auto\""}},
+    {"threads_overflow",
+     BASE "threads: 99999999999999999999\n",
+     {"5:10: threads: 99999999999999999999 is out of range (1..1024)"}},
     {"threads_zero", BASE "threads: 0\n", {"5:10: threads: 0 is out of range (1..1024)"}},
     {"threads_too_many", BASE "threads: 2000\n", {"5:10: threads: 2000 is out of range (1..1024)"}},
     {"threads_list",
@@ -239,6 +245,48 @@ static const struct bad_row threads_rows[] = {
 };
 
 static const struct bad_row backends_rows[] = {
+    {"backend_empty_name",
+     "listen: \"127.0.0.1:18080\"\n"
+     "backends:\n"
+     "  - name: \"\"\n"
+     "    servers: [\"127.0.0.1:19000\"]\n",
+     {"3:11: backends[0].name: must not be empty"}},
+    {"backend_retries_too_many",
+     BASE "    retries: 17\n",
+     {"5:14: backends[0].retries: 17 is out of range (0..16)"}},
+    {"health_unknown_key",
+     BASE "    health_check: {path: /h, every: 2s}\n",
+     {"5:30: unknown key 'every' in backends[0].health_check; expected one of: path, host, "
+      "interval, timeout, rise, fall, expect_status"}},
+    {"health_path_relative",
+     BASE "    health_check: {path: h}\n",
+     {"5:26: backends[0].health_check.path: 'h' is not a request-target; expected a path starting "
+      "with '/' and no spaces, e.g. \"/healthz\""}},
+    {"health_path_space",
+     BASE "    health_check: {path: \"/a b\"}\n",
+     {"5:26: backends[0].health_check.path: '/a b' is not a request-target; expected a path "
+      "starting with '/' and no spaces, e.g. \"/healthz\""}},
+    {"health_interval_short",
+     BASE "    health_check: {interval: 1ms}\n",
+     {"5:30: backends[0].health_check.interval: duration '1ms' is out of range (10ms..1h)"}},
+    {"health_rise_zero",
+     BASE "    health_check: {rise: 0}\n",
+     {"5:26: backends[0].health_check.rise: 0 is out of range (1..100)"}},
+    {"health_fall_word",
+     BASE "    health_check: {fall: many}\n",
+     {"5:26: backends[0].health_check.fall: 'many' is not a whole number"}},
+    {"health_expect_range",
+     BASE "    health_check: {expect_status: 600}\n",
+     {"5:35: backends[0].health_check.expect_status: 600 is out of range (100..599)"}},
+    {"health_expect_list_item",
+     BASE "    health_check: {expect_status: [200, 99]}\n",
+     {"5:41: backends[0].health_check.expect_status[1]: 99 is out of range (100..599)"}},
+    {"health_expect_empty_list",
+     BASE "    health_check: {expect_status: []}\n",
+     {"5:35: backends[0].health_check.expect_status: expected 1 to 8 status codes, got 0"}},
+    {"health_check_list",
+     BASE "    health_check: [/h]\n",
+     {"5:19: backends[0].health_check: expected a mapping, got a list"}},
     {"backends_scalar",
      "listen: \"127.0.0.1:18080\"\n"
      "backends: app\n",
@@ -385,6 +433,14 @@ static const struct bad_row backends_rows[] = {
 };
 
 static const struct bad_row cache_rows[] = {
+    {"rule_empty_key",
+     BASE "cache:\n"
+	  "  rules:\n"
+	  "    - key: {}\n"
+	  "    - path_prefix: /x/\n"
+	  "      ttl: 1h\n",
+     {"7:7: cache.rules[0]: rule does nothing; give at least one of: ttl, default_ttl, bypass, "
+      "max_object_size, key"}},
     {"cache_list", BASE "cache: [1]\n", {"5:8: cache: expected a mapping, got a list"}},
     {"cache_scalar", BASE "cache: big\n", {"5:8: cache: expected a mapping, got a scalar"}},
     {"cache_unknown_key",
@@ -591,6 +647,14 @@ static const struct bad_row cache_rows[] = {
 };
 
 static const struct bad_row compression_rows[] = {
+    {"compression_types_bad_type_with_star",
+     BASE "compression: {types: [\"te xt/*\"]}\n",
+     {"5:23: compression.types[0]: 'te xt/*' is not a content type pattern (expected e.g. "
+      "\"text/html\" or \"text/*\")"}},
+    {"compression_types_empty",
+     BASE "compression: {types: []}\n",
+     {"5:22: compression.types: at least one content type (leave the key out for the defaults, or "
+      "set compression.enabled: false)"}},
     {"compression_list",
      BASE "compression: [gzip]\n",
      {"5:14: compression: expected a mapping, got a list"}},
@@ -697,6 +761,10 @@ static const struct bad_row compression_rows[] = {
 };
 
 static const struct bad_row admin_rows[] = {
+    {"admin_same_as_listen",
+     BASE "admin: {listen: \"127.0.0.1:18080\"}\n",
+     {"5:17: admin.listen: '127.0.0.1:18080' is the same address as listen[0]; the admin API needs "
+      "its own port"}},
     {"admin_scalar",
      BASE "admin: \"127.0.0.1:9090\"\n",
      {"5:8: admin: expected a mapping, got a scalar"}},
@@ -943,6 +1011,18 @@ static const struct bad_row log_rows[] = {
 /* Files that must pass: every key, the edges of every range, the other forms. */
 static const struct good_row good_rows[] = {
     {"minimal", BASE},
+    {"backend_health_and_retries", BASE "    retries: 3\n"
+					"    health_check:\n"
+					"      path: \"/healthz?deep=1\"\n"
+					"      host: app.internal\n"
+					"      interval: 500ms\n"
+					"      timeout: 200ms\n"
+					"      rise: 1\n"
+					"      fall: 5\n"
+					"      expect_status: [200, 204]\n"
+					"log:\n"
+					"  access: /var/log/ringcache/access.log\n"
+					"  access_format: json\n"},
     {"every_key", "listen: [\"127.0.0.1:18080\", \"[::1]:18443\"]\n"
 		  "threads: 2\n"
 		  "backends:\n"

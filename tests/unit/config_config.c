@@ -433,15 +433,15 @@ Test(config_errors, threads_wrong_type_and_range)
 	expect_one_error(MINIMAL "threads:\n",
 			 "t.yaml:5:9: threads: expected a number or \"auto\", got an empty value");
 	expect_one_error(MINIMAL "threads: many\n",
-			 "t.yaml:5:10: threads: 'many' is not a whole number");
+			 "t.yaml:5:10: threads: 'many' is not a whole number or \"auto\"");
 	expect_one_error(MINIMAL "threads: -1\n",
-			 "t.yaml:5:10: threads: '-1' is not a whole number");
+			 "t.yaml:5:10: threads: '-1' is not a whole number or \"auto\"");
 	expect_one_error(MINIMAL "threads: 0\n",
 			 "t.yaml:5:10: threads: 0 is out of range (1..1024)");
 	expect_one_error(MINIMAL "threads: 1025\n",
 			 "t.yaml:5:10: threads: 1025 is out of range (1..1024)");
 	expect_one_error(MINIMAL "threads: 99999999999999999999999\n",
-			 "t.yaml:5:10: threads: '99999999999999999999999' is not a whole number");
+			 "t.yaml:5:10: threads: 99999999999999999999999 is out of range (1..1024)");
 }
 
 Test(config_errors, missing_required)
@@ -590,7 +590,7 @@ Test(config_errors, values_out_of_range)
 			 "16KiB, 256MiB, 10MB)");
 	expect_one_error(MINIMAL "timeouts: {send: 5 parsecs}\n",
 			 "t.yaml:5:18: timeouts.send: invalid duration '5 parsecs' (expected e.g. "
-			 "250ms, 30s, 2m, 1h)");
+			 "250ms, 30s, 2m, 1h; units us, ms, s, m, h, d)");
 	expect_one_error(MINIMAL "timeouts: {send: 0}\n",
 			 "t.yaml:5:18: timeouts.send: duration '0' is out of range (1ms..24h)");
 	expect_one_error(MINIMAL "timeouts: {client_idle: 25h}\n",
@@ -648,11 +648,11 @@ Test(config_errors, many_errors_reported_together)
 	    "cache, backends, compression, admin, timeouts, limits, log",
 	    "t.yaml:1:10: listen[0]: invalid address '127.0.0.1': missing port (expected "
 	    "HOST:PORT)",
-	    "t.yaml:2:10: threads: 'zero' is not a whole number",
+	    "t.yaml:2:10: threads: 'zero' is not a whole number or \"auto\"",
 	    "t.yaml:6:14: backends[0].servers: invalid address '127.0.0.1:0': port must be "
 	    "1..65535",
 	    "t.yaml:7:22: backends[0].connect_timeout: invalid duration 'soon' (expected e.g. "
-	    "250ms, 30s, 2m, 1h)",
+	    "250ms, 30s, 2m, 1h; units us, ms, s, m, h, d)",
 	    "t.yaml:9:5: unknown key 'extra' in backends[1]; expected one of: name, servers, "
 	    "balance, pool_size, connect_timeout, first_byte_timeout, between_bytes_timeout, "
 	    "retries, health_check",
@@ -941,16 +941,28 @@ Test(config_cache, rule_key_inherits_cache_key)
 	struct config *cfg = expect_ok(MINIMAL "cache:\n"
 					       "  rules:\n"
 					       "    - key: {sort_query: true}\n"
-					       "    - key: {}\n"
-					       "    - key:\n"
+					       "    - path_prefix: /x\n"
+					       "      key: {query: false}\n"
 					       "  key: {host: false}\n");
-	cr_assert_eq(cfg->cache.n_rules, 3);
-	for (size_t i = 0; i < 3; i++)
+	cr_assert_eq(cfg->cache.n_rules, 2);
+	for (size_t i = 0; i < 2; i++)
 		cr_assert(cfg->cache.rules[i].key_set, "rule %zu", i);
 	check_key(&cfg->cache.rules[0].key, false, true, true);
-	check_key(&cfg->cache.rules[1].key, false, true, false);
-	check_key(&cfg->cache.rules[2].key, false, true, false);
+	check_key(&cfg->cache.rules[1].key, false, false, false);
 	config_free(&cfg);
+}
+
+Test(config_cache, empty_rule_key_does_nothing)
+{
+	/* It would match every request and shadow every later rule. */
+	expect_one_error(
+	    MINIMAL "cache:\n"
+		    "  rules:\n"
+		    "    - key: {}\n"
+		    "    - path_prefix: /x\n"
+		    "      ttl: 1h\n",
+	    "t.yaml:7:7: cache.rules[0]: rule does nothing; give at least one of: ttl, "
+	    "default_ttl, bypass, max_object_size, key");
 }
 
 Test(config_cache, zero_allowed_where_documented)
@@ -983,7 +995,7 @@ Test(config_cache_errors, cache_values)
 			 "greater than 0)");
 	expect_one_error(MINIMAL "cache: {default_ttl: -1}\n",
 			 "t.yaml:5:22: cache.default_ttl: invalid duration '-1' (expected e.g. "
-			 "250ms, 30s, 2m, 1h)");
+			 "250ms, 30s, 2m, 1h; units us, ms, s, m, h, d)");
 	expect_one_error(MINIMAL "cache: {default_ttl: 3651d}\n",
 			 "t.yaml:5:22: cache.default_ttl: duration '3651d' is out of range "
 			 "(0..3650d)");
@@ -996,7 +1008,7 @@ Test(config_cache_errors, cache_values)
 			 "(1ms..3650d)");
 	expect_one_error(MINIMAL "cache: {grace: soon}\n",
 			 "t.yaml:5:16: cache.grace: invalid duration 'soon' (expected e.g. 250ms, "
-			 "30s, 2m, 1h)");
+			 "30s, 2m, 1h; units us, ms, s, m, h, d)");
 	expect_one_error(MINIMAL "cache: {hit_for_miss: 3651d}\n",
 			 "t.yaml:5:23: cache.hit_for_miss: duration '3651d' is out of range "
 			 "(0..3650d)");
@@ -1066,7 +1078,7 @@ Test(config_cache_errors, rule_values)
 			 "(0..3650d)");
 	expect_one_error(MINIMAL "cache: {rules: [{default_ttl: forever}]}\n",
 			 "t.yaml:5:31: cache.rules[0].default_ttl: invalid duration 'forever' "
-			 "(expected e.g. 250ms, 30s, 2m, 1h)");
+			 "(expected e.g. 250ms, 30s, 2m, 1h; units us, ms, s, m, h, d)");
 	expect_one_error(MINIMAL "cache: {rules: [{key: {path: true}}]}\n",
 			 "t.yaml:5:24: unknown key 'path' in cache.rules[0].key; expected one of: "
 			 "host, query, sort_query");
@@ -1134,7 +1146,7 @@ Test(config_cache_errors, rule_errors_reported_together)
 	    "without port, or \"*.example.com\" for its subdomains)",
 	    "t.yaml:8:20: cache.rules[0].path_prefix: 'x' must start with '/'",
 	    "t.yaml:9:12: cache.rules[0].ttl: invalid duration '-1' (expected e.g. 250ms, 30s, "
-	    "2m, 1h)",
+	    "2m, 1h; units us, ms, s, m, h, d)",
 	    "t.yaml:10:7: unknown key 'hots' in cache.rules[1]; expected one of: host, "
 	    "path_prefix, ttl, default_ttl, bypass, max_object_size, key",
 	    "t.yaml:10:7: cache.rules[1]: rule does nothing; give at least one of: ttl, "
