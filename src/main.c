@@ -89,6 +89,7 @@ static void reload(struct proxy *px, const char *path)
 			  (unsigned long long)px->gen_seq);
 	pthread_mutex_lock(&px->lock);
 	px->reload_status = r;
+	px->reload_gen = px->gen_seq;
 	memcpy(px->reload_errors, text, sizeof(text));
 	pthread_mutex_unlock(&px->lock);
 	atomic_store(&px->reload_done, asked);
@@ -216,10 +217,9 @@ int main(int argc, char **argv)
 			if (e < 0)
 				log_error("SIGUSR1: cannot reopen %s: %s; still writing to the old "
 					  "file",
-					  proxy_config(&px)->log_access_path, strerror(-e));
+					  alog_path(px.alog), strerror(-e));
 			else
-				log_info("SIGUSR1: reopened %s",
-					 proxy_config(&px)->log_access_path);
+				log_info("SIGUSR1: reopened %s", alog_path(px.alog));
 		}
 	}
 	proxy_drain(&px, proxy_config(&px)->timeouts.drain_ns);

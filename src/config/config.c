@@ -1044,6 +1044,35 @@ static void load_servers(struct loader *ld, yaml_node_t *n, const char *path,
 	}
 }
 
+/*
+ * The same address twice in one backend would be one server with two
+ * entries in every count (and a retry could go to it again): say to give
+ * it a weight instead.
+ */
+static void check_duplicate_servers(struct loader *ld, yaml_node_t *list, const char *path,
+				    const struct config_backend *b)
+{
+	if (list->type != YAML_SEQUENCE_NODE)
+		return;
+	size_t cnt = (size_t)(list->data.sequence.items.top - list->data.sequence.items.start);
+	if (cnt != b->n_servers)
+		return; /* some failed to load: their errors are out already */
+	for (size_t i = 1; i < cnt; i++) {
+		for (size_t j = 0; j < i; j++) {
+			const struct config_addr *x = &b->servers[i], *y = &b->servers[j];
+			if (x->salen != y->salen || memcmp(&x->sa, &y->sa, x->salen) != 0)
+				continue;
+			yaml_node_t *item = node(ld, list->data.sequence.items.start[i]);
+			err_node(
+			    ld, item ? item : list,
+			    "%s[%zu]: '%s' is listed again (first as %s[%zu]); give the server "
+			    "a weight instead",
+			    path, i, x->spec, path, j);
+			break;
+		}
+	}
+}
+
 /* True for a request-target a probe may send: "/" then visible ASCII. */
 static bool probe_target_ok(const char *s)
 {
@@ -1196,6 +1225,7 @@ static void load_backend(struct loader *ld, yaml_node_t *n, size_t idx, struct c
 	if ((v = map_get(ld, n, "servers"))) {
 		snprintf(sub, sizeof(sub), "%s.servers", path);
 		load_servers(ld, v, sub, b);
+		check_duplicate_servers(ld, v, sub, b);
 	} else {
 		err_node(ld, n, "%s: missing required key 'servers'", path);
 	}

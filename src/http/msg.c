@@ -71,6 +71,43 @@ static int on_header_value(llhttp_t *p, const char *at, size_t len)
 	return 0;
 }
 
+/*
+ * Walk the head's lines up to the empty line that ends it (llhttp has seen
+ * all of it, so it is in the buffer). Refused, with m->error set:
+ * - a bare LF or CR: a line end to some parsers and not to others, which
+ *   is how a request is smuggled past one of them (llhttp 8.1.0 takes a
+ *   bare LF for the empty line);
+ * - obs-fold, a field line starting with SP or HTAB: llhttp 8.1.0 accepts
+ *   it even in strict mode; RFC 9112 5.2 lets us reject it, and folding
+ *   is another way to hide a field from one parser.
+ */
+static bool head_lines_bad(struct hmsg *m)
+{
+	const char *c = m->base + m->head_start, *end = m->base + m->data_end;
+	while (end - c >= 2 && c[0] == '\r' && c[1] == '\n')
+		c += 2; /* empty lines before the start line are allowed */
+	for (bool first = true;; first = false) {
+		const char *lf = memchr(c, '\n', (size_t)(end - c));
+		if (!lf) { /* cannot happen: llhttp saw the whole head */
+			m->error = "head without its end";
+			return true;
+		}
+		const char *cr = memchr(c, '\r', (size_t)(lf - c));
+		if (lf == c || lf[-1] != '\r' || cr != lf - 1) {
+			m->error = "bare CR or LF in the head";
+			return true;
+		}
+		if (lf - 1 == c)
+			return false; /* the empty line */
+		if (!first && (c[0] == ' ' || c[0] == '\t')) {
+			m->obs_fold = true;
+			m->error = "obs-fold header line";
+			return true;
+		}
+		c = lf + 1;
+	}
+}
+
 static int on_headers_complete(llhttp_t *p)
 {
 	struct hmsg *m = M(p);
@@ -80,14 +117,9 @@ static int on_headers_complete(llhttp_t *p)
 	/* llhttp 8.1.0 accepts obs-fold even in strict mode: a line of the
 	 * head that starts with SP or HTAB. RFC 9112 5.2 lets us reject it,
 	 * and accepting it is how header smuggling through folding works. */
-	const char *h = m->base + m->head_start, *end = m->base + m->head_end;
-	for (const char *c = h; c < end; c++) {
-		if (*c == '\n' && c + 1 < end && (c[1] == ' ' || c[1] == '\t')) {
-			m->obs_fold = true;
-			llhttp_set_error_reason(p, "obs-fold header line");
-			m->error = "obs-fold header line";
-			return -1;
-		}
+	if (head_lines_bad(m)) {
+		llhttp_set_error_reason(p, m->error);
+		return -1;
 	}
 	if (m->head_end - m->head_start > m->max_head) {
 		m->error = "head too large";
@@ -168,6 +200,7 @@ long hmsg_feed(struct hmsg *m, uint32_t off, uint32_t len)
 {
 	const char *data = m->base + off;
 	bool had_head = m->headers_done;
+	m->data_end = off + len;
 	llhttp_errno_t e = llhttp_execute(&m->p, data, len);
 	uint32_t used = len;
 	if (e == HPE_PAUSED) {

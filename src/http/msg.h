@@ -51,6 +51,7 @@ struct hmsg {
 	uint32_t head_start; /* offset of the first byte of this message */
 	uint32_t head_len;   /* bytes of head parsed so far */
 	uint32_t head_end;   /* offset just past the last header byte seen */
+	uint32_t data_end;   /* offset just past the bytes being parsed now */
 	uint64_t clen;	     /* Content-Length as received (valid if hmsg_has_length) */
 	bool headers_done;
 	bool msg_done;

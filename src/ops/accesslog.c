@@ -510,6 +510,11 @@ int alog_reopen(struct alog *a)
 	return 0;
 }
 
+const char *alog_path(const struct alog *a)
+{
+	return a->path;
+}
+
 void alog_stats_read(const struct alog *a, struct alog_stats *out)
 {
 	out->written = atomic_load_explicit(&a->written, memory_order_relaxed);

@@ -113,6 +113,9 @@ struct alog *alog_open(const char *path, enum config_access_format fmt, int *err
  */
 int alog_reopen(struct alog *a);
 
+/* The path it writes to (fixed at alog_open). */
+const char *alog_path(const struct alog *a);
+
 /* Counters, summed over all loops; from any thread (for /metrics). */
 void alog_stats_read(const struct alog *a, struct alog_stats *out);
 

@@ -193,7 +193,9 @@ size_t admin_render_metrics(struct proxy *px, const struct gen *g, char *out, si
 			    "# HELP ringcache_%s %s\n# TYPE ringcache_%s %s\nringcache_%s %llu\n",
 			    extra[i].name, extra[i].help, extra[i].name, extra[i].type,
 			    extra[i].name, (unsigned long long)extra[i].v);
-	if (px->cpool) {
+	/* Read the pool only through a generation that enables it: posting
+	 * that generation ordered the pool's creation before this read. */
+	if (g->cfg->compression.enabled && px->cpool) {
 		struct cpool_stats *cs = cpool_stats(px->cpool);
 		struct {
 			const char *name, *type, *help;
@@ -409,6 +411,8 @@ static int reload(struct admin_conn *ac)
 	pthread_kill(px->main_thread, SIGHUP);
 	rt_time_t until = rt_deadline_in(RELOAD_WAIT);
 	while (atomic_load(&px->reload_done) < want) {
+		if (ac->w->draining)
+			return respond_text(ac, 503, "Service Unavailable", "draining\n");
 		rt_time_t next = rt_deadline_in(20 * RT_MS);
 		if (next > until)
 			return respond_text(ac, 503, "Service Unavailable",
@@ -422,7 +426,7 @@ static int reload(struct admin_conn *ac)
 	int st = px->reload_status;
 	if (st == 0) {
 		hbuf_printf(&b, "{\"reloaded\": true, \"generation\": %llu}\n",
-			    (unsigned long long)px->gen_seq);
+			    (unsigned long long)px->reload_gen);
 	} else {
 		hbuf_printf(&b, "{\"reloaded\": false, \"error\": \"%s\", \"messages\": [",
 			    strerror(-st));
@@ -535,6 +539,8 @@ static int handle(struct admin_conn *ac)
 static void admin_conn_main(void *arg)
 {
 	struct admin_conn *ac = arg;
+	struct fetch_node node;
+	task_list_add(&ac->w->admins, &node);
 	uint32_t len = 0, pos = 0;
 	hmsg_init(&ac->m, HMSG_REQUEST, ac->fields, ADMIN_FIELDS, ADMIN_BUF / 2);
 	for (;;) {
@@ -576,6 +582,7 @@ static void admin_conn_main(void *arg)
 	}
 out:
 	rt_close(ac->fd);
+	task_list_del(&ac->w->admins, &node);
 	free(ac);
 }
 

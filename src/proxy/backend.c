@@ -16,6 +16,7 @@
 
 #include "proxy/gen.h"
 #include "rt/io.h"
+#include "rt/task.h"
 
 /* An idle connection older than this is closed rather than reused: many
  * servers drop idle keep-alive connections after a few seconds, and a
@@ -288,8 +289,8 @@ void backend_try_init(struct backend_try *t, struct gen *g, unsigned backend,
 bool backend_try_next(struct backend_try *t, struct gen *g, unsigned backend,
 		      const struct hmsg *req)
 {
-	if (t->left == 0)
-		return false;
+	if (t->left == 0 || rt_task_cancelled())
+		return false; /* a cancelled request goes nowhere else */
 	if (t->server < 64)
 		t->tried |= 1ull << t->server;
 	int s = backend_pick(g, backend, req, t->tried);

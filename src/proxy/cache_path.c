@@ -195,6 +195,7 @@ static int start_fetch(struct client *c, struct lookup_res *res, const struct po
 static enum upstream_result pass(struct client *c, const char *status)
 {
 	METRIC_INC(c->w, cache_pass);
+	c->cache_word = "pass";
 	c->cache_status = status;
 	return upstream_forward(c, 0);
 }
@@ -278,7 +279,9 @@ enum upstream_result cache_handle(struct client *c)
 	    .req = m,
 	    .rq = &rq,
 	    .now = now,
-	    .wait_deadline = rt_deadline_in(bcfg->connect_timeout_ns + bcfg->first_byte_timeout_ns),
+	    /* As long as the fetch may take, each of its retries included. */
+	    .wait_deadline = rt_deadline_in(
+		(bcfg->connect_timeout_ns + bcfg->first_byte_timeout_ns) * (bcfg->retries + 1)),
 	};
 	struct lookup_res res;
 	int lr_err = store_lookup(w->px->store, &lr, &res);
@@ -297,11 +300,13 @@ enum upstream_result cache_handle(struct client *c)
 		hbuf_init(&sb, status, sizeof(status));
 		hbuf_puts(&sb, "ringcache; hit; ttl=");
 		hbuf_put_i64(&sb, ttl);
+		c->cache_word = "hit";
 		if (res.use == USE_FRESH) {
 			METRIC_INC(w, cache_hit);
 			if (res.collapsed)
 				hbuf_puts(&sb, "; collapsed");
 		} else {
+			c->cache_word = "stale";
 			METRIC_INC(w, cache_hit_stale);
 			hbuf_puts(&sb, res.use == USE_STALE_REVALIDATE
 					   ? "; detail=stale-while-revalidate"
@@ -359,6 +364,10 @@ enum upstream_result cache_handle(struct client *c)
 		return UP_ABORT;
 	}
 	cache_status_for_fetch(status, sizeof(status), fh, res.collapsed, had_stale);
+	c->cache_word = fh->stale_served  ? "stale"
+			: fh->revalidated ? "revalidated"
+			: res.collapsed	  ? "collapsed"
+					  : "miss";
 	enum upstream_result ur;
 	if (fh->state == FH_FAILED) {
 		c->cache_status = status;

@@ -2,6 +2,7 @@
 #include "proxy/client.h"
 
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -162,6 +163,80 @@ static int read_head(struct client *c)
 	}
 }
 
+/*
+ * Host = uri-host [ ":" port ] (RFC 9110 7.2, RFC 3986 3.2.2): an IP
+ * literal in brackets, or reg-name / IPv4 characters (unreserved,
+ * sub-delims, pct-encoded); the port digits. Anything else in a Host
+ * reaches the cache key and the backend, so it is refused here.
+ */
+static bool host_valid(const char *h, size_t n)
+{
+	size_t i = 0;
+	if (n && h[0] == '[') {
+		for (i = 1; i < n && h[i] != ']'; i++) {
+			if (!isxdigit((unsigned char)h[i]) && !strchr(":.vV", h[i]))
+				return false;
+		}
+		if (i == n)
+			return false;
+		i++;
+	} else {
+		for (; i < n && h[i] != ':'; i++) {
+			unsigned char ch = (unsigned char)h[i];
+			if (ch == '%') {
+				if (i + 2 >= n || !isxdigit((unsigned char)h[i + 1]) ||
+				    !isxdigit((unsigned char)h[i + 2]))
+					return false;
+				i += 2;
+			} else if (!isalnum(ch) && !strchr("-._~!$&'()*+,;=", ch)) {
+				return false;
+			}
+		}
+	}
+	if (i < n && h[i++] != ':')
+		return false;
+	for (; i < n; i++) {
+		if (!isdigit((unsigned char)h[i]))
+			return false;
+	}
+	return true;
+}
+
+/*
+ * absolute-form ("http://host/path"): RFC 9112 3.2.2 says a server must
+ * accept it. It is taken only when its authority is the Host, byte for
+ * byte but for case: otherwise the key, the rules and the backend could
+ * each see a different host. The target is then cut to its origin-form.
+ */
+static int absolute_form(struct hmsg *m, const struct hfield *host, const char **why)
+{
+	const char *t = hmsg_ptr(m, m->target);
+	size_t n = m->target.len, skip;
+	if (n > 7 && !strncasecmp(t, "http://", 7))
+		skip = 7;
+	else if (n > 8 && !strncasecmp(t, "https://", 8))
+		skip = 8;
+	else {
+		*why = "request-target is not in origin-form or absolute-form";
+		return 400;
+	}
+	size_t a = skip;
+	while (a < n && t[a] != '/' && t[a] != '?' && t[a] != '#')
+		a++;
+	if (a == n || t[a] != '/') {
+		*why = "absolute-form request-target without a path";
+		return 400;
+	}
+	if (!host || host->value.len != a - skip ||
+	    strncasecmp(hmsg_ptr(m, host->value), t + skip, a - skip) != 0) {
+		*why = "absolute-form request-target disagrees with Host";
+		return 400;
+	}
+	m->target.off += (uint32_t)a;
+	m->target.len -= (uint32_t)a;
+	return 0;
+}
+
 /* Checks llhttp leaves to us. Returns 0, or an HTTP status to answer. */
 static int validate(struct client *c, const char **why)
 {
@@ -179,21 +254,39 @@ static int validate(struct client *c, const char **why)
 		*why = "HTTP/1.1 request without Host";
 		return 400;
 	}
+	const struct hfield *host = hmsg_field(m, "host", 0);
+	if (host && !host_valid(hmsg_ptr(m, host->value), host->value.len)) {
+		*why = "invalid Host";
+		return 400;
+	}
 	if (hmsg_method(m) == HTTP_CONNECT) {
 		*why = "CONNECT is not supported by a reverse proxy";
 		return 405;
 	}
 	const struct hfield *te = hmsg_field(m, "transfer-encoding", 0);
+	if (te && m->p.http_minor == 0) {
+		/* RFC 9112 6.1: an HTTP/1.0 message with Transfer-Encoding has
+		 * faulty framing; a 1.0 peer on the way may not dechunk it. */
+		*why = "Transfer-Encoding in an HTTP/1.0 request";
+		return 400;
+	}
 	if (te &&
 	    (hmsg_field_count(m, "transfer-encoding") > 1 || !hspan_ieq(m, te->value, "chunked"))) {
 		*why = "transfer coding other than chunked";
 		return 501;
 	}
 	const char *t = hmsg_ptr(m, m->target);
-	if (m->target.len == 0 || (t[0] != '/' && !(m->target.len == 1 && t[0] == '*'))) {
-		/* absolute-form would need checking against Host (RFC 9112 3.2.2);
-		 * a reverse proxy receives origin-form, so refuse the rest. */
-		*why = "request-target is not in origin-form";
+	if (m->target.len == 1 && t[0] == '*') {
+		if (hmsg_method(m) != HTTP_OPTIONS) {
+			*why = "asterisk-form is only for OPTIONS";
+			return 400;
+		}
+		return 0;
+	}
+	if (m->target.len > 0 && t[0] != '/')
+		return absolute_form(m, host, why);
+	if (m->target.len == 0) {
+		*why = "empty request-target";
 		return 400;
 	}
 	return 0;
@@ -314,27 +407,6 @@ static void set_target_log(struct client *c)
 	hbuf_cstr(&b);
 }
 
-/* The access log's word for how the response came about, from the
- * Cache-Status this response got. */
-static const char *cache_word(const struct client *c)
-{
-	const char *s = c->cache_status;
-	if (!s)
-		return c->resp_status ? "error" : NULL;
-	if (strstr(s, "; hit"))
-		return "hit";
-	if (strstr(s, "detail=stale-if-error"))
-		return "stale";
-	if (strstr(s, "fwd=stale; fwd-status=304"))
-		return "revalidated";
-	if (strstr(s, "fwd=bypass") || strstr(s, "fwd=method") || strstr(s, "hit-for-miss") ||
-	    strstr(s, "waited-too-long") || strstr(s, "key-too-long"))
-		return "pass";
-	if (strstr(s, "collapsed"))
-		return "collapsed";
-	return "miss";
-}
-
 static struct alog_str field_of(const struct hmsg *m, const char *name)
 {
 	const struct hfield *f = hmsg_field(m, name, 0);
@@ -350,7 +422,9 @@ static void log_access(struct client *c, rt_time_t t0, bool parsed)
 	struct alog_rec r = {.client = alog_cstr(c->peer_ip),
 			     .status = c->resp_status,
 			     .bytes = c->bytes_out,
-			     .cache = alog_cstr(cache_word(c)),
+			     .cache = alog_cstr(c->cache_word	 ? c->cache_word
+						: c->resp_status ? "error"
+								 : NULL),
 			     .duration_ns = now - t0,
 			     .upstream_ns = c->upstream_ns,
 			     .backend = alog_cstr(c->backend[0] ? c->backend : NULL)};
@@ -413,6 +487,7 @@ static void client_main(void *arg)
 	}
 	for (;;) {
 		c->cache_status = NULL;
+		c->cache_word = NULL;
 		c->resp_status = 0;
 		c->bytes_out = 0;
 		c->upstream_ns = -1;
@@ -441,6 +516,7 @@ static void client_main(void *arg)
 		METRIC_INC(w, requests);
 		c->gen = gen_hold(w);
 		enum upstream_result ur = cache_handle(c);
+		c->cache_status = NULL; /* it may point into cache_handle's frame */
 		if (w->alog)
 			log_access(c, t0, true); /* while the generation holds the strings */
 		gen_put(w, c->gen);

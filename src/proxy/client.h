@@ -61,7 +61,9 @@ struct client {
 	uint64_t bytes_out;	  /* sent to the client for this response, head included */
 	int64_t upstream_ns;	  /* backend exchange until its response head; -1: none */
 	char backend[96];	  /* "NAME ADDRESS" of the server that answered, or "" */
-	const char *cache_status; /* Cache-Status value to add, or NULL */
+	const char *cache_status; /* Cache-Status value to add, or NULL (valid only
+				   * inside cache_handle: it may be on its stack) */
+	const char *cache_word;	  /* for the access log: "hit", "miss", "pass"... or NULL */
 	int resp_status;
 	char *loc, *cloc;	     /* Location / Content-Location of a passed response */
 	const char *invalidate_host; /* unsafe request: invalidate once the status is known */

@@ -159,7 +159,9 @@ void encode_plan(struct worker *w, const struct gen *g, const struct hmsg *req, 
 	 * cache line between the loops on every hit. */
 	*p = (struct encode_plan){
 	    .body = o->body, .send = CODING_IDENTITY, .stored = CODING_IDENTITY};
-	if (!w->px->cpool || o->status != 200)
+	/* The request's generation says whether to compress; the pool
+	 * exists whenever a generation that enables it was posted. */
+	if (!cfg->compression.enabled || !w->px->cpool || o->status != 200)
 		return;
 	uint8_t info = head_info(cfg, o);
 	int stored = (info >> INFO_CODING_SHIFT) & 3;

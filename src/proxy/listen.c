@@ -28,8 +28,10 @@ struct acceptor {
 	struct rt_acceptor acc;
 };
 
+/* A socket bound to A (or to BOUND, the port a first socket got for a
+ * port 0 address); listen() comes once the whole table is bound. */
 static int open_socket(const struct config_addr *a, const struct sockaddr_storage *bound,
-		       int backlog, bool reuseport)
+		       bool reuseport)
 {
 	int fd = socket(a->sa.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
@@ -42,7 +44,7 @@ static int open_socket(const struct config_addr *a, const struct sockaddr_storag
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	const struct sockaddr *sa =
 	    bound ? (const struct sockaddr *)bound : (const struct sockaddr *)&a->sa;
-	if (bind(fd, sa, a->salen) < 0 || listen(fd, backlog) < 0) {
+	if (bind(fd, sa, a->salen) < 0) {
 		int e = -errno;
 		close(fd);
 		return e;
@@ -92,17 +94,16 @@ static bool table_has(const struct listen_table *t, enum listen_kind k,
 static int open_ent(struct listen_ent *e, unsigned nloops)
 {
 	if (e->kind == LISTEN_ADMIN) {
-		int fd = open_socket(&e->addr, NULL, 128, false);
+		int fd = open_socket(&e->addr, NULL, false);
 		if (fd < 0)
 			return fd;
 		e->fds[0] = fd;
-		log_bound("admin API", fd, 0);
 		return 0;
 	}
 	struct sockaddr_storage bound;
 	socklen_t blen = sizeof(bound);
 	for (unsigned i = 0; i < nloops; i++) {
-		int fd = open_socket(&e->addr, i ? &bound : NULL, 4096, true);
+		int fd = open_socket(&e->addr, i ? &bound : NULL, true);
 		if (fd < 0)
 			return fd;
 		e->fds[i] = fd;
@@ -110,7 +111,20 @@ static int open_ent(struct listen_ent *e, unsigned nloops)
 		if (i == 0)
 			getsockname(fd, (struct sockaddr *)&bound, &blen);
 	}
-	log_bound("listening", e->fds[0], nloops);
+	return 0;
+}
+
+/* Start listening on the sockets ENT opened; until then nothing could
+ * queue on them, so a table that fails to build loses no connection. */
+static int listen_ent(const struct listen_ent *e, unsigned nloops)
+{
+	for (unsigned k = 0; k < nloops; k++) {
+		if (e->fds[k] >= 0 && listen(e->fds[k], e->kind == LISTEN_ADMIN ? 128 : 4096) < 0)
+			return -errno;
+	}
+	if (e->fds[0] >= 0)
+		log_bound(e->kind == LISTEN_ADMIN ? "admin API" : "listening", e->fds[0],
+			  e->kind == LISTEN_ADMIN ? 0 : nloops);
 	return 0;
 }
 
@@ -141,6 +155,14 @@ int listen_table_build(struct listen_table *out, const struct config *cfg,
 		if (r < 0) {
 			log_error("%slisten %s: %s", e->kind == LISTEN_ADMIN ? "admin " : "",
 				  e->addr.spec, strerror(-r));
+			listen_table_free(out);
+			return r;
+		}
+	}
+	for (size_t i = 0; i < n; i++) {
+		int r = listen_ent(&out->ent[i], nloops);
+		if (r < 0) {
+			log_error("listen %s: %s", out->ent[i].addr.spec, strerror(-r));
 			listen_table_free(out);
 			return r;
 		}

@@ -29,6 +29,10 @@ static void drain_on_loop(struct rt_msg *m)
 	listen_stop(w);
 	health_stop(w);
 	alog_loop_stop(w->alog);
+	/* Admin requests are short, and a POST /reload would wait for a main
+	 * thread that is draining now: end them all. */
+	for (struct fetch_node *n = w->admins; n; n = n->next)
+		rt_task_cancel(n->task);
 	/* Idle keep-alive connections are closed now; busy ones after their
 	 * current response (they see w->draining). */
 	for (struct client *c = w->clients; c; c = c->next) {
@@ -53,22 +57,32 @@ static void force_on_loop(struct rt_msg *m)
 		rt_task_cancel(f->task);
 }
 
-void worker_task_link(struct worker *w, struct fetch_node *n)
+void task_list_add(struct fetch_node **head, struct fetch_node *n)
 {
-	*n = (struct fetch_node){.task = rt_task_self(), .next = w->fetches};
-	if (w->fetches)
-		w->fetches->prev = n;
-	w->fetches = n;
+	*n = (struct fetch_node){.task = rt_task_self(), .next = *head};
+	if (*head)
+		(*head)->prev = n;
+	*head = n;
 }
 
-void worker_task_unlink(struct worker *w, struct fetch_node *n)
+void task_list_del(struct fetch_node **head, struct fetch_node *n)
 {
 	if (n->prev)
 		n->prev->next = n->next;
 	else
-		w->fetches = n->next;
+		*head = n->next;
 	if (n->next)
 		n->next->prev = n->prev;
+}
+
+void worker_task_link(struct worker *w, struct fetch_node *n)
+{
+	task_list_add(&w->fetches, n);
+}
+
+void worker_task_unlink(struct worker *w, struct fetch_node *n)
+{
+	task_list_del(&w->fetches, n);
 }
 
 static void hb_on_loop(struct rt_msg *m)
@@ -121,9 +135,11 @@ static void switch_on_loop(struct rt_msg *m)
 		health_start(w, w->gen);
 	}
 	listen_apply(w, &px->listeners);
-	atomic_store(&w->switch_pending, false);
+	/* Both under the lock: a reload that sees this loop done must also
+	 * find its count in, not have it land in its own fresh count. */
 	pthread_mutex_lock(&px->lock);
 	px->switched++;
+	atomic_store(&w->switch_pending, false);
 	pthread_cond_broadcast(&px->cond);
 	pthread_mutex_unlock(&px->lock);
 }
@@ -193,8 +209,8 @@ int proxy_start(struct proxy *px, struct config *cfg)
 	pthread_mutex_init(&px->lock, NULL);
 	pthread_cond_init(&px->cond, NULL);
 	px->main_thread = pthread_self();
-	px->nworkers = cfg->threads;
 	px->workers = calloc(cfg->threads, sizeof(*px->workers));
+	px->nworkers = px->workers ? cfg->threads : 0;
 	px->gen = px->workers ? gen_create(cfg, cfg->threads, ++px->gen_seq) : NULL;
 	if (!px->gen) {
 		config_free(&cfg);
@@ -288,18 +304,15 @@ int proxy_reload(struct proxy *px, struct config *cfg)
 			return -EBUSY;
 		}
 	}
-	int r = ensure_cpool(px, cfg);
-	if (r < 0) {
-		config_free(&cfg);
-		return r;
-	}
 	struct gen *g = gen_create(cfg, px->nworkers, px->gen_seq + 1);
 	if (!g) {
 		config_free(&cfg);
 		return -ENOMEM;
 	}
 	struct listen_table t;
-	r = listen_table_build(&t, cfg, &px->listeners, px->nworkers);
+	int r = listen_table_build(&t, cfg, &px->listeners, px->nworkers);
+	if (r == 0 && (r = ensure_cpool(px, cfg)) < 0)
+		listen_table_free(&t); /* closes the sockets it opened */
 	if (r < 0) {
 		gen_discard(g); /* never posted: it has no users */
 		return r;

@@ -48,7 +48,8 @@ struct backend_ring_pt {
  * runs are written only by the server's one probe task. */
 struct server_health {
 	atomic_bool down;
-	unsigned oks, fails; /* good / failed probes in a row */
+	_Atomic unsigned oks, fails; /* good / failed probes in a row (atomic: a reload
+				      * copies them from the main thread) */
 	_Atomic uint64_t failed_probes;
 };
 
@@ -76,6 +77,7 @@ struct worker {
 	size_t nclients;
 	struct fetch_node *fetches; /* running fetch tasks, for a forced drain */
 	struct fetch_node *probes;  /* health probe tasks (health.c) */
+	struct fetch_node *admins;  /* admin requests (admin.c), ended at drain */
 	struct membuf *membufs;	    /* cached connection buffers (client.c) */
 	struct alog_loop *alog;	    /* this loop's access log half; NULL: no access log */
 	unsigned n_membufs;
@@ -117,6 +119,7 @@ struct proxy {
 	pthread_t main_thread;
 	atomic_ulong reload_asked, reload_done;
 	int reload_status;	  /* under lock: 0, or -errno of the last reload */
+	uint64_t reload_gen;	  /* under lock: the generation running after it */
 	char reload_errors[2048]; /* under lock: its error lines */
 };
 
@@ -141,7 +144,11 @@ void proxy_drain(struct proxy *px, uint64_t timeout_ns);
 
 void proxy_free(struct proxy *px);
 
-/* List the current task on W (a fetch_node on its stack) / take it off. */
+/* Doubly linked task lists: add the current task (N on its stack), remove. */
+void task_list_add(struct fetch_node **head, struct fetch_node *n);
+void task_list_del(struct fetch_node **head, struct fetch_node *n);
+
+/* List the current task on W's fetches (a fetch_node on its stack) / take it off. */
 void worker_task_link(struct worker *w, struct fetch_node *n);
 void worker_task_unlink(struct worker *w, struct fetch_node *n);
 

@@ -429,7 +429,12 @@ enum upstream_result upstream_forward(struct client *c, unsigned backend)
 	struct backend_try t;
 	backend_try_init(&t, c->gen, backend, &c->req);
 	bool sent = false;
+	const bool closing0 = c->closing;
 	for (;;) {
+		/* A failed attempt may have decided the framing of a response
+		 * it never sent: the next attempt starts clean. */
+		x.out_chunked = x.out_close = false;
+		c->closing = closing0;
 		int r = backend_acquire(w, c->gen, backend, (unsigned)t.server, t.fresh, &x.bc,
 					rt_deadline_in(x.bcfg->connect_timeout_ns));
 		if (r < 0) {
@@ -443,9 +448,10 @@ enum upstream_result upstream_forward(struct client *c, unsigned backend)
 			return r == -ETIMEDOUT ? fail(&x, 504, "connect timed out", 0)
 					       : fail(&x, 502, "connect failed", r);
 		}
-		/* A stale pooled connection is retried on the same server once;
-		 * a request with a body only before its bytes are gone. */
-		bool stale_retry = x.bc.reused && !t.fresh && !x.req_has_body;
+		/* A stale pooled connection is retried on the same server once,
+		 * for an idempotent request without a body: the server may have
+		 * acted on it before it closed. */
+		bool stale_retry = x.bc.reused && !t.fresh && idem;
 		r = send_request(&x, !sent);
 		sent = true;
 		if (r == 1) {
