@@ -1886,13 +1886,17 @@ static void load_timeouts(struct loader *ld, yaml_node_t *n, struct config *cfg)
 
 static void load_limits(struct loader *ld, yaml_node_t *n, struct config *cfg)
 {
-	static const char *const keys[] = {"max_header_size", "max_headers", "max_connections"};
+	static const char *const keys[] = {"max_header_size", "max_headers", "max_connections",
+					   "max_body_size"};
 	yaml_node_t *v;
 	uint64_t x;
 
 	if (!want_mapping(ld, n, "limits"))
 		return;
-	check_keys(ld, n, "in limits", keys, 3);
+	check_keys(ld, n, "in limits", keys, 4);
+	if ((v = map_get(ld, n, "max_body_size")))
+		get_size(ld, v, "limits.max_body_size", 0, 1ull << 40, "0..1024GiB; 0: no limit",
+			 &cfg->limits.max_body_size);
 	if ((v = map_get(ld, n, "max_header_size"))) {
 		x = cfg->limits.max_header_size;
 		get_size(ld, v, "limits.max_header_size", MAX_HEADER_SIZE_MIN, MAX_HEADER_SIZE_MAX,
@@ -2013,6 +2017,7 @@ static void set_defaults(struct config *cfg)
 	cfg->limits.max_header_size = DEF_MAX_HEADER_SIZE;
 	cfg->limits.max_headers = DEF_MAX_HEADERS;
 	cfg->limits.max_connections = DEF_MAX_CONNECTIONS;
+	cfg->limits.max_body_size = 1ull << 30; /* 1 GiB; nginx's 1 MiB breaks uploads */
 	cfg->log_level = LOG_LEVEL_INFO;
 	cfg->log_access_format = ACCESS_FORMAT_COMBINED; /* log_access_path NULL: no access log */
 	cfg->compression.workers = online_cpus();

@@ -97,6 +97,7 @@
  *     max_header_size: 16KiB        # request or response head; over it -> 431 / 502
  *     max_headers: 100              # header field count
  *     max_connections: 10000        # client connections per daemon
+ *     max_body_size: 1GiB           # request body; over it -> 413 (0: no limit)
  *   log:
  *     level: info                   # error | warn | info | debug
  *     access: /var/log/ringcache/access.log  # access log file (absent or "off": none);
@@ -250,6 +251,7 @@ struct config {
 		uint32_t max_header_size;
 		uint32_t max_headers;
 		uint32_t max_connections;
+		uint64_t max_body_size; /* request body bytes; 0: no limit */
 	} limits;
 
 	enum config_log_level log_level;

@@ -237,6 +237,44 @@ static int absolute_form(struct hmsg *m, const struct hfield *host, const char *
 	return 0;
 }
 
+/*
+ * A "." or ".." path segment, also percent-encoded (%2e). Browsers resolve
+ * them before sending, so only tools and attackers send them; and a cache
+ * that keys and matches rules on "/static/../account" while the origin
+ * serves "/account" can be made to store a private page under a public
+ * rule (cache deception). They are refused rather than resolved, so the
+ * key, the rules and the origin always see one and the same path.
+ */
+static bool has_dot_segment(const char *p, size_t n)
+{
+	const char *q = memchr(p, '?', n);
+	const char *end = q ? q : p + n;
+	const char *seg = p + 1; /* past the leading '/' */
+	while (seg <= end) {
+		const char *slash = memchr(seg, '/', (size_t)(end - seg));
+		const char *e = slash ? slash : end;
+		size_t dots = 0, other = 0;
+		for (const char *c = seg; c < e; c++) {
+			if (*c == '.') {
+				dots++;
+			} else if (*c == '%' && e - c >= 3 && c[1] == '2' &&
+				   (c[2] == 'e' || c[2] == 'E')) {
+				dots++;
+				c += 2;
+			} else {
+				other++;
+				break;
+			}
+		}
+		if (!other && (dots == 1 || dots == 2))
+			return true;
+		if (!slash)
+			break;
+		seg = slash + 1;
+	}
+	return false;
+}
+
 /* Checks llhttp leaves to us. Returns 0, or an HTTP status to answer. */
 static int validate(struct client *c, const char **why)
 {
@@ -283,10 +321,18 @@ static int validate(struct client *c, const char **why)
 		}
 		return 0;
 	}
-	if (m->target.len > 0 && t[0] != '/')
-		return absolute_form(m, host, why);
+	if (m->target.len > 0 && t[0] != '/') {
+		int st = absolute_form(m, host, why);
+		if (st)
+			return st;
+		t = hmsg_ptr(m, m->target);
+	}
 	if (m->target.len == 0) {
 		*why = "empty request-target";
+		return 400;
+	}
+	if (has_dot_segment(t, m->target.len)) {
+		*why = "dot-segment in the path";
 		return 400;
 	}
 	return 0;

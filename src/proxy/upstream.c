@@ -64,8 +64,9 @@ static ssize_t send_body(int fd, bool chunked, const char *data, size_t len, rt_
 
 /*
  * Send the request head and the whole body to the backend. Returns 0,
- * -EPIPE style errors for the backend side, or 1 when the client side
- * failed (it closed or timed out while sending its body).
+ * -EPIPE style errors for the backend side, 1 when the client side
+ * failed (it closed or timed out while sending its body), or 2 when a
+ * chunked body grew past limits.max_body_size.
  */
 static int send_request(struct exchange *x, bool first_try)
 {
@@ -73,6 +74,8 @@ static int send_request(struct exchange *x, bool first_try)
 	struct hmsg *m = &c->req;
 	int fd = x->bc.fd;
 	rt_time_t send_dl = rt_deadline_in(x->cfg->timeouts.send_ns);
+	if (x->cfg->limits.max_body_size && m->body_total > x->cfg->limits.max_body_size)
+		return 2; /* already over with the bytes that came with the head */
 	/* Head and the body bytes that came with it in one writev. */
 	char sz[24];
 	struct iovec iov[4];
@@ -117,6 +120,8 @@ static int send_request(struct exchange *x, bool first_try)
 			return 1;
 		}
 		c->pos = (uint32_t)used;
+		if (x->cfg->limits.max_body_size && m->body_total > x->cfg->limits.max_body_size)
+			return 2;
 		r = send_body(fd, x->req_chunked, c->buf + m->body_off, m->body_len,
 			      rt_deadline_in(x->cfg->timeouts.send_ns));
 		METRIC_BYTES(c->w, backend_sent_bytes, r);
@@ -410,6 +415,16 @@ enum upstream_result upstream_forward(struct client *c, unsigned backend)
 		client_send_error(c, st, "request head cannot be forwarded");
 		return UP_ERRORED;
 	}
+	/* A declared length over the limit is refused before anything is
+	 * read or sent (and instead of 100 Continue). */
+	uint64_t maxb = x.cfg->limits.max_body_size;
+	if (maxb && hmsg_has_length(&c->req) && hmsg_content_length(&c->req) > maxb) {
+		log_warn("client %s: %s: 413: body of %llu bytes over limits.max_body_size",
+			 c->peer, c->target_log, (unsigned long long)hmsg_content_length(&c->req));
+		c->closing = true;
+		client_send_error(c, 413, "request body too large");
+		return UP_ERRORED;
+	}
 	/* We answer Expect: 100-continue ourselves and do not forward it:
 	 * the body is streamed as soon as it arrives. */
 	const struct hfield *ex = hmsg_field(&c->req, "expect", 0);
@@ -458,6 +473,15 @@ enum upstream_result upstream_forward(struct client *c, unsigned backend)
 			backend_release(w, &x.bc, false);
 			c->closing = true;
 			return UP_ABORT;
+		}
+		if (r == 2) {
+			/* The backend got part of a body: that connection goes. */
+			backend_release(w, &x.bc, false);
+			log_warn("client %s: %s: 413: chunked body over limits.max_body_size",
+				 c->peer, c->target_log);
+			c->closing = true;
+			client_send_error(c, 413, "request body too large");
+			return UP_ERRORED;
 		}
 		if (r < 0) {
 			backend_release(w, &x.bc, false);

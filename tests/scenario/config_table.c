@@ -245,6 +245,13 @@ static const struct bad_row threads_rows[] = {
 };
 
 static const struct bad_row backends_rows[] = {
+    {"backend_duplicate_server",
+     "listen: \"127.0.0.1:18080\"\n"
+     "backends:\n"
+     "  - name: app\n"
+     "    servers: [\"127.0.0.1:19000\", {address: \"127.0.0.1:19000\", weight: 2}]\n",
+     {"4:34: backends[0].servers[1]: '127.0.0.1:19000' is listed again (first as "
+      "backends[0].servers[0]); give the server a weight instead"}},
     {"backend_empty_name",
      "listen: \"127.0.0.1:18080\"\n"
      "backends:\n"
@@ -909,12 +916,18 @@ static const struct bad_row timeouts_rows[] = {
 };
 
 static const struct bad_row limits_rows[] = {
+    {"limits_max_body_size_unit",
+     BASE "limits:\n  max_body_size: 1TiB\n",
+     {"6:18: limits.max_body_size: invalid size '1TiB' (expected e.g. 4096, 16KiB, 256MiB, 10MB)"}},
+    {"limits_max_body_size_list",
+     BASE "limits:\n  max_body_size: [1]\n",
+     {"6:18: limits.max_body_size: expected a size, got a list"}},
     {"limits_scalar", BASE "limits: 100\n", {"5:9: limits: expected a mapping, got a scalar"}},
     {"limits_unknown_key",
      BASE "limits:\n"
-	  "  max_body_size: 1MiB\n",
-     {"6:3: unknown key 'max_body_size' in limits; expected one of: max_header_size, "
-      "max_headers, max_connections"}},
+	  "  max_bdy_size: 1MiB\n",
+     {"6:3: unknown key 'max_bdy_size' in limits; expected one of: max_header_size, "
+      "max_headers, max_connections, max_body_size"}},
     {"limits_duplicate_key",
      BASE "limits:\n"
 	  "  max_headers: 10\n"

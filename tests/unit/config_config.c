@@ -410,7 +410,7 @@ Test(config_errors, unknown_keys_other_sections)
 	    "allow");
 	expect_one_error(MINIMAL "limits:\n  max_body: 1\n",
 			 "t.yaml:6:3: unknown key 'max_body' in limits; expected one of: "
-			 "max_header_size, max_headers, max_connections");
+			 "max_header_size, max_headers, max_connections, max_body_size");
 	expect_one_error(MINIMAL "log:\n  file: x\n",
 			 "t.yaml:6:3: unknown key 'file' in log; expected one of: level, "
 			 "access, access_format");
