@@ -178,6 +178,19 @@ static const char extra_response[] = "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r
 				     "HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nevil";
 static const char good_response[] = "HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\ngood";
 
+/* A response head far over any max_header_size (the scenario default is 8 KiB). */
+static char huge_head[40000];
+
+static void make_huge_head(void)
+{
+	size_t n = (size_t)snprintf(huge_head, sizeof(huge_head),
+				    "HTTP/1.1 200 OK\r\nCache-Control: max-age=60\r\n");
+	while (n + 100 < sizeof(huge_head) - 64)
+		n += (size_t)snprintf(huge_head + n, sizeof(huge_head) - n,
+				      "X-Filler-%05zu: %060d\r\n", n, 0);
+	snprintf(huge_head + n, sizeof(huge_head) - n, "Content-Length: 2\r\n\r\nok");
+}
+
 static void serve_conn(int c)
 {
 	char buf[8192];
@@ -202,6 +215,8 @@ static void serve_conn(int c)
 		}
 		if (!strcmp(path, "/r/extra"))
 			resp = extra_response;
+		if (!strcmp(path, "/r/huge_head"))
+			resp = huge_head;
 		if (send(c, resp, strlen(resp), MSG_NOSIGNAL) < 0)
 			return;
 		size_t used = (size_t)(end + 4 - buf);
@@ -222,6 +237,7 @@ static pid_t start_canned_backend(int port, int seconds)
 				 .sin_addr.s_addr = htonl(0x7f000001)};
 	cr_assert_eq(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
 	cr_assert_eq(listen(fd, 64), 0);
+	make_huge_head();
 	pid_t pid = fork();
 	cr_assert_geq(pid, 0);
 	if (pid == 0) {
@@ -269,6 +285,11 @@ Test(hostile_framing, ambiguous_backend_responses_are_502_and_never_stored)
 			response_free(&r);
 		}
 	}
+	/* A response head over limits.max_header_size. */
+	struct response r;
+	http_get_once(d.port, "/r/huge_head", &r);
+	cr_assert_eq(r.status, 502, "huge backend head: %d", r.status);
+	response_free(&r);
 	kill(b, SIGKILL);
 	waitpid(b, NULL, 0);
 	harness_end();
