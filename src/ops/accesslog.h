@@ -82,7 +82,7 @@ struct alog_rec {
 	uint8_t http_major;	/* HTTP/major.minor; major 0: unknown (not logged) */
 	uint8_t http_minor;
 	int status;		 /* status sent (0: none was sent) */
-	uint64_t bytes;		 /* response body bytes sent */
+	uint64_t bytes;		 /* bytes sent for the response, head included */
 	struct alog_str referer; /* header values, absent when not given */
 	struct alog_str user_agent;
 	struct alog_str host;

@@ -104,6 +104,7 @@ static int read_head(struct client *c)
 		c->pos = 0;
 	}
 	hmsg_next(&c->req, c->buf, 0);
+	c->head_t0 = rt_clock_now(); /* a pipelined head is already here */
 	rt_time_t idle_deadline = rt_deadline_in(idle_ns);
 	rt_time_t head_deadline = c->len ? rt_deadline_in(header_ns) : RT_NEVER;
 	for (;;) {
@@ -157,8 +158,10 @@ static int read_head(struct client *c)
 			log_debug("client %s: recv: %s", c->peer, strerror((int)-n));
 			return 0;
 		}
-		if (c->len == 0)
+		if (c->len == 0) {
 			head_deadline = rt_deadline_in(header_ns);
+			c->head_t0 = rt_clock_now();
+		}
 		c->len += (uint32_t)n;
 	}
 }
@@ -544,7 +547,7 @@ static void client_main(void *arg)
 			return;
 		}
 		if (r == -1 && w->alog)
-			log_access(c, rt_clock_now(), false); /* the 4xx sent for a bad head */
+			log_access(c, c->head_t0, false); /* the 4xx sent for a bad head */
 		if (r != 1)
 			break;
 		set_target_log(c);

@@ -60,6 +60,7 @@ struct client {
 	/* Per response: what the cache path and the relay report. */
 	uint64_t bytes_out;	  /* sent to the client for this response, head included */
 	int64_t upstream_ns;	  /* backend exchange until its response head; -1: none */
+	rt_time_t head_t0;	  /* when the first byte of this request head was in */
 	char backend[96];	  /* "NAME ADDRESS" of the server that answered, or "" */
 	const char *cache_status; /* Cache-Status value to add, or NULL (valid only
 				   * inside cache_handle: it may be on its stack) */
