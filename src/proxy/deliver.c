@@ -288,13 +288,16 @@ static enum upstream_result deliver_plan(struct client *c, struct cobj *o,
 					return UP_ABORT;
 				head_sent = true;
 			}
-			/* The fetch filling the body has the same timeout and
-			 * decides: it unlinks a broken object before it fails
-			 * the body. A second later is only a backstop, so a
-			 * reader never gives up first and leaves a client to
-			 * join the doomed object as a hit. */
-			int wr =
-			    body_wait(&r, rt_deadline_in(bcfg->between_bytes_timeout_ns + RT_SEC));
+			/* Whoever fills the body has its own deadline and
+			 * decides: the fetch (between_bytes_timeout) unlinks a
+			 * broken object before it fails the body, an encode
+			 * task fails a copy whose step waited too long for the
+			 * pool. A second later is only a backstop, so a reader
+			 * never gives up first (and a client never joins a
+			 * doomed object as a hit). */
+			uint64_t fill_ns =
+			    plan->owned ? ENCODE_STEP_DEADLINE_NS : bcfg->between_bytes_timeout_ns;
+			int wr = body_wait(&r, rt_deadline_in(fill_ns + RT_SEC));
 			if (wr < 0)
 				return UP_ABORT;
 			continue;

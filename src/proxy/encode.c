@@ -19,7 +19,7 @@
  * ~25 us hand-off, small enough that the first bytes leave early. */
 #define STEP_IN (64 * 1024)
 /* A step that waits longer than this for the pool gives up the copy. */
-#define STEP_DEADLINE_NS (30 * RT_SEC)
+#define STEP_DEADLINE_NS ENCODE_STEP_DEADLINE_NS
 
 struct enc_args {
 	struct worker *w;

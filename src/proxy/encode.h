@@ -35,6 +35,10 @@
 #include "http/msg.h"
 #include "proxy/proxy.h"
 
+/* A codec step that waits longer than this for the pool gives up its copy
+ * (which fails the copy's body for its readers). */
+#define ENCODE_STEP_DEADLINE_NS (30 * RT_SEC)
+
 struct encode_plan {
 	struct cbody *body; /* what to send: O's body (borrowed) or a copy (owned) */
 	bool owned;	    /* BODY is a reference the plan holds */
