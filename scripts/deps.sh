@@ -5,7 +5,9 @@
 set -eu
 
 BUILD="build-essential cmake pkg-config liburing-dev libyaml-dev node-llhttp libpcre2-dev libxxhash-dev zlib1g-dev libbrotli-dev libzstd-dev"
-TEST="libcriterion-dev curl wrk valgrind systemd"
+# slowhttptest: tests/scenario/hostile_slow.c; clang and libclang-rt-14-dev
+# (libFuzzer, sanitizer runtimes): the tests/fuzz harnesses.
+TEST="libcriterion-dev curl wrk valgrind systemd slowhttptest clang libclang-rt-14-dev"
 case "${1:-all}" in
 	build) PKGS="$BUILD" ;;
 	test|all) PKGS="$BUILD $TEST" ;;

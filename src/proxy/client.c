@@ -530,6 +530,7 @@ static void client_main(void *arg)
 {
 	struct client *c = arg;
 	struct worker *w = c->w;
+	bool reset = false; /* end with a reset: see out */
 	if (!c->mem && buffers_get(c) < 0) {
 		log_warn("client %s: out of memory", c->peer);
 		goto out;
@@ -571,14 +572,26 @@ static void client_main(void *arg)
 		gen_put(w, c->gen);
 		c->gen = NULL;
 		metrics_observe_latency(&w->metrics, rt_clock_now() - t0);
+		if (ur == UP_ABORT)
+			reset = true;
 		if (ur != UP_OK || c->closing)
 			break;
 	}
 out:
-	/* Closing with unread request bytes would make the kernel send RST,
-	 * which can destroy the error response in flight: shut down writes
-	 * first so the response is delivered, then close. */
-	shutdown(c->fd, SHUT_WR);
+	if (reset) {
+		/* A response that cannot be finished (a send timed out, the
+		 * backend broke off): reset the connection. A plain close
+		 * would leave the kernel feeding what is queued, up to
+		 * megabytes per socket, to a client that reads slowly on
+		 * purpose, long after we let go (nginx: reset_timedout_connection). */
+		struct linger lg = {.l_onoff = 1, .l_linger = 0};
+		setsockopt(c->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+	} else {
+		/* Closing with unread request bytes would make the kernel send
+		 * RST, which can destroy the error response in flight: shut
+		 * down writes first so the response is delivered, then close. */
+		shutdown(c->fd, SHUT_WR);
+	}
 	rt_close(c->fd);
 	client_free(c);
 }

@@ -26,6 +26,11 @@ struct acceptor {
 	int lfd;
 	struct rt_task *task; /* the accept task, waiting while acc is armed */
 	struct rt_acceptor acc;
+	/* Accepted past limits.max_connections (a multishot accept delivers a
+	 * whole batch before its cancel lands): held, unserved, like the
+	 * kernel's backlog, until a slot frees. FIFO: [head, n). */
+	int *pending;
+	size_t head, n, cap;
 };
 
 /* A socket bound to A (or to BOUND, the port a first socket got for a
@@ -183,13 +188,24 @@ void listen_table_free(struct listen_table *t)
 	memset(t, 0, sizeof(*t));
 }
 
+/* Reserve a connection slot under limits.max_connections (all loops
+ * share the count, so the check and the increment are one step). */
+static bool take_slot(struct worker *w)
+{
+	unsigned max = w->gen->cfg->limits.max_connections;
+	if (atomic_fetch_add(&w->px->nconns, 1) < max)
+		return true;
+	atomic_fetch_sub(&w->px->nconns, 1);
+	return false;
+}
+
+/* Serve FD with the slot taken for it. */
 static void start_conn(struct worker *w, int fd)
 {
 	struct sockaddr_storage peer;
 	socklen_t plen = sizeof(peer);
 	if (getpeername(fd, (struct sockaddr *)&peer, &plen) < 0)
 		peer.ss_family = AF_UNSPEC; /* reset before we looked: logged as "unknown" */
-	atomic_fetch_add(&w->px->nconns, 1);
 	if (client_start(w, fd, &peer) < 0) {
 		atomic_fetch_sub(&w->px->nconns, 1);
 		close(fd); /* never used by the ring: a plain close is immediate */
@@ -201,6 +217,34 @@ static bool at_limit(struct worker *w)
 	return atomic_load(&w->px->nconns) >= w->gen->cfg->limits.max_connections;
 }
 
+static bool hold(struct acceptor *ac, int fd)
+{
+	if (ac->head > 0 && ac->n == ac->cap) { /* compact the consumed front */
+		memmove(ac->pending, ac->pending + ac->head, (ac->n - ac->head) * sizeof(int));
+		ac->n -= ac->head;
+		ac->head = 0;
+	}
+	if (ac->n == ac->cap) {
+		size_t cap = ac->cap ? ac->cap * 2 : 64;
+		int *p = realloc(ac->pending, cap * sizeof(int));
+		if (!p)
+			return false;
+		ac->pending = p;
+		ac->cap = cap;
+	}
+	ac->pending[ac->n++] = fd;
+	return true;
+}
+
+/* Serve held connections while slots are free. */
+static void resume_held(struct acceptor *ac)
+{
+	while (ac->head < ac->n && take_slot(ac->w))
+		start_conn(ac->w, ac->pending[ac->head++]);
+	if (ac->head == ac->n)
+		ac->head = ac->n = 0;
+}
+
 /* Runs on the loop thread for every connection the kernel accepted. */
 static void on_accept(struct rt_acceptor *a, int res, bool more)
 {
@@ -208,11 +252,19 @@ static void on_accept(struct rt_acceptor *a, int res, bool more)
 	if (res >= 0 && ac->kind == LISTEN_ADMIN) {
 		admin_accepted(ac->w, res);
 	} else if (res >= 0) {
-		start_conn(ac->w, res);
 		/* At the connection limit, stop accepting instead of accepting
-		 * and dropping: the kernel's backlog holds the newcomers. */
-		if (at_limit(ac->w))
+		 * and dropping: the kernel's backlog holds the newcomers, and
+		 * those the accept delivered before its cancel landed wait
+		 * here. */
+		if (ac->head < ac->n || !take_slot(ac->w)) {
+			if (!hold(ac, res))
+				close(res); /* no memory even for an int: shed it */
 			rt_acceptor_cancel(a);
+		} else {
+			start_conn(ac->w, res);
+			if (at_limit(ac->w))
+				rt_acceptor_cancel(a);
+		}
 	}
 	if (!more)
 		rt_wake(ac->task, res);
@@ -234,7 +286,8 @@ static void accept_main(void *arg)
 	struct acceptor *ac = arg;
 	struct worker *w = ac->w;
 	for (;;) {
-		if (ac->kind == LISTEN_PROXY && at_limit(w)) {
+		resume_held(ac);
+		if (ac->kind == LISTEN_PROXY && (at_limit(w) || ac->head < ac->n)) {
 			if (rt_sleep_until(rt_clock_now() + 10 * RT_MS) < 0)
 				break;
 			continue;
@@ -258,6 +311,9 @@ static void accept_main(void *arg)
 	if (ac->next)
 		ac->next->prev = ac->prev;
 	rt_close(ac->lfd);
+	for (size_t i = ac->head; i < ac->n; i++)
+		close(ac->pending[i]); /* never served: as if still in the backlog */
+	free(ac->pending);
 	free(ac);
 }
 
