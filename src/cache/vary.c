@@ -63,9 +63,16 @@ int vary_accept_encoding(const struct hmsg *req, char *out, size_t cap)
 			bool zero = false;
 			while (p < end && *p != ',') {
 				if ((*p == 'q' || *p == 'Q') && p + 1 < end && p[1] == '=') {
-					char *e;
-					zero = strtod(p + 2, &e) <= 0.0;
-					p = e > p + 2 ? e : p + 2;
+					/* qvalue (RFC 9110 12.4.2), read within the
+					 * field: zero is "0" then only "." and "0". */
+					const char *v = p + 2, *e = v;
+					while (e < end && *e != ',' && *e != ';' && *e != ' ' &&
+					       *e != '\t')
+						e++;
+					zero = e > v && *v == '0';
+					for (const char *c = v + 1; zero && c < e; c++)
+						zero = *c == '0' || *c == '.';
+					p = e;
 					continue;
 				}
 				p++;

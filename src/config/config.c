@@ -120,6 +120,12 @@ verr_at(struct loader *ld, size_t line, size_t col, const char *fmt, va_list ap)
 		ld->oom = true;
 		return;
 	}
+	/* One error, one line: a quoted value may hold a newline or other
+	 * control bytes, which are shown as '?'. */
+	for (char *c = msg; *c; c++) {
+		if ((unsigned char)*c < 0x20 || *c == 0x7f)
+			*c = '?';
+	}
 	if (asprintf(&line_s, "%s:%zu:%zu: %s", ld->file, line, col, msg) < 0) {
 		free(msg);
 		ld->oom = true;

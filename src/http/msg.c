@@ -48,6 +48,12 @@ static int on_status(llhttp_t *p, const char *at, size_t len)
 static int on_header_field(llhttp_t *p, const char *at, size_t len)
 {
 	struct hmsg *m = M(p);
+	/* After the head: a chunked message's trailer fields. They are
+	 * dropped (RFC 9110 6.5.1 allows it): kept, they would join the
+	 * head's fields, or not, depending on how the bytes were split into
+	 * reads. */
+	if (m->headers_done)
+		return 0;
 	if (m->last_cb != CB_FIELD) {
 		if (m->n_fields == m->max_fields) {
 			llhttp_set_error_reason(p, "too many header fields");
@@ -66,6 +72,8 @@ static int on_header_field(llhttp_t *p, const char *at, size_t len)
 static int on_header_value(llhttp_t *p, const char *at, size_t len)
 {
 	struct hmsg *m = M(p);
+	if (m->headers_done)
+		return 0; /* a trailer field: dropped, see on_header_field */
 	assert(m->n_fields > 0);
 	span_extend(m, &m->fields[m->n_fields - 1].value, at, len, CB_VALUE);
 	return 0;
@@ -121,10 +129,26 @@ static int on_headers_complete(llhttp_t *p)
 		llhttp_set_error_reason(p, m->error);
 		return -1;
 	}
+	/* llhttp 8.1.0 takes ": value" as a field with an empty name. */
+	for (uint32_t i = 0; i < m->n_fields; i++) {
+		if (m->fields[i].name.len == 0) {
+			m->error = "empty field name";
+			llhttp_set_error_reason(p, m->error);
+			return -1;
+		}
+	}
 	if (m->head_end - m->head_start > m->max_head) {
 		m->error = "head too large";
 		m->too_large = true;
 		return -1;
+	}
+	/* RFC 9112 6.3: a response to HEAD, and 1xx, 204 and 304 responses,
+	 * end at the empty line whatever their Content-Length or
+	 * Transfer-Encoding say (llhttp leaves this to us). */
+	if (m->kind == HMSG_RESPONSE) {
+		int st = p->status_code;
+		if (st < 200 || st == 204 || st == 304)
+			return 1;
 	}
 	return m->skip_body ? 1 : 0;
 }
@@ -175,6 +199,13 @@ void hmsg_next(struct hmsg *m, char *base, uint32_t start)
 {
 	if (llhttp_get_errno(&m->p) == HPE_PAUSED)
 		llhttp_resume(&m->p);
+	/* After a message llhttp saw as an upgrade, it would stop again at
+	 * once; the upgrade was not made (Upgrade is hop-by-hop and removed),
+	 * so the next message starts from a clean parser. */
+	if (m->upgraded) {
+		llhttp_reset(&m->p);
+		m->upgraded = false;
+	}
 	m->base = base;
 	m->target = m->reason = (struct hspan){0, 0};
 	m->n_fields = 0;
@@ -211,6 +242,7 @@ long hmsg_feed(struct hmsg *m, uint32_t off, uint32_t len)
 		used = (uint32_t)(llhttp_get_error_pos(&m->p) - data);
 		llhttp_resume_after_upgrade(&m->p);
 		m->msg_done = true;
+		m->upgraded = true;
 	} else if (e != HPE_OK) {
 		if (!m->error)
 			m->error = llhttp_get_error_reason(&m->p);

@@ -57,6 +57,7 @@ struct hmsg {
 	bool msg_done;
 	bool skip_body;	 /* set before feeding: response to HEAD */
 	bool obs_fold;	 /* a folded header line was seen (reject it) */
+	bool upgraded;	 /* llhttp ended the last message as an upgrade */
 	uint8_t last_cb; /* which span the last data callback extended */
 
 	/* Decoded body bytes waiting in the buffer. */

@@ -78,6 +78,7 @@ static const struct attack attacks[] = {
     {"obs_fold_space", "GET %s HTTP/1.1\r\nHost: t\r\nX-A: a\r\n b\r\n\r\n", 400},
     {"obs_fold_tab", "GET %s HTTP/1.1\r\nHost: t\r\nX-A: a\r\n\tTransfer-Encoding: chunked\r\n\r\n",
      400},
+    {"empty_field_name", "GET %s HTTP/1.1\r\nHost: t\r\n: Transfer-Encoding: chunked\r\n\r\n", 400},
     {"space_before_colon", "GET %s HTTP/1.1\r\nHost: t\r\nX-A : a\r\n\r\n", 400},
     {"bad_name_byte", "GET %s HTTP/1.1\r\nHost: t\r\nX(A): a\r\n\r\n", 400},
     {"nul_in_value", "GET %s HTTP/1.1\r\nHost: t\r\nX-A: a\x01z\r\n\r\n", 400},
@@ -173,6 +174,10 @@ static const struct canned bad_responses[] = {
      "HTTP/1.1 2000 OK\r\nCache-Control: max-age=60\r\nContent-Length: 2\r\n\r\nok"},
 };
 
+/* A 304 ends at its empty line whatever its Content-Length says. */
+static const char not_modified_with_length[] =
+    "HTTP/1.1 304 Not Modified\r\nContent-Length: 5\r\nETag: \"x\"\r\n\r\n";
+
 /* After the 5 body bytes, a whole second response nobody asked for. */
 static const char extra_response[] = "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello"
 				     "HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nevil";
@@ -217,6 +222,8 @@ static void serve_conn(int c)
 			resp = extra_response;
 		if (!strcmp(path, "/r/huge_head"))
 			resp = huge_head;
+		if (!strcmp(path, "/r/304cl"))
+			resp = not_modified_with_length;
 		if (send(c, resp, strlen(resp), MSG_NOSIGNAL) < 0)
 			return;
 		size_t used = (size_t)(end + 4 - buf);
@@ -317,6 +324,19 @@ Test(hostile_framing, a_backend_connection_with_bytes_past_the_response_is_not_r
 		cr_assert(r.body_len == 4 && !memcmp(r.body, "good", 4),
 			  "a response smuggled by the backend was served: %s",
 			  excerpt(r.body, r.body_len));
+		response_free(&r);
+	}
+	/* A 304 with Content-Length has no body: relayed at once, and the
+	 * connection goes on (the next response is not taken for its body). */
+	for (int i = 0; i < 2; i++) {
+		double t0 = now_s();
+		struct response r;
+		http_req(&c, "GET", "/r/304cl", NULL, &r);
+		cr_assert_eq(r.status, 304, "%s", r.raw_head);
+		cr_assert_lt(now_s() - t0, 0.8, "waited for a body a 304 cannot have");
+		response_free(&r);
+		http_req(&c, "GET", "/r/next", NULL, &r);
+		cr_assert(r.status == 200 && r.body_len == 4 && !memcmp(r.body, "good", 4));
 		response_free(&r);
 	}
 	conn_close(&c);
