@@ -129,6 +129,17 @@ static int on_headers_complete(llhttp_t *p)
 		llhttp_set_error_reason(p, m->error);
 		return -1;
 	}
+	/* reason-phrase = *( HTAB / SP / VCHAR / obs-text ); llhttp 8.1.0
+	 * lets other control bytes through, and they would be relayed. */
+	const char *rp = m->base + m->reason.off;
+	for (uint32_t i = 0; i < m->reason.len; i++) {
+		unsigned char ch = (unsigned char)rp[i];
+		if ((ch < 0x20 && ch != '\t') || ch == 0x7f) {
+			m->error = "control byte in the reason phrase";
+			llhttp_set_error_reason(p, m->error);
+			return -1;
+		}
+	}
 	/* llhttp 8.1.0 takes ": value" as a field with an empty name. */
 	for (uint32_t i = 0; i < m->n_fields; i++) {
 		if (m->fields[i].name.len == 0) {

@@ -170,6 +170,8 @@ static const struct canned bad_responses[] = {
 		     "chunked\r\n\r\nzz\r\nok\r\n0\r\n\r\n"},
     {"/r/ctl_in_value", "HTTP/1.1 200 OK\r\nCache-Control: max-age=60\r\nX-A: a\x01z\r\n"
 			"Content-Length: 2\r\n\r\nok"},
+    {"/r/ctl_in_reason",
+     "HTTP/1.1 200 O\x01K\r\nCache-Control: max-age=60\r\nContent-Length: 2\r\n\r\nok"},
     {"/r/bad_status",
      "HTTP/1.1 2000 OK\r\nCache-Control: max-age=60\r\nContent-Length: 2\r\n\r\nok"},
 };
