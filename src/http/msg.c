@@ -156,12 +156,20 @@ static int on_headers_complete(llhttp_t *p)
 	/* RFC 9112 6.3: a response to HEAD, and 1xx, 204 and 304 responses,
 	 * end at the empty line whatever their Content-Length or
 	 * Transfer-Encoding say (llhttp leaves this to us). */
+	bool skip = m->skip_body;
 	if (m->kind == HMSG_RESPONSE) {
 		int st = p->status_code;
-		if (st < 200 || st == 204 || st == 304)
-			return 1;
+		skip = skip || st < 200 || st == 204 || st == 304;
 	}
-	return m->skip_body ? 1 : 0;
+	/* The framing as the head says it, kept: see hmsg_keep_alive. llhttp
+	 * sets F_SKIPBODY itself when we return 1; set it first so the
+	 * answers below count with it. */
+	if (skip)
+		p->flags |= F_SKIPBODY;
+	m->head_flags = p->flags;
+	m->head_keep_alive = llhttp_should_keep_alive(p);
+	m->head_needs_eof = llhttp_message_needs_eof(p);
+	return skip ? 1 : 0;
 }
 
 static int on_body(llhttp_t *p, const char *at, size_t len)
@@ -182,6 +190,10 @@ static int on_message_complete(llhttp_t *p)
 {
 	struct hmsg *m = M(p);
 	m->msg_done = true;
+	/* llhttp would stop at the start of the next message with its own
+	 * upgrade pause; hmsg_next resets it instead (Upgrade is not made). */
+	if (p->upgrade)
+		m->upgraded = true;
 	return HPE_PAUSED; /* leave pipelined bytes for the next message */
 }
 
@@ -224,6 +236,8 @@ void hmsg_next(struct hmsg *m, char *base, uint32_t start)
 	m->head_len = 0;
 	m->clen = 0;
 	m->headers_done = m->msg_done = m->skip_body = m->obs_fold = false;
+	m->head_keep_alive = m->head_needs_eof = false;
+	m->head_flags = 0;
 	m->last_cb = CB_NONE;
 	m->body_off = start;
 	m->body_len = 0;

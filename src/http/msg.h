@@ -55,10 +55,13 @@ struct hmsg {
 	uint64_t clen;	     /* Content-Length as received (valid if hmsg_has_length) */
 	bool headers_done;
 	bool msg_done;
-	bool skip_body;	 /* set before feeding: response to HEAD */
-	bool obs_fold;	 /* a folded header line was seen (reject it) */
-	bool upgraded;	 /* llhttp ended the last message as an upgrade */
-	uint8_t last_cb; /* which span the last data callback extended */
+	bool skip_body;	      /* set before feeding: response to HEAD */
+	bool obs_fold;	      /* a folded header line was seen (reject it) */
+	bool upgraded;	      /* llhttp ended the last message as an upgrade */
+	bool head_keep_alive; /* llhttp_should_keep_alive at the end of the head */
+	bool head_needs_eof;  /* llhttp_message_needs_eof at the end of the head */
+	uint16_t head_flags;  /* llhttp's flags at the end of the head */
+	uint8_t last_cb;      /* which span the last data callback extended */
 
 	/* Decoded body bytes waiting in the buffer. */
 	uint32_t body_off, body_len;
@@ -116,17 +119,20 @@ static inline unsigned hmsg_method(const struct hmsg *m)
 {
 	return m->p.method;
 }
+/* Framing as the head said (taken at its end: llhttp applies a chunked
+ * message's trailer fields to its flags too, which would make these
+ * depend on how the bytes were split into reads). */
 static inline bool hmsg_keep_alive(const struct hmsg *m)
 {
-	return llhttp_should_keep_alive(&m->p);
+	return m->head_keep_alive;
 }
 static inline bool hmsg_chunked(const struct hmsg *m)
 {
-	return (m->p.flags & F_CHUNKED) != 0;
+	return (m->head_flags & F_CHUNKED) != 0;
 }
 static inline bool hmsg_has_length(const struct hmsg *m)
 {
-	return (m->p.flags & F_CONTENT_LENGTH) != 0;
+	return (m->head_flags & F_CONTENT_LENGTH) != 0;
 }
 static inline uint64_t hmsg_content_length(const struct hmsg *m)
 {
@@ -134,7 +140,7 @@ static inline uint64_t hmsg_content_length(const struct hmsg *m)
 }
 static inline bool hmsg_needs_eof(const struct hmsg *m)
 {
-	return llhttp_message_needs_eof(&m->p);
+	return m->head_needs_eof;
 }
 
 #endif
