@@ -1,11 +1,12 @@
 # Convenience front end; the build itself is CMake.
 #   make run    install deps, build, start the demo origin and ringcache
 #   make test   install deps, build, run every test
+#   make fuzz   build the libFuzzer harnesses with clang, run each FUZZ_SECONDS
 BUILD ?= build
 TYPE ?= RelWithDebInfo
 JOBS ?= $(shell nproc)
 
-.PHONY: all deps build test test-sanitize run clean format
+.PHONY: all deps build test test-sanitize fuzz run clean format
 
 all: build
 
@@ -28,6 +29,16 @@ test-sanitize: deps
 	# detection, and the default 256 MiB would defeat the RSS checks.
 	cd $(BUILD)-asan && ASAN_OPTIONS=quarantine_size_mb=8:detect_leaks=1 \
 		UBSAN_OPTIONS=print_stacktrace=1 ctest --output-on-failure --timeout 600
+
+# libFuzzer harnesses (tests/fuzz/README.md): clang, ASan+UBSan, each run
+# for FUZZ_SECONDS on a scratch copy of its corpus; fails on any crash,
+# leak, timeout or out-of-memory.
+FUZZ_SECONDS ?= 60
+fuzz: deps
+	CC=clang cmake -S . -B $(BUILD)-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DRINGCACHE_FUZZ=ON \
+		-DRINGCACHE_TESTS=OFF >/dev/null
+	cmake --build $(BUILD)-fuzz -j $(JOBS) --target fuzzers
+	tests/fuzz/run.sh $(BUILD)-fuzz $(FUZZ_SECONDS)
 
 run: deps
 	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=$(TYPE) >/dev/null
