@@ -146,13 +146,7 @@ static void probe_main(void *arg)
 		if (rt_sleep_until(rt_deadline_in(cb->health.interval_ns)) < 0)
 			break;
 	}
-	/* Unlink by hand: the node is not the task's stack frame's. */
-	if (p->node.prev)
-		p->node.prev->next = p->node.next;
-	else
-		w->probes = p->node.next;
-	if (p->node.next)
-		p->node.next->prev = p->node.prev;
+	task_list_del(&w->probes, &p->node);
 	gen_put(w, p->g);
 	free(p);
 }
