@@ -394,6 +394,11 @@ static int parse_addr(const char *s, struct config_addr *out, const char **why)
 	return 0;
 }
 
+bool config_addr_equal(const struct config_addr *a, const struct config_addr *b)
+{
+	return a->salen == b->salen && memcmp(&a->sa, &b->sa, a->salen) == 0;
+}
+
 int config_parse_addr(const char *s, struct config_addr *out)
 {
 	const char *why;
@@ -966,7 +971,7 @@ static void get_addr_list(struct loader *ld, yaml_node_t *n, const char *path, b
 		 */
 		size_t dup = got;
 		for (size_t j = 0; unique && addr_port(&a[got]) != 0 && j < got; j++) {
-			if (a[j].salen == a[got].salen && !memcmp(&a[j].sa, &a[got].sa, a[j].salen))
+			if (config_addr_equal(&a[j], &a[got]))
 				dup = j;
 		}
 		if (dup != got) {
@@ -1066,7 +1071,7 @@ static void check_duplicate_servers(struct loader *ld, yaml_node_t *list, const 
 	for (size_t i = 1; i < cnt; i++) {
 		for (size_t j = 0; j < i; j++) {
 			const struct config_addr *x = &b->servers[i], *y = &b->servers[j];
-			if (x->salen != y->salen || memcmp(&x->sa, &y->sa, x->salen) != 0)
+			if (!config_addr_equal(x, y))
 				continue;
 			yaml_node_t *item = node(ld, list->data.sequence.items.start[i]);
 			err_node(
@@ -1821,7 +1826,7 @@ static void check_admin_address(struct loader *ld, yaml_node_t *root, struct con
 	const struct config_addr *a = &cfg->admin.listen;
 	for (size_t i = 0; i < cfg->n_listen; i++) {
 		const struct config_addr *l = &cfg->listen[i];
-		if (l->salen != a->salen || memcmp(&l->sa, &a->sa, a->salen) != 0)
+		if (!config_addr_equal(l, a))
 			continue;
 		if (a->sa.ss_family == AF_INET &&
 		    ((const struct sockaddr_in *)&a->sa)->sin_port == 0)

@@ -305,4 +305,7 @@ int config_parse_size(const char *s, uint64_t *out);
 int config_parse_duration(const char *s, uint64_t *out_ns);
 int config_parse_addr(const char *s, struct config_addr *out); /* numeric or resolved host */
 
+/* The same socket address (family, address and port; the spec aside). */
+bool config_addr_equal(const struct config_addr *a, const struct config_addr *b);
+
 #endif

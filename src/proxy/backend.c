@@ -75,11 +75,6 @@ void backend_pools_free(struct gen *g, unsigned wid)
 	g->slots[wid].pools = NULL;
 }
 
-static bool same_addr(const struct config_addr *a, const struct config_addr *b)
-{
-	return a->salen == b->salen && memcmp(&a->sa, &b->sa, a->salen) == 0;
-}
-
 void backend_pools_move(struct gen *from, struct gen *to, unsigned wid)
 {
 	struct bpool ***src = from->slots[wid].pools, ***dst = to->slots[wid].pools;
@@ -93,7 +88,8 @@ void backend_pools_move(struct gen *from, struct gen *to, unsigned wid)
 				const struct config_backend *ocb = from->backends[ob].cfg;
 				for (size_t os = 0; os < ocb->n_servers; os++) {
 					struct bpool *p = src[ob][os];
-					if (!p || !same_addr(&cb->servers[s], &ocb->servers[os]))
+					if (!p ||
+					    !config_addr_equal(&cb->servers[s], &ocb->servers[os]))
 						continue;
 					while (p->n && d->n < d->cap)
 						d->ent[d->n++] = p->ent[--p->n];

@@ -382,9 +382,10 @@ enum upstream_result cache_handle(struct client *c)
 		if (d.pipe)
 			body_reader_gone(fh->obj->body);
 	}
-	/* For the access log: the fetch ran while the body was relayed. */
-	c->upstream_ns = (int64_t)(rt_clock_now() - up0);
-	snprintf(c->backend, sizeof(c->backend), "%s", fh->server);
+	if (w->alog) { /* the fetch ran while the body was relayed */
+		c->upstream_ns = (int64_t)(rt_clock_now() - up0);
+		snprintf(c->backend, sizeof(c->backend), "%s", fh->server);
+	}
 	fetch_handle_release(&fh);
 	return ur;
 }

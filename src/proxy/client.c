@@ -104,7 +104,8 @@ static int read_head(struct client *c)
 		c->pos = 0;
 	}
 	hmsg_next(&c->req, c->buf, 0);
-	c->head_t0 = rt_clock_now(); /* a pipelined head is already here */
+	if (c->len)
+		c->head_t0 = rt_clock_now(); /* a pipelined head is already here */
 	rt_time_t idle_deadline = rt_deadline_in(idle_ns);
 	rt_time_t head_deadline = c->len ? rt_deadline_in(header_ns) : RT_NEVER;
 	for (;;) {

@@ -473,8 +473,9 @@ static void fetch_main(void *arg)
 	int status = hmsg_status(m);
 	if (a->fh) {
 		a->fh->fwd_status = status;
-		snprintf(a->fh->server, sizeof(a->fh->server), "%s %s", f.bcfg->name,
-			 f.bcfg->servers[f.bc.server].spec);
+		if (a->w->alog) /* the waiting client is on this loop: its access log */
+			snprintf(a->fh->server, sizeof(a->fh->server), "%s %s", f.bcfg->name,
+				 f.bcfg->servers[f.bc.server].spec);
 	}
 	policy_meta_from_response(m, f.req_time, wall_now_ms(), &f.rm);
 

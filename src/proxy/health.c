@@ -201,8 +201,7 @@ void health_inherit(struct gen *g, const struct gen *old)
 				const struct config_backend *ocb = old->backends[ob].cfg;
 				for (size_t os = 0; os < ocb->n_servers; os++) {
 					const struct config_addr *oa = &ocb->servers[os];
-					if (oa->salen != a->salen ||
-					    memcmp(&oa->sa, &a->sa, a->salen) != 0)
+					if (!config_addr_equal(oa, a))
 						continue;
 					struct server_health *d = &g->backends[b].health[s];
 					const struct server_health *o =

@@ -501,9 +501,11 @@ enum upstream_result upstream_forward(struct client *c, unsigned backend)
 		int err = 0;
 		rt_time_t up0 = rt_clock_now();
 		int rr = relay_response(&x, &reusable, &why, &err);
-		c->upstream_ns = (int64_t)(rt_clock_now() - up0);
-		snprintf(c->backend, sizeof(c->backend), "%s %s", x.bcfg->name,
-			 x.bcfg->servers[x.bc.server].spec);
+		if (w->alog) { /* only the access log wants these */
+			c->upstream_ns = (int64_t)(rt_clock_now() - up0);
+			snprintf(c->backend, sizeof(c->backend), "%s %s", x.bcfg->name,
+				 x.bcfg->servers[x.bc.server].spec);
+		}
 		if (rr == RESP_STALE) {
 			backend_release(w, &x.bc, false);
 			if (stale_retry) {
