@@ -54,6 +54,7 @@ void policy_req_meta(const struct hmsg *req, struct req_meta *rq)
 	memset(rq, 0, sizeof(*rq));
 	rq->method = hmsg_method(req);
 	rq->has_authorization = hmsg_field(req, "authorization", 0) != NULL;
+	rq->has_cookie = hmsg_field(req, "cookie", 0) != NULL;
 	parse_cc_fields(req, "cache-control", &rq->cc);
 	if (!rq->cc.present) {
 		const struct hfield *p = hmsg_field(req, "pragma", 0);
@@ -203,6 +204,7 @@ const char *policy_storable_name(enum storable s)
 	    [STORE_VARY_STAR] = "vary-star",
 	    [STORE_SET_COOKIE] = "set-cookie",
 	    [STORE_NO_LIFETIME] = "no-lifetime",
+	    [STORE_CREDENTIALS] = "credentials",
 	};
 	return names[s];
 }
@@ -238,6 +240,17 @@ enum storable policy_storable(const struct req_meta *rq, const struct resp_meta 
 		return STORE_VARY_STAR;
 	bool explicit_ok =
 	    has_explicit_lifetime(rm) || (cc->flags & CC_PUBLIC) || k->ttl_override != POLICY_NONE;
+	/*
+	 * Web cache deception: /account/x.css answered with the account page
+	 * and a Last-Modified would be fresh by heuristics and served to
+	 * everyone. A response to a request with credentials is kept only
+	 * when the origin (or the operator's ttl) says how long, or says
+	 * public; never on a heuristic or default lifetime, nor stored stale
+	 * to be revalidated with someone else's request.
+	 */
+	if ((rq->has_cookie || rq->has_authorization) && !explicit_ok &&
+	    !k->heuristic_with_credentials)
+		return STORE_CREDENTIALS;
 	/* RFC 9111 lets a shared cache store Set-Cookie; ringcache does so
 	 * only when the origin said explicitly that the response is
 	 * cacheable, never on heuristic or default lifetimes. */

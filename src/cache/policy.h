@@ -22,6 +22,7 @@
 struct req_meta {
 	unsigned method; /* llhttp method */
 	bool has_authorization;
+	bool has_cookie;
 	bool pragma_no_cache; /* Pragma: no-cache and no Cache-Control */
 	struct cache_control cc;
 };
@@ -49,8 +50,9 @@ struct policy_knobs {
 	int64_t ttl_override; /* seconds, or POLICY_NONE */
 	int64_t default_ttl;  /* seconds when the response gives no lifetime; 0 = none */
 	uint32_t heuristic_percent;
-	int64_t heuristic_max; /* seconds */
-	int64_t grace;	       /* seconds of stale serving when the backend fails */
+	int64_t heuristic_max;		 /* seconds */
+	int64_t grace;			 /* seconds of stale serving when the backend fails */
+	bool heuristic_with_credentials; /* see STORE_CREDENTIALS */
 };
 
 void policy_req_meta(const struct hmsg *req, struct req_meta *rq);
@@ -71,6 +73,9 @@ enum storable {
 	STORE_VARY_STAR,
 	STORE_SET_COOKIE,  /* shared caches do not store per-user cookies (ringcache rule) */
 	STORE_NO_LIFETIME, /* no explicit or heuristic lifetime and no default ttl */
+	STORE_CREDENTIALS, /* the request had Cookie or Authorization and the response
+			    * gives no explicit freshness and is not public (ringcache
+			    * rule, unless heuristic_with_credentials) */
 };
 
 const char *policy_storable_name(enum storable s);

@@ -485,6 +485,7 @@ struct cobj *cobj_clone_head(struct cobj *old)
 	o->vary_len = old->vary_len;
 	o->vkey = dupmem(old->vkey, old->vkey_len);
 	o->vkey_len = old->vkey_len;
+	o->fwd_len = old->fwd_len;
 	o->meta = old->meta;
 	o->lifetime = old->lifetime;
 	o->clen = old->clen;
@@ -649,13 +650,20 @@ static void drop_all(struct droplist *d)
 	d->n = 0;
 }
 
-static bool vary_matches(const struct cobj *o, const struct hmsg *req)
+/* Does stored O answer LR's request: the same forwarding key (nearly
+ * always none on both sides: compared without work), and the same values
+ * of the fields O's Vary names? */
+static bool vary_matches(const struct cobj *o, const struct lookup_req *lr)
 {
+	if (o->fwd_len != lr->fwd_len ||
+	    (lr->fwd_len && memcmp(o->vkey, lr->fwd_key, lr->fwd_len) != 0))
+		return false;
 	if (!o->vary)
 		return true;
 	char key[1024];
-	int n = vary_key(o->vary, o->vary_len, req, key, sizeof(key));
-	return n >= 0 && (uint32_t)n == o->vkey_len && memcmp(key, o->vkey, (size_t)n) == 0;
+	int n = vary_key(o->vary, o->vary_len, lr->req, key, sizeof(key));
+	return n >= 0 && (uint32_t)n + o->fwd_len == o->vkey_len &&
+	       (n == 0 || memcmp(key, o->vkey + o->fwd_len, (size_t)n) == 0);
 }
 
 int store_lookup(struct store *st, const struct lookup_req *lr, struct lookup_res *res)
@@ -702,7 +710,7 @@ int store_lookup(struct store *st, const struct lookup_req *lr, struct lookup_re
 				atomic_fetch_add(&st->stats.banned, 1);
 				continue;
 			}
-			if (!best && vary_matches(o, lr->req))
+			if (!best && vary_matches(o, lr))
 				best = o;
 		}
 		if (best) {
@@ -815,7 +823,7 @@ void store_publish(struct store *st, struct coh *oh, struct cobj *o)
 	pthread_mutex_lock(&sh->lock);
 	for (struct cobj *v = oh->variants, *next; v; v = next) {
 		next = v->vnext;
-		if (v->vkey_len == o->vkey_len &&
+		if (v->vkey_len == o->vkey_len && v->fwd_len == o->fwd_len &&
 		    (o->vkey_len == 0 || memcmp(v->vkey, o->vkey, o->vkey_len) == 0)) {
 			if (unlink_locked(st, v))
 				drop_add(&drops, v);

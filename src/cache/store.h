@@ -98,8 +98,10 @@ struct cobj {
 	uint32_t hdrs_len;
 	char *vary; /* Vary names (vary_names), NULL if none */
 	uint32_t vary_len;
-	char *vkey; /* secondary key of the request that fetched it */
+	char *vkey; /* secondary key of the request that fetched it: its forwarding
+		     * key (http/forward.h, fwd_len bytes), then its Vary key */
 	uint32_t vkey_len;
+	uint32_t fwd_len;
 	struct resp_meta meta;
 	int64_t lifetime; /* seconds */
 	int64_t clen;	  /* Content-Length the origin announced, -1 unknown */
@@ -213,6 +215,8 @@ struct lookup_req {
 	uint32_t key_len;
 	uint32_t host_len;	/* key[0..host_len) is the host; the URL follows the NUL */
 	const struct hmsg *req; /* for Vary matching */
+	const char *fwd_key;	/* the request's forwarding key (forward.h) */
+	uint32_t fwd_len;	/* 0: none, as for every untrusted client */
 	const struct req_meta *rq;
 	int64_t now;		 /* Unix seconds */
 	rt_time_t wait_deadline; /* how long to wait for another task's fetch */

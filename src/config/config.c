@@ -475,13 +475,13 @@ static bool cidr_contains(const struct config_cidr *c, const uint8_t *addr)
 	return (addr[full] & mask) == c->addr[full];
 }
 
-bool config_admin_allowed(const struct config *cfg, const struct sockaddr *sa)
+static bool cidr_list_match(const struct config_cidr *list, size_t n, const struct sockaddr *sa)
 {
 	static const uint8_t mapped_prefix[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
 	uint8_t v4[4], v6[16];
 	bool has_v4 = false;
 
-	if (!cfg || !sa)
+	if (!sa)
 		return false;
 	/*
 	 * Both forms of an IPv4 client are checked: a dual-stack listener
@@ -503,12 +503,22 @@ bool config_admin_allowed(const struct config *cfg, const struct sockaddr *sa)
 	} else {
 		return false; /* unix sockets and the like: not a network peer */
 	}
-	for (size_t i = 0; i < cfg->admin.n_allow; i++) {
-		const struct config_cidr *c = &cfg->admin.allow[i];
+	for (size_t i = 0; i < n; i++) {
+		const struct config_cidr *c = &list[i];
 		if (c->family == AF_INET ? has_v4 && cidr_contains(c, v4) : cidr_contains(c, v6))
 			return true;
 	}
 	return false;
+}
+
+bool config_admin_allowed(const struct config *cfg, const struct sockaddr *sa)
+{
+	return cfg && cidr_list_match(cfg->admin.allow, cfg->admin.n_allow, sa);
+}
+
+bool config_trusted_proxy(const struct config *cfg, const struct sockaddr *sa)
+{
+	return cfg && cidr_list_match(cfg->trusted, cfg->n_trusted, sa);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -644,6 +654,7 @@ static void config_destroy(struct config *cfg)
 	addr_free(&cfg->admin.listen);
 	free(cfg->admin.token);
 	free(cfg->admin.allow);
+	free(cfg->trusted);
 	free(cfg->log_access_path);
 	cfg->magic = 0; /* a stale pointer to freed memory fails the assert */
 	free(cfg);
@@ -1482,10 +1493,11 @@ static void load_rules(struct loader *ld, yaml_node_t *n, struct config *cfg)
 
 static void load_cache(struct loader *ld, yaml_node_t *n, struct config *cfg)
 {
-	static const char *const keys[] = {
-	    "memory",	     "max_object_size", "default_ttl",	"heuristic_percent",
-	    "heuristic_max", "grace",		"hit_for_miss", "key",
-	    "rules"};
+	static const char *const keys[] = {"memory",	    "max_object_size",
+					   "default_ttl",   "heuristic_percent",
+					   "heuristic_max", "grace",
+					   "hit_for_miss",  "key",
+					   "rules",	    "heuristic_with_credentials"};
 	yaml_node_t *v;
 	uint64_t x;
 
@@ -1513,6 +1525,9 @@ static void load_cache(struct loader *ld, yaml_node_t *n, struct config *cfg)
 	if ((v = map_get(ld, n, "heuristic_max")))
 		get_duration(ld, v, "cache.heuristic_max", NS_PER_MS, CACHE_DURATION_MAX_NS,
 			     "1ms..3650d", &cfg->cache.heuristic_max_ns);
+	if ((v = map_get(ld, n, "heuristic_with_credentials")))
+		get_bool(ld, v, "cache.heuristic_with_credentials",
+			 &cfg->cache.heuristic_with_credentials);
 	/* grace 0: never serve stale; hit_for_miss 0: do not remember uncacheable objects. */
 	if ((v = map_get(ld, n, "grace")))
 		get_duration(ld, v, "cache.grace", 0, CACHE_DURATION_MAX_NS, "0..3650d",
@@ -1743,41 +1758,52 @@ static bool get_cidr(struct loader *ld, yaml_node_t *n, const char *path, struct
 	return true;
 }
 
-/* A single network or a list of them; like get_addr_list, bad entries are skipped. */
-static void load_allow(struct loader *ld, yaml_node_t *n, struct config *cfg)
+/*
+ * A single network or a list of them into *OUT / *N_OUT; like
+ * get_addr_list, bad entries are skipped. EMPTY_MSG: an empty list is an
+ * error with this message (NULL: an empty list means none).
+ */
+static void load_cidrs(struct loader *ld, yaml_node_t *n, const char *path, const char *empty_msg,
+		       struct config_cidr **out, size_t *n_out)
 {
 	char sub[64];
 	size_t cnt = 1;
 
 	if (n->type == YAML_SEQUENCE_NODE) {
 		cnt = (size_t)(n->data.sequence.items.top - n->data.sequence.items.start);
-		/* An empty list would lock everyone out of admin; more likely a mistake. */
-		if (cnt == 0) {
-			err_node(ld, n, "admin.allow: at least one network is required");
+		if (cnt == 0 && empty_msg) {
+			err_node(ld, n, "%s: %s", path, empty_msg);
 			return;
 		}
 	} else if (n->type != YAML_SCALAR_NODE || is_null(n)) {
-		err_node(ld, n, "admin.allow: expected a network or a list of networks, got %s",
+		err_node(ld, n, "%s: expected a network or a list of networks, got %s", path,
 			 kind(n));
 		return;
 	}
-	cfg->admin.allow = calloc(cnt, sizeof(*cfg->admin.allow));
-	if (!cfg->admin.allow) {
+	*out = calloc(cnt ? cnt : 1, sizeof(**out));
+	if (!*out) {
 		ld->oom = true;
 		ld->n_failed++;
 		return;
 	}
 	if (n->type == YAML_SCALAR_NODE) {
-		if (get_cidr(ld, n, "admin.allow", &cfg->admin.allow[0]))
-			cfg->admin.n_allow = 1;
+		if (get_cidr(ld, n, path, &(*out)[0]))
+			*n_out = 1;
 		return;
 	}
 	for (size_t i = 0; i < cnt; i++) {
 		yaml_node_t *item = node(ld, n->data.sequence.items.start[i]);
-		snprintf(sub, sizeof(sub), "admin.allow[%zu]", i);
-		if (item && get_cidr(ld, item, sub, &cfg->admin.allow[cfg->admin.n_allow]))
-			cfg->admin.n_allow++;
+		snprintf(sub, sizeof(sub), "%s[%zu]", path, i);
+		if (item && get_cidr(ld, item, sub, &(*out)[*n_out]))
+			(*n_out)++;
 	}
+}
+
+static void load_allow(struct loader *ld, yaml_node_t *n, struct config *cfg)
+{
+	/* An empty list would lock everyone out of admin; more likely a mistake. */
+	load_cidrs(ld, n, "admin.allow", "at least one network is required", &cfg->admin.allow,
+		   &cfg->admin.n_allow);
 }
 
 static void load_admin(struct loader *ld, yaml_node_t *n, struct config *cfg)
@@ -2045,9 +2071,9 @@ static void set_defaults(struct config *cfg)
 
 static void load_root(struct loader *ld, yaml_node_t *root, struct config *cfg)
 {
-	static const char *const keys[] = {"listen",   "threads",     "cache",
-					   "backends", "compression", "admin",
-					   "timeouts", "limits",      "log"};
+	static const char *const keys[] = {"listen",	  "threads",	    "cache",	"backends",
+					   "compression", "admin",	    "timeouts", "limits",
+					   "log",	  "trusted_proxies"};
 	yaml_node_t *v;
 
 	if (root->type != YAML_MAPPING_NODE) {
@@ -2080,6 +2106,9 @@ static void load_root(struct loader *ld, yaml_node_t *root, struct config *cfg)
 		load_limits(ld, v, cfg);
 	if ((v = map_get(ld, root, "log")))
 		load_log(ld, v, cfg);
+	/* Empty (or absent): no client is a trusted proxy. */
+	if ((v = map_get(ld, root, "trusted_proxies")))
+		load_cidrs(ld, v, "trusted_proxies", NULL, &cfg->trusted, &cfg->n_trusted);
 	default_allow(ld, cfg);
 	check_admin_address(ld, root, cfg);
 }

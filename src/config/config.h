@@ -44,6 +44,10 @@
  *     heuristic_percent: 10        # heuristic lifetime = % of (Date - Last-Modified)
  *                                  # (0..100; 0 turns heuristics off)
  *     heuristic_max: 1d            # cap on the heuristic lifetime
+ *     heuristic_with_credentials: false  # true: heuristic and default lifetimes also
+ *                                  # for responses to requests with Cookie or
+ *                                  # Authorization (default: such a response is
+ *                                  # stored only with explicit freshness or public)
  *     grace: 10s                   # serve stale this long past expiry when the
  *                                  # backend fails (errors, 5xx, timeouts; 0: never)
  *     hit_for_miss: 60s            # remember an uncacheable response this long
@@ -85,6 +89,10 @@
  *     allow: ["127.0.0.0/8", "::1/128"]  # client networks allowed (default: loopback);
  *                                  # "ADDR/PREFIX" or a bare address (one host), IPv4
  *                                  # or IPv6; a string or a list
+ *   trusted_proxies: ["10.0.0.0/8"] # clients whose forwarding fields (Forwarded,
+ *                                  # X-Forwarded-Host/-Proto/...) are believed and keyed,
+ *                                  # and whose override fields pass; from others they
+ *                                  # are removed (default: none; see http/forward.h)
  *   timeouts:
  *     client_header: 10s            # whole request head must arrive within this
  *     client_body: 30s              # between request body bytes
@@ -211,6 +219,7 @@ struct config {
 		uint64_t heuristic_max_ns;
 		uint64_t grace_ns;
 		uint64_t hit_for_miss_ns;
+		bool heuristic_with_credentials;
 		struct config_key key;
 		struct config_rule *rules;
 		size_t n_rules;
@@ -253,6 +262,9 @@ struct config {
 		uint32_t max_connections;
 		uint64_t max_body_size; /* request body bytes; 0: no limit */
 	} limits;
+
+	struct config_cidr *trusted; /* trusted_proxies; n_trusted 0: none */
+	size_t n_trusted;
 
 	enum config_log_level log_level;
 	char *log_access_path; /* NULL: no access log */
@@ -299,6 +311,9 @@ const struct config_rule *config_rule_match(const struct config *cfg, const char
  * contain its mapped form.
  */
 bool config_admin_allowed(const struct config *cfg, const struct sockaddr *sa);
+
+/* Is the address in one of trusted_proxies' networks? As config_admin_allowed. */
+bool config_trusted_proxy(const struct config *cfg, const struct sockaddr *sa);
 
 /* Parse helpers, exposed for tests and for other modules' use. Return 0 or -EINVAL. */
 int config_parse_size(const char *s, uint64_t *out);

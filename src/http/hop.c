@@ -42,12 +42,17 @@ void hop_collect(const struct hmsg *m, struct hop_set *hs)
 	}
 }
 
-bool hop_is_hop(const struct hmsg *m, const struct hop_set *hs, const struct hfield *f)
+static bool is_fixed(const struct hmsg *m, const struct hfield *f)
 {
 	for (size_t i = 0; i < sizeof(fixed_hop) / sizeof(fixed_hop[0]); i++) {
 		if (hspan_ieq(m, f->name, fixed_hop[i]))
 			return true;
 	}
+	return false;
+}
+
+static bool is_named(const struct hmsg *m, const struct hop_set *hs, const struct hfield *f)
+{
 	for (unsigned i = 0; i < hs->n; i++) {
 		const struct hspan t = hs->tokens[i];
 		if (f->name.len == t.len &&
@@ -55,4 +60,14 @@ bool hop_is_hop(const struct hmsg *m, const struct hop_set *hs, const struct hfi
 			return true;
 	}
 	return false;
+}
+
+bool hop_is_hop(const struct hmsg *m, const struct hop_set *hs, const struct hfield *f)
+{
+	return is_fixed(m, f) || is_named(m, hs, f);
+}
+
+bool hop_is_named(const struct hmsg *m, const struct hop_set *hs, const struct hfield *f)
+{
+	return hs->n && !is_fixed(m, f) && is_named(m, hs, f);
 }

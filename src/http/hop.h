@@ -29,4 +29,8 @@ void hop_collect(const struct hmsg *m, struct hop_set *hs);
  * Transfer-Encoding) are not hop-by-hop; the caller re-frames them. */
 bool hop_is_hop(const struct hmsg *m, const struct hop_set *hs, const struct hfield *f);
 
+/* True if F is named by M's Connection field (and is not one of the fixed
+ * connection-specific fields, which hop_is_hop covers anyway). */
+bool hop_is_named(const struct hmsg *m, const struct hop_set *hs, const struct hfield *f);
+
 #endif

@@ -12,6 +12,11 @@
  *
  * Parsing stops (returns) at the end of each message, so pipelined bytes
  * after it stay in the buffer for the next message.
+ *
+ * llhttp parses the head and Content-Length bodies; a chunked body goes to
+ * http/chunked.c, which follows RFC 9112's grammar exactly where llhttp
+ * 8.1.0 does not (it refuses quoted-pairs and BWS in chunk extensions and
+ * takes a bare LF for the end of the trailer section).
  */
 #ifndef RINGCACHE_HTTP_MSG_H
 #define RINGCACHE_HTTP_MSG_H
@@ -20,6 +25,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include "http/chunked.h"
 
 struct hspan {
 	uint32_t off, len;
@@ -51,6 +58,7 @@ struct hmsg {
 	uint32_t head_start; /* offset of the first byte of this message */
 	uint32_t head_len;   /* bytes of head parsed so far */
 	uint32_t head_end;   /* offset just past the last header byte seen */
+	uint32_t body_start; /* offset just past the head's empty line (once headers_done) */
 	uint32_t data_end;   /* offset just past the bytes being parsed now */
 	uint64_t clen;	     /* Content-Length as received (valid if hmsg_has_length) */
 	bool headers_done;
@@ -66,6 +74,10 @@ struct hmsg {
 	/* Decoded body bytes waiting in the buffer. */
 	uint32_t body_off, body_len;
 	uint64_t body_total; /* decoded body bytes seen for this message */
+
+	/* A chunked body is decoded by http/chunked.c, not llhttp (see msg.c). */
+	bool own_chunked; /* this message's body is being decoded by ck */
+	struct chunked ck;
 
 	const char *error; /* llhttp's reason when hmsg_feed failed */
 	bool too_large;	   /* the error was a size/count limit */

@@ -18,20 +18,88 @@
 #include "rt/io.h"
 #include "rt/task.h"
 
-/* An idle connection older than this is closed rather than reused: many
- * servers drop idle keep-alive connections after a few seconds, and a
- * stale one costs a failed attempt. */
+/* An idle connection is closed after this long unused: many servers drop
+ * idle keep-alive connections after a few seconds, and a stale one costs
+ * a failed attempt. */
 #define BPOOL_MAX_IDLE_NS (4 * RT_SEC)
 
-struct bpool_ent {
+/*
+ * An idle keep-alive connection in a pool. It is watched (a poll armed in
+ * the ring, no task): whatever the server sends on a connection nobody
+ * asked anything on, a stray or late response above all, would otherwise
+ * be read as the answer to the next request, from any client, and leave
+ * the connection one response behind from then on. Bytes, EOF, an error
+ * or the idle time close it. The record lives until the watch's last
+ * callback, also after the connection was taken or dropped.
+ */
+struct bidle {
+	struct rt_watch watch;
+	struct worker *w;
+	struct bpool *pool;	   /* the pool it idles in; NULL once taken or dropped */
+	struct bidle *prev, *next; /* in the pool, most recently used first */
 	int fd;
-	rt_time_t since;
+	bool taken; /* the fd belongs to an exchange now: the callback only frees */
 };
 
 struct bpool {
 	unsigned cap, n;
-	struct bpool_ent ent[];
+	struct bidle *head;
 };
+
+static void pool_unlink(struct bpool *p, struct bidle *e)
+{
+	if (e->prev)
+		e->prev->next = e->next;
+	else
+		p->head = e->next;
+	if (e->next)
+		e->next->prev = e->prev;
+	e->prev = e->next = NULL;
+	e->pool = NULL;
+	p->n--;
+}
+
+static void pool_push(struct bpool *p, struct bidle *e)
+{
+	e->pool = p;
+	e->prev = NULL;
+	e->next = p->head;
+	if (p->head)
+		p->head->prev = e;
+	p->head = e;
+	p->n++;
+}
+
+/* The watch's one callback: readable (bytes or EOF), the idle deadline,
+ * or a cancel (taken, or dropped with its pool). On the loop thread,
+ * outside any task. */
+static void idle_wake(struct rt_watch *wt, int res)
+{
+	struct bidle *e = (struct bidle *)((char *)wt - offsetof(struct bidle, watch));
+	if (!e->taken) {
+		if (e->pool) {
+			pool_unlink(e->pool, e);
+			if (res != -ETIMEDOUT)
+				METRIC_INC(e->w, backend_idle_closed);
+		}
+		close(e->fd); /* not in a task; closing a socket does not block */
+	}
+	free(e);
+}
+
+/* Take E out of its pool and close it (through its watch). */
+static void idle_drop(struct bidle *e)
+{
+	pool_unlink(e->pool, e);
+	rt_watch_cancel(&e->watch);
+}
+
+bool backend_conn_readable(int fd)
+{
+	char b;
+	ssize_t n = recv(fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
+	return !(n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK));
+}
 
 int backend_pools_init(struct gen *g, unsigned wid)
 {
@@ -45,7 +113,7 @@ int backend_pools_init(struct gen *g, unsigned wid)
 		if (!pools[b])
 			return -ENOMEM;
 		for (size_t s = 0; s < cb->n_servers; s++) {
-			struct bpool *p = calloc(1, sizeof(*p) + cb->pool_size * sizeof(p->ent[0]));
+			struct bpool *p = calloc(1, sizeof(*p));
 			if (!p)
 				return -ENOMEM;
 			p->cap = cb->pool_size;
@@ -55,24 +123,44 @@ int backend_pools_init(struct gen *g, unsigned wid)
 	return 0;
 }
 
-void backend_pools_free(struct gen *g, unsigned wid)
+/* Every idle connection of loop WID's pools of G goes. */
+static void pools_drop_idle(struct gen *g, unsigned wid)
 {
 	struct bpool ***pools = g->slots[wid].pools;
 	if (!pools)
 		return;
 	for (size_t b = 0; b < g->n_backends; b++) {
+		for (size_t s = 0; pools[b] && s < g->backends[b].cfg->n_servers; s++) {
+			struct bpool *p = pools[b][s];
+			while (p && p->head)
+				idle_drop(p->head);
+		}
+	}
+}
+
+void backend_pools_free(struct gen *g, unsigned wid)
+{
+	struct bpool ***pools = g->slots[wid].pools;
+	if (!pools)
+		return;
+	/* On the loop, which then runs the watches' callbacks: a loop does
+	 * not end while watches are armed, so after it ended none are left. */
+	pools_drop_idle(g, wid);
+	for (size_t b = 0; b < g->n_backends; b++) {
 		if (!pools[b])
 			continue;
-		for (size_t s = 0; s < g->backends[b].cfg->n_servers; s++) {
-			struct bpool *p = pools[b][s];
-			while (p && p->n)
-				close(p->ent[--p->n].fd); /* idle: nothing in flight on it */
-			free(p);
-		}
+		for (size_t s = 0; s < g->backends[b].cfg->n_servers; s++)
+			free(pools[b][s]);
 		free(pools[b]);
 	}
 	free(pools);
 	g->slots[wid].pools = NULL;
+}
+
+void backend_pools_close_idle(struct worker *w)
+{
+	if (w->gen)
+		pools_drop_idle(w->gen, w->id);
 }
 
 void backend_pools_move(struct gen *from, struct gen *to, unsigned wid)
@@ -91,12 +179,18 @@ void backend_pools_move(struct gen *from, struct gen *to, unsigned wid)
 					if (!p ||
 					    !config_addr_equal(&cb->servers[s], &ocb->servers[os]))
 						continue;
-					while (p->n && d->n < d->cap)
-						d->ent[d->n++] = p->ent[--p->n];
+					while (p->head && d->n < d->cap) {
+						struct bidle *e = p->head;
+						pool_unlink(p, e);
+						pool_push(d, e);
+					}
 				}
 			}
 		}
 	}
+	/* What did not fit, and connections to servers that are gone, close
+	 * now: an old generation's pools take no connections back. */
+	pools_drop_idle(from, wid);
 }
 
 static int ring_cmp(const void *a, const void *b)
@@ -306,17 +400,24 @@ int backend_acquire(struct worker *w, struct gen *g, unsigned backend, unsigned 
 	out->backend = backend;
 	out->server = server;
 	out->reused = false;
-	rt_time_t now = rt_clock_now();
-	while (!fresh && p->n) {
-		struct bpool_ent e = p->ent[--p->n];
-		if (now - e.since < BPOOL_MAX_IDLE_NS) {
-			out->fd = e.fd;
-			out->reused = true;
-			atomic_fetch_add_explicit(&g->backends[backend].active[server], 1,
-						  memory_order_relaxed);
-			return 0;
+	while (!fresh && p->head) {
+		struct bidle *e = p->head;
+		pool_unlink(p, e);
+		e->taken = true;
+		int fd = e->fd;
+		rt_watch_cancel(&e->watch); /* its callback frees E */
+		/* The watch's news may still be on its way (completions are
+		 * reaped between rounds): ask the socket itself. */
+		if (backend_conn_readable(fd)) {
+			METRIC_INC(w, backend_idle_closed);
+			rt_close(fd);
+			continue;
 		}
-		rt_close(e.fd);
+		out->fd = fd;
+		out->reused = true;
+		atomic_fetch_add_explicit(&g->backends[backend].active[server], 1,
+					  memory_order_relaxed);
+		return 0;
 	}
 	const struct config_addr *a = &g->backends[backend].cfg->servers[server];
 	int fd = socket(a->sa.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -343,8 +444,13 @@ void backend_release(struct worker *w, struct bconn *c, bool reusable)
 	struct bpool *p = c->g->slots[w->id].pools[c->backend][c->server];
 	/* A connection of a generation the loop has left goes: its pool is
 	 * closed when the last request holding that generation ends. */
-	if (reusable && p->n < p->cap && !w->draining && c->g == w->gen) {
-		p->ent[p->n++] = (struct bpool_ent){c->fd, rt_clock_now()};
+	struct bidle *e = NULL;
+	if (reusable && p->n < p->cap && !w->draining && c->g == w->gen)
+		e = malloc(sizeof(*e));
+	if (e) {
+		*e = (struct bidle){.w = w, .fd = c->fd};
+		pool_push(p, e);
+		rt_watch_readable(&e->watch, c->fd, rt_deadline_in(BPOOL_MAX_IDLE_NS), idle_wake);
 	} else {
 		rt_close(c->fd);
 	}

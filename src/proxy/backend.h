@@ -2,10 +2,17 @@
  * backend.h - backend servers: selection and pooled keep-alive connections.
  *
  * Pools are per worker (loop thread) and per server, so taking and returning
- * a connection is a few instructions and no lock. A pooled connection may
- * have been closed by the server while idle; the caller detects that on
- * first use and retries once on a fresh connection when the request is
- * safe to resend (see upstream.c).
+ * a connection is a few instructions and no lock. An idle pooled
+ * connection is watched (a poll armed in the ring, no task): bytes, EOF or
+ * an error on it close it, because bytes nobody asked for would be read as
+ * the response to the next request, from any client (response-queue
+ * poisoning). Taking one from the pool asks the socket once more. A
+ * connection goes back to a pool only when its exchange ended cleanly on
+ * both sides (the callers' reuse verdict: request sent whole, response
+ * complete with no byte past it, keep-alive, no response before the
+ * request body was all sent). One may still have been closed by the
+ * server an instant before use; the caller retries once on a fresh
+ * connection when the request is safe to resend (see upstream.c).
  */
 #ifndef RINGCACHE_PROXY_BACKEND_H
 #define RINGCACHE_PROXY_BACKEND_H
@@ -30,6 +37,8 @@ struct bconn {
 int backend_pools_init(struct gen *g, unsigned wid);
 /* Close loop WID's idle connections of G and free its pools. */
 void backend_pools_free(struct gen *g, unsigned wid);
+/* Drain: close W's idle connections now (releases after this close too). */
+void backend_pools_close_idle(struct worker *w);
 /* Move loop WID's idle connections from FROM's pools to TO's pools of the
  * servers with the same address (reload keeps warm connections). */
 void backend_pools_move(struct gen *from, struct gen *to, unsigned wid);
@@ -85,8 +94,13 @@ bool backend_try_next(struct backend_try *t, struct gen *g, unsigned backend,
 int backend_acquire(struct worker *w, struct gen *g, unsigned backend, unsigned server, bool fresh,
 		    struct bconn *out, rt_time_t deadline);
 
-/* Give the connection back: pooled when REUSABLE and there is room, else
- * closed. Invalidates C->fd. */
+/* Give the connection back: pooled (and watched) when REUSABLE and there
+ * is room, else closed. Invalidates C->fd. */
 void backend_release(struct worker *w, struct bconn *c, bool reusable);
+
+/* Has the peer sent bytes, closed or failed on FD (a peek that does not
+ * wait)? An exchange uses it to notice a response that arrives before the
+ * request body was all sent. */
+bool backend_conn_readable(int fd);
 
 #endif

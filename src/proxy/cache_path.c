@@ -1,6 +1,7 @@
 /* cache_path.c - the client side of the cache: lookup, hit, miss, pass, invalidation. */
 #include "proxy/cache_path.h"
 
+#include <assert.h>
 #include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
@@ -9,12 +10,14 @@
 #include <time.h>
 
 #include "cache/store.h"
+#include "http/forward.h"
 #include "http/hbuf.h"
 #include "ops/log.h"
 #include "ops/metrics.h"
 #include "proxy/deliver.h"
 #include "proxy/fetch.h"
 #include "proxy/gen.h"
+#include "proxy/reqhead.h"
 
 #define KEY_MAX 8192
 
@@ -108,6 +111,7 @@ static void knobs_for(const struct config *cfg, const struct config_rule *rule,
 	k->heuristic_percent = cfg->cache.heuristic_percent;
 	k->heuristic_max = (int64_t)(cfg->cache.heuristic_max_ns / RT_SEC);
 	k->grace = (int64_t)(cfg->cache.grace_ns / RT_SEC);
+	k->heuristic_with_credentials = cfg->cache.heuristic_with_credentials;
 	*max_obj = rule && rule->max_object_size > 0 ? (uint64_t)rule->max_object_size
 						     : cfg->cache.max_object_size;
 }
@@ -147,15 +151,32 @@ void cache_invalidate_after_unsafe(struct client *c, const char *host, size_t hl
 	}
 }
 
+/* The request for the fetch task, which outlives the client's buffers:
+ * written out again from its fields, so it is the request as cleaned
+ * (client.c: fields removed, a dropped body's framing gone), never the
+ * bytes as received. */
 static char *copy_request_head(struct client *c, uint32_t *len)
 {
-	/* A GET/HEAD without a body: everything up to the parse position is
-	 * the head (pipelined bytes after it are not included). */
-	char *p = malloc(c->pos);
-	if (p) {
-		memcpy(p, c->buf, c->pos);
-		*len = c->pos;
-	}
+	const struct hmsg *m = &c->req;
+	const char *method = llhttp_method_name((llhttp_method_t)hmsg_method(m));
+	size_t need = strlen(method) + m->target.len + 16;
+	for (uint32_t i = 0; i < m->n_fields; i++)
+		need += m->fields[i].name.len + m->fields[i].value.len + 4;
+	need += 2;
+	char *p = malloc(need);
+	if (!p)
+		return NULL;
+	struct hbuf b;
+	hbuf_init(&b, p, need);
+	hbuf_puts(&b, method);
+	hbuf_put(&b, " ", 1);
+	hbuf_put(&b, hmsg_ptr(m, m->target), m->target.len);
+	hbuf_puts(&b, m->p.http_minor ? " HTTP/1.1\r\n" : " HTTP/1.0\r\n");
+	for (uint32_t i = 0; i < m->n_fields; i++)
+		reqhead_put_field(&b, m, &m->fields[i]);
+	hbuf_put(&b, "\r\n", 2);
+	assert(!b.overflow);
+	*len = (uint32_t)b.len;
 	return p;
 }
 
@@ -257,6 +278,16 @@ enum upstream_result cache_handle(struct client *c)
 							   target, q ? (size_t)(q - target) : tlen);
 	if (rule && rule->bypass)
 		return pass(c, "ringcache; fwd=bypass");
+	/* A trusted proxy's method or URL override: the backend may act on
+	 * something else than the cache would key. */
+	if (c->override)
+		return pass(c, "ringcache; fwd=request; detail=override");
+	/* What a trusted proxy says about the request is part of its key;
+	 * from anyone else those fields were removed (client.c). */
+	char fwd[512];
+	int fl = c->trusted ? forward_key(m, fwd, sizeof(fwd)) : 0;
+	if (fl < 0)
+		return pass(c, "ringcache; fwd=uri-miss; detail=key-too-long");
 
 	struct policy_knobs k;
 	uint64_t max_obj;
@@ -277,6 +308,8 @@ enum upstream_result cache_handle(struct client *c)
 	    .key_len = (uint32_t)kl,
 	    .host_len = host_len,
 	    .req = m,
+	    .fwd_key = fwd,
+	    .fwd_len = (uint32_t)fl,
 	    .rq = &rq,
 	    .now = now,
 	    /* As long as the fetch may take, each of its retries included. */

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "http/hbuf.h"
+#include "http/forward.h"
 #include "http/hop.h"
 #include "ops/accesslog.h"
 #include "ops/log.h"
@@ -342,6 +343,158 @@ static int validate(struct client *c, const char **why)
 	return 0;
 }
 
+/* Is the peer in trusted_proxies? Only asked when there are some. */
+static bool peer_trusted(const struct client *c, const struct config *cfg)
+{
+	if (!cfg->n_trusted)
+		return false;
+	struct sockaddr_storage ss = {0};
+	struct sockaddr_in *a4 = (struct sockaddr_in *)&ss;
+	struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)&ss;
+	if (inet_pton(AF_INET, c->peer_ip, &a4->sin_addr) == 1)
+		ss.ss_family = AF_INET;
+	else if (inet_pton(AF_INET6, c->peer_ip, &a6->sin6_addr) == 1)
+		ss.ss_family = AF_INET6;
+	else
+		return false;
+	return config_trusted_proxy(cfg, (const struct sockaddr *)&ss);
+}
+
+/*
+ * Make the request one that the cache and the backend read alike, before
+ * either looks at it. Returns 0, or 400 with *WHY.
+ *
+ * - Connection may not name Host, Content-Length or Transfer-Encoding
+ *   (refused, as Varnish does): "Connection: Host" would strip the Host
+ *   the object is keyed under from what the backend gets, and naming a
+ *   framing field is an attempt to make two parsers disagree.
+ * - The other fields Connection names are removed here rather than only
+ *   when forwarding, so the key, Vary and policy see exactly the request
+ *   the backend answers (a Vary-selected variant cannot be filled with
+ *   the answer to a request that lacked the field).
+ * - Forwarding and override fields (http/forward.h) are removed unless the
+ *   client is a trusted proxy; from one, an override field makes the
+ *   request pass.
+ */
+static int sanitize(struct client *c, const char **why)
+{
+	struct hmsg *m = &c->req;
+	struct hop_set hs;
+	hop_collect(m, &hs);
+	if (hs.overflow) {
+		*why = "Connection names too many fields";
+		return 400;
+	}
+	for (unsigned i = 0; i < hs.n; i++) {
+		if (hspan_ieq(m, hs.tokens[i], "host") ||
+		    hspan_ieq(m, hs.tokens[i], "content-length") ||
+		    hspan_ieq(m, hs.tokens[i], "transfer-encoding")) {
+			*why = "Connection names Host, Content-Length or Transfer-Encoding";
+			return 400;
+		}
+	}
+	c->trusted = peer_trusted(c, c->gen->cfg);
+	c->override = false;
+	uint32_t kept = 0;
+	for (uint32_t i = 0; i < m->n_fields; i++) {
+		const struct hfield *f = &m->fields[i];
+		bool drop = hop_is_named(m, &hs, f);
+		enum forward_kind k = forward_kind_of(m, f);
+		if (k != FORWARD_NONE && !c->trusted)
+			drop = true;
+		else if (k == FORWARD_OVERRIDE)
+			c->override = true;
+		if (!drop)
+			m->fields[kept++] = *f;
+	}
+	METRIC_ADD(c->w, request_fields_removed, m->n_fields - kept);
+	m->n_fields = kept;
+	return 0;
+}
+
+/* Remove every field called NAME from M. */
+static void remove_fields(struct hmsg *m, const char *name)
+{
+	uint32_t kept = 0;
+	for (uint32_t i = 0; i < m->n_fields; i++) {
+		if (!hspan_ieq(m, m->fields[i].name, name))
+			m->fields[kept++] = m->fields[i];
+	}
+	m->n_fields = kept;
+}
+
+/*
+ * A GET or HEAD with a body: read the body and drop it, then go on with the
+ * request as one without a body (as Varnish does). RFC 9110 9.3.1 gives
+ * such a body no meaning, and many servers do not read it: forwarded, it
+ * would be taken for the next request on that backend connection (CL.0
+ * smuggling). Dropped, it cannot reach the backend, and the request is an
+ * ordinary cacheable one. The head stays where it is (its fields point
+ * into it); the body is read into the room after it. Returns 0, a status
+ * to answer (400, 408, 413), or -1 when the client went away.
+ */
+static int drop_body(struct client *c, const char **why)
+{
+	struct hmsg *m = &c->req;
+	const struct config *cfg = c->gen->cfg;
+	uint64_t maxb = cfg->limits.max_body_size;
+	if (maxb && hmsg_has_length(m) && hmsg_content_length(m) > maxb) {
+		*why = "request body over limits.max_body_size";
+		return 413;
+	}
+	const struct hfield *ex = hmsg_field(m, "expect", 0);
+	if (ex && hspan_ieq(m, ex->value, "100-continue") && !m->msg_done && m->p.http_minor >= 1) {
+		static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+		ssize_t r = rt_send_all(c->fd, cont, sizeof(cont) - 1,
+					rt_deadline_in(cfg->timeouts.send_ns));
+		client_sent(c, r);
+		if (r < 0)
+			return -1;
+	}
+	const uint32_t room = m->body_start;
+	for (;;) {
+		hmsg_body_consumed(m, room);
+		if (maxb && m->body_total > maxb) {
+			*why = "request body over limits.max_body_size";
+			return 413;
+		}
+		if (m->msg_done)
+			break;
+		if (c->pos < c->len) {
+			long used = hmsg_feed(m, c->pos, c->len - c->pos);
+			if (used < 0) {
+				*why = m->error ? m->error : "malformed request body";
+				return 400;
+			}
+			c->pos += (uint32_t)used;
+			continue;
+		}
+		c->len = c->pos = room; /* everything after the head is consumed */
+		ssize_t got = rt_recv(c->fd, c->buf + room, c->cap - room, 0,
+				      rt_deadline_in(cfg->timeouts.client_body_ns));
+		METRIC_BYTES(c->w, client_received_bytes, got);
+		if (got == -ETIMEDOUT) {
+			*why = "request body not received in time";
+			return 408;
+		}
+		if (got <= 0)
+			return -1;
+		c->len += (uint32_t)got;
+	}
+	METRIC_INC(c->w, request_bodies_dropped);
+	m->head_flags &= (uint16_t) ~(F_CHUNKED | F_CONTENT_LENGTH);
+	m->clen = 0;
+	remove_fields(m, "content-length");
+	remove_fields(m, "transfer-encoding");
+	remove_fields(m, "expect");
+	return 0;
+}
+
+static bool has_body(const struct hmsg *m)
+{
+	return hmsg_chunked(m) || (hmsg_has_length(m) && hmsg_content_length(m) > 0);
+}
+
 /*
  * Connection buffers come from their own mappings, kept in a small per-loop
  * cache: a parked connection's buffer must really go back to the kernel
@@ -566,6 +719,20 @@ static void client_main(void *arg)
 		c->loc[0] = c->cloc[0] = '\0';
 		METRIC_INC(w, requests);
 		c->gen = gen_hold(w);
+		unsigned method = hmsg_method(&c->req);
+		status = sanitize(c, &why);
+		if (!status && (method == HTTP_GET || method == HTTP_HEAD) && has_body(&c->req))
+			status = drop_body(c, &why);
+		if (status) {
+			if (status > 0) {
+				client_error(c, status, why);
+				if (w->alog)
+					log_access(c, t0, true);
+			}
+			gen_put(w, c->gen);
+			c->gen = NULL;
+			break;
+		}
 		enum upstream_result ur = cache_handle(c);
 		c->cache_status = NULL; /* it may point into cache_handle's frame */
 		if (w->alog)

@@ -40,6 +40,8 @@ struct client {
 	bool idle;	       /* waiting for the first byte of a request: drain may cancel */
 	bool closing;	       /* the connection ends after the current response */
 	bool parked;	       /* idle between requests with no task and no buffers */
+	bool trusted;	       /* this request came from a trusted_proxies network */
+	bool override;	       /* it carries a method or URL override field: pass */
 	struct rt_watch watch; /* armed while parked */
 	struct gen *gen;       /* held while a request is served (gen.h) */
 

@@ -9,6 +9,7 @@
 
 #include "cache/hdrs.h"
 #include "cache/vary.h"
+#include "http/forward.h"
 #include "ops/log.h"
 #include "ops/metrics.h"
 #include "proxy/backend.h"
@@ -139,18 +140,29 @@ static int fill_head(struct fetch *f, struct cobj *o)
 	o->meta = f->rm;
 	o->lifetime = policy_lifetime(&f->rm, &f->a->knobs);
 	o->clen = hmsg_has_length(m) ? (int64_t)hmsg_content_length(m) : -1;
-	char names[512], key[1024];
+	/* The secondary key: the forwarding key of the request (what a
+	 * trusted proxy said about it; none from anyone else, whose
+	 * forwarding fields were removed), then its Vary key. */
+	char names[512], key[1536];
+	int fl = forward_key(&f->req, key, 512);
 	int nl = vary_names(m, names, sizeof(names));
+	if (fl < 0 || nl < 0)
+		return -ENOMEM;
+	int kl = 0;
 	if (nl > 0) {
-		int kl = vary_key(names, (size_t)nl, &f->req, key, sizeof(key));
+		/* No longer than the lookup's own buffer (store.c) takes. */
+		kl = vary_key(names, (size_t)nl, &f->req, key + fl, 1024);
 		if (kl < 0)
 			return -ENOMEM;
 		o->vary = dup_span(names, (size_t)nl);
 		o->vary_len = (uint32_t)nl;
-		o->vkey = dup_span(key, (size_t)kl);
-		o->vkey_len = (uint32_t)kl;
-	} else if (nl < 0) {
-		return -ENOMEM;
+	}
+	if (fl + kl > 0) {
+		o->vkey = dup_span(key, (size_t)(fl + kl));
+		o->vkey_len = (uint32_t)(fl + kl);
+		o->fwd_len = (uint32_t)fl;
+		if (!o->vkey)
+			return -ENOMEM;
 	}
 	const struct hfield *tag = hmsg_field(m, "surrogate-key", 0);
 	o->tags_space_sep = tag != NULL;
@@ -456,7 +468,11 @@ static void fetch_main(void *arg)
 	f.rbuf = f.mem;
 	f.obuf = f.mem + f.rcap;
 	struct hfield *qf = (struct hfield *)(f.obuf + f.ocap);
-	hmsg_init(&f.req, HMSG_REQUEST, qf, nf, f.cfg->limits.max_header_size);
+	/* The copy is the request as the client sent it less what was removed,
+	 * re-serialised: a space after a colon may make it a little longer. */
+	hmsg_init(&f.req, HMSG_REQUEST, qf, nf,
+		  a->req_len > f.cfg->limits.max_header_size ? a->req_len
+							     : f.cfg->limits.max_header_size);
 	hmsg_init(&f.resp, HMSG_RESPONSE, qf + nf, nf, f.cfg->limits.max_header_size);
 	hmsg_next(&f.req, a->req, 0);
 	if (hmsg_feed(&f.req, 0, a->req_len) < 0 || !f.req.headers_done) {

@@ -29,6 +29,7 @@ static void drain_on_loop(struct rt_msg *m)
 	listen_stop(w);
 	health_stop(w);
 	alog_loop_stop(w->alog);
+	backend_pools_close_idle(w);
 	/* Admin requests are short, and a POST /reload would wait for a main
 	 * thread that is draining now: end them all. */
 	for (struct fetch_node *n = w->admins; n; n = n->next)

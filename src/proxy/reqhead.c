@@ -74,7 +74,8 @@ int reqhead_build(struct hbuf *b, const struct hmsg *m, const struct reqhead_opt
 	/* Edge Architecture 1.0: tells the origin that Surrogate-Control
 	 * directives targeted at "ringcache" will be honoured. */
 	reqhead_put_merged(b, m, "Surrogate-Capability", "ringcache=\"Surrogate/1.0\"");
-	*chunked = hmsg_chunked(m);
+	/* A cache fetch (METHOD given) never has a body. */
+	*chunked = !o->method && hmsg_chunked(m);
 	if (*chunked)
 		hbuf_puts(b, "Transfer-Encoding: chunked\r\n");
 	else if (hmsg_has_length(m) && !o->method)

@@ -26,7 +26,21 @@ struct exchange {
 	bool out_chunked;    /* we frame the client body as chunked */
 	bool out_close;	     /* body delimited by closing the client connection */
 	bool head_req;
+	bool early; /* response bytes came before the request body was all sent */
 };
+
+/* Before more of the body goes out: has the backend answered already? A
+ * server that answers before reading the body may take the body for the
+ * next request and answer that too, so the connection must not be
+ * reused (the early-response desync). The body is still sent: the
+ * server may read it yet. */
+static void check_early(struct exchange *x)
+{
+	if (!x->early && backend_conn_readable(x->bc.fd)) {
+		x->early = true;
+		METRIC_INC(x->c->w, backend_early_responses);
+	}
+}
 
 static bool is_field(const struct hmsg *m, const struct hfield *f, const char *name)
 {
@@ -122,6 +136,7 @@ static int send_request(struct exchange *x, bool first_try)
 		c->pos = (uint32_t)used;
 		if (x->cfg->limits.max_body_size && m->body_total > x->cfg->limits.max_body_size)
 			return 2;
+		check_early(x);
 		r = send_body(fd, x->req_chunked, c->buf + m->body_off, m->body_len,
 			      rt_deadline_in(x->cfg->timeouts.send_ns));
 		METRIC_BYTES(c->w, backend_sent_bytes, r);
@@ -130,6 +145,7 @@ static int send_request(struct exchange *x, bool first_try)
 		hmsg_body_consumed(m, 0);
 	}
 	if (x->req_chunked) {
+		check_early(x);
 		r = rt_send_all(fd, "0\r\n\r\n", 5, rt_deadline_in(x->cfg->timeouts.send_ns));
 		METRIC_BYTES(c->w, backend_sent_bytes, r);
 		if (r < 0)
@@ -323,7 +339,8 @@ static int relay_response(struct exchange *x, bool *backend_reusable, const char
 			if (m->msg_done) {
 				/* Extra bytes after a response mean the backend
 				 * and we disagree on framing: never reuse it. */
-				*backend_reusable = pos == len && hmsg_keep_alive(m);
+				*backend_reusable = pos == len && hmsg_keep_alive(m) &&
+						    !hmsg_needs_eof(m) && !x->early;
 				return RESP_OK;
 			}
 			if (pos < len)
@@ -448,7 +465,7 @@ enum upstream_result upstream_forward(struct client *c, unsigned backend)
 	for (;;) {
 		/* A failed attempt may have decided the framing of a response
 		 * it never sent: the next attempt starts clean. */
-		x.out_chunked = x.out_close = false;
+		x.out_chunked = x.out_close = x.early = false;
 		c->closing = closing0;
 		int r = backend_acquire(w, c->gen, backend, (unsigned)t.server, t.fresh, &x.bc,
 					rt_deadline_in(x.bcfg->connect_timeout_ns));

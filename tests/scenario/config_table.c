@@ -40,13 +40,15 @@ TestSuite(config_table, .fini = harness_fini, .timeout = 60);
 	"  - name: app\n"
 #define BACKEND BACKEND_HEAD "    servers: [\"127.0.0.1:19000\"]\n"
 
-#define TOP_KEYS "listen, threads, cache, backends, compression, admin, timeouts, limits, log"
+#define TOP_KEYS                                                                                   \
+	"listen, threads, cache, backends, compression, admin, timeouts, limits, log, "            \
+	"trusted_proxies"
 #define BACKEND_KEYS                                                                               \
 	"name, servers, balance, pool_size, connect_timeout, first_byte_timeout, "                 \
 	"between_bytes_timeout, retries, health_check"
 #define CACHE_KEYS                                                                                 \
 	"memory, max_object_size, default_ttl, heuristic_percent, heuristic_max, grace, "          \
-	"hit_for_miss, key, rules"
+	"hit_for_miss, key, rules, heuristic_with_credentials"
 #define RULE_KEYS	 "host, path_prefix, ttl, default_ttl, bypass, max_object_size, key"
 #define COMPRESSION_KEYS "enabled, workers, queue, min_size, codings, levels, types, bench_on_loop"
 #define LOG_KEYS	 "level, access, access_format"
@@ -862,6 +864,31 @@ static const struct bad_row admin_rows[] = {
      {"7:10: admin.allow: invalid network 'fe80::1%eth0': invalid IP address"}},
 };
 
+/* trusted_proxies: networks like admin.allow, but an empty list means none. */
+static const struct bad_row trusted_rows[] = {
+    {"trusted_mapping",
+     BASE "trusted_proxies: {net: 10.0.0.0/8}\n",
+     {"5:18: trusted_proxies: expected a network or a list of networks, got a mapping"}},
+    {"trusted_null",
+     BASE "trusted_proxies:\n",
+     {"5:17: trusted_proxies: expected a network or a list of networks, got an empty value"}},
+    {"trusted_prefix_33",
+     BASE "trusted_proxies: [\"10.0.0.0/33\"]\n",
+     {"5:19: trusted_proxies[0]: invalid network '10.0.0.0/33': invalid prefix length "
+      "(expected 0..32)"}},
+    {"trusted_host_name",
+     BASE "trusted_proxies: lb.internal\n",
+     {"5:18: trusted_proxies: invalid network 'lb.internal': invalid IP address"}},
+    {"trusted_second_bad",
+     BASE "trusted_proxies: [\"10.0.0.0/8\", \"::1/200\"]\n",
+     {"5:33: trusted_proxies[1]: invalid network '::1/200': invalid prefix length (expected "
+      "0..128)"}},
+    {"heuristic_with_credentials_not_bool",
+     BASE "cache:\n"
+	  "  heuristic_with_credentials: maybe\n",
+     {"6:31: cache.heuristic_with_credentials: expected true or false, got 'maybe'"}},
+};
+
 static const struct bad_row timeouts_rows[] = {
     {"timeouts_list", BASE "timeouts: [1s]\n", {"5:11: timeouts: expected a mapping, got a list"}},
     {"timeouts_unknown_key",
@@ -1024,6 +1051,10 @@ static const struct bad_row log_rows[] = {
 /* Files that must pass: every key, the edges of every range, the other forms. */
 static const struct good_row good_rows[] = {
     {"minimal", BASE},
+    {"trusted_proxies", BASE "trusted_proxies: [\"10.0.0.0/8\", \"::1\", \"192.0.2.7\"]\n"
+			     "cache:\n"
+			     "  heuristic_with_credentials: true\n"},
+    {"trusted_proxies_empty", BASE "trusted_proxies: []\n"},
     {"backend_health_and_retries", BASE "    retries: 3\n"
 					"    health_check:\n"
 					"      path: \"/healthz?deep=1\"\n"
@@ -1294,6 +1325,11 @@ Test(config_table, compression)
 Test(config_table, admin)
 {
 	CHECK_TABLE(admin_rows);
+}
+
+Test(config_table, trusted_proxies)
+{
+	CHECK_TABLE(trusted_rows);
 }
 
 Test(config_table, timeouts)

@@ -386,7 +386,7 @@ Test(config_errors, unknown_key_line3_col5)
 				 "  mem: 1\n",
 			 "t.yaml:7:3: unknown key 'mem' in cache; expected one of: memory, "
 			 "max_object_size, default_ttl, heuristic_percent, heuristic_max, grace, "
-			 "hit_for_miss, key, rules");
+			 "hit_for_miss, key, rules, heuristic_with_credentials");
 	expect_one_error("listen: \":8080\"\n"
 			 "timeouts:\n"
 			 "    sned: 1s\n"
@@ -397,9 +397,10 @@ Test(config_errors, unknown_key_line3_col5)
 
 Test(config_errors, unknown_top_level_key)
 {
-	expect_one_error(MINIMAL "listn: x\n",
-			 "t.yaml:5:1: unknown key 'listn' at top level; expected one of: listen, "
-			 "threads, cache, backends, compression, admin, timeouts, limits, log");
+	expect_one_error(
+	    MINIMAL "listn: x\n",
+	    "t.yaml:5:1: unknown key 'listn' at top level; expected one of: listen, "
+	    "threads, cache, backends, compression, admin, timeouts, limits, log, trusted_proxies");
 }
 
 Test(config_errors, unknown_keys_other_sections)
@@ -645,7 +646,7 @@ Test(config_errors, many_errors_reported_together)
 	cr_assert_null(cfg);
 	static const char *const want[] = {
 	    "t.yaml:3:1: unknown key 'bogus' at top level; expected one of: listen, threads, "
-	    "cache, backends, compression, admin, timeouts, limits, log",
+	    "cache, backends, compression, admin, timeouts, limits, log, trusted_proxies",
 	    "t.yaml:1:10: listen[0]: invalid address '127.0.0.1': missing port (expected "
 	    "HOST:PORT)",
 	    "t.yaml:2:10: threads: 'zero' is not a whole number or \"auto\"",
@@ -761,7 +762,7 @@ Test(config_file, load_from_file)
 	char want[256];
 	snprintf(want, sizeof(want),
 		 "%s:506:1: unknown key 'bad' at top level; expected one of: listen, threads, "
-		 "cache, backends, compression, admin, timeouts, limits, log",
+		 "cache, backends, compression, admin, timeouts, limits, log, trusted_proxies",
 		 path);
 	cr_assert_str_eq(e.lines[0], want);
 	config_errors_clear(&e);
@@ -1404,6 +1405,54 @@ Test(config_admin, allowed_other_families)
 	config_free(&cfg);
 	ss.ss_family = AF_INET;
 	cr_assert(!config_admin_allowed(NULL, (const struct sockaddr *)&ss));
+}
+
+static bool trusted(const struct config *cfg, const char *ip)
+{
+	struct sockaddr_storage ss = {0};
+	struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
+	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
+	if (inet_pton(AF_INET, ip, &sin->sin_addr) == 1) {
+		sin->sin_family = AF_INET;
+	} else {
+		cr_assert_eq(inet_pton(AF_INET6, ip, &sin6->sin6_addr), 1);
+		sin6->sin6_family = AF_INET6;
+	}
+	return config_trusted_proxy(cfg, (const struct sockaddr *)&ss);
+}
+
+Test(config_trusted, default_none_and_forms)
+{
+	/* None by default, loopback included: every client's forwarding
+	 * fields are removed until the operator names its proxies. */
+	struct config *cfg = expect_ok(MINIMAL);
+	cr_assert_eq(cfg->n_trusted, 0);
+	cr_assert(!trusted(cfg, "127.0.0.1"));
+	cr_assert(!trusted(cfg, "::1"));
+	cr_assert_not(cfg->cache.heuristic_with_credentials);
+	config_free(&cfg);
+	cfg = expect_ok(MINIMAL "trusted_proxies: []\n");
+	cr_assert_eq(cfg->n_trusted, 0);
+	config_free(&cfg);
+	cfg = expect_ok(MINIMAL "trusted_proxies: \"10.1.2.3/8\"\n");
+	cr_assert_eq(cfg->n_trusted, 1);
+	check_cidr(&cfg->trusted[0], AF_INET, "10.0.0.0", 8);
+	cr_assert(trusted(cfg, "10.200.0.1"));
+	cr_assert(trusted(cfg, "::ffff:10.0.0.9"));
+	cr_assert(!trusted(cfg, "11.0.0.1"));
+	cr_assert(!trusted(cfg, "127.0.0.1"));
+	config_free(&cfg);
+	cfg = expect_ok(MINIMAL "trusted_proxies: [\"127.0.0.0/8\", \"2001:db8::/32\"]\n"
+				"cache: {heuristic_with_credentials: true}\n");
+	cr_assert_eq(cfg->n_trusted, 2);
+	cr_assert(trusted(cfg, "127.0.0.1"));
+	cr_assert(trusted(cfg, "2001:db8::7"));
+	cr_assert(!trusted(cfg, "2001:db9::7"));
+	cr_assert(cfg->cache.heuristic_with_credentials);
+	/* admin.allow is its own list. */
+	cr_assert(config_admin_allowed(cfg, NULL) == false);
+	config_free(&cfg);
+	cr_assert(!config_trusted_proxy(NULL, NULL));
 }
 
 /* ------------------------------------------------------------------------ */

@@ -1,0 +1,47 @@
+/*
+ * forward.h - request fields that say where a request came from or what
+ * it "really" is, which a cache must not take from just anyone.
+ *
+ * Forwarding fields (Forwarded, X-Forwarded-Host, -Proto, ...) are set by
+ * a proxy in front of ringcache; applications build absolute URLs,
+ * redirects and "secure" decisions from them, so a response depends on
+ * them although no Vary says so. From a client that is not a trusted
+ * proxy they are removed; from a trusted one they are forwarded and made
+ * part of the cache key (forward_key).
+ *
+ * Override fields (X-HTTP-Method-Override, X-Original-URL, ...) make some
+ * frameworks act on another method or URL than the request line says: a
+ * GET that is really a DELETE, or /public that is really /admin. From an
+ * untrusted client they are removed; a request from a trusted proxy that
+ * carries one is passed, never looked up or stored.
+ *
+ * X-Forwarded-For is neither: it is appended to (reqhead.c), not keyed.
+ */
+#ifndef RINGCACHE_HTTP_FORWARD_H
+#define RINGCACHE_HTTP_FORWARD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "http/msg.h"
+
+enum forward_kind {
+	FORWARD_NONE,
+	FORWARD_FORWARDING, /* keyed when trusted, removed otherwise */
+	FORWARD_OVERRIDE,   /* passes when trusted, removed otherwise */
+};
+
+/* Which kind of field F of M is. */
+enum forward_kind forward_kind_of(const struct hmsg *m, const struct hfield *f);
+
+/*
+ * The forwarding part of REQ's cache key into OUT: for each forwarding
+ * field present, in a fixed order, its name and its field lines joined
+ * with ", " (for Forwarded only the host= and proto= parameters of each
+ * element, lower-cased: for= and by= name the client and would make every
+ * client's copy its own). Empty when there is none. Returns the length,
+ * or -1 when it does not fit in CAP.
+ */
+int forward_key(const struct hmsg *req, char *out, size_t cap);
+
+#endif
