@@ -53,14 +53,23 @@ void policy_req_meta(const struct hmsg *req, struct req_meta *rq)
 {
 	memset(rq, 0, sizeof(*rq));
 	rq->method = hmsg_method(req);
-	rq->has_authorization = hmsg_field(req, "authorization", 0) != NULL;
-	rq->has_cookie = hmsg_field(req, "cookie", 0) != NULL;
-	parse_cc_fields(req, "cache-control", &rq->cc);
-	if (!rq->cc.present) {
-		const struct hfield *p = hmsg_field(req, "pragma", 0);
-		rq->pragma_no_cache =
-		    p && cc_pragma_no_cache(hmsg_ptr(req, p->value), p->value.len);
+	/* One pass for the four fields every lookup asks about. */
+	const struct hfield *pragma = NULL;
+	cc_init(&rq->cc);
+	for (uint32_t i = 0; i < req->n_fields; i++) {
+		const struct hfield *f = &req->fields[i];
+		if (hspan_ieq(req, f->name, "cache-control"))
+			cc_parse(&rq->cc, hmsg_ptr(req, f->value), f->value.len);
+		else if (hspan_ieq(req, f->name, "cookie"))
+			rq->has_cookie = true;
+		else if (hspan_ieq(req, f->name, "authorization"))
+			rq->has_authorization = true;
+		else if (!pragma && hspan_ieq(req, f->name, "pragma"))
+			pragma = f;
 	}
+	if (!rq->cc.present && pragma)
+		rq->pragma_no_cache =
+		    cc_pragma_no_cache(hmsg_ptr(req, pragma->value), pragma->value.len);
 }
 
 static int64_t date_field(const struct hmsg *m, const char *name, int64_t now, bool *present)

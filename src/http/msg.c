@@ -388,25 +388,27 @@ int hmsg_eof(struct hmsg *m)
 	return m->msg_done ? 0 : HMSG_MALFORMED;
 }
 
-bool hspan_ieq(const struct hmsg *m, struct hspan s, const char *lit)
-{
-	size_t n = strlen(lit);
-	return s.len == n && strncasecmp(m->base + s.off, lit, n) == 0;
-}
-
+/* Every request asks for several fields by name: the length is taken once
+ * and compared first, so most fields are passed over without a call. */
 const struct hfield *hmsg_field(const struct hmsg *m, const char *name, unsigned nth)
 {
+	size_t n = strlen(name);
 	for (uint32_t i = 0; i < m->n_fields; i++) {
-		if (hspan_ieq(m, m->fields[i].name, name) && nth-- == 0)
-			return &m->fields[i];
+		const struct hfield *f = &m->fields[i];
+		if (f->name.len == n && strncasecmp(m->base + f->name.off, name, n) == 0 &&
+		    nth-- == 0)
+			return f;
 	}
 	return NULL;
 }
 
 unsigned hmsg_field_count(const struct hmsg *m, const char *name)
 {
-	unsigned n = 0;
-	for (uint32_t i = 0; i < m->n_fields; i++)
-		n += hspan_ieq(m, m->fields[i].name, name);
-	return n;
+	size_t n = strlen(name);
+	unsigned c = 0;
+	for (uint32_t i = 0; i < m->n_fields; i++) {
+		const struct hfield *f = &m->fields[i];
+		c += f->name.len == n && strncasecmp(m->base + f->name.off, name, n) == 0;
+	}
+	return c;
 }

@@ -25,6 +25,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
+#include <strings.h>
 
 #include "http/chunked.h"
 
@@ -121,7 +123,12 @@ static inline const char *hmsg_ptr(const struct hmsg *m, struct hspan s)
 const struct hfield *hmsg_field(const struct hmsg *m, const char *name, unsigned nth);
 /* How many fields have this name. */
 unsigned hmsg_field_count(const struct hmsg *m, const char *name);
-bool hspan_ieq(const struct hmsg *m, struct hspan s, const char *lit);
+/* Inline so that strlen of a literal folds and a length mismatch costs no call. */
+static inline bool hspan_ieq(const struct hmsg *m, struct hspan s, const char *lit)
+{
+	size_t n = strlen(lit);
+	return s.len == n && strncasecmp(m->base + s.off, lit, n) == 0;
+}
 
 static inline int hmsg_status(const struct hmsg *m)
 {

@@ -379,8 +379,11 @@ static bool peer_trusted(const struct client *c, const struct config *cfg)
 static int sanitize(struct client *c, const char **why)
 {
 	struct hmsg *m = &c->req;
-	struct hop_set hs;
-	hop_collect(m, &hs);
+	struct hop_set hs; /* not zeroed: 16 token slots are rarely used */
+	hs.n = 0;
+	hs.overflow = false;
+	if (hmsg_field(m, "connection", 0))
+		hop_collect(m, &hs);
 	if (hs.overflow) {
 		*why = "Connection names too many fields";
 		return 400;
@@ -398,7 +401,7 @@ static int sanitize(struct client *c, const char **why)
 	uint32_t kept = 0;
 	for (uint32_t i = 0; i < m->n_fields; i++) {
 		const struct hfield *f = &m->fields[i];
-		bool drop = hop_is_named(m, &hs, f);
+		bool drop = hs.n && hop_is_named(m, &hs, f);
 		enum forward_kind k = forward_kind_of(m, f);
 		if (k != FORWARD_NONE && !c->trusted)
 			drop = true;

@@ -898,3 +898,55 @@ Test(cache_policy, stale_on_error_s_maxage_forbids_grace)
 	};
 	run_soe(t, sizeof(t) / sizeof(t[0]));
 }
+
+/* Web cache deception: a response to a request with credentials is kept
+ * only with explicit freshness (or public, or the operator's ttl), never
+ * on a heuristic or default lifetime. */
+Test(cache_policy, storable_credentials)
+{
+	static const struct st_case t[] = {
+	    /* Heuristic material only: refused with a Cookie or Authorization. */
+	    {NULL, "Cookie: sid=alice", 200, "Date: @1000\nLast-Modified: @0", STORE_CREDENTIALS},
+	    {NULL, "Cookie: sid=alice", 200, "ETag: \"a\"", STORE_CREDENTIALS},
+	    {NULL, "Cookie: sid=alice", 200, "Cache-Control: no-cache\nETag: \"a\"",
+	     STORE_CREDENTIALS},
+	    {NULL, "Authorization: Basic YTpi", 200,
+	     "Cache-Control: must-revalidate\nDate: @1000\nLast-Modified: @0", STORE_CREDENTIALS},
+	    /* Explicit freshness or public: the origin decided. */
+	    {NULL, "Cookie: sid=alice", 200, "Cache-Control: max-age=60", STORE_OK},
+	    {NULL, "Cookie: sid=alice", 200, "Date: @0\nExpires: @60", STORE_OK},
+	    {NULL, "Cookie: sid=alice", 200, "Cache-Control: s-maxage=60", STORE_OK},
+	    {NULL, "Cookie: sid=alice", 200,
+	     "Cache-Control: public\nDate: @1000\nLast-Modified: @0", STORE_OK},
+	    {NULL, "Authorization: Basic YTpi", 200,
+	     "Cache-Control: public\nDate: @1000\nLast-Modified: @0", STORE_OK},
+	    /* private still wins. */
+	    {NULL, "Cookie: sid=alice", 200, "Cache-Control: private, max-age=60", STORE_PRIVATE},
+	    /* Without credentials, heuristics as before. */
+	    {NULL, NULL, 200, "Date: @1000\nLast-Modified: @0", STORE_OK},
+	    {NULL, "Cookie2: x", 200, "Date: @1000\nLast-Modified: @0", STORE_OK},
+	};
+	struct policy_knobs k = knobs();
+	RUN_ST(t, &k);
+	/* A default ttl is a heuristic too. */
+	static const struct st_case d[] = {
+	    {NULL, "Cookie: a=1", 200, "", STORE_CREDENTIALS},
+	    {NULL, NULL, 200, "", STORE_OK},
+	};
+	k.default_ttl = 600;
+	RUN_ST(d, &k);
+	/* The operator's ttl override is explicit. */
+	static const struct st_case o[] = {{NULL, "Cookie: a=1", 200, "", STORE_OK}};
+	k.ttl_override = 60;
+	RUN_ST(o, &k);
+	/* cache.heuristic_with_credentials: the old rule. */
+	static const struct st_case w[] = {
+	    {NULL, "Cookie: sid=alice", 200, "Date: @1000\nLast-Modified: @0", STORE_OK},
+	    {NULL, "Authorization: Basic YTpi", 200,
+	     "Cache-Control: must-revalidate\nDate: @1000\nLast-Modified: @0", STORE_OK},
+	};
+	k = knobs();
+	k.heuristic_with_credentials = true;
+	RUN_ST(w, &k);
+	cr_assert_str_eq(policy_storable_name(STORE_CREDENTIALS), "credentials");
+}

@@ -177,3 +177,124 @@ Test(http_hop, connection_tokens_and_fixed_list)
 	cr_assert_not(hop_is_hop(&m, &hs, hmsg_field(&m, "X-Kept", 0)));
 	cr_assert_not(hop_is_hop(&m, &hs, hmsg_field(&m, "Host", 0)));
 }
+
+Test(http_msg, trailing_ows_is_not_part_of_a_value)
+{
+	const char *req = "GET / HTTP/1.1\r\nHost: example.com \t\r\nX-A: a b  \r\nX-E:  \r\n\r\n";
+	start(HMSG_REQUEST, req);
+	cr_assert_eq(hmsg_feed(&m, 0, (uint32_t)strlen(req)), (long)strlen(req));
+	cr_assert(value_is("host", "example.com"));
+	cr_assert(value_is("x-a", "a b"));
+	cr_assert(value_is("x-e", ""));
+}
+
+/* OWS after "chunked" is OWS whether SP or HTAB (llhttp 8.1.0 knew only SP). */
+Test(http_msg, chunked_followed_by_ows)
+{
+	static const char *const te[] = {"chunked\t", "chunked ", "chunked \t ", "\tchunked",
+					 "CHUNKED\t"};
+	for (size_t i = 0; i < sizeof(te) / sizeof(te[0]); i++) {
+		char req[256];
+		snprintf(req, sizeof(req),
+			 "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: %s\r\n\r\n"
+			 "3\r\nabc\r\n0\r\n\r\n",
+			 te[i]);
+		start(HMSG_REQUEST, req);
+		long n = hmsg_feed(&m, 0, (uint32_t)strlen(req));
+		cr_assert_eq(n, (long)strlen(req), "[%s] %s", te[i], m.error ? m.error : "");
+		cr_assert(hmsg_chunked(&m) && m.msg_done, "[%s]", te[i]);
+		cr_assert(value_is("transfer-encoding", "chunked") ||
+			      value_is("transfer-encoding", "CHUNKED"),
+			  "[%s]", te[i]);
+		cr_assert_eq(m.body_total, 3);
+	}
+	/* A lookalike is not chunked (refused in a request). */
+	const char *bad = "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\tx\r\n\r\n";
+	start(HMSG_REQUEST, bad);
+	cr_assert_lt(hmsg_feed(&m, 0, (uint32_t)strlen(bad)), 0);
+}
+
+/* The chunked body is decoded by http/chunked.c: the RFC 9112 grammar, in
+ * any split, with pipelined bytes left for the next message. */
+Test(http_msg, chunked_body_by_the_grammar_in_any_split)
+{
+	const char *req = "POST /u HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
+			  "5;name=\"va;l\\\"ue\"\r\nhello\r\n1 ;a=b\r\n \r\n0\r\nX-T: 1\r\n\r\n"
+			  "GET /next HTTP/1.1\r\nHost: a\r\n\r\n";
+	const uint32_t first = (uint32_t)(strstr(req, "GET /next") - req);
+	for (uint32_t step = 1; step <= 9; step++) {
+		start(HMSG_REQUEST, req);
+		long n = feed_steps((uint32_t)strlen(req), step);
+		cr_assert_eq(n, (long)first, "step %u: %ld (%s)", step, n, m.error ? m.error : "");
+		cr_assert(m.msg_done);
+		cr_assert_eq(m.body_total, 6);
+		cr_assert_eq(memcmp(buf + m.body_off, "hello ", 6), 0);
+		/* The trailer field did not join the head. */
+		cr_assert_null(hmsg_field(&m, "x-t", 0));
+		hmsg_next(&m, buf, first);
+		cr_assert_eq(hmsg_feed(&m, first, (uint32_t)strlen(req) - first),
+			     (long)(strlen(req) - first));
+		cr_assert(m.msg_done);
+		cr_assert_eq(memcmp(buf + m.target.off, "/next", 5), 0);
+	}
+}
+
+Test(http_msg, chunked_framing_errors)
+{
+	static const char *const bodies[] = {
+	    "0\r\n\n",		     /* bare LF ends the trailer section */
+	    "0\r\nX: y\r\n\n",	     /* ... after a trailer field */
+	    "0\r\nX: y\n\r\n",	     /* bare LF ends a trailer field */
+	    "5\r\nhello\n0\r\n\r\n", /* bare LF after data */
+	    "5 \r\nhello\r\n",	     /* BWS without an extension */
+	    "5;a=\"b\rc\"\r\n",	     /* CR in a quoted string */
+	    "5;a=\"b\nc\"\r\n",	     /* LF in a quoted string */
+	};
+	for (size_t i = 0; i < sizeof(bodies) / sizeof(bodies[0]); i++) {
+		char req[256];
+		snprintf(req, sizeof(req),
+			 "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n%s"
+			 "GET /evil HTTP/1.1\r\nHost: a\r\n\r\n",
+			 bodies[i]);
+		for (uint32_t step = 1; step <= 64; step *= 4) {
+			start(HMSG_REQUEST, req);
+			cr_assert_eq(feed_steps((uint32_t)strlen(req), step), HMSG_MALFORMED,
+				     "#%zu step %u accepted", i, step);
+			cr_assert_not(m.msg_done);
+			cr_assert_not_null(m.error);
+		}
+	}
+}
+
+/* A response that ends before its chunked body is complete is malformed. */
+Test(http_msg, chunked_response_cut_short)
+{
+	const char *resp = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhel";
+	start(HMSG_RESPONSE, resp);
+	cr_assert_eq(hmsg_feed(&m, 0, (uint32_t)strlen(resp)), (long)strlen(resp));
+	cr_assert_not(m.msg_done);
+	cr_assert_eq(hmsg_eof(&m), HMSG_MALFORMED);
+}
+
+Test(http_msg, body_start_is_past_the_empty_line)
+{
+	const char *req = "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\n\r\nabc";
+	start(HMSG_REQUEST, req);
+	cr_assert_eq(hmsg_feed(&m, 0, (uint32_t)strlen(req)), (long)strlen(req));
+	cr_assert_eq(m.body_start, strlen(req) - 3);
+}
+
+Test(http_hop, named_fields_only)
+{
+	const char *req = "GET / HTTP/1.1\r\nHost: a\r\nConnection: close, X-Secret, TE\r\n"
+			  "X-Secret: 1\r\nTE: trailers\r\nX-Kept: 2\r\n\r\n";
+	start(HMSG_REQUEST, req);
+	cr_assert_gt(hmsg_feed(&m, 0, (uint32_t)strlen(req)), 0);
+	struct hop_set hs;
+	hop_collect(&m, &hs);
+	cr_assert(hop_is_named(&m, &hs, hmsg_field(&m, "X-Secret", 0)));
+	/* The fixed ones are hop-by-hop anyway, not "named". */
+	cr_assert_not(hop_is_named(&m, &hs, hmsg_field(&m, "TE", 0)));
+	cr_assert_not(hop_is_named(&m, &hs, hmsg_field(&m, "Connection", 0)));
+	cr_assert_not(hop_is_named(&m, &hs, hmsg_field(&m, "X-Kept", 0)));
+}
