@@ -2073,7 +2073,7 @@ static void load_root(struct loader *ld, yaml_node_t *root, struct config *cfg)
 {
 	static const char *const keys[] = {"listen",	  "threads",	    "cache",	"backends",
 					   "compression", "admin",	    "timeouts", "limits",
-					   "log",	  "trusted_proxies"};
+					   "log",	  "trusted_proxies", "underscores_in_headers"};
 	yaml_node_t *v;
 
 	if (root->type != YAML_MAPPING_NODE) {
@@ -2106,6 +2106,8 @@ static void load_root(struct loader *ld, yaml_node_t *root, struct config *cfg)
 		load_limits(ld, v, cfg);
 	if ((v = map_get(ld, root, "log")))
 		load_log(ld, v, cfg);
+	if ((v = map_get(ld, root, "underscores_in_headers")))
+		get_bool(ld, v, "underscores_in_headers", &cfg->underscores_in_headers);
 	/* Empty (or absent): no client is a trusted proxy. */
 	if ((v = map_get(ld, root, "trusted_proxies")))
 		load_cidrs(ld, v, "trusted_proxies", NULL, &cfg->trusted, &cfg->n_trusted);

@@ -93,6 +93,9 @@
  *                                  # X-Forwarded-Host/-Proto/...) are believed and keyed,
  *                                  # and whose override fields pass; from others they
  *                                  # are removed (default: none; see http/forward.h)
+ *   underscores_in_headers: false   # true: keep request fields whose names contain '_'
+ *                                  # (false, as nginx: removed, since many backends
+ *                                  # read X_Forwarded_Host as X-Forwarded-Host)
  *   timeouts:
  *     client_header: 10s            # whole request head must arrive within this
  *     client_body: 30s              # between request body bytes
@@ -265,6 +268,7 @@ struct config {
 
 	struct config_cidr *trusted; /* trusted_proxies; n_trusted 0: none */
 	size_t n_trusted;
+	bool underscores_in_headers; /* keep request fields with '_' in their names */
 
 	enum config_log_level log_level;
 	char *log_access_path; /* NULL: no access log */

@@ -15,6 +15,15 @@ static const char *const forwarding[] = {
     "x-host",		"front-end-https",
 };
 
+/* Fields that say who the client is: not keyed, but an untrusted client's
+ * claim about its own address is not passed on as if a proxy had made it. */
+static const char *const addresses[] = {
+    "x-forwarded-for",
+    "x-real-ip",
+    "x-client-ip",
+    "true-client-ip",
+};
+
 static const char *const overrides[] = {
     "x-original-url", "x-rewrite-url",	   "x-http-method-override",
     "x-http-method",  "x-method-override",
@@ -22,21 +31,46 @@ static const char *const overrides[] = {
 
 #define N_OF(a) (sizeof(a) / sizeof((a)[0]))
 
+/*
+ * NAME equals LIT (lower case, with '-') in any case and with '_' for any
+ * '-': CGI, PHP, Rack and others turn both into one variable
+ * (HTTP_X_FORWARDED_HOST), so X_Forwarded_Host is X-Forwarded-Host to
+ * them and must be to us.
+ */
+static bool name_is(const char *name, size_t len, const char *lit)
+{
+	size_t i = 0;
+	for (; i < len && lit[i]; i++) {
+		char c = (char)tolower((unsigned char)name[i]);
+		if (c != lit[i] && !(c == '_' && lit[i] == '-'))
+			return false;
+	}
+	return i == len && !lit[i];
+}
+
+static bool in_list(const char *name, size_t len, const char *const *list, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (name_is(name, len, list[i]))
+			return true;
+	}
+	return false;
+}
+
 enum forward_kind forward_kind_of(const struct hmsg *m, const struct hfield *f)
 {
-	/* Every name in both lists starts with x-, f- or fr-: most fields
-	 * are ruled out by their first byte. */
-	char c0 = (char)tolower((unsigned char)m->base[f->name.off]);
-	if (f->name.len < 6 || (c0 != 'x' && c0 != 'f'))
+	/* Every name in the lists starts with x, f or t: most fields are
+	 * ruled out by their first byte. */
+	const char *n = m->base + f->name.off;
+	char c0 = (char)tolower((unsigned char)n[0]);
+	if (f->name.len < 6 || (c0 != 'x' && c0 != 'f' && c0 != 't'))
 		return FORWARD_NONE;
-	for (size_t i = 0; i < N_OF(forwarding); i++) {
-		if (hspan_ieq(m, f->name, forwarding[i]))
-			return FORWARD_FORWARDING;
-	}
-	for (size_t i = 0; i < N_OF(overrides); i++) {
-		if (hspan_ieq(m, f->name, overrides[i]))
-			return FORWARD_OVERRIDE;
-	}
+	if (in_list(n, f->name.len, forwarding, N_OF(forwarding)))
+		return FORWARD_FORWARDING;
+	if (in_list(n, f->name.len, overrides, N_OF(overrides)))
+		return FORWARD_OVERRIDE;
+	if (in_list(n, f->name.len, addresses, N_OF(addresses)))
+		return FORWARD_ADDRESS;
 	return FORWARD_NONE;
 }
 
@@ -57,8 +91,10 @@ static void put(struct out *o, const char *s, size_t n, bool lower)
 }
 
 /* One Forwarded value: for each element (comma-separated, quoted strings
- * respected), "host=V;proto=V," with the values unquoted and lower-cased;
- * every other parameter is left out. */
+ * respected) its pairs as "name=value;" (names lower-cased, values
+ * unquoted), but for= and by=, which name the client and the proxy. Every
+ * other pair is kept: a backend may read "host" loosely enough to find it
+ * in "xhost=". */
 static void forwarded_params(struct out *o, const char *v, size_t n)
 {
 	size_t i = 0;
@@ -97,11 +133,14 @@ static void forwarded_params(struct out *o, const char *v, size_t n)
 			while (vl && (v[vs + vl - 1] == ' ' || v[vs + vl - 1] == '\t'))
 				vl--;
 		}
-		bool host = nl == 4 && strncasecmp(v + ns, "host", 4) == 0;
-		bool proto = nl == 5 && strncasecmp(v + ns, "proto", 5) == 0;
-		if (host || proto) {
-			put(o, host ? "host=" : "proto=", host ? 5 : 6, false);
-			put(o, v + vs, vl, true);
+		while (nl && (v[ns + nl - 1] == ' ' || v[ns + nl - 1] == '\t'))
+			nl--;
+		bool skip = (nl == 3 && strncasecmp(v + ns, "for", 3) == 0) ||
+			    (nl == 2 && strncasecmp(v + ns, "by", 2) == 0);
+		if (!skip) {
+			put(o, v + ns, nl, true);
+			put(o, "=", 1, false);
+			put(o, v + vs, vl, false);
 			put(o, ";", 1, false);
 		}
 	}
@@ -114,7 +153,7 @@ int forward_key(const struct hmsg *req, char *out, size_t cap)
 		bool first = true;
 		for (uint32_t i = 0; i < req->n_fields; i++) {
 			const struct hfield *f = &req->fields[i];
-			if (!hspan_ieq(req, f->name, forwarding[k]))
+			if (!name_is(hmsg_ptr(req, f->name), f->name.len, forwarding[k]))
 				continue;
 			if (first) {
 				put(&o, forwarding[k], strlen(forwarding[k]), false);

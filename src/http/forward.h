@@ -15,7 +15,13 @@
  * untrusted client they are removed; a request from a trusted proxy that
  * carries one is passed, never looked up or stored.
  *
- * X-Forwarded-For is neither: it is appended to (reqhead.c), not keyed.
+ * Address fields (X-Forwarded-For, X-Real-IP, ...) say who the client
+ * is: from an untrusted client they are removed (X-Forwarded-For then
+ * starts anew with the peer's address, reqhead.c); from a trusted one they
+ * are forwarded, X-Forwarded-For appended to. They are not keyed.
+ *
+ * Names match in any case and with '_' for '-': many backends fold both
+ * into one variable (HTTP_X_FORWARDED_HOST).
  */
 #ifndef RINGCACHE_HTTP_FORWARD_H
 #define RINGCACHE_HTTP_FORWARD_H
@@ -29,6 +35,7 @@ enum forward_kind {
 	FORWARD_NONE,
 	FORWARD_FORWARDING, /* keyed when trusted, removed otherwise */
 	FORWARD_OVERRIDE,   /* passes when trusted, removed otherwise */
+	FORWARD_ADDRESS,    /* forwarded when trusted, removed otherwise */
 };
 
 /* Which kind of field F of M is. */
@@ -37,10 +44,9 @@ enum forward_kind forward_kind_of(const struct hmsg *m, const struct hfield *f);
 /*
  * The forwarding part of REQ's cache key into OUT: for each forwarding
  * field present, in a fixed order, its name and its field lines joined
- * with ", " (for Forwarded only the host= and proto= parameters of each
- * element, lower-cased: for= and by= name the client and would make every
- * client's copy its own). Empty when there is none. Returns the length,
- * or -1 when it does not fit in CAP.
+ * with ", " (for Forwarded every pair but for= and by=, which name the
+ * client and would make every client's copy its own). Empty when there is
+ * none. Returns the length, or -1 when it does not fit in CAP.
  */
 int forward_key(const struct hmsg *req, char *out, size_t cap);
 

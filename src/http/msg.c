@@ -217,7 +217,10 @@ static int on_headers_complete(llhttp_t *p)
 	if (skip)
 		p->flags |= F_SKIPBODY;
 	m->head_flags = p->flags;
-	m->head_keep_alive = llhttp_should_keep_alive(p);
+	/* RFC 9112 6.1: after a Transfer-Encoding in an HTTP/1.0 message the
+	 * connection closes (a 1.0 peer on the way may not have dechunked it). */
+	m->head_keep_alive = llhttp_should_keep_alive(p) &&
+			     !(p->http_minor == 0 && (p->flags & F_TRANSFER_ENCODING));
 	m->head_needs_eof = llhttp_message_needs_eof(p);
 	/* A chunked body is ours to decode: llhttp is told there is none, so
 	 * it ends the message here (on_message_complete then pauses without

@@ -33,6 +33,8 @@
 	X(backend_retries, "failed backend attempts retried on another server")                    \
 	X(backend_idle_closed,                                                                     \
 	  "idle pooled backend connections closed because the server sent bytes or closed them")   \
+	X(backend_unsolicited,                                                                     \
+	  "bytes from a backend nobody asked for (its connections are not reused for 60 s)")       \
 	X(backend_early_responses,                                                                 \
 	  "backend responses that arrived before the request body was all sent (not reused)")      \
 	X(request_bodies_dropped, "GET and HEAD request bodies read and dropped")                  \

@@ -14,6 +14,7 @@
 #define XXH_STATIC_LINKING_ONLY
 #include <xxhash.h>
 
+#include "ops/log.h"
 #include "proxy/gen.h"
 #include "rt/io.h"
 #include "rt/task.h"
@@ -35,6 +36,8 @@
 struct bidle {
 	struct rt_watch watch;
 	struct worker *w;
+	struct gen *g; /* its pool's: the server it talks to is g's backend/server */
+	unsigned backend, server;
 	struct bpool *pool;	   /* the pool it idles in; NULL once taken or dropped */
 	struct bidle *prev, *next; /* in the pool, most recently used first */
 	int fd;
@@ -70,6 +73,36 @@ static void pool_push(struct bpool *p, struct bidle *e)
 	p->n++;
 }
 
+/* How long a server that sent bytes nobody asked for gets no connection
+ * reused. One stray response means its connections cannot be trusted to
+ * stay in step: one that is busy when the next stray comes would take it
+ * for the answer to the request it carries, and then every answer after
+ * it would be one behind. Fresh connections are immune (closed after
+ * their one exchange). */
+#define UNSOLICITED_NO_REUSE_NS (60 * RT_SEC)
+
+void backend_unsolicited(struct worker *w, struct gen *g, unsigned backend, unsigned server)
+{
+	struct server_health *h = &g->backends[backend].health[server];
+	uint64_t now = rt_clock_now();
+	uint64_t was = atomic_exchange_explicit(&h->no_reuse_until, now + UNSOLICITED_NO_REUSE_NS,
+						memory_order_relaxed);
+	METRIC_INC(w, backend_unsolicited);
+	if (was < now) /* once per episode, not per stray */
+		log_warn("backend %s server %s sent bytes nobody asked for (a stray response?); "
+			 "its connections are not reused for %d s",
+			 g->backends[backend].cfg->name,
+			 g->backends[backend].cfg->servers[server].spec,
+			 (int)(UNSOLICITED_NO_REUSE_NS / RT_SEC));
+}
+
+static bool no_reuse(struct gen *g, unsigned backend, unsigned server)
+{
+	return rt_clock_now() <
+	       atomic_load_explicit(&g->backends[backend].health[server].no_reuse_until,
+				    memory_order_relaxed);
+}
+
 /* The watch's one callback: readable (bytes or EOF), the idle deadline,
  * or a cancel (taken, or dropped with its pool). On the loop thread,
  * outside any task. */
@@ -79,8 +112,13 @@ static void idle_wake(struct rt_watch *wt, int res)
 	if (!e->taken) {
 		if (e->pool) {
 			pool_unlink(e->pool, e);
-			if (res != -ETIMEDOUT)
+			if (res != -ETIMEDOUT) {
 				METRIC_INC(e->w, backend_idle_closed);
+				/* EOF is a server closing an idle connection, as
+				 * servers do; bytes are something else. */
+				if (res > 0 && backend_conn_peek(e->fd) > 0)
+					backend_unsolicited(e->w, e->g, e->backend, e->server);
+			}
 		}
 		close(e->fd); /* not in a task; closing a socket does not block */
 	}
@@ -94,11 +132,13 @@ static void idle_drop(struct bidle *e)
 	rt_watch_cancel(&e->watch);
 }
 
-bool backend_conn_readable(int fd)
+int backend_conn_peek(int fd)
 {
 	char b;
 	ssize_t n = recv(fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
-	return !(n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK));
+	if (n > 0)
+		return 1;
+	return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) ? 0 : -1;
 }
 
 int backend_pools_init(struct gen *g, unsigned wid)
@@ -400,6 +440,8 @@ int backend_acquire(struct worker *w, struct gen *g, unsigned backend, unsigned 
 	out->backend = backend;
 	out->server = server;
 	out->reused = false;
+	if (!fresh && p->head && no_reuse(g, backend, server))
+		fresh = true; /* its idle ones close at their watches' deadlines */
 	while (!fresh && p->head) {
 		struct bidle *e = p->head;
 		pool_unlink(p, e);
@@ -408,8 +450,11 @@ int backend_acquire(struct worker *w, struct gen *g, unsigned backend, unsigned 
 		rt_watch_cancel(&e->watch); /* its callback frees E */
 		/* The watch's news may still be on its way (completions are
 		 * reaped between rounds): ask the socket itself. */
-		if (backend_conn_readable(fd)) {
+		int pk = backend_conn_peek(fd);
+		if (pk != 0) {
 			METRIC_INC(w, backend_idle_closed);
+			if (pk > 0)
+				backend_unsolicited(w, g, backend, server);
 			rt_close(fd);
 			continue;
 		}
@@ -445,10 +490,12 @@ void backend_release(struct worker *w, struct bconn *c, bool reusable)
 	/* A connection of a generation the loop has left goes: its pool is
 	 * closed when the last request holding that generation ends. */
 	struct bidle *e = NULL;
-	if (reusable && p->n < p->cap && !w->draining && c->g == w->gen)
+	if (reusable && p->n < p->cap && !w->draining && c->g == w->gen &&
+	    !no_reuse(c->g, c->backend, c->server))
 		e = malloc(sizeof(*e));
 	if (e) {
-		*e = (struct bidle){.w = w, .fd = c->fd};
+		*e = (struct bidle){
+		    .w = w, .g = c->g, .backend = c->backend, .server = c->server, .fd = c->fd};
 		pool_push(p, e);
 		rt_watch_readable(&e->watch, c->fd, rt_deadline_in(BPOOL_MAX_IDLE_NS), idle_wake);
 	} else {

@@ -98,9 +98,15 @@ int backend_acquire(struct worker *w, struct gen *g, unsigned backend, unsigned 
  * is room, else closed. Invalidates C->fd. */
 void backend_release(struct worker *w, struct bconn *c, bool reusable);
 
-/* Has the peer sent bytes, closed or failed on FD (a peek that does not
- * wait)? An exchange uses it to notice a response that arrives before the
- * request body was all sent. */
-bool backend_conn_readable(int fd);
+/* A peek at FD that does not wait: 1 when the peer sent bytes, 0 when
+ * nothing is there, -1 when it closed or failed. An exchange uses it to
+ * notice a response that arrives before the request body was all sent. */
+int backend_conn_peek(int fd);
+
+/* SERVER of BACKEND sent bytes nobody asked for (after a complete
+ * response, or on an idle connection): count it, say so once, and reuse
+ * none of its connections for a minute (every exchange then has a fresh
+ * one, which a stray cannot shift). */
+void backend_unsolicited(struct worker *w, struct gen *g, unsigned backend, unsigned server);
 
 #endif

@@ -279,9 +279,14 @@ enum upstream_result cache_handle(struct client *c)
 	if (rule && rule->bypass)
 		return pass(c, "ringcache; fwd=bypass");
 	/* A trusted proxy's method or URL override: the backend may act on
-	 * something else than the cache would key. */
-	if (c->override)
-		return pass(c, "ringcache; fwd=request; detail=override");
+	 * something else than the cache would key, and the effective method
+	 * may be unsafe (RFC 9111 4.4): invalidate like one. */
+	if (c->override) {
+		c->invalidate_host = hostcopy;
+		enum upstream_result r = pass(c, "ringcache; fwd=request; detail=override");
+		c->invalidate_host = NULL;
+		return r;
+	}
 	/* What a trusted proxy says about the request is part of its key;
 	 * from anyone else those fields were removed (client.c). */
 	char fwd[512];

@@ -372,9 +372,12 @@ static bool peer_trusted(const struct client *c, const struct config *cfg)
  *   when forwarding, so the key, Vary and policy see exactly the request
  *   the backend answers (a Vary-selected variant cannot be filled with
  *   the answer to a request that lacked the field).
- * - Forwarding and override fields (http/forward.h) are removed unless the
- *   client is a trusted proxy; from one, an override field makes the
- *   request pass.
+ * - Fields whose names contain '_' are removed (unless
+ *   underscores_in_headers): backends that fold '_' into '-' would see a
+ *   field the cache does not.
+ * - Forwarding, address and override fields (http/forward.h) are removed
+ *   unless the client is a trusted proxy; from one, an override field
+ *   makes the request pass (and invalidate, as an unsafe method does).
  */
 static int sanitize(struct client *c, const char **why)
 {
@@ -396,12 +399,19 @@ static int sanitize(struct client *c, const char **why)
 			return 400;
 		}
 	}
-	c->trusted = peer_trusted(c, c->gen->cfg);
+	const struct config *cfg = c->gen->cfg;
+	c->trusted = peer_trusted(c, cfg);
 	c->override = false;
 	uint32_t kept = 0;
 	for (uint32_t i = 0; i < m->n_fields; i++) {
 		const struct hfield *f = &m->fields[i];
 		bool drop = hs.n && hop_is_named(m, &hs, f);
+		/* X_Forwarded_Host is X-Forwarded-Host to many backends (CGI
+		 * folds both into HTTP_X_FORWARDED_HOST) but not to Vary or
+		 * the key: such names go, as nginx's underscores_in_headers
+		 * off does. */
+		if (!cfg->underscores_in_headers && memchr(hmsg_ptr(m, f->name), '_', f->name.len))
+			drop = true;
 		enum forward_kind k = forward_kind_of(m, f);
 		if (k != FORWARD_NONE && !c->trusted)
 			drop = true;

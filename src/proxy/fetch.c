@@ -436,6 +436,8 @@ static void fetch_body(struct fetch *f, uint32_t len, uint32_t pos)
 		len = (uint32_t)n;
 	}
 	bool reusable = ok && pos == len && hmsg_keep_alive(m) && !hmsg_needs_eof(m);
+	if (ok && pos < len)
+		backend_unsolicited(f->a->w, f->bc.g, f->bc.backend, f->bc.server);
 	backend_release(f->a->w, &f->bc, reusable);
 	if (!ok) {
 		if (r != -EPIPE)
@@ -497,6 +499,8 @@ static void fetch_main(void *arg)
 
 	if (status == 304 && a->stale) {
 		bool reusable = m->msg_done && pos == len && hmsg_keep_alive(m);
+		if (m->msg_done && pos < len)
+			backend_unsolicited(a->w, f.bc.g, f.bc.backend, f.bc.server);
 		backend_release(a->w, &f.bc, reusable);
 		if (refresh_from_304(&f) < 0)
 			fetch_failed(&f, 502, "cannot update the stored response", 0);

@@ -51,6 +51,9 @@ struct server_health {
 	_Atomic unsigned oks, fails; /* good / failed probes in a row (atomic: a reload
 				      * copies them from the main thread) */
 	_Atomic uint64_t failed_probes;
+	/* rt_clock time until which its connections are not reused: it sent
+	 * bytes nobody asked for (backend.c). */
+	_Atomic uint64_t no_reuse_until;
 };
 
 /* A backend's shared selection state (backend.c), built with its

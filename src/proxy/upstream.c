@@ -36,7 +36,7 @@ struct exchange {
  * server may read it yet. */
 static void check_early(struct exchange *x)
 {
-	if (!x->early && backend_conn_readable(x->bc.fd)) {
+	if (!x->early && backend_conn_peek(x->bc.fd) != 0) {
 		x->early = true;
 		METRIC_INC(x->c->w, backend_early_responses);
 	}
@@ -341,6 +341,9 @@ static int relay_response(struct exchange *x, bool *backend_reusable, const char
 				 * and we disagree on framing: never reuse it. */
 				*backend_reusable = pos == len && hmsg_keep_alive(m) &&
 						    !hmsg_needs_eof(m) && !x->early;
+				if (pos < len)
+					backend_unsolicited(c->w, x->bc.g, x->bc.backend,
+							    x->bc.server);
 				return RESP_OK;
 			}
 			if (pos < len)

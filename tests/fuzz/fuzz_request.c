@@ -135,7 +135,8 @@ static void exercise(struct fz_conn *c, unsigned flags)
 		fz_mix(&c->msg, fk, (size_t)fl);
 	for (uint32_t i = 0; i < m->n_fields; i++) {
 		enum forward_kind k = forward_kind_of(m, &m->fields[i]);
-		FZ_CHECK(k == FORWARD_NONE || k == FORWARD_FORWARDING || k == FORWARD_OVERRIDE);
+		FZ_CHECK(k == FORWARD_NONE || k == FORWARD_FORWARDING || k == FORWARD_OVERRIDE ||
+			 k == FORWARD_ADDRESS);
 		fz_mix_u64(&c->msg, (uint64_t)k);
 		fz_mix_u64(&c->msg, hop_is_named(m, &hs, &m->fields[i]));
 	}

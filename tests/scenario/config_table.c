@@ -42,7 +42,7 @@ TestSuite(config_table, .fini = harness_fini, .timeout = 60);
 
 #define TOP_KEYS                                                                                   \
 	"listen, threads, cache, backends, compression, admin, timeouts, limits, log, "            \
-	"trusted_proxies"
+	"trusted_proxies, underscores_in_headers"
 #define BACKEND_KEYS                                                                               \
 	"name, servers, balance, pool_size, connect_timeout, first_byte_timeout, "                 \
 	"between_bytes_timeout, retries, health_check"
@@ -883,6 +883,8 @@ static const struct bad_row trusted_rows[] = {
      BASE "trusted_proxies: [\"10.0.0.0/8\", \"::1/200\"]\n",
      {"5:33: trusted_proxies[1]: invalid network '::1/200': invalid prefix length (expected "
       "0..128)"}},
+    {"underscores_in_headers_not_bool", BASE "underscores_in_headers: yes please\n",
+     {"5:25: underscores_in_headers: expected true or false, got 'yes please'"}},
     {"heuristic_with_credentials_not_bool",
      BASE "cache:\n"
 	  "  heuristic_with_credentials: maybe\n",

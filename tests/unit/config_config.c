@@ -397,10 +397,10 @@ Test(config_errors, unknown_key_line3_col5)
 
 Test(config_errors, unknown_top_level_key)
 {
-	expect_one_error(
-	    MINIMAL "listn: x\n",
-	    "t.yaml:5:1: unknown key 'listn' at top level; expected one of: listen, "
-	    "threads, cache, backends, compression, admin, timeouts, limits, log, trusted_proxies");
+	expect_one_error(MINIMAL "listn: x\n",
+			 "t.yaml:5:1: unknown key 'listn' at top level; expected one of: listen, "
+			 "threads, cache, backends, compression, admin, timeouts, limits, log, "
+			 "trusted_proxies, underscores_in_headers");
 }
 
 Test(config_errors, unknown_keys_other_sections)
@@ -646,7 +646,8 @@ Test(config_errors, many_errors_reported_together)
 	cr_assert_null(cfg);
 	static const char *const want[] = {
 	    "t.yaml:3:1: unknown key 'bogus' at top level; expected one of: listen, threads, "
-	    "cache, backends, compression, admin, timeouts, limits, log, trusted_proxies",
+	    "cache, backends, compression, admin, timeouts, limits, log, trusted_proxies, "
+	    "underscores_in_headers",
 	    "t.yaml:1:10: listen[0]: invalid address '127.0.0.1': missing port (expected "
 	    "HOST:PORT)",
 	    "t.yaml:2:10: threads: 'zero' is not a whole number or \"auto\"",
@@ -762,7 +763,8 @@ Test(config_file, load_from_file)
 	char want[256];
 	snprintf(want, sizeof(want),
 		 "%s:506:1: unknown key 'bad' at top level; expected one of: listen, threads, "
-		 "cache, backends, compression, admin, timeouts, limits, log, trusted_proxies",
+		 "cache, backends, compression, admin, timeouts, limits, log, trusted_proxies, "
+		 "underscores_in_headers",
 		 path);
 	cr_assert_str_eq(e.lines[0], want);
 	config_errors_clear(&e);
@@ -1430,6 +1432,10 @@ Test(config_trusted, default_none_and_forms)
 	cr_assert(!trusted(cfg, "127.0.0.1"));
 	cr_assert(!trusted(cfg, "::1"));
 	cr_assert_not(cfg->cache.heuristic_with_credentials);
+	cr_assert_not(cfg->underscores_in_headers);
+	config_free(&cfg);
+	cfg = expect_ok(MINIMAL "underscores_in_headers: true\n");
+	cr_assert(cfg->underscores_in_headers);
 	config_free(&cfg);
 	cfg = expect_ok(MINIMAL "trusted_proxies: []\n");
 	cr_assert_eq(cfg->n_trusted, 0);

@@ -40,18 +40,25 @@ Test(http_forward, kinds)
 	    "X-Original-URL: /admin", "X-Rewrite-URL: /admin",	"X-HTTP-Method-Override: DELETE",
 	    "X-HTTP-Method: DELETE",  "X-Method-Override: PUT",
 	};
-	static const char *const none[] = {
-	    "X-Forwarded-For: 1.2.3.4",
-	    "X-Forwarded: x",
-	    "X-Hostname: a",
-	    "Front-End: x",
-	    "Forward: x",
-	    "Cookie: a=b",
-	    "X-Real-IP: 1.2.3.4",
-	    "X: y",
-	    "X-Original-URLs: /a",
-	    "Via: 1.1 a",
+	static const char *const addr[] = {
+	    "X-Forwarded-For: 1.2.3.4", "X-Real-IP: 1.2.3.4",	    "X-Client-IP: 1.2.3.4",
+	    "True-Client-IP: 1.2.3.4",	"x_forwarded_for: 1.2.3.4",
 	};
+	static const char *const none[] = {
+	    "X-Forwarded: x",	   "X-Hostname: a",	  "Front-End: x",
+	    "Forward: x",	   "Cookie: a=b",	  "X: y",
+	    "Via: 1.1 a",	   "X-Original-URLs: /a", "X-Forwarded-Hosts: a",
+	    "X.Forwarded.Host: a", "True-Client: a",
+	};
+	/* '_' for '-' is the same field to CGI-style backends, so to us too. */
+	static const char *const under[] = {"X_Forwarded_Host: evil", "x_forwarded-proto: https",
+					    "Front_End_Https: on",
+					    "X_HTTP_METHOD_OVERRIDE: DELETE"};
+	for (size_t i = 0; i < sizeof(addr) / sizeof(addr[0]); i++)
+		cr_expect_eq(kind(addr[i]), FORWARD_ADDRESS, "%s", addr[i]);
+	for (size_t i = 0; i < 3; i++)
+		cr_expect_eq(kind(under[i]), FORWARD_FORWARDING, "%s", under[i]);
+	cr_expect_eq(kind(under[3]), FORWARD_OVERRIDE, "%s", under[3]);
 	for (size_t i = 0; i < sizeof(fwd) / sizeof(fwd[0]); i++)
 		cr_expect_eq(kind(fwd[i]), FORWARD_FORWARDING, "%s", fwd[i]);
 	for (size_t i = 0; i < sizeof(ovr) / sizeof(ovr[0]); i++)
@@ -91,18 +98,21 @@ Test(http_forward, key_names_values_in_a_fixed_order)
 			 "x-forwarded-port=443, 8443\n");
 }
 
-Test(http_forward, forwarded_keys_host_and_proto_only)
+Test(http_forward, forwarded_keys_all_pairs_but_for_and_by)
 {
 	char a[256];
 	snprintf(a, sizeof(a), "%s",
-		 key("Forwarded: for=192.0.2.1;proto=https;host=A.example\r\n"));
+		 key("Forwarded: for=192.0.2.1;proto=https;host=a.example\r\n"));
 	cr_assert_str_eq(a, "forwarded=proto=https;host=a.example;\n");
 	/* for= and by= differ per client: not keyed. */
 	cr_assert_str_eq(
 	    key("Forwarded: for=198.51.100.7;by=10.0.0.1;proto=https;host=a.example\r\n"), a);
-	/* Quoted values, OWS, case. */
+	/* Quoted values, OWS, the case of names. */
 	cr_assert_str_eq(
-	    key("Forwarded: for=\"[2001:db8::1]:4711\" ; Proto=HTTPS ;host=\"a.example\"\r\n"), a);
+	    key("Forwarded: for=\"[2001:db8::1]:4711\" ; Proto=https ;host=\"a.example\"\r\n"), a);
+	/* Every other pair is keyed: a backend may read "xhost" as a host. */
+	cr_assert_str_eq(key("Forwarded: for=1.2.3.4;xhost=evil;proto=https;host=a.example\r\n"),
+			 "forwarded=xhost=evil;proto=https;host=a.example;\n");
 	/* Several elements each keep their own. */
 	cr_assert_str_eq(key("Forwarded: proto=http, proto=https;for=x\r\n"),
 			 "forwarded=proto=http;,proto=https;\n");
@@ -111,6 +121,8 @@ Test(http_forward, forwarded_keys_host_and_proto_only)
 			 "forwarded=host=a,b;proto=http;\n");
 	/* Only for=: present but says nothing keyed. */
 	cr_assert_str_eq(key("Forwarded: for=1.2.3.4\r\n"), "forwarded=\n");
+	/* An underscore spelling of a forwarding field is keyed like it. */
+	cr_assert_str_eq(key("X_Forwarded_Host: evil\r\n"), "x-forwarded-host=evil\n");
 }
 
 Test(http_forward, key_that_does_not_fit)
