@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "rt/ctx.h"
+#include "rt/group.h"
 #include "rt/io.h"
 #include "rt/loop.h"
 #include "rt/stack.h"
@@ -49,6 +50,11 @@ struct rt_task {
 	bool timed_out;	 /* the deadline passed and cancelled io_op */
 
 	struct rt_task *joiner;
+
+	/* The group this task is a member of (group.c), or NULL; linked
+	 * here so that membership allocates nothing. */
+	struct rt_group *group;
+	struct rt_group_link group_link;
 };
 
 struct rt_loop {
@@ -110,5 +116,8 @@ void rt_dl_arm(struct rt_loop *l, struct rt_task *t, rt_time_t at);
 void rt_dl_disarm(struct rt_loop *l, struct rt_task *t);
 /* task.c: end T's rt_wait with ERR (timeout or cancel). */
 void rt_wait_abort(struct rt_task *t, int err);
+
+/* group.c: T leaves its group (T->group != NULL). */
+void rt_group_drop(struct rt_task *t);
 
 #endif

@@ -88,7 +88,7 @@ void rt_task_detach(struct rt_task *t)
 
 void rt_task_free(struct rt_loop *loop, struct rt_task *t)
 {
-	assert(t->magic == RT_TASK_MAGIC && t->state == T_DONE);
+	assert(t->magic == RT_TASK_MAGIC && t->state == T_DONE && !t->group);
 	t->magic = 0;
 	t->next = loop->free_tasks;
 	loop->free_tasks = t;
@@ -101,6 +101,10 @@ void rt_task_finish(struct rt_loop *loop, struct rt_task *t)
 	stack_put(&loop->stacks, t->stack);
 	t->stack = NULL;
 	loop->ntasks--;
+	/* Finishing is leaving: before T can be freed, and after its stack
+	 * is back, so a group's waiters wake when no member code can run. */
+	if (t->group)
+		rt_group_drop(t);
 	if (t->joiner) {
 		struct rt_task *j = t->joiner;
 		t->joiner = NULL;

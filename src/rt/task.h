@@ -41,7 +41,10 @@ void rt_task_detach(struct rt_task *t);
 int rt_task_join(struct rt_task **tp, rt_time_t deadline);
 
 /* Cancel T: its pending await (if any) ends with -ECANCELED and so does
- * every later one. Safe on a finished-but-unjoined task. */
+ * every later one. A pending await whose result has already come in (its
+ * CQE, an rt_wake) returns that result, so no received bytes or
+ * accepted fd are lost. Safe on a finished-but-unjoined task. To cancel
+ * many tasks as one, see rt/group.h. */
 void rt_task_cancel(struct rt_task *t);
 
 /* Let other runnable tasks run; returns -ECANCELED if cancelled, else 0. */
