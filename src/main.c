@@ -11,7 +11,7 @@
 #include "ops/accesslog.h"
 #include "ops/log.h"
 #include "ops/notify.h"
-#include "proxy/proxy.h"
+#include "daemon/daemon.h"
 #include "rt/clock.h"
 
 static void usage(FILE *f)
@@ -39,12 +39,12 @@ static struct config *load(const char *path)
 	return cfg;
 }
 
-static void status_serving(const struct proxy *px)
+static void status_serving(const struct daemon *d)
 {
-	const struct config *cfg = proxy_config(px);
+	const struct config *cfg = daemon_config(d);
 	notify_sendf("READY=1\nSTATUS=serving %s with %u loops (configuration %llu)",
 		     cfg->n_listen ? cfg->listen[0].spec : "nothing", cfg->threads,
-		     (unsigned long long)px->gen_seq);
+		     (unsigned long long)d->gen_seq);
 }
 
 /*
@@ -52,9 +52,9 @@ static void status_serving(const struct proxy *px)
  * with errors is refused whole and the running configuration stays; the
  * outcome is kept for the admin request that may be waiting for it.
  */
-static void reload(struct proxy *px, const char *path)
+static void reload(struct daemon *d, const char *path)
 {
-	unsigned long asked = atomic_load(&px->reload_asked);
+	unsigned long asked = atomic_load(&d->reload_asked);
 	struct timespec mono;
 	clock_gettime(CLOCK_MONOTONIC, &mono);
 	notify_sendf("RELOADING=1\nMONOTONIC_USEC=%llu\nSTATUS=reloading %s",
@@ -62,7 +62,7 @@ static void reload(struct proxy *px, const char *path)
 			 (unsigned long long)mono.tv_nsec / 1000,
 		     path);
 	log_info("reloading %s", path);
-	char text[sizeof(px->reload_errors)];
+	char text[sizeof(d->reload_errors)];
 	size_t tl = 0;
 	text[0] = '\0';
 	struct config_errors errs = {0};
@@ -77,23 +77,23 @@ static void reload(struct proxy *px, const char *path)
 		}
 		r = -EINVAL;
 	} else {
-		r = proxy_reload(px, cfg);
+		r = daemon_reload(d, cfg);
 		if (r < 0)
 			snprintf(text, sizeof(text), "%s\n", strerror(-r));
 	}
 	config_errors_clear(&errs);
 	if (r == 0)
-		log_info("reloaded %s: configuration %llu", path, (unsigned long long)px->gen_seq);
+		log_info("reloaded %s: configuration %llu", path, (unsigned long long)d->gen_seq);
 	else
 		log_error("reload of %s refused; still running configuration %llu", path,
-			  (unsigned long long)px->gen_seq);
-	pthread_mutex_lock(&px->lock);
-	px->reload_status = r;
-	px->reload_gen = px->gen_seq;
-	memcpy(px->reload_errors, text, sizeof(text));
-	pthread_mutex_unlock(&px->lock);
-	atomic_store(&px->reload_done, asked);
-	status_serving(px);
+			  (unsigned long long)d->gen_seq);
+	pthread_mutex_lock(&d->lock);
+	d->reload_status = r;
+	d->reload_gen = d->gen_seq;
+	memcpy(d->reload_errors, text, sizeof(text));
+	pthread_mutex_unlock(&d->lock);
+	atomic_store(&d->reload_done, asked);
+	status_serving(d);
 }
 
 int main(int argc, char **argv)
@@ -154,18 +154,18 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 
 	notify_init();
-	struct proxy px;
-	int r = proxy_start(&px, cfg); /* px owns cfg from here on */
+	struct daemon d;
+	int r = daemon_start(&d, cfg); /* d owns cfg from here on */
 	if (r < 0) {
 		log_error("startup failed: %s", strerror(-r));
 		notify_sendf("STATUS=startup failed: %s", strerror(-r));
-		proxy_drain(&px, 0);
-		proxy_free(&px);
+		daemon_drain(&d, 0);
+		daemon_free(&d);
 		notify_close();
 		return 1;
 	}
 	log_info("ringcache %s started with %s", RINGCACHE_VERSION, path);
-	status_serving(&px);
+	status_serving(&d);
 	/* The watchdog is pinged at half the interval systemd set, and only
 	 * while every loop answers: a loop stuck in a task makes systemd
 	 * restart the service, as WatchdogSec= intends. */
@@ -174,7 +174,7 @@ int main(int argc, char **argv)
 		wd_usec = 3000; /* a shorter interval would only spin this thread */
 	rt_time_t next_ping = rt_clock_now();
 	if (wd_usec)
-		proxy_loops_alive(&px); /* posts the first ping */
+		daemon_loops_alive(&d); /* posts the first ping */
 	for (;;) {
 		int sig = 0;
 		if (wd_usec) {
@@ -183,7 +183,7 @@ int main(int argc, char **argv)
 			 * wake this thread must not push the ping back. */
 			rt_time_t now = rt_clock_now();
 			if (now >= next_ping) {
-				if (proxy_loops_alive(&px))
+				if (daemon_loops_alive(&d))
 					notify_send("WATCHDOG=1");
 				next_ping = now + wd_usec / 3 * 1000;
 				continue;
@@ -205,25 +205,25 @@ int main(int argc, char **argv)
 			notify_sendf(
 			    "STOPPING=1\nSTATUS=draining (%s)\nEXTEND_TIMEOUT_USEC=%llu",
 			    strsignal(sig),
-			    (unsigned long long)(proxy_config(&px)->timeouts.drain_ns / 1000 +
+			    (unsigned long long)(daemon_config(&d)->timeouts.drain_ns / 1000 +
 						 5000000));
 			break;
 		}
 		if (sig == SIGHUP)
-			reload(&px, path);
-		if (sig == SIGUSR1 && px.alog) {
+			reload(&d, path);
+		if (sig == SIGUSR1 && d.alog) {
 			/* logrotate moved the access log: write to a new file. */
-			int e = alog_reopen(px.alog);
+			int e = alog_reopen(d.alog);
 			if (e < 0)
 				log_error("SIGUSR1: cannot reopen %s: %s; still writing to the old "
 					  "file",
-					  alog_path(px.alog), strerror(-e));
+					  alog_path(d.alog), strerror(-e));
 			else
-				log_info("SIGUSR1: reopened %s", alog_path(px.alog));
+				log_info("SIGUSR1: reopened %s", alog_path(d.alog));
 		}
 	}
-	proxy_drain(&px, proxy_config(&px)->timeouts.drain_ns);
-	proxy_free(&px);
+	daemon_drain(&d, daemon_config(&d)->timeouts.drain_ns);
+	daemon_free(&d);
 	log_info("stopped");
 	notify_close();
 	return 0;

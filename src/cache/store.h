@@ -34,7 +34,7 @@
 #include <sys/types.h>
 
 #include "cache/evict.h"
-#include "compress/codec.h"
+#include "http/coding.h"
 #include "cache/policy.h"
 #include "rt/clock.h"
 #include "rt/loop.h"

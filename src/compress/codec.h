@@ -23,12 +23,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-enum coding { CODING_IDENTITY = 0, CODING_GZIP, CODING_BR, CODING_ZSTD, CODING__N };
+#include "http/coding.h"
 
-/* "identity", "gzip", "br", "zstd"; "?" for anything else. */
-const char *coding_name(enum coding c);
-/* The coding of token S[0..N) (case-insensitive, "x-gzip" is gzip), or -1. */
-int coding_parse(const char *s, size_t n);
 
 enum codec_op {
 	CODEC_CONTINUE, /* take input, emit what is ready */

@@ -124,7 +124,7 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
-#include "compress/codec.h"
+#include "http/coding.h"
 
 #define CONFIG_MAGIC 0x43464721u
 

@@ -28,7 +28,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "compress/codec.h"
+#include "http/coding.h"
 
 /*
  * The coding to send for the Accept-Encoding value VAL[0..LEN) (several

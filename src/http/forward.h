@@ -1,6 +1,14 @@
 /*
- * forward.h - request fields that say where a request came from or what
- * it "really" is, which a cache must not take from just anyone.
+ * forward.h - the request head ringcache sends to a backend, and the
+ * request fields that say where a request came from or what it "really"
+ * is, which a cache must not take from just anyone.
+ *
+ * The head (forward_head_build) is built from the client's parsed request:
+ * hop-by-hop fields removed, Via and X-Forwarded-For appended, framing
+ * re-emitted. For a cache fetch the method may be changed (HEAD is fetched
+ * as GET so the body can be stored), the client's own conditionals and
+ * Range are dropped (the cache wants the whole representation) and the
+ * cache's validators added.
  *
  * Forwarding fields (Forwarded, X-Forwarded-Host, -Proto, ...) are set by
  * a proxy in front of ringcache; applications build absolute URLs,
@@ -29,6 +37,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "http/hbuf.h"
 #include "http/msg.h"
 
 enum forward_kind {
@@ -49,5 +58,21 @@ enum forward_kind forward_kind_of(const struct hmsg *m, const struct hfield *f);
  * none. Returns the length, or -1 when it does not fit in CAP.
  */
 int forward_key(const struct hmsg *req, char *out, size_t cap);
+
+struct forward_head_opts {
+	const char *peer_ip;	   /* appended to X-Forwarded-For */
+	const char *method;	   /* NULL: the request's own */
+	bool strip_conditionals;   /* drop If-*, Range */
+	const char *if_none_match; /* validators to add (NULL: none) */
+	size_t inm_len;
+	const char *if_modified_since;
+	size_t ims_len;
+};
+
+/* Write the head into B. Returns 0, or an HTTP status (400 when the
+ * Connection field names too many fields, 431 when B overflows). Sets
+ * *CHUNKED when the body is sent chunked. */
+int forward_head_build(struct hbuf *b, const struct hmsg *m, const struct forward_head_opts *o,
+		       bool *chunked);
 
 #endif

@@ -77,4 +77,11 @@ static inline const char *hbuf_cstr(struct hbuf *b)
 /* printf-style append (defined in hbuf.c). */
 void hbuf_printf(struct hbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+struct hmsg;
+struct hfield;
+/* "Name: value\r\n" for field F of M, as received (value OWS trimmed). */
+void hbuf_put_field(struct hbuf *b, const struct hmsg *m, const struct hfield *f);
+/* "Name: v1, v2, ..., EXTRA\r\n": every NAME field of M merged, then EXTRA. */
+void hbuf_put_merged(struct hbuf *b, const struct hmsg *m, const char *name, const char *extra);
+
 #endif

@@ -71,17 +71,17 @@ void metrics_observe_latency(struct metrics *m, uint64_t ns);
 extern const char *const metric_names[M_COUNT];
 extern const char *const metric_help[M_COUNT];
 
-#define METRIC_INC(w, name)                                                                        \
-	atomic_fetch_add_explicit(&(w)->metrics.v[M_##name], 1, memory_order_relaxed)
+/* The counters take a struct metrics *: the loop's block. */
+#define METRIC_INC(m, name) atomic_fetch_add_explicit(&(m)->v[M_##name], 1, memory_order_relaxed)
 
 /* Add N (a count; nothing when it is 0 or negative). */
-#define METRIC_ADD(w, name, n) METRIC_BYTES(w, name, n)
+#define METRIC_ADD(m, name, n) METRIC_BYTES(m, name, n)
 
 /* Add N when it is a byte count (> 0); I/O results pass straight in. */
-#define METRIC_BYTES(w, name, n)                                                                   \
+#define METRIC_BYTES(m, name, n)                                                                   \
 	do {                                                                                       \
 		if ((n) > 0)                                                                       \
-			atomic_fetch_add_explicit(&(w)->metrics.v[M_##name], (uint64_t)(n),        \
+			atomic_fetch_add_explicit(&(m)->v[M_##name], (uint64_t)(n),                \
 						  memory_order_relaxed);                           \
 	} while (0)
 

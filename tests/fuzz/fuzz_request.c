@@ -7,7 +7,7 @@
  * place and released region by region.
  *
  * Each head then goes through what the proxy derives from it: hop-by-hop
- * fields, the backend request head (reqhead_build), the cache's request
+ * fields, the backend request head (forward_head_build), the cache's request
  * metadata (policy_req_meta), Vary keys and Accept-Encoding negotiation;
  * then client.c's own checks (Host, CONNECT, transfer codings,
  * asterisk-form) decide whether the connection goes on, as in the proxy.
@@ -26,7 +26,7 @@
 #include "http/forward.h"
 #include "http/hbuf.h"
 #include "http/hop.h"
-#include "proxy/reqhead.h"
+#include "http/forward.h"
 
 #define MAX_MESSAGES 32
 
@@ -94,7 +94,7 @@ static void exercise(struct fz_conn *c, unsigned flags)
 	struct hbuf b;
 	hbuf_init(&b, out, sizeof(out));
 	static const char ims[] = "Sun, 06 Nov 1994 08:49:37 GMT";
-	struct reqhead_opts o = {.peer_ip = "192.0.2.1"};
+	struct forward_head_opts o = {.peer_ip = "192.0.2.1"};
 	if (flags & 1) {
 		o.strip_conditionals = true;
 		o.if_none_match = "\"v1\"";
@@ -105,7 +105,7 @@ static void exercise(struct fz_conn *c, unsigned flags)
 	if (flags & 2)
 		o.method = "GET";
 	bool chunked = false;
-	int st = reqhead_build(&b, m, &o, &chunked);
+	int st = forward_head_build(&b, m, &o, &chunked);
 	FZ_CHECK(st == 0 || st == 400 || st == 431);
 	FZ_CHECK(st != 400 || hs.overflow);
 	FZ_CHECK((st == 431) == b.overflow);

@@ -1,0 +1,107 @@
+/*
+ * gen.h - a generation of the running configuration.
+ *
+ * Reload must not change the config under a request that is using it: a
+ * request picks its backend and server by index, holds rule pointers and
+ * pooled connections across awaits. So each loaded config lives in a
+ * struct gen together with what is built from it (backend selection state,
+ * per-loop connection pools), and every request holds the generation it
+ * started with until it ends. A reload makes a new generation and posts it
+ * to each loop; the loop adopts it for new requests (gen_switch), and an
+ * old generation is freed when no loop uses it as current and no request
+ * holds it any more.
+ *
+ * Holding is per loop and unlocked: slot[loop].refs is written only by that
+ * loop's thread, so a hold is an increment on a line no other thread
+ * touches. `live` counts the loops (plus the main thread) that have not
+ * released the generation yet; the one that brings it to zero frees it.
+ */
+#ifndef RINGCACHE_BACKEND_GEN_H
+#define RINGCACHE_BACKEND_GEN_H
+
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "backend/pick.h"
+#include "config/config.h"
+#include "ops/metrics.h"
+#include "rt/group.h"
+
+struct bpool;
+
+#define GEN_MAGIC 0x47454e31u
+
+struct gen_slot {
+	struct bpool ***pools;	/* [backend][server], this loop's idle connections */
+	struct rt_group probes; /* this loop's health probes of the generation */
+	unsigned refs;		/* requests and tasks of this loop holding the generation */
+	bool adopted;		/* the loop switched to it (its pools exist) */
+	bool released;
+} __attribute__((aligned(64)));
+
+struct gen {
+	unsigned magic;
+	uint64_t id; /* 1 for the config the daemon started with, then +1 per reload */
+	struct config *cfg;
+	struct backend_rt *backends;
+	size_t n_backends;
+	unsigned nworkers;
+	atomic_uint live; /* loops not yet released + 1 for the main thread */
+	struct gen_slot *slots;
+};
+
+/*
+ * One loop as the backend side sees it: which slot of every generation is
+ * its own, which generation new requests take, whether it drains (no
+ * connection goes back to a pool then), and where it counts. Embedded in
+ * the loop's worker (serve/worker.h); written only by its loop thread.
+ */
+struct bloop {
+	unsigned id;	 /* the loop's index: its slot in every generation */
+	struct gen *gen; /* current: new requests hold this one */
+	bool draining;
+	struct metrics *metrics;
+};
+
+/* Build a generation owning CFG (main thread). NULL on ENOMEM (CFG is then
+ * still the caller's). */
+struct gen *gen_create(struct config *cfg, unsigned nworkers, uint64_t id);
+
+/* The main thread lets go of G (after every loop has switched away from it,
+ * or at exit). */
+void gen_unref_main(struct gen *g);
+
+/* The main thread lets go of G for good, with the slots of every loop that
+ * never adopted it or has ended (a reload that failed before G was posted;
+ * exit, after the loops are joined). */
+void gen_discard(struct gen *g);
+
+/* Loop side. Hold the loop's current generation for a request or task. */
+static inline struct gen *gen_hold(struct bloop *b)
+{
+	struct gen *g = b->gen;
+	g->slots[b->id].refs++;
+	return g;
+}
+
+/* A second hold on G from the same loop (a task spawned by a request). */
+static inline void gen_hold_again(struct bloop *b, struct gen *g)
+{
+	g->slots[b->id].refs++;
+}
+
+/* Drop a hold; the last one on a generation the loop has left releases it. */
+void gen_put(struct bloop *b, struct gen *g);
+
+/*
+ * On B's loop: make G current for new requests. Builds the loop's pools
+ * for G and moves the idle connections of servers that G still has into
+ * them, so a reload costs no reconnects. 0 or -ENOMEM (B keeps its old
+ * generation; G is released for this loop).
+ */
+int gen_switch(struct bloop *b, struct gen *g);
+
+/* At loop exit: release the loop's current generation (no holds left). */
+void gen_leave(struct bloop *b);
+
+#endif

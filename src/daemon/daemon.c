@@ -1,0 +1,189 @@
+/* daemon.c - the process's loop threads: start, run, the watchdog ping, free. */
+#include "daemon/daemon.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "backend/health.h"
+#include "cache/store.h"
+#include "compress/pool.h"
+#include "ops/accesslog.h"
+#include "ops/log.h"
+
+static void hb_on_loop(struct rt_msg *m)
+{
+	struct dloop *l = (struct dloop *)((char *)m - offsetof(struct dloop, hb_msg));
+	atomic_store(&l->hb_pending, false);
+}
+
+bool daemon_loops_alive(struct daemon *d)
+{
+	bool all = true;
+	pthread_mutex_lock(&d->lock); /* a loop being torn down unpublishes itself */
+	for (unsigned i = 0; i < d->nloops; i++) {
+		struct dloop *l = &d->loops[i];
+		if (!l->w.loop || atomic_load(&l->hb_pending)) {
+			if (l->w.loop)
+				log_warn(
+				    "watchdog: loop %u has not run a ping for a whole interval", i);
+			all = false;
+			continue;
+		}
+		l->hb_msg.fn = hb_on_loop;
+		atomic_store(&l->hb_pending, true);
+		rt_loop_post(l->w.loop, &l->hb_msg);
+	}
+	pthread_mutex_unlock(&d->lock);
+	return all;
+}
+
+/* The starvation watchdog's report: one line per task that overran. */
+static void report_slow_task(int loop_id, const char *name, uint64_t ran_ns)
+{
+	log_warn("watchdog: task '%s' on loop %d ran %.3f ms without yielding; every other task "
+		 "of that loop waited",
+		 name, loop_id, (double)ran_ns / 1e6);
+}
+
+/* One loop thread: its ring, the first generation, its acceptors and
+ * probes; then it serves until drain stops it. */
+static void *loop_main(void *arg)
+{
+	struct dloop *l = arg;
+	struct daemon *d = l->d;
+	struct worker *w = &l->w;
+	int err = 0;
+	struct rt_loop_opts o = {.id = (int)w->be.id,
+				 .watchdog_ns = d->gen->cfg->timeouts.task_budget_ns,
+				 .on_slow_task = report_slow_task};
+	w->loop = rt_loop_create(&o, &err);
+	if (!w->loop)
+		l->start_err = err;
+	else if ((err = gen_switch(&w->be, d->gen)) < 0)
+		l->start_err = err;
+	else if (d->alog && !(w->alog = alog_loop_create(d->alog)))
+		l->start_err = -ENOMEM;
+	if (!l->start_err) {
+		listen_apply(l, &d->listeners);
+		health_start(&w->be, w->be.gen);
+	}
+	pthread_mutex_lock(&d->lock);
+	d->started++;
+	pthread_cond_broadcast(&d->cond);
+	pthread_mutex_unlock(&d->lock);
+	if (l->start_err)
+		return NULL;
+	rt_loop_run(w->loop);
+	alog_loop_free(&w->alog);
+	gen_leave(&w->be);
+	rt_group_fini(&l->admins);
+	/* daemon_drain may be posting to this loop: unpublish it first. */
+	pthread_mutex_lock(&d->lock);
+	struct rt_loop *loop = w->loop;
+	w->loop = NULL;
+	pthread_mutex_unlock(&d->lock);
+	rt_loop_destroy(&loop);
+	return NULL;
+}
+
+const struct config *daemon_config(const struct daemon *d)
+{
+	return d->gen->cfg;
+}
+
+/* Compression pool: made when the first config that enables it is
+ * loaded; its size is fixed until restart. */
+int daemon_ensure_cpool(struct daemon *d, const struct config *cfg)
+{
+	if (!cfg->compression.enabled || d->sh.cpool)
+		return 0;
+	d->sh.cpool = cpool_create(cfg->compression.workers, cfg->compression.queue,
+				   cfg->compression.bench_on_loop);
+	if (!d->sh.cpool)
+		return -ENOMEM;
+	if (cfg->compression.bench_on_loop)
+		log_warn("compression.bench_on_loop: codecs run on the loop threads (for "
+			 "benchmarks only)");
+	return 0;
+}
+
+int daemon_start(struct daemon *d, struct config *cfg)
+{
+	memset(d, 0, sizeof(*d));
+	d->magic = DAEMON_MAGIC;
+	pthread_mutex_init(&d->lock, NULL);
+	pthread_cond_init(&d->cond, NULL);
+	d->main_thread = pthread_self();
+	d->loops = calloc(cfg->threads, sizeof(*d->loops));
+	d->nloops = d->loops ? cfg->threads : 0;
+	d->gen = d->loops ? gen_create(cfg, cfg->threads, ++d->gen_seq) : NULL;
+	if (!d->gen) {
+		config_free(&cfg);
+		return -ENOMEM;
+	}
+	d->sh.store = store_create(cfg->cache.memory);
+	if (!d->sh.store)
+		return -ENOMEM;
+	int r = daemon_ensure_cpool(d, cfg);
+	if (r < 0)
+		return r;
+	if (cfg->log_access_path) {
+		d->alog = alog_open(cfg->log_access_path, cfg->log_access_format, &r);
+		if (!d->alog) {
+			log_error("log.access %s: %s", cfg->log_access_path, strerror(-r));
+			return r;
+		}
+	}
+	/* All listening sockets are opened here, on the main thread, before
+	 * any loop runs: a bad address fails startup at once. */
+	r = listen_table_build(&d->listeners, cfg, NULL, d->nloops);
+	if (r < 0)
+		return r;
+	for (unsigned i = 0; i < d->nloops; i++) {
+		struct dloop *l = &d->loops[i];
+		l->magic = DLOOP_MAGIC;
+		l->d = d;
+		worker_init(&l->w, i, &d->sh);
+		rt_group_init(&l->admins);
+	}
+	for (unsigned i = 0; i < d->nloops; i++) {
+		if (pthread_create(&d->loops[i].thread, NULL, loop_main, &d->loops[i]) != 0) {
+			log_error("cannot start loop thread %u", i);
+			d->nloops = i;
+			daemon_drain(d, 0);
+			return -EAGAIN;
+		}
+	}
+	pthread_mutex_lock(&d->lock);
+	while (d->started < d->nloops)
+		pthread_cond_wait(&d->cond, &d->lock);
+	pthread_mutex_unlock(&d->lock);
+	for (unsigned i = 0; i < d->nloops; i++) {
+		if (d->loops[i].start_err) {
+			log_error("loop %u failed to start: %s", i,
+				  strerror(-d->loops[i].start_err));
+			return d->loops[i].start_err;
+		}
+	}
+	return 0;
+}
+
+void daemon_free(struct daemon *d)
+{
+	listen_table_free(&d->listeners);
+	for (unsigned i = 0; i < d->nloops; i++) {
+		/* A loop that never started still has its worker set up. */
+		if (d->loops[i].magic == DLOOP_MAGIC && d->loops[i].w.magic == WORKER_MAGIC)
+			worker_fini(&d->loops[i].w);
+	}
+	free(d->loops);
+	d->loops = NULL;
+	gen_discard(d->gen); /* the loops have ended */
+	d->gen = NULL;
+	cpool_destroy(&d->sh.cpool);
+	alog_close(&d->alog); /* the loops, and their halves, are gone */
+	store_free(&d->sh.store);
+	pthread_mutex_destroy(&d->lock);
+	pthread_cond_destroy(&d->cond);
+}

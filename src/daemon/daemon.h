@@ -1,0 +1,119 @@
+/*
+ * daemon.h - the process: its loop threads, start, reload, drain.
+ *
+ * One struct daemon per process holds what the loops share: the newest
+ * configuration generation (backend/gen.h), what the serving side shares
+ * (serve/worker.h: the store, the compression pool, the connection count)
+ * and the table of listening sockets (listen.h). Each loop thread is a
+ * struct dloop: its worker (serve/worker.h) plus what the daemon needs to
+ * start, switch, ping and stop it, its acceptors and its admin requests.
+ *
+ * Reload (daemon_reload, main thread): build a generation from the new
+ * config and a listener table from the new addresses, then post both to
+ * every loop and wait until each has switched; a failure at any step
+ * before the post leaves everything as it was.
+ */
+#ifndef RINGCACHE_DAEMON_DAEMON_H
+#define RINGCACHE_DAEMON_DAEMON_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "config/config.h"
+#include "daemon/listen.h"
+#include "rt/group.h"
+#include "rt/loop.h"
+#include "serve/worker.h"
+
+struct acceptor;
+
+#define DLOOP_MAGIC 0x444c5031u
+
+/* One loop thread. */
+struct dloop {
+	unsigned magic;
+	struct worker w; /* the serving side: connections, tasks, counters */
+	struct daemon *d;
+	pthread_t thread;
+	struct acceptor *acceptors; /* listening sockets armed on this loop */
+	struct rt_group admins;	    /* admin requests (admin.c), ended at drain */
+	struct rt_msg drain_msg;
+	struct rt_msg force_msg;
+	struct rt_msg hb_msg;	  /* watchdog ping (daemon_loops_alive) */
+	atomic_bool hb_pending;	  /* posted and not yet run by the loop */
+	struct rt_msg switch_msg; /* reload: adopt switch_gen and the listener table */
+	struct gen *switch_gen;
+	atomic_bool switch_pending; /* posted and not yet run */
+	int start_err;
+};
+
+/* The dloop whose worker W is. */
+static inline struct dloop *dloop_of(struct worker *w)
+{
+	return (struct dloop *)((char *)w - offsetof(struct dloop, w));
+}
+
+struct alog;
+
+#define DAEMON_MAGIC 0x44414531u
+
+struct daemon {
+	unsigned magic;
+	struct gen *gen;	/* the newest generation (main thread's reference) */
+	uint64_t gen_seq;	/* ids given so far */
+	struct serve_shared sh; /* the store, the compression pool, the connection count */
+	struct alog *alog;	/* the access log (log.access); NULL: none */
+	struct dloop *loops;
+	unsigned nloops;
+	struct listen_table listeners; /* main thread: the addresses now served */
+
+	pthread_mutex_t lock; /* startup and reload handshakes, loop teardown */
+	pthread_cond_t cond;
+	unsigned started;
+	unsigned switched;
+
+	/* Reloads asked for through the admin API (admin.c), answered by the
+	 * main thread: asked > done means one is waiting. */
+	pthread_t main_thread;
+	atomic_ulong reload_asked, reload_done;
+	int reload_status;	  /* under lock: 0, or -errno of the last reload */
+	uint64_t reload_gen;	  /* under lock: the generation running after it */
+	char reload_errors[2048]; /* under lock: its error lines */
+};
+
+/* Open listeners, start one loop thread per cfg->threads. Takes CFG (also
+ * on failure: daemon_free frees it). 0 or -errno (errors are logged). */
+int daemon_start(struct daemon *d, struct config *cfg);
+
+/* The newest configuration (main thread). */
+const struct config *daemon_config(const struct daemon *d);
+
+/*
+ * Swap in CFG (main thread; takes it, also on failure). Keys that need a
+ * restart (threads, compression.workers and .queue) keep their running
+ * values, with a warning. 0, or -errno when a listener cannot be opened or
+ * memory runs out: the running configuration then stays, untouched.
+ */
+int daemon_reload(struct daemon *d, struct config *cfg);
+
+/* Stop accepting, let in-flight requests finish and close idle connections;
+ * after TIMEOUT_NS cancel what is left. Joins the threads. */
+void daemon_drain(struct daemon *d, uint64_t timeout_ns);
+
+void daemon_free(struct daemon *d);
+
+/*
+ * For the systemd watchdog, from the main thread: true when every loop has
+ * run the ping posted by the previous call (a loop stuck in a task never
+ * does); then posts the next ping. The first call has nothing to check:
+ * it posts and returns true.
+ */
+bool daemon_loops_alive(struct daemon *d);
+
+/* Between daemon.c and reload.c: make the compression pool when CFG is the
+ * first config that enables compression (its size is fixed until restart). */
+int daemon_ensure_cpool(struct daemon *d, const struct config *cfg);
+
+#endif

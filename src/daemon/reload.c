@@ -1,0 +1,136 @@
+/* reload.c - swap in a new configuration generation and listener table. */
+#include "daemon/daemon.h"
+
+#include <errno.h>
+#include <string.h>
+#include <time.h>
+
+#include "backend/health.h"
+#include "cache/store.h"
+#include "ops/log.h"
+
+/* Runs on the loop thread: adopt the generation and listener table the
+ * main thread posted, then tell it. */
+static void switch_on_loop(struct rt_msg *m)
+{
+	struct dloop *l = (struct dloop *)((char *)m - offsetof(struct dloop, switch_msg));
+	struct daemon *d = l->d;
+	struct bloop *b = &l->w.be;
+	/* Held across the switch, so that its probes can be stopped after it
+	 * (a switch releases a generation nobody holds). */
+	struct gen *old = b->gen;
+	gen_hold_again(b, old);
+	if (gen_switch(b, l->switch_gen) < 0) {
+		log_error("loop %u: out of memory switching to configuration %llu; keeping %llu",
+			  b->id, (unsigned long long)l->switch_gen->id,
+			  (unsigned long long)b->gen->id);
+	} else {
+		rt_group_cancel(&old->slots[b->id].probes);
+		health_start(b, b->gen);
+	}
+	gen_put(b, old);
+	listen_apply(l, &d->listeners);
+	/* Both under the lock: a reload that sees this loop done must also
+	 * find its count in, not have it land in its own fresh count. */
+	pthread_mutex_lock(&d->lock);
+	d->switched++;
+	atomic_store(&l->switch_pending, false);
+	pthread_cond_broadcast(&d->cond);
+	pthread_mutex_unlock(&d->lock);
+}
+
+/* Keys whose running value a reload cannot change: keep it, say so. */
+static void keep_restart_keys(const struct config *old, struct config *cfg)
+{
+	bool same_log = (!cfg->log_access_path && !old->log_access_path) ||
+			(cfg->log_access_path && old->log_access_path &&
+			 !strcmp(cfg->log_access_path, old->log_access_path));
+	if (!same_log || cfg->log_access_format != old->log_access_format)
+		log_warn("reload: log.access and log.access_format take a restart; the access log "
+			 "stays as it is");
+	if (cfg->threads != old->threads) {
+		log_warn("reload: threads %u -> %u takes a restart; keeping %u", old->threads,
+			 cfg->threads, old->threads);
+		cfg->threads = old->threads;
+	}
+	if (old->compression.enabled && cfg->compression.enabled &&
+	    (cfg->compression.workers != old->compression.workers ||
+	     cfg->compression.queue != old->compression.queue ||
+	     cfg->compression.bench_on_loop != old->compression.bench_on_loop)) {
+		log_warn("reload: compression.workers, .queue and .bench_on_loop take a restart; "
+			 "keeping %u workers, queue %u",
+			 old->compression.workers, old->compression.queue);
+		cfg->compression.workers = old->compression.workers;
+		cfg->compression.queue = old->compression.queue;
+		cfg->compression.bench_on_loop = old->compression.bench_on_loop;
+	}
+}
+
+/* How long a reload waits for the loops to switch; one that does not is
+ * stuck in a task (the watchdog reports it) and switches when it can. */
+#define SWITCH_WAIT_S 10
+
+int daemon_reload(struct daemon *d, struct config *cfg)
+{
+	const struct config *old = d->gen->cfg;
+	keep_restart_keys(old, cfg);
+	for (unsigned i = 0; i < d->nloops; i++) {
+		if (atomic_load(&d->loops[i].switch_pending)) {
+			log_error("reload: loop %u has not finished the previous reload", i);
+			config_free(&cfg);
+			return -EBUSY;
+		}
+	}
+	struct gen *g = gen_create(cfg, d->nloops, d->gen_seq + 1);
+	if (!g) {
+		config_free(&cfg);
+		return -ENOMEM;
+	}
+	struct listen_table t;
+	int r = listen_table_build(&t, cfg, &d->listeners, d->nloops);
+	if (r == 0 && (r = daemon_ensure_cpool(d, cfg)) < 0)
+		listen_table_free(&t); /* closes the sockets it opened */
+	if (r < 0) {
+		gen_discard(g); /* never posted: it has no users */
+		return r;
+	}
+	/* Past this point the reload cannot fail. */
+	health_inherit(g, d->gen);
+	d->gen_seq++;
+	if (cfg->cache.memory != old->cache.memory)
+		store_set_budget(d->sh.store, cfg->cache.memory);
+	static const int levels[] = {LOG_ERROR, LOG_WARN, LOG_INFO, LOG_DEBUG};
+	atomic_store(&log_max_level, levels[cfg->log_level]);
+	listen_table_free(&d->listeners); /* its sockets belong to the loops */
+	d->listeners = t;
+	struct gen *prev = d->gen;
+	d->gen = g;
+	pthread_mutex_lock(&d->lock);
+	d->switched = 0;
+	unsigned posted = 0;
+	for (unsigned i = 0; i < d->nloops; i++) {
+		struct dloop *l = &d->loops[i];
+		if (!l->w.loop)
+			continue; /* loops end only at drain, after the last reload */
+		l->switch_gen = g;
+		l->switch_msg.fn = switch_on_loop;
+		atomic_store(&l->switch_pending, true);
+		rt_loop_post(l->w.loop, &l->switch_msg);
+		posted++;
+	}
+	struct timespec until;
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += SWITCH_WAIT_S;
+	while (d->switched < posted) {
+		if (pthread_cond_timedwait(&d->cond, &d->lock, &until) != 0) {
+			log_warn(
+			    "reload: %u of %u loops switched within %d s; the rest switch when "
+			    "they can",
+			    d->switched, posted, SWITCH_WAIT_S);
+			break;
+		}
+	}
+	pthread_mutex_unlock(&d->lock);
+	gen_unref_main(prev);
+	return 0;
+}

@@ -1,0 +1,375 @@
+/* cache_path.c - the client side of the cache: lookup, hit, miss, pass, invalidation. */
+#include "serve/cachepath.h"
+
+#include <assert.h>
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cache/key.h"
+#include "cache/store.h"
+#include "http/forward.h"
+#include "http/hbuf.h"
+#include "ops/log.h"
+#include "ops/metrics.h"
+#include "serve/deliver.h"
+#include "serve/fetch.h"
+#include "backend/gen.h"
+#include "http/forward.h"
+
+#define KEY_MAX 8192
+
+/* The key options for a request to HOST, PATH: its rule's, or cache.key. */
+static unsigned key_opts(const struct config *cfg, const char *host, size_t hlen,
+			 const char *target, size_t tlen)
+{
+	const char *q = memchr(target, '?', tlen);
+	size_t plen = q ? (size_t)(q - target) : tlen;
+	const struct config_rule *rule =
+	    config_rule_match(cfg, host, cache_key_host_len(host, hlen), target, plen);
+	const struct config_key *k = rule && rule->key_set ? &rule->key : &cfg->cache.key;
+	return (k->host ? KEY_HOST : 0) | (k->query ? KEY_QUERY : 0) |
+	       (k->sort_query ? KEY_SORT_QUERY : 0);
+}
+
+int cache_key_for(const struct config *cfg, const char *host, size_t hlen, const char *target,
+		  size_t tlen, char *out, size_t cap, uint32_t *host_len)
+{
+	return cache_key_build(key_opts(cfg, host, hlen, target, tlen), host, hlen, target, tlen,
+			       out, cap, host_len);
+}
+
+static int64_t wall_now(void)
+{
+	return (int64_t)time(NULL);
+}
+
+static void knobs_for(const struct config *cfg, const struct config_rule *rule,
+		      struct policy_knobs *k, uint64_t *max_obj)
+{
+	k->ttl_override = rule && rule->ttl_ns >= 0 ? rule->ttl_ns / (int64_t)RT_SEC : POLICY_NONE;
+	k->default_ttl = rule && rule->default_ttl_ns >= 0
+			     ? rule->default_ttl_ns / (int64_t)RT_SEC
+			     : (int64_t)(cfg->cache.default_ttl_ns / RT_SEC);
+	k->heuristic_percent = cfg->cache.heuristic_percent;
+	k->heuristic_max = (int64_t)(cfg->cache.heuristic_max_ns / RT_SEC);
+	k->grace = (int64_t)(cfg->cache.grace_ns / RT_SEC);
+	k->heuristic_with_credentials = cfg->cache.heuristic_with_credentials;
+	*max_obj = rule && rule->max_object_size > 0 ? (uint64_t)rule->max_object_size
+						     : cfg->cache.max_object_size;
+}
+
+static bool method_is_safe(unsigned m)
+{
+	return m == HTTP_GET || m == HTTP_HEAD || m == HTTP_OPTIONS || m == HTTP_TRACE;
+}
+
+void cache_invalidate_after_unsafe(struct client *c, const char *host, size_t hlen)
+{
+	struct store *st = c->w->sh->store;
+	const struct config *cfg = c->gen->cfg;
+	char key[KEY_MAX];
+	uint32_t hl;
+	const char *uris[3] = {c->req_target, c->loc, c->cloc};
+	for (int i = 0; i < 3; i++) {
+		const char *u = uris[i];
+		if (!u || !u[0])
+			continue;
+		size_t ulen = strlen(u);
+		/* Absolute URIs count only for the same host. */
+		if (strncmp(u, "http://", 7) == 0 || strncmp(u, "https://", 8) == 0) {
+			const char *h = strstr(u, "://") + 3;
+			const char *slash = strchr(h, '/');
+			size_t uhl = slash ? (size_t)(slash - h) : strlen(h);
+			if (uhl != hlen || strncasecmp(h, host, hlen) != 0)
+				continue;
+			u = slash ? slash : "/";
+			ulen = strlen(u);
+		} else if (u[0] != '/') {
+			continue;
+		}
+		int kl = cache_key_for(cfg, host, hlen, u, ulen, key, sizeof(key), &hl);
+		if (kl > 0)
+			store_purge_key(st, key, (uint32_t)kl);
+	}
+}
+
+/* The request for the fetch task, which outlives the client's buffers:
+ * written out again from its fields, so it is the request as cleaned
+ * (client.c: fields removed, a dropped body's framing gone), never the
+ * bytes as received. */
+static char *copy_request_head(struct client *c, uint32_t *len)
+{
+	const struct hmsg *m = &c->req;
+	const char *method = llhttp_method_name((llhttp_method_t)hmsg_method(m));
+	size_t need = strlen(method) + m->target.len + 16;
+	for (uint32_t i = 0; i < m->n_fields; i++)
+		need += m->fields[i].name.len + m->fields[i].value.len + 4;
+	need += 2;
+	char *p = malloc(need);
+	if (!p)
+		return NULL;
+	struct hbuf b;
+	hbuf_init(&b, p, need);
+	hbuf_puts(&b, method);
+	hbuf_put(&b, " ", 1);
+	hbuf_put(&b, hmsg_ptr(m, m->target), m->target.len);
+	hbuf_puts(&b, m->p.http_minor ? " HTTP/1.1\r\n" : " HTTP/1.0\r\n");
+	for (uint32_t i = 0; i < m->n_fields; i++)
+		hbuf_put_field(&b, m, &m->fields[i]);
+	hbuf_put(&b, "\r\n", 2);
+	assert(!b.overflow);
+	*len = (uint32_t)b.len;
+	return p;
+}
+
+static int start_fetch(struct client *c, struct lookup_res *res, const struct policy_knobs *k,
+		       uint64_t max_obj, struct fetch_handle *fh)
+{
+	struct fetch_args *a = calloc(1, sizeof(*a));
+	if (!a) {
+		store_fetch_abort(c->w->sh->store, res->oh, 0);
+		cobj_release(&res->obj);
+		return -ENOMEM;
+	}
+	a->w = c->w;
+	a->gen = c->gen; /* fetch_start holds it for the task */
+	a->backend = 0;
+	a->req = copy_request_head(c, &a->req_len);
+	snprintf(a->peer_ip, sizeof(a->peer_ip), "%s", c->peer_ip);
+	a->oh = res->oh;
+	res->oh = NULL;
+	a->stale = res->obj; /* for a background refresh the caller keeps its own ref */
+	if (res->kind == LOOKUP_HIT && a->stale)
+		cobj_retain(a->stale);
+	else
+		res->obj = NULL;
+	a->knobs = *k;
+	a->max_object_size = max_obj;
+	a->fh = fh;
+	if (!a->req) {
+		store_fetch_abort(c->w->sh->store, a->oh, 0);
+		cobj_release(&a->stale);
+		free(a);
+		return -ENOMEM;
+	}
+	return fetch_start(a);
+}
+
+static enum upstream_result pass(struct client *c, const char *status)
+{
+	METRIC_INC(&c->w->metrics, cache_pass);
+	c->cache_word = "pass";
+	c->cache_status = status;
+	return upstream_forward(c, 0);
+}
+
+static void cache_status_for_fetch(char *buf, size_t n, struct fetch_handle *fh, bool collapsed,
+				   bool had_stale)
+{
+	const char *fwd = had_stale ? "stale" : "uri-miss";
+	int l;
+	if (fh->stale_served)
+		l = snprintf(buf, n, "ringcache; fwd=%s; fwd-status=%d; detail=stale-if-error", fwd,
+			     fh->fwd_status);
+	else if (fh->revalidated)
+		l = snprintf(buf, n, "ringcache; fwd=stale; fwd-status=304");
+	else if (fh->stored)
+		l = snprintf(buf, n, "ringcache; fwd=%s; fwd-status=%d; stored", fwd,
+			     fh->fwd_status);
+	else
+		l = snprintf(buf, n, "ringcache; fwd=%s; fwd-status=%d; detail=%s", fwd,
+			     fh->fwd_status, fh->detail ? fh->detail : "not-stored");
+	if (collapsed && l > 0 && (size_t)l < n)
+		snprintf(buf + l, n - (size_t)l, "; collapsed");
+}
+
+/* Bounded copy into a C string (truncates, always terminates). */
+static void copy_cstr(char *dst, size_t cap, const char *src, size_t n)
+{
+	if (n >= cap)
+		n = cap - 1;
+	memcpy(dst, src, n);
+	dst[n] = '\0';
+}
+
+enum upstream_result cache_handle(struct client *c)
+{
+	struct worker *w = c->w;
+	const struct config *cfg = c->gen->cfg;
+	struct hmsg *m = &c->req;
+	unsigned method = hmsg_method(m);
+	const struct hfield *hf = hmsg_field(m, "host", 0);
+	const char *host = hf ? hmsg_ptr(m, hf->value) : "";
+	size_t hlen = hf ? hf->value.len : 0;
+	const char *target = hmsg_ptr(m, m->target);
+	size_t tlen = m->target.len;
+	char hostcopy[256];
+	copy_cstr(hostcopy, sizeof(hostcopy), host, hlen);
+	copy_cstr(c->req_target, CLIENT_REQ_TARGET, target, tlen);
+
+	bool has_body = hmsg_chunked(m) || (hmsg_has_length(m) && hmsg_content_length(m) > 0);
+	if ((method != HTTP_GET && method != HTTP_HEAD) || has_body) {
+		if (!method_is_safe(method))
+			c->invalidate_host = hostcopy; /* used while the response head is built */
+		enum upstream_result r = pass(c, "ringcache; fwd=method");
+		c->invalidate_host = NULL;
+		return r;
+	}
+	const char *q = memchr(target, '?', tlen);
+	const struct config_rule *rule = config_rule_match(
+	    cfg, host, cache_key_host_len(host, hlen), target, q ? (size_t)(q - target) : tlen);
+	if (rule && rule->bypass)
+		return pass(c, "ringcache; fwd=bypass");
+	/* A trusted proxy's method or URL override: the backend may act on
+	 * something else than the cache would key, and the effective method
+	 * may be unsafe (RFC 9111 4.4): invalidate like one. */
+	if (c->override) {
+		c->invalidate_host = hostcopy;
+		enum upstream_result r = pass(c, "ringcache; fwd=request; detail=override");
+		c->invalidate_host = NULL;
+		return r;
+	}
+	/* What a trusted proxy says about the request is part of its key;
+	 * from anyone else those fields were removed (client.c). */
+	char fwd[512];
+	int fl = c->trusted ? forward_key(m, fwd, sizeof(fwd)) : 0;
+	if (fl < 0)
+		return pass(c, "ringcache; fwd=uri-miss; detail=key-too-long");
+
+	struct policy_knobs k;
+	uint64_t max_obj;
+	knobs_for(cfg, rule, &k, &max_obj);
+	char key[KEY_MAX];
+	uint32_t host_len;
+	int kl = cache_key_for(cfg, host, hlen, target, tlen, key, sizeof(key), &host_len);
+	if (kl < 0)
+		return pass(c, "ringcache; fwd=uri-miss; detail=key-too-long");
+	struct req_meta rq;
+	policy_req_meta(m, &rq);
+	rq.method = HTTP_GET; /* HEAD is answered from the stored GET */
+	bool only_if_cached = rq.cc.flags & CC_ONLY_IF_CACHED;
+	const struct config_backend *bcfg = c->gen->backends[0].cfg;
+	int64_t now = wall_now();
+	struct lookup_req lr = {
+	    .key = key,
+	    .key_len = (uint32_t)kl,
+	    .host_len = host_len,
+	    .req = m,
+	    .fwd_key = fwd,
+	    .fwd_len = (uint32_t)fl,
+	    .rq = &rq,
+	    .now = now,
+	    /* As long as the fetch may take, each of its retries included. */
+	    .wait_deadline = rt_deadline_in(
+		(bcfg->connect_timeout_ns + bcfg->first_byte_timeout_ns) * (bcfg->retries + 1)),
+	};
+	struct lookup_res res;
+	int lr_err = store_lookup(w->sh->store, &lr, &res);
+	if (lr_err < 0)
+		return UP_ABORT; /* cancelled while waiting: the connection is going away */
+	if (res.collapsed)
+		METRIC_INC(&w->metrics, cache_collapsed);
+	char status[160];
+	struct deliver_opts d = {.cache_status = status, .from_cache = true, .now = wall_now()};
+
+	if (res.kind == LOOKUP_HIT) {
+		struct cobj *o = res.obj;
+		int64_t ttl = o->lifetime - policy_age(&o->meta, d.now);
+		/* Built without printf: this is every hit's cost. */
+		struct hbuf sb;
+		hbuf_init(&sb, status, sizeof(status));
+		hbuf_puts(&sb, "ringcache; hit; ttl=");
+		hbuf_put_i64(&sb, ttl);
+		c->cache_word = "hit";
+		if (res.use == USE_FRESH) {
+			METRIC_INC(&w->metrics, cache_hit);
+			if (res.collapsed)
+				hbuf_puts(&sb, "; collapsed");
+		} else {
+			c->cache_word = "stale";
+			METRIC_INC(&w->metrics, cache_hit_stale);
+			hbuf_puts(&sb, res.use == USE_STALE_REVALIDATE
+					   ? "; detail=stale-while-revalidate"
+					   : "; detail=max-stale");
+		}
+		hbuf_cstr(&sb);
+		if (res.fetch) {
+			METRIC_INC(&w->metrics, cache_bg_fetches);
+			if (start_fetch(c, &res, &k, max_obj, NULL) < 0)
+				log_warn("background refresh could not start: out of memory");
+		}
+		enum upstream_result ur = deliver_object(c, o, &d);
+		cobj_release(&res.obj);
+		return ur;
+	}
+	if (res.kind == LOOKUP_PASS) {
+		if (only_if_cached) {
+			c->cache_status = "ringcache; fwd=uri-miss; detail=only-if-cached";
+			client_send_error(c, 504, "only-if-cached");
+			return UP_ERRORED;
+		}
+		return pass(c, res.wait_timed_out
+				   ? "ringcache; fwd=uri-miss; collapsed; detail=waited-too-long"
+			       : res.collapsed
+				   ? "ringcache; fwd=uri-miss; collapsed; detail=hit-for-miss"
+				   : "ringcache; fwd=uri-miss; detail=hit-for-miss");
+	}
+	/* MISS: this request fetches, others for the key wait in the store. */
+	bool had_stale = res.obj != NULL;
+	if (only_if_cached) {
+		store_fetch_abort(w->sh->store, res.oh, 0);
+		cobj_release(&res.obj);
+		c->cache_status = "ringcache; fwd=uri-miss; detail=only-if-cached";
+		client_send_error(c, 504, "only-if-cached");
+		return UP_ERRORED;
+	}
+	METRIC_INC(&w->metrics, cache_miss);
+	struct fetch_handle *fh = calloc(1, sizeof(*fh));
+	if (!fh) {
+		store_fetch_abort(w->sh->store, res.oh, 0);
+		cobj_release(&res.obj);
+		client_send_error(c, 503, "out of memory");
+		return UP_ERRORED;
+	}
+	fh->refs = 1;
+	rt_time_t up0 = rt_clock_now();
+	if (start_fetch(c, &res, &k, max_obj, fh) < 0) {
+		fetch_handle_release(&fh);
+		client_send_error(c, 503, "out of memory");
+		return UP_ERRORED;
+	}
+	int wr = fetch_wait(fh, RT_NEVER); /* the fetch task has its own deadlines */
+	if (wr < 0 || fh->state == FH_PENDING) {
+		fetch_handle_release(&fh);
+		return UP_ABORT;
+	}
+	cache_status_for_fetch(status, sizeof(status), fh, res.collapsed, had_stale);
+	c->cache_word = fh->stale_served  ? "stale"
+			: fh->revalidated ? "revalidated"
+			: res.collapsed	  ? "collapsed"
+					  : "miss";
+	enum upstream_result ur;
+	if (fh->state == FH_FAILED) {
+		c->cache_status = status;
+		client_send_error(c, fh->err_status ? fh->err_status : 502,
+				  fh->detail ? fh->detail : "fetch failed");
+		ur = c->closing ? UP_ERRORED : UP_OK;
+	} else {
+		d.pipe = !fh->stored;
+		d.from_cache = fh->stored;
+		d.now = wall_now();
+		ur = deliver_object(c, fh->obj, &d);
+		if (d.pipe)
+			body_reader_gone(fh->obj->body);
+	}
+	if (w->alog) { /* the fetch ran while the body was relayed */
+		c->upstream_ns = (int64_t)(rt_clock_now() - up0);
+		snprintf(c->backend, sizeof(c->backend), "%s", fh->server);
+	}
+	fetch_handle_release(&fh);
+	return ur;
+}

@@ -1,0 +1,607 @@
+/* fetch.c - the fetch task: request a representation, store it, stream it to waiters. */
+#include "serve/fetch.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cache/hdrs.h"
+#include "cache/vary.h"
+#include "http/forward.h"
+#include "ops/log.h"
+#include "ops/metrics.h"
+#include "backend/pool.h"
+#include "backend/gen.h"
+#include "http/forward.h"
+#include "rt/io.h"
+#include "rt/task.h"
+
+struct fetch {
+	struct fetch_args *a;
+	struct worker *w;
+	const struct config *cfg;
+	const struct config_backend *bcfg;
+	char *mem;
+	char *rbuf, *obuf;
+	uint32_t rcap, ocap;
+	struct hmsg req, resp;
+	struct req_meta rq;
+	struct resp_meta rm;
+	struct bconn bc;
+	int64_t req_time; /* ms */
+	struct cobj *obj; /* being filled */
+	bool stored;
+	bool done_head; /* the handle has been answered */
+};
+
+static int64_t wall_now(void)
+{
+	return (int64_t)time(NULL);
+}
+
+static int64_t wall_now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void fh_answer(struct fetch *f, enum fetch_state st)
+{
+	struct fetch_handle *fh = f->a->fh;
+	f->done_head = true;
+	if (!fh)
+		return;
+	fh->state = st;
+	if (fh->waiter) {
+		struct rt_task *t = fh->waiter;
+		fh->waiter = NULL;
+		rt_wake(t, 0);
+	}
+}
+
+static void fh_ready(struct fetch *f, struct cobj *o, bool stored)
+{
+	struct fetch_handle *fh = f->a->fh;
+	if (fh) {
+		cobj_retain(o);
+		fh->obj = o;
+		fh->stored = stored;
+	}
+	fh_answer(f, FH_READY);
+}
+
+/* The exchange failed before a response could be used. */
+static void fetch_failed(struct fetch *f, int status, const char *why, int err)
+{
+	struct fetch_args *a = f->a;
+	int64_t now = wall_now();
+	const char *server = f->bcfg->servers[f->bc.server].spec;
+	if (err)
+		log_warn("fetch %.*s: %d: backend %s %s: %s: %s", (int)f->req.target.len,
+			 hmsg_ptr(&f->req, f->req.target), status, f->bcfg->name, server, why,
+			 strerror(-err));
+	else
+		log_warn("fetch %.*s: %d: backend %s %s: %s", (int)f->req.target.len,
+			 hmsg_ptr(&f->req, f->req.target), status, f->bcfg->name, server, why);
+	METRIC_INC(&f->w->metrics, backend_errors);
+	if (a->oh)
+		store_fetch_abort(a->w->sh->store, a->oh, 0);
+	a->oh = NULL;
+	if (f->done_head)
+		return;
+	struct fetch_handle *fh = a->fh;
+	if (a->stale && policy_stale_on_error(&f->rq, &a->stale->meta, a->stale->lifetime,
+					      a->knobs.grace, now)) {
+		if (fh)
+			fh->stale_served = true, fh->detail = why, fh->fwd_status = status;
+		METRIC_INC(&f->w->metrics, cache_stale_if_error);
+		fh_ready(f, a->stale, true);
+		return;
+	}
+	if (fh) {
+		fh->err_status = status;
+		fh->detail = why;
+	}
+	fh_answer(f, FH_FAILED);
+}
+
+static bool permanent_refusal(enum storable s)
+{
+	return s == STORE_NO_STORE || s == STORE_PRIVATE || s == STORE_SET_COOKIE ||
+	       s == STORE_VARY_STAR || s == STORE_NO_STATUS || s == STORE_NO_LIFETIME;
+}
+
+static char *dup_span(const char *p, size_t n)
+{
+	char *d = malloc(n + 1);
+	if (d) {
+		memcpy(d, p, n);
+		d[n] = '\0';
+	}
+	return d;
+}
+
+/* Fill O's head from the response in f->resp. 0 or -ENOMEM. */
+static int fill_head(struct fetch *f, struct cobj *o)
+{
+	struct hmsg *m = &f->resp;
+	struct hbuf b;
+	hbuf_init(&b, f->obuf, f->ocap);
+	hdrs_from_response(&b, m, &f->rm.cc);
+	if (b.overflow)
+		return -ENOMEM;
+	o->status = hmsg_status(m);
+	o->reason = dup_span(hmsg_ptr(m, m->reason), m->reason.len);
+	o->hdrs = dup_span(b.p, b.len);
+	o->hdrs_len = (uint32_t)b.len;
+	o->meta = f->rm;
+	o->lifetime = policy_lifetime(&f->rm, &f->a->knobs);
+	o->clen = hmsg_has_length(m) ? (int64_t)hmsg_content_length(m) : -1;
+	/* The secondary key: the forwarding key of the request (what a
+	 * trusted proxy said about it; none from anyone else, whose
+	 * forwarding fields were removed), then its Vary key. */
+	char names[512], key[1536];
+	int fl = forward_key(&f->req, key, 512);
+	int nl = vary_names(m, names, sizeof(names));
+	if (fl < 0 || nl < 0)
+		return -ENOMEM;
+	int kl = 0;
+	if (nl > 0) {
+		/* No longer than the lookup's own buffer (store.c) takes. */
+		kl = vary_key(names, (size_t)nl, &f->req, key + fl, 1024);
+		if (kl < 0)
+			return -ENOMEM;
+		o->vary = dup_span(names, (size_t)nl);
+		o->vary_len = (uint32_t)nl;
+	}
+	if (fl + kl > 0) {
+		o->vkey = dup_span(key, (size_t)(fl + kl));
+		o->vkey_len = (uint32_t)(fl + kl);
+		o->fwd_len = (uint32_t)fl;
+		if (!o->vkey)
+			return -ENOMEM;
+	}
+	const struct hfield *tag = hmsg_field(m, "surrogate-key", 0);
+	o->tags_space_sep = tag != NULL;
+	if (!tag)
+		tag = hmsg_field(m, "cache-tag", 0);
+	if (tag) {
+		o->tags = dup_span(hmsg_ptr(m, tag->value), tag->value.len);
+		o->tags_len = tag->value.len;
+	}
+	return (o->reason && o->hdrs) ? 0 : -ENOMEM;
+}
+
+/* A 304 answered our conditional request: publish the stale object's
+ * body under updated headers. */
+static int refresh_from_304(struct fetch *f)
+{
+	struct fetch_args *a = f->a;
+	struct cobj *old = a->stale;
+	struct hbuf b;
+	hbuf_init(&b, f->obuf, f->ocap);
+	hbuf_printf(&b, "HTTP/1.1 %d X\r\n", old->status);
+	hdrs_merge_304(&b, old->hdrs, old->hdrs_len, &f->resp);
+	hbuf_put(&b, "\r\n", 2);
+	if (b.overflow)
+		return -E2BIG;
+	/* Re-parse the merged head so freshness is computed from it exactly
+	 * as from any response (the 304's Date, Expires, Cache-Control). */
+	struct hfield *fields = malloc(f->cfg->limits.max_headers * sizeof(*fields));
+	if (!fields)
+		return -ENOMEM;
+	struct hmsg m;
+	hmsg_init(&m, HMSG_RESPONSE, fields, f->cfg->limits.max_headers, f->ocap);
+	hmsg_next(&m, b.p, 0);
+	m.skip_body = true;
+	long used = hmsg_feed(&m, 0, (uint32_t)b.len);
+	if (used < 0 || !m.headers_done) {
+		free(fields);
+		return -EINVAL;
+	}
+	struct cobj *o = cobj_clone_head(old);
+	if (!o) {
+		free(fields);
+		return -ENOMEM;
+	}
+	policy_meta_from_response(&m, f->req_time, wall_now_ms(), &o->meta);
+	o->meta.status = old->status;
+	o->lifetime = policy_lifetime(&o->meta, &a->knobs);
+	const char *hstart = memchr(b.p, '\n', b.len) + 1;
+	o->hdrs_len = (uint32_t)(b.len - (size_t)(hstart - b.p) - 2);
+	o->hdrs = dup_span(hstart, o->hdrs_len);
+	free(fields);
+	if (!o->hdrs) {
+		cobj_release(&o);
+		return -ENOMEM;
+	}
+	store_publish(a->w->sh->store, a->oh, o);
+	a->oh = NULL;
+	METRIC_INC(&f->w->metrics, cache_revalidated);
+	if (a->fh)
+		a->fh->revalidated = true, a->fh->fwd_status = 304;
+	fh_ready(f, o, true);
+	cobj_release(&o);
+	return 0;
+}
+
+/* Move on to another server after a failed attempt (a fetch is a GET,
+ * safe to send again); false when the retries or the servers ran out. */
+static bool next_server(struct fetch *f, struct backend_try *t, const char *what, int err)
+{
+	unsigned failed = (unsigned)t->server;
+	if (!backend_try_next(t, f->a->gen, f->a->backend, &f->req))
+		return false;
+	METRIC_INC(&f->w->metrics, backend_retries);
+	log_warn("fetch %.*s: backend %s server %s: %s%s%s; trying another server",
+		 (int)f->req.target.len, hmsg_ptr(&f->req, f->req.target), f->bcfg->name,
+		 f->bcfg->servers[failed].spec, what, err ? ": " : "", err ? strerror(-err) : "");
+	return true;
+}
+
+/* Send the request and read the final response head into f->resp.
+ * Returns 0, or sets the failure through fetch_failed and returns -1. */
+static int exchange_head(struct fetch *f, uint32_t *len, uint32_t *pos)
+{
+	struct fetch_args *a = f->a;
+	struct hbuf b;
+	hbuf_init(&b, f->obuf, f->ocap);
+	struct forward_head_opts o = {
+	    .peer_ip = a->peer_ip, .method = "GET", .strip_conditionals = true};
+	if (a->stale) {
+		size_t l;
+		const char *v = hdrs_find(a->stale->hdrs, a->stale->hdrs_len, "etag", 0, &l);
+		if (v)
+			o.if_none_match = v, o.inm_len = l;
+		v = hdrs_find(a->stale->hdrs, a->stale->hdrs_len, "last-modified", 0, &l);
+		if (v)
+			o.if_modified_since = v, o.ims_len = l;
+	}
+	bool chunked;
+	if (forward_head_build(&b, &f->req, &o, &chunked) != 0) {
+		fetch_failed(f, 502, "request head too large for the backend", 0);
+		return -1;
+	}
+	size_t head_len = b.len;
+	struct backend_try t;
+	backend_try_init(&t, a->gen, a->backend, &f->req);
+	for (;;) {
+		int r = backend_acquire(&a->w->be, a->gen, a->backend, (unsigned)t.server, t.fresh,
+					&f->bc, rt_deadline_in(f->bcfg->connect_timeout_ns));
+		if (r < 0) {
+			if (next_server(f, &t,
+					r == -ETIMEDOUT ? "connect timed out" : "connect failed",
+					r == -ETIMEDOUT ? 0 : r))
+				continue;
+			fetch_failed(f, r == -ETIMEDOUT ? 504 : 502,
+				     r == -ETIMEDOUT ? "connect timed out" : "connect failed",
+				     r == -ETIMEDOUT ? 0 : r);
+			return -1;
+		}
+		bool stale_retry = f->bc.reused && !t.fresh;
+		METRIC_INC(&f->w->metrics, backend_requests);
+		f->req_time = wall_now_ms();
+		ssize_t s = rt_send_all(f->bc.fd, f->obuf, head_len,
+					rt_deadline_in(f->cfg->timeouts.send_ns));
+		METRIC_BYTES(&f->w->metrics, backend_sent_bytes, s);
+		if (s < 0) {
+			backend_release(&a->w->be, &f->bc, false);
+			if (stale_retry) {
+				t.fresh = true;
+				continue;
+			}
+			if (next_server(f, &t, "sending request failed", (int)s))
+				continue;
+			fetch_failed(f, s == -ETIMEDOUT ? 504 : 502, "sending request failed",
+				     (int)s);
+			return -1;
+		}
+		hmsg_restart(&f->resp, f->rbuf, 0);
+		*len = *pos = 0;
+		rt_time_t deadline = rt_deadline_in(f->bcfg->first_byte_timeout_ns);
+		bool got_any = false;
+		for (;;) {
+			if (*pos < *len) {
+				long used = hmsg_feed(&f->resp, *pos, *len - *pos);
+				if (used < 0) {
+					backend_release(&a->w->be, &f->bc, false);
+					fetch_failed(f, 502,
+						     f->resp.error ? f->resp.error : "bad response",
+						     0);
+					return -1;
+				}
+				*pos += (uint32_t)used;
+				if (f->resp.headers_done) {
+					int st = hmsg_status(&f->resp);
+					if (st >= 200)
+						return 0;
+					if (st == 101 || !f->resp.msg_done) {
+						if (st == 101) {
+							backend_release(&a->w->be, &f->bc, false);
+							fetch_failed(f, 502, "unexpected 101", 0);
+							return -1;
+						}
+						continue;
+					}
+					/* Interim responses are not stored or relayed
+					 * from a fetch; the final one follows. */
+					memmove(f->rbuf, f->rbuf + *pos, *len - *pos);
+					*len -= *pos;
+					*pos = 0;
+					hmsg_next(&f->resp, f->rbuf, 0);
+					continue;
+				}
+				if (*pos < *len)
+					continue;
+			}
+			if (*len == f->rcap) {
+				backend_release(&a->w->be, &f->bc, false);
+				fetch_failed(f, 502, "response head too large", 0);
+				return -1;
+			}
+			ssize_t n = rt_recv(f->bc.fd, f->rbuf + *len, f->rcap - *len, 0, deadline);
+			METRIC_BYTES(&f->w->metrics, backend_received_bytes, n);
+			if (n <= 0) {
+				bool stale_conn = !got_any && stale_retry &&
+						  (n == 0 || n == -ECONNRESET || n == -EPIPE);
+				backend_release(&a->w->be, &f->bc, false);
+				if (stale_conn) {
+					t.fresh = true;
+					break; /* retry on a fresh connection */
+				}
+				/* A fetch is a GET: another server may answer it. */
+				if (next_server(f, &t,
+						n == -ETIMEDOUT ? "timeout waiting for the response"
+						: n == 0	? "backend closed"
+								: "recv failed",
+						n == -ETIMEDOUT ? 0 : (int)n))
+					break;
+				if (n == -ETIMEDOUT)
+					fetch_failed(f, 504, "timeout waiting for the response", 0);
+				else
+					fetch_failed(f, 502,
+						     n == 0 ? "backend closed" : "recv failed",
+						     (int)n);
+				return -1;
+			}
+			got_any = true;
+			*len += (uint32_t)n;
+			deadline = rt_deadline_in(f->bcfg->between_bytes_timeout_ns);
+		}
+	}
+}
+
+/* Append the decoded body bytes waiting in rbuf to the object. */
+static int sink_body(struct fetch *f)
+{
+	struct hmsg *m = &f->resp;
+	struct cobj *o = f->obj;
+	if (m->body_len == 0)
+		return 0;
+	if (f->stored && o->body->len + m->body_len > f->a->max_object_size) {
+		/* Grew past the limit without announcing its size: readers
+		 * already streaming it finish from memory, nobody new finds it. */
+		store_unlink(f->a->w->sh->store, o);
+		f->stored = false;
+	}
+	int r = cbody_append(o->body, f->rbuf + m->body_off, m->body_len,
+			     o->clen > 0 ? (uint64_t)o->clen : 0);
+	hmsg_body_consumed(m, 0);
+	if (r < 0)
+		return r;
+	if (f->stored)
+		store_account(f->a->w->sh->store, o, cobj_alloc(o));
+	else if (o->body->pipe)
+		return cbody_wait_space(o->body, rt_deadline_in(f->cfg->timeouts.send_ns));
+	return 0;
+}
+
+static void fetch_body(struct fetch *f, uint32_t len, uint32_t pos)
+{
+	struct hmsg *m = &f->resp;
+	bool ok = false;
+	int r = 0;
+	for (;;) {
+		if (m->body_len && (r = sink_body(f)) < 0)
+			break;
+		if (m->msg_done) {
+			ok = true;
+			break;
+		}
+		if (pos < len) {
+			long used = hmsg_feed(m, pos, len - pos);
+			if (used < 0)
+				break;
+			pos += (uint32_t)used;
+			continue;
+		}
+		len = pos = 0;
+		ssize_t n = rt_recv(f->bc.fd, f->rbuf, f->rcap, 0,
+				    rt_deadline_in(f->bcfg->between_bytes_timeout_ns));
+		METRIC_BYTES(&f->w->metrics, backend_received_bytes, n);
+		if (n == 0) {
+			ok = hmsg_eof(m) == 0;
+			if (ok && m->body_len)
+				r = sink_body(f);
+			ok = ok && r == 0;
+			break;
+		}
+		if (n < 0) {
+			r = (int)n;
+			break;
+		}
+		len = (uint32_t)n;
+	}
+	bool reusable = ok && pos == len && hmsg_keep_alive(m) && !hmsg_needs_eof(m);
+	if (ok && pos < len)
+		backend_unsolicited(&f->a->w->be, f->bc.g, f->bc.backend, f->bc.server);
+	backend_release(&f->a->w->be, &f->bc, reusable);
+	if (!ok) {
+		if (r != -EPIPE)
+			log_warn("fetch %.*s: backend %s: body incomplete: %s",
+				 (int)f->req.target.len, hmsg_ptr(&f->req, f->req.target),
+				 f->bcfg->name, r ? strerror(-r) : "backend closed mid-body");
+		/* Never leave a truncated object in the cache. */
+		if (f->stored)
+			store_unlink(f->a->w->sh->store, f->obj);
+	}
+	cbody_finish(f->obj->body, ok);
+}
+
+static void fetch_main(void *arg)
+{
+	struct fetch_args *a = arg;
+	struct fetch f = {.a = a, .w = a->w, .cfg = a->gen->cfg, .bc = {.fd = -1}};
+	struct worker *w = a->w;
+	f.bcfg = a->gen->backends[a->backend].cfg;
+	uint32_t nf = f.cfg->limits.max_headers;
+	f.rcap = f.cfg->limits.max_header_size + 16 * 1024;
+	f.ocap = f.cfg->limits.max_header_size + 1024;
+	f.mem = malloc(f.rcap + f.ocap + 2 * nf * sizeof(struct hfield));
+	if (!f.mem) {
+		fetch_failed(&f, 502, "out of memory", 0);
+		goto out;
+	}
+	f.rbuf = f.mem;
+	f.obuf = f.mem + f.rcap;
+	struct hfield *qf = (struct hfield *)(f.obuf + f.ocap);
+	/* The copy is the request as the client sent it less what was removed,
+	 * re-serialised: a space after a colon may make it a little longer. */
+	hmsg_init(&f.req, HMSG_REQUEST, qf, nf,
+		  a->req_len > f.cfg->limits.max_header_size ? a->req_len
+							     : f.cfg->limits.max_header_size);
+	hmsg_init(&f.resp, HMSG_RESPONSE, qf + nf, nf, f.cfg->limits.max_header_size);
+	hmsg_next(&f.req, a->req, 0);
+	if (hmsg_feed(&f.req, 0, a->req_len) < 0 || !f.req.headers_done) {
+		fetch_failed(&f, 502, "internal: request copy does not parse", 0);
+		goto out;
+	}
+	policy_req_meta(&f.req, &f.rq);
+	f.rq.method = HTTP_GET; /* HEAD is fetched as GET */
+
+	uint32_t len, pos;
+	if (exchange_head(&f, &len, &pos) < 0)
+		goto out;
+	struct hmsg *m = &f.resp;
+	int status = hmsg_status(m);
+	if (a->fh) {
+		a->fh->fwd_status = status;
+		if (a->w->alog) /* the waiting client is on this loop: its access log */
+			snprintf(a->fh->server, sizeof(a->fh->server), "%s %s", f.bcfg->name,
+				 f.bcfg->servers[f.bc.server].spec);
+	}
+	policy_meta_from_response(m, f.req_time, wall_now_ms(), &f.rm);
+
+	if (status == 304 && a->stale) {
+		bool reusable = m->msg_done && pos == len && hmsg_keep_alive(m);
+		if (m->msg_done && pos < len)
+			backend_unsolicited(&a->w->be, f.bc.g, f.bc.backend, f.bc.server);
+		backend_release(&a->w->be, &f.bc, reusable);
+		if (refresh_from_304(&f) < 0)
+			fetch_failed(&f, 502, "cannot update the stored response", 0);
+		goto out;
+	}
+	if (status >= 500 && a->stale &&
+	    policy_stale_on_error(&f.rq, &a->stale->meta, a->stale->lifetime, a->knobs.grace,
+				  wall_now())) {
+		backend_release(&a->w->be, &f.bc, false);
+		fetch_failed(&f, status, "backend error status", 0);
+		goto out;
+	}
+	enum storable why = policy_storable(&f.rq, &f.rm, &a->knobs);
+	bool too_big = hmsg_has_length(m) && hmsg_content_length(m) > a->max_object_size;
+	f.obj = cobj_new(a->w->sh->store);
+	if (!f.obj || fill_head(&f, f.obj) < 0) {
+		backend_release(&a->w->be, &f.bc, false);
+		fetch_failed(&f, 502, "response head cannot be stored", 0);
+		goto out;
+	}
+	if (why == STORE_OK && !too_big) {
+		f.stored = true;
+		store_publish(a->w->sh->store, a->oh, f.obj);
+		a->oh = NULL;
+		METRIC_INC(&f.w->metrics, cache_stored);
+		fh_ready(&f, f.obj, true);
+	} else {
+		if (a->fh)
+			a->fh->detail = too_big ? "too-big" : policy_storable_name(why);
+		int64_t hfm = (too_big || permanent_refusal(why)) && f.cfg->cache.hit_for_miss_ns
+				  ? wall_now() + (int64_t)(f.cfg->cache.hit_for_miss_ns / RT_SEC)
+				  : 0;
+		store_fetch_abort(a->w->sh->store, a->oh, hfm);
+		a->oh = NULL;
+		if (!a->fh) {
+			/* A background refresh nobody will read: stop here. */
+			backend_release(&a->w->be, &f.bc, false);
+			goto out;
+		}
+		f.obj->body->pipe = true;
+		fh_ready(&f, f.obj, false);
+	}
+	fetch_body(&f, len, pos);
+out:
+	if (a->oh)
+		store_fetch_abort(a->w->sh->store, a->oh, 0);
+	if (f.bc.fd >= 0)
+		backend_release(&a->w->be, &f.bc, false);
+	if (!f.done_head)
+		fh_answer(&f, FH_FAILED);
+	cobj_release(&f.obj);
+	cobj_release(&a->stale);
+	fetch_handle_release(&a->fh);
+	free(f.mem);
+	free(a->req);
+	gen_put(&w->be, a->gen);
+	free(a);
+}
+
+int fetch_start(struct fetch_args *a)
+{
+	if (a->fh)
+		a->fh->refs++;
+	/* The task outlives the request that started it (the request may be
+	 * done with it, or it refreshes in the background). */
+	gen_hold_again(&a->w->be, a->gen);
+	if (rt_group_spawn(&a->w->tasks, fetch_main, a, "fetch") < 0) {
+		gen_put(&a->w->be, a->gen);
+		if (a->oh)
+			store_fetch_abort(a->w->sh->store, a->oh, 0);
+		cobj_release(&a->stale);
+		if (a->fh)
+			a->fh->refs--;
+		free(a->req);
+		free(a);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+static bool fh_cancel(void *arg)
+{
+	struct fetch_handle *fh = arg;
+	fh->waiter = NULL;
+	return true;
+}
+
+int fetch_wait(struct fetch_handle *fh, rt_time_t deadline)
+{
+	if (fh->state != FH_PENDING)
+		return 0;
+	fh->waiter = rt_task_self();
+	return rt_wait(deadline, fh_cancel, fh);
+}
+
+void fetch_handle_release(struct fetch_handle **fhp)
+{
+	struct fetch_handle *fh = *fhp;
+	if (!fh)
+		return;
+	*fhp = NULL;
+	if (--fh->refs > 0)
+		return;
+	cobj_release(&fh->obj);
+	free(fh);
+}

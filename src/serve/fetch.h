@@ -1,0 +1,64 @@
+/*
+ * fetch.h - the fetch task: one backend exchange that fills a cache object.
+ *
+ * A client that misses spawns a fetch task and waits on a fetch handle for
+ * the response head; the task owns the key's busy flag, so concurrent
+ * misses for the key wait in the store (coalescing) rather than on this
+ * task. Once the head is in, the task publishes a stored object (every
+ * waiter then streams it as it fills), refreshes a stale one from a 304, or
+ * hands the requesting client a private pipe object when the response may
+ * not be stored. The task keeps filling a stored object even if the
+ * client that started it goes away. Background refreshes
+ * (stale-while-revalidate) run the same task with no handle.
+ *
+ * Handle, task and client live on the same loop: no locks.
+ */
+#ifndef RINGCACHE_SERVE_FETCH_H
+#define RINGCACHE_SERVE_FETCH_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "cache/policy.h"
+#include "cache/store.h"
+#include "serve/worker.h"
+
+enum fetch_state { FH_PENDING, FH_READY, FH_FAILED };
+
+struct fetch_handle {
+	int refs; /* the client and the task */
+	enum fetch_state state;
+	struct cobj *obj;   /* READY: what to deliver (reference) */
+	bool stored;	    /* obj is in the cache */
+	bool revalidated;   /* a 304 refreshed the stale object */
+	bool stale_served;  /* obj is the stale one (stale-if-error) */
+	int fwd_status;	    /* the backend's status, 0 if none */
+	int err_status;	    /* FAILED: 502 or 504 */
+	const char *detail; /* why not stored, or what failed */
+	char server[96];    /* "BACKEND ADDRESS" that answered, for the access log */
+	struct rt_task *waiter;
+};
+
+struct fetch_args {
+	struct worker *w;
+	struct gen *gen; /* the request's; fetch_start holds it for the task */
+	unsigned backend;
+	char *req; /* a copy of the client's request head (malloc'd, owned) */
+	uint32_t req_len;
+	char peer_ip[48];
+	struct coh *oh;	    /* the busy key (owned) */
+	struct cobj *stale; /* candidate to revalidate (owned reference) or NULL */
+	struct policy_knobs knobs;
+	uint64_t max_object_size;
+	struct fetch_handle *fh; /* NULL for a background refresh */
+};
+
+/* Start a fetch task on the current loop; takes ownership of A (malloc'd).
+ * 0 or -ENOMEM (then A and what it owns are released). */
+int fetch_start(struct fetch_args *a);
+
+/* Wait for the handle to leave FH_PENDING. 0, -ETIMEDOUT, -ECANCELED. */
+int fetch_wait(struct fetch_handle *fh, rt_time_t deadline);
+void fetch_handle_release(struct fetch_handle **fhp);
+
+#endif

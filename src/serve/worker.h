@@ -1,0 +1,66 @@
+/*
+ * worker.h - one loop thread's serving state, and what all loops share.
+ *
+ * Each loop thread has a struct worker: its rt_loop, its backend side
+ * (struct bloop: its slot in every configuration generation, the current
+ * generation with its pools of idle backend connections, the draining
+ * flag), its client connections, its fetch and encode tasks, its cached
+ * connection buffers, its half of the access log and its counters. It is
+ * written by its own thread only, so the request path takes no lock.
+ * What the loops share (the store, the compression pool, the connection
+ * count) is a struct serve_shared that the daemon owns.
+ */
+#ifndef RINGCACHE_SERVE_WORKER_H
+#define RINGCACHE_SERVE_WORKER_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "backend/gen.h"
+#include "ops/metrics.h"
+#include "rt/group.h"
+#include "rt/loop.h"
+
+struct client;
+struct membuf;
+struct alog_loop;
+struct store;
+struct cpool;
+
+struct serve_shared {
+	struct store *store; /* shared by all loops */
+	struct cpool *cpool; /* compression workers; NULL until compression is enabled */
+	atomic_uint nconns;  /* client connections, all loops */
+};
+
+#define WORKER_MAGIC 0x574b5231u
+
+struct worker {
+	unsigned magic;
+	struct bloop be; /* id, current generation, draining; be.metrics is &metrics */
+	struct rt_loop *loop;
+	struct serve_shared *sh;
+	struct client *clients; /* doubly linked, for drain */
+	size_t nclients;
+	struct rt_group tasks;	/* fetch and encode tasks: a forced drain cancels them */
+	struct membuf *membufs; /* cached connection buffers (conn.c) */
+	unsigned n_membufs;
+	struct alog_loop *alog; /* this loop's access log half; NULL: no access log */
+	struct metrics metrics;
+};
+
+/* Before the loop runs (any thread): W is loop ID's worker over SH. */
+void worker_init(struct worker *w, unsigned id, struct serve_shared *sh);
+/* After the loop ended: let go of what it kept (cached buffers). */
+void worker_fini(struct worker *w);
+
+/* On W's loop: drain. Idle connections close now, busy ones after their
+ * current response (they see be.draining); pooled backend connections
+ * close; no connection goes back to a pool. */
+void worker_drain(struct worker *w);
+/* On W's loop, past the drain deadline: cancel every connection and every
+ * fetch and encode task that is left. */
+void worker_force(struct worker *w);
+
+#endif
