@@ -2,6 +2,7 @@
 #include "backend/gen.h"
 
 #include <assert.h>
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -65,7 +66,7 @@ static void release_slot(struct gen *g, unsigned wid)
 	struct gen_slot *s = &g->slots[wid];
 	assert(!s->released && s->refs == 0);
 	s->released = true;
-	backend_pools_free(g, wid);
+	bpools_free(&s->pools);
 	drop_live(g);
 }
 
@@ -100,15 +101,17 @@ void gen_put(struct bloop *b, struct gen *g)
 int gen_switch(struct bloop *b, struct gen *g)
 {
 	assert(g->magic == GEN_MAGIC);
-	int r = backend_pools_init(g, b->id);
-	if (r < 0) {
+	struct gen_slot *s = &g->slots[b->id];
+	s->pools = bpools_new(g->backends, g->n_backends);
+	if (!s->pools) {
 		release_slot(g, b->id);
-		return r;
+		return -ENOMEM;
 	}
 	struct gen *old = b->gen;
 	if (old)
-		backend_pools_move(old, g, b->id);
+		bpools_move(old->slots[b->id].pools, s->pools);
 	b->gen = g;
+	b->pools = s->pools;
 	g->slots[b->id].adopted = true;
 	if (old && old->slots[b->id].refs == 0)
 		release_slot(old, b->id);
@@ -119,6 +122,7 @@ void gen_leave(struct bloop *b)
 {
 	struct gen *g = b->gen;
 	b->gen = NULL;
+	b->pools = NULL;
 	if (g)
 		release_slot(g, b->id);
 }

@@ -22,17 +22,15 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
+#include "backend/bloop.h"
 #include "backend/pick.h"
 #include "config/config.h"
-#include "ops/metrics.h"
 #include "rt/group.h"
-
-struct bpool;
 
 #define GEN_MAGIC 0x47454e31u
 
 struct gen_slot {
-	struct bpool ***pools;	/* [backend][server], this loop's idle connections */
+	struct bpools *pools;	/* this loop's idle connections (pool.h) */
 	struct rt_group probes; /* this loop's health probes of the generation */
 	unsigned refs;		/* requests and tasks of this loop holding the generation */
 	bool adopted;		/* the loop switched to it (its pools exist) */
@@ -48,19 +46,6 @@ struct gen {
 	unsigned nworkers;
 	atomic_uint live; /* loops not yet released + 1 for the main thread */
 	struct gen_slot *slots;
-};
-
-/*
- * One loop as the backend side sees it: which slot of every generation is
- * its own, which generation new requests take, whether it drains (no
- * connection goes back to a pool then), and where it counts. Embedded in
- * the loop's worker (serve/worker.h); written only by its loop thread.
- */
-struct bloop {
-	unsigned id;	 /* the loop's index: its slot in every generation */
-	struct gen *gen; /* current: new requests hold this one */
-	bool draining;
-	struct metrics *metrics;
 };
 
 /* Build a generation owning CFG (main thread). NULL on ENOMEM (CFG is then

@@ -10,7 +10,6 @@
 #define XXH_STATIC_LINKING_ONLY
 #include <xxhash.h>
 
-#include "backend/gen.h"
 #include "rt/task.h"
 
 static int ring_cmp(const void *a, const void *b)
@@ -108,9 +107,8 @@ static bool skip(const struct backend_rt *b, uint64_t avoid, unsigned i, bool an
 	       (any_health && atomic_load_explicit(&b->health[i].down, memory_order_relaxed));
 }
 
-int backend_pick(struct gen *g, unsigned backend, const struct hmsg *req, uint64_t avoid)
+int backend_pick(struct backend_rt *b, const struct hmsg *req, uint64_t avoid)
 {
-	struct backend_rt *b = &g->backends[backend];
 	const struct config_backend *cfg = b->cfg;
 	unsigned n = (unsigned)cfg->n_servers;
 	bool hc = cfg->health.enabled;
@@ -187,23 +185,21 @@ bool backend_idempotent(unsigned method)
 	       method == HTTP_TRACE || method == HTTP_PUT || method == HTTP_DELETE;
 }
 
-void backend_try_init(struct backend_try *t, struct gen *g, unsigned backend,
-		      const struct hmsg *req)
+void backend_try_init(struct backend_try *t, struct backend_rt *b, const struct hmsg *req)
 {
-	t->server = backend_pick(g, backend, req, 0);
+	t->server = backend_pick(b, req, 0);
 	t->tried = 0;
-	t->left = g->backends[backend].cfg->retries;
+	t->left = b->cfg->retries;
 	t->fresh = false;
 }
 
-bool backend_try_next(struct backend_try *t, struct gen *g, unsigned backend,
-		      const struct hmsg *req)
+bool backend_try_next(struct backend_try *t, struct backend_rt *b, const struct hmsg *req)
 {
 	if (t->left == 0 || rt_task_cancelled())
 		return false; /* a cancelled request goes nowhere else */
 	if (t->server < 64)
 		t->tried |= 1ull << t->server;
-	int s = backend_pick(g, backend, req, t->tried);
+	int s = backend_pick(b, req, t->tried);
 	if (s < 0)
 		return false;
 	t->left--;

@@ -18,8 +18,6 @@
 #include "config/config.h"
 #include "http/msg.h"
 
-struct gen;
-
 struct backend_ring_pt {
 	uint64_t hash;
 	unsigned server;
@@ -56,7 +54,7 @@ int backend_rt_init(struct backend_rt *b);
 void backend_rt_free(struct backend_rt *b);
 
 /*
- * Pick a server of BACKEND as its balance method says: round robin in
+ * Pick a server of B as its balance method says: round robin in
  * proportion to the weights (the smooth order nginx uses, so a weight-3
  * server is not hit three times in a row), the fewest exchanges in
  * progress per unit of weight, or consistent hashing of REQ's Host and
@@ -67,7 +65,7 @@ void backend_rt_free(struct backend_rt *b);
  * tried; servers past 64 cannot be avoided) are skipped always. Returns
  * the server, or -1 when AVOID leaves none.
  */
-int backend_pick(struct gen *g, unsigned backend, const struct hmsg *req, uint64_t avoid);
+int backend_pick(struct backend_rt *b, const struct hmsg *req, uint64_t avoid);
 
 /* Is METHOD idempotent (RFC 9110 9.2.2), so that a request that may have
  * reached a server can be sent again to another? */
@@ -88,11 +86,9 @@ struct backend_try {
 	bool fresh;	/* connect anew rather than take a pooled connection */
 };
 
-void backend_try_init(struct backend_try *t, struct gen *g, unsigned backend,
-		      const struct hmsg *req);
+void backend_try_init(struct backend_try *t, struct backend_rt *b, const struct hmsg *req);
 /* Move T on to a server not tried yet; false when the retries or the
  * servers ran out. */
-bool backend_try_next(struct backend_try *t, struct gen *g, unsigned backend,
-		      const struct hmsg *req);
+bool backend_try_next(struct backend_try *t, struct backend_rt *b, const struct hmsg *req);
 
 #endif

@@ -1,6 +1,7 @@
 /* pool.c - per-loop pools of idle keep-alive backend connections, each watched. */
 #include "backend/pool.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -11,6 +12,7 @@
 #include <unistd.h>
 
 #include "ops/log.h"
+#include "ops/metrics.h"
 #include "rt/io.h"
 #include "rt/task.h"
 
@@ -31,17 +33,27 @@
 struct bidle {
 	struct rt_watch watch;
 	struct bloop *b;
-	struct gen *g; /* its pool's: the server it talks to is g's backend/server */
-	unsigned backend, server;
 	struct bpool *pool;	   /* the pool it idles in; NULL once taken or dropped */
 	struct bidle *prev, *next; /* in the pool, most recently used first */
+	struct backend_rt *brt;	   /* the backend of the server it talks to */
+	unsigned server;
 	int fd;
 	bool taken; /* the fd belongs to an exchange now: the callback only frees */
 };
 
+/* One server's idle connections on one loop. */
 struct bpool {
 	unsigned cap, n;
 	struct bidle *head;
+};
+
+#define BPOOLS_MAGIC 0x42504c53u
+
+struct bpools {
+	unsigned magic;
+	struct backend_rt *backends; /* the generation's, [n] */
+	size_t n;
+	struct bpool **pool; /* [backend][server] */
 };
 
 static void pool_unlink(struct bpool *p, struct bidle *e)
@@ -76,9 +88,9 @@ static void pool_push(struct bpool *p, struct bidle *e)
  * their one exchange). */
 #define UNSOLICITED_NO_REUSE_NS (60 * RT_SEC)
 
-void backend_unsolicited(struct bloop *b, struct gen *g, unsigned backend, unsigned server)
+void backend_unsolicited(struct bloop *b, struct backend_rt *brt, unsigned server)
 {
-	struct server_health *h = &g->backends[backend].health[server];
+	struct server_health *h = &brt->health[server];
 	uint64_t now = rt_clock_now();
 	uint64_t was = atomic_exchange_explicit(&h->no_reuse_until, now + UNSOLICITED_NO_REUSE_NS,
 						memory_order_relaxed);
@@ -86,16 +98,14 @@ void backend_unsolicited(struct bloop *b, struct gen *g, unsigned backend, unsig
 	if (was < now) /* once per episode, not per stray */
 		log_warn("backend %s server %s sent bytes nobody asked for (a stray response?); "
 			 "its connections are not reused for %d s",
-			 g->backends[backend].cfg->name,
-			 g->backends[backend].cfg->servers[server].spec,
+			 brt->cfg->name, brt->cfg->servers[server].spec,
 			 (int)(UNSOLICITED_NO_REUSE_NS / RT_SEC));
 }
 
-static bool no_reuse(struct gen *g, unsigned backend, unsigned server)
+static bool no_reuse(const struct backend_rt *brt, unsigned server)
 {
 	return rt_clock_now() <
-	       atomic_load_explicit(&g->backends[backend].health[server].no_reuse_until,
-				    memory_order_relaxed);
+	       atomic_load_explicit(&brt->health[server].no_reuse_until, memory_order_relaxed);
 }
 
 /* The watch's one callback: readable (bytes or EOF), the idle deadline,
@@ -112,7 +122,7 @@ static void idle_wake(struct rt_watch *wt, int res)
 				/* EOF is a server closing an idle connection, as
 				 * servers do; bytes are something else. */
 				if (res > 0 && backend_conn_peek(e->fd) > 0)
-					backend_unsolicited(e->b, e->g, e->backend, e->server);
+					backend_unsolicited(e->b, e->brt, e->server);
 			}
 		}
 		close(e->fd); /* not in a task; closing a socket does not block */
@@ -136,87 +146,84 @@ int backend_conn_peek(int fd)
 	return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) ? 0 : -1;
 }
 
-int backend_pools_init(struct gen *g, unsigned wid)
+struct bpools *bpools_new(struct backend_rt *backends, size_t n)
 {
-	struct bpool ***pools = calloc(g->n_backends ? g->n_backends : 1, sizeof(*pools));
-	g->slots[wid].pools = pools;
-	if (!pools)
-		return -ENOMEM;
-	for (size_t b = 0; b < g->n_backends; b++) {
-		const struct config_backend *cb = g->backends[b].cfg;
-		pools[b] = calloc(cb->n_servers, sizeof(struct bpool *));
-		if (!pools[b])
-			return -ENOMEM;
-		for (size_t s = 0; s < cb->n_servers; s++) {
-			struct bpool *p = calloc(1, sizeof(*p));
-			if (!p)
-				return -ENOMEM;
-			p->cap = cb->pool_size;
-			pools[b][s] = p;
+	struct bpools *ps = calloc(1, sizeof(*ps));
+	if (!ps)
+		return NULL;
+	ps->magic = BPOOLS_MAGIC;
+	ps->backends = backends;
+	ps->n = n;
+	ps->pool = calloc(n ? n : 1, sizeof(*ps->pool));
+	for (size_t b = 0; ps->pool && b < n; b++) {
+		const struct config_backend *cb = backends[b].cfg;
+		ps->pool[b] = calloc(cb->n_servers, sizeof(struct bpool));
+		if (!ps->pool[b])
+			break;
+		for (size_t s = 0; s < cb->n_servers; s++)
+			ps->pool[b][s].cap = cb->pool_size;
+	}
+	for (size_t b = 0; ps->pool && b < n; b++) {
+		if (!ps->pool[b]) {
+			bpools_free(&ps);
+			return NULL;
 		}
 	}
-	return 0;
+	if (!ps->pool)
+		bpools_free(&ps);
+	return ps;
 }
 
-/* Every idle connection of loop WID's pools of G goes. */
-static void pools_drop_idle(struct gen *g, unsigned wid)
+void bpools_close_idle(struct bpools *ps)
 {
-	struct bpool ***pools = g->slots[wid].pools;
-	if (!pools)
+	if (!ps)
 		return;
-	for (size_t b = 0; b < g->n_backends; b++) {
-		for (size_t s = 0; pools[b] && s < g->backends[b].cfg->n_servers; s++) {
-			struct bpool *p = pools[b][s];
-			while (p && p->head)
+	assert(ps->magic == BPOOLS_MAGIC);
+	for (size_t b = 0; ps->pool && b < ps->n; b++) {
+		for (size_t s = 0; ps->pool[b] && s < ps->backends[b].cfg->n_servers; s++) {
+			struct bpool *p = &ps->pool[b][s];
+			while (p->head)
 				idle_drop(p->head);
 		}
 	}
 }
 
-void backend_pools_free(struct gen *g, unsigned wid)
+void bpools_free(struct bpools **psp)
 {
-	struct bpool ***pools = g->slots[wid].pools;
-	if (!pools)
+	struct bpools *ps = *psp;
+	if (!ps)
 		return;
+	*psp = NULL;
 	/* On the loop, which then runs the watches' callbacks: a loop does
 	 * not end while watches are armed, so after it ended none are left. */
-	pools_drop_idle(g, wid);
-	for (size_t b = 0; b < g->n_backends; b++) {
-		if (!pools[b])
-			continue;
-		for (size_t s = 0; s < g->backends[b].cfg->n_servers; s++)
-			free(pools[b][s]);
-		free(pools[b]);
-	}
-	free(pools);
-	g->slots[wid].pools = NULL;
+	bpools_close_idle(ps);
+	for (size_t b = 0; ps->pool && b < ps->n; b++)
+		free(ps->pool[b]);
+	free(ps->pool);
+	ps->magic = 0;
+	free(ps);
 }
 
-void backend_pools_close_idle(struct bloop *b)
+void bpools_move(struct bpools *from, struct bpools *to)
 {
-	if (b->gen)
-		pools_drop_idle(b->gen, b->id);
-}
-
-void backend_pools_move(struct gen *from, struct gen *to, unsigned wid)
-{
-	struct bpool ***src = from->slots[wid].pools, ***dst = to->slots[wid].pools;
-	if (!src || !dst)
+	if (!from || !to)
 		return;
-	for (size_t b = 0; b < to->n_backends; b++) {
+	assert(from->magic == BPOOLS_MAGIC && to->magic == BPOOLS_MAGIC);
+	for (size_t b = 0; b < to->n; b++) {
 		const struct config_backend *cb = to->backends[b].cfg;
 		for (size_t s = 0; s < cb->n_servers; s++) {
-			struct bpool *d = dst[b][s];
-			for (size_t ob = 0; ob < from->n_backends; ob++) {
+			struct bpool *d = &to->pool[b][s];
+			for (size_t ob = 0; ob < from->n; ob++) {
 				const struct config_backend *ocb = from->backends[ob].cfg;
 				for (size_t os = 0; os < ocb->n_servers; os++) {
-					struct bpool *p = src[ob][os];
-					if (!p ||
-					    !config_addr_equal(&cb->servers[s], &ocb->servers[os]))
+					struct bpool *p = &from->pool[ob][os];
+					if (!config_addr_equal(&cb->servers[s], &ocb->servers[os]))
 						continue;
 					while (p->head && d->n < d->cap) {
 						struct bidle *e = p->head;
 						pool_unlink(p, e);
+						e->brt = &to->backends[b];
+						e->server = (unsigned)s;
 						pool_push(d, e);
 					}
 				}
@@ -225,18 +232,18 @@ void backend_pools_move(struct gen *from, struct gen *to, unsigned wid)
 	}
 	/* What did not fit, and connections to servers that are gone, close
 	 * now: an old generation's pools take no connections back. */
-	pools_drop_idle(from, wid);
+	bpools_close_idle(from);
 }
 
-int backend_acquire(struct bloop *b, struct gen *g, unsigned backend, unsigned server, bool fresh,
-		    struct bconn *out, rt_time_t deadline)
+int backend_acquire(struct bloop *b, struct bpools *ps, unsigned backend, unsigned server,
+		    bool fresh, struct bconn *out, rt_time_t deadline)
 {
-	struct bpool *p = g->slots[b->id].pools[backend][server];
-	out->g = g;
-	out->backend = backend;
-	out->server = server;
-	out->reused = false;
-	if (!fresh && p->head && no_reuse(g, backend, server))
+	assert(ps->magic == BPOOLS_MAGIC && backend < ps->n);
+	struct backend_rt *brt = &ps->backends[backend];
+	struct bpool *p = &ps->pool[backend][server];
+	*out =
+	    (struct bconn){.pools = ps, .brt = brt, .fd = -1, .backend = backend, .server = server};
+	if (!fresh && p->head && no_reuse(brt, server))
 		fresh = true; /* its idle ones close at their watches' deadlines */
 	while (!fresh && p->head) {
 		struct bidle *e = p->head;
@@ -250,17 +257,16 @@ int backend_acquire(struct bloop *b, struct gen *g, unsigned backend, unsigned s
 		if (pk != 0) {
 			METRIC_INC(b->metrics, backend_idle_closed);
 			if (pk > 0)
-				backend_unsolicited(b, g, backend, server);
+				backend_unsolicited(b, brt, server);
 			rt_close(fd);
 			continue;
 		}
 		out->fd = fd;
 		out->reused = true;
-		atomic_fetch_add_explicit(&g->backends[backend].active[server], 1,
-					  memory_order_relaxed);
+		atomic_fetch_add_explicit(&brt->active[server], 1, memory_order_relaxed);
 		return 0;
 	}
-	const struct config_addr *a = &g->backends[backend].cfg->servers[server];
+	const struct config_addr *a = &brt->cfg->servers[server];
 	int fd = socket(a->sa.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
@@ -272,7 +278,7 @@ int backend_acquire(struct bloop *b, struct gen *g, unsigned backend, unsigned s
 		return r;
 	}
 	out->fd = fd;
-	atomic_fetch_add_explicit(&g->backends[backend].active[server], 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&brt->active[server], 1, memory_order_relaxed);
 	return 0;
 }
 
@@ -280,18 +286,16 @@ void backend_release(struct bloop *b, struct bconn *c, bool reusable)
 {
 	if (c->fd < 0)
 		return;
-	atomic_fetch_sub_explicit(&c->g->backends[c->backend].active[c->server], 1,
-				  memory_order_relaxed);
-	struct bpool *p = c->g->slots[b->id].pools[c->backend][c->server];
-	/* A connection of a generation the loop has left goes: its pool is
-	 * closed when the last request holding that generation ends. */
+	atomic_fetch_sub_explicit(&c->brt->active[c->server], 1, memory_order_relaxed);
+	struct bpool *p = &c->pools->pool[c->brt - c->pools->backends][c->server];
+	/* A connection of a generation the loop has left goes: its pools are
+	 * freed when the last request holding that generation ends. */
 	struct bidle *e = NULL;
-	if (reusable && p->n < p->cap && !b->draining && c->g == b->gen &&
-	    !no_reuse(c->g, c->backend, c->server))
+	if (reusable && p->n < p->cap && !b->draining && c->pools == b->pools &&
+	    !no_reuse(c->brt, c->server))
 		e = malloc(sizeof(*e));
 	if (e) {
-		*e = (struct bidle){
-		    .b = b, .g = c->g, .backend = c->backend, .server = c->server, .fd = c->fd};
+		*e = (struct bidle){.b = b, .brt = c->brt, .server = c->server, .fd = c->fd};
 		pool_push(p, e);
 		rt_watch_readable(&e->watch, c->fd, rt_deadline_in(BPOOL_MAX_IDLE_NS), idle_wake);
 	} else {

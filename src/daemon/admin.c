@@ -19,7 +19,7 @@
 #include "ops/accesslog.h"
 #include "ops/log.h"
 #include "ops/metrics.h"
-#include "serve/cachepath.h"
+#include "serve/keys.h"
 #include "backend/gen.h"
 #include "rt/io.h"
 #include "rt/task.h"

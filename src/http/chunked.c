@@ -304,3 +304,29 @@ long chunked_feed(struct chunked *c, const char *p, size_t len, chunked_data_fn 
 	}
 	return (long)i;
 }
+
+int chunked_frame(struct iovec *iov, char sz[CHUNKED_SIZE_MAX], const void *p, size_t len,
+		  bool chunked)
+{
+	if (len == 0)
+		return 0;
+	if (!chunked) {
+		iov[0] = (struct iovec){(void *)p, len};
+		return 1;
+	}
+	/* Hex digits without printf: every chunk of every relayed body. */
+	static const char hex[] = "0123456789abcdef";
+	char tmp[16];
+	int n = 0;
+	for (size_t v = len; v; v >>= 4)
+		tmp[n++] = hex[v & 15];
+	int k = 0;
+	while (n)
+		sz[k++] = tmp[--n];
+	sz[k++] = '\r';
+	sz[k++] = '\n';
+	iov[0] = (struct iovec){sz, (size_t)k};
+	iov[1] = (struct iovec){(void *)p, len};
+	iov[2] = (struct iovec){(void *)"\r\n", 2};
+	return 3;
+}

@@ -28,8 +28,24 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/uio.h>
 
 #define CHUNKED_MAX_LINE 4096
+
+/* ---- writing ----------------------------------------------------------------- */
+
+/* Room for a chunk-size line: 16 hex digits, CRLF, NUL. */
+#define CHUNKED_SIZE_MAX 20
+/* The last chunk and the empty trailer section. */
+#define CHUNKED_LAST "0\r\n\r\n"
+
+/* Frame LEN bytes at P for sending: with CHUNKED as one chunk in IOV[0..3)
+ * (its size line written into SZ), else IOV[0] the bytes alone. Returns the
+ * number of iovecs used (0 when LEN is 0: an empty chunk would end the body). */
+int chunked_frame(struct iovec *iov, char sz[CHUNKED_SIZE_MAX], const void *p, size_t len,
+		  bool chunked);
+
+/* ---- reading ----------------------------------------------------------------- */
 
 /*
  * Called for each run of chunk-data bytes, in order: AT points into the

@@ -12,7 +12,7 @@
 #include "http/forward.h"
 #include "ops/log.h"
 #include "ops/metrics.h"
-#include "backend/pool.h"
+#include "backend/exchange.h"
 #include "backend/gen.h"
 #include "http/forward.h"
 #include "rt/io.h"
@@ -29,9 +29,10 @@ struct fetch {
 	struct hmsg req, resp;
 	struct req_meta rq;
 	struct resp_meta rm;
-	struct bconn bc;
-	int64_t req_time; /* ms */
-	struct cobj *obj; /* being filled */
+	struct exchange x; /* with the backend, from exchange_begin to exchange_end */
+	bool began;	   /* x holds a connection: exchange_end is due */
+	char who[120];	   /* "fetch TARGET" (cut at 100 bytes), for log lines */
+	struct cobj *obj;  /* being filled */
 	bool stored;
 	bool done_head; /* the handle has been answered */
 };
@@ -39,13 +40,6 @@ struct fetch {
 static int64_t wall_now(void)
 {
 	return (int64_t)time(NULL);
-}
-
-static int64_t wall_now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 static void fh_answer(struct fetch *f, enum fetch_state st)
@@ -73,20 +67,19 @@ static void fh_ready(struct fetch *f, struct cobj *o, bool stored)
 	fh_answer(f, FH_READY);
 }
 
-/* The exchange failed before a response could be used. */
-static void fetch_failed(struct fetch *f, int status, const char *why, int err)
+/* The exchange failed before a response could be used. LOGGED: the
+ * exchange said so already (and counted it). */
+static void fetch_failed(struct fetch *f, int status, const char *why, int err, bool logged)
 {
 	struct fetch_args *a = f->a;
 	int64_t now = wall_now();
-	const char *server = f->bcfg->servers[f->bc.server].spec;
-	if (err)
-		log_warn("fetch %.*s: %d: backend %s %s: %s: %s", (int)f->req.target.len,
-			 hmsg_ptr(&f->req, f->req.target), status, f->bcfg->name, server, why,
-			 strerror(-err));
-	else
-		log_warn("fetch %.*s: %d: backend %s %s: %s", (int)f->req.target.len,
-			 hmsg_ptr(&f->req, f->req.target), status, f->bcfg->name, server, why);
-	METRIC_INC(&f->w->metrics, backend_errors);
+	if (!logged) {
+		if (err)
+			log_warn("%s: %d: %s: %s", f->who, status, why, strerror(-err));
+		else
+			log_warn("%s: %d: %s", f->who, status, why);
+		METRIC_INC(&f->w->metrics, backend_errors);
+	}
 	if (a->oh)
 		store_fetch_abort(a->w->sh->store, a->oh, 0);
 	a->oh = NULL;
@@ -207,7 +200,7 @@ static int refresh_from_304(struct fetch *f)
 		free(fields);
 		return -ENOMEM;
 	}
-	policy_meta_from_response(&m, f->req_time, wall_now_ms(), &o->meta);
+	policy_meta_from_response(&m, f->x.request_ms, f->x.response_ms, &o->meta);
 	o->meta.status = old->status;
 	o->lifetime = policy_lifetime(&o->meta, &a->knobs);
 	const char *hstart = memchr(b.p, '\n', b.len) + 1;
@@ -228,23 +221,9 @@ static int refresh_from_304(struct fetch *f)
 	return 0;
 }
 
-/* Move on to another server after a failed attempt (a fetch is a GET,
- * safe to send again); false when the retries or the servers ran out. */
-static bool next_server(struct fetch *f, struct backend_try *t, const char *what, int err)
-{
-	unsigned failed = (unsigned)t->server;
-	if (!backend_try_next(t, f->a->gen, f->a->backend, &f->req))
-		return false;
-	METRIC_INC(&f->w->metrics, backend_retries);
-	log_warn("fetch %.*s: backend %s server %s: %s%s%s; trying another server",
-		 (int)f->req.target.len, hmsg_ptr(&f->req, f->req.target), f->bcfg->name,
-		 f->bcfg->servers[failed].spec, what, err ? ": " : "", err ? strerror(-err) : "");
-	return true;
-}
-
 /* Send the request and read the final response head into f->resp.
  * Returns 0, or sets the failure through fetch_failed and returns -1. */
-static int exchange_head(struct fetch *f, uint32_t *len, uint32_t *pos)
+static int exchange_head(struct fetch *f)
 {
 	struct fetch_args *a = f->a;
 	struct hbuf b;
@@ -262,116 +241,31 @@ static int exchange_head(struct fetch *f, uint32_t *len, uint32_t *pos)
 	}
 	bool chunked;
 	if (forward_head_build(&b, &f->req, &o, &chunked) != 0) {
-		fetch_failed(f, 502, "request head too large for the backend", 0);
+		fetch_failed(f, 502, "request head too large for the backend", 0, false);
 		return -1;
 	}
-	size_t head_len = b.len;
-	struct backend_try t;
-	backend_try_init(&t, a->gen, a->backend, &f->req);
-	for (;;) {
-		int r = backend_acquire(&a->w->be, a->gen, a->backend, (unsigned)t.server, t.fresh,
-					&f->bc, rt_deadline_in(f->bcfg->connect_timeout_ns));
-		if (r < 0) {
-			if (next_server(f, &t,
-					r == -ETIMEDOUT ? "connect timed out" : "connect failed",
-					r == -ETIMEDOUT ? 0 : r))
-				continue;
-			fetch_failed(f, r == -ETIMEDOUT ? 504 : 502,
-				     r == -ETIMEDOUT ? "connect timed out" : "connect failed",
-				     r == -ETIMEDOUT ? 0 : r);
-			return -1;
-		}
-		bool stale_retry = f->bc.reused && !t.fresh;
-		METRIC_INC(&f->w->metrics, backend_requests);
-		f->req_time = wall_now_ms();
-		ssize_t s = rt_send_all(f->bc.fd, f->obuf, head_len,
-					rt_deadline_in(f->cfg->timeouts.send_ns));
-		METRIC_BYTES(&f->w->metrics, backend_sent_bytes, s);
-		if (s < 0) {
-			backend_release(&a->w->be, &f->bc, false);
-			if (stale_retry) {
-				t.fresh = true;
-				continue;
-			}
-			if (next_server(f, &t, "sending request failed", (int)s))
-				continue;
-			fetch_failed(f, s == -ETIMEDOUT ? 504 : 502, "sending request failed",
-				     (int)s);
-			return -1;
-		}
-		hmsg_restart(&f->resp, f->rbuf, 0);
-		*len = *pos = 0;
-		rt_time_t deadline = rt_deadline_in(f->bcfg->first_byte_timeout_ns);
-		bool got_any = false;
-		for (;;) {
-			if (*pos < *len) {
-				long used = hmsg_feed(&f->resp, *pos, *len - *pos);
-				if (used < 0) {
-					backend_release(&a->w->be, &f->bc, false);
-					fetch_failed(f, 502,
-						     f->resp.error ? f->resp.error : "bad response",
-						     0);
-					return -1;
-				}
-				*pos += (uint32_t)used;
-				if (f->resp.headers_done) {
-					int st = hmsg_status(&f->resp);
-					if (st >= 200)
-						return 0;
-					if (st == 101 || !f->resp.msg_done) {
-						if (st == 101) {
-							backend_release(&a->w->be, &f->bc, false);
-							fetch_failed(f, 502, "unexpected 101", 0);
-							return -1;
-						}
-						continue;
-					}
-					/* Interim responses are not stored or relayed
-					 * from a fetch; the final one follows. */
-					memmove(f->rbuf, f->rbuf + *pos, *len - *pos);
-					*len -= *pos;
-					*pos = 0;
-					hmsg_next(&f->resp, f->rbuf, 0);
-					continue;
-				}
-				if (*pos < *len)
-					continue;
-			}
-			if (*len == f->rcap) {
-				backend_release(&a->w->be, &f->bc, false);
-				fetch_failed(f, 502, "response head too large", 0);
-				return -1;
-			}
-			ssize_t n = rt_recv(f->bc.fd, f->rbuf + *len, f->rcap - *len, 0, deadline);
-			METRIC_BYTES(&f->w->metrics, backend_received_bytes, n);
-			if (n <= 0) {
-				bool stale_conn = !got_any && stale_retry &&
-						  (n == 0 || n == -ECONNRESET || n == -EPIPE);
-				backend_release(&a->w->be, &f->bc, false);
-				if (stale_conn) {
-					t.fresh = true;
-					break; /* retry on a fresh connection */
-				}
-				/* A fetch is a GET: another server may answer it. */
-				if (next_server(f, &t,
-						n == -ETIMEDOUT ? "timeout waiting for the response"
-						: n == 0	? "backend closed"
-								: "recv failed",
-						n == -ETIMEDOUT ? 0 : (int)n))
-					break;
-				if (n == -ETIMEDOUT)
-					fetch_failed(f, 504, "timeout waiting for the response", 0);
-				else
-					fetch_failed(f, 502,
-						     n == 0 ? "backend closed" : "recv failed",
-						     (int)n);
-				return -1;
-			}
-			got_any = true;
-			*len += (uint32_t)n;
-			deadline = rt_deadline_in(f->bcfg->between_bytes_timeout_ns);
-		}
+	/* A fetch is a GET without a body: safe to send again anywhere. */
+	f->x = (struct exchange){
+	    .b = &a->w->be,
+	    .g = a->gen,
+	    .backend = a->backend,
+	    .req = &f->req,
+	    .who = f->who,
+	    .head = f->obuf,
+	    .head_len = b.len,
+	    .idempotent = true,
+	    .resp = &f->resp,
+	    .rbuf = f->rbuf,
+	    .rcap = f->rcap,
+	};
+	enum exchange_result r = exchange_begin(&f->x);
+	if (r != EXCHANGE_OK) {
+		fetch_failed(f, f->x.status ? f->x.status : 502, f->x.why ? f->x.why : "failed",
+			     f->x.err, true);
+		return -1;
 	}
+	f->began = true;
+	return 0;
 }
 
 /* Append the decoded body bytes waiting in rbuf to the object. */
@@ -399,51 +293,34 @@ static int sink_body(struct fetch *f)
 	return 0;
 }
 
-static void fetch_body(struct fetch *f, uint32_t len, uint32_t pos)
+/* Read the body into the object, then end the exchange. */
+static void fetch_body(struct fetch *f)
 {
-	struct hmsg *m = &f->resp;
-	bool ok = false;
 	int r = 0;
+	bool ok = false;
 	for (;;) {
-		if (m->body_len && (r = sink_body(f)) < 0)
-			break;
-		if (m->msg_done) {
-			ok = true;
-			break;
-		}
-		if (pos < len) {
-			long used = hmsg_feed(m, pos, len - pos);
-			if (used < 0)
-				break;
-			pos += (uint32_t)used;
-			continue;
-		}
-		len = pos = 0;
-		ssize_t n = rt_recv(f->bc.fd, f->rbuf, f->rcap, 0,
-				    rt_deadline_in(f->bcfg->between_bytes_timeout_ns));
-		METRIC_BYTES(&f->w->metrics, backend_received_bytes, n);
+		const char *p;
+		ssize_t n = exchange_read(&f->x, &p, false);
 		if (n == 0) {
-			ok = hmsg_eof(m) == 0;
-			if (ok && m->body_len)
-				r = sink_body(f);
-			ok = ok && r == 0;
+			ok = true;
 			break;
 		}
 		if (n < 0) {
 			r = (int)n;
 			break;
 		}
-		len = (uint32_t)n;
+		if ((r = sink_body(f)) < 0)
+			break;
 	}
-	bool reusable = ok && pos == len && hmsg_keep_alive(m) && !hmsg_needs_eof(m);
-	if (ok && pos < len)
-		backend_unsolicited(&f->a->w->be, f->bc.g, f->bc.backend, f->bc.server);
-	backend_release(&f->a->w->be, &f->bc, reusable);
+	/* A reader that went away (-EPIPE from a pipe) is not the backend's fault. */
+	exchange_end(&f->x, ok			       ? EXCHANGE_END_DONE
+			    : r == -EPIPE && !f->x.why ? EXCHANGE_END_CLIENT
+						       : EXCHANGE_END_BACKEND);
+	f->began = false;
 	if (!ok) {
-		if (r != -EPIPE)
-			log_warn("fetch %.*s: backend %s: body incomplete: %s",
-				 (int)f->req.target.len, hmsg_ptr(&f->req, f->req.target),
-				 f->bcfg->name, r ? strerror(-r) : "backend closed mid-body");
+		if (r != -EPIPE || f->x.why)
+			log_warn("%s: backend %s: body incomplete: %s", f->who, f->bcfg->name,
+				 f->x.why ? f->x.why : strerror(-r));
 		/* Never leave a truncated object in the cache. */
 		if (f->stored)
 			store_unlink(f->a->w->sh->store, f->obj);
@@ -454,7 +331,7 @@ static void fetch_body(struct fetch *f, uint32_t len, uint32_t pos)
 static void fetch_main(void *arg)
 {
 	struct fetch_args *a = arg;
-	struct fetch f = {.a = a, .w = a->w, .cfg = a->gen->cfg, .bc = {.fd = -1}};
+	struct fetch f = {.a = a, .w = a->w, .cfg = a->gen->cfg, .who = "fetch"};
 	struct worker *w = a->w;
 	f.bcfg = a->gen->backends[a->backend].cfg;
 	uint32_t nf = f.cfg->limits.max_headers;
@@ -462,7 +339,7 @@ static void fetch_main(void *arg)
 	f.ocap = f.cfg->limits.max_header_size + 1024;
 	f.mem = malloc(f.rcap + f.ocap + 2 * nf * sizeof(struct hfield));
 	if (!f.mem) {
-		fetch_failed(&f, 502, "out of memory", 0);
+		fetch_failed(&f, 502, "out of memory", 0, false);
 		goto out;
 	}
 	f.rbuf = f.mem;
@@ -476,47 +353,44 @@ static void fetch_main(void *arg)
 	hmsg_init(&f.resp, HMSG_RESPONSE, qf + nf, nf, f.cfg->limits.max_header_size);
 	hmsg_next(&f.req, a->req, 0);
 	if (hmsg_feed(&f.req, 0, a->req_len) < 0 || !f.req.headers_done) {
-		fetch_failed(&f, 502, "internal: request copy does not parse", 0);
+		fetch_failed(&f, 502, "internal: request copy does not parse", 0, false);
 		goto out;
 	}
+	snprintf(f.who, sizeof(f.who), "fetch %.*s",
+		 (int)(f.req.target.len > 100 ? 100 : f.req.target.len),
+		 hmsg_ptr(&f.req, f.req.target));
 	policy_req_meta(&f.req, &f.rq);
 	f.rq.method = HTTP_GET; /* HEAD is fetched as GET */
 
-	uint32_t len, pos;
-	if (exchange_head(&f, &len, &pos) < 0)
+	if (exchange_head(&f) < 0)
 		goto out;
 	struct hmsg *m = &f.resp;
 	int status = hmsg_status(m);
 	if (a->fh) {
 		a->fh->fwd_status = status;
 		if (a->w->alog) /* the waiting client is on this loop: its access log */
-			snprintf(a->fh->server, sizeof(a->fh->server), "%s %s", f.bcfg->name,
-				 f.bcfg->servers[f.bc.server].spec);
+			exchange_server(&f.x, a->fh->server, sizeof(a->fh->server));
 	}
-	policy_meta_from_response(m, f.req_time, wall_now_ms(), &f.rm);
+	policy_meta_from_response(m, f.x.request_ms, f.x.response_ms, &f.rm);
 
 	if (status == 304 && a->stale) {
-		bool reusable = m->msg_done && pos == len && hmsg_keep_alive(m);
-		if (m->msg_done && pos < len)
-			backend_unsolicited(&a->w->be, f.bc.g, f.bc.backend, f.bc.server);
-		backend_release(&a->w->be, &f.bc, reusable);
+		exchange_end(&f.x, EXCHANGE_END_DONE); /* a 304 has no body */
+		f.began = false;
 		if (refresh_from_304(&f) < 0)
-			fetch_failed(&f, 502, "cannot update the stored response", 0);
+			fetch_failed(&f, 502, "cannot update the stored response", 0, false);
 		goto out;
 	}
 	if (status >= 500 && a->stale &&
 	    policy_stale_on_error(&f.rq, &a->stale->meta, a->stale->lifetime, a->knobs.grace,
 				  wall_now())) {
-		backend_release(&a->w->be, &f.bc, false);
-		fetch_failed(&f, status, "backend error status", 0);
+		fetch_failed(&f, status, "backend error status", 0, false);
 		goto out;
 	}
 	enum storable why = policy_storable(&f.rq, &f.rm, &a->knobs);
 	bool too_big = hmsg_has_length(m) && hmsg_content_length(m) > a->max_object_size;
 	f.obj = cobj_new(a->w->sh->store);
 	if (!f.obj || fill_head(&f, f.obj) < 0) {
-		backend_release(&a->w->be, &f.bc, false);
-		fetch_failed(&f, 502, "response head cannot be stored", 0);
+		fetch_failed(&f, 502, "response head cannot be stored", 0, false);
 		goto out;
 	}
 	if (why == STORE_OK && !too_big) {
@@ -535,18 +409,18 @@ static void fetch_main(void *arg)
 		a->oh = NULL;
 		if (!a->fh) {
 			/* A background refresh nobody will read: stop here. */
-			backend_release(&a->w->be, &f.bc, false);
 			goto out;
 		}
 		f.obj->body->pipe = true;
 		fh_ready(&f, f.obj, false);
 	}
-	fetch_body(&f, len, pos);
+	fetch_body(&f);
 out:
 	if (a->oh)
 		store_fetch_abort(a->w->sh->store, a->oh, 0);
-	if (f.bc.fd >= 0)
-		backend_release(&a->w->be, &f.bc, false);
+	/* Left before its body was read: the connection is not reused. */
+	if (f.began)
+		exchange_end(&f.x, EXCHANGE_END_CLIENT);
 	if (!f.done_head)
 		fh_answer(&f, FH_FAILED);
 	cobj_release(&f.obj);

@@ -31,7 +31,7 @@ void worker_drain(struct worker *w)
 	assert(w->magic == WORKER_MAGIC);
 	w->be.draining = true;
 	health_stop(&w->be);
-	backend_pools_close_idle(&w->be);
+	bpools_close_idle(w->be.pools);
 	/* Idle keep-alive connections are closed now; busy ones after their
 	 * current response (they see be.draining). */
 	for (struct client *c = w->clients; c; c = c->next) {

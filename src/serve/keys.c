@@ -1,0 +1,60 @@
+/* keys.c - the cache keys of requests: the rule's key options, and what an unsafe request
+ * invalidates. */
+#include "serve/keys.h"
+
+#include <string.h>
+#include <strings.h>
+
+#include "cache/key.h"
+#include "cache/store.h"
+
+#define KEY_MAX 8192
+
+static unsigned key_opts(const struct config *cfg, const char *host, size_t hlen,
+			 const char *target, size_t tlen)
+{
+	const char *q = memchr(target, '?', tlen);
+	size_t plen = q ? (size_t)(q - target) : tlen;
+	const struct config_rule *rule =
+	    config_rule_match(cfg, host, cache_key_host_len(host, hlen), target, plen);
+	const struct config_key *k = rule && rule->key_set ? &rule->key : &cfg->cache.key;
+	return (k->host ? KEY_HOST : 0) | (k->query ? KEY_QUERY : 0) |
+	       (k->sort_query ? KEY_SORT_QUERY : 0);
+}
+
+int cache_key_for(const struct config *cfg, const char *host, size_t hlen, const char *target,
+		  size_t tlen, char *out, size_t cap, uint32_t *host_len)
+{
+	return cache_key_build(key_opts(cfg, host, hlen, target, tlen), host, hlen, target, tlen,
+			       out, cap, host_len);
+}
+
+void cache_invalidate_after_unsafe(struct client *c, const char *host, size_t hlen)
+{
+	struct store *st = c->w->sh->store;
+	const struct config *cfg = c->gen->cfg;
+	char key[KEY_MAX];
+	uint32_t hl;
+	const char *uris[3] = {c->req_target, c->loc, c->cloc};
+	for (int i = 0; i < 3; i++) {
+		const char *u = uris[i];
+		if (!u || !u[0])
+			continue;
+		size_t ulen = strlen(u);
+		/* Absolute URIs count only for the same host. */
+		if (strncmp(u, "http://", 7) == 0 || strncmp(u, "https://", 8) == 0) {
+			const char *h = strstr(u, "://") + 3;
+			const char *slash = strchr(h, '/');
+			size_t uhl = slash ? (size_t)(slash - h) : strlen(h);
+			if (uhl != hlen || strncasecmp(h, host, hlen) != 0)
+				continue;
+			u = slash ? slash : "/";
+			ulen = strlen(u);
+		} else if (u[0] != '/') {
+			continue;
+		}
+		int kl = cache_key_for(cfg, host, hlen, u, ulen, key, sizeof(key), &hl);
+		if (kl > 0)
+			store_purge_key(st, key, (uint32_t)kl);
+	}
+}

@@ -1,0 +1,29 @@
+/*
+ * keys.h - the cache keys of requests.
+ *
+ * The primary key (cache/key.h) under the key options of the rule a
+ * request matches (or cache.key), for lookups, the admin purge and
+ * invalidation alike, so that each finds what the others stored; and the
+ * invalidation an unsafe request makes once its response is known.
+ */
+#ifndef RINGCACHE_SERVE_KEYS_H
+#define RINGCACHE_SERVE_KEYS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config/config.h"
+#include "serve/conn.h"
+
+/* RFC 9111 4.4: a non-error response to an unsafe method invalidates the
+ * target URI and the same-origin Location / Content-Location (taken from
+ * c->req_target, c->loc, c->cloc). */
+void cache_invalidate_after_unsafe(struct client *c, const char *host, size_t hlen);
+
+/* The primary cache key (cache/key.h) of HOST and TARGET under the key
+ * options of the rule they match, or cache.key. Exposed for the admin
+ * purge, which must find what lookups stored. */
+int cache_key_for(const struct config *cfg, const char *host, size_t hlen, const char *target,
+		  size_t tlen, char *out, size_t cap, uint32_t *host_len);
+
+#endif
