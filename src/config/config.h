@@ -337,9 +337,10 @@ bool config_addr_equal(const struct config_addr *a, const struct config_addr *b)
  * log.access_format) whose value differs, RUNNING's value is put into NEXT
  * and WARN (if not NULL) is called once with a line such as
  * "reload: threads 2 -> 3 takes a restart; keeping 2". Call it on NEXT
- * before it is used. Returns 0, or -ENOMEM if a kept value or its line
- * could not be made; NEXT then holds its own value for that key, so a
- * caller that cares discards NEXT and keeps running on RUNNING.
+ * before it is used. Returns 0, or -ENOMEM if a running string could not
+ * be copied (NEXT then still holds its own value for that key: a caller
+ * that cares discards NEXT and keeps running on RUNNING) or a warning line
+ * could not be made (the value is kept, the line is lost).
  */
 int config_keep_restart_keys(const struct config *running, struct config *next,
 			     void (*warn)(void *ctx, const char *line), void *ctx);
