@@ -1,6 +1,12 @@
 /*
  * config.h - the daemon's configuration, loaded from YAML (libyaml).
  *
+ * src/config/: schema.c is the table of keys (one row each: path, type,
+ * field, range, default, whether a reload applies it, help); walk.c reads
+ * a YAML document along it; values.c parses sizes, durations, addresses
+ * and networks; readers.c and rules.c read the lists and cache rules;
+ * load.c holds the entry points; restart.c the reload rule below.
+ *
  * A loaded config is immutable: the loader builds a whole new struct config,
  * validates it, and only then hands it out. Reload builds another one and
  * swaps it in; the old one is freed when nothing uses it any more.
@@ -48,8 +54,9 @@
  *                                  # for responses to requests with Cookie or
  *                                  # Authorization (default: such a response is
  *                                  # stored only with explicit freshness or public)
- *     grace: 10s                   # serve stale this long past expiry when the
- *                                  # backend fails (errors, 5xx, timeouts; 0: never)
+ *     grace: 0s                    # serve stale this long past expiry when the
+ *                                  # backend fails (errors, 5xx, timeouts; 0, the
+ *                                  # default: only where stale-if-error allows it)
  *     hit_for_miss: 60s            # remember an uncacheable response this long
  *                                  # (0: disabled)
  *     key:                         # default cache key options
@@ -326,5 +333,20 @@ int config_parse_addr(const char *s, struct config_addr *out); /* numeric or res
 
 /* The same socket address (family, address and port; the spec aside). */
 bool config_addr_equal(const struct config_addr *a, const struct config_addr *b);
+
+/*
+ * Reload: the keys a reload does not apply keep their running values.
+ * For every restart-only key (threads; compression.workers, .queue and
+ * .bench_on_loop while compression is enabled in both; log.access and
+ * log.access_format) whose value differs, RUNNING's value is put into NEXT
+ * and WARN (if not NULL) is called once with a line such as
+ * "reload: threads 2 -> 3 takes a restart; keeping 2". Call it on NEXT
+ * before it is used. Returns 0, or -ENOMEM if a running string could not
+ * be copied (NEXT then still holds its own value for that key: a caller
+ * that cares discards NEXT and keeps running on RUNNING) or a warning line
+ * could not be made (the value is kept, the line is lost).
+ */
+int config_keep_restart_keys(const struct config *running, struct config *next,
+			     void (*warn)(void *ctx, const char *line), void *ctx);
 
 #endif

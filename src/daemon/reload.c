@@ -39,31 +39,11 @@ static void switch_on_loop(struct rt_msg *m)
 	pthread_mutex_unlock(&d->lock);
 }
 
-/* Keys whose running value a reload cannot change: keep it, say so. */
-static void keep_restart_keys(const struct config *old, struct config *cfg)
+/* A restart-only key that changed (config_keep_restart_keys). */
+static void warn_restart(void *ctx, const char *line)
 {
-	bool same_log = (!cfg->log_access_path && !old->log_access_path) ||
-			(cfg->log_access_path && old->log_access_path &&
-			 !strcmp(cfg->log_access_path, old->log_access_path));
-	if (!same_log || cfg->log_access_format != old->log_access_format)
-		log_warn("reload: log.access and log.access_format take a restart; the access log "
-			 "stays as it is");
-	if (cfg->threads != old->threads) {
-		log_warn("reload: threads %u -> %u takes a restart; keeping %u", old->threads,
-			 cfg->threads, old->threads);
-		cfg->threads = old->threads;
-	}
-	if (old->compression.enabled && cfg->compression.enabled &&
-	    (cfg->compression.workers != old->compression.workers ||
-	     cfg->compression.queue != old->compression.queue ||
-	     cfg->compression.bench_on_loop != old->compression.bench_on_loop)) {
-		log_warn("reload: compression.workers, .queue and .bench_on_loop take a restart; "
-			 "keeping %u workers, queue %u",
-			 old->compression.workers, old->compression.queue);
-		cfg->compression.workers = old->compression.workers;
-		cfg->compression.queue = old->compression.queue;
-		cfg->compression.bench_on_loop = old->compression.bench_on_loop;
-	}
+	(void)ctx;
+	log_warn("%s", line);
 }
 
 /* How long a reload waits for the loops to switch; one that does not is
@@ -73,7 +53,12 @@ static void keep_restart_keys(const struct config *old, struct config *cfg)
 int daemon_reload(struct daemon *d, struct config *cfg)
 {
 	const struct config *old = d->gen->cfg;
-	keep_restart_keys(old, cfg);
+	/* The keys a reload cannot apply keep their running values (the
+	 * schema table says which); a copy that fails refuses the reload. */
+	if (config_keep_restart_keys(old, cfg, warn_restart, NULL) < 0) {
+		config_free(&cfg);
+		return -ENOMEM;
+	}
 	for (unsigned i = 0; i < d->nloops; i++) {
 		if (atomic_load(&d->loops[i].switch_pending)) {
 			log_error("reload: loop %u has not finished the previous reload", i);

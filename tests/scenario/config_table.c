@@ -1216,6 +1216,11 @@ static const struct good_row good_rows[] = {
 		    "  access: \"off\"\n"
 		    "  access_format: combined\n"
 		    "timeouts: {}\n"},
+    /* An empty key does not make a rule act, nor stop another key from doing so. */
+    {"rule_ttl_and_empty_key", BASE "cache:\n"
+				    "  rules:\n"
+				    "    - ttl: 1h\n"
+				    "      key: {}\n"},
     {"crlf_and_bom", "\xef\xbb\xbflisten: \"127.0.0.1:18080\"\r\n"
 		     "backends:\r\n"
 		     "  - name: app\r\n"

@@ -1583,3 +1583,21 @@ Test(config_backends, errors)
 			 "    servers: [{weight: 2}]\n",
 			 "t.yaml:4:15: backends[0].servers[0]: missing required key 'address'");
 }
+
+/* An empty key does not make a rule act, nor stop the rule's other keys from doing so. */
+Test(config_rules, empty_key_beside_an_action)
+{
+	struct config *cfg = expect_ok(MINIMAL "cache:\n"
+					       "  rules:\n"
+					       "    - ttl: 1h\n"
+					       "      key: {}\n");
+	cr_assert_eq(cfg->cache.n_rules, 1);
+	cr_assert_eq(cfg->cache.rules[0].ttl_ns, 3600 * (int64_t)S);
+	cr_assert_eq(cfg->cache.rules[0].key_set, true);
+	config_free(&cfg);
+	expect_one_error(MINIMAL "cache:\n"
+				 "  rules:\n"
+				 "    - key: {}\n",
+			 "t.yaml:7:7: cache.rules[0]: rule does nothing; give at least one of: "
+			 "ttl, default_ttl, bypass, max_object_size, key");
+}

@@ -1,0 +1,531 @@
+/*
+ * schema.c - the config schema table, one row per key, and what is done
+ * with rows in general: defaults, freeing, comparing (schema.h).
+ *
+ * To add a key: add its field to struct config (config.h), a row here in
+ * the place of its section where it is to be read, the key to the schema
+ * comment in config.h and to conf/ringcache.yaml (tests/unit/config_schema.c
+ * checks both), and tests of its errors.
+ */
+#include "config/schema.h"
+
+#include <assert.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config/readers.h"
+#include "config/values.h"
+
+/* Where a row's field is: in struct config, or in its list's item. */
+// clang-format off
+#define AT(type, member) .offset = offsetof(type, member), .size = sizeof(((type *)0)->member)
+#define CFG(member)      AT(struct config, member)
+#define BACKEND(member)  AT(struct config_backend, member)
+#define SERVER(member)   AT(struct config_server, member)
+#define RULE(member)     AT(struct config_rule, member)
+
+#define US(n)   ((uint64_t)(n) * NS_PER_US)
+#define MS(n)   ((uint64_t)(n) * NS_PER_MS)
+#define SEC(n)  ((uint64_t)(n) * NS_PER_S)
+#define HOUR(n) ((uint64_t)(n) * 3600 * NS_PER_S)
+#define DAY(n)  ((uint64_t)(n) * NS_PER_DAY)
+#define KIB(n)  ((uint64_t)(n) << 10)
+#define MIB(n)  ((uint64_t)(n) << 20)
+#define GIB(n)  ((uint64_t)(n) << 30)
+
+/* One macro per type: path, hint, field, then the range and default where the type has them. */
+#define SECTION(p, h, ...)  {.path = p, .type = CONFIG_SECTION, .hint = h, __VA_ARGS__}
+#define UINT(p, h, at, lo_, hi_, def_, ...) \
+	{.path = p, .type = CONFIG_UINT, .hint = h, at, .lo = lo_, .hi = hi_, .def = def_, \
+	 __VA_ARGS__}
+#define SIZE(p, h, at, lo_, hi_, def_, ...) \
+	{.path = p, .type = CONFIG_SIZE, .hint = h, at, .lo = lo_, .hi = hi_, .def = def_, \
+	 __VA_ARGS__}
+#define DURATION(p, h, at, lo_, hi_, def_, ...) \
+	{.path = p, .type = CONFIG_DURATION, .hint = h, at, .lo = lo_, .hi = hi_, .def = def_, \
+	 __VA_ARGS__}
+#define BOOL(p, h, at, def_, ...) \
+	{.path = p, .type = CONFIG_BOOL, .hint = h, at, .lo = 0, .hi = 1, .def = def_, __VA_ARGS__}
+#define ENUM(p, h, at, choices_, def_, ...) \
+	{.path = p, .type = CONFIG_ENUM, .hint = h, at, .choices = choices_, .def = def_, \
+	 __VA_ARGS__}
+#define STRING(p, h, at, ...) {.path = p, .type = CONFIG_STRING, .hint = h, at, __VA_ARGS__}
+#define ADDR(p, h, at, ...)   {.path = p, .type = CONFIG_ADDR, .hint = h, at, __VA_ARGS__}
+#define CUSTOM(p, h, at, ops_, ...) \
+	{.path = p, .type = CONFIG_CUSTOM, .hint = h, at, .ops = ops_, __VA_ARGS__}
+
+/*
+ * Timeouts must be non-zero (a zero deadline would fire immediately, and
+ * nothing in the contract says 0 means "no timeout") and at most a day, which
+ * keeps "now + timeout" far away from uint64 overflow in every consumer.
+ */
+#define TIMEOUT(p, h, at, def_, ...) \
+	{.path = p, .type = CONFIG_DURATION, .hint = h, at, .lo = MS(1), .hi = HOUR(24), \
+	 .range = "1ms..24h", .def = def_, __VA_ARGS__}
+// clang-format on
+/*
+ * Cache lifetimes: 3650 days is far beyond any real max-age (a year is the
+ * customary "forever") yet keeps "now + lifetime" and "lifetime + grace"
+ * nowhere near uint64/int64 overflow in the cache code.
+ */
+#define LIFETIME_MAX DAY(3650)
+
+static const struct config_enum balance_enum = {
+    .noun = "method",
+    .or_list = true,
+    .names = (const char *const[]){[BALANCE_ROUND_ROBIN] = "round_robin",
+				   [BALANCE_LEAST_CONNECTIONS] = "least_connections",
+				   [BALANCE_HASH] = "hash",
+				   NULL},
+};
+
+static const struct config_enum level_enum = {
+    .noun = "level",
+    .names = (const char *const[]){[LOG_LEVEL_ERROR] = "error",
+				   [LOG_LEVEL_WARN] = "warn",
+				   [LOG_LEVEL_INFO] = "info",
+				   [LOG_LEVEL_DEBUG] = "debug",
+				   NULL},
+};
+
+static const struct config_enum access_format_enum = {
+    .noun = "format",
+    .names =
+	(const char *const[]){
+	    [ACCESS_FORMAT_COMBINED] = "combined", [ACCESS_FORMAT_JSON] = "json", NULL},
+};
+
+/* What nginx's and Cloudflare's lists have in common: text and the text-like
+ * application types; images, video and archives are compressed already. */
+static const char *const default_types[] = {
+    "text/*",
+    "application/javascript",
+    "application/json",
+    "application/xml",
+    "application/xhtml+xml",
+    "application/rss+xml",
+    "application/atom+xml",
+    "application/manifest+json",
+    "application/ld+json",
+    "application/wasm",
+    "image/svg+xml",
+    "image/x-icon",
+    "font/ttf",
+    "font/otf",
+    NULL,
+};
+
+const struct config_row config_schema[] = {
+    CUSTOM("listen", 1, CFG(listen), &read_listen_ops, .flags = CONFIG_REQUIRED,
+	   .help = "listeners, \"IP:PORT\" or \"[IPv6]:PORT\"; a string or a list"),
+    UINT("threads", 2, CFG(threads), 1, 1024, 0, .flags = CONFIG_AUTO | CONFIG_RESTART,
+	 .what = "a number or \"auto\"", .help = "loop threads; \"auto\": online CPUs"),
+
+    CUSTOM("backends", 4, CFG(backends), &read_backends_ops, .flags = CONFIG_REQUIRED,
+	   .help = "the backends (only the first one receives traffic today)"),
+    STRING("backends[].name", 1, BACKEND(name), .flags = CONFIG_REQUIRED, .what = "a name",
+	   .check = read_check_name, .help = "what routes and stats call it; unique"),
+    CUSTOM("backends[].servers", 2, BACKEND(servers), &read_servers_ops, .flags = CONFIG_REQUIRED,
+	   .help = "\"IP:PORT\" or \"host:port\" (resolved at load), or {address, weight}"),
+    /* An item's weight is read before its address, which may be missing. */
+    UINT("backends[].servers[].weight", 2, SERVER(weight), 1, 1000, 1,
+	 .help = "its share of the requests"),
+    ADDR("backends[].servers[].address", 1, SERVER(address), .flags = CONFIG_REQUIRED,
+	 .help = "\"IP:PORT\" or \"host:port\""),
+    ENUM("backends[].balance", 3, BACKEND(balance), &balance_enum, BALANCE_ROUND_ROBIN,
+	 .what = "a balancing method",
+	 .help = "round_robin (by weight) | least_connections | hash (Host + target)"),
+    UINT("backends[].pool_size", 4, BACKEND(pool_size), 0, 10000, 64,
+	 .help = "idle keep-alive connections kept per server per loop"),
+    TIMEOUT("backends[].connect_timeout", 5, BACKEND(connect_timeout_ns), SEC(3),
+	    .help = "connecting to a server"),
+    TIMEOUT("backends[].first_byte_timeout", 6, BACKEND(first_byte_timeout_ns), SEC(30),
+	    .help = "request sent -> first response byte"),
+    TIMEOUT("backends[].between_bytes_timeout", 7, BACKEND(between_bytes_timeout_ns), SEC(30),
+	    .help = "between response reads"),
+    UINT("backends[].retries", 8, BACKEND(retries), 0, 16, 1,
+	 .help = "other servers a failed attempt may try"),
+    SECTION("backends[].health_check", 9, BACKEND(health.enabled), .flags = CONFIG_GIVEN,
+	    .help = "active probes (absent: none)"),
+    STRING("backends[].health_check.path", 1, BACKEND(health.path), .def_str = "/",
+	   .what = "a request path", .check = read_check_probe_path,
+	   .help = "GET this on a fresh connection"),
+    STRING("backends[].health_check.host", 2, BACKEND(health.host), .what = "a host name",
+	   .check = read_check_probe_host,
+	   .help = "Host of the probe (default: the server address)"),
+    DURATION("backends[].health_check.interval", 3, BACKEND(health.interval_ns), MS(10), HOUR(1),
+	     SEC(2), .help = "between probes"),
+    TIMEOUT("backends[].health_check.timeout", 4, BACKEND(health.timeout_ns), SEC(1),
+	    .help = "the whole probe: connect, send, status line"),
+    UINT("backends[].health_check.rise", 5, BACKEND(health.rise), 1, 100, 2,
+	 .help = "good probes in a row to come back"),
+    UINT("backends[].health_check.fall", 6, BACKEND(health.fall), 1, 100, 3,
+	 .help = "failed probes in a row to go out of rotation"),
+    CUSTOM("backends[].health_check.expect_status", 7, BACKEND(health.expect), &read_expect_ops,
+	   .lo = 100, .hi = 599, .help = "a code or a list (default: any 2xx or 3xx)"),
+
+    SECTION("cache", 3, .help = "the object store and how long things stay in it"),
+    /* 0 is refused: nothing says it means "no cache", and sizing code divides by it. */
+    SIZE("cache.memory", 1, CFG(cache.memory), 1, UINT64_MAX, MIB(256),
+	 .range = "must be greater than 0", .help = "budget for stored objects"),
+    /* 0 would store nothing at all; "bypass" rules are the explicit way to do that. */
+    SIZE("cache.max_object_size", 2, CFG(cache.max_object_size), 1, INT64_MAX, MIB(32),
+	 .range = "must be greater than 0", .help = "bigger responses stream through, unstored"),
+    /* 0 has a meaning here: responses without freshness information are not stored. */
+    DURATION("cache.default_ttl", 3, CFG(cache.default_ttl_ns), 0, LIFETIME_MAX, 0,
+	     .help = "lifetime when a cacheable response gives none"),
+    /* 0 is the way to turn heuristics off. */
+    UINT("cache.heuristic_percent", 4, CFG(cache.heuristic_percent), 0, 100, 10,
+	 .help = "heuristic lifetime: % of (Date - Last-Modified)"),
+    DURATION("cache.heuristic_max", 5, CFG(cache.heuristic_max_ns), MS(1), LIFETIME_MAX, DAY(1),
+	     .help = "cap on the heuristic lifetime"),
+    BOOL("cache.heuristic_with_credentials", 10, CFG(cache.heuristic_with_credentials), false,
+	 .help = "heuristic and default lifetimes also with Cookie or Authorization"),
+    /* RFC 9111 4.2.4: no stale unless the origin allows it. */
+    DURATION("cache.grace", 6, CFG(cache.grace_ns), 0, LIFETIME_MAX, 0,
+	     .help = "serve stale this long when the backend fails (0: never)"),
+    DURATION("cache.hit_for_miss", 7, CFG(cache.hit_for_miss_ns), 0, LIFETIME_MAX, SEC(60),
+	     .help = "remember uncacheable keys this long (0: off)"),
+    /* Before the rules: they inherit it. */
+    SECTION("cache.key", 8, .help = "default cache key options"),
+    BOOL("cache.key.host", 1, CFG(cache.key.host), true, .help = "Host (lower-cased) in the key"),
+    BOOL("cache.key.query", 2, CFG(cache.key.query), true, .help = "query string in the key"),
+    BOOL("cache.key.sort_query", 3, CFG(cache.key.sort_query), false,
+	 .help = "sort query parameters first"),
+    CUSTOM("cache.rules", 9, CFG(cache.rules), &rules_ops,
+	   .help = "first match wins; host and path_prefix optional"),
+    STRING("cache.rules[].host", 1, RULE(host), .what = "a host name", .check = rules_check_host,
+	   .help = "exact, or \"*.example.com\" for subdomains"),
+    STRING("cache.rules[].path_prefix", 2, RULE(path_prefix), .what = "a path",
+	   .check = rules_check_path, .help = "starts with \"/\"; case-sensitive"),
+    DURATION("cache.rules[].ttl", 3, RULE(ttl_ns), 0, LIFETIME_MAX, 0,
+	     .flags = CONFIG_UNSET | CONFIG_ACTION,
+	     .help = "lifetime regardless of the response (0: not stored)"),
+    DURATION("cache.rules[].default_ttl", 4, RULE(default_ttl_ns), 0, LIFETIME_MAX, 0,
+	     .flags = CONFIG_UNSET | CONFIG_ACTION,
+	     .help = "lifetime when the response gives none"),
+    BOOL("cache.rules[].bypass", 5, RULE(bypass), false, .flags = CONFIG_ACTION,
+	 .help = "true: never look up or store"),
+    /* An int64_t field: -1 is "unset", so the top is INT64_MAX. */
+    SIZE("cache.rules[].max_object_size", 6, RULE(max_object_size), 1, INT64_MAX, 0,
+	 .flags = CONFIG_UNSET | CONFIG_ACTION, .range = "must be greater than 0",
+	 .help = "bigger responses stream through, unstored"),
+    SECTION("cache.rules[].key", 7, .flags = CONFIG_ACTION,
+	    .help = "key options for matching requests; the others inherit cache.key"),
+    BOOL("cache.rules[].key.host", 1, RULE(key.host), false, .inherit = "cache.key.host",
+	 .help = "as cache.key.host"),
+    BOOL("cache.rules[].key.query", 2, RULE(key.query), false, .inherit = "cache.key.query",
+	 .help = "as cache.key.query"),
+    BOOL("cache.rules[].key.sort_query", 3, RULE(key.sort_query), false,
+	 .inherit = "cache.key.sort_query", .help = "as cache.key.sort_query"),
+
+    SECTION("compression", 5, .help = "gzip, br and zstd on a pool of worker threads"),
+    BOOL("compression.enabled", 1, CFG(compression.enabled), false,
+	 .help = "off by default, as in nginx"),
+    /* The pool is made once; while it runs, a reload cannot resize it. */
+    UINT("compression.workers", 2, CFG(compression.workers), 1, 256, 0,
+	 .flags = CONFIG_AUTO | CONFIG_RESTART, .restart_when = "compression.enabled",
+	 .help = "compression threads; \"auto\": online CPUs"),
+    UINT("compression.queue", 3, CFG(compression.queue), 1, 65536, 64, .flags = CONFIG_RESTART,
+	 .restart_when = "compression.enabled",
+	 .help = "jobs waiting for a worker; beyond it, responses go out uncompressed"),
+    SIZE("compression.min_size", 4, CFG(compression.min_size), 0, GIB(1), 256,
+	 .help = "smaller bodies are sent as they are"),
+    CUSTOM("compression.codings", 5, CFG(compression.prefer), &read_codings_ops,
+	   .def_list = (const char *const[]){"br", "zstd", "gzip", NULL},
+	   .help = "offered, best first"),
+    SECTION("compression.levels", 6, .help = "per coding"),
+    UINT("compression.levels.gzip", 1, CFG(compression.level[CODING_GZIP]), 1, 9, 6,
+	 .help = "gzip level"),
+    /* 4 is what CDNs use on the fly: 5 and up cost twice as much. */
+    UINT("compression.levels.br", 2, CFG(compression.level[CODING_BR]), 0, 11, 4,
+	 .help = "brotli quality"),
+    UINT("compression.levels.zstd", 3, CFG(compression.level[CODING_ZSTD]), 1, 19, 3,
+	 .help = "zstd level"),
+    CUSTOM("compression.types", 7, CFG(compression.types), &read_types_ops,
+	   .def_list = default_types,
+	   .help = "Content-Types to compress; \"type/subtype\" or \"type/*\""),
+    BOOL("compression.bench_on_loop", 8, CFG(compression.bench_on_loop), false,
+	 .flags = CONFIG_RESTART, .restart_when = "compression.enabled",
+	 .help = "benchmark only: run the codecs on the loop threads"),
+
+    SECTION("admin", 6, CFG(admin.enabled), .flags = CONFIG_GIVEN,
+	    .help = "the admin API: metrics, stats, reload, purge, ban"),
+    STRING("admin.token", 2, CFG(admin.token), .what = "a string", .check = read_check_token,
+	   .help = "if set, every admin request needs \"Authorization: Bearer TOKEN\""),
+    CUSTOM("admin.allow", 3, CFG(admin.allow), &read_allow_ops,
+	   .def_list = (const char *const[]){"127.0.0.0/8", "::1/128", NULL},
+	   .help = "client networks allowed, \"ADDR/PREFIX\" or an address"),
+    /* Last: an admin section that enables nothing is almost surely a mistake. */
+    ADDR("admin.listen", 1, CFG(admin.listen), .flags = CONFIG_REQUIRED | CONFIG_PORT0,
+	 .help = "\"IP:PORT\" of the admin API"),
+
+    SECTION("timeouts", 7, .help = "client and send timeouts"),
+    TIMEOUT("timeouts.client_header", 1, CFG(timeouts.client_header_ns), SEC(10),
+	    .help = "the whole request head"),
+    TIMEOUT("timeouts.client_body", 2, CFG(timeouts.client_body_ns), SEC(30),
+	    .help = "between request body reads"),
+    TIMEOUT("timeouts.client_idle", 3, CFG(timeouts.client_idle_ns), SEC(60),
+	    .help = "keep-alive wait for the next request"),
+    TIMEOUT("timeouts.send", 4, CFG(timeouts.send_ns), SEC(30),
+	    .help = "any single send to a peer"),
+    /* A run time, not a peer timeout: microseconds make sense (tracing a
+     * latency problem, and the tests). */
+    DURATION("timeouts.task_budget", 5, CFG(timeouts.task_budget_ns), US(1), SEC(60), MS(10),
+	     .range = "1us..60s", .help = "starvation watchdog: longest run between awaits"),
+    DURATION("timeouts.drain", 6, CFG(timeouts.drain_ns), SEC(1), HOUR(1), SEC(10),
+	     .help = "SIGTERM: how long in-flight requests may take"),
+
+    SECTION("limits", 8, .help = "sizes and counts"),
+    /* 1 GiB; nginx's 1 MiB breaks uploads. */
+    SIZE("limits.max_body_size", 4, CFG(limits.max_body_size), 0, GIB(1024), GIB(1),
+	 .range = "0..1024GiB; 0: no limit", .help = "request body; over it -> 413 (0: no limit)"),
+    SIZE("limits.max_header_size", 1, CFG(limits.max_header_size), KIB(1), MIB(1), KIB(16),
+	 .help = "request or response head; over it -> 431 / 502"),
+    UINT("limits.max_headers", 2, CFG(limits.max_headers), 1, 1000, 100,
+	 .help = "header field count"),
+    UINT("limits.max_connections", 3, CFG(limits.max_connections), 1, 1000000, 10000,
+	 .help = "client connections; accepting pauses at this many"),
+
+    SECTION("log", 9, .help = "the error log and the access log"),
+    ENUM("log.level", 1, CFG(log_level), &level_enum, LOG_LEVEL_INFO, .what = "a log level",
+	 .help = "error | warn | info | debug"),
+    /* The file is opened at start (and on SIGUSR1), not here. */
+    STRING("log.access", 2, CFG(log_access_path), .flags = CONFIG_RESTART,
+	   .what = "a file path or \"off\"", .check = read_check_access_log,
+	   .help = "access log file (absent or \"off\": none)"),
+    ENUM("log.access_format", 3, CFG(log_access_format), &access_format_enum,
+	 ACCESS_FORMAT_COMBINED, .flags = CONFIG_RESTART, .what = "an access log format",
+	 .help = "combined (NCSA + cache fields) | json"),
+
+    /* Empty (or absent): no client is a trusted proxy. */
+    CUSTOM("trusted_proxies", 10, CFG(trusted), &read_trusted_ops,
+	   .def_list = (const char *const[]){NULL},
+	   .help = "clients whose forwarding fields are believed and keyed"),
+    /* As nginx's underscores_in_headers off: X_Forwarded_Host is
+     * X-Forwarded-Host to CGI-style backends, not to the cache. */
+    BOOL("underscores_in_headers", 11, CFG(underscores_in_headers), false,
+	 .help = "keep request fields whose names contain '_'"),
+};
+
+const size_t config_schema_n = sizeof(config_schema) / sizeof(config_schema[0]);
+
+/* ------------------------------------------------------------------------ */
+/* Paths                                                                     */
+
+const struct config_row *config_schema_find(const char *path)
+{
+	for (size_t i = 0; i < config_schema_n; i++) {
+		if (!strcmp(config_schema[i].path, path))
+			return &config_schema[i];
+	}
+	return NULL;
+}
+
+const char *config_row_name(const struct config_row *row)
+{
+	const char *dot = strrchr(row->path, '.');
+	return dot ? dot + 1 : row->path;
+}
+
+/* The rest of ROW's path below SECTION, or NULL if it is not below it. */
+static const char *below(const struct config_row *row, const char *section)
+{
+	size_t n = strlen(section);
+	if (!n)
+		return row->path;
+	if (strncmp(row->path, section, n) != 0 || row->path[n] != '.')
+		return NULL;
+	return row->path + n + 1;
+}
+
+bool config_row_in(const struct config_row *row, const char *section)
+{
+	const char *rest = below(row, section);
+	return rest && !strchr(rest, '.');
+}
+
+bool config_row_stored_in(const struct config_row *row, const char *section)
+{
+	const char *rest = below(row, section);
+	return rest && !strstr(rest, "[]");
+}
+
+/* ------------------------------------------------------------------------ */
+/* Fields                                                                    */
+
+uint64_t config_row_get(const struct config_row *row, const void *base)
+{
+	const char *p = (const char *)base + row->offset;
+	switch (row->size) {
+	case 1: {
+		uint8_t v;
+		memcpy(&v, p, 1);
+		return v;
+	}
+	case 4: {
+		uint32_t v;
+		memcpy(&v, p, 4);
+		return v;
+	}
+	case 8: {
+		uint64_t v;
+		memcpy(&v, p, 8);
+		return v;
+	}
+	}
+	assert(!"config_row_get: a field of 1, 4 or 8 bytes");
+	return 0;
+}
+
+void config_row_set(const struct config_row *row, void *base, uint64_t v)
+{
+	char *p = (char *)base + row->offset;
+	switch (row->size) {
+	case 1: {
+		uint8_t x = (uint8_t)v;
+		memcpy(p, &x, 1);
+		return;
+	}
+	case 4: {
+		uint32_t x = (uint32_t)v;
+		memcpy(p, &x, 4);
+		return;
+	}
+	case 8:
+		memcpy(p, &v, 8);
+		return;
+	}
+	assert(!"config_row_set: a field of 1, 4 or 8 bytes");
+}
+
+void config_row_range(const struct config_row *row, char *buf, size_t len)
+{
+	char lo[32], hi[32];
+
+	if (row->range) {
+		snprintf(buf, len, "%s", row->range);
+		return;
+	}
+	if (row->type == CONFIG_SIZE) {
+		value_format_size(row->lo, lo, sizeof(lo));
+		value_format_size(row->hi, hi, sizeof(hi));
+	} else if (row->type == CONFIG_DURATION) {
+		value_format_duration(row->lo, lo, sizeof(lo));
+		value_format_duration(row->hi, hi, sizeof(hi));
+	} else {
+		snprintf(lo, sizeof(lo), "%llu", (unsigned long long)row->lo);
+		snprintf(hi, sizeof(hi), "%llu", (unsigned long long)row->hi);
+	}
+	snprintf(buf, len, "%s..%s", lo, hi);
+}
+
+unsigned config_auto_cpus(void)
+{
+	/* The top is threads' (1024) for compression.workers too, as it always was. */
+	const struct config_row *threads = config_schema_find("threads");
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+	if (n < 1)
+		return 1;
+	return (uint64_t)n > threads->hi ? (unsigned)threads->hi : (unsigned)n;
+}
+
+static bool is_number(const struct config_row *row)
+{
+	return row->type == CONFIG_UINT || row->type == CONFIG_SIZE ||
+	       row->type == CONFIG_DURATION || row->type == CONFIG_BOOL || row->type == CONFIG_ENUM;
+}
+
+/* The default of a number row, as its field stores it. */
+static uint64_t number_default(const struct config_row *row, const struct config *root)
+{
+	uint64_t v = row->def;
+	if (row->flags & CONFIG_AUTO)
+		v = config_auto_cpus();
+	else if (row->flags & CONFIG_UNSET)
+		v = UINT64_MAX; /* -1 in an int64_t field */
+	else if (row->inherit)
+		v = config_row_get(config_schema_find(row->inherit), root);
+	if (row->size < 8)
+		v &= (1ull << (row->size * 8)) - 1;
+	return v;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Defaults, freeing, comparing                                              */
+
+int config_schema_init(const char *section, void *base, const struct config *root)
+{
+	for (size_t i = 0; i < config_schema_n; i++) {
+		const struct config_row *r = &config_schema[i];
+		if (!config_row_stored_in(r, section))
+			continue;
+		if (is_number(r)) {
+			config_row_set(r, base, number_default(r, root));
+		} else if (r->type == CONFIG_CUSTOM && r->ops->init) {
+			int rc = r->ops->init(r, base);
+			if (rc < 0)
+				return rc;
+		}
+	}
+	return 0;
+}
+
+int config_schema_given(const char *section, void *base)
+{
+	for (size_t i = 0; i < config_schema_n; i++) {
+		const struct config_row *r = &config_schema[i];
+		if (r->type != CONFIG_STRING || !r->def_str || !config_row_in(r, section))
+			continue;
+		char **field = (char **)((char *)base + r->offset);
+		if (!*field && !(*field = strdup(r->def_str)))
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+void config_schema_release(const char *section, void *base)
+{
+	for (size_t i = 0; i < config_schema_n; i++) {
+		const struct config_row *r = &config_schema[i];
+		if (!config_row_stored_in(r, section))
+			continue;
+		void *field = (char *)base + r->offset;
+		if (r->type == CONFIG_STRING) {
+			free(*(char **)field);
+			*(char **)field = NULL;
+		} else if (r->type == CONFIG_ADDR) {
+			value_addr_free(field);
+		} else if (r->type == CONFIG_CUSTOM && r->ops->release) {
+			r->ops->release(r, base);
+		}
+	}
+}
+
+bool config_row_is_default(const struct config_row *row, const void *base,
+			   const struct config *root)
+{
+	const void *field = (const char *)base + row->offset;
+
+	if (is_number(row))
+		return config_row_get(row, base) == number_default(row, root);
+	switch (row->type) {
+	case CONFIG_SECTION:
+		/* A section has no value; a flag says whether it was given. */
+		return !(row->flags & CONFIG_GIVEN) || config_row_get(row, base) == 0;
+	case CONFIG_STRING: {
+		/* A string default applies when its section is given: NULL before. */
+		const char *s = *(char *const *)field;
+		return !s || (row->def_str && !strcmp(s, row->def_str));
+	}
+	case CONFIG_ADDR:
+		return ((const struct config_addr *)field)->spec == NULL;
+	case CONFIG_CUSTOM:
+		return row->ops->is_default && row->ops->is_default(row, base);
+	default:
+		return false;
+	}
+}
