@@ -11,6 +11,7 @@
 #include "ops/accesslog.h"
 #include "ops/log.h"
 #include "ops/notify.h"
+#include "daemon/admin.h"
 #include "daemon/daemon.h"
 #include "rt/clock.h"
 
@@ -155,7 +156,7 @@ int main(int argc, char **argv)
 
 	notify_init();
 	struct daemon d;
-	int r = daemon_start(&d, cfg); /* d owns cfg from here on */
+	int r = daemon_start(&d, cfg, admin_accepted); /* d owns cfg from here on */
 	if (r < 0) {
 		log_error("startup failed: %s", strerror(-r));
 		notify_sendf("STATUS=startup failed: %s", strerror(-r));

@@ -1,5 +1,6 @@
 /* admin.c - admin HTTP endpoint: health, metrics, stats, purge, ban, tag. */
 #include "daemon/admin.h"
+#include "daemon/stats.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -36,6 +37,7 @@ struct admin_conn {
 	struct sockaddr_storage peer;
 	char buf[ADMIN_BUF];
 	char out[65536];
+	struct stats stats; /* what /metrics and /stats render (heap: it is large) */
 	struct hfield fields[ADMIN_FIELDS];
 	struct hmsg m;
 };
@@ -76,270 +78,6 @@ static bool query_param(const char *q, size_t qlen, const char *name, char *out,
 		p = e + 1;
 	}
 	return false;
-}
-
-static uint64_t metric_sum(struct daemon *d, enum metric_id id)
-{
-	uint64_t v = 0;
-	for (unsigned i = 0; i < d->nloops; i++)
-		v += atomic_load_explicit(&d->loops[i].w.metrics.v[id], memory_order_relaxed);
-	return v;
-}
-
-/* A Prometheus label value: backslash, quote and newline escaped. */
-static void put_label_value(struct hbuf *b, const char *s)
-{
-	for (; *s; s++) {
-		if (*s == '\\' || *s == '"')
-			hbuf_put(b, "\\", 1);
-		if (*s == '\n')
-			hbuf_puts(b, "\\n");
-		else
-			hbuf_put(b, s, 1);
-	}
-}
-
-static void put_server_labels(struct hbuf *b, const struct config_backend *cb, size_t k)
-{
-	hbuf_puts(b, "{backend=\"");
-	put_label_value(b, cb->name);
-	hbuf_puts(b, "\",server=\"");
-	put_label_value(b, cb->servers[k].spec);
-	hbuf_puts(b, "\"}");
-}
-
-/*
- * Process memory from /proc/self/statm (resident and virtual size). A
- * read of a procfs file is answered from kernel memory and never waits
- * on a disk, so it is fine on the admin loop.
- */
-static void put_memory(struct hbuf *b)
-{
-	char buf[128];
-	int fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return;
-	ssize_t n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return;
-	buf[n] = '\0';
-	unsigned long long size = 0, resident = 0;
-	if (sscanf(buf, "%llu %llu", &size, &resident) != 2)
-		return;
-	unsigned long long page = (unsigned long long)sysconf(_SC_PAGESIZE);
-	hbuf_printf(b,
-		    "# HELP ringcache_resident_memory_bytes resident set size of the process\n"
-		    "# TYPE ringcache_resident_memory_bytes gauge\n"
-		    "ringcache_resident_memory_bytes %llu\n"
-		    "# HELP ringcache_virtual_memory_bytes virtual memory size of the process\n"
-		    "# TYPE ringcache_virtual_memory_bytes gauge\n"
-		    "ringcache_virtual_memory_bytes %llu\n",
-		    resident * page, size * page);
-}
-
-size_t admin_render_metrics(struct daemon *d, const struct gen *g, char *out, size_t cap)
-{
-	struct hbuf b;
-	hbuf_init(&b, out, cap);
-	for (int i = 0; i < M_COUNT; i++) {
-		hbuf_printf(&b, "# HELP ringcache_%s_total %s\n# TYPE ringcache_%s_total counter\n",
-			    metric_names[i], metric_help[i], metric_names[i]);
-		hbuf_printf(&b, "ringcache_%s_total %llu\n", metric_names[i],
-			    (unsigned long long)metric_sum(d, (enum metric_id)i));
-	}
-	/* Request latency: per-loop buckets summed, then made cumulative. */
-	hbuf_puts(&b, "# HELP ringcache_request_duration_seconds time from a whole request head "
-		      "to the end of its response\n# TYPE ringcache_request_duration_seconds "
-		      "histogram\n");
-	uint64_t cum = 0, lat_sum = 0;
-	for (int i = 0; i <= RC_LAT_BUCKETS; i++) {
-		for (unsigned k = 0; k < d->nloops; k++)
-			cum += atomic_load_explicit(&d->loops[k].w.metrics.lat_bucket[i],
-						    memory_order_relaxed);
-		if (i < RC_LAT_BUCKETS)
-			hbuf_printf(&b,
-				    "ringcache_request_duration_seconds_bucket{le=\"%g\"} %llu\n",
-				    metric_lat_bounds[i], (unsigned long long)cum);
-		else
-			hbuf_printf(&b,
-				    "ringcache_request_duration_seconds_bucket{le=\"+Inf\"} %llu\n",
-				    (unsigned long long)cum);
-	}
-	for (unsigned k = 0; k < d->nloops; k++)
-		lat_sum +=
-		    atomic_load_explicit(&d->loops[k].w.metrics.lat_sum_ns, memory_order_relaxed);
-	hbuf_printf(&b, "ringcache_request_duration_seconds_sum %.6f\n", (double)lat_sum / 1e9);
-	hbuf_printf(&b, "ringcache_request_duration_seconds_count %llu\n", (unsigned long long)cum);
-	struct store_stats *ss = store_stats(d->sh.store);
-	struct {
-		const char *name, *type, *help;
-		uint64_t v;
-	} extra[] = {
-	    {"connections", "gauge", "open client connections", atomic_load(&d->sh.nconns)},
-	    {"cache_objects", "gauge", "stored responses", atomic_load(&ss->objects)},
-	    {"cache_bytes", "gauge", "bytes charged to the cache budget", store_bytes(d->sh.store)},
-	    {"cache_budget_bytes", "gauge", "cache.memory", store_budget(d->sh.store)},
-	    {"cache_evictions_total", "counter", "objects evicted for the budget",
-	     atomic_load(&ss->evictions)},
-	    {"cache_purged_total", "counter", "objects removed by purge and tag purge",
-	     atomic_load(&ss->purged)},
-	    {"cache_banned_total", "counter", "objects removed by bans", atomic_load(&ss->banned)},
-	    {"cache_hit_for_miss_total", "counter", "keys marked hit-for-miss",
-	     atomic_load(&ss->hfm_set)},
-	};
-	for (size_t i = 0; i < sizeof(extra) / sizeof(extra[0]); i++)
-		hbuf_printf(&b,
-			    "# HELP ringcache_%s %s\n# TYPE ringcache_%s %s\nringcache_%s %llu\n",
-			    extra[i].name, extra[i].help, extra[i].name, extra[i].type,
-			    extra[i].name, (unsigned long long)extra[i].v);
-	/* Read the pool only through a generation that enables it: posting
-	 * that generation ordered the pool's creation before this read. */
-	if (g->cfg->compression.enabled && d->sh.cpool) {
-		struct cpool_stats *cs = cpool_stats(d->sh.cpool);
-		struct {
-			const char *name, *type, *help;
-			uint64_t v;
-		} cz[] = {
-		    {"compression_jobs_total", "counter", "codec steps run by the compression pool",
-		     atomic_load(&cs->jobs)},
-		    {"compression_in_bytes_total", "counter", "bytes fed to the codecs",
-		     atomic_load(&cs->bytes_in)},
-		    {"compression_out_bytes_total", "counter", "bytes the codecs produced",
-		     atomic_load(&cs->bytes_out)},
-		    {"compression_queue_depth", "gauge", "steps waiting for a compression worker",
-		     cpool_queued(d->sh.cpool)},
-		    {"compression_streams", "gauge", "coded copies being made now",
-		     atomic_load(&cs->streams)},
-		    {"compression_fallbacks_total", "counter",
-		     "responses sent uncompressed because the pool was full",
-		     atomic_load(&cs->fallbacks)},
-		    {"compression_queue_full_waits_total", "counter",
-		     "steps of started copies that waited for room in the queue",
-		     atomic_load(&cs->full_waits)},
-		    {"compression_errors_total", "counter", "coded copies that broke",
-		     atomic_load(&cs->errors)},
-		};
-		for (size_t i = 0; i < sizeof(cz) / sizeof(cz[0]); i++)
-			hbuf_printf(&b,
-				    "# HELP ringcache_%s %s\n# TYPE ringcache_%s %s\nringcache_%s "
-				    "%llu\n",
-				    cz[i].name, cz[i].help, cz[i].name, cz[i].type, cz[i].name,
-				    (unsigned long long)cz[i].v);
-		hbuf_printf(&b,
-			    "# HELP ringcache_compression_job_seconds_total time spent in codec "
-			    "steps\n# TYPE ringcache_compression_job_seconds_total counter\n"
-			    "ringcache_compression_job_seconds_total %.6f\n",
-			    (double)atomic_load(&cs->job_ns) / 1e9);
-	}
-	/* Per server of the configuration this request holds. */
-	hbuf_puts(&b, "# HELP ringcache_backend_up 1 while the server is in rotation, 0 while "
-		      "its health probes have it out\n# TYPE ringcache_backend_up gauge\n");
-	for (size_t i = 0; i < g->n_backends; i++) {
-		const struct config_backend *cb = g->backends[i].cfg;
-		for (size_t k = 0; k < cb->n_servers; k++) {
-			hbuf_puts(&b, "ringcache_backend_up");
-			put_server_labels(&b, cb, k);
-			hbuf_puts(&b,
-				  atomic_load(&g->backends[i].health[k].down) ? " 0\n" : " 1\n");
-		}
-	}
-	hbuf_puts(&b, "# HELP ringcache_backend_active_requests exchanges in progress\n"
-		      "# TYPE ringcache_backend_active_requests gauge\n");
-	for (size_t i = 0; i < g->n_backends; i++) {
-		const struct config_backend *cb = g->backends[i].cfg;
-		for (size_t k = 0; k < cb->n_servers; k++) {
-			hbuf_puts(&b, "ringcache_backend_active_requests");
-			put_server_labels(&b, cb, k);
-			hbuf_printf(&b, " %u\n", atomic_load(&g->backends[i].active[k]));
-		}
-	}
-	hbuf_puts(&b, "# HELP ringcache_backend_failed_probes_total health probes that failed\n"
-		      "# TYPE ringcache_backend_failed_probes_total counter\n");
-	for (size_t i = 0; i < g->n_backends; i++) {
-		const struct config_backend *cb = g->backends[i].cfg;
-		for (size_t k = 0; k < cb->n_servers; k++) {
-			hbuf_puts(&b, "ringcache_backend_failed_probes_total");
-			put_server_labels(&b, cb, k);
-			hbuf_printf(&b, " %llu\n",
-				    (unsigned long long)atomic_load(
-					&g->backends[i].health[k].failed_probes));
-		}
-	}
-	hbuf_printf(&b,
-		    "# HELP ringcache_config_generation the configuration in use (1 at start, +1 "
-		    "per reload)\n# TYPE ringcache_config_generation gauge\n"
-		    "ringcache_config_generation %llu\n",
-		    (unsigned long long)g->id);
-	put_memory(&b);
-	if (d->alog) {
-		struct alog_stats as;
-		alog_stats_read(d->alog, &as);
-		hbuf_printf(
-		    &b,
-		    "# HELP ringcache_access_log_lines_total access log lines written\n"
-		    "# TYPE ringcache_access_log_lines_total counter\n"
-		    "ringcache_access_log_lines_total %llu\n"
-		    "# HELP ringcache_access_log_dropped_total access log lines lost (the disk "
-		    "was slower than the traffic, or a write failed)\n"
-		    "# TYPE ringcache_access_log_dropped_total counter\n"
-		    "ringcache_access_log_dropped_total %llu\n"
-		    "# HELP ringcache_access_log_write_errors_total failed access log writes\n"
-		    "# TYPE ringcache_access_log_write_errors_total counter\n"
-		    "ringcache_access_log_write_errors_total %llu\n",
-		    (unsigned long long)as.written, (unsigned long long)as.dropped,
-		    (unsigned long long)as.write_errors);
-	}
-	/* Starvation watchdog, per loop; the maxima cover the time since
-	 * the previous scrape. */
-	hbuf_puts(&b, "# HELP ringcache_loop_slow_tasks_total task resumptions over "
-		      "timeouts.task_budget\n# TYPE ringcache_loop_slow_tasks_total counter\n");
-	uint64_t slow[256], run[256], lag[256];
-	unsigned n = d->nloops < 256 ? d->nloops : 256;
-	pthread_mutex_lock(&d->lock);
-	for (unsigned i = 0; i < n; i++) {
-		slow[i] = run[i] = lag[i] = 0;
-		if (d->loops[i].w.loop)
-			rt_loop_stats_read(d->loops[i].w.loop, &slow[i], &run[i], &lag[i], true);
-	}
-	pthread_mutex_unlock(&d->lock);
-	for (unsigned i = 0; i < n; i++)
-		hbuf_printf(&b, "ringcache_loop_slow_tasks_total{loop=\"%u\"} %llu\n", i,
-			    (unsigned long long)slow[i]);
-	hbuf_puts(&b, "# HELP ringcache_loop_lag_seconds longest scheduling round since the last "
-		      "scrape\n# TYPE ringcache_loop_lag_seconds gauge\n");
-	for (unsigned i = 0; i < n; i++)
-		hbuf_printf(&b, "ringcache_loop_lag_seconds{loop=\"%u\"} %.6f\n", i,
-			    (double)lag[i] / 1e9);
-	hbuf_puts(&b, "# HELP ringcache_loop_max_task_run_seconds longest task run between awaits "
-		      "since the last scrape\n# TYPE ringcache_loop_max_task_run_seconds gauge\n");
-	for (unsigned i = 0; i < n; i++)
-		hbuf_printf(&b, "ringcache_loop_max_task_run_seconds{loop=\"%u\"} %.6f\n", i,
-			    (double)run[i] / 1e9);
-	return b.len;
-}
-
-static size_t render_stats(struct daemon *d, char *out, size_t cap)
-{
-	struct hbuf b;
-	hbuf_init(&b, out, cap);
-	hbuf_puts(&b, "{");
-	for (int i = 0; i < M_COUNT; i++)
-		hbuf_printf(&b, "\"%s\": %llu, ", metric_names[i],
-			    (unsigned long long)metric_sum(d, (enum metric_id)i));
-	struct store_stats *ss = store_stats(d->sh.store);
-	hbuf_printf(
-	    &b,
-	    "\"connections\": %u, \"cache_objects\": %llu, \"cache_bytes\": %llu, "
-	    "\"cache_budget_bytes\": %llu, \"cache_evictions\": %llu, \"cache_purged\": %llu, "
-	    "\"cache_banned\": %llu}\n",
-	    atomic_load(&d->sh.nconns), (unsigned long long)atomic_load(&ss->objects),
-	    (unsigned long long)store_bytes(d->sh.store),
-	    (unsigned long long)store_budget(d->sh.store),
-	    (unsigned long long)atomic_load(&ss->evictions),
-	    (unsigned long long)atomic_load(&ss->purged),
-	    (unsigned long long)atomic_load(&ss->banned));
-	return b.len;
 }
 
 static int respond(struct admin_conn *ac, int status, const char *reason, const char *type,
@@ -477,11 +215,13 @@ static int handle(struct admin_conn *ac)
 	if (PATH_IS("/health"))
 		return respond_text(ac, 200, "OK", "ok\n");
 	if (PATH_IS("/metrics")) {
-		size_t n = admin_render_metrics(d, ac->gen, ac->out, sizeof(ac->out));
+		stats_take(d, ac->gen, &ac->stats);
+		size_t n = stats_render_prometheus(&ac->stats, ac->out, sizeof(ac->out));
 		return respond(ac, 200, "OK", "text/plain; version=0.0.4", ac->out, n);
 	}
 	if (PATH_IS("/stats")) {
-		size_t n = render_stats(d, ac->out, sizeof(ac->out));
+		stats_take(d, ac->gen, &ac->stats);
+		size_t n = stats_render_json(&ac->stats, ac->out, sizeof(ac->out));
 		return respond(ac, 200, "OK", "application/json", ac->out, n);
 	}
 	bool is_post = method == HTTP_POST || method == HTTP_PURGE;
@@ -585,8 +325,9 @@ out:
 	free(ac);
 }
 
-void admin_accepted(struct dloop *l, int fd)
+void admin_accepted(struct listen_loop *ll, int fd)
 {
+	struct dloop *l = dloop_of(ll);
 	struct admin_conn *ac = malloc(sizeof(*ac));
 	if (!ac) {
 		close(fd);

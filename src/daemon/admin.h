@@ -11,11 +11,6 @@
 
 /* A connection accepted on the admin listener (listen.c), on loop 0:
  * serve it in a task of its own. Takes FD. */
-void admin_accepted(struct dloop *l, int fd);
-
-/* Prometheus text for the whole process, for tests and the endpoint.
- * Writes at most CAP bytes into OUT, returns the length. */
-struct gen;
-size_t admin_render_metrics(struct daemon *d, const struct gen *g, char *out, size_t cap);
+void admin_accepted(struct listen_loop *ll, int fd);
 
 #endif

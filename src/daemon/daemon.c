@@ -65,7 +65,7 @@ static void *loop_main(void *arg)
 	else if (d->alog && !(w->alog = alog_loop_create(d->alog)))
 		l->start_err = -ENOMEM;
 	if (!l->start_err) {
-		listen_apply(l, &d->listeners);
+		listen_apply(&l->acc, &d->listeners);
 		health_start(&w->be, w->be.gen);
 	}
 	pthread_mutex_lock(&d->lock);
@@ -108,10 +108,12 @@ int daemon_ensure_cpool(struct daemon *d, const struct config *cfg)
 	return 0;
 }
 
-int daemon_start(struct daemon *d, struct config *cfg)
+int daemon_start(struct daemon *d, struct config *cfg,
+		 void (*admin)(struct listen_loop *ll, int fd))
 {
 	memset(d, 0, sizeof(*d));
 	d->magic = DAEMON_MAGIC;
+	d->admin = admin;
 	pthread_mutex_init(&d->lock, NULL);
 	pthread_cond_init(&d->cond, NULL);
 	d->main_thread = pthread_self();
@@ -145,6 +147,7 @@ int daemon_start(struct daemon *d, struct config *cfg)
 		l->magic = DLOOP_MAGIC;
 		l->d = d;
 		worker_init(&l->w, i, &d->sh);
+		l->acc = (struct listen_loop){.w = &l->w, .admin = d->admin};
 		rt_group_init(&l->admins);
 	}
 	for (unsigned i = 0; i < d->nloops; i++) {

@@ -27,8 +27,6 @@
 #include "rt/loop.h"
 #include "serve/worker.h"
 
-struct acceptor;
-
 #define DLOOP_MAGIC 0x444c5031u
 
 /* One loop thread. */
@@ -37,8 +35,8 @@ struct dloop {
 	struct worker w; /* the serving side: connections, tasks, counters */
 	struct daemon *d;
 	pthread_t thread;
-	struct acceptor *acceptors; /* listening sockets armed on this loop */
-	struct rt_group admins;	    /* admin requests (admin.c), ended at drain */
+	struct listen_loop acc; /* its acceptors (listen.h) */
+	struct rt_group admins; /* admin requests (admin.c), ended at drain */
 	struct rt_msg drain_msg;
 	struct rt_msg force_msg;
 	struct rt_msg hb_msg;	  /* watchdog ping (daemon_loops_alive) */
@@ -49,10 +47,10 @@ struct dloop {
 	int start_err;
 };
 
-/* The dloop whose worker W is. */
-static inline struct dloop *dloop_of(struct worker *w)
+/* The dloop whose listener side LL is. */
+static inline struct dloop *dloop_of(struct listen_loop *ll)
 {
-	return (struct dloop *)((char *)w - offsetof(struct dloop, w));
+	return (struct dloop *)((char *)ll - offsetof(struct dloop, acc));
 }
 
 struct alog;
@@ -65,6 +63,9 @@ struct daemon {
 	uint64_t gen_seq;	/* ids given so far */
 	struct serve_shared sh; /* the store, the compression pool, the connection count */
 	struct alog *alog;	/* the access log (log.access); NULL: none */
+	/* Serves connections on the admin listener (set before daemon_start;
+	 * daemon/admin.h's admin_accepted, or NULL: none). */
+	void (*admin)(struct listen_loop *ll, int fd);
 	struct dloop *loops;
 	unsigned nloops;
 	struct listen_table listeners; /* main thread: the addresses now served */
@@ -83,9 +84,12 @@ struct daemon {
 	char reload_errors[2048]; /* under lock: its error lines */
 };
 
-/* Open listeners, start one loop thread per cfg->threads. Takes CFG (also
- * on failure: daemon_free frees it). 0 or -errno (errors are logged). */
-int daemon_start(struct daemon *d, struct config *cfg);
+/* Open listeners, start one loop thread per cfg->threads; ADMIN serves
+ * connections on the admin listener (NULL: they are closed). Takes CFG
+ * (also on failure: daemon_free frees it). 0 or -errno (errors are
+ * logged). */
+int daemon_start(struct daemon *d, struct config *cfg,
+		 void (*admin)(struct listen_loop *ll, int fd));
 
 /* The newest configuration (main thread). */
 const struct config *daemon_config(const struct daemon *d);

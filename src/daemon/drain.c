@@ -5,13 +5,15 @@
 
 #include "ops/accesslog.h"
 #include "ops/log.h"
+#include "serve/conn.h"
 
 /* Runs on the loop thread (posted by daemon_drain). */
 static void drain_on_loop(struct rt_msg *m)
 {
 	struct dloop *l = (struct dloop *)((char *)m - offsetof(struct dloop, drain_msg));
-	listen_stop(l);
+	listen_stop(&l->acc);
 	worker_drain(&l->w);
+	conns_drain(&l->w);
 	alog_loop_stop(l->w.alog);
 	/* Admin requests are short, and a POST /reload would wait for a main
 	 * thread that is draining now: end them all. */
@@ -22,6 +24,7 @@ static void drain_on_loop(struct rt_msg *m)
 static void force_on_loop(struct rt_msg *m)
 {
 	struct dloop *l = (struct dloop *)((char *)m - offsetof(struct dloop, force_msg));
+	conns_force(&l->w);
 	worker_force(&l->w);
 }
 

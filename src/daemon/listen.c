@@ -9,17 +9,16 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "daemon/admin.h"
 #include "ops/log.h"
 #include "serve/conn.h"
+#include "serve/worker.h"
 #include "backend/gen.h"
-#include "daemon/daemon.h"
 #include "rt/io.h"
 
 /* A listening socket armed on one loop. Listed on its worker; owns LFD. */
 struct acceptor {
 	struct acceptor *prev, *next;
-	struct dloop *l;
+	struct listen_loop *l;
 	enum listen_kind kind;
 	struct sockaddr_storage sa; /* the configured address, to match reloads */
 	socklen_t salen;
@@ -190,31 +189,31 @@ void listen_table_free(struct listen_table *t)
 
 /* Reserve a connection slot under limits.max_connections (all loops
  * share the count, so the check and the increment are one step). */
-static bool take_slot(struct dloop *l)
+static bool take_slot(struct listen_loop *l)
 {
-	unsigned max = l->w.be.gen->cfg->limits.max_connections;
-	if (atomic_fetch_add(&l->w.sh->nconns, 1) < max)
+	unsigned max = l->w->be.gen->cfg->limits.max_connections;
+	if (atomic_fetch_add(&l->w->sh->nconns, 1) < max)
 		return true;
-	atomic_fetch_sub(&l->w.sh->nconns, 1);
+	atomic_fetch_sub(&l->w->sh->nconns, 1);
 	return false;
 }
 
 /* Serve FD with the slot taken for it. */
-static void start_conn(struct dloop *l, int fd)
+static void start_conn(struct listen_loop *l, int fd)
 {
 	struct sockaddr_storage peer;
 	socklen_t plen = sizeof(peer);
 	if (getpeername(fd, (struct sockaddr *)&peer, &plen) < 0)
 		peer.ss_family = AF_UNSPEC; /* reset before we looked: logged as "unknown" */
-	if (client_start(&l->w, fd, &peer) < 0) {
-		atomic_fetch_sub(&l->w.sh->nconns, 1);
+	if (conn_start(l->w, fd, &peer) < 0) {
+		atomic_fetch_sub(&l->w->sh->nconns, 1);
 		close(fd); /* never used by the ring: a plain close is immediate */
 	}
 }
 
-static bool at_limit(struct dloop *l)
+static bool at_limit(struct listen_loop *l)
 {
-	return atomic_load(&l->w.sh->nconns) >= l->w.be.gen->cfg->limits.max_connections;
+	return atomic_load(&l->w->sh->nconns) >= l->w->be.gen->cfg->limits.max_connections;
 }
 
 static bool hold(struct acceptor *ac, int fd)
@@ -250,7 +249,10 @@ static void on_accept(struct rt_acceptor *a, int res, bool more)
 {
 	struct acceptor *ac = (struct acceptor *)((char *)a - offsetof(struct acceptor, acc));
 	if (res >= 0 && ac->kind == LISTEN_ADMIN) {
-		admin_accepted(ac->l, res);
+		if (ac->l->admin)
+			ac->l->admin(ac->l, res);
+		else
+			close(res);
 	} else if (res >= 0) {
 		/* At the connection limit, stop accepting instead of accepting
 		 * and dropping: the kernel's backlog holds the newcomers, and
@@ -284,7 +286,7 @@ static bool accept_wait_cancel(void *arg)
 static void accept_main(void *arg)
 {
 	struct acceptor *ac = arg;
-	struct dloop *l = ac->l;
+	struct listen_loop *l = ac->l;
 	for (;;) {
 		resume_held(ac);
 		if (ac->kind == LISTEN_PROXY && (at_limit(l) || ac->head < ac->n)) {
@@ -317,12 +319,12 @@ static void accept_main(void *arg)
 	free(ac);
 }
 
-static void acceptor_start(struct dloop *l, const struct listen_ent *e, int fd)
+static void acceptor_start(struct listen_loop *l, const struct listen_ent *e, int fd)
 {
 	struct acceptor *ac = calloc(1, sizeof(*ac));
 	if (!ac) {
 		close(fd);
-		log_error("listen %s: out of memory on loop %u", e->addr.spec, l->w.be.id);
+		log_error("listen %s: out of memory on loop %u", e->addr.spec, l->w->be.id);
 		return;
 	}
 	ac->l = l;
@@ -335,7 +337,7 @@ static void acceptor_start(struct dloop *l, const struct listen_ent *e, int fd)
 		close(fd);
 		free(ac);
 		log_error("listen %s: cannot start the accept task on loop %u", e->addr.spec,
-			  l->w.be.id);
+			  l->w->be.id);
 		return;
 	}
 	rt_task_detach(ac->task);
@@ -345,22 +347,22 @@ static void acceptor_start(struct dloop *l, const struct listen_ent *e, int fd)
 	l->acceptors = ac;
 }
 
-void listen_apply(struct dloop *l, struct listen_table *t)
+void listen_apply(struct listen_loop *l, struct listen_table *t)
 {
 	for (struct acceptor *ac = l->acceptors; ac; ac = ac->next) {
 		if (!table_has(t, ac->kind, &ac->sa, ac->salen))
 			rt_task_cancel(ac->task); /* the task closes the socket */
 	}
 	for (size_t i = 0; i < t->n; i++) {
-		int fd = t->ent[i].fds[l->w.be.id];
+		int fd = t->ent[i].fds[l->w->be.id];
 		if (fd < 0)
 			continue;
-		t->ent[i].fds[l->w.be.id] = -1;
+		t->ent[i].fds[l->w->be.id] = -1;
 		acceptor_start(l, &t->ent[i], fd);
 	}
 }
 
-void listen_stop(struct dloop *l)
+void listen_stop(struct listen_loop *l)
 {
 	for (struct acceptor *ac = l->acceptors; ac; ac = ac->next)
 		rt_task_cancel(ac->task);

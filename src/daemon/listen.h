@@ -22,7 +22,17 @@
 
 #include "config/config.h"
 
-struct dloop;
+struct worker;
+struct acceptor;
+
+/* One loop's side of the listeners (embedded in the daemon's loop). */
+struct listen_loop {
+	struct worker *w;	    /* serves what its acceptors accept (serve/conn.h) */
+	struct acceptor *acceptors; /* listening sockets armed on this loop */
+	/* A connection accepted on the admin listener: takes FD. Set by
+	 * whoever serves the admin API (daemon/admin.h); NULL: closed. */
+	void (*admin)(struct listen_loop *ll, int fd);
+};
 
 enum listen_kind { LISTEN_PROXY, LISTEN_ADMIN };
 
@@ -52,14 +62,14 @@ int listen_table_build(struct listen_table *out, const struct config *cfg,
 void listen_table_free(struct listen_table *t);
 
 /*
- * On W's loop: stop W's acceptors whose address T does not have, and start
- * acceptors on the sockets T opened for W (taking them over). The caller
+ * On LL's loop: stop its acceptors whose address T does not have, and start
+ * acceptors on the sockets T opened for this loop (taking them over). The caller
  * must not change T until this has run on every loop.
  */
-void listen_apply(struct dloop *l, struct listen_table *t);
+void listen_apply(struct listen_loop *ll, struct listen_table *t);
 
-/* On W's loop: stop all its acceptors (drain). Connections already
+/* On LL's loop: stop all its acceptors (drain). Connections already
  * accepted go on. */
-void listen_stop(struct dloop *l);
+void listen_stop(struct listen_loop *ll);
 
 #endif

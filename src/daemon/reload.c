@@ -29,7 +29,7 @@ static void switch_on_loop(struct rt_msg *m)
 		health_start(b, b->gen);
 	}
 	gen_put(b, old);
-	listen_apply(l, &d->listeners);
+	listen_apply(&l->acc, &d->listeners);
 	/* Both under the lock: a reload that sees this loop done must also
 	 * find its count in, not have it land in its own fresh count. */
 	pthread_mutex_lock(&d->lock);

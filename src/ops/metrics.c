@@ -13,6 +13,18 @@ const char *const metric_help[M_COUNT] = {
 #undef X
 };
 
+const char *const close_names[CLOSE_COUNT] = {
+#define X(name, help) #name,
+    RC_CLOSES(X)
+#undef X
+};
+
+const char *const close_help[CLOSE_COUNT] = {
+#define X(name, help) help,
+    RC_CLOSES(X)
+#undef X
+};
+
 const double metric_lat_bounds[RC_LAT_BUCKETS] = {
     0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5};
 

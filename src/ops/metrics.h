@@ -54,6 +54,38 @@ enum metric_id {
 	    M_COUNT
 };
 
+/*
+ * Why client connections close (Varnish's sess_close), one row each: the
+ * reason is counted on /metrics (ringcache_connection_closes_total{reason})
+ * and named in the log line of a connection that ends in an error.
+ */
+#define RC_CLOSES(X)                                                                               \
+	X(client_closed, "the client closed the connection")                                       \
+	X(client_idle, "idle past timeouts.client_idle between requests")                          \
+	X(asked, "the client asked (Connection: close, HTTP/1.0 without keep-alive)")              \
+	X(response, "the response is delimited by the close, or said Connection: close")           \
+	X(bad_request, "a malformed request (400)")                                                \
+	X(head_too_large, "a request head over the limits (431)")                                  \
+	X(head_timeout, "the request head did not arrive within timeouts.client_header (408)")     \
+	X(refused, "a request its checks refuse (405, 501, 505)")                                  \
+	X(body_too_large, "a request body over limits.max_body_size (413)")                        \
+	X(body_failed, "the request body broke off, was malformed or timed out")                   \
+	X(backend_failed, "no backend answered a request whose body was not all read (502, 504)")  \
+	X(backend_broke, "the backend broke off after the response started (reset)")               \
+	X(send_failed, "a send to the client failed or timed out (reset)")                         \
+	X(draining, "closed for drain")                                                            \
+	X(error, "another error response (503 out of memory, 504 only-if-cached)")
+
+enum close_reason {
+#define X(name, help) CLOSE_##name,
+	RC_CLOSES(X)
+#undef X
+	    CLOSE_COUNT
+};
+
+extern const char *const close_names[CLOSE_COUNT];
+extern const char *const close_help[CLOSE_COUNT];
+
 /* Request latency histogram: from the whole request head being in to the
  * response being sent. Bucket upper bounds in metrics.c (seconds). */
 #define RC_LAT_BUCKETS 14
@@ -63,7 +95,11 @@ struct metrics {
 	_Atomic uint64_t v[M_COUNT];
 	_Atomic uint64_t lat_bucket[RC_LAT_BUCKETS + 1]; /* the last one: +Inf */
 	_Atomic uint64_t lat_sum_ns;
+	_Atomic uint64_t closes[CLOSE_COUNT];
 };
+
+#define METRIC_CLOSE(m, reason)                                                                    \
+	atomic_fetch_add_explicit(&(m)->closes[reason], 1, memory_order_relaxed)
 
 /* Count one request that took NS nanoseconds (the worker's own thread). */
 void metrics_observe_latency(struct metrics *m, uint64_t ns);

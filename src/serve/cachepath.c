@@ -17,6 +17,7 @@
 #include "ops/log.h"
 #include "ops/metrics.h"
 #include "serve/deliver.h"
+#include "serve/respond.h"
 #include "serve/fetch.h"
 #include "backend/gen.h"
 #include "http/forward.h"
@@ -52,9 +53,9 @@ static bool method_is_safe(unsigned m)
  * written out again from its fields, so it is the request as cleaned
  * (client.c: fields removed, a dropped body's framing gone), never the
  * bytes as received. */
-static char *copy_request_head(struct client *c, uint32_t *len)
+static char *copy_request_head(struct req *rq, uint32_t *len)
 {
-	const struct hmsg *m = &c->req;
+	const struct hmsg *m = &rq->req;
 	const char *method = llhttp_method_name((llhttp_method_t)hmsg_method(m));
 	size_t need = strlen(method) + m->target.len + 16;
 	for (uint32_t i = 0; i < m->n_fields; i++)
@@ -77,20 +78,20 @@ static char *copy_request_head(struct client *c, uint32_t *len)
 	return p;
 }
 
-static int start_fetch(struct client *c, struct lookup_res *res, const struct policy_knobs *k,
+static int start_fetch(struct req *rq, struct lookup_res *res, const struct policy_knobs *k,
 		       uint64_t max_obj, struct fetch_handle *fh)
 {
 	struct fetch_args *a = calloc(1, sizeof(*a));
 	if (!a) {
-		store_fetch_abort(c->w->sh->store, res->oh, 0);
+		store_fetch_abort(rq->w->sh->store, res->oh, 0);
 		cobj_release(&res->obj);
 		return -ENOMEM;
 	}
-	a->w = c->w;
-	a->gen = c->gen; /* fetch_start holds it for the task */
+	a->w = rq->w;
+	a->gen = rq->gen; /* fetch_start holds it for the task */
 	a->backend = 0;
-	a->req = copy_request_head(c, &a->req_len);
-	snprintf(a->peer_ip, sizeof(a->peer_ip), "%s", c->peer_ip);
+	a->req = copy_request_head(rq, &a->req_len);
+	snprintf(a->peer_ip, sizeof(a->peer_ip), "%s", rq->peer_ip);
 	a->oh = res->oh;
 	res->oh = NULL;
 	a->stale = res->obj; /* for a background refresh the caller keeps its own ref */
@@ -102,7 +103,7 @@ static int start_fetch(struct client *c, struct lookup_res *res, const struct po
 	a->max_object_size = max_obj;
 	a->fh = fh;
 	if (!a->req) {
-		store_fetch_abort(c->w->sh->store, a->oh, 0);
+		store_fetch_abort(rq->w->sh->store, a->oh, 0);
 		cobj_release(&a->stale);
 		free(a);
 		return -ENOMEM;
@@ -110,12 +111,12 @@ static int start_fetch(struct client *c, struct lookup_res *res, const struct po
 	return fetch_start(a);
 }
 
-static enum upstream_result pass(struct client *c, const char *status)
+static enum req_result pass(struct req *rq, const char *status)
 {
-	METRIC_INC(&c->w->metrics, cache_pass);
-	c->cache_word = "pass";
-	c->cache_status = status;
-	return upstream_forward(c, 0);
+	METRIC_INC(&rq->w->metrics, cache_pass);
+	rq->cache_word = "pass";
+	rq->cache_status = status;
+	return pass_forward(rq, 0);
 }
 
 static void cache_status_for_fetch(char *buf, size_t n, struct fetch_handle *fh, bool collapsed,
@@ -147,11 +148,11 @@ static void copy_cstr(char *dst, size_t cap, const char *src, size_t n)
 	dst[n] = '\0';
 }
 
-enum upstream_result cache_handle(struct client *c)
+enum req_result cache_handle(struct req *rq)
 {
-	struct worker *w = c->w;
-	const struct config *cfg = c->gen->cfg;
-	struct hmsg *m = &c->req;
+	struct worker *w = rq->w;
+	const struct config *cfg = rq->gen->cfg;
+	struct hmsg *m = &rq->req;
 	unsigned method = hmsg_method(m);
 	const struct hfield *hf = hmsg_field(m, "host", 0);
 	const char *host = hf ? hmsg_ptr(m, hf->value) : "";
@@ -160,36 +161,36 @@ enum upstream_result cache_handle(struct client *c)
 	size_t tlen = m->target.len;
 	char hostcopy[256];
 	copy_cstr(hostcopy, sizeof(hostcopy), host, hlen);
-	copy_cstr(c->req_target, CLIENT_REQ_TARGET, target, tlen);
+	copy_cstr(rq->req_target, REQ_TARGET, target, tlen);
 
 	bool has_body = hmsg_chunked(m) || (hmsg_has_length(m) && hmsg_content_length(m) > 0);
 	if ((method != HTTP_GET && method != HTTP_HEAD) || has_body) {
 		if (!method_is_safe(method))
-			c->invalidate_host = hostcopy; /* used while the response head is built */
-		enum upstream_result r = pass(c, "ringcache; fwd=method");
-		c->invalidate_host = NULL;
+			rq->invalidate_host = hostcopy; /* used while the response head is built */
+		enum req_result r = pass(rq, "ringcache; fwd=method");
+		rq->invalidate_host = NULL;
 		return r;
 	}
 	const char *q = memchr(target, '?', tlen);
 	const struct config_rule *rule = config_rule_match(
 	    cfg, host, cache_key_host_len(host, hlen), target, q ? (size_t)(q - target) : tlen);
 	if (rule && rule->bypass)
-		return pass(c, "ringcache; fwd=bypass");
+		return pass(rq, "ringcache; fwd=bypass");
 	/* A trusted proxy's method or URL override: the backend may act on
 	 * something else than the cache would key, and the effective method
 	 * may be unsafe (RFC 9111 4.4): invalidate like one. */
-	if (c->override) {
-		c->invalidate_host = hostcopy;
-		enum upstream_result r = pass(c, "ringcache; fwd=request; detail=override");
-		c->invalidate_host = NULL;
+	if (rq->override) {
+		rq->invalidate_host = hostcopy;
+		enum req_result r = pass(rq, "ringcache; fwd=request; detail=override");
+		rq->invalidate_host = NULL;
 		return r;
 	}
 	/* What a trusted proxy says about the request is part of its key;
 	 * from anyone else those fields were removed (client.c). */
 	char fwd[512];
-	int fl = c->trusted ? forward_key(m, fwd, sizeof(fwd)) : 0;
+	int fl = rq->trusted ? forward_key(m, fwd, sizeof(fwd)) : 0;
 	if (fl < 0)
-		return pass(c, "ringcache; fwd=uri-miss; detail=key-too-long");
+		return pass(rq, "ringcache; fwd=uri-miss; detail=key-too-long");
 
 	struct policy_knobs k;
 	uint64_t max_obj;
@@ -198,12 +199,12 @@ enum upstream_result cache_handle(struct client *c)
 	uint32_t host_len;
 	int kl = cache_key_for(cfg, host, hlen, target, tlen, key, sizeof(key), &host_len);
 	if (kl < 0)
-		return pass(c, "ringcache; fwd=uri-miss; detail=key-too-long");
-	struct req_meta rq;
-	policy_req_meta(m, &rq);
-	rq.method = HTTP_GET; /* HEAD is answered from the stored GET */
-	bool only_if_cached = rq.cc.flags & CC_ONLY_IF_CACHED;
-	const struct config_backend *bcfg = c->gen->backends[0].cfg;
+		return pass(rq, "ringcache; fwd=uri-miss; detail=key-too-long");
+	struct req_meta meta;
+	policy_req_meta(m, &meta);
+	meta.method = HTTP_GET; /* HEAD is answered from the stored GET */
+	bool only_if_cached = meta.cc.flags & CC_ONLY_IF_CACHED;
+	const struct config_backend *bcfg = rq->gen->backends[0].cfg;
 	int64_t now = wall_now();
 	struct lookup_req lr = {
 	    .key = key,
@@ -212,7 +213,7 @@ enum upstream_result cache_handle(struct client *c)
 	    .req = m,
 	    .fwd_key = fwd,
 	    .fwd_len = (uint32_t)fl,
-	    .rq = &rq,
+	    .rq = &meta,
 	    .now = now,
 	    /* As long as the fetch may take, each of its retries included. */
 	    .wait_deadline = rt_deadline_in(
@@ -220,8 +221,10 @@ enum upstream_result cache_handle(struct client *c)
 	};
 	struct lookup_res res;
 	int lr_err = store_lookup(w->sh->store, &lr, &res);
-	if (lr_err < 0)
-		return UP_ABORT; /* cancelled while waiting: the connection is going away */
+	if (lr_err < 0) {
+		rq->close = CLOSE_draining;
+		return REQ_ABORT; /* cancelled while waiting: the connection is going away */
+	}
 	if (res.collapsed)
 		METRIC_INC(&w->metrics, cache_collapsed);
 	char status[160];
@@ -235,13 +238,13 @@ enum upstream_result cache_handle(struct client *c)
 		hbuf_init(&sb, status, sizeof(status));
 		hbuf_puts(&sb, "ringcache; hit; ttl=");
 		hbuf_put_i64(&sb, ttl);
-		c->cache_word = "hit";
+		rq->cache_word = "hit";
 		if (res.use == USE_FRESH) {
 			METRIC_INC(&w->metrics, cache_hit);
 			if (res.collapsed)
 				hbuf_puts(&sb, "; collapsed");
 		} else {
-			c->cache_word = "stale";
+			rq->cache_word = "stale";
 			METRIC_INC(&w->metrics, cache_hit_stale);
 			hbuf_puts(&sb, res.use == USE_STALE_REVALIDATE
 					   ? "; detail=stale-while-revalidate"
@@ -250,76 +253,77 @@ enum upstream_result cache_handle(struct client *c)
 		hbuf_cstr(&sb);
 		if (res.fetch) {
 			METRIC_INC(&w->metrics, cache_bg_fetches);
-			if (start_fetch(c, &res, &k, max_obj, NULL) < 0)
+			if (start_fetch(rq, &res, &k, max_obj, NULL) < 0)
 				log_warn("background refresh could not start: out of memory");
 		}
-		enum upstream_result ur = deliver_object(c, o, &d);
+		enum req_result ur = deliver_object(rq, o, &d);
 		cobj_release(&res.obj);
 		return ur;
 	}
 	if (res.kind == LOOKUP_PASS) {
 		if (only_if_cached) {
-			c->cache_status = "ringcache; fwd=uri-miss; detail=only-if-cached";
-			client_send_error(c, 504, "only-if-cached");
-			return UP_ERRORED;
+			rq->cache_status = "ringcache; fwd=uri-miss; detail=only-if-cached";
+			respond_error(rq, 504, "only-if-cached", false);
+			return REQ_ERRORED;
 		}
-		return pass(c, res.wait_timed_out
-				   ? "ringcache; fwd=uri-miss; collapsed; detail=waited-too-long"
-			       : res.collapsed
-				   ? "ringcache; fwd=uri-miss; collapsed; detail=hit-for-miss"
-				   : "ringcache; fwd=uri-miss; detail=hit-for-miss");
+		return pass(rq, res.wait_timed_out
+				    ? "ringcache; fwd=uri-miss; collapsed; detail=waited-too-long"
+				: res.collapsed
+				    ? "ringcache; fwd=uri-miss; collapsed; detail=hit-for-miss"
+				    : "ringcache; fwd=uri-miss; detail=hit-for-miss");
 	}
 	/* MISS: this request fetches, others for the key wait in the store. */
 	bool had_stale = res.obj != NULL;
 	if (only_if_cached) {
 		store_fetch_abort(w->sh->store, res.oh, 0);
 		cobj_release(&res.obj);
-		c->cache_status = "ringcache; fwd=uri-miss; detail=only-if-cached";
-		client_send_error(c, 504, "only-if-cached");
-		return UP_ERRORED;
+		rq->cache_status = "ringcache; fwd=uri-miss; detail=only-if-cached";
+		respond_error(rq, 504, "only-if-cached", false);
+		return REQ_ERRORED;
 	}
 	METRIC_INC(&w->metrics, cache_miss);
 	struct fetch_handle *fh = calloc(1, sizeof(*fh));
 	if (!fh) {
 		store_fetch_abort(w->sh->store, res.oh, 0);
 		cobj_release(&res.obj);
-		client_send_error(c, 503, "out of memory");
-		return UP_ERRORED;
+		respond_error(rq, 503, "out of memory", false);
+		return REQ_ERRORED;
 	}
 	fh->refs = 1;
 	rt_time_t up0 = rt_clock_now();
-	if (start_fetch(c, &res, &k, max_obj, fh) < 0) {
+	if (start_fetch(rq, &res, &k, max_obj, fh) < 0) {
 		fetch_handle_release(&fh);
-		client_send_error(c, 503, "out of memory");
-		return UP_ERRORED;
+		respond_error(rq, 503, "out of memory", false);
+		return REQ_ERRORED;
 	}
 	int wr = fetch_wait(fh, RT_NEVER); /* the fetch task has its own deadlines */
 	if (wr < 0 || fh->state == FH_PENDING) {
 		fetch_handle_release(&fh);
-		return UP_ABORT;
+		rq->close = CLOSE_draining; /* only a cancel ends this wait early */
+		return REQ_ABORT;
 	}
 	cache_status_for_fetch(status, sizeof(status), fh, res.collapsed, had_stale);
-	c->cache_word = fh->stale_served  ? "stale"
-			: fh->revalidated ? "revalidated"
-			: res.collapsed	  ? "collapsed"
-					  : "miss";
-	enum upstream_result ur;
+	rq->cache_word = fh->stale_served  ? "stale"
+			 : fh->revalidated ? "revalidated"
+			 : res.collapsed   ? "collapsed"
+					   : "miss";
+	enum req_result ur;
 	if (fh->state == FH_FAILED) {
-		c->cache_status = status;
-		client_send_error(c, fh->err_status ? fh->err_status : 502,
-				  fh->detail ? fh->detail : "fetch failed");
-		ur = c->closing ? UP_ERRORED : UP_OK;
+		rq->cache_status = status;
+		respond_error(rq, fh->err_status ? fh->err_status : 502,
+			      fh->detail ? fh->detail : "fetch failed", false);
+		ur = rq->closing ? REQ_ERRORED : REQ_DONE;
 	} else {
 		d.pipe = !fh->stored;
 		d.from_cache = fh->stored;
 		d.now = wall_now();
-		ur = deliver_object(c, fh->obj, &d);
+		ur = deliver_object(rq, fh->obj, &d);
 		if (d.pipe)
 			body_reader_gone(fh->obj->body);
 	}
 	if (w->alog) { /* the fetch ran while the body was relayed */
-		c->upstream_ns = (int64_t)(rt_clock_now() - up0);
-		snprintf(c->backend, sizeof(c->backend), "%s", fh->server);
+		rq->upstream_ns = (int64_t)(rt_clock_now() - up0);
+		snprintf(rq->backend, sizeof(rq->backend), "%s", fh->server);
 	}
 	fetch_handle_release(&fh);
 	return ur;

@@ -11,9 +11,9 @@
 #ifndef RINGCACHE_SERVE_CACHEPATH_H
 #define RINGCACHE_SERVE_CACHEPATH_H
 
-#include "serve/conn.h"
+#include "serve/req.h"
 #include "serve/pass.h"
 
-enum upstream_result cache_handle(struct client *c);
+enum req_result cache_handle(struct req *rq);
 
 #endif

@@ -1,5 +1,6 @@
 /* deliver.c - answer a request from a cache object. */
 #include "serve/deliver.h"
+#include "serve/respond.h"
 #include "serve/encode.h"
 
 #include <errno.h>
@@ -45,9 +46,9 @@ static bool etag_list_matches(const char *list, size_t len, const char *etag, si
 }
 
 /* RFC 9110 13.1.2 / 13.1.3 for GET and HEAD: true when 304 is the answer. */
-static bool not_modified(struct client *c, struct cobj *o, int64_t now)
+static bool not_modified(struct req *rq, struct cobj *o, int64_t now)
 {
-	struct hmsg *m = &c->req;
+	struct hmsg *m = &rq->req;
 	size_t el, ll;
 	const char *etag = hdrs_find(o->hdrs, o->hdrs_len, "etag", 0, &el);
 	const struct hfield *inm = hmsg_field(m, "if-none-match", 0);
@@ -118,13 +119,12 @@ static int parse_range(const char *v, size_t n, uint64_t len, uint64_t *from, ui
 	return 1;
 }
 
-static bool if_range_ok(struct client *c, struct cobj *o, const struct encode_plan *plan,
-			int64_t now)
+static bool if_range_ok(struct req *rq, struct cobj *o, const struct encode_plan *plan, int64_t now)
 {
-	const struct hfield *ir = hmsg_field(&c->req, "if-range", 0);
+	const struct hfield *ir = hmsg_field(&rq->req, "if-range", 0);
 	if (!ir)
 		return true;
-	const char *v = hmsg_ptr(&c->req, ir->value);
+	const char *v = hmsg_ptr(&rq->req, ir->value);
 	size_t el;
 	if (ir->value.len && v[0] == '"') {
 		/* A coded copy's ETag is weak: no strong match is possible. */
@@ -159,12 +159,11 @@ static void put_304_fields(struct hbuf *b, struct cobj *o, const struct encode_p
 
 /* NOT_MOD: a conditional request the object answers with 304 (worked out
  * once, by deliver_object, which needs it to plan too). */
-static enum upstream_result deliver_plan(struct client *c, struct cobj *o,
-					 const struct deliver_opts *d,
-					 const struct encode_plan *plan, bool not_mod)
+static enum req_result deliver_plan(struct req *rq, struct cobj *o, const struct deliver_opts *d,
+				    const struct encode_plan *plan, bool not_mod)
 {
-	const struct config *cfg = c->gen->cfg;
-	struct hmsg *req = &c->req;
+	const struct config *cfg = rq->gen->cfg;
+	struct hmsg *req = &rq->req;
 	bool head = hmsg_method(req) == HTTP_HEAD;
 	bool client11 = req->p.http_minor >= 1;
 	struct body_reader r;
@@ -187,13 +186,13 @@ static enum upstream_result deliver_plan(struct client *c, struct cobj *o,
 		no_body = true;
 	} else if (d->from_cache && status == 200 && complete && !head) {
 		const struct hfield *rg = hmsg_field(req, "range", 0);
-		if (rg && hmsg_method(req) == HTTP_GET && if_range_ok(c, o, plan, d->now))
+		if (rg && hmsg_method(req) == HTTP_GET && if_range_ok(rq, o, plan, d->now))
 			range =
 			    parse_range(hmsg_ptr(req, rg->value), rg->value.len, total, &from, &to);
 	}
 
 	struct hbuf b;
-	hbuf_init(&b, c->obuf, c->ocap);
+	hbuf_init(&b, rq->obuf, rq->ocap);
 	if (status == 304) {
 		hbuf_puts(&b, "HTTP/1.1 304 Not Modified\r\n");
 		put_304_fields(&b, o, plan);
@@ -243,49 +242,49 @@ static enum upstream_result deliver_plan(struct client *c, struct cobj *o,
 		else if (!no_body && client11)
 			chunked = true, hbuf_puts(&b, "Transfer-Encoding: chunked\r\n");
 		else if (!no_body)
-			c->closing = true; /* HTTP/1.0: the close delimits the body */
+			rq->closing = true; /* HTTP/1.0: the close delimits the body */
 	}
-	if (c->closing || c->w->be.draining) {
-		c->closing = true;
+	if (rq->closing || rq->w->be.draining) {
+		rq->closing = true;
 		hbuf_puts(&b, "Connection: close\r\n");
 	} else if (!client11) {
 		hbuf_puts(&b, "Connection: keep-alive\r\n");
 	}
 	hbuf_put(&b, "\r\n", 2);
 	if (b.overflow) {
-		log_warn("client %s: %s: stored head does not fit the output buffer", c->peer,
-			 c->target_log);
-		client_send_error(c, 502, "stored head too large");
-		return UP_ERRORED;
+		log_warn("client %s: %s: stored head does not fit the output buffer", rq->peer,
+			 rq->target_log);
+		respond_error(rq, 502, "stored head too large", false);
+		return REQ_ERRORED;
 	}
-	c->resp_status = status;
+	rq->resp_status = status;
 	if (plan->transformed && !no_body)
-		METRIC_INC(&c->w->metrics, encoded);
+		METRIC_INC(&rq->w->metrics, encoded);
 	if (status == 304)
-		METRIC_INC(&c->w->metrics, cache_not_modified);
+		METRIC_INC(&rq->w->metrics, cache_not_modified);
 	else if (status == 206)
-		METRIC_INC(&c->w->metrics, cache_ranges);
+		METRIC_INC(&rq->w->metrics, cache_ranges);
 
 	rt_time_t send_dl = rt_deadline_in(cfg->timeouts.send_ns);
 	if (no_body) {
-		ssize_t w = rt_send_all(c->fd, b.p, b.len, send_dl);
-		client_sent(c, w);
-		return w < 0 ? UP_ABORT : c->closing ? UP_CLOSE : UP_OK;
+		ssize_t w = rt_send_all(rq->fd, b.p, b.len, send_dl);
+		req_sent(rq, w);
+		return w < 0 ? REQ_ABORT : rq->closing ? REQ_CLOSE : REQ_DONE;
 	}
 	uint64_t left = range > 0 ? to - from + 1 : UINT64_MAX;
 	if (range > 0)
 		body_seek(&r, from);
-	const struct config_backend *bcfg = c->gen->backends[0].cfg;
+	const struct config_backend *bcfg = rq->gen->backends[0].cfg;
 	bool head_sent = false;
 	for (;;) {
 		const char *p;
 		ssize_t n = body_peek(&r, &p);
 		if (n == -EAGAIN) {
 			if (!head_sent) {
-				ssize_t w = rt_send_all(c->fd, b.p, b.len, send_dl);
-				client_sent(c, w);
+				ssize_t w = rt_send_all(rq->fd, b.p, b.len, send_dl);
+				req_sent(rq, w);
 				if (w < 0)
-					return UP_ABORT;
+					return REQ_ABORT;
 				head_sent = true;
 			}
 			/* Whoever fills the body has its own deadline and
@@ -298,12 +297,16 @@ static enum upstream_result deliver_plan(struct client *c, struct cobj *o,
 			uint64_t fill_ns =
 			    plan->owned ? ENCODE_STEP_DEADLINE_NS : bcfg->between_bytes_timeout_ns;
 			int wr = body_wait(&r, rt_deadline_in(fill_ns + RT_SEC));
-			if (wr < 0)
-				return UP_ABORT;
+			if (wr < 0) {
+				rq->close = wr == -ECANCELED ? CLOSE_draining : CLOSE_backend_broke;
+				return REQ_ABORT;
+			}
 			continue;
 		}
-		if (n < 0)
-			return UP_ABORT; /* the fetch broke: never end the body cleanly */
+		if (n < 0) {
+			rq->close = CLOSE_backend_broke;
+			return REQ_ABORT; /* the fetch broke: never end the body cleanly */
+		}
 		if ((uint64_t)n > left)
 			n = (ssize_t)left;
 		struct iovec iov[4];
@@ -324,10 +327,10 @@ static enum upstream_result deliver_plan(struct client *c, struct cobj *o,
 			iov[k++] = (struct iovec){"0\r\n\r\n", 5};
 		if (k) {
 			ssize_t w =
-			    rt_writev_all(c->fd, iov, k, rt_deadline_in(cfg->timeouts.send_ns));
-			client_sent(c, w);
+			    rt_writev_all(rq->fd, iov, k, rt_deadline_in(cfg->timeouts.send_ns));
+			req_sent(rq, w);
 			if (w < 0)
-				return UP_ABORT;
+				return REQ_ABORT;
 		}
 		head_sent = true;
 		body_advance(&r, (size_t)n);
@@ -336,22 +339,22 @@ static enum upstream_result deliver_plan(struct client *c, struct cobj *o,
 		if (left != UINT64_MAX)
 			left -= (uint64_t)n;
 		if (end)
-			return c->closing ? UP_CLOSE : UP_OK;
+			return rq->closing ? REQ_CLOSE : REQ_DONE;
 	}
 }
 
-enum upstream_result deliver_object(struct client *c, struct cobj *o, const struct deliver_opts *d)
+enum req_result deliver_object(struct req *rq, struct cobj *o, const struct deliver_opts *d)
 {
 	struct encode_plan plan = {
 	    .body = o->body, .send = CODING_IDENTITY, .stored = CODING_IDENTITY};
 	bool not_mod =
-	    d->from_cache && (o->status == 200 || o->status == 203) && not_modified(c, o, d->now);
+	    d->from_cache && (o->status == 200 || o->status == 203) && not_modified(rq, o, d->now);
 	/* A request answered 304 needs the head only: it must not start a
 	 * copy. */
 	if (d->from_cache)
-		encode_plan(c->w, c->gen, &c->req, o, not_mod || hmsg_method(&c->req) == HTTP_HEAD,
-			    &plan);
-	enum upstream_result r = deliver_plan(c, o, d, &plan, not_mod);
+		encode_plan(rq->w, rq->gen, &rq->req, o,
+			    not_mod || hmsg_method(&rq->req) == HTTP_HEAD, &plan);
+	enum req_result r = deliver_plan(rq, o, d, &plan, not_mod);
 	encode_plan_release(&plan);
 	return r;
 }

@@ -10,7 +10,7 @@
 #include <stdint.h>
 
 #include "cache/store.h"
-#include "serve/conn.h"
+#include "serve/req.h"
 #include "serve/pass.h"
 
 struct deliver_opts {
@@ -20,6 +20,6 @@ struct deliver_opts {
 	int64_t now;		  /* Unix seconds */
 };
 
-enum upstream_result deliver_object(struct client *c, struct cobj *o, const struct deliver_opts *d);
+enum req_result deliver_object(struct req *rq, struct cobj *o, const struct deliver_opts *d);
 
 #endif

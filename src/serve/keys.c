@@ -29,13 +29,13 @@ int cache_key_for(const struct config *cfg, const char *host, size_t hlen, const
 			       out, cap, host_len);
 }
 
-void cache_invalidate_after_unsafe(struct client *c, const char *host, size_t hlen)
+void cache_invalidate_after_unsafe(struct req *rq, const char *host, size_t hlen)
 {
-	struct store *st = c->w->sh->store;
-	const struct config *cfg = c->gen->cfg;
+	struct store *st = rq->w->sh->store;
+	const struct config *cfg = rq->gen->cfg;
 	char key[KEY_MAX];
 	uint32_t hl;
-	const char *uris[3] = {c->req_target, c->loc, c->cloc};
+	const char *uris[3] = {rq->req_target, rq->loc, rq->cloc};
 	for (int i = 0; i < 3; i++) {
 		const char *u = uris[i];
 		if (!u || !u[0])

@@ -13,12 +13,12 @@
 #include <stdint.h>
 
 #include "config/config.h"
-#include "serve/conn.h"
+#include "serve/req.h"
 
 /* RFC 9111 4.4: a non-error response to an unsafe method invalidates the
  * target URI and the same-origin Location / Content-Location (taken from
- * c->req_target, c->loc, c->cloc). */
-void cache_invalidate_after_unsafe(struct client *c, const char *host, size_t hlen);
+ * rq->req_target, rq->loc, rq->cloc). */
+void cache_invalidate_after_unsafe(struct req *rq, const char *host, size_t hlen);
 
 /* The primary cache key (cache/key.h) of HOST and TARGET under the key
  * options of the rule they match, or cache.key. Exposed for the admin

@@ -14,12 +14,13 @@
 #include "ops/log.h"
 #include "rt/io.h"
 #include "serve/keys.h"
+#include "serve/respond.h"
 
 struct pass {
-	struct client *c;
+	struct req *rq;
 	const struct config *cfg;
 	struct exchange x;
-	size_t head_len;  /* request head bytes in c->obuf */
+	size_t head_len;  /* request head bytes in rq->obuf */
 	bool out_chunked; /* we frame the client body as chunked */
 	bool out_close;	  /* body delimited by closing the client connection */
 	bool head_req;
@@ -38,49 +39,50 @@ static bool is_field(const struct hmsg *m, const struct hfield *f, const char *n
 static ssize_t body_next(void *ctx, const char **p)
 {
 	struct pass *x = ctx;
-	struct client *c = x->c;
-	struct hmsg *m = &c->req;
+	struct req *rq = x->rq;
+	struct hmsg *m = &rq->req;
 	const uint64_t maxb = x->cfg->limits.max_body_size;
 	hmsg_body_consumed(m, 0);
 	for (;;) {
 		if (m->body_len) {
-			*p = c->buf + m->body_off;
+			*p = rq->buf + m->body_off;
 			return m->body_len;
 		}
 		if (m->msg_done)
 			return 0;
 		/* Everything before pos is sent: reuse the buffer from its start. */
-		memmove(c->buf, c->buf + c->pos, c->len - c->pos);
-		c->len -= c->pos;
-		c->pos = 0;
-		if (c->len == 0) {
-			ssize_t got = rt_recv(c->fd, c->buf, c->cap, 0,
+		memmove(rq->buf, rq->buf + rq->pos, rq->len - rq->pos);
+		rq->len -= rq->pos;
+		rq->pos = 0;
+		if (rq->len == 0) {
+			ssize_t got = rt_recv(rq->fd, rq->buf, rq->cap, 0,
 					      rt_deadline_in(x->cfg->timeouts.client_body_ns));
-			METRIC_BYTES(&c->w->metrics, client_received_bytes, got);
+			METRIC_BYTES(&rq->w->metrics, client_received_bytes, got);
 			if (got <= 0) {
-				log_info("client %s: %s: request body: %s", c->peer, c->target_log,
+				log_info("client %s: %s: request body: %s", rq->peer,
+					 rq->target_log,
 					 got == 0 ? "client closed" : strerror((int)-got));
 				return EXCHANGE_BODY_CLIENT;
 			}
-			c->len = (uint32_t)got;
+			rq->len = (uint32_t)got;
 		}
-		long used = hmsg_feed(m, 0, c->len);
+		long used = hmsg_feed(m, 0, rq->len);
 		if (used < 0) {
-			log_info("client %s: %s: malformed request body: %s", c->peer,
-				 c->target_log, m->error ? m->error : "?");
+			log_info("client %s: %s: malformed request body: %s", rq->peer,
+				 rq->target_log, m->error ? m->error : "?");
 			return EXCHANGE_BODY_CLIENT;
 		}
-		c->pos = (uint32_t)used;
+		rq->pos = (uint32_t)used;
 		if (maxb && m->body_total > maxb)
 			return EXCHANGE_BODY_TOO_LARGE;
 	}
 }
 
-/* Build the client response head for the final response in c->resp. */
+/* Build the client response head for the final response in rq->resp. */
 static int build_response_head(struct pass *x, struct hbuf *b)
 {
-	struct client *c = x->c;
-	struct hmsg *m = &c->resp;
+	struct req *rq = x->rq;
+	struct hmsg *m = &rq->resp;
 	struct hop_set hs;
 	hop_collect(m, &hs);
 	int status = hmsg_status(m);
@@ -103,22 +105,22 @@ static int build_response_head(struct pass *x, struct hbuf *b)
 	char via[32];
 	snprintf(via, sizeof(via), "%u.%u ringcache", m->p.http_major, m->p.http_minor);
 	hbuf_put_merged(b, m, "Via", via);
-	if (c->cache_status)
-		hbuf_printf(b, "Cache-Status: %s\r\n", c->cache_status);
+	if (rq->cache_status)
+		hbuf_printf(b, "Cache-Status: %s\r\n", rq->cache_status);
 	/* Kept for invalidation after unsafe methods (the head's bytes are
 	 * overwritten by the body as it streams). */
-	c->resp_status = status;
+	rq->resp_status = status;
 	const struct hfield *loc = hmsg_field(m, "location", 0);
 	const struct hfield *cloc = hmsg_field(m, "content-location", 0);
-	snprintf(c->loc, CLIENT_LOC, "%.*s", loc ? (int)loc->value.len : 0,
+	snprintf(rq->loc, REQ_LOC, "%.*s", loc ? (int)loc->value.len : 0,
 		 loc ? hmsg_ptr(m, loc->value) : "");
-	snprintf(c->cloc, CLIENT_LOC, "%.*s", cloc ? (int)cloc->value.len : 0,
+	snprintf(rq->cloc, REQ_LOC, "%.*s", cloc ? (int)cloc->value.len : 0,
 		 cloc ? hmsg_ptr(m, cloc->value) : "");
 	/* Invalidate before the client can see the answer, or a request it
 	 * sends next (even on another connection) could still hit. */
-	if (c->invalidate_host && status >= 200 && status < 400)
-		cache_invalidate_after_unsafe(c, c->invalidate_host, strlen(c->invalidate_host));
-	bool client11 = c->req.p.http_minor >= 1;
+	if (rq->invalidate_host && status >= 200 && status < 400)
+		cache_invalidate_after_unsafe(rq, rq->invalidate_host, strlen(rq->invalidate_host));
+	bool client11 = rq->req.p.http_minor >= 1;
 	if (!no_body) {
 		if (hmsg_chunked(m)) {
 			x->out_chunked = true;
@@ -129,13 +131,13 @@ static int build_response_head(struct pass *x, struct hbuf *b)
 			x->out_chunked = true; /* close-delimited upstream, chunked to us */
 		} else {
 			x->out_close = true;
-			c->closing = true;
+			rq->closing = true;
 		}
 		if (x->out_chunked)
 			hbuf_puts(b, "Transfer-Encoding: chunked\r\n");
 	}
-	if (c->closing || c->w->be.draining) {
-		c->closing = true;
+	if (rq->closing || rq->w->be.draining) {
+		rq->closing = true;
 		hbuf_puts(b, "Connection: close\r\n");
 	} else if (!client11) {
 		hbuf_puts(b, "Connection: keep-alive\r\n");
@@ -148,13 +150,13 @@ static int build_response_head(struct pass *x, struct hbuf *b)
 static int send_interim(void *ctx, struct hmsg *m)
 {
 	struct pass *x = ctx;
-	struct client *c = x->c;
-	if (c->req.p.http_minor < 1)
+	struct req *rq = x->rq;
+	if (rq->req.p.http_minor < 1)
 		return 0; /* HTTP/1.0 clients do not understand 1xx */
 	struct hop_set hs;
 	hop_collect(m, &hs);
 	struct hbuf b;
-	hbuf_init(&b, c->obuf, c->ocap);
+	hbuf_init(&b, rq->obuf, rq->ocap);
 	hbuf_printf(&b, "HTTP/1.1 %d ", hmsg_status(m));
 	hbuf_put(&b, hmsg_ptr(m, m->reason), m->reason.len);
 	hbuf_put(&b, "\r\n", 2);
@@ -165,8 +167,8 @@ static int send_interim(void *ctx, struct hmsg *m)
 	hbuf_put(&b, "\r\n", 2);
 	if (b.overflow)
 		return 0;
-	ssize_t r = rt_send_all(c->fd, b.p, b.len, rt_deadline_in(x->cfg->timeouts.send_ns));
-	client_sent(c, r);
+	ssize_t r = rt_send_all(rq->fd, b.p, b.len, rt_deadline_in(x->cfg->timeouts.send_ns));
+	req_sent(rq, r);
 	return r < 0 ? (int)r : 0;
 }
 
@@ -174,94 +176,83 @@ static int send_interim(void *ctx, struct hmsg *m)
  * with the body's end when the backend's message is complete. */
 static ssize_t send_to_client(struct pass *x, bool head, const char *piece, size_t n)
 {
-	struct client *c = x->c;
+	struct req *rq = x->rq;
 	struct iovec iov[5];
 	int k = 0;
 	char sz[CHUNKED_SIZE_MAX];
 	struct hbuf b;
 	if (head) {
-		hbuf_init(&b, c->obuf, c->ocap);
+		hbuf_init(&b, rq->obuf, rq->ocap);
 		if (build_response_head(x, &b) < 0)
 			return -E2BIG;
 		iov[k++] = (struct iovec){b.p, b.len};
 	}
 	k += chunked_frame(iov + k, sz, piece, n, x->out_chunked);
-	if (c->resp.msg_done && x->out_chunked)
+	if (rq->resp.msg_done && x->out_chunked)
 		iov[k++] = (struct iovec){(void *)CHUNKED_LAST, sizeof(CHUNKED_LAST) - 1};
 	if (k == 0)
 		return 0;
-	ssize_t r = rt_writev_all(c->fd, iov, k, rt_deadline_in(x->cfg->timeouts.send_ns));
-	client_sent(c, r);
+	ssize_t r = rt_writev_all(rq->fd, iov, k, rt_deadline_in(x->cfg->timeouts.send_ns));
+	req_sent(rq, r);
 	return r;
 }
 
 /* The exchange failed before the response started: answer STATUS, keep
  * the client connection only if its request was read completely. */
-static enum upstream_result fail(struct client *c, int status, const char *what)
+static enum req_result fail(struct req *rq, int status, const char *what)
 {
-	if (!c->req.msg_done)
-		c->closing = true;
-	bool keep = !c->closing;
-	client_send_error(c, status, what);
-	c->closing = !keep;
-	return keep ? UP_OK : UP_ERRORED;
+	respond_error(rq, status, what, true);
+	return rq->closing ? REQ_ERRORED : REQ_DONE;
 }
 
-enum upstream_result upstream_forward(struct client *c, unsigned backend)
+enum req_result pass_forward(struct req *rq, unsigned backend)
 {
-	struct worker *w = c->w;
-	struct pass x = {.c = c, .cfg = c->gen->cfg};
-	x.head_req = hmsg_method(&c->req) == HTTP_HEAD;
+	struct worker *w = rq->w;
+	struct pass x = {.rq = rq, .cfg = rq->gen->cfg};
+	x.head_req = hmsg_method(&rq->req) == HTTP_HEAD;
 	struct hbuf b;
-	hbuf_init(&b, c->obuf, c->ocap);
-	struct forward_head_opts o = {.peer_ip = c->peer_ip};
+	hbuf_init(&b, rq->obuf, rq->ocap);
+	struct forward_head_opts o = {.peer_ip = rq->peer_ip};
 	bool chunked;
-	int st = forward_head_build(&b, &c->req, &o, &chunked);
+	int st = forward_head_build(&b, &rq->req, &o, &chunked);
 	if (st) {
-		log_warn("client %s: %s: %d: request head cannot be forwarded", c->peer,
-			 c->target_log, st);
-		client_send_error(c, st, "request head cannot be forwarded");
-		return UP_ERRORED;
+		respond_error(rq, st, "request head cannot be forwarded", false);
+		return REQ_ERRORED;
 	}
 	x.head_len = b.len;
-	struct hmsg *m = &c->req;
+	struct hmsg *m = &rq->req;
 	const bool has_body = chunked || (hmsg_has_length(m) && hmsg_content_length(m) > 0);
 	/* A declared length over the limit is refused before anything is
 	 * read or sent (and instead of 100 Continue). */
 	uint64_t maxb = x.cfg->limits.max_body_size;
 	if (maxb &&
 	    ((hmsg_has_length(m) && hmsg_content_length(m) > maxb) || m->body_total > maxb)) {
-		log_warn("client %s: %s: 413: body of %llu bytes over limits.max_body_size",
-			 c->peer, c->target_log,
-			 (unsigned long long)(hmsg_has_length(m) ? hmsg_content_length(m)
-								 : m->body_total));
-		c->closing = true;
-		client_send_error(c, 413, "request body too large");
-		return UP_ERRORED;
+		respond_error(rq, 413, "request body over limits.max_body_size", false);
+		return REQ_ERRORED;
 	}
 	/* We answer Expect: 100-continue ourselves and do not forward it:
 	 * the body is streamed as soon as it arrives. */
 	const struct hfield *ex = hmsg_field(m, "expect", 0);
 	if (ex && hspan_ieq(m, ex->value, "100-continue") && !m->msg_done && m->p.http_minor >= 1) {
 		static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
-		ssize_t r = rt_send_all(c->fd, cont, sizeof(cont) - 1,
+		ssize_t r = rt_send_all(rq->fd, cont, sizeof(cont) - 1,
 					rt_deadline_in(x.cfg->timeouts.send_ns));
-		client_sent(c, r);
+		req_sent(rq, r);
 		if (r < 0)
-			return UP_ABORT;
+			return REQ_ABORT;
 	}
 
-	char who[CLIENT_TARGET_LOG + 80];
-	snprintf(who, sizeof(who), "client %s: %s", c->peer, c->target_log);
+	char who[REQ_TARGET_LOG + 80];
+	snprintf(who, sizeof(who), "client %s: %s", rq->peer, rq->target_log);
 	x.x = (struct exchange){
 	    .b = &w->be,
-	    .g = c->gen,
+	    .g = rq->gen,
 	    .backend = backend,
 	    .req = m,
 	    .who = who,
-	    .head = c->obuf,
+	    .head = rq->obuf,
 	    .head_len = x.head_len,
-	    .first = m->body_len ? c->buf + m->body_off : NULL,
+	    .first = m->body_len ? rq->buf + m->body_off : NULL,
 	    .first_len = m->body_len,
 	    .chunked = chunked,
 	    .has_body = has_body,
@@ -270,32 +261,31 @@ enum upstream_result upstream_forward(struct client *c, unsigned backend)
 	    .body_next = has_body ? body_next : NULL,
 	    .on_interim = send_interim,
 	    .ctx = &x,
-	    .resp = &c->resp,
-	    .rbuf = c->rbuf,
-	    .rcap = c->rcap,
+	    .resp = &rq->resp,
+	    .rbuf = rq->rbuf,
+	    .rcap = rq->rcap,
 	};
 	rt_time_t up0 = rt_clock_now();
 	enum exchange_result er = exchange_begin(&x.x);
 	if (w->alog) { /* only the access log wants these */
-		c->upstream_ns = (int64_t)(rt_clock_now() - up0);
+		rq->upstream_ns = (int64_t)(rt_clock_now() - up0);
 		if (er == EXCHANGE_OK || er == EXCHANGE_FAILED)
-			exchange_server(&x.x, c->backend, sizeof(c->backend));
+			exchange_server(&x.x, rq->backend, sizeof(rq->backend));
 	}
 	switch (er) {
 	case EXCHANGE_OK:
 		break;
 	case EXCHANGE_CLIENT:
-		c->closing = true;
-		return UP_ABORT;
+		/* Its body broke off (or an interim response could not be sent). */
+		rq->closing = true;
+		rq->close = CLOSE_body_failed;
+		return REQ_ABORT;
 	case EXCHANGE_TOO_LARGE:
-		log_warn("client %s: %s: 413: chunked body over limits.max_body_size", c->peer,
-			 c->target_log);
-		c->closing = true;
-		client_send_error(c, 413, "request body too large");
-		return UP_ERRORED;
+		respond_error(rq, 413, "chunked request body over limits.max_body_size", false);
+		return REQ_ERRORED;
 	case EXCHANGE_FAILED:
 	default:
-		return fail(c, x.x.status, x.x.why);
+		return fail(rq, x.x.status, x.x.why);
 	}
 	/* The head, with what body is already here (a small response goes
 	 * out in one send), then the rest as it comes. */
@@ -310,27 +300,28 @@ enum upstream_result upstream_forward(struct client *c, unsigned backend)
 				if (r == -E2BIG) { /* nothing was sent yet */
 					exchange_end(&x.x, EXCHANGE_END_BACKEND);
 					log_warn("client %s: %s: 502: response head too large",
-						 c->peer, c->target_log);
-					return fail(c, 502, "response head too large");
+						 rq->peer, rq->target_log);
+					return fail(rq, 502, "response head too large");
 				}
 				exchange_end(&x.x, EXCHANGE_END_CLIENT);
-				log_debug("client %s: %s: client went away: %s", c->peer,
-					  c->target_log, strerror((int)-r));
-				return UP_ABORT;
+				log_debug("client %s: %s: client went away: %s", rq->peer,
+					  rq->target_log, strerror((int)-r));
+				return REQ_ABORT;
 			}
 			if (n == 0) {
 				exchange_end(&x.x, EXCHANGE_END_DONE);
-				return c->closing || x.out_close ? UP_CLOSE : UP_OK;
+				return rq->closing || x.out_close ? REQ_CLOSE : REQ_DONE;
 			}
 		} else {
 			/* Close without the end of the body so the client cannot
 			 * take a truncated response for a whole one. */
 			char server[96];
 			exchange_server(&x.x, server, sizeof(server));
-			log_warn("client %s: %s: 0: backend %s: %s", c->peer, c->target_log, server,
-				 x.x.why ? x.x.why : "error");
+			log_warn("client %s: %s: 0: backend %s: %s", rq->peer, rq->target_log,
+				 server, x.x.why ? x.x.why : "error");
 			exchange_end(&x.x, EXCHANGE_END_BACKEND);
-			return UP_ABORT;
+			rq->close = CLOSE_backend_broke;
+			return REQ_ABORT;
 		}
 		p = NULL;
 		n = exchange_read(&x.x, &p, false);

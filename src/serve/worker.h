@@ -21,9 +21,9 @@
 #include "ops/metrics.h"
 #include "rt/group.h"
 #include "rt/loop.h"
+#include "serve/membuf.h"
 
-struct client;
-struct membuf;
+struct conn;
 struct alog_loop;
 struct store;
 struct cpool;
@@ -41,12 +41,11 @@ struct worker {
 	struct bloop be; /* id, current generation, draining; be.metrics is &metrics */
 	struct rt_loop *loop;
 	struct serve_shared *sh;
-	struct client *clients; /* doubly linked, for drain */
-	size_t nclients;
-	struct rt_group tasks;	/* fetch and encode tasks: a forced drain cancels them */
-	struct membuf *membufs; /* cached connection buffers (conn.c) */
-	unsigned n_membufs;
-	struct alog_loop *alog; /* this loop's access log half; NULL: no access log */
+	struct conn *conns; /* doubly linked, for drain (conn.h) */
+	size_t nconns;
+	struct rt_group tasks;	     /* fetch and encode tasks: a forced drain cancels them */
+	struct membuf_cache membufs; /* request state and buffers of served connections */
+	struct alog_loop *alog;	     /* this loop's access log half; NULL: no access log */
 	struct metrics metrics;
 };
 
@@ -55,12 +54,13 @@ void worker_init(struct worker *w, unsigned id, struct serve_shared *sh);
 /* After the loop ended: let go of what it kept (cached buffers). */
 void worker_fini(struct worker *w);
 
-/* On W's loop: drain. Idle connections close now, busy ones after their
- * current response (they see be.draining); pooled backend connections
- * close; no connection goes back to a pool. */
+/* On W's loop: drain the backend side. Probes stop, pooled backend
+ * connections close, no connection goes back to a pool; connections see
+ * be.draining and end after their current response (conn.h: conns_drain
+ * closes the idle ones). */
 void worker_drain(struct worker *w);
-/* On W's loop, past the drain deadline: cancel every connection and every
- * fetch and encode task that is left. */
+/* On W's loop, past the drain deadline: cancel every fetch and encode
+ * task that is left (conns_force does the connections). */
 void worker_force(struct worker *w);
 
 #endif

@@ -1,0 +1,112 @@
+/* stats.c - a snapshot of the process's numbers: the only reader of the loops' internals. */
+#include "daemon/stats.h"
+
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cache/store.h"
+#include "compress/pool.h"
+#include "ops/accesslog.h"
+
+/*
+ * Process memory from /proc/self/statm (resident and virtual size). A read
+ * of a procfs file is answered from kernel memory and never waits on a
+ * disk, so it is fine on a loop.
+ */
+static void memory(struct stats *s)
+{
+	char buf[128];
+	int fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	ssize_t n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return;
+	buf[n] = '\0';
+	unsigned long long size = 0, resident = 0;
+	if (sscanf(buf, "%llu %llu", &size, &resident) != 2)
+		return;
+	unsigned long long page = (unsigned long long)sysconf(_SC_PAGESIZE);
+	s->gauge[G_rss] = resident * page;
+	s->gauge[G_vsz] = size * page;
+}
+
+static uint64_t load(const _Atomic uint64_t *v)
+{
+	return atomic_load_explicit(v, memory_order_relaxed);
+}
+
+void stats_take(struct daemon *d, const struct gen *g, struct stats *s)
+{
+	memset(s, 0, sizeof(*s));
+	s->has[STATS_ALWAYS] = true;
+	for (unsigned k = 0; k < d->nloops; k++) {
+		const struct metrics *m = &d->loops[k].w.metrics;
+		for (int i = 0; i < M_COUNT; i++)
+			s->counter[i] += load(&m->v[i]);
+		for (int i = 0; i < CLOSE_COUNT; i++)
+			s->close[i] += load(&m->closes[i]);
+		for (int i = 0; i <= RC_LAT_BUCKETS; i++)
+			s->lat_bucket[i] += load(&m->lat_bucket[i]);
+		s->lat_sum_ns += load(&m->lat_sum_ns);
+	}
+	struct store_stats *ss = store_stats(d->sh.store);
+	s->gauge[G_connections] = atomic_load(&d->sh.nconns);
+	s->gauge[G_cache_objects] = atomic_load(&ss->objects);
+	s->gauge[G_cache_bytes] = store_bytes(d->sh.store);
+	s->gauge[G_cache_budget] = store_budget(d->sh.store);
+	s->gauge[G_cache_evictions] = atomic_load(&ss->evictions);
+	s->gauge[G_cache_purged] = atomic_load(&ss->purged);
+	s->gauge[G_cache_banned] = atomic_load(&ss->banned);
+	s->gauge[G_cache_hfm] = atomic_load(&ss->hfm_set);
+	s->gauge[G_generation] = g->id;
+	/* Read the pool only through a generation that enables it: posting
+	 * that generation ordered the pool's creation before this read. */
+	if (g->cfg->compression.enabled && d->sh.cpool) {
+		struct cpool_stats *cs = cpool_stats(d->sh.cpool);
+		s->has[STATS_COMPRESSION] = true;
+		s->gauge[G_cz_jobs] = atomic_load(&cs->jobs);
+		s->gauge[G_cz_in] = atomic_load(&cs->bytes_in);
+		s->gauge[G_cz_out] = atomic_load(&cs->bytes_out);
+		s->gauge[G_cz_queue] = cpool_queued(d->sh.cpool);
+		s->gauge[G_cz_streams] = atomic_load(&cs->streams);
+		s->gauge[G_cz_fallbacks] = atomic_load(&cs->fallbacks);
+		s->gauge[G_cz_full_waits] = atomic_load(&cs->full_waits);
+		s->gauge[G_cz_errors] = atomic_load(&cs->errors);
+		s->gauge[G_cz_job_time] = atomic_load(&cs->job_ns);
+	}
+	if (d->alog) {
+		struct alog_stats as;
+		alog_stats_read(d->alog, &as);
+		s->has[STATS_ALOG] = true;
+		s->gauge[G_alog_lines] = as.written;
+		s->gauge[G_alog_dropped] = as.dropped;
+		s->gauge[G_alog_errors] = as.write_errors;
+	}
+	memory(s);
+	for (size_t i = 0; i < g->n_backends; i++) {
+		const struct backend_rt *brt = &g->backends[i];
+		for (size_t k = 0; k < brt->cfg->n_servers && s->nservers < STATS_SERVERS_MAX;
+		     k++) {
+			s->server[s->nservers++] = (struct stats_server){
+			    .backend = brt->cfg->name,
+			    .server = brt->cfg->servers[k].spec,
+			    .up = !atomic_load(&brt->health[k].down),
+			    .active = atomic_load(&brt->active[k]),
+			    .failed_probes = atomic_load(&brt->health[k].failed_probes),
+			};
+		}
+	}
+	s->nloops = d->nloops < STATS_LOOPS_MAX ? d->nloops : STATS_LOOPS_MAX;
+	pthread_mutex_lock(&d->lock); /* a loop being torn down unpublishes itself */
+	for (unsigned i = 0; i < s->nloops; i++) {
+		struct stats_loop *l = &s->loop[i];
+		if (d->loops[i].w.loop)
+			rt_loop_stats_read(d->loops[i].w.loop, &l->slow_tasks, &l->max_run_ns,
+					   &l->lag_ns, true);
+	}
+	pthread_mutex_unlock(&d->lock);
+}

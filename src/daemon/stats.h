@@ -1,0 +1,19 @@
+/*
+ * stats.h - taking a snapshot of the process (ops/stats.h).
+ *
+ * The one place that reads the loops' counters, the store's, the
+ * compression pool's, the access log's, the backends' health and the
+ * loops' watchdog figures; everything that shows numbers renders a
+ * snapshot instead of reaching into those itself.
+ */
+#ifndef RINGCACHE_DAEMON_STATS_H
+#define RINGCACHE_DAEMON_STATS_H
+
+#include "daemon/daemon.h"
+#include "ops/stats.h"
+
+/* Fill S for D, with the per-server series of generation G (which the
+ * caller holds while it uses S). Resets the loops' per-scrape maxima. */
+void stats_take(struct daemon *d, const struct gen *g, struct stats *s);
+
+#endif

@@ -1,0 +1,171 @@
+/* stats.c - a snapshot's renderings: Prometheus text for /metrics, JSON for /stats. */
+#include "ops/stats.h"
+
+#include <string.h>
+
+#include "http/hbuf.h"
+
+struct gauge_row {
+	const char *name, *type, *json, *help;
+	enum stats_part part;
+};
+
+static const struct gauge_row gauges[G_COUNT] = {
+#define X(id, name_, type_, part_, json_, help_)                                                   \
+	{.name = name_, .type = #type_, .json = json_, .help = help_, .part = STATS_##part_},
+    RC_GAUGES(X)
+#undef X
+};
+
+static void family(struct hbuf *b, const char *name, const char *type, const char *help)
+{
+	hbuf_puts(b, "# HELP ringcache_");
+	hbuf_puts(b, name);
+	hbuf_put(b, " ", 1);
+	hbuf_puts(b, help);
+	hbuf_puts(b, "\n# TYPE ringcache_");
+	hbuf_puts(b, name);
+	hbuf_put(b, " ", 1);
+	hbuf_puts(b, type);
+	hbuf_put(b, "\n", 1);
+}
+
+/* A Prometheus label value: backslash, quote and newline escaped. */
+static void label_value(struct hbuf *b, const char *s)
+{
+	for (; *s; s++) {
+		if (*s == '\\' || *s == '"')
+			hbuf_put(b, "\\", 1);
+		if (*s == '\n')
+			hbuf_puts(b, "\\n");
+		else
+			hbuf_put(b, s, 1);
+	}
+}
+
+static bool ends_with(const char *s, const char *suffix)
+{
+	size_t n = strlen(s), k = strlen(suffix);
+	return n >= k && !strcmp(s + n - k, suffix);
+}
+
+/* NAME's value: a _seconds series holds nanoseconds. */
+static void value(struct hbuf *b, const char *name, uint64_t v)
+{
+	if (ends_with(name, "_seconds") || ends_with(name, "_seconds_total"))
+		hbuf_printf(b, " %.6f\n", (double)v / 1e9);
+	else
+		hbuf_printf(b, " %llu\n", (unsigned long long)v);
+}
+
+static void server_series(struct hbuf *b, const struct stats *s, const char *name, const char *type,
+			  const char *help, int which)
+{
+	family(b, name, type, help);
+	for (size_t i = 0; i < s->nservers; i++) {
+		const struct stats_server *sv = &s->server[i];
+		hbuf_puts(b, "ringcache_");
+		hbuf_puts(b, name);
+		hbuf_puts(b, "{backend=\"");
+		label_value(b, sv->backend);
+		hbuf_puts(b, "\",server=\"");
+		label_value(b, sv->server);
+		hbuf_puts(b, "\"}");
+		uint64_t v = which == 0 ? sv->up : which == 1 ? sv->active : sv->failed_probes;
+		hbuf_printf(b, " %llu\n", (unsigned long long)v);
+	}
+}
+
+static void loop_series(struct hbuf *b, const struct stats *s, const char *name, const char *type,
+			const char *help, int which)
+{
+	family(b, name, type, help);
+	for (unsigned i = 0; i < s->nloops; i++) {
+		const struct stats_loop *l = &s->loop[i];
+		hbuf_printf(b, "ringcache_%s{loop=\"%u\"}", name, i);
+		value(b, name, which == 0 ? l->slow_tasks : which == 1 ? l->lag_ns : l->max_run_ns);
+	}
+}
+
+size_t stats_render_prometheus(const struct stats *s, char *out, size_t cap)
+{
+	struct hbuf b;
+	hbuf_init(&b, out, cap);
+	for (int i = 0; i < M_COUNT; i++) {
+		char name[96];
+		struct hbuf nb;
+		hbuf_init(&nb, name, sizeof(name));
+		hbuf_puts(&nb, metric_names[i]);
+		hbuf_puts(&nb, "_total");
+		hbuf_cstr(&nb);
+		family(&b, name, "counter", metric_help[i]);
+		hbuf_printf(&b, "ringcache_%s %llu\n", name, (unsigned long long)s->counter[i]);
+	}
+	family(&b, "connection_closes_total", "counter",
+	       "client connections closed, by reason (ops/metrics.h RC_CLOSES)");
+	for (int i = 0; i < CLOSE_COUNT; i++)
+		hbuf_printf(&b, "ringcache_connection_closes_total{reason=\"%s\"} %llu\n",
+			    close_names[i], (unsigned long long)s->close[i]);
+	/* Request latency: per-bucket counts made cumulative. */
+	family(&b, "request_duration_seconds", "histogram",
+	       "time from a whole request head to the end of its response");
+	uint64_t cum = 0;
+	for (int i = 0; i <= RC_LAT_BUCKETS; i++) {
+		cum += s->lat_bucket[i];
+		if (i < RC_LAT_BUCKETS)
+			hbuf_printf(&b,
+				    "ringcache_request_duration_seconds_bucket{le=\"%g\"} %llu\n",
+				    metric_lat_bounds[i], (unsigned long long)cum);
+		else
+			hbuf_printf(&b,
+				    "ringcache_request_duration_seconds_bucket{le=\"+Inf\"} %llu\n",
+				    (unsigned long long)cum);
+	}
+	hbuf_printf(&b, "ringcache_request_duration_seconds_sum %.6f\n",
+		    (double)s->lat_sum_ns / 1e9);
+	hbuf_printf(&b, "ringcache_request_duration_seconds_count %llu\n", (unsigned long long)cum);
+	for (int i = 0; i < G_COUNT; i++) {
+		const struct gauge_row *g = &gauges[i];
+		if (!s->has[g->part])
+			continue;
+		family(&b, g->name, g->type, g->help);
+		hbuf_puts(&b, "ringcache_");
+		hbuf_puts(&b, g->name);
+		value(&b, g->name, s->gauge[i]);
+	}
+	server_series(&b, s, "backend_up", "gauge",
+		      "1 while the server is in rotation, 0 while its health probes have it out",
+		      0);
+	server_series(&b, s, "backend_active_requests", "gauge", "exchanges in progress", 1);
+	server_series(&b, s, "backend_failed_probes_total", "counter", "health probes that failed",
+		      2);
+	/* Starvation watchdog, per loop; the maxima cover the time since the
+	 * previous snapshot. */
+	loop_series(&b, s, "loop_slow_tasks_total", "counter",
+		    "task resumptions over timeouts.task_budget", 0);
+	loop_series(&b, s, "loop_lag_seconds", "gauge",
+		    "longest scheduling round since the last scrape", 1);
+	loop_series(&b, s, "loop_max_task_run_seconds", "gauge",
+		    "longest task run between awaits since the last scrape", 2);
+	return b.len;
+}
+
+size_t stats_render_json(const struct stats *s, char *out, size_t cap)
+{
+	struct hbuf b;
+	hbuf_init(&b, out, cap);
+	hbuf_puts(&b, "{");
+	for (int i = 0; i < M_COUNT; i++)
+		hbuf_printf(&b, "\"%s\": %llu, ", metric_names[i],
+			    (unsigned long long)s->counter[i]);
+	bool first = true;
+	for (int i = 0; i < G_COUNT; i++) {
+		if (!gauges[i].json || !s->has[gauges[i].part])
+			continue;
+		hbuf_printf(&b, "%s\"%s\": %llu", first ? "" : ", ", gauges[i].json,
+			    (unsigned long long)s->gauge[i]);
+		first = false;
+	}
+	hbuf_puts(&b, "}\n");
+	return b.len;
+}

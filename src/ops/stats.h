@@ -1,0 +1,113 @@
+/*
+ * stats.h - one snapshot of the process's numbers, and its two renderings.
+ *
+ * The snapshot is plain data: the counters of every loop summed, the close
+ * reasons, the latency histogram, the gauges of the table below, and the
+ * per-loop and per-server series. The daemon fills it (daemon/stats.c, the
+ * only reader of the loops' internals); /metrics and /stats render it, and
+ * any later consumer (a live dashboard, `ringcache stat`) reads the same
+ * numbers. Rendering is driven by the tables: RC_METRICS and RC_CLOSES
+ * (metrics.h) and RC_GAUGES here, so a new number is one row.
+ */
+#ifndef RINGCACHE_OPS_STATS_H
+#define RINGCACHE_OPS_STATS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ops/metrics.h"
+
+/*
+ * The numbers besides the per-loop counters: X(id, name, type, part, json,
+ * help). NAME is the Prometheus name without "ringcache_"; TYPE counter or
+ * gauge; PART says when it exists (always, with compression on, with an
+ * access log); JSON is its /stats name, or NULL when /stats leaves it out.
+ * Values are integers; a name ending in _seconds holds nanoseconds.
+ */
+#define RC_GAUGES(X)                                                                               \
+	X(connections, "connections", gauge, ALWAYS, "connections", "open client connections")     \
+	X(cache_objects, "cache_objects", gauge, ALWAYS, "cache_objects", "stored responses")      \
+	X(cache_bytes, "cache_bytes", gauge, ALWAYS, "cache_bytes",                                \
+	  "bytes charged to the cache budget")                                                     \
+	X(cache_budget, "cache_budget_bytes", gauge, ALWAYS, "cache_budget_bytes", "cache.memory") \
+	X(cache_evictions, "cache_evictions_total", counter, ALWAYS, "cache_evictions",            \
+	  "objects evicted for the budget")                                                        \
+	X(cache_purged, "cache_purged_total", counter, ALWAYS, "cache_purged",                     \
+	  "objects removed by purge and tag purge")                                                \
+	X(cache_banned, "cache_banned_total", counter, ALWAYS, "cache_banned",                     \
+	  "objects removed by bans")                                                               \
+	X(cache_hfm, "cache_hit_for_miss_total", counter, ALWAYS, NULL,                            \
+	  "keys marked hit-for-miss")                                                              \
+	X(cz_jobs, "compression_jobs_total", counter, COMPRESSION, NULL,                           \
+	  "codec steps run by the compression pool")                                               \
+	X(cz_in, "compression_in_bytes_total", counter, COMPRESSION, NULL,                         \
+	  "bytes fed to the codecs")                                                               \
+	X(cz_out, "compression_out_bytes_total", counter, COMPRESSION, NULL,                       \
+	  "bytes the codecs produced")                                                             \
+	X(cz_queue, "compression_queue_depth", gauge, COMPRESSION, NULL,                           \
+	  "steps waiting for a compression worker")                                                \
+	X(cz_streams, "compression_streams", gauge, COMPRESSION, NULL,                             \
+	  "coded copies being made now")                                                           \
+	X(cz_fallbacks, "compression_fallbacks_total", counter, COMPRESSION, NULL,                 \
+	  "responses sent uncompressed because the pool was full")                                 \
+	X(cz_full_waits, "compression_queue_full_waits_total", counter, COMPRESSION, NULL,         \
+	  "steps of started copies that waited for room in the queue")                             \
+	X(cz_errors, "compression_errors_total", counter, COMPRESSION, NULL,                       \
+	  "coded copies that broke")                                                               \
+	X(cz_job_time, "compression_job_seconds_total", counter, COMPRESSION, NULL,                \
+	  "time spent in codec steps")                                                             \
+	X(generation, "config_generation", gauge, ALWAYS, NULL,                                    \
+	  "the configuration in use (1 at start, +1 per reload)")                                  \
+	X(rss, "resident_memory_bytes", gauge, ALWAYS, NULL, "resident set size of the process")   \
+	X(vsz, "virtual_memory_bytes", gauge, ALWAYS, NULL, "virtual memory size of the process")  \
+	X(alog_lines, "access_log_lines_total", counter, ALOG, NULL, "access log lines written")   \
+	X(alog_dropped, "access_log_dropped_total", counter, ALOG, NULL,                           \
+	  "access log lines lost (the disk was slower than the traffic, or a write failed)")       \
+	X(alog_errors, "access_log_write_errors_total", counter, ALOG, NULL,                       \
+	  "failed access log writes")
+
+enum stats_gauge {
+#define X(id, name, type, part, json, help) G_##id,
+	RC_GAUGES(X)
+#undef X
+	    G_COUNT
+};
+
+enum stats_part { STATS_ALWAYS, STATS_COMPRESSION, STATS_ALOG };
+
+#define STATS_LOOPS_MAX	  256
+#define STATS_SERVERS_MAX 512
+
+struct stats_loop {
+	uint64_t slow_tasks; /* resumptions over timeouts.task_budget */
+	uint64_t max_run_ns; /* longest run between awaits since the last snapshot */
+	uint64_t lag_ns;     /* longest scheduling round since the last snapshot */
+};
+
+struct stats_server {
+	const char *backend, *server; /* valid while the generation read is held */
+	bool up;		      /* in rotation (not marked down by its probes) */
+	uint64_t active;	      /* exchanges in progress */
+	uint64_t failed_probes;
+};
+
+struct stats {
+	uint64_t counter[M_COUNT];
+	uint64_t close[CLOSE_COUNT];
+	uint64_t lat_bucket[RC_LAT_BUCKETS + 1]; /* per bucket, not cumulative */
+	uint64_t lat_sum_ns;
+	uint64_t gauge[G_COUNT];
+	bool has[3]; /* by enum stats_part: which parts exist */
+	unsigned nloops;
+	struct stats_loop loop[STATS_LOOPS_MAX];
+	size_t nservers;
+	struct stats_server server[STATS_SERVERS_MAX];
+};
+
+/* Prometheus text exposition of S into OUT (at most CAP bytes); the length. */
+size_t stats_render_prometheus(const struct stats *s, char *out, size_t cap);
+/* The /stats JSON object (counters and the gauges with a JSON name). */
+size_t stats_render_json(const struct stats *s, char *out, size_t cap);
+
+#endif

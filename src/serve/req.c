@@ -1,0 +1,367 @@
+/* req.c - checks and cleaning of each request head, and GET/HEAD bodies read and dropped. */
+#include "serve/req.h"
+
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "http/forward.h"
+#include "http/hbuf.h"
+#include "http/hop.h"
+#include "rt/io.h"
+
+/*
+ * Host = uri-host [ ":" port ] (RFC 9110 7.2, RFC 3986 3.2.2): an IP
+ * literal in brackets, or reg-name / IPv4 characters (unreserved,
+ * sub-delims, pct-encoded); the port digits. Anything else in a Host
+ * reaches the cache key and the backend, so it is refused here.
+ */
+bool req_host_valid(const char *h, size_t n)
+{
+	size_t i = 0;
+	if (n && h[0] == '[') {
+		for (i = 1; i < n && h[i] != ']'; i++) {
+			if (!isxdigit((unsigned char)h[i]) && !strchr(":.vV", h[i]))
+				return false;
+		}
+		if (i == n)
+			return false;
+		i++;
+	} else {
+		for (; i < n && h[i] != ':'; i++) {
+			unsigned char ch = (unsigned char)h[i];
+			if (ch == '%') {
+				if (i + 2 >= n || !isxdigit((unsigned char)h[i + 1]) ||
+				    !isxdigit((unsigned char)h[i + 2]))
+					return false;
+				i += 2;
+			} else if (!isalnum(ch) && !strchr("-._~!$&'()*+,;=", ch)) {
+				return false;
+			}
+		}
+	}
+	if (i < n && h[i++] != ':')
+		return false;
+	for (; i < n; i++) {
+		if (!isdigit((unsigned char)h[i]))
+			return false;
+	}
+	return true;
+}
+
+/*
+ * absolute-form ("http://host/path"): RFC 9112 3.2.2 says a server must
+ * accept it. It is taken only when its authority is the Host, byte for
+ * byte but for case: otherwise the key, the rules and the backend could
+ * each see a different host. The target is then cut to its origin-form.
+ */
+static int absolute_form(struct hmsg *m, const struct hfield *host, const char **why)
+{
+	const char *t = hmsg_ptr(m, m->target);
+	size_t n = m->target.len, skip;
+	if (n > 7 && !strncasecmp(t, "http://", 7))
+		skip = 7;
+	else if (n > 8 && !strncasecmp(t, "https://", 8))
+		skip = 8;
+	else {
+		*why = "request-target is not in origin-form or absolute-form";
+		return 400;
+	}
+	size_t a = skip;
+	while (a < n && t[a] != '/' && t[a] != '?' && t[a] != '#')
+		a++;
+	if (a == n || t[a] != '/') {
+		*why = "absolute-form request-target without a path";
+		return 400;
+	}
+	if (!host || host->value.len != a - skip ||
+	    strncasecmp(hmsg_ptr(m, host->value), t + skip, a - skip) != 0) {
+		*why = "absolute-form request-target disagrees with Host";
+		return 400;
+	}
+	m->target.off += (uint32_t)a;
+	m->target.len -= (uint32_t)a;
+	return 0;
+}
+
+/*
+ * A "." or ".." path segment, also percent-encoded (%2e). Browsers resolve
+ * them before sending, so only tools and attackers send them; and a cache
+ * that keys and matches rules on "/static/../account" while the origin
+ * serves "/account" can be made to store a private page under a public
+ * rule (cache deception). They are refused rather than resolved, so the
+ * key, the rules and the origin always see one and the same path.
+ */
+static bool has_dot_segment(const char *p, size_t n)
+{
+	const char *q = memchr(p, '?', n);
+	const char *end = q ? q : p + n;
+	const char *seg = p + 1; /* past the leading '/' */
+	while (seg <= end) {
+		const char *slash = memchr(seg, '/', (size_t)(end - seg));
+		const char *e = slash ? slash : end;
+		size_t dots = 0, other = 0;
+		for (const char *c = seg; c < e; c++) {
+			if (*c == '.') {
+				dots++;
+			} else if (*c == '%' && e - c >= 3 && c[1] == '2' &&
+				   (c[2] == 'e' || c[2] == 'E')) {
+				dots++;
+				c += 2;
+			} else {
+				other++;
+				break;
+			}
+		}
+		if (!other && (dots == 1 || dots == 2))
+			return true;
+		if (!slash)
+			break;
+		seg = slash + 1;
+	}
+	return false;
+}
+
+/* Checks llhttp leaves to us. Returns 0, or an HTTP status to answer. */
+int req_validate(struct req *r, const char **why)
+{
+	struct hmsg *m = &r->req;
+	if (m->p.http_major != 1) {
+		*why = "HTTP version not supported";
+		return 505;
+	}
+	unsigned hosts = hmsg_field_count(m, "host");
+	if (hosts > 1) {
+		*why = "more than one Host field";
+		return 400;
+	}
+	if (hosts == 0 && m->p.http_minor >= 1) {
+		*why = "HTTP/1.1 request without Host";
+		return 400;
+	}
+	const struct hfield *host = hmsg_field(m, "host", 0);
+	if (host && !req_host_valid(hmsg_ptr(m, host->value), host->value.len)) {
+		*why = "invalid Host";
+		return 400;
+	}
+	if (hmsg_method(m) == HTTP_CONNECT) {
+		*why = "CONNECT is not supported by a reverse proxy";
+		return 405;
+	}
+	const struct hfield *te = hmsg_field(m, "transfer-encoding", 0);
+	if (te && m->p.http_minor == 0) {
+		/* RFC 9112 6.1: an HTTP/1.0 message with Transfer-Encoding has
+		 * faulty framing; a 1.0 peer on the way may not dechunk it. */
+		*why = "Transfer-Encoding in an HTTP/1.0 request";
+		return 400;
+	}
+	if (te &&
+	    (hmsg_field_count(m, "transfer-encoding") > 1 || !hspan_ieq(m, te->value, "chunked"))) {
+		*why = "transfer coding other than chunked";
+		return 501;
+	}
+	const char *t = hmsg_ptr(m, m->target);
+	if (m->target.len == 1 && t[0] == '*') {
+		if (hmsg_method(m) != HTTP_OPTIONS) {
+			*why = "asterisk-form is only for OPTIONS";
+			return 400;
+		}
+		return 0;
+	}
+	if (m->target.len > 0 && t[0] != '/') {
+		int st = absolute_form(m, host, why);
+		if (st)
+			return st;
+		t = hmsg_ptr(m, m->target);
+	}
+	if (m->target.len == 0) {
+		*why = "empty request-target";
+		return 400;
+	}
+	if (has_dot_segment(t, m->target.len)) {
+		*why = "dot-segment in the path";
+		return 400;
+	}
+	return 0;
+}
+
+/* Is the peer in trusted_proxies? Only asked when there are some. */
+static bool peer_trusted(const struct req *r, const struct config *cfg)
+{
+	if (!cfg->n_trusted)
+		return false;
+	struct sockaddr_storage ss = {0};
+	struct sockaddr_in *a4 = (struct sockaddr_in *)&ss;
+	struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)&ss;
+	if (inet_pton(AF_INET, r->peer_ip, &a4->sin_addr) == 1)
+		ss.ss_family = AF_INET;
+	else if (inet_pton(AF_INET6, r->peer_ip, &a6->sin6_addr) == 1)
+		ss.ss_family = AF_INET6;
+	else
+		return false;
+	return config_trusted_proxy(cfg, (const struct sockaddr *)&ss);
+}
+
+/*
+ * Make the request one that the cache and the backend read alike, before
+ * either looks at it. Returns 0, or 400 with *WHY.
+ *
+ * - Connection may not name Host, Content-Length or Transfer-Encoding
+ *   (refused, as Varnish does): "Connection: Host" would strip the Host
+ *   the object is keyed under from what the backend gets, and naming a
+ *   framing field is an attempt to make two parsers disagree.
+ * - The other fields Connection names are removed here rather than only
+ *   when forwarding, so the key, Vary and policy see exactly the request
+ *   the backend answers (a Vary-selected variant cannot be filled with
+ *   the answer to a request that lacked the field).
+ * - Fields whose names contain '_' are removed (unless
+ *   underscores_in_headers): backends that fold '_' into '-' would see a
+ *   field the cache does not.
+ * - Forwarding, address and override fields (http/forward.h) are removed
+ *   unless the client is a trusted proxy; from one, an override field
+ *   makes the request pass (and invalidate, as an unsafe method does).
+ */
+int req_sanitize(struct req *r, const char **why)
+{
+	struct hmsg *m = &r->req;
+	struct hop_set hs; /* not zeroed: 16 token slots are rarely used */
+	hs.n = 0;
+	hs.overflow = false;
+	if (hmsg_field(m, "connection", 0))
+		hop_collect(m, &hs);
+	if (hs.overflow) {
+		*why = "Connection names too many fields";
+		return 400;
+	}
+	for (unsigned i = 0; i < hs.n; i++) {
+		if (hspan_ieq(m, hs.tokens[i], "host") ||
+		    hspan_ieq(m, hs.tokens[i], "content-length") ||
+		    hspan_ieq(m, hs.tokens[i], "transfer-encoding")) {
+			*why = "Connection names Host, Content-Length or Transfer-Encoding";
+			return 400;
+		}
+	}
+	const struct config *cfg = r->gen->cfg;
+	r->trusted = peer_trusted(r, cfg);
+	r->override = false;
+	uint32_t kept = 0;
+	for (uint32_t i = 0; i < m->n_fields; i++) {
+		const struct hfield *f = &m->fields[i];
+		bool drop = hs.n && hop_is_named(m, &hs, f);
+		/* X_Forwarded_Host is X-Forwarded-Host to many backends (CGI
+		 * folds both into HTTP_X_FORWARDED_HOST) but not to Vary or
+		 * the key: such names go, as nginx's underscores_in_headers
+		 * off does. */
+		if (!cfg->underscores_in_headers && memchr(hmsg_ptr(m, f->name), '_', f->name.len))
+			drop = true;
+		enum forward_kind k = forward_kind_of(m, f);
+		if (k != FORWARD_NONE && !r->trusted)
+			drop = true;
+		else if (k == FORWARD_OVERRIDE)
+			r->override = true;
+		if (!drop)
+			m->fields[kept++] = *f;
+	}
+	METRIC_ADD(&r->w->metrics, request_fields_removed, m->n_fields - kept);
+	m->n_fields = kept;
+	return 0;
+}
+
+/* Remove every field called NAME from M. */
+static void remove_fields(struct hmsg *m, const char *name)
+{
+	uint32_t kept = 0;
+	for (uint32_t i = 0; i < m->n_fields; i++) {
+		if (!hspan_ieq(m, m->fields[i].name, name))
+			m->fields[kept++] = m->fields[i];
+	}
+	m->n_fields = kept;
+}
+
+/*
+ * A GET or HEAD with a body: read the body and drop it, then go on with the
+ * request as one without a body (as Varnish does). RFC 9110 9.3.1 gives
+ * such a body no meaning, and many servers do not read it: forwarded, it
+ * would be taken for the next request on that backend connection (CL.0
+ * smuggling). Dropped, it cannot reach the backend, and the request is an
+ * ordinary cacheable one. The head stays where it is (its fields point
+ * into it); the body is read into the room after it. Returns 0, a status
+ * to answer (400, 408, 413), or -1 when the client went away.
+ */
+int req_drop_body(struct req *r, const char **why)
+{
+	struct hmsg *m = &r->req;
+	const struct config *cfg = r->gen->cfg;
+	uint64_t maxb = cfg->limits.max_body_size;
+	if (maxb && hmsg_has_length(m) && hmsg_content_length(m) > maxb) {
+		*why = "request body over limits.max_body_size";
+		return 413;
+	}
+	const struct hfield *ex = hmsg_field(m, "expect", 0);
+	if (ex && hspan_ieq(m, ex->value, "100-continue") && !m->msg_done && m->p.http_minor >= 1) {
+		static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+		ssize_t sent = rt_send_all(r->fd, cont, sizeof(cont) - 1,
+					   rt_deadline_in(cfg->timeouts.send_ns));
+		req_sent(r, sent);
+		if (sent < 0)
+			return -1;
+	}
+	const uint32_t room = m->body_start;
+	for (;;) {
+		hmsg_body_consumed(m, room);
+		if (maxb && m->body_total > maxb) {
+			*why = "request body over limits.max_body_size";
+			return 413;
+		}
+		if (m->msg_done)
+			break;
+		if (r->pos < r->len) {
+			long used = hmsg_feed(m, r->pos, r->len - r->pos);
+			if (used < 0) {
+				*why = m->error ? m->error : "malformed request body";
+				return 400;
+			}
+			r->pos += (uint32_t)used;
+			continue;
+		}
+		r->len = r->pos = room; /* everything after the head is consumed */
+		ssize_t got = rt_recv(r->fd, r->buf + room, r->cap - room, 0,
+				      rt_deadline_in(cfg->timeouts.client_body_ns));
+		METRIC_BYTES(&r->w->metrics, client_received_bytes, got);
+		if (got == -ETIMEDOUT) {
+			*why = "request body not received in time";
+			return 408;
+		}
+		if (got <= 0)
+			return -1;
+		r->len += (uint32_t)got;
+	}
+	METRIC_INC(&r->w->metrics, request_bodies_dropped);
+	m->head_flags &= (uint16_t) ~(F_CHUNKED | F_CONTENT_LENGTH);
+	m->clen = 0;
+	remove_fields(m, "content-length");
+	remove_fields(m, "transfer-encoding");
+	remove_fields(m, "expect");
+	return 0;
+}
+
+bool req_has_body(const struct hmsg *m)
+{
+	return hmsg_chunked(m) || (hmsg_has_length(m) && hmsg_content_length(m) > 0);
+}
+
+/* "METHOD target" (target cut at 100 bytes) for log lines; built with
+ * copies because every request pays for it. */
+void req_set_target_log(struct req *r)
+{
+	struct hbuf b;
+	hbuf_init(&b, r->target_log, REQ_TARGET_LOG);
+	hbuf_puts(&b, llhttp_method_name((llhttp_method_t)hmsg_method(&r->req)));
+	hbuf_put(&b, " ", 1);
+	hbuf_put(&b, hmsg_ptr(&r->req, r->req.target),
+		 r->req.target.len > 100 ? 100 : r->req.target.len);
+	hbuf_cstr(&b);
+}

@@ -1,0 +1,116 @@
+/*
+ * req.h - a request in progress on a client connection: its head, the
+ * buffers it is read into and answered from, what the cache path decided
+ * about it, and what the access log records of it.
+ *
+ * It lives at the start of the connection's buffer mapping (conn.c,
+ * membuf.h), which exists only while a task serves the connection: an
+ * idle keep-alive connection keeps its struct conn and none of this. One
+ * struct req serves the connection's requests one after another (the
+ * fields marked "per response" are reset before each), so pipelined
+ * requests are answered in order by construction.
+ *
+ * The checks here run on each request head before anything else sees it:
+ * req_validate refuses what llhttp leaves to us, req_sanitize makes the
+ * request one that the cache and the backend read alike, req_drop_body
+ * reads a GET or HEAD body and drops it.
+ */
+#ifndef RINGCACHE_SERVE_REQ_H
+#define RINGCACHE_SERVE_REQ_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "http/msg.h"
+#include "ops/metrics.h"
+#include "serve/worker.h"
+
+#define REQ_MAGIC 0x52455131u
+
+/* How a request's response ended: the one result convention of serve/. */
+enum req_result {
+	REQ_DONE = 0,	 /* response complete; the connection may continue */
+	REQ_CLOSE = 1,	 /* response complete; close the connection */
+	REQ_ABORT = 2,	 /* failed after the response started: reset without ending it */
+	REQ_ERRORED = 3, /* an error response was sent; close */
+};
+
+#define REQ_TARGET_LOG 128 /* "METHOD target" for log lines, target cut at 100 */
+#define REQ_TARGET     512 /* the request-target, for invalidation */
+#define REQ_LOC	       256 /* Location / Content-Location of a passed response */
+
+struct req {
+	unsigned magic;
+	struct worker *w;
+	int fd;			 /* the connection's */
+	struct gen *gen;	 /* held while the request is served (backend/gen.h) */
+	bool closing;		 /* the connection ends after the current response */
+	bool trusted;		 /* the peer is in trusted_proxies */
+	bool override;		 /* it carries a method or URL override field: pass */
+	enum close_reason close; /* why the connection closes, once that is decided;
+				  * CLOSE_COUNT: not decided */
+	char peer[64];		 /* "ip:port" for logs */
+	char peer_ip[48];	 /* for X-Forwarded-For, the access log, trusted_proxies */
+
+	/* Request side: buf holds [0, len) received bytes, parsed up to pos. */
+	char *buf;
+	uint32_t cap, len, pos;
+	struct hmsg req;
+	char target_log[REQ_TARGET_LOG];
+	char req_target[REQ_TARGET];
+
+	/* Per response: what the cache path and the relay report. */
+	uint64_t bytes_out;	  /* sent to the client for this response, head included */
+	int64_t upstream_ns;	  /* backend exchange until its response head; -1: none */
+	rt_time_t head_t0;	  /* when the first byte of this request head was in */
+	char backend[96];	  /* "NAME ADDRESS" of the server that answered, or "" */
+	const char *cache_status; /* Cache-Status value to add, or NULL (valid only
+				   * inside cache_handle: it may be on its stack) */
+	const char *cache_word;	  /* for the access log: "hit", "miss", "pass"... or NULL */
+	int resp_status;
+	char loc[REQ_LOC], cloc[REQ_LOC]; /* of a passed response, for invalidation */
+	const char *invalidate_host;	  /* unsafe request: invalidate once the status is known */
+
+	/* Response side and head building. */
+	char *rbuf;
+	uint32_t rcap;
+	char *obuf;
+	uint32_t ocap;
+	struct hmsg resp;
+};
+
+/* Count N bytes (an I/O result; negative: nothing) sent to the client. */
+static inline void req_sent(struct req *r, ssize_t n)
+{
+	if (n > 0) {
+		r->bytes_out += (uint64_t)n;
+		METRIC_BYTES(&r->w->metrics, client_sent_bytes, n);
+	}
+}
+
+/* Does the request say it has a body (chunked, or a length above 0)? */
+bool req_has_body(const struct hmsg *m);
+
+/* The checks llhttp leaves to us: version, Host (one, valid, present in
+ * HTTP/1.1), CONNECT, transfer codings, the request-target's form
+ * (absolute-form cut to origin-form when it agrees with Host), no
+ * dot-segments. 0, or a status to answer with *WHY. */
+int req_validate(struct req *r, const char **why);
+
+/* Host = uri-host [ ":" port ] (RFC 9110 7.2, RFC 3986 3.2.2). */
+bool req_host_valid(const char *h, size_t n);
+
+/* Make the request one that the cache and the backend read alike (see
+ * req.c). 0, or 400 with *WHY. Needs r->gen. */
+int req_sanitize(struct req *r, const char **why);
+
+/* A GET or HEAD with a body: read it and drop it, and go on as a request
+ * without one. 0, a status to answer (400, 408, 413) with *WHY, or -1
+ * when the client went away. Needs r->gen. */
+int req_drop_body(struct req *r, const char **why);
+
+/* "METHOD target" into r->target_log (copies: every request pays it). */
+void req_set_target_log(struct req *r);
+
+#endif
