@@ -56,7 +56,9 @@ static void *loop_main(void *arg)
 	int err = 0;
 	struct rt_loop_opts o = {.id = (int)w->be.id,
 				 .watchdog_ns = d->gen->cfg->timeouts.task_budget_ns,
-				 .on_slow_task = report_slow_task};
+				 .on_slow_task = report_slow_task,
+				 .on_idle = worker_idle,
+				 .idle_ctx = w};
 	w->loop = rt_loop_create(&o, &err);
 	if (!w->loop)
 		l->start_err = err;

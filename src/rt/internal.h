@@ -67,6 +67,11 @@ struct rt_loop {
 	struct stack_pool stacks;
 	size_t ntasks;
 	struct rt_task *free_tasks;
+	size_t n_free_tasks;
+	rt_time_t trimmed_at; /* last idle trim (rt_loop_run) */
+	bool trim_pending;    /* a task ended since: its stack and record may be trimmed */
+	void (*on_idle)(void *ctx);
+	void *idle_ctx;
 	unsigned internal_inflight; /* internal ops (deadline timer) still in the kernel */
 	/* Deadlines: min-heap of waiting tasks, one kernel timeout (deadline.c). */
 	struct rt_task **dl_heap;

@@ -2,6 +2,7 @@
 #include "rt/internal.h"
 
 #include <assert.h>
+#include <malloc.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -133,6 +134,9 @@ struct rt_loop *rt_loop_create(const struct rt_loop_opts *opts, int *err)
 	loop->watchdog_cycles =
 	    (uint64_t)((double)(o.watchdog_ns ? o.watchdog_ns : 10 * RT_MS) * tsc_per_ns);
 	loop->on_slow_task = o.on_slow_task;
+	loop->on_idle = o.on_idle;
+	loop->idle_ctx = o.idle_ctx;
+	loop->trimmed_at = rt_clock_now();
 	int r = ring_init(loop, o.entries);
 	if (r < 0) {
 		free(loop);
@@ -308,6 +312,48 @@ static void run_ready(struct rt_loop *loop)
 	}
 }
 
+/* Stacks and task records kept warm through an idle trim: a loop's
+ * steady concurrency is served from these without a fault. */
+#define TRIM_KEEP_STACKS 16
+#define TRIM_KEEP_TASKS	 64
+
+/*
+ * Nothing to run: give back what a burst left in the caches, at most once
+ * a second (a burst of thousands of connections leaves thousands of task
+ * records and up to the cache's worth of touched stacks, held for good
+ * otherwise: the figure an idle connection costs is mostly this). The
+ * upper layers trim theirs in on_idle.
+ */
+/* Returns how long the loop may wait before the trim it had to put off
+ * (0: none is due). */
+static uint64_t idle_trim(struct rt_loop *loop)
+{
+	rt_time_t now = rt_clock_now();
+	if (now - loop->trimmed_at < RT_SEC) {
+		/* Put off: wake up for it if there is anything to give back,
+		 * or a burst's leftovers stay until the next event. */
+		return loop->trim_pending ? RT_SEC - (now - loop->trimmed_at) : 0;
+	}
+	loop->trimmed_at = now;
+	loop->trim_pending = false;
+	stack_pool_trim(&loop->stacks, TRIM_KEEP_STACKS);
+	bool freed = false;
+	while (loop->n_free_tasks > TRIM_KEEP_TASKS) {
+		struct rt_task *t = loop->free_tasks;
+		loop->free_tasks = t->next;
+		loop->n_free_tasks--;
+		free(t);
+		freed = true;
+	}
+	if (loop->on_idle)
+		loop->on_idle(loop->idle_ctx);
+	/* Freed records sit between live ones in the heap: only whole free
+	 * pages go back, and only when asked. */
+	if (freed)
+		malloc_trim(0);
+	return 0;
+}
+
 int rt_loop_run(struct rt_loop *loop)
 {
 	assert(rt_tls_loop == loop);
@@ -347,7 +393,16 @@ int rt_loop_run(struct rt_loop *loop)
 				idle_rounds = 0;
 			}
 		} else {
-			io_uring_submit_and_wait(&loop->ring, 1);
+			uint64_t wait_ns = idle_trim(loop);
+			if (wait_ns) {
+				struct __kernel_timespec ts = {
+				    .tv_sec = (long long)(wait_ns / RT_SEC),
+				    .tv_nsec = (long long)(wait_ns % RT_SEC)};
+				struct io_uring_cqe *cqe;
+				io_uring_submit_and_wait_timeout(&loop->ring, &cqe, 1, &ts, NULL);
+			} else {
+				io_uring_submit_and_wait(&loop->ring, 1);
+			}
 			idle_rounds = 0;
 		}
 		reap(loop);

@@ -35,6 +35,10 @@ struct rt_loop_opts {
 	int id;			      /* for logs */
 	uint64_t watchdog_ns;	      /* task run budget; 0 = default 10 ms */
 	rt_slow_task_fn on_slow_task; /* NULL: count only */
+	/* When the loop has nothing to run, at most once a second: the upper
+	 * layers give back memory their caches keep (see rt_loop_run). */
+	void (*on_idle)(void *ctx);
+	void *idle_ctx;
 };
 
 struct rt_loop_stats {

@@ -42,8 +42,12 @@ void stack_pool_destroy(struct stack_pool *p)
 
 void *stack_get(struct stack_pool *p)
 {
-	if (p->n_free)
-		return p->free[--p->n_free];
+	if (p->n_free) {
+		void *st = p->free[--p->n_free];
+		if (p->n_cold > p->n_free)
+			p->n_cold = p->n_free;
+		return st;
+	}
 	size_t ps = page_size();
 	char *base = mmap(NULL, p->size + ps, PROT_READ | PROT_WRITE,
 			  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
@@ -66,4 +70,13 @@ void stack_put(struct stack_pool *p, void *stack)
 		return;
 	}
 	unmap_stack(p, stack);
+}
+
+void stack_pool_trim(struct stack_pool *p, size_t keep)
+{
+	/* LIFO: the bottom of the cache is what was used least recently. */
+	while (p->n_cold + keep < p->n_free) {
+		madvise(p->free[p->n_cold], p->size, MADV_DONTNEED);
+		p->n_cold++;
+	}
 }

@@ -17,6 +17,7 @@ struct stack_pool {
 	size_t n_free;
 	size_t cap;	 /* how many to cache at most */
 	size_t n_mapped; /* live + cached, for metrics and leak checks */
+	size_t n_cold;	 /* free[0..n_cold) gave their pages back (stack_pool_trim) */
 };
 
 void stack_pool_init(struct stack_pool *p, size_t size, size_t cap);
@@ -24,5 +25,10 @@ void stack_pool_destroy(struct stack_pool *p);
 /* Returns the lowest usable address of a stack of p->size bytes, or NULL. */
 void *stack_get(struct stack_pool *p);
 void stack_put(struct stack_pool *p, void *stack);
+/* Give back the pages of cached stacks but the KEEP most recently put:
+ * after a burst, a cache of stacks nobody takes would hold their touched
+ * pages for good. The mappings stay (taking one again costs page faults,
+ * not syscalls). */
+void stack_pool_trim(struct stack_pool *p, size_t keep);
 
 #endif

@@ -47,9 +47,10 @@ static struct rt_task *task_new(rt_task_fn fn, void *arg, const char *name)
 	struct rt_loop *loop = rt_tls_loop;
 	assert(loop);
 	struct rt_task *t = loop->free_tasks;
-	if (t)
+	if (t) {
 		loop->free_tasks = t->next;
-	else if (!(t = malloc(sizeof(*t))))
+		loop->n_free_tasks--;
+	} else if (!(t = malloc(sizeof(*t))))
 		return NULL;
 	memset(t, 0, sizeof(*t));
 	t->magic = RT_TASK_MAGIC;
@@ -92,6 +93,8 @@ void rt_task_free(struct rt_loop *loop, struct rt_task *t)
 	t->magic = 0;
 	t->next = loop->free_tasks;
 	loop->free_tasks = t;
+	loop->n_free_tasks++;
+	loop->trim_pending = true;
 }
 
 /* Called by the scheduler once T has switched away for the last time: its

@@ -27,6 +27,10 @@ struct membuf_cache {
 void *membuf_get(struct membuf_cache *mc, size_t size);
 /* Give P back (NULL: nothing): cached, or unmapped when the cache is full. */
 void membuf_put(struct membuf_cache *mc, void *p);
+/* Give back the pages of cached mappings but the KEEP most recently
+ * given back (the loop's idle trim: after a burst of connections, the
+ * cache would hold their touched pages for good). */
+void membuf_cache_trim(struct membuf_cache *mc, unsigned keep);
 /* Unmap every cached mapping (at loop exit). */
 void membuf_cache_free(struct membuf_cache *mc);
 

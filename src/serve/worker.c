@@ -25,6 +25,16 @@ void worker_fini(struct worker *w)
 	w->magic = 0;
 }
 
+/* Mappings kept warm through an idle trim. */
+#define IDLE_KEEP_MEMBUFS 8
+
+void worker_idle(void *arg)
+{
+	struct worker *w = arg;
+	assert(w->magic == WORKER_MAGIC);
+	membuf_cache_trim(&w->membufs, IDLE_KEEP_MEMBUFS);
+}
+
 void worker_drain(struct worker *w)
 {
 	assert(w->magic == WORKER_MAGIC);

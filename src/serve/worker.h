@@ -53,6 +53,9 @@ struct worker {
 void worker_init(struct worker *w, unsigned id, struct serve_shared *sh);
 /* After the loop ended: let go of what it kept (cached buffers). */
 void worker_fini(struct worker *w);
+/* The loop's idle trim (rt_loop_opts.on_idle, with W as its context):
+ * cached connection mappings beyond a few give their pages back. */
+void worker_idle(void *w);
 
 /* On W's loop: drain the backend side. Probes stop, pooled backend
  * connections close, no connection goes back to a pool; connections see
