@@ -2,10 +2,12 @@
  * config.h - the daemon's configuration, loaded from YAML (libyaml).
  *
  * src/config/: schema.c is the table of keys (one row each: path, type,
- * field, range, default, whether a reload applies it, help); walk.c reads
- * a YAML document along it; values.c parses sizes, durations, addresses
- * and networks; readers.c and rules.c read the lists and cache rules;
- * load.c holds the entry points; restart.c the reload rule below.
+ * field, range, default, whether a reload applies it, help); row.c is what
+ * one row says and table.c what is done with a table's rows (defaults,
+ * freeing, comparing); walk.c reads a YAML document along the table;
+ * values.c parses sizes, durations, addresses and networks; readers.c and
+ * rules.c read the lists and cache rules; load.c holds the entry points;
+ * restart.c the reload rule below.
  *
  * A loaded config is immutable: the loader builds a whole new struct config,
  * validates it, and only then hands it out. Reload builds another one and

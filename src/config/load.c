@@ -1,7 +1,7 @@
 /*
  * load.c - the entry points: reading a file, parsing it into a libyaml
- * document, walking it (walk.c) and handing out the config or the errors;
- * freeing a config (config.h).
+ * document, walking it along the schema's table (walk.c, schema.c) and
+ * handing out the config or the errors; freeing a config (config.h).
  *
  * The whole file is parsed into a libyaml document first, then walked
  * along the schema. Only when no error at all was recorded is the config
@@ -19,6 +19,7 @@
 
 #include "config/readers.h"
 #include "config/schema.h"
+#include "config/table.h"
 #include "config/walk.h"
 
 /* Refuse absurd inputs (e.g. -c /dev/zero) instead of reading forever. */
@@ -26,7 +27,7 @@
 
 static void config_destroy(struct config *cfg)
 {
-	config_schema_release("", cfg);
+	config_table_release(&config_schema_table, "", cfg);
 	free(cfg->path);
 	cfg->magic = 0; /* a stale pointer to freed memory fails the assert */
 	free(cfg);
@@ -102,6 +103,7 @@ struct config *config_load_string(const char *name, const char *yaml, size_t len
 	    .file = name ? name : "<string>",
 	    .doc = &doc,
 	    .errs = errs ? errs : &scratch, /* callers that only want yes/no may pass NULL */
+	    .table = &config_schema_table,
 	};
 	struct config *cfg = calloc(1, sizeof(*cfg));
 
@@ -113,7 +115,7 @@ struct config *config_load_string(const char *name, const char *yaml, size_t len
 	}
 	cfg->magic = CONFIG_MAGIC;
 	ld.cfg = cfg;
-	if (config_schema_init("", cfg, cfg) < 0)
+	if (config_table_init(&config_schema_table, "", cfg, cfg) < 0)
 		walk_oom(&ld);
 	if (!(cfg->path = strdup(ld.file)))
 		walk_oom(&ld);

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "http/coding.h"
+#include "config/table.h"
 #include "config/values.h"
 #include "config/walk.h"
 
@@ -100,7 +101,7 @@ static void listen_read(struct walk *w, const struct config_row *row, yaml_node_
 	read_addr_list(w, n, path, true, true, &cfg->listen, &cfg->n_listen);
 }
 
-static void listen_release(const struct config_row *row, void *base)
+static void listen_release(const struct config_table *t, const struct config_row *row, void *base)
 {
 	struct config *cfg = base;
 	addrs_free(cfg->listen, cfg->n_listen);
@@ -117,7 +118,7 @@ static void backend_read(struct walk *w, yaml_node_t *n, size_t idx, struct conf
 {
 	char path[WALK_PATH_MAX];
 
-	if (config_schema_init("backends[]", b, w->cfg) < 0)
+	if (config_table_init(w->table, "backends[]", b, w->cfg) < 0)
 		walk_oom(w);
 	walk_index(path, sizeof(path), "backends", idx);
 	if (n->type != YAML_MAPPING_NODE) {
@@ -171,11 +172,11 @@ static void backends_read(struct walk *w, const struct config_row *row, yaml_nod
 	}
 }
 
-static void backends_release(const struct config_row *row, void *base)
+static void backends_release(const struct config_table *t, const struct config_row *row, void *base)
 {
 	struct config *cfg = base;
 	for (size_t i = 0; i < cfg->n_backends; i++)
-		config_schema_release("backends[]", &cfg->backends[i]);
+		config_table_release(t, "backends[]", &cfg->backends[i]);
 	free(cfg->backends);
 	cfg->backends = NULL;
 	cfg->n_backends = 0;
@@ -239,7 +240,7 @@ static void servers_read(struct walk *w, const struct config_row *row, yaml_node
 		read_addr_list(w, n, path, false, false, &b->servers, &b->n_servers);
 		if (!b->n_servers)
 			return;
-		if (config_schema_init("backends[].servers[]", &one, w->cfg) < 0 ||
+		if (config_table_init(w->table, "backends[].servers[]", &one, w->cfg) < 0 ||
 		    !(b->weights = calloc(b->n_servers, sizeof(*b->weights)))) {
 			walk_oom(w);
 			return;
@@ -265,7 +266,7 @@ static void servers_read(struct walk *w, const struct config_row *row, yaml_node
 		walk_index(sub, sizeof(sub), path, i);
 		if (!item)
 			continue;
-		if (config_schema_init("backends[].servers[]", &s, w->cfg) < 0)
+		if (config_table_init(w->table, "backends[].servers[]", &s, w->cfg) < 0)
 			walk_oom(w);
 		if (item->type == YAML_MAPPING_NODE)
 			walk_section(w, item, "backends[].servers[]", sub, &s);
@@ -279,7 +280,7 @@ static void servers_read(struct walk *w, const struct config_row *row, yaml_node
 	check_duplicate_servers(w, n, path, b);
 }
 
-static void servers_release(const struct config_row *row, void *base)
+static void servers_release(const struct config_table *t, const struct config_row *row, void *base)
 {
 	struct config_backend *b = base;
 	addrs_free(b->servers, b->n_servers);
@@ -462,7 +463,7 @@ static bool valid_type_pattern(const char *s)
 	return true;
 }
 
-static void types_release(const struct config_row *row, void *base)
+static void types_release(const struct config_table *t, const struct config_row *row, void *base)
 {
 	struct config *cfg = base;
 	for (size_t i = 0; i < cfg->compression.n_types; i++)
@@ -514,7 +515,7 @@ static void types_read(struct walk *w, const struct config_row *row, yaml_node_t
 		if (types[k])
 			k++;
 	}
-	types_release(row, cfg);
+	types_release(w->table, row, cfg);
 	cfg->compression.types = types;
 	cfg->compression.n_types = k;
 }
@@ -582,7 +583,7 @@ static bool read_cidr(struct walk *w, yaml_node_t *n, const char *path, struct c
 	return true;
 }
 
-static void cidrs_release(const struct config_row *row, void *base)
+static void cidrs_release(const struct config_table *t, const struct config_row *row, void *base)
 {
 	struct cidrs c = cidrs_of(row, base);
 	free(*c.v);
@@ -613,7 +614,7 @@ static void read_cidrs(struct walk *w, const struct config_row *row, yaml_node_t
 			 walk_kind(n));
 		return;
 	}
-	cidrs_release(row, base);
+	cidrs_release(w->table, row, base);
 	*c.v = calloc(cnt ? cnt : 1, sizeof(**c.v));
 	if (!*c.v) {
 		walk_oom(w);

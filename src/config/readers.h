@@ -3,6 +3,10 @@
  * generic types do not cover: lists, servers with weights, status codes,
  * codings, content types, networks, and strings with their own rules
  * (readers.c; the cache rules in rules.c). Internal to src/config.
+ *
+ * The table (schema.c) names these, so they do not name it back: they
+ * read with the walker (walk.h), and default, read and free a list's
+ * items along the table they are handed (table.h).
  */
 #ifndef RINGCACHE_CONFIG_READERS_H
 #define RINGCACHE_CONFIG_READERS_H
@@ -10,7 +14,7 @@
 #include <yaml.h>
 
 #include "config/config.h"
-#include "config/schema.h"
+#include "config/row.h"
 
 struct walk;
 

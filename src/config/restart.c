@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "config/row.h"
 #include "config/schema.h"
 #include "config/values.h"
 

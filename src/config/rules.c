@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "config/table.h"
 #include "config/walk.h"
 
 static char ascii_lower(char c)
@@ -120,12 +121,7 @@ static void check_rule_acts(struct walk *w, yaml_node_t *n, const char *path)
 
 	list[0] = '\0';
 	for (unsigned k = 1;; k++) {
-		const struct config_row *row = NULL;
-		for (size_t i = 0; i < config_schema_n && !row; i++) {
-			const struct config_row *r = &config_schema[i];
-			if (r->hint == k && config_row_in(r, "cache.rules[]"))
-				row = r;
-		}
+		const struct config_row *row = config_table_hint(w->table, "cache.rules[]", k);
 		if (!row)
 			break;
 		if (!(row->flags & CONFIG_ACTION))
@@ -182,18 +178,18 @@ static void rules_read(struct walk *w, const struct config_row *row, yaml_node_t
 	for (size_t i = 0; i < cnt; i++) {
 		yaml_node_t *item = walk_item(w, n, i);
 		struct config_rule *r = &cfg->cache.rules[i];
-		if (config_schema_init("cache.rules[]", r, cfg) < 0)
+		if (config_table_init(w->table, "cache.rules[]", r, cfg) < 0)
 			walk_oom(w);
 		if (item)
 			rule_read(w, item, i, r);
 	}
 }
 
-static void rules_release(const struct config_row *row, void *base)
+static void rules_release(const struct config_table *t, const struct config_row *row, void *base)
 {
 	struct config *cfg = base;
 	for (size_t i = 0; i < cfg->cache.n_rules; i++)
-		config_schema_release("cache.rules[]", &cfg->cache.rules[i]);
+		config_table_release(t, "cache.rules[]", &cfg->cache.rules[i]);
 	free(cfg->cache.rules);
 	cfg->cache.rules = NULL;
 	cfg->cache.n_rules = 0;

@@ -1,6 +1,7 @@
 /*
- * schema.c - the config schema table, one row per key, and what is done
- * with rows in general: defaults, freeing, comparing (schema.h).
+ * schema.c - the config schema table, one row per key (schema.h). What is
+ * done with rows in general (defaults, freeing, comparing) is table.c's;
+ * the custom rows' ops and checks are readers.c's and rules.c's.
  *
  * To add a key: add its field to struct config (config.h), a row here in
  * the place of its section where it is to be read, the key to the schema
@@ -9,12 +10,8 @@
  */
 #include "config/schema.h"
 
-#include <assert.h>
-#include <errno.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <unistd.h>
+#include <stddef.h>
+#include <stdint.h>
 
 #include "config/readers.h"
 #include "config/values.h"
@@ -121,7 +118,8 @@ static const char *const default_types[] = {
 const struct config_row config_schema[] = {
     CUSTOM("listen", 1, CFG(listen), &read_listen_ops, .flags = CONFIG_REQUIRED,
 	   .help = "listeners, \"IP:PORT\" or \"[IPv6]:PORT\"; a string or a list"),
-    UINT("threads", 2, CFG(threads), 1, 1024, 0, .flags = CONFIG_AUTO | CONFIG_RESTART,
+    /* "auto" stands for at most CONFIG_AUTO_MAX loops: the top. */
+    UINT("threads", 2, CFG(threads), 1, CONFIG_AUTO_MAX, 0, .flags = CONFIG_AUTO | CONFIG_RESTART,
 	 .what = "a number or \"auto\"", .help = "loop threads; \"auto\": online CPUs"),
 
     CUSTOM("backends", 4, CFG(backends), &read_backends_ops, .flags = CONFIG_REQUIRED,
@@ -313,219 +311,18 @@ const struct config_row config_schema[] = {
 
 const size_t config_schema_n = sizeof(config_schema) / sizeof(config_schema[0]);
 
-/* ------------------------------------------------------------------------ */
-/* Paths                                                                     */
+const struct config_table config_schema_table = {
+    .rows = config_schema,
+    .n = sizeof(config_schema) / sizeof(config_schema[0]),
+};
 
 const struct config_row *config_schema_find(const char *path)
 {
-	for (size_t i = 0; i < config_schema_n; i++) {
-		if (!strcmp(config_schema[i].path, path))
-			return &config_schema[i];
-	}
-	return NULL;
-}
-
-const char *config_row_name(const struct config_row *row)
-{
-	const char *dot = strrchr(row->path, '.');
-	return dot ? dot + 1 : row->path;
-}
-
-/* The rest of ROW's path below SECTION, or NULL if it is not below it. */
-static const char *below(const struct config_row *row, const char *section)
-{
-	size_t n = strlen(section);
-	if (!n)
-		return row->path;
-	if (strncmp(row->path, section, n) != 0 || row->path[n] != '.')
-		return NULL;
-	return row->path + n + 1;
-}
-
-bool config_row_in(const struct config_row *row, const char *section)
-{
-	const char *rest = below(row, section);
-	return rest && !strchr(rest, '.');
-}
-
-bool config_row_stored_in(const struct config_row *row, const char *section)
-{
-	const char *rest = below(row, section);
-	return rest && !strstr(rest, "[]");
-}
-
-/* ------------------------------------------------------------------------ */
-/* Fields                                                                    */
-
-uint64_t config_row_get(const struct config_row *row, const void *base)
-{
-	const char *p = (const char *)base + row->offset;
-	switch (row->size) {
-	case 1: {
-		uint8_t v;
-		memcpy(&v, p, 1);
-		return v;
-	}
-	case 4: {
-		uint32_t v;
-		memcpy(&v, p, 4);
-		return v;
-	}
-	case 8: {
-		uint64_t v;
-		memcpy(&v, p, 8);
-		return v;
-	}
-	}
-	assert(!"config_row_get: a field of 1, 4 or 8 bytes");
-	return 0;
-}
-
-void config_row_set(const struct config_row *row, void *base, uint64_t v)
-{
-	char *p = (char *)base + row->offset;
-	switch (row->size) {
-	case 1: {
-		uint8_t x = (uint8_t)v;
-		memcpy(p, &x, 1);
-		return;
-	}
-	case 4: {
-		uint32_t x = (uint32_t)v;
-		memcpy(p, &x, 4);
-		return;
-	}
-	case 8:
-		memcpy(p, &v, 8);
-		return;
-	}
-	assert(!"config_row_set: a field of 1, 4 or 8 bytes");
-}
-
-void config_row_range(const struct config_row *row, char *buf, size_t len)
-{
-	char lo[32], hi[32];
-
-	if (row->range) {
-		snprintf(buf, len, "%s", row->range);
-		return;
-	}
-	if (row->type == CONFIG_SIZE) {
-		value_format_size(row->lo, lo, sizeof(lo));
-		value_format_size(row->hi, hi, sizeof(hi));
-	} else if (row->type == CONFIG_DURATION) {
-		value_format_duration(row->lo, lo, sizeof(lo));
-		value_format_duration(row->hi, hi, sizeof(hi));
-	} else {
-		snprintf(lo, sizeof(lo), "%llu", (unsigned long long)row->lo);
-		snprintf(hi, sizeof(hi), "%llu", (unsigned long long)row->hi);
-	}
-	snprintf(buf, len, "%s..%s", lo, hi);
-}
-
-unsigned config_auto_cpus(void)
-{
-	/* The top is threads' (1024) for compression.workers too, as it always was. */
-	const struct config_row *threads = config_schema_find("threads");
-	long n = sysconf(_SC_NPROCESSORS_ONLN);
-	if (n < 1)
-		return 1;
-	return (uint64_t)n > threads->hi ? (unsigned)threads->hi : (unsigned)n;
-}
-
-static bool is_number(const struct config_row *row)
-{
-	return row->type == CONFIG_UINT || row->type == CONFIG_SIZE ||
-	       row->type == CONFIG_DURATION || row->type == CONFIG_BOOL || row->type == CONFIG_ENUM;
-}
-
-/* The default of a number row, as its field stores it. */
-static uint64_t number_default(const struct config_row *row, const struct config *root)
-{
-	uint64_t v = row->def;
-	if (row->flags & CONFIG_AUTO)
-		v = config_auto_cpus();
-	else if (row->flags & CONFIG_UNSET)
-		v = UINT64_MAX; /* -1 in an int64_t field */
-	else if (row->inherit)
-		v = config_row_get(config_schema_find(row->inherit), root);
-	if (row->size < 8)
-		v &= (1ull << (row->size * 8)) - 1;
-	return v;
-}
-
-/* ------------------------------------------------------------------------ */
-/* Defaults, freeing, comparing                                              */
-
-int config_schema_init(const char *section, void *base, const struct config *root)
-{
-	for (size_t i = 0; i < config_schema_n; i++) {
-		const struct config_row *r = &config_schema[i];
-		if (!config_row_stored_in(r, section))
-			continue;
-		if (is_number(r)) {
-			config_row_set(r, base, number_default(r, root));
-		} else if (r->type == CONFIG_CUSTOM && r->ops->init) {
-			int rc = r->ops->init(r, base);
-			if (rc < 0)
-				return rc;
-		}
-	}
-	return 0;
-}
-
-int config_schema_given(const char *section, void *base)
-{
-	for (size_t i = 0; i < config_schema_n; i++) {
-		const struct config_row *r = &config_schema[i];
-		if (r->type != CONFIG_STRING || !r->def_str || !config_row_in(r, section))
-			continue;
-		char **field = (char **)((char *)base + r->offset);
-		if (!*field && !(*field = strdup(r->def_str)))
-			return -ENOMEM;
-	}
-	return 0;
-}
-
-void config_schema_release(const char *section, void *base)
-{
-	for (size_t i = 0; i < config_schema_n; i++) {
-		const struct config_row *r = &config_schema[i];
-		if (!config_row_stored_in(r, section))
-			continue;
-		void *field = (char *)base + r->offset;
-		if (r->type == CONFIG_STRING) {
-			free(*(char **)field);
-			*(char **)field = NULL;
-		} else if (r->type == CONFIG_ADDR) {
-			value_addr_free(field);
-		} else if (r->type == CONFIG_CUSTOM && r->ops->release) {
-			r->ops->release(r, base);
-		}
-	}
+	return config_table_find(&config_schema_table, path);
 }
 
 bool config_row_is_default(const struct config_row *row, const void *base,
 			   const struct config *root)
 {
-	const void *field = (const char *)base + row->offset;
-
-	if (is_number(row))
-		return config_row_get(row, base) == number_default(row, root);
-	switch (row->type) {
-	case CONFIG_SECTION:
-		/* A section has no value; a flag says whether it was given. */
-		return !(row->flags & CONFIG_GIVEN) || config_row_get(row, base) == 0;
-	case CONFIG_STRING: {
-		/* A string default applies when its section is given: NULL before. */
-		const char *s = *(char *const *)field;
-		return !s || (row->def_str && !strcmp(s, row->def_str));
-	}
-	case CONFIG_ADDR:
-		return ((const struct config_addr *)field)->spec == NULL;
-	case CONFIG_CUSTOM:
-		return row->ops->is_default && row->ops->is_default(row, base);
-	default:
-		return false;
-	}
+	return config_table_is_default(&config_schema_table, row, base, root);
 }

@@ -1,6 +1,6 @@
 /*
  * walk.c - the YAML walker: error lines, node helpers, the readers of the
- * schema's generic types, and sections (walk.h).
+ * rows' generic types, and sections (walk.h).
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE /* asprintf; CMake defines it, direct gcc runs may not */
@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "config/table.h"
 #include "config/values.h"
 
 /* ------------------------------------------------------------------------ */
@@ -189,20 +190,10 @@ void walk_join(char *buf, size_t len, const char *path, const char *name)
 /* ------------------------------------------------------------------------ */
 /* Keys of a section                                                         */
 
-/* The row of SECTION whose hint is K, or NULL. */
-static const struct config_row *hint_row(const char *section, unsigned k)
+static bool known_key(const struct config_table *t, const char *section, const char *name)
 {
-	for (size_t i = 0; i < config_schema_n; i++) {
-		if (config_schema[i].hint == k && config_row_in(&config_schema[i], section))
-			return &config_schema[i];
-	}
-	return NULL;
-}
-
-static bool known_key(const char *section, const char *name)
-{
-	for (size_t i = 0; i < config_schema_n; i++) {
-		const struct config_row *r = &config_schema[i];
+	for (size_t i = 0; i < t->n; i++) {
+		const struct config_row *r = &t->rows[i];
 		if (config_row_in(r, section) && !strcmp(config_row_name(r), name))
 			return true;
 	}
@@ -228,12 +219,14 @@ static void check_keys(struct walk *w, yaml_node_t *map, const char *where, cons
 			continue;
 		}
 		const char *name = (const char *)k->data.scalar.value;
-		if (!known_key(section, name)) {
+		if (!known_key(w->table, section, name)) {
 			char hint[512];
 			size_t off = 0;
 			const struct config_row *r;
 			hint[0] = '\0';
-			for (unsigned i = 1; (r = hint_row(section, i)) && off < sizeof(hint); i++)
+			for (unsigned i = 1;
+			     (r = config_table_hint(w->table, section, i)) && off < sizeof(hint);
+			     i++)
 				off += (size_t)snprintf(hint + off, sizeof(hint) - off, "%s%s",
 							i > 1 ? ", " : "", config_row_name(r));
 			walk_err(w, k, "unknown key '%s' %s; expected one of: %s", name, where,
@@ -262,8 +255,8 @@ void walk_section(struct walk *w, yaml_node_t *map, const char *section, const c
 	else
 		snprintf(where, sizeof(where), "at top level");
 	check_keys(w, map, where, section);
-	for (size_t i = 0; i < config_schema_n; i++) {
-		const struct config_row *r = &config_schema[i];
+	for (size_t i = 0; i < w->table->n; i++) {
+		const struct config_row *r = &w->table->rows[i];
 		if (!config_row_in(r, section))
 			continue;
 		const char *name = config_row_name(r);
@@ -453,7 +446,7 @@ void walk_value(struct walk *w, const struct config_row *row, yaml_node_t *n, co
 		if (row->flags & CONFIG_GIVEN)
 			config_row_set(row, base, 1);
 		walk_section(w, n, row->path, path, base);
-		if (config_schema_given(row->path, base) < 0)
+		if (config_table_given(w->table, row->path, base) < 0)
 			walk_oom(w);
 		return;
 	case CONFIG_UINT:

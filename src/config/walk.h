@@ -1,8 +1,11 @@
 /*
- * walk.h - the YAML walker: reads a libyaml document along the schema's
+ * walk.h - the YAML walker: reads a libyaml document along a table of
  * rows, collecting "FILE:LINE:COL: message" lines (walk.c).
  *
- * Internal to src/config: the custom readers (readers.c, rules.c) use it.
+ * Internal to src/config: load.c starts it with the schema's table
+ * (struct walk's table), and the custom readers (readers.c, rules.c),
+ * which that table names, read with it; so the walker takes the table
+ * handed to it and never names it.
  *
  * The walker never recurses generically over the YAML tree, only along the
  * schema (root -> section -> list -> scalar). libyaml's document API
@@ -23,7 +26,7 @@
 #include <yaml.h>
 
 #include "config/config.h"
-#include "config/schema.h"
+#include "config/row.h"
 
 /* Paths in messages ("backends[3].servers[0].address") fit in this. */
 #define WALK_PATH_MAX 192
@@ -32,7 +35,8 @@ struct walk {
 	const char *file;
 	yaml_document_t *doc;
 	struct config_errors *errs;
-	struct config *cfg; /* the config being built */
+	const struct config_table *table; /* the rows it reads along: config_schema_table */
+	struct config *cfg;		  /* the config being built */
 	/*
 	 * Counted separately from errs->n: if recording an error line itself
 	 * fails for lack of memory, the load must still fail.
@@ -74,7 +78,7 @@ bool walk_mapping(struct walk *w, yaml_node_t *n, const char *path);
 void walk_dup(struct walk *w, const char *s, char **out);
 
 /*
- * The keys of mapping MAP at PATH (SECTION in the schema's terms:
+ * The keys of mapping MAP at PATH (SECTION in the table's terms:
  * "backends[]" for PATH "backends[2]") against the rows of SECTION, then
  * each row present read into BASE, in row order; absent required rows are
  * reported. PATH "" is the top level.

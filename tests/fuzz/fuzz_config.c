@@ -1,6 +1,7 @@
 /*
- * fuzz_config.c - libFuzzer harness for src/config/config.c: arbitrary
- * YAML through config_load_string.
+ * fuzz_config.c - libFuzzer harness for the config loader (src/config/:
+ * load.c, walk.c and the readers along schema.c's table): arbitrary YAML
+ * through config_load_string.
  *
  * Checked: a load either returns a config and no error lines, or NULL
  * and at least one; every error is one line "fuzz.yaml:LINE:COL: message";

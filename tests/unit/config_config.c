@@ -1,6 +1,7 @@
 /*
- * Unit tests for src/config/config.c: schema, defaults, error lines with exact
- * FILE:LINE:COL positions, and the size/duration/address parse helpers.
+ * Unit tests for the config loader (src/config/, through config.h: load.c,
+ * walk.c, readers.c, rules.c, values.c): schema, defaults, error lines with
+ * exact FILE:LINE:COL positions, and the size/duration/address parse helpers.
  */
 #include "config/config.h"
 
