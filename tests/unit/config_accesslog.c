@@ -1,5 +1,5 @@
 /*
- * Unit tests for the access log keys of src/config/config.c: log.access and
+ * Unit tests for the access log keys of src/config/ (walk.c, readers.c): log.access and
  * log.access_format (defaults, both formats, "off", error lines).
  */
 #include "config/config.h"
