@@ -123,6 +123,14 @@ ssize_t exchange_read(struct exchange *x, const char **p, bool nowait);
  * the outcome. */
 void exchange_end(struct exchange *x, enum exchange_end how);
 
+/*
+ * The reuse rule, on its own: may the connection that carried response M
+ * go back to a pool? DONE: its body was read to the end; LEFT: bytes
+ * received past the response's end; EARLY: response bytes came before the
+ * request body was all sent.
+ */
+bool exchange_reusable(const struct hmsg *m, bool done, uint32_t left, bool early);
+
 /* The server the exchange talks to, "NAME ADDRESS" into OUT (for logs). */
 void exchange_server(const struct exchange *x, char *out, size_t cap);
 
