@@ -1,5 +1,6 @@
 /* exchange.c - one backend exchange: attempts, the response head, the body, the reuse rule. */
 #include "backend/exchange.h"
+#include "rt/obj.h"
 
 #include <assert.h>
 #include <errno.h>
@@ -275,7 +276,9 @@ enum exchange_result exchange_begin(struct exchange *x)
 
 ssize_t exchange_read(struct exchange *x, const char **p, bool nowait)
 {
-	assert(x->magic == EXCHANGE_MAGIC && x->bc.fd >= 0);
+	CHECK_OBJ_NOTNULL(x, EXCHANGE_MAGIC);
+	CHECK_OBJ_NOTNULL(x, EXCHANGE_MAGIC);
+	assert(x->bc.fd >= 0);
 	struct hmsg *m = x->resp;
 	if (x->returned) {
 		hmsg_body_consumed(m, 0);
@@ -321,7 +324,7 @@ ssize_t exchange_read(struct exchange *x, const char **p, bool nowait)
 
 void exchange_end(struct exchange *x, enum exchange_end how)
 {
-	assert(x->magic == EXCHANGE_MAGIC);
+	CHECK_OBJ_NOTNULL(x, EXCHANGE_MAGIC);
 	const struct hmsg *m = x->resp;
 	bool done = how == EXCHANGE_END_DONE && m->msg_done;
 	/* The one reuse rule: a clean end on both sides. */

@@ -1,5 +1,6 @@
 /* gen.c - configuration generations: create, hold, switch, release. */
 #include "backend/gen.h"
+#include "rt/obj.h"
 
 #include <assert.h>
 #include <errno.h>
@@ -91,7 +92,7 @@ void gen_discard(struct gen *g)
 
 void gen_put(struct bloop *b, struct gen *g)
 {
-	assert(g->magic == GEN_MAGIC);
+	CHECK_OBJ_NOTNULL(g, GEN_MAGIC);
 	struct gen_slot *s = &g->slots[b->id];
 	assert(s->refs > 0);
 	if (--s->refs == 0 && g != b->gen && s->adopted)
@@ -100,7 +101,7 @@ void gen_put(struct bloop *b, struct gen *g)
 
 int gen_switch(struct bloop *b, struct gen *g)
 {
-	assert(g->magic == GEN_MAGIC);
+	CHECK_OBJ_NOTNULL(g, GEN_MAGIC);
 	struct gen_slot *s = &g->slots[b->id];
 	s->pools = bpools_new(g->backends, g->n_backends);
 	if (!s->pools) {

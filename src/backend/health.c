@@ -1,5 +1,6 @@
 /* health.c - active health probes: one task per probed server. */
 #include "backend/health.h"
+#include "rt/obj.h"
 
 #include <errno.h>
 #include <netinet/in.h>
@@ -14,7 +15,10 @@
 #include "rt/io.h"
 #include "rt/task.h"
 
+#define PROBE_MAGIC 0x50524f42u
+
 struct probe {
+	unsigned magic;
 	struct bloop *b;
 	struct gen *g;
 	unsigned backend, server;
@@ -133,6 +137,7 @@ static void record(struct probe *p, bool ok, const char *why)
 static void probe_main(void *arg)
 {
 	struct probe *p = arg;
+	CHECK_OBJ_NOTNULL(p, PROBE_MAGIC);
 	const struct config_backend *cb = p->g->backends[p->backend].cfg;
 	for (;;) {
 		char why[160] = "";
@@ -147,6 +152,7 @@ static void probe_main(void *arg)
 	 * group's storage (its slot). */
 	rt_group_leave(&p->g->slots[p->b->id].probes);
 	gen_put(p->b, p->g);
+	FINI_OBJ(p);
 	free(p);
 }
 
@@ -164,8 +170,11 @@ void health_start(struct bloop *b, struct gen *g)
 					  cb->servers[s].spec);
 				continue;
 			}
-			*p = (struct probe){
-			    .b = b, .g = g, .backend = (unsigned)bi, .server = (unsigned)s};
+			*p = (struct probe){.magic = PROBE_MAGIC,
+					    .b = b,
+					    .g = g,
+					    .backend = (unsigned)bi,
+					    .server = (unsigned)s};
 			gen_hold_again(b, g);
 			if (rt_group_spawn(&g->slots[b->id].probes, probe_main, p, "health") < 0) {
 				gen_put(b, g);

@@ -1,5 +1,6 @@
 /* pool.c - per-loop pools of idle keep-alive backend connections, each watched. */
 #include "backend/pool.h"
+#include "rt/obj.h"
 
 #include <assert.h>
 #include <errno.h>
@@ -30,7 +31,10 @@
  * or the idle time close it. The record lives until the watch's last
  * callback, also after the connection was taken or dropped.
  */
+#define BIDLE_MAGIC 0x4249444cu
+
 struct bidle {
+	unsigned magic;
 	struct rt_watch watch;
 	struct bloop *b;
 	struct bpool *pool;	   /* the pool it idles in; NULL once taken or dropped */
@@ -114,6 +118,7 @@ static bool no_reuse(const struct backend_rt *brt, unsigned server)
 static void idle_wake(struct rt_watch *wt, int res)
 {
 	struct bidle *e = (struct bidle *)((char *)wt - offsetof(struct bidle, watch));
+	CHECK_OBJ_NOTNULL(e, BIDLE_MAGIC);
 	if (!e->taken) {
 		if (e->pool) {
 			pool_unlink(e->pool, e);
@@ -127,6 +132,7 @@ static void idle_wake(struct rt_watch *wt, int res)
 		}
 		close(e->fd); /* not in a task; closing a socket does not block */
 	}
+	FINI_OBJ(e);
 	free(e);
 }
 
@@ -178,7 +184,7 @@ void bpools_close_idle(struct bpools *ps)
 {
 	if (!ps)
 		return;
-	assert(ps->magic == BPOOLS_MAGIC);
+	CHECK_OBJ_NOTNULL(ps, BPOOLS_MAGIC);
 	for (size_t b = 0; ps->pool && b < ps->n; b++) {
 		for (size_t s = 0; ps->pool[b] && s < ps->backends[b].cfg->n_servers; s++) {
 			struct bpool *p = &ps->pool[b][s];
@@ -208,7 +214,8 @@ void bpools_move(struct bpools *from, struct bpools *to)
 {
 	if (!from || !to)
 		return;
-	assert(from->magic == BPOOLS_MAGIC && to->magic == BPOOLS_MAGIC);
+	CHECK_OBJ_NOTNULL(from, BPOOLS_MAGIC);
+	assert(to->magic == BPOOLS_MAGIC);
 	for (size_t b = 0; b < to->n; b++) {
 		const struct config_backend *cb = to->backends[b].cfg;
 		for (size_t s = 0; s < cb->n_servers; s++) {
@@ -238,7 +245,9 @@ void bpools_move(struct bpools *from, struct bpools *to)
 int backend_acquire(struct bloop *b, struct bpools *ps, unsigned backend, unsigned server,
 		    bool fresh, struct bconn *out, rt_time_t deadline)
 {
-	assert(ps->magic == BPOOLS_MAGIC && backend < ps->n);
+	CHECK_OBJ_NOTNULL(ps, BPOOLS_MAGIC);
+	CHECK_OBJ_NOTNULL(ps, BPOOLS_MAGIC);
+	assert(backend < ps->n);
 	struct backend_rt *brt = &ps->backends[backend];
 	struct bpool *p = &ps->pool[backend][server];
 	*out =
@@ -295,7 +304,8 @@ void backend_release(struct bloop *b, struct bconn *c, bool reusable)
 	    !no_reuse(c->brt, c->server))
 		e = malloc(sizeof(*e));
 	if (e) {
-		*e = (struct bidle){.b = b, .brt = c->brt, .server = c->server, .fd = c->fd};
+		*e = (struct bidle){
+		    .magic = BIDLE_MAGIC, .b = b, .brt = c->brt, .server = c->server, .fd = c->fd};
 		pool_push(p, e);
 		rt_watch_readable(&e->watch, c->fd, rt_deadline_in(BPOOL_MAX_IDLE_NS), idle_wake);
 	} else {

@@ -1,5 +1,6 @@
 /* store.c - sharded object table, coalescing waits, streamed bodies, eviction, invalidation. */
 #include "cache/store.h"
+#include "rt/obj.h"
 
 #include <assert.h>
 #include <errno.h>
@@ -20,7 +21,11 @@
 
 #define container_of(p, T, m) ((T *)((char *)(p)-offsetof(T, m)))
 
+#define STORE_MAGIC 0x53544f52u
+#define COH_MAGIC   0x434f4831u
+
 struct coh {
+	unsigned magic;
 	struct coh *hnext;
 	uint64_t hash;
 	uint32_t refs; /* lookups holding it + objects pointing at it; shard lock */
@@ -39,6 +44,7 @@ struct shard {
 };
 
 struct store {
+	unsigned magic;
 	struct shard shards[NSHARDS];
 	struct evict ev;
 	struct ban_list *bans;
@@ -127,6 +133,7 @@ struct cbody *cbody_new(void)
 	struct cbody *b = calloc(1, sizeof(*b));
 	if (!b)
 		return NULL;
+	b->magic = CBODY_MAGIC;
 	pthread_mutex_init(&b->lock, NULL);
 	atomic_init(&b->refs, 1);
 	b->state = BODY_FILLING;
@@ -139,6 +146,7 @@ void cbody_release(struct cbody **bp)
 	if (!b)
 		return;
 	*bp = NULL;
+	CHECK_OBJ_NOTNULL(b, CBODY_MAGIC);
 	if (atomic_fetch_sub(&b->refs, 1) != 1)
 		return;
 	assert(!b->waiters && !b->space_waiters);
@@ -147,11 +155,13 @@ void cbody_release(struct cbody **bp)
 		free(c);
 	}
 	pthread_mutex_destroy(&b->lock);
+	FINI_OBJ(b);
 	free(b);
 }
 
 int cbody_append(struct cbody *b, const char *p, size_t n, uint64_t expect)
 {
+	CHECK_OBJ_NOTNULL(b, CBODY_MAGIC);
 	/* Only the fetcher appends, so tail and cap are stable here; readers
 	 * look only at lengths published under the lock. */
 	while (n) {
@@ -200,6 +210,7 @@ int cbody_append(struct cbody *b, const char *p, size_t n, uint64_t expect)
 
 void cbody_finish(struct cbody *b, bool ok)
 {
+	CHECK_OBJ_NOTNULL(b, CBODY_MAGIC);
 	pthread_mutex_lock(&b->lock);
 	b->state = ok ? BODY_DONE : BODY_FAILED;
 	struct cwaiter *w = detach_waiters(&b->waiters);
@@ -235,6 +246,7 @@ void body_consume(struct body_reader *r)
 
 void body_reader_gone(struct cbody *b)
 {
+	CHECK_OBJ_NOTNULL(b, CBODY_MAGIC);
 	pthread_mutex_lock(&b->lock);
 	b->reader_gone = true;
 	struct cwaiter *w = detach_waiters(&b->space_waiters);
@@ -244,6 +256,7 @@ void body_reader_gone(struct cbody *b)
 
 int cbody_wait_space(struct cbody *b, rt_time_t deadline)
 {
+	CHECK_OBJ_NOTNULL(b, CBODY_MAGIC);
 	struct cwaiter w;
 	for (;;) {
 		pthread_mutex_lock(&b->lock);
@@ -329,6 +342,7 @@ static void coh_unref(struct store *st, struct coh *oh);
 
 struct cobj *cobj_new(struct store *st)
 {
+	CHECK_OBJ_NOTNULL(st, STORE_MAGIC);
 	struct cobj *o = calloc(1, sizeof(*o));
 	if (!o)
 		return NULL;
@@ -347,6 +361,7 @@ struct cobj *cobj_new(struct store *st)
 
 struct cbody *cobj_enc_get(struct cobj *o, enum coding c)
 {
+	CHECK_OBJ_NOTNULL(o, COBJ_MAGIC);
 	pthread_mutex_lock(&o->enc_lock);
 	struct cbody *b = o->enc[c];
 	if (b)
@@ -357,6 +372,7 @@ struct cbody *cobj_enc_get(struct cobj *o, enum coding c)
 
 enum body_state cbody_state(struct cbody *b)
 {
+	CHECK_OBJ_NOTNULL(b, CBODY_MAGIC);
 	pthread_mutex_lock(&b->lock);
 	enum body_state st = b->state;
 	pthread_mutex_unlock(&b->lock);
@@ -365,6 +381,7 @@ enum body_state cbody_state(struct cbody *b)
 
 struct cbody *cobj_enc_put(struct cobj *o, enum coding c, struct cbody *b)
 {
+	CHECK_OBJ_NOTNULL(o, COBJ_MAGIC);
 	struct cbody *old = NULL;
 	pthread_mutex_lock(&o->enc_lock);
 	struct cbody *have = o->enc[c];
@@ -385,6 +402,7 @@ struct cbody *cobj_enc_put(struct cobj *o, enum coding c, struct cbody *b)
 
 bool cobj_enc_refused(struct cobj *o, enum coding c)
 {
+	CHECK_OBJ_NOTNULL(o, COBJ_MAGIC);
 	pthread_mutex_lock(&o->enc_lock);
 	bool r = o->enc_refused & (1u << c);
 	pthread_mutex_unlock(&o->enc_lock);
@@ -393,6 +411,7 @@ bool cobj_enc_refused(struct cobj *o, enum coding c)
 
 void cobj_enc_drop(struct cobj *o, enum coding c, struct cbody *b, bool refuse)
 {
+	CHECK_OBJ_NOTNULL(o, COBJ_MAGIC);
 	struct cbody *old = NULL;
 	pthread_mutex_lock(&o->enc_lock);
 	if (o->enc[c] == b) {
@@ -415,6 +434,7 @@ static uint64_t body_alloc(struct cbody *b)
 
 uint64_t cobj_alloc(struct cobj *o)
 {
+	CHECK_OBJ_NOTNULL(o, COBJ_MAGIC);
 	uint64_t a = body_alloc(o->body);
 	pthread_mutex_lock(&o->enc_lock);
 	for (int c = 0; c < CODING__N; c++) {
@@ -427,6 +447,7 @@ uint64_t cobj_alloc(struct cobj *o)
 
 void cobj_retain(struct cobj *o)
 {
+	CHECK_OBJ_NOTNULL(o, COBJ_MAGIC);
 	atomic_fetch_add_explicit(&o->refs, 1, memory_order_relaxed);
 }
 
@@ -436,7 +457,7 @@ void cobj_release(struct cobj **op)
 	if (!o)
 		return;
 	*op = NULL;
-	assert(o->magic == COBJ_MAGIC);
+	CHECK_OBJ_NOTNULL(o, COBJ_MAGIC);
 	if (atomic_fetch_sub(&o->refs, 1) != 1)
 		return;
 	assert(!o->linked);
@@ -517,6 +538,7 @@ struct store *store_create(uint64_t budget)
 	struct store *st = calloc(1, sizeof(*st));
 	if (!st)
 		return NULL;
+	st->magic = STORE_MAGIC;
 	uint64_t ghosts = budget / 4096;
 	ghosts = ghosts < 1024 ? 1024 : ghosts > (1u << 20) ? (1u << 20) : ghosts;
 	if (evict_init(&st->ev, budget, (uint32_t)ghosts) < 0) {
@@ -532,11 +554,13 @@ struct store *store_create(uint64_t budget)
 
 struct store_stats *store_stats(struct store *st)
 {
+	CHECK_OBJ_NOTNULL(st, STORE_MAGIC);
 	return &st->stats;
 }
 
 uint64_t store_bytes(struct store *st)
 {
+	CHECK_OBJ_NOTNULL(st, STORE_MAGIC);
 	return evict_bytes(&st->ev);
 }
 
@@ -562,6 +586,7 @@ static void coh_maybe_free(struct shard *sh, struct coh *oh)
 	while (*pp != oh)
 		pp = &(*pp)->hnext;
 	*pp = oh->hnext;
+	FINI_OBJ(oh);
 	free(oh);
 }
 
@@ -592,6 +617,7 @@ static void sweep_bucket(struct shard *sh, uint32_t b, int64_t now, struct coh *
 		if (oh != keep && !oh->refs && !oh->busy && !oh->variants && !oh->waiters &&
 		    oh->hfm_until <= now) {
 			*pp = oh->hnext;
+			FINI_OBJ(oh);
 			free(oh);
 			continue;
 		}
@@ -668,6 +694,7 @@ static bool vary_matches(const struct cobj *o, const struct lookup_req *lr)
 
 int store_lookup(struct store *st, const struct lookup_req *lr, struct lookup_res *res)
 {
+	CHECK_OBJ_NOTNULL(st, STORE_MAGIC);
 	memset(res, 0, sizeof(*res));
 	uint64_t h = XXH3_64bits(lr->key, lr->key_len);
 	struct shard *sh = shard_of(st, h);
@@ -684,6 +711,7 @@ int store_lookup(struct store *st, const struct lookup_req *lr, struct lookup_re
 				res->kind = LOOKUP_PASS;
 				return 0;
 			}
+			oh->magic = COH_MAGIC;
 			oh->hash = h;
 			oh->key_len = lr->key_len;
 			oh->host_len = lr->host_len;
@@ -788,6 +816,7 @@ static void evict_some(struct store *st)
 
 void store_set_budget(struct store *st, uint64_t budget)
 {
+	CHECK_OBJ_NOTNULL(st, STORE_MAGIC);
 	pthread_mutex_lock(&st->ev.lock);
 	st->ev.budget = budget;
 	pthread_mutex_unlock(&st->ev.lock);
@@ -796,6 +825,7 @@ void store_set_budget(struct store *st, uint64_t budget)
 
 uint64_t store_budget(struct store *st)
 {
+	CHECK_OBJ_NOTNULL(st, STORE_MAGIC);
 	pthread_mutex_lock(&st->ev.lock);
 	uint64_t b = st->ev.budget;
 	pthread_mutex_unlock(&st->ev.lock);
@@ -812,6 +842,7 @@ static uint64_t obj_size(const struct cobj *o, uint64_t body)
 
 void store_publish(struct store *st, struct coh *oh, struct cobj *o)
 {
+	CHECK_OBJ_NOTNULL(st, STORE_MAGIC);
 	struct shard *sh = shard_of(st, oh->hash);
 	struct droplist drops = {.n = 0};
 	/* The body and any coded copies a 304's clone shares (before the
@@ -849,6 +880,7 @@ void store_publish(struct store *st, struct coh *oh, struct cobj *o)
 
 void store_fetch_abort(struct store *st, struct coh *oh, int64_t hfm_until)
 {
+	CHECK_OBJ_NOTNULL(st, STORE_MAGIC);
 	struct shard *sh = shard_of(st, oh->hash);
 	pthread_mutex_lock(&sh->lock);
 	oh->busy = false;
@@ -864,6 +896,7 @@ void store_fetch_abort(struct store *st, struct coh *oh, int64_t hfm_until)
 
 void store_unlink(struct store *st, struct cobj *o)
 {
+	CHECK_OBJ_NOTNULL(st, STORE_MAGIC);
 	if (!o->oh)
 		return;
 	struct shard *sh = shard_of(st, o->oh->hash);
@@ -876,6 +909,7 @@ void store_unlink(struct store *st, struct cobj *o)
 
 void store_account(struct store *st, struct cobj *o, uint64_t body)
 {
+	CHECK_OBJ_NOTNULL(st, STORE_MAGIC);
 	struct shard *sh = shard_of(st, o->oh->hash);
 	pthread_mutex_lock(&sh->lock);
 	bool linked = o->linked;
@@ -888,6 +922,7 @@ void store_account(struct store *st, struct cobj *o, uint64_t body)
 
 size_t store_purge_key(struct store *st, const char *key, uint32_t key_len)
 {
+	CHECK_OBJ_NOTNULL(st, STORE_MAGIC);
 	uint64_t h = XXH3_64bits(key, key_len);
 	struct shard *sh = shard_of(st, h);
 	struct droplist drops = {.n = 0};
@@ -912,6 +947,7 @@ size_t store_purge_key(struct store *st, const char *key, uint32_t key_len)
 int64_t store_ban(struct store *st, const char *url_re, const char *host_re, char *err,
 		  size_t errlen)
 {
+	CHECK_OBJ_NOTNULL(st, STORE_MAGIC);
 	return ban_add(st->bans, url_re, host_re, err, errlen);
 }
 
@@ -938,6 +974,7 @@ static void collect_obj(void *obj, void *arg)
 
 size_t store_purge_tag(struct store *st, const char *tag, size_t len, bool soft)
 {
+	CHECK_OBJ_NOTNULL(st, STORE_MAGIC);
 	struct collect c = {0};
 	tag_index_collect(st->tags, tag, len, collect_obj, &c);
 	for (size_t i = 0; i < c.n; i++) {
@@ -958,6 +995,7 @@ void store_free(struct store **sp)
 	if (!st)
 		return;
 	*sp = NULL;
+	CHECK_OBJ_NOTNULL(st, STORE_MAGIC);
 	for (int i = 0; i < NSHARDS; i++) {
 		struct shard *sh = &st->shards[i];
 		for (int b = 0; b < SHARD_BUCKETS; b++) {
@@ -990,5 +1028,6 @@ void store_free(struct store **sp)
 	evict_destroy(&st->ev);
 	ban_list_free(&st->bans);
 	tag_index_free(&st->tags);
+	FINI_OBJ(st);
 	free(st);
 }

@@ -59,7 +59,10 @@ struct cchunk {
 
 enum body_state { BODY_FILLING, BODY_DONE, BODY_FAILED };
 
+#define CBODY_MAGIC 0x43424f44u
+
 struct cbody {
+	unsigned magic;
 	pthread_mutex_t lock;
 	atomic_uint refs;
 	struct cchunk *head, *tail;

@@ -1,6 +1,7 @@
 /* codec.c - one streaming interface over zlib (gzip), brotli and zstd. */
 #define ZLIB_CONST
 #include "compress/codec.h"
+#include "rt/obj.h"
 
 #include <assert.h>
 #include <errno.h>
@@ -50,7 +51,6 @@ struct io {
 	uint8_t *out;
 	size_t out_cap, out_pos;
 };
-
 
 /* --- identity ------------------------------------------------------------ */
 
@@ -406,7 +406,7 @@ struct codec *codec_decoder_new(enum coding c)
 int codec_run(struct codec *k, const void *in, size_t in_len, size_t *in_used, void *out,
 	      size_t out_cap, size_t *out_len, enum codec_op op)
 {
-	assert(k && k->magic == CODEC_MAGIC);
+	CHECK_OBJ_NOTNULL(k, CODEC_MAGIC);
 	assert(out && out_cap > 0 && (in || in_len == 0));
 	assert(op == CODEC_CONTINUE || op == CODEC_FLUSH || op == CODEC_FINISH);
 	*in_used = 0;
@@ -448,7 +448,7 @@ void codec_free(struct codec **kp)
 	struct codec *k = *kp;
 	if (!k)
 		return;
-	assert(k->magic == CODEC_MAGIC);
+	CHECK_OBJ_NOTNULL(k, CODEC_MAGIC);
 	switch (k->coding) {
 	case CODING_GZIP:
 		if (k->encoder)

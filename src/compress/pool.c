@@ -1,5 +1,6 @@
 /* pool.c - codec steps on rt_workpool threads, with counters. */
 #include "compress/pool.h"
+#include "rt/obj.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -12,7 +13,10 @@
 #include "rt/task.h"
 #include "rt/workpool.h"
 
+#define CPOOL_MAGIC 0x43504f4cu
+
 struct cpool {
+	unsigned magic;
 	struct rt_workpool *wp; /* NULL with on_loop */
 	unsigned max_streams;	/* workers + queue */
 	struct cpool_stats stats;
@@ -85,6 +89,7 @@ struct cpool *cpool_create(unsigned workers, unsigned queue, bool on_loop)
 	struct cpool *p = calloc(1, sizeof(*p));
 	if (!p)
 		return NULL;
+	p->magic = CPOOL_MAGIC;
 	p->max_streams = workers + queue;
 	if (!on_loop && !(p->wp = rt_workpool_create(workers, queue))) {
 		free(p);
@@ -99,12 +104,15 @@ void cpool_destroy(struct cpool **pp)
 	if (!p)
 		return;
 	*pp = NULL;
+	CHECK_OBJ_NOTNULL(p, CPOOL_MAGIC);
 	rt_workpool_destroy(&p->wp);
+	FINI_OBJ(p);
 	free(p);
 }
 
 bool cpool_stream_begin(struct cpool *p, bool force)
 {
+	CHECK_OBJ_NOTNULL(p, CPOOL_MAGIC);
 	uint64_t n = atomic_load(&p->stats.streams);
 	do {
 		if (!force && p->wp && n >= p->max_streams)
@@ -115,16 +123,19 @@ bool cpool_stream_begin(struct cpool *p, bool force)
 
 void cpool_stream_end(struct cpool *p)
 {
+	CHECK_OBJ_NOTNULL(p, CPOOL_MAGIC);
 	atomic_fetch_sub(&p->stats.streams, 1);
 }
 
 size_t cpool_queued(struct cpool *p)
 {
+	CHECK_OBJ_NOTNULL(p, CPOOL_MAGIC);
 	return p->wp ? rt_workpool_queued(p->wp) : 0;
 }
 
 struct cpool_stats *cpool_stats(struct cpool *p)
 {
+	CHECK_OBJ_NOTNULL(p, CPOOL_MAGIC);
 	return &p->stats;
 }
 
@@ -150,6 +161,7 @@ size_t cpool_out_cap(const struct cjob *j, size_t in_len)
 
 void cpool_free_codec(struct cpool *p, struct codec **kp)
 {
+	CHECK_OBJ_NOTNULL(p, CPOOL_MAGIC);
 	if (!*kp)
 		return;
 	if (p->wp && rt_workpool_run(p->wp, free_step, kp, rt_clock_now() + RT_SEC) == 0)
@@ -159,6 +171,7 @@ void cpool_free_codec(struct cpool *p, struct codec **kp)
 
 int cpool_run(struct cpool *p, struct cjob *j, rt_time_t deadline)
 {
+	CHECK_OBJ_NOTNULL(p, CPOOL_MAGIC);
 	struct step s = {.j = j, .p = p};
 	if (!p->wp) {
 		step_run(&s);

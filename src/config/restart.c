@@ -7,6 +7,7 @@
 #endif
 
 #include "config/config.h"
+#include "rt/obj.h"
 
 #include <assert.h>
 #include <errno.h>
@@ -81,8 +82,8 @@ int config_keep_restart_keys(const struct config *running, struct config *next,
 {
 	int rc = 0;
 
-	assert(running && running->magic == CONFIG_MAGIC);
-	assert(next && next->magic == CONFIG_MAGIC);
+	CHECK_OBJ_NOTNULL(running, CONFIG_MAGIC);
+	CHECK_OBJ_NOTNULL(next, CONFIG_MAGIC);
 	for (size_t i = 0; i < config_schema_n; i++) {
 		const struct config_row *row = &config_schema[i];
 		if (!(row->flags & CONFIG_RESTART))

@@ -1,5 +1,6 @@
 /* admin.c - admin HTTP endpoint: health, metrics, stats, purge, ban, tag. */
 #include "daemon/admin.h"
+#include "rt/obj.h"
 #include "daemon/stats.h"
 
 #include <arpa/inet.h>
@@ -29,7 +30,10 @@
 #define ADMIN_FIELDS  64
 #define ADMIN_TIMEOUT (10 * RT_SEC)
 
+#define ADMIN_CONN_MAGIC 0x41444d43u
+
 struct admin_conn {
+	unsigned magic;
 	struct dloop *l;
 	struct daemon *d;
 	struct gen *gen; /* held while the request is handled */
@@ -281,6 +285,7 @@ static int handle(struct admin_conn *ac)
 static void admin_conn_main(void *arg)
 {
 	struct admin_conn *ac = arg;
+	CHECK_OBJ_NOTNULL(ac, ADMIN_CONN_MAGIC);
 	uint32_t len = 0, pos = 0;
 	hmsg_init(&ac->m, HMSG_REQUEST, ac->fields, ADMIN_FIELDS, ADMIN_BUF / 2);
 	for (;;) {
@@ -322,6 +327,7 @@ static void admin_conn_main(void *arg)
 	}
 out:
 	rt_close(ac->fd);
+	FINI_OBJ(ac);
 	free(ac);
 }
 
@@ -333,6 +339,7 @@ void admin_accepted(struct listen_loop *ll, int fd)
 		close(fd);
 		return;
 	}
+	ac->magic = ADMIN_CONN_MAGIC;
 	ac->l = l;
 	ac->d = l->d;
 	ac->fd = fd;

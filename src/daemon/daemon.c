@@ -1,5 +1,6 @@
 /* daemon.c - the process's loop threads: start, run, the watchdog ping, free. */
 #include "daemon/daemon.h"
+#include "rt/obj.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -19,6 +20,7 @@ static void hb_on_loop(struct rt_msg *m)
 
 bool daemon_loops_alive(struct daemon *d)
 {
+	CHECK_OBJ_NOTNULL(d, DAEMON_MAGIC);
 	bool all = true;
 	pthread_mutex_lock(&d->lock); /* a loop being torn down unpublishes itself */
 	for (unsigned i = 0; i < d->nloops; i++) {
@@ -176,6 +178,7 @@ int daemon_start(struct daemon *d, struct config *cfg,
 
 void daemon_free(struct daemon *d)
 {
+	CHECK_OBJ_NOTNULL(d, DAEMON_MAGIC);
 	listen_table_free(&d->listeners);
 	for (unsigned i = 0; i < d->nloops; i++) {
 		/* A loop that never started still has its worker set up. */

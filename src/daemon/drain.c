@@ -1,5 +1,6 @@
 /* drain.c - stop accepting, let requests finish, cancel what is left. */
 #include "daemon/daemon.h"
+#include "rt/obj.h"
 
 #include <time.h>
 
@@ -30,6 +31,7 @@ static void force_on_loop(struct rt_msg *m)
 
 void daemon_drain(struct daemon *d, uint64_t timeout_ns)
 {
+	CHECK_OBJ_NOTNULL(d, DAEMON_MAGIC);
 	for (unsigned i = 0; i < d->nloops; i++) {
 		struct dloop *l = &d->loops[i];
 		l->drain_msg.fn = drain_on_loop;

@@ -1,5 +1,6 @@
 /* listen.c - listening sockets (main thread) and multishot acceptors (loops). */
 #include "daemon/listen.h"
+#include "rt/obj.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -16,7 +17,10 @@
 #include "rt/io.h"
 
 /* A listening socket armed on one loop. Listed on its worker; owns LFD. */
+#define ACCEPTOR_MAGIC 0x41434350u
+
 struct acceptor {
+	unsigned magic;
 	struct acceptor *prev, *next;
 	struct listen_loop *l;
 	enum listen_kind kind;
@@ -248,6 +252,7 @@ static void resume_held(struct acceptor *ac)
 static void on_accept(struct rt_acceptor *a, int res, bool more)
 {
 	struct acceptor *ac = (struct acceptor *)((char *)a - offsetof(struct acceptor, acc));
+	CHECK_OBJ_NOTNULL(ac, ACCEPTOR_MAGIC);
 	if (res >= 0 && ac->kind == LISTEN_ADMIN) {
 		if (ac->l->admin)
 			ac->l->admin(ac->l, res);
@@ -316,12 +321,15 @@ static void accept_main(void *arg)
 	for (size_t i = ac->head; i < ac->n; i++)
 		close(ac->pending[i]); /* never served: as if still in the backlog */
 	free(ac->pending);
+	FINI_OBJ(ac);
 	free(ac);
 }
 
 static void acceptor_start(struct listen_loop *l, const struct listen_ent *e, int fd)
 {
 	struct acceptor *ac = calloc(1, sizeof(*ac));
+	if (ac)
+		ac->magic = ACCEPTOR_MAGIC;
 	if (!ac) {
 		close(fd);
 		log_error("listen %s: out of memory on loop %u", e->addr.spec, l->w->be.id);

@@ -1,5 +1,6 @@
 /* reload.c - swap in a new configuration generation and listener table. */
 #include "daemon/daemon.h"
+#include "rt/obj.h"
 
 #include <errno.h>
 #include <string.h>
@@ -52,6 +53,7 @@ static void warn_restart(void *ctx, const char *line)
 
 int daemon_reload(struct daemon *d, struct config *cfg)
 {
+	CHECK_OBJ_NOTNULL(d, DAEMON_MAGIC);
 	const struct config *old = d->gen->cfg;
 	/* The keys a reload cannot apply keep their running values (the
 	 * schema table says which); a copy that fails refuses the reload. */

@@ -1,5 +1,6 @@
 /* stats.c - a snapshot of the process's numbers: the only reader of the loops' internals. */
 #include "daemon/stats.h"
+#include "rt/obj.h"
 
 #include <fcntl.h>
 #include <stdio.h>
@@ -41,6 +42,7 @@ static uint64_t load(const _Atomic uint64_t *v)
 
 void stats_take(struct daemon *d, const struct gen *g, struct stats *s)
 {
+	CHECK_OBJ_NOTNULL(d, DAEMON_MAGIC);
 	memset(s, 0, sizeof(*s));
 	s->has[STATS_ALWAYS] = true;
 	for (unsigned k = 0; k < d->nloops; k++) {

@@ -7,6 +7,7 @@
  * decoder ever buffering or looking back.
  */
 #include "http/chunked.h"
+#include "rt/obj.h"
 
 #include <assert.h>
 #include <limits.h>
@@ -270,7 +271,7 @@ static const char *step(struct chunked *c, unsigned char ch)
 
 long chunked_feed(struct chunked *c, const char *p, size_t len, chunked_data_fn fn, void *ctx)
 {
-	assert(c->magic == CHUNKED_MAGIC);
+	CHECK_OBJ_NOTNULL(c, CHUNKED_MAGIC);
 	assert(len <= LONG_MAX);
 	if (c->state == S_ERROR)
 		return -1;

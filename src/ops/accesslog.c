@@ -7,6 +7,7 @@
  * append path never allocates, never waits and never calls printf.
  */
 #include "ops/accesslog.h"
+#include "rt/obj.h"
 
 #include <assert.h>
 #include <errno.h>
@@ -496,7 +497,7 @@ struct alog *alog_open(const char *path, enum config_access_format fmt, int *err
 int alog_reopen(struct alog *a)
 {
 	int err;
-	assert(a && a->magic == ALOG_MAGIC);
+	CHECK_OBJ_NOTNULL(a, ALOG_MAGIC);
 	struct alog_fd *f = fd_open(a->path, &err);
 	if (!f)
 		return err;
@@ -527,7 +528,7 @@ void alog_close(struct alog **ap)
 	struct alog *a = ap ? *ap : NULL;
 	if (!a)
 		return;
-	assert(a->magic == ALOG_MAGIC);
+	CHECK_OBJ_NOTNULL(a, ALOG_MAGIC);
 	/* Every loop let go of its fd when its last flush task ended. */
 	assert(atomic_load(&a->cur->refs) == 1);
 	fd_release(a->cur);
@@ -543,7 +544,7 @@ void alog_close(struct alog **ap)
 
 struct alog_loop *alog_loop_create(struct alog *a)
 {
-	assert(a && a->magic == ALOG_MAGIC);
+	CHECK_OBJ_NOTNULL(a, ALOG_MAGIC);
 	struct alog_loop *al = calloc(1, sizeof(*al));
 	if (!al)
 		return NULL;
@@ -678,7 +679,7 @@ void alog_append(struct alog_loop *al, const struct alog_rec *r)
 {
 	if (!al)
 		return;
-	assert(al->magic == ALOG_LOOP_MAGIC);
+	CHECK_OBJ_NOTNULL(al, ALOG_LOOP_MAGIC);
 	unsigned c = al->cur;
 	uint32_t len = al->len[c];
 	size_t n = format_line(al->a->fmt, r, &al->tc, al->buf[c] + len, ALOG_BUF_SIZE - len);
@@ -705,7 +706,7 @@ void alog_loop_stop(struct alog_loop *al)
 {
 	if (!al)
 		return;
-	assert(al->magic == ALOG_LOOP_MAGIC);
+	CHECK_OBJ_NOTNULL(al, ALOG_LOOP_MAGIC);
 	al->stopping = true;
 	if (al->waiter) {
 		struct rt_task *t = al->waiter;
@@ -719,7 +720,7 @@ void alog_loop_free(struct alog_loop **alp)
 	struct alog_loop *al = alp ? *alp : NULL;
 	if (!al)
 		return;
-	assert(al->magic == ALOG_LOOP_MAGIC);
+	CHECK_OBJ_NOTNULL(al, ALOG_LOOP_MAGIC);
 	assert(!al->running && !al->fdo);
 	count_dropped(al->a, (uint64_t)al->lines[0] + al->lines[1]);
 	free(al->buf[0]);

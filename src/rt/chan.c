@@ -1,12 +1,16 @@
 /* chan.c - bounded MPSC channel; wakes a parked consumer via its loop's inbox. */
 #include "rt/chan.h"
+#include "rt/obj.h"
 #include "rt/internal.h"
 
 #include <assert.h>
 #include <errno.h>
 #include <stdlib.h>
 
+#define RT_CHAN_MAGIC 0x4348414eu
+
 struct rt_chan {
+	unsigned magic;
 	pthread_mutex_t lock;
 	void **items;
 	size_t cap, head, len;
@@ -30,6 +34,7 @@ struct rt_chan *rt_chan_create(size_t cap)
 		free(ch);
 		return NULL;
 	}
+	ch->magic = RT_CHAN_MAGIC;
 	ch->cap = cap;
 	ch->loop = rt_tls_loop;
 	ch->wake_msg.fn = chan_wake;
@@ -43,6 +48,7 @@ void rt_chan_destroy(struct rt_chan **chp)
 	if (!ch)
 		return;
 	*chp = NULL;
+	CHECK_OBJ_NOTNULL(ch, RT_CHAN_MAGIC);
 	assert(!ch->waiter && !ch->wake_posted);
 	pthread_mutex_destroy(&ch->lock);
 	free(ch->items);
@@ -73,6 +79,7 @@ static bool need_wake_locked(struct rt_chan *ch)
 
 int rt_chan_send(struct rt_chan *ch, void *item)
 {
+	CHECK_OBJ_NOTNULL(ch, RT_CHAN_MAGIC);
 	pthread_mutex_lock(&ch->lock);
 	if (ch->closed) {
 		pthread_mutex_unlock(&ch->lock);
@@ -101,6 +108,7 @@ int rt_chan_send(struct rt_chan *ch, void *item)
 
 void rt_chan_close(struct rt_chan *ch)
 {
+	CHECK_OBJ_NOTNULL(ch, RT_CHAN_MAGIC);
 	pthread_mutex_lock(&ch->lock);
 	ch->closed = true;
 	bool wake = need_wake_locked(ch);
@@ -111,6 +119,7 @@ void rt_chan_close(struct rt_chan *ch)
 
 size_t rt_chan_len(struct rt_chan *ch)
 {
+	CHECK_OBJ_NOTNULL(ch, RT_CHAN_MAGIC);
 	pthread_mutex_lock(&ch->lock);
 	size_t n = ch->len;
 	pthread_mutex_unlock(&ch->lock);
@@ -130,6 +139,7 @@ static bool recv_cancel(void *arg)
 
 int rt_chan_recv(struct rt_chan *ch, void **item, rt_time_t deadline)
 {
+	CHECK_OBJ_NOTNULL(ch, RT_CHAN_MAGIC);
 	assert(ch->loop == rt_tls_loop);
 	for (;;) {
 		pthread_mutex_lock(&ch->lock);

@@ -1,5 +1,6 @@
 /* group.c - task groups: membership through struct rt_task, cancel, wait. */
 #include "rt/group.h"
+#include "rt/obj.h"
 #include "rt/internal.h"
 
 #include <assert.h>
@@ -44,7 +45,7 @@ static struct rt_task *member_of(struct rt_group_link *l)
 
 static void check(const struct rt_group *g)
 {
-	assert(g && g->magic == RT_GROUP_MAGIC);
+	CHECK_OBJ_NOTNULL(g, RT_GROUP_MAGIC);
 }
 
 /* G belongs to the first loop that uses it. */
@@ -74,7 +75,8 @@ void rt_group_fini(struct rt_group *g)
 
 static void join(struct rt_group *g, struct rt_task *t)
 {
-	assert(t->magic == RT_TASK_MAGIC && !t->group && t->loop == g->loop);
+	CHECK_OBJ_NOTNULL(t, RT_TASK_MAGIC);
+	assert(!t->group && t->loop == g->loop);
 	t->group = g;
 	link_add_tail(&g->members, &t->group_link);
 	g->size++;

@@ -1,5 +1,6 @@
 /* loop.c - per-thread event loop: ring setup, scheduling rounds, CQE reaping, inbox. */
 #include "rt/internal.h"
+#include "rt/obj.h"
 
 #include <assert.h>
 #include <malloc.h>
@@ -161,7 +162,7 @@ struct rt_loop *rt_loop_create(const struct rt_loop_opts *opts, int *err)
 
 void rt_loop_post(struct rt_loop *loop, struct rt_msg *msg)
 {
-	assert(loop->magic == RT_LOOP_MAGIC);
+	CHECK_OBJ_NOTNULL(loop, RT_LOOP_MAGIC);
 	msg->next = NULL;
 	pthread_mutex_lock(&loop->inbox_lock);
 	if (loop->inbox_tail)
@@ -284,7 +285,8 @@ static void run_ready(struct rt_loop *loop)
 	while (t) {
 		struct rt_task *next = t->next;
 		t->next = NULL;
-		assert(t->magic == RT_TASK_MAGIC && t->state == T_RUNNABLE);
+		CHECK_OBJ_NOTNULL(t, RT_TASK_MAGIC);
+		assert(t->state == T_RUNNABLE);
 		if (!t->stack) {
 			t->stack = stack_get(&loop->stacks);
 			if (!t->stack) {
@@ -416,7 +418,8 @@ void rt_loop_destroy(struct rt_loop **loopp)
 	if (!loop)
 		return;
 	*loopp = NULL;
-	assert(loop->magic == RT_LOOP_MAGIC && loop->ntasks == 0);
+	CHECK_OBJ_NOTNULL(loop, RT_LOOP_MAGIC);
+	assert(loop->ntasks == 0);
 	loop->closing = true;
 	/* Internal ops own heap records: cancel them all and wait for their
 	 * CQEs so that nothing is freed while the kernel still holds it. */

@@ -1,5 +1,6 @@
 /* task.c - spawning, joining, waking, waiting with deadlines, cancellation. */
 #include "rt/internal.h"
+#include "rt/obj.h"
 
 #include <assert.h>
 #include <errno.h>
@@ -80,7 +81,8 @@ int rt_task_spawn_detached(rt_task_fn fn, void *arg, const char *name)
 
 void rt_task_detach(struct rt_task *t)
 {
-	assert(t->magic == RT_TASK_MAGIC && !t->joiner && !t->detached);
+	CHECK_OBJ_NOTNULL(t, RT_TASK_MAGIC);
+	assert(!t->joiner && !t->detached);
 	if (t->state == T_DONE)
 		rt_task_free(t->loop, t);
 	else
@@ -89,7 +91,8 @@ void rt_task_detach(struct rt_task *t)
 
 void rt_task_free(struct rt_loop *loop, struct rt_task *t)
 {
-	assert(t->magic == RT_TASK_MAGIC && t->state == T_DONE && !t->group);
+	CHECK_OBJ_NOTNULL(t, RT_TASK_MAGIC);
+	assert(t->state == T_DONE && !t->group);
 	t->magic = 0;
 	t->next = loop->free_tasks;
 	loop->free_tasks = t;
@@ -130,7 +133,8 @@ int rt_park(void)
 
 void rt_wake(struct rt_task *t, int res)
 {
-	assert(t->magic == RT_TASK_MAGIC && t->state == T_WAITING && t->in_wait);
+	CHECK_OBJ_NOTNULL(t, RT_TASK_MAGIC);
+	assert(t->state == T_WAITING && t->in_wait);
 	assert(t->loop == rt_tls_loop);
 	t->wake_res = t->wait_err ? t->wait_err : res;
 	rt_runq_push(t->loop, t);
@@ -180,7 +184,7 @@ int rt_wait(rt_time_t deadline, rt_cancel_fn cancel_fn, void *cancel_arg)
 
 void rt_task_cancel(struct rt_task *t)
 {
-	assert(t->magic == RT_TASK_MAGIC);
+	CHECK_OBJ_NOTNULL(t, RT_TASK_MAGIC);
 	if (t->cancelled || t->state == T_DONE)
 		return;
 	t->cancelled = true;
@@ -218,7 +222,8 @@ int rt_task_join(struct rt_task **tp, rt_time_t deadline)
 	struct rt_task *target = *tp;
 	struct rt_loop *loop = rt_tls_loop;
 	*tp = NULL;
-	assert(target && target->magic == RT_TASK_MAGIC && !target->detached && !target->joiner);
+	CHECK_OBJ_NOTNULL(target, RT_TASK_MAGIC);
+	assert(!target->detached && !target->joiner);
 	if (target->state == T_DONE) {
 		rt_task_free(loop, target);
 		return 0;

@@ -1,5 +1,6 @@
 /* workpool.c - CPU job pool: mutex+condvar queue, completions posted to loops. */
 #include "rt/workpool.h"
+#include "rt/obj.h"
 #include "rt/internal.h"
 
 #include <assert.h>
@@ -17,7 +18,10 @@ struct job {
 	struct rt_msg done_msg;
 };
 
+#define RT_WORKPOOL_MAGIC 0x57504f4cu
+
 struct rt_workpool {
+	unsigned magic;
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
 	struct job **q;
@@ -76,6 +80,7 @@ struct rt_workpool *rt_workpool_create(unsigned nthreads, size_t qcap)
 		free(p);
 		return NULL;
 	}
+	p->magic = RT_WORKPOOL_MAGIC;
 	p->cap = qcap;
 	pthread_mutex_init(&p->lock, NULL);
 	pthread_cond_init(&p->cond, NULL);
@@ -97,6 +102,7 @@ void rt_workpool_destroy(struct rt_workpool **pp)
 	if (!p)
 		return;
 	*pp = NULL;
+	CHECK_OBJ_NOTNULL(p, RT_WORKPOOL_MAGIC);
 	pthread_mutex_lock(&p->lock);
 	p->stopping = true;
 	pthread_cond_broadcast(&p->cond);
@@ -107,11 +113,13 @@ void rt_workpool_destroy(struct rt_workpool **pp)
 	pthread_mutex_destroy(&p->lock);
 	free(p->threads);
 	free(p->q);
+	FINI_OBJ(p);
 	free(p);
 }
 
 size_t rt_workpool_queued(struct rt_workpool *p)
 {
+	CHECK_OBJ_NOTNULL(p, RT_WORKPOOL_MAGIC);
 	pthread_mutex_lock(&p->lock);
 	size_t n = p->len;
 	pthread_mutex_unlock(&p->lock);
@@ -146,6 +154,7 @@ static bool job_cancel_ctx(void *arg)
 
 int rt_workpool_run(struct rt_workpool *p, void (*fn)(void *), void *arg, rt_time_t deadline)
 {
+	CHECK_OBJ_NOTNULL(p, RT_WORKPOOL_MAGIC);
 	struct rt_task *t = rt_task_self();
 	assert(t);
 	if (rt_task_cancelled())

@@ -1,5 +1,6 @@
 /* cache_path.c - the client side of the cache: lookup, hit, miss, pass, invalidation. */
 #include "serve/cachepath.h"
+#include "rt/obj.h"
 
 #include <assert.h>
 #include <ctype.h>
@@ -82,6 +83,8 @@ static int start_fetch(struct req *rq, struct lookup_res *res, const struct poli
 		       uint64_t max_obj, struct fetch_handle *fh)
 {
 	struct fetch_args *a = calloc(1, sizeof(*a));
+	if (a)
+		a->magic = FETCH_ARGS_MAGIC;
 	if (!a) {
 		store_fetch_abort(rq->w->sh->store, res->oh, 0);
 		cobj_release(&res->obj);
@@ -150,6 +153,7 @@ static void copy_cstr(char *dst, size_t cap, const char *src, size_t n)
 
 enum req_result cache_handle(struct req *rq)
 {
+	CHECK_OBJ_NOTNULL(rq, REQ_MAGIC);
 	struct worker *w = rq->w;
 	const struct config *cfg = rq->gen->cfg;
 	struct hmsg *m = &rq->req;
@@ -289,6 +293,7 @@ enum req_result cache_handle(struct req *rq)
 		respond_error(rq, 503, "out of memory", false);
 		return REQ_ERRORED;
 	}
+	fh->magic = FETCH_HANDLE_MAGIC;
 	fh->refs = 1;
 	rt_time_t up0 = rt_clock_now();
 	if (start_fetch(rq, &res, &k, max_obj, fh) < 0) {

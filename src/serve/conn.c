@@ -1,5 +1,6 @@
 /* conn.c - a client connection: its task, its requests in turn, parking between them. */
 #include "serve/conn.h"
+#include "rt/obj.h"
 
 #include <arpa/inet.h>
 #include <assert.h>
@@ -171,7 +172,7 @@ static void req_put(struct conn *c)
 {
 	if (!c->req)
 		return;
-	assert(c->req->magic == REQ_MAGIC);
+	CHECK_OBJ_NOTNULL(c->req, REQ_MAGIC);
 	c->req->magic = 0;
 	membuf_put(&c->w->membufs, c->req);
 	c->req = NULL;
@@ -240,7 +241,7 @@ static void conn_main(void *arg);
 static void parked_wake(struct rt_watch *wt, int res)
 {
 	struct conn *c = (struct conn *)((char *)wt - offsetof(struct conn, watch));
-	assert(c->magic == CONN_MAGIC);
+	CHECK_OBJ_NOTNULL(c, CONN_MAGIC);
 	c->parked = false;
 	if (res > 0 && !c->w->be.draining) {
 		c->task = rt_task_spawn(conn_main, c, "client");
@@ -302,7 +303,7 @@ static enum req_result serve_one(struct req *r, rt_time_t t0)
 static void conn_main(void *arg)
 {
 	struct conn *c = arg;
-	assert(c->magic == CONN_MAGIC);
+	CHECK_OBJ_NOTNULL(c, CONN_MAGIC);
 	struct worker *w = c->w;
 	bool reset = false; /* end with a reset: see below */
 	enum close_reason why_close = CLOSE_error;
@@ -374,6 +375,7 @@ out:
 
 int conn_start(struct worker *w, int fd, const struct sockaddr_storage *peer)
 {
+	CHECK_OBJ_NOTNULL(w, WORKER_MAGIC);
 	struct conn *c = calloc(1, sizeof(*c));
 	if (!c)
 		return -ENOMEM;
@@ -416,6 +418,7 @@ int conn_start(struct worker *w, int fd, const struct sockaddr_storage *peer)
 
 void conns_drain(struct worker *w)
 {
+	CHECK_OBJ_NOTNULL(w, WORKER_MAGIC);
 	for (struct conn *c = w->conns; c; c = c->next) {
 		if (c->parked)
 			rt_watch_cancel(&c->watch);
@@ -426,6 +429,7 @@ void conns_drain(struct worker *w)
 
 void conns_force(struct worker *w)
 {
+	CHECK_OBJ_NOTNULL(w, WORKER_MAGIC);
 	for (struct conn *c = w->conns; c; c = c->next) {
 		if (c->parked)
 			rt_watch_cancel(&c->watch);

@@ -1,5 +1,6 @@
 /* deliver.c - answer a request from a cache object. */
 #include "serve/deliver.h"
+#include "rt/obj.h"
 #include "serve/respond.h"
 #include "serve/encode.h"
 
@@ -345,6 +346,7 @@ static enum req_result deliver_plan(struct req *rq, struct cobj *o, const struct
 
 enum req_result deliver_object(struct req *rq, struct cobj *o, const struct deliver_opts *d)
 {
+	CHECK_OBJ_NOTNULL(rq, REQ_MAGIC);
 	struct encode_plan plan = {
 	    .body = o->body, .send = CODING_IDENTITY, .stored = CODING_IDENTITY};
 	bool not_mod =

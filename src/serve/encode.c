@@ -1,5 +1,6 @@
 /* encode.c - pick the coded body for a cache hit; make coded copies on the pool. */
 #include "serve/encode.h"
+#include "rt/obj.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -21,7 +22,10 @@
 /* A step that waits longer than this for the pool gives up the copy. */
 #define STEP_DEADLINE_NS ENCODE_STEP_DEADLINE_NS
 
+#define ENC_ARGS_MAGIC 0x454e4341u
+
 struct enc_args {
+	unsigned magic;
 	struct worker *w;
 	struct cobj *o;	    /* reference */
 	struct cbody *out;  /* reference; also installed in o->enc[slot] */
@@ -350,6 +354,7 @@ static bool source_ends_at(struct body_reader *r, size_t n)
 static void enc_main(void *arg)
 {
 	struct enc_args *a = arg;
+	CHECK_OBJ_NOTNULL(a, ENC_ARGS_MAGIC);
 	struct worker *w = a->w;
 
 	uint64_t between = a->between_ns;
@@ -437,6 +442,8 @@ static int enc_start(struct worker *w, const struct gen *g, struct cobj *o, enum
 		return -EBUSY;
 	}
 	struct enc_args *a = calloc(1, sizeof(*a));
+	if (a)
+		a->magic = ENC_ARGS_MAGIC;
 	struct cbody *b = cbody_new();
 	if (!a || !b) {
 		cpool_stream_end(pool);

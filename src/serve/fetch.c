@@ -1,5 +1,6 @@
 /* fetch.c - the fetch task: request a representation, store it, stream it to waiters. */
 #include "serve/fetch.h"
+#include "rt/obj.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -331,6 +332,7 @@ static void fetch_body(struct fetch *f)
 static void fetch_main(void *arg)
 {
 	struct fetch_args *a = arg;
+	CHECK_OBJ_NOTNULL(a, FETCH_ARGS_MAGIC);
 	struct fetch f = {.a = a, .w = a->w, .cfg = a->gen->cfg, .who = "fetch"};
 	struct worker *w = a->w;
 	f.bcfg = a->gen->backends[a->backend].cfg;
@@ -429,11 +431,14 @@ out:
 	free(f.mem);
 	free(a->req);
 	gen_put(&w->be, a->gen);
+	FINI_OBJ(a);
 	free(a);
 }
 
 int fetch_start(struct fetch_args *a)
 {
+	CHECK_OBJ_NOTNULL(a, FETCH_ARGS_MAGIC);
+	CHECK_OBJ_ORNULL(a->fh, FETCH_HANDLE_MAGIC);
 	if (a->fh)
 		a->fh->refs++;
 	/* The task outlives the request that started it (the request may be
@@ -462,6 +467,7 @@ static bool fh_cancel(void *arg)
 
 int fetch_wait(struct fetch_handle *fh, rt_time_t deadline)
 {
+	CHECK_OBJ_NOTNULL(fh, FETCH_HANDLE_MAGIC);
 	if (fh->state != FH_PENDING)
 		return 0;
 	fh->waiter = rt_task_self();
@@ -474,8 +480,10 @@ void fetch_handle_release(struct fetch_handle **fhp)
 	if (!fh)
 		return;
 	*fhp = NULL;
+	CHECK_OBJ_NOTNULL(fh, FETCH_HANDLE_MAGIC);
 	if (--fh->refs > 0)
 		return;
 	cobj_release(&fh->obj);
+	FINI_OBJ(fh);
 	free(fh);
 }

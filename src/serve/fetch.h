@@ -25,7 +25,10 @@
 
 enum fetch_state { FH_PENDING, FH_READY, FH_FAILED };
 
+#define FETCH_HANDLE_MAGIC 0x46484e44u
+
 struct fetch_handle {
+	unsigned magic;
 	int refs; /* the client and the task */
 	enum fetch_state state;
 	struct cobj *obj;   /* READY: what to deliver (reference) */
@@ -39,7 +42,10 @@ struct fetch_handle {
 	struct rt_task *waiter;
 };
 
+#define FETCH_ARGS_MAGIC 0x46415247u
+
 struct fetch_args {
+	unsigned magic;
 	struct worker *w;
 	struct gen *gen; /* the request's; fetch_start holds it for the task */
 	unsigned backend;

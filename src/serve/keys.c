@@ -1,6 +1,7 @@
 /* keys.c - the cache keys of requests: the rule's key options, and what an unsafe request
  * invalidates. */
 #include "serve/keys.h"
+#include "rt/obj.h"
 
 #include <string.h>
 #include <strings.h>
@@ -31,6 +32,7 @@ int cache_key_for(const struct config *cfg, const char *host, size_t hlen, const
 
 void cache_invalidate_after_unsafe(struct req *rq, const char *host, size_t hlen)
 {
+	CHECK_OBJ_NOTNULL(rq, REQ_MAGIC);
 	struct store *st = rq->w->sh->store;
 	const struct config *cfg = rq->gen->cfg;
 	char key[KEY_MAX];

@@ -1,5 +1,6 @@
 /* pass.c - a request passed to a backend: its body streamed there, the response streamed back. */
 #include "serve/pass.h"
+#include "rt/obj.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -207,6 +208,7 @@ static enum req_result fail(struct req *rq, int status, const char *what)
 
 enum req_result pass_forward(struct req *rq, unsigned backend)
 {
+	CHECK_OBJ_NOTNULL(rq, REQ_MAGIC);
 	struct worker *w = rq->w;
 	struct pass x = {.rq = rq, .cfg = rq->gen->cfg};
 	x.head_req = hmsg_method(&rq->req) == HTTP_HEAD;

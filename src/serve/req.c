@@ -1,5 +1,6 @@
 /* req.c - checks and cleaning of each request head, and GET/HEAD bodies read and dropped. */
 #include "serve/req.h"
+#include "rt/obj.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -128,6 +129,7 @@ static bool has_dot_segment(const char *p, size_t n)
 /* Checks llhttp leaves to us. Returns 0, or an HTTP status to answer. */
 int req_validate(struct req *r, const char **why)
 {
+	CHECK_OBJ_NOTNULL(r, REQ_MAGIC);
 	struct hmsg *m = &r->req;
 	if (m->p.http_major != 1) {
 		*why = "HTTP version not supported";
@@ -226,6 +228,7 @@ static bool peer_trusted(const struct req *r, const struct config *cfg)
  */
 int req_sanitize(struct req *r, const char **why)
 {
+	CHECK_OBJ_NOTNULL(r, REQ_MAGIC);
 	struct hmsg *m = &r->req;
 	struct hop_set hs; /* not zeroed: 16 token slots are rarely used */
 	hs.n = 0;
@@ -293,6 +296,7 @@ static void remove_fields(struct hmsg *m, const char *name)
  */
 int req_drop_body(struct req *r, const char **why)
 {
+	CHECK_OBJ_NOTNULL(r, REQ_MAGIC);
 	struct hmsg *m = &r->req;
 	const struct config *cfg = r->gen->cfg;
 	uint64_t maxb = cfg->limits.max_body_size;

@@ -1,5 +1,6 @@
 /* respond.c - error responses ringcache makes itself. */
 #include "serve/respond.h"
+#include "rt/obj.h"
 
 #include <stdio.h>
 
@@ -59,6 +60,7 @@ enum close_reason respond_close_reason(int status)
 
 int respond_error(struct req *r, int status, const char *detail, bool keep)
 {
+	CHECK_OBJ_NOTNULL(r, REQ_MAGIC);
 	if (!keep || !r->req.msg_done)
 		r->closing = true;
 	if (r->closing && r->close == CLOSE_COUNT)

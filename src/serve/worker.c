@@ -1,5 +1,6 @@
 /* worker.c - a loop's serving state: set up, drained, forced, torn down. */
 #include "serve/worker.h"
+#include "rt/obj.h"
 
 #include <assert.h>
 #include <string.h>
@@ -9,6 +10,7 @@
 
 void worker_init(struct worker *w, unsigned id, struct serve_shared *sh)
 {
+	assert(w != NULL);
 	memset(w, 0, sizeof(*w));
 	w->magic = WORKER_MAGIC;
 	w->be.id = id;
@@ -19,7 +21,7 @@ void worker_init(struct worker *w, unsigned id, struct serve_shared *sh)
 
 void worker_fini(struct worker *w)
 {
-	assert(w->magic == WORKER_MAGIC);
+	CHECK_OBJ_NOTNULL(w, WORKER_MAGIC);
 	membuf_cache_free(&w->membufs);
 	rt_group_fini(&w->tasks);
 	w->magic = 0;
@@ -31,13 +33,13 @@ void worker_fini(struct worker *w)
 void worker_idle(void *arg)
 {
 	struct worker *w = arg;
-	assert(w->magic == WORKER_MAGIC);
+	CHECK_OBJ_NOTNULL(w, WORKER_MAGIC);
 	membuf_cache_trim(&w->membufs, IDLE_KEEP_MEMBUFS);
 }
 
 void worker_drain(struct worker *w)
 {
-	assert(w->magic == WORKER_MAGIC);
+	CHECK_OBJ_NOTNULL(w, WORKER_MAGIC);
 	w->be.draining = true;
 	health_stop(&w->be);
 	bpools_close_idle(w->be.pools);
@@ -45,6 +47,6 @@ void worker_drain(struct worker *w)
 
 void worker_force(struct worker *w)
 {
-	assert(w->magic == WORKER_MAGIC);
+	CHECK_OBJ_NOTNULL(w, WORKER_MAGIC);
 	rt_group_cancel(&w->tasks);
 }
