@@ -277,7 +277,6 @@ enum exchange_result exchange_begin(struct exchange *x)
 ssize_t exchange_read(struct exchange *x, const char **p, bool nowait)
 {
 	CHECK_OBJ_NOTNULL(x, EXCHANGE_MAGIC);
-	CHECK_OBJ_NOTNULL(x, EXCHANGE_MAGIC);
 	assert(x->bc.fd >= 0);
 	struct hmsg *m = x->resp;
 	if (x->returned) {

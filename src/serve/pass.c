@@ -25,6 +25,7 @@ struct pass {
 	bool out_chunked; /* we frame the client body as chunked */
 	bool out_close;	  /* body delimited by closing the client connection */
 	bool head_req;
+	bool end_sent; /* the last chunk went out: the body is over */
 };
 
 static bool is_field(const struct hmsg *m, const struct hfield *f, const char *name)
@@ -189,8 +190,12 @@ static ssize_t send_to_client(struct pass *x, bool head, const char *piece, size
 		iov[k++] = (struct iovec){b.p, b.len};
 	}
 	k += chunked_frame(iov + k, sz, piece, n, x->out_chunked);
-	if (rq->resp.msg_done && x->out_chunked)
+	/* The piece that completes the message carries the last chunk; the
+	 * read after it (0, the end) must not send it again. */
+	if (rq->resp.msg_done && x->out_chunked && !x->end_sent) {
 		iov[k++] = (struct iovec){(void *)CHUNKED_LAST, sizeof(CHUNKED_LAST) - 1};
+		x->end_sent = true;
+	}
 	if (k == 0)
 		return 0;
 	ssize_t r = rt_writev_all(rq->fd, iov, k, rt_deadline_in(x->cfg->timeouts.send_ns));

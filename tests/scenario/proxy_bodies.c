@@ -78,6 +78,20 @@ Test(proxy_bodies, dripped_chunked_response_arrives_whole)
 	cr_assert_eq(r.framing, FRAME_CHUNKED);
 	cr_assert(now_s() - t0 >= 0.8, "the drip did not happen (%.2f s)", now_s() - t0);
 	response_free(&r);
+	/* Again: the object was not cacheable, so this one is passed (the
+	 * exchange engine relays it as it comes, hit-for-miss). The last
+	 * chunk goes out once: nothing follows the response, and the next
+	 * request on the connection gets its own answer. */
+	http_req(&c, "GET", "/drip?size=1000&chunked=1&chunk=100&drip=100", NULL, &r);
+	expect_pattern(&r, 1000);
+	cr_assert_eq(r.framing, FRAME_CHUNKED);
+	cr_assert(cache_status_has(&r, "detail=hit-for-miss"), "not passed: %s", r.raw_head);
+	response_free(&r);
+	cr_assert_eq(conn_pending(&c), 0, "bytes after the response: %zu", conn_pending(&c));
+	http_req(&c, "GET", "/after?size=3", NULL, &r);
+	cr_assert_eq(r.status, 200, "head: %s", r.raw_head);
+	cr_assert_str_eq(r.body, "012");
+	response_free(&r);
 	conn_close(&c);
 	harness_end();
 }
