@@ -7,6 +7,7 @@
  * append path never allocates, never waits and never calls printf.
  */
 #include "ops/accesslog.h"
+#include "rt/group.h"
 #include "rt/obj.h"
 
 #include <assert.h>
@@ -87,7 +88,8 @@ struct alog_loop {
 	rt_time_t first_ns;	/* when buf[cur] got its first line */
 	struct alog_fd *fdo;	/* held while a flush task runs */
 	struct rt_task *waiter; /* the flush task while it waits for its flush time */
-	bool running;		/* a flush task exists */
+	bool running;		/* a flush task exists (in FLUSH) */
+	struct rt_group flush;	/* the flush task: its storage outlives it */
 	bool stopping;
 	struct tcache tc;
 };
@@ -558,6 +560,7 @@ struct alog_loop *alog_loop_create(struct alog *a)
 	}
 	al->magic = ALOG_LOOP_MAGIC;
 	al->a = a;
+	rt_group_init(&al->flush);
 	al->tc.sec = INT64_MIN;
 	return al;
 }
@@ -694,7 +697,7 @@ void alog_append(struct alog_loop *al, const struct alog_rec *r)
 	if (!al->running) {
 		assert(rt_loop_current());
 		/* On failure the line waits in the buffer for the next append. */
-		al->running = rt_task_spawn_detached(flush_main, al, "alog") == 0;
+		al->running = rt_group_spawn(&al->flush, flush_main, al, "alog") == 0;
 	} else if (al->waiter && len < HALF_BUF && len + n >= HALF_BUF) {
 		struct rt_task *t = al->waiter;
 		al->waiter = NULL;
@@ -722,6 +725,7 @@ void alog_loop_free(struct alog_loop **alp)
 		return;
 	CHECK_OBJ_NOTNULL(al, ALOG_LOOP_MAGIC);
 	assert(!al->running && !al->fdo);
+	rt_group_fini(&al->flush); /* no flush task is left */
 	count_dropped(al->a, (uint64_t)al->lines[0] + al->lines[1]);
 	free(al->buf[0]);
 	free(al->buf[1]);
