@@ -34,12 +34,28 @@ for d in "$src"/*/; do
 	fi
 done
 
+layers=$(printf '%s\n' "$rules" | sed -n 's/^\([a-z_]*\):.*/\1/p' | tr '\n' ' ')
+
+# Every include that names a folder, in either form and through any ./ or
+# ../ (src/ is on every layer's include path, so <serve/req.h> and
+# "../serve/req.h" reach the same file as "serve/req.h"); folders that are
+# not layers (<sys/...>, <llhttp/...>) are the system's.
 check() { # FILE LAYER
 	allowed=$(printf '%s\n' "$rules" | sed -n "s/^$2:[ ]*//p")
-	grep -n '^[[:space:]]*#[[:space:]]*include[[:space:]]*"[a-z_]*/' "$1" |
-		sed 's/^\([0-9]*\):.*include[[:space:]]*"\([a-z_]*\)\/.*/\1 \2/' |
+	awk '/^[ \t]*#[ \t]*include[ \t]*[<"]/ {
+		t = $0
+		sub(/^[ \t]*#[ \t]*include[ \t]*[<"]/, "", t)
+		while (t ~ /^\.\.?\//)
+			sub(/^\.\.?\//, "", t)
+		if (match(t, /^[a-z_0-9]+\//))
+			print FNR, substr(t, 1, RLENGTH - 1)
+	}' "$1" |
 		while read -r line to; do
 			[ "$to" = "$2" ] && continue
+			case " $layers " in
+			*" $to "*) ;;
+			*) continue ;;
+			esac
 			case " $allowed " in
 			*" $to "*) ;;
 			*)

@@ -321,14 +321,22 @@ ssize_t exchange_read(struct exchange *x, const char **p, bool nowait)
 	}
 }
 
+bool exchange_reusable(const struct hmsg *m, bool done, uint32_t left, bool early)
+{
+	/* A clean end on both sides: the response read to its end with nothing
+	 * after it (bytes past it mean we and the server disagree on framing),
+	 * the server keeps the connection, the end was not the close, and the
+	 * server did not answer before it had the whole request. */
+	return done && m->msg_done && left == 0 && hmsg_keep_alive(m) && !hmsg_needs_eof(m) &&
+	       !early;
+}
+
 void exchange_end(struct exchange *x, enum exchange_end how)
 {
 	CHECK_OBJ_NOTNULL(x, EXCHANGE_MAGIC);
 	const struct hmsg *m = x->resp;
 	bool done = how == EXCHANGE_END_DONE && m->msg_done;
-	/* The one reuse rule: a clean end on both sides. */
-	bool reusable =
-	    done && x->pos == x->len && hmsg_keep_alive(m) && !hmsg_needs_eof(m) && !x->early;
+	bool reusable = exchange_reusable(m, done, x->len - x->pos, x->early);
 	if (done && x->pos < x->len)
 		backend_unsolicited(x->b, x->bc.brt, x->bc.server);
 	if (how == EXCHANGE_END_BACKEND)

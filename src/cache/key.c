@@ -55,10 +55,17 @@ int cache_key_build(unsigned opts, const char *host, size_t hlen, const char *ta
 		memcpy(out + n, qs, qlen);
 		return (int)(n + qlen);
 	}
-	/* Sorted parameters: ?b=2&a=1 and ?a=1&b=2 name one object. */
-	struct qparam ps[64];
+	/* Sorted parameters: ?b=2&a=1 and ?a=1&b=2 name one object. Every
+	 * parameter is kept: a key that left some out would give two
+	 * requests one object. Up to 64 are sorted on the stack. */
+	size_t count = 1;
+	for (size_t i = 0; i < qlen; i++)
+		count += qs[i] == '&';
+	struct qparam stack[64], *ps = stack;
+	if (count > 64 && !(ps = malloc(count * sizeof(*ps))))
+		return -1;
 	size_t np = 0;
-	for (const char *p = qs, *end = qs + qlen; p < end && np < 64;) {
+	for (const char *p = qs, *end = qs + qlen; p < end;) {
 		const char *amp = memchr(p, '&', (size_t)(end - p));
 		const char *e = amp ? amp : end;
 		if (e > p)
@@ -73,5 +80,7 @@ int cache_key_build(unsigned opts, const char *host, size_t hlen, const char *ta
 		memcpy(out + n, ps[i].p, ps[i].n);
 		n += ps[i].n;
 	}
+	if (ps != stack)
+		free(ps);
 	return (int)n;
 }

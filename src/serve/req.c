@@ -14,6 +14,40 @@
 #include "http/hop.h"
 #include "rt/io.h"
 
+/* unreserved / sub-delims (RFC 3986 2.2, 2.3); never the NUL. */
+static bool host_char(unsigned char ch)
+{
+	return ch && (isalnum(ch) || strchr("-._~!$&'()*+,;=", ch));
+}
+
+/* IP-literal = "[" ( IPv6address / IPvFuture ) "]" without the brackets:
+ * IPvFuture = "v" 1*HEXDIG "." 1*( unreserved / sub-delims / ":" ), and
+ * an IPv6address is what inet_pton takes (it refuses what RFC 3986's
+ * grammar refuses: empty, a second "::", groups over four digits, nine
+ * groups, an IPv4 address alone). */
+static bool ip_literal_valid(const char *p, size_t n)
+{
+	if (n && (p[0] == 'v' || p[0] == 'V')) {
+		size_t i = 1;
+		while (i < n && isxdigit((unsigned char)p[i]))
+			i++;
+		if (i == 1 || i == n || p[i] != '.' || ++i == n)
+			return false;
+		for (; i < n; i++) {
+			if (p[i] != ':' && !host_char((unsigned char)p[i]))
+				return false;
+		}
+		return true;
+	}
+	char a[INET6_ADDRSTRLEN];
+	struct in6_addr ip;
+	if (n == 0 || n >= sizeof(a) || memchr(p, '\0', n))
+		return false;
+	memcpy(a, p, n);
+	a[n] = '\0';
+	return inet_pton(AF_INET6, a, &ip) == 1;
+}
+
 /*
  * Host = uri-host [ ":" port ] (RFC 9110 7.2, RFC 3986 3.2.2): an IP
  * literal in brackets, or reg-name / IPv4 characters (unreserved,
@@ -24,13 +58,10 @@ bool req_host_valid(const char *h, size_t n)
 {
 	size_t i = 0;
 	if (n && h[0] == '[') {
-		for (i = 1; i < n && h[i] != ']'; i++) {
-			if (!isxdigit((unsigned char)h[i]) && !strchr(":.vV", h[i]))
-				return false;
-		}
-		if (i == n)
+		const char *e = memchr(h, ']', n);
+		if (!e || !ip_literal_valid(h + 1, (size_t)(e - h - 1)))
 			return false;
-		i++;
+		i = (size_t)(e - h) + 1;
 	} else {
 		for (; i < n && h[i] != ':'; i++) {
 			unsigned char ch = (unsigned char)h[i];
@@ -39,7 +70,7 @@ bool req_host_valid(const char *h, size_t n)
 				    !isxdigit((unsigned char)h[i + 2]))
 					return false;
 				i += 2;
-			} else if (!isalnum(ch) && !strchr("-._~!$&'()*+,;=", ch)) {
+			} else if (!host_char(ch)) {
 				return false;
 			}
 		}
