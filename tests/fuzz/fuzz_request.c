@@ -1,7 +1,7 @@
 /*
  * fuzz_request.c - libFuzzer harness: the bytes a client sends on one
  * connection, parsed by src/http/msg.c (llhttp, strict) the way
- * src/proxy/client.c read_head and upstream.c's body relay drive it:
+ * src/serve/conn.c read_head and backend/exchange.c's body relay drive it:
  * heads parsed in place, pipelined requests one after another while the
  * connection is kept alive, bodies (Content-Length or chunked) decoded in
  * place and released region by region.
@@ -46,7 +46,8 @@ static void check_backend_head(const char *h, size_t len)
 	FZ_CHECK(blank == h + len - 4);
 }
 
-/* The checks of client.c validate() (static there) that end the
+/* The checks of serve/req.c req_validate() (it needs a whole struct req and
+ * the serve layer) that end the
  * connection whatever else the request says: a request that fails them is
  * answered with an error and the connection closed. (Host syntax,
  * absolute-form and dot-segments are checked there too.) */

@@ -1,6 +1,6 @@
 /*
  * fuzz_response.c - libFuzzer harness: the bytes a backend sends on one
- * connection, parsed by src/http/msg.c the way src/proxy/upstream.c
+ * connection, parsed by src/http/msg.c the way src/backend/exchange.c
  * relay_response and fetch.c drive it: interim (1xx) responses skipped in
  * the same buffer, 101 refused, bodies delimited by Content-Length, chunked
  * coding or the connection closing (hmsg_eof), HEAD responses without a
