@@ -267,8 +267,8 @@ enum req_result cache_handle(struct req *rq)
 	if (res.kind == LOOKUP_PASS) {
 		if (only_if_cached) {
 			rq->cache_status = "ringcache; fwd=uri-miss; detail=only-if-cached";
-			respond_error(rq, 504, "only-if-cached", false);
-			return REQ_ERRORED;
+			respond_error(rq, 504, "only-if-cached", true);
+			return rq->closing ? REQ_ERRORED : REQ_DONE;
 		}
 		return pass(rq, res.wait_timed_out
 				    ? "ringcache; fwd=uri-miss; collapsed; detail=waited-too-long"
@@ -282,8 +282,8 @@ enum req_result cache_handle(struct req *rq)
 		store_fetch_abort(w->sh->store, res.oh, 0);
 		cobj_release(&res.obj);
 		rq->cache_status = "ringcache; fwd=uri-miss; detail=only-if-cached";
-		respond_error(rq, 504, "only-if-cached", false);
-		return REQ_ERRORED;
+		respond_error(rq, 504, "only-if-cached", true);
+		return rq->closing ? REQ_ERRORED : REQ_DONE;
 	}
 	METRIC_INC(&w->metrics, cache_miss);
 	struct fetch_handle *fh = calloc(1, sizeof(*fh));
@@ -315,8 +315,10 @@ enum req_result cache_handle(struct req *rq)
 	enum req_result ur;
 	if (fh->state == FH_FAILED) {
 		rq->cache_status = status;
+		/* The request was read whole (a GET or HEAD body is dropped
+		 * first): the connection can serve the next one. */
 		respond_error(rq, fh->err_status ? fh->err_status : 502,
-			      fh->detail ? fh->detail : "fetch failed", false);
+			      fh->detail ? fh->detail : "fetch failed", true);
 		ur = rq->closing ? REQ_ERRORED : REQ_DONE;
 	} else {
 		d.pipe = !fh->stored;

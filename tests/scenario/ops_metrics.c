@@ -719,3 +719,88 @@ Test(ops_metrics, exposition_format_with_two_servers_and_traffic)
 	free(m);
 	harness_end();
 }
+
+/* Read one response on C; its status. */
+static int status_of(struct conn *c)
+{
+	struct response r;
+	cr_assert_eq(read_response(c, &r, 0), READ_OK, "%s", r.error);
+	int st = r.status;
+	response_free(&r);
+	return st;
+}
+
+/* Every request that reached the origin, a pass or a fetch, is one
+ * backend request; each way a client connection ended is one close of its
+ * reason. */
+Test(ops_metrics, backend_requests_and_close_reasons_are_counted)
+{
+	struct proc o, d;
+	struct conn c;
+	int ap = start_with_admin(&o, &d, NULL);
+	char *m0 = fetch_metrics(ap);
+	long o0 = origin_requests(o.port, NULL);
+
+	/* A miss (not storable), the same URL passed (hit-for-miss), a POST
+	 * passed, a stored miss and its hit: four requests at the origin. */
+	conn_open(&c, d.port);
+	cr_assert_eq(conn_send_str(&c,
+				   "GET /mc/p?size=10&cc=no-store HTTP/1.1\r\nHost: t\r\n\r\n"
+				   "GET /mc/p?size=10&cc=no-store HTTP/1.1\r\nHost: t\r\n\r\n"
+				   "POST /mc/e?size=10 HTTP/1.1\r\nHost: t\r\n"
+				   "Content-Length: 5\r\n\r\nhello"
+				   "GET /mc/s?size=10&cc=max-age%3D60 HTTP/1.1\r\nHost: t\r\n\r\n"
+				   "GET /mc/s?size=10&cc=max-age%3D60 HTTP/1.1\r\nHost: t\r\n\r\n"),
+		     0);
+	for (int i = 0; i < 5; i++)
+		cr_assert_eq(status_of(&c), 200, "response %d", i);
+	/* ... then Connection: close ends it: "asked". */
+	cr_assert_eq(conn_send_str(&c, "GET /mc/s?size=10&cc=max-age%3D60 HTTP/1.1\r\nHost: t\r\n"
+				       "Connection: close\r\n\r\n"),
+		     0);
+	cr_assert_eq(status_of(&c), 200);
+	cr_assert(conn_wait_closed(&c, 2000), "Connection: close did not close");
+	conn_close(&c);
+	/* A malformed request: "bad_request". */
+	conn_open(&c, d.port);
+	cr_assert_eq(conn_send_str(&c, "GET / HTTP/1.1\r\nHost: a b\r\n\r\n"), 0);
+	cr_assert_eq(status_of(&c), 400);
+	cr_assert(conn_wait_closed(&c, 2000), "a 400 did not close");
+	conn_close(&c);
+	/* A client that goes away after its response: "client_closed". */
+	conn_open(&c, d.port);
+	cr_assert_eq(
+	    conn_send_str(&c, "GET /mc/s?size=10&cc=max-age%3D60 HTTP/1.1\r\nHost: t\r\n\r\n"), 0);
+	cr_assert_eq(status_of(&c), 200);
+	conn_close(&c);
+
+	long origin = origin_requests(o.port, NULL) - o0;
+	cr_assert_eq(origin, 4, "the origin saw %ld requests", origin);
+	/* The client_closed close is counted when the daemon reads the EOF;
+	 * poll for it, then take every figure from that scrape. */
+	static const char *const cl = "ringcache_connection_closes_total{reason=\"client_closed\"}";
+	char *m1 = NULL;
+	for (double until = now_s() + 5;;) {
+		free(m1);
+		m1 = fetch_metrics(ap);
+		if (prom_get(m1, cl) > prom_get(m0, cl) || now_s() > until)
+			break;
+		sleep_ms(20);
+	}
+#define GROWTH(series) (prom_get(m1, series) - prom_get(m0, series))
+	cr_assert_eq(GROWTH("ringcache_backend_requests_total"), 4, "backend requests +%.0f",
+		     GROWTH("ringcache_backend_requests_total"));
+	cr_assert_eq(GROWTH("ringcache_cache_pass_total"), 2, "passes +%.0f",
+		     GROWTH("ringcache_cache_pass_total"));
+	cr_assert_eq(GROWTH("ringcache_connection_closes_total{reason=\"asked\"}"), 1);
+	cr_assert_eq(GROWTH("ringcache_connection_closes_total{reason=\"bad_request\"}"), 1);
+	/* The admin scrapes are closes too, of their own listener: only the
+	 * proxy's connection counts here, at least. */
+	cr_assert_geq(GROWTH(cl), 1);
+	cr_assert_eq(GROWTH("ringcache_connection_closes_total{reason=\"backend_broke\"}"), 0);
+	cr_assert_eq(GROWTH("ringcache_connection_closes_total{reason=\"error\"}"), 0);
+#undef GROWTH
+	free(m0);
+	free(m1);
+	harness_end();
+}

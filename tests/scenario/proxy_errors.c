@@ -162,6 +162,12 @@ Test(proxy_errors, unreachable_backend_is_502)
 	double el = now_s() - t0;
 	expect_error_response(&r, 502);
 	cr_assert(el < 3.0, "502 took %.2f s (connect_timeout is 1 s)", el);
+	/* The request was read whole, so the connection stays: the next
+	 * request on it gets its own answer (nginx and Varnish keep it too). */
+	cr_assert_null(resp_header(&r, "Connection"), "head: %s", r.raw_head);
+	response_free(&r);
+	http_req(&c, "GET", "/nobody-home-again", NULL, &r);
+	expect_error_response(&r, 502);
 	response_free(&r);
 	conn_close(&c);
 	assert_alive(&d);
