@@ -166,6 +166,10 @@ size_t stats_render_json(const struct stats *s, char *out, size_t cap)
 			    (unsigned long long)s->gauge[i]);
 		first = false;
 	}
-	hbuf_puts(&b, "}\n");
+	hbuf_puts(&b, first ? "\"connection_closes\": {" : ", \"connection_closes\": {");
+	for (int i = 0; i < CLOSE_COUNT; i++)
+		hbuf_printf(&b, "%s\"%s\": %llu", i ? ", " : "", close_names[i],
+			    (unsigned long long)s->close[i]);
+	hbuf_puts(&b, "}}\n");
 	return b.len;
 }

@@ -11,6 +11,7 @@
 #include <strings.h>
 
 #include "cache/hdrs.h"
+#include "http/chunked.h"
 #include "http/date.h"
 #include "http/hbuf.h"
 #include "ops/log.h"
@@ -310,22 +311,15 @@ static enum req_result deliver_plan(struct req *rq, struct cobj *o, const struct
 		}
 		if ((uint64_t)n > left)
 			n = (ssize_t)left;
-		struct iovec iov[4];
+		struct iovec iov[5];
 		int k = 0;
-		char sz[24];
+		char sz[CHUNKED_SIZE_MAX];
 		if (!head_sent)
 			iov[k++] = (struct iovec){b.p, b.len};
-		if (chunked && n > 0) {
-			int l = snprintf(sz, sizeof(sz), "%zx\r\n", (size_t)n);
-			iov[k++] = (struct iovec){sz, (size_t)l};
-		}
-		if (n > 0)
-			iov[k++] = (struct iovec){(void *)p, (size_t)n};
-		if (chunked && n > 0)
-			iov[k++] = (struct iovec){"\r\n", 2};
+		k += chunked_frame(iov + k, sz, p, (size_t)n, chunked);
 		bool end = n == 0 || (uint64_t)n == left;
 		if (end && chunked)
-			iov[k++] = (struct iovec){"0\r\n\r\n", 5};
+			iov[k++] = (struct iovec){(void *)CHUNKED_LAST, sizeof(CHUNKED_LAST) - 1};
 		if (k) {
 			ssize_t w =
 			    rt_writev_all(rq->fd, iov, k, rt_deadline_in(cfg->timeouts.send_ns));

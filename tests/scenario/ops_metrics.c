@@ -800,6 +800,17 @@ Test(ops_metrics, backend_requests_and_close_reasons_are_counted)
 	cr_assert_eq(GROWTH("ringcache_connection_closes_total{reason=\"backend_broke\"}"), 0);
 	cr_assert_eq(GROWTH("ringcache_connection_closes_total{reason=\"error\"}"), 0);
 #undef GROWTH
+	/* /stats has the close reasons too, as one nested object. */
+	struct response r;
+	http_once(ap, "GET", "/stats", NULL, &r);
+	cr_assert_eq(r.status, 200, "GET /stats: %s", r.raw_head);
+	const char *closes = strstr(r.body, "\"connection_closes\": {");
+	cr_assert_not_null(closes, "/stats: %s", r.body);
+	cr_assert_geq(json_number(closes, "bad_request", -1), 1, "/stats: %s", r.body);
+	cr_assert_geq(json_number(closes, "asked", -1), 1, "/stats: %s", r.body);
+	cr_assert(r.body_len >= 3 && !strcmp(r.body + r.body_len - 3, "}}\n"), "/stats: %s",
+		  r.body);
+	response_free(&r);
 	free(m0);
 	free(m1);
 	harness_end();
