@@ -37,6 +37,9 @@ static struct config *load(const char *path)
 	for (size_t i = 0; i < errs.n; i++)
 		fprintf(stderr, "%s\n", errs.lines[i]);
 	config_errors_clear(&errs);
+	/* Warnings: what loads but is likely a mistake (-t shows them too). */
+	for (size_t i = 0; cfg && i < cfg->n_warnings; i++)
+		fprintf(stderr, "%s\n", cfg->warnings[i]);
 	return cfg;
 }
 
@@ -78,6 +81,8 @@ static void reload(struct daemon *d, const char *path)
 		}
 		r = -EINVAL;
 	} else {
+		for (size_t i = 0; i < cfg->n_warnings; i++)
+			log_warn("%s", cfg->warnings[i]);
 		r = daemon_reload(d, cfg);
 		if (r < 0)
 			snprintf(text, sizeof(text), "%s\n", strerror(-r));

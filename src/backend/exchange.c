@@ -141,7 +141,8 @@ static enum head_end read_head(struct exchange *x, struct head_fail *hf)
 	m->skip_body = x->head_req;
 	x->len = x->pos = 0;
 	bool got_any = false;
-	rt_time_t deadline = rt_deadline_in(cb->first_byte_timeout_ns);
+	rt_time_t deadline =
+	    rt_deadline_in(x->first_byte_ns ? x->first_byte_ns : cb->first_byte_timeout_ns);
 	for (;;) {
 		if (x->pos < x->len) {
 			long used = hmsg_feed(m, x->pos, x->len - x->pos);
@@ -199,7 +200,8 @@ static enum head_end read_head(struct exchange *x, struct head_fail *hf)
 		}
 		got_any = true;
 		x->len += (uint32_t)n;
-		deadline = rt_deadline_in(cb->between_bytes_timeout_ns);
+		deadline = rt_deadline_in(x->between_bytes_ns ? x->between_bytes_ns
+							      : cb->between_bytes_timeout_ns);
 	}
 }
 
@@ -218,8 +220,9 @@ enum exchange_result exchange_begin(struct exchange *x)
 	bool sent = false;
 	for (;;) {
 		unsigned server = (unsigned)t.server;
-		int r = backend_acquire(x->b, x->g->slots[x->b->id].pools, x->backend, server,
-					t.fresh, &x->bc, rt_deadline_in(cb->connect_timeout_ns));
+		int r = backend_acquire(
+		    x->b, x->g->slots[x->b->id].pools, x->backend, server, t.fresh, &x->bc,
+		    rt_deadline_in(x->connect_ns ? x->connect_ns : cb->connect_timeout_ns));
 		if (r < 0) {
 			const char *what = r == -ETIMEDOUT ? "connect timed out" : "connect failed";
 			int err = r == -ETIMEDOUT ? 0 : r;
@@ -304,7 +307,9 @@ ssize_t exchange_read(struct exchange *x, const char **p, bool nowait)
 			return -EAGAIN;
 		x->pos = x->len = 0; /* everything before was parsed and handed out */
 		ssize_t n = rt_recv(x->bc.fd, x->rbuf, x->rcap, 0,
-				    rt_deadline_in(bcfg_of(x)->between_bytes_timeout_ns));
+				    rt_deadline_in(x->between_bytes_ns
+						       ? x->between_bytes_ns
+						       : bcfg_of(x)->between_bytes_timeout_ns));
 		METRIC_BYTES(x->b->metrics, backend_received_bytes, n);
 		if (n == 0) {
 			if (hmsg_eof(m) == 0)

@@ -89,6 +89,8 @@ struct exchange {
 	struct hmsg *resp; /* the caller's response parser, over RBUF */
 	char *rbuf;
 	uint32_t rcap;
+	/* Deadlines instead of the backend's (a route's timeouts); 0: its own. */
+	uint64_t connect_ns, first_byte_ns, between_bytes_ns;
 
 	/* Filled in. */
 	struct bconn bc; /* the connection, from begin to end (bc.fd < 0: none) */

@@ -44,6 +44,9 @@
  *         rise: 2                   # good probes in a row to go back into rotation
  *         fall: 3                   # failed probes in a row to be taken out (1..100)
  *         expect_status: 200        # a code or a list (default: any 2xx or 3xx)
+ *       error_pages:                # bodies instead of the built-in text for this
+ *         502: "<h1>down</h1>"      # backend's 5xx: a string, or {body | file,
+ *                                   # content_type} (default text/html)
  *   cache:
  *     memory: 256MiB
  *     max_object_size: 32MiB       # bigger responses are streamed, not stored
@@ -66,7 +69,8 @@
  *       query: true                # include the query string
  *       sort_query: false          # sort query parameters before keying
  *     rules:                       # first match wins; host and path_prefix optional
- *       - host: "static.example.com"   # exact, or "*.example.com" for subdomains
+ *       - name: static             # optional; what routes[].cache names
+ *         host: "static.example.com"   # exact, or "*.example.com" for subdomains
  *                                  # (not example.com itself); any case, no port
  *         path_prefix: "/assets/"  # must start with "/"; case-sensitive
  *         ttl: 1h                  # override: lifetime regardless of the response
@@ -105,6 +109,60 @@
  *   underscores_in_headers: false   # true: keep request fields whose names contain '_'
  *                                  # (false, as nginx: removed, since many backends
  *                                  # read X_Forwarded_Host as X-Forwarded-Host)
+ *   routes:                        # first match wins (docs/routing.md); none, or
+ *                                  # no match: every request to backends[0]
+ *     - name: api                  # for logs (default routes[N])
+ *       match:                     # every test given must hold; none: all requests
+ *         host: "api.example.com"  # exact or "*.suffix", no port, any case
+ *         host_regex: "^v[0-9]+\\."  # PCRE2 on the lower-cased Host without port
+ *         path: /exact             # on the normalised path (%-decoding of
+ *         path_prefix: /api/       # unreserved bytes, "//" merged, dot segments
+ *         path_regex: "^/u/(\\d+)$"  # refused); captures are ${1}..${9}
+ *         method: [GET, HEAD]      # one or a list
+ *         header: {name: X-Version, equals: "2"}   # or regex: R, or absent: true, or
+ *                                  # just the name (present); a list: all must hold;
+ *                                  # repeated lines are joined with ", "
+ *         query: {name: debug, equals: "1"}        # the same, on the query string
+ *         client: ["10.0.0.0/8"]   # the client's network
+ *       backend: app               # action: one of backend, redirect, respond, deny
+ *       redirect: {status: 301, location: "https://new.example.com${path}${query}"}
+ *                                  # 301 | 302 | 303 | 307 | 308; location is a
+ *                                  # template: ${host} ${path} ${query} ${uri}
+ *                                  # ${method} ${scheme} ${client} ${request_id}
+ *                                  # ${cache_status} ${1}..${9}
+ *       respond:                   # a response made here
+ *         status: 503
+ *         body: "down\n"           # or body_file: /path (read at load, <= 1 MiB)
+ *         body_file: /etc/ringcache/maintenance.html
+ *         content_type: text/html  # default "text/plain; charset=utf-8"
+ *         headers: {Retry-After: "120"}
+ *       deny: true                 # 403, or a status 400..599
+ *       cache: static              # a cache.rules name, or a rule's own keys:
+ *         ttl: 1h                  # as cache.rules[]
+ *         default_ttl: 10m
+ *         bypass: false
+ *         max_object_size: 64MiB
+ *         key: {query: false}
+ *       compression: false         # on or off for this route (default: compression.enabled)
+ *       timeouts: {connect: 1s, first_byte: 5s, between_bytes: 5s}  # instead of the backend's
+ *       backend_host: api.internal # Host sent to the backend (default: the client's)
+ *       rewrite: {strip_prefix: /api}   # or {regex: "^/old/(.*)", replace: "/new/${1}"}
+ *       cache_key: original        # original | rewritten: the path the cache key takes
+ *       request_headers:           # before forwarding (remove, then set, then add):
+ *         set: {X-Route: api}      # values are templates
+ *         add: {X-Request-Id: "${request_id}"}
+ *         remove: [Cookie]
+ *       response_headers:          # before sending, hits included (never stored)
+ *         set: {X-Served-By: ringcache}
+ *       headers_inherit: true      # the global header rules apply first (default)
+ *       websocket: true            # Upgrade: websocket may open a tunnel (default)
+ *       rate_limit: {rate: 10, burst: 20}  # requests per second per client address;
+ *                                  # over it: 429 with Retry-After (burst 0: = rate)
+ *       error_pages: {502: "..."}  # as error_pages, for this route
+ *   request_headers: {set: {}, add: {}, remove: []}    # global rules, before each route's
+ *   response_headers: {set: {}, add: {}, remove: []}
+ *   error_pages: {404: {file: /etc/ringcache/404.html, content_type: text/html}}
+ *                                  # bodies of ringcache's own 4xx/5xx answers
  *   timeouts:
  *     client_header: 10s            # whole request head must arrive within this
  *     client_body: 30s              # between request body bytes
@@ -164,6 +222,19 @@ struct config_health {
 	size_t n_expect; /* 0: any 2xx or 3xx */
 };
 
+/* A body ringcache sends instead of its own short text for STATUS. */
+struct config_error_page {
+	int status;
+	char *body; /* inline or read from the file at load */
+	size_t body_len;
+	char *content_type;
+};
+
+struct config_error_pages {
+	struct config_error_page *v;
+	size_t n;
+};
+
 struct config_backend {
 	char *name;
 	struct config_addr *servers;
@@ -176,6 +247,7 @@ struct config_backend {
 	uint64_t between_bytes_timeout_ns;
 	unsigned retries; /* other servers a failed request may try */
 	struct config_health health;
+	struct config_error_pages error_pages;
 };
 
 struct config_key {
@@ -188,6 +260,7 @@ struct config_key {
  * whether this rule has its own key options. When it does, key holds the
  * effective options: cache.key with the rule's own settings applied. */
 struct config_rule {
+	char *name;	   /* NULL: none; routes[].cache may name it */
 	char *host;	   /* NULL: any; "*.example.com" matches subdomains */
 	char *path_prefix; /* NULL: any */
 	int64_t ttl_ns;
@@ -202,6 +275,143 @@ struct config_cidr {
 	int family;	  /* AF_INET or AF_INET6 */
 	uint8_t addr[16]; /* network byte order; IPv4 uses the first 4; host bits zeroed */
 	unsigned prefix;
+};
+
+/* A list of networks (admin.allow, trusted_proxies, routes[].match.client, ...). */
+struct config_cidrs {
+	struct config_cidr *v;
+	size_t n;
+};
+
+struct template; /* http/template.h: a value with ${variables}, compiled at load */
+
+/* The variables a template may use (docs/routing.md). */
+enum config_tvar {
+	TVAR_HOST,	   /* the Host without port, lower-cased */
+	TVAR_PATH,	   /* the normalised path */
+	TVAR_QUERY,	   /* "?" and the query as sent, or "" */
+	TVAR_URI,	   /* the request-target as sent */
+	TVAR_METHOD,	   /* GET, POST, ... */
+	TVAR_SCHEME,	   /* "http" */
+	TVAR_CLIENT,	   /* the client's address */
+	TVAR_REQUEST_ID,   /* this request's id (also X-Request-Id when asked for) */
+	TVAR_CACHE_STATUS, /* hit, miss, pass, ... (responses; "" for requests) */
+	TVAR__N
+};
+extern const char *const config_tvar_names[TVAR__N];
+
+/* A PCRE2 regular expression as written and compiled (JIT where the CPU
+ * allows); re is a pcre2_code *, NULL when none was given. */
+struct config_regex {
+	char *src;
+	void *re;
+};
+
+/*
+ * A test of a request field in a route's match (routes[].match.header and
+ * .query). Headers: the name in any case; a field given more than once is
+ * tested as its lines joined with ", " (RFC 9110 5.3), so a second line
+ * cannot make an "equals" true that the first makes false; values are
+ * compared after the OWS around them is trimmed. Query parameters: the
+ * name exactly, the first occurrence, its value as sent (not decoded).
+ */
+struct config_field_test {
+	char *name;
+	char *equals; /* NULL: not compared */
+	struct config_regex regex;
+	bool absent; /* the field must not be there */
+};
+
+struct config_field_tests {
+	struct config_field_test *v;
+	size_t n;
+};
+
+/* routes[].match: every test given must hold; none given matches all. */
+struct config_match {
+	char *host; /* exact or "*.suffix", compared without port and case */
+	struct config_regex host_regex;
+	char *path; /* the normalised path (route/match.h), exact */
+	char *path_prefix;
+	struct config_regex path_regex;
+	uint64_t methods; /* bit (1 << llhttp method) per method; 0: any */
+	struct config_field_tests headers, queries;
+	struct config_cidrs clients; /* the real client address; empty: any */
+};
+
+/* One field a header rule sets or adds: NAME: VALUE (a template). */
+struct config_hdr_field {
+	char *name;
+	struct template *value;
+};
+
+struct config_hdr_fields {
+	struct config_hdr_field *v;
+	size_t n;
+};
+
+struct config_names {
+	char **v;
+	size_t n;
+};
+
+/* request_headers / response_headers: remove, then set (replacing every
+ * line of the name), then add; the global rules first, then the route's. */
+struct config_hdr_rules {
+	struct config_names remove;
+	struct config_hdr_fields set, add;
+};
+
+enum config_route_kind {
+	ROUTE_BACKEND,	/* forward to a backend (through the cache) */
+	ROUTE_REDIRECT, /* answer 3xx with a Location */
+	ROUTE_RESPOND,	/* answer with a configured response */
+	ROUTE_DENY,	/* answer 403 or the status given */
+};
+
+enum config_cache_key_from { KEY_FROM_ORIGINAL, KEY_FROM_REWRITTEN };
+
+struct config_route {
+	char *name; /* for logs; NULL: "routes[N]" */
+	struct config_match match;
+	enum config_route_kind kind;
+	char *backend_name; /* ROUTE_BACKEND */
+	unsigned backend;   /* its index, resolved at load */
+	int redirect_status;
+	struct template *location; /* REDIRECT */
+	int respond_status;
+	char *body; /* RESPOND: inline, or body_file read at load */
+	size_t body_len;
+	char *body_file;
+	char *content_type;
+	struct config_hdr_fields respond_headers;
+	int deny_status;
+	/* The cache rule for requests of this route: a named cache.rules entry
+	 * or one of its own; neither: cache.rules apply as without routes. */
+	char *cache_name;
+	int cache_rule; /* index into cache.rules, -1 none */
+	bool has_cache;
+	struct config_rule cache;
+	int compression; /* -1: as compression.enabled; 0 off; 1 on */
+	struct {
+		int64_t connect_ns, first_byte_ns, between_bytes_ns; /* -1: the backend's */
+	} timeouts;
+	char *backend_host; /* Host sent to the backend; NULL: the client's */
+	struct {
+		char *strip_prefix; /* removed from the start of the path */
+		struct config_regex regex;
+		struct template *replace; /* with ${1}.. the regex's captures */
+	} rewrite;
+	enum config_cache_key_from cache_key;
+	struct config_hdr_rules req_headers, resp_headers;
+	bool headers_inherit; /* also the global rules (default) */
+	bool websocket;	      /* Upgrade: websocket may open a tunnel */
+	bool rate_given;
+	struct {
+		uint32_t rate;	/* requests per second per client address */
+		uint32_t burst; /* 0: as rate */
+	} rate_limit;
+	struct config_error_pages error_pages;
 };
 
 enum config_log_level { LOG_LEVEL_ERROR, LOG_LEVEL_WARN, LOG_LEVEL_INFO, LOG_LEVEL_DEBUG };
@@ -255,8 +465,7 @@ struct config {
 		struct config_addr listen;
 		char *token; /* NULL: no token required */
 		/* Never empty after load: the loopback default is two real entries. */
-		struct config_cidr *allow;
-		size_t n_allow;
+		struct config_cidrs allow;
 	} admin;
 
 	struct {
@@ -275,8 +484,16 @@ struct config {
 		uint64_t max_body_size; /* request body bytes; 0: no limit */
 	} limits;
 
-	struct config_cidr *trusted; /* trusted_proxies; n_trusted 0: none */
-	size_t n_trusted;
+	struct config_cidrs trusted; /* trusted_proxies; empty: none */
+	struct config_route *routes; /* first match wins; none: all to backends[0] */
+	size_t n_routes;
+	struct config_hdr_rules req_headers, resp_headers; /* global rules */
+	struct config_error_pages error_pages;		    /* global */
+
+	/* "FILE:LINE:COL: warning: ..." lines of a config that loaded: what
+	 * is allowed but likely wrong (a route that is never reached). */
+	char **warnings;
+	size_t n_warnings;
 	bool underscores_in_headers; /* keep request fields with '_' in their names */
 
 	enum config_log_level log_level;
@@ -324,6 +541,9 @@ const struct config_rule *config_rule_match(const struct config *cfg, const char
  * contain its mapped form.
  */
 bool config_admin_allowed(const struct config *cfg, const struct sockaddr *sa);
+
+/* Is the address in one of the networks of C? As config_admin_allowed. */
+bool config_cidrs_match(const struct config_cidrs *c, const struct sockaddr *sa);
 
 /* Is the address in one of trusted_proxies' networks? As config_admin_allowed. */
 bool config_trusted_proxy(const struct config *cfg, const struct sockaddr *sa);

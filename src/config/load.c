@@ -28,6 +28,9 @@
 static void config_destroy(struct config *cfg)
 {
 	config_table_release(&config_schema_table, "", cfg);
+	for (size_t i = 0; i < cfg->n_warnings; i++)
+		free(cfg->warnings[i]);
+	free(cfg->warnings);
 	free(cfg->path);
 	cfg->magic = 0; /* a stale pointer to freed memory fails the assert */
 	free(cfg);
@@ -50,6 +53,7 @@ static void load_root(struct walk *w, yaml_node_t *root)
 	}
 	walk_section(w, root, "", "", w->cfg);
 	read_check_config(w, root);
+	routes_check(w, root);
 }
 
 /* Line and column (1-based) of byte OFF in BUF, for reader errors that carry no mark. */

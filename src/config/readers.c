@@ -7,6 +7,7 @@
 #include "config/readers.h"
 
 #include <ctype.h>
+#include <assert.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -556,6 +557,7 @@ const struct config_ops read_types_ops = {.read = types_read,
 /* ------------------------------------------------------------------------ */
 /* Networks: admin.allow, trusted_proxies                                    */
 
+/* The list at the row's field: every network row stores a struct config_cidrs. */
 struct cidrs {
 	struct config_cidr **v;
 	size_t *n;
@@ -563,10 +565,9 @@ struct cidrs {
 
 static struct cidrs cidrs_of(const struct config_row *row, void *base)
 {
-	struct config *cfg = base;
-	if (row->ops == &read_allow_ops)
-		return (struct cidrs){&cfg->admin.allow, &cfg->admin.n_allow};
-	return (struct cidrs){&cfg->trusted, &cfg->n_trusted};
+	assert(row->size == sizeof(struct config_cidrs));
+	struct config_cidrs *c = (struct config_cidrs *)((char *)base + row->offset);
+	return (struct cidrs){&c->v, &c->n};
 }
 
 /* One network scalar into OUT; returns true on success. */
@@ -694,6 +695,11 @@ const struct config_ops read_trusted_ops = {.read = trusted_read,
 					    .init = cidrs_init,
 					    .release = cidrs_release,
 					    .is_default = cidrs_is_default};
+/* Any other list of networks: one, a list, or an empty list (none). */
+const struct config_ops read_networks_ops = {.read = trusted_read,
+					     .init = cidrs_init,
+					     .release = cidrs_release,
+					     .is_default = cidrs_is_default};
 
 /* ------------------------------------------------------------------------ */
 /* Strings                                                                   */

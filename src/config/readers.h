@@ -33,6 +33,7 @@ extern const struct config_ops read_codings_ops;  /* compression.codings */
 extern const struct config_ops read_types_ops;	  /* compression.types */
 extern const struct config_ops read_allow_ops;	  /* admin.allow */
 extern const struct config_ops read_trusted_ops;  /* trusted_proxies */
+extern const struct config_ops read_networks_ops; /* other lists of networks */
 
 config_check_fn read_check_name;       /* backends[].name: not empty */
 config_check_fn read_check_probe_path; /* a request-target: "/" and visible ASCII */
@@ -42,6 +43,22 @@ config_check_fn read_check_access_log; /* log.access: a file path, or "off" */
 
 /* Checks across keys, once the whole file is read (ROOT: the top mapping). */
 void read_check_config(struct walk *w, yaml_node_t *root);
+
+/* routes.c */
+extern const struct config_ops routes_ops;		  /* routes */
+extern const struct config_ops route_regex_ops;		  /* a PCRE2 regex: struct config_regex */
+extern const struct config_ops route_template_ops;	  /* a template: struct template * */
+extern const struct config_ops route_methods_ops;	  /* a method or a list: bits */
+extern const struct config_ops route_field_tests_ops;	  /* match.header, match.query */
+extern const struct config_ops route_hdr_fields_ops;	  /* {Name: template, ...} */
+extern const struct config_ops route_names_ops;		  /* a field name or a list */
+extern const struct config_ops route_error_pages_ops;	  /* {502: page, ...} */
+extern const struct config_ops route_deny_ops;		  /* true or a status */
+extern const struct config_ops route_tristate_ops;	  /* true / false / absent (-1) */
+extern const struct config_ops route_cache_ops;		  /* a rule's name or its keys */
+void config_regex_free(struct config_regex *r);
+/* Across keys, after the walk: backend and cache rule names, unreachable routes. */
+void routes_check(struct walk *w, yaml_node_t *root);
 
 /* rules.c */
 extern const struct config_ops rules_ops; /* cache.rules */

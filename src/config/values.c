@@ -394,10 +394,15 @@ bool value_cidrs_match(const struct config_cidr *list, size_t n, const struct so
 
 bool config_admin_allowed(const struct config *cfg, const struct sockaddr *sa)
 {
-	return cfg && value_cidrs_match(cfg->admin.allow, cfg->admin.n_allow, sa);
+	return cfg && value_cidrs_match(cfg->admin.allow.v, cfg->admin.allow.n, sa);
 }
 
 bool config_trusted_proxy(const struct config *cfg, const struct sockaddr *sa)
 {
-	return cfg && value_cidrs_match(cfg->trusted, cfg->n_trusted, sa);
+	return cfg && value_cidrs_match(cfg->trusted.v, cfg->trusted.n, sa);
+}
+
+bool config_cidrs_match(const struct config_cidrs *c, const struct sockaddr *sa)
+{
+	return value_cidrs_match(c->v, c->n, sa);
 }

@@ -73,6 +73,30 @@ void walk_err(struct walk *w, const yaml_node_t *n, const char *fmt, ...)
 	va_end(ap);
 }
 
+void walk_warn(struct walk *w, const yaml_node_t *n, const char *fmt, ...)
+{
+	char *msg = NULL, *line = NULL;
+	va_list ap;
+	va_start(ap, fmt);
+	int r = vasprintf(&msg, fmt, ap);
+	va_end(ap);
+	if (r < 0 || asprintf(&line, "%s:%zu:%zu: warning: %s", w->file, n->start_mark.line + 1,
+			      n->start_mark.column + 1, msg) < 0) {
+		free(msg);
+		w->oom = true;
+		return;
+	}
+	free(msg);
+	char **nl = realloc(w->cfg->warnings, (w->cfg->n_warnings + 1) * sizeof(*nl));
+	if (!nl) {
+		free(line);
+		w->oom = true;
+		return;
+	}
+	w->cfg->warnings = nl;
+	w->cfg->warnings[w->cfg->n_warnings++] = line;
+}
+
 void walk_oom(struct walk *w)
 {
 	w->oom = true;

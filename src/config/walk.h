@@ -51,6 +51,9 @@ void walk_err(struct walk *w, const yaml_node_t *n, const char *fmt, ...)
 /* An error at an explicit 1-based position (0:0 = no position). */
 void walk_err_at(struct walk *w, size_t line, size_t col, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
+/* A warning at N: kept with the config (config->warnings); the load goes on. */
+void walk_warn(struct walk *w, const yaml_node_t *n, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 /* Out of memory: the load fails (one "out of memory" line if nothing else). */
 void walk_oom(struct walk *w);
 

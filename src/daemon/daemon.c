@@ -11,6 +11,10 @@
 #include "compress/pool.h"
 #include "ops/accesslog.h"
 #include "ops/log.h"
+#include "route/ratelimit.h"
+
+/* Client addresses the routes' rate limits follow at once (64 bytes each). */
+#define RATELIMIT_ENTRIES (64u * 1024)
 
 static void hb_on_loop(struct rt_msg *m)
 {
@@ -100,7 +104,10 @@ const struct config *daemon_config(const struct daemon *d)
  * loaded; its size is fixed until restart. */
 int daemon_ensure_cpool(struct daemon *d, const struct config *cfg)
 {
-	if (!cfg->compression.enabled || d->sh.cpool)
+	bool wanted = cfg->compression.enabled;
+	for (size_t i = 0; i < cfg->n_routes; i++)
+		wanted |= cfg->routes[i].compression == 1; /* a route may turn it on */
+	if (!wanted || d->sh.cpool)
 		return 0;
 	d->sh.cpool = cpool_create(cfg->compression.workers, cfg->compression.queue,
 				   cfg->compression.bench_on_loop);
@@ -130,6 +137,11 @@ int daemon_start(struct daemon *d, struct config *cfg,
 	}
 	d->sh.store = store_create(cfg->cache.memory);
 	if (!d->sh.store)
+		return -ENOMEM;
+	/* Made whether or not a route limits now: a reload may add one. Its
+	 * pages are touched only as client addresses are seen. */
+	d->sh.ratelimit = ratelimit_new(RATELIMIT_ENTRIES);
+	if (!d->sh.ratelimit)
 		return -ENOMEM;
 	int r = daemon_ensure_cpool(d, cfg);
 	if (r < 0)
@@ -192,6 +204,7 @@ void daemon_free(struct daemon *d)
 	cpool_destroy(&d->sh.cpool);
 	alog_close(&d->alog); /* the loops, and their halves, are gone */
 	store_free(&d->sh.store);
+	ratelimit_free(&d->sh.ratelimit);
 	pthread_mutex_destroy(&d->lock);
 	pthread_cond_destroy(&d->cond);
 }

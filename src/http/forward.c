@@ -195,10 +195,21 @@ int forward_head_build(struct hbuf *b, const struct hmsg *m, const struct forwar
 		return 400;
 	hbuf_puts(b, o->method ? o->method : llhttp_method_name((llhttp_method_t)hmsg_method(m)));
 	hbuf_put(b, " ", 1);
-	hbuf_put(b, hmsg_ptr(m, m->target), m->target.len);
+	if (o->target)
+		hbuf_put(b, o->target, o->target_len);
+	else
+		hbuf_put(b, hmsg_ptr(m, m->target), m->target.len);
 	hbuf_puts(b, " HTTP/1.1\r\n");
 	for (uint32_t i = 0; i < m->n_fields; i++) {
 		const struct hfield *f = &m->fields[i];
+		if (o->host && hspan_ieq(m, f->name, "host")) {
+			hbuf_puts(b, "Host: ");
+			hbuf_put(b, o->host, o->host_len);
+			hbuf_put(b, "\r\n", 2);
+			continue;
+		}
+		if (o->edits && hedits_drops(o->edits, hmsg_ptr(m, f->name), f->name.len))
+			continue;
 		if (hop_is_hop(m, &hs, f) || hspan_ieq(m, f->name, "content-length") ||
 		    hspan_ieq(m, f->name, "transfer-encoding") || hspan_ieq(m, f->name, "expect") ||
 		    hspan_ieq(m, f->name, "via") || hspan_ieq(m, f->name, "x-forwarded-for") ||
@@ -208,6 +219,13 @@ int forward_head_build(struct hbuf *b, const struct hmsg *m, const struct forwar
 			continue;
 		hbuf_put_field(b, m, f);
 	}
+	if (o->host && !hmsg_field(m, "host", 0)) { /* an HTTP/1.0 request without one */
+		hbuf_puts(b, "Host: ");
+		hbuf_put(b, o->host, o->host_len);
+		hbuf_put(b, "\r\n", 2);
+	}
+	if (o->edits)
+		hedits_put_added(o->edits, b);
 	if (o->if_none_match) {
 		hbuf_puts(b, "If-None-Match: ");
 		hbuf_put(b, o->if_none_match, o->inm_len);

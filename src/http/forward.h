@@ -37,6 +37,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "http/edits.h"
 #include "http/hbuf.h"
 #include "http/msg.h"
 
@@ -67,6 +68,12 @@ struct forward_head_opts {
 	size_t inm_len;
 	const char *if_modified_since;
 	size_t ims_len;
+	const char
+	    *target; /* the request-target to send (a route's rewrite); NULL: the request's */
+	size_t target_len;
+	const char *host; /* the Host to send (a route's backend_host); NULL: the request's */
+	size_t host_len;
+	const struct hedits *edits; /* header rules (http/edits.h); NULL: none */
 };
 
 /* Write the head into B. Returns 0, or an HTTP status (400 when the

@@ -20,8 +20,9 @@
 #include "serve/deliver.h"
 #include "serve/respond.h"
 #include "serve/fetch.h"
+#include "serve/routing.h"
 #include "backend/gen.h"
-#include "http/forward.h"
+#include "route/match.h"
 
 #define KEY_MAX 8192
 
@@ -52,8 +53,10 @@ static bool method_is_safe(unsigned m)
 
 /* The request for the fetch task, which outlives the client's buffers:
  * written out again from its fields, so it is the request as cleaned
- * (client.c: fields removed, a dropped body's framing gone), never the
- * bytes as received. */
+ * (req.c: fields removed, a dropped body's framing gone), never the bytes
+ * as received. Its route's changes are applied when the fetch writes its
+ * head (fetch_args' route part), so that the fetch keys the object on the
+ * request its lookup keyed (Vary, forwarding fields). */
 static char *copy_request_head(struct req *rq, uint32_t *len)
 {
 	const struct hmsg *m = &rq->req;
@@ -79,6 +82,40 @@ static char *copy_request_head(struct req *rq, uint32_t *len)
 	return p;
 }
 
+/* What the route changes in the fetch's head, copied (the fetch outlives
+ * the request): 0 or -ENOMEM. */
+static int copy_route_part(struct req *rq, struct fetch_args *a)
+{
+	struct forward_head_opts o = {0};
+	routing_forward_opts(rq, &o);
+	if (rq->route.active && rq->route.route)
+		snprintf(a->fwd_suffix, sizeof(a->fwd_suffix), "\nroute=%d", rq->route.index);
+	size_t need = o.target_len + o.host_len + (o.edits ? hedits_size(o.edits) : 0);
+	if (!o.target && !o.host && !o.edits)
+		return 0;
+	if (!(a->route_buf = malloc(need ? need : 1)))
+		return -ENOMEM;
+	size_t used = 0;
+	if (o.target) {
+		memcpy(a->route_buf, o.target, o.target_len);
+		a->target = a->route_buf;
+		a->target_len = o.target_len;
+		used += o.target_len;
+	}
+	if (o.host) {
+		memcpy(a->route_buf + used, o.host, o.host_len);
+		a->host = a->route_buf + used;
+		a->host_len = o.host_len;
+		used += o.host_len;
+	}
+	if (o.edits) {
+		long r = hedits_copy(o.edits, &a->edits, a->route_buf + used, need - used);
+		assert(r >= 0);
+		a->has_edits = true;
+	}
+	return 0;
+}
+
 static int start_fetch(struct req *rq, struct lookup_res *res, const struct policy_knobs *k,
 		       uint64_t max_obj, struct fetch_handle *fh)
 {
@@ -92,8 +129,13 @@ static int start_fetch(struct req *rq, struct lookup_res *res, const struct poli
 	}
 	a->w = rq->w;
 	a->gen = rq->gen; /* fetch_start holds it for the task */
-	a->backend = 0;
+	a->backend = routing_backend(rq);
+	routing_timeouts(rq, &a->connect_ns, &a->first_byte_ns, &a->between_bytes_ns);
 	a->req = copy_request_head(rq, &a->req_len);
+	if (a->req && copy_route_part(rq, a) < 0) {
+		free(a->req);
+		a->req = NULL;
+	}
 	snprintf(a->peer_ip, sizeof(a->peer_ip), "%s", rq->peer_ip);
 	a->oh = res->oh;
 	res->oh = NULL;
@@ -119,7 +161,7 @@ static enum req_result pass(struct req *rq, const char *status)
 	METRIC_INC(&rq->w->metrics, cache_pass);
 	rq->cache_word = "pass";
 	rq->cache_status = status;
-	return pass_forward(rq, 0);
+	return pass_forward(rq, routing_backend(rq));
 }
 
 static void cache_status_for_fetch(char *buf, size_t n, struct fetch_handle *fh, bool collapsed,
@@ -176,8 +218,10 @@ enum req_result cache_handle(struct req *rq)
 		return r;
 	}
 	const char *q = memchr(target, '?', tlen);
-	const struct config_rule *rule = config_rule_match(
-	    cfg, host, cache_key_host_len(host, hlen), target, q ? (size_t)(q - target) : tlen);
+	const struct config_route *route = rq->route.active ? rq->route.route : NULL;
+	const struct config_rule *rule =
+	    route_cache_rule(cfg, route, host, cache_key_host_len(host, hlen), target,
+			     q ? (size_t)(q - target) : tlen);
 	if (rule && rule->bypass)
 		return pass(rq, "ringcache; fwd=bypass");
 	/* A trusted proxy's method or URL override: the backend may act on
@@ -195,20 +239,36 @@ enum req_result cache_handle(struct req *rq)
 	int fl = rq->trusted ? forward_key(m, fwd, sizeof(fwd)) : 0;
 	if (fl < 0)
 		return pass(rq, "ringcache; fwd=uri-miss; detail=key-too-long");
+	/* The route is part of the secondary key: two routes may send one URL
+	 * to two backends (or rewrite it two ways), and must not share a copy.
+	 * A purge of the URL still finds every route's (one primary key). */
+	if (route) {
+		int n = snprintf(fwd + fl, sizeof(fwd) - (size_t)fl, "\nroute=%d", rq->route.index);
+		if (n < 0 || (size_t)n >= sizeof(fwd) - (size_t)fl)
+			return pass(rq, "ringcache; fwd=uri-miss; detail=key-too-long");
+		fl += n;
+	}
 
 	struct policy_knobs k;
 	uint64_t max_obj;
 	knobs_for(cfg, rule, &k, &max_obj);
 	char key[KEY_MAX];
 	uint32_t host_len;
-	int kl = cache_key_for(cfg, host, hlen, target, tlen, key, sizeof(key), &host_len);
+	/* The client's target, unless the route keys on what it sends. */
+	const char *ktarget = target;
+	size_t ktlen = tlen;
+	if (route && route->cache_key == KEY_FROM_REWRITTEN && rq->route.rewritten) {
+		ktarget = rq->route.target;
+		ktlen = rq->route.target_len;
+	}
+	int kl = cache_key_for(cfg, host, hlen, ktarget, ktlen, key, sizeof(key), &host_len);
 	if (kl < 0)
 		return pass(rq, "ringcache; fwd=uri-miss; detail=key-too-long");
 	struct req_meta meta;
 	policy_req_meta(m, &meta);
 	meta.method = HTTP_GET; /* HEAD is answered from the stored GET */
 	bool only_if_cached = meta.cc.flags & CC_ONLY_IF_CACHED;
-	const struct config_backend *bcfg = rq->gen->backends[0].cfg;
+	const struct config_backend *bcfg = rq->gen->backends[routing_backend(rq)].cfg;
 	int64_t now = wall_now();
 	struct lookup_req lr = {
 	    .key = key,

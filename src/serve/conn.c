@@ -17,6 +17,7 @@
 #include "serve/cachepath.h"
 #include "serve/req.h"
 #include "serve/respond.h"
+#include "serve/routing.h"
 
 /* Body bytes that may sit in a buffer beside a full head. */
 #define CONN_BODY_ROOM (16 * 1024)
@@ -132,6 +133,18 @@ static void peer_text(const struct conn *c, struct req *r)
 	}
 	snprintf(r->peer, sizeof(r->peer), af == AF_INET ? "%s:%u" : "[%s]:%u", r->peer_ip,
 		 c->port);
+	memset(&r->peer_sa, 0, sizeof(r->peer_sa));
+	if (af == AF_INET) {
+		struct sockaddr_in *a = (struct sockaddr_in *)&r->peer_sa;
+		a->sin_family = AF_INET;
+		a->sin_port = htons(c->port);
+		memcpy(&a->sin_addr, c->addr, 4);
+	} else {
+		struct sockaddr_in6 *a = (struct sockaddr_in6 *)&r->peer_sa;
+		a->sin6_family = AF_INET6;
+		a->sin6_port = htons(c->port);
+		memcpy(&a->sin6_addr, c->addr, 16);
+	}
 }
 
 /* The request state and buffers, in one mapping: the struct req, the
@@ -294,7 +307,9 @@ static enum req_result serve_one(struct req *r, rt_time_t t0)
 		r->close = CLOSE_body_failed;
 		return REQ_ERRORED;
 	}
-	enum req_result ur = cache_handle(r);
+	enum req_result ur;
+	if (routing_decide(r, &ur) == 0)
+		ur = cache_handle(r);
 	r->cache_status = NULL; /* it may point into cache_handle's frame */
 	metrics_observe_latency(&w->metrics, rt_clock_now() - t0);
 	return ur;

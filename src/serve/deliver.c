@@ -3,6 +3,7 @@
 #include "rt/obj.h"
 #include "serve/respond.h"
 #include "serve/encode.h"
+#include "serve/routing.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -252,6 +253,15 @@ static enum req_result deliver_plan(struct req *rq, struct cobj *o, const struct
 	} else if (!client11) {
 		hbuf_puts(&b, "Connection: keep-alive\r\n");
 	}
+	/* A route's header rules, on the way out: never stored in the object,
+	 * so one copy serves routes with different rules. */
+	const struct hedits *edits = routing_resp_edits(rq);
+	if (edits && !b.overflow) {
+		const char *eol = memchr(b.p, '\n', b.len);
+		size_t fields_at = eol ? (size_t)(eol - b.p) + 1 : b.len; /* past the status line */
+		hedits_drop_lines(edits, b.p, &b.len, fields_at);
+		hedits_put_added(edits, &b);
+	}
 	hbuf_put(&b, "\r\n", 2);
 	if (b.overflow) {
 		log_warn("client %s: %s: stored head does not fit the output buffer", rq->peer,
@@ -348,8 +358,9 @@ enum req_result deliver_object(struct req *rq, struct cobj *o, const struct deli
 	/* A request answered 304 needs the head only: it must not start a
 	 * copy. */
 	if (d->from_cache)
-		encode_plan(rq->w, rq->gen, &rq->req, o,
-			    not_mod || hmsg_method(&rq->req) == HTTP_HEAD, &plan);
+		encode_plan(
+		    rq->w, rq->gen, &rq->req, o, not_mod || hmsg_method(&rq->req) == HTTP_HEAD,
+		    rq->route.active && rq->route.route ? rq->route.route->compression : -1, &plan);
 	enum req_result r = deliver_plan(rq, o, d, &plan, not_mod);
 	encode_plan_release(&plan);
 	return r;

@@ -155,7 +155,7 @@ static uint8_t head_info(const struct config *cfg, struct cobj *o)
 }
 
 void encode_plan(struct worker *w, const struct gen *g, const struct hmsg *req, struct cobj *o,
-		 bool head, struct encode_plan *p)
+		 bool head, int route_on, struct encode_plan *p)
 {
 	const struct config *cfg = g->cfg;
 	/* The object's own body, borrowed: the caller's reference to O keeps
@@ -165,7 +165,8 @@ void encode_plan(struct worker *w, const struct gen *g, const struct hmsg *req, 
 	    .body = o->body, .send = CODING_IDENTITY, .stored = CODING_IDENTITY};
 	/* The request's generation says whether to compress; the pool
 	 * exists whenever a generation that enables it was posted. */
-	if (!cfg->compression.enabled || !w->sh->cpool || o->status != 200)
+	bool on = route_on >= 0 ? route_on == 1 : cfg->compression.enabled;
+	if (!on || !w->sh->cpool || o->status != 200)
 		return;
 	uint8_t info = head_info(cfg, o);
 	int stored = (info >> INFO_CODING_SHIFT) & 3;

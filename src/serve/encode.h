@@ -52,11 +52,13 @@ struct encode_plan {
 /*
  * Decide for REQ and the stored object O, starting an encode task on the
  * current loop (task context) if a copy is needed and none exists. HEAD
- * starts nothing. Always fills P; release it with encode_plan_release.
+ * starts nothing. ROUTE_ON is the request's route's compression (1 on,
+ * 0 off, -1: compression.enabled decides). Always fills P; release it
+ * with encode_plan_release.
  */
 struct gen;
 void encode_plan(struct worker *w, const struct gen *g, const struct hmsg *req, struct cobj *o,
-		 bool head, struct encode_plan *p);
+		 bool head, int route_on, struct encode_plan *p);
 void encode_plan_release(struct encode_plan *p);
 
 /*

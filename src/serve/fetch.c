@@ -138,7 +138,12 @@ static int fill_head(struct fetch *f, struct cobj *o)
 	 * trusted proxy said about it; none from anyone else, whose
 	 * forwarding fields were removed), then its Vary key. */
 	char names[512], key[1536];
-	int fl = forward_key(&f->req, key, 512);
+	int fl = forward_key(&f->req, key, 512 - sizeof(f->a->fwd_suffix));
+	if (fl >= 0 && f->a->fwd_suffix[0]) { /* as the lookup keyed it (cachepath.c) */
+		size_t sl = strlen(f->a->fwd_suffix);
+		memcpy(key + fl, f->a->fwd_suffix, sl);
+		fl += (int)sl;
+	}
 	int nl = vary_names(m, names, sizeof(names));
 	if (fl < 0 || nl < 0)
 		return -ENOMEM;
@@ -229,8 +234,14 @@ static int exchange_head(struct fetch *f)
 	struct fetch_args *a = f->a;
 	struct hbuf b;
 	hbuf_init(&b, f->obuf, f->ocap);
-	struct forward_head_opts o = {
-	    .peer_ip = a->peer_ip, .method = "GET", .strip_conditionals = true};
+	struct forward_head_opts o = {.peer_ip = a->peer_ip,
+				      .method = "GET",
+				      .strip_conditionals = true,
+				      .target = a->target,
+				      .target_len = a->target_len,
+				      .host = a->host,
+				      .host_len = a->host_len,
+				      .edits = a->has_edits ? &a->edits : NULL};
 	if (a->stale) {
 		size_t l;
 		const char *v = hdrs_find(a->stale->hdrs, a->stale->hdrs_len, "etag", 0, &l);
@@ -258,6 +269,9 @@ static int exchange_head(struct fetch *f)
 	    .resp = &f->resp,
 	    .rbuf = f->rbuf,
 	    .rcap = f->rcap,
+	    .connect_ns = a->connect_ns,
+	    .first_byte_ns = a->first_byte_ns,
+	    .between_bytes_ns = a->between_bytes_ns,
 	};
 	enum exchange_result r = exchange_begin(&f->x);
 	if (r != EXCHANGE_OK) {
@@ -430,6 +444,7 @@ out:
 	fetch_handle_release(&a->fh);
 	free(f.mem);
 	free(a->req);
+	free(a->route_buf);
 	gen_put(&w->be, a->gen);
 	FINI_OBJ(a);
 	free(a);
@@ -452,6 +467,7 @@ int fetch_start(struct fetch_args *a)
 		if (a->fh)
 			a->fh->refs--;
 		free(a->req);
+		free(a->route_buf);
 		free(a);
 		return -ENOMEM;
 	}

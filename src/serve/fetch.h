@@ -21,6 +21,7 @@
 
 #include "cache/policy.h"
 #include "cache/store.h"
+#include "http/edits.h"
 #include "serve/worker.h"
 
 enum fetch_state { FH_PENDING, FH_READY, FH_FAILED };
@@ -49,7 +50,17 @@ struct fetch_args {
 	struct worker *w;
 	struct gen *gen; /* the request's; fetch_start holds it for the task */
 	unsigned backend;
-	char *req; /* a copy of the client's request head (malloc'd, owned) */
+	uint64_t connect_ns, first_byte_ns,
+	    between_bytes_ns; /* a route's deadlines, 0: the backend's */
+	char *req;	      /* a copy of the client's request head (malloc'd, owned) */
+	/* What its route changes in the head the backend gets (route_buf:
+	 * malloc'd, owned, holds target, host and the edits' strings). */
+	char *route_buf;
+	const char *target, *host; /* NULL: the request's */
+	size_t target_len, host_len;
+	bool has_edits;
+	struct hedits edits;
+	char fwd_suffix[24]; /* "\nroute=N": the route in the secondary key, or "" */
 	uint32_t req_len;
 	char peer_ip[48];
 	struct coh *oh;	    /* the busy key (owned) */

@@ -16,6 +16,7 @@
 #include "rt/io.h"
 #include "serve/keys.h"
 #include "serve/respond.h"
+#include "serve/routing.h"
 
 struct pass {
 	struct req *rq;
@@ -89,9 +90,11 @@ static int build_response_head(struct pass *x, struct hbuf *b)
 	hop_collect(m, &hs);
 	int status = hmsg_status(m);
 	bool no_body = x->head_req || status == 204 || status == 304 || status < 200;
+	const struct hedits *edits = routing_resp_edits(rq);
 	hbuf_printf(b, "HTTP/1.1 %d ", status);
 	hbuf_put(b, hmsg_ptr(m, m->reason), m->reason.len);
 	hbuf_put(b, "\r\n", 2);
+	size_t fields_at = b->len;
 	for (uint32_t i = 0; i < m->n_fields; i++) {
 		const struct hfield *f = &m->fields[i];
 		if (hop_is_hop(m, &hs, f) || is_field(m, f, "via"))
@@ -143,6 +146,10 @@ static int build_response_head(struct pass *x, struct hbuf *b)
 		hbuf_puts(b, "Connection: close\r\n");
 	} else if (!client11) {
 		hbuf_puts(b, "Connection: keep-alive\r\n");
+	}
+	if (edits && !b->overflow) {
+		hedits_drop_lines(edits, b->p, &b->len, fields_at);
+		hedits_put_added(edits, b);
 	}
 	hbuf_put(b, "\r\n", 2);
 	return b->overflow ? -1 : 0;
@@ -220,6 +227,7 @@ enum req_result pass_forward(struct req *rq, unsigned backend)
 	struct hbuf b;
 	hbuf_init(&b, rq->obuf, rq->ocap);
 	struct forward_head_opts o = {.peer_ip = rq->peer_ip};
+	routing_forward_opts(rq, &o);
 	bool chunked;
 	int st = forward_head_build(&b, &rq->req, &o, &chunked);
 	if (st) {
@@ -272,6 +280,7 @@ enum req_result pass_forward(struct req *rq, unsigned backend)
 	    .rbuf = rq->rbuf,
 	    .rcap = rq->rcap,
 	};
+	routing_timeouts(rq, &x.x.connect_ns, &x.x.first_byte_ns, &x.x.between_bytes_ns);
 	rt_time_t up0 = rt_clock_now();
 	enum exchange_result er = exchange_begin(&x.x);
 	if (w->alog) { /* only the access log wants these */

@@ -246,7 +246,7 @@ int req_validate(struct req *r, const char **why)
 /* Is the peer in trusted_proxies? Only asked when there are some. */
 static bool peer_trusted(const struct req *r, const struct config *cfg)
 {
-	if (!cfg->n_trusted)
+	if (!cfg->trusted.n)
 		return false;
 	struct sockaddr_storage ss = {0};
 	struct sockaddr_in *a4 = (struct sockaddr_in *)&ss;

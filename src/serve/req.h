@@ -20,10 +20,13 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/socket.h>
 #include <sys/types.h>
 
+#include "http/edits.h"
 #include "http/msg.h"
 #include "ops/metrics.h"
+#include "route/match.h"
 #include "serve/worker.h"
 
 #define REQ_MAGIC 0x52455131u
@@ -36,22 +39,54 @@ enum req_result {
 	REQ_ERRORED = 3, /* an error response was sent; close */
 };
 
-#define REQ_TARGET_LOG 128 /* "METHOD target" for log lines, target cut at 100 */
-#define REQ_TARGET     512 /* the request-target, for invalidation */
-#define REQ_LOC	       256 /* Location / Content-Location of a passed response */
+#define REQ_TARGET_LOG 128  /* "METHOD target" for log lines, target cut at 100 */
+#define REQ_TARGET     512  /* the request-target, for invalidation */
+#define REQ_LOC	       256  /* Location / Content-Location of a passed response */
+#define REQ_HOST       256  /* a Host lower-cased without its port */
+#define REQ_VALUES     4096 /* expanded header rule values of one request */
 
+/*
+ * The route a request takes and what it makes of it (serve/routing.c).
+ * Untouched (active false) when the configuration has no routes and no
+ * header rules, so that such a request pays one test; it sits at the end
+ * of struct req for the same reason (its pages are touched only by
+ * requests that use it).
+ */
+struct req_route {
+	bool active;			  /* routing ran for this request */
+	const struct config_route *route; /* NULL: the default */
+	int index;			  /* of the route, -1: none */
+	unsigned backend;		  /* index into the generation's backends */
+	struct tvalue caps[ROUTE_CAPS];	  /* of its regex, into path or host */
+	unsigned n_caps;
+	char host[REQ_HOST]; /* lower-cased, no port */
+	size_t host_len;
+	char path[REQ_TARGET]; /* normalised */
+	size_t path_len;
+	char target[REQ_TARGET]; /* what the backend gets: rewritten, or as sent */
+	size_t target_len;
+	bool rewritten;
+	const char *send_host;	  /* Host for the backend, NULL: the client's */
+	struct hedits req_edits;  /* applied when the head is forwarded */
+	struct hedits resp_edits; /* applied when a response head is written */
+	bool resp_ready;	  /* resp_edits expanded for this response */
+	char request_id[24];
+	char vals[REQ_VALUES]; /* expanded template values */
+	size_t vals_used;
+};
 struct req {
 	unsigned magic;
 	struct worker *w;
-	int fd;			 /* the connection's */
-	struct gen *gen;	 /* held while the request is served (backend/gen.h) */
-	bool closing;		 /* the connection ends after the current response */
-	bool trusted;		 /* the peer is in trusted_proxies */
-	bool override;		 /* it carries a method or URL override field: pass */
-	enum close_reason close; /* why the connection closes, once that is decided;
-				  * CLOSE_COUNT: not decided */
-	char peer[64];		 /* "ip:port" for logs */
-	char peer_ip[48];	 /* for X-Forwarded-For, the access log, trusted_proxies */
+	int fd;				 /* the connection's */
+	struct gen *gen;		 /* held while the request is served (backend/gen.h) */
+	bool closing;			 /* the connection ends after the current response */
+	bool trusted;			 /* the peer is in trusted_proxies */
+	bool override;			 /* it carries a method or URL override field: pass */
+	enum close_reason close;	 /* why the connection closes, once that is decided;
+					  * CLOSE_COUNT: not decided */
+	char peer[64];			 /* "ip:port" for logs */
+	char peer_ip[48];		 /* for X-Forwarded-For, the access log, trusted_proxies */
+	struct sockaddr_storage peer_sa; /* the same, for network tests (routes) */
 
 	/* Request side: buf holds [0, len) received bytes, parsed up to pos. */
 	char *buf;
@@ -78,6 +113,8 @@ struct req {
 	char *obuf;
 	uint32_t ocap;
 	struct hmsg resp;
+
+	struct req_route route; /* last: see struct req_route */
 };
 
 /* Count N bytes (an I/O result; negative: nothing) sent to the client. */

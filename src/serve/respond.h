@@ -15,6 +15,7 @@
 
 #include <stdbool.h>
 
+#include "http/edits.h"
 #include "ops/metrics.h"
 #include "serve/req.h"
 
@@ -31,5 +32,14 @@ enum close_reason respond_close_reason(int status);
  * (r->closing). 0, or the send's negative errno.
  */
 int respond_error(struct req *r, int status, const char *detail, bool keep);
+
+/*
+ * Send a response the configuration makes (a route's redirect or
+ * respond, a 429): STATUS, CTYPE (NULL: none), BODY[0..BLEN), the lines
+ * of EXTRA, then the response header rules. WORD is what the access log
+ * calls it. KEEP as for respond_error. 0, or the send's negative errno.
+ */
+int respond_page(struct req *r, int status, const char *ctype, const char *body, size_t blen,
+		 const struct hedits *extra, bool keep, const char *word);
 
 #endif

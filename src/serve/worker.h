@@ -21,6 +21,7 @@
 #include "ops/metrics.h"
 #include "rt/group.h"
 #include "rt/loop.h"
+#include "route/match.h"
 #include "serve/membuf.h"
 
 struct conn;
@@ -28,10 +29,13 @@ struct alog_loop;
 struct store;
 struct cpool;
 
+struct ratelimit;
+
 struct serve_shared {
-	struct store *store; /* shared by all loops */
-	struct cpool *cpool; /* compression workers; NULL until compression is enabled */
-	atomic_uint nconns;  /* client connections, all loops */
+	struct store *store;	     /* shared by all loops */
+	struct cpool *cpool;	     /* compression workers; NULL until compression is enabled */
+	atomic_uint nconns;	     /* client connections, all loops */
+	struct ratelimit *ratelimit; /* routes' rate limits, all loops (route/ratelimit.h) */
 };
 
 #define WORKER_MAGIC 0x574b5231u
@@ -46,6 +50,8 @@ struct worker {
 	struct rt_group tasks;	     /* fetch and encode tasks: a forced drain cancels them */
 	struct membuf_cache membufs; /* request state and buffers of served connections */
 	struct alog_loop *alog;	     /* this loop's access log half; NULL: no access log */
+	struct route_scratch *route; /* route matching's match data (route/match.h) */
+	unsigned long long req_id_base, req_seq; /* request ids (${request_id}) */
 	struct metrics metrics;
 };
 

@@ -133,7 +133,10 @@ upward rt/task.h '#include "http/msg.h"' rt http nothing
 upward compress/codec.c '#include "cache/key.h"' compress cache "rt http"
 upward ops/log.c '#include "backend/pick.h"' ops backend "rt http compress config"
 upward backend/exchange.c '#include "serve/req.h"' backend serve "$below_backend"
-upward serve/conn.c '#include "daemon/daemon.h"' serve daemon "$below_backend backend"
+upward serve/conn.c '#include "daemon/daemon.h"' serve daemon "$below_backend backend route"
+# Request policy sits beside backend/, not under it.
+upward backend/pick.c '#include "route/match.h"' backend route "$below_backend"
+upward route/match.c '#include "backend/gen.h"' route backend "$below_backend"
 # Siblings that do not list each other.
 upward cache/key.c '#include "config/config.h"' cache config "rt http compress"
 upward config/load.c '#include "cache/store.h"' config cache "rt http compress"
@@ -141,7 +144,7 @@ upward cache/store.c '#include "ops/log.h"' cache ops "rt http compress"
 # The origin is a test program beside the daemon, not above it.
 upward origin/conn.c '#include "serve/req.h"' origin serve "rt http compress"
 upward main.c '#include "origin/origin.h"' main origin \
-	"$below_backend backend serve daemon"
+	"$below_backend backend serve daemon route"
 # Other spellings of the same include.
 upward rt/loop.c '  #  include   "serve/conn.h"' rt serve nothing
 upward rt/io.c '#include "daemon/stats.h" /* a comment */' rt daemon nothing

@@ -42,14 +42,15 @@ TestSuite(config_table, .fini = harness_fini, .timeout = 60);
 
 #define TOP_KEYS                                                                                   \
 	"listen, threads, cache, backends, compression, admin, timeouts, limits, log, "            \
-	"trusted_proxies, underscores_in_headers"
+	"trusted_proxies, underscores_in_headers, routes, request_headers, response_headers, "     \
+	"error_pages"
 #define BACKEND_KEYS                                                                               \
 	"name, servers, balance, pool_size, connect_timeout, first_byte_timeout, "                 \
-	"between_bytes_timeout, retries, health_check"
+	"between_bytes_timeout, retries, health_check, error_pages"
 #define CACHE_KEYS                                                                                 \
 	"memory, max_object_size, default_ttl, heuristic_percent, heuristic_max, grace, "          \
 	"hit_for_miss, key, rules, heuristic_with_credentials"
-#define RULE_KEYS	 "host, path_prefix, ttl, default_ttl, bypass, max_object_size, key"
+#define RULE_KEYS	 "host, path_prefix, ttl, default_ttl, bypass, max_object_size, key, name"
 #define COMPRESSION_KEYS "enabled, workers, queue, min_size, codings, levels, types, bench_on_loop"
 #define LOG_KEYS	 "level, access, access_format"
 #define TIMEOUT_KEYS	 "client_header, client_body, client_idle, send, task_budget, drain"
@@ -883,7 +884,8 @@ static const struct bad_row trusted_rows[] = {
      BASE "trusted_proxies: [\"10.0.0.0/8\", \"::1/200\"]\n",
      {"5:33: trusted_proxies[1]: invalid network '::1/200': invalid prefix length (expected "
       "0..128)"}},
-    {"underscores_in_headers_not_bool", BASE "underscores_in_headers: yes please\n",
+    {"underscores_in_headers_not_bool",
+     BASE "underscores_in_headers: yes please\n",
      {"5:25: underscores_in_headers: expected true or false, got 'yes please'"}},
     {"heuristic_with_credentials_not_bool",
      BASE "cache:\n"

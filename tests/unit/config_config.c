@@ -236,11 +236,11 @@ Test(config, full_file_every_value)
 	cr_assert_eq(cfg->admin.enabled, 1);
 	check_in4(&cfg->admin.listen, "127.0.0.1:0", "127.0.0.1", 0);
 	cr_assert_str_eq(cfg->admin.token, "s3cr3t-T0ken/=");
-	cr_assert_eq(cfg->admin.n_allow, 4);
-	check_cidr(&cfg->admin.allow[0], AF_INET, "10.0.0.0", 8); /* host bits cleared */
-	check_cidr(&cfg->admin.allow[1], AF_INET6, "2001:db8::", 32);
-	check_cidr(&cfg->admin.allow[2], AF_INET, "192.0.2.1", 32);
-	check_cidr(&cfg->admin.allow[3], AF_INET6, "::1", 128);
+	cr_assert_eq(cfg->admin.allow.n, 4);
+	check_cidr(&cfg->admin.allow.v[0], AF_INET, "10.0.0.0", 8); /* host bits cleared */
+	check_cidr(&cfg->admin.allow.v[1], AF_INET6, "2001:db8::", 32);
+	check_cidr(&cfg->admin.allow.v[2], AF_INET, "192.0.2.1", 32);
+	check_cidr(&cfg->admin.allow.v[3], AF_INET6, "::1", 128);
 	cr_assert_eq(cfg->timeouts.client_header_ns, 5 * S);
 	cr_assert_eq(cfg->timeouts.client_body_ns, 60 * S);
 	cr_assert_eq(cfg->timeouts.client_idle_ns, 3600 * S);
@@ -280,9 +280,9 @@ Test(config, defaults)
 	cr_assert_eq(cfg->admin.enabled, 0);
 	cr_assert_null(cfg->admin.listen.spec);
 	cr_assert_null(cfg->admin.token);
-	cr_assert_eq(cfg->admin.n_allow, 2);
-	check_cidr(&cfg->admin.allow[0], AF_INET, "127.0.0.0", 8);
-	check_cidr(&cfg->admin.allow[1], AF_INET6, "::1", 128);
+	cr_assert_eq(cfg->admin.allow.n, 2);
+	check_cidr(&cfg->admin.allow.v[0], AF_INET, "127.0.0.0", 8);
+	check_cidr(&cfg->admin.allow.v[1], AF_INET6, "::1", 128);
 	cr_assert_eq(cfg->timeouts.client_header_ns, 10 * S);
 	cr_assert_eq(cfg->timeouts.client_body_ns, 30 * S);
 	cr_assert_eq(cfg->timeouts.client_idle_ns, 60 * S);
@@ -377,7 +377,7 @@ Test(config_errors, unknown_key_in_backend)
 			 "    servers: [\"127.0.0.1:9000\"]\n",
 			 "t.yaml:4:5: unknown key 'foo' in backends[0]; expected one of: name, "
 			 "servers, balance, pool_size, connect_timeout, first_byte_timeout, "
-			 "between_bytes_timeout, retries, health_check");
+			 "between_bytes_timeout, retries, health_check, error_pages");
 }
 
 Test(config_errors, unknown_key_line3_col5)
@@ -401,7 +401,8 @@ Test(config_errors, unknown_top_level_key)
 	expect_one_error(MINIMAL "listn: x\n",
 			 "t.yaml:5:1: unknown key 'listn' at top level; expected one of: listen, "
 			 "threads, cache, backends, compression, admin, timeouts, limits, log, "
-			 "trusted_proxies, underscores_in_headers");
+			 "trusted_proxies, underscores_in_headers, routes, request_headers, "
+			 "response_headers, error_pages");
 }
 
 Test(config_errors, unknown_keys_other_sections)
@@ -648,7 +649,7 @@ Test(config_errors, many_errors_reported_together)
 	static const char *const want[] = {
 	    "t.yaml:3:1: unknown key 'bogus' at top level; expected one of: listen, threads, "
 	    "cache, backends, compression, admin, timeouts, limits, log, trusted_proxies, "
-	    "underscores_in_headers",
+	    "underscores_in_headers, routes, request_headers, response_headers, error_pages",
 	    "t.yaml:1:10: listen[0]: invalid address '127.0.0.1': missing port (expected "
 	    "HOST:PORT)",
 	    "t.yaml:2:10: threads: 'zero' is not a whole number or \"auto\"",
@@ -658,7 +659,7 @@ Test(config_errors, many_errors_reported_together)
 	    "250ms, 30s, 2m, 1h; units us, ms, s, m, h, d)",
 	    "t.yaml:9:5: unknown key 'extra' in backends[1]; expected one of: name, servers, "
 	    "balance, pool_size, connect_timeout, first_byte_timeout, between_bytes_timeout, "
-	    "retries, health_check",
+	    "retries, health_check, error_pages",
 	    "t.yaml:8:5: backends[1]: missing required key 'name'",
 	    "t.yaml:11:11: cache.memory: invalid size '1.5MiB' (expected e.g. 4096, 16KiB, "
 	    "256MiB, 10MB)",
@@ -761,11 +762,11 @@ Test(config_file, load_from_file)
 	struct config *cfg = config_load(path, &e);
 	cr_assert_null(cfg);
 	cr_assert_eq(e.n, 1, "%s", dump(&e));
-	char want[256];
+	char want[512];
 	snprintf(want, sizeof(want),
 		 "%s:506:1: unknown key 'bad' at top level; expected one of: listen, threads, "
 		 "cache, backends, compression, admin, timeouts, limits, log, trusted_proxies, "
-		 "underscores_in_headers",
+		 "underscores_in_headers, routes, request_headers, response_headers, error_pages",
 		 path);
 	cr_assert_str_eq(e.lines[0], want);
 	config_errors_clear(&e);
@@ -1043,7 +1044,7 @@ Test(config_cache_errors, rule_shapes)
 				 "      ttl: 1h\n"
 				 "      tll: 2h\n",
 			 "t.yaml:9:7: unknown key 'tll' in cache.rules[0]; expected one of: host, "
-			 "path_prefix, ttl, default_ttl, bypass, max_object_size, key");
+			 "path_prefix, ttl, default_ttl, bypass, max_object_size, key, name");
 	expect_one_error(MINIMAL "cache:\n"
 				 "  rules:\n"
 				 "    - ttl: 1h\n"
@@ -1152,7 +1153,7 @@ Test(config_cache_errors, rule_errors_reported_together)
 	    "t.yaml:9:12: cache.rules[0].ttl: invalid duration '-1' (expected e.g. 250ms, 30s, "
 	    "2m, 1h; units us, ms, s, m, h, d)",
 	    "t.yaml:10:7: unknown key 'hots' in cache.rules[1]; expected one of: host, "
-	    "path_prefix, ttl, default_ttl, bypass, max_object_size, key",
+	    "path_prefix, ttl, default_ttl, bypass, max_object_size, key, name",
 	    "t.yaml:10:7: cache.rules[1]: rule does nothing; give at least one of: ttl, "
 	    "default_ttl, bypass, max_object_size, key",
 	};
@@ -1254,8 +1255,8 @@ Test(config_admin, token_and_allow_forms)
 					       "  token: 12345\n"
 					       "  allow: 10.0.0.0/8\n");
 	cr_assert_str_eq(cfg->admin.token, "12345");
-	cr_assert_eq(cfg->admin.n_allow, 1);
-	check_cidr(&cfg->admin.allow[0], AF_INET, "10.0.0.0", 8);
+	cr_assert_eq(cfg->admin.allow.n, 1);
+	check_cidr(&cfg->admin.allow.v[0], AF_INET, "10.0.0.0", 8);
 	config_free(&cfg);
 }
 
@@ -1429,7 +1430,7 @@ Test(config_trusted, default_none_and_forms)
 	/* None by default, loopback included: every client's forwarding
 	 * fields are removed until the operator names its proxies. */
 	struct config *cfg = expect_ok(MINIMAL);
-	cr_assert_eq(cfg->n_trusted, 0);
+	cr_assert_eq(cfg->trusted.n, 0);
 	cr_assert(!trusted(cfg, "127.0.0.1"));
 	cr_assert(!trusted(cfg, "::1"));
 	cr_assert_not(cfg->cache.heuristic_with_credentials);
@@ -1439,11 +1440,11 @@ Test(config_trusted, default_none_and_forms)
 	cr_assert(cfg->underscores_in_headers);
 	config_free(&cfg);
 	cfg = expect_ok(MINIMAL "trusted_proxies: []\n");
-	cr_assert_eq(cfg->n_trusted, 0);
+	cr_assert_eq(cfg->trusted.n, 0);
 	config_free(&cfg);
 	cfg = expect_ok(MINIMAL "trusted_proxies: \"10.1.2.3/8\"\n");
-	cr_assert_eq(cfg->n_trusted, 1);
-	check_cidr(&cfg->trusted[0], AF_INET, "10.0.0.0", 8);
+	cr_assert_eq(cfg->trusted.n, 1);
+	check_cidr(&cfg->trusted.v[0], AF_INET, "10.0.0.0", 8);
 	cr_assert(trusted(cfg, "10.200.0.1"));
 	cr_assert(trusted(cfg, "::ffff:10.0.0.9"));
 	cr_assert(!trusted(cfg, "11.0.0.1"));
@@ -1451,7 +1452,7 @@ Test(config_trusted, default_none_and_forms)
 	config_free(&cfg);
 	cfg = expect_ok(MINIMAL "trusted_proxies: [\"127.0.0.0/8\", \"2001:db8::/32\"]\n"
 				"cache: {heuristic_with_credentials: true}\n");
-	cr_assert_eq(cfg->n_trusted, 2);
+	cr_assert_eq(cfg->trusted.n, 2);
 	cr_assert(trusted(cfg, "127.0.0.1"));
 	cr_assert(trusted(cfg, "2001:db8::7"));
 	cr_assert(!trusted(cfg, "2001:db9::7"));

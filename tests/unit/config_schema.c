@@ -44,7 +44,76 @@ static const struct {
     {"admin.listen", "\"127.0.0.1:19090\""},
     {"log.access", "/nonexistent-ringcache-dir/access.log"},
     {"trusted_proxies", "[\"10.0.0.0/8\"]"},
+    {"backends[].error_pages", "{502: \"down\"}"},
+    {"cache.rules[].name", "static"},
+    {"routes[].name", "api"},
+    {"routes[].match.host", "\"*.example.com\""},
+    {"routes[].match.host_regex", "\"^a\""},
+    {"routes[].match.path", "/x"},
+    {"routes[].match.path_prefix", "/"},
+    {"routes[].match.path_regex", "\"^/(x)$\""},
+    {"routes[].match.method", "[GET]"},
+    {"routes[].match.header", "{name: X-A, equals: b}"},
+    {"routes[].match.query", "{name: a}"},
+    {"routes[].match.client", "[\"10.0.0.0/8\"]"},
+    {"routes[].backend", "app"},
+    {"routes[].redirect.location", "\"https://x${path}\""},
+    {"routes[].respond.body", "hi"},
+    {"routes[].respond.body_file", "/etc/hostname"},
+    {"routes[].respond.headers", "{X-A: b}"},
+    {"routes[].deny", "true"},
+    {"routes[].compression", "true"},
+    {"routes[].backend_host", "app.internal"},
+    {"routes[].rewrite.strip_prefix", "/x"},
+    {"routes[].rewrite.regex", "\"^/(x)\""},
+    {"routes[].rewrite.replace", "\"/y/${1}\""},
+    {"routes[].request_headers.set", "{X-A: b}"},
+    {"routes[].request_headers.add", "{X-B: c}"},
+    {"routes[].request_headers.remove", "[Cookie]"},
+    {"routes[].response_headers.set", "{X-A: b}"},
+    {"routes[].response_headers.add", "{X-B: c}"},
+    {"routes[].response_headers.remove", "[Server]"},
+    {"routes[].error_pages", "{502: \"down\"}"},
+    {"request_headers.set", "{X-A: b}"},
+    {"request_headers.add", "{X-B: c}"},
+    {"request_headers.remove", "[Cookie]"},
+    {"response_headers.set", "{X-A: b}"},
+    {"response_headers.add", "{X-B: c}"},
+    {"response_headers.remove", "[Server]"},
+    {"error_pages", "{404: \"none\"}"},
 };
+
+/*
+ * Rows that exclude others in one item, left out of the every-row file
+ * (its route forwards to a backend, and rewrites with a regex) and
+ * reached by exclusive_rows_are_reachable instead: a route's action is
+ * one of backend, redirect, respond, deny; a body or a body file; a
+ * prefix strip or a regex rewrite.
+ */
+static const char *const exclusive[] = {"routes[].redirect", "routes[].respond", "routes[].deny",
+					"routes[].rewrite.strip_prefix"};
+
+static bool is_exclusive(const struct config_row *r)
+{
+	for (size_t i = 0; i < sizeof(exclusive) / sizeof(exclusive[0]); i++) {
+		size_t n = strlen(exclusive[i]);
+		if (!strncmp(r->path, exclusive[i], n) && (!r->path[n] || r->path[n] == '.'))
+			return true;
+	}
+	return false;
+}
+
+/* A custom row with rows of its own under it (routes[].cache): the rows make it. */
+static bool has_children(const struct config_row *r)
+{
+	char prefix[256];
+	snprintf(prefix, sizeof(prefix), "%s.", r->path);
+	for (size_t i = 0; i < config_schema_n; i++) {
+		if (!strncmp(config_schema[i].path, prefix, strlen(prefix)))
+			return true;
+	}
+	return false;
+}
 
 /* conf/ringcache.yaml sets these to something else on purpose (the demo). */
 static const char *const demo_values[] = {"compression.enabled"};
@@ -238,7 +307,7 @@ static void every_row_tree(bool other, struct tnode *root)
 
 	for (size_t i = 0; i < config_schema_n; i++) {
 		const struct config_row *r = &config_schema[i];
-		if (r->type == CONFIG_SECTION || has_items(r))
+		if (r->type == CONFIG_SECTION || has_items(r) || has_children(r) || is_exclusive(r))
 			continue; /* the rows under them make them */
 		if (is_number(r)) {
 			if (!other && (r->flags & CONFIG_UNSET))
@@ -253,7 +322,8 @@ static void every_row_tree(bool other, struct tnode *root)
 		}
 		const char *ex = example_of(r);
 		cr_assert_not_null(ex, "%s: no default and no example in this test", r->path);
-		if (other || (r->flags & CONFIG_REQUIRED))
+		/* A route needs its action even in the file of defaults. */
+		if (other || (r->flags & CONFIG_REQUIRED) || !strcmp(r->path, "routes[].backend"))
 			tset(root, r->path, ex);
 		else if (r->type == CONFIG_STRING && r->def_str)
 			tset(root, r->path, r->def_str);
@@ -300,6 +370,8 @@ static const void *base_of(const struct config_row *r, const struct config *cfg)
 		return cfg->n_backends ? &cfg->backends[0] : NULL;
 	if (!strncmp(r->path, "cache.rules[].", 14))
 		return cfg->cache.n_rules ? &cfg->cache.rules[0] : NULL;
+	if (!strncmp(r->path, "routes[].", 9))
+		return cfg->n_routes ? &cfg->routes[0] : NULL;
 	cr_assert_null(strstr(r->path, "[]"), "%s: a list this test does not know", r->path);
 	return cfg;
 }
@@ -400,11 +472,20 @@ Test(config_schema, every_section_lists_its_rows)
 		/* A valid file with one unknown key in SEC: the loader names exactly these. */
 		struct tnode all = {0};
 		char key[256], path[256], line[2048];
-		every_row_tree(true, &all);
-		snprintf(key, sizeof(key), "%s%szzz_unknown", sec, *sec ? "." : "");
-		tset(&all, key, "1");
-		char *y = tyaml(&all);
-		tfree(&all);
+		char *y;
+		if (!strcmp(sec, "routes[].redirect") || !strcmp(sec, "routes[].respond")) {
+			/* Actions of their own route (see exclusive[]). */
+			bool redirect = !strcmp(sec, "routes[].redirect");
+			cr_assert(asprintf(&y, MINIMAL "routes:\n  - %s: {%szzz_unknown: 1}\n",
+					   redirect ? "redirect" : "respond",
+					   redirect ? "location: \"/\", " : "") > 0);
+		} else {
+			every_row_tree(true, &all);
+			snprintf(key, sizeof(key), "%s%szzz_unknown", sec, *sec ? "." : "");
+			tset(&all, key, "1");
+			y = tyaml(&all);
+			tfree(&all);
+		}
 		struct config_errors e = {0};
 		cr_assert_null(config_load_string("t.yaml", y, strlen(y), &e), "%s", y);
 		actual_path(sec, path, sizeof(path));
@@ -436,7 +517,7 @@ Test(config_schema, every_row_is_reachable)
 	for (size_t i = 0; i < config_schema_n; i++) {
 		const struct config_row *r = &config_schema[i];
 		const void *base = base_of(r, cfg);
-		if (!base || has_items(r))
+		if (!base || has_items(r) || is_exclusive(r))
 			continue;
 		if (r->type == CONFIG_SECTION && !(r->flags & CONFIG_GIVEN))
 			continue;
@@ -453,6 +534,38 @@ Test(config_schema, every_row_is_reachable)
 	cr_assert_str_eq(cfg->backends[0].servers[0].spec, "127.0.0.1:19000");
 	config_free(&cfg);
 	free(y);
+}
+
+/* The exclusive rows, each in a route of its own kind, hold what it says. */
+Test(config_schema, exclusive_rows_are_reachable)
+{
+	struct config *cfg = load_ok(
+	    MINIMAL "routes:\n"
+		    "  - redirect: {status: 308, location: \"https://x${path}\"}\n"
+		    "  - respond: {status: 503, body_file: /etc/hostname, content_type: a/b,\n"
+		    "              headers: {X-A: b}}\n"
+		    "  - respond: {body: hi}\n"
+		    "  - deny: 451\n"
+		    "  - backend: app\n"
+		    "    rewrite: {strip_prefix: /x}\n");
+	cr_assert_eq(cfg->n_routes, 5);
+	cr_assert_eq(cfg->routes[0].kind, ROUTE_REDIRECT);
+	cr_assert_eq(cfg->routes[0].redirect_status, 308);
+	cr_assert_not_null(cfg->routes[0].location);
+	cr_assert_eq(cfg->routes[1].kind, ROUTE_RESPOND);
+	cr_assert_eq(cfg->routes[1].respond_status, 503);
+	cr_assert_not_null(cfg->routes[1].body);
+	cr_assert_str_eq(cfg->routes[1].content_type, "a/b");
+	cr_assert_eq(cfg->routes[1].respond_headers.n, 1);
+	cr_assert_eq(cfg->routes[2].respond_status, 200);
+	cr_assert_str_eq(cfg->routes[2].body, "hi");
+	cr_assert_eq(cfg->routes[2].body_len, 2);
+	cr_assert_str_eq(cfg->routes[2].content_type, "text/plain; charset=utf-8");
+	cr_assert_eq(cfg->routes[3].kind, ROUTE_DENY);
+	cr_assert_eq(cfg->routes[3].deny_status, 451);
+	cr_assert_eq(cfg->routes[4].kind, ROUTE_BACKEND);
+	cr_assert_str_eq(cfg->routes[4].rewrite.strip_prefix, "/x");
+	config_free(&cfg);
 }
 
 /* Defaults lie inside their ranges; written as the file writes them, they load as defaults. */
@@ -483,7 +596,8 @@ Test(config_schema, defaults_inside_ranges)
 		const struct config_row *r = &config_schema[i];
 		const void *base = base_of(r, cfg);
 		if (!base || has_items(r) || (r->flags & CONFIG_REQUIRED) ||
-		    r->type == CONFIG_SECTION)
+		    r->type == CONFIG_SECTION || has_children(r) ||
+		    !strcmp(r->path, "routes[].backend"))
 			continue;
 		if (r->type == CONFIG_CUSTOM && !r->ops->is_default)
 			continue;
