@@ -4,14 +4,16 @@
 # what is missing, so it is quick when everything is there.
 set -eu
 
-BUILD="build-essential cmake pkg-config liburing-dev libyaml-dev node-llhttp libpcre2-dev libxxhash-dev zlib1g-dev libbrotli-dev libzstd-dev libc-ares-dev"
+# libc-ares-dev: backends[].servers names followed in DNS (backend/dns.c);
+# nettle-dev (libnettle8 at runtime): SHA-1 for ringcache-origin's WebSocket handshake.
+BUILD="build-essential cmake pkg-config liburing-dev libyaml-dev node-llhttp libpcre2-dev libxxhash-dev zlib1g-dev libbrotli-dev libzstd-dev libc-ares-dev nettle-dev"
 # slowhttptest: tests/scenario/hostile_slow.c; clang and libclang-rt-14-dev
 # (libFuzzer, sanitizer runtimes): the tests/fuzz harnesses.
 TEST="libcriterion-dev curl wrk valgrind systemd slowhttptest clang libclang-rt-14-dev"
 case "${1:-all}" in
 	build) PKGS="$BUILD" ;;
 	test|all) PKGS="$BUILD $TEST" ;;
-	runtime) PKGS="liburing2 libyaml-0-2 libpcre2-8-0 libxxhash0 zlib1g libbrotli1 libzstd1 libc-ares2" ;;
+	runtime) PKGS="liburing2 libyaml-0-2 libpcre2-8-0 libxxhash0 zlib1g libbrotli1 libzstd1 libc-ares2 libnettle8" ;;
 	*) echo "usage: $0 [build|test|runtime|all]" >&2; exit 2 ;;
 esac
 

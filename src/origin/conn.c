@@ -5,6 +5,8 @@
  * The parser pauses at the end of every message so the request is answered
  * before the next one is parsed: pipelined requests are answered in order,
  * and bytes after a message stay in the input buffer for the next round.
+ * After a 101 the connection belongs to the WebSocket session (ws.c),
+ * which starts with whatever followed the handshake in that buffer.
  */
 #include "origin/conn.h"
 
@@ -18,6 +20,7 @@
 
 #include "origin/buf.h"
 #include "origin/respond.h"
+#include "origin/ws.h"
 #include "rt/clock.h"
 #include "rt/io.h"
 #include "rt/task.h"
@@ -176,8 +179,8 @@ static int on_message_complete(llhttp_t *p)
 	c->method = llhttp_get_method(p);
 	c->http_major = llhttp_get_http_major(p);
 	c->http_minor = llhttp_get_http_minor(p);
-	/* CONNECT or Upgrade: we never switch protocols, so the answer is
-	 * the last thing on this connection. */
+	/* CONNECT or Upgrade: the answer is the last HTTP on this
+	 * connection (a 101 hands it to the WebSocket session). */
 	c->keep_alive = llhttp_should_keep_alive(p) && !p->upgrade;
 	c->in_message = false;
 	c->complete = true;
@@ -197,7 +200,7 @@ static const llhttp_settings_t settings = {
     .on_message_complete = on_message_complete,
 };
 
-static int answer(struct origin_conn *c, bool *close_conn)
+static int answer(struct origin_conn *c, bool *close_conn, struct ws_opts *ws)
 {
 	struct origin_req rq = {
 	    .method = c->method,
@@ -214,7 +217,7 @@ static int answer(struct origin_conn *c, bool *close_conn)
 	    .body_len = c->body.len,
 	};
 	c->complete = false;
-	return respond(c->fd, &rq, &c->scratch, close_conn);
+	return respond(c->fd, &rq, &c->scratch, close_conn, ws);
 }
 
 /* Half-close, then drain the client's leftovers until it closes too. */
@@ -283,11 +286,18 @@ static void conn_main(void *arg)
 			/* Paused right after the message: the rest is the next one. */
 			c->in_pos = (size_t)(llhttp_get_error_pos(&c->parser) - c->in);
 			bool close_conn = false;
+			struct ws_opts ws;
 			if (e == HPE_PAUSED)
 				llhttp_resume(&c->parser);
-			int r = answer(c, &close_conn);
+			int r = answer(c, &close_conn, &ws);
 			if (r < 0)
 				break;
+			if (r == RESPOND_UPGRADED) {
+				/* HTTP ends here; the rest of the input is frames. */
+				graceful =
+				    ws_session(c->fd, c->in, IN_CAP, c->in_pos, c->in_len, &ws);
+				break;
+			}
 			if (close_conn || e == HPE_PAUSED_UPGRADE) {
 				graceful = true;
 				break;

@@ -6,7 +6,8 @@
  * through query parameters, so tests need no origin configuration. Bodies of
  * any size are written from one static pattern buffer through iovecs: the
  * origin never holds more than a few KiB per response, however large
- * (except encode=, which compresses the body in memory first).
+ * (except encode=, which compresses the body in memory first). A request
+ * that asks for WebSocket gets the handshake's answer instead (ws.h).
  */
 #include "origin/respond.h"
 
@@ -129,8 +130,11 @@ struct params {
 	uint64_t size, lm, close_after;
 	uint64_t delay_ms, drip_ms, chunk;
 	const char *cc, *etag;
-	int encode; /* a coding: the body is sent compressed in it (-1: not) */
-	bool words; /* body of pseudo-random words instead of the pattern */
+	bool force101;	   /* answer 101 and speak WebSocket, asked or not */
+	bool ws_ignore;	   /* answer an upgrade request as if nothing was asked */
+	struct ws_opts ws; /* ws_close_after, ws_silent */
+	int encode;	   /* a coding: the body is sent compressed in it (-1: not) */
+	bool words;	   /* body of pseudo-random words instead of the pattern */
 	int nhdr;
 	struct {
 		const char *name;
@@ -272,6 +276,18 @@ static int parse_params(const char *q, size_t qlen, char *arena, struct params *
 		} else if (!strcmp(name, "close")) {
 			ok = parse_u64(val, 1, &v);
 			p->close = v;
+		} else if (!strcmp(name, "force101")) {
+			ok = parse_u64(val, 1, &v);
+			p->force101 = v;
+		} else if (!strcmp(name, "ws_ignore")) {
+			ok = parse_u64(val, 1, &v);
+			p->ws_ignore = v;
+		} else if (!strcmp(name, "ws_silent")) {
+			ok = parse_u64(val, 1, &v);
+			p->ws.silent = v;
+		} else if (!strcmp(name, "ws_close_after")) {
+			ok = parse_u64(val, UINT32_MAX, &p->ws.close_after);
+			p->ws.has_close_after = true;
 		} else if (!strcmp(name, "hdr")) {
 			char *colon = strchr(val, ':');
 			ok = colon && colon > val && p->nhdr < MAX_EXTRA_HDRS;
@@ -414,10 +430,11 @@ static int head_end(struct buf *b, const struct origin_req *rq, uint64_t reqno, 
 }
 
 /* A small complete response from memory: special paths and errors. BODY
- * is parts[0..nparts) so /echo can send the request back without a copy. */
-static int send_simple(int fd, const struct origin_req *rq, int status, const char *ctype,
-		       const struct iovec *parts, int nparts, uint64_t reqno, bool close,
-		       struct buf *scratch)
+ * is parts[0..nparts) so /echo can send the request back without a copy.
+ * EXTRA (NULL for none) is more header lines, each ending in CRLF. */
+static int send_simple_hdrs(int fd, const struct origin_req *rq, int status, const char *ctype,
+			    const char *extra, const struct iovec *parts, int nparts,
+			    uint64_t reqno, bool close, struct buf *scratch)
 {
 	size_t blen = 0;
 	for (int i = 0; i < nparts; i++)
@@ -427,8 +444,8 @@ static int send_simple(int fd, const struct origin_req *rq, int status, const ch
 	r = r ? r
 	      : buf_printf(scratch,
 			   "Content-Type: %s\r\nCache-Control: no-store\r\n"
-			   "Content-Length: %zu\r\n",
-			   ctype, blen);
+			   "Content-Length: %zu\r\n%s",
+			   ctype, blen, extra ? extra : "");
 	r = r ? r : head_end(scratch, rq, reqno, close);
 	if (r < 0)
 		return r;
@@ -440,6 +457,13 @@ static int send_simple(int fd, const struct origin_req *rq, int status, const ch
 			iov[n++] = parts[i];
 	ssize_t w = rt_writev_all(fd, iov, n, rt_deadline_in(SEND_TIMEOUT));
 	return w < 0 ? (int)w : 0;
+}
+
+static int send_simple(int fd, const struct origin_req *rq, int status, const char *ctype,
+		       const struct iovec *parts, int nparts, uint64_t reqno, bool close,
+		       struct buf *scratch)
+{
+	return send_simple_hdrs(fd, rq, status, ctype, NULL, parts, nparts, reqno, close, scratch);
 }
 
 int respond_error(int fd, int status, struct buf *scratch)
@@ -511,6 +535,14 @@ static int send_stats(int fd, const struct origin_req *rq, const char *q, size_t
 {
 	uint64_t n;
 	const char *key = NULL;
+	if (qlen >= 8 && !memcmp(q, "upgrades", 8) && (qlen == 8 || q[8] == '=')) {
+		char body[64];
+		int len =
+		    snprintf(body, sizeof(body), "{\"upgrades\": %" PRIu64 "}", stats_upgrades());
+		struct iovec part = {body, (size_t)len};
+		return send_simple(fd, rq, 200, "application/json", &part, 1, stats_total(), close,
+				   scratch);
+	}
 	if (qlen >= 4 && !memcmp(q, "key=", 4))
 		key = q + 4;
 	else if (q) {
@@ -688,6 +720,58 @@ static int send_generated(int fd, const struct origin_req *rq, struct buf *scrat
 	return out_flush(&o);
 }
 
+/* --- WebSocket ------------------------------------------------------------------ */
+
+/* The answer to an upgrade request (or to force101): a 101, or the
+ * handshake's refusal (400, 426), after which the connection closes. */
+static int send_upgrade(int fd, const struct origin_req *rq, const struct params *p,
+			const struct ws_request *wr, uint64_t reqno, bool *close_conn,
+			struct buf *scratch)
+{
+	int status = 101;
+	const char *why = p->force101 ? NULL
+				      : ws_handshake_check(wr, rq->method, rq->http_major,
+							   rq->http_minor, &status);
+	if (why) {
+		char body[160];
+		int len = snprintf(body, sizeof(body), "bad WebSocket handshake: %s\n", why);
+		struct iovec part = {body, (size_t)len};
+		*close_conn = true;
+		if (status != 426)
+			return send_simple_hdrs(fd, rq, status, "text/plain", NULL, &part, 1, reqno,
+						true, scratch);
+		/* A 426 names the protocol, and Upgrade is hop-by-hop (RFC 9110
+		 * 7.8); the check refused HTTP/1.0, so no keep-alive is added. */
+		return send_simple_hdrs(fd, rq, status, "text/plain",
+					"Upgrade: websocket\r\nSec-WebSocket-Version: 13\r\n"
+					"Connection: upgrade, close\r\n",
+					&part, 1, reqno, false, scratch);
+	}
+
+	int r = head_start(scratch, 101, p);
+	r = r ? r : buf_printf(scratch, "Upgrade: websocket\r\nConnection: Upgrade\r\n");
+	if (wr->key) {
+		char accept[WS_ACCEPT_LEN + 1];
+		ws_accept(wr->key, wr->key_len, accept);
+		r = r ? r : buf_printf(scratch, "Sec-WebSocket-Accept: %s\r\n", accept);
+	}
+	for (int i = 0; i < p->nhdr; i++)
+		r = r ? r
+		      : buf_printf(scratch, "%.*s: %s\r\n", (int)p->hdr[i].name_len, p->hdr[i].name,
+				   p->hdr[i].value);
+	/* No Connection: keep-alive for an HTTP/1.0 force101: the head says Upgrade. */
+	r = r ? r : head_end(scratch, NULL, reqno, false);
+	if (r < 0)
+		return r;
+	if (p->delay_ms && (r = rt_sleep_until(rt_clock_now() + p->delay_ms * RT_MS)) < 0)
+		return r;
+	ssize_t w = rt_send_all(fd, scratch->p, scratch->len, rt_deadline_in(SEND_TIMEOUT));
+	if (w < 0)
+		return (int)w;
+	stats_count_upgrade();
+	return RESPOND_UPGRADED;
+}
+
 /* BLEN bytes of FIXED (or of the pattern) compressed in C; malloc'd. */
 static char *encode_body(const char *fixed, uint64_t blen, enum coding c, size_t *outlen)
 {
@@ -725,7 +809,8 @@ fail:
 	return NULL;
 }
 
-int respond(int fd, const struct origin_req *rq, struct buf *scratch, bool *close_conn)
+int respond(int fd, const struct origin_req *rq, struct buf *scratch, bool *close_conn,
+	    struct ws_opts *ws)
 {
 	const char *t;
 	size_t tlen;
@@ -755,6 +840,14 @@ int respond(int fd, const struct origin_req *rq, struct buf *scratch, bool *clos
 		return -ENOMEM;
 	if (parse_params(q, qlen, arena, &p, &bad) < 0) {
 		int r = send_bad_param(fd, rq, bad, reqno, *close_conn, scratch);
+		free(arena);
+		return r;
+	}
+	struct ws_request wr;
+	ws_request_parse(rq->hdrs, rq->hdrs_len, &wr);
+	if (p.force101 || (ws_request_asked(&wr) && !p.ws_ignore)) {
+		int r = send_upgrade(fd, rq, &p, &wr, reqno, close_conn, scratch);
+		*ws = p.ws;
 		free(arena);
 		return r;
 	}

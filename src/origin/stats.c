@@ -23,6 +23,7 @@ static struct entry **buckets;
 static size_t nbuckets; /* power of two */
 static size_t nkeys;
 static uint64_t total;
+static uint64_t upgrades;
 
 static uint64_t hash_key(const char *s, size_t len)
 {
@@ -60,6 +61,7 @@ static void clear_locked(void)
 	}
 	nkeys = 0;
 	total = 0;
+	upgrades = 0;
 }
 
 void stats_destroy(void)
@@ -146,6 +148,21 @@ uint64_t stats_get(const char *target, size_t len)
 	pthread_mutex_lock(&lock);
 	struct entry *e = find_locked(target, len, h);
 	uint64_t n = e ? e->count : 0;
+	pthread_mutex_unlock(&lock);
+	return n;
+}
+
+void stats_count_upgrade(void)
+{
+	pthread_mutex_lock(&lock);
+	upgrades++;
+	pthread_mutex_unlock(&lock);
+}
+
+uint64_t stats_upgrades(void)
+{
+	pthread_mutex_lock(&lock);
+	uint64_t n = upgrades;
 	pthread_mutex_unlock(&lock);
 	return n;
 }

@@ -21,6 +21,10 @@ uint64_t stats_count(const char *target, size_t len);
 uint64_t stats_total(void);
 /* Requests seen for exactly TARGET since the last reset. */
 uint64_t stats_get(const char *target, size_t len);
+/* Count one 101 sent (an accepted WebSocket handshake, or force101). */
+void stats_count_upgrade(void);
+/* 101s sent since the last reset. */
+uint64_t stats_upgrades(void);
 /* Zero every counter. */
 void stats_reset(void);
 
