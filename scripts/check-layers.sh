@@ -18,10 +18,11 @@ compress: rt http
 cache: rt http compress
 config: rt http compress
 ops: rt http compress config
+route: rt http compress cache config ops
 backend: rt http compress cache config ops
-serve: rt http compress cache config ops backend
-daemon: rt http compress cache config ops backend serve
-main: rt http compress cache config ops backend serve daemon
+serve: rt http compress cache config ops backend route
+daemon: rt http compress cache config ops backend serve route
+main: rt http compress cache config ops backend serve daemon route
 origin: rt http compress
 '
 
