@@ -156,6 +156,7 @@ int main(int argc, char **argv)
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGHUP);
 	sigaddset(&set, SIGUSR1);
+	sigaddset(&set, RESOLVE_SIGNAL); /* the resolver posted address sets (daemon/resolve.h) */
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
@@ -183,18 +184,27 @@ int main(int argc, char **argv)
 		daemon_loops_alive(&d); /* posts the first ping */
 	for (;;) {
 		int sig = 0;
-		if (wd_usec) {
-			/* Ping every third of the interval, measured from an
-			 * absolute time: other signals (SIGHUP, SIGUSR1) that
-			 * wake this thread must not push the ping back. */
-			rt_time_t now = rt_clock_now();
-			if (now >= next_ping) {
-				if (daemon_loops_alive(&d))
-					notify_send("WATCHDOG=1");
-				next_ping = now + wd_usec / 3 * 1000;
-				continue;
-			}
-			uint64_t left_ns = next_ping - now;
+		/* Two things come at a time rather than with a signal: the
+		 * watchdog ping, every third of the interval measured from an
+		 * absolute time (other signals that wake this thread must not
+		 * push it back), and the new generation for address sets the
+		 * resolver posted (a burst of them is taken at once). */
+		rt_time_t now = rt_clock_now();
+		if (wd_usec && now >= next_ping) {
+			if (daemon_loops_alive(&d))
+				notify_send("WATCHDOG=1");
+			next_ping = now + wd_usec / 3 * 1000;
+			continue;
+		}
+		rt_time_t due = resolve_due(&d.res);
+		if (due <= now) {
+			daemon_follow(&d);
+			continue;
+		}
+		if (wd_usec && next_ping < due)
+			due = next_ping;
+		if (due != RT_NEVER) {
+			uint64_t left_ns = due - now;
 			struct timespec ts = {.tv_sec = (time_t)(left_ns / 1000000000),
 					      .tv_nsec = (long)(left_ns % 1000000000)};
 			siginfo_t info;
@@ -202,6 +212,10 @@ int main(int argc, char **argv)
 			if (sig < 0)
 				continue; /* the time came (EAGAIN), or EINTR */
 		} else if (sigwait(&set, &sig) != 0) {
+			continue;
+		}
+		if (sig == RESOLVE_SIGNAL) {
+			resolve_woken(&d.res);
 			continue;
 		}
 		if (sig == SIGTERM || sig == SIGINT) {

@@ -4,6 +4,7 @@
 
 #include <assert.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -29,7 +30,10 @@ static const struct config_backend *bcfg_of(const struct exchange *x)
 void exchange_server(const struct exchange *x, char *out, size_t cap)
 {
 	const struct config_backend *cb = bcfg_of(x);
-	snprintf(out, cap, "%s %s", cb->name, cb->servers[x->bc.server].spec);
+	if (x->bc.server < cb->n_servers)
+		snprintf(out, cap, "%s %s", cb->name, cb->servers[x->bc.server].spec);
+	else
+		snprintf(out, cap, "%s -", cb->name); /* it has no server */
 }
 
 /* The attempt on SERVER failed and the request goes to another one. */
@@ -208,7 +212,7 @@ static enum head_end read_head(struct exchange *x, struct head_fail *hf)
 enum exchange_result exchange_begin(struct exchange *x)
 {
 	x->magic = EXCHANGE_MAGIC;
-	x->bc.fd = -1;
+	x->bc = (struct bconn){.fd = -1, .server = UINT_MAX};
 	x->attempts = 0;
 	x->returned = false;
 	struct backend_rt *brt = &x->g->backends[x->backend];
@@ -217,6 +221,15 @@ enum exchange_result exchange_begin(struct exchange *x)
 	const bool again = x->idempotent && !x->has_body;
 	struct backend_try t;
 	backend_try_init(&t, brt, x->req);
+	if (t.server < 0) {
+		/* Its servers are names that never resolved: nothing to try. */
+		x->status = 502;
+		x->why = "no server (its names do not resolve yet)";
+		x->err = 0;
+		METRIC_INC(x->b->metrics, backend_errors);
+		log_warn("%s: 502: backend %s: %s", x->who, cb->name, x->why);
+		return EXCHANGE_FAILED;
+	}
 	bool sent = false;
 	for (;;) {
 		unsigned server = (unsigned)t.server;

@@ -2,14 +2,93 @@
 #include "backend/gen.h"
 #include "rt/obj.h"
 
+#include <arpa/inet.h>
 #include <assert.h>
 #include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "backend/pool.h"
 
-struct gen *gen_create(struct config *cfg, unsigned nworkers, uint64_t id)
+static void bcfg_free(struct config_backend *b)
+{
+	for (size_t i = 0; i < b->n_servers; i++)
+		free(b->servers[i].spec); /* host is the config's */
+	free(b->servers);
+	free(b->weights);
+	b->servers = NULL;
+	b->weights = NULL;
+	b->n_servers = 0;
+}
+
+/* Append A (weight W) to OUT unless an earlier server has its address. */
+static void bcfg_add(struct config_backend *out, const struct config_addr *a, uint32_t w)
+{
+	for (size_t i = 0; i < out->n_servers; i++) {
+		if (config_addr_equal(&out->servers[i], a)) {
+			free(a->spec);
+			return;
+		}
+	}
+	out->servers[out->n_servers] = *a;
+	out->weights[out->n_servers++] = w;
+}
+
+/* IN with its names' addresses as servers, into OUT. 0 or -ENOMEM. */
+static int bcfg_expand(struct config_backend *out, const struct config_backend *in,
+		       gen_names_fn names, void *ctx)
+{
+	*out = *in;
+	out->servers = NULL;
+	out->weights = NULL;
+	out->n_servers = 0;
+	size_t cap = 0;
+	for (size_t i = 0; i < in->n_servers; i++) {
+		const struct config_addr *a = &in->servers[i];
+		const struct dns_set *set = a->host && names ? names(ctx, a->host, a->port) : NULL;
+		cap += a->host ? (set ? set->n : 0) : 1;
+	}
+	out->servers = calloc(cap ? cap : 1, sizeof(*out->servers));
+	out->weights = calloc(cap ? cap : 1, sizeof(*out->weights));
+	if (!out->servers || !out->weights)
+		goto fail;
+	for (size_t i = 0; i < in->n_servers; i++) {
+		const struct config_addr *a = &in->servers[i];
+		uint32_t w = in->weights ? in->weights[i] : 1;
+		if (!a->host) {
+			struct config_addr c = *a;
+			if (!(c.spec = strdup(a->spec)))
+				goto fail;
+			bcfg_add(out, &c, w);
+			continue;
+		}
+		const struct dns_set *set = names ? names(ctx, a->host, a->port) : NULL;
+		for (size_t k = 0; set && k < set->n; k++) {
+			const struct dns_addr *d = &set->addr[k];
+			char ip[INET6_ADDRSTRLEN] = "?";
+			const void *raw =
+			    d->sa.ss_family == AF_INET
+				? (const void *)&((const struct sockaddr_in *)&d->sa)->sin_addr
+				: (const void *)&((const struct sockaddr_in6 *)&d->sa)->sin6_addr;
+			inet_ntop(d->sa.ss_family, raw, ip, sizeof(ip));
+			struct config_addr c = {
+			    .host = a->host, .port = a->port, .salen = d->salen};
+			memcpy(&c.sa, &d->sa, d->salen);
+			if (asprintf(&c.spec, "%s (%s)", a->spec, ip) < 0)
+				goto fail;
+			bcfg_add(out, &c, w);
+		}
+	}
+	return 0;
+fail:
+	bcfg_free(out);
+	return -ENOMEM;
+}
+
+struct gen *gen_create(struct config *cfg, gen_names_fn names, void *ctx, unsigned nworkers,
+		       uint64_t id)
 {
 	struct gen *g = calloc(1, sizeof(*g));
 	if (!g)
@@ -18,24 +97,30 @@ struct gen *gen_create(struct config *cfg, unsigned nworkers, uint64_t id)
 	g->nworkers = nworkers;
 	g->slots = aligned_alloc(64, nworkers * sizeof(*g->slots));
 	g->backends = calloc(cfg->n_backends ? cfg->n_backends : 1, sizeof(*g->backends));
-	if (!g->slots || !g->backends)
+	g->bcfg = calloc(cfg->n_backends ? cfg->n_backends : 1, sizeof(*g->bcfg));
+	if (!g->slots || !g->backends || !g->bcfg)
 		goto fail;
 	memset(g->slots, 0, nworkers * sizeof(*g->slots));
 	for (unsigned i = 0; i < nworkers; i++)
 		rt_group_init(&g->slots[i].probes);
 	for (size_t b = 0; b < cfg->n_backends; b++) {
-		g->backends[b].cfg = &cfg->backends[b];
+		if (bcfg_expand(&g->bcfg[b], &cfg->backends[b], names, ctx) < 0)
+			goto fail;
+		g->backends[b].cfg = &g->bcfg[b];
+		g->n_backends = b + 1;
 		if (backend_rt_init(&g->backends[b]) < 0)
 			goto fail;
-		g->n_backends = b + 1;
 	}
 	g->cfg = cfg;
 	g->magic = GEN_MAGIC;
 	atomic_init(&g->live, nworkers + 1);
 	return g;
 fail:
-	for (size_t b = 0; b < g->n_backends; b++)
+	for (size_t b = 0; b < g->n_backends; b++) {
 		backend_rt_free(&g->backends[b]);
+		bcfg_free(&g->bcfg[b]);
+	}
+	free(g->bcfg);
 	free(g->backends);
 	free(g->slots);
 	free(g);
@@ -44,8 +129,11 @@ fail:
 
 static void gen_free(struct gen *g)
 {
-	for (size_t b = 0; b < g->n_backends; b++)
+	for (size_t b = 0; b < g->n_backends; b++) {
 		backend_rt_free(&g->backends[b]);
+		bcfg_free(&g->bcfg[b]);
+	}
+	free(g->bcfg);
 	free(g->backends);
 	config_free(&g->cfg);
 	for (unsigned i = 0; i < g->nworkers; i++)

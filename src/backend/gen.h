@@ -15,6 +15,17 @@
  * loop's thread, so a hold is an increment on a line no other thread
  * touches. `live` counts the loops (plus the main thread) that have not
  * released the generation yet; the one that brings it to zero frees it.
+ *
+ * Servers written as DNS names. A config's "host:port" server is a name,
+ * not an address (config_addr.host); a generation is where it becomes
+ * servers: one per address the name has when the generation is made (the
+ * item's weight each), in the backend's own copy of its config (bcfg),
+ * which is what the selection state, pools, probes and stats see. So a
+ * server index means one address on every loop for the generation's
+ * life, and a new address set is a new generation (daemon/resolve.h),
+ * switched to like a reload: pools and health of addresses that stay
+ * carry over (gen_switch, health_inherit), requests on removed ones end
+ * on the old generation.
  */
 #ifndef RINGCACHE_BACKEND_GEN_H
 #define RINGCACHE_BACKEND_GEN_H
@@ -23,6 +34,7 @@
 #include <stdint.h>
 
 #include "backend/bloop.h"
+#include "backend/dns.h"
 #include "backend/pick.h"
 #include "config/config.h"
 #include "rt/group.h"
@@ -39,8 +51,13 @@ struct gen_slot {
 
 struct gen {
 	unsigned magic;
-	uint64_t id; /* 1 for the config the daemon started with, then +1 per reload */
-	struct config *cfg;
+	uint64_t
+	    id; /* 1 for the config the daemon started with, then +1 per reload or DNS change */
+	struct config *cfg; /* a reference (config_hold): DNS changes share one config */
+	/* [n_backends]: cfg's backends with every name's addresses as servers
+	 * (spec "HOST:PORT (ADDR)", host borrowed from cfg); the rest of each
+	 * is cfg's, borrowed. backends[i].cfg points here. */
+	struct config_backend *bcfg;
 	struct backend_rt *backends;
 	size_t n_backends;
 	unsigned nworkers;
@@ -48,9 +65,22 @@ struct gen {
 	struct gen_slot *slots;
 };
 
-/* Build a generation owning CFG (main thread). NULL on ENOMEM (CFG is then
- * still the caller's). */
-struct gen *gen_create(struct config *cfg, unsigned nworkers, uint64_t id);
+/* The addresses of the name (HOST, PORT) a server is written as, or NULL
+ * while it never resolved (it has no server in the generation then). The
+ * set need only live until gen_create returns. */
+typedef const struct dns_set *(*gen_names_fn)(void *ctx, const char *host, uint16_t port);
+
+/*
+ * Build a generation (main thread) that takes over the caller's reference
+ * to CFG, with NAMES(CTX, ...) giving the addresses of names (NULL: none
+ * resolve). A backend's servers are its numeric ones and every address of
+ * its names, in the order written; an address two entries give (a name
+ * and an IP, two names) is one server, with the first one's weight. A
+ * backend may end up with no server: its requests get 502 then. NULL on
+ * ENOMEM (the reference is then still the caller's).
+ */
+struct gen *gen_create(struct config *cfg, gen_names_fn names, void *ctx, unsigned nworkers,
+		       uint64_t id);
 
 /* The main thread lets go of G (after every loop has switched away from it,
  * or at exit). */

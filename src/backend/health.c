@@ -72,7 +72,14 @@ static int probe_once(const struct config_backend *b, unsigned server, char *why
 	hbuf_puts(&q, "GET ");
 	hbuf_puts(&q, h->path);
 	hbuf_puts(&q, " HTTP/1.1\r\nHost: ");
-	hbuf_puts(&q, h->host ? h->host : a->spec);
+	/* A name's address is probed as the name: what a virtual host
+	 * behind it answers to. */
+	if (h->host)
+		hbuf_puts(&q, h->host);
+	else if (a->host)
+		hbuf_printf(&q, "%s:%u", a->host, a->port);
+	else
+		hbuf_puts(&q, a->spec);
 	hbuf_puts(&q, "\r\nUser-Agent: ringcache-health\r\nConnection: close\r\n\r\n");
 	if (q.overflow) {
 		snprintf(why, cap, "probe request too long");

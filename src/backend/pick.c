@@ -32,12 +32,14 @@ int backend_rt_init(struct backend_rt *b)
 	unsigned total = 0;
 	for (size_t i = 0; i < n; i++)
 		total += weight_of(cfg, i);
-	b->sched = calloc(total, sizeof(*b->sched));
-	b->active = calloc(n, sizeof(*b->active));
-	b->health = calloc(n, sizeof(*b->health));
-	long *cur = calloc(n, sizeof(*cur));
+	/* A backend whose names do not resolve yet has no server: one slot
+	 * each anyway, so that NULL means out of memory. */
+	b->sched = calloc(total ? total : 1, sizeof(*b->sched));
+	b->active = calloc(n ? n : 1, sizeof(*b->active));
+	b->health = calloc(n ? n : 1, sizeof(*b->health));
+	long *cur = calloc(n ? n : 1, sizeof(*cur));
 	b->ring_len = (size_t)total * 40;
-	b->ring = calloc(b->ring_len, sizeof(*b->ring));
+	b->ring = calloc(b->ring_len ? b->ring_len : 1, sizeof(*b->ring));
 	if (!b->sched || !b->active || !cur || !b->ring || !b->health) {
 		free(cur);
 		backend_rt_free(b);
@@ -112,6 +114,8 @@ int backend_pick(struct backend_rt *b, const struct hmsg *req, uint64_t avoid)
 	const struct config_backend *cfg = b->cfg;
 	unsigned n = (unsigned)cfg->n_servers;
 	bool hc = cfg->health.enabled;
+	if (n == 0)
+		return -1; /* its names do not resolve (yet) */
 	if (n == 1)
 		return avoided(avoid, 0) ? -1 : 0;
 	/* The shared position only where it is used: it is a cache line all
@@ -195,7 +199,7 @@ void backend_try_init(struct backend_try *t, struct backend_rt *b, const struct 
 
 bool backend_try_next(struct backend_try *t, struct backend_rt *b, const struct hmsg *req)
 {
-	if (t->left == 0 || rt_task_cancelled())
+	if (t->left == 0 || t->server < 0 || rt_task_cancelled())
 		return false; /* a cancelled request goes nowhere else */
 	if (t->server < 64)
 		t->tried |= 1ull << t->server;

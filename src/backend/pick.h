@@ -63,7 +63,8 @@ void backend_rt_free(struct backend_rt *b);
  * the keys. Servers the health probes marked down are skipped while any
  * other is up; servers whose bit is set in AVOID (those a request already
  * tried; servers past 64 cannot be avoided) are skipped always. Returns
- * the server, or -1 when AVOID leaves none.
+ * the server, or -1 when AVOID leaves none or B has none (its names do
+ * not resolve yet).
  */
 int backend_pick(struct backend_rt *b, const struct hmsg *req, uint64_t avoid);
 

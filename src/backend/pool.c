@@ -163,7 +163,7 @@ struct bpools *bpools_new(struct backend_rt *backends, size_t n)
 	ps->pool = calloc(n ? n : 1, sizeof(*ps->pool));
 	for (size_t b = 0; ps->pool && b < n; b++) {
 		const struct config_backend *cb = backends[b].cfg;
-		ps->pool[b] = calloc(cb->n_servers, sizeof(struct bpool));
+		ps->pool[b] = calloc(cb->n_servers ? cb->n_servers : 1, sizeof(struct bpool));
 		if (!ps->pool[b])
 			break;
 		for (size_t s = 0; s < cb->n_servers; s++)

@@ -24,7 +24,8 @@
  *   threads: 2                      # or "auto" (online CPUs)
  *   backends:
  *     - name: app
- *       servers: ["127.0.0.1:9000"] # numeric IP:PORT, or host:port resolved at load;
+ *       servers: ["127.0.0.1:9000"] # numeric IP:PORT, or host:port: a DNS name the
+ *                                   # resolver follows (every address a server);
  *                                   # an item may be {address: "IP:PORT", weight: 3}
  *       balance: round_robin        # round_robin (by weight) | least_connections | hash
  *                                   # (consistent hashing on host + request-target)
@@ -38,7 +39,7 @@
  *                                   # response head for idempotent ones without a body
  *       health_check:               # active probes; absent: none
  *         path: /healthz            # GET this (default "/")
- *         host: app.internal        # Host of the probe (default: the server address)
+ *         host: app.internal        # Host of the probe (default: the server as written)
  *         interval: 2s              # between probes (10ms..1h)
  *         timeout: 1s               # the whole probe: connect, send, status line
  *         rise: 2                   # good probes in a row to go back into rotation
@@ -47,6 +48,12 @@
  *       error_pages:                # bodies instead of the built-in text for this
  *         502: "<h1>down</h1>"      # backend's 5xx: a string, or {body | file,
  *                                   # content_type} (default text/html)
+ *   resolver:                       # DNS for servers given as host:port (docs/routing.md)
+ *     servers: ["127.0.0.1:53"]     # "IP", "IP:PORT" or "[IPv6]:PORT" (default: the
+ *                                   # nameservers of /etc/resolv.conf)
+ *     interval: 5s                  # between two lookups of a name (10ms..1h)
+ *     timeout: 2s                   # a whole lookup, A and AAAA; a failed one keeps
+ *                                   # the name's last good addresses
  *   cache:
  *     memory: 256MiB
  *     max_object_size: 32MiB       # bigger responses are streamed, not stored
@@ -186,6 +193,7 @@
 #ifndef RINGCACHE_CONFIG_H
 #define RINGCACHE_CONFIG_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -198,7 +206,16 @@
 struct config_addr {
 	char *spec; /* as written in the file, e.g. "127.0.0.1:8080" */
 	struct sockaddr_storage sa;
-	socklen_t salen;
+	socklen_t salen; /* 0: a name not resolved yet (HOST) */
+	/*
+	 * backends[].servers only: the DNS name of a "host:port" server. It is
+	 * not resolved at load; the daemon's resolver follows it and each
+	 * configuration generation has one server per address it has
+	 * (backend/gen.h): in the config SA is unset (SALEN 0), in a
+	 * generation's server it is that address. NULL: written as an address.
+	 */
+	char *host;
+	uint16_t port; /* of HOST */
 };
 
 /* How a backend spreads requests over its servers. */
@@ -424,6 +441,9 @@ enum config_access_format {
 
 struct config {
 	unsigned magic;
+	/* References (config_hold): generations made for DNS changes share the
+	 * config of the one before them. */
+	_Atomic unsigned refs;
 	char *path;
 
 	struct config_addr *listen;
@@ -484,11 +504,18 @@ struct config {
 		uint64_t max_body_size; /* request body bytes; 0: no limit */
 	} limits;
 
+	struct {
+		struct config_addr *servers; /* DNS servers; none: /etc/resolv.conf's */
+		size_t n_servers;
+		uint64_t interval_ns; /* between two lookups of a name */
+		uint64_t timeout_ns;  /* a whole lookup */
+	} resolver;
+
 	struct config_cidrs trusted; /* trusted_proxies; empty: none */
 	struct config_route *routes; /* first match wins; none: all to backends[0] */
 	size_t n_routes;
 	struct config_hdr_rules req_headers, resp_headers; /* global rules */
-	struct config_error_pages error_pages;		    /* global */
+	struct config_error_pages error_pages;		   /* global */
 
 	/* "FILE:LINE:COL: warning: ..." lines of a config that loaded: what
 	 * is allowed but likely wrong (a route that is never reached). */
@@ -520,8 +547,12 @@ struct config *config_load(const char *path, struct config_errors *errs);
 struct config *config_load_string(const char *name, const char *yaml, size_t len,
 				  struct config_errors *errs);
 
-/* Free a config and NULL the caller's pointer. Accepts *cfgp == NULL. */
+/* Drop a reference to a config (the last one frees it) and NULL the
+ * caller's pointer. Accepts *cfgp == NULL. */
 void config_free(struct config **cfgp);
+
+/* Another reference to CFG (any thread; atomic); returns CFG. */
+struct config *config_hold(struct config *cfg);
 
 void config_errors_clear(struct config_errors *errs);
 
@@ -553,7 +584,8 @@ int config_parse_size(const char *s, uint64_t *out);
 int config_parse_duration(const char *s, uint64_t *out_ns);
 int config_parse_addr(const char *s, struct config_addr *out); /* numeric or resolved host */
 
-/* The same socket address (family, address and port; the spec aside). */
+/* The same socket address (family, address and port; the spec aside); for
+ * names not resolved yet, the same host (in any case) and port. */
 bool config_addr_equal(const struct config_addr *a, const struct config_addr *b);
 
 /*

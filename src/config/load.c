@@ -40,9 +40,19 @@ void config_free(struct config **cfgp)
 {
 	if (!cfgp || !*cfgp)
 		return;
-	assert((*cfgp)->magic == CONFIG_MAGIC);
-	config_destroy(*cfgp);
+	struct config *cfg = *cfgp;
 	*cfgp = NULL;
+	assert(cfg->magic == CONFIG_MAGIC);
+	if (atomic_fetch_sub_explicit(&cfg->refs, 1, memory_order_acq_rel) == 1)
+		config_destroy(cfg);
+}
+
+struct config *config_hold(struct config *cfg)
+{
+	assert(cfg && cfg->magic == CONFIG_MAGIC);
+	unsigned old = atomic_fetch_add_explicit(&cfg->refs, 1, memory_order_relaxed);
+	assert(old > 0);
+	return cfg;
 }
 
 static void load_root(struct walk *w, yaml_node_t *root)
@@ -118,6 +128,7 @@ struct config *config_load_string(const char *name, const char *yaml, size_t len
 		return NULL;
 	}
 	cfg->magic = CONFIG_MAGIC;
+	atomic_init(&cfg->refs, 1);
 	ld.cfg = cfg;
 	if (config_table_init(&config_schema_table, "", cfg, cfg) < 0)
 		walk_oom(&ld);

@@ -30,7 +30,7 @@ static void addrs_free(struct config_addr *a, size_t n)
  * A single address string or a list of them. Entries that fail are reported
  * and skipped; the caller notices the error count anyway.
  */
-static void read_addr_list(struct walk *w, yaml_node_t *n, const char *path, bool port0,
+static void read_addr_list(struct walk *w, yaml_node_t *n, const char *path, unsigned flags,
 			   bool unique, struct config_addr **out, size_t *n_out)
 {
 	char sub[WALK_PATH_MAX];
@@ -41,7 +41,7 @@ static void read_addr_list(struct walk *w, yaml_node_t *n, const char *path, boo
 			walk_oom(w);
 			return;
 		}
-		if (walk_addr(w, n, path, port0, a)) {
+		if (walk_addr(w, n, path, flags, a)) {
 			*out = a;
 			*n_out = 1;
 		} else {
@@ -68,7 +68,7 @@ static void read_addr_list(struct walk *w, yaml_node_t *n, const char *path, boo
 	for (size_t i = 0; i < cnt; i++) {
 		yaml_node_t *item = walk_item(w, n, i);
 		walk_index(sub, sizeof(sub), path, i);
-		if (!item || !walk_addr(w, item, sub, port0, &a[got]))
+		if (!item || !walk_addr(w, item, sub, flags, &a[got]))
 			continue;
 		/*
 		 * Two listeners on one address would only fail later, at bind
@@ -99,7 +99,7 @@ static void listen_read(struct walk *w, const struct config_row *row, yaml_node_
 			const char *path, void *base)
 {
 	struct config *cfg = base;
-	read_addr_list(w, n, path, true, true, &cfg->listen, &cfg->n_listen);
+	read_addr_list(w, n, path, CONFIG_PORT0, true, &cfg->listen, &cfg->n_listen);
 }
 
 static void listen_release(const struct config_table *t, const struct config_row *row, void *base)
@@ -228,7 +228,9 @@ static void check_duplicate_servers(struct walk *w, yaml_node_t *list, const cha
 /*
  * An address or a list whose items are addresses or {address: ...,
  * weight: N} mappings (the "backends[].servers[]" rows). Weights default
- * to that row's default.
+ * to that row's default. A "host:port" is kept as a name (CONFIG_FOLLOW):
+ * the daemon's resolver looks it up, and every address it has becomes a
+ * server with the item's weight.
  */
 static void servers_read(struct walk *w, const struct config_row *row, yaml_node_t *n,
 			 const char *path, void *base)
@@ -238,7 +240,7 @@ static void servers_read(struct walk *w, const struct config_row *row, yaml_node
 
 	if (n->type != YAML_SEQUENCE_NODE) {
 		struct config_server one;
-		read_addr_list(w, n, path, false, false, &b->servers, &b->n_servers);
+		read_addr_list(w, n, path, CONFIG_FOLLOW, false, &b->servers, &b->n_servers);
 		if (!b->n_servers)
 			return;
 		if (config_table_init(w->table, "backends[].servers[]", &one, w->cfg) < 0 ||
@@ -272,7 +274,7 @@ static void servers_read(struct walk *w, const struct config_row *row, yaml_node
 		if (item->type == YAML_MAPPING_NODE)
 			walk_section(w, item, "backends[].servers[]", sub, &s);
 		else
-			walk_addr(w, item, sub, false, &s.address);
+			walk_addr(w, item, sub, CONFIG_FOLLOW, &s.address);
 		if (!s.address.spec)
 			continue;
 		b->servers[b->n_servers] = s.address;
@@ -292,6 +294,114 @@ static void servers_release(const struct config_table *t, const struct config_ro
 }
 
 const struct config_ops read_servers_ops = {.read = servers_read, .release = servers_release};
+
+/* ------------------------------------------------------------------------ */
+/* resolver.servers                                                          */
+
+/*
+ * A DNS server: "IP", "IP:PORT", "[IPv6]" or "[IPv6]:PORT" (port 53 when
+ * none is given); numeric only, since names are what it resolves. A bare
+ * IPv6 address ("::1") is taken too, as resolv.conf writes it.
+ */
+static bool read_resolver(struct walk *w, yaml_node_t *n, const char *path, struct config_addr *out)
+{
+	const char *s = walk_scalar(w, n, path, "a DNS server address (IP or IP:PORT)");
+	const char *why;
+	char buf[128];
+	if (!s)
+		return false;
+	const char *colon = strchr(s, ':');
+	/* value_parse_addr takes ":PORT" as any address, which a query
+	 * cannot be sent to. */
+	if (!*s || (s[0] == ':' && !strchr(s + 1, ':')) || !strncmp(s, "[]", 2)) {
+		walk_err(w, n, "%s: invalid DNS server '%s': missing IP address", path, s);
+		return false;
+	}
+	if (strlen(s) + 8 > sizeof(buf)) {
+		walk_err(w, n, "%s: invalid DNS server '%s': too long", path, s);
+		return false;
+	}
+	if (s[0] == '[' && s[strlen(s) - 1] == ']')
+		snprintf(buf, sizeof(buf), "%s:53", s);
+	else if (s[0] != '[' && colon && strchr(colon + 1, ':'))
+		snprintf(buf, sizeof(buf), "[%s]:53", s); /* bare IPv6 */
+	else if (!colon)
+		snprintf(buf, sizeof(buf), "%s:53", s);
+	else
+		snprintf(buf, sizeof(buf), "%s", s);
+	struct config_addr a;
+	int rc = value_parse_addr_as(buf, ADDR_NUMERIC, &a, &why);
+	if (rc == -ENOMEM)
+		walk_oom(w);
+	if (rc < 0) {
+		walk_err(w, n, "%s: invalid DNS server '%s': %s", path, s, why);
+		return false;
+	}
+	if (value_addr_port(&a) == 0) {
+		walk_err(w, n, "%s: invalid DNS server '%s': port must be 1..65535", path, s);
+		value_addr_free(&a);
+		return false;
+	}
+	free(a.spec); /* as written, not as completed */
+	if (!(a.spec = strdup(s))) {
+		walk_oom(w);
+		return false;
+	}
+	*out = a;
+	return true;
+}
+
+static void resolvers_release(const struct config_table *t, const struct config_row *row,
+			      void *base)
+{
+	struct config *cfg = base;
+	addrs_free(cfg->resolver.servers, cfg->resolver.n_servers);
+	cfg->resolver.servers = NULL;
+	cfg->resolver.n_servers = 0;
+}
+
+/* One server or a list; an empty list is the default (/etc/resolv.conf). */
+static void resolvers_read(struct walk *w, const struct config_row *row, yaml_node_t *n,
+			   const char *path, void *base)
+{
+	struct config *cfg = base;
+	char sub[WALK_PATH_MAX];
+	bool list = n->type == YAML_SEQUENCE_NODE;
+	if (!list && (n->type != YAML_SCALAR_NODE || walk_is_null(n))) {
+		walk_err(w, n, "%s: expected a DNS server or a list of them, got %s", path,
+			 walk_kind(n));
+		return;
+	}
+	size_t cnt = list ? walk_len(n) : 1;
+	resolvers_release(w->table, row, base);
+	if (!cnt)
+		return;
+	struct config_addr *a = calloc(cnt, sizeof(*a));
+	if (!a) {
+		walk_oom(w);
+		return;
+	}
+	size_t got = 0;
+	for (size_t i = 0; i < cnt; i++) {
+		yaml_node_t *item = list ? walk_item(w, n, i) : n;
+		if (list)
+			walk_index(sub, sizeof(sub), path, i);
+		else
+			snprintf(sub, sizeof(sub), "%s", path);
+		if (item && read_resolver(w, item, sub, &a[got]))
+			got++;
+	}
+	cfg->resolver.servers = a;
+	cfg->resolver.n_servers = got;
+}
+
+static bool resolvers_is_default(const struct config_row *row, const void *base)
+{
+	return ((const struct config *)base)->resolver.n_servers == 0;
+}
+
+const struct config_ops read_resolver_ops = {
+    .read = resolvers_read, .release = resolvers_release, .is_default = resolvers_is_default};
 
 /* ------------------------------------------------------------------------ */
 /* backends[].health_check                                                   */

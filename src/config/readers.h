@@ -28,6 +28,7 @@ struct config_server {
 extern const struct config_ops read_listen_ops;	  /* listen */
 extern const struct config_ops read_backends_ops; /* backends, and each one's rows */
 extern const struct config_ops read_servers_ops;  /* backends[].servers */
+extern const struct config_ops read_resolver_ops; /* resolver.servers */
 extern const struct config_ops read_expect_ops;	  /* backends[].health_check.expect_status */
 extern const struct config_ops read_codings_ops;  /* compression.codings */
 extern const struct config_ops read_types_ops;	  /* compression.types */

@@ -57,6 +57,8 @@ enum {
 	CONFIG_PORT0 = 1u << 4,	   /* an address may have port 0 (the kernel picks one) */
 	CONFIG_GIVEN = 1u << 5,	   /* a section with a flag field: set if it is given */
 	CONFIG_ACTION = 1u << 6,   /* cache rules: a rule must give at least one of these */
+	CONFIG_FOLLOW = 1u << 7,   /* an address's host name is kept for the resolver, not
+				      resolved at load (backends[].servers) */
 };
 
 /* The most "auto" stands for: the top of threads' range. */

@@ -136,12 +136,13 @@ const struct config_row config_schema[] = {
     STRING("backends[].name", 1, BACKEND(name), .flags = CONFIG_REQUIRED, .what = "a name",
 	   .check = read_check_name, .help = "what routes and stats call it; unique"),
     CUSTOM("backends[].servers", 2, BACKEND(servers), &read_servers_ops, .flags = CONFIG_REQUIRED,
-	   .help = "\"IP:PORT\" or \"host:port\" (resolved at load), or {address, weight}"),
+	   .help = "\"IP:PORT\", \"host:port\" (every address a server; followed in DNS), or "
+		   "{address, weight}"),
     /* An item's weight is read before its address, which may be missing. */
     UINT("backends[].servers[].weight", 2, SERVER(weight), 1, 1000, 1,
 	 .help = "its share of the requests"),
-    ADDR("backends[].servers[].address", 1, SERVER(address), .flags = CONFIG_REQUIRED,
-	 .help = "\"IP:PORT\" or \"host:port\""),
+    ADDR("backends[].servers[].address", 1, SERVER(address),
+	 .flags = CONFIG_REQUIRED | CONFIG_FOLLOW, .help = "\"IP:PORT\" or \"host:port\""),
     ENUM("backends[].balance", 3, BACKEND(balance), &balance_enum, BALANCE_ROUND_ROBIN,
 	 .what = "a balancing method",
 	 .help = "round_robin (by weight) | least_connections | hash (Host + target)"),
@@ -162,7 +163,7 @@ const struct config_row config_schema[] = {
 	   .help = "GET this on a fresh connection"),
     STRING("backends[].health_check.host", 2, BACKEND(health.host), .what = "a host name",
 	   .check = read_check_probe_host,
-	   .help = "Host of the probe (default: the server address)"),
+	   .help = "Host of the probe (default: the server as written)"),
     DURATION("backends[].health_check.interval", 3, BACKEND(health.interval_ns), MS(10), HOUR(1),
 	     SEC(2), .help = "between probes"),
     TIMEOUT("backends[].health_check.timeout", 4, BACKEND(health.timeout_ns), SEC(1),
@@ -176,6 +177,16 @@ const struct config_row config_schema[] = {
     CUSTOM("backends[].error_pages", 10, BACKEND(error_pages), &route_error_pages_ops,
 	   .help =
 	       "bodies for 502, 503, 504 of this backend: {502: \"...\" or {file, content_type}}"),
+
+    /* Looked up while the daemon runs (daemon/resolve.c), never at load. */
+    SECTION("resolver", 16, .help = "DNS for servers given as host:port"),
+    CUSTOM("resolver.servers", 1, CFG(resolver.servers), &read_resolver_ops,
+	   .def_list = (const char *const[]){NULL},
+	   .help = "DNS servers, \"IP\" or \"IP:PORT\" (default: /etc/resolv.conf's)"),
+    DURATION("resolver.interval", 2, CFG(resolver.interval_ns), MS(10), HOUR(1), SEC(5),
+	     .help = "between two lookups of a name"),
+    DURATION("resolver.timeout", 3, CFG(resolver.timeout_ns), MS(10), SEC(60), SEC(2),
+	     .help = "a whole lookup; a failed one keeps the last good addresses"),
 
     SECTION("cache", 3, .help = "the object store and how long things stay in it"),
     /* 0 is refused: nothing says it means "no cache", and sizing code divides by it. */

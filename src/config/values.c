@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 /* ------------------------------------------------------------------------ */
 /* Numbers with units                                                        */
@@ -141,8 +142,40 @@ static bool all_digits_and_dots(const char *s)
 	return true;
 }
 
+bool value_host_name_ok(const char *s)
+{
+	size_t len = strlen(s);
+	if (len && s[len - 1] == '.')
+		len--; /* the root: "api.internal." is absolute */
+	if (len == 0 || len > 253)
+		return false;
+	size_t label = 0;
+	for (size_t i = 0; i <= len; i++) {
+		char c = i < len ? s[i] : '.';
+		if (c == '.') {
+			if (label == 0 || label > 63 || s[i - 1] == '-')
+				return false;
+			label = 0;
+			continue;
+		}
+		bool alnum =
+		    (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+		if (!alnum && c != '_' && (c != '-' || label == 0))
+			return false;
+		label++;
+	}
+	return true;
+}
+
 int value_parse_addr(const char *s, struct config_addr *out, const char **why)
 {
+	return value_parse_addr_as(s, ADDR_RESOLVE, out, why);
+}
+
+int value_parse_addr_as(const char *s, enum value_addr_mode mode, struct config_addr *out,
+			const char **why)
+{
+	char *follow = NULL;
 	struct sockaddr_storage ss;
 	socklen_t sslen;
 	const char *colon, *port_s;
@@ -222,6 +255,24 @@ int value_parse_addr(const char *s, struct config_addr *out, const char **why)
 		 */
 		*why = "invalid IPv4 address";
 		return -EINVAL;
+	} else if (!bracketed && mode == ADDR_NUMERIC) {
+		*why = "expected a numeric address (IP:PORT or [IPv6]:PORT)";
+		return -EINVAL;
+	} else if (!bracketed && mode == ADDR_FOLLOW) {
+		/* Looked up by the resolver while the daemon runs, never here:
+		 * `ringcache -t` needs no DNS, and a name whose container is not
+		 * up yet does not stop the start. */
+		if (!value_host_name_ok(host)) {
+			*why = "invalid host name (dot-separated labels of letters, digits, '-' "
+			       "and '_')";
+			return -EINVAL;
+		}
+		if (!(follow = strdup(host))) {
+			*why = "out of memory";
+			return -ENOMEM;
+		}
+		ss.ss_family = AF_UNSPEC;
+		sslen = 0;
 	} else {
 		/*
 		 * Bracketed: numeric IPv6 only, via getaddrinfo so that scope
@@ -256,22 +307,28 @@ int value_parse_addr(const char *s, struct config_addr *out, const char **why)
 
 	if (ss.ss_family == AF_INET)
 		sin->sin_port = htons((uint16_t)port);
-	else
+	else if (ss.ss_family == AF_INET6)
 		sin6->sin6_port = htons((uint16_t)port);
 
 	char *spec = strdup(s);
 	if (!spec) {
+		free(follow);
 		*why = "out of memory";
 		return -ENOMEM;
 	}
 	out->spec = spec;
 	out->sa = ss;
 	out->salen = sslen;
+	out->host = follow;
+	out->port = (uint16_t)port;
 	return 0;
 }
 
 bool config_addr_equal(const struct config_addr *a, const struct config_addr *b)
 {
+	if (!a->salen || !b->salen) /* a name not resolved: the same name */
+		return !a->salen && !b->salen && a->host && b->host && a->port == b->port &&
+		       strcasecmp(a->host, b->host) == 0;
 	return a->salen == b->salen && memcmp(&a->sa, &b->sa, a->salen) == 0;
 }
 
@@ -285,6 +342,8 @@ int config_parse_addr(const char *s, struct config_addr *out)
 
 uint16_t value_addr_port(const struct config_addr *a)
 {
+	if (!a->salen)
+		return a->port;
 	if (a->sa.ss_family == AF_INET)
 		return ntohs(((const struct sockaddr_in *)&a->sa)->sin_port);
 	return ntohs(((const struct sockaddr_in6 *)&a->sa)->sin6_port);
@@ -293,7 +352,9 @@ uint16_t value_addr_port(const struct config_addr *a)
 void value_addr_free(struct config_addr *a)
 {
 	free(a->spec);
+	free(a->host);
 	a->spec = NULL;
+	a->host = NULL;
 }
 
 /* ------------------------------------------------------------------------ */

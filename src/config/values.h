@@ -30,15 +30,29 @@
  */
 const char *value_digits(const char *s, uint64_t *out);
 
+/* What an address with a host name becomes. */
+enum value_addr_mode {
+	ADDR_RESOLVE, /* resolved now with getaddrinfo, the first result (listen, admin) */
+	ADDR_FOLLOW,  /* kept as a name (->host, ->port; salen 0) for the resolver */
+	ADDR_NUMERIC, /* refused: numeric addresses only (resolver.servers) */
+};
+
 /*
  * "IP:PORT", "[IPv6]:PORT", ":PORT" (any IPv4 address) or "host:port"
- * (resolved now with getaddrinfo, first result wins). Returns 0 and fills
- * OUT (which then owns a copy of S in ->spec), or -EINVAL / -ENOMEM with
- * *why set and OUT untouched.
+ * (as MODE says). Returns 0 and fills OUT (which then owns a copy of S in
+ * ->spec, and of the host in ->host), or -EINVAL / -ENOMEM with *why set
+ * and OUT untouched. value_parse_addr is ADDR_RESOLVE.
  */
+int value_parse_addr_as(const char *s, enum value_addr_mode mode, struct config_addr *out,
+			const char **why);
 int value_parse_addr(const char *s, struct config_addr *out, const char **why);
 uint16_t value_addr_port(const struct config_addr *a);
-void value_addr_free(struct config_addr *a); /* frees ->spec, and NULLs it */
+void value_addr_free(struct config_addr *a); /* frees ->spec and ->host, and NULLs them */
+
+/* A DNS host name: dot-separated labels of letters, digits, '-' and '_'
+ * (1..63 bytes each, no '-' at either end), 253 bytes in all, a trailing
+ * dot allowed. */
+bool value_host_name_ok(const char *s);
 
 /*
  * "ADDR/PREFIX" or a bare "ADDR" (one host: the full-length prefix), IPv4

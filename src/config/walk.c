@@ -432,15 +432,17 @@ static bool read_enum(struct walk *w, const yaml_node_t *n, const char *path,
 	return false;
 }
 
-bool walk_addr(struct walk *w, const yaml_node_t *n, const char *path, bool port0,
+bool walk_addr(struct walk *w, const yaml_node_t *n, const char *path, unsigned flags,
 	       struct config_addr *out)
 {
 	const char *s = walk_scalar(w, n, path, "an address (HOST:PORT)");
 	const char *why;
 	struct config_addr a;
+	bool port0 = flags & CONFIG_PORT0;
 	if (!s)
 		return false;
-	int rc = value_parse_addr(s, &a, &why);
+	int rc =
+	    value_parse_addr_as(s, flags & CONFIG_FOLLOW ? ADDR_FOLLOW : ADDR_RESOLVE, &a, &why);
 	if (rc == -ENOMEM)
 		w->oom = true;
 	if (rc < 0) {
@@ -506,7 +508,7 @@ void walk_value(struct walk *w, const struct config_row *row, yaml_node_t *n, co
 	}
 	case CONFIG_ADDR: {
 		struct config_addr a;
-		if (walk_addr(w, n, path, row->flags & CONFIG_PORT0, &a)) {
+		if (walk_addr(w, n, path, row->flags & (CONFIG_PORT0 | CONFIG_FOLLOW), &a)) {
 			value_addr_free(field);
 			*(struct config_addr *)field = a;
 		}

@@ -97,8 +97,9 @@ void walk_value(struct walk *w, const struct config_row *row, yaml_node_t *n, co
 bool walk_uint(struct walk *w, const yaml_node_t *n, const char *path, uint64_t lo, uint64_t hi,
 	       bool takes_auto, uint64_t *out);
 
-/* One address of N into OUT; true on success. */
-bool walk_addr(struct walk *w, const yaml_node_t *n, const char *path, bool port0,
+/* One address of N into OUT; true on success. FLAGS: CONFIG_PORT0 (port 0
+ * allowed), CONFIG_FOLLOW (a host name is kept, not resolved). */
+bool walk_addr(struct walk *w, const yaml_node_t *n, const char *path, unsigned flags,
 	       struct config_addr *out);
 
 /* "PATH[I]" into BUF. */

@@ -128,13 +128,23 @@ int daemon_start(struct daemon *d, struct config *cfg,
 	pthread_mutex_init(&d->lock, NULL);
 	pthread_cond_init(&d->cond, NULL);
 	d->main_thread = pthread_self();
+	resolve_init(&d->res);
+	/* Names are looked up before the first generation is made, so that
+	 * it has their addresses; one that does not resolve has no server. */
+	int r = resolve_follow(&d->res, cfg, 0);
+	if (r < 0) {
+		config_free(&cfg);
+		return r;
+	}
 	d->loops = calloc(cfg->threads, sizeof(*d->loops));
 	d->nloops = d->loops ? cfg->threads : 0;
-	d->gen = d->loops ? gen_create(cfg, cfg->threads, ++d->gen_seq) : NULL;
+	d->gen =
+	    d->loops ? gen_create(cfg, resolve_set, &d->res, cfg->threads, ++d->gen_seq) : NULL;
 	if (!d->gen) {
 		config_free(&cfg);
 		return -ENOMEM;
 	}
+	resolve_applied(&d->res, false);
 	d->sh.store = store_create(cfg->cache.memory);
 	if (!d->sh.store)
 		return -ENOMEM;
@@ -143,7 +153,7 @@ int daemon_start(struct daemon *d, struct config *cfg,
 	d->sh.ratelimit = ratelimit_new(RATELIMIT_ENTRIES);
 	if (!d->sh.ratelimit)
 		return -ENOMEM;
-	int r = daemon_ensure_cpool(d, cfg);
+	r = daemon_ensure_cpool(d, cfg);
 	if (r < 0)
 		return r;
 	if (cfg->log_access_path) {
@@ -201,6 +211,7 @@ void daemon_free(struct daemon *d)
 	d->loops = NULL;
 	gen_discard(d->gen); /* the loops have ended */
 	d->gen = NULL;
+	resolve_fini(&d->res);
 	cpool_destroy(&d->sh.cpool);
 	alog_close(&d->alog); /* the loops, and their halves, are gone */
 	store_free(&d->sh.store);

@@ -12,6 +12,11 @@
  * config and a listener table from the new addresses, then post both to
  * every loop and wait until each has switched; a failure at any step
  * before the post leaves everything as it was.
+ *
+ * DNS (daemon_follow, main thread): servers written as names get their
+ * addresses from the resolver (resolve.h); when a set changes, the main
+ * thread makes a generation of the running config with the new sets and
+ * switches the loops to it the same way.
  */
 #ifndef RINGCACHE_DAEMON_DAEMON_H
 #define RINGCACHE_DAEMON_DAEMON_H
@@ -23,6 +28,7 @@
 
 #include "config/config.h"
 #include "daemon/listen.h"
+#include "daemon/resolve.h"
 #include "rt/group.h"
 #include "rt/loop.h"
 #include "serve/worker.h"
@@ -69,6 +75,7 @@ struct daemon {
 	struct dloop *loops;
 	unsigned nloops;
 	struct listen_table listeners; /* main thread: the addresses now served */
+	struct resolve res;	       /* servers written as DNS names (resolve.h) */
 
 	pthread_mutex_t lock; /* startup and reload handshakes, loop teardown */
 	pthread_cond_t cond;
@@ -115,6 +122,15 @@ void daemon_free(struct daemon *d);
  * it posts and returns true.
  */
 bool daemon_loops_alive(struct daemon *d);
+
+/*
+ * Main thread, when resolve_due(&d->res) has come: take the address sets
+ * the resolver posted and, when one changed, switch the loops to a
+ * generation of the running config with them (requests in flight finish
+ * on the old one). A loop still busy with the last switch, or no memory,
+ * puts it off a second.
+ */
+void daemon_follow(struct daemon *d);
 
 /* Between daemon.c and reload.c: make the compression pool when CFG is the
  * first config that enables compression (its size is fixed until restart). */

@@ -1,4 +1,4 @@
-/* reload.c - swap in a new configuration generation and listener table. */
+/* reload.c - swap in a new configuration generation: a reload, or new DNS addresses. */
 #include "daemon/daemon.h"
 #include "rt/obj.h"
 
@@ -51,6 +51,9 @@ static void warn_restart(void *ctx, const char *line)
  * stuck in a task (the watchdog reports it) and switches when it can. */
 #define SWITCH_WAIT_S 10
 
+static void switch_to(struct daemon *d, struct gen *g);
+static int switch_busy(struct daemon *d);
+
 int daemon_reload(struct daemon *d, struct config *cfg)
 {
 	CHECK_OBJ_NOTNULL(d, DAEMON_MAGIC);
@@ -61,24 +64,33 @@ int daemon_reload(struct daemon *d, struct config *cfg)
 		config_free(&cfg);
 		return -ENOMEM;
 	}
-	for (unsigned i = 0; i < d->nloops; i++) {
-		if (atomic_load(&d->loops[i].switch_pending)) {
-			log_error("reload: loop %u has not finished the previous reload", i);
-			config_free(&cfg);
-			return -EBUSY;
-		}
-	}
-	struct gen *g = gen_create(cfg, d->nloops, d->gen_seq + 1);
-	if (!g) {
+	int busy = switch_busy(d);
+	if (busy >= 0) {
+		log_error("reload: loop %d has not finished the previous reload", busy);
 		config_free(&cfg);
-		return -ENOMEM;
+		return -EBUSY;
 	}
 	struct listen_table t;
 	int r = listen_table_build(&t, cfg, &d->listeners, d->nloops);
 	if (r == 0 && (r = daemon_ensure_cpool(d, cfg)) < 0)
 		listen_table_free(&t); /* closes the sockets it opened */
 	if (r < 0) {
-		gen_discard(g); /* never posted: it has no users */
+		config_free(&cfg);
+		return r;
+	}
+	/* The new config's names as well as the running one's (so that a
+	 * reload that fails from here on leaves these followed), looked up
+	 * again now; new ones are waited for, so the generation has them. */
+	struct gen *g = NULL;
+	r = resolve_follow(&d->res, cfg, RESOLVE_KEEP | RESOLVE_REFRESH);
+	if (r == 0 && !(g = gen_create(cfg, resolve_set, &d->res, d->nloops, d->gen_seq + 1)))
+		r = -ENOMEM;
+	if (r < 0) {
+		/* Sets taken in for the running config still need their
+		 * generation; daemon_follow makes it. */
+		resolve_retry(&d->res, RT_SEC);
+		listen_table_free(&t);
+		config_free(&cfg);
 		return r;
 	}
 	/* Past this point the reload cannot fail. */
@@ -90,6 +102,58 @@ int daemon_reload(struct daemon *d, struct config *cfg)
 	atomic_store(&log_max_level, levels[cfg->log_level]);
 	listen_table_free(&d->listeners); /* its sockets belong to the loops */
 	d->listeners = t;
+	switch_to(d, g);
+	resolve_applied(&d->res, false);
+	/* Only the names of the config now running (a failure leaves more
+	 * followed than needed, which is harmless). */
+	if (resolve_follow(&d->res, cfg, 0) < 0)
+		log_warn("reload: out of memory dropping names no longer used; still following "
+			 "them");
+	return 0;
+}
+
+/* Whether a loop has not run the last switch yet (it is stuck in a task). */
+static int switch_busy(struct daemon *d)
+{
+	for (unsigned i = 0; i < d->nloops; i++) {
+		if (atomic_load(&d->loops[i].switch_pending))
+			return (int)i;
+	}
+	return -1;
+}
+
+void daemon_follow(struct daemon *d)
+{
+	CHECK_OBJ_NOTNULL(d, DAEMON_MAGIC);
+	int busy = switch_busy(d);
+	if (busy >= 0) {
+		log_warn("dns: loop %d has not finished the last switch; trying again in 1 s",
+			 busy);
+		resolve_retry(&d->res, RT_SEC);
+		return;
+	}
+	if (!resolve_take(&d->res, d->gen->cfg))
+		return;
+	struct config *cfg = config_hold(d->gen->cfg);
+	struct gen *g = gen_create(cfg, resolve_set, &d->res, d->nloops, d->gen_seq + 1);
+	if (!g) {
+		config_free(&cfg);
+		log_error("dns: out of memory making a generation for new addresses; trying "
+			  "again in 1 s");
+		resolve_retry(&d->res, RT_SEC);
+		return;
+	}
+	health_inherit(g, d->gen);
+	d->gen_seq++;
+	switch_to(d, g);
+	resolve_applied(&d->res, true);
+	log_info("dns: configuration %llu with the new addresses", (unsigned long long)d->gen_seq);
+}
+
+/* Post G to every loop, wait until they switched (or SWITCH_WAIT_S), and
+ * let go of the generation before it. */
+static void switch_to(struct daemon *d, struct gen *g)
+{
 	struct gen *prev = d->gen;
 	d->gen = g;
 	pthread_mutex_lock(&d->lock);
@@ -110,14 +174,12 @@ int daemon_reload(struct daemon *d, struct config *cfg)
 	until.tv_sec += SWITCH_WAIT_S;
 	while (d->switched < posted) {
 		if (pthread_cond_timedwait(&d->cond, &d->lock, &until) != 0) {
-			log_warn(
-			    "reload: %u of %u loops switched within %d s; the rest switch when "
-			    "they can",
-			    d->switched, posted, SWITCH_WAIT_S);
+			log_warn("configuration %llu: %u of %u loops switched within %d s; the "
+				 "rest switch when they can",
+				 (unsigned long long)g->id, d->switched, posted, SWITCH_WAIT_S);
 			break;
 		}
 	}
 	pthread_mutex_unlock(&d->lock);
 	gen_unref_main(prev);
-	return 0;
 }

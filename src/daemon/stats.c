@@ -88,6 +88,13 @@ void stats_take(struct daemon *d, const struct gen *g, struct stats *s)
 		s->gauge[G_alog_dropped] = as.dropped;
 		s->gauge[G_alog_errors] = as.write_errors;
 	}
+	if (atomic_load(&d->res.running)) {
+		s->has[STATS_DNS] = true;
+		s->gauge[G_dns_names] = atomic_load(&d->res.names_followed);
+		s->gauge[G_dns_changes] = atomic_load(&d->res.changes);
+		s->gauge[G_dns_failures] = atomic_load(&d->res.failures);
+		s->gauge[G_dns_generations] = atomic_load(&d->res.generations);
+	}
 	memory(s);
 	for (size_t i = 0; i < g->n_backends; i++) {
 		const struct backend_rt *brt = &g->backends[i];

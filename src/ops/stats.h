@@ -22,7 +22,8 @@
  * The numbers besides the per-loop counters: X(id, name, type, part, json,
  * help). NAME is the Prometheus name without "ringcache_"; TYPE counter or
  * gauge; PART says when it exists (always, with compression on, with an
- * access log); JSON is its /stats name, or NULL when /stats leaves it out.
+ * access log, once a server name is followed in DNS); JSON is its /stats
+ * name, or NULL when /stats leaves it out.
  * Values are integers; a name ending in _seconds holds nanoseconds.
  */
 #define RC_GAUGES(X)                                                                               \
@@ -58,7 +59,14 @@
 	X(cz_job_time, "compression_job_seconds_total", counter, COMPRESSION, NULL,                \
 	  "time spent in codec steps")                                                             \
 	X(generation, "config_generation", gauge, ALWAYS, NULL,                                    \
-	  "the configuration in use (1 at start, +1 per reload)")                                  \
+	  "the configuration in use (1 at start, +1 per reload or DNS change)")                    \
+	X(dns_names, "dns_names", gauge, DNS, NULL, "server names (host:port) followed in DNS")    \
+	X(dns_changes, "dns_changes_total", counter, DNS, "dns_changes",                           \
+	  "lookups that gave a name a new address set")                                            \
+	X(dns_failures, "dns_failures_total", counter, DNS, "dns_failures",                        \
+	  "lookups that failed (the name kept its last good addresses)")                           \
+	X(dns_generations, "dns_generations_total", counter, DNS, NULL,                            \
+	  "configuration generations made because an address set changed")                         \
 	X(rss, "resident_memory_bytes", gauge, ALWAYS, NULL, "resident set size of the process")   \
 	X(vsz, "virtual_memory_bytes", gauge, ALWAYS, NULL, "virtual memory size of the process")  \
 	X(alog_lines, "access_log_lines_total", counter, ALOG, NULL, "access log lines written")   \
@@ -74,7 +82,7 @@ enum stats_gauge {
 	    G_COUNT
 };
 
-enum stats_part { STATS_ALWAYS, STATS_COMPRESSION, STATS_ALOG };
+enum stats_part { STATS_ALWAYS, STATS_COMPRESSION, STATS_ALOG, STATS_DNS, STATS_PARTS };
 
 #define STATS_LOOPS_MAX	  256
 #define STATS_SERVERS_MAX 512
@@ -98,7 +106,7 @@ struct stats {
 	uint64_t lat_bucket[RC_LAT_BUCKETS + 1]; /* per bucket, not cumulative */
 	uint64_t lat_sum_ns;
 	uint64_t gauge[G_COUNT];
-	bool has[3]; /* by enum stats_part: which parts exist */
+	bool has[STATS_PARTS]; /* by enum stats_part: which parts exist */
 	unsigned nloops;
 	struct stats_loop loop[STATS_LOOPS_MAX];
 	size_t nservers;

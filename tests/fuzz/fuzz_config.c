@@ -10,7 +10,8 @@
  * a rule's own host and path match it or an earlier rule); everything is
  * freed (LeakSanitizer checks).
  *
- * Host names in addresses would be resolved at load (getaddrinfo); the
+ * Host names in listen addresses would be resolved at load (getaddrinfo;
+ * a backend server's name is kept for the daemon's resolver); the
  * harness is linked with -Wl,--wrap=getaddrinfo so that only numeric
  * addresses and "localhost" resolve, without touching the network.
  */
@@ -73,12 +74,15 @@ static void check_config(const struct config *cfg)
 		for (size_t j = 0; j < b->n_servers; j++) {
 			FZ_CHECK(b->weights[j] >= 1 && b->weights[j] <= 1000);
 			FZ_CHECK(b->servers[j].spec);
-			FZ_CHECK(b->servers[j].sa.ss_family == AF_INET ||
-				 b->servers[j].sa.ss_family == AF_INET6);
+			/* An address, or a name left to the resolver. */
+			const struct config_addr *a = &b->servers[j];
+			FZ_CHECK(a->host
+				     ? a->salen == 0 && a->host[0]
+				     : a->sa.ss_family == AF_INET || a->sa.ss_family == AF_INET6);
 		}
 		FZ_CHECK(b->health.n_expect <= CONFIG_EXPECT_MAX);
 	}
-	FZ_CHECK(cfg->admin.n_allow >= 1 && cfg->admin.allow);
+	FZ_CHECK(cfg->admin.allow.n >= 1 && cfg->admin.allow.v);
 	FZ_CHECK(cfg->compression.n_prefer <= CODING__N);
 	FZ_CHECK(cfg->limits.max_header_size >= 1024 && cfg->limits.max_headers >= 1);
 

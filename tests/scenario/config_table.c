@@ -43,7 +43,7 @@ TestSuite(config_table, .fini = harness_fini, .timeout = 60);
 #define TOP_KEYS                                                                                   \
 	"listen, threads, cache, backends, compression, admin, timeouts, limits, log, "            \
 	"trusted_proxies, underscores_in_headers, routes, request_headers, response_headers, "     \
-	"error_pages"
+	"error_pages, resolver"
 #define BACKEND_KEYS                                                                               \
 	"name, servers, balance, pool_size, connect_timeout, first_byte_timeout, "                 \
 	"between_bytes_timeout, retries, health_check, error_pages"
@@ -54,6 +54,11 @@ TestSuite(config_table, .fini = harness_fini, .timeout = 60);
 #define COMPRESSION_KEYS "enabled, workers, queue, min_size, codings, levels, types, bench_on_loop"
 #define LOG_KEYS	 "level, access, access_format"
 #define TIMEOUT_KEYS	 "client_header, client_body, client_idle, send, task_budget, drain"
+
+#define RESOLVER_KEYS "servers, interval, timeout"
+#define HOST_NAME     "invalid host name (dot-separated labels of letters, digits, '-' and '_')"
+#define LABEL64	      "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+#define NUMERIC_DNS   "expected a numeric address (IP:PORT or [IPv6]:PORT)"
 
 #define DURATION_HINT "(expected e.g. 250ms, 30s, 2m, 1h; units us, ms, s, m, h, d)"
 #define SIZE_HINT     "(expected e.g. 4096, 16KiB, 256MiB, 10MB)"
@@ -386,6 +391,24 @@ static const struct bad_row backends_rows[] = {
 		  "      - address: \"127.0.0.1:\"\n",
      {"5:18: backends[0].servers[0].address: invalid address '127.0.0.1:': invalid port "
       "(expected 0..65535)"}},
+    /* Server names are checked, never looked up (docs/routing.md). */
+    {"servers_name_bad_label",
+     BACKEND_HEAD "    servers: [\"-api:8000\"]\n",
+     {"4:15: backends[0].servers[0]: invalid address '-api:8000': " HOST_NAME}},
+    {"servers_name_empty_label",
+     BACKEND_HEAD "    servers: \"a..b:80\"\n",
+     {"4:14: backends[0].servers: invalid address 'a..b:80': " HOST_NAME}},
+    {"servers_name_long_label",
+     BACKEND_HEAD "    servers: [\"" LABEL64 ".internal:80\"]\n",
+     {"4:15: backends[0].servers[0]: invalid address '" LABEL64 ".internal:80': " HOST_NAME}},
+    {"server_address_name_bad",
+     BACKEND_HEAD "    servers:\n"
+		  "      - {address: \"api/x:80\", weight: 2}\n",
+     {"5:19: backends[0].servers[0].address: invalid address 'api/x:80': " HOST_NAME}},
+    {"servers_name_twice_any_case",
+     BACKEND_HEAD "    servers: [\"api.internal:80\", \"API.Internal:80\"]\n",
+     {"4:34: backends[0].servers[1]: 'API.Internal:80' is listed again (first as "
+      "backends[0].servers[0]); give the server a weight instead"}},
     {"balance_unknown",
      BACKEND "    balance: random\n",
      {"5:14: backends[0].balance: unknown method 'random'; expected round_robin, "
@@ -1053,6 +1076,90 @@ static const struct bad_row log_rows[] = {
 };
 
 /* Files that must pass: every key, the edges of every range, the other forms. */
+static const struct bad_row resolver_rows[] = {
+    {"resolver_scalar",
+     BASE "resolver: \"127.0.0.1\"\n",
+     {"5:11: resolver: expected a mapping, got a scalar"}},
+    {"resolver_unknown_key",
+     BASE "resolver:\n"
+	  "  server: [\"127.0.0.1\"]\n",
+     {"6:3: unknown key 'server' in resolver; expected one of: " RESOLVER_KEYS}},
+    {"resolver_servers_name",
+     BASE "resolver:\n"
+	  "  servers: [\"dns.example:53\"]\n",
+     {"6:13: resolver.servers[0]: invalid DNS server 'dns.example:53': " NUMERIC_DNS}},
+    {"resolver_servers_bare_name",
+     BASE "resolver: {servers: \"dns.example\"}\n",
+     {"5:21: resolver.servers: invalid DNS server 'dns.example': " NUMERIC_DNS}},
+    {"resolver_servers_port_zero",
+     BASE "resolver:\n"
+	  "  servers: [\"127.0.0.1:0\"]\n",
+     {"6:13: resolver.servers[0]: invalid DNS server '127.0.0.1:0': port must be 1..65535"}},
+    {"resolver_servers_port_word",
+     BASE "resolver:\n"
+	  "  servers: [\"127.0.0.1:dns\"]\n",
+     {"6:13: resolver.servers[0]: invalid DNS server '127.0.0.1:dns': invalid port (expected "
+      "0..65535)"}},
+    {"resolver_servers_bad_ipv4",
+     BASE "resolver:\n"
+	  "  servers: [\"127.0.0.1\", \"10.0.0.256\"]\n",
+     {"6:26: resolver.servers[1]: invalid DNS server '10.0.0.256': invalid IPv4 address"}},
+    {"resolver_servers_bad_ipv6",
+     BASE "resolver:\n"
+	  "  servers: [\"[fd00::zz]:53\"]\n",
+     {"6:13: resolver.servers[0]: invalid DNS server '[fd00::zz]:53': invalid IPv6 address"}},
+    {"resolver_servers_unclosed_bracket",
+     BASE "resolver:\n"
+	  "  servers: [\"[fd00::1:53\"]\n",
+     {"6:13: resolver.servers[0]: invalid DNS server '[fd00::1:53': missing ']' after IPv6 "
+      "address"}},
+    {"resolver_servers_empty_string",
+     BASE "resolver:\n"
+	  "  servers: [\"\"]\n",
+     {"6:13: resolver.servers[0]: invalid DNS server '': missing IP address"}},
+    {"resolver_servers_port_only",
+     BASE "resolver:\n"
+	  "  servers: \":53\"\n",
+     {"6:12: resolver.servers: invalid DNS server ':53': missing IP address"}},
+    {"resolver_servers_too_long",
+     BASE "resolver:\n"
+	  "  servers: [\"" LABEL64 LABEL64 "\"]\n",
+     {"6:13: resolver.servers[0]: invalid DNS server '" LABEL64 LABEL64 "': too long"}},
+    {"resolver_servers_mapping",
+     BASE "resolver:\n"
+	  "  servers: {address: \"127.0.0.1\"}\n",
+     {"6:12: resolver.servers: expected a DNS server or a list of them, got a mapping"}},
+    {"resolver_servers_item_list",
+     BASE "resolver:\n"
+	  "  servers: [[\"127.0.0.1\"]]\n",
+     {"6:13: resolver.servers[0]: expected a DNS server address (IP or IP:PORT), got a list"}},
+    {"resolver_interval_below_10ms",
+     BASE "resolver:\n"
+	  "  interval: 5ms\n",
+     {"6:13: resolver.interval: duration '5ms' is out of range (10ms..1h)"}},
+    {"resolver_interval_over_1h",
+     BASE "resolver:\n"
+	  "  interval: 2h\n",
+     {"6:13: resolver.interval: duration '2h' is out of range (10ms..1h)"}},
+    {"resolver_interval_no_unit_word",
+     BASE "resolver:\n"
+	  "  interval: often\n",
+     {"6:13: resolver.interval: invalid duration 'often' " DURATION_HINT}},
+    {"resolver_timeout_below_10ms",
+     BASE "resolver:\n"
+	  "  timeout: 1ms\n",
+     {"6:12: resolver.timeout: duration '1ms' is out of range (10ms..1m)"}},
+    {"resolver_timeout_over_1m",
+     BASE "resolver:\n"
+	  "  timeout: 90s\n",
+     {"6:12: resolver.timeout: duration '90s' is out of range (10ms..1m)"}},
+    {"resolver_duplicate_key",
+     BASE "resolver:\n"
+	  "  timeout: 1s\n"
+	  "  timeout: 2s\n",
+     {"7:3: duplicate key 'timeout' in resolver (first given at line 6)"}},
+};
+
 static const struct good_row good_rows[] = {
     {"minimal", BASE},
     {"trusted_proxies", BASE "trusted_proxies: [\"10.0.0.0/8\", \"::1\", \"192.0.2.7\"]\n"
@@ -1223,6 +1330,17 @@ static const struct good_row good_rows[] = {
 				    "  rules:\n"
 				    "    - ttl: 1h\n"
 				    "      key: {}\n"},
+    /* Names are not looked up by -t: none of these exists. */
+    {"server_names_and_resolver", BACKEND_HEAD
+     "    servers:\n"
+     "      - \"api.rc-test.invalid:8000\"\n"
+     "      - {address: \"web_1.svc.cluster.local.:80\", weight: 3}\n"
+     "      - \"127.0.0.1:19000\"\n"
+     "resolver:\n"
+     "  servers: [\"127.0.0.1\", \"127.0.0.1:5353\", \"::1\", \"[::1]:5353\", \"[fd00::53]\"]\n"
+     "  interval: 10ms\n"
+     "  timeout: 1m\n"},
+    {"resolver_empty", BASE "resolver: {servers: []}\n"},
     {"crlf_and_bom", "\xef\xbb\xbflisten: \"127.0.0.1:18080\"\r\n"
 		     "backends:\r\n"
 		     "  - name: app\r\n"
@@ -1354,6 +1472,11 @@ Test(config_table, limits)
 Test(config_table, log)
 {
 	CHECK_TABLE(log_rows);
+}
+
+Test(config_table, resolver)
+{
+	CHECK_TABLE(resolver_rows);
 }
 
 Test(config_table, good_files_pass)

@@ -1,6 +1,6 @@
 /* Unit tests of src/backend/dns.c: the resolver thread against a fake DNS
- * server in the test (a thread answering A and AAAA queries over UDP on
- * 127.0.0.1 from a table the test changes). */
+ * server in the test (tests/scenario/lib/dnsfake.h: a thread answering A and
+ * AAAA queries over UDP on 127.0.0.1 from a table the test changes). */
 #include <arpa/inet.h>
 #include <criterion/criterion.h>
 #include <errno.h>
@@ -17,199 +17,8 @@
 #include <unistd.h>
 
 #include "backend/dns.h"
+#include "dnsfake.h"
 #include "rt/clock.h"
-
-/* ------------------------------------------------------------------------ */
-/* The fake DNS server                                                      */
-
-#define T_A    1
-#define T_AAAA 28
-
-#define MAX_NAMES 16
-#define MAX_ADDRS 8
-
-struct fake_name {
-	char name[64];
-	int n;
-	int family[MAX_ADDRS];
-	uint8_t addr[MAX_ADDRS][16];
-};
-
-static struct fake {
-	int fd;
-	uint16_t port;
-	pthread_t thread;
-	atomic_bool stop;
-	atomic_bool drop_a, drop_aaaa; /* do not answer queries of that type */
-	atomic_uint queries;	       /* received, answered or not */
-	pthread_mutex_t mu;
-	struct fake_name names[MAX_NAMES];
-	int n_names;
-} fake = {.mu = PTHREAD_MUTEX_INITIALIZER};
-
-/* NAME has ADDRS ("10.0.0.1,fd00::1"; "" for a name with no address). */
-static void fake_set(const char *name, const char *addrs)
-{
-	pthread_mutex_lock(&fake.mu);
-	struct fake_name *e = NULL;
-	for (int i = 0; i < fake.n_names; i++) {
-		if (!strcasecmp(fake.names[i].name, name))
-			e = &fake.names[i];
-	}
-	if (!e) {
-		cr_assert_lt(fake.n_names, MAX_NAMES);
-		e = &fake.names[fake.n_names++];
-	}
-	memset(e, 0, sizeof(*e));
-	snprintf(e->name, sizeof(e->name), "%s", name);
-	char buf[256];
-	snprintf(buf, sizeof(buf), "%s", addrs);
-	for (char *save, *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-		cr_assert_lt(e->n, MAX_ADDRS);
-		if (inet_pton(AF_INET, tok, e->addr[e->n]) == 1)
-			e->family[e->n++] = AF_INET;
-		else if (inet_pton(AF_INET6, tok, e->addr[e->n]) == 1)
-			e->family[e->n++] = AF_INET6;
-		else
-			cr_assert_fail("bad address %s", tok);
-	}
-	pthread_mutex_unlock(&fake.mu);
-}
-
-/* NAME no longer exists (NXDOMAIN). */
-static void fake_remove(const char *name)
-{
-	pthread_mutex_lock(&fake.mu);
-	for (int i = 0; i < fake.n_names; i++) {
-		if (!strcasecmp(fake.names[i].name, name))
-			fake.names[i] = fake.names[--fake.n_names];
-	}
-	pthread_mutex_unlock(&fake.mu);
-}
-
-static void put16(uint8_t *p, unsigned v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
-
-static unsigned get16(const uint8_t *p)
-{
-	return (unsigned)p[0] << 8 | p[1];
-}
-
-/*
- * The answer to the query Q (LEN bytes) in OUT: 0 to drop it, else the
- * answer's length. The question is decoded (labels, then type and class),
- * copied into the answer, and followed by one record per address of the
- * asked family, each naming the question by a pointer to offset 12.
- */
-static size_t fake_answer(const uint8_t *q, size_t len, uint8_t *out, size_t cap)
-{
-	if (len < 12 || (q[2] & 0x80) || get16(q + 4) != 1)
-		return 0;
-	char name[256];
-	size_t nl = 0, off = 12;
-	for (;;) {
-		if (off >= len)
-			return 0;
-		unsigned l = q[off++];
-		if (l == 0)
-			break;
-		if (l > 63 || off + l > len || nl + l + 2 > sizeof(name))
-			return 0;
-		if (nl)
-			name[nl++] = '.';
-		memcpy(name + nl, q + off, l);
-		nl += l;
-		off += l;
-	}
-	name[nl] = '\0';
-	if (off + 4 > len)
-		return 0;
-	unsigned type = get16(q + off), cls = get16(q + off + 2);
-	off += 4;
-	if ((type == T_A && atomic_load(&fake.drop_a)) ||
-	    (type == T_AAAA && atomic_load(&fake.drop_aaaa)))
-		return 0;
-
-	memcpy(out, q, off);			  /* id, then the question as asked */
-	out[2] = (uint8_t)(0x84 | (q[2] & 0x01)); /* QR, AA, RD as asked */
-	out[3] = 0x80;				  /* RA, NOERROR */
-	put16(out + 6, 0);
-	put16(out + 8, 0);
-	put16(out + 10, 0);
-	size_t n = off;
-	unsigned an = 0;
-	pthread_mutex_lock(&fake.mu);
-	const struct fake_name *e = NULL;
-	for (int i = 0; i < fake.n_names; i++) {
-		if (!strcasecmp(fake.names[i].name, name))
-			e = &fake.names[i];
-	}
-	if (!e)
-		out[3] |= 3; /* NXDOMAIN */
-	for (int i = 0; e && cls == 1 && i < e->n; i++) {
-		int fam = type == T_A ? AF_INET : type == T_AAAA ? AF_INET6 : -1;
-		if (e->family[i] != fam)
-			continue;
-		size_t rdlen = fam == AF_INET ? 4 : 16;
-		if (n + 12 + rdlen > cap)
-			break;
-		out[n] = 0xc0;
-		out[n + 1] = 12;
-		put16(out + n + 2, type);
-		put16(out + n + 4, 1);
-		put16(out + n + 6, 0);
-		put16(out + n + 8, 30); /* TTL */
-		put16(out + n + 10, (unsigned)rdlen);
-		memcpy(out + n + 12, e->addr[i], rdlen);
-		n += 12 + rdlen;
-		an++;
-	}
-	pthread_mutex_unlock(&fake.mu);
-	put16(out + 6, an);
-	return n;
-}
-
-static void *fake_main(void *arg)
-{
-	while (!atomic_load(&fake.stop)) {
-		struct pollfd p = {.fd = fake.fd, .events = POLLIN};
-		if (poll(&p, 1, 20) <= 0)
-			continue;
-		uint8_t q[512], a[512];
-		struct sockaddr_storage from;
-		socklen_t fl = sizeof(from);
-		ssize_t r = recvfrom(fake.fd, q, sizeof(q), 0, (struct sockaddr *)&from, &fl);
-		if (r <= 0)
-			continue;
-		atomic_fetch_add(&fake.queries, 1);
-		size_t n = fake_answer(q, (size_t)r, a, sizeof(a));
-		if (n)
-			sendto(fake.fd, a, n, 0, (struct sockaddr *)&from, fl);
-	}
-	return NULL;
-}
-
-static void fake_start(void)
-{
-	fake.fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	cr_assert_geq(fake.fd, 0);
-	struct sockaddr_in sin = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	cr_assert_eq(bind(fake.fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
-	socklen_t sl = sizeof(sin);
-	cr_assert_eq(getsockname(fake.fd, (struct sockaddr *)&sin, &sl), 0);
-	fake.port = ntohs(sin.sin_port);
-	cr_assert_eq(pthread_create(&fake.thread, NULL, fake_main, NULL), 0);
-}
-
-static void fake_stop(void)
-{
-	atomic_store(&fake.stop, true);
-	pthread_join(fake.thread, NULL);
-	close(fake.fd);
-}
 
 /* ------------------------------------------------------------------------ */
 /* What the callback saw                                                    */
@@ -357,13 +166,12 @@ static char servers[64];
 
 static void setup(void)
 {
-	fake_start();
-	snprintf(servers, sizeof(servers), "127.0.0.1:%u", fake.port);
+	snprintf(servers, sizeof(servers), "127.0.0.1:%u", dnsfake_start());
 }
 
 static void teardown(void)
 {
-	fake_stop();
+	dnsfake_stop();
 }
 
 static struct dns *start(uint64_t interval_ms, uint64_t timeout_ms, unsigned tries,
@@ -398,9 +206,9 @@ TestSuite(backend_dns, .init = setup, .fini = teardown, .timeout = 10);
 
 Test(backend_dns, resolves_sorted_deduplicated_both_families)
 {
-	fake_set("app.rc.test", "10.0.0.2,fd00::2,10.0.0.1,fd00::1,10.0.0.2");
-	fake_set("v4.rc.test", "192.0.2.7");
-	fake_set("v6.rc.test", "2001:db8::7");
+	dnsfake_set("app.rc.test", "10.0.0.2,fd00::2,10.0.0.1,fd00::1,10.0.0.2");
+	dnsfake_set("v4.rc.test", "192.0.2.7");
+	dnsfake_set("v6.rc.test", "2001:db8::7");
 	struct dns *d = start(50, 200, 2, 2000);
 	struct dns_name names[] = {
 	    {"app.rc.test", 8080, &tag_a},
@@ -428,7 +236,7 @@ Test(backend_dns, resolves_sorted_deduplicated_both_families)
 
 Test(backend_dns, follows_changes_and_is_quiet_when_nothing_changed)
 {
-	fake_set("app.rc.test", "10.0.0.1");
+	dnsfake_set("app.rc.test", "10.0.0.1");
 	struct dns *d = start(50, 200, 2, 2000);
 	struct dns_name name = {"app.rc.test", 80, &tag_a};
 	follow(d, &name, 1);
@@ -436,14 +244,14 @@ Test(backend_dns, follows_changes_and_is_quiet_when_nothing_changed)
 	wait_event(&i, "app.rc.test", 0, "10.0.0.1:80", 2000);
 
 	/* An address joins, then one leaves. */
-	fake_set("app.rc.test", "10.0.0.1,10.0.0.3");
+	dnsfake_set("app.rc.test", "10.0.0.1,10.0.0.3");
 	struct rec r = wait_event(&i, "app.rc.test", 0, "10.0.0.1:80 10.0.0.3:80", 2000);
 	cr_assert(r.changed);
-	fake_set("app.rc.test", "10.0.0.3");
+	dnsfake_set("app.rc.test", "10.0.0.3");
 	wait_event(&i, "app.rc.test", 0, "10.0.0.3:80", 2000);
 
 	/* The same answer again, in another order: lookups, no event. */
-	fake_set("app.rc.test", "10.0.0.3,10.0.0.3");
+	dnsfake_set("app.rc.test", "10.0.0.3,10.0.0.3");
 	size_t before = seen_count();
 	wait_lookups(d, 5, 3000);
 	cr_assert_eq(seen_count(), before, "an unchanged set was reported");
@@ -456,7 +264,7 @@ Test(backend_dns, follows_changes_and_is_quiet_when_nothing_changed)
 
 Test(backend_dns, an_outage_keeps_the_last_set)
 {
-	fake_set("app.rc.test", "10.0.0.1,10.0.0.2");
+	dnsfake_set("app.rc.test", "10.0.0.1,10.0.0.2");
 	struct dns *d = start(50, 60, 1, 2000);
 	struct dns_name name = {"app.rc.test", 80, &tag_a};
 	follow(d, &name, 1);
@@ -464,8 +272,7 @@ Test(backend_dns, an_outage_keeps_the_last_set)
 	wait_event(&i, "app.rc.test", 0, "10.0.0.1:80 10.0.0.2:80", 2000);
 
 	/* The server goes silent: timeouts, each reported with the set kept. */
-	atomic_store(&fake.drop_a, true);
-	atomic_store(&fake.drop_aaaa, true);
+	dnsfake_drop(true, true);
 	struct rec r = wait_event(&i, "app.rc.test", -ETIMEDOUT, "10.0.0.1:80 10.0.0.2:80", 3000);
 	cr_assert_eq(r.failures, 1);
 	cr_assert_not(r.changed);
@@ -473,8 +280,7 @@ Test(backend_dns, an_outage_keeps_the_last_set)
 	cr_assert_eq(r.failures, 2);
 
 	/* Back with the same addresses: one event saying so, no change. */
-	atomic_store(&fake.drop_a, false);
-	atomic_store(&fake.drop_aaaa, false);
+	dnsfake_drop(false, false);
 	r = wait_event(&i, "app.rc.test", 0, "10.0.0.1:80 10.0.0.2:80", 3000);
 	cr_assert_not(r.changed);
 	cr_assert_eq(r.failures, 0);
@@ -490,7 +296,7 @@ Test(backend_dns, an_outage_keeps_the_last_set)
 
 Test(backend_dns, a_family_that_fails_keeps_its_addresses)
 {
-	fake_set("app.rc.test", "10.0.0.1,fd00::1");
+	dnsfake_set("app.rc.test", "10.0.0.1,fd00::1");
 	struct dns *d = start(50, 60, 1, 2000);
 	struct dns_name name = {"app.rc.test", 80, &tag_a};
 	follow(d, &name, 1);
@@ -498,25 +304,25 @@ Test(backend_dns, a_family_that_fails_keeps_its_addresses)
 	wait_event(&i, "app.rc.test", 0, "10.0.0.1:80 [fd00::1]:80", 2000);
 
 	/* AAAA queries time out while the A records change: IPv6 stays. */
-	atomic_store(&fake.drop_aaaa, true);
-	fake_set("app.rc.test", "10.0.0.2,fd00::9");
+	dnsfake_drop(false, true);
+	dnsfake_set("app.rc.test", "10.0.0.2,fd00::9");
 	struct rec r = wait_event(&i, "app.rc.test", 0, "10.0.0.2:80 [fd00::1]:80", 3000);
 	cr_assert(r.changed);
 
 	/* AAAA answers again: its change is followed. */
-	atomic_store(&fake.drop_aaaa, false);
+	dnsfake_drop(false, false);
 	wait_event(&i, "app.rc.test", 0, "10.0.0.2:80 [fd00::9]:80", 3000);
 
 	/* A family the DNS says has none loses its addresses. */
-	fake_set("app.rc.test", "10.0.0.2");
+	dnsfake_set("app.rc.test", "10.0.0.2");
 	wait_event(&i, "app.rc.test", 0, "10.0.0.2:80", 3000);
 	dns_stop(&d);
 }
 
 Test(backend_dns, nxdomain_and_nodata)
 {
-	fake_set("app.rc.test", "10.0.0.1");
-	fake_set("empty.rc.test", "");
+	dnsfake_set("app.rc.test", "10.0.0.1");
+	dnsfake_set("empty.rc.test", "");
 	struct dns *d = start(50, 200, 2, 2000);
 	struct dns_name names[] = {
 	    {"app.rc.test", 80, &tag_a},
@@ -535,13 +341,13 @@ Test(backend_dns, nxdomain_and_nodata)
 	wait_event(&i, "empty.rc.test", -ENODATA, "-", 2000);
 
 	/* The name goes away: NXDOMAIN, reported, and the set kept. */
-	fake_remove("app.rc.test");
+	dnsfake_remove("app.rc.test");
 	i = 0;
 	r = wait_event(&i, "app.rc.test", -ENOENT, "10.0.0.1:80", 2000);
 	cr_assert_eq(r.failures, 1);
 
 	/* It comes back elsewhere: a change. */
-	fake_set("app.rc.test", "10.0.0.5");
+	dnsfake_set("app.rc.test", "10.0.0.5");
 	r = wait_event(&i, "app.rc.test", 0, "10.0.0.5:80", 2000);
 	cr_assert(r.changed);
 	dns_stop(&d);
@@ -549,9 +355,8 @@ Test(backend_dns, nxdomain_and_nodata)
 
 Test(backend_dns, a_lookup_has_a_deadline)
 {
-	fake_set("app.rc.test", "10.0.0.1");
-	atomic_store(&fake.drop_a, true);
-	atomic_store(&fake.drop_aaaa, true);
+	dnsfake_set("app.rc.test", "10.0.0.1");
+	dnsfake_drop(true, true);
 	/* c-ares alone would wait 2 s + 4 s; the deadline is 150 ms. */
 	struct dns *d = start(50, 2000, 2, 150);
 	struct dns_name name = {"app.rc.test", 80, &tag_a};
@@ -568,16 +373,14 @@ Test(backend_dns, a_lookup_has_a_deadline)
 
 	/* Answers again: the next lookup (the abandoned one's late answer is
 	 * dropped) finds the name. */
-	atomic_store(&fake.drop_a, false);
-	atomic_store(&fake.drop_aaaa, false);
+	dnsfake_drop(false, false);
 	wait_event(&i, "app.rc.test", 0, "10.0.0.1:80", 3000);
 	dns_stop(&d);
 }
 
 Test(backend_dns, stop_is_prompt_with_lookups_in_flight)
 {
-	atomic_store(&fake.drop_a, true);
-	atomic_store(&fake.drop_aaaa, true);
+	dnsfake_drop(true, true);
 	struct dns *d = start(50, 5000, 3, 60000);
 	struct dns_name names[] = {
 	    {"a.rc.test", 80, &tag_a},
@@ -586,7 +389,7 @@ Test(backend_dns, stop_is_prompt_with_lookups_in_flight)
 	};
 	follow(d, names, 3);
 	rt_time_t until = rt_clock_now() + 2 * RT_SEC;
-	while (atomic_load(&fake.queries) < 6) {
+	while (dnsfake_queries() < 6) {
 		cr_assert_lt(rt_clock_now(), until, "queries never reached the server");
 		struct timespec ts = {0, 2000000};
 		nanosleep(&ts, NULL);
@@ -601,9 +404,9 @@ Test(backend_dns, stop_is_prompt_with_lookups_in_flight)
 
 Test(backend_dns, update_keeps_adds_and_drops_names)
 {
-	fake_set("a.rc.test", "10.0.0.1");
-	fake_set("b.rc.test", "10.0.0.2");
-	fake_set("c.rc.test", "10.0.0.3");
+	dnsfake_set("a.rc.test", "10.0.0.1");
+	dnsfake_set("b.rc.test", "10.0.0.2");
+	dnsfake_set("c.rc.test", "10.0.0.3");
 	struct dns *d = start(50, 200, 2, 2000);
 	struct dns_name first[] = {{"a.rc.test", 80, &tag_a}, {"b.rc.test", 80, &tag_a}};
 	follow(d, first, 2);
@@ -624,10 +427,10 @@ Test(backend_dns, update_keeps_adds_and_drops_names)
 
 	/* b kept its set: nothing reported until it changes, then with the
 	 * new arg. a is not looked up any more. */
-	fake_set("a.rc.test", "10.0.0.11");
+	dnsfake_set("a.rc.test", "10.0.0.11");
 	wait_lookups(d, 4, 3000);
 	cr_assert_eq(seen_count_for("b.rc.test"), b_events, "a kept name was reported again");
-	fake_set("b.rc.test", "10.0.0.12");
+	dnsfake_set("b.rc.test", "10.0.0.12");
 	i = after_update;
 	r = wait_event(&i, "b.rc.test", 0, "10.0.0.12:80", 2000);
 	cr_assert_eq(r.arg, &tag_b);
@@ -638,7 +441,7 @@ Test(backend_dns, update_keeps_adds_and_drops_names)
 	cr_assert_eq(dns_update(d, dup, 2), -EINVAL);
 	struct dns_name empty = {"", 80, NULL};
 	cr_assert_eq(dns_update(d, &empty, 1), -EINVAL);
-	fake_set("c.rc.test", "10.0.0.13");
+	dnsfake_set("c.rc.test", "10.0.0.13");
 	i = after_update;
 	wait_event(&i, "c.rc.test", 0, "10.0.0.13:80", 2000);
 
@@ -655,32 +458,30 @@ Test(backend_dns, update_keeps_adds_and_drops_names)
 
 Test(backend_dns, refresh_looks_up_now)
 {
-	fake_set("app.rc.test", "10.0.0.1");
+	dnsfake_set("app.rc.test", "10.0.0.1");
 	struct dns *d = start(3600 * 1000, 1000, 2, 5000); /* an hour between lookups */
 	struct dns_name name = {"app.rc.test", 80, &tag_a};
 	follow(d, &name, 1);
 	size_t i = 0;
 	wait_event(&i, "app.rc.test", 0, "10.0.0.1:80", 2000);
-	fake_set("app.rc.test", "10.0.0.2");
+	dnsfake_set("app.rc.test", "10.0.0.2");
 	rt_time_t t0 = rt_clock_now();
 	dns_refresh(d);
 	wait_event(&i, "app.rc.test", 0, "10.0.0.2:80", 2000);
 	cr_assert_lt(rt_clock_now() - t0, 1000 * RT_MS);
 
 	/* A refresh with a lookup in flight drops it and starts another. */
-	atomic_store(&fake.drop_a, true);
-	atomic_store(&fake.drop_aaaa, true);
-	unsigned q0 = atomic_load(&fake.queries);
+	dnsfake_drop(true, true);
+	unsigned q0 = dnsfake_queries();
 	dns_refresh(d);
 	rt_time_t until = rt_clock_now() + 2 * RT_SEC;
-	while (atomic_load(&fake.queries) < q0 + 2) {
+	while (dnsfake_queries() < q0 + 2) {
 		cr_assert_lt(rt_clock_now(), until);
 		struct timespec ts = {0, 2000000};
 		nanosleep(&ts, NULL);
 	}
-	fake_set("app.rc.test", "10.0.0.3");
-	atomic_store(&fake.drop_a, false);
-	atomic_store(&fake.drop_aaaa, false);
+	dnsfake_set("app.rc.test", "10.0.0.3");
+	dnsfake_drop(false, false);
 	dns_refresh(d);
 	wait_event(&i, "app.rc.test", 0, "10.0.0.3:80", 2000);
 	dns_stop(&d);
@@ -719,7 +520,7 @@ Test(backend_dns, bad_servers_refused)
 Test(backend_dns, sets_compare_by_address)
 {
 	/* The set helpers on sets made by the resolver: equal sets, the order. */
-	fake_set("x.rc.test", "fd00::1,10.0.0.9,10.0.0.10");
+	dnsfake_set("x.rc.test", "fd00::1,10.0.0.9,10.0.0.10");
 	struct dns *d = start(50, 200, 2, 2000);
 	struct dns_name name = {"x.rc.test", 80, NULL};
 	follow(d, &name, 1);

@@ -185,13 +185,11 @@ Test(config, full_file_every_value)
 	b = &cfg->backends[1];
 	cr_assert_str_eq(b->name, "static");
 	cr_assert_eq(b->n_servers, 1);
-	/* /etc/hosts maps localhost to 127.0.0.1 on any sane box, maybe ::1 too. */
+	/* A name is not resolved at load: the daemon's resolver follows it. */
 	cr_assert_str_eq(b->servers[0].spec, "localhost:9100");
-	cr_assert(b->servers[0].sa.ss_family == AF_INET || b->servers[0].sa.ss_family == AF_INET6);
-	if (b->servers[0].sa.ss_family == AF_INET)
-		check_in4(&b->servers[0], "localhost:9100", "127.0.0.1", 9100);
-	else
-		check_in6(&b->servers[0], "localhost:9100", "::1", 9100);
+	cr_assert_str_eq(b->servers[0].host, "localhost");
+	cr_assert_eq(b->servers[0].port, 9100);
+	cr_assert_eq(b->servers[0].salen, 0);
 	cr_assert_eq(b->pool_size, 0);
 	cr_assert_eq(b->connect_timeout_ns, 3 * S);
 	cr_assert_eq(b->first_byte_timeout_ns, 30 * S);
@@ -402,7 +400,7 @@ Test(config_errors, unknown_top_level_key)
 			 "t.yaml:5:1: unknown key 'listn' at top level; expected one of: listen, "
 			 "threads, cache, backends, compression, admin, timeouts, limits, log, "
 			 "trusted_proxies, underscores_in_headers, routes, request_headers, "
-			 "response_headers, error_pages");
+			 "response_headers, error_pages, resolver");
 }
 
 Test(config_errors, unknown_keys_other_sections)
@@ -557,17 +555,131 @@ Test(config_errors, addresses)
 	config_free(&cfg);
 }
 
+/* A server name that does not resolve loads: it is looked up while the
+ * daemon runs (and `ringcache -t` needs no DNS). A listener's name is
+ * still resolved at load: it is bound at start. */
 Test(config_errors, unresolvable_host)
 {
+	struct config *cfg =
+	    expect_ok("listen: \":80\"\n"
+		      "backends: [{name: a, servers: \"no-such-host.invalid:80\"}]\n");
+	const struct config_addr *a = &cfg->backends[0].servers[0];
+	cr_assert_str_eq(a->host, "no-such-host.invalid");
+	cr_assert_eq(a->port, 80);
+	cr_assert_eq(a->salen, 0);
+	config_free(&cfg);
+
 	struct config_errors e = {0};
-	const char *y = "listen: \":80\"\n"
-			"backends: [{name: a, servers: \"no-such-host.invalid:80\"}]\n";
+	const char *y = "listen: \"no-such-host.invalid:80\"\n"
+			"backends: [{name: a, servers: \"127.0.0.1:80\"}]\n";
 	cr_assert_null(load(y, &e));
 	cr_assert_eq(e.n, 1, "%s", dump(&e));
-	const char *want = "t.yaml:2:31: backends[0].servers: invalid address "
-			   "'no-such-host.invalid:80': ";
+	const char *want = "t.yaml:1:9: listen: invalid address 'no-such-host.invalid:80': ";
 	cr_assert(!strncmp(e.lines[0], want, strlen(want)), "got:%s", dump(&e));
 	config_errors_clear(&e);
+}
+
+Test(config_errors, server_names)
+{
+	/* Names, with weights, beside addresses; case does not make two. */
+	struct config *cfg =
+	    expect_ok("listen: \":80\"\n"
+		      "backends:\n"
+		      "  - name: a\n"
+		      "    servers:\n"
+		      "      - \"api.internal:8000\"\n"
+		      "      - {address: \"web_1.svc.cluster.local.:80\", weight: 3}\n"
+		      "      - \"10.0.0.1:8000\"\n"
+		      "      - \"api.internal:8001\"\n");
+	const struct config_backend *b = &cfg->backends[0];
+	cr_assert_eq(b->n_servers, 4);
+	cr_assert_str_eq(b->servers[0].host, "api.internal");
+	cr_assert_eq(b->servers[0].port, 8000);
+	cr_assert_str_eq(b->servers[1].host, "web_1.svc.cluster.local.");
+	cr_assert_eq(b->weights[1], 3);
+	cr_assert_null(b->servers[2].host);
+	check_in4(&b->servers[2], "10.0.0.1:8000", "10.0.0.1", 8000);
+	config_free(&cfg);
+
+	expect_one_error(
+	    "listen: \":80\"\n"
+	    "backends: [{name: a, servers: [\"Api.Internal:80\", \"api.internal:80\"]}]\n",
+	    "t.yaml:2:51: backends[0].servers[1]: 'api.internal:80' is listed again (first "
+	    "as backends[0].servers[0]); give the server a weight instead");
+	static const char *const bad[] = {"-api:80", "api-:80", "a..b:80",  "a b:80",
+					  "a/b:80",  "x.y-:80", "a.-b.c:80"};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char y[256], want[256];
+		snprintf(y, sizeof(y), "listen: \":80\"\nbackends: [{name: a, servers: \"%s\"}]\n",
+			 bad[i]);
+		snprintf(
+		    want, sizeof(want),
+		    "t.yaml:2:31: backends[0].servers: invalid address '%s': invalid host name "
+		    "(dot-separated labels of letters, digits, '-' and '_')",
+		    bad[i]);
+		expect_one_error(y, want);
+	}
+	char label[80], y[256];
+	memset(label, 'a', 64);
+	label[64] = '\0';
+	snprintf(y, sizeof(y), "listen: \":80\"\nbackends: [{name: a, servers: \"%s:80\"}]\n",
+		 label);
+	struct config_errors e = {0};
+	cr_assert_null(load(y, &e), "a 64-byte label loaded");
+	config_errors_clear(&e);
+}
+
+Test(config, resolver)
+{
+	struct config *cfg =
+	    expect_ok(MINIMAL "resolver:\n"
+			      "  servers: [\"127.0.0.1\", \"10.0.0.2:5353\", \"::1\",\n"
+			      "            \"[fd00::53]:5300\", \"[fd00::54]\"]\n"
+			      "  interval: 250ms\n"
+			      "  timeout: 1s\n");
+	cr_assert_eq(cfg->resolver.n_servers, 5);
+	check_in4(&cfg->resolver.servers[0], "127.0.0.1", "127.0.0.1", 53);
+	check_in4(&cfg->resolver.servers[1], "10.0.0.2:5353", "10.0.0.2", 5353);
+	check_in6(&cfg->resolver.servers[2], "::1", "::1", 53);
+	check_in6(&cfg->resolver.servers[3], "[fd00::53]:5300", "fd00::53", 5300);
+	check_in6(&cfg->resolver.servers[4], "[fd00::54]", "fd00::54", 53);
+	cr_assert_eq(cfg->resolver.interval_ns, 250 * MS);
+	cr_assert_eq(cfg->resolver.timeout_ns, 1 * S);
+	config_free(&cfg);
+
+	cfg = expect_ok(MINIMAL "resolver: {servers: \"127.0.0.53\"}\n");
+	cr_assert_eq(cfg->resolver.n_servers, 1);
+	cr_assert_eq(cfg->resolver.interval_ns, 5 * S);
+	cr_assert_eq(cfg->resolver.timeout_ns, 2 * S);
+	config_free(&cfg);
+
+	expect_one_error(MINIMAL "resolver: {servers: [\"dns.example:53\"]}\n",
+			 "t.yaml:5:22: resolver.servers[0]: invalid DNS server 'dns.example:53': "
+			 "expected a numeric address (IP:PORT or [IPv6]:PORT)");
+	expect_one_error(MINIMAL "resolver: {servers: [\"127.0.0.1:0\"]}\n",
+			 "t.yaml:5:22: resolver.servers[0]: invalid DNS server '127.0.0.1:0': port "
+			 "must be 1..65535");
+	expect_one_error(MINIMAL "resolver: {servers: {a: 1}}\n",
+			 "t.yaml:5:21: resolver.servers: expected a DNS server or a list of them, "
+			 "got a mapping");
+	expect_one_error(
+	    MINIMAL "resolver: {interval: 1ms}\n",
+	    "t.yaml:5:22: resolver.interval: duration '1ms' is out of range (10ms..1h)");
+	expect_one_error(MINIMAL "resolver: {timeout: 2m}\n",
+			 "t.yaml:5:21: resolver.timeout: duration '2m' is out of range (10ms..1m)");
+}
+
+/* Config references: the last config_free frees. */
+Test(config, hold_and_free)
+{
+	struct config *cfg = expect_ok(MINIMAL);
+	struct config *two = config_hold(cfg);
+	cr_assert_eq(two, cfg);
+	config_free(&cfg);
+	cr_assert_null(cfg);
+	cr_assert_str_eq(two->backends[0].name, "app");
+	config_free(&two);
+	cr_assert_null(two);
 }
 
 Test(config_errors, values_out_of_range)
@@ -649,7 +761,8 @@ Test(config_errors, many_errors_reported_together)
 	static const char *const want[] = {
 	    "t.yaml:3:1: unknown key 'bogus' at top level; expected one of: listen, threads, "
 	    "cache, backends, compression, admin, timeouts, limits, log, trusted_proxies, "
-	    "underscores_in_headers, routes, request_headers, response_headers, error_pages",
+	    "underscores_in_headers, routes, request_headers, response_headers, error_pages, "
+	    "resolver",
 	    "t.yaml:1:10: listen[0]: invalid address '127.0.0.1': missing port (expected "
 	    "HOST:PORT)",
 	    "t.yaml:2:10: threads: 'zero' is not a whole number or \"auto\"",
@@ -766,7 +879,8 @@ Test(config_file, load_from_file)
 	snprintf(want, sizeof(want),
 		 "%s:506:1: unknown key 'bad' at top level; expected one of: listen, threads, "
 		 "cache, backends, compression, admin, timeouts, limits, log, trusted_proxies, "
-		 "underscores_in_headers, routes, request_headers, response_headers, error_pages",
+		 "underscores_in_headers, routes, request_headers, response_headers, error_pages, "
+		 "resolver",
 		 path);
 	cr_assert_str_eq(e.lines[0], want);
 	config_errors_clear(&e);

@@ -32,6 +32,7 @@ static const struct {
     {"listen", "\"127.0.0.1:18080\""},
     {"backends[].name", "app"},
     {"backends[].servers[].address", "\"127.0.0.1:19000\""},
+    {"resolver.servers", "[\"127.0.0.1:5353\"]"},
     {"backends[].health_check.path", "/healthz"},
     {"backends[].health_check.host", "app.internal"},
     {"backends[].health_check.expect_status", "[200, 204]"},

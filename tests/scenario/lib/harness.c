@@ -475,7 +475,7 @@ static void wait_listening(struct proc *p, int timeout_ms)
 	double deadline = now_s() + timeout_ms / 1000.0;
 	for (;;) {
 		struct conn c;
-		if (conn_try_open(&c, p->port) == 0) {
+		if (conn_try_open_at(&c, p->host[0] ? p->host : "127.0.0.1", p->port) == 0) {
 			conn_close(&c);
 			return;
 		}
@@ -484,9 +484,9 @@ static void wait_listening(struct proc *p, int timeout_ms)
 				       describe_status(p->wait_status), proc_log(p));
 		}
 		if (now_s() > deadline) {
-			cr_assert_fail(
-			    "%s does not accept on 127.0.0.1:%d after %d ms; its log:\n%s", p->name,
-			    p->port, timeout_ms, proc_log(p));
+			cr_assert_fail("%s does not accept on %s:%d after %d ms; its log:\n%s",
+				       p->name, p->host[0] ? p->host : "127.0.0.1", p->port,
+				       timeout_ms, proc_log(p));
 		}
 		sleep_ms(20);
 	}
@@ -556,15 +556,21 @@ void start_origin(struct proc *o)
 
 void start_origin_on(struct proc *o, int port)
 {
+	start_origin_at(o, "127.0.0.1", port);
+}
+
+void start_origin_at(struct proc *o, const char *ip, int port)
+{
 	static int n;
 	char addr[64];
 	memset(o, 0, sizeof(*o));
 	snprintf(o->name, sizeof(o->name), "origin-%d", ++n);
+	snprintf(o->host, sizeof(o->host), "%s", ip);
 	test_path(o->log_path, sizeof(o->log_path), "%s.log", o->name);
 	cr_assert(access(ORIGIN_BIN, X_OK) == 0, "origin binary %s: %s", ORIGIN_BIN,
 		  strerror(errno));
 	o->port = port ? port : free_port();
-	snprintf(addr, sizeof(addr), "127.0.0.1:%d", o->port);
+	snprintf(addr, sizeof(addr), "%s:%d", ip, o->port);
 	char *argv[] = {(char *)ORIGIN_BIN, (char *)"-l", addr, NULL};
 	o->pid = spawn(argv, o->log_path, o->log_path);
 	wait_listening(o, 5000);
@@ -681,6 +687,11 @@ void cmd_result_free(struct cmd_result *r)
 
 int conn_try_open(struct conn *c, int port)
 {
+	return conn_try_open_at(c, "127.0.0.1", port);
+}
+
+int conn_try_open_at(struct conn *c, const char *ip, int port)
+{
 	memset(c, 0, sizeof(*c));
 	c->fd = -1;
 	c->port = port;
@@ -695,7 +706,10 @@ int conn_try_open(struct conn *c, int port)
 	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (inet_pton(AF_INET, ip, &sin.sin_addr) != 1) {
+		close(fd);
+		return -EINVAL;
+	}
 	if (connect(fd, (struct sockaddr *)&sin, sizeof(sin)) < 0) {
 		int e = errno;
 		close(fd);
@@ -1297,6 +1311,11 @@ long long pattern_mismatch(const char *p, size_t n, unsigned long long off)
 
 long origin_requests(int origin_port, const char *key)
 {
+	return origin_requests_at("127.0.0.1", origin_port, key);
+}
+
+long origin_requests_at(const char *ip, int origin_port, const char *key)
+{
 	char path[1024];
 	size_t o = (size_t)snprintf(path, sizeof(path), "/__stats");
 	if (key) {
@@ -1312,7 +1331,7 @@ long origin_requests(int origin_port, const char *key)
 	}
 	struct conn c;
 	struct response r;
-	if (conn_try_open(&c, origin_port) < 0)
+	if (conn_try_open_at(&c, ip, origin_port) < 0)
 		return -1;
 	long n = -1;
 	if (conn_sendf(&c, "GET %s HTTP/1.1\r\nHost: origin\r\n\r\n", path) == 0 &&

@@ -47,6 +47,7 @@ struct proc {
 	pid_t pid;		 /* 0 once stopped (or never started) */
 	int port;		 /* the port it listens on */
 	char name[32];		 /* "origin-1", "ringcache-1": names its files too */
+	char host[16];		 /* the IPv4 address it listens on; "": 127.0.0.1 */
 	char log_path[PATH_MAX]; /* its stdout+stderr */
 	char cfg_path[PATH_MAX]; /* ringcache only: the YAML it was given */
 	int wait_status;	 /* set once it has been reaped */
@@ -63,6 +64,9 @@ int free_port(void);
 void start_origin(struct proc *o);
 /* The same on a given PORT (0: a free one), e.g. to bring a stopped origin back. */
 void start_origin_on(struct proc *o, int port);
+/* The same on IP:PORT: another loopback address (127.0.0.2, ...), e.g. for
+ * a DNS name's addresses, which share one port. */
+void start_origin_at(struct proc *o, const char *ip, int port);
 
 /*
  * Write YAML to a file and start RINGCACHE_BIN -c FILE, stderr to a log.
@@ -151,6 +155,8 @@ struct conn {
 void conn_open(struct conn *c, int port);
 /* Same, but returns -errno instead of failing. */
 int conn_try_open(struct conn *c, int port);
+/* The same to IP:PORT (IPv4). */
+int conn_try_open_at(struct conn *c, const char *ip, int port);
 void conn_close(struct conn *c);
 
 /* Send all bytes (MSG_NOSIGNAL). 0, or -errno (EPIPE, ECONNRESET, EAGAIN on timeout). */
@@ -250,6 +256,8 @@ long long pattern_mismatch(const char *p, size_t n, unsigned long long off);
 
 /* The origin's /__stats counter (for KEY when not NULL), -1 on failure. */
 long origin_requests(int origin_port, const char *key);
+/* The same of an origin on IP:PORT. */
+long origin_requests_at(const char *ip, int origin_port, const char *key);
 
 /* ---- misc ---------------------------------------------------------------- */
 
