@@ -88,8 +88,16 @@ static int copy_route_part(struct req *rq, struct fetch_args *a)
 {
 	struct forward_head_opts o = {0};
 	routing_forward_opts(rq, &o);
-	if (rq->route.active && rq->route.route)
-		snprintf(a->fwd_suffix, sizeof(a->fwd_suffix), "\nroute=%d", rq->route.index);
+	char part[REQ_TARGET + REQ_HOST + 16];
+	int pl = routing_key_part(rq, part, sizeof(part));
+	if (pl < 0)
+		return -ENOMEM;
+	if (pl > 0) {
+		if (!(a->fwd_suffix = malloc((size_t)pl)))
+			return -ENOMEM;
+		memcpy(a->fwd_suffix, part, (size_t)pl);
+		a->fwd_suffix_len = (size_t)pl;
+	}
 	size_t need = o.target_len + o.host_len + (o.edits ? hedits_size(o.edits) : 0);
 	if (!o.target && !o.host && !o.edits)
 		return 0;
@@ -150,6 +158,8 @@ static int start_fetch(struct req *rq, struct lookup_res *res, const struct poli
 	if (!a->req) {
 		store_fetch_abort(rq->w->sh->store, a->oh, 0);
 		cobj_release(&a->stale);
+		free(a->route_buf);
+		free(a->fwd_suffix);
 		free(a);
 		return -ENOMEM;
 	}
@@ -235,19 +245,18 @@ enum req_result cache_handle(struct req *rq)
 	}
 	/* What a trusted proxy says about the request is part of its key;
 	 * from anyone else those fields were removed (client.c). */
-	char fwd[512];
-	int fl = rq->trusted ? forward_key(m, fwd, sizeof(fwd)) : 0;
+	char fwd[512 + REQ_TARGET + REQ_HOST + 16];
+	int fl = rq->trusted ? forward_key(m, fwd, 512) : 0;
 	if (fl < 0)
 		return pass(rq, "ringcache; fwd=uri-miss; detail=key-too-long");
-	/* The route is part of the secondary key: two routes may send one URL
-	 * to two backends (or rewrite it two ways), and must not share a copy.
-	 * A purge of the URL still finds every route's (one primary key). */
-	if (route) {
-		int n = snprintf(fwd + fl, sizeof(fwd) - (size_t)fl, "\nroute=%d", rq->route.index);
-		if (n < 0 || (size_t)n >= sizeof(fwd) - (size_t)fl)
-			return pass(rq, "ringcache; fwd=uri-miss; detail=key-too-long");
-		fl += n;
-	}
+	/* What the route changes about the request is part of the secondary
+	 * key (routing.h): two routes may send one URL to two backends, and
+	 * must not share a copy; a purge of the URL still finds every
+	 * route's (one primary key). */
+	int pl = routing_key_part(rq, fwd + fl, sizeof(fwd) - (size_t)fl);
+	if (pl < 0)
+		return pass(rq, "ringcache; fwd=uri-miss; detail=key-too-long");
+	fl += pl;
 
 	struct policy_knobs k;
 	uint64_t max_obj;

@@ -137,12 +137,11 @@ static int fill_head(struct fetch *f, struct cobj *o)
 	/* The secondary key: the forwarding key of the request (what a
 	 * trusted proxy said about it; none from anyone else, whose
 	 * forwarding fields were removed), then its Vary key. */
-	char names[512], key[1536];
-	int fl = forward_key(&f->req, key, 512 - sizeof(f->a->fwd_suffix));
-	if (fl >= 0 && f->a->fwd_suffix[0]) { /* as the lookup keyed it (cachepath.c) */
-		size_t sl = strlen(f->a->fwd_suffix);
-		memcpy(key + fl, f->a->fwd_suffix, sl);
-		fl += (int)sl;
+	char names[512], key[4096]; /* forwarding key, the route's part, the Vary key */
+	int fl = forward_key(&f->req, key, 512);
+	if (fl >= 0 && f->a->fwd_suffix) { /* as the lookup keyed it (cachepath.c) */
+		memcpy(key + fl, f->a->fwd_suffix, f->a->fwd_suffix_len);
+		fl += (int)f->a->fwd_suffix_len;
 	}
 	int nl = vary_names(m, names, sizeof(names));
 	if (fl < 0 || nl < 0)
@@ -445,6 +444,7 @@ out:
 	free(f.mem);
 	free(a->req);
 	free(a->route_buf);
+	free(a->fwd_suffix);
 	gen_put(&w->be, a->gen);
 	FINI_OBJ(a);
 	free(a);
@@ -468,6 +468,7 @@ int fetch_start(struct fetch_args *a)
 			a->fh->refs--;
 		free(a->req);
 		free(a->route_buf);
+		free(a->fwd_suffix);
 		free(a);
 		return -ENOMEM;
 	}

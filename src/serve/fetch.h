@@ -60,7 +60,8 @@ struct fetch_args {
 	size_t target_len, host_len;
 	bool has_edits;
 	struct hedits edits;
-	char fwd_suffix[24]; /* "\nroute=N": the route in the secondary key, or "" */
+	char *fwd_suffix; /* the route's part of the secondary key (malloc'd), or NULL */
+	size_t fwd_suffix_len;
 	uint32_t req_len;
 	char peer_ip[48];
 	struct coh *oh;	    /* the busy key (owned) */

@@ -152,8 +152,17 @@ static bool routing_rate_ok(struct req *r, const struct config_route *rt)
 		memcpy(key + 2, &((const struct sockaddr_in *)sa)->sin_addr, 4);
 		kl += 4;
 	} else {
-		memcpy(key + 2, &((const struct sockaddr_in6 *)sa)->sin6_addr, 16);
-		kl += 16;
+		/* An IPv6 client owns its /64 (a host picks any address in it):
+		 * keyed per address, it could take a fresh burst per request. */
+		const uint8_t *a6 = ((const struct sockaddr_in6 *)sa)->sin6_addr.s6_addr;
+		static const uint8_t v4mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+		if (!memcmp(a6, v4mapped, 12)) {
+			memcpy(key + 2, a6 + 12, 4);
+			kl += 4;
+		} else {
+			memcpy(key + 2, a6, 8);
+			kl += 8;
+		}
 	}
 	double rate = rt->rate_limit.rate;
 	double burst = rt->rate_limit.burst ? rt->rate_limit.burst : rt->rate_limit.rate;
@@ -412,4 +421,27 @@ void routing_timeouts(const struct req *r, uint64_t *connect_ns, uint64_t *first
 	    rt && rt->timeouts.first_byte_ns > 0 ? (uint64_t)rt->timeouts.first_byte_ns : 0;
 	*between_bytes_ns =
 	    rt && rt->timeouts.between_bytes_ns > 0 ? (uint64_t)rt->timeouts.between_bytes_ns : 0;
+}
+
+int routing_key_part(const struct req *r, char *out, size_t cap)
+{
+	const struct req_route *q = &r->route;
+	if (!q->active || !q->route)
+		return 0;
+	const struct config_route *rt = q->route;
+	struct hbuf b;
+	hbuf_init(&b, out, cap);
+	if (q->backend) {
+		hbuf_puts(&b, "\nb=");
+		hbuf_put_u64(&b, q->backend);
+	}
+	if (q->rewritten && rt->cache_key == KEY_FROM_ORIGINAL) {
+		hbuf_puts(&b, "\nt=");
+		hbuf_put(&b, q->target, q->target_len);
+	}
+	if (q->send_host) {
+		hbuf_puts(&b, "\nh=");
+		hbuf_puts(&b, q->send_host);
+	}
+	return b.overflow ? -1 : (int)b.len;
 }
