@@ -1,5 +1,6 @@
 /* exchange.c - one backend exchange: attempts, the response head, the body, the reuse rule. */
 #include "backend/exchange.h"
+#include "http/proxyproto.h"
 #include "rt/obj.h"
 
 #include <assert.h>
@@ -80,8 +81,14 @@ static int send_request(struct exchange *x, bool body)
 	const uint64_t send_ns = x->g->cfg->timeouts.send_ns;
 	int fd = x->bc.fd;
 	char sz[CHUNKED_SIZE_MAX];
-	struct iovec iov[4];
+	uint8_t pp[PROXYPROTO_V2_WRITE_MAX];
+	struct iovec iov[5];
 	int n = 0;
+	if (x->proxied) {
+		size_t pl = proxyproto_v2_write(pp, sizeof(pp), x->client, x->local);
+		assert(pl > 0);
+		iov[n++] = (struct iovec){pp, pl};
+	}
 	iov[n++] = (struct iovec){(void *)x->head, x->head_len};
 	if (body && x->first_len)
 		n += chunked_frame(iov + n, sz, x->first, x->first_len, x->chunked);
@@ -220,9 +227,12 @@ enum exchange_result exchange_begin(struct exchange *x)
 	bool sent = false;
 	for (;;) {
 		unsigned server = (unsigned)t.server;
+		/* A PROXY header names one client: its connection is fresh,
+		 * and never pooled after (HAProxy's send-proxy does the same). */
+		x->proxied = cb->proxy_protocol;
 		int r = backend_acquire(
-		    x->b, x->g->slots[x->b->id].pools, x->backend, server, t.fresh, &x->bc,
-		    rt_deadline_in(x->connect_ns ? x->connect_ns : cb->connect_timeout_ns));
+		    x->b, x->g->slots[x->b->id].pools, x->backend, server, t.fresh || x->proxied,
+		    &x->bc, rt_deadline_in(x->connect_ns ? x->connect_ns : cb->connect_timeout_ns));
 		if (r < 0) {
 			const char *what = r == -ETIMEDOUT ? "connect timed out" : "connect failed";
 			int err = r == -ETIMEDOUT ? 0 : r;
@@ -341,7 +351,7 @@ void exchange_end(struct exchange *x, enum exchange_end how)
 	CHECK_OBJ_NOTNULL(x, EXCHANGE_MAGIC);
 	const struct hmsg *m = x->resp;
 	bool done = how == EXCHANGE_END_DONE && m->msg_done;
-	bool reusable = exchange_reusable(m, done, x->len - x->pos, x->early);
+	bool reusable = exchange_reusable(m, done, x->len - x->pos, x->early) && !x->proxied;
 	if (done && x->pos < x->len)
 		backend_unsolicited(x->b, x->bc.brt, x->bc.server);
 	if (how == EXCHANGE_END_BACKEND)

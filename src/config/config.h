@@ -20,7 +20,10 @@
  * Schema (sizes take B/KiB/MiB/GiB or KB/MB/GB; durations ms/s/m/h/d, a bare
  * number of a duration means seconds; booleans are true/false):
  *
- *   listen: ["127.0.0.1:8080"]      # string or list; "IP:PORT" or "[IPv6]:PORT"
+ *   listen: ["127.0.0.1:8080"]      # string or list; "IP:PORT" or "[IPv6]:PORT"; an item
+ *                                   # may be {address: "IP:PORT", proxy_protocol: true}:
+ *                                   # connections start with a PROXY v1/v2 header,
+ *                                   # taken only from trusted_proxies
  *   threads: 2                      # or "auto" (online CPUs)
  *   backends:
  *     - name: app
@@ -44,6 +47,9 @@
  *         rise: 2                   # good probes in a row to go back into rotation
  *         fall: 3                   # failed probes in a row to be taken out (1..100)
  *         expect_status: 200        # a code or a list (default: any 2xx or 3xx)
+ *       proxy_protocol: false       # true: each connection starts with a PROXY v2
+ *                                   # header naming the client (such connections are
+ *                                   # not pooled: each is one client's)
  *       error_pages:                # bodies instead of the built-in text for this
  *         502: "<h1>down</h1>"      # backend's 5xx: a string, or {body | file,
  *                                   # content_type} (default text/html)
@@ -163,6 +169,9 @@
  *   response_headers: {set: {}, add: {}, remove: []}
  *   error_pages: {404: {file: /etc/ringcache/404.html, content_type: text/html}}
  *                                  # bodies of ringcache's own 4xx/5xx answers
+ *   forwarded: false                # true: requests to backends get an RFC 7239
+ *                                  # Forwarded element (for=client;proto=http) besides
+ *                                  # X-Forwarded-For and X-Forwarded-Proto (always)
  *   timeouts:
  *     client_header: 10s            # whole request head must arrive within this
  *     client_body: 30s              # between request body bytes
@@ -199,6 +208,7 @@ struct config_addr {
 	char *spec; /* as written in the file, e.g. "127.0.0.1:8080" */
 	struct sockaddr_storage sa;
 	socklen_t salen;
+	bool proxy_protocol; /* listen: connections start with a PROXY header */
 };
 
 /* How a backend spreads requests over its servers. */
@@ -246,6 +256,7 @@ struct config_backend {
 	uint64_t first_byte_timeout_ns;
 	uint64_t between_bytes_timeout_ns;
 	unsigned retries; /* other servers a failed request may try */
+	bool proxy_protocol; /* a PROXY v2 header on each (never pooled) connection */
 	struct config_health health;
 	struct config_error_pages error_pages;
 };
@@ -495,6 +506,7 @@ struct config {
 	char **warnings;
 	size_t n_warnings;
 	bool underscores_in_headers; /* keep request fields with '_' in their names */
+	bool forwarded;		     /* add an RFC 7239 Forwarded element */
 
 	enum config_log_level log_level;
 	char *log_access_path; /* NULL: no access log */

@@ -173,6 +173,8 @@ const struct config_row config_schema[] = {
 	 .help = "failed probes in a row to go out of rotation"),
     CUSTOM("backends[].health_check.expect_status", 7, BACKEND(health.expect), &read_expect_ops,
 	   .lo = 100, .hi = 599, .help = "a code or a list (default: any 2xx or 3xx)"),
+    BOOL("backends[].proxy_protocol", 11, BACKEND(proxy_protocol), false,
+	 .help = "a PROXY v2 header naming the client first on each connection (not pooled)"),
     CUSTOM("backends[].error_pages", 10, BACKEND(error_pages), &route_error_pages_ops,
 	   .help =
 	       "bodies for 502, 503, 504 of this backend: {502: \"...\" or {file, content_type}}"),
@@ -321,6 +323,8 @@ const struct config_row config_schema[] = {
      * X-Forwarded-Host to CGI-style backends, not to the cache. */
     BOOL("underscores_in_headers", 11, CFG(underscores_in_headers), false,
 	 .help = "keep request fields whose names contain '_'"),
+    BOOL("forwarded", 16, CFG(forwarded), false,
+	 .help = "add an RFC 7239 Forwarded element (for, proto) to forwarded requests"),
 
     CUSTOM("routes", 12, CFG(routes), &routes_ops,
 	   .help = "first match wins; none: every request to the first backend"),

@@ -76,6 +76,8 @@ enum metric_id {
 	X(backend_broke, "the backend broke off after the response started (reset)")               \
 	X(send_failed, "a send to the client failed or timed out (reset)")                         \
 	X(draining, "closed for drain")                                                            \
+	X(proxy_header,                                                                            \
+	  "a PROXY header missing, malformed, late or from a peer not in trusted_proxies")         \
 	X(error, "another error response (503 out of memory, 504 only-if-cached)")
 
 enum close_reason {

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 
 #include "cache/key.h"
@@ -139,6 +140,12 @@ static int start_fetch(struct req *rq, struct lookup_res *res, const struct poli
 	a->gen = rq->gen; /* fetch_start holds it for the task */
 	a->backend = routing_backend(rq);
 	routing_timeouts(rq, &a->connect_ns, &a->first_byte_ns, &a->between_bytes_ns);
+	if (rq->gen->backends[a->backend].cfg->proxy_protocol) {
+		socklen_t ll = sizeof(a->local);
+		a->client = rq->peer_sa;
+		if (getsockname(rq->fd, (struct sockaddr *)&a->local, &ll) < 0)
+			a->local.ss_family = AF_UNSPEC;
+	}
 	a->req = copy_request_head(rq, &a->req_len);
 	if (a->req && copy_route_part(rq, a) < 0) {
 		free(a->req);

@@ -240,7 +240,8 @@ static int exchange_head(struct fetch *f)
 				      .target_len = a->target_len,
 				      .host = a->host,
 				      .host_len = a->host_len,
-				      .edits = a->has_edits ? &a->edits : NULL};
+				      .edits = a->has_edits ? &a->edits : NULL,
+				      .forwarded = f->cfg->forwarded};
 	if (a->stale) {
 		size_t l;
 		const char *v = hdrs_find(a->stale->hdrs, a->stale->hdrs_len, "etag", 0, &l);
@@ -272,6 +273,10 @@ static int exchange_head(struct fetch *f)
 	    .first_byte_ns = a->first_byte_ns,
 	    .between_bytes_ns = a->between_bytes_ns,
 	};
+	if (a->client.ss_family != AF_UNSPEC && a->local.ss_family != AF_UNSPEC) {
+		f->x.client = (const struct sockaddr *)&a->client;
+		f->x.local = (const struct sockaddr *)&a->local;
+	}
 	enum exchange_result r = exchange_begin(&f->x);
 	if (r != EXCHANGE_OK) {
 		fetch_failed(f, f->x.status ? f->x.status : 502, f->x.why ? f->x.why : "failed",

@@ -46,7 +46,7 @@ static void tvalues(struct req *r, const struct template *t, struct tvalue v[TVA
 	const char *meth = llhttp_method_name((llhttp_method_t)hmsg_method(m));
 	v[TVAR_METHOD] = (struct tvalue){meth, strlen(meth)};
 	v[TVAR_SCHEME] = (struct tvalue){"http", 4};
-	v[TVAR_CLIENT] = (struct tvalue){r->peer_ip, strlen(r->peer_ip)};
+	v[TVAR_CLIENT] = (struct tvalue){r->client_ip, strlen(r->client_ip)};
 	if (t->vars_used & (1u << TVAR_REQUEST_ID)) {
 		const char *id = request_id(r);
 		v[TVAR_REQUEST_ID] = (struct tvalue){id, strlen(id)};
@@ -147,7 +147,7 @@ static bool routing_rate_ok(struct req *r, const struct config_route *rt)
 	uint16_t idx = (uint16_t)r->route.index;
 	memcpy(key, &idx, 2);
 	size_t kl = 2;
-	const struct sockaddr_storage *sa = &r->peer_sa;
+	const struct sockaddr_storage *sa = &r->client_sa;
 	if (sa->ss_family == AF_INET) {
 		memcpy(key + 2, &((const struct sockaddr_in *)sa)->sin_addr, 4);
 		kl += 4;
@@ -295,7 +295,7 @@ int routing_decide(struct req *r, enum req_result *res)
 	    .path_len = q->path_len,
 	    .query = qs ? qs + 1 : NULL,
 	    .query_len = qs ? m->target.len - plen - 1 : 0,
-	    .client = (const struct sockaddr *)&r->peer_sa,
+	    .client = (const struct sockaddr *)&r->client_sa,
 	};
 	struct route_match mt;
 	const struct config_route *rt =

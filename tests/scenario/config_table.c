@@ -43,10 +43,10 @@ TestSuite(config_table, .fini = harness_fini, .timeout = 60);
 #define TOP_KEYS                                                                                   \
 	"listen, threads, cache, backends, compression, admin, timeouts, limits, log, "            \
 	"trusted_proxies, underscores_in_headers, routes, request_headers, response_headers, "     \
-	"error_pages"
+	"error_pages, forwarded"
 #define BACKEND_KEYS                                                                               \
 	"name, servers, balance, pool_size, connect_timeout, first_byte_timeout, "                 \
-	"between_bytes_timeout, retries, health_check, error_pages"
+	"between_bytes_timeout, retries, health_check, error_pages, proxy_protocol"
 #define CACHE_KEYS                                                                                 \
 	"memory, max_object_size, default_ttl, heuristic_percent, heuristic_max, grace, "          \
 	"hit_for_miss, key, rules, heuristic_with_credentials"
