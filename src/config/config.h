@@ -88,6 +88,9 @@
  *                                  # not given inherit cache.key
  *                                  # a rule needs at least one of ttl, default_ttl,
  *                                  # bypass, max_object_size, key
+ *     purge_allow: ["10.0.0.0/8"]  # clients that may send PURGE /path to the proxy
+ *                                  # listener (Varnish's convention); default none:
+ *                                  # PURGE is then a method like any other
  *   compression:                   # gzip, br and zstd on a pool of worker threads
  *     enabled: false               # off by default, as in nginx
  *     workers: auto                # compression threads; "auto": online CPUs (1..256)
@@ -456,6 +459,7 @@ struct config {
 		struct config_key key;
 		struct config_rule *rules;
 		size_t n_rules;
+		struct config_cidrs purge_allow; /* PURGE on the proxy listener from these */
 	} cache;
 
 	struct {

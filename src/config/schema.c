@@ -236,6 +236,10 @@ const struct config_row config_schema[] = {
     BOOL("cache.rules[].key.sort_query", 3, RULE(key.sort_query), false,
 	 .inherit = "cache.key.sort_query", .help = "as cache.key.sort_query"),
 
+    CUSTOM("cache.purge_allow", 11, CFG(cache.purge_allow), &read_networks_ops,
+	   .def_list = (const char *const[]){NULL},
+	   .help = "networks that may send PURGE to the proxy listener (default: none)"),
+
     SECTION("compression", 5, .help = "gzip, br and zstd on a pool of worker threads"),
     BOOL("compression.enabled", 1, CFG(compression.enabled), false,
 	 .help = "off by default, as in nginx"),

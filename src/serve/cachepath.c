@@ -201,6 +201,43 @@ static void cache_status_for_fetch(char *buf, size_t n, struct fetch_handle *fh,
 		snprintf(buf + l, n - (size_t)l, "; collapsed");
 }
 
+/*
+ * PURGE on the proxy listener (Varnish's convention), with cache.purge_allow
+ * set: from those networks, every variant of the object a GET of the same
+ * request would find (its route's key options and key source) is removed,
+ * and the answer says how many, as the admin API's purge does; from others,
+ * 403. Without purge_allow a PURGE is a method like any other (passed).
+ */
+static enum req_result purge_here(struct req *rq, const char *host, size_t hlen, const char *target,
+				  size_t tlen)
+{
+	const struct config *cfg = rq->gen->cfg;
+	rq->cache_word = "purge";
+	if (!config_cidrs_match(&cfg->cache.purge_allow, (const struct sockaddr *)&rq->client_sa)) {
+		respond_error(rq, 403, "PURGE from a client not in cache.purge_allow", true);
+		return rq->closing ? REQ_ERRORED : REQ_DONE;
+	}
+	const struct config_route *route = rq->route.active ? rq->route.route : NULL;
+	const char *q = memchr(target, '?', tlen);
+	const struct config_rule *rule =
+	    route_cache_rule(cfg, route, host, cache_key_host_len(host, hlen), target,
+			     q ? (size_t)(q - target) : tlen);
+	if (route && route->cache_key == KEY_FROM_REWRITTEN && rq->route.rewritten) {
+		target = rq->route.target;
+		tlen = rq->route.target_len;
+	}
+	char key[KEY_MAX];
+	uint32_t hl;
+	int kl = cache_key_under(cfg, rule, host, hlen, target, tlen, key, sizeof(key), &hl);
+	size_t n = kl > 0 ? store_purge_key(rq->w->sh->store, key, (uint32_t)kl) : 0;
+	log_info("client %s: PURGE %.*s: %zu objects", rq->client_ip,
+		 (int)(tlen > 200 ? 200 : tlen), target, n);
+	char body[48];
+	int bl = snprintf(body, sizeof(body), "{\"purged\": %zu}\n", n);
+	int e = respond_page(rq, 200, "application/json", body, (size_t)bl, NULL, true, "purge");
+	return e < 0 ? REQ_ABORT : rq->closing ? REQ_ERRORED : REQ_DONE;
+}
+
 /* Bounded copy into a C string (truncates, always terminates). */
 static void copy_cstr(char *dst, size_t cap, const char *src, size_t n)
 {
@@ -227,6 +264,8 @@ enum req_result cache_handle(struct req *rq)
 	copy_cstr(rq->req_target, REQ_TARGET, target, tlen);
 
 	bool has_body = hmsg_chunked(m) || (hmsg_has_length(m) && hmsg_content_length(m) > 0);
+	if (method == HTTP_PURGE && cfg->cache.purge_allow.n)
+		return purge_here(rq, host, hlen, target, tlen);
 	if ((method != HTTP_GET && method != HTTP_HEAD) || has_body) {
 		if (!method_is_safe(method))
 			rq->invalidate_host = hostcopy; /* used while the response head is built */
@@ -277,7 +316,8 @@ enum req_result cache_handle(struct req *rq)
 		ktarget = rq->route.target;
 		ktlen = rq->route.target_len;
 	}
-	int kl = cache_key_for(cfg, host, hlen, ktarget, ktlen, key, sizeof(key), &host_len);
+	int kl =
+	    cache_key_under(cfg, rule, host, hlen, ktarget, ktlen, key, sizeof(key), &host_len);
 	if (kl < 0)
 		return pass(rq, "ringcache; fwd=uri-miss; detail=key-too-long");
 	struct req_meta meta;

@@ -287,8 +287,12 @@ int routing_decide(struct req *r, enum req_result *res)
 	memcpy(q->target, target, m->target.len < sizeof(q->target) ? m->target.len : 0);
 	q->target_len = m->target.len < sizeof(q->target) ? m->target.len : 0;
 
+	/* An allowed PURGE is routed as the GET it purges would be, and
+	 * answered by the cache path (cachepath.c), not by the route. */
+	const bool purging = hmsg_method(m) == HTTP_PURGE && cfg->cache.purge_allow.n;
 	struct route_req rq = {
 	    .m = m,
+	    .method = purging ? HTTP_GET : hmsg_method(m),
 	    .host = q->host,
 	    .host_len = q->host_len,
 	    .path = q->path,
@@ -306,6 +310,10 @@ int routing_decide(struct req *r, enum req_result *res)
 		q->index = (int)(rt - cfg->routes);
 		memcpy(q->caps, mt.caps, sizeof(q->caps));
 		q->n_caps = mt.n_caps;
+	}
+	if (rt && purging) {
+		q->backend = rt->kind == ROUTE_BACKEND ? rt->backend : 0;
+		return 0;
 	}
 	if (rt && rt->rate_given && !routing_rate_ok(r, rt)) {
 		*res = REQ_DONE;

@@ -49,7 +49,7 @@ TestSuite(config_table, .fini = harness_fini, .timeout = 60);
 	"between_bytes_timeout, retries, health_check, error_pages, proxy_protocol"
 #define CACHE_KEYS                                                                                 \
 	"memory, max_object_size, default_ttl, heuristic_percent, heuristic_max, grace, "          \
-	"hit_for_miss, key, rules, heuristic_with_credentials"
+	"hit_for_miss, key, rules, heuristic_with_credentials, purge_allow"
 #define RULE_KEYS	 "host, path_prefix, ttl, default_ttl, bypass, max_object_size, key, name"
 #define COMPRESSION_KEYS "enabled, workers, queue, min_size, codings, levels, types, bench_on_loop"
 #define LOG_KEYS	 "level, access, access_format"

@@ -416,3 +416,50 @@ Test(route_basic, a_route_never_reached_is_warned_about)
 			   "%s", res.err);
 	cmd_result_free(&res);
 }
+
+/* PURGE on the proxy listener: from cache.purge_allow, every variant of
+ * what a GET would find, under its route's key options; from others 403;
+ * without purge_allow, a method like any other. */
+Test(route_basic, purge_on_the_proxy_listener)
+{
+	struct proc o[3], d;
+	start_site(o, &d,
+		   "  - match: {path_prefix: /nq/}\n"
+		   "    backend: a\n"
+		   "    cache: {key: {query: false}}\n",
+		   "cache: {purge_allow: [\"127.0.0.0/8\"]}\n");
+	struct response r;
+	const char *get = "GET /p?size=3&cc=max-age%3D60 HTTP/1.1\r\nHost: h\r\n\r\n";
+	raw_once(d.port, get, &r, 0);
+	response_free(&r);
+	raw_once(d.port, get, &r, 0);
+	cr_assert(cache_status_has(&r, "hit"), "%s", cache_status(&r));
+	response_free(&r);
+	raw_once(d.port, "PURGE /p?size=3&cc=max-age%3D60 HTTP/1.1\r\nHost: h\r\n\r\n", &r, 0);
+	cr_assert_eq(r.status, 200, "%s", r.raw_head);
+	cr_assert_str_eq(r.body, "{\"purged\": 1}\n");
+	response_free(&r);
+	raw_once(d.port, get, &r, 0);
+	cr_assert_not(cache_status_has(&r, "hit"), "%s", cache_status(&r));
+	response_free(&r);
+	/* The route's key drops the query: a PURGE with any query finds it. */
+	raw_once(d.port, "GET /nq/x?size=3&cc=max-age%3D60 HTTP/1.1\r\nHost: h\r\n\r\n", &r, 0);
+	response_free(&r);
+	raw_once(d.port, "PURGE /nq/x?other=1 HTTP/1.1\r\nHost: h\r\n\r\n", &r, 0);
+	cr_assert_str_eq(r.body, "{\"purged\": 1}\n");
+	response_free(&r);
+	cr_assert_eq(origin_requests(o[0].port, NULL), 3);
+	harness_end();
+	/* From a client outside purge_allow: 403, nothing purged or sent. */
+	start_site(o, &d, "  - backend: a\n", "cache: {purge_allow: [\"10.0.0.0/8\"]}\n");
+	raw_once(d.port, get, &r, 0);
+	response_free(&r);
+	raw_once(d.port, "PURGE /p?size=3&cc=max-age%3D60 HTTP/1.1\r\nHost: h\r\n\r\n", &r, 0);
+	cr_assert_eq(r.status, 403);
+	response_free(&r);
+	raw_once(d.port, get, &r, 0);
+	cr_assert(cache_status_has(&r, "hit"), "%s", cache_status(&r));
+	response_free(&r);
+	cr_assert_eq(origin_requests(o[0].port, NULL), 1);
+	harness_end();
+}

@@ -95,6 +95,7 @@ static int route_for(const char *req, const char *client, struct route_match *mt
 		inet_pton(AF_INET, client, &a->sin_addr);
 	}
 	struct route_req rq = {.m = &m,
+			       .method = hmsg_method(&m),
 			       .host = host,
 			       .host_len = hl,
 			       .path = path,
