@@ -291,7 +291,8 @@ Test(route_proxy, a_backend_gets_a_proxy_v2_header_naming_the_client)
 		  got); /* "GET /a" */
 	response_free(&r);
 	/* A second request opens a fresh connection with its own header. */
-	cr_assert_eq(send_raw(d.port, "GET /b HTTP/1.1\r\nHost: h\r\n\r\n", 30, &r), 0);
+	static const char b[] = "GET /b HTTP/1.1\r\nHost: h\r\n\r\n";
+	cr_assert_eq(send_raw(d.port, b, sizeof(b) - 1, &r), 0);
 	got = resp_header(&r, "X-Got");
 	cr_assert(got && !strncmp(got, "0d0a0d0a000d0a515549540a2111000c7f000001", 40), "%s",
 		  got ? got : "-");
