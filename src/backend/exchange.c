@@ -12,6 +12,7 @@
 #include "http/chunked.h"
 #include "ops/log.h"
 #include "ops/metrics.h"
+#include "rt/clock.h"
 #include "rt/io.h"
 #include "rt/task.h"
 
@@ -40,6 +41,22 @@ static void log_retry(const struct exchange *x, unsigned server, const char *wha
 	METRIC_INC(x->b->metrics, backend_retries);
 	log_warn("%s: backend %s server %s: %s%s%s; trying another server", x->who, cb->name,
 		 cb->servers[server].spec, what, err ? ": " : "", err ? strerror(-err) : "");
+}
+
+/* A real request failed on SERVER: passive health counts it, and says
+ * so once when that takes the server out of rotation. */
+static void passive_fail(struct exchange *x, unsigned server, const char *why)
+{
+	struct backend_rt *brt = &x->g->backends[x->backend];
+	if (!backend_passive_fail(brt, server, rt_clock_now()))
+		return;
+	const struct config_backend *cb = brt->cfg;
+	METRIC_INC(x->b->metrics, backend_marked_out);
+	log_warn("backend %s: server %s out of rotation for %llu ms: %s (%u failed requests "
+		 "within %llu ms)",
+		 cb->name, cb->servers[server].spec,
+		 (unsigned long long)(cb->fail_timeout_ns / 1000000), why, cb->max_fails,
+		 (unsigned long long)(cb->fail_window_ns / 1000000));
 }
 
 /* No attempt is left: say why, once, for whoever answers the client. */
@@ -236,6 +253,7 @@ enum exchange_result exchange_begin(struct exchange *x)
 		if (r < 0) {
 			const char *what = r == -ETIMEDOUT ? "connect timed out" : "connect failed";
 			int err = r == -ETIMEDOUT ? 0 : r;
+			passive_fail(x, server, what);
 			/* Nothing was sent: any request may go elsewhere. */
 			if (backend_try_next(&t, brt, x->req)) {
 				log_retry(x, server, what, err);
@@ -268,6 +286,8 @@ enum exchange_result exchange_begin(struct exchange *x)
 			he = read_head(x, &hf);
 		if (he == HEAD_OK) {
 			x->response_ms = wall_ms();
+			if (cb->fail_on_5xx && hmsg_status(x->resp) >= 500)
+				passive_fail(x, server, "5xx response");
 			return EXCHANGE_OK;
 		}
 		backend_release(x->b, &x->bc, false);
@@ -279,6 +299,7 @@ enum exchange_result exchange_begin(struct exchange *x)
 		}
 		if (he == HEAD_STALE)
 			hf = (struct head_fail){502, "backend closed the connection", 0};
+		passive_fail(x, server, hf.why);
 		if (again && backend_try_next(&t, brt, x->req)) {
 			log_retry(x, server, hf.why, hf.err);
 			continue;
@@ -354,8 +375,10 @@ void exchange_end(struct exchange *x, enum exchange_end how)
 	bool reusable = exchange_reusable(m, done, x->len - x->pos, x->early) && !x->proxied;
 	if (done && x->pos < x->len)
 		backend_unsolicited(x->b, x->bc.brt, x->bc.server);
-	if (how == EXCHANGE_END_BACKEND)
+	if (how == EXCHANGE_END_BACKEND) {
 		METRIC_INC(x->b->metrics, backend_errors);
+		passive_fail(x, x->bc.server, x->why ? x->why : "response body failed");
+	}
 	backend_release(x->b, &x->bc, reusable);
 	x->magic = 0;
 }

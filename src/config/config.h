@@ -47,6 +47,10 @@
  *         rise: 2                   # good probes in a row to go back into rotation
  *         fall: 3                   # failed probes in a row to be taken out (1..100)
  *         expect_status: 200        # a code or a list (default: any 2xx or 3xx)
+ *       max_fails: 1                # passive health (nginx's): this many failed real
+ *       fail_window: 10s            # requests within fail_window take a server out of
+ *       fail_timeout: 10s           # rotation for fail_timeout (0: off; a backend of
+ *       fail_on_5xx: false          # one server never); true: a 5xx counts too
  *       proxy_protocol: false       # true: each connection starts with a PROXY v2
  *                                   # header naming the client (such connections are
  *                                   # not pooled: each is one client's)
@@ -260,6 +264,9 @@ struct config_backend {
 	uint64_t between_bytes_timeout_ns;
 	unsigned retries; /* other servers a failed request may try */
 	bool proxy_protocol; /* a PROXY v2 header on each (never pooled) connection */
+	unsigned max_fails;  /* passive health: failed requests in fail_window (0: off) */
+	uint64_t fail_window_ns, fail_timeout_ns;
+	bool fail_on_5xx; /* a 5xx answer counts as a failure too */
 	struct config_health health;
 	struct config_error_pages error_pages;
 };

@@ -10,6 +10,7 @@
 #include "cache/store.h"
 #include "compress/pool.h"
 #include "ops/accesslog.h"
+#include "rt/clock.h"
 
 /*
  * Process memory from /proc/self/statm (resident and virtual size). A read
@@ -96,7 +97,8 @@ void stats_take(struct daemon *d, const struct gen *g, struct stats *s)
 			s->server[s->nservers++] = (struct stats_server){
 			    .backend = brt->cfg->name,
 			    .server = brt->cfg->servers[k].spec,
-			    .up = !atomic_load(&brt->health[k].down),
+			    .up = !atomic_load(&brt->health[k].down) &&
+				  !backend_passive_out(brt, (unsigned)k, rt_clock_now()),
 			    .active = atomic_load(&brt->active[k]),
 			    .failed_probes = atomic_load(&brt->health[k].failed_probes),
 			};

@@ -35,6 +35,8 @@
 	  "idle pooled backend connections closed because the server sent bytes or closed them")   \
 	X(backend_unsolicited,                                                                     \
 	  "bytes from a backend nobody asked for (its connections are not reused for 60 s)")       \
+	X(backend_marked_out,                                                                      \
+	  "times passive health took a server out of rotation (max_fails within fail_window)")      \
 	X(backend_early_responses,                                                                 \
 	  "backend responses that arrived before the request body was all sent (not reused)")      \
 	X(request_bodies_dropped, "GET and HEAD request bodies read and dropped")                  \

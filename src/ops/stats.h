@@ -87,7 +87,7 @@ struct stats_loop {
 
 struct stats_server {
 	const char *backend, *server; /* valid while the generation read is held */
-	bool up;		      /* in rotation (not marked down by its probes) */
+	bool up;		      /* in rotation (not down by its probes or passive health) */
 	uint64_t active;	      /* exchanges in progress */
 	uint64_t failed_probes;
 };

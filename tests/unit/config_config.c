@@ -378,7 +378,7 @@ Test(config_errors, unknown_key_in_backend)
 	    "    servers: [\"127.0.0.1:9000\"]\n",
 	    "t.yaml:4:5: unknown key 'foo' in backends[0]; expected one of: name, "
 	    "servers, balance, pool_size, connect_timeout, first_byte_timeout, "
-	    "between_bytes_timeout, retries, health_check, error_pages, proxy_protocol");
+	    "between_bytes_timeout, retries, health_check, error_pages, proxy_protocol, max_fails, fail_window, fail_timeout, fail_on_5xx");
 }
 
 Test(config_errors, unknown_key_line3_col5)
@@ -661,7 +661,7 @@ Test(config_errors, many_errors_reported_together)
 	    "250ms, 30s, 2m, 1h; units us, ms, s, m, h, d)",
 	    "t.yaml:9:5: unknown key 'extra' in backends[1]; expected one of: name, servers, "
 	    "balance, pool_size, connect_timeout, first_byte_timeout, between_bytes_timeout, "
-	    "retries, health_check, error_pages, proxy_protocol",
+	    "retries, health_check, error_pages, proxy_protocol, max_fails, fail_window, fail_timeout, fail_on_5xx",
 	    "t.yaml:8:5: backends[1]: missing required key 'name'",
 	    "t.yaml:11:11: cache.memory: invalid size '1.5MiB' (expected e.g. 4096, 16KiB, "
 	    "256MiB, 10MB)",
