@@ -10,6 +10,7 @@
 #include "cache/store.h"
 #include "compress/pool.h"
 #include "ops/accesslog.h"
+#include "route/ratelimit.h"
 #include "rt/clock.h"
 
 /*
@@ -90,6 +91,12 @@ void stats_take(struct daemon *d, const struct gen *g, struct stats *s)
 		s->gauge[G_alog_errors] = as.write_errors;
 	}
 	memory(s);
+	struct ratelimit_stats rl;
+	ratelimit_stats(d->sh.ratelimit, &rl);
+	s->gauge[G_rl_keys] = rl.in_use;
+	s->gauge[G_rl_capacity] = rl.entries;
+	s->gauge[G_rl_evictions] = rl.evictions;
+	s->gauge[G_rl_lossy] = rl.lossy;
 	for (size_t i = 0; i < g->n_backends; i++) {
 		const struct backend_rt *brt = &g->backends[i];
 		for (size_t k = 0; k < brt->cfg->n_servers && s->nservers < STATS_SERVERS_MAX;
