@@ -201,8 +201,6 @@ void health_inherit(struct gen *g, const struct gen *old)
 {
 	for (size_t b = 0; b < g->n_backends; b++) {
 		const struct config_backend *cb = g->backends[b].cfg;
-		if (!cb->health.enabled)
-			continue; /* nothing would ever bring a server back */
 		for (size_t s = 0; s < cb->n_servers; s++) {
 			const struct config_addr *a = &cb->servers[s];
 			for (size_t ob = 0; ob < old->n_backends; ob++) {
@@ -214,9 +212,27 @@ void health_inherit(struct gen *g, const struct gen *old)
 					struct server_health *d = &g->backends[b].health[s];
 					const struct server_health *o =
 					    &old->backends[ob].health[os];
-					atomic_store(&d->down, atomic_load(&o->down));
-					d->oks = o->oks;
-					d->fails = o->fails;
+					/* Probe state only where probes run: nothing
+					 * else would ever bring a server back. */
+					if (cb->health.enabled) {
+						atomic_store(&d->down, atomic_load(&o->down));
+						d->oks = o->oks;
+						d->fails = o->fails;
+					}
+					/* Passive health on its own (it needs no
+					 * probes, and is on by default): a reload or
+					 * a DNS change must not put a failing server
+					 * back early. */
+					if (cb->max_fails) {
+						atomic_store(&d->pfails, atomic_load(&o->pfails));
+						atomic_store(&d->pwindow_start,
+							     atomic_load(&o->pwindow_start));
+						atomic_store(&d->out_until,
+							     atomic_load(&o->out_until));
+					}
+					/* The address sent bytes nobody asked for. */
+					atomic_store(&d->no_reuse_until,
+						     atomic_load(&o->no_reuse_until));
 				}
 			}
 		}

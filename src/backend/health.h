@@ -29,8 +29,10 @@ void health_start(struct bloop *b, struct gen *g);
  * switched away, or drain). */
 void health_stop(struct bloop *b);
 
-/* Main thread, before G is posted: take over the up/down state and the
- * runs of OLD's servers with the same address. */
+/* Main thread, before G is posted (a reload or a DNS change): take over
+ * what OLD knows of each server with the same address: the probes' up/down
+ * state and runs (when G probes it), passive health (when G counts it) and
+ * the no-reuse mark. */
 void health_inherit(struct gen *g, const struct gen *old);
 
 /* Is the status line's code what the check expects? (exposed for tests) */

@@ -74,6 +74,7 @@ struct forward_head_opts {
 	const char *host; /* the Host to send (a route's backend_host); NULL: the request's */
 	size_t host_len;
 	const struct hedits *edits; /* header rules (http/edits.h); NULL: none */
+	bool forwarded;		    /* append an RFC 7239 Forwarded element */
 };
 
 /* Write the head into B. Returns 0, or an HTTP status (400 when the

@@ -18,6 +18,7 @@
 
 #define IP_A "127.0.0.2"
 #define IP_B "127.0.0.3"
+#define IP_C "127.0.0.4"
 
 static void fini(void)
 {
@@ -34,8 +35,9 @@ struct env {
 	uint16_t dns;
 };
 
-/* The daemon's YAML: backend app with SERVERS (a YAML list's insides). */
-static char *yaml(const struct env *e, const char *servers)
+/* The daemon's YAML: backend app with SERVERS (a YAML list's insides)
+ * and the backend keys EXTRA (lines, indented 4). */
+static char *yaml_with(const struct env *e, const char *servers, const char *extra)
 {
 	char *out = NULL;
 	cr_assert(asprintf(&out,
@@ -49,15 +51,21 @@ static char *yaml(const struct env *e, const char *servers)
 			   "  - name: app\n"
 			   "    servers: [%s]\n"
 			   "    first_byte_timeout: 5s\n"
+			   "%s"
 			   "admin:\n"
 			   "  listen: \"127.0.0.1:%d\"\n",
-			   e->d.port, e->dns, servers, e->admin) > 0);
+			   e->d.port, e->dns, servers, extra, e->admin) > 0);
 	return out;
 }
 
+static char *yaml(const struct env *e, const char *servers)
+{
+	return yaml_with(e, servers, "");
+}
+
 /* Origins on IP_A and IP_B (one port), the fake DNS, and the daemon with
- * SERVERS ("%d" is the port). */
-static void start_env(struct env *e, const char *servers_fmt)
+ * SERVERS ("%d" is the port) and the backend keys EXTRA. */
+static void start_env_with(struct env *e, const char *servers_fmt, const char *extra)
 {
 	memset(e, 0, sizeof(*e));
 	e->dns = dnsfake_start();
@@ -68,10 +76,15 @@ static void start_env(struct env *e, const char *servers_fmt)
 	e->admin = free_port();
 	char servers[256];
 	snprintf(servers, sizeof(servers), servers_fmt, e->port, e->port);
-	char *y = yaml(e, servers);
+	char *y = yaml_with(e, servers, extra);
 	start_ringcache(&e->d, y);
 	free(y);
 	cr_assert(port_wait(e->admin, 3000), "no admin API; log:\n%s", proc_log(&e->d));
+}
+
+static void start_env(struct env *e, const char *servers_fmt)
+{
+	start_env_with(e, servers_fmt, "");
 }
 
 /* Requests origin O answered so far. */
@@ -413,5 +426,47 @@ Test(backend_dns, reload_adds_names_and_keeps_following)
 		sleep_ms(20);
 	}
 	get_n(&e, 5);
+	harness_end();
+}
+
+/*
+ * What passive health learnt of an address survives a DNS change, as it
+ * survives a reload: B refuses connections and is taken out by the first
+ * request that fails on it (max_fails 1; that request is retried on A);
+ * when the name gains C, the new configuration still leaves B out, so no
+ * request tries it again (no retry) and A and C share them.
+ */
+Test(backend_dns, passive_health_survives_an_address_change)
+{
+	struct env e;
+	dnsfake_set("api.rc.test", IP_A "," IP_B);
+	start_env_with(&e, "\"api.rc.test:%d\"",
+		       "    max_fails: 1\n"
+		       "    fail_timeout: 60s\n"
+		       "    retries: 1\n");
+	cr_assert_eq(stop_proc(&e.b), 0);
+	/* Round robin over A and B: within two requests one goes to B. */
+	get_n(&e, 4);
+	wait_log(&e.d, "out of rotation for");
+	double retries = metric(&e, "ringcache_backend_retries_total");
+	cr_assert_eq(retries, 1, "log:\n%s", proc_log(&e.d));
+	long a0 = served(&e.a);
+	cr_assert_eq(a0, 4);
+
+	struct proc c;
+	start_origin_at(&c, IP_C, e.port);
+	dnsfake_set("api.rc.test", IP_A "," IP_B "," IP_C);
+	char line[128];
+	snprintf(line, sizeof(line), "backend app: api.rc.test:%d now " IP_A ", " IP_B ", " IP_C,
+		 e.port);
+	wait_log(&e.d, line);
+	wait_metric(&e, "ringcache_dns_generations_total", 1);
+	get_n(&e, 30);
+	long a = served(&e.a) - a0, cn = origin_requests_at(IP_C, c.port, NULL);
+	cr_assert_eq(a + cn, 30);
+	cr_assert(a >= 10 && cn >= 10, "A got %ld, C %ld", a, cn);
+	cr_assert_eq(metric(&e, "ringcache_backend_retries_total"), retries,
+		     "B was tried again after the change; log:\n%s", proc_log(&e.d));
+	stop_proc(&c);
 	harness_end();
 }

@@ -12,6 +12,7 @@
 #include "backend/health.h"
 #include "backend/pick.h"
 #include "config/config.h"
+#include "rt/clock.h"
 
 static struct config *load(const char *servers)
 {
@@ -152,6 +153,10 @@ Test(backend_gen, a_new_set_shares_the_config_and_keeps_health)
 	cr_assert_not_null(g1);
 	atomic_store(&g1->backends[0].health[1].down, true); /* 10.0.0.6 */
 	g1->backends[0].health[1].fails = 3;
+	/* Passive health took it out too (max_fails is 1 by default). */
+	uint64_t now = rt_clock_now();
+	cr_assert(backend_passive_fail(&g1->backends[0], 1, now));
+	cr_assert(backend_passive_out(&g1->backends[0], 1, now));
 
 	dns_set_put(&api);
 	api = set_of("10.0.0.6,10.0.0.7", 8000);
@@ -163,10 +168,56 @@ Test(backend_gen, a_new_set_shares_the_config_and_keeps_health)
 	cr_assert_str_eq(b->cfg->servers[0].spec, "api.internal:8000 (10.0.0.6)");
 	cr_assert(atomic_load(&b->health[0].down));
 	cr_assert_eq(b->health[0].fails, 3);
+	cr_assert(backend_passive_out(b, 0, now));
 	cr_assert_str_eq(b->cfg->servers[1].spec, "api.internal:8000 (10.0.0.7)");
 	cr_assert_not(atomic_load(&b->health[1].down));
+	cr_assert_not(backend_passive_out(b, 1, now));
 	/* Each generation lets go of its reference; the last one frees. */
 	gen_discard(g1);
 	cr_assert_str_eq(g2->cfg->backends[0].name, "app");
+	gen_discard(g2);
+}
+
+/* Without probes, passive health alone carries over; the probes' state
+ * does not (nothing would bring a server back). */
+Test(backend_gen, passive_health_carries_over_without_probes)
+{
+	const char *y = "listen: \":8080\"\n"
+			"backends:\n"
+			"  - name: app\n"
+			"    servers: [\"api.internal:8000\"]\n"
+			"    max_fails: 2\n"
+			"    fail_timeout: 30s\n";
+	struct config_errors e = {0};
+	struct config *cfg = config_load_string("t.yaml", y, strlen(y), &e);
+	cr_assert_not_null(cfg, "%s", e.n ? e.lines[0] : "?");
+	api = set_of("10.0.0.5,10.0.0.6", 8000);
+	struct gen *g1 = gen_create(cfg, names, &api, 1, 1);
+	cr_assert_not_null(g1);
+	uint64_t now = rt_clock_now();
+	cr_assert_not(backend_passive_fail(&g1->backends[0], 0, now)); /* 1 of 2 */
+	cr_assert_not(backend_passive_fail(&g1->backends[0], 1, now));
+	cr_assert(backend_passive_fail(&g1->backends[0], 1, now)); /* 2 of 2: out */
+	atomic_store(&g1->backends[0].health[1].down, true);
+
+	dns_set_put(&api);
+	api = set_of("10.0.0.5,10.0.0.6,10.0.0.7", 8000);
+	struct gen *g2 = gen_create(config_hold(cfg), names, &api, 1, 2);
+	cr_assert_not_null(g2);
+	health_inherit(g2, g1);
+	struct backend_rt *b = &g2->backends[0];
+	cr_assert_eq(b->cfg->n_servers, 3);
+	cr_assert(backend_passive_out(b, 1, now + 29 * RT_SEC));
+	cr_assert_not(backend_passive_out(b, 1, now + 31 * RT_SEC));
+	cr_assert_not(atomic_load(&b->health[1].down), "probe state without probes");
+	/* 10.0.0.5's one failure counts on: the next one takes it out. */
+	cr_assert(backend_passive_fail(b, 0, now + RT_SEC));
+	cr_assert_not(backend_passive_out(b, 2, now));
+	/* Requests go to the one left in. */
+	for (int i = 0; i < 6; i++) {
+		int s = backend_pick(b, NULL, 0);
+		cr_assert(s == 2, "picked %d", s);
+	}
+	gen_discard(g1);
 	gen_discard(g2);
 }
