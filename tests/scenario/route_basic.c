@@ -374,7 +374,7 @@ Test(route_basic, error_pages_replace_the_built_in_text)
 			   "    backend: dead\n"
 			   "  - match: {path_prefix: /no/}\n"
 			   "    deny: 404\n"
-			   "error_pages: {404: \"nothing here\\n\"}\n",
+			   "error_pages: {404: \"nothing here\\n\", 400: \"bad request\\n\"}\n",
 			   d.port, o[0].port, dead, page) > 0);
 	start_ringcache(&d, y);
 	free(y);
@@ -388,9 +388,26 @@ Test(route_basic, error_pages_replace_the_built_in_text)
 	cr_assert_eq(r.status, 404);
 	cr_assert_str_eq(r.body, "nothing here\n");
 	response_free(&r);
-	/* Ringcache's own 400 stays its short text (no page for it). */
+	/* Ringcache's own 4xx take the page too: a path routing refuses,
+	 * and a head the parser refuses before any route is looked at. */
 	raw_once(d.port, "GET /a/%2e%2e/b HTTP/1.1\r\nHost: h\r\n\r\n", &r, 0);
 	cr_assert_eq(r.status, 400);
+	cr_assert_str_eq(r.body, "bad request\n");
+	response_free(&r);
+	raw_once(d.port, "GET / HTTP/1.1\r\nHost: h\r\nBad Name: x\r\n\r\n", &r, 0);
+	cr_assert_eq(r.status, 400);
+	cr_assert_str_eq(r.body, "bad request\n");
+	cr_assert(resp_header_has_token(&r, "Connection", "close"));
+	response_free(&r);
+	/* A status without a page keeps the built-in text. */
+	char *big = malloc(40000);
+	int bl = snprintf(big, 40000, "GET / HTTP/1.1\r\nHost: h\r\nX: ");
+	memset(big + bl, 'a', 30000);
+	strcpy(big + bl + 30000, "\r\n\r\n");
+	raw_once(d.port, big, &r, 0);
+	free(big);
+	cr_assert_eq(r.status, 431);
+	cr_assert(r.body && !strncmp(r.body, "431 ", 4), "%s", r.body ? r.body : "");
 	response_free(&r);
 	harness_end();
 }
