@@ -109,7 +109,11 @@ static int send_page(struct req *r, int status, const char *ctype, const char *b
 	hbuf_puts(&b, "Content-Length: ");
 	hbuf_put_u64(&b, blen);
 	hbuf_put(&b, "\r\n", 2);
-	if (no_store)
+	const struct hedits *rules = routing_resp_edits(r);
+	/* A page's own headers or the response rules may say how it is cached:
+	 * then theirs is the one Cache-Control, not a second line. */
+	if (no_store && !(extra && hedits_drops(extra, "Cache-Control", 13)) &&
+	    !(rules && hedits_drops(rules, "Cache-Control", 13)))
 		hbuf_puts(&b, "Cache-Control: no-store\r\n");
 	if (r->cache_status) {
 		hbuf_puts(&b, "Cache-Status: ");
@@ -118,7 +122,6 @@ static int send_page(struct req *r, int status, const char *ctype, const char *b
 	}
 	if (extra)
 		hedits_put_added(extra, &b);
-	const struct hedits *rules = routing_resp_edits(r);
 	if (rules)
 		hedits_put_added(rules, &b);
 	if (r->closing)

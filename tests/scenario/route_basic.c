@@ -321,7 +321,8 @@ Test(route_basic, rate_limits_answer_429_with_retry_after)
 	start_site(o, &d,
 		   "  - match: {path_prefix: /rl/}\n"
 		   "    backend: a\n"
-		   "    rate_limit: {rate: 1, burst: 3}\n",
+		   "    rate_limit: {rate: 1, burst: 3}\n"
+		   "    error_pages: {429: {body: \"slow down\\n\", content_type: text/plain}}\n",
 		   "admin: {listen: \"127.0.0.1:0\"}\n");
 	struct conn c;
 	struct response r;
@@ -335,6 +336,7 @@ Test(route_basic, rate_limits_answer_429_with_retry_after)
 			limited++;
 			const char *ra = resp_header(&r, "Retry-After");
 			cr_assert(ra && atoi(ra) >= 1, "Retry-After %s", ra ? ra : "(none)");
+			cr_assert_str_eq(r.body, "slow down\n");
 		}
 		response_free(&r);
 	}
