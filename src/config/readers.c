@@ -58,6 +58,7 @@ static bool listen_item(struct walk *w, yaml_node_t *n, const char *path, unsign
 		const char *s = walk_scalar(w, pp, sub, "true or false");
 		if (s && strcmp(s, "true") && strcmp(s, "false")) {
 			walk_err(w, pp, "%s: expected true or false, got '%s'", sub, s);
+			value_addr_free(a); /* the caller skips the item */
 			return false;
 		}
 		a->proxy_protocol = s && !strcmp(s, "true");

@@ -961,15 +961,18 @@ void routes_check(struct walk *w, yaml_node_t *root)
 		walk_index(path, sizeof(path), "routes", i);
 		if (r->kind == ROUTE_BACKEND && r->backend_name) {
 			size_t b = 0;
+			/* A backend without a name (an error already) is not
+			 * the one named. */
 			while (b < cfg->n_backends &&
-			       strcmp(cfg->backends[b].name, r->backend_name))
+			       !str_eq(cfg->backends[b].name, r->backend_name))
 				b++;
 			if (b == cfg->n_backends) {
 				char names[256] = "";
 				size_t o = 0;
 				for (size_t k = 0; k < cfg->n_backends && o < sizeof(names); k++)
-					o += (size_t)snprintf(names + o, sizeof(names) - o, "%s%s",
-							      k ? ", " : "", cfg->backends[k].name);
+					o += (size_t)snprintf(
+					    names + o, sizeof(names) - o, "%s%s", k ? ", " : "",
+					    cfg->backends[k].name ? cfg->backends[k].name : "-");
 				yaml_node_t *bn = rn ? walk_get(w, rn, "backend") : NULL;
 				walk_err(w, bn ? bn : (rn ? rn : root),
 					 "%s.backend: unknown backend '%s' (backends: %s)", path,
