@@ -171,6 +171,8 @@
  *     drain: 10s                    # SIGTERM: in-flight requests get this long (1s..1h)
  *     task_budget: 10ms             # longer runs between awaits are logged once
  *                                   # and counted (the starvation watchdog)
+ *     tunnel: 1h                    # a WebSocket tunnel without a byte either way
+ *                                   # is closed (1ms..24h)
  *   limits:
  *     max_header_size: 16KiB        # request or response head; over it -> 431 / 502
  *     max_headers: 100              # header field count
@@ -475,6 +477,7 @@ struct config {
 		uint64_t send_ns;
 		uint64_t task_budget_ns; /* watchdog: longest run between awaits */
 		uint64_t drain_ns;	 /* SIGTERM: how long in-flight requests may take */
+		uint64_t tunnel_ns;	 /* a tunnel with no byte either way this long closes */
 	} timeouts;
 
 	struct {
@@ -488,7 +491,7 @@ struct config {
 	struct config_route *routes; /* first match wins; none: all to backends[0] */
 	size_t n_routes;
 	struct config_hdr_rules req_headers, resp_headers; /* global rules */
-	struct config_error_pages error_pages;		    /* global */
+	struct config_error_pages error_pages;		   /* global */
 
 	/* "FILE:LINE:COL: warning: ..." lines of a config that loaded: what
 	 * is allowed but likely wrong (a route that is never reached). */

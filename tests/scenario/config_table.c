@@ -53,7 +53,7 @@ TestSuite(config_table, .fini = harness_fini, .timeout = 60);
 #define RULE_KEYS	 "host, path_prefix, ttl, default_ttl, bypass, max_object_size, key, name"
 #define COMPRESSION_KEYS "enabled, workers, queue, min_size, codings, levels, types, bench_on_loop"
 #define LOG_KEYS	 "level, access, access_format"
-#define TIMEOUT_KEYS	 "client_header, client_body, client_idle, send, task_budget, drain"
+#define TIMEOUT_KEYS	 "client_header, client_body, client_idle, send, task_budget, drain, tunnel"
 
 #define DURATION_HINT "(expected e.g. 250ms, 30s, 2m, 1h; units us, ms, s, m, h, d)"
 #define SIZE_HINT     "(expected e.g. 4096, 16KiB, 256MiB, 10MB)"
@@ -944,6 +944,18 @@ static const struct bad_row timeouts_rows[] = {
      BASE "timeouts:\n"
 	  "  task_budget: 999ns\n",
      {"6:16: timeouts.task_budget: invalid duration '999ns' " DURATION_HINT}},
+    {"timeouts_tunnel_zero",
+     BASE "timeouts:\n"
+	  "  tunnel: 0\n",
+     {"6:11: timeouts.tunnel: duration '0' is out of range (1ms..24h)"}},
+    {"timeouts_tunnel_over_a_day",
+     BASE "timeouts:\n"
+	  "  tunnel: 25h\n",
+     {"6:11: timeouts.tunnel: duration '25h' is out of range (1ms..24h)"}},
+    {"timeouts_tunnel_no_unit_word",
+     BASE "timeouts:\n"
+	  "  tunnel: forever\n",
+     {"6:11: timeouts.tunnel: invalid duration 'forever' " DURATION_HINT}},
 };
 
 static const struct bad_row limits_rows[] = {
