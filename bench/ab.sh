@@ -4,7 +4,13 @@
 # runs, the builds alternating run by run (ABBA order per round) so that a
 # machine that gets slower or faster over time affects both alike.
 #
-# usage: bench/ab.sh [--rounds N] [--duration S] [--out FILE] BASE_BUILD NEW_BUILD
+# usage: bench/ab.sh [--rounds N] [--duration S] [--out FILE] [--tests "T..."]
+#                    [--base-extra YAML] [--new-extra YAML] BASE_BUILD NEW_BUILD
+#
+# --base-extra / --new-extra append a file of top-level YAML keys to that
+# side's config (e.g. bench/routes20.yaml: the same build with and without
+# 20 routes: bench/ab.sh --new-extra bench/routes20.yaml build build).
+# --tests picks some of the tests below (default: all).
 #
 # BASE_BUILD and NEW_BUILD are build directories holding ringcache and
 # ringcache-origin (build both Release: cmake -DCMAKE_BUILD_TYPE=Release).
@@ -22,16 +28,22 @@ set -euo pipefail
 ROUNDS=5
 DURATION=6
 OUT=
+BASE_EXTRA=
+NEW_EXTRA=
+TESTS=(hit@100 hit@1000 pass@100)
 while (($#)); do
 	case $1 in
 	--rounds) ROUNDS=$2; shift 2 ;;
 	--duration) DURATION=$2; shift 2 ;;
 	--out) OUT=$2; shift 2 ;;
-	-h | --help) sed -n '2,20p' "$0"; exit 0 ;;
+	--base-extra) BASE_EXTRA=$(realpath "$2"); shift 2 ;;
+	--new-extra) NEW_EXTRA=$(realpath "$2"); shift 2 ;;
+	--tests) read -ra TESTS <<<"$2"; shift 2 ;;
+	-h | --help) sed -n '2,27p' "$0"; exit 0 ;;
 	*) break ;;
 	esac
 done
-[ $# -eq 2 ] || { echo "usage: $0 [--rounds N] [--duration S] [--out FILE] BASE_BUILD NEW_BUILD" >&2; exit 2; }
+[ $# -eq 2 ] || { echo "usage: $0 [--rounds N] [--duration S] [--out FILE] [--tests \"T...\"] [--base-extra YAML] [--new-extra YAML] BASE_BUILD NEW_BUILD" >&2; exit 2; }
 BASE=$(cd "$1" && pwd)
 NEW=$(cd "$2" && pwd)
 for b in "$BASE" "$NEW"; do
@@ -54,7 +66,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-cat >"$WORK/ringcache.yaml" <<EOF
+cat >"$WORK/common.yaml" <<EOF
 listen: ["127.0.0.1:$PPORT"]
 threads: 2
 backends:
@@ -65,6 +77,14 @@ cache:
 limits:
   max_connections: 20000
 EOF
+# One config per side: the common part and that side's extra keys.
+for side in base new; do
+	extra=$BASE_EXTRA
+	[ $side = new ] && extra=$NEW_EXTRA
+	cp "$WORK/common.yaml" "$WORK/$side.yaml"
+	[ -z "$extra" ] || cat "$extra" >>"$WORK/$side.yaml"
+	"$NEW/ringcache" -t -c "$WORK/$side.yaml" >/dev/null || exit 2
+done
 
 "$NEW/ringcache-origin" -l "127.0.0.1:$OPORT" >"$WORK/origin.log" 2>&1 &
 ORIGIN_PID=$!
@@ -81,14 +101,14 @@ wait_port "$OPORT"
 
 ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 
-# run BUILD TEST -> "rps cpu_us_per_req"
+# run BUILD TEST SIDE -> "rps cpu_us_per_req"
 run() {
-	local build=$1 test=$2 conns=${2#*@} url
+	local build=$1 test=$2 side=$3 conns=${2#*@} url
 	case ${test%@*} in
 	hit) url="http://127.0.0.1:$PPORT/ab/hit?size=1024&cc=max-age%3D3600" ;;
 	pass) url="http://127.0.0.1:$PPORT/ab/pass?size=1024&cc=no-store" ;;
 	esac
-	"$build/ringcache" -c "$WORK/ringcache.yaml" >"$WORK/daemon.log" 2>&1 &
+	"$build/ringcache" -c "$WORK/$side.yaml" >"$WORK/daemon.log" 2>&1 &
 	DAEMON_PID=$!
 	wait_port "$PPORT"
 	curl -s -o /dev/null "$url"
@@ -111,13 +131,12 @@ run() {
 	echo "$rps $(awk -v t="$((t1 - t0))" -v k="$TCK" -v r="$req" 'BEGIN {printf "%.3f", t * 1e6 / k / r}')"
 }
 
-TESTS=(hit@100 hit@1000 pass@100)
 : >"$WORK/runs.tsv"
 for ((round = 1; round <= ROUNDS; round++)); do
 	for test in "${TESTS[@]}"; do
 		if ((round % 2)); then order=("base:$BASE" "new:$NEW"); else order=("new:$NEW" "base:$BASE"); fi
 		for e in "${order[@]}"; do
-			r=$(run "${e#*:}" "$test")
+			r=$(run "${e#*:}" "$test" "${e%%:*}")
 			printf '%d\t%s\t%s\t%s\n' "$round" "$test" "${e%%:*}" "$r" | tr ' ' '\t' >>"$WORK/runs.tsv"
 			printf 'round %d %-9s %-4s rps %-10s cpu/req %s us\n' "$round" "$test" "${e%%:*}" ${r}
 		done
@@ -146,7 +165,7 @@ if [ -n "$OUT" ]; then
 	{
 		echo "base: $BASE ($("$BASE/ringcache" --version 2>/dev/null | head -1))"
 		echo "new:  $NEW ($("$NEW/ringcache" --version 2>/dev/null | head -1))"
-		echo "command: bench/ab.sh --rounds $ROUNDS --duration $DURATION BASE NEW"
+		echo "command: bench/ab.sh --rounds $ROUNDS --duration $DURATION${BASE_EXTRA:+ --base-extra $BASE_EXTRA}${NEW_EXTRA:+ --new-extra $NEW_EXTRA} --tests \"${TESTS[*]}\" BASE NEW"
 		echo
 		echo "$table"
 		echo

@@ -1,5 +1,6 @@
 /* exchange.c - one backend exchange: attempts, the response head, the body, the reuse rule. */
 #include "backend/exchange.h"
+#include "http/proxyproto.h"
 #include "rt/obj.h"
 
 #include <assert.h>
@@ -11,6 +12,7 @@
 #include "http/chunked.h"
 #include "ops/log.h"
 #include "ops/metrics.h"
+#include "rt/clock.h"
 #include "rt/io.h"
 #include "rt/task.h"
 
@@ -39,6 +41,22 @@ static void log_retry(const struct exchange *x, unsigned server, const char *wha
 	METRIC_INC(x->b->metrics, backend_retries);
 	log_warn("%s: backend %s server %s: %s%s%s; trying another server", x->who, cb->name,
 		 cb->servers[server].spec, what, err ? ": " : "", err ? strerror(-err) : "");
+}
+
+/* A real request failed on SERVER: passive health counts it, and says
+ * so once when that takes the server out of rotation. */
+static void passive_fail(struct exchange *x, unsigned server, const char *why)
+{
+	struct backend_rt *brt = &x->g->backends[x->backend];
+	if (!backend_passive_fail(brt, server, rt_clock_now()))
+		return;
+	const struct config_backend *cb = brt->cfg;
+	METRIC_INC(x->b->metrics, backend_marked_out);
+	log_warn("backend %s: server %s out of rotation for %llu ms: %s (%u failed requests "
+		 "within %llu ms)",
+		 cb->name, cb->servers[server].spec,
+		 (unsigned long long)(cb->fail_timeout_ns / 1000000), why, cb->max_fails,
+		 (unsigned long long)(cb->fail_window_ns / 1000000));
 }
 
 /* No attempt is left: say why, once, for whoever answers the client. */
@@ -80,8 +98,14 @@ static int send_request(struct exchange *x, bool body)
 	const uint64_t send_ns = x->g->cfg->timeouts.send_ns;
 	int fd = x->bc.fd;
 	char sz[CHUNKED_SIZE_MAX];
-	struct iovec iov[4];
+	uint8_t pp[PROXYPROTO_V2_WRITE_MAX];
+	struct iovec iov[5];
 	int n = 0;
+	if (x->proxied) {
+		size_t pl = proxyproto_v2_write(pp, sizeof(pp), x->client, x->local);
+		assert(pl > 0);
+		iov[n++] = (struct iovec){pp, pl};
+	}
 	iov[n++] = (struct iovec){(void *)x->head, x->head_len};
 	if (body && x->first_len)
 		n += chunked_frame(iov + n, sz, x->first, x->first_len, x->chunked);
@@ -223,14 +247,19 @@ enum exchange_result exchange_begin(struct exchange *x)
 	bool sent = false;
 	for (;;) {
 		unsigned server = (unsigned)t.server;
-		/* An upgrade on a fresh connection: a stale pooled one could not
-		 * be retried. */
+		/* A PROXY header names one client: its connection is fresh,
+		 * and never pooled after (HAProxy's send-proxy does the same).
+		 * An upgrade is on a fresh connection too: a stale pooled one
+		 * could not be retried. */
+		x->proxied = cb->proxy_protocol;
 		int r = backend_acquire(
-		    x->b, x->g->slots[x->b->id].pools, x->backend, server, t.fresh || x->upgrade,
-		    &x->bc, rt_deadline_in(x->connect_ns ? x->connect_ns : cb->connect_timeout_ns));
+		    x->b, x->g->slots[x->b->id].pools, x->backend, server,
+		    t.fresh || x->proxied || x->upgrade, &x->bc,
+		    rt_deadline_in(x->connect_ns ? x->connect_ns : cb->connect_timeout_ns));
 		if (r < 0) {
 			const char *what = r == -ETIMEDOUT ? "connect timed out" : "connect failed";
 			int err = r == -ETIMEDOUT ? 0 : r;
+			passive_fail(x, server, what);
 			/* Nothing was sent: any request may go elsewhere. */
 			if (backend_try_next(&t, brt, x->req)) {
 				log_retry(x, server, what, err);
@@ -263,6 +292,8 @@ enum exchange_result exchange_begin(struct exchange *x)
 			he = read_head(x, &hf);
 		if (he == HEAD_OK) {
 			x->response_ms = wall_ms();
+			if (cb->fail_on_5xx && hmsg_status(x->resp) >= 500)
+				passive_fail(x, server, "5xx response");
 			return EXCHANGE_OK;
 		}
 		backend_release(x->b, &x->bc, false);
@@ -274,6 +305,7 @@ enum exchange_result exchange_begin(struct exchange *x)
 		}
 		if (he == HEAD_STALE)
 			hf = (struct head_fail){502, "backend closed the connection", 0};
+		passive_fail(x, server, hf.why);
 		if (again && backend_try_next(&t, brt, x->req)) {
 			log_retry(x, server, hf.why, hf.err);
 			continue;
@@ -347,11 +379,14 @@ void exchange_end(struct exchange *x, enum exchange_end how)
 	const struct hmsg *m = x->resp;
 	bool done = how == EXCHANGE_END_DONE && m->msg_done;
 	/* A server asked to upgrade may think it did whatever it answered. */
-	bool reusable = !x->upgrade && exchange_reusable(m, done, x->len - x->pos, x->early);
+	bool reusable =
+	    exchange_reusable(m, done, x->len - x->pos, x->early) && !x->proxied && !x->upgrade;
 	if (done && x->pos < x->len)
 		backend_unsolicited(x->b, x->bc.brt, x->bc.server);
-	if (how == EXCHANGE_END_BACKEND)
+	if (how == EXCHANGE_END_BACKEND) {
 		METRIC_INC(x->b->metrics, backend_errors);
+		passive_fail(x, x->bc.server, x->why ? x->why : "response body failed");
+	}
 	backend_release(x->b, &x->bc, reusable);
 	x->magic = 0;
 }

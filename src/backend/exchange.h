@@ -98,6 +98,10 @@ struct exchange {
 	uint32_t rcap;
 	/* Deadlines instead of the backend's (a route's timeouts); 0: its own. */
 	uint64_t connect_ns, first_byte_ns, between_bytes_ns;
+	/* For a backend with proxy_protocol: the client and the address it
+	 * connected to, sent in a PROXY v2 header first on a fresh connection
+	 * that is then never pooled (it is that client's). NULL: LOCAL. */
+	const struct sockaddr *client, *local;
 
 	/* Filled in. */
 	struct bconn bc; /* the connection, from begin to end (bc.fd < 0: none) */
@@ -105,6 +109,7 @@ struct exchange {
 	int status;	     /* on EXCHANGE_FAILED: 502 or 504 */
 	const char *why;     /* what failed, for logs and Cache-Status */
 	int err;	     /* its errno (negative), or 0 */
+	bool proxied;	     /* a PROXY header went first: never pooled */
 	unsigned attempts;   /* requests sent */
 	int64_t request_ms;  /* wall clock when the last attempt was sent */
 	int64_t response_ms; /* wall clock when its final head was in */

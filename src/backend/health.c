@@ -210,6 +210,12 @@ void health_inherit(struct gen *g, const struct gen *old)
 					atomic_store(&d->down, atomic_load(&o->down));
 					d->oks = o->oks;
 					d->fails = o->fails;
+					/* Passive health too: a reload must not
+					 * put a failing server back early. */
+					atomic_store(&d->pfails, atomic_load(&o->pfails));
+					atomic_store(&d->pwindow_start,
+						     atomic_load(&o->pwindow_start));
+					atomic_store(&d->out_until, atomic_load(&o->out_until));
 				}
 			}
 		}

@@ -10,6 +10,7 @@
 #define XXH_STATIC_LINKING_ONLY
 #include <xxhash.h>
 
+#include "rt/clock.h"
 #include "rt/task.h"
 
 static int ring_cmp(const void *a, const void *b)
@@ -100,18 +101,47 @@ static bool avoided(uint64_t avoid, unsigned i)
 	return i < 64 && (avoid >> i & 1);
 }
 
-/* Out of rotation: avoided, or marked down by the health probes. */
+/* Out of rotation: avoided, or marked down by the probes or by passive health. */
 static bool skip(const struct backend_rt *b, uint64_t avoid, unsigned i, bool any_health)
 {
 	return avoided(avoid, i) ||
-	       (any_health && atomic_load_explicit(&b->health[i].down, memory_order_relaxed));
+	       (any_health && (atomic_load_explicit(&b->health[i].down, memory_order_relaxed) ||
+			       backend_passive_out(b, i, rt_clock_now())));
+}
+
+bool backend_passive_out(const struct backend_rt *b, unsigned server, uint64_t now)
+{
+	return b->cfg->max_fails &&
+	       atomic_load_explicit(&b->health[server].out_until, memory_order_relaxed) > now;
+}
+
+bool backend_passive_fail(struct backend_rt *b, unsigned server, uint64_t now)
+{
+	const struct config_backend *cfg = b->cfg;
+	if (!cfg->max_fails || cfg->n_servers < 2)
+		return false; /* one server: taking it out would only turn errors into 502s */
+	struct server_health *h = &b->health[server];
+	uint64_t start = atomic_load_explicit(&h->pwindow_start, memory_order_relaxed);
+	unsigned n;
+	if (now - start > cfg->fail_window_ns) {
+		atomic_store_explicit(&h->pwindow_start, now, memory_order_relaxed);
+		atomic_store_explicit(&h->pfails, 1, memory_order_relaxed);
+		n = 1;
+	} else {
+		n = atomic_fetch_add_explicit(&h->pfails, 1, memory_order_relaxed) + 1;
+	}
+	if (n < cfg->max_fails || backend_passive_out(b, server, now))
+		return false;
+	atomic_store_explicit(&h->out_until, now + cfg->fail_timeout_ns, memory_order_relaxed);
+	atomic_store_explicit(&h->pfails, 0, memory_order_relaxed);
+	return true;
 }
 
 int backend_pick(struct backend_rt *b, const struct hmsg *req, uint64_t avoid)
 {
 	const struct config_backend *cfg = b->cfg;
 	unsigned n = (unsigned)cfg->n_servers;
-	bool hc = cfg->health.enabled;
+	bool hc = cfg->health.enabled || cfg->max_fails;
 	if (n == 1)
 		return avoided(avoid, 0) ? -1 : 0;
 	/* The shared position only where it is used: it is a cache line all

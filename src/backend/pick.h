@@ -33,6 +33,12 @@ struct server_health {
 	/* rt_clock time until which its connections are not reused: it sent
 	 * bytes nobody asked for (backend.c). */
 	_Atomic uint64_t no_reuse_until;
+	/* Passive health (backend_passive_*): failed real requests within
+	 * fail_window, and the rt_clock time until which max_fails of them
+	 * keep the server out of rotation. Racy on purpose: a count that is
+	 * off by one under contention changes nothing that matters. */
+	_Atomic unsigned pfails;
+	_Atomic uint64_t pwindow_start, out_until;
 };
 
 /* A backend's shared selection state (backend.c), built with its
@@ -66,6 +72,19 @@ void backend_rt_free(struct backend_rt *b);
  * the server, or -1 when AVOID leaves none.
  */
 int backend_pick(struct backend_rt *b, const struct hmsg *req, uint64_t avoid);
+
+/*
+ * Passive health, nginx's max_fails / fail_timeout: a real request that
+ * failed on SERVER (connect error, reset, timeout, malformed response, a
+ * 5xx with fail_on_5xx) counts; max_fails of them within fail_window take
+ * it out of rotation for fail_timeout, like a probe's "down" (servers out
+ * are skipped while another is in). NOW is rt_clock time. Returns true
+ * when this failure took it out (the caller logs it). With max_fails 0,
+ * or a backend of one server, nothing is counted.
+ */
+bool backend_passive_fail(struct backend_rt *b, unsigned server, uint64_t now);
+/* Is SERVER out of rotation by passive health at NOW? */
+bool backend_passive_out(const struct backend_rt *b, unsigned server, uint64_t now);
 
 /* Is METHOD idempotent (RFC 9110 9.2.2), so that a request that may have
  * reached a server can be sent again to another? */

@@ -20,7 +20,10 @@
  * Schema (sizes take B/KiB/MiB/GiB or KB/MB/GB; durations ms/s/m/h/d, a bare
  * number of a duration means seconds; booleans are true/false):
  *
- *   listen: ["127.0.0.1:8080"]      # string or list; "IP:PORT" or "[IPv6]:PORT"
+ *   listen: ["127.0.0.1:8080"]      # string or list; "IP:PORT" or "[IPv6]:PORT"; an item
+ *                                   # may be {address: "IP:PORT", proxy_protocol: true}:
+ *                                   # connections start with a PROXY v1/v2 header,
+ *                                   # taken only from trusted_proxies
  *   threads: 2                      # or "auto" (online CPUs)
  *   backends:
  *     - name: app
@@ -44,6 +47,13 @@
  *         rise: 2                   # good probes in a row to go back into rotation
  *         fall: 3                   # failed probes in a row to be taken out (1..100)
  *         expect_status: 200        # a code or a list (default: any 2xx or 3xx)
+ *       max_fails: 1                # passive health (nginx's): this many failed real
+ *       fail_window: 10s            # requests within fail_window take a server out of
+ *       fail_timeout: 10s           # rotation for fail_timeout (0: off; a backend of
+ *       fail_on_5xx: false          # one server never); true: a 5xx counts too
+ *       proxy_protocol: false       # true: each connection starts with a PROXY v2
+ *                                   # header naming the client (such connections are
+ *                                   # not pooled: each is one client's)
  *       error_pages:                # bodies instead of the built-in text for this
  *         502: "<h1>down</h1>"      # backend's 5xx: a string, or {body | file,
  *                                   # content_type} (default text/html)
@@ -82,6 +92,9 @@
  *                                  # not given inherit cache.key
  *                                  # a rule needs at least one of ttl, default_ttl,
  *                                  # bypass, max_object_size, key
+ *     purge_allow: ["10.0.0.0/8"]  # clients that may send PURGE /path to the proxy
+ *                                  # listener (Varnish's convention); default none:
+ *                                  # PURGE is then a method like any other
  *   compression:                   # gzip, br and zstd on a pool of worker threads
  *     enabled: false               # off by default, as in nginx
  *     workers: auto                # compression threads; "auto": online CPUs (1..256)
@@ -163,6 +176,9 @@
  *   response_headers: {set: {}, add: {}, remove: []}
  *   error_pages: {404: {file: /etc/ringcache/404.html, content_type: text/html}}
  *                                  # bodies of ringcache's own 4xx/5xx answers
+ *   forwarded: false                # true: requests to backends get an RFC 7239
+ *                                  # Forwarded element (for=client;proto=http) besides
+ *                                  # X-Forwarded-For and X-Forwarded-Proto (always)
  *   timeouts:
  *     client_header: 10s            # whole request head must arrive within this
  *     client_body: 30s              # between request body bytes
@@ -201,6 +217,7 @@ struct config_addr {
 	char *spec; /* as written in the file, e.g. "127.0.0.1:8080" */
 	struct sockaddr_storage sa;
 	socklen_t salen;
+	bool proxy_protocol; /* listen: connections start with a PROXY header */
 };
 
 /* How a backend spreads requests over its servers. */
@@ -248,6 +265,10 @@ struct config_backend {
 	uint64_t first_byte_timeout_ns;
 	uint64_t between_bytes_timeout_ns;
 	unsigned retries; /* other servers a failed request may try */
+	bool proxy_protocol; /* a PROXY v2 header on each (never pooled) connection */
+	unsigned max_fails;  /* passive health: failed requests in fail_window (0: off) */
+	uint64_t fail_window_ns, fail_timeout_ns;
+	bool fail_on_5xx; /* a 5xx answer counts as a failure too */
 	struct config_health health;
 	struct config_error_pages error_pages;
 };
@@ -447,6 +468,7 @@ struct config {
 		struct config_key key;
 		struct config_rule *rules;
 		size_t n_rules;
+		struct config_cidrs purge_allow; /* PURGE on the proxy listener from these */
 	} cache;
 
 	struct {
@@ -498,6 +520,7 @@ struct config {
 	char **warnings;
 	size_t n_warnings;
 	bool underscores_in_headers; /* keep request fields with '_' in their names */
+	bool forwarded;		     /* add an RFC 7239 Forwarded element */
 
 	enum config_log_level log_level;
 	char *log_access_path; /* NULL: no access log */

@@ -30,6 +30,41 @@ static void addrs_free(struct config_addr *a, size_t n)
  * A single address string or a list of them. Entries that fail are reported
  * and skipped; the caller notices the error count anyway.
  */
+/* {address: "IP:PORT", proxy_protocol: true|false} into A. */
+static bool listen_item(struct walk *w, yaml_node_t *n, const char *path, bool port0,
+			struct config_addr *a)
+{
+	char sub[WALK_PATH_MAX];
+	for (yaml_node_pair_t *p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top;
+	     p++) {
+		yaml_node_t *k = walk_node(w, p->key);
+		const char *ks =
+		    k && k->type == YAML_SCALAR_NODE ? (const char *)k->data.scalar.value : "";
+		if (strcmp(ks, "address") && strcmp(ks, "proxy_protocol"))
+			walk_err(w, k ? k : n,
+				 "unknown key '%s' in %s; expected one of: address, proxy_protocol",
+				 ks, path);
+	}
+	yaml_node_t *addr = walk_get(w, n, "address"), *pp = walk_get(w, n, "proxy_protocol");
+	if (!addr) {
+		walk_err(w, n, "%s: missing required key 'address'", path);
+		return false;
+	}
+	walk_join(sub, sizeof(sub), path, "address");
+	if (!walk_addr(w, addr, sub, port0, a))
+		return false;
+	if (pp) {
+		walk_join(sub, sizeof(sub), path, "proxy_protocol");
+		const char *s = walk_scalar(w, pp, sub, "true or false");
+		if (s && strcmp(s, "true") && strcmp(s, "false")) {
+			walk_err(w, pp, "%s: expected true or false, got '%s'", sub, s);
+			return false;
+		}
+		a->proxy_protocol = s && !strcmp(s, "true");
+	}
+	return true;
+}
+
 static void read_addr_list(struct walk *w, yaml_node_t *n, const char *path, bool port0,
 			   bool unique, struct config_addr **out, size_t *n_out)
 {
@@ -68,8 +103,13 @@ static void read_addr_list(struct walk *w, yaml_node_t *n, const char *path, boo
 	for (size_t i = 0; i < cnt; i++) {
 		yaml_node_t *item = walk_item(w, n, i);
 		walk_index(sub, sizeof(sub), path, i);
-		if (!item || !walk_addr(w, item, sub, port0, &a[got]))
+		if (item && item->type == YAML_MAPPING_NODE && unique) {
+			/* A listener with options: {address, proxy_protocol}. */
+			if (!listen_item(w, item, sub, port0, &a[got]))
+				continue;
+		} else if (!item || !walk_addr(w, item, sub, port0, &a[got])) {
 			continue;
+		}
 		/*
 		 * Two listeners on one address would only fail later, at bind
 		 * time, with EADDRINUSE. (Port 0 binds are all distinct.)

@@ -49,7 +49,6 @@ static void *field_at(const struct config_row *row, void *base)
 	return (char *)base + row->offset;
 }
 
-
 /* Defaults of the list and value rows: nothing given. */
 static bool regex_is_default(const struct config_row *row, const void *base)
 {
@@ -245,13 +244,22 @@ const struct config_ops route_template_ops = {
 /* ------------------------------------------------------------------------ */
 /* Methods                                                                   */
 
-/* The llhttp method of NAME (upper case, as on the request line), or -1. */
+/* The llhttp method of NAME (upper case, as on the request line), or -1.
+ * From llhttp's own table (llhttp_method_name aborts on a number it does
+ * not know, so the numbers are not walked). */
 static int method_of(const char *name)
 {
-	for (int m = 0; m < 64; m++) {
-		const char *s = llhttp_method_name((llhttp_method_t)m);
-		if (s && strcmp(s, "<unknown>") && !strcmp(s, name))
-			return m;
+	static const struct {
+		int num;
+		const char *name;
+	} methods[] = {
+#define XX(num, name, string) {num, #string},
+	    HTTP_METHOD_MAP(XX)
+#undef XX
+	};
+	for (size_t i = 0; i < sizeof(methods) / sizeof(methods[0]); i++) {
+		if (methods[i].num < 64 && !strcmp(methods[i].name, name))
+			return methods[i].num;
 	}
 	return -1;
 }
@@ -777,9 +785,8 @@ static bool route_cache_is_default(const struct config_row *row, const void *bas
 	return !r->cache_name && !r->has_cache;
 }
 
-const struct config_ops route_cache_ops = {.read = route_cache_read,
-					   .release = route_cache_release,
-					   .is_default = route_cache_is_default};
+const struct config_ops route_cache_ops = {
+    .read = route_cache_read, .release = route_cache_release, .is_default = route_cache_is_default};
 
 /* ------------------------------------------------------------------------ */
 /* routes[]                                                                  */
@@ -998,15 +1005,23 @@ void routes_check(struct walk *w, yaml_node_t *root)
 			}
 		}
 	}
+	yaml_node_t *cache = walk_get(w, root, "cache");
+	yaml_node_t *rules =
+	    cache && cache->type == YAML_MAPPING_NODE ? walk_get(w, cache, "rules") : NULL;
 	for (size_t k = 0; k < cfg->cache.n_rules; k++) {
 		for (size_t j = 0; j < k && cfg->cache.rules[k].name; j++) {
-			if (str_eq(cfg->cache.rules[j].name, cfg->cache.rules[k].name)) {
-				walk_err(w, root,
-					 "cache.rules[%zu].name: '%s' is the name of "
-					 "cache.rules[%zu] too",
-					 k, cfg->cache.rules[k].name, j);
-				break;
-			}
+			if (!str_eq(cfg->cache.rules[j].name, cfg->cache.rules[k].name))
+				continue;
+			yaml_node_t *item = rules && rules->type == YAML_SEQUENCE_NODE
+						? walk_item(w, rules, k)
+						: NULL;
+			yaml_node_t *nn = item && item->type == YAML_MAPPING_NODE
+					      ? walk_get(w, item, "name")
+					      : NULL;
+			walk_err(w, nn ? nn : root,
+				 "cache.rules[%zu].name: '%s' is the name of cache.rules[%zu] too",
+				 k, cfg->cache.rules[k].name, j);
+			break;
 		}
 	}
 }

@@ -173,6 +173,16 @@ const struct config_row config_schema[] = {
 	 .help = "failed probes in a row to go out of rotation"),
     CUSTOM("backends[].health_check.expect_status", 7, BACKEND(health.expect), &read_expect_ops,
 	   .lo = 100, .hi = 599, .help = "a code or a list (default: any 2xx or 3xx)"),
+    UINT("backends[].max_fails", 12, BACKEND(max_fails), 0, 1000, 1,
+	 .help = "failed requests within fail_window that take a server out (0: off)"),
+    DURATION("backends[].fail_window", 13, BACKEND(fail_window_ns), MS(1), HOUR(24), SEC(10),
+	     .range = "1ms..24h", .help = "the window max_fails counts in"),
+    DURATION("backends[].fail_timeout", 14, BACKEND(fail_timeout_ns), MS(1), HOUR(24), SEC(10),
+	     .range = "1ms..24h", .help = "how long a server stays out"),
+    BOOL("backends[].fail_on_5xx", 15, BACKEND(fail_on_5xx), false,
+	 .help = "a 5xx answer counts as a failed request"),
+    BOOL("backends[].proxy_protocol", 11, BACKEND(proxy_protocol), false,
+	 .help = "a PROXY v2 header naming the client first on each connection (not pooled)"),
     CUSTOM("backends[].error_pages", 10, BACKEND(error_pages), &route_error_pages_ops,
 	   .help =
 	       "bodies for 502, 503, 504 of this backend: {502: \"...\" or {file, content_type}}"),
@@ -233,6 +243,10 @@ const struct config_row config_schema[] = {
 	 .help = "as cache.key.query"),
     BOOL("cache.rules[].key.sort_query", 3, RULE(key.sort_query), false,
 	 .inherit = "cache.key.sort_query", .help = "as cache.key.sort_query"),
+
+    CUSTOM("cache.purge_allow", 11, CFG(cache.purge_allow), &read_networks_ops,
+	   .def_list = (const char *const[]){NULL},
+	   .help = "networks that may send PURGE to the proxy listener (default: none)"),
 
     SECTION("compression", 5, .help = "gzip, br and zstd on a pool of worker threads"),
     BOOL("compression.enabled", 1, CFG(compression.enabled), false,
@@ -323,6 +337,8 @@ const struct config_row config_schema[] = {
      * X-Forwarded-Host to CGI-style backends, not to the cache. */
     BOOL("underscores_in_headers", 11, CFG(underscores_in_headers), false,
 	 .help = "keep request fields whose names contain '_'"),
+    BOOL("forwarded", 16, CFG(forwarded), false,
+	 .help = "add an RFC 7239 Forwarded element (for, proto) to forwarded requests"),
 
     CUSTOM("routes", 12, CFG(routes), &routes_ops,
 	   .help = "first match wins; none: every request to the first backend"),

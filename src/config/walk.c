@@ -437,7 +437,7 @@ bool walk_addr(struct walk *w, const yaml_node_t *n, const char *path, bool port
 {
 	const char *s = walk_scalar(w, n, path, "an address (HOST:PORT)");
 	const char *why;
-	struct config_addr a;
+	struct config_addr a = {0};
 	if (!s)
 		return false;
 	int rc = value_parse_addr(s, &a, &why);

@@ -26,6 +26,7 @@ struct acceptor {
 	enum listen_kind kind;
 	struct sockaddr_storage sa; /* the configured address, to match reloads */
 	socklen_t salen;
+	bool proxy_protocol; /* its connections start with a PROXY header */
 	int lfd;
 	struct rt_task *task; /* the accept task, waiting while acc is armed */
 	struct rt_acceptor acc;
@@ -87,15 +88,21 @@ static bool same_addr(enum listen_kind k1, const struct sockaddr_storage *a, soc
 	return k1 == k2 && al == bl && memcmp(a, b, al) == 0;
 }
 
-static bool table_has(const struct listen_table *t, enum listen_kind k,
-		      const struct sockaddr_storage *sa, socklen_t salen)
+static const struct listen_ent *table_find(const struct listen_table *t, enum listen_kind k,
+					   const struct sockaddr_storage *sa, socklen_t salen)
 {
 	for (size_t i = 0; t && i < t->n; i++) {
 		if (same_addr(t->ent[i].kind, &t->ent[i].addr.sa, t->ent[i].addr.salen, k, sa,
 			      salen))
-			return true;
+			return &t->ent[i];
 	}
-	return false;
+	return NULL;
+}
+
+static bool table_has(const struct listen_table *t, enum listen_kind k,
+		      const struct sockaddr_storage *sa, socklen_t salen)
+{
+	return table_find(t, k, sa, salen) != NULL;
 }
 
 /* Open ENT's sockets: one per loop for the proxy, one for loop 0 (admin). */
@@ -202,14 +209,15 @@ static bool take_slot(struct listen_loop *l)
 	return false;
 }
 
-/* Serve FD with the slot taken for it. */
-static void start_conn(struct listen_loop *l, int fd)
+/* Serve FD, accepted by AC, with the slot taken for it. */
+static void start_conn(struct acceptor *ac, int fd)
 {
+	struct listen_loop *l = ac->l;
 	struct sockaddr_storage peer;
 	socklen_t plen = sizeof(peer);
 	if (getpeername(fd, (struct sockaddr *)&peer, &plen) < 0)
 		peer.ss_family = AF_UNSPEC; /* reset before we looked: logged as "unknown" */
-	if (conn_start(l->w, fd, &peer) < 0) {
+	if (conn_start(l->w, fd, &peer, ac->proxy_protocol) < 0) {
 		atomic_fetch_sub(&l->w->sh->nconns, 1);
 		close(fd); /* never used by the ring: a plain close is immediate */
 	}
@@ -243,7 +251,7 @@ static bool hold(struct acceptor *ac, int fd)
 static void resume_held(struct acceptor *ac)
 {
 	while (ac->head < ac->n && take_slot(ac->l))
-		start_conn(ac->l, ac->pending[ac->head++]);
+		start_conn(ac, ac->pending[ac->head++]);
 	if (ac->head == ac->n)
 		ac->head = ac->n = 0;
 }
@@ -268,7 +276,7 @@ static void on_accept(struct rt_acceptor *a, int res, bool more)
 				close(res); /* no memory even for an int: shed it */
 			rt_acceptor_cancel(a);
 		} else {
-			start_conn(ac->l, res);
+			start_conn(ac, res);
 			if (at_limit(ac->l))
 				rt_acceptor_cancel(a);
 		}
@@ -337,6 +345,7 @@ static void acceptor_start(struct listen_loop *l, const struct listen_ent *e, in
 	}
 	ac->l = l;
 	ac->kind = e->kind;
+	ac->proxy_protocol = e->addr.proxy_protocol;
 	memcpy(&ac->sa, &e->addr.sa, sizeof(ac->sa));
 	ac->salen = e->addr.salen;
 	ac->lfd = fd;
@@ -358,8 +367,11 @@ static void acceptor_start(struct listen_loop *l, const struct listen_ent *e, in
 void listen_apply(struct listen_loop *l, struct listen_table *t)
 {
 	for (struct acceptor *ac = l->acceptors; ac; ac = ac->next) {
-		if (!table_has(t, ac->kind, &ac->sa, ac->salen))
+		const struct listen_ent *e = table_find(t, ac->kind, &ac->sa, ac->salen);
+		if (!e)
 			rt_task_cancel(ac->task); /* the task closes the socket */
+		else
+			ac->proxy_protocol = e->addr.proxy_protocol; /* a reload may change it */
 	}
 	for (size_t i = 0; i < t->n; i++) {
 		int fd = t->ent[i].fds[l->w->be.id];

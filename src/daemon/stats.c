@@ -10,6 +10,8 @@
 #include "cache/store.h"
 #include "compress/pool.h"
 #include "ops/accesslog.h"
+#include "route/ratelimit.h"
+#include "rt/clock.h"
 
 /*
  * Process memory from /proc/self/statm (resident and virtual size). A read
@@ -90,6 +92,12 @@ void stats_take(struct daemon *d, const struct gen *g, struct stats *s)
 		s->gauge[G_alog_errors] = as.write_errors;
 	}
 	memory(s);
+	struct ratelimit_stats rl;
+	ratelimit_stats(d->sh.ratelimit, &rl);
+	s->gauge[G_rl_keys] = rl.in_use;
+	s->gauge[G_rl_capacity] = rl.entries;
+	s->gauge[G_rl_evictions] = rl.evictions;
+	s->gauge[G_rl_lossy] = rl.lossy;
 	for (size_t i = 0; i < g->n_backends; i++) {
 		const struct backend_rt *brt = &g->backends[i];
 		for (size_t k = 0; k < brt->cfg->n_servers && s->nservers < STATS_SERVERS_MAX;
@@ -97,7 +105,8 @@ void stats_take(struct daemon *d, const struct gen *g, struct stats *s)
 			s->server[s->nservers++] = (struct stats_server){
 			    .backend = brt->cfg->name,
 			    .server = brt->cfg->servers[k].spec,
-			    .up = !atomic_load(&brt->health[k].down),
+			    .up = !atomic_load(&brt->health[k].down) &&
+				  !backend_passive_out(brt, (unsigned)k, rt_clock_now()),
 			    .active = atomic_load(&brt->active[k]),
 			    .failed_probes = atomic_load(&brt->health[k].failed_probes),
 			};

@@ -217,6 +217,7 @@ int forward_head_build(struct hbuf *b, const struct hmsg *m, const struct forwar
 		if (hop_is_hop(m, &hs, f) || hspan_ieq(m, f->name, "content-length") ||
 		    hspan_ieq(m, f->name, "transfer-encoding") || hspan_ieq(m, f->name, "expect") ||
 		    hspan_ieq(m, f->name, "via") || hspan_ieq(m, f->name, "x-forwarded-for") ||
+		    (o->forwarded && hspan_ieq(m, f->name, "forwarded")) ||
 		    hspan_ieq(m, f->name, "surrogate-capability"))
 			continue;
 		if (o->strip_conditionals && is_conditional(m, f))
@@ -246,6 +247,19 @@ int forward_head_build(struct hbuf *b, const struct hmsg *m, const struct forwar
 	snprintf(via, sizeof(via), "%u.%u ringcache", m->p.http_major, m->p.http_minor);
 	hbuf_put_merged(b, m, "Via", via);
 	hbuf_put_merged(b, m, "X-Forwarded-For", o->peer_ip);
+	/* A trusted proxy's X-Forwarded-Proto stays (untrusted ones were
+	 * removed before): it knows the scheme the client used; else ours. */
+	if (!hmsg_field(m, "x-forwarded-proto", 0) &&
+	    !(o->edits && hedits_drops(o->edits, "X-Forwarded-Proto", 17)))
+		hbuf_puts(b, "X-Forwarded-Proto: http\r\n");
+	if (o->forwarded) {
+		/* RFC 7239 4: an IPv6 node is quoted and bracketed. */
+		char el[96];
+		bool v6 = strchr(o->peer_ip, ':') != NULL;
+		snprintf(el, sizeof(el), v6 ? "for=\"[%s]\";proto=http" : "for=%s;proto=http",
+			 o->peer_ip);
+		hbuf_put_merged(b, m, "Forwarded", el);
+	}
 	/* Edge Architecture 1.0: tells the origin that Surrogate-Control
 	 * directives targeted at "ringcache" will be honoured. */
 	hbuf_put_merged(b, m, "Surrogate-Capability", "ringcache=\"Surrogate/1.0\"");

@@ -74,6 +74,7 @@ struct forward_head_opts {
 	const char *host; /* the Host to send (a route's backend_host); NULL: the request's */
 	size_t host_len;
 	const struct hedits *edits; /* header rules (http/edits.h); NULL: none */
+	bool forwarded;		    /* append an RFC 7239 Forwarded element */
 	/* An upgrade the proxy makes (a tunnel, serve/tunnel.h): the Upgrade
 	 * fields are kept and "Connection: upgrade" is sent, the other
 	 * hop-by-hop fields still go (RFC 9110 7.8). */

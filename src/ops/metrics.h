@@ -35,6 +35,8 @@
 	  "idle pooled backend connections closed because the server sent bytes or closed them")   \
 	X(backend_unsolicited,                                                                     \
 	  "bytes from a backend nobody asked for (its connections are not reused for 60 s)")       \
+	X(backend_marked_out,                                                                      \
+	  "times passive health took a server out of rotation (max_fails within fail_window)")      \
 	X(backend_early_responses,                                                                 \
 	  "backend responses that arrived before the request body was all sent (not reused)")      \
 	X(request_bodies_dropped, "GET and HEAD request bodies read and dropped")                  \
@@ -81,6 +83,8 @@ enum metric_id {
 	X(tunnel_closed, "a tunnel ended: both sides closed, or one broke off")                    \
 	X(tunnel_idle, "a tunnel without a byte either way for timeouts.tunnel")                   \
 	X(draining, "closed for drain")                                                            \
+	X(proxy_header,                                                                            \
+	  "a PROXY header missing, malformed, late or from a peer not in trusted_proxies")         \
 	X(error, "another error response (503 out of memory, 504 only-if-cached)")
 
 enum close_reason {

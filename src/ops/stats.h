@@ -59,6 +59,14 @@
 	  "coded copies that broke")                                                               \
 	X(cz_job_time, "compression_job_seconds_total", counter, COMPRESSION, NULL,                \
 	  "time spent in codec steps")                                                             \
+	X(rl_keys, "rate_limit_keys", gauge, ALWAYS, NULL,                                         \
+	  "client addresses the rate-limit table holds now")                                       \
+	X(rl_capacity, "rate_limit_capacity", gauge, ALWAYS, NULL,                                 \
+	  "entries of the rate-limit table (fixed)")                                               \
+	X(rl_evictions, "rate_limit_evictions_total", counter, ALWAYS, NULL,                       \
+	  "client addresses pushed out of a full set of the rate-limit table")                     \
+	X(rl_lossy, "rate_limit_lossy_evictions_total", counter, ALWAYS, NULL,                     \
+	  "of those, ones whose bucket was still refilling (they come back with a full burst)")    \
 	X(generation, "config_generation", gauge, ALWAYS, NULL,                                    \
 	  "the configuration in use (1 at start, +1 per reload)")                                  \
 	X(rss, "resident_memory_bytes", gauge, ALWAYS, NULL, "resident set size of the process")   \
@@ -89,7 +97,7 @@ struct stats_loop {
 
 struct stats_server {
 	const char *backend, *server; /* valid while the generation read is held */
-	bool up;		      /* in rotation (not marked down by its probes) */
+	bool up;		      /* in rotation (not down by its probes or passive health) */
 	uint64_t active;	      /* exchanges in progress */
 	uint64_t failed_probes;
 };

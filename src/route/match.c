@@ -176,7 +176,7 @@ static bool route_matches(const struct config_route *r, const struct route_req *
 			  struct route_scratch *s, struct route_match *out)
 {
 	const struct config_match *mt = &r->match;
-	if (mt->methods && !(mt->methods & (1ull << (hmsg_method(q->m) & 63))))
+	if (mt->methods && !(mt->methods & (1ull << (q->method & 63))))
 		return false;
 	if (mt->host && !host_matches(mt->host, q->host, q->host_len))
 		return false;

@@ -43,6 +43,7 @@ void route_scratch_free(struct route_scratch *s);
 
 struct route_req {
 	const struct hmsg *m; /* validated and cleaned */
+	unsigned method;      /* what method tests see: the request's (a PURGE: GET's) */
 	const char *host;     /* lower-cased, no port; "" when the request has none */
 	size_t host_len;
 	const char *path; /* normalised */

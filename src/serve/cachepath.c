@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 
 #include "cache/key.h"
@@ -89,8 +90,16 @@ static int copy_route_part(struct req *rq, struct fetch_args *a)
 {
 	struct forward_head_opts o = {0};
 	routing_forward_opts(rq, &o);
-	if (rq->route.active && rq->route.route)
-		snprintf(a->fwd_suffix, sizeof(a->fwd_suffix), "\nroute=%d", rq->route.index);
+	char part[REQ_TARGET + REQ_HOST + 16];
+	int pl = routing_key_part(rq, part, sizeof(part));
+	if (pl < 0)
+		return -ENOMEM;
+	if (pl > 0) {
+		if (!(a->fwd_suffix = malloc((size_t)pl)))
+			return -ENOMEM;
+		memcpy(a->fwd_suffix, part, (size_t)pl);
+		a->fwd_suffix_len = (size_t)pl;
+	}
 	size_t need = o.target_len + o.host_len + (o.edits ? hedits_size(o.edits) : 0);
 	if (!o.target && !o.host && !o.edits)
 		return 0;
@@ -132,6 +141,12 @@ static int start_fetch(struct req *rq, struct lookup_res *res, const struct poli
 	a->gen = rq->gen; /* fetch_start holds it for the task */
 	a->backend = routing_backend(rq);
 	routing_timeouts(rq, &a->connect_ns, &a->first_byte_ns, &a->between_bytes_ns);
+	if (rq->gen->backends[a->backend].cfg->proxy_protocol) {
+		socklen_t ll = sizeof(a->local);
+		a->client = rq->peer_sa;
+		if (getsockname(rq->fd, (struct sockaddr *)&a->local, &ll) < 0)
+			a->local.ss_family = AF_UNSPEC;
+	}
 	a->req = copy_request_head(rq, &a->req_len);
 	if (a->req && copy_route_part(rq, a) < 0) {
 		free(a->req);
@@ -151,6 +166,8 @@ static int start_fetch(struct req *rq, struct lookup_res *res, const struct poli
 	if (!a->req) {
 		store_fetch_abort(rq->w->sh->store, a->oh, 0);
 		cobj_release(&a->stale);
+		free(a->route_buf);
+		free(a->fwd_suffix);
 		free(a);
 		return -ENOMEM;
 	}
@@ -185,6 +202,43 @@ static void cache_status_for_fetch(char *buf, size_t n, struct fetch_handle *fh,
 		snprintf(buf + l, n - (size_t)l, "; collapsed");
 }
 
+/*
+ * PURGE on the proxy listener (Varnish's convention), with cache.purge_allow
+ * set: from those networks, every variant of the object a GET of the same
+ * request would find (its route's key options and key source) is removed,
+ * and the answer says how many, as the admin API's purge does; from others,
+ * 403. Without purge_allow a PURGE is a method like any other (passed).
+ */
+static enum req_result purge_here(struct req *rq, const char *host, size_t hlen, const char *target,
+				  size_t tlen)
+{
+	const struct config *cfg = rq->gen->cfg;
+	rq->cache_word = "purge";
+	if (!config_cidrs_match(&cfg->cache.purge_allow, (const struct sockaddr *)&rq->client_sa)) {
+		respond_error(rq, 403, "PURGE from a client not in cache.purge_allow", true);
+		return rq->closing ? REQ_ERRORED : REQ_DONE;
+	}
+	const struct config_route *route = rq->route.active ? rq->route.route : NULL;
+	const char *q = memchr(target, '?', tlen);
+	const struct config_rule *rule =
+	    route_cache_rule(cfg, route, host, cache_key_host_len(host, hlen), target,
+			     q ? (size_t)(q - target) : tlen);
+	if (route && route->cache_key == KEY_FROM_REWRITTEN && rq->route.rewritten) {
+		target = rq->route.target;
+		tlen = rq->route.target_len;
+	}
+	char key[KEY_MAX];
+	uint32_t hl;
+	int kl = cache_key_under(cfg, rule, host, hlen, target, tlen, key, sizeof(key), &hl);
+	size_t n = kl > 0 ? store_purge_key(rq->w->sh->store, key, (uint32_t)kl) : 0;
+	log_info("client %s: PURGE %.*s: %zu objects", rq->client_ip,
+		 (int)(tlen > 200 ? 200 : tlen), target, n);
+	char body[48];
+	int bl = snprintf(body, sizeof(body), "{\"purged\": %zu}\n", n);
+	int e = respond_page(rq, 200, "application/json", body, (size_t)bl, NULL, true, "purge");
+	return e < 0 ? REQ_ABORT : rq->closing ? REQ_ERRORED : REQ_DONE;
+}
+
 /* Bounded copy into a C string (truncates, always terminates). */
 static void copy_cstr(char *dst, size_t cap, const char *src, size_t n)
 {
@@ -215,6 +269,8 @@ enum req_result cache_handle(struct req *rq)
 	if (rq->upgrade)
 		return pass(rq, "ringcache; fwd=request; detail=upgrade");
 	bool has_body = hmsg_chunked(m) || (hmsg_has_length(m) && hmsg_content_length(m) > 0);
+	if (method == HTTP_PURGE && cfg->cache.purge_allow.n)
+		return purge_here(rq, host, hlen, target, tlen);
 	if ((method != HTTP_GET && method != HTTP_HEAD) || has_body) {
 		if (!method_is_safe(method))
 			rq->invalidate_host = hostcopy; /* used while the response head is built */
@@ -240,19 +296,18 @@ enum req_result cache_handle(struct req *rq)
 	}
 	/* What a trusted proxy says about the request is part of its key;
 	 * from anyone else those fields were removed (client.c). */
-	char fwd[512];
-	int fl = rq->trusted ? forward_key(m, fwd, sizeof(fwd)) : 0;
+	char fwd[512 + REQ_TARGET + REQ_HOST + 16];
+	int fl = rq->trusted ? forward_key(m, fwd, 512) : 0;
 	if (fl < 0)
 		return pass(rq, "ringcache; fwd=uri-miss; detail=key-too-long");
-	/* The route is part of the secondary key: two routes may send one URL
-	 * to two backends (or rewrite it two ways), and must not share a copy.
-	 * A purge of the URL still finds every route's (one primary key). */
-	if (route) {
-		int n = snprintf(fwd + fl, sizeof(fwd) - (size_t)fl, "\nroute=%d", rq->route.index);
-		if (n < 0 || (size_t)n >= sizeof(fwd) - (size_t)fl)
-			return pass(rq, "ringcache; fwd=uri-miss; detail=key-too-long");
-		fl += n;
-	}
+	/* What the route changes about the request is part of the secondary
+	 * key (routing.h): two routes may send one URL to two backends, and
+	 * must not share a copy; a purge of the URL still finds every
+	 * route's (one primary key). */
+	int pl = routing_key_part(rq, fwd + fl, sizeof(fwd) - (size_t)fl);
+	if (pl < 0)
+		return pass(rq, "ringcache; fwd=uri-miss; detail=key-too-long");
+	fl += pl;
 
 	struct policy_knobs k;
 	uint64_t max_obj;
@@ -266,7 +321,8 @@ enum req_result cache_handle(struct req *rq)
 		ktarget = rq->route.target;
 		ktlen = rq->route.target_len;
 	}
-	int kl = cache_key_for(cfg, host, hlen, ktarget, ktlen, key, sizeof(key), &host_len);
+	int kl =
+	    cache_key_under(cfg, rule, host, hlen, ktarget, ktlen, key, sizeof(key), &host_len);
 	if (kl < 0)
 		return pass(rq, "ringcache; fwd=uri-miss; detail=key-too-long");
 	struct req_meta meta;

@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "http/proxyproto.h"
 #include "ops/accesslog.h"
 #include "ops/log.h"
 #include "ops/metrics.h"
@@ -130,6 +131,9 @@ static void peer_text(const struct conn *c, struct req *r)
 	if (c->family == AF_UNSPEC || !inet_ntop(af, c->addr, r->peer_ip, sizeof(r->peer_ip))) {
 		strcpy(r->peer_ip, "unknown");
 		strcpy(r->peer, "unknown");
+		strcpy(r->client_ip, "unknown");
+		memset(&r->peer_sa, 0, sizeof(r->peer_sa));
+		r->client_sa = r->peer_sa;
 		return;
 	}
 	snprintf(r->peer, sizeof(r->peer), af == AF_INET ? "%s:%u" : "[%s]:%u", r->peer_ip,
@@ -146,6 +150,8 @@ static void peer_text(const struct conn *c, struct req *r)
 		a->sin6_port = htons(c->port);
 		memcpy(&a->sin6_addr, c->addr, 16);
 	}
+	memcpy(r->client_ip, r->peer_ip, sizeof(r->client_ip));
+	r->client_sa = r->peer_sa;
 }
 
 /* The request state and buffers, in one mapping: the struct req, the
@@ -162,7 +168,10 @@ static struct req *req_get(struct conn *c)
 	if (!p)
 		return NULL;
 	struct req *r = (struct req *)p;
-	memset(r, 0, sizeof(*r));
+	/* Not the route part: several KiB that only routed requests touch
+	 * (routing_decide sets what it uses), and a fresh mapping is zero. */
+	memset(r, 0, offsetof(struct req, route));
+	r->route.active = false;
 	r->magic = REQ_MAGIC;
 	r->w = c->w;
 	r->fd = c->fd;
@@ -220,7 +229,7 @@ static struct alog_str field_of(const struct hmsg *m, const char *name)
 static void log_access(struct req *r, rt_time_t t0, bool parsed)
 {
 	rt_time_t now = rt_clock_now();
-	struct alog_rec a = {.client = alog_cstr(r->peer_ip),
+	struct alog_rec a = {.client = alog_cstr(r->client_ip),
 			     .status = r->resp_status,
 			     .bytes = r->bytes_out,
 			     .cache = alog_cstr(r->cache_word	 ? r->cache_word
@@ -246,6 +255,63 @@ static void log_access(struct req *r, rt_time_t t0, bool parsed)
 		a.host = field_of(m, "host");
 	}
 	alog_append(r->w->alog, &a);
+}
+
+/*
+ * The PROXY header (v1 or v2, http/proxyproto.h) a proxy_protocol
+ * listener's connections start with: taken only from trusted_proxies,
+ * whole within client_header, and then the connection's client is the
+ * address it names (a LOCAL or UNKNOWN header: the peer itself). Anything
+ * else closes the connection without an answer: what follows a bad header
+ * cannot be told from the header, and an HTTP answer would go to a proxy
+ * that speaks TCP. Returns 1 when the request can follow, 0 to close.
+ */
+static int read_proxy_header(struct conn *c, struct req *r)
+{
+	const struct config *cfg = c->w->be.gen->cfg;
+	c->proxy_header = false;
+	if (!config_trusted_proxy(cfg, (const struct sockaddr *)&r->peer_sa)) {
+		log_warn("client %s: PROXY header from a peer not in trusted_proxies: closed",
+			 r->peer);
+		return 0;
+	}
+	rt_time_t deadline = rt_deadline_in(cfg->timeouts.client_header_ns);
+	struct proxyproto pp;
+	for (;;) {
+		int n = proxyproto_parse(r->buf, r->len, &pp);
+		if (n > 0) {
+			memmove(r->buf, r->buf + n, r->len - (uint32_t)n);
+			r->len -= (uint32_t)n;
+			break;
+		}
+		if (n < 0) {
+			log_warn("client %s: %s PROXY header: closed", r->peer,
+				 n == -E2BIG ? "oversized" : "malformed or missing");
+			return 0;
+		}
+		ssize_t got = rt_recv(c->fd, r->buf + r->len, r->cap - r->len, 0, deadline);
+		METRIC_BYTES(&c->w->metrics, client_received_bytes, got);
+		if (got <= 0) {
+			if (got == -ETIMEDOUT)
+				log_warn("client %s: PROXY header not received in time: closed",
+					 r->peer);
+			return 0;
+		}
+		r->len += (uint32_t)got;
+	}
+	if (pp.src.ss_family == AF_INET) {
+		const struct sockaddr_in *a = (const struct sockaddr_in *)&pp.src;
+		c->family = AF_INET;
+		c->port = ntohs(a->sin_port);
+		memcpy(c->addr, &a->sin_addr, 4);
+	} else if (pp.src.ss_family == AF_INET6) {
+		const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)&pp.src;
+		c->family = AF_INET6;
+		c->port = ntohs(a->sin6_port);
+		memcpy(c->addr, &a->sin6_addr, 16);
+	}
+	peer_text(c, r); /* the client, from now on */
+	return 1;
 }
 
 static void conn_main(void *arg);
@@ -328,6 +394,10 @@ static void conn_main(void *arg)
 		log_warn("client: out of memory");
 		goto out;
 	}
+	if (c->proxy_header && !read_proxy_header(c, r)) {
+		why_close = CLOSE_proxy_header;
+		goto out;
+	}
 	for (;;) {
 		r->cache_status = NULL;
 		r->cache_word = NULL;
@@ -394,7 +464,7 @@ out:
 	conn_free(c);
 }
 
-int conn_start(struct worker *w, int fd, const struct sockaddr_storage *peer)
+int conn_start(struct worker *w, int fd, const struct sockaddr_storage *peer, bool proxy_header)
 {
 	CHECK_OBJ_NOTNULL(w, WORKER_MAGIC);
 	struct conn *c = calloc(1, sizeof(*c));
@@ -403,6 +473,7 @@ int conn_start(struct worker *w, int fd, const struct sockaddr_storage *peer)
 	c->magic = CONN_MAGIC;
 	c->w = w;
 	c->fd = fd;
+	c->proxy_header = proxy_header;
 	c->family = AF_UNSPEC;
 	if (peer->ss_family == AF_INET) {
 		const struct sockaddr_in *a = (const struct sockaddr_in *)peer;

@@ -37,6 +37,7 @@ struct conn {
 	struct req *req;	  /* while a task serves it: in its mapping */
 	bool idle;		  /* waiting for the first byte of a request: drain may cancel */
 	bool parked;		  /* idle between requests with no task and no mapping */
+	bool proxy_header;	  /* a PROXY header is still to be read (listen proxy_protocol) */
 	uint8_t family;		  /* the peer: AF_INET, AF_INET6 or AF_UNSPEC */
 	uint16_t port;		  /* host order */
 	uint8_t addr[16];	  /* network order (IPv4 in the first 4) */
@@ -45,7 +46,7 @@ struct conn {
 
 /* Accepted FD from PEER: make the connection and start its task
  * (detached). 0, or -ENOMEM (FD is then still the caller's). */
-int conn_start(struct worker *w, int fd, const struct sockaddr_storage *peer);
+int conn_start(struct worker *w, int fd, const struct sockaddr_storage *peer, bool proxy_header);
 
 /* Drain, on W's loop: idle connections close now (parked ones, and those
  * waiting for a request's first byte); busy ones end after their current

@@ -137,12 +137,11 @@ static int fill_head(struct fetch *f, struct cobj *o)
 	/* The secondary key: the forwarding key of the request (what a
 	 * trusted proxy said about it; none from anyone else, whose
 	 * forwarding fields were removed), then its Vary key. */
-	char names[512], key[1536];
-	int fl = forward_key(&f->req, key, 512 - sizeof(f->a->fwd_suffix));
-	if (fl >= 0 && f->a->fwd_suffix[0]) { /* as the lookup keyed it (cachepath.c) */
-		size_t sl = strlen(f->a->fwd_suffix);
-		memcpy(key + fl, f->a->fwd_suffix, sl);
-		fl += (int)sl;
+	char names[512], key[4096]; /* forwarding key, the route's part, the Vary key */
+	int fl = forward_key(&f->req, key, 512);
+	if (fl >= 0 && f->a->fwd_suffix) { /* as the lookup keyed it (cachepath.c) */
+		memcpy(key + fl, f->a->fwd_suffix, f->a->fwd_suffix_len);
+		fl += (int)f->a->fwd_suffix_len;
 	}
 	int nl = vary_names(m, names, sizeof(names));
 	if (fl < 0 || nl < 0)
@@ -241,7 +240,8 @@ static int exchange_head(struct fetch *f)
 				      .target_len = a->target_len,
 				      .host = a->host,
 				      .host_len = a->host_len,
-				      .edits = a->has_edits ? &a->edits : NULL};
+				      .edits = a->has_edits ? &a->edits : NULL,
+				      .forwarded = f->cfg->forwarded};
 	if (a->stale) {
 		size_t l;
 		const char *v = hdrs_find(a->stale->hdrs, a->stale->hdrs_len, "etag", 0, &l);
@@ -273,6 +273,10 @@ static int exchange_head(struct fetch *f)
 	    .first_byte_ns = a->first_byte_ns,
 	    .between_bytes_ns = a->between_bytes_ns,
 	};
+	if (a->client.ss_family != AF_UNSPEC && a->local.ss_family != AF_UNSPEC) {
+		f->x.client = (const struct sockaddr *)&a->client;
+		f->x.local = (const struct sockaddr *)&a->local;
+	}
 	enum exchange_result r = exchange_begin(&f->x);
 	if (r != EXCHANGE_OK) {
 		fetch_failed(f, f->x.status ? f->x.status : 502, f->x.why ? f->x.why : "failed",
@@ -445,6 +449,7 @@ out:
 	free(f.mem);
 	free(a->req);
 	free(a->route_buf);
+	free(a->fwd_suffix);
 	gen_put(&w->be, a->gen);
 	FINI_OBJ(a);
 	free(a);
@@ -468,6 +473,7 @@ int fetch_start(struct fetch_args *a)
 			a->fh->refs--;
 		free(a->req);
 		free(a->route_buf);
+		free(a->fwd_suffix);
 		free(a);
 		return -ENOMEM;
 	}

@@ -18,6 +18,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 #include "cache/policy.h"
 #include "cache/store.h"
@@ -60,7 +61,11 @@ struct fetch_args {
 	size_t target_len, host_len;
 	bool has_edits;
 	struct hedits edits;
-	char fwd_suffix[24]; /* "\nroute=N": the route in the secondary key, or "" */
+	char *fwd_suffix; /* the route's part of the secondary key (malloc'd), or NULL */
+	/* A proxy_protocol backend's PROXY header: the client and the address
+	 * it connected to (family AF_UNSPEC: LOCAL). */
+	struct sockaddr_storage client, local;
+	size_t fwd_suffix_len;
 	uint32_t req_len;
 	char peer_ip[48];
 	struct coh *oh;	    /* the busy key (owned) */

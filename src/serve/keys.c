@@ -8,26 +8,39 @@
 
 #include "cache/key.h"
 #include "cache/store.h"
+#include "route/match.h"
 
 #define KEY_MAX 8192
 
-static unsigned key_opts(const struct config *cfg, const char *host, size_t hlen,
-			 const char *target, size_t tlen)
+static unsigned opts_of(const struct config *cfg, const struct config_rule *rule)
 {
-	const char *q = memchr(target, '?', tlen);
-	size_t plen = q ? (size_t)(q - target) : tlen;
-	const struct config_rule *rule =
-	    config_rule_match(cfg, host, cache_key_host_len(host, hlen), target, plen);
 	const struct config_key *k = rule && rule->key_set ? &rule->key : &cfg->cache.key;
 	return (k->host ? KEY_HOST : 0) | (k->query ? KEY_QUERY : 0) |
 	       (k->sort_query ? KEY_SORT_QUERY : 0);
 }
 
+int cache_key_under(const struct config *cfg, const struct config_rule *rule, const char *host,
+		    size_t hlen, const char *target, size_t tlen, char *out, size_t cap,
+		    uint32_t *host_len)
+{
+	return cache_key_build(opts_of(cfg, rule), host, hlen, target, tlen, out, cap, host_len);
+}
+
+/* The rule of a request for HOST and TARGET: its route's, or cache.rules'. */
+static const struct config_rule *rule_for(const struct config *cfg, const struct config_route *rt,
+					  const char *host, size_t hlen, const char *target,
+					  size_t tlen)
+{
+	const char *q = memchr(target, '?', tlen);
+	size_t plen = q ? (size_t)(q - target) : tlen;
+	return route_cache_rule(cfg, rt, host, cache_key_host_len(host, hlen), target, plen);
+}
+
 int cache_key_for(const struct config *cfg, const char *host, size_t hlen, const char *target,
 		  size_t tlen, char *out, size_t cap, uint32_t *host_len)
 {
-	return cache_key_build(key_opts(cfg, host, hlen, target, tlen), host, hlen, target, tlen,
-			       out, cap, host_len);
+	return cache_key_under(cfg, rule_for(cfg, NULL, host, hlen, target, tlen), host, hlen,
+			       target, tlen, out, cap, host_len);
 }
 
 void cache_invalidate_after_unsafe(struct req *rq, const char *host, size_t hlen)
@@ -55,7 +68,10 @@ void cache_invalidate_after_unsafe(struct req *rq, const char *host, size_t hlen
 		} else if (u[0] != '/') {
 			continue;
 		}
-		int kl = cache_key_for(cfg, host, hlen, u, ulen, key, sizeof(key), &hl);
+		/* Under the key options the request's lookups used (its route's). */
+		const struct config_route *rt = rq->route.active ? rq->route.route : NULL;
+		int kl = cache_key_under(cfg, rule_for(cfg, rt, host, hlen, u, ulen), host, hlen, u,
+					 ulen, key, sizeof(key), &hl);
 		if (kl > 0)
 			store_purge_key(st, key, (uint32_t)kl);
 	}

@@ -26,4 +26,10 @@ void cache_invalidate_after_unsafe(struct req *rq, const char *host, size_t hlen
 int cache_key_for(const struct config *cfg, const char *host, size_t hlen, const char *target,
 		  size_t tlen, char *out, size_t cap, uint32_t *host_len);
 
+/* The same under RULE's key options (NULL: cache.key): a request's route
+ * may have a rule of its own (routes[].cache). */
+int cache_key_under(const struct config *cfg, const struct config_rule *rule, const char *host,
+		    size_t hlen, const char *target, size_t tlen, char *out, size_t cap,
+		    uint32_t *host_len);
+
 #endif

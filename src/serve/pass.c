@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "backend/exchange.h"
 #include "backend/pick.h"
@@ -233,6 +234,7 @@ static enum req_result switch_protocols(struct pass *x)
 {
 	struct req *rq = x->rq;
 	if (!tunnel_101_ok(rq)) {
+		x->x.why = "101 to another protocol than asked for"; /* passive health's reason */
 		exchange_end(&x->x, EXCHANGE_END_BACKEND);
 		log_warn("client %s: %s: 502: 101 switches to another protocol than asked for",
 			 rq->peer, rq->target_log);
@@ -257,6 +259,7 @@ static enum req_result switch_protocols(struct pass *x)
 	rq->tunnel.ctx = NULL;
 	rq->tunnel.body_next = NULL;
 	rq->tunnel.on_interim = NULL;
+	rq->tunnel.client = rq->tunnel.local = NULL;
 	return REQ_TUNNEL;
 }
 
@@ -268,7 +271,8 @@ enum req_result pass_forward(struct req *rq, unsigned backend)
 	x.head_req = hmsg_method(&rq->req) == HTTP_HEAD;
 	struct hbuf b;
 	hbuf_init(&b, rq->obuf, rq->ocap);
-	struct forward_head_opts o = {.peer_ip = rq->peer_ip, .upgrade = rq->upgrade};
+	struct forward_head_opts o = {
+	    .peer_ip = rq->peer_ip, .forwarded = rq->gen->cfg->forwarded, .upgrade = rq->upgrade};
 	routing_forward_opts(rq, &o);
 	bool chunked;
 	int st = forward_head_build(&b, &rq->req, &o, &chunked);
@@ -324,6 +328,17 @@ enum req_result pass_forward(struct req *rq, unsigned backend)
 	    .rcap = rq->rcap,
 	};
 	routing_timeouts(rq, &x.x.connect_ns, &x.x.first_byte_ns, &x.x.between_bytes_ns);
+	struct sockaddr_storage local;
+	if (rq->gen->backends[backend].cfg->proxy_protocol) {
+		/* getsockname does not wait: a look at the socket's own address. */
+		socklen_t ll = sizeof(local);
+		x.x.client = (const struct sockaddr *)&rq->peer_sa;
+		x.x.local = getsockname(rq->fd, (struct sockaddr *)&local, &ll) == 0
+				? (const struct sockaddr *)&local
+				: NULL;
+		if (!x.x.local || rq->peer_sa.ss_family == AF_UNSPEC)
+			x.x.client = x.x.local = NULL; /* LOCAL: nothing to name */
+	}
 	rt_time_t up0 = rt_clock_now();
 	enum exchange_result er = exchange_begin(&x.x);
 	if (w->alog) { /* only the access log wants these */

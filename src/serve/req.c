@@ -246,18 +246,67 @@ int req_validate(struct req *r, const char **why)
 /* Is the peer in trusted_proxies? Only asked when there are some. */
 static bool peer_trusted(const struct req *r, const struct config *cfg)
 {
-	if (!cfg->trusted.n)
+	return cfg->trusted.n && config_trusted_proxy(cfg, (const struct sockaddr *)&r->peer_sa);
+}
+
+/* TEXT[0..N) (an address, OWS trimmed) into SS; false if it is none. */
+static bool parse_ip(const char *text, size_t n, struct sockaddr_storage *ss, char *out, size_t cap)
+{
+	while (n && (text[0] == ' ' || text[0] == '\t'))
+		text++, n--;
+	while (n && (text[n - 1] == ' ' || text[n - 1] == '\t'))
+		n--;
+	if (n >= 2 && text[0] == '[' && text[n - 1] == ']')
+		text++, n -= 2; /* "[2001:db8::1]", as some proxies write it */
+	char a[INET6_ADDRSTRLEN];
+	if (!n || n >= sizeof(a) || n >= cap)
 		return false;
-	struct sockaddr_storage ss = {0};
-	struct sockaddr_in *a4 = (struct sockaddr_in *)&ss;
-	struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)&ss;
-	if (inet_pton(AF_INET, r->peer_ip, &a4->sin_addr) == 1)
-		ss.ss_family = AF_INET;
-	else if (inet_pton(AF_INET6, r->peer_ip, &a6->sin6_addr) == 1)
-		ss.ss_family = AF_INET6;
+	memcpy(a, text, n);
+	a[n] = '\0';
+	memset(ss, 0, sizeof(*ss));
+	if (inet_pton(AF_INET, a, &((struct sockaddr_in *)ss)->sin_addr) == 1)
+		ss->ss_family = AF_INET;
+	else if (inet_pton(AF_INET6, a, &((struct sockaddr_in6 *)ss)->sin6_addr) == 1)
+		ss->ss_family = AF_INET6;
 	else
 		return false;
-	return config_trusted_proxy(cfg, (const struct sockaddr *)&ss);
+	memcpy(out, a, n + 1);
+	return true;
+}
+
+/*
+ * The client behind trusted proxies: X-Forwarded-For read from the right,
+ * past every address in trusted_proxies (nginx's real_ip_recursive); the
+ * first one that is not trusted is the client. A malformed entry stops
+ * the walk at the last good one, so a client cannot pose as anyone by
+ * writing garbage before its real entry. Only for a trusted peer; the
+ * lines of the field are one list (RFC 9110 5.3).
+ */
+static void real_client(struct req *r, const struct config *cfg)
+{
+	const struct hmsg *m = &r->req;
+	unsigned n = hmsg_field_count(m, "x-forwarded-for");
+	for (unsigned li = n; li-- > 0;) {
+		const struct hfield *f = hmsg_field(m, "x-forwarded-for", li);
+		const char *v = hmsg_ptr(m, f->value);
+		size_t end = f->value.len;
+		for (;;) {
+			size_t start = end;
+			while (start > 0 && v[start - 1] != ',')
+				start--;
+			struct sockaddr_storage ss;
+			char ip[48];
+			if (!parse_ip(v + start, end - start, &ss, ip, sizeof(ip)))
+				return;
+			memcpy(r->client_ip, ip, sizeof(ip));
+			r->client_sa = ss;
+			if (!config_trusted_proxy(cfg, (const struct sockaddr *)&ss))
+				return;
+			if (start == 0)
+				break;
+			end = start - 1;
+		}
+	}
 }
 
 /*
@@ -323,6 +372,10 @@ int req_sanitize(struct req *r, const char **why)
 	}
 	METRIC_ADD(&r->w->metrics, request_fields_removed, m->n_fields - kept);
 	m->n_fields = kept;
+	memcpy(r->client_ip, r->peer_ip, sizeof(r->client_ip));
+	r->client_sa = r->peer_sa;
+	if (r->trusted)
+		real_client(r, cfg);
 	return 0;
 }
 

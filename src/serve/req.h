@@ -88,7 +88,12 @@ struct req {
 					  * CLOSE_COUNT: not decided */
 	char peer[64];			 /* "ip:port" for logs */
 	char peer_ip[48];		 /* for X-Forwarded-For, the access log, trusted_proxies */
-	struct sockaddr_storage peer_sa; /* the same, for network tests (routes) */
+	struct sockaddr_storage peer_sa; /* the same, as an address */
+	/* The client: the peer, or whom a trusted proxy's X-Forwarded-For
+	 * names (req_sanitize); what routes, rate limits and the access log
+	 * use. */
+	char client_ip[48];
+	struct sockaddr_storage client_sa;
 
 	/* Request side: buf holds [0, len) received bytes, parsed up to pos. */
 	char *buf;

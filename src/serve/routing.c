@@ -46,7 +46,7 @@ static void tvalues(struct req *r, const struct template *t, struct tvalue v[TVA
 	const char *meth = llhttp_method_name((llhttp_method_t)hmsg_method(m));
 	v[TVAR_METHOD] = (struct tvalue){meth, strlen(meth)};
 	v[TVAR_SCHEME] = (struct tvalue){"http", 4};
-	v[TVAR_CLIENT] = (struct tvalue){r->peer_ip, strlen(r->peer_ip)};
+	v[TVAR_CLIENT] = (struct tvalue){r->client_ip, strlen(r->client_ip)};
 	if (t->vars_used & (1u << TVAR_REQUEST_ID)) {
 		const char *id = request_id(r);
 		v[TVAR_REQUEST_ID] = (struct tvalue){id, strlen(id)};
@@ -147,13 +147,22 @@ static bool routing_rate_ok(struct req *r, const struct config_route *rt)
 	uint16_t idx = (uint16_t)r->route.index;
 	memcpy(key, &idx, 2);
 	size_t kl = 2;
-	const struct sockaddr_storage *sa = &r->peer_sa;
+	const struct sockaddr_storage *sa = &r->client_sa;
 	if (sa->ss_family == AF_INET) {
 		memcpy(key + 2, &((const struct sockaddr_in *)sa)->sin_addr, 4);
 		kl += 4;
 	} else {
-		memcpy(key + 2, &((const struct sockaddr_in6 *)sa)->sin6_addr, 16);
-		kl += 16;
+		/* An IPv6 client owns its /64 (a host picks any address in it):
+		 * keyed per address, it could take a fresh burst per request. */
+		const uint8_t *a6 = ((const struct sockaddr_in6 *)sa)->sin6_addr.s6_addr;
+		static const uint8_t v4mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+		if (!memcmp(a6, v4mapped, 12)) {
+			memcpy(key + 2, a6 + 12, 4);
+			kl += 4;
+		} else {
+			memcpy(key + 2, a6, 8);
+			kl += 8;
+		}
 	}
 	double rate = rt->rate_limit.rate;
 	double burst = rt->rate_limit.burst ? rt->rate_limit.burst : rt->rate_limit.rate;
@@ -278,15 +287,19 @@ int routing_decide(struct req *r, enum req_result *res)
 	memcpy(q->target, target, m->target.len < sizeof(q->target) ? m->target.len : 0);
 	q->target_len = m->target.len < sizeof(q->target) ? m->target.len : 0;
 
+	/* An allowed PURGE is routed as the GET it purges would be, and
+	 * answered by the cache path (cachepath.c), not by the route. */
+	const bool purging = hmsg_method(m) == HTTP_PURGE && cfg->cache.purge_allow.n;
 	struct route_req rq = {
 	    .m = m,
+	    .method = purging ? HTTP_GET : hmsg_method(m),
 	    .host = q->host,
 	    .host_len = q->host_len,
 	    .path = q->path,
 	    .path_len = q->path_len,
 	    .query = qs ? qs + 1 : NULL,
 	    .query_len = qs ? m->target.len - plen - 1 : 0,
-	    .client = (const struct sockaddr *)&r->peer_sa,
+	    .client = (const struct sockaddr *)&r->client_sa,
 	};
 	struct route_match mt;
 	const struct config_route *rt =
@@ -297,6 +310,10 @@ int routing_decide(struct req *r, enum req_result *res)
 		q->index = (int)(rt - cfg->routes);
 		memcpy(q->caps, mt.caps, sizeof(q->caps));
 		q->n_caps = mt.n_caps;
+	}
+	if (rt && purging) {
+		q->backend = rt->kind == ROUTE_BACKEND ? rt->backend : 0;
+		return 0;
 	}
 	if (rt && rt->rate_given && !routing_rate_ok(r, rt)) {
 		*res = REQ_DONE;
@@ -412,4 +429,27 @@ void routing_timeouts(const struct req *r, uint64_t *connect_ns, uint64_t *first
 	    rt && rt->timeouts.first_byte_ns > 0 ? (uint64_t)rt->timeouts.first_byte_ns : 0;
 	*between_bytes_ns =
 	    rt && rt->timeouts.between_bytes_ns > 0 ? (uint64_t)rt->timeouts.between_bytes_ns : 0;
+}
+
+int routing_key_part(const struct req *r, char *out, size_t cap)
+{
+	const struct req_route *q = &r->route;
+	if (!q->active || !q->route)
+		return 0;
+	const struct config_route *rt = q->route;
+	struct hbuf b;
+	hbuf_init(&b, out, cap);
+	if (q->backend) {
+		hbuf_puts(&b, "\nb=");
+		hbuf_put_u64(&b, q->backend);
+	}
+	if (q->rewritten && rt->cache_key == KEY_FROM_ORIGINAL) {
+		hbuf_puts(&b, "\nt=");
+		hbuf_put(&b, q->target, q->target_len);
+	}
+	if (q->send_host) {
+		hbuf_puts(&b, "\nh=");
+		hbuf_puts(&b, q->send_host);
+	}
+	return b.overflow ? -1 : (int)b.len;
 }

@@ -44,6 +44,18 @@ void routing_forward_opts(const struct req *r, struct forward_head_opts *o);
 void routing_timeouts(const struct req *r, uint64_t *connect_ns, uint64_t *first_byte_ns,
 		      uint64_t *between_bytes_ns);
 
+/*
+ * What makes the response to R differ from the same URL's without the
+ * route, for the object's secondary key, into OUT: the backend (when not
+ * the first), the rewritten target (when the key is the client's), the
+ * Host sent. Empty when the route forwards the request as sent to the
+ * first backend, so that such objects are shared with requests no route
+ * matched; two routes that forward alike share too (header rules are not
+ * in it: like Vary, they would need the backend to say so). Its length, or
+ * -1 when it does not fit.
+ */
+int routing_key_part(const struct req *r, char *out, size_t cap);
+
 /* The backend R goes to (0 without routes). */
 static inline unsigned routing_backend(const struct req *r)
 {

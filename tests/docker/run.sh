@@ -39,8 +39,13 @@ port() {
 		(exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; return; }
 	done
 }
-OP=$(port); RP=$(port); AP=$(port)
-cat >/tmp/ringcache-image-test.yaml <<YAML
+# The ports are picked before they are bound: another program on this host
+# may take one meanwhile. Then the daemon (or the origin) fails to start
+# with "Address already in use", and the start is tried again on new ports.
+started=0
+for attempt in 1 2 3; do
+	OP=$(port); RP=$(port); AP=$(port)
+	cat >/tmp/ringcache-image-test.yaml <<YAML
 listen: ["127.0.0.1:$RP"]
 threads: 2
 backends:
@@ -51,14 +56,28 @@ admin:
 compression:
   enabled: true
 YAML
-install -m 0644 /tmp/ringcache-image-test.yaml "$mnt/tmp/test.yaml"
-inside ringcache -t -c /tmp/test.yaml
+	install -m 0644 /tmp/ringcache-image-test.yaml "$mnt/tmp/test.yaml"
+	inside ringcache -t -c /tmp/test.yaml
 
-inside timeout 20 ringcache-origin -l "127.0.0.1:$OP" >/tmp/ringcache-image-origin.log 2>&1 &
-opid=$!
-inside timeout --preserve-status -s TERM 8 ringcache -c /tmp/test.yaml >/tmp/ringcache-image-daemon.log 2>&1 &
-dpid=$!
-for _ in $(seq 50); do curl -s -o /dev/null "http://127.0.0.1:$RP/" && break; sleep 0.1; done
+	inside timeout 20 ringcache-origin -l "127.0.0.1:$OP" >/tmp/ringcache-image-origin.log 2>&1 &
+	opid=$!
+	inside timeout --preserve-status -s TERM 8 ringcache -c /tmp/test.yaml >/tmp/ringcache-image-daemon.log 2>&1 &
+	dpid=$!
+	for _ in $(seq 50); do
+		curl -s -o /dev/null "http://127.0.0.1:$RP/" && curl -s -o /dev/null "http://127.0.0.1:$OP/" &&
+			{ started=1; break; }
+		sleep 0.1
+	done
+	[ "$started" = 1 ] && break
+	if ! grep -q 'Address already in use' /tmp/ringcache-image-daemon.log /tmp/ringcache-image-origin.log; then
+		echo "the daemon or the origin did not start (attempt $attempt):" >&2
+		cat /tmp/ringcache-image-daemon.log /tmp/ringcache-image-origin.log >&2
+		exit 1
+	fi
+	kill "$dpid" "$opid" 2>/dev/null || true
+	wait "$dpid" "$opid" 2>/dev/null || true
+done
+[ "$started" = 1 ] || { echo "no free ports after 3 attempts" >&2; exit 1; }
 url="http://127.0.0.1:$RP/img?size=5000&words=1&cc=max-age%3D60"
 curl -fsS -o /dev/null "$url"
 status=$(curl -fsS -D - -o /dev/null -H 'Accept-Encoding: br' "$url" | tr -d '\r')

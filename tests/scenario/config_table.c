@@ -43,13 +43,13 @@ TestSuite(config_table, .fini = harness_fini, .timeout = 60);
 #define TOP_KEYS                                                                                   \
 	"listen, threads, cache, backends, compression, admin, timeouts, limits, log, "            \
 	"trusted_proxies, underscores_in_headers, routes, request_headers, response_headers, "     \
-	"error_pages"
+	"error_pages, forwarded"
 #define BACKEND_KEYS                                                                               \
 	"name, servers, balance, pool_size, connect_timeout, first_byte_timeout, "                 \
-	"between_bytes_timeout, retries, health_check, error_pages"
+	"between_bytes_timeout, retries, health_check, error_pages, proxy_protocol, max_fails, fail_window, fail_timeout, fail_on_5xx"
 #define CACHE_KEYS                                                                                 \
 	"memory, max_object_size, default_ttl, heuristic_percent, heuristic_max, grace, "          \
-	"hit_for_miss, key, rules, heuristic_with_credentials"
+	"hit_for_miss, key, rules, heuristic_with_credentials, purge_allow"
 #define RULE_KEYS	 "host, path_prefix, ttl, default_ttl, bypass, max_object_size, key, name"
 #define COMPRESSION_KEYS "enabled, workers, queue, min_size, codings, levels, types, bench_on_loop"
 #define LOG_KEYS	 "level, access, access_format"
@@ -1065,6 +1065,194 @@ static const struct bad_row log_rows[] = {
 };
 
 /* Files that must pass: every key, the edges of every range, the other forms. */
+static const struct bad_row routes_rows[] = {
+    {"routes_not_a_list",
+     BASE "routes: {backend: app}\n",
+     {"5:9: routes: expected a list of routes, got a mapping"}},
+    {"routes_unknown_backend",
+     BASE "routes:\n"
+	  "  - backend: nope\n",
+     {"6:14: routes[0].backend: unknown backend 'nope' (backends: app)"}},
+    {"routes_no_action",
+     BASE "routes:\n"
+	  "  - match: {path: \"/x\"}\n",
+     {"6:5: routes[0]: give exactly one of backend, redirect, respond, deny (none given)"}},
+    {"routes_two_actions",
+     BASE "routes:\n"
+	  "  - backend: app\n"
+	  "    deny: true\n",
+     {"6:5: routes[0]: give exactly one of backend, redirect, respond, deny (more than one "
+      "given)"}},
+    {"routes_unknown_match_key",
+     BASE "routes:\n"
+	  "  - match: {hots: a}\n"
+	  "    backend: app\n",
+     {"6:13: unknown key 'hots' in routes[0].match; expected one of: host, host_regex, path, "
+      "path_prefix, path_regex, method, header, query, client"}},
+    {"routes_path_without_slash",
+     BASE "routes:\n"
+	  "  - match: {path: x}\n"
+	  "    backend: app\n",
+     {"6:19: routes[0].match.path: 'x' must start with '/'"}},
+    {"routes_bad_regex",
+     BASE "routes:\n"
+	  "  - match: {path_regex: \"a(b\"}\n"
+	  "    backend: app\n",
+     {"6:25: routes[0].match.path_regex: invalid regex at offset 3: missing closing parenthesis"}},
+    {"routes_lower_case_method",
+     BASE "routes:\n"
+	  "  - match: {method: [GET, get]}\n"
+	  "    backend: app\n",
+     {"6:27: routes[0].match.method[1]: unknown method 'get' (methods are upper case: GET, POST, "
+      "...)"}},
+    {"routes_empty_method_list",
+     BASE "routes:\n"
+	  "  - match: {method: []}\n"
+	  "    backend: app\n",
+     {"6:21: routes[0].match.method: an empty list matches no request"}},
+    {"routes_bad_header_name",
+     BASE "routes:\n"
+	  "  - match: {header: {name: \"X A\", equals: b}}\n"
+	  "    backend: app\n",
+     {"6:28: routes[0].match.header.name: 'X A' is not a field name (letters, digits and "
+      "!#$%&'*+-.^_`|~)"}},
+    {"routes_header_two_tests",
+     BASE "routes:\n"
+	  "  - match: {header: {name: X, equals: b, regex: c}}\n"
+	  "    backend: app\n",
+     {"6:21: routes[0].match.header: give at most one of equals, regex, absent"}},
+    {"routes_header_without_name",
+     BASE "routes:\n"
+	  "  - match: {header: {equals: b}}\n"
+	  "    backend: app\n",
+     {"6:21: routes[0].match.header: missing required key 'name'"}},
+    {"routes_absent_not_true",
+     BASE "routes:\n"
+	  "  - match: {query: [{name: a, absent: yes}]}\n"
+	  "    backend: app\n",
+     {"6:39: routes[0].match.query[0].absent: expected true (leave it out to test for presence)"}},
+    {"routes_bad_client_network",
+     BASE "routes:\n"
+	  "  - match: {client: \"10.0.0.0/33\"}\n"
+	  "    backend: app\n",
+     {"6:21: routes[0].match.client: invalid network '10.0.0.0/33': invalid prefix length "
+      "(expected 0..32)"}},
+    {"routes_redirect_not_3xx",
+     BASE "routes:\n"
+	  "  - redirect: {status: 200, location: \"/x\"}\n",
+     {"6:24: routes[0].redirect.status: 200 is out of range (301..308)"}},
+    {"routes_redirect_without_location",
+     BASE "routes:\n"
+	  "  - redirect: {status: 301}\n",
+     {"6:15: routes[0].redirect: missing required key 'location'"}},
+    {"routes_unknown_variable",
+     BASE "routes:\n"
+	  "  - redirect: {location: \"${nope}\"}\n",
+     {"6:26: routes[0].redirect.location: unknown variable ${nope} at offset 0 (variables: "
+      "${host}, ${path}, ${query}, ${uri}, ${method}, ${scheme}, ${client}, ${request_id}, "
+      "${cache_status}; captures ${1} to ${9})"}},
+    {"routes_unclosed_variable",
+     BASE "routes:\n"
+	  "  - redirect: {location: \"${path\"}\n",
+     {"6:26: routes[0].redirect.location: unclosed ${ at offset 0"}},
+    {"routes_body_and_body_file",
+     BASE "routes:\n"
+	  "  - respond: {body: a, body_file: /etc/hostname}\n",
+     {"6:14: routes[0].respond: give one of body, body_file"}},
+    {"routes_missing_body_file",
+     BASE "routes:\n"
+	  "  - respond: {body_file: /nonexistent/x}\n",
+     {"6:26: routes[0].respond.body_file: cannot read /nonexistent/x: No such file or directory"}},
+    {"routes_deny_200",
+     BASE "routes:\n"
+	  "  - deny: 200\n",
+     {"6:11: routes[0].deny: 200 is out of range (400..599)"}},
+    {"routes_deny_false",
+     BASE "routes:\n"
+	  "  - deny: false\n",
+     {"6:11: routes[0].deny: false denies nothing; leave the key out"}},
+    {"routes_unknown_cache_rule",
+     BASE "routes:\n"
+	  "  - backend: app\n"
+	  "    cache: nothere\n",
+     {"7:12: routes[0].cache: no cache rule is named 'nothere' (give cache.rules[] a name)"}},
+    {"routes_unknown_cache_key",
+     BASE "routes:\n"
+	  "  - backend: app\n"
+	  "    cache: {tll: 1h}\n",
+     {"7:13: unknown key 'tll' in routes[0].cache; expected one of: ttl, default_ttl, bypass, "
+      "max_object_size, key"}},
+    {"routes_rewrite_without_backend",
+     BASE "routes:\n"
+	  "  - deny: true\n"
+	  "    rewrite: {strip_prefix: /a}\n",
+     {"7:14: routes[0]: rewrite applies only to a route with a backend"}},
+    {"routes_rewrite_both_ways",
+     BASE "routes:\n"
+	  "  - backend: app\n"
+	  "    rewrite: {strip_prefix: /a, regex: \"x\", replace: \"y\"}\n",
+     {"7:14: routes[0].rewrite: give one of strip_prefix, regex (with replace)"}},
+    {"routes_regex_without_replace",
+     BASE "routes:\n"
+	  "  - backend: app\n"
+	  "    rewrite: {regex: \"x\"}\n",
+     {"7:14: routes[0].rewrite: regex needs replace"}},
+    {"routes_framing_field",
+     BASE "routes:\n"
+	  "  - backend: app\n"
+	  "    request_headers: {set: {Content-Length: \"1\"}}\n",
+     {"7:29: routes[0].request_headers.set.Content-Length: Content-Length is ringcache's to write "
+      "(framing and connection fields)"}},
+    {"routes_field_twice",
+     BASE "routes:\n"
+	  "  - backend: app\n"
+	  "    request_headers: {set: {X-A: a, x-a: b}}\n",
+     {"7:37: routes[0].request_headers.set: x-a is given twice"}},
+    {"routes_bad_field_name",
+     BASE "routes:\n"
+	  "  - backend: app\n"
+	  "    response_headers: {add: {\"Bad Name\": x}}\n",
+     {"7:30: routes[0].response_headers.add.Bad Name: 'Bad Name' is not a field name (letters, "
+      "digits and !#$%&'*+-.^_`|~)"}},
+    {"routes_rate_zero",
+     BASE "routes:\n"
+	  "  - backend: app\n"
+	  "    rate_limit: {rate: 0}\n",
+     {"7:24: routes[0].rate_limit.rate: 0 is out of range (1..1000000)"}},
+    {"routes_bad_cache_key_source",
+     BASE "routes:\n"
+	  "  - backend: app\n"
+	  "    cache_key: neither\n",
+     {"7:16: routes[0].cache_key: unknown key source 'neither'; expected original or rewritten"}},
+    {"routes_zero_timeout",
+     BASE "routes:\n"
+	  "  - backend: app\n"
+	  "    timeouts: {connect: 0s}\n",
+     {"7:25: routes[0].timeouts.connect: duration '0s' is out of range (1ms..24h)"}},
+    {"error_pages_not_an_error",
+     BASE "error_pages: {200: \"x\"}\n",
+     {"5:15: error_pages: 200 is out of range (400..599)"}},
+    {"error_pages_body_and_file",
+     BASE "error_pages: {502: {body: x, file: y}}\n",
+     {"5:20: error_pages.502: give one of body, file"}},
+    {"error_pages_empty_page",
+     BASE "error_pages: {502: {}}\n",
+     {"5:20: error_pages.502: give one of body, file"}},
+    {"request_headers_unknown_key",
+     BASE "request_headers: {sett: {}}\n",
+     {"5:19: unknown key 'sett' in request_headers; expected one of: set, add, remove"}},
+    {"request_headers_framing_field",
+     BASE "request_headers: {remove: [Transfer-Encoding]}\n",
+     {"5:28: request_headers.remove[0]: Transfer-Encoding is ringcache's to write (framing and "
+      "connection fields)"}},
+    {"cache_rule_names_twice",
+     BASE "cache:\n"
+	  "  rules:\n"
+	  "    - {name: a, ttl: 1h}\n"
+	  "    - {name: a, ttl: 2h}\n",
+     {"8:14: cache.rules[1].name: 'a' is the name of cache.rules[0] too"}},
+};
+
 static const struct good_row good_rows[] = {
     {"minimal", BASE},
     {"trusted_proxies", BASE "trusted_proxies: [\"10.0.0.0/8\", \"::1\", \"192.0.2.7\"]\n"
@@ -1366,6 +1554,11 @@ Test(config_table, limits)
 Test(config_table, log)
 {
 	CHECK_TABLE(log_rows);
+}
+
+Test(config_table, routes)
+{
+	CHECK_TABLE(routes_rows);
 }
 
 Test(config_table, good_files_pass)

@@ -2,7 +2,8 @@
  * Backend failures: active health probes take a dead server out of
  * rotation and bring it back; the expected status decides what a good
  * probe is; a failed attempt is retried on another server, but a request
- * that may have reached a server is sent again only when it is idempotent.
+ * that may have reached a server is sent again only when it is idempotent;
+ * passive health takes a server that fails real requests out for a while.
  */
 #include "harness.h"
 
@@ -165,7 +166,8 @@ Test(proxy_health, connect_failure_goes_to_another_server)
 	/* Without retries, the dead server's share fails. */
 	start_origin(&o);
 	int ports0[2] = {dead, o.port};
-	start_daemon(&d, ports0, 2, "    retries: 0\n");
+	/* (and without passive health, which would take it out after one) */
+	start_daemon(&d, ports0, 2, "    retries: 0\n    max_fails: 0\n");
 	int failed = 0;
 	for (int i = 0; i < 6; i++) {
 		struct response r;
@@ -214,7 +216,8 @@ Test(proxy_health, only_idempotent_requests_are_sent_twice)
 	int hole = free_port();
 	pid_t hp = start_black_hole(hole, 30);
 	int ports[2] = {hole, o.port};
-	start_daemon(&d, ports, 2, "    retries: 1\n");
+	/* No passive health: the black hole would leave rotation at once. */
+	start_daemon(&d, ports, 2, "    retries: 1\n    max_fails: 0\n");
 	/* GET: the black hole closes; the request goes on to the origin. */
 	gets_ok(&d, "/g?size=10", 6);
 	cr_assert_eq(origin_requests(o.port, "/g?size=10"), 6);
@@ -239,5 +242,97 @@ Test(proxy_health, only_idempotent_requests_are_sent_twice)
 	cr_assert_geq(failed, 1, "no POST went to the black hole");
 	kill(hp, SIGKILL);
 	waitpid(hp, NULL, 0);
+	harness_end();
+}
+
+static int log_count(const struct proc *d, const char *needle)
+{
+	char *log = proc_log(d);
+	int n = 0;
+	for (const char *p = log; (p = strstr(p, needle)); p += strlen(needle))
+		n++;
+	free(log);
+	return n;
+}
+
+Test(proxy_health, passive_health_takes_a_failing_server_out_and_brings_it_back)
+{
+	struct proc o1, o2, d;
+	start_origin(&o1);
+	start_origin(&o2);
+	int ports[2] = {o1.port, o2.port};
+	start_daemon(&d, ports, 2,
+		     "    retries: 1\n"
+		     "    max_fails: 2\n"
+		     "    fail_window: 10s\n"
+		     "    fail_timeout: 3s\n");
+	gets_ok(&d, "/both?size=10", 10);
+	cr_assert_geq(origin_requests(o2.port, "/both?size=10"), 3, "round robin uses o2");
+
+	/* o2 refuses connections: each request sent there goes on to o1; the
+	 * second failure takes o2 out and nothing is tried there after. */
+	int p2 = o2.port;
+	stop_proc(&o2);
+	gets_ok(&d, "/out?size=10", 20);
+	cr_assert_eq(origin_requests(o1.port, "/out?size=10"), 20);
+	char out[160];
+	snprintf(out, sizeof(out),
+		 "server 127.0.0.1:%d out of rotation for 3000 ms: connect failed", p2);
+	cr_assert(log_has(&d, out), "%s", proc_log(&d));
+	cr_assert_eq(log_count(&d, "trying another server"), 2,
+		     "o2 was tried after it was out:\n%s", proc_log(&d));
+	cr_assert_eq(log_count(&d, "out of rotation"), 1);
+
+	/* Back: once fail_timeout has passed, requests reach o2 again. */
+	start_origin_on(&o2, p2);
+	double until = now_s() + 15;
+	while (origin_requests(o2.port, "/back?size=10") == 0) {
+		cr_assert_lt(now_s(), until, "o2 never came back:\n%s", proc_log(&d));
+		gets_ok(&d, "/back?size=10", 1);
+		sleep_ms(50);
+	}
+	gets_ok(&d, "/again?size=10", 20);
+	cr_assert_geq(origin_requests(o2.port, "/again?size=10"), 5, "o2 back in rotation");
+	harness_end();
+}
+
+Test(proxy_health, passive_health_counts_5xx_only_when_asked)
+{
+	struct proc o1, o2, d;
+	start_origin(&o1);
+	start_origin(&o2);
+	int ports[2] = {o1.port, o2.port};
+	/* By default a 5xx answer is an answer: relayed, not held against the
+	 * server (the application may mean it). */
+	start_daemon(&d, ports, 2, "    max_fails: 1\n");
+	for (int i = 0; i < 4; i++) {
+		struct response r;
+		http_get_once(d.port, "/e?status=503&size=10", &r);
+		cr_assert_eq(r.status, 503);
+		response_free(&r);
+	}
+	cr_assert_not(log_has(&d, "out of rotation"), "%s", proc_log(&d));
+	harness_end();
+
+	start_origin(&o1);
+	start_origin(&o2);
+	int ports2[2] = {o1.port, o2.port};
+	start_daemon(&d, ports2, 2,
+		     "    max_fails: 1\n"
+		     "    fail_on_5xx: true\n"
+		     "    fail_timeout: 1h\n");
+	struct response r;
+	http_get_once(d.port, "/e?status=503&size=10", &r);
+	cr_assert_eq(r.status, 503, "the 5xx itself is still relayed");
+	response_free(&r);
+	cr_assert(log_has(&d, "out of rotation for 3600000 ms: 5xx response"), "%s", proc_log(&d));
+	/* The server that answered 503 gets nothing more while the other is in. */
+	long first1 = origin_requests(o1.port, "/e?status=503&size=10");
+	gets_ok(&d, "/ok?size=10", 6);
+	long ok1 = origin_requests(o1.port, "/ok?size=10"),
+	     ok2 = origin_requests(o2.port, "/ok?size=10");
+	cr_assert(ok1 + ok2 == 6 && (ok1 == 0 || ok2 == 0),
+		  "requests went to both: %ld and %ld (503 came from o1: %ld)", ok1, ok2, first1);
+	cr_assert_eq(ok1 == 0, first1 == 1, "the wrong server was taken out");
 	harness_end();
 }

@@ -8,6 +8,7 @@
 #include "backend/pick.h"
 #include "config/config.h"
 #include "http/msg.h"
+#include "rt/clock.h"
 
 #define MAX_SERVERS 80
 
@@ -603,6 +604,94 @@ Test(backend_pick, retry_with_one_server_stops_at_once)
 	cr_assert_not(backend_try_next(&t, &f.rt, r));
 	cr_assert_eq(t.server, 0);
 	teardown(&f);
+}
+
+/* ---- passive health ------------------------------------------------------- */
+
+#define SEC_NS 1000000000ull
+
+static void passive(struct fixture *f, unsigned max_fails, uint64_t window, uint64_t timeout)
+{
+	f->cfg.max_fails = max_fails;
+	f->cfg.fail_window_ns = window;
+	f->cfg.fail_timeout_ns = timeout;
+}
+
+Test(backend_pick, passive_max_fails_within_the_window_take_a_server_out_for_fail_timeout)
+{
+	struct fixture f;
+	build(&f, 2, NULL, NULL, BALANCE_ROUND_ROBIN, false);
+	passive(&f, 3, 10 * SEC_NS, 5 * SEC_NS);
+	uint64_t t = 100 * SEC_NS;
+	cr_assert_not(backend_passive_fail(&f.rt, 1, t));
+	cr_assert_not(backend_passive_fail(&f.rt, 1, t + SEC_NS));
+	cr_assert_not(backend_passive_out(&f.rt, 1, t + SEC_NS));
+	/* The third within 10 s: out, said once. */
+	cr_assert(backend_passive_fail(&f.rt, 1, t + 9 * SEC_NS));
+	uint64_t out = t + 9 * SEC_NS;
+	cr_assert(backend_passive_out(&f.rt, 1, out));
+	cr_assert(backend_passive_out(&f.rt, 1, out + 5 * SEC_NS - 1));
+	cr_assert_not(backend_passive_out(&f.rt, 0, out), "only the failing server");
+	cr_assert_not(backend_passive_fail(&f.rt, 1, out + SEC_NS), "already out: not said again");
+	cr_assert_not(backend_passive_fail(&f.rt, 1, out + 2 * SEC_NS));
+	/* Back after fail_timeout, with a fresh count (nginx: one more try). */
+	cr_assert_not(backend_passive_out(&f.rt, 1, out + 5 * SEC_NS));
+	teardown(&f);
+}
+
+Test(backend_pick, passive_failures_further_apart_than_the_window_do_not_add_up)
+{
+	struct fixture f;
+	build(&f, 3, NULL, NULL, BALANCE_ROUND_ROBIN, false);
+	passive(&f, 2, 10 * SEC_NS, 5 * SEC_NS);
+	uint64_t t = 50 * SEC_NS;
+	for (int i = 0; i < 5; i++)
+		cr_assert_not(backend_passive_fail(&f.rt, 2, t + (uint64_t)i * 11 * SEC_NS), "%d",
+			      i);
+	cr_assert(backend_passive_fail(&f.rt, 2, t + 4 * 11 * SEC_NS + SEC_NS));
+	teardown(&f);
+}
+
+Test(backend_pick, passive_health_is_off_with_max_fails_0_and_with_one_server)
+{
+	struct fixture f;
+	build(&f, 2, NULL, NULL, BALANCE_ROUND_ROBIN, false);
+	passive(&f, 0, 10 * SEC_NS, 5 * SEC_NS);
+	for (int i = 0; i < 10; i++)
+		cr_assert_not(backend_passive_fail(&f.rt, 0, SEC_NS + (uint64_t)i));
+	cr_assert_not(backend_passive_out(&f.rt, 0, SEC_NS + 10));
+	teardown(&f);
+	/* One server: out of rotation would only turn its errors into 502s. */
+	build(&f, 1, NULL, NULL, BALANCE_ROUND_ROBIN, false);
+	passive(&f, 1, 10 * SEC_NS, 5 * SEC_NS);
+	cr_assert_not(backend_passive_fail(&f.rt, 0, SEC_NS));
+	cr_assert_not(backend_passive_out(&f.rt, 0, SEC_NS));
+	teardown(&f);
+}
+
+static void check_passive_skipped(enum config_balance bal)
+{
+	struct fixture f;
+	build(&f, 3, NULL, NULL, bal, false);
+	/* A timeout long enough that the real clock the picker reads stays
+	 * inside it for the whole test. */
+	passive(&f, 1, 10 * SEC_NS, 3600 * SEC_NS);
+	cr_assert(backend_passive_fail(&f.rt, 1, rt_clock_now()));
+	for (unsigned k = 0; k < 60; k++)
+		cr_assert_neq(backend_pick(&f.rt, key_request(k), 0), 1, "balance %d", bal);
+	/* Every server out: one is still tried rather than none. */
+	cr_assert(backend_passive_fail(&f.rt, 0, rt_clock_now()));
+	cr_assert(backend_passive_fail(&f.rt, 2, rt_clock_now()));
+	for (unsigned k = 0; k < 20; k++)
+		cr_assert_geq(backend_pick(&f.rt, key_request(k), 0), 0, "balance %d", bal);
+	teardown(&f);
+}
+
+Test(backend_pick, a_server_out_by_passive_health_is_skipped)
+{
+	check_passive_skipped(BALANCE_ROUND_ROBIN);
+	check_passive_skipped(BALANCE_LEAST_CONNECTIONS);
+	check_passive_skipped(BALANCE_HASH);
 }
 
 /* ---- methods -------------------------------------------------------------- */

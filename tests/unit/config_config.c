@@ -370,14 +370,15 @@ Test(config, aliases_are_followed)
 
 Test(config_errors, unknown_key_in_backend)
 {
-	expect_one_error("listen: \":8080\"\n"
-			 "backends:\n"
-			 "  - name: app\n"
-			 "    foo: 1\n"
-			 "    servers: [\"127.0.0.1:9000\"]\n",
-			 "t.yaml:4:5: unknown key 'foo' in backends[0]; expected one of: name, "
-			 "servers, balance, pool_size, connect_timeout, first_byte_timeout, "
-			 "between_bytes_timeout, retries, health_check, error_pages");
+	expect_one_error(
+	    "listen: \":8080\"\n"
+	    "backends:\n"
+	    "  - name: app\n"
+	    "    foo: 1\n"
+	    "    servers: [\"127.0.0.1:9000\"]\n",
+	    "t.yaml:4:5: unknown key 'foo' in backends[0]; expected one of: name, "
+	    "servers, balance, pool_size, connect_timeout, first_byte_timeout, "
+	    "between_bytes_timeout, retries, health_check, error_pages, proxy_protocol, max_fails, fail_window, fail_timeout, fail_on_5xx");
 }
 
 Test(config_errors, unknown_key_line3_col5)
@@ -387,7 +388,7 @@ Test(config_errors, unknown_key_line3_col5)
 				 "  mem: 1\n",
 			 "t.yaml:7:3: unknown key 'mem' in cache; expected one of: memory, "
 			 "max_object_size, default_ttl, heuristic_percent, heuristic_max, grace, "
-			 "hit_for_miss, key, rules, heuristic_with_credentials");
+			 "hit_for_miss, key, rules, heuristic_with_credentials, purge_allow");
 	expect_one_error("listen: \":8080\"\n"
 			 "timeouts:\n"
 			 "    sned: 1s\n"
@@ -403,7 +404,7 @@ Test(config_errors, unknown_top_level_key)
 			 "t.yaml:5:1: unknown key 'listn' at top level; expected one of: listen, "
 			 "threads, cache, backends, compression, admin, timeouts, limits, log, "
 			 "trusted_proxies, underscores_in_headers, routes, request_headers, "
-			 "response_headers, error_pages");
+			 "response_headers, error_pages, forwarded");
 }
 
 Test(config_errors, unknown_keys_other_sections)
@@ -650,7 +651,8 @@ Test(config_errors, many_errors_reported_together)
 	static const char *const want[] = {
 	    "t.yaml:3:1: unknown key 'bogus' at top level; expected one of: listen, threads, "
 	    "cache, backends, compression, admin, timeouts, limits, log, trusted_proxies, "
-	    "underscores_in_headers, routes, request_headers, response_headers, error_pages",
+	    "underscores_in_headers, routes, request_headers, response_headers, error_pages, "
+	    "forwarded",
 	    "t.yaml:1:10: listen[0]: invalid address '127.0.0.1': missing port (expected "
 	    "HOST:PORT)",
 	    "t.yaml:2:10: threads: 'zero' is not a whole number or \"auto\"",
@@ -660,7 +662,7 @@ Test(config_errors, many_errors_reported_together)
 	    "250ms, 30s, 2m, 1h; units us, ms, s, m, h, d)",
 	    "t.yaml:9:5: unknown key 'extra' in backends[1]; expected one of: name, servers, "
 	    "balance, pool_size, connect_timeout, first_byte_timeout, between_bytes_timeout, "
-	    "retries, health_check, error_pages",
+	    "retries, health_check, error_pages, proxy_protocol, max_fails, fail_window, fail_timeout, fail_on_5xx",
 	    "t.yaml:8:5: backends[1]: missing required key 'name'",
 	    "t.yaml:11:11: cache.memory: invalid size '1.5MiB' (expected e.g. 4096, 16KiB, "
 	    "256MiB, 10MB)",
@@ -767,7 +769,8 @@ Test(config_file, load_from_file)
 	snprintf(want, sizeof(want),
 		 "%s:506:1: unknown key 'bad' at top level; expected one of: listen, threads, "
 		 "cache, backends, compression, admin, timeouts, limits, log, trusted_proxies, "
-		 "underscores_in_headers, routes, request_headers, response_headers, error_pages",
+		 "underscores_in_headers, routes, request_headers, response_headers, error_pages, "
+		 "forwarded",
 		 path);
 	cr_assert_str_eq(e.lines[0], want);
 	config_errors_clear(&e);

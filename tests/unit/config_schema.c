@@ -81,6 +81,7 @@ static const struct {
     {"response_headers.add", "{X-B: c}"},
     {"response_headers.remove", "[Server]"},
     {"error_pages", "{404: \"none\"}"},
+    {"cache.purge_allow", "[\"10.0.0.0/8\"]"},
 };
 
 /*

@@ -16,7 +16,8 @@ static char out[8192];
 static bool chunked;
 
 #define SURROGATE "Surrogate-Capability: ringcache=\"Surrogate/1.0\"\r\n"
-#define TAIL11	  "Via: 1.1 ringcache\r\nX-Forwarded-For: 10.0.0.9\r\n" SURROGATE
+#define TAIL11                                                                                     \
+	"Via: 1.1 ringcache\r\nX-Forwarded-For: 10.0.0.9\r\nX-Forwarded-Proto: http\r\n" SURROGATE
 
 /* Parse REQ (a whole head, and a body if any). */
 static void parse(const char *req)
@@ -134,13 +135,17 @@ Test(http_forward_head, via_is_appended_and_merged)
 {
 	parse("GET / HTTP/1.1\r\nHost: a\r\nVia: 1.0 fred, 1.1 p.example\r\nX: y\r\n"
 	      "Via: 1.1 other\r\n\r\n");
-	cr_assert_str_eq(build(&plain), "GET / HTTP/1.1\r\nHost: a\r\nX: y\r\n"
-					"Via: 1.0 fred, 1.1 p.example, 1.1 other, 1.1 ringcache\r\n"
-					"X-Forwarded-For: 10.0.0.9\r\n" SURROGATE "\r\n");
+	cr_assert_str_eq(build(&plain),
+			 "GET / HTTP/1.1\r\nHost: a\r\nX: y\r\n"
+			 "Via: 1.0 fred, 1.1 p.example, 1.1 other, 1.1 ringcache\r\n"
+			 "X-Forwarded-For: 10.0.0.9\r\nX-Forwarded-Proto: http\r\n" SURROGATE
+			 "\r\n");
 	/* An HTTP/1.0 request is received as 1.0 (RFC 9110 7.6.3), sent as 1.1. */
 	parse("GET / HTTP/1.0\r\nHost: a\r\n\r\n");
-	cr_assert_str_eq(build(&plain), "GET / HTTP/1.1\r\nHost: a\r\nVia: 1.0 ringcache\r\n"
-					"X-Forwarded-For: 10.0.0.9\r\n" SURROGATE "\r\n");
+	cr_assert_str_eq(build(&plain),
+			 "GET / HTTP/1.1\r\nHost: a\r\nVia: 1.0 ringcache\r\n"
+			 "X-Forwarded-For: 10.0.0.9\r\nX-Forwarded-Proto: http\r\n" SURROGATE
+			 "\r\n");
 	/* An empty Via adds nothing but ours. */
 	parse("GET / HTTP/1.1\r\nHost: a\r\nVia:\r\n\r\n");
 	cr_assert_str_eq(build(&plain), "GET / HTTP/1.1\r\nHost: a\r\n" TAIL11 "\r\n");
@@ -150,14 +155,15 @@ Test(http_forward_head, x_forwarded_for_gets_the_peer)
 {
 	parse("GET / HTTP/1.1\r\nHost: a\r\nX-Forwarded-For: 192.0.2.1\r\n"
 	      "x-forwarded-for: 198.51.100.2, 203.0.113.3\r\n\r\n");
-	cr_assert_str_eq(
-	    build(&plain),
-	    "GET / HTTP/1.1\r\nHost: a\r\nVia: 1.1 ringcache\r\n"
-	    "X-Forwarded-For: 192.0.2.1, 198.51.100.2, 203.0.113.3, 10.0.0.9\r\n" SURROGATE "\r\n");
+	cr_assert_str_eq(build(&plain), "GET / HTTP/1.1\r\nHost: a\r\nVia: 1.1 ringcache\r\n"
+					"X-Forwarded-For: 192.0.2.1, 198.51.100.2, 203.0.113.3, "
+					"10.0.0.9\r\nX-Forwarded-Proto: http\r\n" SURROGATE "\r\n");
 	struct forward_head_opts v6 = {.peer_ip = "2001:db8::1"};
 	parse("GET / HTTP/1.1\r\nHost: a\r\n\r\n");
-	cr_assert_str_eq(build(&v6), "GET / HTTP/1.1\r\nHost: a\r\nVia: 1.1 ringcache\r\n"
-				     "X-Forwarded-For: 2001:db8::1\r\n" SURROGATE "\r\n");
+	cr_assert_str_eq(build(&v6),
+			 "GET / HTTP/1.1\r\nHost: a\r\nVia: 1.1 ringcache\r\n"
+			 "X-Forwarded-For: 2001:db8::1\r\nX-Forwarded-Proto: http\r\n" SURROGATE
+			 "\r\n");
 }
 
 Test(http_forward_head, surrogate_capability_is_merged)
@@ -166,7 +172,7 @@ Test(http_forward_head, surrogate_capability_is_merged)
 	cr_assert_str_eq(
 	    build(&plain),
 	    "GET / HTTP/1.1\r\nHost: a\r\nVia: 1.1 ringcache\r\n"
-	    "X-Forwarded-For: 10.0.0.9\r\n"
+	    "X-Forwarded-For: 10.0.0.9\r\nX-Forwarded-Proto: http\r\n"
 	    "Surrogate-Capability: edge=\"Surrogate/1.0\", ringcache=\"Surrogate/1.0\"\r\n"
 	    "\r\n");
 }
