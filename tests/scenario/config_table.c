@@ -1187,6 +1187,16 @@ static const struct bad_row routes_rows[] = {
 	  "  - deny: true\n"
 	  "    rewrite: {strip_prefix: /a}\n",
      {"7:14: routes[0]: rewrite applies only to a route with a backend"}},
+    {"routes_websocket_without_backend",
+     BASE "routes:\n"
+	  "  - redirect: {location: \"/x\"}\n"
+	  "    websocket: true\n",
+     {"7:16: routes[0]: websocket applies only to a route with a backend"}},
+    {"routes_websocket_not_a_bool",
+     BASE "routes:\n"
+	  "  - backend: app\n"
+	  "    websocket: yes\n",
+     {"7:16: routes[0].websocket: expected true or false, got 'yes'"}},
     {"routes_rewrite_both_ways",
      BASE "routes:\n"
 	  "  - backend: app\n"
