@@ -6,6 +6,7 @@
 #include <llhttp.h>
 #include <stdio.h>
 
+#include "backend/gen.h"
 #include "http/hbuf.h"
 #include "ops/log.h"
 #include "rt/io.h"
@@ -108,7 +109,11 @@ static int send_page(struct req *r, int status, const char *ctype, const char *b
 	hbuf_puts(&b, "Content-Length: ");
 	hbuf_put_u64(&b, blen);
 	hbuf_put(&b, "\r\n", 2);
-	if (no_store)
+	const struct hedits *rules = routing_resp_edits(r);
+	/* A page's own headers or the response rules may say how it is cached:
+	 * then theirs is the one Cache-Control, not a second line. */
+	if (no_store && !(extra && hedits_drops(extra, "Cache-Control", 13)) &&
+	    !(rules && hedits_drops(rules, "Cache-Control", 13)))
 		hbuf_puts(&b, "Cache-Control: no-store\r\n");
 	if (r->cache_status) {
 		hbuf_puts(&b, "Cache-Status: ");
@@ -117,7 +122,6 @@ static int send_page(struct req *r, int status, const char *ctype, const char *b
 	}
 	if (extra)
 		hedits_put_added(extra, &b);
-	const struct hedits *rules = routing_resp_edits(r);
 	if (rules)
 		hedits_put_added(rules, &b);
 	if (r->closing)
@@ -163,15 +167,23 @@ int respond_error(struct req *r, int status, const char *detail, bool keep)
 	log_warn("client %s: %s%s%d: %s", r->peer, r->target_log, r->target_log[0] ? ": " : "",
 		 status, detail ? detail : respond_reason(status));
 	METRIC_INC(&r->w->metrics, client_errors);
-	const struct config_error_page *pg = r->route.active ? routing_error_page(r, status) : NULL;
-	if (pg) {
-		int e = send_page(r, status, pg->content_type, pg->body, pg->body_len, NULL, true);
-		if (e != -E2BIG)
-			return e;
+	/* An error before the request was served (a bad or slow head) has no
+	 * generation yet: hold the loop's for the page, whose body is the
+	 * configuration's and must outlive the send. */
+	struct gen *held = r->gen ? NULL : (r->gen = gen_hold(&r->w->be));
+	const struct config_error_page *pg = routing_error_page(r, status);
+	int e = -E2BIG;
+	if (pg)
+		e = send_page(r, status, pg->content_type, pg->body, pg->body_len, NULL, true);
+	if (held) {
+		gen_put(&r->w->be, held);
+		r->gen = NULL;
 	}
+	if (e != -E2BIG)
+		return e;
 	char body[160];
 	int bl = snprintf(body, sizeof(body), "%d %s\n", status, respond_reason(status));
-	int e = send_page(r, status, "text/plain", body, (size_t)bl, NULL, true);
+	e = send_page(r, status, "text/plain", body, (size_t)bl, NULL, true);
 	if (e == -E2BIG) { /* header rules too big for an error: without them */
 		r->route.active = false;
 		e = send_page(r, status, "text/plain", body, (size_t)bl, NULL, true);

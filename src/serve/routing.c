@@ -177,7 +177,11 @@ static bool routing_rate_ok(struct req *r, const struct config_route *rt)
 	hedits_init(&e);
 	hedits_add(&e, "Retry-After", 11, secs, (size_t)sl);
 	static const char body[] = "429 Too Many Requests\n";
-	respond_page(r, 429, "text/plain", body, sizeof(body) - 1, &e, true, "limited");
+	const struct config_error_page *pg = routing_error_page(r, 429);
+	if (pg)
+		respond_page(r, 429, pg->content_type, pg->body, pg->body_len, &e, true, "limited");
+	else
+		respond_page(r, 429, "text/plain", body, sizeof(body) - 1, &e, true, "limited");
 	return false;
 }
 

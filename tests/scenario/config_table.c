@@ -46,7 +46,8 @@ TestSuite(config_table, .fini = harness_fini, .timeout = 60);
 	"error_pages, forwarded"
 #define BACKEND_KEYS                                                                               \
 	"name, servers, balance, pool_size, connect_timeout, first_byte_timeout, "                 \
-	"between_bytes_timeout, retries, health_check, error_pages, proxy_protocol, max_fails, fail_window, fail_timeout, fail_on_5xx"
+	"between_bytes_timeout, retries, health_check, error_pages, proxy_protocol, max_fails, "   \
+	"fail_window, fail_timeout, fail_on_5xx"
 #define CACHE_KEYS                                                                                 \
 	"memory, max_object_size, default_ttl, heuristic_percent, heuristic_max, grace, "          \
 	"hit_for_miss, key, rules, heuristic_with_credentials, purge_allow"

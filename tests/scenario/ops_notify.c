@@ -155,8 +155,7 @@ Test(ops_notify, reload_sends_reloading_then_ready)
 	struct proc o, d;
 	start_pair(&o, &d);
 	char buf[1024];
-	cr_assert(next_msg(fd, buf, sizeof(buf), 5000) && !strncmp(buf, "READY=1\n", 8), "%s",
-		  buf);
+	cr_assert(next_msg(fd, buf, sizeof(buf), 5000) && !strncmp(buf, "READY=1\n", 8), "%s", buf);
 
 	/* A good reload: RELOADING=1 with the time it began, then READY=1. */
 	struct timespec t0, t1;
@@ -180,10 +179,9 @@ Test(ops_notify, reload_sends_reloading_then_ready)
 	fputs("bogus_key: 1\n", f);
 	fclose(f);
 	kill(d.pid, SIGHUP);
-	cr_assert(next_msg(fd, buf, sizeof(buf), 5000) && !strncmp(buf, "RELOADING=1\n", 12),
-		  "%s", buf);
-	cr_assert(next_msg(fd, buf, sizeof(buf), 5000) && !strncmp(buf, "READY=1\n", 8), "%s",
+	cr_assert(next_msg(fd, buf, sizeof(buf), 5000) && !strncmp(buf, "RELOADING=1\n", 12), "%s",
 		  buf);
+	cr_assert(next_msg(fd, buf, sizeof(buf), 5000) && !strncmp(buf, "READY=1\n", 8), "%s", buf);
 	cr_assert(strstr(buf, "(configuration 2)"), "%s", buf);
 	free(stop_and_expect_stopping(&d, fd));
 	close(fd);

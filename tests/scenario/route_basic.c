@@ -321,7 +321,8 @@ Test(route_basic, rate_limits_answer_429_with_retry_after)
 	start_site(o, &d,
 		   "  - match: {path_prefix: /rl/}\n"
 		   "    backend: a\n"
-		   "    rate_limit: {rate: 1, burst: 3}\n",
+		   "    rate_limit: {rate: 1, burst: 3}\n"
+		   "    error_pages: {429: {body: \"slow down\\n\", content_type: text/plain}}\n",
 		   "admin: {listen: \"127.0.0.1:0\"}\n");
 	struct conn c;
 	struct response r;
@@ -335,6 +336,7 @@ Test(route_basic, rate_limits_answer_429_with_retry_after)
 			limited++;
 			const char *ra = resp_header(&r, "Retry-After");
 			cr_assert(ra && atoi(ra) >= 1, "Retry-After %s", ra ? ra : "(none)");
+			cr_assert_str_eq(r.body, "slow down\n");
 		}
 		response_free(&r);
 	}
@@ -374,7 +376,7 @@ Test(route_basic, error_pages_replace_the_built_in_text)
 			   "    backend: dead\n"
 			   "  - match: {path_prefix: /no/}\n"
 			   "    deny: 404\n"
-			   "error_pages: {404: \"nothing here\\n\"}\n",
+			   "error_pages: {404: \"nothing here\\n\", 400: \"bad request\\n\"}\n",
 			   d.port, o[0].port, dead, page) > 0);
 	start_ringcache(&d, y);
 	free(y);
@@ -388,9 +390,26 @@ Test(route_basic, error_pages_replace_the_built_in_text)
 	cr_assert_eq(r.status, 404);
 	cr_assert_str_eq(r.body, "nothing here\n");
 	response_free(&r);
-	/* Ringcache's own 400 stays its short text (no page for it). */
+	/* Ringcache's own 4xx take the page too: a path routing refuses,
+	 * and a head the parser refuses before any route is looked at. */
 	raw_once(d.port, "GET /a/%2e%2e/b HTTP/1.1\r\nHost: h\r\n\r\n", &r, 0);
 	cr_assert_eq(r.status, 400);
+	cr_assert_str_eq(r.body, "bad request\n");
+	response_free(&r);
+	raw_once(d.port, "GET / HTTP/1.1\r\nHost: h\r\nBad Name: x\r\n\r\n", &r, 0);
+	cr_assert_eq(r.status, 400);
+	cr_assert_str_eq(r.body, "bad request\n");
+	cr_assert(resp_header_has_token(&r, "Connection", "close"));
+	response_free(&r);
+	/* A status without a page keeps the built-in text. */
+	char *big = malloc(40000);
+	int bl = snprintf(big, 40000, "GET / HTTP/1.1\r\nHost: h\r\nX: ");
+	memset(big + bl, 'a', 30000);
+	strcpy(big + bl + 30000, "\r\n\r\n");
+	raw_once(d.port, big, &r, 0);
+	free(big);
+	cr_assert_eq(r.status, 431);
+	cr_assert(r.body && !strncmp(r.body, "431 ", 4), "%s", r.body ? r.body : "");
 	response_free(&r);
 	harness_end();
 }

@@ -237,6 +237,7 @@ Test(route_site, legacy_host_redirects_and_maintenance_is_made_here)
 	get(&s, "www.example.com", "/maintenance", &r);
 	cr_assert_eq(r.status, 503);
 	cr_assert_str_eq(resp_header(&r, "Retry-After"), "120");
+	cr_assert_eq(resp_header_count(&r, "Cache-Control"), 1, "%s", r.raw_head);
 	cr_assert_str_eq(resp_header(&r, "Content-Type"), "text/html; charset=utf-8");
 	cr_assert(r.body && strstr(r.body, "Back soon"), "%s", r.body ? r.body : "");
 	response_free(&r);
