@@ -78,7 +78,7 @@ static void check_config(const struct config *cfg)
 		}
 		FZ_CHECK(b->health.n_expect <= CONFIG_EXPECT_MAX);
 	}
-	FZ_CHECK(cfg->admin.n_allow >= 1 && cfg->admin.allow);
+	FZ_CHECK(cfg->admin.allow.n >= 1 && cfg->admin.allow.v);
 	FZ_CHECK(cfg->compression.n_prefer <= CODING__N);
 	FZ_CHECK(cfg->limits.max_header_size >= 1024 && cfg->limits.max_headers >= 1);
 
