@@ -182,6 +182,8 @@ static enum head_end read_head(struct exchange *x, struct head_fail *hf)
 			x->pos += (uint32_t)used;
 			if (m->headers_done) {
 				int st = hmsg_status(m);
+				if (st == 101 && x->upgrade)
+					return HEAD_OK; /* the caller checks what it switches to */
 				if (st == 101) {
 					*hf = (struct head_fail){
 					    502, "unexpected 101 Switching Protocols", 0};
@@ -241,8 +243,9 @@ enum exchange_result exchange_begin(struct exchange *x)
 	x->returned = false;
 	struct backend_rt *brt = &x->g->backends[x->backend];
 	const struct config_backend *cb = brt->cfg;
-	/* Sent again only when that cannot change anything twice. */
-	const bool again = x->idempotent && !x->has_body;
+	/* Sent again only when that cannot change anything twice; an upgrade
+	 * never is (the server may have switched already). */
+	const bool again = x->idempotent && !x->has_body && !x->upgrade;
 	struct backend_try t;
 	backend_try_init(&t, brt, x->req);
 	if (t.server < 0) {
@@ -258,11 +261,14 @@ enum exchange_result exchange_begin(struct exchange *x)
 	for (;;) {
 		unsigned server = (unsigned)t.server;
 		/* A PROXY header names one client: its connection is fresh,
-		 * and never pooled after (HAProxy's send-proxy does the same). */
+		 * and never pooled after (HAProxy's send-proxy does the same).
+		 * An upgrade is on a fresh connection too: a stale pooled one
+		 * could not be retried. */
 		x->proxied = cb->proxy_protocol;
 		int r = backend_acquire(
-		    x->b, x->g->slots[x->b->id].pools, x->backend, server, t.fresh || x->proxied,
-		    &x->bc, rt_deadline_in(x->connect_ns ? x->connect_ns : cb->connect_timeout_ns));
+		    x->b, x->g->slots[x->b->id].pools, x->backend, server,
+		    t.fresh || x->proxied || x->upgrade, &x->bc,
+		    rt_deadline_in(x->connect_ns ? x->connect_ns : cb->connect_timeout_ns));
 		if (r < 0) {
 			const char *what = r == -ETIMEDOUT ? "connect timed out" : "connect failed";
 			int err = r == -ETIMEDOUT ? 0 : r;
@@ -385,7 +391,9 @@ void exchange_end(struct exchange *x, enum exchange_end how)
 	CHECK_OBJ_NOTNULL(x, EXCHANGE_MAGIC);
 	const struct hmsg *m = x->resp;
 	bool done = how == EXCHANGE_END_DONE && m->msg_done;
-	bool reusable = exchange_reusable(m, done, x->len - x->pos, x->early) && !x->proxied;
+	/* A server asked to upgrade may think it did whatever it answered. */
+	bool reusable =
+	    exchange_reusable(m, done, x->len - x->pos, x->early) && !x->proxied && !x->upgrade;
 	if (done && x->pos < x->len)
 		backend_unsolicited(x->b, x->bc.brt, x->bc.server);
 	if (how == EXCHANGE_END_BACKEND) {

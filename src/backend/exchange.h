@@ -5,20 +5,25 @@
  * exchange_begin picks a server, takes a pooled connection or connects,
  * sends the request head (and, on the first attempt, the request body),
  * and reads until the final response head is in: interim 1xx responses go
- * to the caller's hook (or are dropped), a 101 is an error. A failure goes
- * on to another attempt where it is safe:
+ * to the caller's hook (or are dropped), a 101 is an error unless the
+ * request asks for an upgrade (then it is the final head, and the caller
+ * makes the connection a tunnel). A failure goes on to another attempt
+ * where it is safe:
  *   - a pooled connection that turns out closed before any response byte:
  *     once more on a fresh connection to the same server, if the request
  *     is idempotent (it may have acted on it before it closed);
  *   - a connect error: another server, for any request (nothing was sent);
  *   - a send error, a close, a timeout or a malformed response before the
  *     final head: another server, for idempotent requests only;
- * each within the backend's `retries`. exchange_read then hands out the
- * decoded response body piece by piece, and exchange_end gives the
- * connection back with the one reuse rule: the response complete with no
- * byte past it, keep-alive on both sides, not delimited by close, and no
- * response byte before the request body was all sent. Bytes past a
- * complete response make the server suspect (backend_unsolicited).
+ * each within the backend's `retries`. An upgrade request is sent once,
+ * on a fresh connection (a stale pooled one could not be retried), and its
+ * connection is never pooled afterwards, whatever the answer.
+ * exchange_read then hands out the decoded response body piece by piece,
+ * and exchange_end gives the connection back with the one reuse rule: the
+ * response complete with no byte past it, keep-alive on both sides, not
+ * delimited by close, and no response byte before the request body was
+ * all sent. Bytes past a complete response make the server suspect
+ * (backend_unsolicited).
  *
  * Counters: backend_requests per attempt sent, backend_retries per move to
  * another server, backend_errors per exchange that failed on the backend's
@@ -61,6 +66,7 @@ enum exchange_end {
 	EXCHANGE_END_DONE,    /* the response body was read to its end */
 	EXCHANGE_END_CLIENT,  /* given up because of the client side */
 	EXCHANGE_END_BACKEND, /* exchange_read failed */
+	EXCHANGE_END_TUNNEL,  /* the connection carried a tunnel after a 101: closed */
 };
 
 struct exchange {
@@ -79,6 +85,7 @@ struct exchange {
 	bool has_body;	 /* the request has a body (it is then never sent twice) */
 	bool idempotent; /* its method may be sent again to another server */
 	bool head_req;	 /* the response answers a HEAD: no body */
+	bool upgrade;	 /* it asks for an upgrade: a 101 is its final head */
 	/* More request body after FIRST: the next decoded piece at *P (> 0), 0
 	 * at its end, or EXCHANGE_BODY_*. NULL: none. */
 	ssize_t (*body_next)(void *ctx, const char **p);

@@ -194,6 +194,8 @@
  *     drain: 10s                    # SIGTERM: in-flight requests get this long (1s..1h)
  *     task_budget: 10ms             # longer runs between awaits are logged once
  *                                   # and counted (the starvation watchdog)
+ *     tunnel: 1h                    # a WebSocket tunnel without a byte either way
+ *                                   # is closed (1ms..24h)
  *   limits:
  *     max_header_size: 16KiB        # request or response head; over it -> 431 / 502
  *     max_headers: 100              # header field count
@@ -517,6 +519,7 @@ struct config {
 		uint64_t send_ns;
 		uint64_t task_budget_ns; /* watchdog: longest run between awaits */
 		uint64_t drain_ns;	 /* SIGTERM: how long in-flight requests may take */
+		uint64_t tunnel_ns;	 /* a tunnel with no byte either way this long closes */
 	} timeouts;
 
 	struct {

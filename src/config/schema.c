@@ -300,7 +300,7 @@ const struct config_row config_schema[] = {
     ADDR("admin.listen", 1, CFG(admin.listen), .flags = CONFIG_REQUIRED | CONFIG_PORT0,
 	 .help = "\"IP:PORT\" of the admin API"),
 
-    SECTION("timeouts", 7, .help = "client and send timeouts"),
+    SECTION("timeouts", 7, .help = "client, send and tunnel timeouts"),
     TIMEOUT("timeouts.client_header", 1, CFG(timeouts.client_header_ns), SEC(10),
 	    .help = "the whole request head"),
     TIMEOUT("timeouts.client_body", 2, CFG(timeouts.client_body_ns), SEC(30),
@@ -315,6 +315,8 @@ const struct config_row config_schema[] = {
 	     .range = "1us..60s", .help = "starvation watchdog: longest run between awaits"),
     DURATION("timeouts.drain", 6, CFG(timeouts.drain_ns), SEC(1), HOUR(1), SEC(10),
 	     .help = "SIGTERM: how long in-flight requests may take"),
+    TIMEOUT("timeouts.tunnel", 7, CFG(timeouts.tunnel_ns), HOUR(1),
+	    .help = "a WebSocket tunnel without a byte either way is closed"),
 
     SECTION("limits", 8, .help = "sizes and counts"),
     /* 1 GiB; nginx's 1 MiB breaks uploads. */

@@ -210,6 +210,10 @@ int forward_head_build(struct hbuf *b, const struct hmsg *m, const struct forwar
 		}
 		if (o->edits && hedits_drops(o->edits, hmsg_ptr(m, f->name), f->name.len))
 			continue;
+		if (o->upgrade && hspan_ieq(m, f->name, "upgrade")) {
+			hbuf_put_field(b, m, f);
+			continue;
+		}
 		if (hop_is_hop(m, &hs, f) || hspan_ieq(m, f->name, "content-length") ||
 		    hspan_ieq(m, f->name, "transfer-encoding") || hspan_ieq(m, f->name, "expect") ||
 		    hspan_ieq(m, f->name, "via") || hspan_ieq(m, f->name, "x-forwarded-for") ||
@@ -227,6 +231,8 @@ int forward_head_build(struct hbuf *b, const struct hmsg *m, const struct forwar
 	}
 	if (o->edits)
 		hedits_put_added(o->edits, b);
+	if (o->upgrade)
+		hbuf_puts(b, "Connection: upgrade\r\n");
 	if (o->if_none_match) {
 		hbuf_puts(b, "If-None-Match: ");
 		hbuf_put(b, o->if_none_match, o->inm_len);

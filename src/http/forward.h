@@ -4,11 +4,11 @@
  * is, which a cache must not take from just anyone.
  *
  * The head (forward_head_build) is built from the client's parsed request:
- * hop-by-hop fields removed, Via and X-Forwarded-For appended, framing
- * re-emitted. For a cache fetch the method may be changed (HEAD is fetched
- * as GET so the body can be stored), the client's own conditionals and
- * Range are dropped (the cache wants the whole representation) and the
- * cache's validators added.
+ * hop-by-hop fields removed (Upgrade kept for an upgrade the proxy makes),
+ * Via and X-Forwarded-For appended, framing re-emitted. For a cache fetch
+ * the method may be changed (HEAD is fetched as GET so the body can be
+ * stored), the client's own conditionals and Range are dropped (the cache
+ * wants the whole representation) and the cache's validators added.
  *
  * Forwarding fields (Forwarded, X-Forwarded-Host, -Proto, ...) are set by
  * a proxy in front of ringcache; applications build absolute URLs,
@@ -75,6 +75,10 @@ struct forward_head_opts {
 	size_t host_len;
 	const struct hedits *edits; /* header rules (http/edits.h); NULL: none */
 	bool forwarded;		    /* append an RFC 7239 Forwarded element */
+	/* An upgrade the proxy makes (a tunnel, serve/tunnel.h): the Upgrade
+	 * fields are kept and "Connection: upgrade" is sent, the other
+	 * hop-by-hop fields still go (RFC 9110 7.8). */
+	bool upgrade;
 };
 
 /* Write the head into B. Returns 0, or an HTTP status (400 when the

@@ -28,6 +28,8 @@
  */
 #define RC_GAUGES(X)                                                                               \
 	X(connections, "connections", gauge, ALWAYS, "connections", "open client connections")     \
+	X(tunnels_open, "tunnels_open", gauge, ALWAYS, "tunnels_open",                             \
+	  "client connections that are WebSocket tunnels now")                                     \
 	X(cache_objects, "cache_objects", gauge, ALWAYS, "cache_objects", "stored responses")      \
 	X(cache_bytes, "cache_bytes", gauge, ALWAYS, "cache_bytes",                                \
 	  "bytes charged to the cache budget")                                                     \

@@ -22,6 +22,7 @@
 #include "serve/respond.h"
 #include "serve/fetch.h"
 #include "serve/routing.h"
+#include "serve/tunnel.h"
 #include "backend/gen.h"
 #include "route/match.h"
 
@@ -263,6 +264,10 @@ enum req_result cache_handle(struct req *rq)
 	copy_cstr(hostcopy, sizeof(hostcopy), host, hlen);
 	copy_cstr(rq->req_target, REQ_TARGET, target, tlen);
 
+	/* A WebSocket handshake opens a tunnel: never looked up or stored. */
+	rq->upgrade = tunnel_asked(rq);
+	if (rq->upgrade)
+		return pass(rq, "ringcache; fwd=request; detail=upgrade");
 	bool has_body = hmsg_chunked(m) || (hmsg_has_length(m) && hmsg_content_length(m) > 0);
 	if (method == HTTP_PURGE && cfg->cache.purge_allow.n)
 		return purge_here(rq, host, hlen, target, tlen);

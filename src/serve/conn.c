@@ -19,6 +19,7 @@
 #include "serve/req.h"
 #include "serve/respond.h"
 #include "serve/routing.h"
+#include "serve/tunnel.h"
 
 /* Body bytes that may sit in a buffer beside a full head. */
 #define CONN_BODY_ROOM (16 * 1024)
@@ -405,6 +406,7 @@ static void conn_main(void *arg)
 		r->upstream_ns = -1;
 		r->backend[0] = '\0';
 		r->target_log[0] = '\0';
+		r->upgrade = false;
 		int h = read_head(c, r);
 		if (h == 2 && !rt_task_cancelled()) {
 			park(c);
@@ -420,6 +422,10 @@ static void conn_main(void *arg)
 		enum req_result ur = serve_one(r, t0);
 		if (w->alog)
 			log_access(r, t0, true); /* while the generation holds the strings */
+		/* A tunnel's line is written when it opens; it holds the
+		 * generation (its backend's counts) until it ends. */
+		if (ur == REQ_TUNNEL)
+			ur = tunnel_run(r);
 		gen_put(&w->be, r->gen);
 		r->gen = NULL;
 		if (ur == REQ_ABORT) {

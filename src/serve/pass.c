@@ -18,6 +18,7 @@
 #include "serve/keys.h"
 #include "serve/respond.h"
 #include "serve/routing.h"
+#include "serve/tunnel.h"
 
 struct pass {
 	struct req *rq;
@@ -91,6 +92,8 @@ static int build_response_head(struct pass *x, struct hbuf *b)
 	hop_collect(m, &hs);
 	int status = hmsg_status(m);
 	bool no_body = x->head_req || status == 204 || status == 304 || status < 200;
+	/* A 101 keeps Upgrade and says "Connection: upgrade" (RFC 9110 7.8). */
+	const bool switching = status == 101;
 	const struct hedits *edits = routing_resp_edits(rq);
 	hbuf_printf(b, "HTTP/1.1 %d ", status);
 	hbuf_put(b, hmsg_ptr(m, m->reason), m->reason.len);
@@ -98,6 +101,10 @@ static int build_response_head(struct pass *x, struct hbuf *b)
 	size_t fields_at = b->len;
 	for (uint32_t i = 0; i < m->n_fields; i++) {
 		const struct hfield *f = &m->fields[i];
+		if (switching && is_field(m, f, "upgrade")) {
+			hbuf_put_field(b, m, f);
+			continue;
+		}
 		if (hop_is_hop(m, &hs, f) || is_field(m, f, "via"))
 			continue;
 		/* Framing is ours to decide, except that a body-less response
@@ -142,7 +149,9 @@ static int build_response_head(struct pass *x, struct hbuf *b)
 		if (x->out_chunked)
 			hbuf_puts(b, "Transfer-Encoding: chunked\r\n");
 	}
-	if (rq->closing || rq->w->be.draining) {
+	if (switching) {
+		hbuf_puts(b, "Connection: upgrade\r\n");
+	} else if (rq->closing || rq->w->be.draining) {
 		rq->closing = true;
 		hbuf_puts(b, "Connection: close\r\n");
 	} else if (!client11) {
@@ -219,6 +228,41 @@ static enum req_result fail(struct req *rq, int status, const char *what)
 	return rq->closing ? REQ_ERRORED : REQ_DONE;
 }
 
+/* A 101 to an upgrade request: check what it switches to, send its head,
+ * and hand the backend connection to the tunnel (tunnel.h). */
+static enum req_result switch_protocols(struct pass *x)
+{
+	struct req *rq = x->rq;
+	if (!tunnel_101_ok(rq)) {
+		x->x.why = "101 to another protocol than asked for"; /* passive health's reason */
+		exchange_end(&x->x, EXCHANGE_END_BACKEND);
+		log_warn("client %s: %s: 502: 101 switches to another protocol than asked for",
+			 rq->peer, rq->target_log);
+		rq->closing = true; /* the client may have sent bytes of the new protocol */
+		return fail(rq, 502, "101 to another protocol than asked for");
+	}
+	rq->cache_word = "tunnel";
+	ssize_t r = send_to_client(x, true, NULL, 0);
+	if (r < 0) {
+		exchange_end(&x->x, r == -E2BIG ? EXCHANGE_END_BACKEND : EXCHANGE_END_CLIENT);
+		if (r == -E2BIG) {
+			log_warn("client %s: %s: 502: response head too large", rq->peer,
+				 rq->target_log);
+			rq->closing = true;
+			return fail(rq, 502, "response head too large");
+		}
+		return REQ_ABORT;
+	}
+	/* The exchange outlives this frame: nothing of it may point here. */
+	rq->tunnel = x->x;
+	rq->tunnel.who = NULL;
+	rq->tunnel.ctx = NULL;
+	rq->tunnel.body_next = NULL;
+	rq->tunnel.on_interim = NULL;
+	rq->tunnel.client = rq->tunnel.local = NULL;
+	return REQ_TUNNEL;
+}
+
 enum req_result pass_forward(struct req *rq, unsigned backend)
 {
 	CHECK_OBJ_NOTNULL(rq, REQ_MAGIC);
@@ -227,7 +271,8 @@ enum req_result pass_forward(struct req *rq, unsigned backend)
 	x.head_req = hmsg_method(&rq->req) == HTTP_HEAD;
 	struct hbuf b;
 	hbuf_init(&b, rq->obuf, rq->ocap);
-	struct forward_head_opts o = {.peer_ip = rq->peer_ip, .forwarded = rq->gen->cfg->forwarded};
+	struct forward_head_opts o = {
+	    .peer_ip = rq->peer_ip, .forwarded = rq->gen->cfg->forwarded, .upgrade = rq->upgrade};
 	routing_forward_opts(rq, &o);
 	bool chunked;
 	int st = forward_head_build(&b, &rq->req, &o, &chunked);
@@ -274,6 +319,7 @@ enum req_result pass_forward(struct req *rq, unsigned backend)
 	    .has_body = has_body,
 	    .idempotent = backend_idempotent(hmsg_method(m)),
 	    .head_req = x.head_req,
+	    .upgrade = rq->upgrade,
 	    .body_next = has_body ? body_next : NULL,
 	    .on_interim = send_interim,
 	    .ctx = &x,
@@ -315,6 +361,8 @@ enum req_result pass_forward(struct req *rq, unsigned backend)
 	default:
 		return fail(rq, x.x.status, x.x.why);
 	}
+	if (hmsg_status(&rq->resp) == 101) /* only to an upgrade: the exchange refuses others */
+		return switch_protocols(&x);
 	/* The head, with what body is already here (a small response goes
 	 * out in one send), then the rest as it comes. */
 	const char *p = NULL;

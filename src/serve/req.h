@@ -23,6 +23,7 @@
 #include <sys/socket.h>
 #include <sys/types.h>
 
+#include "backend/exchange.h"
 #include "http/edits.h"
 #include "http/msg.h"
 #include "ops/metrics.h"
@@ -37,6 +38,7 @@ enum req_result {
 	REQ_CLOSE = 1,	 /* response complete; close the connection */
 	REQ_ABORT = 2,	 /* failed after the response started: reset without ending it */
 	REQ_ERRORED = 3, /* an error response was sent; close */
+	REQ_TUNNEL = 4,	 /* a 101 went out: the connection is a tunnel now (tunnel.h) */
 };
 
 #define REQ_TARGET_LOG 128  /* "METHOD target" for log lines, target cut at 100 */
@@ -111,6 +113,10 @@ struct req {
 	int resp_status;
 	char loc[REQ_LOC], cloc[REQ_LOC]; /* of a passed response, for invalidation */
 	const char *invalidate_host;	  /* unsafe request: invalidate once the status is known */
+	bool upgrade; /* asks for a tunnel its route allows (tunnel.h): passed, Upgrade kept */
+	/* From the 101 on (REQ_TUNNEL) until tunnel_run ends: the backend
+	 * connection, and its bytes past the 101 in rbuf [tunnel.pos, tunnel.len). */
+	struct exchange tunnel;
 
 	/* Response side and head building. */
 	char *rbuf;

@@ -52,6 +52,7 @@ struct worker {
 	struct alog_loop *alog;	     /* this loop's access log half; NULL: no access log */
 	struct route_scratch *route; /* route matching's match data (route/match.h) */
 	unsigned long long req_id_base, req_seq; /* request ids (${request_id}) */
+	_Atomic uint64_t tunnels;		 /* open tunnels (serve/tunnel.h); stats reads it */
 	struct metrics metrics;
 };
 

@@ -54,7 +54,7 @@ TestSuite(config_table, .fini = harness_fini, .timeout = 60);
 #define RULE_KEYS	 "host, path_prefix, ttl, default_ttl, bypass, max_object_size, key, name"
 #define COMPRESSION_KEYS "enabled, workers, queue, min_size, codings, levels, types, bench_on_loop"
 #define LOG_KEYS	 "level, access, access_format"
-#define TIMEOUT_KEYS	 "client_header, client_body, client_idle, send, task_budget, drain"
+#define TIMEOUT_KEYS	 "client_header, client_body, client_idle, send, task_budget, drain, tunnel"
 
 #define RESOLVER_KEYS "servers, interval, timeout"
 #define HOST_NAME     "invalid host name (dot-separated labels of letters, digits, '-' and '_')"
@@ -968,6 +968,18 @@ static const struct bad_row timeouts_rows[] = {
      BASE "timeouts:\n"
 	  "  task_budget: 999ns\n",
      {"6:16: timeouts.task_budget: invalid duration '999ns' " DURATION_HINT}},
+    {"timeouts_tunnel_zero",
+     BASE "timeouts:\n"
+	  "  tunnel: 0\n",
+     {"6:11: timeouts.tunnel: duration '0' is out of range (1ms..24h)"}},
+    {"timeouts_tunnel_over_a_day",
+     BASE "timeouts:\n"
+	  "  tunnel: 25h\n",
+     {"6:11: timeouts.tunnel: duration '25h' is out of range (1ms..24h)"}},
+    {"timeouts_tunnel_no_unit_word",
+     BASE "timeouts:\n"
+	  "  tunnel: forever\n",
+     {"6:11: timeouts.tunnel: invalid duration 'forever' " DURATION_HINT}},
 };
 
 static const struct bad_row limits_rows[] = {
@@ -1198,6 +1210,16 @@ static const struct bad_row routes_rows[] = {
 	  "  - deny: true\n"
 	  "    rewrite: {strip_prefix: /a}\n",
      {"7:14: routes[0]: rewrite applies only to a route with a backend"}},
+    {"routes_websocket_without_backend",
+     BASE "routes:\n"
+	  "  - redirect: {location: \"/x\"}\n"
+	  "    websocket: true\n",
+     {"7:16: routes[0]: websocket applies only to a route with a backend"}},
+    {"routes_websocket_not_a_bool",
+     BASE "routes:\n"
+	  "  - backend: app\n"
+	  "    websocket: yes\n",
+     {"7:16: routes[0].websocket: expected true or false, got 'yes'"}},
     {"routes_rewrite_both_ways",
      BASE "routes:\n"
 	  "  - backend: app\n"

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "harness.h"
+#include "ws.h"
 
 #ifndef SOURCE_DIR
 #error "SOURCE_DIR must be defined (the source tree, for conf/examples)"
@@ -277,6 +278,26 @@ Test(route_site, the_rest_goes_to_the_app_and_its_own_headers_rule)
 	expect_labels(&r, "miss");
 	response_free(&r);
 	cr_assert_eq(origin_requests(s.o[APP].port, NULL), 2);
+	harness_end();
+}
+
+Test(route_site, websockets_tunnel_on_their_route)
+{
+	struct site s;
+	start_site(&s);
+	struct conn c;
+	struct response r;
+	conn_open(&c, s.d.port);
+	ws_handshake(&c, "/ws/chat", NULL, &r);
+	/* The response rules apply to the 101 too. */
+	expect_labels(&r, "tunnel");
+	response_free(&r);
+	ws_expect_echo(&c, WS_TEXT, "hello, app", 10, 1);
+	ws_close_handshake(&c, 1000, NULL);
+	conn_close(&c);
+	http_get_once(s.o[APP].port, "/__stats?upgrades", &r);
+	cr_assert_eq(json_number(r.body, "upgrades", -1), 1, "%s", r.body);
+	response_free(&r);
 	harness_end();
 }
 

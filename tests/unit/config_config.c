@@ -392,7 +392,8 @@ Test(config_errors, unknown_key_line3_col5)
 			 "    sned: 1s\n"
 			 "backends: [{name: a, servers: \"127.0.0.1:1\"}]\n",
 			 "t.yaml:3:5: unknown key 'sned' in timeouts; expected one of: "
-			 "client_header, client_body, client_idle, send, task_budget, drain");
+			 "client_header, client_body, client_idle, send, task_budget, drain, "
+			 "tunnel");
 }
 
 Test(config_errors, unknown_top_level_key)

@@ -111,6 +111,20 @@ Test(http_forward_head, upgrade_is_removed)
 			 "\r\n");
 }
 
+Test(http_forward_head, upgrade_is_kept_for_a_tunnel)
+{
+	/* The other hop-by-hop fields still go, and one Connection says
+	 * upgrade, whatever else the client's said. */
+	parse("GET /ws HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\n"
+	      "Connection: keep-alive, Upgrade, X-Hop\r\nX-Hop: 1\r\nKeep-Alive: 5\r\n"
+	      "Sec-WebSocket-Version: 13\r\n\r\n");
+	struct forward_head_opts o = plain;
+	o.upgrade = true;
+	cr_assert_eq(build_cap(&o, sizeof(out)), 0);
+	cr_assert_str_eq(out, "GET /ws HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\n"
+			      "Sec-WebSocket-Version: 13\r\nConnection: upgrade\r\n" TAIL11 "\r\n");
+}
+
 Test(http_forward_head, connection_close_is_not_forwarded)
 {
 	parse("GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n");
