@@ -893,7 +893,9 @@ static void routes_release(const struct config_table *t, const struct config_row
 	for (size_t i = 0; i < cfg->n_routes; i++)
 		config_table_release(t, "routes[]", &cfg->routes[i]);
 	free(cfg->routes);
+	free(cfg->route_quick);
 	cfg->routes = NULL;
+	cfg->route_quick = NULL;
 	cfg->n_routes = 0;
 }
 
@@ -951,14 +953,51 @@ static yaml_node_t *route_node(struct walk *w, yaml_node_t *root, size_t i)
 	return rs && rs->type == YAML_SEQUENCE_NODE ? walk_item(w, rs, i) : NULL;
 }
 
+static void tests_lengths(struct config_field_tests *ts)
+{
+	for (size_t i = 0; i < ts->n; i++) {
+		ts->v[i].name_len = ts->v[i].name ? strlen(ts->v[i].name) : 0;
+		ts->v[i].equals_len = ts->v[i].equals ? strlen(ts->v[i].equals) : 0;
+	}
+}
+
+/* What matching would otherwise work out per request (route/match.c). */
+static void match_quick(struct config_match *m, struct config_route_quick *k)
+{
+	if (m->host) {
+		for (char *c = m->host; *c; c++)
+			if (*c >= 'A' && *c <= 'Z')
+				*c = (char)(*c - 'A' + 'a');
+	}
+	*k = (struct config_route_quick){
+	    .methods = m->methods,
+	    .host = m->host,
+	    .path = m->path,
+	    .prefix = m->path_prefix,
+	    .host_len = m->host ? (uint32_t)strlen(m->host) : 0,
+	    .path_len = m->path ? (uint32_t)strlen(m->path) : 0,
+	    .prefix_len = m->path_prefix ? (uint32_t)strlen(m->path_prefix) : 0,
+	    .more = m->clients.n || m->headers.n || m->queries.n || m->host_regex.re ||
+		    m->path_regex.re,
+	};
+	tests_lengths(&m->headers);
+	tests_lengths(&m->queries);
+}
+
 void routes_check(struct walk *w, yaml_node_t *root)
 {
 	struct config *cfg = w->cfg;
 	char path[WALK_PATH_MAX];
+	if (cfg->n_routes && !cfg->route_quick &&
+	    !(cfg->route_quick = calloc(cfg->n_routes, sizeof(*cfg->route_quick)))) {
+		walk_err(w, root, "out of memory");
+		return;
+	}
 	for (size_t i = 0; i < cfg->n_routes; i++) {
 		struct config_route *r = &cfg->routes[i];
 		yaml_node_t *rn = route_node(w, root, i);
 		walk_index(path, sizeof(path), "routes", i);
+		match_quick(&r->match, &cfg->route_quick[i]);
 		if (r->kind == ROUTE_BACKEND && r->backend_name) {
 			size_t b = 0;
 			/* A backend without a name (an error already) is not

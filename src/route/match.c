@@ -2,6 +2,7 @@
 #include "route/match.h"
 
 #define PCRE2_CODE_UNIT_WIDTH 8
+#include <assert.h>
 #include <pcre2.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,41 +54,30 @@ unsigned route_regex_run(const struct config_regex *regex, const char *subject, 
 	return n;
 }
 
-static bool host_matches(const char *pat, const char *h, size_t hl)
+/* PAT (PL bytes, lower-cased at load) against the lower-cased Host. */
+static bool host_matches(const char *pat, size_t pl, const char *h, size_t hl)
 {
-	/* Patterns are checked at load; Hosts are compared lower-cased. */
-	if (pat[0] == '*') {
-		size_t sl = strlen(pat + 1); /* ".example.com" */
-		if (hl <= sl)
-			return false;
-		for (size_t i = 0; i < sl; i++) {
-			char c = pat[1 + i];
-			if (c >= 'A' && c <= 'Z')
-				c = (char)(c - 'A' + 'a');
-			if (h[hl - sl + i] != c)
-				return false;
-		}
-		return true;
-	}
-	size_t pl = strlen(pat);
-	if (pl != hl)
-		return false;
-	for (size_t i = 0; i < pl; i++) {
-		char c = pat[i];
-		if (c >= 'A' && c <= 'Z')
-			c = (char)(c - 'A' + 'a');
-		if (h[i] != c)
-			return false;
-	}
-	return true;
+	if (pat[0] == '*') /* "*.example.com": a suffix, with a label before it */
+		return hl > pl - 1 && !memcmp(h + hl - (pl - 1), pat + 1, pl - 1);
+	return pl == hl && !memcmp(h, pat, pl);
 }
 
 /* Every line of NAME in M joined with ", " into the scratch; its length,
  * -1 when the field is absent, -2 when the joined value does not fit. */
-static long joined_field(const struct hmsg *m, const char *name, struct route_scratch *s)
+static long joined_field(const struct hmsg *m, const char *name, struct route_scratch *s,
+			 const char **out)
 {
 	size_t o = 0;
 	bool any = false;
+	const struct hfield *f0 = hmsg_field(m, name, 0);
+	if (!f0)
+		return -1;
+	if (!hmsg_field(m, name, 1)) {
+		/* One line, the usual case: its value as it is, no copy. */
+		*out = hmsg_ptr(m, f0->value);
+		return (long)f0->value.len;
+	}
+	*out = s->field;
 	for (unsigned i = 0;; i++) {
 		const struct hfield *f = hmsg_field(m, name, i);
 		if (!f)
@@ -107,9 +97,9 @@ static long joined_field(const struct hmsg *m, const char *name, struct route_sc
 }
 
 /* Value of parameter NAME (first occurrence) in Q[0..QL): *V, *VL; false if absent. */
-static bool query_param(const char *q, size_t ql, const char *name, const char **v, size_t *vl)
+static bool query_param(const char *q, size_t ql, const char *name, size_t nl, const char **v,
+			size_t *vl)
 {
-	size_t nl = strlen(name);
 	const char *p = q, *end = q + ql;
 	while (q && p <= end) {
 		const char *amp = memchr(p, '&', (size_t)(end - p));
@@ -137,7 +127,7 @@ static bool value_test(const struct config_field_test *t, const char *v, size_t 
 	if (!v)
 		return false;
 	if (t->equals)
-		return strlen(t->equals) == vl && !memcmp(t->equals, v, vl);
+		return t->equals_len == vl && !memcmp(t->equals, v, vl);
 	if (t->regex.re)
 		return route_regex_run(&t->regex, v, vl, s, NULL) > 0;
 	return true;
@@ -148,10 +138,11 @@ static bool header_tests(const struct config_field_tests *ts, const struct hmsg 
 {
 	for (size_t i = 0; i < ts->n; i++) {
 		const struct config_field_test *t = &ts->v[i];
-		long l = joined_field(m, t->name, s);
+		const char *v = NULL;
+		long l = joined_field(m, t->name, s, &v);
 		if (l == -2)
 			return false; /* too long to test: the route is not taken */
-		if (!value_test(t, l >= 0 ? s->field : NULL, l >= 0 ? (size_t)l : 0, s))
+		if (!value_test(t, l >= 0 ? v : NULL, l >= 0 ? (size_t)l : 0, s))
 			return false;
 	}
 	return true;
@@ -163,7 +154,7 @@ static bool query_tests(const struct config_field_tests *ts, const struct route_
 	for (size_t i = 0; i < ts->n; i++) {
 		const char *v = NULL;
 		size_t vl = 0;
-		if (!query_param(q->query, q->query_len, ts->v[i].name, &v, &vl))
+		if (!query_param(q->query, q->query_len, ts->v[i].name, ts->v[i].name_len, &v, &vl))
 			v = NULL;
 		if (!value_test(&ts->v[i], v, vl, s))
 			return false;
@@ -171,27 +162,34 @@ static bool query_tests(const struct config_field_tests *ts, const struct route_
 	return true;
 }
 
-/* Cheap tests first, regexes last. */
-static bool route_matches(const struct config_route *r, const struct route_req *q,
-			  struct route_scratch *s, struct route_match *out)
+/* The quick tests (config_route_quick): method, host, path, prefix. */
+static bool quick_matches(const struct config_route_quick *k, const struct route_req *q)
 {
-	const struct config_match *mt = &r->match;
-	if (mt->methods && !(mt->methods & (1ull << (q->method & 63))))
+	if (k->methods && !(k->methods & (1ull << (q->method & 63))))
 		return false;
-	if (mt->host && !host_matches(mt->host, q->host, q->host_len))
+	if (k->host && !host_matches(k->host, k->host_len, q->host, q->host_len))
 		return false;
-	if (mt->path && (strlen(mt->path) != q->path_len || memcmp(mt->path, q->path, q->path_len)))
+	/* Paths start with "/": their second bytes tell most routes apart
+	 * before a memcmp is called. */
+	if (k->path &&
+	    (k->path_len != q->path_len || (q->path_len > 1 && k->path[1] != q->path[1]) ||
+	     memcmp(k->path, q->path, q->path_len)))
 		return false;
-	if (mt->path_prefix) {
-		size_t pl = strlen(mt->path_prefix);
-		if (q->path_len < pl || memcmp(q->path, mt->path_prefix, pl))
-			return false;
-	}
+	if (k->prefix &&
+	    (q->path_len < k->prefix_len || (k->prefix_len > 1 && k->prefix[1] != q->path[1]) ||
+	     memcmp(q->path, k->prefix, k->prefix_len)))
+		return false;
+	return true;
+}
+
+/* The rest, for a route whose quick tests held: cheap ones, regexes last. */
+static bool more_matches(const struct config_match *mt, const struct route_req *q,
+			 struct route_scratch *s, struct route_match *out)
+{
 	if (mt->clients.n && !(q->client && config_cidrs_match(&mt->clients, q->client)))
 		return false;
 	if (!header_tests(&mt->headers, q->m, s) || !query_tests(&mt->queries, q, s))
 		return false;
-	out->n_caps = 0;
 	if (mt->host_regex.re &&
 	    !(out->n_caps = route_regex_run(&mt->host_regex, q->host, q->host_len, s, out->caps)))
 		return false;
@@ -206,9 +204,15 @@ const struct config_route *route_find(const struct config *cfg, const struct rou
 {
 	out->route = NULL;
 	out->n_caps = 0;
+	assert(!cfg->n_routes || cfg->route_quick);
 	for (size_t i = 0; i < cfg->n_routes; i++) {
-		if (route_matches(&cfg->routes[i], q, s, out))
-			return out->route = &cfg->routes[i];
+		const struct config_route_quick *k = &cfg->route_quick[i];
+		if (!quick_matches(k, q))
+			continue;
+		out->n_caps = 0;
+		if (k->more && !more_matches(&cfg->routes[i].match, q, s, out))
+			continue;
+		return out->route = &cfg->routes[i];
 	}
 	out->n_caps = 0;
 	return NULL;

@@ -37,7 +37,9 @@
  * lines of a field. Never shared between threads. */
 struct route_scratch;
 
-/* FIELD_CAP: the longest joined field value tested (longer: no match). NULL: out of memory. */
+/* FIELD_CAP: the longest value of a field sent on several lines that is
+ * tested, joined (longer: no match; one line is tested in place). NULL:
+ * out of memory. */
 struct route_scratch *route_scratch_new(size_t field_cap);
 void route_scratch_free(struct route_scratch *s);
 

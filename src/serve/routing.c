@@ -79,7 +79,7 @@ static int expand(struct req *r, const struct template *t, const char **out, siz
 }
 
 /* Apply RULES to E: remove, then set, then add. -1 when a value failed. */
-static int apply_rules(struct req *r, const struct config_hdr_rules *rules, struct hedits *e)
+static int apply_rules_some(struct req *r, const struct config_hdr_rules *rules, struct hedits *e)
 {
 	for (size_t i = 0; i < rules->remove.n; i++)
 		hedits_remove(e, rules->remove.v[i], strlen(rules->remove.v[i]));
@@ -103,6 +103,12 @@ static int apply_rules(struct req *r, const struct config_hdr_rules *rules, stru
 static bool has_rules(const struct config_hdr_rules *h)
 {
 	return h->remove.n || h->set.n || h->add.n;
+}
+
+/* The usual case, no rules at all, without a call. */
+static inline int apply_rules(struct req *r, const struct config_hdr_rules *rules, struct hedits *e)
+{
+	return has_rules(rules) ? apply_rules_some(r, rules, e) : 0;
 }
 
 /* ---- answers --------------------------------------------------------------- */
@@ -288,8 +294,7 @@ int routing_decide(struct req *r, enum req_result *res)
 	}
 	q->path_len = (size_t)nl;
 	q->path[nl] = '\0';
-	memcpy(q->target, target, m->target.len < sizeof(q->target) ? m->target.len : 0);
-	q->target_len = m->target.len < sizeof(q->target) ? m->target.len : 0;
+	q->target_len = 0; /* only a rewrite makes one */
 
 	/* An allowed PURGE is routed as the GET it purges would be, and
 	 * answered by the cache path (cachepath.c), not by the route. */
