@@ -10,6 +10,8 @@ BUILD="build-essential cmake pkg-config liburing-dev libyaml-dev node-llhttp lib
 # slowhttptest: tests/scenario/hostile_slow.c; clang and libclang-rt-14-dev
 # (libFuzzer, sanitizer runtimes): the tests/fuzz harnesses.
 TEST="libcriterion-dev curl wrk valgrind systemd slowhttptest clang libclang-rt-14-dev"
+# tests/docker/check_k8s.py and check_seccomp.py (Debian's python3 is /usr/bin/python3).
+TEST="$TEST python3-yaml python3-seccomp"
 case "${1:-all}" in
 	build) PKGS="$BUILD" ;;
 	test|all) PKGS="$BUILD $TEST" ;;

@@ -1,11 +1,15 @@
 /* main.c - command line, config, signals; the loops do the rest. */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "config/config.h"
 #include "ops/accesslog.h"
@@ -18,9 +22,11 @@
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: ringcache [-t] -c FILE\n"
+		   "       ringcache --health http://IP:PORT/PATH\n"
 		   "       ringcache --version | --help\n"
 		   "  -c, --config FILE  configuration file (YAML)\n"
 		   "  -t, --test         check the configuration file and exit\n"
+		   "      --health URL   GET URL (2 s at most): exit 0 on a 2xx status, else 1\n"
 		   "  -v, --version      print the version and exit\n"
 		   "  -h, --help         this text\n"
 		   "Signals: SIGHUP reloads the configuration file (a bad file is refused and\n"
@@ -28,6 +34,150 @@ static void usage(FILE *f)
 		   "default 10 s) and exit 0; SIGUSR1 reopens the access log (log.access).\n"
 		   "Under systemd (Type=notify) it reports READY=1, RELOADING=1, STOPPING=1 and\n"
 		   "STATUS= to NOTIFY_SOCKET, and pings WATCHDOG=1 when WatchdogSec= is set.\n");
+}
+
+/*
+ * `ringcache --health URL`: the container health check (Docker HEALTHCHECK,
+ * Kubernetes exec probes), so that the image needs no curl. It runs before
+ * any loop thread exists, so plain blocking sockets are fine; what is left
+ * of one budget bounds every call (on Linux SO_SNDTIMEO bounds connect too).
+ * Exit 0 on a 2xx status line, 1 on anything else, a bad URL included: 2
+ * is reserved by Docker's HEALTHCHECK.
+ */
+#define HEALTH_BUDGET_NS (2 * RT_SEC)
+
+static int health_fail(const char *url, const char *what, int err)
+{
+	if (err == EAGAIN || err == EWOULDBLOCK || err == EINPROGRESS)
+		fprintf(stderr, "ringcache: %s: %s: no answer within 2 s\n", url, what);
+	else if (err)
+		fprintf(stderr, "ringcache: %s: %s: %s\n", url, what, strerror(err));
+	else
+		fprintf(stderr, "ringcache: %s: %s\n", url, what);
+	return 1;
+}
+
+/* Sets the socket's send and receive timeouts to what is left until DUE;
+ * false with errno EAGAIN when nothing is left. */
+static bool health_time_left(int fd, rt_time_t due)
+{
+	rt_time_t now = rt_clock_now();
+	if (now >= due) {
+		errno = EAGAIN;
+		return false;
+	}
+	uint64_t left = due - now;
+	struct timeval tv = {.tv_sec = (time_t)(left / RT_SEC),
+			     .tv_usec = (suseconds_t)(left % RT_SEC / 1000) + 1};
+	return setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) == 0 &&
+	       setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) == 0;
+}
+
+static int health(const char *url)
+{
+	/* http://IP:PORT/PATH, IP an IPv4 address or [IPv6]: no names, since
+	 * a health check that waits on DNS says nothing about the daemon. */
+	if (strncmp(url, "http://", 7) != 0)
+		return health_fail(url, "not an http://IP:PORT/PATH URL", 0);
+	const char *auth = url + 7, *path = strchr(auth, '/');
+	size_t al = path ? (size_t)(path - auth) : strlen(auth);
+	if (!path)
+		path = "/";
+	char host[64];
+	const char *colon = memrchr(auth, ':', al);
+	if (!colon || colon == auth || (size_t)(colon - auth) >= sizeof(host))
+		return health_fail(url, "not an http://IP:PORT/PATH URL", 0);
+	size_t hl = (size_t)(colon - auth);
+	memcpy(host, auth, hl);
+	host[hl] = '\0';
+	char *end;
+	unsigned long port = strtoul(colon + 1, &end, 10);
+	if (end != auth + al || end == colon + 1 || port == 0 || port > 65535)
+		return health_fail(url, "bad port", 0);
+	for (const char *p = path; *p; p++)
+		if (*p <= ' ' || *p == 0x7f)
+			return health_fail(url, "the path has a space or a control byte", 0);
+	struct sockaddr_storage ss = {0};
+	socklen_t sl;
+	if (host[0] == '[' && host[hl - 1] == ']') {
+		struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)&ss;
+		host[hl - 1] = '\0';
+		if (inet_pton(AF_INET6, host + 1, &a6->sin6_addr) != 1)
+			return health_fail(url, "not an IPv6 address", 0);
+		a6->sin6_family = AF_INET6;
+		a6->sin6_port = htons((uint16_t)port);
+		sl = sizeof(*a6);
+	} else {
+		struct sockaddr_in *a4 = (struct sockaddr_in *)&ss;
+		if (inet_pton(AF_INET, host, &a4->sin_addr) != 1)
+			return health_fail(url, "not an IPv4 address (or [IPv6])", 0);
+		a4->sin_family = AF_INET;
+		a4->sin_port = htons((uint16_t)port);
+		sl = sizeof(*a4);
+	}
+	char req[2048];
+	int rl = snprintf(req, sizeof(req),
+			  "GET %s HTTP/1.1\r\nHost: %.*s\r\nUser-Agent: ringcache-health\r\n"
+			  "Connection: close\r\n\r\n",
+			  path, (int)al, auth);
+	if (rl < 0 || (size_t)rl >= sizeof(req))
+		return health_fail(url, "the URL is too long", 0);
+
+	rt_time_t due = rt_clock_now() + HEALTH_BUDGET_NS;
+	int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return health_fail(url, "socket", errno);
+	int st = 1;
+	if (!health_time_left(fd, due) || connect(fd, (struct sockaddr *)&ss, sl) < 0) {
+		st = health_fail(url, "connect", errno);
+		goto out;
+	}
+	for (int sent = 0; sent < rl;) {
+		ssize_t n = health_time_left(fd, due)
+				? send(fd, req + sent, (size_t)(rl - sent), MSG_NOSIGNAL)
+				: -1;
+		if (n < 0) {
+			st = health_fail(url, "send", errno);
+			goto out;
+		}
+		sent += (int)n;
+	}
+	/* The status line is all that is judged; the rest is not read. */
+	char buf[256];
+	size_t got = 0;
+	char *eol = NULL;
+	while (!eol && got < sizeof(buf) - 1) {
+		ssize_t n =
+		    health_time_left(fd, due) ? recv(fd, buf + got, sizeof(buf) - 1 - got, 0) : -1;
+		if (n < 0) {
+			st = health_fail(url, "receive", errno);
+			goto out;
+		}
+		if (n == 0)
+			break;
+		got += (size_t)n;
+		buf[got] = '\0';
+		eol = strstr(buf, "\r\n");
+	}
+	buf[got] = '\0';
+	if (eol)
+		*eol = '\0';
+	bool digits = got >= 12 && buf[9] >= '0' && buf[9] <= '9' && buf[10] >= '0' &&
+		      buf[10] <= '9' && buf[11] >= '0' && buf[11] <= '9';
+	if (!digits || strncmp(buf, "HTTP/1.", 7) != 0 || buf[8] != ' ') {
+		st =
+		    health_fail(url, got ? "not an HTTP response" : "closed without a response", 0);
+		goto out;
+	}
+	unsigned code = (unsigned)(buf[9] - '0') * 100 + (unsigned)(buf[10] - '0') * 10 +
+			(unsigned)(buf[11] - '0');
+	if (code >= 200 && code <= 299)
+		st = 0;
+	else
+		health_fail(url, buf, 0);
+out:
+	close(fd);
+	return st;
 }
 
 static struct config *load(const char *path)
@@ -105,11 +255,9 @@ static void reload(struct daemon *d, const char *path)
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-	    {"config", required_argument, NULL, 'c'},
-	    {"test", no_argument, NULL, 't'},
-	    {"version", no_argument, NULL, 'v'},
-	    {"help", no_argument, NULL, 'h'},
-	    {NULL, 0, NULL, 0},
+	    {"config", required_argument, NULL, 'c'}, {"test", no_argument, NULL, 't'},
+	    {"version", no_argument, NULL, 'v'},      {"help", no_argument, NULL, 'h'},
+	    {"health", required_argument, NULL, 'H'}, {NULL, 0, NULL, 0},
 	};
 	const char *path = NULL;
 	bool test_only = false;
@@ -128,6 +276,8 @@ int main(int argc, char **argv)
 		case 'h':
 			usage(stdout);
 			return 0;
+		case 'H':
+			return health(optarg);
 		default:
 			usage(stderr);
 			return 2;

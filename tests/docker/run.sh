@@ -1,34 +1,86 @@
 #!/usr/bin/env bash
 # Build the real image from docker/Dockerfile and run it, without a Docker
 # engine: podman builds it (on a local debian:bookworm-slim base made by
-# tools/container-base.sh or already present); its root filesystem, mounted
-# by buildah, is where the commands run, as the image's user, on the host
-# network. Checks: the image builds with the project's own
-# deps.sh and build commands; `ringcache -t` accepts the shipped config's
-# syntax; the daemon runs as the non-root user, serves and caches through
-# the origin shipped in the image, answers the HEALTHCHECK command, and
-# drains and exits 0 on SIGTERM.
+# scripts/container-base.sh or already present); its root filesystem, mounted
+# by buildah and bound read-only (as readOnlyRootFilesystem in docker/k8s),
+# is where the commands run, as the image's user, under docker/seccomp.json
+# (loaded by tests/docker/check_seccomp.py exec, with libseccomp as runc
+# loads it), on the host network. Checks: the image builds with the
+# project's own deps.sh and build commands; it has no curl, and every
+# run-time package deps.sh installs is one the binaries link; its user is
+# numeric, not root, and named ringcache; `ringcache -t` accepts the shipped
+# config's syntax; the daemon serves, caches and compresses through the
+# origin shipped in the image, on io_uring under the shipped profile; the
+# image's HEALTHCHECK command (and compose's, for the origin) passes
+# against them, and fails against a port nothing listens on; the daemon
+# drains and exits 0 on SIGTERM. Prints the image's size.
 # usage: tests/docker/run.sh     (about 5 minutes the first time, 30 s after)
+#   RINGCACHE_IMAGE=NAME   the image's name (default ringcache), so that
+#                          runs from other trees do not replace each other's
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 cd "$ROOT"
+image=${RINGCACHE_IMAGE:-ringcache}
+fail() {
+	echo "tests/docker/run.sh: $*" >&2
+	exit 1
+}
 scripts/container-base.sh
-podman build --isolation=chroot --pull=never --format docker -f docker/Dockerfile -t ringcache . >/tmp/ringcache-image-build.log 2>&1 || {
+podman build --isolation=chroot --pull=never --format docker -f docker/Dockerfile -t "$image" . >/tmp/ringcache-image-build.log 2>&1 || {
 	tail -40 /tmp/ringcache-image-build.log >&2
 	exit 1
 }
-ctr=$(buildah from localhost/ringcache)
+ctr=$(buildah from "localhost/$image")
 mnt=$(buildah mount "$ctr")
-trap 'buildah umount "$ctr" >/dev/null 2>&1 || true; buildah rm "$ctr" >/dev/null 2>&1 || true' EXIT
-# Commands run in the image's root filesystem as its user, on the host
-# network. Not with `buildah run`: its seccomp profile, like Docker's and
-# podman's defaults, does not allow io_uring_setup (ENOSYS), and buildah
-# 1.28 cannot change it; compose.yaml sets seccomp:unconfined for the same
-# reason.
-user=$(sed -n 's/^USER \(.*\)$/\1/p' docker/Dockerfile)
-inside() { chroot --userspec="$user:$user" "$mnt" "$@"; }
-uid=$(inside id -un)
-[ "$uid" = ringcache ] || { echo "the image runs as '$uid', not ringcache" >&2; exit 1; }
+ro=$(mktemp -d)
+trap 'umount "$ro" 2>/dev/null || true; rmdir "$ro"; buildah umount "$ctr" >/dev/null 2>&1 || true; buildah rm "$ctr" >/dev/null 2>&1 || true' EXIT
+# Not with `buildah run` or `podman run`: buildah 1.28 cannot change its
+# seccomp profile (its default refuses io_uring_setup), and podman's runtime
+# cannot start containers on this host's hybrid cgroups.
+mount --bind "$mnt" "$ro"
+mount -o remount,bind,ro "$ro"
+inspect() { podman image inspect --format "$1" "localhost/$image"; }
+
+# The user: numeric (Kubernetes' runAsNonRoot can check only a number), not
+# root, the image's ringcache user and group; and nothing that could make it
+# root again.
+user=$(inspect '{{.Config.User}}')
+[[ $user =~ ^([0-9]+):([0-9]+)$ ]] || fail "the image's user '$user' is not UID:GID"
+uid=${BASH_REMATCH[1]} gid=${BASH_REMATCH[2]}
+[ "$uid" != 0 ] && [ "$gid" != 0 ] || fail "the image runs as root ($user)"
+name=$(awk -F: -v u="$uid" '$3 == u { print $1 }' "$mnt/etc/passwd")
+[ "$name" = ringcache ] || fail "uid $uid is '$name' in the image, not ringcache"
+group=$(awk -F: -v g="$gid" '$3 == g { print $1 }' "$mnt/etc/group")
+[ "$group" = ringcache ] || fail "gid $gid is '$group' in the image, not ringcache"
+setid=$(find "$mnt" -xdev -type f -perm /6000 | sed "s#^$mnt##")
+[ -z "$setid" ] || fail "set-user-ID or set-group-ID programs in the image: $setid"
+
+# No curl, and no run-time package the binaries do not need.
+[ ! -e "$mnt/usr/bin/curl" ] || fail "curl is in the image"
+! chroot "$mnt" dpkg-query -W -f='${Status}\n' curl 2>/dev/null | grep -q 'install ok installed' ||
+	fail "the curl package is installed in the image"
+linked=$(chroot "$mnt" ldd /usr/sbin/ringcache /usr/bin/ringcache-origin)
+! grep -q 'not found' <<<"$linked" || fail "a library is missing: $(grep 'not found' <<<"$linked")"
+owners=$(awk '$2 == "=>" && $3 ~ /^\// { n = split($3, p, "/"); print "*/" p[n] }' <<<"$linked" | sort -u |
+	xargs chroot "$mnt" dpkg -S | cut -d: -f1 | sort -u)
+runtime=$(sed -n 's/^[[:space:]]*runtime) PKGS="\(.*\)" ;;$/\1/p' scripts/deps.sh)
+[ -n "$runtime" ] || fail "no runtime package list in scripts/deps.sh"
+for p in $runtime; do
+	grep -qx "$p" <<<"$owners" || fail "deps.sh runtime installs $p, which neither binary links"
+done
+
+# The HEALTHCHECK: exec form (no shell), the daemon's own client, on the
+# admin address of the shipped configuration.
+read -r -a hc < <(inspect '{{range .Config.Healthcheck.Test}}{{.}} {{end}}')
+admin=$(sed -n '/^admin:/,/^[^ ]/s/^  listen: "\(.*\)"$/\1/p' docker/ringcache.yaml)
+[ "${hc[*]}" = "CMD /usr/sbin/ringcache --health http://$admin/health" ] ||
+	fail "HEALTHCHECK is '${hc[*]}', not CMD /usr/sbin/ringcache --health http://$admin/health"
+
+# The commands the containers would run: in the image's read-only root, as
+# its user, under docker/seccomp.json.
+inside() { tests/docker/check_seccomp.py exec docker/seccomp.json "$ro" "$user" "$@"; }
+uname=$(inside /usr/bin/id -un)
+[ "$uname" = ringcache ] || fail "the image runs as '$uname', not ringcache"
 
 # A port nothing listens on (below the ephemeral range, so an outgoing
 # connection cannot take it meanwhile).
@@ -56,12 +108,15 @@ admin:
 compression:
   enabled: true
 YAML
+	# Through $mnt: $ro is the read-only view of the same files.
 	install -m 0644 /tmp/ringcache-image-test.yaml "$mnt/tmp/test.yaml"
-	inside ringcache -t -c /tmp/test.yaml
+	inside /usr/sbin/ringcache -t -c /tmp/test.yaml
 
-	inside timeout 20 ringcache-origin -l "127.0.0.1:$OP" >/tmp/ringcache-image-origin.log 2>&1 &
+	timeout 20 tests/docker/check_seccomp.py exec docker/seccomp.json "$ro" "$user" \
+		/usr/bin/ringcache-origin -l "127.0.0.1:$OP" >/tmp/ringcache-image-origin.log 2>&1 &
 	opid=$!
-	inside timeout --preserve-status -s TERM 8 ringcache -c /tmp/test.yaml >/tmp/ringcache-image-daemon.log 2>&1 &
+	timeout --preserve-status -s TERM 8 tests/docker/check_seccomp.py exec docker/seccomp.json "$ro" "$user" \
+		/usr/sbin/ringcache -c /tmp/test.yaml >/tmp/ringcache-image-daemon.log 2>&1 &
 	dpid=$!
 	for _ in $(seq 50); do
 		curl -s -o /dev/null "http://127.0.0.1:$RP/" && curl -s -o /dev/null "http://127.0.0.1:$OP/" &&
@@ -77,17 +132,26 @@ YAML
 	kill "$dpid" "$opid" 2>/dev/null || true
 	wait "$dpid" "$opid" 2>/dev/null || true
 done
-[ "$started" = 1 ] || { echo "no free ports after 3 attempts" >&2; exit 1; }
+[ "$started" = 1 ] || fail "no free ports after 3 attempts"
 url="http://127.0.0.1:$RP/img?size=5000&words=1&cc=max-age%3D60"
 curl -fsS -o /dev/null "$url"
 status=$(curl -fsS -D - -o /dev/null -H 'Accept-Encoding: br' "$url" | tr -d '\r')
-echo "$status" | grep -q '^Cache-Status: ringcache; hit' || { echo "no cache hit: $status" >&2; exit 1; }
-echo "$status" | grep -q '^Content-Encoding: br' || { echo "not compressed: $status" >&2; exit 1; }
-# The HEALTHCHECK command of the Dockerfile, run in the image.
-inside curl -fsS "http://127.0.0.1:$AP/health" >/dev/null
+echo "$status" | grep -q '^Cache-Status: ringcache; hit' || fail "no cache hit: $status"
+echo "$status" | grep -q '^Content-Encoding: br' || fail "not compressed: $status"
+# The HEALTHCHECK command, on this daemon's admin port; compose's for the
+# origin; and the same command against a port nothing listens on, which
+# must fail (exit 1, the status Docker reads as unhealthy).
+inside "${hc[1]}" "${hc[2]}" "${hc[3]/$admin/127.0.0.1:$AP}" || fail "the HEALTHCHECK command fails against the daemon"
+inside /usr/sbin/ringcache --health "http://127.0.0.1:$OP/__stats" || fail "compose's origin healthcheck fails"
+st=0
+inside "${hc[1]}" "${hc[2]}" "http://127.0.0.1:$(port)/health" 2>/dev/null || st=$?
+[ "$st" = 1 ] || fail "the HEALTHCHECK command exits $st against a closed port, not 1"
 # timeout sends SIGTERM after 8 s; --preserve-status gives the daemon's own status.
 wait "$dpid" || { echo "the daemon did not exit 0 on SIGTERM:" >&2; cat /tmp/ringcache-image-daemon.log >&2; exit 1; }
 grep -q 'draining' /tmp/ringcache-image-daemon.log
 kill "$opid" 2>/dev/null || true
 wait "$opid" 2>/dev/null || true
-echo "docker image: built, runs as ringcache, serves, caches, compresses, healthy, drains"
+size=$(inspect '{{.Size}}')
+echo "docker image: built, no curl, run-time libraries only, runs as $user (ringcache) on a read-only root"
+echo "  under docker/seccomp.json; serves, caches, compresses, healthy by ringcache --health, drains"
+echo "docker image size: $size bytes ($(awk -v s="$size" 'BEGIN { printf "%.1f", s / 1048576 }') MiB)"
