@@ -9,7 +9,9 @@ set -eu
 BUILD="build-essential cmake pkg-config liburing-dev libyaml-dev node-llhttp libpcre2-dev libxxhash-dev zlib1g-dev libbrotli-dev libzstd-dev libc-ares-dev nettle-dev"
 # slowhttptest: tests/scenario/hostile_slow.c; clang and libclang-rt-14-dev
 # (libFuzzer, sanitizer runtimes): the tests/fuzz harnesses.
-TEST="libcriterion-dev curl wrk valgrind systemd slowhttptest clang libclang-rt-14-dev"
+# libseccomp-dev: tests/tools/noiouring.c, a filter that refuses io_uring as
+# Docker's default profile does (tests/scenario/io_backend.c).
+TEST="libcriterion-dev curl wrk valgrind systemd slowhttptest clang libclang-rt-14-dev libseccomp-dev"
 case "${1:-all}" in
 	build) PKGS="$BUILD" ;;
 	test|all) PKGS="$BUILD $TEST" ;;
