@@ -22,8 +22,8 @@
 # configuration's fixed ports (8080, 9000, 9090) cannot collide with
 # anything on this host, and nothing leaves the machine. apt reaches the
 # Debian mirror from the host's namespace.
-# usage: tests/deb/run.sh [PACKAGE.deb]   (about 1 minute with a built
-#        package and the base image there; make deb adds about 20 s)
+# usage: tests/deb/run.sh [PACKAGE.deb]   (about 10 s with a built
+#        package, the base image and a quick mirror; make deb adds 20 s)
 # shellcheck disable=SC2016 # dpkg-query formats are ${Field}, not shell
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
