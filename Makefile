@@ -2,11 +2,12 @@
 #   make run    install deps, build, start the demo origin and ringcache
 #   make test   install deps, build, run every test
 #   make fuzz   build the libFuzzer harnesses with clang, run each FUZZ_SECONDS
+#   make deb    build the Debian package, $(BUILD)-deb/ringcache_<version>_<arch>.deb
 BUILD ?= build
 TYPE ?= RelWithDebInfo
 JOBS ?= $(shell nproc)
 
-.PHONY: all deps build test test-sanitize fuzz run clean format
+.PHONY: all deps build test test-sanitize fuzz deb run clean format
 
 all: build
 
@@ -39,6 +40,21 @@ fuzz: deps
 		-DRINGCACHE_TESTS=OFF >/dev/null
 	cmake --build $(BUILD)-fuzz -j $(JOBS) --target fuzzers
 	tests/fuzz/run.sh $(BUILD)-fuzz $(FUZZ_SECONDS)
+
+# The Debian package (debian/; README, Operation). dpkg-buildpackage runs
+# on a copy of the working tree (tracked and new files, not ignored ones),
+# since it writes into debian/ and puts its results in the parent directory.
+DEB_DIR ?= $(BUILD)-deb
+deb:
+	./scripts/deps.sh deb
+	rm -rf $(DEB_DIR)
+	mkdir -p $(DEB_DIR)/src
+	git ls-files -z --cached --others --exclude-standard | \
+		tar --null -T - -cf - | tar -xf - -C $(DEB_DIR)/src
+	cd $(DEB_DIR)/src && dpkg-buildpackage -b --no-sign -j$(JOBS) >../build.log 2>&1 || \
+		{ tail -40 ../build.log >&2; exit 1; }
+	rm -rf $(DEB_DIR)/src
+	@ls $(DEB_DIR)/*.deb
 
 run: deps
 	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=$(TYPE) >/dev/null

@@ -9,14 +9,20 @@ set -eu
 BUILD="build-essential cmake pkg-config liburing-dev libyaml-dev node-llhttp libpcre2-dev libxxhash-dev zlib1g-dev libbrotli-dev libzstd-dev libc-ares-dev nettle-dev"
 # slowhttptest: tests/scenario/hostile_slow.c; clang and libclang-rt-14-dev
 # (libFuzzer, sanitizer runtimes): the tests/fuzz harnesses.
-TEST="libcriterion-dev curl wrk valgrind systemd slowhttptest clang libclang-rt-14-dev"
+# libseccomp-dev: tests/tools/noiouring.c, a filter that refuses io_uring as
+# Docker's default profile does (tests/scenario/io_backend.c).
+TEST="libcriterion-dev curl wrk valgrind systemd slowhttptest clang libclang-rt-14-dev libseccomp-dev"
 # tests/docker/check_k8s.py and check_seccomp.py (Debian's python3 is /usr/bin/python3).
 TEST="$TEST python3-yaml python3-seccomp"
+# debhelper (dh, dpkg-buildpackage's helpers) and lintian: `make deb`;
+# buildah and podman hold the clean Debian 12 root tests/deb/run.sh installs into.
+DEB="debhelper lintian buildah podman"
 case "${1:-all}" in
 	build) PKGS="$BUILD" ;;
 	test|all) PKGS="$BUILD $TEST" ;;
+	deb) PKGS="$BUILD $DEB" ;;
 	runtime) PKGS="liburing2 libyaml-0-2 libpcre2-8-0 libxxhash0 zlib1g libbrotli1 libzstd1 libc-ares2 libnettle8" ;;
-	*) echo "usage: $0 [build|test|runtime|all]" >&2; exit 2 ;;
+	*) echo "usage: $0 [build|test|deb|runtime|all]" >&2; exit 2 ;;
 esac
 
 missing=""

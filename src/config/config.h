@@ -25,6 +25,9 @@
  *                                   # connections start with a PROXY v1/v2 header,
  *                                   # taken only from trusted_proxies
  *   threads: 2                      # or "auto" (online CPUs)
+ *   io:
+ *     backend: auto                 # auto | io_uring | epoll (restart); auto: io_uring,
+ *                                   # epoll (one warning) where it is refused
  *   backends:
  *     - name: app
  *       servers: ["127.0.0.1:9000"] # numeric IP:PORT, or host:port: a DNS name the
@@ -423,6 +426,9 @@ enum config_route_kind {
 	ROUTE_DENY,	/* answer 403 or the status given */
 };
 
+/* The loops' I/O backend (rt/loop.h's enum rt_backend, in this order). */
+enum config_io_backend { IO_BACKEND_AUTO, IO_BACKEND_IO_URING, IO_BACKEND_EPOLL };
+
 enum config_cache_key_from { KEY_FROM_ORIGINAL, KEY_FROM_REWRITTEN };
 
 struct config_route {
@@ -486,6 +492,7 @@ struct config {
 	struct config_addr *listen;
 	size_t n_listen;
 	unsigned threads; /* resolved: "auto" becomes the online CPU count */
+	enum config_io_backend io_backend;
 
 	struct config_backend *backends;
 	size_t n_backends;

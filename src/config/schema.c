@@ -88,6 +88,15 @@ static const struct config_enum cache_key_enum = {
 	    [KEY_FROM_ORIGINAL] = "original", [KEY_FROM_REWRITTEN] = "rewritten", NULL},
 };
 
+static const struct config_enum io_backend_enum = {
+    .noun = "backend",
+    .or_list = true,
+    .names = (const char *const[]){[IO_BACKEND_AUTO] = "auto",
+				   [IO_BACKEND_IO_URING] = "io_uring",
+				   [IO_BACKEND_EPOLL] = "epoll",
+				   NULL},
+};
+
 static const struct config_enum level_enum = {
     .noun = "level",
     .names = (const char *const[]){[LOG_LEVEL_ERROR] = "error",
@@ -189,6 +198,10 @@ const struct config_row config_schema[] = {
 	       "bodies for 502, 503, 504 of this backend: {502: \"...\" or {file, content_type}}"),
 
     /* Looked up while the daemon runs (daemon/resolve.c), never at load. */
+    SECTION("io", 18, .help = "the loops' I/O"),
+    ENUM("io.backend", 1, CFG(io_backend), &io_backend_enum, IO_BACKEND_AUTO,
+	 .flags = CONFIG_RESTART, .what = "an I/O backend",
+	 .help = "auto | io_uring | epoll; auto: io_uring, epoll where it is refused"),
     SECTION("resolver", 17, .help = "DNS for servers given as host:port"),
     CUSTOM("resolver.servers", 1, CFG(resolver.servers), &read_resolver_ops,
 	   .def_list = (const char *const[]){NULL},

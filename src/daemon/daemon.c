@@ -60,18 +60,27 @@ static void *loop_main(void *arg)
 	struct daemon *d = l->d;
 	struct worker *w = &l->w;
 	int err = 0;
+	static const enum rt_backend backends[] = {[IO_BACKEND_AUTO] = RT_BACKEND_AUTO,
+						   [IO_BACKEND_IO_URING] = RT_BACKEND_IO_URING,
+						   [IO_BACKEND_EPOLL] = RT_BACKEND_EPOLL};
 	struct rt_loop_opts o = {.id = (int)w->be.id,
 				 .watchdog_ns = d->gen->cfg->timeouts.task_budget_ns,
 				 .on_slow_task = report_slow_task,
 				 .on_idle = worker_idle,
-				 .idle_ctx = w};
+				 .idle_ctx = w,
+				 .backend = backends[d->gen->cfg->io_backend],
+				 .uring_err = &l->uring_err};
 	w->loop = rt_loop_create(&o, &err);
-	if (!w->loop)
+	if (!w->loop) {
 		l->start_err = err;
-	else if ((err = gen_switch(&w->be, d->gen)) < 0)
-		l->start_err = err;
-	else if (d->alog && !(w->alog = alog_loop_create(d->alog)))
-		l->start_err = -ENOMEM;
+		l->loop_failed = true;
+	} else {
+		l->backend = rt_loop_backend(w->loop);
+		if ((err = gen_switch(&w->be, d->gen)) < 0)
+			l->start_err = err;
+		else if (d->alog && !(w->alog = alog_loop_create(d->alog)))
+			l->start_err = -ENOMEM;
+	}
 	if (!l->start_err) {
 		listen_apply(&l->acc, &d->listeners);
 		health_start(&w->be, w->be.gen);
@@ -189,12 +198,28 @@ int daemon_start(struct daemon *d, struct config *cfg,
 		pthread_cond_wait(&d->cond, &d->lock);
 	pthread_mutex_unlock(&d->lock);
 	for (unsigned i = 0; i < d->nloops; i++) {
-		if (d->loops[i].start_err) {
-			log_error("loop %u failed to start: %s", i,
-				  strerror(-d->loops[i].start_err));
-			return d->loops[i].start_err;
+		struct dloop *l = &d->loops[i];
+		if (!l->start_err)
+			continue;
+		if (l->loop_failed && cfg->io_backend != IO_BACKEND_EPOLL) {
+			/* io_uring refused or broken: say why and what to do. */
+			char why[512];
+			rt_uring_explain(l->start_err, why, sizeof(why));
+			log_error("loop %u failed to start: %s", i, why);
+		} else if (l->loop_failed) {
+			log_error("loop %u failed to start: epoll: %s", i, strerror(-l->start_err));
+		} else {
+			log_error("loop %u failed to start: %s", i, strerror(-l->start_err));
 		}
+		return l->start_err;
 	}
+	/* One line for the fallback, not one per loop. */
+	if (d->nloops && d->loops[0].uring_err) {
+		char why[512];
+		rt_uring_explain(d->loops[0].uring_err, why, sizeof(why));
+		log_warn("io_uring is not available, the loops run on epoll: %s", why);
+	}
+	log_info("%u loops on %s", d->nloops, d->nloops ? d->loops[0].backend : "-");
 	return 0;
 }
 

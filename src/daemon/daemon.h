@@ -51,6 +51,9 @@ struct dloop {
 	struct gen *switch_gen;
 	atomic_bool switch_pending; /* posted and not yet run */
 	int start_err;
+	bool loop_failed;    /* start_err came from rt_loop_create */
+	int uring_err;	     /* io_uring_setup's refusal that made it epoll, or 0 */
+	const char *backend; /* "io_uring" or "epoll" once started */
 };
 
 /* The dloop whose listener side LL is. */

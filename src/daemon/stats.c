@@ -123,6 +123,7 @@ void stats_take(struct daemon *d, const struct gen *g, struct stats *s)
 	pthread_mutex_lock(&d->lock); /* a loop being torn down unpublishes itself */
 	for (unsigned i = 0; i < s->nloops; i++) {
 		struct stats_loop *l = &s->loop[i];
+		l->backend = d->loops[i].backend ? d->loops[i].backend : "none";
 		if (d->loops[i].w.loop)
 			rt_loop_stats_read(d->loops[i].w.loop, &l->slow_tasks, &l->max_run_ns,
 					   &l->lag_ns, true);

@@ -141,6 +141,10 @@ size_t stats_render_prometheus(const struct stats *s, char *out, size_t cap)
 		      2);
 	/* Starvation watchdog, per loop; the maxima cover the time since the
 	 * previous snapshot. */
+	family(&b, "loop_io_backend", "gauge", "1 for the I/O backend each loop runs on");
+	for (unsigned i = 0; i < s->nloops; i++)
+		hbuf_printf(&b, "ringcache_loop_io_backend{loop=\"%u\",backend=\"%s\"} 1\n", i,
+			    s->loop[i].backend ? s->loop[i].backend : "none");
 	loop_series(&b, s, "loop_slow_tasks_total", "counter",
 		    "task resumptions over timeouts.task_budget", 0);
 	loop_series(&b, s, "loop_lag_seconds", "gauge",

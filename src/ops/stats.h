@@ -98,6 +98,7 @@ enum stats_part { STATS_ALWAYS, STATS_COMPRESSION, STATS_ALOG, STATS_DNS, STATS_
 #define STATS_SERVERS_MAX 512
 
 struct stats_loop {
+	const char *backend; /* "io_uring" or "epoll" (static strings) */
 	uint64_t slow_tasks; /* resumptions over timeouts.task_budget */
 	uint64_t max_run_ns; /* longest run between awaits since the last snapshot */
 	uint64_t lag_ns;     /* longest scheduling round since the last snapshot */

@@ -1,6 +1,7 @@
 /*
  * deadline.c - the loop's deadlines: a binary min-heap of waiting tasks and
- * one kernel timeout armed for the earliest.
+ * one kernel timeout armed for the earliest (on epoll, epoll_wait's
+ * timeout is the earliest instead: epoll.c).
  *
  * Every await with a deadline used to arm a timer in the kernel (a linked
  * timeout per I/O operation, an IORING_OP_TIMEOUT plus its removal per
@@ -70,7 +71,8 @@ static void dl_remove_at(struct rt_loop *l, uint32_t i)
 /* Keep one kernel timeout armed at or before the earliest deadline. */
 static void dl_kernel_arm(struct rt_loop *l)
 {
-	if (!l->dl_len || l->closing)
+	/* On epoll the heap's top is epoll_wait's timeout: no kernel timer. */
+	if (!l->dl_len || l->closing || l->ep)
 		return;
 	rt_time_t at = l->dl_heap[0]->dl_at;
 	if (l->dl_armed && l->dl_armed_at <= at)
@@ -111,13 +113,22 @@ static void dl_on_cqe(struct rt_op *op, int res, unsigned flags)
 	l->internal_inflight--;
 	if (l->closing)
 		return;
-	rt_time_t now = rt_clock_now();
+	rt_dl_expire(l, rt_clock_now());
+	dl_kernel_arm(l);
+}
+
+rt_time_t rt_dl_next(const struct rt_loop *l)
+{
+	return l->dl_len ? l->dl_heap[0]->dl_at : RT_NEVER;
+}
+
+void rt_dl_expire(struct rt_loop *l, rt_time_t now)
+{
 	while (l->dl_len && l->dl_heap[0]->dl_at <= now) {
 		struct rt_task *t = l->dl_heap[0];
 		dl_remove_at(l, 0);
 		dl_expire(l, t);
 	}
-	dl_kernel_arm(l);
 }
 
 void rt_dl_init(struct rt_loop *l)

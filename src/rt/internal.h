@@ -60,7 +60,8 @@ struct rt_task {
 struct rt_loop {
 	unsigned magic;
 	int id;
-	struct io_uring ring;
+	struct io_uring ring; /* unused on epoll */
+	struct rt_ep *ep;     /* the epoll backend (epoll.c); NULL: io_uring */
 	struct ctx sched_ctx;
 	struct rt_task *current;
 	struct rt_task *runq_head, *runq_tail;
@@ -119,6 +120,10 @@ void rt_dl_init(struct rt_loop *l);
 void rt_dl_free(struct rt_loop *l);
 void rt_dl_arm(struct rt_loop *l, struct rt_task *t, rt_time_t at);
 void rt_dl_disarm(struct rt_loop *l, struct rt_task *t);
+/* The earliest deadline (RT_NEVER: none), and ending every wait whose
+ * deadline is at or before NOW (the epoll backend's timer is these two). */
+rt_time_t rt_dl_next(const struct rt_loop *l);
+void rt_dl_expire(struct rt_loop *l, rt_time_t now);
 /* task.c: end T's rt_wait with ERR (timeout or cancel). */
 void rt_wait_abort(struct rt_task *t, int err);
 

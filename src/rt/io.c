@@ -1,6 +1,8 @@
-/* io.c - awaitable io_uring operations with deadlines (deadline.c), fd watches, multishot accept.
- */
+/* io.c - awaitable operations (io.h): the io_uring backend, with deadlines
+ * (deadline.c), fd watches and multishot accept; a loop on epoll takes
+ * each call to epoll.c instead (one branch per call). */
 #include "rt/io.h"
+#include "rt/epoll.h"
 #include "rt/internal.h"
 
 #include <assert.h>
@@ -36,21 +38,29 @@
 
 int rt_accept(int fd, struct sockaddr *addr, socklen_t *addrlen, rt_time_t deadline)
 {
+	if (rt_tls_loop && rt_tls_loop->ep)
+		return rt_ep_accept(fd, addr, addrlen, deadline);
 	RT_IO(io_uring_prep_accept(sqe, fd, addr, addrlen, SOCK_CLOEXEC));
 }
 
 int rt_connect(int fd, const struct sockaddr *addr, socklen_t addrlen, rt_time_t deadline)
 {
+	if (rt_tls_loop && rt_tls_loop->ep)
+		return rt_ep_connect(fd, addr, addrlen, deadline);
 	RT_IO(io_uring_prep_connect(sqe, fd, addr, addrlen));
 }
 
 ssize_t rt_recv(int fd, void *buf, size_t len, int flags, rt_time_t deadline)
 {
+	if (rt_tls_loop && rt_tls_loop->ep)
+		return rt_ep_recv(fd, buf, len, flags, deadline);
 	RT_IO(io_uring_prep_recv(sqe, fd, buf, len, flags));
 }
 
 ssize_t rt_send(int fd, const void *buf, size_t len, int flags, rt_time_t deadline)
 {
+	if (rt_tls_loop && rt_tls_loop->ep)
+		return rt_ep_send(fd, buf, len, flags, deadline);
 	RT_IO(io_uring_prep_send(sqe, fd, buf, len, flags | MSG_NOSIGNAL));
 }
 
@@ -59,16 +69,22 @@ ssize_t rt_writev(int fd, const struct iovec *iov, int iovcnt, rt_time_t deadlin
 	/* sendmsg rather than writev: MSG_NOSIGNAL, so a peer that went away
 	 * is an -EPIPE result and not a SIGPIPE. */
 	struct msghdr msg = {.msg_iov = (struct iovec *)iov, .msg_iovlen = (size_t)iovcnt};
+	if (rt_tls_loop && rt_tls_loop->ep)
+		return rt_ep_sendmsg(fd, &msg, deadline);
 	RT_IO(io_uring_prep_sendmsg(sqe, fd, &msg, MSG_NOSIGNAL));
 }
 
 ssize_t rt_read(int fd, void *buf, size_t len, off_t off, rt_time_t deadline)
 {
+	if (rt_tls_loop && rt_tls_loop->ep)
+		return rt_ep_read(fd, buf, len, off, deadline);
 	RT_IO(io_uring_prep_read(sqe, fd, buf, (unsigned)len, (__u64)off));
 }
 
 ssize_t rt_write(int fd, const void *buf, size_t len, off_t off, rt_time_t deadline)
 {
+	if (rt_tls_loop && rt_tls_loop->ep)
+		return rt_ep_write(fd, buf, len, off, deadline);
 	RT_IO(io_uring_prep_write(sqe, fd, buf, (unsigned)len, (__u64)off));
 }
 
@@ -76,6 +92,8 @@ int rt_close(int fd)
 {
 	struct rt_loop *loop = rt_tls_loop;
 	struct rt_task *t = loop ? loop->current : NULL;
+	if (loop && loop->ep)
+		return rt_ep_close(fd);
 	if (!t)
 		return close(fd) == 0 ? 0 : -errno;
 	struct rt_op op = {.task = t};
@@ -90,6 +108,8 @@ int rt_close(int fd)
 int rt_sleep_until(rt_time_t deadline)
 {
 	struct rt_loop *loop = rt_tls_loop;
+	if (loop->ep)
+		return rt_ep_sleep_until(deadline);
 	struct rt_task *t = loop->current;
 	assert(t);
 	if (t->cancelled)
@@ -169,6 +189,10 @@ void rt_watch_readable(struct rt_watch *w, int fd, rt_time_t deadline,
 {
 	struct rt_loop *loop = rt_tls_loop;
 	assert(loop && !w->armed);
+	if (loop->ep) {
+		rt_ep_watch_readable(w, fd, deadline, cb);
+		return;
+	}
 	w->op = (struct rt_op){.on_cqe = watch_on_cqe};
 	w->cb = cb;
 	w->armed = true;
@@ -211,6 +235,10 @@ void rt_accept_multishot(struct rt_acceptor *a, int lfd,
 {
 	struct rt_loop *loop = rt_tls_loop;
 	assert(loop && !a->armed);
+	if (loop->ep) {
+		rt_ep_accept_multishot(a, lfd, cb);
+		return;
+	}
 	a->op = (struct rt_op){.on_cqe = acceptor_on_cqe};
 	a->cb = cb;
 	a->armed = true;

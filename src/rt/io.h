@@ -1,5 +1,7 @@
 /*
- * io.h - awaitable io_uring operations for tasks.
+ * io.h - awaitable I/O operations for tasks, on the loop's backend:
+ * io_uring (this file's comments describe it), or epoll where io_uring is
+ * refused (epoll.h: the same contract, met with readiness and retries).
  *
  * Each call fills one SQE, puts DEADLINE (unless RT_NEVER) in the loop's
  * deadline heap, parks the task, and returns the CQE's result when it
@@ -17,6 +19,7 @@
 #include <linux/time_types.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/socket.h>
 #include <sys/types.h>
 #include <sys/uio.h>
@@ -47,7 +50,13 @@ struct rt_op {
  */
 struct rt_watch {
 	struct rt_op op;
-	struct __kernel_timespec ts;
+	union {
+		struct __kernel_timespec ts; /* io_uring: its linked timeout */
+		struct {
+			rt_time_t at;
+			uint32_t idx;
+		} ep; /* epoll: its entry in the watch deadline heap */
+	};
 	void (*cb)(struct rt_watch *w, int res);
 	bool armed;
 	bool cancelled;

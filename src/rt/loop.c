@@ -1,10 +1,13 @@
 /* loop.c - per-thread event loop: ring setup, scheduling rounds, CQE reaping, inbox. */
+#include "rt/epoll.h"
 #include "rt/internal.h"
 #include "rt/obj.h"
 
 #include <assert.h>
 #include <malloc.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -94,6 +97,10 @@ static void inbox_drain(struct rt_loop *loop)
 
 static void efd_arm(struct rt_loop *loop)
 {
+	if (loop->ep) {
+		rt_ep_arm_internal(loop, loop->efd, &loop->efd_op);
+		return;
+	}
 	struct io_uring_sqe *sqe = rt_sqe_get(loop, 1);
 	io_uring_prep_read(sqe, loop->efd, &loop->efd_val, sizeof(loop->efd_val), 0);
 	io_uring_sqe_set_data(sqe, &loop->efd_op);
@@ -102,6 +109,10 @@ static void efd_arm(struct rt_loop *loop)
 static void efd_on_cqe(struct rt_op *op, int res, unsigned flags)
 {
 	struct rt_loop *loop = (struct rt_loop *)((char *)op - offsetof(struct rt_loop, efd_op));
+	if (loop->ep) { /* readiness only: take the count (the ring's read did) */
+		ssize_t n = read(loop->efd, &loop->efd_val, sizeof(loop->efd_val));
+		(void)n; /* EAGAIN: another wake-up took it; nothing is lost */
+	}
 	/* Clear before draining: a post that lands after the drain sees
 	 * false and writes the eventfd again, so no message is stranded. */
 	atomic_store(&loop->wake_pending, false);
@@ -138,16 +149,43 @@ struct rt_loop *rt_loop_create(const struct rt_loop_opts *opts, int *err)
 	loop->on_idle = o.on_idle;
 	loop->idle_ctx = o.idle_ctx;
 	loop->trimmed_at = rt_clock_now();
-	int r = ring_init(loop, o.entries);
-	if (r < 0) {
+	enum rt_backend b = o.backend;
+	if (b == RT_BACKEND_AUTO) {
+		const char *env = getenv("RINGCACHE_IO_BACKEND");
+		if (env && !strcmp(env, "epoll"))
+			b = RT_BACKEND_EPOLL;
+		else if (env && !strcmp(env, "io_uring"))
+			b = RT_BACKEND_IO_URING;
+	}
+	if (o.uring_err)
+		*o.uring_err = 0;
+	int r = -ENOSYS;
+	if (b != RT_BACKEND_EPOLL) {
+		r = ring_init(loop, o.entries);
+		if (r < 0 && b == RT_BACKEND_AUTO && (r == -ENOSYS || r == -EPERM)) {
+			if (o.uring_err)
+				*o.uring_err = r;
+			b = RT_BACKEND_EPOLL; /* refused, not broken: the fallback */
+		} else if (r < 0) {
+			free(loop);
+			*err = r;
+			return NULL;
+		}
+	}
+	if (b == RT_BACKEND_EPOLL && (r = rt_ep_init(loop)) < 0) {
 		free(loop);
 		*err = r;
 		return NULL;
 	}
-	loop->efd = eventfd(0, EFD_CLOEXEC);
+	/* Non-blocking on epoll: its read follows readiness, and a wake-up
+	 * that another took must not block the loop. */
+	loop->efd = eventfd(0, EFD_CLOEXEC | (loop->ep ? EFD_NONBLOCK : 0));
 	if (loop->efd < 0) {
 		*err = -errno;
-		io_uring_queue_exit(&loop->ring);
+		if (loop->ep)
+			rt_ep_fini(loop);
+		else
+			io_uring_queue_exit(&loop->ring);
 		free(loop);
 		return NULL;
 	}
@@ -194,8 +232,46 @@ void rt_loop_stop(struct rt_loop *loop)
 	}
 }
 
+const char *rt_loop_backend(const struct rt_loop *loop)
+{
+	return loop->ep ? "epoll" : "io_uring";
+}
+
+void rt_uring_explain(int err, char *out, size_t cap)
+{
+	int disabled = -1;
+	FILE *f = fopen("/proc/sys/kernel/io_uring_disabled", "re");
+	if (f) {
+		if (fscanf(f, "%d", &disabled) != 1)
+			disabled = -1;
+		fclose(f);
+	}
+	if (disabled == 2)
+		snprintf(
+		    out, cap,
+		    "io_uring_setup: %s: io_uring is disabled by the kernel.io_uring_disabled=2 "
+		    "sysctl; set it to 0, or use io.backend: epoll",
+		    strerror(-err));
+	else if (disabled == 1 && err == -EPERM)
+		snprintf(out, cap,
+			 "io_uring_setup: %s: kernel.io_uring_disabled=1 allows io_uring only to "
+			 "the group in kernel.io_uring_group; add the user to it, or use "
+			 "io.backend: epoll",
+			 strerror(-err));
+	else if (err == -EPERM || err == -ENOSYS)
+		snprintf(out, cap,
+			 "io_uring_setup: %s: most likely a seccomp profile that does not allow "
+			 "io_uring (Docker 25+, containerd 2, Kubernetes RuntimeDefault; podman "
+			 "answers ENOSYS)%s; run with the shipped docker/seccomp.json, or use "
+			 "io.backend: epoll",
+			 strerror(-err), err == -ENOSYS ? ", or a kernel without io_uring" : "");
+	else
+		snprintf(out, cap, "io_uring_setup: %s", strerror(-err));
+}
+
 struct io_uring_sqe *rt_sqe_get(struct rt_loop *loop, unsigned need)
 {
+	assert(!loop->ep); /* the epoll backend has no ring */
 	for (;;) {
 		if (io_uring_sq_space_left(&loop->ring) >= need) {
 			struct io_uring_sqe *sqe = io_uring_get_sqe(&loop->ring);
@@ -209,6 +285,10 @@ struct io_uring_sqe *rt_sqe_get(struct rt_loop *loop, unsigned need)
 
 void rt_op_cancel(struct rt_loop *loop, struct rt_op *op)
 {
+	if (loop->ep) {
+		rt_ep_cancel(loop, op);
+		return;
+	}
 	struct io_uring_sqe *sqe = rt_sqe_get(loop, 1);
 	io_uring_prep_cancel64(sqe, (__u64)(uintptr_t)op, 0);
 	io_uring_sqe_set_data(sqe, NULL);
@@ -386,6 +466,22 @@ int rt_loop_run(struct rt_loop *loop)
 			loop->lag_cycles = loop->max_run_cycles = loop->published_run_cycles = 0;
 		if (atomic_load(&loop->stop) && loop->ntasks == 0 && loop->nwatches == 0)
 			break;
+		if (loop->ep) {
+			/* The same rhythm on epoll: with tasks ready, look for
+			 * events every few rounds (queued completions are
+			 * dispatched every round, they cost no syscall). */
+			if (loop->runq_head || loop->local_pending) {
+				if (++idle_rounds >= 8 || rt_ep_pending(loop)) {
+					rt_ep_poll(loop, 0);
+					idle_rounds = 0;
+				}
+			} else {
+				uint64_t wait_ns = idle_trim(loop);
+				rt_ep_poll(loop, wait_ns ? wait_ns : RT_NEVER);
+				idle_rounds = 0;
+			}
+			continue;
+		}
 		if (loop->runq_head || loop->local_pending) {
 			/* Tasks are ready: enter the kernel only to submit, or
 			 * every few rounds to collect completions, since each
@@ -421,6 +517,11 @@ void rt_loop_destroy(struct rt_loop **loopp)
 	CHECK_OBJ_NOTNULL(loop, RT_LOOP_MAGIC);
 	assert(loop->ntasks == 0);
 	loop->closing = true;
+	if (loop->ep) {
+		inbox_drain(loop);
+		rt_ep_fini(loop);
+		goto freed_backend;
+	}
 	/* Internal ops own heap records: cancel them all and wait for their
 	 * CQEs so that nothing is freed while the kernel still holds it. */
 	struct io_uring_sqe *sqe = rt_sqe_get(loop, 1);
@@ -433,6 +534,7 @@ void rt_loop_destroy(struct rt_loop **loopp)
 	}
 	inbox_drain(loop);
 	io_uring_queue_exit(&loop->ring);
+freed_backend:
 	close(loop->efd);
 	while (loop->free_tasks) {
 		struct rt_task *t = loop->free_tasks;

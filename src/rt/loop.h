@@ -1,6 +1,7 @@
 /*
- * loop.h - one event loop per thread: an io_uring, a run queue of tasks and
- * an inbox for messages from other threads.
+ * loop.h - one event loop per thread: an io_uring (or epoll, where io_uring
+ * is refused), a run queue of tasks and an inbox for messages from other
+ * threads.
  *
  * A loop is created on the thread that will run it (the ring is set up
  * SINGLE_ISSUER: only that thread may submit). rt_loop_run() runs tasks until
@@ -28,6 +29,17 @@ struct rt_loop;
  */
 typedef void (*rt_slow_task_fn)(int loop_id, const char *task_name, uint64_t ran_ns);
 
+/*
+ * The I/O backend of a loop. AUTO takes io_uring, and epoll when
+ * io_uring_setup is refused with ENOSYS or EPERM (a seccomp profile:
+ * Docker 25+, containerd 2, Kubernetes RuntimeDefault; the
+ * kernel.io_uring_disabled sysctl; a kernel without io_uring). With
+ * AUTO, the environment variable RINGCACHE_IO_BACKEND=epoll|io_uring
+ * picks one instead (so test suites run on either); an explicit choice
+ * is never overridden.
+ */
+enum rt_backend { RT_BACKEND_AUTO, RT_BACKEND_IO_URING, RT_BACKEND_EPOLL };
+
 struct rt_loop_opts {
 	unsigned entries;	      /* SQ size; 0 = default 4096 (CQ: 4x) */
 	size_t stack_size;	      /* per task; 0 = default 64 KiB */
@@ -39,6 +51,10 @@ struct rt_loop_opts {
 	 * layers give back memory their caches keep (see rt_loop_run). */
 	void (*on_idle)(void *ctx);
 	void *idle_ctx;
+	enum rt_backend backend;
+	/* Out, when not NULL: the io_uring_setup error (negative errno) that
+	 * made an AUTO loop fall back to epoll, 0 when it did not. */
+	int *uring_err;
 };
 
 struct rt_loop_stats {
@@ -62,6 +78,16 @@ int rt_loop_run(struct rt_loop *loop);
 /* Ask the loop to return once its tasks are done; thread-safe. Does not
  * cancel tasks: whoever owns them decides how they end. */
 void rt_loop_stop(struct rt_loop *loop);
+
+/* "io_uring" or "epoll": what LOOP runs on. */
+const char *rt_loop_backend(const struct rt_loop *loop);
+
+/*
+ * Why io_uring_setup may have answered ERR (a negative errno), and what
+ * to do: one line for logs ("blocked by a seccomp profile (...) or
+ * disabled by kernel.io_uring_disabled=2; ..."). Reads the sysctl.
+ */
+void rt_uring_explain(int err, char *out, size_t cap);
 
 /* Destroy a loop that has returned from rt_loop_run(); NULLs *loopp. */
 void rt_loop_destroy(struct rt_loop **loopp);

@@ -43,7 +43,7 @@ TestSuite(config_table, .fini = harness_fini, .timeout = 60);
 #define TOP_KEYS                                                                                   \
 	"listen, threads, cache, backends, compression, admin, timeouts, limits, log, "            \
 	"trusted_proxies, underscores_in_headers, routes, request_headers, response_headers, "     \
-	"error_pages, forwarded, resolver"
+	"error_pages, forwarded, resolver, io"
 #define BACKEND_KEYS                                                                               \
 	"name, servers, balance, pool_size, connect_timeout, first_byte_timeout, "                 \
 	"between_bytes_timeout, retries, health_check, error_pages, proxy_protocol, max_fails, "   \
@@ -1045,6 +1045,18 @@ static const struct bad_row log_rows[] = {
 	  "  level: info\n"
 	  "  level: warn\n",
      {"7:3: duplicate key 'level' in log (first given at line 6)"}},
+    {"io_backend_unknown",
+     BASE "io:\n"
+	  "  backend: kqueue\n",
+     {"6:12: io.backend: unknown backend 'kqueue'; expected auto, io_uring or epoll"}},
+    {"io_backend_list",
+     BASE "io:\n"
+	  "  backend: [epoll]\n",
+     {"6:12: io.backend: expected an I/O backend, got a list"}},
+    {"io_unknown_key",
+     BASE "io:\n"
+	  "  backends: epoll\n",
+     {"6:3: unknown key 'backends' in io; expected one of: backend"}},
     {"log_level_unknown",
      BASE "log:\n"
 	  "  level: verbose\n",

@@ -402,7 +402,7 @@ Test(config_errors, unknown_top_level_key)
 			 "t.yaml:5:1: unknown key 'listn' at top level; expected one of: listen, "
 			 "threads, cache, backends, compression, admin, timeouts, limits, log, "
 			 "trusted_proxies, underscores_in_headers, routes, request_headers, "
-			 "response_headers, error_pages, forwarded, resolver");
+			 "response_headers, error_pages, forwarded, resolver, io");
 }
 
 Test(config_errors, unknown_keys_other_sections)
@@ -764,7 +764,7 @@ Test(config_errors, many_errors_reported_together)
 	    "t.yaml:3:1: unknown key 'bogus' at top level; expected one of: listen, threads, "
 	    "cache, backends, compression, admin, timeouts, limits, log, trusted_proxies, "
 	    "underscores_in_headers, routes, request_headers, response_headers, error_pages, "
-	    "forwarded, resolver",
+	    "forwarded, resolver, io",
 	    "t.yaml:1:10: listen[0]: invalid address '127.0.0.1': missing port (expected "
 	    "HOST:PORT)",
 	    "t.yaml:2:10: threads: 'zero' is not a whole number or \"auto\"",
@@ -883,7 +883,7 @@ Test(config_file, load_from_file)
 		 "%s:506:1: unknown key 'bad' at top level; expected one of: listen, threads, "
 		 "cache, backends, compression, admin, timeouts, limits, log, trusted_proxies, "
 		 "underscores_in_headers, routes, request_headers, response_headers, error_pages, "
-		 "forwarded, resolver",
+		 "forwarded, resolver, io",
 		 path);
 	cr_assert_str_eq(e.lines[0], want);
 	config_errors_clear(&e);

@@ -56,7 +56,7 @@ static struct config *load(const char *yaml)
 /* The restart-only keys are the ones README.md and the reload log name. */
 Test(config_restart, the_table_marks_these_keys)
 {
-	static const char *const want[] = {"threads",		"compression.workers",
+	static const char *const want[] = {"threads",		"io.backend", "compression.workers",
 					   "compression.queue", "compression.bench_on_loop",
 					   "log.access",	"log.access_format"};
 	size_t n = 0;

@@ -487,3 +487,55 @@ Test(rt_watchdog, slow_task_is_reported_once_and_counted)
 	rt_loop_stats_read(loop, &slow, &run, &lag, true);
 	cr_assert_eq(slow, 2, "the counter is not reset by reads");
 }
+
+/* --- the backend chosen ----------------------------------------------------- */
+
+static void make_loop_with(enum rt_backend b, const char *env, const char *want)
+{
+	if (env)
+		setenv("RINGCACHE_IO_BACKEND", env, 1);
+	else
+		unsetenv("RINGCACHE_IO_BACKEND");
+	int err = 0, uring_err = 7;
+	struct rt_loop_opts o = {.backend = b, .uring_err = &uring_err};
+	struct rt_loop *l = rt_loop_create(&o, &err);
+	cr_assert_not_null(l, "rt_loop_create(%d, env %s): %d", b, env ? env : "-", err);
+	cr_assert_str_eq(rt_loop_backend(l), want, "backend %d, env %s", b, env ? env : "-");
+	cr_assert_eq(uring_err, 0, "no fallback happened");
+	rt_loop_destroy(&l);
+}
+
+Test(rt_backend, chosen_by_the_option_and_by_the_environment_only_for_auto)
+{
+	make_loop_with(RT_BACKEND_EPOLL, NULL, "epoll");
+	make_loop_with(RT_BACKEND_IO_URING, NULL, "io_uring");
+	make_loop_with(RT_BACKEND_AUTO, NULL, "io_uring");
+	make_loop_with(RT_BACKEND_AUTO, "epoll", "epoll");
+	make_loop_with(RT_BACKEND_AUTO, "io_uring", "io_uring");
+	/* An explicit choice wins over the environment. */
+	make_loop_with(RT_BACKEND_IO_URING, "epoll", "io_uring");
+	make_loop_with(RT_BACKEND_EPOLL, "io_uring", "epoll");
+}
+
+Test(rt_backend, the_explanation_names_the_cause_and_the_fix)
+{
+	char buf[512];
+	rt_uring_explain(-EPERM, buf, sizeof(buf));
+	cr_assert(strstr(buf, "io_uring_setup: Operation not permitted"), "%s", buf);
+	cr_assert(strstr(buf, "io.backend: epoll"), "%s", buf);
+	rt_uring_explain(-ENOSYS, buf, sizeof(buf));
+	cr_assert(strstr(buf, "Function not implemented"), "%s", buf);
+	cr_assert(strstr(buf, "seccomp") || strstr(buf, "io_uring_disabled"), "%s", buf);
+	/* An error that is no refusal is just said (unless the sysctl, which
+	 * the explanation reads, disables io_uring on this machine). */
+	FILE *f = fopen("/proc/sys/kernel/io_uring_disabled", "r");
+	int disabled = 0;
+	if (f) {
+		if (fscanf(f, "%d", &disabled) != 1)
+			disabled = 0;
+		fclose(f);
+	}
+	rt_uring_explain(-ENOMEM, buf, sizeof(buf));
+	if (disabled != 2)
+		cr_assert_str_eq(buf, "io_uring_setup: Cannot allocate memory");
+}

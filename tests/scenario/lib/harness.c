@@ -578,6 +578,11 @@ void start_origin_at(struct proc *o, const char *ip, int port)
 
 void start_ringcache(struct proc *d, const char *yaml)
 {
+	start_ringcache_under(d, yaml, NULL);
+}
+
+void start_ringcache_under(struct proc *d, const char *yaml, const char *const *wrapper)
+{
 	static int n;
 	int port = d->port;
 	cr_assert(port > 0, "start_ringcache: set d->port to the YAML's listen port");
@@ -590,7 +595,14 @@ void start_ringcache(struct proc *d, const char *yaml)
 	write_test_file(cfg_name, yaml, d->cfg_path, sizeof(d->cfg_path));
 	cr_assert(access(RINGCACHE_BIN, X_OK) == 0, "daemon binary %s: %s", RINGCACHE_BIN,
 		  strerror(errno));
-	char *argv[] = {(char *)RINGCACHE_BIN, (char *)"-c", d->cfg_path, NULL};
+	char *argv[16];
+	size_t k = 0;
+	for (; wrapper && wrapper[k] && k < 12; k++)
+		argv[k] = (char *)wrapper[k];
+	argv[k++] = (char *)RINGCACHE_BIN;
+	argv[k++] = (char *)"-c";
+	argv[k++] = d->cfg_path;
+	argv[k] = NULL;
 	d->pid = spawn(argv, d->log_path, d->log_path);
 	for (int i = 0; i < MAX_PROCS; i++) {
 		if (!g_daemons[i].pid) {

@@ -74,6 +74,9 @@ void start_origin_at(struct proc *o, const char *ip, int port);
  * accepts. Fails the test, with the daemon's log, if it exits or never listens.
  */
 void start_ringcache(struct proc *d, const char *yaml);
+/* The same, run as WRAPPER[0] WRAPPER[1].. RINGCACHE_BIN -c FILE (NULL
+ * ends WRAPPER; at most 12 words), e.g. under tests/tools/noiouring. */
+void start_ringcache_under(struct proc *d, const char *yaml, const char *const *wrapper);
 
 /* SIGTERM, wait up to 3 s, then SIGKILL. Returns the wait status, -1 if not running. */
 int stop_proc(struct proc *p);
