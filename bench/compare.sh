@@ -12,8 +12,9 @@ usage: bench/compare.sh [options]
   --quick            smoke test: 1 round of 3 s runs, 2,000 idle connections
   --rounds N         rounds of the whole test list (default 3)
   --duration S       seconds per wrk run (default 8)
-  --only LIST        servers to run, comma-separated: ringcache,varnish,nginx
-                     (default: all three)
+  --only LIST        servers to run, comma-separated: ringcache,varnish,nginx,
+                     rcepoll (ringcache on its epoll backend, io.backend: epoll)
+                     (default: ringcache,varnish,nginx)
   --idle-conns N     idle keep-alive connections for the memory test (default 10000;
                      0 skips that test)
   --tests LIST       only these tests, comma-separated, of: 1k@10 1k@100 1k@1000
@@ -21,7 +22,8 @@ usage: bench/compare.sh [options]
   --build-dir DIR    where ringcache and ringcache-origin are (default build/);
                      built (Release) if ringcache is missing
   --out DIR          results directory (default bench/results)
-  --port-base P      ports P (origin), P+1 (varnish), P+2 (nginx), P+3 (ringcache)
+  --port-base P      ports P (origin), P+1 (varnish), P+2 (nginx), P+3 (ringcache),
+                     P+4 (rcepoll)
                      (default 28100)
   --no-install       do not apt-get install missing packages
   -h, --help         this text
@@ -74,15 +76,15 @@ fi
 [[ $DURATION =~ ^[1-9][0-9]*$ ]] || { echo "compare.sh: bad --duration" >&2; exit 2; }
 [[ $IDLE_CONNS =~ ^[0-9]+$ ]] || { echo "compare.sh: bad --idle-conns" >&2; exit 2; }
 SERVERS=()
-for s in varnish nginx ringcache; do
+for s in varnish nginx ringcache rcepoll; do
 	[[ ,$ONLY, == *,$s,* ]] && SERVERS+=("$s")
 done
 for s in ${ONLY//,/ }; do
-	case $s in ringcache | varnish | nginx) ;; *) echo "compare.sh: unknown server '$s'" >&2; exit 2 ;; esac
+	case $s in ringcache | varnish | nginx | rcepoll) ;; *) echo "compare.sh: unknown server '$s'" >&2; exit 2 ;; esac
 done
 ((${#SERVERS[@]})) || { echo "compare.sh: --only names no server" >&2; exit 2; }
 
-declare -A PORT=([origin]=$PORT_BASE [varnish]=$((PORT_BASE + 1)) [nginx]=$((PORT_BASE + 2)) [ringcache]=$((PORT_BASE + 3)))
+declare -A PORT=([origin]=$PORT_BASE [varnish]=$((PORT_BASE + 1)) [nginx]=$((PORT_BASE + 2)) [ringcache]=$((PORT_BASE + 3)) [rcepoll]=$((PORT_BASE + 4)))
 declare -A PID=()
 
 log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
@@ -302,10 +304,15 @@ EOF
 	wait_port nginx "${PORT[nginx]}"
 }
 
+# start_ringcache [NAME BACKEND]: ringcache, or the same build on another
+# I/O backend under another name (rcepoll: io.backend: epoll).
 start_ringcache() {
-	cat >"$CONF_OUT/ringcache.yaml" <<EOF
-listen: ["127.0.0.1:${PORT[ringcache]}"]
+	local name=${1:-ringcache} backend=${2:-auto}
+	cat >"$CONF_OUT/$name.yaml" <<EOF
+listen: ["127.0.0.1:${PORT[$name]}"]
 threads: 2
+io:
+  backend: $backend
 backends:
   - name: origin
     servers: ["127.0.0.1:${PORT[origin]}"]
@@ -318,10 +325,12 @@ limits:
 log:
   level: warn
 EOF
-	"$TMP/ringcache" -c "$CONF_OUT/ringcache.yaml" </dev/null >"$TMP/ringcache.log" 2>&1 &
-	PID[ringcache]=$!
-	wait_port ringcache "${PORT[ringcache]}"
+	"$TMP/ringcache" -c "$CONF_OUT/$name.yaml" </dev/null >"$TMP/$name.log" 2>&1 &
+	PID[$name]=$!
+	wait_port "$name" "${PORT[$name]}"
 }
+
+start_rcepoll() { start_ringcache rcepoll epoll; }
 
 # ---------------------------------------------------------------- probes
 # tree_pids ROOT: ROOT and its descendants (nginx workers, varnishd's child).

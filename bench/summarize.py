@@ -17,8 +17,9 @@ import statistics
 import subprocess
 import sys
 
-ORDER = ["varnish", "nginx", "ringcache"]
-TITLE = {"varnish": "Varnish", "nginx": "nginx", "ringcache": "ringcache"}
+ORDER = ["varnish", "nginx", "ringcache", "rcepoll"]
+TITLE = {"varnish": "Varnish", "nginx": "nginx", "ringcache": "ringcache",
+         "rcepoll": "ringcache (epoll)"}
 KIND_TITLE = {"1k": "1 KiB hit", "64k": "64 KiB hit", "1m": "1 MiB hit",
               "mix": "90/10 hit/miss mix (1 KiB)"}
 
@@ -175,7 +176,7 @@ def test_label(t):
 
 def metric_table(lines, tests, summ, servers, key, fmt, with_spread=False):
     cols = [TITLE[s] for s in servers]
-    ratios = [s for s in ("varnish", "nginx") if s in servers and "ringcache" in servers]
+    ratios = [s for s in ("varnish", "nginx", "rcepoll") if s in servers and "ringcache" in servers]
     hdr = ["test"] + cols + [f"ringcache/{TITLE[s]}" for s in ratios]
     lines.append("| " + " | ".join(hdr) + " |")
     lines.append("| --- | " + " | ".join("---:" for _ in hdr[1:]) + " |")
