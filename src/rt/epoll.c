@@ -39,7 +39,6 @@
 
 struct ep_fd {
 	struct rt_op *in, *out; /* at most one reader and one writer, as on a ring */
-	uint32_t armed;		/* events the kernel reports next (0 after a oneshot fired) */
 	bool added;		/* in the epoll set, as far as we know */
 };
 
@@ -120,14 +119,20 @@ static struct ep_fd *fd_get(struct rt_ep *ep, int fd)
 	return &ep->fds[fd];
 }
 
-/* Tell the kernel what FD's waiters need; 0 or -errno. A descriptor a
- * plain close() took out of the set (the number reused since) is added
- * again: the table cannot see such closes, the kernel's answer can. */
+/*
+ * Tell the kernel what FD's waiters need; 0 or -errno. Every time: what
+ * the kernel holds for a descriptor number cannot be known from here,
+ * since a plain close() (a listener the main thread closed after a
+ * reload, a socket closed outside rt_close) takes the file out of the
+ * set and the number comes back as another file. So the answer decides:
+ * a number the set does not have (ENOENT) is added, one it has (EEXIST)
+ * modified. A oneshot that fired needs this call anyway.
+ */
 static int fd_arm(struct rt_ep *ep, int fd)
 {
 	struct ep_fd *f = &ep->fds[fd];
 	uint32_t want = (f->in ? EPOLLIN | EPOLLRDHUP : 0) | (f->out ? EPOLLOUT : 0);
-	if (!want || want == f->armed)
+	if (!want)
 		return 0;
 	struct epoll_event ev = {.events = want | EPOLLONESHOT, .data.fd = fd};
 	int r = epoll_ctl(ep->epfd, f->added ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, fd, &ev);
@@ -136,7 +141,6 @@ static int fd_arm(struct rt_ep *ep, int fd)
 	if (r < 0)
 		return -errno;
 	f->added = true;
-	f->armed = want;
 	return 0;
 }
 
@@ -296,8 +300,7 @@ static void on_event(struct rt_ep *ep, int fd, uint32_t e)
 {
 	if (fd < 0 || (size_t)fd >= ep->nfds)
 		return;
-	struct ep_fd *f = &ep->fds[fd];
-	f->armed = 0; /* oneshot: disabled until armed again */
+	struct ep_fd *f = &ep->fds[fd]; /* oneshot: disabled until armed again */
 	if (f->in && (e & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))) {
 		struct rt_op *op = f->in;
 		fd_wait_drop(ep, op);

@@ -539,3 +539,53 @@ Test(rt_backend, the_explanation_names_the_cause_and_the_fix)
 	if (disabled != 2)
 		cr_assert_str_eq(buf, "io_uring_setup: Cannot allocate memory");
 }
+
+/* --- epoll: a descriptor number closed behind the loop's back ------------- */
+
+static void write_later(void *arg)
+{
+	rt_sleep_until(rt_deadline_in(50 * RT_MS));
+	cr_assert_eq(write(*(int *)arg, "x", 1), 1);
+}
+
+static void reused_number(void *arg)
+{
+	(void)arg;
+	int a[2], b[2];
+	cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, a), 0);
+	char c;
+	/* A recv that waits and is given up: the loop armed a[0]. */
+	cr_assert_eq(rt_recv(a[0], &c, 1, 0, rt_deadline_in(20 * RT_MS)), -ETIMEDOUT);
+	/* Closed without rt_close, as the main thread closes a listener of a
+	 * reload; the number comes back as another socket. */
+	int n = a[0];
+	close(a[0]);
+	close(a[1]);
+	cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, b), 0);
+	cr_assert(b[0] == n || b[1] == n, "the number was not reused (%d: %d %d)", n, b[0], b[1]);
+	int r = b[0] == n ? b[0] : b[1];
+	static int w;
+	w = b[0] == n ? b[1] : b[0];
+	/* The byte comes while the recv waits: the loop must have asked the
+	 * kernel for the new file, the set having lost the old one. */
+	cr_assert(rt_task_spawn_detached(write_later, &w, "writer") == 0);
+	cr_assert_eq(rt_recv(r, &c, 1, 0, rt_deadline_in(2 * RT_SEC)), 1);
+	cr_assert_eq(c, 'x');
+	char more;
+	cr_assert_eq(rt_recv(r, &more, 1, 0, rt_deadline_in(20 * RT_MS)), -ETIMEDOUT);
+	cr_assert_eq(write(w, "y", 1), 1);
+	cr_assert_eq(rt_recv(r, &more, 1, 0, rt_deadline_in(2 * RT_SEC)), 1);
+	close(b[0]);
+	close(b[1]);
+}
+
+Test(rt_backend, epoll_rearms_a_number_closed_outside_rt_close)
+{
+	unsetenv("RINGCACHE_IO_BACKEND");
+	int err = 0;
+	struct rt_loop_opts o = {.backend = RT_BACKEND_EPOLL};
+	loop = rt_loop_create(&o, &err);
+	cr_assert_not_null(loop, "%d", err);
+	run_main(reused_number, NULL);
+	rt_loop_destroy(&loop);
+}
