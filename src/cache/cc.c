@@ -8,6 +8,7 @@
  */
 #include "cache/cc.h"
 
+#include <errno.h>
 #include <string.h>
 
 /* RFC 9111 1.2.2: larger delta-seconds are taken as 2^31. */
@@ -349,34 +350,22 @@ bool cc_pragma_no_cache(const char *value, size_t len)
 	return false;
 }
 
-bool cc_parse_age(const char *v, size_t len, int64_t *out)
+int cc_parse_age(const char *v, size_t len, int64_t *out)
 {
 	size_t p = 0;
-	bool have = false;
-	int64_t first = 0;
-	for (;;) {
-		while (p < len && (is_ows(v[p]) || v[p] == ','))
-			p++;
-		if (p >= len)
-			break;
-		size_t st = p;
-		while (p < len && is_digit(v[p]))
-			p++;
-		int64_t n;
-		if (!parse_delta(v + st, p - st, &n))
-			return false;
-		while (p < len && is_ows(v[p]))
-			p++;
-		if (p < len && v[p] != ',')
-			return false;
-		if (!have) {
-			first = n;
-			have = true;
-		} else if (n == first) {
-			return false; /* see cc.h: a repeated value is invalid */
-		}
-	}
-	if (have)
-		*out = first;
-	return have;
+	while (p < len && (is_ows(v[p]) || v[p] == ','))
+		p++; /* empty list elements do not count (RFC 9110 5.6.1) */
+	if (p >= len)
+		return 0;
+	size_t st = p;
+	while (p < len && v[p] != ',')
+		p++;
+	size_t end = p;
+	while (end > st && is_ows(v[end - 1]))
+		end--;
+	int64_t n;
+	if (!parse_delta(v + st, end - st, &n))
+		return -EINVAL;
+	*out = n; /* the rest of the list is discarded (RFC 9111 5.1) */
+	return 1;
 }

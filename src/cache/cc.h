@@ -107,17 +107,14 @@ void cc_parse(struct cache_control *cc, const char *value, size_t len);
 /* True if NAME (any case) is in the list. */
 bool cc_names_has(const struct cc_names *l, const char *name, size_t len);
 
-/* Age field line value as delta-seconds into *OUT; false when invalid
- * (non-digits, sign, decimals, parameters, empty). A list value uses its
- * first member (RFC 9111 5.1), except that a list repeating that first
- * value ("0, 0", "3600, 3600") is invalid: http-cache-tests 0.4.5 requires
- * those to be stale (age-parse-dup-0, -dup-old) while "0,7200" must use 0
- * (age-parse-prefix). Values above 2^31 are taken as 2^31.
- *
- * RFC 9111 5.1 says a cache SHOULD ignore an invalid Age, but the suite's
- * required age-parse tests expect a response with an invalid Age, or with
- * more than one Age field line, to be treated as stale: the caller decides. */
-bool cc_parse_age(const char *v, size_t len, int64_t *out);
+/* The first member of one Age field line's value V[0..LEN) (RFC 9111 5.1:
+ * a list-based Age uses the first member, the rest is discarded) as
+ * delta-seconds into *OUT, saturated at 2^31 (RFC 9111 1.2.2). Returns 1
+ * with *OUT set; 0 when the line has no member (empty, OWS or commas only),
+ * so the caller looks at the next field line; -EINVAL when the first member
+ * is not a non-negative integer ("abc", "-5", "1.5", "10abc"), which the
+ * caller ignores (RFC 9111 5.1: a cache SHOULD ignore an invalid Age). */
+int cc_parse_age(const char *v, size_t len, int64_t *out);
 
 /* Pragma: no-cache (RFC 9111 5.4, only meaningful in requests without
  * Cache-Control). Returns true if VALUE contains the no-cache token. */

@@ -122,17 +122,17 @@ void policy_meta_from_response(const struct hmsg *m, int64_t request_ms, int64_t
 		rm->expires = rm->date - 1; /* invalid Expires means already expired (5.3) */
 	rm->last_modified = date_field(m, "last-modified", response_time, &present);
 
-	/* An Age we cannot trust (unparsable, or sent twice) makes the
-	 * response stale rather than possibly too fresh: treat it as the
-	 * largest delta-seconds value (RFC 9111 1.2.2). */
-	const struct hfield *age = hmsg_field(m, "age", 0);
-	int64_t a;
-	if (age) {
-		if (!hmsg_field(m, "age", 1) &&
-		    cc_parse_age(hmsg_ptr(m, age->value), age->value.len, &a))
+	/* Age is a list spread over any number of field lines: the first
+	 * member counts and an invalid one is ignored (RFC 9111 5.1), so the
+	 * response is fresh or stale by its other fields, not "very old". */
+	const struct hfield *age;
+	for (unsigned i = 0; (age = hmsg_field(m, "age", i)) != NULL; i++) {
+		int64_t a;
+		int r = cc_parse_age(hmsg_ptr(m, age->value), age->value.len, &a);
+		if (r == 1)
 			rm->age = a;
-		else
-			rm->age = 2147483648LL;
+		if (r != 0)
+			break;
 	}
 	rm->has_etag = hmsg_field(m, "etag", 0) != NULL;
 	rm->set_cookie = hmsg_field(m, "set-cookie", 0) != NULL;

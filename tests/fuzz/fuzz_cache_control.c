@@ -15,6 +15,7 @@
  * built from the same lines, parsed with hmsg and handed to policy_*; the
  * raw block itself is searched with hdrs_find.
  */
+#include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -104,9 +105,24 @@ static void raw_value(const char *v, size_t len)
 	FZ_CHECK(cc_equal(&a, &b));
 	free(padded);
 
-	int64_t age;
-	if (cc_parse_age(v, len, &age))
+	int64_t age = -1;
+	int r = cc_parse_age(v, len, &age);
+	FZ_CHECK(r == 1 || r == 0 || r == -EINVAL);
+	if (r == 1)
 		FZ_CHECK(age >= 0 && age <= DELTA_MAX);
+	else
+		FZ_CHECK(age == -1);
+	/* Only the first member counts: a member added after it changes
+	 * nothing (RFC 9111 5.1). */
+	char *more = malloc(len + 4);
+	FZ_CHECK(more);
+	memcpy(more, v, len);
+	memcpy(more + len, ",999", 4);
+	int64_t age2 = -1;
+	int r2 = cc_parse_age(more, len + 4, &age2);
+	if (r != 0)
+		FZ_CHECK(r2 == r && age2 == age);
+	free(more);
 	(void)cc_pragma_no_cache(v, len);
 }
 

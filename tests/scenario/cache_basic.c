@@ -94,6 +94,53 @@ Test(cache_basic, max_age_response_is_stored_and_hit)
 	harness_end();
 }
 
+/* RFC 9111 5.1: an invalid Age from the origin is ignored, so max-age=60
+ * alone makes the stored response fresh; an Age too large to represent
+ * (2^31, 1.2.2) makes it stale, and the next GET goes to the origin. */
+Test(cache_basic, origin_age_invalid_is_ignored_huge_is_stale)
+{
+	struct proc o, d;
+	struct conn c;
+	struct response r;
+	start_pair(&o, &d);
+	conn_open(&c, d.port);
+	static const struct {
+		const char *path;
+		bool fresh;
+	} t[] = {
+	    {"/age1?cc=max-age=60&size=10&hdr=Age:abc", true},
+	    {"/age2?cc=max-age=60&size=10&hdr=Age:-5", true},
+	    {"/age3?cc=max-age=60&size=10&hdr=Age:10&hdr=Age:100", true},
+	    {"/age4?cc=max-age=60&size=10&hdr=Age:2147483648", false},
+	};
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		http_req(&c, "GET", t[i].path, NULL, &r);
+		expect_pattern(&r, 10);
+		expect_stored_miss(&r, t[i].path);
+		response_free(&r);
+
+		http_req(&c, "GET", t[i].path, NULL, &r);
+		expect_pattern(&r, 10);
+		if (t[i].fresh) {
+			expect_fresh_hit(&r, t[i].path);
+			long age = atol(hdr(&r, "Age"));
+			cr_assert(age >= 0 && age < 60, "%s: Age %ld on a fresh hit: %s", t[i].path,
+				  age, r.raw_head);
+			cr_assert_eq(origin_requests(o.port, t[i].path), 1, "%s", t[i].path);
+		} else {
+			cr_assert(!cache_status_has(&r, "hit") ||
+				      strstr(cache_status(&r), "detail=") != NULL,
+				  "%s: served as a fresh hit: Cache-Status: %s", t[i].path,
+				  cache_status(&r));
+			cr_assert_eq(origin_requests(o.port, t[i].path), 2,
+				     "%s: the stale copy was not refetched", t[i].path);
+		}
+		response_free(&r);
+	}
+	conn_close(&c);
+	harness_end();
+}
+
 Test(cache_basic, head_is_answered_from_the_stored_get)
 {
 	struct proc o, d;

@@ -2,6 +2,7 @@
  * field-name lists, Pragma and Age. Cases are tables of field lines and the
  * expected parse, written as a canonical dump of struct cache_control. */
 #include <criterion/criterion.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -364,59 +365,68 @@ Test(cache_cc, pragma)
 
 struct age_case {
 	const char *v;
-	int64_t want; /* -1: invalid */
+	int want;    /* cc_parse_age's result */
+	int64_t age; /* *out when want is 1 */
 };
 
 Test(cache_cc, age)
 {
 	static const struct age_case t[] = {
-	    {"0", 0},
-	    {"7200", 7200},
-	    {" \t60 ", 60},
-	    {"003600", 3600},
-	    {"2147483647", 2147483647},
-	    {"2147483648", 2147483648},
-	    {"99999999999", 2147483648},
-	    /* Lists: the first member (RFC 9111 5.1; suite: age-parse-prefix
-	     * wants "0,7200" fresh, age-parse-suffix "7200,0" stale). */
-	    {"0,7200", 0},
-	    {"7200,0", 7200},
-	    {"7200 , 0", 7200},
-	    {",5", 5},
-	    /* Invalid: the suite's required age-parse tests. */
-	    {"abc", -1},
-	    {"-7200", -1},
-	    {"7200.0", -1},
-	    {"7200;foo=bar", -1},
-	    {"7200;foo=111", -1},
-	    {"0, 0", -1},	/* age-parse-dup-0 */
-	    {"3600, 3600", -1}, /* age-parse-dup-old */
-	    {"0,7200,0", -1},
-	    /* Other invalid values. */
-	    {"", -1},
-	    {" ", -1},
-	    {",", -1},
-	    {"+1", -1},
-	    {"1 2", -1},
-	    {"0x10", -1},
-	    {"1,a", -1},
-	    {"1e3", -1},
-	    {"\"60\"", -1},
+	    {"0", 1, 0},
+	    {"10", 1, 10},
+	    {"7200", 1, 7200},
+	    {" 10 ", 1, 10},
+	    {" \t60 ", 1, 60},
+	    {"003600", 1, 3600},
+	    /* RFC 9111 1.2.2: too large to represent is 2^31. */
+	    {"2147483647", 1, 2147483647},
+	    {"2147483648", 1, 2147483648},
+	    {"99999999999", 1, 2147483648},
+	    {"99999999999999999999", 1, 2147483648},
+	    /* Lists: the first member, the rest discarded (RFC 9111 5.1), even
+	     * a repeated value or junk after the first member. */
+	    {"10, 20", 1, 10},
+	    {"0,7200", 1, 0},
+	    {"7200,0", 1, 7200},
+	    {"7200 , 0", 1, 7200},
+	    {"0, 0", 1, 0},
+	    {"3600, 3600", 1, 3600},
+	    {"0,7200,0", 1, 0},
+	    {"1,a", 1, 1},
+	    {",5", 1, 5},
+	    {" , ,5", 1, 5},
+	    /* No member: the caller looks at the next field line. */
+	    {"", 0, 0},
+	    {" ", 0, 0},
+	    {",", 0, 0},
+	    {" ,\t, ", 0, 0},
+	    /* A first member that is not a non-negative integer. */
+	    {"abc", -EINVAL, 0},
+	    {"-5", -EINVAL, 0},
+	    {"-7200", -EINVAL, 0},
+	    {"1.5", -EINVAL, 0},
+	    {"7200.0", -EINVAL, 0},
+	    {"10abc", -EINVAL, 0},
+	    {"7200;foo=bar", -EINVAL, 0},
+	    {"abc, 10", -EINVAL, 0},
+	    {"+1", -EINVAL, 0},
+	    {"1 2", -EINVAL, 0},
+	    {"0x10", -EINVAL, 0},
+	    {"1e3", -EINVAL, 0},
+	    {"\"60\"", -EINVAL, 0},
 	};
 	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
 		size_t l = strlen(t[i].v);
 		char *v = malloc(l ? l : 1); /* unterminated */
 		memcpy(v, t[i].v, l);
 		int64_t out = 12345;
-		bool ok = cc_parse_age(v, l, &out);
+		int r = cc_parse_age(v, l, &out);
 		free(v);
-		if (t[i].want < 0) {
-			cr_expect(!ok, "\"%s\" accepted as %lld", t[i].v, (long long)out);
-			cr_expect_eq(out, 12345, "\"%s\": *out written on failure", t[i].v);
-		} else {
-			cr_expect(ok, "\"%s\" rejected", t[i].v);
-			cr_expect_eq(out, t[i].want, "\"%s\": %lld", t[i].v, (long long)out);
-		}
+		cr_expect_eq(r, t[i].want, "\"%s\": %d, want %d", t[i].v, r, t[i].want);
+		if (t[i].want == 1)
+			cr_expect_eq(out, t[i].age, "\"%s\": %lld", t[i].v, (long long)out);
+		else
+			cr_expect_eq(out, 12345, "\"%s\": *out written", t[i].v);
 	}
 }
 
