@@ -11,6 +11,8 @@
 #include <errno.h>
 #include <string.h>
 
+#include "http/sfv.h"
+
 /* RFC 9111 1.2.2: larger delta-seconds are taken as 2^31. */
 #define DELTA_MAX 2147483648LL
 
@@ -368,4 +370,53 @@ int cc_parse_age(const char *v, size_t len, int64_t *out)
 		return -EINVAL;
 	*out = n; /* the rest of the list is discarded (RFC 9111 5.1) */
 	return 1;
+}
+
+/* One dictionary member of a CDN-Cache-Control field. Unknown keys and all
+ * parameters are ignored (RFC 9213 2.1); a known directive with a value of
+ * the wrong type makes the field invalid. */
+static int sf_member(void *arg, const struct sfv_event *e)
+{
+	struct cache_control *cc = arg;
+	if (e->kind != SFV_MEMBER)
+		return 0;
+	const struct directive *d = lookup(e->key, e->key_len);
+	if (!d)
+		return 0;
+	const struct sfv_item *v = &e->value;
+	switch (d->kind) {
+	case D_DELTA:
+		if (v->type != SFV_INTEGER || v->num < 0)
+			return -EINVAL;
+		cc->delta[d->slot] = v->num > 2147483648LL ? 2147483648LL : v->num;
+		cc->invalid &= ~(1u << d->slot);
+		return 0;
+	case D_FIELDS:
+		if (v->type == SFV_STRING) {
+			/* private="X-A, X-B": the same text Cache-Control has. */
+			cc_parse(cc, e->raw, e->raw_len);
+			return 0;
+		}
+		break;
+	case D_FLAG:
+		break;
+	}
+	if (v->type != SFV_BOOLEAN)
+		return -EINVAL;
+	if (v->num)
+		cc->flags |= d->flag;
+	else
+		cc->flags &= ~d->flag;
+	return 0;
+}
+
+bool cc_parse_sf(struct cache_control *cc, const char *value, size_t len)
+{
+	struct cache_control scratch;
+	cc_init(&scratch);
+	if (sfv_parse_dict(value, len, sf_member, &scratch) < 0)
+		return false;
+	scratch.present = true;
+	*cc = scratch;
+	return true;
 }

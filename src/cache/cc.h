@@ -9,11 +9,12 @@
  * opaque: 'ext="max-age=5"' sets nothing.
  *
  * CDN-Cache-Control is a Dictionary Structured Field (RFC 9213 2.1, RFC
- * 8941) but is parsed here with the same cc_parse(). That is acceptable
- * for the directives we act on (same names, integer or bare values); the
- * differences are that SF keys must be lower case, SF parameters (";a=b")
- * and booleans ("?0") make the directive malformed here, and a malformed
- * member invalidates only that directive instead of the whole field.
+ * 8941) and is parsed by cc_parse_sf() with http/sfv.h: keys are lower
+ * case, parameters are ignored, flags are Booleans (a bare key is true,
+ * "?0" is absent), delta directives are Integers, no-cache and private
+ * may also be a String of field names. Anything that is not a valid
+ * Dictionary, or a known directive with a value of another type, makes
+ * the whole field invalid.
  *
  * Validity rules (what http-cache-tests' cc-parse tests and RFC 9111 4.2.1
  * expect):
@@ -103,6 +104,12 @@ void cc_init(struct cache_control *cc);
 
 /* Parse one field line's value VALUE[0..LEN) into CC (accumulating). */
 void cc_parse(struct cache_control *cc, const char *value, size_t len);
+
+/* Parse a CDN-Cache-Control field value (all field lines joined with ", ")
+ * into CC (replacing it). Returns false, leaving CC untouched, when the
+ * field is not a valid Structured Field Dictionary or a known directive
+ * has a value of the wrong type (RFC 9213 2.1: then the field is ignored). */
+bool cc_parse_sf(struct cache_control *cc, const char *value, size_t len);
 
 /* True if NAME (any case) is in the list. */
 bool cc_names_has(const struct cc_names *l, const char *name, size_t len);

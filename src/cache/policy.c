@@ -5,6 +5,7 @@
 #include <strings.h>
 
 #include "http/date.h"
+#include "http/sfv.h"
 
 static void parse_cc_fields(const struct hmsg *m, const char *name, struct cache_control *cc)
 {
@@ -14,6 +15,26 @@ static void parse_cc_fields(const struct hmsg *m, const char *name, struct cache
 		if (hspan_ieq(m, f->name, name))
 			cc_parse(cc, hmsg_ptr(m, f->value), f->value.len);
 	}
+}
+
+/* CDN-Cache-Control (RFC 9213): the field lines joined with ", " (RFC 8941
+ * 4.2) and parsed as one Dictionary. Returns false when absent or invalid
+ * (a field too long for the buffer counts as invalid). */
+static bool parse_cdn_cc(const struct hmsg *m, struct cache_control *cc)
+{
+	char buf[4096];
+	size_t len = 0;
+	bool present = false;
+	cc_init(cc);
+	for (uint32_t i = 0; i < m->n_fields; i++) {
+		const struct hfield *f = &m->fields[i];
+		if (!hspan_ieq(m, f->name, "cdn-cache-control"))
+			continue;
+		present = true;
+		if (!sfv_join(buf, sizeof(buf), &len, hmsg_ptr(m, f->value), f->value.len))
+			return false;
+	}
+	return present && cc_parse_sf(cc, buf, len);
 }
 
 /* Surrogate-Control: directives addressed to a device (";target") are for
@@ -98,10 +119,10 @@ void policy_meta_from_response(const struct hmsg *m, int64_t request_ms, int64_t
 	/* RFC 9213: a cache that honours a targeted field ignores
 	 * Cache-Control when the targeted field is present and valid. */
 	struct cache_control cdn, sc;
-	parse_cc_fields(m, "cdn-cache-control", &cdn);
+	bool cdn_valid = parse_cdn_cc(m, &cdn);
 	parse_surrogate(m, &sc);
-	if (cdn.present && (cdn.flags || cdn.invalid || cdn.delta[CC_MAX_AGE] != CC_UNSET ||
-			    cdn.delta[CC_S_MAXAGE] != CC_UNSET)) {
+	if (cdn_valid && (cdn.flags || cdn.delta[CC_MAX_AGE] != CC_UNSET ||
+			  cdn.delta[CC_S_MAXAGE] != CC_UNSET)) {
 		rm->cc = cdn;
 		rm->cdn_cc = true;
 	} else if (sc.present && (sc.flags || sc.delta[CC_MAX_AGE] != CC_UNSET)) {

@@ -324,6 +324,47 @@ static long vary_get(struct conn *c, const char *ae, const char *want)
 	return n;
 }
 
+/*
+ * CDN-Cache-Control (RFC 9213): a valid one replaces Cache-Control for this
+ * cache; one that is not a valid Structured Field Dictionary (RFC 8941), or
+ * has a known directive of the wrong type, is ignored and Cache-Control
+ * applies.
+ */
+Test(cache_basic, cdn_cache_control_replaces_or_falls_back)
+{
+	struct proc o, d;
+	struct conn c;
+	struct response r;
+	static const struct {
+		const char *path;
+		bool stored;
+	} t[] = {
+	    {"/cdn1?cc=no-store&size=10&hdr=CDN-Cache-Control:max-age%3D60", true},
+	    {"/cdn2?cc=max-age=60&size=10&hdr=CDN-Cache-Control:%26%26%26%26%26", true},
+	    {"/cdn3?cc=max-age=60&size=10&hdr=CDN-Cache-Control:max-age%3D%2260%22", true},
+	    {"/cdn4?cc=no-store&size=10&hdr=CDN-Cache-Control:max-age%3D%2260%22", false},
+	    {"/cdn5?cc=max-age=60&size=10&hdr=CDN-Cache-Control:no-store", false},
+	};
+	start_pair(&o, &d);
+	conn_open(&c, d.port);
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		http_req(&c, "GET", t[i].path, NULL, &r);
+		cr_assert_eq(r.status, 200, "%s: head: %s", t[i].path, r.raw_head);
+		cr_assert_eq(cache_status_has(&r, "stored"), t[i].stored, "%s: Cache-Status: %s",
+			     t[i].path, cache_status(&r));
+		response_free(&r);
+		http_req(&c, "GET", t[i].path, NULL, &r);
+		cr_assert_eq(r.status, 200, "%s: head: %s", t[i].path, r.raw_head);
+		cr_assert_eq(cache_status_has(&r, "hit"), t[i].stored, "%s: Cache-Status: %s",
+			     t[i].path, cache_status(&r));
+		response_free(&r);
+		cr_assert_eq(origin_requests(o.port, t[i].path), t[i].stored ? 1 : 2, "%s",
+			     t[i].path);
+	}
+	conn_close(&c);
+	harness_end();
+}
+
 Test(cache_basic, vary_stores_one_variant_per_request_header)
 {
 	struct proc o, d;

@@ -501,8 +501,29 @@ Test(cache_policy, lifetime_cdn_cache_control)
 	    {0, "CDN-Cache-Control: max-age=30\nCache-Control: no-store", 30},
 	    {0, "Date: @0\nExpires: @10\nCDN-Cache-Control: max-age=30", 30},
 	    {0, "CDN-Cache-Control: s-maxage=40, max-age=30", 40},
-	    /* Invalid CDN max-age is stale, not a fall-back to Cache-Control. */
-	    {0, "Cache-Control: max-age=60\nCDN-Cache-Control: max-age=x", 0},
+	    /* Not a valid Structured Field, or a known directive of the wrong
+	     * type: the whole field is ignored and Cache-Control applies. */
+	    {0, "Cache-Control: max-age=60\nCDN-Cache-Control: max-age=x", 60},
+	    {0, "Cache-Control: max-age=60\nCDN-Cache-Control: max-age=\"30\"", 60},
+	    {0, "Cache-Control: max-age=60\nCDN-Cache-Control: max-age=30.0", 60},
+	    {0, "Cache-Control: max-age=60\nCDN-Cache-Control: max-age=-30", 60},
+	    {0, "Cache-Control: max-age=60\nCDN-Cache-Control: max-age", 60},
+	    {0, "Cache-Control: max-age=60\nCDN-Cache-Control: &&&&&", 60},
+	    {0, "Cache-Control: max-age=60\nCDN-Cache-Control: max-age=30, &&&&&", 60},
+	    {0, "Cache-Control: max-age=60\nCDN-Cache-Control: Max-Age=30", 60},
+	    {0, "Cache-Control: max-age=60\nCDN-Cache-Control: max-age=30;", 60},
+	    {0, "Cache-Control: max-age=60\nCDN-Cache-Control: max-age=30,", 60},
+	    {0, "Cache-Control: max-age=60\nCDN-Cache-Control: max-age=30, no-store=1", 60},
+	    /* Valid: parameters and unknown members are ignored; lines join. */
+	    {0, "Cache-Control: max-age=60\nCDN-Cache-Control: max-age=30;foo=bar", 30},
+	    {0, "Cache-Control: max-age=60\nCDN-Cache-Control: max-age=30, ext=(a \"b\")", 30},
+	    {0, "Cache-Control: max-age=60\nCDN-Cache-Control: max-age=30, no-store=?0", 30},
+	    {0, "Cache-Control: max-age=60\nCDN-Cache-Control: max-age=10, max-age=30", 30},
+	    {0, "Cache-Control: max-age=60\nCDN-Cache-Control: foo\nCDN-Cache-Control: max-age=30",
+	     30},
+	    /* Split so that the joined field is invalid: all of it is ignored. */
+	    {0, "Cache-Control: max-age=60\nCDN-Cache-Control: max-age=30\nCDN-Cache-Control: &",
+	     60},
 	    /* Beats Surrogate-Control too. */
 	    {0, "Surrogate-Control: max-age=50\nCDN-Cache-Control: max-age=20", 20},
 	};
@@ -515,6 +536,13 @@ Test(cache_policy, lifetime_cdn_cache_control)
 	cr_expect(rm.cc.flags & CC_NO_STORE);
 	resp(&rm, 200, "Cache-Control: max-age=60");
 	cr_expect(!rm.cdn_cc);
+	resp(&rm, 200, "Cache-Control: max-age=60\nCDN-Cache-Control: max-age=\"5\"");
+	cr_expect(!rm.cdn_cc);
+	cr_expect_eq(rm.cc.delta[CC_MAX_AGE], 60);
+	resp(&rm, 200, "CDN-Cache-Control: max-age=99999999999, stale-if-error=7");
+	cr_expect(rm.cdn_cc);
+	cr_expect_eq(rm.cc.delta[CC_MAX_AGE], 2147483648LL);
+	cr_expect_eq(rm.cc.delta[CC_STALE_IF_ERROR], 7);
 
 	static const struct st_case st[] = {
 	    {NULL, NULL, 200, "Cache-Control: max-age=60\nCDN-Cache-Control: no-store",
@@ -523,6 +551,16 @@ Test(cache_policy, lifetime_cdn_cache_control)
 	    {NULL, NULL, 200, "Cache-Control: private\nCDN-Cache-Control: max-age=60", STORE_OK},
 	    {NULL, NULL, 200, "Cache-Control: max-age=60\nCDN-Cache-Control: private",
 	     STORE_PRIVATE},
+	    {NULL, NULL, 200, "Cache-Control: no-store\nCDN-Cache-Control: max-age=60, private=?0",
+	     STORE_OK},
+	    {NULL, NULL, 200, "Cache-Control: max-age=60\nCDN-Cache-Control: no-store=?1",
+	     STORE_NO_STORE},
+	    /* Invalid: falls back to Cache-Control's no-store. */
+	    {NULL, NULL, 200, "Cache-Control: no-store\nCDN-Cache-Control: max-age=\"60\"",
+	     STORE_NO_STORE},
+	    {NULL, NULL, 200, "Cache-Control: no-store\nCDN-Cache-Control: &&&&&", STORE_NO_STORE},
+	    {NULL, NULL, 200, "Cache-Control: no-store\nCDN-Cache-Control: max-age=60, private=1",
+	     STORE_NO_STORE},
 	};
 	RUN_ST(st, &k);
 }
