@@ -400,3 +400,19 @@ bool policy_stale_on_error(const struct req_meta *rq, const struct resp_meta *rm
 		return true;
 	return staleness <= grace;
 }
+
+bool policy_not_modified_since(const struct hmsg *req, const struct resp_meta *rm, int64_t now)
+{
+	unsigned method = hmsg_method(req);
+	if (method != HTTP_GET && method != HTTP_HEAD)
+		return false;
+	const struct hfield *f = hmsg_field(req, "if-modified-since", 0);
+	int64_t since;
+	if (!f || hmsg_field(req, "if-modified-since", 1) ||
+	    !http_date_parse(hmsg_ptr(req, f->value), f->value.len, now, &since))
+		return false;
+	/* rm->date is already the time of receipt when there was no valid
+	 * Date, which is what 4.3.2 falls back to last. */
+	int64_t lm = rm->last_modified != POLICY_NONE ? rm->last_modified : rm->date;
+	return lm <= since;
+}

@@ -111,6 +111,16 @@ enum usable policy_usable(const struct req_meta *rq, const struct resp_meta *rm,
 bool policy_stale_on_error(const struct req_meta *rq, const struct resp_meta *rm, int64_t lifetime,
 			   int64_t grace, int64_t now);
 
+/*
+ * Does the If-Modified-Since of REQ (a GET or HEAD the cache answers, with
+ * no If-None-Match: that one takes precedence, RFC 9110 13.2.2) find the
+ * stored response RM unmodified, so that 304 is the answer? Compared with
+ * RM's Last-Modified, else its Date, else the time it was received (RFC
+ * 9111 4.3.2). An invalid date or a list of them is ignored (RFC 9110
+ * 13.1.3): false.
+ */
+bool policy_not_modified_since(const struct hmsg *req, const struct resp_meta *rm, int64_t now);
+
 /* Status codes whose caching rules ringcache implements (must-understand). */
 bool policy_status_understood(int status);
 

@@ -79,9 +79,11 @@
  *                                  # for responses to requests with Cookie or
  *                                  # Authorization (default: such a response is
  *                                  # stored only with explicit freshness or public)
- *     grace: 0s                    # serve stale this long past expiry when the
- *                                  # backend fails (errors, 5xx, timeouts; 0, the
- *                                  # default: only where stale-if-error allows it)
+ *     grace: 10s                   # serve stale this long past expiry when the
+ *                                  # backend fails (errors, 5xx, timeouts; not
+ *                                  # past must-revalidate, proxy-revalidate,
+ *                                  # no-cache or s-maxage; 0: only where
+ *                                  # stale-if-error allows it)
  *     hit_for_miss: 60s            # remember an uncacheable response this long
  *                                  # (0: disabled)
  *     key:                         # default cache key options

@@ -52,7 +52,7 @@ static bool etag_list_matches(const char *list, size_t len, const char *etag, si
 static bool not_modified(struct req *rq, struct cobj *o, int64_t now)
 {
 	struct hmsg *m = &rq->req;
-	size_t el, ll;
+	size_t el;
 	const char *etag = hdrs_find(o->hdrs, o->hdrs_len, "etag", 0, &el);
 	const struct hfield *inm = hmsg_field(m, "if-none-match", 0);
 	if (inm) {
@@ -64,18 +64,7 @@ static bool not_modified(struct req *rq, struct cobj *o, int64_t now)
 		}
 		return false;
 	}
-	const struct hfield *ims = hmsg_field(m, "if-modified-since", 0);
-	if (!ims)
-		return false;
-	int64_t since, lm;
-	if (!http_date_parse(hmsg_ptr(m, ims->value), ims->value.len, now, &since))
-		return false;
-	/* Without Last-Modified the response's Date stands in for it
-	 * (RFC 9111 4.3.2). */
-	const char *lmv = hdrs_find(o->hdrs, o->hdrs_len, "last-modified", 0, &ll);
-	if (!lmv || !http_date_parse(lmv, ll, now, &lm))
-		lm = o->meta.date;
-	return lm <= since;
+	return policy_not_modified_since(m, &o->meta, now);
 }
 
 /* Parse a single "bytes=a-b" / "bytes=a-" / "bytes=-n" range against LEN.

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 TestSuite(cache_basic, .fini = harness_fini, .timeout = 30);
 
@@ -166,6 +167,66 @@ Test(cache_basic, head_is_answered_from_the_stored_get)
 	expect_fresh_hit(&r, "GET after HEAD");
 	response_free(&r);
 	cr_assert_eq(conn_pending(&c), 0);
+	conn_close(&c);
+	harness_end();
+}
+
+static void imf_date(time_t t, char *out, size_t n)
+{
+	struct tm tm;
+	gmtime_r(&t, &tm);
+	strftime(out, n, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+}
+
+/* No Last-Modified: the stored Date stands in for it (RFC 9110 13.1.3,
+ * RFC 9111 4.3.2), so a fresh hit answers 304 when the client's date is not
+ * before it and 200 when it is. */
+Test(cache_basic, if_modified_since_without_last_modified_uses_the_date)
+{
+	struct proc o, d;
+	struct conn c;
+	struct response r;
+	time_t date = time(NULL) - 30;
+	char dv[64], hv[80], enc[256], path[400];
+	imf_date(date, dv, sizeof(dv));
+	snprintf(hv, sizeof(hv), "Date:%s", dv);
+	snprintf(path, sizeof(path), "/imsdate?cc=max-age=600&size=50&hdr=%s",
+		 pct_encode(hv, enc, sizeof(enc)));
+	start_pair(&o, &d);
+	conn_open(&c, d.port);
+	http_req(&c, "GET", path, NULL, &r);
+	expect_pattern(&r, 50);
+	expect_stored_miss(&r, "first GET");
+	cr_assert_str_eq(hdr(&r, "Date"), dv, "head: %s", r.raw_head);
+	cr_assert_null(resp_header(&r, "Last-Modified"), "head: %s", r.raw_head);
+	response_free(&r);
+
+	char same[64], later[64], earlier[64];
+	imf_date(date, same, sizeof(same));
+	imf_date(date + 10, later, sizeof(later));
+	imf_date(date - 1, earlier, sizeof(earlier));
+	const struct {
+		const char *method, *ims;
+		int status;
+	} cases[] = {
+	    {"GET", same, 304},	   {"GET", later, 304},	       {"HEAD", same, 304},
+	    {"GET", earlier, 200}, {"GET", "not a date", 200},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char h[128];
+		snprintf(h, sizeof(h), "If-Modified-Since: %s\r\n", cases[i].ims);
+		http_req(&c, cases[i].method, path, h, &r);
+		cr_assert_eq(r.status, cases[i].status, "%s %s -> %d, want %d; head: %s",
+			     cases[i].method, cases[i].ims, r.status, cases[i].status, r.raw_head);
+		cr_assert(cache_status_has(&r, "hit"), "%s: Cache-Status: %s", cases[i].ims,
+			  cache_status(&r));
+		if (r.status == 304)
+			cr_assert_eq(r.body_len, 0);
+		else
+			expect_pattern(&r, 50);
+		response_free(&r);
+	}
+	cr_assert_eq(origin_requests(o.port, path), 1, "a conditional request reached the origin");
 	conn_close(&c);
 	harness_end();
 }

@@ -9,8 +9,13 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <netinet/in.h>
+#include <signal.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
 TestSuite(cache_stale, .fini = harness_fini, .timeout = 30);
 
@@ -136,10 +141,10 @@ Test(cache_stale, expired_without_stale_permission_is_502_when_the_origin_is_dow
 {
 	struct proc o, d;
 	struct response r;
-	/* grace is 0 by default; the second one allows stale only for 1 s. */
+	/* No grace; the second one allows stale only for 1 s. */
 	const char *plain = "/nostale?cc=max-age=1&size=30";
 	const char *short_sie = "/shortsie?cc=max-age=1,stale-if-error=1&size=30";
-	start_pair(&o, &d);
+	start_pair_extra(&o, &d, "cache:\n  grace: 0s\n");
 	store_one(d.port, plain, 30);
 	store_one(d.port, short_sie, 30);
 	stop_proc(&o);
@@ -264,5 +269,107 @@ Test(cache_stale, client_no_cache_forces_a_forward)
 	cr_assert(cache_status_has(&r, "hit"), "Cache-Status: %s", cache_status(&r));
 	response_free(&r);
 	conn_close(&c);
+	harness_end();
+}
+
+/* An origin that accepts on 127.0.0.1:PORT, reads the request and closes
+ * without a byte of response; a child process, killed by closer_stop. */
+static pid_t closer_start(int port)
+{
+	pid_t pid = fork();
+	cr_assert_geq(pid, 0);
+	if (pid == 0) {
+		int fd = socket(AF_INET, SOCK_STREAM, 0), one = 1;
+		struct sockaddr_in a = {.sin_family = AF_INET,
+					.sin_port = htons((uint16_t)port),
+					.sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+		if (bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0 || listen(fd, 16) < 0)
+			_exit(1);
+		alarm(25); /* never outlive the test */
+		for (;;) {
+			int c = accept(fd, NULL, NULL);
+			if (c < 0)
+				continue;
+			char buf[4096];
+			(void)!read(c, buf, sizeof(buf));
+			close(c);
+		}
+	}
+	cr_assert(port_wait(port, 5000), "closer did not listen on %d", port);
+	return pid;
+}
+
+static void closer_stop(pid_t pid)
+{
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+}
+
+/* What the default grace (10 s) does for each kind of stored response once
+ * it is stale by about 2 s and the origin fails: only the plain one may be
+ * served stale (RFC 9111 4.2.4); the others forbid it (3.2, 5.2.2). */
+static const struct {
+	const char *path;
+	bool stale_ok;
+} grace_cases[] = {
+    {"/gd-plain?cc=max-age=1&size=30", true},
+    {"/gd-mr?cc=max-age=1,must-revalidate&size=30", false},
+    {"/gd-pr?cc=max-age=1,proxy-revalidate&size=30", false},
+    {"/gd-sm?cc=s-maxage=1&size=30", false},
+    {"/gd-nc?cc=no-cache,max-age=60&size=30", false},
+};
+
+static void grace_check(int port, const long *first, const char *how)
+{
+	for (size_t i = 0; i < sizeof(grace_cases) / sizeof(grace_cases[0]); i++) {
+		struct response r;
+		const char *path = grace_cases[i].path;
+		http_get_once(port, path, &r);
+		if (grace_cases[i].stale_ok) {
+			expect_pattern(&r, 30, path);
+			cr_assert_eq(origin_req(&r), first[i], "%s, %s: not the stored copy", path,
+				     how);
+			cr_assert(cache_status_has(&r, "detail=stale-if-error"),
+				  "%s, %s: Cache-Status: %s", path, how, cache_status(&r));
+		} else {
+			cr_assert_eq(r.status, 502, "%s, %s: served stale? head: %s", path, how,
+				     r.raw_head);
+		}
+		response_free(&r);
+	}
+}
+
+static void grace_store_all(int port, long *first)
+{
+	for (size_t i = 0; i < sizeof(grace_cases) / sizeof(grace_cases[0]); i++)
+		first[i] = store_one(port, grace_cases[i].path, 30);
+	sleep_ms(EXPIRE_MS);
+}
+
+Test(cache_stale, default_grace_serves_stale_when_the_origin_is_stopped)
+{
+	struct proc o, d;
+	long first[sizeof(grace_cases) / sizeof(grace_cases[0])];
+	start_pair(&o, &d);
+	grace_store_all(d.port, first);
+	stop_proc(&o);
+	grace_check(d.port, first, "origin stopped");
+	assert_alive(&d);
+	harness_end();
+}
+
+Test(cache_stale, default_grace_serves_stale_when_the_origin_closes_without_a_response)
+{
+	struct proc o, d;
+	long first[sizeof(grace_cases) / sizeof(grace_cases[0])];
+	start_pair(&o, &d);
+	grace_store_all(d.port, first);
+	int port = o.port;
+	stop_proc(&o);
+	pid_t closer = closer_start(port);
+	grace_check(d.port, first, "origin closes mid-request");
+	closer_stop(closer);
+	assert_alive(&d);
 	harness_end();
 }

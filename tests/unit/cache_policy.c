@@ -957,6 +957,17 @@ Test(cache_policy, stale_on_error)
 	    {NULL, "Date: @0\nCache-Control: proxy-revalidate, max-age=60", 1000, 70, false},
 	    {NULL, "Date: @0\nCache-Control: no-cache, must-revalidate, max-age=60", 1000, 70,
 	     false},
+	    /* no-cache alone forbids it too (5.2.2.4), also with stale-if-error. */
+	    {NULL, "Date: @0\nCache-Control: no-cache, max-age=60", 1000, 70, false},
+	    {"Cache-Control: stale-if-error=30", "Date: @0\nCache-Control: no-cache, max-age=60",
+	     1000, 70, false},
+	    /* The default grace (10 s) against the same forbidding directives. */
+	    {NULL, MA60, 10, 70, true},
+	    {NULL, MA60, 10, 71, false},
+	    {NULL, "Date: @0\nCache-Control: must-revalidate, max-age=60", 10, 65, false},
+	    {NULL, "Date: @0\nCache-Control: proxy-revalidate, max-age=60", 10, 65, false},
+	    {NULL, "Date: @0\nCache-Control: no-cache, max-age=60", 10, 65, false},
+	    {NULL, "Date: @0\nCache-Control: s-maxage=60", 10, 65, false},
 	};
 	run_soe(t, sizeof(t) / sizeof(t[0]));
 }
@@ -1022,4 +1033,52 @@ Test(cache_policy, storable_credentials)
 	k.heuristic_with_credentials = true;
 	RUN_ST(w, &k);
 	cr_assert_str_eq(policy_storable_name(STORE_CREDENTIALS), "credentials");
+}
+
+/* --- If-Modified-Since against a stored response ------------------------- */
+
+struct ims_case {
+	const char *method;
+	const char *req;  /* request lines */
+	const char *resp; /* stored response lines */
+	bool want;	  /* 304 */
+};
+
+Test(cache_policy, if_modified_since_uses_last_modified_then_date_then_receipt)
+{
+	static const struct ims_case t[] = {
+	    /* Last-Modified when there is one (RFC 9110 13.1.3). */
+	    {"GET", "If-Modified-Since: @-100", "Date: @0\nLast-Modified: @-100", true},
+	    {"GET", "If-Modified-Since: @-101", "Date: @0\nLast-Modified: @-100", false},
+	    {"GET", "If-Modified-Since: @-50", "Date: @0\nLast-Modified: @-100", true},
+	    /* No Last-Modified: the Date stands in (RFC 9111 4.3.2). */
+	    {"GET", "If-Modified-Since: @-10", "Date: @-10", true},
+	    {"GET", "If-Modified-Since: @0", "Date: @-10", true},
+	    {"GET", "If-Modified-Since: @-11", "Date: @-10", false},
+	    {"HEAD", "If-Modified-Since: @-10", "Date: @-10", true},
+	    /* An invalid Last-Modified is no Last-Modified. */
+	    {"GET", "If-Modified-Since: @-10", "Date: @-10\nLast-Modified: yesterday", true},
+	    {"GET", "If-Modified-Since: @-11", "Date: @-10\nLast-Modified: yesterday", false},
+	    /* Neither: the time it was received (T0, resp() receives at T0). */
+	    {"GET", "If-Modified-Since: @0", "Cache-Control: max-age=60", true},
+	    {"GET", "If-Modified-Since: @-1", "Cache-Control: max-age=60", false},
+	    /* Ignored (RFC 9110 13.1.3): invalid date, a list, another method. */
+	    {"GET", "If-Modified-Since: soon", "Date: @-10", false},
+	    {"GET", "If-Modified-Since: @0\nIf-Modified-Since: @0", "Date: @-10", false},
+	    {"POST", "If-Modified-Since: @0", "Date: @-10", false},
+	    {"GET", NULL, "Date: @-10", false},
+	};
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		struct head h;
+		struct resp_meta rm;
+		char start[64], all[1024];
+		snprintf(start, sizeof(start), "%s / HTTP/1.1", t[i].method);
+		snprintf(all, sizeof(all), "Host: example.com%s%s", t[i].req ? "\n" : "",
+			 t[i].req ? t[i].req : "");
+		parse(&h, HMSG_REQUEST, start, all);
+		resp(&rm, 200, t[i].resp);
+		bool got = policy_not_modified_since(&h.m, &rm, T0 + 5);
+		cr_expect_eq(got, t[i].want, "#%zu %s [%s] stored [%s]: got %d", i, t[i].method,
+			     t[i].req ? t[i].req : "", t[i].resp, got);
+	}
 }

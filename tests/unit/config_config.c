@@ -270,7 +270,7 @@ Test(config, defaults)
 	cr_assert_eq(cfg->cache.default_ttl_ns, 0);
 	cr_assert_eq(cfg->cache.heuristic_percent, 10);
 	cr_assert_eq(cfg->cache.heuristic_max_ns, 86400 * S);
-	cr_assert_eq(cfg->cache.grace_ns, 0);
+	cr_assert_eq(cfg->cache.grace_ns, 10 * S);
 	cr_assert_eq(cfg->cache.hit_for_miss_ns, 60 * S);
 	check_key(&cfg->cache.key, true, true, false);
 	cr_assert_eq(cfg->cache.n_rules, 0);
