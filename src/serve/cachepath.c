@@ -139,7 +139,7 @@ static int start_fetch(struct req *rq, struct lookup_res *res, const struct poli
 	}
 	a->w = rq->w;
 	a->gen = rq->gen; /* fetch_start holds it for the task */
-	a->backend = routing_backend(rq);
+	a->backend = req_backend(rq);
 	routing_timeouts(rq, &a->connect_ns, &a->first_byte_ns, &a->between_bytes_ns);
 	if (rq->gen->backends[a->backend].cfg->proxy_protocol) {
 		socklen_t ll = sizeof(a->local);
@@ -179,7 +179,7 @@ static enum req_result pass(struct req *rq, const char *status)
 	METRIC_INC(&rq->w->metrics, cache_pass);
 	rq->cache_word = "pass";
 	rq->cache_status = status;
-	return pass_forward(rq, routing_backend(rq));
+	return pass_forward(rq, req_backend(rq));
 }
 
 static void cache_status_for_fetch(char *buf, size_t n, struct fetch_handle *fh, bool collapsed,
@@ -329,7 +329,7 @@ enum req_result cache_handle(struct req *rq)
 	policy_req_meta(m, &meta);
 	meta.method = HTTP_GET; /* HEAD is answered from the stored GET */
 	bool only_if_cached = meta.cc.flags & CC_ONLY_IF_CACHED;
-	const struct config_backend *bcfg = rq->gen->backends[routing_backend(rq)].cfg;
+	const struct config_backend *bcfg = rq->gen->backends[req_backend(rq)].cfg;
 	int64_t now = wall_now();
 	struct lookup_req lr = {
 	    .key = key,

@@ -3,7 +3,7 @@
 #include "rt/obj.h"
 #include "serve/respond.h"
 #include "serve/encode.h"
-#include "serve/routing.h"
+#include "serve/rules.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -244,7 +244,7 @@ static enum req_result deliver_plan(struct req *rq, struct cobj *o, const struct
 	}
 	/* A route's header rules, on the way out: never stored in the object,
 	 * so one copy serves routes with different rules. */
-	const struct hedits *edits = routing_resp_edits(rq);
+	const struct hedits *edits = rules_resp_edits(rq);
 	if (edits && !b.overflow) {
 		const char *eol = memchr(b.p, '\n', b.len);
 		size_t fields_at = eol ? (size_t)(eol - b.p) + 1 : b.len; /* past the status line */

@@ -18,6 +18,7 @@
 #include "serve/keys.h"
 #include "serve/respond.h"
 #include "serve/routing.h"
+#include "serve/rules.h"
 #include "serve/tunnel.h"
 
 struct pass {
@@ -94,7 +95,7 @@ static int build_response_head(struct pass *x, struct hbuf *b)
 	bool no_body = x->head_req || status == 204 || status == 304 || status < 200;
 	/* A 101 keeps Upgrade and says "Connection: upgrade" (RFC 9110 7.8). */
 	const bool switching = status == 101;
-	const struct hedits *edits = routing_resp_edits(rq);
+	const struct hedits *edits = rules_resp_edits(rq);
 	hbuf_printf(b, "HTTP/1.1 %d ", status);
 	hbuf_put(b, hmsg_ptr(m, m->reason), m->reason.len);
 	hbuf_put(b, "\r\n", 2);

@@ -128,6 +128,12 @@ struct req {
 	struct req_route route; /* last: see struct req_route */
 };
 
+/* The backend R goes to: its route's, or the first (no routes, none matched). */
+static inline unsigned req_backend(const struct req *r)
+{
+	return r->route.active ? r->route.backend : 0;
+}
+
 /* Count N bytes (an I/O result; negative: nothing) sent to the client. */
 static inline void req_sent(struct req *r, ssize_t n)
 {

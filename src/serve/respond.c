@@ -10,7 +10,7 @@
 #include "http/hbuf.h"
 #include "ops/log.h"
 #include "rt/io.h"
-#include "serve/routing.h"
+#include "serve/rules.h"
 
 const char *respond_reason(int status)
 {
@@ -109,7 +109,7 @@ static int send_page(struct req *r, int status, const char *ctype, const char *b
 	hbuf_puts(&b, "Content-Length: ");
 	hbuf_put_u64(&b, blen);
 	hbuf_put(&b, "\r\n", 2);
-	const struct hedits *rules = routing_resp_edits(r);
+	const struct hedits *rules = rules_resp_edits(r);
 	/* A page's own headers or the response rules may say how it is cached:
 	 * then theirs is the one Cache-Control, not a second line. */
 	if (no_store && !(extra && hedits_drops(extra, "Cache-Control", 13)) &&
@@ -171,7 +171,7 @@ int respond_error(struct req *r, int status, const char *detail, bool keep)
 	 * generation yet: hold the loop's for the page, whose body is the
 	 * configuration's and must outlive the send. */
 	struct gen *held = r->gen ? NULL : (r->gen = gen_hold(&r->w->be));
-	const struct config_error_page *pg = routing_error_page(r, status);
+	const struct config_error_page *pg = rules_error_page(r, status);
 	int e = -E2BIG;
 	if (pg)
 		e = send_page(r, status, pg->content_type, pg->body, pg->body_len, NULL, true);

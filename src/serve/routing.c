@@ -15,101 +15,7 @@
 #include "route/ratelimit.h"
 #include "rt/clock.h"
 #include "serve/respond.h"
-
-/* ---- template values ----------------------------------------------------- */
-
-/* A request id: unique per process run, cheap (no syscall per request). */
-static const char *request_id(struct req *r)
-{
-	struct req_route *rt = &r->route;
-	if (!rt->request_id[0]) {
-		struct worker *w = r->w;
-		unsigned long long id =
-		    w->req_id_base ^ ((unsigned long long)w->be.id << 56) ^ ++w->req_seq;
-		snprintf(rt->request_id, sizeof(rt->request_id), "%016llx", id);
-	}
-	return rt->request_id;
-}
-
-static void tvalues(struct req *r, const struct template *t, struct tvalue v[TVAR__N])
-{
-	const struct hmsg *m = &r->req;
-	const struct req_route *rt = &r->route;
-	const char *target = hmsg_ptr(m, m->target);
-	const char *q = memchr(target, '?', m->target.len);
-	memset(v, 0, sizeof(struct tvalue) * TVAR__N);
-	v[TVAR_HOST] = (struct tvalue){rt->host, rt->host_len};
-	v[TVAR_PATH] = (struct tvalue){rt->path, rt->path_len};
-	if (q)
-		v[TVAR_QUERY] = (struct tvalue){q, m->target.len - (size_t)(q - target)};
-	v[TVAR_URI] = (struct tvalue){target, m->target.len};
-	const char *meth = llhttp_method_name((llhttp_method_t)hmsg_method(m));
-	v[TVAR_METHOD] = (struct tvalue){meth, strlen(meth)};
-	v[TVAR_SCHEME] = (struct tvalue){"http", 4};
-	v[TVAR_CLIENT] = (struct tvalue){r->client_ip, strlen(r->client_ip)};
-	if (t->vars_used & (1u << TVAR_REQUEST_ID)) {
-		const char *id = request_id(r);
-		v[TVAR_REQUEST_ID] = (struct tvalue){id, strlen(id)};
-	}
-	if (r->cache_word)
-		v[TVAR_CACHE_STATUS] = (struct tvalue){r->cache_word, strlen(r->cache_word)};
-}
-
-/* Expand T into the request's value buffer: *OUT, *LEN. 0, or -1 when it
- * does not fit or a value would put CR/LF into a field. */
-static int expand(struct req *r, const struct template *t, const char **out, size_t *len)
-{
-	struct req_route *rt = &r->route;
-	struct tvalue text;
-	if (template_is_constant(t, &text)) {
-		*out = text.p;
-		*len = text.len;
-		return 0;
-	}
-	struct tvalue v[TVAR__N];
-	tvalues(r, t, v);
-	struct hbuf b;
-	hbuf_init(&b, rt->vals + rt->vals_used, sizeof(rt->vals) - rt->vals_used);
-	if (template_expand(t, &b, v, rt->caps, rt->n_caps) < 0 || b.overflow)
-		return -1;
-	*out = b.p;
-	*len = b.len;
-	rt->vals_used += b.len;
-	return 0;
-}
-
-/* Apply RULES to E: remove, then set, then add. -1 when a value failed. */
-static int apply_rules_some(struct req *r, const struct config_hdr_rules *rules, struct hedits *e)
-{
-	for (size_t i = 0; i < rules->remove.n; i++)
-		hedits_remove(e, rules->remove.v[i], strlen(rules->remove.v[i]));
-	for (size_t i = 0; i < rules->set.n; i++) {
-		const char *v;
-		size_t vl;
-		if (expand(r, rules->set.v[i].value, &v, &vl) < 0)
-			return -1;
-		hedits_set(e, rules->set.v[i].name, strlen(rules->set.v[i].name), v, vl);
-	}
-	for (size_t i = 0; i < rules->add.n; i++) {
-		const char *v;
-		size_t vl;
-		if (expand(r, rules->add.v[i].value, &v, &vl) < 0)
-			return -1;
-		hedits_add(e, rules->add.v[i].name, strlen(rules->add.v[i].name), v, vl);
-	}
-	return e->overflow ? -1 : 0;
-}
-
-static bool has_rules(const struct config_hdr_rules *h)
-{
-	return h->remove.n || h->set.n || h->add.n;
-}
-
-/* The usual case, no rules at all, without a call. */
-static inline int apply_rules(struct req *r, const struct config_hdr_rules *rules, struct hedits *e)
-{
-	return has_rules(rules) ? apply_rules_some(r, rules, e) : 0;
-}
+#include "serve/rules.h"
 
 /* ---- answers --------------------------------------------------------------- */
 
@@ -117,7 +23,7 @@ static int answer_redirect(struct req *r, const struct config_route *rt)
 {
 	const char *loc;
 	size_t ll;
-	if (expand(r, rt->location, &loc, &ll) < 0)
+	if (rules_expand(r, rt->location, &loc, &ll) < 0)
 		return respond_error(r, 500, "redirect Location does not fit", true);
 	struct hedits e;
 	hedits_init(&e);
@@ -132,7 +38,7 @@ static int answer_respond(struct req *r, const struct config_route *rt)
 	for (size_t i = 0; i < rt->respond_headers.n; i++) {
 		const char *v;
 		size_t vl;
-		if (expand(r, rt->respond_headers.v[i].value, &v, &vl) < 0)
+		if (rules_expand(r, rt->respond_headers.v[i].value, &v, &vl) < 0)
 			return respond_error(r, 500, "respond header does not fit", true);
 		const char *name = rt->respond_headers.v[i].name;
 		hedits_set(&e, name, strlen(name), v, vl);
@@ -183,7 +89,7 @@ static bool routing_rate_ok(struct req *r, const struct config_route *rt)
 	hedits_init(&e);
 	hedits_add(&e, "Retry-After", 11, secs, (size_t)sl);
 	static const char body[] = "429 Too Many Requests\n";
-	const struct config_error_page *pg = routing_error_page(r, 429);
+	const struct config_error_page *pg = rules_error_page(r, 429);
 	if (pg)
 		respond_page(r, 429, pg->content_type, pg->body, pg->body_len, &e, true, "limited");
 	else
@@ -222,7 +128,7 @@ static int rewrite(struct req *r, const struct config_route *rt)
 		} else {
 			/* The path around the match stays; the match is replaced. */
 			struct tvalue v[TVAR__N];
-			tvalues(r, rt->rewrite.replace, v);
+			rules_values(r, rt->rewrite.replace, v);
 			hbuf_put(&b, p, (size_t)(caps[0].p - p));
 			if (template_expand(rt->rewrite.replace, &b, v, caps, n) < 0)
 				return -1;
@@ -244,7 +150,7 @@ int routing_decide(struct req *r, enum req_result *res)
 	const struct config *cfg = r->gen->cfg;
 	struct req_route *q = &r->route;
 	q->active = false;
-	if (!cfg->n_routes && !has_rules(&cfg->req_headers) && !has_rules(&cfg->resp_headers) &&
+	if (!cfg->n_routes && !rules_any(&cfg->req_headers) && !rules_any(&cfg->resp_headers) &&
 	    !cfg->error_pages.n)
 		return 0;
 	const struct hmsg *m = &r->req;
@@ -354,62 +260,15 @@ int routing_decide(struct req *r, enum req_result *res)
 			return 1;
 		}
 	}
-	if ((!rt || rt->headers_inherit) && apply_rules(r, &cfg->req_headers, &q->req_edits) < 0)
+	if ((!rt || rt->headers_inherit) && rules_apply(r, &cfg->req_headers, &q->req_edits) < 0)
 		goto too_many;
-	if (rt && apply_rules(r, &rt->req_headers, &q->req_edits) < 0)
+	if (rt && rules_apply(r, &rt->req_headers, &q->req_edits) < 0)
 		goto too_many;
 	return 0;
 too_many:
 	respond_error(r, 500, "request header rules do not fit", true);
 	*res = r->closing ? REQ_ERRORED : REQ_DONE;
 	return 1;
-}
-
-const struct hedits *routing_resp_edits(struct req *r)
-{
-	struct req_route *q = &r->route;
-	if (!q->active)
-		return NULL;
-	if (!q->resp_ready) {
-		const struct config *cfg = r->gen->cfg;
-		const struct config_route *rt = q->route;
-		hedits_init(&q->resp_edits);
-		q->resp_ready = true;
-		if ((!rt || rt->headers_inherit) &&
-		    apply_rules(r, &cfg->resp_headers, &q->resp_edits) < 0)
-			log_warn(
-			    "client %s: %s: response header rules do not fit; some not applied",
-			    r->peer, r->target_log);
-		if (rt && apply_rules(r, &rt->resp_headers, &q->resp_edits) < 0)
-			log_warn(
-			    "client %s: %s: response header rules do not fit; some not applied",
-			    r->peer, r->target_log);
-	}
-	return hedits_empty(&q->resp_edits) ? NULL : &q->resp_edits;
-}
-
-static const struct config_error_page *page_in(const struct config_error_pages *ps, int status)
-{
-	for (size_t i = 0; i < ps->n; i++) {
-		if (ps->v[i].status == status)
-			return &ps->v[i];
-	}
-	return NULL;
-}
-
-const struct config_error_page *routing_error_page(const struct req *r, int status)
-{
-	if (!r->gen)
-		return NULL;
-	const struct config *cfg = r->gen->cfg;
-	const struct config_error_page *p = NULL;
-	if (r->route.active && r->route.route)
-		p = page_in(&r->route.route->error_pages, status);
-	if (!p && status >= 500 && cfg->n_backends)
-		p = page_in(&cfg->backends[routing_backend(r)].error_pages, status);
-	if (!p)
-		p = page_in(&cfg->error_pages, status);
-	return p;
 }
 
 void routing_forward_opts(const struct req *r, struct forward_head_opts *o)

@@ -27,15 +27,6 @@
  * 1: R was answered, *RES says how. */
 int routing_decide(struct req *r, enum req_result *res);
 
-/* The response header edits of R's current response, with templates
- * expanded now (${cache_status} is known by then), or NULL when there
- * are none. The first call per response expands; later ones reuse. */
-const struct hedits *routing_resp_edits(struct req *r);
-
-/* The body configured for STATUS: R's route's, its backend's, else the
- * global one; NULL: ringcache's own short text. */
-const struct config_error_page *routing_error_page(const struct req *r, int status);
-
 /* The head R's backend exchange sends: the rewritten target, the Host
  * and the request header rules, into O (left alone without routing). */
 void routing_forward_opts(const struct req *r, struct forward_head_opts *o);
@@ -55,11 +46,5 @@ void routing_timeouts(const struct req *r, uint64_t *connect_ns, uint64_t *first
  * -1 when it does not fit.
  */
 int routing_key_part(const struct req *r, char *out, size_t cap);
-
-/* The backend R goes to (0 without routes). */
-static inline unsigned routing_backend(const struct req *r)
-{
-	return r->route.active ? r->route.backend : 0;
-}
 
 #endif
