@@ -794,7 +794,7 @@ size_t conn_pending(const struct conn *c)
  * Returns bytes read, 0 on close (FIN or RST; see c->eof / c->reset),
  * -ETIMEDOUT, or another -errno.
  */
-static int fill(struct conn *c, int timeout_ms)
+int conn_fill(struct conn *c, int timeout_ms)
 {
 	if (c->eof || c->reset)
 		return 0;
@@ -845,7 +845,7 @@ int conn_wait_closed(struct conn *c, int timeout_ms)
 		int left = (int)((deadline - now_s()) * 1000);
 		if (left <= 0)
 			return 0;
-		int k = fill(c, left);
+		int k = conn_fill(c, left);
 		if (k < 0 && k != -ETIMEDOUT)
 			return 1; /* any other socket error: the connection is gone too */
 	}
@@ -969,7 +969,7 @@ static long get_line(struct conn *c, struct response *r, const char *what)
 			set_err(r, "%s line too long", what);
 			return -1;
 		}
-		int k = fill(c, c->timeout_ms);
+		int k = conn_fill(c, c->timeout_ms);
 		if (k == 0) {
 			set_err(r, "peer closed in %s (%s)", what, c->reset ? "reset" : "eof");
 			return -1;
@@ -987,7 +987,7 @@ static int read_exact(struct conn *c, struct response *r, unsigned long long n, 
 {
 	while (n > 0) {
 		if (c->off == c->len) {
-			int k = fill(c, c->timeout_ms);
+			int k = conn_fill(c, c->timeout_ms);
 			if (k == 0) {
 				set_err(r, "peer closed (%s) with %llu body bytes missing",
 					c->reset ? "reset" : "eof", n);
@@ -1097,7 +1097,7 @@ int read_response_sink(struct conn *c, struct response *r, int flags, body_sink 
 			set_err(r, "no end of head within 1 MiB");
 			return r->result = READ_BAD;
 		}
-		int k = fill(c, c->timeout_ms);
+		int k = conn_fill(c, c->timeout_ms);
 		if (k == 0) {
 			int had = c->len > c->off;
 			set_err(r, "peer closed (%s) %s", c->reset ? "reset" : "eof",
@@ -1176,7 +1176,7 @@ int read_response_sink(struct conn *c, struct response *r, int flags, body_sink 
 					break;
 				}
 			}
-			int k = fill(c, c->timeout_ms);
+			int k = conn_fill(c, c->timeout_ms);
 			if (k == 0) {
 				/* A reset is not a clean end of a close-delimited body. */
 				r->complete = c->eof && !c->reset;

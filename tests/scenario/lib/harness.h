@@ -167,6 +167,9 @@ int conn_send(struct conn *c, const void *data, size_t len);
 int conn_send_str(struct conn *c, const char *s);
 int conn_sendf(struct conn *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* Receive more bytes into C's buffer within TIMEOUT_MS: bytes read, 0 on
+ * close (FIN or RST; see eof / reset), -ETIMEDOUT, or another -errno. */
+int conn_fill(struct conn *c, int timeout_ms);
 /* Bytes already received and not consumed by a response read. */
 size_t conn_pending(const struct conn *c);
 

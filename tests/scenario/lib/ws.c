@@ -267,54 +267,12 @@ int ws_send_close(struct conn *c, int code, const char *reason)
 
 /* ---- receiving ------------------------------------------------------------------ */
 
-/* The harness's fill, for this file: more bytes into c->buf within
- * TIMEOUT_MS. Bytes read, 0 on close (FIN or RST), or -errno. */
-static int fill(struct conn *c, int timeout_ms)
-{
-	if (c->eof || c->reset)
-		return 0;
-	if (c->off > 0) {
-		memmove(c->buf, c->buf + c->off, c->len - c->off);
-		c->len -= c->off;
-		c->off = 0;
-	}
-	if (c->len == c->cap) {
-		c->cap *= 2;
-		c->buf = realloc(c->buf, c->cap);
-		cr_assert_not_null(c->buf);
-	}
-	struct pollfd pfd = {.fd = c->fd, .events = POLLIN};
-	int n;
-	while ((n = poll(&pfd, 1, timeout_ms)) < 0 && errno == EINTR) {
-	}
-	if (n == 0)
-		return -ETIMEDOUT;
-	if (n < 0)
-		return -errno;
-	ssize_t k;
-	while ((k = recv(c->fd, c->buf + c->len, c->cap - c->len, 0)) < 0 && errno == EINTR) {
-	}
-	if (k > 0) {
-		c->len += (size_t)k;
-		return (int)k;
-	}
-	if (k == 0) {
-		c->eof = 1;
-		return 0;
-	}
-	if (errno == ECONNRESET) {
-		c->reset = 1;
-		return 0;
-	}
-	return errno == EAGAIN || errno == EWOULDBLOCK ? -ETIMEDOUT : -errno;
-}
-
 /* Wait until N unread bytes are buffered, at most until DEADLINE (now_s). */
 static int need(struct conn *c, struct ws_frame *f, size_t n, double deadline)
 {
 	while (c->len - c->off < n) {
 		int left = (int)((deadline - now_s()) * 1000);
-		int k = left > 0 ? fill(c, left) : -ETIMEDOUT;
+		int k = left > 0 ? conn_fill(c, left) : -ETIMEDOUT;
 		if (k == 0) {
 			int mid = c->len > c->off;
 			snprintf(f->error, sizeof(f->error), "peer closed (%s) %s",
