@@ -382,7 +382,7 @@ enum usable policy_usable(const struct req_meta *rq, const struct resp_meta *rm,
 }
 
 bool policy_stale_on_error(const struct req_meta *rq, const struct resp_meta *rm, int64_t lifetime,
-			   int64_t grace, int64_t now)
+			   int64_t grace, bool disconnected, int64_t now)
 {
 	/* no-cache: never used without a successful validation (5.2.2.4). */
 	if (rm->cc.flags & CC_NO_CACHE)
@@ -398,7 +398,7 @@ bool policy_stale_on_error(const struct req_meta *rq, const struct resp_meta *rm
 		return true;
 	if (rsie != CC_UNSET && staleness <= rsie)
 		return true;
-	return staleness <= grace;
+	return disconnected && staleness <= grace;
 }
 
 bool policy_not_modified_since(const struct hmsg *req, const struct resp_meta *rm, int64_t now)

@@ -106,10 +106,16 @@ enum usable {
 enum usable policy_usable(const struct req_meta *rq, const struct resp_meta *rm, int64_t lifetime,
 			  bool soft_stale, int64_t now);
 
-/* After a failed fetch (error, timeout or 5xx) may this stale response be
- * served instead (stale-if-error, or the configured grace)? */
+/*
+ * After a failed fetch may this stale response be served instead?
+ * DISCONNECTED: the origin could not be reached or gave no usable response
+ * (connect error, reset, close, timeout): RFC 9111 4.2.4 lets a
+ * disconnected cache serve stale, so the configured GRACE applies. An
+ * origin that answered with a 5xx is not disconnected: only stale-if-error
+ * (RFC 5861 4, in the response or the request) allows stale then.
+ */
 bool policy_stale_on_error(const struct req_meta *rq, const struct resp_meta *rm, int64_t lifetime,
-			   int64_t grace, int64_t now);
+			   int64_t grace, bool disconnected, int64_t now);
 
 /*
  * Does the If-Modified-Since of REQ (a GET or HEAD the cache answers, with

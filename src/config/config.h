@@ -80,7 +80,8 @@
  *                                  # Authorization (default: such a response is
  *                                  # stored only with explicit freshness or public)
  *     grace: 10s                   # serve stale this long past expiry when the
- *                                  # backend fails (errors, 5xx, timeouts; not
+ *                                  # backend cannot be reached (errors, resets,
+ *                                  # timeouts; not on a 5xx answer; not
  *                                  # past must-revalidate, proxy-revalidate,
  *                                  # no-cache or s-maxage; 0: only where
  *                                  # stale-if-error allows it)

@@ -228,11 +228,11 @@ const struct config_row config_schema[] = {
 	     .help = "cap on the heuristic lifetime"),
     BOOL("cache.heuristic_with_credentials", 10, CFG(cache.heuristic_with_credentials), false,
 	 .help = "heuristic and default lifetimes also with Cookie or Authorization"),
-    /* RFC 9111 4.2.4 lets a disconnected cache serve stale; 10 s is
-     * Varnish's default. must-revalidate, proxy-revalidate, no-cache and
+    /* RFC 9111 4.2.4 lets a disconnected cache serve stale (a 5xx answer
+     * is not a disconnection); 10 s is Varnish's default. must-revalidate, proxy-revalidate, no-cache and
      * s-maxage still forbid it (policy_stale_on_error). */
     DURATION("cache.grace", 6, CFG(cache.grace_ns), 0, LIFETIME_MAX, SEC(10),
-	     .help = "serve stale this long when the backend fails (0: never)"),
+	     .help = "serve stale this long when the backend cannot be reached (0: never)"),
     DURATION("cache.hit_for_miss", 7, CFG(cache.hit_for_miss_ns), 0, LIFETIME_MAX, SEC(60),
 	     .help = "remember uncacheable keys this long (0: off)"),
     /* Before the rules: they inherit it. */

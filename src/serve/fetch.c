@@ -36,6 +36,9 @@ struct fetch {
 	struct cobj *obj;  /* being filled */
 	bool stored;
 	bool done_head; /* the handle has been answered */
+	/* The origin answered (with a 5xx): not disconnected, so only
+	 * stale-if-error may put a stale response in its place, not grace. */
+	bool answered;
 };
 
 static int64_t wall_now(void)
@@ -88,7 +91,7 @@ static void fetch_failed(struct fetch *f, int status, const char *why, int err, 
 		return;
 	struct fetch_handle *fh = a->fh;
 	if (a->stale && policy_stale_on_error(&f->rq, &a->stale->meta, a->stale->lifetime,
-					      a->knobs.grace, now)) {
+					      a->knobs.grace, !f->answered, now)) {
 		if (fh)
 			fh->stale_served = true, fh->detail = why, fh->fwd_status = status;
 		METRIC_INC(&f->w->metrics, cache_stale_if_error);
@@ -401,8 +404,9 @@ static void fetch_main(void *arg)
 		goto out;
 	}
 	if (status >= 500 && a->stale &&
-	    policy_stale_on_error(&f.rq, &a->stale->meta, a->stale->lifetime, a->knobs.grace,
+	    policy_stale_on_error(&f.rq, &a->stale->meta, a->stale->lifetime, a->knobs.grace, false,
 				  wall_now())) {
+		f.answered = true;
 		fetch_failed(&f, status, "backend error status", 0, false);
 		goto out;
 	}

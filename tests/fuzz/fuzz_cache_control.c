@@ -277,9 +277,12 @@ static void policy(const struct line *lines, size_t count, int status)
 			/* A soft purge makes it stale, never fresher. */
 			enum usable soft = policy_usable(&rq, &rm, life, true, now);
 			FZ_CHECK(soft != USE_FRESH);
-			bool soe = policy_stale_on_error(&rq, &rm, life, k.grace, now);
+			bool soe = policy_stale_on_error(&rq, &rm, life, k.grace, true, now);
 			if (rm.cc.flags & CC_NO_CACHE)
 				FZ_CHECK(!soe);
+			/* An answering origin allows no more stale than a gone one. */
+			bool soe5 = policy_stale_on_error(&rq, &rm, life, k.grace, false, now);
+			FZ_CHECK(!soe5 || soe);
 		}
 
 		/* The stored block and lookups in it. */

@@ -69,7 +69,7 @@ static void exercise(struct fz_conn *c, unsigned flags)
 	int64_t age = policy_age(&rm, NOW_S + 60);
 	FZ_CHECK(age >= 0);
 	enum usable u = policy_usable(&rq, &rm, life, (flags & 4) != 0, NOW_S + 60);
-	bool soe = policy_stale_on_error(&rq, &rm, life, k.grace, NOW_S + 60);
+	bool soe = policy_stale_on_error(&rq, &rm, life, k.grace, true, NOW_S + 60);
 	fz_mix_u64(&c->msg, (uint64_t)s << 8 | (uint64_t)u << 1 | soe);
 	fz_mix_u64(&c->msg, (uint64_t)life);
 

@@ -191,6 +191,33 @@ Test(cache_stale, grace_serves_stale_only_when_the_origin_fails)
 	harness_end();
 }
 
+/* A 5xx is an answer, not a disconnection (RFC 9111 4.2.4): grace does not
+ * put a stale response in its place; stale-if-error (RFC 5861) does. The
+ * key leaves the query out, so "?status=500" asks the origin for an error
+ * under the stored object's key. */
+Test(cache_stale, grace_does_not_cover_a_5xx_answer)
+{
+	struct proc o, d;
+	struct response r;
+	start_pair_extra(&o, &d, "cache:\n  grace: 30s\n  key: {query: false}\n");
+	long plain = store_one(d.port, "/e1?cc=max-age=1&size=30", 30);
+	long sie = store_one(d.port, "/e2?cc=max-age=1,stale-if-error=30&size=30", 30);
+	sleep_ms(EXPIRE_MS);
+
+	http_get_once(d.port, "/e1?status=500", &r);
+	cr_assert_eq(r.status, 500, "grace hid the origin's 500: head: %s", r.raw_head);
+	cr_assert_neq(origin_req(&r), plain);
+	response_free(&r);
+	http_get_once(d.port, "/e2?status=500", &r);
+	expect_pattern(&r, 30, "stale-if-error over a 500");
+	cr_assert_eq(origin_req(&r), sie);
+	cr_assert(cache_status_has(&r, "detail=stale-if-error"), "Cache-Status: %s",
+		  cache_status(&r));
+	response_free(&r);
+	assert_alive(&d);
+	harness_end();
+}
+
 Test(cache_stale, expired_object_is_revalidated_or_refetched)
 {
 	struct proc o, d;

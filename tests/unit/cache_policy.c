@@ -913,7 +913,8 @@ struct soe_case {
 	bool want;
 };
 
-static void run_soe(const struct soe_case *c, size_t n)
+/* ANSWERED: the origin answered with a 5xx (not disconnected). */
+static void run_soe_as(const struct soe_case *c, size_t n, bool answered)
 {
 	struct policy_knobs k = knobs();
 	for (size_t i = 0; i < n; i++) {
@@ -922,11 +923,17 @@ static void run_soe(const struct soe_case *c, size_t n)
 		req(&rq, "GET", c[i].req);
 		resp(&rm, 200, c[i].resp);
 		bool got = policy_stale_on_error(&rq, &rm, policy_lifetime(&rm, &k), c[i].grace,
-						 T0 + c[i].now);
-		cr_expect_eq(got, c[i].want, "#%zu req [%s] resp [%s] grace %lld now %+lld: got %d",
-			     i, c[i].req ? c[i].req : "", c[i].resp, (long long)c[i].grace,
-			     (long long)c[i].now, got);
+						 !answered, T0 + c[i].now);
+		cr_expect_eq(got, c[i].want,
+			     "#%zu req [%s] resp [%s] grace %lld now %+lld answered %d: got %d", i,
+			     c[i].req ? c[i].req : "", c[i].resp, (long long)c[i].grace,
+			     (long long)c[i].now, answered, got);
 	}
+}
+
+static void run_soe(const struct soe_case *c, size_t n)
+{
+	run_soe_as(c, n, false);
 }
 
 Test(cache_policy, stale_on_error)
@@ -970,6 +977,32 @@ Test(cache_policy, stale_on_error)
 	    {NULL, "Date: @0\nCache-Control: s-maxage=60", 10, 65, false},
 	};
 	run_soe(t, sizeof(t) / sizeof(t[0]));
+}
+
+/* An origin that answers with a 5xx is not a disconnected one (RFC 9111
+ * 4.2.4): grace does not apply, stale-if-error (RFC 5861 4) still does. */
+Test(cache_policy, stale_on_5xx_needs_stale_if_error)
+{
+	static const struct soe_case answered[] = {
+	    /* Within grace, but the origin answered: no stale. */
+	    {NULL, MA60, 10, 65, false},
+	    {NULL, MA60, 1000, 61, false},
+	    /* stale-if-error in the response or the request covers a 5xx... */
+	    {NULL, "Date: @0\nCache-Control: max-age=60, stale-if-error=30", 10, 90, true},
+	    {"Cache-Control: stale-if-error=30", MA60, 10, 90, true},
+	    /* ...only within its window, whatever the grace. */
+	    {NULL, "Date: @0\nCache-Control: max-age=0, stale-if-error=1", 10, 3, false},
+	    {"Cache-Control: stale-if-error=1", "Date: @0\nCache-Control: max-age=0", 10, 3, false},
+	    /* Still fresh: served whatever happened. */
+	    {NULL, MA60, 0, 30, true},
+	};
+	run_soe_as(answered, sizeof(answered) / sizeof(answered[0]), true);
+	/* The same response and moment with the origin unreachable: stale. */
+	static const struct soe_case gone[] = {
+	    {NULL, MA60, 10, 65, true},
+	    {NULL, "Date: @0\nCache-Control: max-age=0, stale-if-error=1", 10, 3, true},
+	};
+	run_soe_as(gone, sizeof(gone) / sizeof(gone[0]), false);
 }
 
 /* s-maxage carries proxy-revalidate for a shared cache (RFC 9111
