@@ -86,6 +86,18 @@ Test(cache_keys, normalize_path_on_shares_equivalent_spellings)
 	cr_assert_eq(purge_url(ap, "/ab%63" Q), 1);
 	get(&c, "/abc" Q, NULL, "stored");
 	cr_assert_eq(origin_requests(o.port, "/abc" Q), 1);
+
+	/* Bans match the key's path, the normalised one: a ban of /abc is a
+	 * ban of every spelling of it. */
+	long ban = get(&c, "/ban%2Dme" Q, NULL, "stored");
+	cr_assert_eq(get(&c, "/ban-me" Q, NULL, "hit"), ban);
+	char re[128], path[200];
+	snprintf(path, sizeof(path), "/ban?url=%s", pct_encode("^/ban-me\\?", re, sizeof(re)));
+	struct response r;
+	http_once(ap, "POST", path, NULL, &r);
+	cr_assert_eq(r.status, 200, "POST %s: %s", path, r.raw_head);
+	response_free(&r);
+	cr_assert_neq(get(&c, "/ban%2dme" Q, NULL, "stored"), ban);
 	conn_close(&c);
 	harness_end();
 }
