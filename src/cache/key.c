@@ -1,12 +1,12 @@
 /* key.c - the primary cache key of a request. */
 #include "cache/key.h"
 
-#include "http/path.h"
-
 #include <assert.h>
 #include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "http/path.h"
 
 struct qparam {
 	const char *p;

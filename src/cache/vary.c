@@ -1,14 +1,14 @@
 /* vary.c - Vary field names and normalised secondary keys. */
 #include "cache/vary.h"
 
-#include "cache/hdrs.h"
-#include "cache/lang.h"
-
 #include <ctype.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+
+#include "cache/hdrs.h"
+#include "cache/lang.h"
 
 static bool is_ows(char c)
 {
