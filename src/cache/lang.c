@@ -1,13 +1,23 @@
 /* lang.c - Accept-Language ranges and weights, basic filtering (lang.h). */
 #include "cache/lang.h"
 
-#include <ctype.h>
 #include <errno.h>
 #include <strings.h>
 
 static bool is_ows(char c)
 {
 	return c == ' ' || c == '\t';
+}
+
+/* ASCII only, whatever the locale (RFC 5234 ALPHA and DIGIT). */
+static bool is_alpha(unsigned char c)
+{
+	return (c | 0x20) >= 'a' && (c | 0x20) <= 'z';
+}
+
+static bool is_alnum(unsigned char c)
+{
+	return is_alpha(c) || (c >= '0' && c <= '9');
 }
 
 /* 1*8ALPHA *("-" 1*8alphanum): a language tag's or a basic range's syntax. */
@@ -24,7 +34,7 @@ bool lang_tag_valid(const char *v, size_t n)
 			first = false;
 			continue;
 		}
-		if (!(first ? isalpha(c) : isalnum(c)) || ++sub > 8)
+		if (!(first ? is_alpha(c) : is_alnum(c)) || ++sub > 8)
 			return false;
 	}
 	return sub > 0;
