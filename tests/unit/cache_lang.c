@@ -56,7 +56,7 @@ Test(cache_lang, invalid_fields_refused)
 	    "de;q=",	"de;q",		"de;q=0.5x", "de;q=01",	    "de;level=1", "de;q=0.5;x",
 	    "de q=0.5", "de;",		"d e",	     "toolonglang", "de-",	  "-de",
 	    "de--ch",	"de-abcdefghi", "1de",	     "*-ch",	    "de_CH",	  "de;q=0.5 x",
-	    "\"de\"",	"en, de;q=abc",
+	    "\"de\"",	"en, de;q=abc", "d\xe9",     "[de]",
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		struct lang_prefs p;
