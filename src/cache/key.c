@@ -1,9 +1,12 @@
 /* key.c - the primary cache key of a request. */
 #include "cache/key.h"
 
+#include <assert.h>
 #include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "http/path.h"
 
 struct qparam {
 	const char *p;
@@ -44,8 +47,15 @@ int cache_key_build(unsigned opts, const char *host, size_t hlen, const char *ta
 	if (n + 1 + tlen > cap)
 		return -1;
 	out[n++] = '\0';
-	memcpy(out + n, target, plen);
-	n += plen;
+	if (opts & KEY_NORMALIZE_PATH) {
+		/* Never longer than the path: the check above still holds. */
+		long l = path_key_form(target, plen, out + n, plen);
+		assert(l >= 0);
+		n += (size_t)l;
+	} else {
+		memcpy(out + n, target, plen);
+		n += plen;
+	}
 	if (!q || !(opts & KEY_QUERY))
 		return (int)n;
 	const char *qs = q + 1;

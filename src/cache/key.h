@@ -1,6 +1,8 @@
 /*
  * key.h - the primary cache key: the Host (lower-cased, port kept) and the
- * request-target as sent, with the query kept, dropped or sorted.
+ * request-target as sent, its path optionally in its percent-encoding
+ * normal form (http/path.h path_key_form), with the query kept, dropped or
+ * sorted (never decoded: its bytes are the application's).
  *
  * Layout: host bytes, a NUL, then the target; the host part is empty when
  * the key leaves the host out. The store hashes the whole key; bans match
@@ -14,9 +16,10 @@
 #include <stdint.h>
 
 enum {
-	KEY_HOST = 1u << 0,	  /* include the Host */
-	KEY_QUERY = 1u << 1,	  /* include the query string */
-	KEY_SORT_QUERY = 1u << 2, /* sort its parameters first (?b=2&a=1 is ?a=1&b=2) */
+	KEY_HOST = 1u << 0,	      /* include the Host */
+	KEY_QUERY = 1u << 1,	      /* include the query string */
+	KEY_SORT_QUERY = 1u << 2,     /* sort its parameters first (?b=2&a=1 is ?a=1&b=2) */
+	KEY_NORMALIZE_PATH = 1u << 3, /* /a%62c is /abc, %2f is %2F; %2F is not / */
 };
 
 /* The primary key of HOST and TARGET under OPTS into OUT; *HOST_LEN gets

@@ -677,19 +677,17 @@ static void drop_all(struct droplist *d)
 }
 
 /* Does stored O answer LR's request: the same forwarding key (nearly
- * always none on both sides: compared without work), and the same values
- * of the fields O's Vary names? */
-static bool vary_matches(const struct cobj *o, const struct lookup_req *lr)
+ * always none on both sides: compared without work), and the fields O's
+ * Vary names equal, or selecting O by their weights (vary.h)? */
+static enum vary_match vary_matches(const struct cobj *o, const struct lookup_req *lr)
 {
 	if (o->fwd_len != lr->fwd_len ||
 	    (lr->fwd_len && memcmp(o->vkey, lr->fwd_key, lr->fwd_len) != 0))
-		return false;
+		return VARY_NO;
 	if (!o->vary)
-		return true;
-	char key[1024];
-	int n = vary_key(o->vary, o->vary_len, lr->req, key, sizeof(key));
-	return n >= 0 && (uint32_t)n + o->fwd_len == o->vkey_len &&
-	       (n == 0 || memcmp(key, o->vkey + o->fwd_len, (size_t)n) == 0);
+		return VARY_EXACT;
+	return vary_match(o->vary, o->vary_len, o->vkey + o->fwd_len, o->vkey_len - o->fwd_len,
+			  o->hdrs, o->hdrs_len, lr->req);
 }
 
 int store_lookup(struct store *st, const struct lookup_req *lr, struct lookup_res *res)
@@ -730,6 +728,7 @@ int store_lookup(struct store *st, const struct lookup_req *lr, struct lookup_re
 			return 0;
 		}
 		struct cobj *best = NULL;
+		enum vary_match best_m = VARY_NO; /* an exact match beats a selection */
 		for (struct cobj *o = oh->variants, *next; o; o = next) {
 			next = o->vnext;
 			if (ban_check(st->bans, &o->ban_seq, host, lr->host_len, url, url_len)) {
@@ -738,8 +737,13 @@ int store_lookup(struct store *st, const struct lookup_req *lr, struct lookup_re
 				atomic_fetch_add(&st->stats.banned, 1);
 				continue;
 			}
-			if (!best && vary_matches(o, lr))
-				best = o;
+			if (best_m != VARY_EXACT) {
+				enum vary_match m = vary_matches(o, lr);
+				if (m > best_m) {
+					best = o;
+					best_m = m;
+				}
+			}
 		}
 		if (best) {
 			bool soft = atomic_load(&best->soft_stale);

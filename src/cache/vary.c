@@ -7,6 +7,9 @@
 #include <string.h>
 #include <strings.h>
 
+#include "cache/hdrs.h"
+#include "cache/lang.h"
+
 static bool is_ows(char c)
 {
 	return c == ' ' || c == '\t';
@@ -211,4 +214,64 @@ int vary_key(const char *names, size_t nlen, const struct hmsg *req, char *out, 
 		out[n++] = '\n';
 	}
 	return (int)n;
+}
+
+/* Is key segment S[0..N) ("name=value" or "name") Accept-Language's? */
+static bool lang_segment(const char *s, size_t n)
+{
+	static const char name[] = "accept-language";
+	size_t l = sizeof(name) - 1;
+	return n >= l && memcmp(s, name, l) == 0 && (n == l || s[l] == '=');
+}
+
+enum vary_match vary_match(const char *names, size_t nlen, const char *vkey, size_t vlen,
+			   const char *hdrs, size_t hlen, const struct hmsg *req)
+{
+	char key[1024]; /* as large as the key fetch.c stores */
+	int n = vary_key(names, nlen, req, key, sizeof(key));
+	if (n < 0)
+		return VARY_NO;
+	if ((size_t)n == vlen && (n == 0 || memcmp(key, vkey, (size_t)n) == 0))
+		return VARY_EXACT;
+	/* Both keys list the same names in the same order, one "\n"-ended
+	 * segment each (values hold no LF: the parser refuses one). Every
+	 * field but Accept-Language must be equal, and the request must send
+	 * Accept-Language. Cheap, so it goes first: most variants fail here. */
+	bool lang = false;
+	const char *a = key, *ae = key + n, *b = vkey, *be = vkey + vlen;
+	while (a < ae && b < be) {
+		const char *an = memchr(a, '\n', (size_t)(ae - a));
+		const char *bn = memchr(b, '\n', (size_t)(be - b));
+		if (!an || !bn)
+			return VARY_NO;
+		size_t al = (size_t)(an - a), bl = (size_t)(bn - b);
+		if (lang_segment(a, al) && lang_segment(b, bl)) {
+			if (al == strlen("accept-language"))
+				return VARY_NO; /* absent from the request: no weights */
+			lang = true;
+		} else if (al != bl || memcmp(a, b, al) != 0) {
+			return VARY_NO;
+		}
+		a = an + 1;
+		b = bn + 1;
+	}
+	if (!lang || a != ae || b != be)
+		return VARY_NO;
+	/* One Content-Language naming one language: a variant for several
+	 * audiences, or without one, is only matched exactly. */
+	size_t cl_len, other;
+	const char *cl = hdrs_find(hdrs, hlen, "content-language", 0, &cl_len);
+	if (!cl || hdrs_find(hdrs, hlen, "content-language", 1, &other) ||
+	    !lang_tag_valid(cl, cl_len))
+		return VARY_NO;
+	struct lang_prefs p;
+	lang_prefs_init(&p);
+	for (unsigned i = 0;; i++) {
+		const struct hfield *f = hmsg_field(req, "accept-language", i);
+		if (!f)
+			break;
+		if (lang_prefs_add(&p, hmsg_ptr(req, f->value), f->value.len) < 0)
+			return VARY_NO;
+	}
+	return lang_is_best(&p, cl, cl_len) ? VARY_SELECTED : VARY_NO;
 }

@@ -91,6 +91,7 @@
  *       host: true                 # include the Host (lower-cased, port kept)
  *       query: true                # include the query string
  *       sort_query: false          # sort query parameters before keying
+ *       normalize_path: false      # key /a%62c as /abc (%2F stays distinct)
  *     rules:                       # first match wins; host and path_prefix optional
  *       - name: static             # optional; what routes[].cache names
  *         host: "static.example.com"   # exact, or "*.example.com" for subdomains
@@ -300,6 +301,7 @@ struct config_key {
 	bool host;
 	bool query;
 	bool sort_query;
+	bool normalize_path; /* RFC 3986 6.2.2.1-2 on the key's path */
 };
 
 /* A cache rule. Unset numeric fields are -1 (inherit); key_set tells

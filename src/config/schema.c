@@ -241,6 +241,10 @@ const struct config_row config_schema[] = {
     BOOL("cache.key.query", 2, CFG(cache.key.query), true, .help = "query string in the key"),
     BOOL("cache.key.sort_query", 3, CFG(cache.key.sort_query), false,
 	 .help = "sort query parameters first"),
+    /* Off by default: it makes spellings share an object that an origin
+     * not following RFC 3986 6.2.2 may answer differently. */
+    BOOL("cache.key.normalize_path", 4, CFG(cache.key.normalize_path), false,
+	 .help = "decode %-encoded unreserved characters in the path (%2F stays)"),
     CUSTOM("cache.rules", 9, CFG(cache.rules), &rules_ops,
 	   .help = "first match wins; host and path_prefix optional"),
     STRING("cache.rules[].name", 8, RULE(name), .what = "a name", .check = read_check_name,
@@ -269,6 +273,8 @@ const struct config_row config_schema[] = {
 	 .help = "as cache.key.query"),
     BOOL("cache.rules[].key.sort_query", 3, RULE(key.sort_query), false,
 	 .inherit = "cache.key.sort_query", .help = "as cache.key.sort_query"),
+    BOOL("cache.rules[].key.normalize_path", 4, RULE(key.normalize_path), false,
+	 .inherit = "cache.key.normalize_path", .help = "as cache.key.normalize_path"),
 
     CUSTOM("cache.purge_allow", 11, CFG(cache.purge_allow), &read_networks_ops,
 	   .def_list = (const char *const[]){NULL},
@@ -425,6 +431,8 @@ const struct config_row config_schema[] = {
 	 .help = "as cache.key.query"),
     BOOL("routes[].cache.key.sort_query", 3, ROUTE(cache.key.sort_query), false,
 	 .inherit = "cache.key.sort_query", .help = "as cache.key.sort_query"),
+    BOOL("routes[].cache.key.normalize_path", 4, ROUTE(cache.key.normalize_path), false,
+	 .inherit = "cache.key.normalize_path", .help = "as cache.key.normalize_path"),
     CUSTOM("routes[].compression", 8, ROUTE(compression), &route_tristate_ops,
 	   .help = "true or false (absent: as compression.enabled)"),
     SECTION("routes[].timeouts", 9, .help = "instead of the backend's"),

@@ -16,7 +16,7 @@ static unsigned opts_of(const struct config *cfg, const struct config_rule *rule
 {
 	const struct config_key *k = rule && rule->key_set ? &rule->key : &cfg->cache.key;
 	return (k->host ? KEY_HOST : 0) | (k->query ? KEY_QUERY : 0) |
-	       (k->sort_query ? KEY_SORT_QUERY : 0);
+	       (k->sort_query ? KEY_SORT_QUERY : 0) | (k->normalize_path ? KEY_NORMALIZE_PATH : 0);
 }
 
 int cache_key_under(const struct config *cfg, const struct config_rule *rule, const char *host,

@@ -551,7 +551,8 @@ static const struct bad_row cache_rows[] = {
      BASE "cache:\n"
 	  "  key:\n"
 	  "    path: true\n",
-     {"7:5: unknown key 'path' in cache.key; expected one of: host, query, sort_query"}},
+     {"7:5: unknown key 'path' in cache.key; expected one of: host, query, sort_query, "
+      "normalize_path"}},
     {"cache_key_yes",
      BASE "cache:\n"
 	  "  key:\n"
@@ -664,7 +665,7 @@ static const struct bad_row cache_rows[] = {
 	  "  rules:\n"
 	  "    - key: {sort: true}\n",
      {"7:13: unknown key 'sort' in cache.rules[0].key; expected one of: host, query, "
-      "sort_query"}},
+      "sort_query, normalize_path"}},
     {"rule_key_list",
      BASE "cache:\n"
 	  "  rules:\n"

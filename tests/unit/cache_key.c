@@ -42,6 +42,21 @@ Test(cache_key, host_lower_cased_port_kept_target_as_sent)
 	cr_assert_str_eq(key(ALL, "a", "*"), "a|*");
 }
 
+Test(cache_key, normalized_path_folds_the_path_only)
+{
+	const unsigned np = ALL | KEY_NORMALIZE_PATH;
+	cr_assert_str_eq(key(np, "a", "/a%62c"), "a|/abc");
+	cr_assert_str_eq(key(np, "a", "/Dir%2ffile"), "a|/Dir%2Ffile");
+	cr_assert_str_neq(key(np, "a", "/a%2Fb"), "a|/a/b");
+	cr_assert_str_eq(key(np, "a", "/%7Euser/%41"), "a|/~user/A");
+	/* The query is the application's: not decoded, not case-folded. */
+	cr_assert_str_eq(key(np, "a", "/%61?x=%61%2f"), "a|/a?x=%61%2f");
+	cr_assert_str_eq(key(np | KEY_SORT_QUERY, "a", "/%61?b=%62&a=1"), "a|/a?a=1&b=%62");
+	cr_assert_str_eq(key(KEY_HOST | KEY_NORMALIZE_PATH, "a", "/%61?x=1"), "a|/a");
+	/* Off, every spelling is its own key. */
+	cr_assert_str_eq(key(ALL, "a", "/a%62c"), "a|/a%62c");
+}
+
 Test(cache_key, without_host_the_host_part_is_empty)
 {
 	cr_assert_str_eq(key(KEY_QUERY, "Example.com", "/p?x=1"), "|/p?x=1");

@@ -255,3 +255,81 @@ Test(cache_vary, accept_encoding_normalised)
 	char out[8];
 	cr_expect_eq(vary_accept_encoding(&h.m, out, 4), -1);
 }
+
+/* vary_match of a variant stored for a request with REQ_LINES, whose
+ * response had RESP_HDRS (stored "Name: value\r\n" lines), against a
+ * request with LINES, for NAMES. */
+static enum vary_match match_of(const char *names, const char *req_lines, const char *resp_hdrs,
+				const char *lines)
+{
+	char vkey[1024];
+	struct head h;
+	request(&h, req_lines);
+	int vl = vary_key(names, strlen(names), &h.m, vkey, sizeof(vkey));
+	cr_assert_geq(vl, 0);
+	request(&h, lines);
+	return vary_match(names, strlen(names), vkey, (size_t)vl, resp_hdrs, strlen(resp_hdrs),
+			  &h.m);
+}
+
+#define AL "accept-language"
+#define DE "Content-Language: de\r\n"
+
+Test(cache_vary, match_accept_language_by_weight)
+{
+	const char *stored = "Accept-Language: en, de";
+	cr_expect_eq(match_of(AL, stored, DE, "Accept-Language: de, EN"), VARY_EXACT);
+	cr_expect_eq(match_of(AL, stored, DE, "Accept-Language: fr;q=0.5, de;q=1.0"),
+		     VARY_SELECTED);
+	cr_expect_eq(match_of(AL, stored, DE, "Accept-Language: en;q=0.9, de"), VARY_SELECTED);
+	cr_expect_eq(match_of(AL, stored, DE, "Accept-Language: de, en;q=0.9"), VARY_SELECTED);
+	cr_expect_eq(match_of(AL, stored, DE, "Accept-Language: de;q=0.8\nAccept-Language: x"),
+		     VARY_NO, "x is preferred");
+	/* Not the best choice, excluded, or no weights to go by. */
+	cr_expect_eq(match_of(AL, stored, DE, "Accept-Language: fr"), VARY_NO);
+	cr_expect_eq(match_of(AL, stored, DE, "Accept-Language: fr, de;q=0.5"), VARY_NO);
+	cr_expect_eq(match_of(AL, stored, DE, "Accept-Language: de;q=0, *"), VARY_NO);
+	cr_expect_eq(match_of(AL, stored, DE, "Accept-Language: de;q=2"), VARY_NO);
+	cr_expect_eq(match_of(AL, stored, DE, "Accept-Language: de, de;q=0.1"), VARY_NO);
+	cr_expect_eq(match_of(AL, stored, DE, NULL), VARY_NO);
+	cr_expect_eq(match_of(AL, stored, DE, "Accept-Language:"), VARY_NO);
+	/* A variant stored for a request without the field is selectable too. */
+	cr_expect_eq(match_of(AL, NULL, DE, "Accept-Language: de"), VARY_SELECTED);
+	cr_expect_eq(match_of(AL, NULL, DE, NULL), VARY_EXACT);
+}
+
+Test(cache_vary, match_needs_one_content_language)
+{
+	const char *stored = "Accept-Language: en, de";
+	const char *req = "Accept-Language: de, en;q=0.9";
+	cr_expect_eq(match_of(AL, stored, "", req), VARY_NO);
+	cr_expect_eq(match_of(AL, stored, "Content-Language: de, en\r\n", req), VARY_NO);
+	cr_expect_eq(match_of(AL, stored, DE "Content-Language: en\r\n", req), VARY_NO);
+	cr_expect_eq(match_of(AL, stored, "Content-Language: *\r\n", req), VARY_NO);
+	cr_expect_eq(match_of(AL, stored, "X-A: 1\r\ncontent-language:  DE-ch \r\n", req),
+		     VARY_SELECTED);
+	/* Without Content-Language the exact match still works. */
+	cr_expect_eq(match_of(AL, stored, "", "Accept-Language: de,en"), VARY_EXACT);
+}
+
+/* Vary on more than Accept-Language: the other fields match exactly. */
+Test(cache_vary, match_other_fields_exactly)
+{
+	const char *names = "accept-encoding,accept-language,x-a";
+	const char *stored = "Accept-Encoding: gzip\nAccept-Language: en, de\nX-A: 1";
+	cr_expect_eq(
+	    match_of(names, stored, DE, "Accept-Encoding: gzip\nAccept-Language: de\nX-A: 1"),
+	    VARY_SELECTED);
+	cr_expect_eq(
+	    match_of(names, stored, DE, "Accept-Encoding: br\nAccept-Language: de\nX-A: 1"),
+	    VARY_NO);
+	cr_expect_eq(
+	    match_of(names, stored, DE, "Accept-Encoding: gzip\nAccept-Language: de\nX-A: 2"),
+	    VARY_NO);
+	cr_expect_eq(match_of(names, stored, DE, "Accept-Encoding: gzip\nAccept-Language: de"),
+		     VARY_NO, "X-A absent is not X-A: 1");
+	/* Without Accept-Language among the names, only equal keys match. */
+	cr_expect_eq(match_of("x-a", "X-A: 1", DE, "X-A: 2\nAccept-Language: de"), VARY_NO);
+	cr_expect_eq(match_of("x-a", "X-A: 1", DE, "X-A: 1"), VARY_EXACT);
+	cr_expect_eq(match_of("", NULL, DE, "X-A: 1"), VARY_EXACT);
+}

@@ -1074,6 +1074,28 @@ Test(config_cache, rule_key_inherits_cache_key)
 	config_free(&cfg);
 }
 
+Test(config_cache, normalize_path_default_set_and_inherited)
+{
+	struct config *cfg = expect_ok(MINIMAL "cache:\n"
+					       "  rules:\n"
+					       "    - key: {query: false}\n"
+					       "    - path_prefix: /raw\n"
+					       "      key: {normalize_path: false}\n"
+					       "  key: {normalize_path: true}\n");
+	cr_assert(cfg->cache.key.normalize_path);
+	cr_assert(cfg->cache.rules[0].key.normalize_path, "inherits cache.key");
+	cr_assert_not(cfg->cache.rules[1].key.normalize_path, "its own setting");
+	config_free(&cfg);
+	cfg = expect_ok(MINIMAL);
+	cr_assert_not(cfg->cache.key.normalize_path, "off by default");
+	config_free(&cfg);
+	expect_one_error(MINIMAL "cache: {key: {normalize_path: 1}}\n",
+			 "t.yaml:5:31: cache.key.normalize_path: expected true or false, got '1'");
+	expect_one_error(MINIMAL "cache: {rules: [{key: {normalize_path: on}}]}\n",
+			 "t.yaml:5:40: cache.rules[0].key.normalize_path: expected true or false, "
+			 "got 'on'");
+}
+
 Test(config_cache, empty_rule_key_does_nothing)
 {
 	/* It would match every request and shadow every later rule. */
@@ -1146,7 +1168,7 @@ Test(config_cache_errors, cache_values)
 				 "  key:\n"
 				 "    hots: false\n",
 			 "t.yaml:7:5: unknown key 'hots' in cache.key; expected one of: host, "
-			 "query, sort_query");
+			 "query, sort_query, normalize_path");
 }
 
 Test(config_cache_errors, rule_shapes)
@@ -1203,7 +1225,7 @@ Test(config_cache_errors, rule_values)
 			 "(expected e.g. 250ms, 30s, 2m, 1h; units us, ms, s, m, h, d)");
 	expect_one_error(MINIMAL "cache: {rules: [{key: {path: true}}]}\n",
 			 "t.yaml:5:24: unknown key 'path' in cache.rules[0].key; expected one of: "
-			 "host, query, sort_query");
+			 "host, query, sort_query, normalize_path");
 	expect_one_error(MINIMAL "cache: {rules: [{key: {query: no}}]}\n",
 			 "t.yaml:5:31: cache.rules[0].key.query: expected true or false, got 'no'");
 	expect_one_error(MINIMAL "cache: {rules: [{key: off}]}\n",
