@@ -664,6 +664,7 @@ void encode_pass_plan(struct worker *w, const struct gen *g, const struct hmsg *
 		return;
 	}
 	e->active = true;
+	METRIC_INC(&w->metrics, encoded);
 	e->pool = w->sh->cpool;
 	e->plan.send = (enum coding)want;
 	e->plan.transformed = true;

@@ -464,6 +464,8 @@ Test(compress, pass_and_no_store_responses_are_compressed_as_accepted)
 	response_free(&r);
 	conn_close(&c);
 	cr_assert_eq(metric("ringcache_encode_copies_total"), 0, "nothing was kept");
+	/* 4 coded cases twice, the POST, the ETag and the HTTP/1.0 one. */
+	cr_assert_eq(metric("ringcache_encoded_total"), 4 * 2 + 3);
 	cr_assert_eq(metric("ringcache_cache_objects"), 0);
 	harness_end();
 }
@@ -516,6 +518,35 @@ Test(compress, a_streamed_pass_is_compressed_as_it_streams)
 		response_free(&r);
 		conn_close(&c);
 	}
+	harness_end();
+}
+
+Test(compress, a_client_leaving_a_coded_stream_ends_it)
+{
+	struct proc o, d;
+	start_compress(&o, &d, NULL);
+	/* About 3 s of dripping; the client reads the start and goes away.
+	 * The coding must end (no stream left counted, nothing waiting
+	 * forever) on the miss's pipe and on the pass. */
+	const char *path = "/leave?size=1000000&chunked=1&chunk=16384&drip=50&cc=no-store";
+	for (int i = 0; i < 2; i++) {
+		struct conn c;
+		conn_open(&c, d.port);
+		conn_sendf(&c, "GET %s HTTP/1.1\r\nHost: test.local\r\nAccept-Encoding: br\r\n\r\n",
+			   path);
+		while (!memmem(c.buf + c.off, c.len - c.off, "\r\n\r\n", 4))
+			cr_assert_gt(conn_fill(&c, 5000), 0, "round %d: no head", i);
+		cr_assert(memmem(c.buf + c.off, c.len - c.off, "Content-Encoding: br\r\n", 22),
+			  "round %d: not coded: %.*s", i, (int)(c.len - c.off), c.buf + c.off);
+		conn_close(&c);
+		double until = now_s() + 20;
+		while (metric("ringcache_compression_streams") != 0) {
+			cr_assert_lt(now_s(), until, "round %d: the coded stream did not end", i);
+			sleep_ms(50);
+		}
+	}
+	assert_alive(&d);
+	not_stored_twice(d.port, "/after?size=20000&cc=no-store", "gzip", "gzip", 20000);
 	harness_end();
 }
 
