@@ -18,6 +18,19 @@ Test(cache_lurk, pacing)
 	cr_expect_lt(LURK_SLEEP_NS, LURK_IDLE_NS);
 }
 
+Test(cache_lurk, batch_shrinks_with_the_ban_list)
+{
+	cr_expect_eq(lurk_batch(0), LURK_BATCH);
+	cr_expect_eq(lurk_batch(1), LURK_BATCH);
+	cr_expect_eq(lurk_batch(LURK_TESTS / LURK_BATCH), LURK_BATCH);
+	cr_expect_eq(lurk_batch(LURK_TESTS / LURK_BATCH * 2), LURK_BATCH / 2);
+	cr_expect_eq(lurk_batch(LURK_TESTS), 1);
+	cr_expect_eq(lurk_batch(LURK_TESTS * 10), 1, "always some progress");
+	for (size_t bans = 1; bans < 100000; bans = bans * 3 + 1)
+		cr_expect_leq((size_t)lurk_batch(bans) * bans,
+			      LURK_TESTS > bans ? LURK_TESTS : bans, "%zu bans", bans);
+}
+
 struct run {
 	struct store *st;
 	size_t bans_left;
