@@ -76,6 +76,8 @@ cache:
   memory: 256MiB
 limits:
   max_connections: 20000
+compression:
+  enabled: false    # stated, so a change of the default does not move the numbers
 EOF
 # One config per side: the common part and that side's extra keys.
 for side in base new; do

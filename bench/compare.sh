@@ -324,6 +324,8 @@ limits:
   max_connections: 100000   # no cap of its own; ulimit -n is the bound, as for the others
 log:
   level: warn
+compression:
+  enabled: false        # stated: Varnish and nginx do not compress here either
 EOF
 	"$TMP/ringcache" -c "$CONF_OUT/$name.yaml" </dev/null >"$TMP/$name.log" 2>&1 &
 	PID[$name]=$!

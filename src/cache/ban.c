@@ -288,9 +288,10 @@ bool ban_check(struct ban_list *bl, uint64_t *seq, const char *host, size_t host
 	return banned;
 }
 
-void ban_prune(struct ban_list *bl, uint64_t oldest)
+size_t ban_prune(struct ban_list *bl, uint64_t oldest)
 {
 	struct ban *dead = NULL;
+	size_t n = 0;
 	pthread_rwlock_wrlock(&bl->lock);
 	struct ban **pp = &bl->head;
 	while (*pp && (*pp)->seq > oldest)
@@ -298,7 +299,8 @@ void ban_prune(struct ban_list *bl, uint64_t oldest)
 	dead = *pp;
 	*pp = NULL;
 	for (struct ban *b = dead; b; b = b->next)
-		bl->count--;
+		n++;
+	bl->count -= n;
 	pthread_rwlock_unlock(&bl->lock);
 	/* Free outside the lock: no check can reach these any more. */
 	while (dead) {
@@ -306,6 +308,7 @@ void ban_prune(struct ban_list *bl, uint64_t oldest)
 		ban_free(dead);
 		dead = next;
 	}
+	return n;
 }
 
 size_t ban_count(struct ban_list *bl)

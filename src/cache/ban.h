@@ -6,7 +6,13 @@
  * a sequence number, each object records the sequence current when it was
  * stored, and a lookup that finds an object tests only the bans added
  * after it (then records the new sequence so they are not tested again).
- * Bans that no object can need any more are pruned.
+ * The store's ban lurker (store_lurk) makes the same checks in the
+ * background, so objects nobody asks for are tested too, and then prunes
+ * the bans no object can need any more.
+ *
+ * Every ban can be lurked: both patterns match the object's own primary
+ * key (its host and URL as stored), never a field of the request that
+ * looks it up, so there are no request-only bans to keep for lookups.
  *
  * Regular expressions are PCRE2 (with JIT when available), matched
  * against the host (without port; ban_check strips one if present) and
@@ -54,10 +60,11 @@ uint64_t ban_seq(struct ban_list *bl);
 bool ban_check(struct ban_list *bl, uint64_t *seq, const char *host, size_t host_len,
 	       const char *url, size_t url_len);
 
-/* Drop bans with sequence <= OLDEST: no object stored before them exists
- * any more (the store passes the minimum seq of its live objects, or
- * ban_seq() when it is empty). */
-void ban_prune(struct ban_list *bl, uint64_t oldest);
+/* Drop bans with sequence <= OLDEST: no object needs them any more, as
+ * every live object was tested past OLDEST or stored after it (the ban
+ * lurker passes ban_seq() as it was when its pass over the table began).
+ * Returns the number of bans dropped. */
+size_t ban_prune(struct ban_list *bl, uint64_t oldest);
 
 /* Number of bans currently kept (for metrics and tests). */
 size_t ban_count(struct ban_list *bl);

@@ -43,6 +43,16 @@ struct shard {
 	struct coh *buckets[SHARD_BUCKETS];
 };
 
+/* The ban lurker's place in its pass over the table (store_lurk). */
+struct lurk {
+	pthread_mutex_t lock; /* one lurker step at a time; never held across an await */
+	bool in_pass;
+	uint32_t shard, bucket; /* the next bucket to walk */
+	uint64_t pass_seq;	/* ban_seq() when the pass began */
+	struct cobj **took;	/* the step's references, kept for the next step */
+	size_t cap;
+};
+
 struct store {
 	unsigned magic;
 	struct shard shards[NSHARDS];
@@ -50,6 +60,7 @@ struct store {
 	struct ban_list *bans;
 	struct tag_index *tags;
 	struct store_stats stats;
+	struct lurk lurk;
 };
 
 /* ---- waking ----------------------------------------------------------- */
@@ -547,6 +558,7 @@ struct store *store_create(uint64_t budget)
 	}
 	st->bans = ban_list_create();
 	st->tags = tag_index_create();
+	pthread_mutex_init(&st->lurk.lock, NULL);
 	for (int i = 0; i < NSHARDS; i++)
 		pthread_mutex_init(&st->shards[i].lock, NULL);
 	return st;
@@ -852,10 +864,13 @@ void store_publish(struct store *st, struct coh *oh, struct cobj *o)
 	/* The body and any coded copies a 304's clone shares (before the
 	 * shard lock: lock order is shard -> enc -> body elsewhere). */
 	uint64_t body = cobj_alloc(o);
-	o->oh = oh; /* the caller's reference to OH is now O's */
-	o->ban_seq = ban_seq(st->bans);
+	o->oh = oh;	/* the caller's reference to OH is now O's */
 	cobj_retain(o); /* the table's reference */
 	pthread_mutex_lock(&sh->lock);
+	/* Read under the shard lock: an object linked after the ban lurker
+	 * walked its bucket then carries a sequence at least as new as the
+	 * lurker's pass (store_lurk relies on it to drop bans). */
+	o->ban_seq = ban_seq(st->bans);
 	for (struct cobj *v = oh->variants, *next; v; v = next) {
 		next = v->vnext;
 		if (v->vkey_len == o->vkey_len && v->fwd_len == o->fwd_len &&
@@ -993,6 +1008,135 @@ size_t store_purge_tag(struct store *st, const char *tag, size_t len, bool soft)
 	return c.n;
 }
 
+/* ---- the ban lurker ---------------------------------------------------- */
+
+/* Room for N references in the lurker's array (kept between steps). */
+static bool lurk_room(struct lurk *l, size_t n)
+{
+	if (n <= l->cap)
+		return true;
+	size_t cap = l->cap ? l->cap : 64;
+	while (cap < n)
+		cap *= 2;
+	struct cobj **v = realloc(l->took, cap * sizeof(*v));
+	if (!v)
+		return false;
+	l->took = v;
+	l->cap = cap;
+	return true;
+}
+
+/* Take a reference to every object of bucket B of SH into L->took from
+ * index N; shard lock held. Returns the new count, or SIZE_MAX when out
+ * of memory (nothing taken: the bucket is walked again next step). */
+static size_t lurk_take_bucket(struct lurk *l, struct shard *sh, uint32_t b, size_t n)
+{
+	size_t k = 0;
+	for (struct coh *oh = sh->buckets[b]; oh; oh = oh->hnext)
+		for (struct cobj *o = oh->variants; o; o = o->vnext)
+			k++;
+	if (!k)
+		return n;
+	if (!lurk_room(l, n + k))
+		return SIZE_MAX;
+	for (struct coh *oh = sh->buckets[b]; oh; oh = oh->hnext) {
+		for (struct cobj *o = oh->variants; o; o = o->vnext) {
+			cobj_retain(o);
+			l->took[n++] = o;
+		}
+	}
+	return n;
+}
+
+/* Test O (a reference) against the bans newer than its mark; unlink it
+ * when one matches. Returns true when this call took it out. */
+static bool lurk_test(struct store *st, struct cobj *o)
+{
+	const struct coh *oh = o->oh;
+	const char *host = oh->key, *url = oh->key + oh->host_len + 1;
+	size_t url_len = oh->key_len - oh->host_len - 1;
+	if (!ban_check(st->bans, &o->ban_seq, host, oh->host_len, url, url_len))
+		return false;
+	struct shard *sh = shard_of(st, oh->hash);
+	pthread_mutex_lock(&sh->lock);
+	bool was = o->linked; /* not if a lookup or a publish took it out meanwhile */
+	bool drop = unlink_locked(st, o);
+	pthread_mutex_unlock(&sh->lock);
+	if (drop)
+		cobj_release(&o); /* the table's reference; the caller keeps its own */
+	return was;
+}
+
+void store_lurk(struct store *st, uint32_t max_objects, struct lurk_step *out)
+{
+	CHECK_OBJ_NOTNULL(st, STORE_MAGIC);
+	assert(max_objects > 0);
+	memset(out, 0, sizeof(*out));
+	struct lurk *l = &st->lurk;
+	pthread_mutex_lock(&l->lock);
+	if (ban_count(st->bans) == 0) {
+		/* A pass begun before the last ban went is worth nothing now. */
+		l->in_pass = false;
+		out->idle = true;
+		pthread_mutex_unlock(&l->lock);
+		return;
+	}
+	if (!l->in_pass) {
+		l->in_pass = true;
+		l->shard = l->bucket = 0;
+		l->pass_seq = ban_seq(st->bans);
+	}
+	/* Take references under each shard's lock (pointer walks only), and
+	 * match with no shard lock held: a pattern may be slow. */
+	size_t n = 0;
+	uint32_t walked = 0;
+	bool oom = false;
+	while (!oom && l->shard < NSHARDS && n < max_objects && walked < LURK_STEP_BUCKETS) {
+		struct shard *sh = &st->shards[l->shard];
+		pthread_mutex_lock(&sh->lock);
+		while (l->bucket < SHARD_BUCKETS && n < max_objects && walked < LURK_STEP_BUCKETS) {
+			size_t k = lurk_take_bucket(l, sh, l->bucket, n);
+			if (k == SIZE_MAX) {
+				oom = true; /* this bucket again next step */
+				break;
+			}
+			n = k;
+			l->bucket++;
+			walked++;
+		}
+		pthread_mutex_unlock(&sh->lock);
+		if (l->bucket == SHARD_BUCKETS) {
+			l->shard++;
+			l->bucket = 0;
+		}
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (lurk_test(st, l->took[i]))
+			out->removed++;
+		cobj_release(&l->took[i]);
+	}
+	out->tested = (uint32_t)n;
+	if (l->shard == NSHARDS) {
+		/* Every object linked before its bucket was walked has been
+		 * tested past pass_seq (or removed); every one linked after
+		 * read a sequence at least that new under its shard lock. */
+		out->dropped = (uint32_t)ban_prune(st->bans, l->pass_seq);
+		out->pass_done = true;
+		l->in_pass = false;
+	}
+	pthread_mutex_unlock(&l->lock);
+	atomic_fetch_add(&st->stats.lurk_tested, out->tested);
+	atomic_fetch_add(&st->stats.lurk_removed, out->removed);
+	atomic_fetch_add(&st->stats.banned, out->removed);
+	atomic_fetch_add(&st->stats.bans_dropped, out->dropped);
+}
+
+size_t store_ban_count(struct store *st)
+{
+	CHECK_OBJ_NOTNULL(st, STORE_MAGIC);
+	return ban_count(st->bans);
+}
+
 void store_free(struct store **sp)
 {
 	struct store *st = *sp;
@@ -1030,6 +1174,8 @@ void store_free(struct store **sp)
 		pthread_mutex_destroy(&sh->lock);
 	}
 	evict_destroy(&st->ev);
+	free(st->lurk.took);
+	pthread_mutex_destroy(&st->lurk.lock);
 	ban_list_free(&st->bans);
 	tag_index_free(&st->tags);
 	FINI_OBJ(st);

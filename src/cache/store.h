@@ -194,6 +194,9 @@ enum body_state cbody_state(struct cbody *b);
 
 struct store_stats {
 	_Atomic uint64_t objects, bytes, evictions, purged, banned, hfm_set;
+	/* The ban lurker (store_lurk): objects it tested, objects it removed
+	 * (also counted in banned), bans dropped once no object needed them. */
+	_Atomic uint64_t lurk_tested, lurk_removed, bans_dropped;
 };
 
 struct store *store_create(uint64_t budget);
@@ -256,5 +259,35 @@ size_t store_purge_key(struct store *st, const char *key, uint32_t key_len);
 int64_t store_ban(struct store *st, const char *url_re, const char *host_re, char *err,
 		  size_t errlen);
 size_t store_purge_tag(struct store *st, const char *tag, size_t len, bool soft);
+
+/*
+ * The ban lurker, after Varnish's: bans are tested lazily at lookup, and
+ * also here, in the background, so that objects nobody asks for stop
+ * holding old bans in the list. Each call is one bounded step of a pass
+ * over the table: it walks buckets from a cursor until it has taken
+ * MAX_OBJECTS objects (whole buckets: a step may take the rest of the
+ * bucket it is in) or LURK_STEP_BUCKETS buckets, each shard's lock held
+ * only while references are taken; the objects are tested (ban_check,
+ * which marks each with the newest ban it was tested against) with no
+ * shard lock held, and the banned ones unlinked. When the cursor has
+ * been round the whole table, every object was tested past, or stored
+ * after, the newest ban of the pass's start, and the bans up to that one
+ * are dropped. With no ban in the list it does nothing. One lurker at a
+ * time (a mutex; no await inside). Nothing here depends on the clock:
+ * the caller paces the steps (cache/lurk.h).
+ */
+#define LURK_STEP_BUCKETS 16384u
+
+struct lurk_step {
+	uint32_t tested;  /* objects tested against the bans newer than their mark */
+	uint32_t removed; /* of those, banned and taken out of the table */
+	uint32_t dropped; /* bans dropped as the pass ended */
+	bool idle;	  /* no ban in the list: nothing walked */
+	bool pass_done;	  /* this step ended a pass over the whole table */
+};
+
+void store_lurk(struct store *st, uint32_t max_objects, struct lurk_step *out);
+/* Bans in the list now (a gauge). */
+size_t store_ban_count(struct store *st);
 
 #endif

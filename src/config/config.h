@@ -110,7 +110,7 @@
  *                                  # listener (Varnish's convention); default none:
  *                                  # PURGE is then a method like any other
  *   compression:                   # gzip, br and zstd on a pool of worker threads
- *     enabled: false               # off by default, as in nginx
+ *     enabled: true                # on by default: a stored copy costs CPU once
  *     workers: auto                # compression threads; "auto": online CPUs (1..256)
  *     queue: 64                    # jobs waiting for a worker (1..65536); when it is
  *                                  # full, responses go out uncompressed (counted)

@@ -281,8 +281,8 @@ const struct config_row config_schema[] = {
 	   .help = "networks that may send PURGE to the proxy listener (default: none)"),
 
     SECTION("compression", 5, .help = "gzip, br and zstd on a pool of worker threads"),
-    BOOL("compression.enabled", 1, CFG(compression.enabled), false,
-	 .help = "off by default, as in nginx"),
+    BOOL("compression.enabled", 1, CFG(compression.enabled), true,
+	 .help = "on by default: a stored copy costs CPU once"),
     /* The pool is made once; while it runs, a reload cannot resize it. */
     UINT("compression.workers", 2, CFG(compression.workers), 1, 256, 0,
 	 .flags = CONFIG_AUTO | CONFIG_RESTART, .restart_when = "compression.enabled",

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "backend/health.h"
+#include "cache/lurk.h"
 #include "cache/store.h"
 #include "compress/pool.h"
 #include "ops/accesslog.h"
@@ -84,6 +85,13 @@ static void *loop_main(void *arg)
 	if (!l->start_err) {
 		listen_apply(&l->acc, &d->listeners);
 		health_start(&w->be, w->be.gen);
+		/* The ban lurker (cache/lurk.h) on the admin loop, whose task
+		 * group a drain cancels. Without it bans are still tested at
+		 * lookup; only the list stops shrinking, so it is no reason
+		 * to refuse to start. */
+		if (w->be.id == 0 &&
+		    rt_group_spawn(&l->admins, lurk_main, d->sh.store, "lurker") < 0)
+			log_warn("cannot start the ban lurker: bans stay in the list");
 	}
 	pthread_mutex_lock(&d->lock);
 	d->started++;

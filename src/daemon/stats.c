@@ -66,6 +66,10 @@ void stats_take(struct daemon *d, const struct gen *g, struct stats *s)
 	s->gauge[G_cache_evictions] = atomic_load(&ss->evictions);
 	s->gauge[G_cache_purged] = atomic_load(&ss->purged);
 	s->gauge[G_cache_banned] = atomic_load(&ss->banned);
+	s->gauge[G_cache_bans] = store_ban_count(d->sh.store);
+	s->gauge[G_cache_ban_tested] = atomic_load(&ss->lurk_tested);
+	s->gauge[G_cache_ban_lurked] = atomic_load(&ss->lurk_removed);
+	s->gauge[G_cache_bans_dropped] = atomic_load(&ss->bans_dropped);
 	s->gauge[G_cache_hfm] = atomic_load(&ss->hfm_set);
 	s->gauge[G_generation] = g->id;
 	/* Read the pool only through a generation that enables it: posting

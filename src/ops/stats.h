@@ -39,7 +39,14 @@
 	X(cache_purged, "cache_purged_total", counter, ALWAYS, "cache_purged",                     \
 	  "objects removed by purge and tag purge")                                                \
 	X(cache_banned, "cache_banned_total", counter, ALWAYS, "cache_banned",                     \
-	  "objects removed by bans")                                                               \
+	  "objects removed by bans (at lookup or by the ban lurker)")                              \
+	X(cache_bans, "cache_bans", gauge, ALWAYS, "cache_bans", "bans in the ban list")           \
+	X(cache_ban_tested, "cache_ban_lurker_tested_total", counter, ALWAYS,                      \
+	  "cache_ban_lurker_tested", "objects the ban lurker tested against the ban list")         \
+	X(cache_ban_lurked, "cache_ban_lurker_removed_total", counter, ALWAYS,                     \
+	  "cache_ban_lurker_removed", "objects the ban lurker removed")                            \
+	X(cache_bans_dropped, "cache_bans_dropped_total", counter, ALWAYS, "cache_bans_dropped",   \
+	  "bans dropped once every object was tested past them or stored after them")              \
 	X(cache_hfm, "cache_hit_for_miss_total", counter, ALWAYS, NULL,                            \
 	  "keys marked hit-for-miss")                                                              \
 	X(cz_jobs, "compression_jobs_total", counter, COMPRESSION, NULL,                           \

@@ -345,8 +345,9 @@ enum req_result deliver_object(struct req *rq, struct cobj *o, const struct deli
 	bool not_mod =
 	    d->from_cache && (o->status == 200 || o->status == 203) && not_modified(rq, o, d->now);
 	/* A request answered 304 needs the head only: it must not start a
-	 * copy. */
-	if (d->from_cache)
+	 * copy. A private pipe object (not stored) may be coded as it
+	 * streams (encode.h). */
+	if (d->from_cache || d->pipe)
 		encode_plan(
 		    rq->w, rq->gen, &rq->req, o, not_mod || hmsg_method(&rq->req) == HTTP_HEAD,
 		    rq->route.active && rq->route.route ? rq->route.route->compression : -1, &plan);

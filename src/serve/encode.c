@@ -2,6 +2,7 @@
 #include "serve/encode.h"
 #include "rt/obj.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,6 +35,8 @@ struct enc_args {
 	uint64_t out_len;   /* bytes in OUT so far */
 	uint64_t limit;	    /* OUT may not grow past this */
 	bool decode;	    /* OUT is o's body decoded */
+	bool pipe;	    /* O is not stored: its body and OUT are pipes (one reader each) */
+	uint64_t send_ns;   /* pipe: how long OUT's reader may leave its window full */
 	/* From the config of the request that started it: copies, since the
 	 * task may outlive that config (reload). */
 	uint64_t between_ns; /* the backend's between_bytes_timeout */
@@ -62,41 +65,61 @@ static bool token_in_list(const char *v, size_t n, const char *tok)
 	return false;
 }
 
-static bool no_transform(const struct cobj *o)
+/* A response head the rules read: a stored object's lines, or the parsed
+ * head of a response that is passed (one set of rules for both). */
+struct head_src {
+	const struct cobj *o; /* or */
+	const struct hmsg *m;
+	int64_t clen; /* the announced length, -1 unknown */
+};
+
+/* Value I of field NAME (lower case), or NULL. */
+static const char *head_field(const struct head_src *h, const char *name, unsigned i, size_t *len)
+{
+	if (h->o)
+		return hdrs_find(h->o->hdrs, h->o->hdrs_len, name, i, len);
+	const struct hfield *f = hmsg_field(h->m, name, i);
+	if (!f)
+		return NULL;
+	*len = f->value.len;
+	return hmsg_ptr(h->m, f->value);
+}
+
+static bool no_transform(const struct head_src *h)
 {
 	size_t l;
 	const char *v;
 	struct cache_control cc;
 	cc_init(&cc);
-	for (unsigned i = 0; (v = hdrs_find(o->hdrs, o->hdrs_len, "cache-control", i, &l)); i++)
+	for (unsigned i = 0; (v = head_field(h, "cache-control", i, &l)); i++)
 		cc_parse(&cc, v, l);
 	return cc.flags & CC_NO_TRANSFORM;
 }
 
-/* The coding of O's body: IDENTITY, one of ours, or -1 for anything else
+/* The coding of the body: IDENTITY, one of ours, or -1 for anything else
  * (deflate, a list of codings): such a body is sent as it is. */
-static int stored_coding(const struct cobj *o)
+static int stored_coding(const struct head_src *h)
 {
 	size_t l;
-	const char *v = hdrs_find(o->hdrs, o->hdrs_len, "content-encoding", 0, &l);
+	const char *v = head_field(h, "content-encoding", 0, &l);
 	if (!v)
 		return CODING_IDENTITY;
-	if (hdrs_find(o->hdrs, o->hdrs_len, "content-encoding", 1, &l))
+	if (head_field(h, "content-encoding", 1, &l))
 		return -1;
 	int c = coding_parse(v, l);
 	return c < 0 ? -1 : c;
 }
 
-static bool compressible(const struct config *cfg, const struct cobj *o)
+static bool compressible(const struct config *cfg, const struct head_src *h)
 {
 	size_t l;
-	const char *ct = hdrs_find(o->hdrs, o->hdrs_len, "content-type", 0, &l);
+	const char *ct = head_field(h, "content-type", 0, &l);
 	if (!ct || !accept_type_matches(ct, l, (const char *const *)cfg->compression.types,
 					cfg->compression.n_types))
 		return false;
 	/* The final size is unknown while the body streams without a
 	 * Content-Length: compress (it is likely worth it). */
-	return o->clen < 0 || (uint64_t)o->clen >= cfg->compression.min_size;
+	return h->clen < 0 || (uint64_t)h->clen >= cfg->compression.min_size;
 }
 
 /* The client's choice among OFFER (a bitmask of codings) in the
@@ -138,20 +161,43 @@ static int enc_start(struct worker *w, const struct gen *g, struct cobj *o, enum
 #define INFO_COMPRESSIBLE 4u /* identity, type and size qualify */
 #define INFO_CODING_SHIFT 3  /* 2 bits: the stored enum coding */
 
+/* The rules, for a stored object and a passed response alike. A part of a
+ * representation (Content-Range) is never recoded: its bytes are offsets
+ * into the identity body. */
+static uint8_t head_rules(const struct config *cfg, const struct head_src *h)
+{
+	uint8_t info = INFO_KNOWN;
+	size_t l;
+	int stored = stored_coding(h);
+	if (stored >= 0 && !no_transform(h) && !head_field(h, "content-range", 0, &l)) {
+		info |= INFO_ELIGIBLE | (uint8_t)(stored << INFO_CODING_SHIFT);
+		if (stored == CODING_IDENTITY && compressible(cfg, h))
+			info |= INFO_COMPRESSIBLE;
+	}
+	return info;
+}
+
 static uint8_t head_info(const struct config *cfg, struct cobj *o)
 {
 	uint8_t info = atomic_load_explicit(&o->enc_info, memory_order_relaxed);
 	if (info)
 		return info;
-	info = INFO_KNOWN;
-	int stored = stored_coding(o);
-	if (stored >= 0 && !no_transform(o)) {
-		info |= INFO_ELIGIBLE | (uint8_t)(stored << INFO_CODING_SHIFT);
-		if (stored == CODING_IDENTITY && compressible(cfg, o))
-			info |= INFO_COMPRESSIBLE;
-	}
+	struct head_src h = {.o = o, .clen = o->clen};
+	info = head_rules(cfg, &h);
 	atomic_store_explicit(&o->enc_info, info, memory_order_relaxed);
 	return info;
+}
+
+static int enc_start_pipe(struct worker *w, const struct gen *g, struct cobj *o, enum coding c,
+			  struct cbody **outp);
+
+/* The codings compression.codings offers, as a bitmask. */
+static unsigned offered(const struct config *cfg)
+{
+	unsigned offer = 0;
+	for (size_t i = 0; i < cfg->compression.n_prefer; i++)
+		offer |= 1u << cfg->compression.prefer[i];
+	return offer;
 }
 
 void encode_plan(struct worker *w, const struct gen *g, const struct hmsg *req, struct cobj *o,
@@ -175,14 +221,31 @@ void encode_plan(struct worker *w, const struct gen *g, const struct hmsg *req, 
 		return;
 	int want;
 	bool decode = false;
+	if (o->body->pipe) {
+		/* Not stored (no-store, too big, private...): one reader, so
+		 * the copy is a pipe of its own, made as the body arrives and
+		 * never kept. An origin's coding is left as it is, as on a
+		 * pass; a HEAD has no body to code. */
+		if (stored != CODING_IDENTITY || !(info & INFO_COMPRESSIBLE) || head)
+			return;
+		p->vary = true;
+		want = client_choice(cfg, req, offered(cfg), cfg->compression.prefer,
+				     cfg->compression.n_prefer);
+		struct cbody *copy = NULL;
+		if (want <= CODING_IDENTITY ||
+		    enc_start_pipe(w, g, o, (enum coding)want, &copy) < 0)
+			return;
+		p->body = copy;
+		p->owned = true;
+		p->send = (enum coding)want;
+		p->transformed = true;
+		return;
+	}
 	if (stored == CODING_IDENTITY) {
 		if (!(info & INFO_COMPRESSIBLE))
 			return;
 		p->vary = true;
-		unsigned offer = 0;
-		for (size_t i = 0; i < cfg->compression.n_prefer; i++)
-			offer |= 1u << cfg->compression.prefer[i];
-		want = client_choice(cfg, req, offer, cfg->compression.prefer,
+		want = client_choice(cfg, req, offered(cfg), cfg->compression.prefer,
 				     cfg->compression.n_prefer);
 		if (want <= CODING_IDENTITY)
 			return; /* identity, or nothing acceptable: send identity */
@@ -220,6 +283,10 @@ void encode_plan(struct worker *w, const struct gen *g, const struct hmsg *req, 
 
 void encode_plan_release(struct encode_plan *p)
 {
+	/* A pipe copy has one reader, this request: once it is done (or
+	 * gone), the encode task stops feeding it. */
+	if (p->owned && p->body->pipe)
+		body_reader_gone(p->body);
 	if (p->owned)
 		cbody_release(&p->body);
 	p->body = NULL;
@@ -250,11 +317,54 @@ static bool digest_field(const char *name, size_t nl)
 	return false;
 }
 
+/*
+ * Field NAME: V of a head about to go out with P's body: true when this
+ * dropped it or wrote what replaces it, false when it goes out as it is.
+ * *VARY_DONE: a Vary field was seen (Accept-Encoding is added to it).
+ */
+static bool edit_field(const struct encode_plan *p, const char *name, size_t nl, const char *v,
+		       size_t vl, bool *vary_done, struct hbuf *b)
+{
+	bool recode = p->send != p->stored;
+	if ((recode && nl == 16 && strncasecmp(name, "content-encoding", 16) == 0) ||
+	    (p->transformed && digest_field(name, nl)))
+		return true;
+	if (p->transformed && nl == 4 && strncasecmp(name, "etag", 4) == 0 && vl && *v == '"') {
+		hbuf_puts(b, "ETag: W/");
+		hbuf_put(b, v, vl);
+		hbuf_put(b, "\r\n", 2);
+		return true;
+	}
+	if (!*vary_done && nl == 4 && strncasecmp(name, "vary", 4) == 0) {
+		*vary_done = true;
+		hbuf_put(b, name, nl);
+		hbuf_put(b, ": ", 2);
+		hbuf_put(b, v, vl);
+		if (!token_in_list(v, vl, "accept-encoding") && !token_in_list(v, vl, "*"))
+			hbuf_puts(b, ", Accept-Encoding");
+		hbuf_put(b, "\r\n", 2);
+		return true;
+	}
+	return false;
+}
+
+/* What follows the fields P edited: Vary if there was none, and the
+ * Content-Encoding of a recoded body. */
+static void put_added(const struct encode_plan *p, bool vary_done, struct hbuf *b)
+{
+	if (!vary_done)
+		hbuf_puts(b, "Vary: Accept-Encoding\r\n");
+	if (p->send != p->stored && p->send != CODING_IDENTITY) {
+		hbuf_puts(b, "Content-Encoding: ");
+		hbuf_puts(b, coding_name(p->send));
+		hbuf_put(b, "\r\n", 2);
+	}
+}
+
 void encode_put_headers(struct hbuf *b, const struct cobj *o, const struct encode_plan *p,
 			const char *const *want, size_t nwant)
 {
 	bool vary_done = !p->vary || !wanted("vary", 4, want, nwant);
-	bool recode = p->send != p->stored;
 	const char *s = o->hdrs, *end = o->hdrs + o->hdrs_len;
 	while (s < end) {
 		const char *eol = memchr(s, '\n', (size_t)(end - s));
@@ -272,41 +382,14 @@ void encode_put_headers(struct hbuf *b, const struct cobj *o, const struct encod
 		while (ve > v && (ve[-1] == '\n' || ve[-1] == '\r' || ve[-1] == ' '))
 			ve--;
 		size_t vl = (size_t)(ve - v);
-		if (!wanted(s, nl, want, nwant)) {
-			s = next;
-			continue;
-		}
-		if ((recode && nl == 16 && strncasecmp(s, "content-encoding", 16) == 0) ||
-		    (p->transformed && digest_field(s, nl))) {
-			s = next;
-			continue;
-		}
-		if (p->transformed && nl == 4 && strncasecmp(s, "etag", 4) == 0 && vl &&
-		    *v == '"') {
-			hbuf_puts(b, "ETag: W/");
-			hbuf_put(b, v, vl);
-			hbuf_put(b, "\r\n", 2);
-			s = next;
-			continue;
-		}
-		if (!vary_done && nl == 4 && strncasecmp(s, "vary", 4) == 0) {
-			vary_done = true;
-			hbuf_put(b, s, (size_t)(ve - s));
-			if (!token_in_list(v, vl, "accept-encoding") && !token_in_list(v, vl, "*"))
-				hbuf_puts(b, ", Accept-Encoding");
-			hbuf_put(b, "\r\n", 2);
-			s = next;
-			continue;
-		}
-		hbuf_put(b, s, (size_t)(next - s));
+		if (wanted(s, nl, want, nwant) && !edit_field(p, s, nl, v, vl, &vary_done, b))
+			hbuf_put(b, s, (size_t)(next - s));
 		s = next;
 	}
-	if (!vary_done)
+	if (!want) {
+		put_added(p, vary_done, b);
+	} else if (!vary_done) {
 		hbuf_puts(b, "Vary: Accept-Encoding\r\n");
-	if (recode && p->send != CODING_IDENTITY && !want) {
-		hbuf_puts(b, "Content-Encoding: ");
-		hbuf_puts(b, coding_name(p->send));
-		hbuf_put(b, "\r\n", 2);
 	}
 }
 
@@ -316,6 +399,13 @@ void encode_put_headers(struct hbuf *b, const struct cobj *o, const struct encod
 static int enc_step(struct enc_args *a, struct cjob *j)
 {
 	struct store *st = a->w->sh->store;
+	/* A pipe's reader is a client: while it has a window's worth unread,
+	 * the copy (and so the fetch behind it) waits. */
+	if (a->pipe) {
+		int ws = cbody_wait_space(a->out, rt_deadline_in(a->send_ns));
+		if (ws < 0)
+			return ws;
+	}
 	j->out_cap = cpool_out_cap(j, j->in_len);
 	j->out = malloc(j->out_cap);
 	if (!j->out)
@@ -334,7 +424,7 @@ static int enc_step(struct enc_args *a, struct cjob *j)
 	a->out_len += j->out_len;
 	if (a->out_len > a->limit)
 		return -EFBIG;
-	if (j->out_len)
+	if (j->out_len && !a->pipe)
 		store_account(st, a->o, cobj_alloc(a->o));
 	/* Inline steps (the benchmark's on-loop mode) yield between steps,
 	 * as an event loop compressing per buffer would. */
@@ -404,6 +494,8 @@ static void enc_main(void *arg)
 		if ((err = enc_step(a, &j)) < 0)
 			break;
 		body_advance(&r, j.in_used);
+		if (a->pipe)
+			body_consume(&r); /* the fetch may go on */
 		if (last && j.in_used == take && !j.more) {
 			ok = true;
 			break;
@@ -411,7 +503,15 @@ static void enc_main(void *arg)
 		pending = j.more;
 		unflushed = true;
 	}
-	if (!ok) {
+	if (!ok && a->pipe) {
+		/* The reader went away (-EPIPE), or the copy broke and its
+		 * reader closes its connection: either way the fetch feeding
+		 * the source has nobody left. */
+		body_reader_gone(a->o->body);
+		if (err != -EPIPE && err != -ECANCELED)
+			atomic_fetch_add_explicit(&cpool_stats(w->sh->cpool)->errors, 1,
+						  memory_order_relaxed);
+	} else if (!ok) {
 		/* Out of the slot before it reads as broken, so no request
 		 * picks it up in between. A source that cannot be coded is not
 		 * tried again; a cancel, a timeout or a broken source may be. */
@@ -467,7 +567,8 @@ static int enc_start(struct worker *w, const struct gen *g, struct cobj *o, enum
 	a->out = b;
 	a->slot = c;
 	a->decode = decode;
-	a->coding = decode ? (enum coding)stored_coding(o) : c;
+	struct head_src h = {.o = o};
+	a->coding = decode ? (enum coding)stored_coding(&h) : c;
 	/* An encoder's output is about its input or less; a decoder's is
 	 * bounded like any stored object. */
 	uint64_t src = o->clen > 0 ? (uint64_t)o->clen : 0;
@@ -490,4 +591,146 @@ static int enc_start(struct worker *w, const struct gen *g, struct cobj *o, enum
 	*outp = b;
 	METRIC_INC(&w->metrics, encode_copies);
 	return 0;
+}
+
+/* A pipe copy of O (not stored, one reader) in coding C: the encode task
+ * reads O's pipe and fills *OUTP, a pipe of its own. -EBUSY when the pool
+ * is full (the caller sends O's body as it is). */
+static int enc_start_pipe(struct worker *w, const struct gen *g, struct cobj *o, enum coding c,
+			  struct cbody **outp)
+{
+	struct cpool *pool = w->sh->cpool;
+	if (!cpool_stream_begin(pool, false)) {
+		atomic_fetch_add_explicit(&cpool_stats(pool)->fallbacks, 1, memory_order_relaxed);
+		return -EBUSY;
+	}
+	struct enc_args *a = calloc(1, sizeof(*a));
+	struct cbody *b = cbody_new();
+	if (!a || !b) {
+		cpool_stream_end(pool);
+		free(a);
+		cbody_release(&b);
+		return -ENOMEM;
+	}
+	a->magic = ENC_ARGS_MAGIC;
+	b->pipe = true;
+	a->w = w;
+	cobj_retain(o);
+	a->o = o;
+	a->out = b;
+	a->slot = a->coding = c;
+	a->pipe = true;
+	a->between_ns = g->backends[0].cfg->between_bytes_timeout_ns;
+	a->send_ns = g->cfg->timeouts.send_ns;
+	a->level = g->cfg->compression.level[c];
+	a->on_loop = g->cfg->compression.bench_on_loop;
+	a->limit = UINT64_MAX; /* streamed in a bounded window, never kept */
+	if (rt_group_spawn(&w->tasks, enc_main, a, "encode") < 0) {
+		cbody_release(&a->out);
+		cobj_release(&a->o);
+		free(a);
+		cpool_stream_end(pool);
+		return -ENOMEM; /* the caller sends the body as it is */
+	}
+	atomic_fetch_add(&b->refs, 1); /* the caller's */
+	*outp = b;
+	return 0;
+}
+
+/* ---- passed responses ------------------------------------------------------- */
+
+void encode_pass_plan(struct worker *w, const struct gen *g, const struct hmsg *req,
+		      const struct hmsg *resp, bool head, int route_on, struct encode_pass *e)
+{
+	const struct config *cfg = g->cfg;
+	memset(e, 0, sizeof(*e));
+	e->plan.send = e->plan.stored = CODING_IDENTITY;
+	bool on = route_on >= 0 ? route_on == 1 : cfg->compression.enabled;
+	if (!on || !w->sh->cpool || head || hmsg_status(resp) != 200)
+		return;
+	struct head_src h = {
+	    .m = resp, .clen = hmsg_has_length(resp) ? (int64_t)hmsg_content_length(resp) : -1};
+	uint8_t info = head_rules(cfg, &h);
+	if (!(info & INFO_COMPRESSIBLE))
+		return; /* an origin's coding is passed as it is */
+	e->plan.vary = true;
+	int want = client_choice(cfg, req, offered(cfg), cfg->compression.prefer,
+				 cfg->compression.n_prefer);
+	if (want <= CODING_IDENTITY)
+		return;
+	if (!cpool_stream_begin(w->sh->cpool, false)) {
+		atomic_fetch_add_explicit(&cpool_stats(w->sh->cpool)->fallbacks, 1,
+					  memory_order_relaxed);
+		return;
+	}
+	e->active = true;
+	METRIC_INC(&w->metrics, encoded);
+	e->pool = w->sh->cpool;
+	e->plan.send = (enum coding)want;
+	e->plan.transformed = true;
+	e->j = (struct cjob){.coding = (enum coding)want, .level = cfg->compression.level[want]};
+}
+
+bool encode_pass_field(struct encode_pass *e, const struct hmsg *resp, const struct hfield *f,
+		       struct hbuf *b)
+{
+	if (!e->plan.vary)
+		return false;
+	return edit_field(&e->plan, hmsg_ptr(resp, f->name), f->name.len, hmsg_ptr(resp, f->value),
+			  f->value.len, &e->vary_done, b);
+}
+
+void encode_pass_head_end(struct encode_pass *e, struct hbuf *b)
+{
+	if (e->plan.vary)
+		put_added(&e->plan, e->vary_done, b);
+}
+
+ssize_t encode_pass_step(struct encode_pass *e, const char *in, size_t n, enum codec_op op,
+			 const char **out)
+{
+	assert(e->active);
+	size_t used = 0, len = 0;
+	/* Several steps only when one piece makes more than a step may
+	 * (CPOOL_STEP_OUT_MAX): the rest comes out of the next. */
+	do {
+		struct cjob *j = &e->j;
+		j->in = in ? in + used : NULL;
+		j->in_len = n - used;
+		j->op = op;
+		j->free_after = op == CODEC_FINISH;
+		size_t cap = cpool_out_cap(j, j->in_len);
+		if (len + cap > e->cap) {
+			char *nb = realloc(e->buf, len + cap);
+			if (!nb)
+				return -ENOMEM;
+			e->buf = nb;
+			e->cap = len + cap;
+		}
+		j->out = e->buf + len;
+		j->out_cap = cap;
+		int r = cpool_run(e->pool, j, rt_deadline_in(STEP_DEADLINE_NS));
+		j->out = NULL;
+		if (r < 0)
+			return r;
+		if (j->res < 0)
+			return j->res;
+		used += j->in_used;
+		len += j->out_len;
+	} while (used < n || e->j.more);
+	*out = e->buf;
+	return (ssize_t)len;
+}
+
+void encode_pass_end(struct encode_pass *e)
+{
+	if (e->active) {
+		/* A stream that broke (or never finished) leaves its codec. */
+		cpool_free_codec(e->pool, &e->j.k);
+		cpool_stream_end(e->pool);
+		e->active = false;
+	}
+	free(e->buf);
+	e->buf = NULL;
+	e->cap = 0;
 }

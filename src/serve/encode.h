@@ -19,18 +19,29 @@
  * corrupt encoded input, larger than max_object_size) is dropped from the
  * object; its readers see a broken body and close their connections.
  *
+ * Responses that are not stored are compressed by the same rules, never
+ * kept: a private pipe object of a fetch (no-store, too big...) through an
+ * encode task that reads its pipe and fills a pipe of its own, in the same
+ * bounded window; a passed response (serve/pass.c) by its own client task,
+ * one pool step per piece from the backend (encode_pass_*), flushed
+ * whenever the backend has nothing more for now. Neither decodes what the
+ * origin encoded, and HEAD gets the origin's head.
+ *
  * Compressed: status 200, a Content-Type in compression.types, no
- * Content-Encoding, no "Cache-Control: no-transform", at least
- * compression.min_size bytes (when the length is known). Every response
- * about such an object carries "Vary: Accept-Encoding", identity included.
+ * Content-Encoding, no Content-Range, no "Cache-Control: no-transform", at
+ * least compression.min_size bytes (when the length is known). Every
+ * response about such an object carries "Vary: Accept-Encoding", identity
+ * included.
  */
 #ifndef RINGCACHE_SERVE_ENCODE_H
 #define RINGCACHE_SERVE_ENCODE_H
 
 #include <stdbool.h>
+#include <sys/types.h>
 
 #include "cache/store.h"
 #include "compress/codec.h"
+#include "compress/pool.h"
 #include "http/hbuf.h"
 #include "http/msg.h"
 #include "serve/worker.h"
@@ -69,5 +80,41 @@ void encode_plan_release(struct encode_plan *p);
  */
 void encode_put_headers(struct hbuf *b, const struct cobj *o, const struct encode_plan *p,
 			const char *const *want, size_t nwant);
+
+/* ---- passed responses ---------------------------------------------------- */
+
+struct encode_pass {
+	struct encode_plan plan; /* send, vary, transformed (no body) */
+	bool active;		 /* compressing: a pool stream was admitted */
+	bool vary_done;		 /* the head had a Vary field */
+	struct cpool *pool;
+	struct cjob j;
+	char *buf; /* the last step's output */
+	size_t cap;
+};
+
+/*
+ * Decide for REQ and the passed response RESP (its final head): fills E,
+ * which says whether the head needs editing (plan.vary) and the body
+ * coding (active). ROUTE_ON as for encode_plan. Always end with
+ * encode_pass_end.
+ */
+void encode_pass_plan(struct worker *w, const struct gen *g, const struct hmsg *req,
+		      const struct hmsg *resp, bool head, int route_on, struct encode_pass *e);
+/* Field F of RESP on its way out: true when this wrote its replacement
+ * to B or dropped it, false when it goes out as it is. */
+bool encode_pass_field(struct encode_pass *e, const struct hmsg *resp, const struct hfield *f,
+		       struct hbuf *b);
+/* After the fields: Vary if there was none, Content-Encoding. */
+void encode_pass_head_end(struct encode_pass *e, struct hbuf *b);
+/*
+ * Code N bytes at IN with OP (CONTINUE, FLUSH when the backend has nothing
+ * more for now, FINISH at the end) on the pool; the task parks meanwhile.
+ * Returns the output's length with *OUT set (valid until the next call),
+ * or a negative errno (-ETIMEDOUT, -ECANCELED, -ENOMEM, a codec error).
+ */
+ssize_t encode_pass_step(struct encode_pass *e, const char *in, size_t n, enum codec_op op,
+			 const char **out);
+void encode_pass_end(struct encode_pass *e);
 
 #endif

@@ -15,6 +15,7 @@
 #include "http/hop.h"
 #include "ops/log.h"
 #include "rt/io.h"
+#include "serve/encode.h"
 #include "serve/keys.h"
 #include "serve/respond.h"
 #include "serve/routing.h"
@@ -29,7 +30,9 @@ struct pass {
 	bool out_chunked; /* we frame the client body as chunked */
 	bool out_close;	  /* body delimited by closing the client connection */
 	bool head_req;
-	bool end_sent; /* the last chunk went out: the body is over */
+	bool end_sent;		/* the last chunk went out: the body is over */
+	struct encode_pass enc; /* compressing the body (serve/encode.h) */
+	bool hold_end;		/* the coded body's end has not been sent yet */
 };
 
 static bool is_field(const struct hmsg *m, const struct hfield *f, const char *name)
@@ -114,8 +117,11 @@ static int build_response_head(struct pass *x, struct hbuf *b)
 			if (!(no_body && (x->head_req || status == 304)))
 				continue;
 		}
+		if (encode_pass_field(&x->enc, m, f, b))
+			continue;
 		hbuf_put_field(b, m, f);
 	}
+	encode_pass_head_end(&x->enc, b);
 	char via[32];
 	snprintf(via, sizeof(via), "%u.%u ringcache", m->p.http_major, m->p.http_minor);
 	hbuf_put_merged(b, m, "Via", via);
@@ -138,7 +144,7 @@ static int build_response_head(struct pass *x, struct hbuf *b)
 	if (!no_body) {
 		if (hmsg_chunked(m)) {
 			x->out_chunked = true;
-		} else if (hmsg_has_length(m)) {
+		} else if (hmsg_has_length(m) && !x->enc.active) {
 			hbuf_printf(b, "Content-Length: %llu\r\n",
 				    (unsigned long long)hmsg_content_length(m));
 		} else if (client11) {
@@ -210,7 +216,7 @@ static ssize_t send_to_client(struct pass *x, bool head, const char *piece, size
 	k += chunked_frame(iov + k, sz, piece, n, x->out_chunked);
 	/* The piece that completes the message carries the last chunk; the
 	 * read after it (0, the end) must not send it again. */
-	if (rq->resp.msg_done && x->out_chunked && !x->end_sent) {
+	if (rq->resp.msg_done && x->out_chunked && !x->end_sent && !x->hold_end) {
 		iov[k++] = (struct iovec){(void *)CHUNKED_LAST, sizeof(CHUNKED_LAST) - 1};
 		x->end_sent = true;
 	}
@@ -227,6 +233,90 @@ static enum req_result fail(struct req *rq, int status, const char *what)
 {
 	respond_error(rq, status, what, true);
 	return rq->closing ? REQ_ERRORED : REQ_DONE;
+}
+
+/* Sending to the client failed with R (send_to_client). */
+static enum req_result send_failed(struct pass *x, ssize_t r)
+{
+	struct req *rq = x->rq;
+	if (r == -E2BIG) { /* nothing was sent yet */
+		exchange_end(&x->x, EXCHANGE_END_BACKEND);
+		log_warn("client %s: %s: 502: response head too large", rq->peer, rq->target_log);
+		return fail(rq, 502, "response head too large");
+	}
+	exchange_end(&x->x, EXCHANGE_END_CLIENT);
+	log_debug("client %s: %s: client went away: %s", rq->peer, rq->target_log,
+		  strerror((int)-r));
+	return REQ_ABORT;
+}
+
+/* Reading the body from the backend failed. */
+static enum req_result backend_broke(struct pass *x)
+{
+	struct req *rq = x->rq;
+	/* Close without the end of the body so the client cannot take a
+	 * truncated response for a whole one. */
+	char server[96];
+	exchange_server(&x->x, server, sizeof(server));
+	log_warn("client %s: %s: 0: backend %s: %s", rq->peer, rq->target_log, server,
+		 x->x.why ? x->x.why : "error");
+	exchange_end(&x->x, EXCHANGE_END_BACKEND);
+	rq->close = CLOSE_backend_broke;
+	return REQ_ABORT;
+}
+
+/*
+ * The body, coded on the compression pool as it comes (X->enc active):
+ * each piece the backend has ready is one step; when it has nothing more
+ * for now, a flush, so a streamed response reaches the client as it
+ * streams; the end of the backend's body finishes the coding, and only
+ * then does the last chunk go out.
+ */
+static enum req_result pass_body_coded(struct pass *x)
+{
+	struct req *rq = x->rq;
+	x->hold_end = true;
+	bool head = true, unflushed = false;
+	for (;;) {
+		const char *p = NULL;
+		ssize_t n = exchange_read(&x->x, &p, true);
+		if (n == -EAGAIN && !head && !unflushed)
+			n = exchange_read(&x->x, &p, false);
+		if (n < 0 && n != -EAGAIN)
+			return backend_broke(x);
+		enum codec_op op = n == -EAGAIN			 ? CODEC_FLUSH
+				   : n == 0 || rq->resp.msg_done ? CODEC_FINISH
+								 : CODEC_CONTINUE;
+		if (op == CODEC_FINISH && !x->hold_end) {
+			exchange_end(&x->x, EXCHANGE_END_DONE); /* finished with the last piece */
+			return rq->closing || x->out_close ? REQ_CLOSE : REQ_DONE;
+		}
+		const char *out = NULL;
+		ssize_t k =
+		    encode_pass_step(&x->enc, n > 0 ? p : NULL, n > 0 ? (size_t)n : 0, op, &out);
+		if (k < 0) {
+			/* Not the backend's fault; the client must not take
+			 * what it got for the whole body. */
+			atomic_fetch_add_explicit(&cpool_stats(x->enc.pool)->errors, 1,
+						  memory_order_relaxed);
+			log_warn("client %s: %s: compressing a passed response: %s", rq->peer,
+				 rq->target_log, strerror((int)-k));
+			exchange_end(&x->x, EXCHANGE_END_CLIENT);
+			rq->closing = true;
+			return REQ_ABORT;
+		}
+		if (op == CODEC_FINISH)
+			x->hold_end = false;
+		ssize_t r = send_to_client(x, head, out, (size_t)k);
+		head = false;
+		if (r < 0)
+			return send_failed(x, r);
+		unflushed = op == CODEC_CONTINUE;
+		if (n == 0) {
+			exchange_end(&x->x, EXCHANGE_END_DONE);
+			return rq->closing || x->out_close ? REQ_CLOSE : REQ_DONE;
+		}
+	}
 }
 
 /* A 101 to an upgrade request: check what it switches to, send its head,
@@ -364,6 +454,14 @@ enum req_result pass_forward(struct req *rq, unsigned backend)
 	}
 	if (hmsg_status(&rq->resp) == 101) /* only to an upgrade: the exchange refuses others */
 		return switch_protocols(&x);
+	encode_pass_plan(w, rq->gen, &rq->req, &rq->resp, x.head_req,
+			 rq->route.active && rq->route.route ? rq->route.route->compression : -1,
+			 &x.enc);
+	if (x.enc.active) {
+		enum req_result cr = pass_body_coded(&x);
+		encode_pass_end(&x.enc);
+		return cr;
+	}
 	/* The head, with what body is already here (a small response goes
 	 * out in one send), then the rest as it comes. */
 	const char *p = NULL;
@@ -373,32 +471,14 @@ enum req_result pass_forward(struct req *rq, unsigned backend)
 		if (n == -EAGAIN || n >= 0) {
 			ssize_t r = send_to_client(&x, head, p, n > 0 ? (size_t)n : 0);
 			head = false;
-			if (r < 0) {
-				if (r == -E2BIG) { /* nothing was sent yet */
-					exchange_end(&x.x, EXCHANGE_END_BACKEND);
-					log_warn("client %s: %s: 502: response head too large",
-						 rq->peer, rq->target_log);
-					return fail(rq, 502, "response head too large");
-				}
-				exchange_end(&x.x, EXCHANGE_END_CLIENT);
-				log_debug("client %s: %s: client went away: %s", rq->peer,
-					  rq->target_log, strerror((int)-r));
-				return REQ_ABORT;
-			}
+			if (r < 0)
+				return send_failed(&x, r);
 			if (n == 0) {
 				exchange_end(&x.x, EXCHANGE_END_DONE);
 				return rq->closing || x.out_close ? REQ_CLOSE : REQ_DONE;
 			}
 		} else {
-			/* Close without the end of the body so the client cannot
-			 * take a truncated response for a whole one. */
-			char server[96];
-			exchange_server(&x.x, server, sizeof(server));
-			log_warn("client %s: %s: 0: backend %s: %s", rq->peer, rq->target_log,
-				 server, x.x.why ? x.x.why : "error");
-			exchange_end(&x.x, EXCHANGE_END_BACKEND);
-			rq->close = CLOSE_backend_broke;
-			return REQ_ABORT;
+			return backend_broke(&x);
 		}
 		p = NULL;
 		n = exchange_read(&x.x, &p, false);

@@ -610,3 +610,55 @@ Test(cache_invalidate, admin_metrics_and_stats_count_cache_events)
 	free(m2);
 	harness_end();
 }
+
+/*
+ * The ban lurker tests stored objects in the background: after a ban, the
+ * banned objects go and the ban list empties with no request for them.
+ * Polls /metrics until then, with a deadline.
+ */
+Test(cache_invalidate, ban_lurker_removes_objects_and_empties_the_list)
+{
+	struct proc o, d;
+	int ap = start_with_admin(&o, &d, NULL, NULL);
+	static const char *const banned[] = {"/lurk/a?cc=max-age=600", "/lurk/b?cc=max-age=600"};
+	const char *kept = "/keep?cc=max-age=600";
+	for (int i = 0; i < 2; i++)
+		get_expect(d.port, banned[i], NULL, "stored");
+	get_expect(d.port, kept, NULL, "stored");
+	char *m0 = fetch_metrics(ap);
+	long long objects0 = prom_value(m0, "ringcache_cache_objects");
+	cr_assert_eq(objects0, 3);
+	cr_assert_eq(prom_value(m0, "ringcache_cache_bans"), 0);
+	free(m0);
+
+	cr_assert_gt(admin_post(ap, "/ban?url=%5E%2Flurk%2F", "ban"), 0);
+	double until = now_s() + 20;
+	char *m = NULL;
+	for (;;) {
+		free(m);
+		m = fetch_metrics(ap);
+		if (prom_value(m, "ringcache_cache_bans") == 0)
+			break;
+		cr_assert_lt(now_s(), until,
+			     "the ban list did not empty in 20 s: %lld bans, %lld objects tested",
+			     prom_value(m, "ringcache_cache_bans"),
+			     prom_value(m, "ringcache_cache_ban_lurker_tested_total"));
+		sleep_ms(50);
+	}
+	cr_assert_eq(prom_value(m, "ringcache_cache_bans_dropped_total"), 1);
+	cr_assert_eq(prom_value(m, "ringcache_cache_ban_lurker_removed_total"), 2);
+	cr_assert_eq(prom_value(m, "ringcache_cache_banned_total"), 2);
+	cr_assert_geq(prom_value(m, "ringcache_cache_ban_lurker_tested_total"), 3);
+	cr_assert_eq(prom_value(m, "ringcache_cache_objects"), 1, "the banned objects are gone");
+	free(m);
+	struct response r;
+	admin_req(ap, "GET", "/stats", NULL, 200, &r);
+	cr_assert_eq(json_number(r.body, "cache_bans", -1), 0, "stats: %s", r.body);
+	cr_assert_eq(json_number(r.body, "cache_ban_lurker_removed", -1), 2, "stats: %s", r.body);
+	response_free(&r);
+	/* Only now are they asked for: fetched again; the rest still hits. */
+	get_expect(d.port, kept, NULL, "hit");
+	for (int i = 0; i < 2; i++)
+		get_expect(d.port, banned[i], NULL, "stored");
+	harness_end();
+}

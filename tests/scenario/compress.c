@@ -2,7 +2,8 @@
  * Compression of cached responses: the Accept-Encoding matrix, each coded
  * copy made once and then served from memory, decoding for a client that
  * cannot take the origin's coding, no-transform, HEAD and Range on coded
- * copies, the type and size rules.
+ * copies, the type and size rules; responses that are not stored (a
+ * miss's private pipe, passes) compressed as they stream.
  *
  * Bodies are decoded with the reference libraries (zlib, libbrotlidec,
  * libzstd), not with ringcache's own codec wrapper.
@@ -384,6 +385,168 @@ Test(compress, a_streamed_miss_is_compressed_as_it_arrives)
 	expect_pattern_decoded(&r, 65536, "streamed gzip");
 	response_free(&r);
 	conn_close(&c);
+	harness_end();
+}
+
+/* ---- responses that are not stored ------------------------------------------ */
+
+/*
+ * GET PATH (not storable) twice with AE: the first answer is the fetch's
+ * private pipe (a miss that is not stored), the second a pass (the key is
+ * hit-for-miss now). Both must come coded in WANT (NULL: identity), and
+ * decode to the origin's SIZE bytes.
+ */
+static void not_stored_twice(int port, const char *path, const char *ae, const char *want,
+			     size_t size)
+{
+	static const char *const via[] = {"fwd=uri-miss", "detail=hit-for-miss"};
+	for (int i = 0; i < 2; i++) {
+		struct response r;
+		get_ae(port, "GET", path, ae, NULL, &r);
+		char what[256];
+		snprintf(what, sizeof(what), "%s %s (%s)", path, ae ?: "(none)", via[i]);
+		cr_assert(cache_status_has(&r, via[i]), "%s: Cache-Status %s", what,
+			  cache_status(&r));
+		const char *ce = resp_header(&r, "Content-Encoding");
+		if (want)
+			cr_assert(ce && !strcmp(ce, want), "%s: want %s, head: %s", what, want,
+				  r.raw_head);
+		else
+			cr_assert_null(ce, "%s: want identity, head: %s", what, r.raw_head);
+		expect_pattern_decoded(&r, size, what);
+		if (want) {
+			cr_assert(resp_header_has_token(&r, "Vary", "Accept-Encoding"),
+				  "%s: no Vary: Accept-Encoding: %s", what, r.raw_head);
+			cr_assert_null(resp_header(&r, "Content-Length"), "%s: %s", what,
+				       r.raw_head);
+			cr_assert_lt(r.body_len, size / 4, "%s: %zu bytes is hardly compressed",
+				     what, r.body_len);
+		}
+		response_free(&r);
+	}
+}
+
+Test(compress, pass_and_no_store_responses_are_compressed_as_accepted)
+{
+	struct proc o, d;
+	start_compress(&o, &d, NULL);
+	static const struct {
+		const char *ae, *want;
+	} cases[] = {
+	    {"gzip", "gzip"},	{"br", "br"},	    {"zstd", "zstd"},
+	    {"gzip, br", "br"}, {"identity", NULL}, {NULL, NULL},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char path[96];
+		snprintf(path, sizeof(path), "/ns%zu?size=20000&cc=no-store", i);
+		not_stored_twice(d.port, path, cases[i].ae, cases[i].want, 20000);
+		cr_assert_eq(origin_requests(o.port, path), 2, "%s: nothing stored", path);
+	}
+	/* An unsafe method is always passed. */
+	struct response r;
+	get_ae(d.port, "POST", "/post?size=20000", "gzip", "Content-Length: 0\r\n", &r);
+	cr_assert_str_eq(resp_header(&r, "Content-Encoding") ?: "", "gzip", "%s", r.raw_head);
+	expect_pattern_decoded(&r, 20000, "POST");
+	response_free(&r);
+	/* A strong ETag is weakened, as on a stored copy. */
+	get_ae(d.port, "GET", "/et?size=20000&etag=v1&cc=no-store", "gzip", NULL, &r);
+	cr_assert_str_eq(resp_header(&r, "ETag") ?: "", "W/\"v1\"", "head: %s", r.raw_head);
+	response_free(&r);
+	/* An HTTP/1.0 client: no chunks, the close delimits the coded body. */
+	struct conn c;
+	conn_open(&c, d.port);
+	conn_sendf(&c, "GET /ten?size=20000&cc=no-store HTTP/1.0\r\nHost: test.local\r\n"
+		       "Accept-Encoding: zstd\r\n\r\n");
+	cr_assert_eq(read_response(&c, &r, 0), READ_OK, "%s", r.error);
+	cr_assert_str_eq(resp_header(&r, "Content-Encoding") ?: "", "zstd", "%s", r.raw_head);
+	cr_assert_eq(r.framing, FRAME_CLOSE, "%s", r.raw_head);
+	expect_pattern_decoded(&r, 20000, "HTTP/1.0");
+	response_free(&r);
+	conn_close(&c);
+	cr_assert_eq(metric("ringcache_encode_copies_total"), 0, "nothing was kept");
+	/* 4 coded cases twice, the POST, the ETag and the HTTP/1.0 one. */
+	cr_assert_eq(metric("ringcache_encoded_total"), 4 * 2 + 3);
+	cr_assert_eq(metric("ringcache_cache_objects"), 0);
+	harness_end();
+}
+
+Test(compress, not_stored_no_transform_small_and_encoded_bodies_go_as_they_are)
+{
+	struct proc o, d;
+	start_compress(&o, &d, "  workers: 2\n  min_size: 1000\n");
+	static const char *const paths[] = {
+	    "/nt?size=20000&cc=no-store%2C%20no-transform",
+	    "/png?size=20000&cc=no-store&hdr=Content-Type:image/png",
+	    "/small?size=999&cc=no-store",
+	};
+	for (size_t i = 0; i < 3; i++)
+		not_stored_twice(d.port, paths[i], "gzip, br, zstd", NULL, i == 2 ? 999 : 20000);
+	/* The origin's own coding goes through untouched, to a client that
+	 * takes it; a passed response is never decoded. */
+	struct response r;
+	get_ae(d.port, "GET", "/enc?size=20000&encode=gzip&cc=no-store", "gzip, br", NULL, &r);
+	cr_assert_str_eq(resp_header(&r, "Content-Encoding") ?: "", "gzip", "%s", r.raw_head);
+	expect_pattern_decoded(&r, 20000, "origin's gzip");
+	response_free(&r);
+	cr_assert_eq(metric("ringcache_compression_jobs_total"), 0, "the pool was not used");
+	harness_end();
+}
+
+Test(compress, a_streamed_pass_is_compressed_as_it_streams)
+{
+	struct proc o, d;
+	start_compress(&o, &d, NULL);
+	/* Chunked, no length: 4 chunks 150 ms apart, through the pipe of a
+	 * miss that is not stored, then through a pass (hit-for-miss). */
+	const char *path = "/drip?size=65536&chunked=1&chunk=16384&drip=150&cc=no-store";
+	static const char *const via[] = {"fwd=uri-miss", "detail=hit-for-miss"};
+	for (int i = 0; i < 2; i++) {
+		struct conn c;
+		conn_open(&c, d.port);
+		conn_sendf(&c,
+			   "GET %s HTTP/1.1\r\nHost: test.local\r\nAccept-Encoding: gzip\r\n\r\n",
+			   path);
+		struct response r;
+		cr_assert_eq(read_response(&c, &r, 0), READ_OK, "%s", r.error);
+		cr_assert(cache_status_has(&r, via[i]), "Cache-Status %s", cache_status(&r));
+		cr_assert_str_eq(resp_header(&r, "Content-Encoding") ?: "", "gzip", "%s",
+				 r.raw_head);
+		cr_assert_eq(r.framing, FRAME_CHUNKED, "streamed: %s", r.raw_head);
+		cr_assert_geq(r.n_chunks, 2, "%s: sent in one piece (%zu chunks)", via[i],
+			      r.n_chunks);
+		expect_pattern_decoded(&r, 65536, via[i]);
+		response_free(&r);
+		conn_close(&c);
+	}
+	harness_end();
+}
+
+Test(compress, a_client_leaving_a_coded_stream_ends_it)
+{
+	struct proc o, d;
+	start_compress(&o, &d, NULL);
+	/* About 3 s of dripping; the client reads the start and goes away.
+	 * The coding must end (no stream left counted, nothing waiting
+	 * forever) on the miss's pipe and on the pass. */
+	const char *path = "/leave?size=1000000&chunked=1&chunk=16384&drip=50&cc=no-store";
+	for (int i = 0; i < 2; i++) {
+		struct conn c;
+		conn_open(&c, d.port);
+		conn_sendf(&c, "GET %s HTTP/1.1\r\nHost: test.local\r\nAccept-Encoding: br\r\n\r\n",
+			   path);
+		while (!memmem(c.buf + c.off, c.len - c.off, "\r\n\r\n", 4))
+			cr_assert_gt(conn_fill(&c, 5000), 0, "round %d: no head", i);
+		cr_assert(memmem(c.buf + c.off, c.len - c.off, "Content-Encoding: br\r\n", 22),
+			  "round %d: not coded: %.*s", i, (int)(c.len - c.off), c.buf + c.off);
+		conn_close(&c);
+		double until = now_s() + 20;
+		while (metric("ringcache_compression_streams") != 0) {
+			cr_assert_lt(now_s(), until, "round %d: the coded stream did not end", i);
+			sleep_ms(50);
+		}
+	}
+	assert_alive(&d);
+	not_stored_twice(d.port, "/after?size=20000&cc=no-store", "gzip", "gzip", 20000);
 	harness_end();
 }
 

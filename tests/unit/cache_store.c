@@ -679,6 +679,180 @@ Test(cache_store, ban_is_lazy)
 	cr_assert(done);
 }
 
+/* --- the ban lurker --------------------------------------------------------- */
+
+/* Lurker steps of at most MAX objects until a pass ends; returns the
+ * steps' sums, and the step count in *STEPS. */
+static struct lurk_step lurk_pass(struct store *s, uint32_t max, unsigned *steps)
+{
+	struct lurk_step sum = {0};
+	unsigned n = 0;
+	for (;;) {
+		struct lurk_step one;
+		store_lurk(s, max, &one);
+		n++;
+		cr_assert_lt(n, 1u << 20, "the pass never ends");
+		sum.tested += one.tested;
+		sum.removed += one.removed;
+		sum.dropped += one.dropped;
+		if (one.idle || one.pass_done) {
+			sum.idle = one.idle;
+			sum.pass_done = one.pass_done;
+			break;
+		}
+	}
+	if (steps)
+		*steps = n;
+	return sum;
+}
+
+static void t_lurk_removes(void *arg)
+{
+	const char *ma = "Cache-Control: max-age=60";
+	put(st, H, "/banned/1", ma, NULL, "x", T0);
+	put(st, H, "/banned/2", ma, NULL, "x", T0);
+	put(st, H, "/ok", ma, NULL, "x", T0);
+	put(st, "other.org", "/banned/1", ma, NULL, "x", T0);
+	struct store_stats *ss = store_stats(st);
+
+	/* No ban: a step walks nothing. */
+	struct lurk_step one;
+	store_lurk(st, 100, &one);
+	cr_expect(one.idle);
+	cr_expect_eq(one.tested, 0);
+
+	char err[128];
+	cr_assert_gt(store_ban(st, "^/banned/", "^example\\.com$", err, sizeof(err)), 0, "%s", err);
+	cr_expect_eq(store_ban_count(st), 1);
+	/* The lurker takes the banned objects out with no lookup at all. */
+	struct lurk_step p = lurk_pass(st, 100, NULL);
+	cr_expect(p.pass_done);
+	cr_expect_eq(p.tested, 4);
+	cr_expect_eq(p.removed, 2);
+	cr_expect_eq(ss->objects, 2);
+	cr_expect_eq(ss->banned, 2);
+	cr_expect_eq(ss->lurk_tested, 4);
+	cr_expect_eq(ss->lurk_removed, 2);
+	/* Every object left was tested past the ban: the list is empty. */
+	cr_expect_eq(p.dropped, 1);
+	cr_expect_eq(store_ban_count(st), 0);
+	cr_expect_eq(ss->bans_dropped, 1);
+	expect_kind(H, "/banned/1", LOOKUP_MISS);
+	expect_kind(H, "/banned/2", LOOKUP_MISS);
+	expect_kind(H, "/ok", LOOKUP_HIT);
+	expect_kind("other.org", "/banned/1", LOOKUP_HIT);
+	/* The lookups found them gone: not counted twice. */
+	cr_expect_eq(ss->banned, 2);
+	store_lurk(st, 100, &one);
+	cr_expect(one.idle);
+	*(bool *)arg = true;
+}
+
+Test(cache_store, lurker_removes_banned_objects_and_drops_the_ban)
+{
+	bool done = false;
+	run_main(t_lurk_removes, &done);
+	cr_assert(done);
+}
+
+static void t_lurk_newer(void *arg)
+{
+	const char *ma = "Cache-Control: max-age=60";
+	char err[128];
+	put(st, H, "/a", ma, NULL, "old", T0);
+	cr_assert_gt(store_ban(st, "^/a$", NULL, err, sizeof(err)), 0, "%s", err);
+	/* Stored after the ban: the ban is not for it. */
+	put(st, H, "/b", ma, NULL, "x", T0);
+	cr_assert_gt(store_ban(st, "^/b$", NULL, err, sizeof(err)), 0, "%s", err);
+	put(st, H, "/b", ma, NULL, "new", T0); /* replaces the banned /b */
+	struct lurk_step p = lurk_pass(st, 100, NULL);
+	cr_expect_eq(p.removed, 1, "only /a: the /b stored after its ban stays");
+	cr_expect_eq(p.dropped, 2);
+	cr_expect_eq(store_ban_count(st), 0);
+	expect_kind(H, "/a", LOOKUP_MISS);
+	expect_kind(H, "/b", LOOKUP_HIT);
+
+	/* A ban added while a pass is under way is tested by the rest of
+	 * the pass, but not dropped with it: the walked part of the table
+	 * has not been tested against it yet. */
+	char path[32];
+	for (int i = 0; i < 200; i++) {
+		snprintf(path, sizeof(path), "/m/%d", i);
+		put(st, H, path, ma, NULL, "x", T0);
+	}
+	cr_assert_gt(store_ban(st, "^/nothing$", NULL, err, sizeof(err)), 0, "%s", err);
+	struct lurk_step one;
+	store_lurk(st, 8, &one);
+	cr_assert(!one.pass_done && !one.idle);
+	cr_assert_gt(store_ban(st, "^/m/1", NULL, err, sizeof(err)), 0, "%s", err);
+	p = lurk_pass(st, 8, NULL);
+	cr_expect_eq(p.dropped, 1, "the ban older than the pass only");
+	cr_expect_eq(store_ban_count(st), 1);
+	/* The next pass tests the part walked before that ban was added. */
+	p = lurk_pass(st, 8, NULL);
+	cr_expect_eq(p.dropped, 1);
+	cr_expect_eq(store_ban_count(st), 0);
+	/* /a (the lurker), the first /b (its replacement's lookup found it
+	 * banned), then /m/1, /m/10..19 and /m/100..199. */
+	cr_expect_eq(store_stats(st)->banned, 2 + 1 + 10 + 100);
+	expect_kind(H, "/m/1", LOOKUP_MISS);
+	expect_kind(H, "/m/150", LOOKUP_MISS);
+	expect_kind(H, "/m/2", LOOKUP_HIT);
+	*(bool *)arg = true;
+}
+
+Test(cache_store, lurker_ignores_objects_stored_after_a_ban)
+{
+	bool done = false;
+	run_main(t_lurk_newer, &done);
+	cr_assert(done);
+}
+
+static void t_lurk_bounded(void *arg)
+{
+	enum { N = 500, MAX = 8 };
+	const char *ma = "Cache-Control: max-age=60";
+	char path[32], err[128];
+	for (int i = 0; i < N; i++) {
+		snprintf(path, sizeof(path), "/n/%d", i);
+		put(st, H, path, ma, NULL, "x", T0);
+	}
+	cr_assert_gt(store_ban(st, "^/n/", NULL, err, sizeof(err)), 0, "%s", err);
+	unsigned steps = 0;
+	uint32_t most = 0, total = 0;
+	for (;;) {
+		struct lurk_step one;
+		store_lurk(st, MAX, &one);
+		steps++;
+		cr_assert_lt(steps, 100000u);
+		/* Whole buckets: a step may go past MAX by the rest of the
+		 * bucket it is in, and these keys do not share buckets. */
+		cr_expect_leq(one.tested, MAX + 1, "step %u tested %u", steps, one.tested);
+		most = one.tested > most ? one.tested : most;
+		total += one.tested;
+		if (one.pass_done)
+			break;
+	}
+	cr_expect_eq(total, N);
+	cr_expect_geq(steps, N / (MAX + 1));
+	cr_expect_geq(most, MAX, "steps are not needlessly small");
+	/* An empty table is still walked in bounded steps (LURK_STEP_BUCKETS
+	 * buckets each), not at once. */
+	cr_expect_eq(store_stats(st)->objects, 0);
+	cr_assert_gt(store_ban(st, "^/x", NULL, err, sizeof(err)), 0, "%s", err);
+	lurk_pass(st, MAX, &steps);
+	cr_expect_gt(steps, 1);
+	cr_expect_eq(store_ban_count(st), 0);
+	*(bool *)arg = true;
+}
+
+Test(cache_store, lurker_steps_are_bounded)
+{
+	bool done = false;
+	run_main(t_lurk_bounded, &done);
+	cr_assert(done);
+}
+
 /* --- streamed bodies ------------------------------------------------------- */
 
 struct stream {

@@ -1608,7 +1608,7 @@ Test(config_trusted, default_none_and_forms)
 Test(config_compression, defaults)
 {
 	struct config *cfg = expect_ok(MINIMAL);
-	cr_assert_not(cfg->compression.enabled, "off by default, as in nginx");
+	cr_assert(cfg->compression.enabled, "on by default");
 	cr_assert_geq(cfg->compression.workers, 1);
 	cr_assert_eq(cfg->compression.queue, 64);
 	cr_assert_eq(cfg->compression.min_size, 256);
