@@ -2,12 +2,18 @@
 # Run the HTTP cache test suite (http-cache-tests, https://cache-tests.fyi)
 # against ringcache and print a summary next to the suite's published results.
 #
-#   tests/conformance/run.sh [--strict] [--id TEST_ID]
+#   tests/conformance/run.sh [--strict] [--id TEST_ID] [--suite DIR]
 #
 #   --strict       exit 1 when ringcache fails any "required" test
 #                  (see tests/conformance/README.md for what counts)
 #   --id TEST_ID   run one test only and print the requests/responses the
 #                  suite saw (debugging); no summary, results file untouched
+#   --suite DIR    run the suite in DIR (a checkout of
+#                  github.com/http-tests/cache-tests, either layout: cli.mjs
+#                  at the top as in 0.4.5, or test-engine/cli.mjs as now)
+#                  instead of http-cache-tests@0.4.5 from npm; runs
+#                  `npm install` in DIR first if DIR/node_modules is missing.
+#                  Results go to CONFORMANCE_DIR/ringcache-suite.json
 #
 # Environment:
 #   RINGCACHE_BIN    ringcache binary (default: build/ringcache in the repo)
@@ -15,8 +21,8 @@
 #   NODE             node binary (default: node)
 #   NPM              npm binary (default: npm)
 #
-# Needs the npm registry the first time (to install http-cache-tests); not
-# part of `make test`.
+# Needs the npm registry the first time (to install http-cache-tests, or the
+# dependencies of a --suite checkout); not part of `make test`.
 set -euo pipefail
 
 SUITE_VERSION=0.4.5
@@ -51,11 +57,14 @@ npm=${NPM:-npm}
 
 strict=0
 test_id=
+suite_dir=
 while [[ $# -gt 0 ]]; do
     case $1 in
         --strict) strict=1 ;;
         --id) test_id=${2:?--id needs a test id}; shift ;;
         --id=*) test_id=${1#--id=} ;;
+        --suite) suite_dir=${2:?--suite needs a directory}; shift ;;
+        --suite=*) suite_dir=${1#--suite=} ;;
         -h | --help)
             sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "${BASH_SOURCE[0]}"
             exit 0
@@ -72,21 +81,47 @@ die() { log "error: $*"; exit 2; }
 command -v "$node" >/dev/null || die "node not found"
 
 # --- install the suite --------------------------------------------------------
-suite=$dir/node_modules/http-cache-tests
 mkdir -p "$dir"
-installed=$("$node" -e 'try { process.stdout.write(require(process.argv[1]).version) } catch (e) {}' \
-    "$suite/package.json" 2>/dev/null || true)
-if [[ $installed != "$SUITE_VERSION" ]]; then
-    command -v "$npm" >/dev/null || die "npm not found"
-    log "installing http-cache-tests@$SUITE_VERSION into $dir"
-    timeout "$NPM_TIMEOUT" "$npm" install --prefix "$dir" --no-audit --no-fund \
-        --loglevel=error "http-cache-tests@$SUITE_VERSION" >&2 ||
-        die "npm install http-cache-tests@$SUITE_VERSION failed (needs the npm registry)"
+if [[ -z $suite_dir ]]; then
+    suite=$dir/node_modules/http-cache-tests
+    installed=$("$node" -e 'try { process.stdout.write(require(process.argv[1]).version) } catch (e) {}' \
+        "$suite/package.json" 2>/dev/null || true)
+    if [[ $installed != "$SUITE_VERSION" ]]; then
+        command -v "$npm" >/dev/null || die "npm not found"
+        log "installing http-cache-tests@$SUITE_VERSION into $dir"
+        timeout "$NPM_TIMEOUT" "$npm" install --prefix "$dir" --no-audit --no-fund \
+            --loglevel=error "http-cache-tests@$SUITE_VERSION" >&2 ||
+            die "npm install http-cache-tests@$SUITE_VERSION failed (needs the npm registry)"
+    fi
+    suite_label="http-cache-tests@$SUITE_VERSION"
+    results=$dir/ringcache.json
+    work=$dir/work
+else
+    [[ -d $suite_dir ]] || die "--suite: not a directory: $suite_dir"
+    suite=$(cd "$suite_dir" && pwd)
+    [[ -f $suite/tests/index.mjs ]] || die "--suite: $suite/tests/index.mjs missing (not a cache-tests checkout?)"
+    if [[ ! -d $suite/node_modules ]]; then
+        command -v "$npm" >/dev/null || die "npm not found"
+        log "installing the dependencies of $suite (npm install)"
+        (cd "$suite" && timeout "$NPM_TIMEOUT" "$npm" install --no-audit --no-fund --loglevel=error) >&2 ||
+            die "npm install in $suite failed (needs the npm registry)"
+    fi
+    suite_label="the suite in $suite"
+    commit=$(git -C "$suite" rev-parse --short HEAD 2>/dev/null || true)
+    [[ -n $commit ]] && suite_label+=" (commit $commit)"
+    results=$dir/ringcache-suite.json
+    work=$dir/work-suite
 fi
-[[ -f $suite/cli.mjs ]] || die "suite not installed correctly: $suite/cli.mjs missing"
+# The suite's engine: the top of the package in 0.4.5, test-engine/ since.
+if [[ -f $suite/test-engine/cli.mjs ]]; then
+    engine=$suite/test-engine
+else
+    engine=$suite
+fi
+[[ -f $engine/cli.mjs && -f $engine/server/server.mjs ]] ||
+    die "suite not installed correctly: no cli.mjs and server/server.mjs in $engine"
 
 # --- processes ------------------------------------------------------------------
-work=$dir/work
 mkdir -p "$work"
 origin_pid=
 proxy_pid=
@@ -148,7 +183,7 @@ wait_port() { # wait_port PORT PID NAME LOGFILE
     cd "$suite"
     export npm_config_port=$origin_port npm_config_protocol=http \
         npm_config_pidfile=$work/origin.pid
-    exec "$node" --no-warnings server/server.mjs
+    exec "$node" --no-warnings "$engine/server/server.mjs"
 ) >"$work/origin.log" 2>&1 &
 origin_pid=$!
 
@@ -175,12 +210,17 @@ log "origin on 127.0.0.1:$origin_port, ringcache on 127.0.0.1:$proxy_port ($bin)
 # cli.mjs reads --base/--id from npm_config_* too, falling back to the
 # package.json defaults (npm_package_config_*, id ''); outside npm an unset id
 # means "one test with id undefined", so set the default explicitly.
+# A --suite checkout also gets fetch-shim.mjs preloaded: the current client
+# drives interim responses through its own undici, which an older node's
+# built-in fetch cannot (see that file). The npm 0.4.5 run is left as it was.
+cli_preload=()
+[[ -n $suite_dir ]] && cli_preload=(--import "$here/fetch-shim.mjs")
 run_cli() {
     (
         cd "$suite"
         export npm_config_base="http://127.0.0.1:$proxy_port" npm_config_id="$1" \
-            npm_package_config_id=''
-        exec timeout "$CLI_TIMEOUT" "$node" --no-warnings cli.mjs
+            npm_package_config_id='' CONFORMANCE_SUITE="$suite"
+        exec timeout "$CLI_TIMEOUT" "$node" --no-warnings "${cli_preload[@]}" "$engine/cli.mjs"
     )
 }
 
@@ -189,9 +229,8 @@ if [[ -n $test_id ]]; then
     exit 0
 fi
 
-results=$dir/ringcache.json
 started=$SECONDS
-log "running http-cache-tests@$SUITE_VERSION (takes about a minute)"
+log "running $suite_label (takes about a minute)"
 if ! run_cli "" >"$results.tmp" 2>"$work/cli.log"; then
     log "the suite did not finish within ${CLI_TIMEOUT}s or crashed; $work/cli.log:"
     tail -n 20 "$work/cli.log" >&2 || true
