@@ -43,6 +43,39 @@ int cache_key_for(const struct config *cfg, const char *host, size_t hlen, const
 			       target, tlen, out, cap, host_len);
 }
 
+/* URI (a Location or Content-Location value) as a path on HOST: an
+ * absolute-path reference as it is, an absolute http(s) URI only on the
+ * same host. NULL for anything else (another host, a relative reference). */
+static const char *path_on_host(const char *u, const char *host, size_t hlen)
+{
+	if (strncmp(u, "http://", 7) == 0 || strncmp(u, "https://", 8) == 0) {
+		const char *h = strstr(u, "://") + 3;
+		const char *slash = strchr(h, '/');
+		size_t uhl = slash ? (size_t)(slash - h) : strlen(h);
+		if (uhl != hlen || strncasecmp(h, host, hlen) != 0)
+			return NULL;
+		return slash ? slash : "/";
+	}
+	return u[0] == '/' && u[1] != '/' ? u : NULL; /* "//host/p" is network-path */
+}
+
+bool cache_uri_is_target(struct req *rq, const char *host, size_t hlen, const char *t, size_t tlen,
+			 const char *uri)
+{
+	CHECK_OBJ_NOTNULL(rq, REQ_MAGIC);
+	const char *u = path_on_host(uri, host, hlen);
+	if (!u)
+		return false;
+	const struct config *cfg = rq->gen->cfg;
+	const struct config_route *rt = rq->route.active ? rq->route.route : NULL;
+	const struct config_rule *rule = rule_for(cfg, rt, host, hlen, t, tlen);
+	char a[KEY_MAX], b[KEY_MAX];
+	uint32_t hl;
+	int al = cache_key_under(cfg, rule, host, hlen, t, tlen, a, sizeof(a), &hl);
+	int bl = cache_key_under(cfg, rule, host, hlen, u, strlen(u), b, sizeof(b), &hl);
+	return al > 0 && al == bl && memcmp(a, b, (size_t)al) == 0;
+}
+
 void cache_invalidate_after_unsafe(struct req *rq, const char *host, size_t hlen)
 {
 	CHECK_OBJ_NOTNULL(rq, REQ_MAGIC);
@@ -55,19 +88,10 @@ void cache_invalidate_after_unsafe(struct req *rq, const char *host, size_t hlen
 		const char *u = uris[i];
 		if (!u || !u[0])
 			continue;
-		size_t ulen = strlen(u);
 		/* Absolute URIs count only for the same host. */
-		if (strncmp(u, "http://", 7) == 0 || strncmp(u, "https://", 8) == 0) {
-			const char *h = strstr(u, "://") + 3;
-			const char *slash = strchr(h, '/');
-			size_t uhl = slash ? (size_t)(slash - h) : strlen(h);
-			if (uhl != hlen || strncasecmp(h, host, hlen) != 0)
-				continue;
-			u = slash ? slash : "/";
-			ulen = strlen(u);
-		} else if (u[0] != '/') {
+		if (!(u = path_on_host(u, host, hlen)))
 			continue;
-		}
+		size_t ulen = strlen(u);
 		/* Under the key options the request's lookups used (its route's). */
 		const struct config_route *rt = rq->route.active ? rq->route.route : NULL;
 		int kl = cache_key_under(cfg, rule_for(cfg, rt, host, hlen, u, ulen), host, hlen, u,

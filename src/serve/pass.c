@@ -13,9 +13,11 @@
 #include "http/forward.h"
 #include "http/hbuf.h"
 #include "http/hop.h"
+#include "http/interim.h"
 #include "ops/log.h"
 #include "rt/io.h"
 #include "serve/keys.h"
+#include "serve/poststore.h"
 #include "serve/respond.h"
 #include "serve/routing.h"
 #include "serve/rules.h"
@@ -134,6 +136,9 @@ static int build_response_head(struct pass *x, struct hbuf *b)
 	 * sends next (even on another connection) could still hit. */
 	if (rq->invalidate_host && status >= 200 && status < 400)
 		cache_invalidate_after_unsafe(rq, rq->invalidate_host, strlen(rq->invalidate_host));
+	/* After the invalidation, which must not remove this copy. */
+	if (rq->post && status >= 200)
+		poststore_head(rq->post, m, x->x.request_ms, x->x.response_ms);
 	bool client11 = rq->req.p.http_minor >= 1;
 	if (!no_body) {
 		if (hmsg_chunked(m)) {
@@ -173,19 +178,9 @@ static int send_interim(void *ctx, struct hmsg *m)
 	struct req *rq = x->rq;
 	if (rq->req.p.http_minor < 1)
 		return 0; /* HTTP/1.0 clients do not understand 1xx */
-	struct hop_set hs;
-	hop_collect(m, &hs);
 	struct hbuf b;
 	hbuf_init(&b, rq->obuf, rq->ocap);
-	hbuf_printf(&b, "HTTP/1.1 %d ", hmsg_status(m));
-	hbuf_put(&b, hmsg_ptr(m, m->reason), m->reason.len);
-	hbuf_put(&b, "\r\n", 2);
-	for (uint32_t i = 0; i < m->n_fields; i++) {
-		if (!hop_is_hop(m, &hs, &m->fields[i]))
-			hbuf_put_field(&b, m, &m->fields[i]);
-	}
-	hbuf_put(&b, "\r\n", 2);
-	if (b.overflow)
+	if (interim_head_build(&b, m) < 0)
 		return 0;
 	ssize_t r = rt_send_all(rq->fd, b.p, b.len, rt_deadline_in(x->cfg->timeouts.send_ns));
 	req_sent(rq, r);
@@ -373,6 +368,8 @@ enum req_result pass_forward(struct req *rq, unsigned backend)
 		if (n == -EAGAIN || n >= 0) {
 			ssize_t r = send_to_client(&x, head, p, n > 0 ? (size_t)n : 0);
 			head = false;
+			if (r >= 0 && rq->post && n > 0)
+				poststore_body(rq->post, p, (size_t)n);
 			if (r < 0) {
 				if (r == -E2BIG) { /* nothing was sent yet */
 					exchange_end(&x.x, EXCHANGE_END_BACKEND);
@@ -386,6 +383,8 @@ enum req_result pass_forward(struct req *rq, unsigned backend)
 				return REQ_ABORT;
 			}
 			if (n == 0) {
+				if (rq->post)
+					poststore_done(rq->post);
 				exchange_end(&x.x, EXCHANGE_END_DONE);
 				return rq->closing || x.out_close ? REQ_CLOSE : REQ_DONE;
 			}
