@@ -43,6 +43,13 @@ static int answer(int fd, const struct canned_req *rq, void *ctx)
 			return -1;
 		return canned_send(fd, FINAL, strlen(FINAL));
 	}
+	if (!strcmp(p, "/hold2")) { /* a byte before the 103, one before the final */
+		char b;
+		if (read(hold_fd, &b, 1) != 1 || canned_send(fd, HINT, strlen(HINT)) < 0 ||
+		    read(hold_fd, &b, 1) != 1)
+			return -1;
+		return canned_send(fd, FINAL, strlen(FINAL));
+	}
 	if (!strcmp(p, "/reval")) {
 		static const char first[] = "HTTP/1.1 200 OK\r\nCache-Control: max-age=0\r\n"
 					    "ETag: \"v1\"\r\nContent-Length: 6\r\n\r\nv1body";
@@ -157,6 +164,34 @@ Test(cache_interim, an_interim_response_is_forwarded_before_the_final_one_exists
 	cr_assert(r.complete && r.body_len == 5);
 	response_free(&r);
 	conn_close(&c);
+	stop(&cb);
+}
+
+/* The client that started the fetch goes away before its interim
+ * response: sending it fails (or the final response does), and the fetch
+ * still stores the response for the next request. */
+Test(cache_interim, a_client_gone_before_its_interim_response_does_not_stop_the_fetch)
+{
+	struct canned cb;
+	struct proc d;
+	start(&cb, &d);
+	struct conn c;
+	conn_open(&c, d.port);
+	cr_assert_eq(conn_send_str(&c, "GET /hold2 HTTP/1.1\r\nHost: test.local\r\n\r\n"), 0);
+	/* Closed once the backend has the request: the miss is under way. */
+	for (int i = 0; i < 500 && canned_requests(&cb) == 0; i++)
+		sleep_ms(10);
+	cr_assert_eq(canned_requests(&cb), 1);
+	conn_close(&c);
+	cr_assert_eq(write(hold_fd, "xx", 2), 2);
+	struct response r;
+	http_once(d.port, "GET", "/hold2", NULL, &r);
+	cr_assert_eq(r.status, 200, "%s", r.raw_head);
+	cr_assert(cache_status_has(&r, "hit"), "%s", cache_status(&r));
+	cr_assert(r.complete && r.body_len == 5 && !memcmp(r.body, "hello", 5));
+	response_free(&r);
+	cr_assert_eq(canned_requests(&cb), 1);
+	assert_alive(&d);
 	stop(&cb);
 }
 
