@@ -178,8 +178,9 @@ static int send_interim(void *ctx, struct hmsg *m)
 	struct req *rq = x->rq;
 	if (rq->req.p.http_minor < 1)
 		return 0; /* HTTP/1.0 clients do not understand 1xx */
+	/* After the request head, which another attempt may send again. */
 	struct hbuf b;
-	hbuf_init(&b, rq->obuf, rq->ocap);
+	hbuf_init(&b, rq->obuf + x->head_len, rq->ocap - x->head_len);
 	if (interim_head_build(&b, m) < 0)
 		return 0;
 	ssize_t r = rt_send_all(rq->fd, b.p, b.len, rt_deadline_in(x->cfg->timeouts.send_ns));

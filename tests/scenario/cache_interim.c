@@ -302,3 +302,66 @@ Test(cache_interim, many_interim_responses_are_bounded)
 	assert_alive(&d);
 	stop(&cb);
 }
+
+/* Server A of two answers /r with a 103 and closes; server B answers with
+ * the request line it got, uncacheably. */
+static int two_servers(int fd, const struct canned_req *rq, void *ctx)
+{
+	if (strcmp(rq->path, "/r") != 0) {
+		static const char nf[] = "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n";
+		return canned_send(fd, nf, strlen(nf));
+	}
+	if (!strcmp(ctx, "A")) {
+		canned_send(fd, HINT, strlen(HINT));
+		return -1;
+	}
+	const char *eol = memchr(rq->head, '\r', rq->head_len);
+	size_t n = eol ? (size_t)(eol - rq->head) : rq->head_len;
+	char head[128];
+	int hl = snprintf(
+	    head, sizeof(head),
+	    "HTTP/1.1 200 OK\r\nCache-Control: no-store\r\nContent-Length: %zu\r\n\r\n", n);
+	if (canned_send(fd, head, (size_t)hl) < 0)
+		return -1;
+	return canned_send(fd, rq->head, n);
+}
+
+/* An attempt that got an interim response and then failed goes to another
+ * server with its request head intact, on a miss and on a pass alike
+ * (hit-for-miss after the first, uncacheable, response). */
+Test(cache_interim, a_retry_after_an_interim_response_sends_the_request_intact)
+{
+	static char a_name[] = "A", b_name[] = "B";
+	struct canned a, b;
+	canned_start(&a, 60, two_servers, a_name);
+	canned_start(&b, 60, two_servers, b_name);
+	struct proc d;
+	memset(&d, 0, sizeof(d));
+	d.port = free_port();
+	char yaml[1024];
+	snprintf(yaml, sizeof(yaml),
+		 "listen: [\"127.0.0.1:%d\"]\nthreads: 1\nbackends:\n  - name: app\n"
+		 "    servers: [\"127.0.0.1:%d\", \"127.0.0.1:%d\"]\n    retries: 1\n"
+		 "    max_fails: 0\n",
+		 d.port, a.port, b.port);
+	start_ringcache(&d, yaml);
+	bool passed = false;
+	for (int i = 0; i < 6; i++) {
+		struct conn c;
+		conn_open(&c, d.port);
+		struct response r;
+		interim_count(&c, "/r", &r);
+		cr_assert_eq(r.status, 200, "#%d: %s", i, r.raw_head);
+		cr_assert(r.body_len == 15 && !memcmp(r.body, "GET /r HTTP/1.1", 15),
+			  "#%d: server B got the request line \"%s\"", i,
+			  excerpt(r.body, r.body_len));
+		passed |= cache_status_has(&r, "detail=hit-for-miss");
+		response_free(&r);
+		conn_close(&c);
+	}
+	cr_assert(passed, "no request was passed");
+	cr_assert_geq(canned_requests(&a), 3, "server A was tried %ld times", canned_requests(&a));
+	canned_stop(&a);
+	canned_stop(&b);
+	harness_end();
+}
