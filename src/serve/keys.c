@@ -43,18 +43,31 @@ int cache_key_for(const struct config *cfg, const char *host, size_t hlen, const
 			       target, tlen, out, cap, host_len);
 }
 
+/* N, less a trailing PORT (the scheme's default: RFC 9110 4.2.3 makes
+ * "http://h:80/" and "http://h/" the same URI). */
+static size_t without_port(const char *a, size_t n, const char *port)
+{
+	size_t pl = strlen(port);
+	return n > pl && memcmp(a + n - pl, port, pl) == 0 ? n - pl : n;
+}
+
 /* URI (a Location or Content-Location value) as a path on HOST: an
  * absolute-path reference as it is, an absolute http(s) URI only on the
- * same host. NULL for anything else (another host, a relative reference). */
+ * same host (its default port left out or not). NULL for anything else
+ * (another host, a relative or network-path reference). */
 static const char *path_on_host(const char *u, const char *host, size_t hlen)
 {
 	if (strncmp(u, "http://", 7) == 0 || strncmp(u, "https://", 8) == 0) {
-		const char *h = strstr(u, "://") + 3;
-		const char *slash = strchr(h, '/');
-		size_t uhl = slash ? (size_t)(slash - h) : strlen(h);
-		if (uhl != hlen || strncasecmp(h, host, hlen) != 0)
+		const bool tls = u[4] == 's';
+		const char *h = u + (tls ? 8 : 7);
+		size_t end = strcspn(h, "/?#");
+		if (h[end] != '/' && h[end] != '\0')
+			return NULL; /* a query or fragment on an empty path */
+		size_t uhl = without_port(h, end, tls ? ":443" : ":80");
+		size_t hl = without_port(host, hlen, ":80"); /* we listen for http */
+		if (uhl != hl || strncasecmp(h, host, hl) != 0)
 			return NULL;
-		return slash ? slash : "/";
+		return h[end] ? h + end : "/";
 	}
 	return u[0] == '/' && u[1] != '/' ? u : NULL; /* "//host/p" is network-path */
 }

@@ -35,6 +35,9 @@ static int answer(int fd, const struct canned_req *rq, void *ctx)
 	} else if (!strcmp(p, "/p/abs")) {
 		fields =
 		    "Cache-Control: max-age=600\r\nContent-Location: http://test.local/p/abs\r\n";
+	} else if (!strcmp(p, "/p/abs80")) { /* the same URI: host case, default port */
+		fields = "Cache-Control: max-age=600\r\nContent-Location: "
+			 "http://TEST.local:80/p/abs80\r\n";
 	} else if (!strcmp(p, "/p/noexp")) { /* heuristic freshness only */
 		fields = "Last-Modified: Mon, 01 Jan 2024 00:00:00 GMT\r\nContent-Location: "
 			 "/p/noexp\r\n";
@@ -43,6 +46,9 @@ static int answer(int fd, const struct canned_req *rq, void *ctx)
 	} else if (!strcmp(p, "/p/xhost")) {
 		fields = "Cache-Control: max-age=600\r\nContent-Location: "
 			 "http://other.example/p/xhost\r\n";
+	} else if (!strcmp(p, "/p/port")) {
+		fields = "Cache-Control: max-age=600\r\nContent-Location: "
+			 "http://test.local:8080/p/port\r\n";
 	} else if (!strcmp(p, "/p/private")) {
 		fields = "Cache-Control: max-age=600, private\r\nContent-Location: /p/private\r\n";
 	}
@@ -136,8 +142,8 @@ Test(cache_post, expires_a_query_and_the_absolute_form_count_too)
 	struct canned cb;
 	struct proc d;
 	start(&cb, &d);
-	const char *paths[] = {"/p/expires", "/p/ok?a=1", "/p/abs"};
-	for (size_t i = 0; i < 3; i++) {
+	const char *paths[] = {"/p/expires", "/p/ok?a=1", "/p/abs", "/p/abs80"};
+	for (size_t i = 0; i < 4; i++) {
 		struct response r;
 		post(d.port, paths[i], "12345", 5, &r);
 		response_free(&r);
@@ -152,17 +158,18 @@ Test(cache_post, expires_a_query_and_the_absolute_form_count_too)
 	harness_end();
 }
 
-/* Heuristic freshness, another URI, another host, private: not stored, so
+/* Heuristic freshness, another URI, another host or port, private: not stored, so
  * a GET goes to the backend (and, for another URI, neither is that one's). */
 Test(cache_post, a_post_response_without_explicit_freshness_or_its_own_uri_is_not_stored)
 {
 	struct canned cb;
 	struct proc d;
 	start(&cb, &d);
-	const char *paths[] = {"/p/noexp", "/p/other", "/p/xhost", "/p/private", "/p/elsewhere"};
-	for (size_t i = 0; i < 5; i++) {
+	const char *paths[] = {"/p/noexp",   "/p/other", "/p/xhost",
+			       "/p/private", "/p/port",	 "/p/elsewhere"};
+	for (size_t i = 0; i < 6; i++) {
 		struct response r;
-		post(d.port, paths[i < 4 ? i : 1], "12345", 5, &r);
+		post(d.port, paths[i < 5 ? i : 1], "12345", 5, &r);
 		cr_assert(posted(&r, "12345", 5));
 		response_free(&r);
 		long before = canned_requests(&cb);
