@@ -121,8 +121,6 @@ static int build_response_head(struct pass *x, struct hbuf *b)
 	char via[32];
 	snprintf(via, sizeof(via), "%u.%u ringcache", m->p.http_major, m->p.http_minor);
 	hbuf_put_merged(b, m, "Via", via);
-	if (rq->cache_status)
-		hbuf_printf(b, "Cache-Status: %s\r\n", rq->cache_status);
 	/* Kept for invalidation after unsafe methods (the head's bytes are
 	 * overwritten by the body as it streams). */
 	rq->resp_status = status;
@@ -137,8 +135,11 @@ static int build_response_head(struct pass *x, struct hbuf *b)
 	if (rq->invalidate_host && status >= 200 && status < 400)
 		cache_invalidate_after_unsafe(rq, rq->invalidate_host, strlen(rq->invalidate_host));
 	/* After the invalidation, which must not remove this copy. */
-	if (rq->post && status >= 200)
-		poststore_head(rq->post, m, x->x.request_ms, x->x.response_ms);
+	bool stored = rq->post && status >= 200 &&
+		      poststore_head(rq->post, m, x->x.request_ms, x->x.response_ms);
+	if (rq->cache_status)
+		hbuf_printf(b, "Cache-Status: %s%s\r\n", rq->cache_status,
+			    stored ? "; stored" : "");
 	bool client11 = rq->req.p.http_minor >= 1;
 	if (!no_body) {
 		if (hmsg_chunked(m)) {

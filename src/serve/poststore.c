@@ -89,7 +89,7 @@ static char *content_location(const struct hmsg *resp)
 	return s;
 }
 
-void poststore_head(struct poststore *ps, const struct hmsg *resp, int64_t request_ms,
+bool poststore_head(struct poststore *ps, const struct hmsg *resp, int64_t request_ms,
 		    int64_t response_ms)
 {
 	CHECK_OBJ_NOTNULL(ps, POSTSTORE_MAGIC);
@@ -102,17 +102,17 @@ void poststore_head(struct poststore *ps, const struct hmsg *resp, int64_t reque
 					ps->req.target.len, cloc);
 	free(cloc);
 	if (!same)
-		return;
+		return false;
 	struct resp_meta rm;
 	policy_meta_from_response(resp, request_ms, response_ms, &rm);
 	enum storable why = policy_storable_post(&ps->meta, &rm, &ps->knobs);
 	if (why != STORE_OK) {
 		log_debug("client %s: %s: POST response not stored: %s", rq->peer, rq->target_log,
 			  policy_storable_name(why));
-		return;
+		return false;
 	}
 	if (hmsg_has_length(resp) && hmsg_content_length(resp) > ps->max_object_size)
-		return;
+		return false;
 	/* The GET key's fetch, claimed without waiting: if a GET is being
 	 * fetched for it now, that one stores its own response. */
 	struct req_meta get = ps->meta;
@@ -130,10 +130,10 @@ void poststore_head(struct poststore *ps, const struct hmsg *resp, int64_t reque
 	};
 	struct lookup_res res;
 	if (store_lookup(st, &lr, &res) < 0)
-		return;
+		return false;
 	cobj_release(&res.obj); /* a stale or fresh copy: replaced by ours */
 	if (!res.oh)
-		return;
+		return false;
 	struct cobj *o = cobj_new(st);
 	uint32_t cap = cfg->limits.max_header_size + 1024;
 	char *scratch = malloc(cap);
@@ -143,13 +143,14 @@ void poststore_head(struct poststore *ps, const struct hmsg *resp, int64_t reque
 		free(scratch);
 		cobj_release(&o);
 		store_fetch_abort(st, res.oh, 0);
-		return;
+		return false;
 	}
 	free(scratch);
 	store_publish(st, res.oh, o);
 	METRIC_INC(&rq->w->metrics, cache_stored);
 	ps->obj = o;
 	ps->stored = true;
+	return true;
 }
 
 void poststore_body(struct poststore *ps, const char *p, size_t n)

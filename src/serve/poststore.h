@@ -66,8 +66,8 @@ bool poststore_arm(struct poststore *ps, struct req *rq, const char *host, size_
 
 /* The pass has the final response head RESP (sent at REQUEST_MS, in at
  * RESPONSE_MS) and has made its invalidation: store a copy when it
- * qualifies. */
-void poststore_head(struct poststore *ps, const struct hmsg *resp, int64_t request_ms,
+ * qualifies. True when it did (Cache-Status says "stored"). */
+bool poststore_head(struct poststore *ps, const struct hmsg *resp, int64_t request_ms,
 		    int64_t response_ms);
 
 /* Body bytes that went to the client; DONE: the body ended there. */

@@ -111,6 +111,8 @@ Test(cache_post, a_post_with_its_own_content_location_and_max_age_answers_later_
 	post(d.port, "/p/ok", body, 100 * 1024, &r);
 	cr_assert_eq(r.status, 200);
 	cr_assert(posted(&r, body, 100 * 1024), "the POST's response (or its body) was cut");
+	cr_assert(cache_status_has(&r, "fwd=method") && cache_status_has(&r, "stored"), "%s",
+		  cache_status(&r));
 	response_free(&r);
 	cr_assert_eq(canned_requests(&cb), 2);
 
@@ -171,6 +173,7 @@ Test(cache_post, a_post_response_without_explicit_freshness_or_its_own_uri_is_no
 		struct response r;
 		post(d.port, paths[i < 5 ? i : 1], "12345", 5, &r);
 		cr_assert(posted(&r, "12345", 5));
+		cr_assert(!cache_status_has(&r, "stored"), "%s: %s", paths[i], cache_status(&r));
 		response_free(&r);
 		long before = canned_requests(&cb);
 		http_once(d.port, "GET", paths[i], NULL, &r);
