@@ -23,9 +23,10 @@ void cache_invalidate_after_unsafe(struct req *rq, const char *host, size_t hlen
 
 /* Is URI (a NUL-terminated Content-Location) the target URI of request
  * RQ, TARGET on HOST, compared as cache keys are (RFC 9110 4.2.3: the path
- * form and the same-host absolute form alike)? Under the key options of
- * the rule of the request's route; a relative reference or another host
- * is not. */
+ * form, the same-host absolute form and a relative reference resolved
+ * against TARGET alike)? Under the key options of the rule of the
+ * request's route; another host, or a reference with dot segments or a
+ * fragment, is not. */
 bool cache_uri_is_target(struct req *rq, const char *host, size_t hlen, const char *target,
 			 size_t tlen, const char *uri);
 

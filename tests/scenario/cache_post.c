@@ -38,6 +38,12 @@ static int answer(int fd, const struct canned_req *rq, void *ctx)
 	} else if (!strcmp(p, "/p/abs80")) { /* the same URI: host case, default port */
 		fields = "Cache-Control: max-age=600\r\nContent-Location: "
 			 "http://TEST.local:80/p/abs80\r\n";
+	} else if (!strcmp(p, "/p/rel")) { /* relative to the target: /p/rel */
+		fields = "Cache-Control: max-age=600\r\nContent-Location: rel\r\n";
+	} else if (!strcmp(p, "/p/qry?q=1")) {
+		fields = "Cache-Control: max-age=600\r\nContent-Location: ?q=1\r\n";
+	} else if (!strcmp(p, "/p/sub")) { /* relative: /p/p/sub, another URI */
+		fields = "Cache-Control: max-age=600\r\nContent-Location: p/sub\r\n";
 	} else if (!strcmp(p, "/p/noexp")) { /* heuristic freshness only */
 		fields = "Last-Modified: Mon, 01 Jan 2024 00:00:00 GMT\r\nContent-Location: "
 			 "/p/noexp\r\n";
@@ -139,13 +145,14 @@ Test(cache_post, a_post_with_its_own_content_location_and_max_age_answers_later_
 	harness_end();
 }
 
-Test(cache_post, expires_a_query_and_the_absolute_form_count_too)
+Test(cache_post, expires_a_query_the_absolute_form_and_a_relative_reference_count_too)
 {
 	struct canned cb;
 	struct proc d;
 	start(&cb, &d);
-	const char *paths[] = {"/p/expires", "/p/ok?a=1", "/p/abs", "/p/abs80"};
-	for (size_t i = 0; i < 4; i++) {
+	const char *paths[] = {"/p/expires", "/p/ok?a=1", "/p/abs",
+			       "/p/abs80",   "/p/rel",	  "/p/qry?q=1"};
+	for (size_t i = 0; i < 6; i++) {
 		struct response r;
 		post(d.port, paths[i], "12345", 5, &r);
 		response_free(&r);
@@ -167,11 +174,11 @@ Test(cache_post, a_post_response_without_explicit_freshness_or_its_own_uri_is_no
 	struct canned cb;
 	struct proc d;
 	start(&cb, &d);
-	const char *paths[] = {"/p/noexp",   "/p/other", "/p/xhost",
-			       "/p/private", "/p/port",	 "/p/elsewhere"};
-	for (size_t i = 0; i < 6; i++) {
+	const char *paths[] = {"/p/noexp", "/p/other", "/p/xhost",    "/p/private",
+			       "/p/port",  "/p/sub",   "/p/elsewhere"};
+	for (size_t i = 0; i < 7; i++) {
 		struct response r;
-		post(d.port, paths[i < 5 ? i : 1], "12345", 5, &r);
+		post(d.port, paths[i < 6 ? i : 1], "12345", 5, &r);
 		cr_assert(posted(&r, "12345", 5));
 		cr_assert(!cache_status_has(&r, "stored"), "%s: %s", paths[i], cache_status(&r));
 		response_free(&r);
