@@ -169,6 +169,7 @@ static enum head_end read_head(struct exchange *x, struct head_fail *hf)
 	m->skip_body = x->head_req;
 	x->len = x->pos = 0;
 	bool got_any = false;
+	unsigned interim = 0;
 	rt_time_t deadline =
 	    rt_deadline_in(x->first_byte_ns ? x->first_byte_ns : cb->first_byte_timeout_ns);
 	for (;;) {
@@ -191,6 +192,13 @@ static enum head_end read_head(struct exchange *x, struct head_fail *hf)
 				}
 				if (st >= 200)
 					return HEAD_OK;
+				/* A backend that sends 1xx without end would hold
+				 * the exchange open for ever. */
+				if (++interim > EXCHANGE_INTERIM_MAX) {
+					*hf = (struct head_fail){502, "too many interim responses",
+								 0};
+					return HEAD_FAILED;
+				}
 				/* An interim response ends at its empty line (msg.c);
 				 * the final one follows in the same buffer. */
 				if (x->on_interim && x->on_interim(x->ctx, m) < 0)

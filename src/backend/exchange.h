@@ -5,7 +5,8 @@
  * exchange_begin picks a server, takes a pooled connection or connects,
  * sends the request head (and, on the first attempt, the request body),
  * and reads until the final response head is in: interim 1xx responses go
- * to the caller's hook (or are dropped), a 101 is an error unless the
+ * to the caller's hook (or are dropped; more than EXCHANGE_INTERIM_MAX
+ * before the final head fail the attempt), a 101 is an error unless the
  * request asks for an upgrade (then it is the final head, and the caller
  * makes the connection a tunnel). A failure goes on to another attempt
  * where it is safe:
@@ -46,6 +47,11 @@
 #include "http/msg.h"
 
 #define EXCHANGE_MAGIC 0x45584348u
+
+/* Interim responses taken before the final head. RFC 9110 15.2 sets no
+ * limit; Early Hints need a few, and a 102 heartbeat every 20 s reaches
+ * it only after 21 minutes. */
+#define EXCHANGE_INTERIM_MAX 64
 
 /* A request body source's answers besides a byte count (> 0) or 0 (the
  * body is complete). */

@@ -235,6 +235,7 @@ const char *policy_storable_name(enum storable s)
 	    [STORE_SET_COOKIE] = "set-cookie",
 	    [STORE_NO_LIFETIME] = "no-lifetime",
 	    [STORE_CREDENTIALS] = "credentials",
+	    [STORE_NO_EXPLICIT] = "no-explicit-freshness",
 	};
 	return names[s];
 }
@@ -294,6 +295,23 @@ enum storable policy_storable(const struct req_meta *rq, const struct resp_meta 
 	    rm->last_modified == POLICY_NONE && !explicit_ok)
 		return STORE_NO_LIFETIME;
 	return STORE_OK;
+}
+
+enum storable policy_storable_post(const struct req_meta *rq, const struct resp_meta *rm,
+				   const struct policy_knobs *k)
+{
+	if (rq->method != HTTP_POST)
+		return STORE_NO_METHOD;
+	/* RFC 9110 9.3.3: "only if they include explicit freshness
+	 * information"; an invalid max-age is no information. */
+	const struct cache_control *cc = &rm->cc;
+	if (cc->invalid & ((1u << CC_MAX_AGE) | (1u << CC_S_MAXAGE)) ||
+	    (cc->delta[CC_S_MAXAGE] == CC_UNSET && cc->delta[CC_MAX_AGE] == CC_UNSET &&
+	     rm->expires == POLICY_NONE))
+		return STORE_NO_EXPLICIT;
+	struct req_meta get = *rq;
+	get.method = HTTP_GET;
+	return policy_storable(&get, rm, k);
 }
 
 int64_t policy_lifetime(const struct resp_meta *rm, const struct policy_knobs *k)

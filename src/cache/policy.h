@@ -76,12 +76,24 @@ enum storable {
 	STORE_CREDENTIALS, /* the request had Cookie or Authorization and the response
 			    * gives no explicit freshness and is not public (ringcache
 			    * rule, unless heuristic_with_credentials) */
+	STORE_NO_EXPLICIT, /* a POST response without explicit freshness (RFC 9110 9.3.3) */
 };
 
 const char *policy_storable_name(enum storable s);
 
 enum storable policy_storable(const struct req_meta *rq, const struct resp_meta *rm,
 			      const struct policy_knobs *k);
+
+/*
+ * May the response RM to the POST request RQ be stored as the response to
+ * a GET of its target (RFC 9110 9.3.3, RFC 9111 3)? Only with explicit
+ * freshness of its own (max-age, s-maxage or Expires: not a heuristic, a
+ * default or a rule's ttl), and then by the rules a GET's response meets
+ * (policy_storable). That its Content-Location is the target URI is the
+ * caller's check (it is a matter of cache keys).
+ */
+enum storable policy_storable_post(const struct req_meta *rq, const struct resp_meta *rm,
+				   const struct policy_knobs *k);
 
 /* Freshness lifetime in seconds (RFC 9111 4.2.1, then heuristics 4.2.2,
  * then the configured default); the rule's ttl override wins. May be 0. */

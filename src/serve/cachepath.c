@@ -21,10 +21,12 @@
 #include "serve/deliver.h"
 #include "serve/respond.h"
 #include "serve/fetch.h"
+#include "serve/poststore.h"
 #include "serve/routing.h"
 #include "serve/tunnel.h"
 #include "backend/gen.h"
 #include "route/match.h"
+#include "rt/io.h"
 
 #define KEY_MAX 8192
 
@@ -51,37 +53,6 @@ static void knobs_for(const struct config *cfg, const struct config_rule *rule,
 static bool method_is_safe(unsigned m)
 {
 	return m == HTTP_GET || m == HTTP_HEAD || m == HTTP_OPTIONS || m == HTTP_TRACE;
-}
-
-/* The request for the fetch task, which outlives the client's buffers:
- * written out again from its fields, so it is the request as cleaned
- * (req.c: fields removed, a dropped body's framing gone), never the bytes
- * as received. Its route's changes are applied when the fetch writes its
- * head (fetch_args' route part), so that the fetch keys the object on the
- * request its lookup keyed (Vary, forwarding fields). */
-static char *copy_request_head(struct req *rq, uint32_t *len)
-{
-	const struct hmsg *m = &rq->req;
-	const char *method = llhttp_method_name((llhttp_method_t)hmsg_method(m));
-	size_t need = strlen(method) + m->target.len + 16;
-	for (uint32_t i = 0; i < m->n_fields; i++)
-		need += m->fields[i].name.len + m->fields[i].value.len + 4;
-	need += 2;
-	char *p = malloc(need);
-	if (!p)
-		return NULL;
-	struct hbuf b;
-	hbuf_init(&b, p, need);
-	hbuf_puts(&b, method);
-	hbuf_put(&b, " ", 1);
-	hbuf_put(&b, hmsg_ptr(m, m->target), m->target.len);
-	hbuf_puts(&b, m->p.http_minor ? " HTTP/1.1\r\n" : " HTTP/1.0\r\n");
-	for (uint32_t i = 0; i < m->n_fields; i++)
-		hbuf_put_field(&b, m, &m->fields[i]);
-	hbuf_put(&b, "\r\n", 2);
-	assert(!b.overflow);
-	*len = (uint32_t)b.len;
-	return p;
 }
 
 /* What the route changes in the fetch's head, copied (the fetch outlives
@@ -147,7 +118,7 @@ static int start_fetch(struct req *rq, struct lookup_res *res, const struct poli
 		if (getsockname(rq->fd, (struct sockaddr *)&a->local, &ll) < 0)
 			a->local.ss_family = AF_UNSPEC;
 	}
-	a->req = copy_request_head(rq, &a->req_len);
+	a->req = req_head_copy(rq, &a->req_len);
 	if (a->req && copy_route_part(rq, a) < 0) {
 		free(a->req);
 		a->req = NULL;
@@ -172,6 +143,27 @@ static int start_fetch(struct req *rq, struct lookup_res *res, const struct poli
 		return -ENOMEM;
 	}
 	return fetch_start(a);
+}
+
+/* Wait for the fetch's final head, writing the interim responses it
+ * queues to the client as they come (fetch.h). 0, or < 0 when the wait
+ * was cancelled or the client went away. */
+static int wait_for_head(struct req *rq, struct fetch_handle *fh)
+{
+	for (;;) {
+		int r = fetch_wait(fh, RT_NEVER); /* the fetch task has its own deadlines */
+		if (r < 0)
+			return r;
+		struct fetch_interim *e = fetch_interim_pop(fh);
+		if (!e)
+			return 0; /* the head is in */
+		ssize_t sent = rt_send_all(rq->fd, e->head, e->len,
+					   rt_deadline_in(rq->gen->cfg->timeouts.send_ns));
+		req_sent(rq, sent);
+		free(e);
+		if (sent < 0)
+			return (int)sent;
+	}
 }
 
 static enum req_result pass(struct req *rq, const char *status)
@@ -239,6 +231,30 @@ static enum req_result purge_here(struct req *rq, const char *host, size_t hlen,
 	return e < 0 ? REQ_ABORT : rq->closing ? REQ_ERRORED : REQ_DONE;
 }
 
+/* A POST whose response may be stored for GETs of its URI (poststore.h):
+ * not under a bypass rule, nor with a trusted proxy's override (the
+ * backend may act on another URL or method), nor with a Host too long for
+ * its copy. */
+static bool arm_post(struct req *rq, struct poststore *ps, const char *host, size_t hlen)
+{
+	const struct config *cfg = rq->gen->cfg;
+	if (rq->override || hlen != strlen(host))
+		return false;
+	const struct hmsg *m = &rq->req;
+	const char *target = hmsg_ptr(m, m->target);
+	const char *q = memchr(target, '?', m->target.len);
+	const struct config_route *route = rq->route.active ? rq->route.route : NULL;
+	const struct config_rule *rule =
+	    route_cache_rule(cfg, route, host, cache_key_host_len(host, hlen), target,
+			     q ? (size_t)(q - target) : m->target.len);
+	if (rule && rule->bypass)
+		return false;
+	struct policy_knobs k;
+	uint64_t max_obj;
+	knobs_for(cfg, rule, &k, &max_obj);
+	return poststore_arm(ps, rq, host, hlen, rule, &k, max_obj);
+}
+
 /* Bounded copy into a C string (truncates, always terminates). */
 static void copy_cstr(char *dst, size_t cap, const char *src, size_t n)
 {
@@ -274,7 +290,11 @@ enum req_result cache_handle(struct req *rq)
 	if ((method != HTTP_GET && method != HTTP_HEAD) || has_body) {
 		if (!method_is_safe(method))
 			rq->invalidate_host = hostcopy; /* used while the response head is built */
+		struct poststore ps;
+		bool post = method == HTTP_POST && arm_post(rq, &ps, hostcopy, hlen);
 		enum req_result r = pass(rq, "ringcache; fwd=method");
+		if (post)
+			poststore_end(&ps);
 		rq->invalidate_host = NULL;
 		return r;
 	}
@@ -416,16 +436,19 @@ enum req_result cache_handle(struct req *rq)
 	}
 	fh->magic = FETCH_HANDLE_MAGIC;
 	fh->refs = 1;
+	fh->interim_ok = m->p.http_major == 1 && m->p.http_minor >= 1; /* 1.0 knows no 1xx */
 	rt_time_t up0 = rt_clock_now();
 	if (start_fetch(rq, &res, &k, max_obj, fh) < 0) {
 		fetch_handle_release(&fh);
 		respond_error(rq, 503, "out of memory", false);
 		return REQ_ERRORED;
 	}
-	int wr = fetch_wait(fh, RT_NEVER); /* the fetch task has its own deadlines */
+	int wr = wait_for_head(rq, fh);
 	if (wr < 0 || fh->state == FH_PENDING) {
 		fetch_handle_release(&fh);
-		rq->close = CLOSE_draining; /* only a cancel ends this wait early */
+		/* A cancel ends this wait early, or the client went away while
+		 * an interim response went to it. */
+		rq->close = wr == -ECANCELED ? CLOSE_draining : CLOSE_send_failed;
 		return REQ_ABORT;
 	}
 	cache_status_for_fetch(status, sizeof(status), fh, res.collapsed, had_stale);

@@ -11,6 +11,7 @@
 #include "cache/hdrs.h"
 #include "cache/vary.h"
 #include "http/forward.h"
+#include "http/interim.h"
 #include "ops/log.h"
 #include "ops/metrics.h"
 #include "backend/exchange.h"
@@ -176,6 +177,18 @@ static int fill_head(struct fetch *f, struct cobj *o)
 	return (o->reason && o->hdrs) ? 0 : -ENOMEM;
 }
 
+int fetch_fill_head(struct cobj *o, const struct hmsg *req, const struct hmsg *resp,
+		    const struct resp_meta *rm, const struct policy_knobs *k,
+		    const char *fwd_suffix, size_t fwd_suffix_len, char *scratch, uint32_t cap)
+{
+	/* fill_head reads only these: the head is filled the one way. */
+	struct fetch_args a = {
+	    .knobs = *k, .fwd_suffix = (char *)fwd_suffix, .fwd_suffix_len = fwd_suffix_len};
+	struct fetch f = {.a = &a, .obuf = scratch, .ocap = cap, .req = *req, .resp = *resp};
+	f.rm = *rm;
+	return fill_head(&f, o);
+}
+
 /* A 304 answered our conditional request: publish the stale object's
  * body under updated headers. */
 static int refresh_from_304(struct fetch *f)
@@ -229,6 +242,51 @@ static int refresh_from_304(struct fetch *f)
 	return 0;
 }
 
+/* The exchange's interim hook: queue the 1xx head for the client that
+ * waits on the miss (fetch.h says which it gets). Never fails the fetch:
+ * the task fills the cache for others whatever that client does. */
+static int queue_interim(void *ctx, struct hmsg *m)
+{
+	struct fetch *f = ctx;
+	struct fetch_handle *fh = f->a->fh;
+	/* No client (a background refresh), one gone (it let go of the
+	 * handle), HTTP/1.0, or the 100 that answers an Expect we never sent. */
+	if (!fh || fh->refs < 2 || !fh->interim_ok || hmsg_status(m) == 100)
+		return 0;
+	if (fh->interim_total >= FETCH_INTERIM_MAX || fh->interim_queued >= FETCH_INTERIM_QUEUED) {
+		log_debug("%s: interim %d response dropped (too many)", f->who, hmsg_status(m));
+		return 0;
+	}
+	/* Built in a block of its own: obuf holds the request head, which
+	 * another attempt may send again. */
+	size_t room = FETCH_INTERIM_BYTES - fh->interim_bytes;
+	struct fetch_interim *e = malloc(sizeof(*e) + room);
+	if (!e)
+		return 0;
+	struct hbuf b;
+	hbuf_init(&b, e->head, room);
+	if (interim_head_build(&b, m) < 0) {
+		free(e);
+		return 0;
+	}
+	e->next = NULL;
+	e->len = b.len;
+	if (fh->interim_last)
+		fh->interim_last->next = e;
+	else
+		fh->interim = e;
+	fh->interim_last = e;
+	fh->interim_queued++;
+	fh->interim_total++;
+	fh->interim_bytes += b.len;
+	if (fh->waiter) {
+		struct rt_task *t = fh->waiter;
+		fh->waiter = NULL;
+		rt_wake(t, 0);
+	}
+	return 0;
+}
+
 /* Send the request and read the final response head into f->resp.
  * Returns 0, or sets the failure through fetch_failed and returns -1. */
 static int exchange_head(struct fetch *f)
@@ -275,6 +333,8 @@ static int exchange_head(struct fetch *f)
 	    .connect_ns = a->connect_ns,
 	    .first_byte_ns = a->first_byte_ns,
 	    .between_bytes_ns = a->between_bytes_ns,
+	    .on_interim = queue_interim,
+	    .ctx = f,
 	};
 	if (a->client.ss_family != AF_UNSPEC && a->local.ss_family != AF_UNSPEC) {
 		f->x.client = (const struct sockaddr *)&a->client;
@@ -494,10 +554,25 @@ static bool fh_cancel(void *arg)
 int fetch_wait(struct fetch_handle *fh, rt_time_t deadline)
 {
 	CHECK_OBJ_NOTNULL(fh, FETCH_HANDLE_MAGIC);
-	if (fh->state != FH_PENDING)
+	if (fh->state != FH_PENDING || fh->interim)
 		return 0;
 	fh->waiter = rt_task_self();
 	return rt_wait(deadline, fh_cancel, fh);
+}
+
+struct fetch_interim *fetch_interim_pop(struct fetch_handle *fh)
+{
+	CHECK_OBJ_NOTNULL(fh, FETCH_HANDLE_MAGIC);
+	struct fetch_interim *e = fh->interim;
+	if (!e)
+		return NULL;
+	fh->interim = e->next;
+	if (!fh->interim)
+		fh->interim_last = NULL;
+	fh->interim_queued--;
+	fh->interim_bytes -= e->len;
+	e->next = NULL;
+	return e;
 }
 
 void fetch_handle_release(struct fetch_handle **fhp)
@@ -510,6 +585,8 @@ void fetch_handle_release(struct fetch_handle **fhp)
 	if (--fh->refs > 0)
 		return;
 	cobj_release(&fh->obj);
+	for (struct fetch_interim *e; (e = fetch_interim_pop(fh));)
+		free(e);
 	FINI_OBJ(fh);
 	free(fh);
 }

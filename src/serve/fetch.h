@@ -11,6 +11,17 @@
  * client that started it goes away. Background refreshes
  * (stale-while-revalidate) run the same task with no handle.
  *
+ * Interim responses (RFC 9110 15.2: 102, 103 Early Hints and any other
+ * 1xx but 100, which answers an Expect the proxy handles itself, and 101)
+ * that arrive before the final head are queued on the handle for the
+ * requesting client, which writes them to its socket between waits. They
+ * are never stored: the stored response is the final one alone. Only
+ * that client gets them (coalesced waiters wait in the store and get the
+ * final response only), only if it speaks HTTP/1.1 and still waits, and
+ * only FETCH_INTERIM_MAX of them per fetch, at most FETCH_INTERIM_QUEUED
+ * (FETCH_INTERIM_BYTES) waiting at once: more are dropped, so a backend
+ * cannot make the proxy hold or send more for a slow client.
+ *
  * Handle, task and client live on the same loop: no locks.
  */
 #ifndef RINGCACHE_SERVE_FETCH_H
@@ -29,6 +40,17 @@ enum fetch_state { FH_PENDING, FH_READY, FH_FAILED };
 
 #define FETCH_HANDLE_MAGIC 0x46484e44u
 
+#define FETCH_INTERIM_MAX    16	   /* interim heads forwarded per fetch */
+#define FETCH_INTERIM_QUEUED 4	   /* waiting for the client at once */
+#define FETCH_INTERIM_BYTES  16384 /* their bytes waiting at once */
+
+/* One interim response head, as it goes to the client (HTTP/1.1). */
+struct fetch_interim {
+	struct fetch_interim *next;
+	size_t len;
+	char head[];
+};
+
 struct fetch_handle {
 	unsigned magic;
 	int refs; /* the client and the task */
@@ -42,6 +64,12 @@ struct fetch_handle {
 	const char *detail; /* why not stored, or what failed */
 	char server[96];    /* "BACKEND ADDRESS" that answered, for the access log */
 	struct rt_task *waiter;
+	/* Interim responses for the client: set by the client before the
+	 * fetch starts (an HTTP/1.1 client), the queue filled by the task. */
+	bool interim_ok;
+	struct fetch_interim *interim, *interim_last; /* oldest first */
+	unsigned interim_queued, interim_total;
+	size_t interim_bytes;
 };
 
 #define FETCH_ARGS_MAGIC 0x46415247u
@@ -79,8 +107,20 @@ struct fetch_args {
  * 0 or -ENOMEM (then A and what it owns are released). */
 int fetch_start(struct fetch_args *a);
 
-/* Wait for the handle to leave FH_PENDING. 0, -ETIMEDOUT, -ECANCELED. */
+/* Fill O's head (status, fields, policy metadata RM, lifetime under K,
+ * secondary key, tags) from final response RESP to request REQ, as a fetch
+ * fills its own: for a response stored outside a fetch (a POST's under its
+ * GET key, serve/poststore.h). FWD_SUFFIX is the route's part of the
+ * secondary key (routing_key_part). SCRATCH holds CAP bytes. 0 or -ENOMEM. */
+int fetch_fill_head(struct cobj *o, const struct hmsg *req, const struct hmsg *resp,
+		    const struct resp_meta *rm, const struct policy_knobs *k,
+		    const char *fwd_suffix, size_t fwd_suffix_len, char *scratch, uint32_t cap);
+
+/* Wait for the handle to leave FH_PENDING or for an interim response to
+ * be queued. 0, -ETIMEDOUT, -ECANCELED. */
 int fetch_wait(struct fetch_handle *fh, rt_time_t deadline);
+/* The oldest queued interim response (the caller frees it), or NULL. */
+struct fetch_interim *fetch_interim_pop(struct fetch_handle *fh);
 void fetch_handle_release(struct fetch_handle **fhp);
 
 #endif

@@ -9,6 +9,7 @@
 #ifndef RINGCACHE_SERVE_KEYS_H
 #define RINGCACHE_SERVE_KEYS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -19,6 +20,15 @@
  * target URI and the same-origin Location / Content-Location (taken from
  * rq->req_target, rq->loc, rq->cloc). */
 void cache_invalidate_after_unsafe(struct req *rq, const char *host, size_t hlen);
+
+/* Is URI (a NUL-terminated Content-Location) the target URI of request
+ * RQ, TARGET on HOST, compared as cache keys are (RFC 9110 4.2.3: the path
+ * form, the same-host absolute form and a relative reference resolved
+ * against TARGET alike)? Under the key options of the rule of the
+ * request's route; another host, or a reference with dot segments or a
+ * fragment, is not. */
+bool cache_uri_is_target(struct req *rq, const char *host, size_t hlen, const char *target,
+			 size_t tlen, const char *uri);
 
 /* The primary cache key (cache/key.h) of HOST and TARGET under the key
  * options of the rule they match, or cache.key. Exposed for the admin

@@ -13,10 +13,12 @@
 #include "http/forward.h"
 #include "http/hbuf.h"
 #include "http/hop.h"
+#include "http/interim.h"
 #include "ops/log.h"
 #include "rt/io.h"
 #include "serve/encode.h"
 #include "serve/keys.h"
+#include "serve/poststore.h"
 #include "serve/respond.h"
 #include "serve/routing.h"
 #include "serve/rules.h"
@@ -125,8 +127,6 @@ static int build_response_head(struct pass *x, struct hbuf *b)
 	char via[32];
 	snprintf(via, sizeof(via), "%u.%u ringcache", m->p.http_major, m->p.http_minor);
 	hbuf_put_merged(b, m, "Via", via);
-	if (rq->cache_status)
-		hbuf_printf(b, "Cache-Status: %s\r\n", rq->cache_status);
 	/* Kept for invalidation after unsafe methods (the head's bytes are
 	 * overwritten by the body as it streams). */
 	rq->resp_status = status;
@@ -140,6 +140,12 @@ static int build_response_head(struct pass *x, struct hbuf *b)
 	 * sends next (even on another connection) could still hit. */
 	if (rq->invalidate_host && status >= 200 && status < 400)
 		cache_invalidate_after_unsafe(rq, rq->invalidate_host, strlen(rq->invalidate_host));
+	/* After the invalidation, which must not remove this copy. */
+	bool stored = rq->post && status >= 200 &&
+		      poststore_head(rq->post, m, x->x.request_ms, x->x.response_ms);
+	if (rq->cache_status)
+		hbuf_printf(b, "Cache-Status: %s%s\r\n", rq->cache_status,
+			    stored ? "; stored" : "");
 	bool client11 = rq->req.p.http_minor >= 1;
 	if (!no_body) {
 		if (hmsg_chunked(m)) {
@@ -179,19 +185,10 @@ static int send_interim(void *ctx, struct hmsg *m)
 	struct req *rq = x->rq;
 	if (rq->req.p.http_minor < 1)
 		return 0; /* HTTP/1.0 clients do not understand 1xx */
-	struct hop_set hs;
-	hop_collect(m, &hs);
+	/* After the request head, which another attempt may send again. */
 	struct hbuf b;
-	hbuf_init(&b, rq->obuf, rq->ocap);
-	hbuf_printf(&b, "HTTP/1.1 %d ", hmsg_status(m));
-	hbuf_put(&b, hmsg_ptr(m, m->reason), m->reason.len);
-	hbuf_put(&b, "\r\n", 2);
-	for (uint32_t i = 0; i < m->n_fields; i++) {
-		if (!hop_is_hop(m, &hs, &m->fields[i]))
-			hbuf_put_field(&b, m, &m->fields[i]);
-	}
-	hbuf_put(&b, "\r\n", 2);
-	if (b.overflow)
+	hbuf_init(&b, rq->obuf + x->head_len, rq->ocap - x->head_len);
+	if (interim_head_build(&b, m) < 0)
 		return 0;
 	ssize_t r = rt_send_all(rq->fd, b.p, b.len, rt_deadline_in(x->cfg->timeouts.send_ns));
 	req_sent(rq, r);
@@ -288,6 +285,8 @@ static enum req_result pass_body_coded(struct pass *x)
 				   : n == 0 || rq->resp.msg_done ? CODEC_FINISH
 								 : CODEC_CONTINUE;
 		if (op == CODEC_FINISH && !x->hold_end) {
+			if (rq->post)
+				poststore_done(rq->post);
 			exchange_end(&x->x, EXCHANGE_END_DONE); /* finished with the last piece */
 			return rq->closing || x->out_close ? REQ_CLOSE : REQ_DONE;
 		}
@@ -311,8 +310,14 @@ static enum req_result pass_body_coded(struct pass *x)
 		head = false;
 		if (r < 0)
 			return send_failed(x, r);
+		/* A stored POST response keeps the origin's bytes, not the
+		 * client's coding (P is still the backend's piece). */
+		if (rq->post && n > 0)
+			poststore_body(rq->post, p, (size_t)n);
 		unflushed = op == CODEC_CONTINUE;
 		if (n == 0) {
+			if (rq->post)
+				poststore_done(rq->post);
 			exchange_end(&x->x, EXCHANGE_END_DONE);
 			return rq->closing || x->out_close ? REQ_CLOSE : REQ_DONE;
 		}
@@ -471,9 +476,13 @@ enum req_result pass_forward(struct req *rq, unsigned backend)
 		if (n == -EAGAIN || n >= 0) {
 			ssize_t r = send_to_client(&x, head, p, n > 0 ? (size_t)n : 0);
 			head = false;
+			if (r >= 0 && rq->post && n > 0)
+				poststore_body(rq->post, p, (size_t)n);
 			if (r < 0)
 				return send_failed(&x, r);
 			if (n == 0) {
+				if (rq->post)
+					poststore_done(rq->post);
 				exchange_end(&x.x, EXCHANGE_END_DONE);
 				return rq->closing || x.out_close ? REQ_CLOSE : REQ_DONE;
 			}

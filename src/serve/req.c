@@ -3,9 +3,11 @@
 #include "rt/obj.h"
 
 #include <arpa/inet.h>
+#include <assert.h>
 #include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -474,4 +476,29 @@ void req_set_target_log(struct req *r)
 	hbuf_put(&b, hmsg_ptr(&r->req, r->req.target),
 		 r->req.target.len > 100 ? 100 : r->req.target.len);
 	hbuf_cstr(&b);
+}
+
+char *req_head_copy(const struct req *r, uint32_t *len)
+{
+	const struct hmsg *m = &r->req;
+	const char *method = llhttp_method_name((llhttp_method_t)hmsg_method(m));
+	size_t need = strlen(method) + m->target.len + 16;
+	for (uint32_t i = 0; i < m->n_fields; i++)
+		need += m->fields[i].name.len + m->fields[i].value.len + 4;
+	need += 2;
+	char *p = malloc(need);
+	if (!p)
+		return NULL;
+	struct hbuf b;
+	hbuf_init(&b, p, need);
+	hbuf_puts(&b, method);
+	hbuf_put(&b, " ", 1);
+	hbuf_put(&b, hmsg_ptr(m, m->target), m->target.len);
+	hbuf_puts(&b, m->p.http_minor ? " HTTP/1.1\r\n" : " HTTP/1.0\r\n");
+	for (uint32_t i = 0; i < m->n_fields; i++)
+		hbuf_put_field(&b, m, &m->fields[i]);
+	hbuf_put(&b, "\r\n", 2);
+	assert(!b.overflow);
+	*len = (uint32_t)b.len;
+	return p;
 }

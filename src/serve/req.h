@@ -113,6 +113,7 @@ struct req {
 	int resp_status;
 	char loc[REQ_LOC], cloc[REQ_LOC]; /* of a passed response, for invalidation */
 	const char *invalidate_host;	  /* unsafe request: invalidate once the status is known */
+	struct poststore *post;		  /* a POST whose response may be stored (poststore.h) */
 	bool upgrade; /* asks for a tunnel its route allows (tunnel.h): passed, Upgrade kept */
 	/* From the 101 on (REQ_TUNNEL) until tunnel_run ends: the backend
 	 * connection, and its bytes past the 101 in rbuf [tunnel.pos, tunnel.len). */
@@ -142,6 +143,13 @@ static inline void req_sent(struct req *r, ssize_t n)
 		METRIC_BYTES(&r->w->metrics, client_sent_bytes, n);
 	}
 }
+
+/* The request head written out again from its fields (malloc'd, *LEN
+ * bytes; NULL when out of memory), for what outlives the client's buffers
+ * (a fetch task) or outlasts the head's bytes (a POST whose body reuses
+ * them): the request as cleaned (fields removed, a dropped body's framing
+ * gone), never the bytes as received. */
+char *req_head_copy(const struct req *r, uint32_t *len);
 
 /* Does the request say it has a body (chunked, or a length above 0)? */
 bool req_has_body(const struct hmsg *m);

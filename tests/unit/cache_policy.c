@@ -1115,3 +1115,58 @@ Test(cache_policy, if_modified_since_uses_last_modified_then_date_then_receipt)
 			     t[i].req ? t[i].req : "", t[i].resp, got);
 	}
 }
+
+/* --- POST responses reused for GETs (RFC 9110 9.3.3) ---------------------- */
+
+static void run_storable_post(const struct st_case *c, size_t n, const struct policy_knobs *k)
+{
+	for (size_t i = 0; i < n; i++) {
+		struct req_meta rq;
+		struct resp_meta rm;
+		req(&rq, c[i].method ? c[i].method : "POST", c[i].req);
+		resp(&rm, c[i].status, c[i].resp);
+		enum storable got = policy_storable_post(&rq, &rm, k);
+		cr_expect_eq(got, c[i].want, "#%zu [%s] -> %d [%s]: got %s, want %s", i,
+			     c[i].req ? c[i].req : "", c[i].status, c[i].resp ? c[i].resp : "",
+			     policy_storable_name(got), policy_storable_name(c[i].want));
+	}
+}
+
+Test(cache_policy, storable_post_needs_explicit_freshness)
+{
+	static const struct st_case t[] = {
+	    {NULL, NULL, 200, "Cache-Control: max-age=60", STORE_OK},
+	    {NULL, NULL, 200, "Cache-Control: s-maxage=60", STORE_OK},
+	    {NULL, NULL, 200, "Date: @0\nExpires: @3600", STORE_OK},
+	    /* Explicit freshness makes any final status storable (RFC 9111 3). */
+	    {NULL, NULL, 201, "Cache-Control: max-age=60", STORE_OK},
+	    /* "only if they include explicit freshness information": a
+	     * heuristic (Last-Modified), public alone or nothing is not. */
+	    {NULL, NULL, 200, "Date: @0\nLast-Modified: @-100000", STORE_NO_EXPLICIT},
+	    {NULL, NULL, 200, "Cache-Control: public", STORE_NO_EXPLICIT},
+	    {NULL, NULL, 200, NULL, STORE_NO_EXPLICIT},
+	    {NULL, NULL, 200, "Cache-Control: max-age=abc", STORE_NO_EXPLICIT},
+	    /* Then the rules a GET's response meets. */
+	    {NULL, NULL, 200, "Cache-Control: max-age=60, no-store", STORE_NO_STORE},
+	    {NULL, NULL, 200, "Cache-Control: max-age=60, private", STORE_PRIVATE},
+	    {NULL, "Cache-Control: no-store", 200, "Cache-Control: max-age=60", STORE_NO_STORE},
+	    {NULL, "Authorization: Basic eDp5", 200, "Cache-Control: max-age=60",
+	     STORE_AUTHORIZATION},
+	    {NULL, NULL, 206, "Cache-Control: max-age=60", STORE_NO_STATUS},
+	    {NULL, NULL, 200, "Cache-Control: max-age=60\nVary: *", STORE_VARY_STAR},
+	    /* Another method is not a POST. */
+	    {"PUT", NULL, 200, "Cache-Control: max-age=60", STORE_NO_METHOD},
+	    {"GET", NULL, 200, "Cache-Control: max-age=60", STORE_NO_METHOD},
+	};
+	struct policy_knobs k = knobs();
+	run_storable_post(t, sizeof(t) / sizeof(t[0]), &k);
+	/* A rule's ttl or a default lifetime is not the response's own. */
+	k.ttl_override = 600;
+	k.default_ttl = 600;
+	static const struct st_case u[] = {
+	    {NULL, NULL, 200, NULL, STORE_NO_EXPLICIT},
+	    {NULL, NULL, 200, "Cache-Control: max-age=60", STORE_OK},
+	};
+	run_storable_post(u, sizeof(u) / sizeof(u[0]), &k);
+	cr_expect_str_eq(policy_storable_name(STORE_NO_EXPLICIT), "no-explicit-freshness");
+}
