@@ -137,6 +137,7 @@ struct params {
 	int encode;	   /* a coding: the body is sent compressed in it (-1: not) */
 	bool words;	   /* body of pseudo-random words instead of the pattern */
 	bool ranges;	   /* answer a single Range with 206 (If-Range: the ETag) */
+	bool ranges_no_if; /* ... and take no notice of If-Range (a broken origin) */
 	bool etag_seq;	   /* the ETag is "sN", N the request's number: new every time */
 	char etag_buf[32];
 	int nhdr;
@@ -269,8 +270,9 @@ static int parse_params(const char *q, size_t qlen, char *arena, struct params *
 			ok = parse_u64(val, UINT64_MAX / 2, &p->close_after);
 			p->has_close_after = true;
 		} else if (!strcmp(name, "ranges")) {
-			ok = parse_u64(val, 1, &v);
-			p->ranges = v;
+			ok = parse_u64(val, 2, &v);
+			p->ranges = v > 0;
+			p->ranges_no_if = v == 2;
 		} else if (!strcmp(name, "etag_seq")) {
 			ok = parse_u64(val, 1, &v);
 			p->etag_seq = v;
@@ -678,8 +680,9 @@ static int send_generated(int fd, const struct origin_req *rq, struct buf *scrat
 	const char *rv = p->ranges ? req_field(rq, "range", 0, &rl) : NULL;
 	const char *irv = p->ranges ? req_field(rq, "if-range", 0, &irl) : NULL;
 	if (rv && status == 200 && rq->method == HTTP_GET) {
-		bool ir_ok = !irv || (p->etag && irl == strlen(p->etag) + 2 && irv[0] == '"' &&
-				      !memcmp(irv + 1, p->etag, irl - 2));
+		bool ir_ok = !irv || p->ranges_no_if ||
+			     (p->etag && irl == strlen(p->etag) + 2 && irv[0] == '"' &&
+			      !memcmp(irv + 1, p->etag, irl - 2));
 		struct range_set rs;
 		enum range_result rr = ir_ok ? range_resolve(rv, rl, blen, &rs) : RANGE_IGNORE;
 		if (rr == RANGE_UNSATISFIABLE) {

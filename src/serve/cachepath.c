@@ -343,6 +343,9 @@ enum req_result cache_handle(struct req *rq)
 	    /* As long as the fetch may take, each of its retries included. */
 	    .wait_deadline = rt_deadline_in(
 		(bcfg->connect_timeout_ns + bcfg->first_byte_timeout_ns) * (bcfg->retries + 1)),
+	    /* Stored parts answer only the ranges they hold (deliver.h). */
+	    .fits = deliver_fits,
+	    .fits_arg = m,
 	};
 	struct lookup_res res;
 	int lr_err = store_lookup(w->sh->store, &lr, &res);

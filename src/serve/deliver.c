@@ -170,19 +170,17 @@ static void make_boundary(struct worker *w, char *out)
 	out[RANGE_BOUNDARY_LEN] = '\0';
 }
 
-/* RFC 9110 14.2: Range is defined for GET only, one field line; If-Range
- * (13.1.5) may turn it off. A complete coded copy is a representation of
- * its own (weak ETag, so If-Range never matches it): its ranges are of its
- * bytes. RA->kind RANGE_IGNORE means 200. */
-static void plan_ranges(struct req *rq, struct cobj *o, const struct encode_plan *plan, int64_t now,
-			uint64_t total, struct range_answer *ra)
+/* RFC 9110 14.2: Range is defined for GET only, one field line. RA->kind
+ * RANGE_IGNORE means the whole representation (200). Pure: the boundary
+ * is only measured here (its length is fixed), made by plan_ranges. */
+static void resolve_ranges(const struct hmsg *req, const struct cobj *o, uint64_t total,
+			   struct range_answer *ra)
 {
-	struct hmsg *req = &rq->req;
 	ra->kind = RANGE_IGNORE;
+	ra->multipart = false;
 	ra->total = total;
 	const struct hfield *rg = hmsg_field(req, "range", 0);
-	if (!rg || hmsg_field(req, "range", 1) || hmsg_method(req) != HTTP_GET ||
-	    !if_range_ok(rq, o, plan, now))
+	if (!rg || hmsg_field(req, "range", 1) || hmsg_method(req) != HTTP_GET)
 		return;
 	ra->kind = range_resolve(hmsg_ptr(req, rg->value), rg->value.len, total, &ra->set);
 	if (ra->kind != RANGE_PARTS)
@@ -191,7 +189,8 @@ static void plan_ranges(struct req *rq, struct cobj *o, const struct encode_plan
 		ra->body_len = byte_range_len(&ra->set.r[0]);
 		return;
 	}
-	make_boundary(rq->w, ra->boundary);
+	memset(ra->boundary, 'x', RANGE_BOUNDARY_LEN);
+	ra->boundary[RANGE_BOUNDARY_LEN] = '\0';
 	ra->ctype = hdrs_find(o->hdrs, o->hdrs_len, "content-type", 0, &ra->ctype_len);
 	char buf[PART_HEAD_MAX];
 	uint64_t len = part_end(buf, ra);
@@ -214,6 +213,45 @@ static void plan_ranges(struct req *rq, struct cobj *o, const struct encode_plan
 	ra->body_len = len;
 }
 
+/* resolve_ranges, after If-Range (RFC 9110 13.1.5). A complete coded copy
+ * is a representation of its own (weak ETag, so If-Range never matches
+ * it): its ranges are of its bytes. */
+static void plan_ranges(struct req *rq, struct cobj *o, const struct encode_plan *plan, int64_t now,
+			uint64_t total, struct range_answer *ra)
+{
+	if (!if_range_ok(rq, o, plan, now)) {
+		ra->kind = RANGE_IGNORE;
+		ra->multipart = false;
+		ra->total = total;
+		return;
+	}
+	resolve_ranges(&rq->req, o, total, ra);
+	if (ra->multipart)
+		make_boundary(rq->w, ra->boundary);
+}
+
+/* Every range of RA inside what partial object O holds. */
+static bool ranges_inside(const struct range_answer *ra, const struct cobj *o)
+{
+	if (ra->kind != RANGE_PARTS)
+		return ra->kind == RANGE_UNSATISFIABLE; /* a 416 needs only the length */
+	for (unsigned i = 0; i < ra->set.n; i++)
+		if (ra->set.r[i].first < o->part_first || ra->set.r[i].last > o->part_last)
+			return false;
+	return true;
+}
+
+bool deliver_fits(const struct cobj *o, const void *req)
+{
+	const struct hmsg *m = req;
+	/* If-Range could ask for the whole representation, which parts are not. */
+	if (!o->partial || hmsg_field(m, "if-range", 0))
+		return false;
+	struct range_answer ra;
+	resolve_ranges(m, o, o->part_len, &ra);
+	return ranges_inside(&ra, o);
+}
+
 /* Drop the header lines named NAME from B's bytes after FROM. */
 static void drop_lines(struct hbuf *b, size_t from, const char *name)
 {
@@ -231,6 +269,46 @@ static void drop_lines(struct hbuf *b, size_t from, const char *name)
 	}
 }
 
+/* Wait for the body to grow past R's cursor. 0, or -1 with rq->close set. */
+static int wait_fill(struct req *rq, struct body_reader *r, const struct encode_plan *plan)
+{
+	/* Whoever fills the body has its own deadline and decides: the fetch
+	 * (between_bytes_timeout) unlinks a broken object before it fails the
+	 * body, an encode task fails a copy whose step waited too long for the
+	 * pool. A second later is only a backstop, so a reader never gives up
+	 * first (and a client never joins a doomed object as a hit). */
+	const struct config_backend *bcfg = rq->gen->backends[0].cfg;
+	uint64_t fill_ns = plan->owned ? ENCODE_STEP_DEADLINE_NS : bcfg->between_bytes_timeout_ns;
+	int wr = body_wait(r, rt_deadline_in(fill_ns + RT_SEC));
+	if (wr < 0) {
+		rq->close = wr == -ECANCELED ? CLOSE_draining : CLOSE_backend_broke;
+		return -1;
+	}
+	return 0;
+}
+
+/* Move R's cursor forward to body offset OFF, waiting for the bytes up to
+ * it (a range of a body still being filled). 0, or -1 with rq->close set. */
+static int skip_to(struct req *rq, struct body_reader *r, const struct encode_plan *plan,
+		   uint64_t off)
+{
+	while (r->pos < off) {
+		const char *p;
+		ssize_t n = body_peek(r, &p);
+		if (n == -EAGAIN) {
+			if (wait_fill(rq, r, plan) < 0)
+				return -1;
+			continue;
+		}
+		if (n <= 0) { /* broke, or ended before the range */
+			rq->close = CLOSE_backend_broke;
+			return -1;
+		}
+		body_advance(r, (uint64_t)n < off - r->pos ? (size_t)n : (size_t)(off - r->pos));
+	}
+	return 0;
+}
+
 /* Send LEFT bytes of the body from R's cursor (UINT64_MAX: to its end),
  * PRE first (the head, a part's head), chunk-framed if CHUNKED (then with
  * the last chunk). 0, or -1 with rq->close set: the connection is done. */
@@ -239,7 +317,6 @@ static int send_span(struct req *rq, struct body_reader *r, const struct deliver
 		     bool chunked)
 {
 	const struct config *cfg = rq->gen->cfg;
-	const struct config_backend *bcfg = rq->gen->backends[0].cfg;
 	for (;;) {
 		const char *p;
 		ssize_t n = body_peek(r, &p);
@@ -252,20 +329,8 @@ static int send_span(struct req *rq, struct body_reader *r, const struct deliver
 					return -1;
 				npre = 0;
 			}
-			/* Whoever fills the body has its own deadline and
-			 * decides: the fetch (between_bytes_timeout) unlinks a
-			 * broken object before it fails the body, an encode
-			 * task fails a copy whose step waited too long for the
-			 * pool. A second later is only a backstop, so a reader
-			 * never gives up first (and a client never joins a
-			 * doomed object as a hit). */
-			uint64_t fill_ns =
-			    plan->owned ? ENCODE_STEP_DEADLINE_NS : bcfg->between_bytes_timeout_ns;
-			int wr = body_wait(r, rt_deadline_in(fill_ns + RT_SEC));
-			if (wr < 0) {
-				rq->close = wr == -ECANCELED ? CLOSE_draining : CLOSE_backend_broke;
+			if (wait_fill(rq, r, plan) < 0)
 				return -1;
-			}
 			continue;
 		}
 		/* A body that broke, or ended before a range it was sized
@@ -303,10 +368,11 @@ static int send_span(struct req *rq, struct body_reader *r, const struct deliver
 	}
 }
 
-/* The parts of a multipart/byteranges body, after HEAD (RFC 9110 14.6). */
+/* The parts of a multipart/byteranges body, after HEAD (RFC 9110 14.6);
+ * the body holds the representation from offset BASE on. */
 static int send_parts(struct req *rq, struct body_reader *r, const struct deliver_opts *d,
 		      const struct encode_plan *plan, struct iovec head,
-		      const struct range_answer *ra)
+		      const struct range_answer *ra, uint64_t base)
 {
 	char ph[PART_HEAD_MAX];
 	for (unsigned i = 0; i < ra->set.n; i++) {
@@ -315,7 +381,8 @@ static int send_parts(struct req *rq, struct body_reader *r, const struct delive
 		if (i == 0)
 			pre[np++] = head;
 		pre[np++] = (struct iovec){ph, part_head(ph, ra, i)};
-		body_seek(r, ra->set.r[i].first);
+		if (skip_to(rq, r, plan, ra->set.r[i].first - base) < 0)
+			return -1;
 		if (send_span(rq, r, d, plan, pre, np, byte_range_len(&ra->set.r[i]), false) < 0)
 			return -1;
 	}
@@ -349,10 +416,28 @@ static enum req_result deliver_plan(struct req *rq, struct cobj *o, const struct
 	uint64_t total = complete ? have : (clen >= 0 ? (uint64_t)clen : 0);
 	bool length_known = complete || clen >= 0;
 	struct range_answer ra = {.kind = RANGE_IGNORE};
+	uint64_t base = 0; /* the representation's offset of the body's first byte */
 	if (not_mod) {
 		status = 304;
 		no_body = true;
-	} else if (d->from_cache && status == 200 && complete) {
+	} else if (o->partial) {
+		/* Parts answer what the request asks when they hold it (the
+		 * lookup's deliver_fits). Otherwise this is the fetch that
+		 * stored them as the origin's answer to this request's own
+		 * Range: the part as the origin sent it. */
+		base = o->part_first;
+		total = o->part_len;
+		plan_ranges(rq, o, plan, d->now, total, &ra);
+		if (!ranges_inside(&ra, o)) {
+			ra.kind = RANGE_PARTS;
+			ra.multipart = false;
+			ra.set.n = 1;
+			ra.set.r[0] = (struct byte_range){o->part_first, o->part_last};
+			ra.body_len = byte_range_len(&ra.set.r[0]);
+		}
+	} else if (d->from_cache && status == 200 && (complete || (clen >= 0 && !plan->pending))) {
+		/* Complete, or its length known: a range of a body still
+		 * filling waits for its bytes. */
 		plan_ranges(rq, o, plan, d->now, total, &ra);
 	}
 
@@ -456,10 +541,11 @@ static enum req_result deliver_plan(struct req *rq, struct cobj *o, const struct
 	struct iovec hv = {b.p, b.len};
 	int sr;
 	if (ra.multipart) {
-		sr = send_parts(rq, &r, d, plan, hv, &ra);
+		sr = send_parts(rq, &r, d, plan, hv, &ra, base);
 	} else if (ra.kind == RANGE_PARTS) {
-		body_seek(&r, ra.set.r[0].first);
-		sr = send_span(rq, &r, d, plan, &hv, 1, ra.body_len, false);
+		sr = skip_to(rq, &r, plan, ra.set.r[0].first - base);
+		if (sr == 0)
+			sr = send_span(rq, &r, d, plan, &hv, 1, ra.body_len, false);
 	} else {
 		sr = send_span(rq, &r, d, plan, &hv, 1, UINT64_MAX, chunked);
 	}
