@@ -559,8 +559,9 @@ enum req_result deliver_object(struct req *rq, struct cobj *o, const struct deli
 	CHECK_OBJ_NOTNULL(rq, REQ_MAGIC);
 	struct encode_plan plan = {
 	    .body = o->body, .send = CODING_IDENTITY, .stored = CODING_IDENTITY};
-	bool not_mod =
-	    d->from_cache && (o->status == 200 || o->status == 203) && not_modified(rq, o, d->now);
+	/* Parts carry the representation's validators: a match is a 304 too. */
+	bool not_mod = d->from_cache && (o->status == 200 || o->status == 203 || o->partial) &&
+		       not_modified(rq, o, d->now);
 	/* A request answered 304 needs the head only: it must not start a
 	 * copy. */
 	if (d->from_cache)
