@@ -534,9 +534,11 @@ again:
 		METRIC_INC(&f.w->metrics, cache_stored);
 		fh_ready(&f, f.obj, true);
 	} else {
-		/* An answer to a Range this fetch sent says nothing about the
-		 * URL's other requests: no hit-for-miss for it. */
-		bool ranged = f.pp.mode != PARTIAL_NONE && (status == 206 || status == 416);
+		/* An answer to a Range this fetch sent that is no storable
+		 * part says nothing about the URL's other requests: no
+		 * hit-for-miss for it. */
+		bool ranged = f.pp.mode != PARTIAL_NONE &&
+			      (status == 416 || (status == 206 && pv == PART_NOT));
 		if (a->fh)
 			a->fh->detail = ranged	  ? "partial-not-stored"
 					: too_big ? "too-big"
