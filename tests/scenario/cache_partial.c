@@ -99,6 +99,8 @@ Test(cache_partial, parts_are_stored_reused_joined_and_completed)
 	get(&c, path, "Range: bytes=5-19\r\n", &r);
 	expect_part(&r, "bytes 5-19/100", 5, 15);
 	expect_asked(&r, "bytes=10-19", "\"e1\"");
+	cr_assert(strstr(hdr(&r, "Cache-Status"), "fwd=partial; fwd-status=206; stored"), "%s",
+		  r.raw_head);
 	response_free(&r);
 	cr_assert_eq(origin_requests(o.port, path), 2);
 	get(&c, path, "Range: bytes=0-19\r\n", &r);
