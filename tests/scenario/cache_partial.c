@@ -86,6 +86,9 @@ Test(cache_partial, parts_are_stored_reused_joined_and_completed)
 	get(&c, path, "Range: bytes=0-1,8-9\r\n", &r);
 	cr_assert_eq(r.status, 206, "%s", r.raw_head);
 	cr_assert(strstr(hdr(&r, "Content-Type"), "multipart/byteranges"), "%s", r.raw_head);
+	/* Each part's bytes, read from the stored extent at its offset. */
+	cr_assert(strstr(r.body, "Content-Range: bytes 0-1/100\r\n\r\n01\r\n--"), "%s", r.body);
+	cr_assert(strstr(r.body, "Content-Range: bytes 8-9/100\r\n\r\n89\r\n--"), "%s", r.body);
 	response_free(&r);
 	/* A range past the end is answered from the part's length: 416. */
 	get(&c, path, "Range: bytes=100-\r\n", &r);
@@ -106,6 +109,10 @@ Test(cache_partial, parts_are_stored_reused_joined_and_completed)
 	get(&c, path, "Range: bytes=0-19\r\n", &r);
 	expect_part(&r, "bytes 0-19/100", 0, 20);
 	expect_hit(&r);
+	response_free(&r);
+	get(&c, path, "Range: bytes=12-13,17-18\r\n", &r);
+	cr_assert(strstr(r.body, "Content-Range: bytes 12-13/100\r\n\r\ncd\r\n--"), "%s", r.body);
+	cr_assert(strstr(r.body, "Content-Range: bytes 17-18/100\r\n\r\nhi\r\n--"), "%s", r.body);
 	response_free(&r);
 
 	/* The whole representation: the rest is asked for and the parts
@@ -149,6 +156,13 @@ Test(cache_partial, suffix_and_open_ranges_of_a_stored_tail)
 	get(&c, path, "Range: bytes=60-\r\n", &r);
 	expect_part(&r, "bytes 60-99/100", 60, 40);
 	expect_hit(&r);
+	response_free(&r);
+	/* Several, from an extent that starts at 50 (the pattern repeats
+	 * every 37 bytes: 55 is 'i', 60 is 'n'). */
+	get(&c, path, "Range: bytes=55-56,60-61\r\n", &r);
+	expect_hit(&r);
+	cr_assert(strstr(r.body, "Content-Range: bytes 55-56/100\r\n\r\nij\r\n--"), "%s", r.body);
+	cr_assert(strstr(r.body, "Content-Range: bytes 60-61/100\r\n\r\nno\r\n--"), "%s", r.body);
 	response_free(&r);
 	cr_assert_eq(origin_requests(o.port, path), 1);
 
