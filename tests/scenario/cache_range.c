@@ -283,3 +283,29 @@ Test(cache_range, if_range_and_head)
 	response_free(&r);
 	teardown(&o, &c);
 }
+
+Test(cache_range, ranges_on_a_miss_come_from_the_object_as_it_fills)
+{
+	struct proc o, d;
+	struct conn c;
+	struct response r;
+	/* Several ranges are not passed on: the whole is fetched and stored,
+	 * and the answer is cut from it while it arrives (dripped). */
+	const char *path =
+	    "/fill?cc=max-age%3D60&size=1000&drip=50&chunk=300&hdr=Content-Type:text/plain";
+	start_pair(&o, &d);
+	conn_open(&c, d.port);
+	http_req(&c, "GET", path, "Range: bytes=0-9,900-909\r\n", &r);
+	cr_assert(r.complete, "%s", r.error);
+	static const struct part two[] = {{0, 9}, {900, 909}};
+	expect_multipart(&r, two, 2);
+	cr_assert(strstr(hdr(&r, "Cache-Status"), "stored"), "%s", r.raw_head);
+	response_free(&r);
+	http_req(&c, "GET", path, NULL, &r);
+	expect_whole(&r, "after");
+	cr_assert(strstr(hdr(&r, "Cache-Status"), "hit"), "%s", r.raw_head);
+	response_free(&r);
+	cr_assert_eq(origin_requests(o.port, path), 1);
+	conn_close(&c);
+	harness_end();
+}
