@@ -521,6 +521,10 @@ struct cobj *cobj_clone_head(struct cobj *old)
 	o->meta = old->meta;
 	o->lifetime = old->lifetime;
 	o->clen = old->clen;
+	o->partial = old->partial;
+	o->part_first = old->part_first;
+	o->part_last = old->part_last;
+	o->part_len = old->part_len;
 	o->tags = dupmem(old->tags, old->tags_len);
 	o->tags_len = old->tags_len;
 	o->tags_space_sep = old->tags_space_sep;
@@ -761,6 +765,11 @@ int store_lookup(struct store *st, const struct lookup_req *lr, struct lookup_re
 			bool soft = atomic_load(&best->soft_stale);
 			res->use =
 			    policy_usable(lr->rq, &best->meta, best->lifetime, soft, lr->now);
+			/* Parts answer only what they hold, and only while fresh:
+			 * anything else fetches (and may complete them). */
+			if (best->partial &&
+			    (res->use != USE_FRESH || !lr->fits || !lr->fits(best, lr->fits_arg)))
+				res->use = USE_REVALIDATE;
 			if (res->use != USE_REVALIDATE) {
 				cobj_retain(best);
 				evict_touch(&best->ev);

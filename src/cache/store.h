@@ -113,6 +113,12 @@ struct cobj {
 	uint32_t tags_len;
 	bool tags_space_sep; /* Surrogate-Key (space) rather than Cache-Tag (comma) */
 	struct cbody *body;
+	/* Partial content (RFC 9111 3.3): a stored 206 whose body is bytes
+	 * [part_first, part_last] of a representation of part_len bytes; its
+	 * status is 206 and its header lines hold no Content-Range. A lookup
+	 * returns it only to a request lookup_req.fits says it answers. */
+	bool partial;
+	uint64_t part_first, part_last, part_len;
 	/* Content-coded copies of the body made by the compression pool (or,
 	 * when the origin sent it encoded, its decoded identity copy): at most
 	 * one per coding, readable while being filled. Under enc_lock; the
@@ -226,6 +232,12 @@ struct lookup_req {
 	const struct req_meta *rq;
 	int64_t now;		 /* Unix seconds */
 	rt_time_t wait_deadline; /* how long to wait for another task's fetch */
+	/* Whether partial object O can answer this request (called under
+	 * the shard lock: pure, no waiting). NULL: partial objects never
+	 * hit. A fresh partial object that does not fit is a MISS with O as
+	 * the candidate, so the fetch can complete it. */
+	bool (*fits)(const struct cobj *o, const void *arg);
+	const void *fits_arg;
 };
 
 struct lookup_res {

@@ -25,6 +25,7 @@
 #include <llhttp.h>
 
 #include "compress/codec.h"
+#include "http/range.h"
 #include "origin/origin.h"
 #include "origin/stats.h"
 #include "rt/clock.h"
@@ -135,6 +136,10 @@ struct params {
 	struct ws_opts ws; /* ws_close_after, ws_silent */
 	int encode;	   /* a coding: the body is sent compressed in it (-1: not) */
 	bool words;	   /* body of pseudo-random words instead of the pattern */
+	bool ranges;	   /* answer a single Range with 206 (If-Range: the ETag) */
+	bool ranges_no_if; /* ... and take no notice of If-Range (a broken origin) */
+	bool etag_seq;	   /* the ETag is "sN", N the request's number: new every time */
+	char etag_buf[32];
 	int nhdr;
 	struct {
 		const char *name;
@@ -264,6 +269,13 @@ static int parse_params(const char *q, size_t qlen, char *arena, struct params *
 		} else if (!strcmp(name, "close_after")) {
 			ok = parse_u64(val, UINT64_MAX / 2, &p->close_after);
 			p->has_close_after = true;
+		} else if (!strcmp(name, "ranges")) {
+			ok = parse_u64(val, 2, &v);
+			p->ranges = v > 0;
+			p->ranges_no_if = v == 2;
+		} else if (!strcmp(name, "etag_seq")) {
+			ok = parse_u64(val, 1, &v);
+			p->etag_seq = v;
 		} else if (!strcmp(name, "words")) {
 			ok = parse_u64(val, 1, &v);
 			p->words = v;
@@ -346,6 +358,31 @@ static bool inm_matches(const char *inm, size_t len, const char *etag)
 	return false;
 }
 
+/* The value of the request's first field NAME (OWS trimmed), or NULL. */
+static const char *req_field(const struct origin_req *rq, const char *name, unsigned nth,
+			     size_t *vlen)
+{
+	size_t nl = strlen(name);
+	const char *p = rq->hdrs, *end = rq->hdrs + rq->hdrs_len;
+	while (p < end) {
+		const char *eol = memchr(p, '\n', (size_t)(end - p));
+		if (!eol)
+			eol = end;
+		if ((size_t)(eol - p) > nl && p[nl] == ':' && !strncasecmp(p, name, nl) &&
+		    nth-- == 0) {
+			const char *v = p + nl + 1, *ve = eol;
+			while (v < ve && (*v == ' ' || *v == '\t'))
+				v++;
+			while (ve > v && (ve[-1] == '\r' || ve[-1] == ' ' || ve[-1] == '\t'))
+				ve--;
+			*vlen = (size_t)(ve - v);
+			return v;
+		}
+		p = eol + 1;
+	}
+	return NULL;
+}
+
 /* --- heads ------------------------------------------------------------------- */
 
 static const struct {
@@ -377,6 +414,7 @@ static const struct {
     {412, "Precondition Failed"},
     {413, "Content Too Large"},
     {414, "URI Too Long"},
+    {416, "Range Not Satisfiable"},
     {429, "Too Many Requests"},
     {431, "Request Header Fields Too Large"},
     {500, "Internal Server Error"},
@@ -633,8 +671,36 @@ static int send_generated(int fd, const struct origin_req *rq, struct buf *scrat
 	    inm_matches(rq->inm, rq->inm_len, p->etag))
 		status = 304;
 
+	/* ranges=1: one range of the body (RFC 9110 14), If-Range compared
+	 * strongly with the ETag; several ranges get the whole body. What the
+	 * request asked is echoed, so tests see what a cache sent. */
+	uint64_t off0 = 0;
+	char crange[96] = "";
+	size_t rl = 0, irl = 0;
+	const char *rv = p->ranges ? req_field(rq, "range", 0, &rl) : NULL;
+	const char *irv = p->ranges ? req_field(rq, "if-range", 0, &irl) : NULL;
+	if (rv && status == 200 && rq->method == HTTP_GET) {
+		bool ir_ok = !irv || p->ranges_no_if ||
+			     (p->etag && irl == strlen(p->etag) + 2 && irv[0] == '"' &&
+			      !memcmp(irv + 1, p->etag, irl - 2));
+		struct range_set rs;
+		enum range_result rr = ir_ok ? range_resolve(rv, rl, blen, &rs) : RANGE_IGNORE;
+		if (rr == RANGE_UNSATISFIABLE) {
+			status = 416;
+			snprintf(crange, sizeof(crange), "bytes */%" PRIu64, blen);
+		} else if (rr == RANGE_PARTS && rs.n == 1) {
+			status = 206;
+			snprintf(crange, sizeof(crange), "bytes %" PRIu64 "-%" PRIu64 "/%" PRIu64,
+				 rs.r[0].first, rs.r[0].last, blen);
+			off0 = rs.r[0].first;
+			blen = byte_range_len(&rs.r[0]);
+		}
+	}
+
 	enum framing fr;
-	if (status < 200 || status == 204 || status == 304)
+	if (status == 416)
+		fr = FRAME_NONE, blen = 0;
+	else if (status < 200 || status == 204 || status == 304)
 		fr = FRAME_NONE;
 	else if (p->nolength)
 		fr = FRAME_EOF;
@@ -657,6 +723,15 @@ static int send_generated(int fd, const struct origin_req *rq, struct buf *scrat
 		r = r ? r
 		      : buf_printf(scratch, "Content-Encoding: %s\r\n",
 				   coding_name((enum coding)p->encode));
+	if (p->ranges)
+		r = r ? r
+		      : buf_printf(scratch, "X-Origin-Range: %.*s\r\nX-Origin-If-Range: %.*s\r\n",
+				   rv ? (int)rl : 4, rv ? rv : "none", irv ? (int)irl : 4,
+				   irv ? irv : "none");
+	if (crange[0])
+		r = r ? r : buf_printf(scratch, "Content-Range: %s\r\n", crange);
+	if (status == 416)
+		r = r ? r : buf_printf(scratch, "Content-Length: 0\r\n");
 	if (p->has_lm) {
 		char date[64];
 		http_date(date, sizeof(date), (time_t)p->lm);
@@ -707,7 +782,7 @@ static int send_generated(int fd, const struct origin_req *rq, struct buf *scrat
 		if (fr == FRAME_CHUNKED && (r = out_chunk_line(&o, clen)) < 0)
 			return r;
 		uint64_t send = limit - off < clen ? limit - off : clen;
-		if ((r = out_body(&o, fixed, off, send)) < 0)
+		if ((r = out_body(&o, fixed, off0 + off, send)) < 0)
 			return r;
 		if (send < clen)
 			break;
@@ -873,6 +948,10 @@ int respond(int fd, const struct origin_req *rq, struct buf *scratch, bool *clos
 		}
 		fixed = encoded;
 		blen = elen;
+	}
+	if (p.etag_seq) {
+		snprintf(p.etag_buf, sizeof(p.etag_buf), "s%" PRIu64, reqno);
+		p.etag = p.etag_buf;
 	}
 	int r = send_generated(fd, rq, scratch, close_conn, &p, arena, reqno, fixed, blen);
 	free(encoded);

@@ -175,9 +175,8 @@ static enum req_result pass(struct req *rq, const char *status)
 }
 
 static void cache_status_for_fetch(char *buf, size_t n, struct fetch_handle *fh, bool collapsed,
-				   bool had_stale)
+				   const char *fwd)
 {
-	const char *fwd = had_stale ? "stale" : "uri-miss";
 	int l;
 	if (fh->stale_served)
 		l = snprintf(buf, n, "ringcache; fwd=%s; fwd-status=%d; detail=stale-if-error", fwd,
@@ -363,6 +362,9 @@ enum req_result cache_handle(struct req *rq)
 	    /* As long as the fetch may take, each of its retries included. */
 	    .wait_deadline = rt_deadline_in(
 		(bcfg->connect_timeout_ns + bcfg->first_byte_timeout_ns) * (bcfg->retries + 1)),
+	    /* Stored parts answer only the ranges they hold (deliver.h). */
+	    .fits = deliver_fits,
+	    .fits_arg = m,
 	};
 	struct lookup_res res;
 	int lr_err = store_lookup(w->sh->store, &lr, &res);
@@ -419,6 +421,8 @@ enum req_result cache_handle(struct req *rq)
 	}
 	/* MISS: this request fetches, others for the key wait in the store. */
 	bool had_stale = res.obj != NULL;
+	/* RFC 9211 2.2: "partial" when stored parts were to be completed. */
+	const char *fwd_word = !had_stale ? "uri-miss" : res.obj->partial ? "partial" : "stale";
 	if (only_if_cached) {
 		store_fetch_abort(w->sh->store, res.oh, 0);
 		cobj_release(&res.obj);
@@ -451,7 +455,7 @@ enum req_result cache_handle(struct req *rq)
 		rq->close = wr == -ECANCELED ? CLOSE_draining : CLOSE_send_failed;
 		return REQ_ABORT;
 	}
-	cache_status_for_fetch(status, sizeof(status), fh, res.collapsed, had_stale);
+	cache_status_for_fetch(status, sizeof(status), fh, res.collapsed, fwd_word);
 	rq->cache_word = fh->stale_served  ? "stale"
 			 : fh->revalidated ? "revalidated"
 			 : res.collapsed   ? "collapsed"

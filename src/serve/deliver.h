@@ -22,4 +22,10 @@ struct deliver_opts {
 
 enum req_result deliver_object(struct req *rq, struct cobj *o, const struct deliver_opts *d);
 
+/* Whether partial object O (store.h) answers request REQ (a struct hmsg)
+ * by itself: a GET whose one Range field, with no If-Range, resolves
+ * against the complete length to ranges inside what O holds, or to none
+ * (416). The store's lookup_req.fits; pure. */
+bool deliver_fits(const struct cobj *o, const void *req);
+
 #endif

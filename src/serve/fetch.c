@@ -19,6 +19,8 @@
 #include "http/forward.h"
 #include "rt/io.h"
 #include "rt/task.h"
+#include "serve/deliver.h"
+#include "serve/partial.h"
 
 struct fetch {
 	struct fetch_args *a;
@@ -36,7 +38,9 @@ struct fetch {
 	char who[120];	   /* "fetch TARGET" (cut at 100 bytes), for log lines */
 	struct cobj *obj;  /* being filled */
 	bool stored;
-	bool done_head; /* the handle has been answered */
+	struct partial_plan pp; /* the Range this fetch sends (partial.h) */
+	bool no_parts;		/* the stored parts were given up: fetch without them */
+	bool done_head;		/* the handle has been answered */
 	/* The origin answered (with a 5xx): not disconnected, so only
 	 * stale-if-error may put a stale response in its place, not grace. */
 	bool answered;
@@ -91,8 +95,10 @@ static void fetch_failed(struct fetch *f, int status, const char *why, int err, 
 	if (f->done_head)
 		return;
 	struct fetch_handle *fh = a->fh;
-	if (a->stale && policy_stale_on_error(&f->rq, &a->stale->meta, a->stale->lifetime,
-					      a->knobs.grace, !f->answered, now)) {
+	/* Parts are never served for a request they may not answer. */
+	if (a->stale && !a->stale->partial &&
+	    policy_stale_on_error(&f->rq, &a->stale->meta, a->stale->lifetime, a->knobs.grace,
+				  !f->answered, now)) {
 		if (fh)
 			fh->stale_served = true, fh->detail = why, fh->fwd_status = status;
 		METRIC_INC(&f->w->metrics, cache_stale_if_error);
@@ -287,6 +293,64 @@ static int queue_interim(void *ctx, struct hmsg *m)
 	return 0;
 }
 
+/* The Range (and If-Range) of a partial plan, at the end of the head in B
+ * (forward_head_build removed the client's). 0 or -1 when B is full. */
+static int put_range(struct hbuf *b, const struct partial_plan *pp)
+{
+	if (pp->mode == PARTIAL_NONE)
+		return 0;
+	if (b->overflow || b->len < 4)
+		return -1;
+	b->len -= 2; /* the empty line */
+	hbuf_puts(b, "Range: ");
+	hbuf_put(b, pp->range, pp->range_len);
+	hbuf_put(b, "\r\n", 2);
+	if (pp->if_range) {
+		hbuf_puts(b, "If-Range: ");
+		hbuf_put(b, pp->if_range, pp->if_range_len);
+		hbuf_put(b, "\r\n", 2);
+	}
+	hbuf_put(b, "\r\n", 2);
+	return b->overflow ? -1 : 0;
+}
+
+/* What a fetch that sent a Range does with the response. */
+enum part_verdict {
+	PART_NOT,   /* as any response: a 200 replaces the parts */
+	PART_STORE, /* a part of its own, replacing any stored ones */
+	PART_JOIN,  /* the part continues the stored one (same strong ETag) */
+	PART_RETRY, /* unusable for this request: fetch again without the parts */
+};
+
+static enum part_verdict part_verdict(struct fetch *f, int status, struct byte_range *r,
+				      uint64_t *len)
+{
+	struct fetch_args *a = f->a;
+	bool join = f->pp.mode == PARTIAL_JOIN;
+	if (status == 416)
+		return join ? PART_RETRY : PART_NOT; /* the parts' length is not the origin's */
+	if (status != 206)
+		return PART_NOT;
+	/* A 206 that is not one part exactly as long as it says (multipart,
+	 * chunked, a body longer or shorter than its Content-Range) is not
+	 * stored: relayed when it answers the client's own Range. */
+	if (!partial_response_part(&f->resp, r, len))
+		return join ? PART_RETRY : PART_NOT;
+	if (!join)
+		return PART_STORE;
+	if (*len == a->stale->part_len && r->first == f->pp.gap.first &&
+	    partial_same_validator(a->stale, &f->resp))
+		return PART_JOIN;
+	/* Not joinable (RFC 9111 3.4: another or no strong validator):
+	 * usable alone only if it answers the client by itself. */
+	if (r->first == 0 && r->last == *len - 1)
+		return PART_STORE;
+	struct cobj probe = {
+	    .partial = true, .part_first = r->first, .part_last = r->last, .part_len = *len};
+	probe.hdrs = "";
+	return deliver_fits(&probe, &f->req) ? PART_STORE : PART_RETRY;
+}
+
 /* Send the request and read the final response head into f->resp.
  * Returns 0, or sets the failure through fetch_failed and returns -1. */
 static int exchange_head(struct fetch *f)
@@ -303,7 +367,7 @@ static int exchange_head(struct fetch *f)
 				      .host_len = a->host_len,
 				      .edits = a->has_edits ? &a->edits : NULL,
 				      .forwarded = f->cfg->forwarded};
-	if (a->stale) {
+	if (a->stale && !a->stale->partial) {
 		size_t l;
 		const char *v = hdrs_find(a->stale->hdrs, a->stale->hdrs_len, "etag", 0, &l);
 		if (v)
@@ -313,7 +377,7 @@ static int exchange_head(struct fetch *f)
 			o.if_modified_since = v, o.ims_len = l;
 	}
 	bool chunked;
-	if (forward_head_build(&b, &f->req, &o, &chunked) != 0) {
+	if (forward_head_build(&b, &f->req, &o, &chunked) != 0 || put_range(&b, &f->pp) < 0) {
 		fetch_failed(f, 502, "request head too large for the backend", 0, false);
 		return -1;
 	}
@@ -445,6 +509,8 @@ static void fetch_main(void *arg)
 	policy_req_meta(&f.req, &f.rq);
 	f.rq.method = HTTP_GET; /* HEAD is fetched as GET */
 
+again:
+	partial_plan(&f.req, f.no_parts ? NULL : a->stale, &f.pp);
 	if (exchange_head(&f) < 0)
 		goto out;
 	struct hmsg *m = &f.resp;
@@ -456,14 +522,14 @@ static void fetch_main(void *arg)
 	}
 	policy_meta_from_response(m, f.x.request_ms, f.x.response_ms, &f.rm);
 
-	if (status == 304 && a->stale) {
+	if (status == 304 && a->stale && !a->stale->partial) {
 		exchange_end(&f.x, EXCHANGE_END_DONE); /* a 304 has no body */
 		f.began = false;
 		if (refresh_from_304(&f) < 0)
 			fetch_failed(&f, 502, "cannot update the stored response", 0, false);
 		goto out;
 	}
-	if (status >= 500 && a->stale &&
+	if (status >= 500 && a->stale && !a->stale->partial &&
 	    policy_stale_on_error(&f.rq, &a->stale->meta, a->stale->lifetime, a->knobs.grace, false,
 				  wall_now())) {
 		f.answered = true;
@@ -472,10 +538,58 @@ static void fetch_main(void *arg)
 	}
 	enum storable why = policy_storable(&f.rq, &f.rm, &a->knobs);
 	bool too_big = hmsg_has_length(m) && hmsg_content_length(m) > a->max_object_size;
+	struct byte_range part = {0, 0};
+	uint64_t part_len = 0;
+	enum part_verdict pv =
+	    f.pp.mode == PARTIAL_NONE ? PART_NOT : part_verdict(&f, status, &part, &part_len);
+	if (pv == PART_STORE || pv == PART_JOIN) {
+		/* A part is stored as the 200 it belongs to would be (206 is
+		 * cacheable as 200 is, RFC 9110 15.3.7; policy.c refuses a
+		 * 206 it did not ask for). */
+		struct resp_meta whole = f.rm;
+		whole.status = 200;
+		why = policy_storable(&f.rq, &whole, &a->knobs);
+		if (pv == PART_JOIN)
+			too_big = hmsg_content_length(m) +
+				      byte_range_len(&(struct byte_range){a->stale->part_first,
+									  a->stale->part_last}) >
+				  a->max_object_size;
+	} else if (f.pp.mode != PARTIAL_NONE && status == 416) {
+		why = STORE_NO_STATUS; /* an answer to our Range, not to every GET */
+	}
+	/* A Range the client did not send: an answer that cannot be stored
+	 * as the client's whole answer is never relayed (it would be a part
+	 * for a request of the whole, or another range); start again without
+	 * the parts, which are given up (a validator mismatch discards them,
+	 * RFC 9111 3.4). */
+	if (f.pp.mode == PARTIAL_JOIN &&
+	    (pv == PART_RETRY ||
+	     ((pv == PART_STORE || pv == PART_JOIN) && (why != STORE_OK || too_big)))) {
+		log_info("%s: backend %s: %d to Range %.*s cannot complete the stored part; "
+			 "fetching without it",
+			 f.who, f.bcfg->name, status, (int)f.pp.range_len, f.pp.range);
+		exchange_end(&f.x, EXCHANGE_END_CLIENT);
+		f.began = false;
+		store_unlink(a->w->sh->store, a->stale);
+		cobj_release(&a->stale);
+		f.no_parts = true;
+		goto again;
+	}
 	f.obj = cobj_new(a->w->sh->store);
 	if (!f.obj || fill_head(&f, f.obj) < 0) {
 		fetch_failed(&f, 502, "response head cannot be stored", 0, false);
 		goto out;
+	}
+	if (why == STORE_OK && !too_big && (pv == PART_STORE || pv == PART_JOIN)) {
+		int e = 0;
+		if (pv == PART_JOIN) {
+			part.first = a->stale->part_first;
+			e = partial_copy_extent(f.obj, a->stale);
+		}
+		if (e < 0 || partial_shape(f.obj, part, part_len) < 0) {
+			fetch_failed(&f, 502, "response head cannot be stored", 0, false);
+			goto out;
+		}
 	}
 	if (why == STORE_OK && !too_big) {
 		f.stored = true;
@@ -484,11 +598,19 @@ static void fetch_main(void *arg)
 		METRIC_INC(&f.w->metrics, cache_stored);
 		fh_ready(&f, f.obj, true);
 	} else {
+		/* An answer to a Range this fetch sent that is no storable
+		 * part says nothing about the URL's other requests: no
+		 * hit-for-miss for it. */
+		bool ranged = f.pp.mode != PARTIAL_NONE &&
+			      (status == 416 || (status == 206 && pv == PART_NOT));
 		if (a->fh)
-			a->fh->detail = too_big ? "too-big" : policy_storable_name(why);
-		int64_t hfm = (too_big || permanent_refusal(why)) && f.cfg->cache.hit_for_miss_ns
-				  ? wall_now() + (int64_t)(f.cfg->cache.hit_for_miss_ns / RT_SEC)
-				  : 0;
+			a->fh->detail = ranged	  ? "partial-not-stored"
+					: too_big ? "too-big"
+						  : policy_storable_name(why);
+		int64_t hfm =
+		    !ranged && (too_big || permanent_refusal(why)) && f.cfg->cache.hit_for_miss_ns
+			? wall_now() + (int64_t)(f.cfg->cache.hit_for_miss_ns / RT_SEC)
+			: 0;
 		store_fetch_abort(a->w->sh->store, a->oh, hfm);
 		a->oh = NULL;
 		if (!a->fh) {

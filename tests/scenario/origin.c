@@ -222,3 +222,48 @@ Test(origin, stats_count_requests_per_target)
 	cr_assert_eq(origin_requests(o.port, "/counted?x=1"), 3);
 	cr_assert_eq(origin_requests(o.port, NULL), 4);
 }
+
+Test(origin, ranges_and_if_range)
+{
+	struct proc o;
+	struct conn c;
+	struct response r;
+	const char *path = "/r?size=100&ranges=1&etag=v1";
+	start_origin(&o);
+	conn_open(&c, o.port);
+	http_req(&c, "GET", path, "Range: bytes=10-19\r\n", &r);
+	cr_assert_eq(r.status, 206, "%s", r.raw_head);
+	cr_assert_str_eq(resp_header(&r, "Content-Range") ?: "", "bytes 10-19/100");
+	cr_assert_str_eq(resp_header(&r, "X-Origin-Range") ?: "", "bytes=10-19");
+	cr_assert_str_eq(resp_header(&r, "X-Origin-If-Range") ?: "", "none");
+	cr_assert_eq(r.body_len, 10);
+	cr_assert_eq(pattern_mismatch(r.body, r.body_len, 10), -1);
+	response_free(&r);
+	http_req(&c, "GET", path, "Range: bytes=-5\r\nIf-Range: \"v1\"\r\n", &r);
+	cr_assert_eq(r.status, 206, "%s", r.raw_head);
+	cr_assert_str_eq(resp_header(&r, "Content-Range") ?: "", "bytes 95-99/100");
+	response_free(&r);
+	/* Another validator, several ranges: the whole body. */
+	http_req(&c, "GET", path, "Range: bytes=0-1\r\nIf-Range: \"v0\"\r\n", &r);
+	cr_assert_eq(r.status, 200, "%s", r.raw_head);
+	cr_assert_eq(r.body_len, 100);
+	response_free(&r);
+	http_req(&c, "GET", path, "Range: bytes=0-1,5-6\r\n", &r);
+	cr_assert_eq(r.status, 200, "%s", r.raw_head);
+	response_free(&r);
+	http_req(&c, "GET", path, "Range: bytes=100-\r\n", &r);
+	cr_assert_eq(r.status, 416, "%s", r.raw_head);
+	cr_assert_str_eq(resp_header(&r, "Content-Range") ?: "", "bytes */100");
+	response_free(&r);
+	/* ranges=2 takes no notice of If-Range; etag_seq changes the ETag. */
+	http_req(&c, "GET", "/r2?size=100&ranges=2&etag_seq=1",
+		 "Range: bytes=0-1\r\nIf-Range: \"x\"\r\n", &r);
+	cr_assert_eq(r.status, 206, "%s", r.raw_head);
+	char e1[32];
+	snprintf(e1, sizeof(e1), "%s", resp_header(&r, "ETag") ?: "");
+	response_free(&r);
+	http_req(&c, "GET", "/r2?size=100&ranges=2&etag_seq=1", NULL, &r);
+	cr_assert_str_neq(resp_header(&r, "ETag") ?: "", e1);
+	response_free(&r);
+	conn_close(&c);
+}
