@@ -421,10 +421,10 @@ static enum req_result deliver_plan(struct req *rq, struct cobj *o, const struct
 		status = 304;
 		no_body = true;
 	} else if (o->partial) {
-		/* Parts answer what the request asks when they hold it (the
-		 * lookup's deliver_fits). Otherwise this is the fetch that
-		 * stored them as the origin's answer to this request's own
-		 * Range: the part as the origin sent it. */
+		/* Parts reach a client only when they hold what it asks (the
+		 * lookup's deliver_fits, and fetch.c for the client it fetched
+		 * them for). Should that ever not hold, the extent with its own
+		 * Content-Range is at least true to what it is. */
 		base = o->part_first;
 		total = o->part_len;
 		plan_ranges(rq, o, plan, d->now, total, &ra);

@@ -40,6 +40,7 @@ struct fetch {
 	bool stored;
 	struct partial_plan pp; /* the Range this fetch sends (partial.h) */
 	bool no_parts;		/* the stored parts were given up: fetch without them */
+	bool no_range;		/* no 206 answered the client: fetch the whole, no Range */
 	bool done_head;		/* the handle has been answered */
 	/* The origin answered (with a 5xx): not disconnected, so only
 	 * stale-if-error may put a stale response in its place, not grace. */
@@ -322,6 +323,31 @@ enum part_verdict {
 	PART_RETRY, /* unusable for this request: fetch again without the parts */
 };
 
+/* Whether bytes [FIRST, LAST] of LEN, stored, answer the client's request
+ * (RFC 9111 3.3: an incomplete response answers only a request whose
+ * ranges lie inside it; a request without Range needs all of it). */
+static bool extent_answers(const struct fetch *f, uint64_t first, uint64_t last, uint64_t len)
+{
+	if (first == 0 && last == len - 1)
+		return true;
+	struct cobj probe = {
+	    .partial = true, .part_first = first, .part_last = last, .part_len = len};
+	probe.hdrs = "";
+	return deliver_fits(&probe, &f->req);
+}
+
+/* Whether a 206 for R of LEN, relayed as the origin sent it, is exactly
+ * the one range the client asked for: only then is it its answer. */
+static bool part_is_clients(const struct fetch *f, const struct byte_range *r, uint64_t len)
+{
+	const struct hfield *rg = hmsg_field(&f->req, "range", 0);
+	struct range_set rs;
+	return rg && !hmsg_field(&f->req, "range", 1) &&
+	       range_resolve(hmsg_ptr(&f->req, rg->value), rg->value.len, len, &rs) ==
+		   RANGE_PARTS &&
+	       rs.n == 1 && rs.r[0].first == r->first && rs.r[0].last == r->last;
+}
+
 static enum part_verdict part_verdict(struct fetch *f, int status, struct byte_range *r,
 				      uint64_t *len)
 {
@@ -336,19 +362,18 @@ static enum part_verdict part_verdict(struct fetch *f, int status, struct byte_r
 	 * stored: relayed when it answers the client's own Range. */
 	if (!partial_response_part(&f->resp, r, len))
 		return join ? PART_RETRY : PART_NOT;
+	/* The origin may send less than was asked (some cap open-ended
+	 * ranges): a part, or a join, that falls short of the client's
+	 * request is never handed to it. */
 	if (!join)
-		return PART_STORE;
+		return extent_answers(f, r->first, r->last, *len) ? PART_STORE : PART_RETRY;
 	if (*len == a->stale->part_len && r->first == f->pp.gap.first &&
 	    partial_same_validator(a->stale, &f->resp))
-		return PART_JOIN;
+		return extent_answers(f, a->stale->part_first, r->last, *len) ? PART_JOIN
+									      : PART_RETRY;
 	/* Not joinable (RFC 9111 3.4: another or no strong validator):
 	 * usable alone only if it answers the client by itself. */
-	if (r->first == 0 && r->last == *len - 1)
-		return PART_STORE;
-	struct cobj probe = {
-	    .partial = true, .part_first = r->first, .part_last = r->last, .part_len = *len};
-	probe.hdrs = "";
-	return deliver_fits(&probe, &f->req) ? PART_STORE : PART_RETRY;
+	return extent_answers(f, r->first, r->last, *len) ? PART_STORE : PART_RETRY;
 }
 
 /* Send the request and read the final response head into f->resp.
@@ -511,6 +536,8 @@ static void fetch_main(void *arg)
 
 again:
 	partial_plan(&f.req, f.no_parts ? NULL : a->stale, &f.pp);
+	if (f.no_range)
+		f.pp.mode = PARTIAL_NONE;
 	if (exchange_head(&f) < 0)
 		goto out;
 	struct hmsg *m = &f.resp;
@@ -557,14 +584,14 @@ again:
 	} else if (f.pp.mode != PARTIAL_NONE && status == 416) {
 		why = STORE_NO_STATUS; /* an answer to our Range, not to every GET */
 	}
+	bool unstored = why != STORE_OK || too_big;
 	/* A Range the client did not send: an answer that cannot be stored
 	 * as the client's whole answer is never relayed (it would be a part
 	 * for a request of the whole, or another range); start again without
 	 * the parts, which are given up (a validator mismatch discards them,
 	 * RFC 9111 3.4). */
 	if (f.pp.mode == PARTIAL_JOIN &&
-	    (pv == PART_RETRY ||
-	     ((pv == PART_STORE || pv == PART_JOIN) && (why != STORE_OK || too_big)))) {
+	    (pv == PART_RETRY || ((pv == PART_STORE || pv == PART_JOIN) && unstored))) {
 		log_info("%s: backend %s: %d to Range %.*s cannot complete the stored part; "
 			 "fetching without it",
 			 f.who, f.bcfg->name, status, (int)f.pp.range_len, f.pp.range);
@@ -575,12 +602,26 @@ again:
 		f.no_parts = true;
 		goto again;
 	}
+	/* The client's own Range answered with a part that does not hold it,
+	 * or one that is relayed unstored (then as the origin sent it) while
+	 * its range is not exactly the client's: not an answer to the client.
+	 * The whole representation is, and the deliver cuts the range. */
+	if (f.pp.mode == PARTIAL_CLIENT &&
+	    (pv == PART_RETRY ||
+	     (pv == PART_STORE && unstored && !part_is_clients(&f, &part, part_len)))) {
+		log_info("%s: backend %s: %d to Range %.*s does not answer it; fetching the whole",
+			 f.who, f.bcfg->name, status, (int)f.pp.range_len, f.pp.range);
+		exchange_end(&f.x, EXCHANGE_END_CLIENT);
+		f.began = false;
+		f.no_range = true;
+		goto again;
+	}
 	f.obj = cobj_new(a->w->sh->store);
 	if (!f.obj || fill_head(&f, f.obj) < 0) {
 		fetch_failed(&f, 502, "response head cannot be stored", 0, false);
 		goto out;
 	}
-	if (why == STORE_OK && !too_big && (pv == PART_STORE || pv == PART_JOIN)) {
+	if (!unstored && (pv == PART_STORE || pv == PART_JOIN)) {
 		int e = 0;
 		if (pv == PART_JOIN) {
 			part.first = a->stale->part_first;
@@ -591,7 +632,7 @@ again:
 			goto out;
 		}
 	}
-	if (why == STORE_OK && !too_big) {
+	if (!unstored) {
 		f.stored = true;
 		store_publish(a->w->sh->store, a->oh, f.obj);
 		a->oh = NULL;

@@ -20,7 +20,10 @@
  * carry the same strong ETag (RFC 9111 3.4); joined parts that cover the
  * whole representation become a complete 200. Anything else replaces the
  * parts (a 200, a 206 that answers the request by itself) or makes the
- * fetch start again without the parts (fetch.c).
+ * fetch start again without the parts (fetch.c); so does a join or a part
+ * that falls short of the client's range (an origin may send less than
+ * was asked), and a client's own range that comes back short makes it
+ * fetch the whole without a Range.
  */
 #ifndef RINGCACHE_SERVE_PARTIAL_H
 #define RINGCACHE_SERVE_PARTIAL_H

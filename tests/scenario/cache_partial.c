@@ -6,11 +6,13 @@
  * echoes the Range and If-Range it received as X-Origin-Range and
  * X-Origin-If-Range, and counts its requests per target.
  */
+#include "canned.h"
 #include "harness.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 TestSuite(cache_partial, .fini = harness_fini, .timeout = 30);
 
@@ -321,5 +323,97 @@ Test(cache_partial, conditional_requests_on_parts)
 	expect_whole(&r, 100);
 	response_free(&r);
 	conn_close(&c);
+	harness_end();
+}
+
+/* An origin that caps every range it answers at 10 bytes (as origins that
+ * cap open-ended ranges do): "bytes=A-B" and "bytes=A-" get a 206 for
+ * A..min(B, A+9) of the 104-byte pattern, a request without Range a 200. */
+#define CAP_SIZE 104
+static int capped(int fd, const struct canned_req *rq, void *ctx)
+{
+	(void)ctx;
+	char *body = pattern_make(CAP_SIZE);
+	unsigned long long first = 0, last = CAP_SIZE - 1;
+	bool ranged = false;
+	for (size_t i = 0; i + 14 < rq->head_len; i++) {
+		if (rq->head[i] == '\n' && !strncasecmp(rq->head + i + 1, "range: bytes=", 13)) {
+			char *end;
+			first = strtoull(rq->head + i + 14, &end, 10);
+			if (*end == '-' && end[1] >= '0' && end[1] <= '9')
+				last = strtoull(end + 1, NULL, 10);
+			ranged = true;
+		}
+	}
+	if (last > first + 9)
+		last = first + 9;
+	if (last > CAP_SIZE - 1)
+		last = CAP_SIZE - 1;
+	char head[512];
+	int hl = ranged
+		     ? snprintf(head, sizeof(head),
+				"HTTP/1.1 206 Partial Content\r\nETag: \"e1\"\r\n"
+				"Cache-Control: max-age=60\r\nContent-Range: bytes %llu-%llu/%d\r\n"
+				"Content-Length: %llu\r\n\r\n",
+				first, last, CAP_SIZE, last - first + 1)
+		     : snprintf(head, sizeof(head),
+				"HTTP/1.1 200 OK\r\nETag: \"e1\"\r\nCache-Control: max-age=60\r\n"
+				"Content-Length: %d\r\n\r\n",
+				CAP_SIZE);
+	int rc = canned_send(fd, head, (size_t)hl) < 0 ||
+			 canned_send(fd, body + first, ranged ? last - first + 1 : CAP_SIZE) < 0
+		     ? -1
+		     : 0;
+	free(body);
+	return rc;
+}
+
+static void start_capped(struct canned *cb, struct proc *d)
+{
+	canned_start(cb, 30, capped, NULL);
+	memset(d, 0, sizeof(*d));
+	d->port = free_port();
+	char *yaml =
+	    rc_yaml(&(struct rc_cfg){.port = d->port, .servers = &cb->port, .n_servers = 1});
+	start_ringcache(d, yaml);
+	free(yaml);
+}
+
+/* RFC 9111 3.3: an incomplete response answers only a request whose range
+ * lies inside it. A gap the origin answers short of what the request needs
+ * (joined or not) is never sent to that client as its answer. */
+Test(cache_partial, an_origin_that_sends_less_than_asked_never_answers_with_a_short_part)
+{
+	struct canned cb;
+	struct proc d;
+	struct conn c;
+	struct response r;
+	start_capped(&cb, &d);
+	conn_open(&c, d.port);
+
+	/* [0-9] stored; a plain GET asks bytes=10- and gets only 10-19: the
+	 * join [0-19] is not the whole representation the GET asked for. */
+	get(&c, "/a", "Range: bytes=0-9\r\n", &r);
+	expect_part(&r, "bytes 0-9/104", 0, 10);
+	response_free(&r);
+	get(&c, "/a", NULL, &r);
+	expect_whole(&r, CAP_SIZE);
+	response_free(&r);
+
+	/* [0-9] stored; bytes=5-50 asks for the gap 10-50 and gets 10-19, then
+	 * its own range 5-50 and gets 5-14: answered from the whole. */
+	get(&c, "/b", "Range: bytes=0-9\r\n", &r);
+	response_free(&r);
+	get(&c, "/b", "Range: bytes=5-50\r\n", &r);
+	expect_part(&r, "bytes 5-50/104", 5, 46);
+	response_free(&r);
+
+	/* No parts: the client's own range comes back shorter (20-29 for
+	 * 20-30), so the part is not its answer. */
+	get(&c, "/c", "Range: bytes=20-30\r\n", &r);
+	expect_part(&r, "bytes 20-30/104", 20, 11);
+	response_free(&r);
+	conn_close(&c);
+	canned_stop(&cb);
 	harness_end();
 }
