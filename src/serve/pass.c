@@ -35,6 +35,7 @@ struct pass {
 	bool end_sent;		/* the last chunk went out: the body is over */
 	struct encode_pass enc; /* compressing the body (serve/encode.h) */
 	bool hold_end;		/* the coded body's end has not been sent yet */
+	size_t resp_head_len;	/* the response head built in rq->obuf, or 0 */
 };
 
 static bool is_field(const struct hmsg *m, const struct hfield *f, const char *name)
@@ -195,6 +196,20 @@ static int send_interim(void *ctx, struct hmsg *m)
 	return r < 0 ? (int)r : 0;
 }
 
+/* Build the response head into rq->obuf once (it decides the POST copy,
+ * poststore_head, before any body piece is given to it). 0 or -E2BIG. */
+static int build_head_once(struct pass *x)
+{
+	if (x->resp_head_len)
+		return 0;
+	struct hbuf b;
+	hbuf_init(&b, x->rq->obuf, x->rq->ocap);
+	if (build_response_head(x, &b) < 0)
+		return -E2BIG;
+	x->resp_head_len = b.len;
+	return 0;
+}
+
 /* Send the response head (first time) and PIECE, framed for the client,
  * with the body's end when the backend's message is complete. */
 static ssize_t send_to_client(struct pass *x, bool head, const char *piece, size_t n)
@@ -203,12 +218,10 @@ static ssize_t send_to_client(struct pass *x, bool head, const char *piece, size
 	struct iovec iov[5];
 	int k = 0;
 	char sz[CHUNKED_SIZE_MAX];
-	struct hbuf b;
 	if (head) {
-		hbuf_init(&b, rq->obuf, rq->ocap);
-		if (build_response_head(x, &b) < 0)
+		if (build_head_once(x) < 0)
 			return -E2BIG;
-		iov[k++] = (struct iovec){b.p, b.len};
+		iov[k++] = (struct iovec){rq->obuf, x->resp_head_len};
 	}
 	k += chunked_frame(iov + k, sz, piece, n, x->out_chunked);
 	/* The piece that completes the message carries the last chunk; the
@@ -262,6 +275,20 @@ static enum req_result backend_broke(struct pass *x)
 	return REQ_ABORT;
 }
 
+/* A backend piece P of N bytes (0: the body ended) to a POST response's
+ * copy, before it goes to the client: the copy is unpublished until its
+ * body ends (poststore.h), and published before the client has the last
+ * byte, so a GET the client sends next finds it. */
+static void post_piece(struct req *rq, const char *p, ssize_t n)
+{
+	if (!rq->post || n < 0)
+		return;
+	if (n > 0)
+		poststore_body(rq->post, p, (size_t)n);
+	if (n == 0 || rq->resp.msg_done)
+		poststore_done(rq->post);
+}
+
 /*
  * The body, coded on the compression pool as it comes (X->enc active):
  * each piece the backend has ready is one step; when it has nothing more
@@ -306,14 +333,15 @@ static enum req_result pass_body_coded(struct pass *x)
 		}
 		if (op == CODEC_FINISH)
 			x->hold_end = false;
+		/* A stored POST response keeps the origin's bytes, not the
+		 * client's coding (P is still the backend's piece). */
+		if (head && build_head_once(x) < 0)
+			return send_failed(x, -E2BIG);
+		post_piece(rq, p, n);
 		ssize_t r = send_to_client(x, head, out, (size_t)k);
 		head = false;
 		if (r < 0)
 			return send_failed(x, r);
-		/* A stored POST response keeps the origin's bytes, not the
-		 * client's coding (P is still the backend's piece). */
-		if (rq->post && n > 0)
-			poststore_body(rq->post, p, (size_t)n);
 		unflushed = op == CODEC_CONTINUE;
 		if (n == 0) {
 			if (rq->post)
@@ -474,10 +502,11 @@ enum req_result pass_forward(struct req *rq, unsigned backend)
 	bool head = true;
 	for (;;) {
 		if (n == -EAGAIN || n >= 0) {
+			if (head && build_head_once(&x) < 0)
+				return send_failed(&x, -E2BIG);
+			post_piece(rq, p, n);
 			ssize_t r = send_to_client(&x, head, p, n > 0 ? (size_t)n : 0);
 			head = false;
-			if (r >= 0 && rq->post && n > 0)
-				poststore_body(rq->post, p, (size_t)n);
 			if (r < 0)
 				return send_failed(&x, r);
 			if (n == 0) {

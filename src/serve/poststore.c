@@ -113,8 +113,59 @@ bool poststore_head(struct poststore *ps, const struct hmsg *resp, int64_t reque
 	}
 	if (hmsg_has_length(resp) && hmsg_content_length(resp) > ps->max_object_size)
 		return false;
+	/* Filled unpublished, published when complete (poststore_done): a
+	 * GET never waits on how fast the POST's client reads, and one that
+	 * comes before the publish misses as it would without the POST. */
+	struct cobj *o = cobj_new(st);
+	uint32_t cap = cfg->limits.max_header_size + 1024;
+	char *scratch = malloc(cap);
+	if (!o || !scratch ||
+	    fetch_fill_head(o, &ps->req, resp, &rm, &ps->knobs, ps->fwd + ps->suffix_off,
+			    ps->fwd_len - ps->suffix_off, scratch, cap) < 0) {
+		free(scratch);
+		cobj_release(&o);
+		return false;
+	}
+	free(scratch);
+	ps->obj = o;
+	return true;
+}
+
+/* Give up the copy (it is nobody's but ours: never published). */
+static void drop_copy(struct poststore *ps)
+{
+	cbody_finish(ps->obj->body, false);
+	cobj_release(&ps->obj);
+}
+
+void poststore_body(struct poststore *ps, const char *p, size_t n)
+{
+	CHECK_OBJ_NOTNULL(ps, POSTSTORE_MAGIC);
+	struct cobj *o = ps->obj;
+	if (!o || n == 0 || ps->complete)
+		return;
+	/* Too big (it did not say so in advance) or no memory: not stored. */
+	if (o->body->len + n > ps->max_object_size ||
+	    cbody_append(o->body, p, n, o->clen > 0 ? (uint64_t)o->clen : 0) < 0)
+		drop_copy(ps);
+}
+
+void poststore_done(struct poststore *ps)
+{
+	CHECK_OBJ_NOTNULL(ps, POSTSTORE_MAGIC);
+	if (ps->complete)
+		return;
+	ps->complete = true;
+	struct cobj *o = ps->obj;
+	if (!o)
+		return;
+	cbody_finish(o->body, true);
 	/* The GET key's fetch, claimed without waiting: if a GET is being
-	 * fetched for it now, that one stores its own response. */
+	 * fetched for it now, that one stores its own response, and a fresh
+	 * one stored since the POST's invalidation is newer than ours. The
+	 * invalidation came at the response head, before this: it cannot
+	 * remove the copy. */
+	struct store *st = ps->rq->w->sh->store;
 	struct req_meta get = ps->meta;
 	get.method = HTTP_GET;
 	struct lookup_req lr = {
@@ -129,70 +180,22 @@ bool poststore_head(struct poststore *ps, const struct hmsg *resp, int64_t reque
 	    .wait_deadline = rt_clock_now(),
 	};
 	struct lookup_res res;
-	if (store_lookup(st, &lr, &res) < 0)
-		return false;
-	cobj_release(&res.obj); /* a stale or fresh copy: replaced by ours */
-	if (!res.oh)
-		return false;
-	struct cobj *o = cobj_new(st);
-	uint32_t cap = cfg->limits.max_header_size + 1024;
-	char *scratch = malloc(cap);
-	if (!o || !scratch ||
-	    fetch_fill_head(o, &ps->req, resp, &rm, &ps->knobs, ps->fwd + ps->suffix_off,
-			    ps->fwd_len - ps->suffix_off, scratch, cap) < 0) {
-		free(scratch);
-		cobj_release(&o);
-		store_fetch_abort(st, res.oh, 0);
-		return false;
-	}
-	free(scratch);
-	store_publish(st, res.oh, o);
-	METRIC_INC(&rq->w->metrics, cache_stored);
-	ps->obj = o;
-	ps->stored = true;
-	return true;
-}
-
-void poststore_body(struct poststore *ps, const char *p, size_t n)
-{
-	CHECK_OBJ_NOTNULL(ps, POSTSTORE_MAGIC);
-	struct cobj *o = ps->obj;
-	if (!o || n == 0)
-		return;
-	struct store *st = ps->rq->w->sh->store;
-	if (ps->stored && o->body->len + n > ps->max_object_size) {
-		/* As a fetch does: readers streaming it finish, nobody new finds it. */
-		store_unlink(st, o);
-		ps->stored = false;
-	}
-	if (cbody_append(o->body, p, n, o->clen > 0 ? (uint64_t)o->clen : 0) < 0) {
-		if (ps->stored)
-			store_unlink(st, o);
-		cbody_finish(o->body, false);
+	if (store_lookup(st, &lr, &res) < 0 || !res.oh) {
+		cobj_release(&res.obj);
 		cobj_release(&ps->obj);
-		ps->stored = false;
 		return;
 	}
-	if (ps->stored)
-		store_account(st, o, cobj_alloc(o));
-}
-
-void poststore_done(struct poststore *ps)
-{
-	CHECK_OBJ_NOTNULL(ps, POSTSTORE_MAGIC);
-	ps->complete = true;
+	cobj_release(&res.obj); /* a stale copy: replaced by ours */
+	store_publish(st, res.oh, o);
+	METRIC_INC(&ps->rq->w->metrics, cache_stored);
+	cobj_release(&ps->obj);
 }
 
 void poststore_end(struct poststore *ps)
 {
 	CHECK_OBJ_NOTNULL(ps, POSTSTORE_MAGIC);
-	if (ps->obj) {
-		/* Never leave a truncated copy in the cache. */
-		if (!ps->complete && ps->stored)
-			store_unlink(ps->rq->w->sh->store, ps->obj);
-		cbody_finish(ps->obj->body, ps->complete);
-		cobj_release(&ps->obj);
-	}
+	if (ps->obj) /* the body did not end: the copy is never published */
+		drop_copy(ps);
 	ps->rq->post = NULL;
 	free(ps->head);
 	free(ps->fields);

@@ -8,10 +8,15 @@
  * and its response streams back; this module only keeps a copy of the
  * response, under the GET key of the URI, as it streams.
  *
- * Order, on the pass's response head: the invalidation every successful
- * unsafe request makes (RFC 9111 4.4: target URI, Location,
- * Content-Location) first, then the store, so the copy of that same POST's
- * response is not removed by it.
+ * The copy is filled unpublished (at most max_object_size bytes: a bigger
+ * body is dropped, not stored) and published only once its body has
+ * ended, so the POST's client, however slowly it reads, never holds up a
+ * GET: until then a GET misses as it would without the POST.
+ *
+ * Order: the invalidation every successful unsafe request makes (RFC 9111
+ * 4.4: target URI, Location, Content-Location) on the pass's response
+ * head, then the store when the body ends, so the invalidation never
+ * removes the copy of that same POST's response.
  *
  * What is known only before the request body is read (its fields share the
  * buffer the body streams through) is taken when the POST is armed: a copy
@@ -49,9 +54,9 @@ struct poststore {
 	uint32_t key_len, key_host_len;
 	char *fwd; /* the request's forwarding key and its route's part */
 	uint32_t fwd_len, suffix_off;
-	/* The copy being filled, once the response qualified. */
+	/* The copy being filled, once the response qualified: nobody's but
+	 * ours until poststore_done publishes it. */
 	struct cobj *obj;
-	bool stored;   /* obj is still in the cache */
 	bool complete; /* the response body was read to its end */
 };
 
@@ -65,17 +70,20 @@ bool poststore_arm(struct poststore *ps, struct req *rq, const char *host, size_
 		   const struct config_rule *rule, const struct policy_knobs *k, uint64_t max_obj);
 
 /* The pass has the final response head RESP (sent at REQUEST_MS, in at
- * RESPONSE_MS) and has made its invalidation: store a copy when it
+ * RESPONSE_MS) and has made its invalidation: start a copy when it
  * qualifies. True when it did (Cache-Status says "stored"). */
 bool poststore_head(struct poststore *ps, const struct hmsg *resp, int64_t request_ms,
 		    int64_t response_ms);
 
-/* Body bytes that went to the client; DONE: the body ended there. */
+/* Body bytes from the backend, given before they go to the client. */
 void poststore_body(struct poststore *ps, const char *p, size_t n);
+/* The body ended (called again, nothing more happens): publish the copy
+ * under the GET key, claimed without waiting. A GET being fetched for the
+ * key, or a fresh response a GET stored since the invalidation, wins. */
 void poststore_done(struct poststore *ps);
 
-/* After the pass: a copy whose body did not end is taken out again;
- * releases what PS holds and clears rq->post. */
+/* After the pass: a copy whose body did not end is dropped, never
+ * published; releases what PS holds and clears rq->post. */
 void poststore_end(struct poststore *ps);
 
 #endif

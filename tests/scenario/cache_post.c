@@ -12,6 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#define BIG_BODY (24 << 20)
+
 /* A POST is answered with "posted:" and its body; a GET with "get". */
 static int answer(int fd, const struct canned_req *rq, void *ctx)
 {
@@ -24,6 +26,22 @@ static int answer(int fd, const struct canned_req *rq, void *ctx)
 	}
 	const char *fields = "";
 	char cloc[640];
+	if (!strcmp(p, "/p/big")) {
+		/* More than the sockets between the daemon and a client that
+		 * does not read can hold, less than max_object_size. */
+		char head[256];
+		int hl = snprintf(head, sizeof(head),
+				  "HTTP/1.1 200 OK\r\nCache-Control: max-age=600\r\n"
+				  "Content-Location: /p/big\r\nContent-Length: %d\r\n\r\n",
+				  BIG_BODY);
+		char *body = pattern_make(BIG_BODY);
+		int rc =
+		    canned_send(fd, head, (size_t)hl) < 0 || canned_send(fd, body, BIG_BODY) < 0
+			? -1
+			: 0;
+		free(body);
+		return rc;
+	}
 	if (!strcmp(p, "/p/ok") || !strcmp(p, "/p/ok?a=1")) {
 		snprintf(cloc, sizeof(cloc),
 			 "Cache-Control: max-age=600\r\nContent-Location: %s\r\n", p);
@@ -190,6 +208,43 @@ Test(cache_post, a_post_response_without_explicit_freshness_or_its_own_uri_is_no
 		response_free(&r);
 		cr_assert_eq(canned_requests(&cb), before + 1, "%s", paths[i]);
 	}
+	canned_stop(&cb);
+	harness_end();
+}
+
+/* The copy of a POST response is published only once its body has ended:
+ * a POST client that does not read never holds up a GET of the URI, which
+ * misses meanwhile (after the POST's invalidation) and is answered whole. */
+Test(cache_post, a_post_client_that_does_not_read_never_holds_up_a_get)
+{
+	struct canned cb;
+	struct proc d;
+	start(&cb, &d);
+	struct conn pc;
+	conn_open(&pc, d.port);
+	cr_assert_eq(conn_sendf(&pc, "POST /p/big HTTP/1.1\r\nHost: test.local\r\n"
+				     "Content-Length: 1\r\n\r\nx"),
+		     0);
+	/* The response head is in (the copy is decided on it); the body is
+	 * left unread. */
+	while (!memmem(pc.buf + pc.off, pc.len - pc.off, "\r\n\r\n", 4))
+		cr_assert_gt(conn_fill(&pc, pc.timeout_ms), 0, "no POST response head");
+	cr_assert(memmem(pc.buf + pc.off, pc.len - pc.off, "stored", 6), "%.*s",
+		  (int)(pc.len - pc.off), pc.buf + pc.off);
+
+	struct response r;
+	http_once(d.port, "GET", "/p/big", NULL, &r);
+	cr_assert(r.complete, "a GET while the POST's client does not read: %s", r.error);
+	cr_assert(r.body_len == 3 && !memcmp(r.body, "get", 3), "%s: %s", cache_status(&r),
+		  excerpt(r.body, r.body_len));
+	response_free(&r);
+
+	/* The POST itself still streams, all of it. */
+	cr_assert_eq(read_response(&pc, &r, 0), READ_OK);
+	cr_assert(r.complete && r.body_len == BIG_BODY, "%s", r.error);
+	cr_assert_eq(pattern_mismatch(r.body, r.body_len, 0), -1);
+	response_free(&r);
+	conn_close(&pc);
 	canned_stop(&cb);
 	harness_end();
 }
