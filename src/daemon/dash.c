@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/uio.h>
 
 #include "backend/gen.h"
@@ -19,6 +20,10 @@
 #define DASH_TICK	  RT_SEC
 #define DASH_SNAP_REUSE	  (500 * RT_MS) /* younger snapshots are shared, not taken again */
 #define DASH_JSON_MAX	  65536
+/* A stream's socket send buffer (the kernel doubles it): a subscriber
+ * that stops reading holds this much kernel memory at most, and is
+ * dropped some seconds after it fills, not minutes. */
+#define DASH_SNDBUF 16384
 
 #define DASH_SNAP_MAGIC 0x44534e50u
 
@@ -129,6 +134,8 @@ int dash_stream(const struct dash_client *c)
 				"Cache-Control: no-store\r\nConnection: close\r\n\r\n"
 				"too many subscribers\n");
 	}
+	int sndbuf = DASH_SNDBUF;
+	(void)setsockopt(c->fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf)); /* a hint */
 	char *buf = malloc(DASH_JSON_MAX + 64);
 	int rc = buf ? send_str(c->fd, "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
 				       "Cache-Control: no-store\r\nX-Accel-Buffering: no\r\n"

@@ -12,6 +12,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 TestSuite(ops_dashboard, .fini = harness_fini, .timeout = 240);
 
@@ -292,6 +296,49 @@ Test(ops_dashboard, stream_cap_and_closed_subscribers_let_go)
 		if ((n = stat_of(s.admin, "stream_subscribers")) == 0)
 			break;
 	cr_expect_eq(n, 0, "subscribers after all closed: %lld", n);
+	assert_alive(&s.d);
+	harness_end();
+}
+
+/* A subscriber that never reads: once the socket buffers are full, its
+ * send's deadline passes and it is dropped; the daemon and the other
+ * subscribers go on. */
+Test(ops_dashboard, stream_subscriber_that_never_reads_is_dropped)
+{
+	struct setup s;
+	start(&s, NULL);
+	struct conn stuck;
+	memset(&stuck, 0, sizeof(stuck));
+	stuck.fd = socket(AF_INET, SOCK_STREAM, 0);
+	cr_assert_geq(stuck.fd, 0);
+	int small = 2048;
+	setsockopt(stuck.fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small)); /* before connect */
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)s.admin)};
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	cr_assert_eq(connect(stuck.fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	const char *req = "GET /stats/stream?token=" TOKEN " HTTP/1.1\r\nHost: a\r\n\r\n";
+	cr_assert_eq(send(stuck.fd, req, strlen(req), MSG_NOSIGNAL), (ssize_t)strlen(req));
+	struct sse e;
+	cr_assert_eq(sse_open(&e, s.admin, "/stats/stream?token=" TOKEN), 200);
+	long long n = -1;
+	for (double until = now_s() + 30; now_s() < until; sleep_ms(200))
+		if ((n = stat_of(s.admin, "stream_subscribers")) == 2)
+			break;
+	cr_assert_eq(n, 2, "both streams subscribed: %lld", n);
+	/* Each tick sends about 3 KiB to a socket nobody reads: within a
+	 * minute or two the buffers are full and the 5 s deadline passes. */
+	for (double until = now_s() + 150; now_s() < until;) {
+		char *j = sse_next(&e); /* the reader keeps reading meanwhile */
+		cr_assert_not_null(j, "the reading subscriber lost its stream");
+		free(j);
+		/* Asked anew: the stream's snapshots are shared, so may be
+		 * half a second old. */
+		if ((n = stat_of(s.admin, "stream_subscribers")) == 1)
+			break;
+	}
+	cr_expect_eq(n, 1, "the subscriber that never reads was not dropped");
+	close(stuck.fd);
+	sse_close(&e);
 	assert_alive(&s.d);
 	harness_end();
 }
