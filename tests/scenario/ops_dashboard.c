@@ -17,7 +17,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-TestSuite(ops_dashboard, .fini = harness_fini, .timeout = 240);
+TestSuite(ops_dashboard, .fini = harness_fini, .timeout = 400);
 
 #define TOKEN	    "t0k-en"
 #define STREAMS_MAX 16 /* DASH_STREAMS_MAX */
@@ -358,7 +358,7 @@ Test(ops_dashboard, stream_ends_at_drain)
 	sse_close(&e);
 }
 
-Test(ops_dashboard, page_in_chromium_matches_stats, .timeout = 400)
+Test(ops_dashboard, page_in_chromium_matches_stats)
 {
 	struct setup s;
 	start(&s, NULL);
