@@ -14,6 +14,10 @@ BUILD="build-essential cmake pkg-config liburing-dev libyaml-dev node-llhttp lib
 TEST="libcriterion-dev curl wrk valgrind systemd slowhttptest clang libclang-rt-14-dev libseccomp-dev"
 # tests/docker/check_k8s.py and check_seccomp.py (Debian's python3 is /usr/bin/python3).
 TEST="$TEST python3-yaml python3-seccomp"
+# chromium and python3-websocket (its DevTools protocol): the dashboard in a
+# headless browser (tests/scenario/dash_browser.py); prometheus (promtool):
+# contrib/'s alert rules (tests/contrib/check.py).
+TEST="$TEST chromium python3-websocket prometheus"
 # debhelper (dh, dpkg-buildpackage's helpers) and lintian: `make deb`;
 # buildah and podman hold the clean Debian 12 root tests/deb/run.sh installs into.
 DEB="debhelper lintian buildah podman"

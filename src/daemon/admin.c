@@ -1,6 +1,7 @@
 /* admin.c - admin HTTP endpoint: health, metrics, stats, purge, ban, tag. */
 #include "daemon/admin.h"
 #include "rt/obj.h"
+#include "daemon/dash.h"
 #include "daemon/stats.h"
 
 #include <arpa/inet.h>
@@ -101,7 +102,23 @@ static int respond_text(struct admin_conn *ac, int status, const char *reason, c
 	return respond(ac, status, reason, "text/plain", text, strlen(text));
 }
 
-static bool authorised(struct admin_conn *ac, int *status)
+/* Constant time in the token's length: a reply's timing tells nothing of
+ * how much of a guess was right. */
+static bool token_equal(const char *a, size_t al, const char *token)
+{
+	size_t tl = strlen(token);
+	unsigned char diff = al != tl;
+	for (size_t i = 0; i < al && i < tl; i++)
+		diff |= (unsigned char)(a[i] ^ token[i]);
+	return !diff;
+}
+
+/*
+ * The allow-list, then the token: "Authorization: Bearer T", or, for the
+ * dashboard's two GET routes only (QUERY_OK), "?token=T", since a page
+ * opened in a browser and its EventSource cannot send the header.
+ */
+static bool authorised(struct admin_conn *ac, int *status, const char *qs, size_t ql, bool query_ok)
 {
 	const struct config *cfg = ac->gen->cfg;
 	if (!config_admin_allowed(cfg, (const struct sockaddr *)&ac->peer)) {
@@ -111,10 +128,12 @@ static bool authorised(struct admin_conn *ac, int *status)
 	if (!cfg->admin.token)
 		return true;
 	const struct hfield *f = hmsg_field(&ac->m, "authorization", 0);
-	size_t tl = strlen(cfg->admin.token);
-	if (f && f->value.len == 7 + tl &&
-	    strncasecmp(hmsg_ptr(&ac->m, f->value), "Bearer ", 7) == 0 &&
-	    memcmp(hmsg_ptr(&ac->m, f->value) + 7, cfg->admin.token, tl) == 0)
+	if (f && f->value.len >= 7 && strncasecmp(hmsg_ptr(&ac->m, f->value), "Bearer ", 7) == 0 &&
+	    token_equal(hmsg_ptr(&ac->m, f->value) + 7, f->value.len - 7, cfg->admin.token))
+		return true;
+	char qt[256];
+	if (query_ok && query_param(qs, ql, "token", qt, sizeof(qt)) &&
+	    token_equal(qt, strlen(qt), cfg->admin.token))
 		return true;
 	*status = 401;
 	return false;
@@ -198,6 +217,21 @@ static int reload(struct admin_conn *ac)
 		       "application/json", ac->out, b.len);
 }
 
+/* For a stream's ticks (dash.h): the same checks under generation G. */
+static bool still_allowed(void *ctx, const struct gen *g)
+{
+	struct admin_conn *ac = ctx;
+	const struct hmsg *m = &ac->m;
+	const char *t = hmsg_ptr(m, m->target);
+	const char *q = memchr(t, '?', m->target.len);
+	size_t ql = q ? m->target.len - (size_t)(q - t) - 1 : 0;
+	int st;
+	ac->gen = (struct gen *)g;
+	bool ok = authorised(ac, &st, q ? q + 1 : "", ql, true);
+	ac->gen = NULL;
+	return ok;
+}
+
 static int handle(struct admin_conn *ac)
 {
 	struct daemon *d = ac->d;
@@ -210,23 +244,34 @@ static int handle(struct admin_conn *ac)
 	size_t ql = q ? tl - pl - 1 : 0;
 	unsigned method = hmsg_method(m);
 	int st;
-	if (!authorised(ac, &st)) {
+#define PATH_IS(s) (pl == strlen(s) && memcmp(t, s, pl) == 0)
+	bool dash = method == HTTP_GET && (PATH_IS("/") || PATH_IS("/stats/stream"));
+	if (!authorised(ac, &st, qs, ql, dash)) {
 		log_warn("admin: %d for %.*s", st, (int)pl, t);
 		return st == 403 ? respond_text(ac, 403, "Forbidden", "forbidden\n")
 				 : respond_text(ac, 401, "Unauthorized", "bearer token required\n");
 	}
-#define PATH_IS(s) (pl == strlen(s) && memcmp(t, s, pl) == 0)
 	if (PATH_IS("/health"))
 		return respond_text(ac, 200, "OK", "ok\n");
 	if (PATH_IS("/metrics")) {
-		stats_take(d, ac->gen, &ac->stats);
+		stats_take(d, ac->gen, &ac->stats, STATS_SCRAPE);
 		size_t n = stats_render_prometheus(&ac->stats, ac->out, sizeof(ac->out));
 		return respond(ac, 200, "OK", "text/plain; version=0.0.4", ac->out, n);
 	}
 	if (PATH_IS("/stats")) {
-		stats_take(d, ac->gen, &ac->stats);
+		stats_take(d, ac->gen, &ac->stats, STATS_SCRAPE);
 		size_t n = stats_render_json(&ac->stats, ac->out, sizeof(ac->out));
 		return respond(ac, 200, "OK", "application/json", ac->out, n);
+	}
+	if (dash && PATH_IS("/"))
+		return dash_page(ac->fd);
+	if (dash) {
+		/* A stream lasts: it holds a generation per tick, not this one. */
+		gen_put(&ac->l->w.be, ac->gen);
+		ac->gen = NULL;
+		struct dash_client c = {
+		    .fd = ac->fd, .l = ac->l, .allowed = still_allowed, .ctx = ac};
+		return dash_stream(&c);
 	}
 	bool is_post = method == HTTP_POST || method == HTTP_PURGE;
 	if (PATH_IS("/reload"))
@@ -322,7 +367,8 @@ static void admin_conn_main(void *arg)
 		 * not hold up a drain. */
 		ac->gen = gen_hold(&ac->l->w.be);
 		handle(ac);
-		gen_put(&ac->l->w.be, ac->gen);
+		if (ac->gen) /* a stream put it early */
+			gen_put(&ac->l->w.be, ac->gen);
 		break;
 	}
 out:

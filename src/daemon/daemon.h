@@ -27,10 +27,12 @@
 #include <stddef.h>
 
 #include "config/config.h"
+#include "daemon/dash.h"
 #include "daemon/listen.h"
 #include "daemon/resolve.h"
 #include "rt/group.h"
 #include "rt/loop.h"
+#include "ops/stats.h"
 #include "serve/worker.h"
 
 #define DLOOP_MAGIC 0x444c5031u
@@ -54,6 +56,9 @@ struct dloop {
 	bool loop_failed;    /* start_err came from rt_loop_create */
 	int uring_err;	     /* io_uring_setup's refusal that made it epoll, or 0 */
 	const char *backend; /* "io_uring" or "epoll" once started */
+	/* Under the daemon's lock: the loop's lag and run-time maxima not yet
+	 * seen by each reader of snapshots (daemon/stats.c). */
+	uint64_t seen_lag_ns[STATS_READERS], seen_run_ns[STATS_READERS];
 };
 
 /* The dloop whose listener side LL is. */
@@ -79,6 +84,7 @@ struct daemon {
 	unsigned nloops;
 	struct listen_table listeners; /* main thread: the addresses now served */
 	struct resolve res;	       /* servers written as DNS names (resolve.h) */
+	struct dash_hub dash;	       /* the dashboard's stream subscribers (dash.h) */
 
 	pthread_mutex_t lock; /* startup and reload handshakes, loop teardown */
 	pthread_cond_t cond;

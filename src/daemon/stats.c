@@ -2,9 +2,11 @@
 #include "daemon/stats.h"
 #include "rt/obj.h"
 
+#include <assert.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cache/store.h"
@@ -42,10 +44,31 @@ static uint64_t load(const _Atomic uint64_t *v)
 	return atomic_load_explicit(v, memory_order_relaxed);
 }
 
-void stats_take(struct daemon *d, const struct gen *g, struct stats *s)
+/* Loop L's maxima since READER last asked: every read resets the loop's
+ * own, and what one reader took is kept for the others. Under d->lock. */
+static void loop_maxima(struct dloop *l, struct stats_loop *out, enum stats_reader reader)
+{
+	uint64_t run, lag;
+	rt_loop_stats_read(l->w.loop, &out->slow_tasks, &run, &lag, true);
+	for (int r = 0; r < STATS_READERS; r++) {
+		if (run > l->seen_run_ns[r])
+			l->seen_run_ns[r] = run;
+		if (lag > l->seen_lag_ns[r])
+			l->seen_lag_ns[r] = lag;
+	}
+	out->max_run_ns = l->seen_run_ns[reader];
+	out->lag_ns = l->seen_lag_ns[reader];
+	l->seen_run_ns[reader] = l->seen_lag_ns[reader] = 0;
+}
+
+void stats_take(struct daemon *d, const struct gen *g, struct stats *s, enum stats_reader reader)
 {
 	CHECK_OBJ_NOTNULL(d, DAEMON_MAGIC);
+	assert(reader < STATS_READERS);
 	memset(s, 0, sizeof(*s));
+	struct timespec now;
+	clock_gettime(CLOCK_REALTIME, &now);
+	s->time_ms = (uint64_t)now.tv_sec * 1000 + (uint64_t)now.tv_nsec / 1000000;
 	s->has[STATS_ALWAYS] = true;
 	for (unsigned k = 0; k < d->nloops; k++) {
 		const struct metrics *m = &d->loops[k].w.metrics;
@@ -103,6 +126,7 @@ void stats_take(struct daemon *d, const struct gen *g, struct stats *s)
 		s->gauge[G_dns_generations] = atomic_load(&d->res.generations);
 	}
 	memory(s);
+	s->gauge[G_stream_subscribers] = d->dash.subscribers;
 	struct ratelimit_stats rl;
 	ratelimit_stats(d->sh.ratelimit, &rl);
 	s->gauge[G_rl_keys] = rl.in_use;
@@ -129,8 +153,7 @@ void stats_take(struct daemon *d, const struct gen *g, struct stats *s)
 		struct stats_loop *l = &s->loop[i];
 		l->backend = d->loops[i].backend ? d->loops[i].backend : "none";
 		if (d->loops[i].w.loop)
-			rt_loop_stats_read(d->loops[i].w.loop, &l->slow_tasks, &l->max_run_ns,
-					   &l->lag_ns, true);
+			loop_maxima(&d->loops[i], l, reader);
 	}
 	pthread_mutex_unlock(&d->lock);
 }

@@ -13,7 +13,9 @@
 #include "ops/stats.h"
 
 /* Fill S for D, with the per-server series of generation G (which the
- * caller holds while it uses S). Resets the loops' per-scrape maxima. */
-void stats_take(struct daemon *d, const struct gen *g, struct stats *s);
+ * caller holds while it uses S). The loops' lag and run-time maxima are
+ * those since READER's previous snapshot (ops/stats.h, enum stats_reader).
+ * On loop 0 (the admin listener's). */
+void stats_take(struct daemon *d, const struct gen *g, struct stats *s, enum stats_reader reader);
 
 #endif

@@ -25,15 +25,28 @@ const char *const close_help[CLOSE_COUNT] = {
 #undef X
 };
 
+#define LAT_BOUNDS(X)                                                                              \
+	X(10e-6)                                                                                   \
+	X(25e-6) X(50e-6) X(100e-6) X(250e-6) X(500e-6) X(1e-3) X(2.5e-3) X(5e-3) X(10e-3)         \
+	    X(25e-3) X(50e-3) X(100e-3) X(250e-3) X(500e-3) X(1) X(2.5) X(5) X(10)
+
 const double metric_lat_bounds[RC_LAT_BUCKETS] = {
-    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5};
+#define X(s) s,
+    LAT_BOUNDS(X)
+#undef X
+};
+
+const uint64_t metric_lat_bounds_ns[RC_LAT_BUCKETS] = {
+#define X(s) (uint64_t)((s)*1e9 + 0.5),
+    LAT_BOUNDS(X)
+#undef X
+};
 
 void metrics_observe_latency(struct metrics *m, uint64_t ns)
 {
 	/* Non-cumulative buckets here; the exposition sums them. */
-	double s = (double)ns / 1e9;
 	int i = 0;
-	while (i < RC_LAT_BUCKETS && s > metric_lat_bounds[i])
+	while (i < RC_LAT_BUCKETS && ns > metric_lat_bounds_ns[i])
 		i++;
 	atomic_fetch_add_explicit(&m->lat_bucket[i], 1, memory_order_relaxed);
 	atomic_fetch_add_explicit(&m->lat_sum_ns, ns, memory_order_relaxed);

@@ -154,11 +154,96 @@ size_t stats_render_prometheus(const struct stats *s, char *out, size_t cap)
 	return b.len;
 }
 
+double stats_lat_quantile_us(const uint64_t *bucket, double q)
+{
+	uint64_t total = 0;
+	for (int i = 0; i <= RC_LAT_BUCKETS; i++)
+		total += bucket[i];
+	if (!total)
+		return -1;
+	double rank = q * (double)total, cum = 0;
+	for (int i = 0; i < RC_LAT_BUCKETS; i++) {
+		if (cum + (double)bucket[i] >= rank && bucket[i]) {
+			double lo = i ? metric_lat_bounds[i - 1] : 0, hi = metric_lat_bounds[i];
+			return (lo + (hi - lo) * (rank - cum) / (double)bucket[i]) * 1e6;
+		}
+		cum += (double)bucket[i];
+	}
+	return metric_lat_bounds[RC_LAT_BUCKETS - 1] * 1e6;
+}
+
+/* JSON string contents: quote, backslash and control bytes escaped. */
+static void json_str(struct hbuf *b, const char *s)
+{
+	hbuf_put(b, "\"", 1);
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		if (c == '"' || c == '\\') {
+			hbuf_put(b, "\\", 1);
+			hbuf_put(b, s, 1);
+		} else if (c < 0x20) {
+			hbuf_printf(b, "\\u%04x", c);
+		} else {
+			hbuf_put(b, s, 1);
+		}
+	}
+	hbuf_put(b, "\"", 1);
+}
+
+/* "latency": bounds and per-bucket counts (the last one is +Inf), in
+ * microseconds, for clients that take quantiles over a window. */
+static void json_latency(struct hbuf *b, const struct stats *s)
+{
+	hbuf_puts(b, ", \"latency\": {\"bounds_us\": [");
+	for (int i = 0; i < RC_LAT_BUCKETS; i++)
+		hbuf_printf(b, "%s%llu", i ? ", " : "",
+			    (unsigned long long)(metric_lat_bounds_ns[i] / 1000));
+	hbuf_puts(b, "], \"buckets\": [");
+	for (int i = 0; i <= RC_LAT_BUCKETS; i++)
+		hbuf_printf(b, "%s%llu", i ? ", " : "", (unsigned long long)s->lat_bucket[i]);
+	double p50 = stats_lat_quantile_us(s->lat_bucket, 0.5);
+	double p99 = stats_lat_quantile_us(s->lat_bucket, 0.99);
+	hbuf_printf(b, "], \"sum_us\": %llu, \"p50_us\": %.0f, \"p99_us\": %.0f}",
+		    (unsigned long long)(s->lat_sum_ns / 1000), p50, p99);
+}
+
+static void json_servers(struct hbuf *b, const struct stats *s)
+{
+	hbuf_puts(b, ", \"servers\": [");
+	for (size_t i = 0; i < s->nservers; i++) {
+		const struct stats_server *sv = &s->server[i];
+		hbuf_puts(b, i ? ", {\"backend\": " : "{\"backend\": ");
+		json_str(b, sv->backend);
+		hbuf_puts(b, ", \"server\": ");
+		json_str(b, sv->server);
+		hbuf_printf(b, ", \"up\": %s, \"active\": %llu, \"failed_probes\": %llu}",
+			    sv->up ? "true" : "false", (unsigned long long)sv->active,
+			    (unsigned long long)sv->failed_probes);
+	}
+	hbuf_puts(b, "]");
+}
+
+static void json_loops(struct hbuf *b, const struct stats *s)
+{
+	hbuf_puts(b, ", \"loops\": [");
+	for (unsigned i = 0; i < s->nloops; i++) {
+		const struct stats_loop *l = &s->loop[i];
+		hbuf_printf(b,
+			    "%s{\"io\": \"%s\", \"lag_us\": %llu, \"max_run_us\": %llu, "
+			    "\"slow_tasks\": %llu}",
+			    i ? ", " : "", l->backend ? l->backend : "none",
+			    (unsigned long long)(l->lag_ns / 1000),
+			    (unsigned long long)(l->max_run_ns / 1000),
+			    (unsigned long long)l->slow_tasks);
+	}
+	hbuf_puts(b, "]");
+}
+
 size_t stats_render_json(const struct stats *s, char *out, size_t cap)
 {
 	struct hbuf b;
 	hbuf_init(&b, out, cap);
-	hbuf_puts(&b, "{");
+	hbuf_printf(&b, "{\"time_ms\": %llu, ", (unsigned long long)s->time_ms);
 	for (int i = 0; i < M_COUNT; i++)
 		hbuf_printf(&b, "\"%s\": %llu, ", metric_names[i],
 			    (unsigned long long)s->counter[i]);
@@ -174,6 +259,10 @@ size_t stats_render_json(const struct stats *s, char *out, size_t cap)
 	for (int i = 0; i < CLOSE_COUNT; i++)
 		hbuf_printf(&b, "%s\"%s\": %llu", i ? ", " : "", close_names[i],
 			    (unsigned long long)s->close[i]);
-	hbuf_puts(&b, "}}\n");
+	hbuf_puts(&b, "}");
+	json_latency(&b, s);
+	json_servers(&b, s);
+	json_loops(&b, s);
+	hbuf_puts(&b, "}\n");
 	return b.len;
 }

@@ -90,7 +90,9 @@
 	X(alog_dropped, "access_log_dropped_total", counter, ALOG, NULL,                           \
 	  "access log lines lost (the disk was slower than the traffic, or a write failed)")       \
 	X(alog_errors, "access_log_write_errors_total", counter, ALOG, NULL,                       \
-	  "failed access log writes")
+	  "failed access log writes")                                                              \
+	X(stream_subscribers, "admin_stream_subscribers", gauge, ALWAYS, "stream_subscribers",     \
+	  "clients of the admin listener's GET /stats/stream now")
 
 enum stats_gauge {
 #define X(id, name, type, part, json, help) G_##id,
@@ -118,7 +120,16 @@ struct stats_server {
 	uint64_t failed_probes;
 };
 
+/*
+ * Who takes a snapshot. The loops keep one maximum each of lag and task
+ * run time, reset by every read; the daemon folds each read into a
+ * maximum per reader, so a dashboard reading every second does not hide
+ * a spike from the next Prometheus scrape, and the other way round.
+ */
+enum stats_reader { STATS_SCRAPE, STATS_STREAM, STATS_READERS };
+
 struct stats {
+	uint64_t time_ms; /* wall clock of the snapshot, ms since the epoch */
 	uint64_t counter[M_COUNT];
 	uint64_t close[CLOSE_COUNT];
 	uint64_t lat_bucket[RC_LAT_BUCKETS + 1]; /* per bucket, not cumulative */
@@ -131,9 +142,17 @@ struct stats {
 	struct stats_server server[STATS_SERVERS_MAX];
 };
 
+/* The Q quantile (0 < Q < 1) of a latency histogram (per bucket counts,
+ * RC_LAT_BUCKETS + 1 of them) in microseconds, interpolated inside its
+ * bucket as Prometheus's histogram_quantile does (the +Inf bucket gives
+ * the highest bound); -1 when it is empty. */
+double stats_lat_quantile_us(const uint64_t *bucket, double q);
+
 /* Prometheus text exposition of S into OUT (at most CAP bytes); the length. */
 size_t stats_render_prometheus(const struct stats *s, char *out, size_t cap);
-/* The /stats JSON object (counters and the gauges with a JSON name). */
+/* The /stats JSON object: counters, the gauges with a JSON name, the
+ * close reasons, the latency histogram with p50 and p99, the servers and
+ * the loops (docs/admin.md). One line, ending in a newline. */
 size_t stats_render_json(const struct stats *s, char *out, size_t cap);
 
 #endif

@@ -412,6 +412,8 @@ static void conn_main(void *arg)
 			park(c);
 			return;
 		}
+		if (h == -1)
+			METRIC_STATUS(&w->metrics, r->resp_status);
 		if (h == -1 && w->alog)
 			log_access(r, r->head_t0, false); /* the 4xx sent for a bad head */
 		if (h != 1)
@@ -420,6 +422,7 @@ static void conn_main(void *arg)
 		rt_time_t t0 = rt_clock_now();
 		r->gen = gen_hold(&w->be);
 		enum req_result ur = serve_one(r, t0);
+		METRIC_STATUS(&w->metrics, r->resp_status);
 		if (w->alog)
 			log_access(r, t0, true); /* while the generation holds the strings */
 		/* A tunnel's line is written when it opens; it holds the
