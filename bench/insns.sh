@@ -58,14 +58,21 @@ YAML
 [ -z "$EXTRA" ] || cat "$EXTRA" >>"$WORK/c.yaml"
 "$B/ringcache-origin" -l "127.0.0.1:$OPORT" >"$WORK/origin.log" 2>&1 &
 PIDS+=($!)
+for _ in $(seq 100); do
+	curl -sf -o /dev/null "http://127.0.0.1:$OPORT/" && break
+	sleep 0.1
+done
 valgrind --tool=callgrind --callgrind-out-file="$WORK/cg.out" --dump-instr=no \
 	"$B/ringcache" -c "$WORK/c.yaml" >"$WORK/daemon.log" 2>&1 &
 VPID=$!
 PIDS+=($VPID)
 for _ in $(seq 600); do
-	curl -s -o /dev/null "http://127.0.0.1:$PPORT$URL" && break
+	curl -sf -o /dev/null "http://127.0.0.1:$PPORT$URL" && break
 	sleep 0.1
 done
+# Count only what was meant: every counted request must be a 200.
+curl -sf -o /dev/null "http://127.0.0.1:$PPORT$URL" ||
+	{ echo "insns: $URL does not answer 200 through the proxy" >&2; tail -5 "$WORK/origin.log" "$WORK/daemon.log" >&2; exit 1; }
 # Warm-up, then zero the counters and count exactly REQUESTS requests:
 # keep-alive clients in python3 (wrk runs by time, not by count).
 load() {
@@ -73,6 +80,7 @@ load() {
 import socket, sys, threading
 port, url, n, c = int(sys.argv[1]), sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
 req = f"GET {url} HTTP/1.1\r\nHost: bench\r\n\r\n".encode()
+bad = []
 def one(k):
     s = socket.create_connection(("127.0.0.1", port))
     buf = b""
@@ -88,12 +96,18 @@ def one(k):
                     break
             d = s.recv(65536)
             if not d:
-                raise SystemExit("closed")
+                bad.append("closed")
+                return
             buf += d
+        if not head.startswith("http/1.1 200"):
+            bad.append(head.split("\r\n")[0])
+            return
     s.close()
 ts = [threading.Thread(target=one, args=(n // c,)) for _ in range(c)]
 [t.start() for t in ts]
 [t.join() for t in ts]
+if bad:
+    sys.exit("insns: " + bad[0])
 PY
 }
 load 2000

@@ -549,7 +549,9 @@ static enum req_result deliver_plan(struct req *rq, struct cobj *o, const struct
 		if (sr == 0)
 			sr = send_span(rq, &r, d, plan, &hv, 1, ra.body_len, false);
 	} else {
-		sr = send_span(rq, &r, d, plan, &hv, 1, UINT64_MAX, chunked);
+		/* A complete body's length ends the span with its last byte, not
+		 * with one more peek that finds nothing (a hit's usual case). */
+		sr = send_span(rq, &r, d, plan, &hv, 1, complete ? have : UINT64_MAX, chunked);
 	}
 	if (sr < 0)
 		return REQ_ABORT;
