@@ -31,6 +31,7 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include "backend/exchange.h"
 #include "cache/policy.h"
 #include "cache/store.h"
 #include "http/edits.h"
@@ -63,6 +64,7 @@ struct fetch_handle {
 	int err_status;	    /* FAILED: 502 or 504 */
 	const char *detail; /* why not stored, or what failed */
 	char server[96];    /* "BACKEND ADDRESS" that answered, for the access log */
+	struct exchange_timing bx; /* for the request record (serve/record.h) */
 	struct rt_task *waiter;
 	/* Interim responses for the client: set by the client before the
 	 * fetch starts (an HTTP/1.1 client), the queue filled by the task. */
