@@ -1,6 +1,7 @@
 /* admin.c - admin HTTP endpoint: health, metrics, stats, purge, ban, tag. */
 #include "daemon/admin.h"
 #include "rt/obj.h"
+#include "daemon/logstream.h"
 #include "daemon/stats.h"
 
 #include <arpa/inet.h>
@@ -228,6 +229,14 @@ static int handle(struct admin_conn *ac)
 		size_t n = stats_render_json(&ac->stats, ac->out, sizeof(ac->out));
 		return respond(ac, 200, "OK", "application/json", ac->out, n);
 	}
+	if (PATH_IS("/log")) { /* the request record stream: until the client goes */
+		if (method != HTTP_GET)
+			return respond_text(ac, 405, "Method Not Allowed", "use GET\n");
+		/* A stream outlives reloads: it must not keep a generation. */
+		gen_put(&ac->l->w.be, ac->gen);
+		ac->gen = NULL;
+		return logstream_serve(ac->l, ac->fd, m, qs, ql);
+	}
 	bool is_post = method == HTTP_POST || method == HTTP_PURGE;
 	if (PATH_IS("/reload"))
 		return method == HTTP_POST
@@ -322,7 +331,8 @@ static void admin_conn_main(void *arg)
 		 * not hold up a drain. */
 		ac->gen = gen_hold(&ac->l->w.be);
 		handle(ac);
-		gen_put(&ac->l->w.be, ac->gen);
+		if (ac->gen)
+			gen_put(&ac->l->w.be, ac->gen);
 		break;
 	}
 out:

@@ -31,6 +31,11 @@ static void put_json_str(struct hbuf *b, const char *s)
 	hbuf_put(b, "\"", 1);
 }
 
+void recfmt_json_string(struct hbuf *b, const char *s)
+{
+	put_json_str(b, s);
+}
+
 /* A string field, or null when empty. */
 static void json_opt(struct hbuf *b, const char *key, const char *s)
 {

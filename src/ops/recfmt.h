@@ -30,6 +30,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "http/hbuf.h"
 #include "ops/rlog.h"
 
 #define RECFMT_MAX 16384
@@ -49,6 +50,9 @@ size_t recfmt_record(enum recfmt f, bool group, const struct rlog_rec *rec,
 
 /* The line that says records were lost: N since the last, TOTAL in all. */
 size_t recfmt_lost(enum recfmt f, uint64_t n, uint64_t total, char *buf, size_t cap);
+
+/* S as a JSON string, quotes included (the escaping of the json format). */
+void recfmt_json_string(struct hbuf *b, const char *s);
 
 /* "json", "compact", "ncsa" -> *OUT; false for anything else. */
 bool recfmt_parse(const char *name, size_t len, enum recfmt *out);
