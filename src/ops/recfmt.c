@@ -9,6 +9,7 @@ _Static_assert(sizeof(struct rlog_rec) * 6 + 2048 <= RECFMT_MAX,
 	       "RECFMT_MAX too small for a record with every byte escaped");
 
 static const char hex[] = "0123456789abcdef";
+static const char hex_upper[] = "0123456789ABCDEF"; /* nginx's \xHH, as the access log */
 
 static void put_json_str(struct hbuf *b, const char *s)
 {
@@ -68,7 +69,7 @@ static void put_text(struct hbuf *b, const char *s, bool token)
 		if (plain) {
 			hbuf_put(b, u, 1);
 		} else {
-			char e[4] = {'\\', 'x', hex[*u >> 4], hex[*u & 15]};
+			char e[4] = {'\\', 'x', hex_upper[*u >> 4], hex_upper[*u & 15]};
 			hbuf_put(b, e, 4);
 		}
 	}
