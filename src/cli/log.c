@@ -181,6 +181,7 @@ int cli_log_main(int argc, char **argv)
 	char pending[RECFMT_MAX + 4096];
 	size_t plen = 0;
 	int rc = 0;
+	bool last = false; /* the -n'th record is out: only its exchange line may follow */
 	for (;;) {
 		ssize_t n = admin_resp_read(resp, buf, sizeof(buf));
 		if (n < 0) {
@@ -195,13 +196,19 @@ int cli_log_main(int argc, char **argv)
 				pending[plen++] = buf[i];
 			if (buf[i] != '\n')
 				continue;
+			bool indented = pending[0] == ' ';
+			if (last && !indented)
+				goto out;
 			fwrite(pending, 1, plen, stdout);
-			bool record = pending[0] != ' ' && pending[0] != '#' &&
+			bool record = !indented && pending[0] != '#' &&
 				      strncmp(pending, "{\"lost\"", 7) != 0;
 			plen = 0;
 			if (record && count > 0 && --count == 0)
-				goto out;
+				last = true;
 		}
+		/* A record and its exchange line travel in one chunk. */
+		if (last)
+			break;
 	}
 out:
 	fflush(stdout);
