@@ -464,3 +464,54 @@ Test(ops_log, cli_streams_with_config_and_token)
 	cmd_result_free(&r);
 	assert_alive(&d);
 }
+
+/* tmux ARGS... on the test's own server socket; the result's stdout. */
+static char *tmux(const char *sock, const char *a1, const char *a2, const char *a3,
+		  const char *a4, const char *a5, const char *a6, const char *a7)
+{
+	char *argv[] = {"/usr/bin/tmux", "-S", (char *)sock, (char *)a1, (char *)a2, (char *)a3,
+			(char *)a4, (char *)a5, (char *)a6, (char *)a7, NULL};
+	struct cmd_result r;
+	run_cmd(argv, 10000, &r);
+	cr_assert(r.exited && r.exit_code == 0, "tmux %s: exit %d: %s", a1, r.exit_code, r.err);
+	char *out = r.out;
+	r.out = NULL;
+	cmd_result_free(&r);
+	return out;
+}
+
+Test(ops_log, cli_in_a_terminal)
+{
+	if (access("/usr/bin/tmux", X_OK) != 0)
+		cr_skip_test("tmux is not installed");
+	struct proc o, d;
+	int ap = start_with_admin(&o, &d, NULL);
+	char sock[PATH_MAX], cmd[PATH_MAX + 256];
+	snprintf(sock, sizeof(sock), "%s/tmux.sock", test_dir());
+	snprintf(cmd, sizeof(cmd),
+		 "%s log --admin http://127.0.0.1:%d -g request -q 'target ~ \"^/tty\"'; sleep 60",
+		 RINGCACHE_BIN, ap);
+	free(tmux(sock, "new-session", "-d", "-x", "160", "-y", "40", cmd));
+	/* Drive requests until the pane shows them (bounded); the first is a
+	 * miss with its exchange under it, then hits. */
+	char *pane = NULL;
+	for (int i = 0;; i++) {
+		get(d.port, "/tty?cc=max-age%3D60", NULL, 200);
+		get(d.port, "/other", NULL, 200);
+		free(pane);
+		pane = tmux(sock, "capture-pane", "-p", "-t", "0", NULL, NULL, NULL);
+		if (strstr(pane, " 200 hit ") && strstr(pane, " 200 miss "))
+			break;
+		cr_assert_lt(i, 250, "pane:\n%s", pane);
+		sleep_ms(20);
+	}
+	cr_expect(strstr(pane, "/tty?cc=max-age%3D60"), "%s", pane);
+	cr_expect(!strstr(pane, "/other"), "the filter: %s", pane);
+	cr_expect(strstr(pane, "    backend app 127.0.0.1:"), "%s", pane);
+	free(pane);
+	char *ignore[] = {"/usr/bin/tmux", "-S", sock, "kill-server", NULL};
+	struct cmd_result r;
+	run_cmd(ignore, 10000, &r);
+	cmd_result_free(&r);
+	assert_alive(&d);
+}
