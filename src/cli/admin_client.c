@@ -99,7 +99,8 @@ int admin_target_resolve(struct admin_target *t, const char *config, const char 
 		int r = 0;
 		if (!admin) {
 			if (!cfg->admin.enabled) {
-				r = errf(err, errcap, "%s: no admin.listen: nothing to talk to", config);
+				r = errf(err, errcap, "%s: no admin.listen: nothing to talk to",
+					 config);
 			} else {
 				memcpy(&t->sa, &cfg->admin.listen.sa, sizeof(t->sa));
 				t->salen = cfg->admin.listen.salen;
@@ -113,7 +114,8 @@ int admin_target_resolve(struct admin_target *t, const char *config, const char 
 			return r;
 	}
 	if (!t->salen)
-		return errf(err, errcap, "%s", "where is the daemon? -c FILE or --admin http://IP:PORT");
+		return errf(err, errcap, "%s",
+			    "where is the daemon? -c FILE or --admin http://IP:PORT");
 	if (token) {
 		if (strlen(token) >= sizeof(t->token) || strpbrk(token, "\r\n"))
 			return errf(err, errcap, "%s", "--token: too long or has a line break");

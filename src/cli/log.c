@@ -200,8 +200,8 @@ int cli_log_main(int argc, char **argv)
 			if (last && !indented)
 				goto out;
 			fwrite(pending, 1, plen, stdout);
-			bool record = !indented && pending[0] != '#' &&
-				      strncmp(pending, "{\"lost\"", 7) != 0;
+			bool record =
+			    !indented && pending[0] != '#' && strncmp(pending, "{\"lost\"", 7) != 0;
 			plen = 0;
 			if (record && count > 0 && --count == 0)
 				last = true;

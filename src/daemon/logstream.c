@@ -143,7 +143,8 @@ static int setup(struct stream *s, const struct hmsg *m, const char *qs, size_t 
 			struct query_error qe;
 			int r = query_compile(&s->q, s->param, &qe);
 			if (r == -ENOMEM)
-				return reply_text(s->fd, 503, "Service Unavailable", "out of memory\n");
+				return reply_text(s->fd, 503, "Service Unavailable",
+						  "out of memory\n");
 			if (r < 0) {
 				struct hbuf b;
 				hbuf_init(&b, s->line, sizeof(s->line));
@@ -210,7 +211,8 @@ static void emit(struct stream *s, const char *line, size_t n, const char *event
 		return;
 	}
 	if (event) {
-		s->olen += (size_t)snprintf(s->out + s->olen, OUT_CAP - s->olen, "event: %s\n", event);
+		s->olen +=
+		    (size_t)snprintf(s->out + s->olen, OUT_CAP - s->olen, "event: %s\n", event);
 	}
 	/* Each line of the record (a grouped one has two) is a data line. */
 	size_t i = 0;
@@ -260,7 +262,7 @@ static unsigned fill(struct stream *s)
 
 static int run(struct dloop *l, struct stream *s)
 {
-	const char *type = s->sse		  ? "text/event-stream"
+	const char *type = s->sse		   ? "text/event-stream"
 			   : s->fmt == RECFMT_JSON ? "application/x-ndjson"
 						   : "text/plain; charset=utf-8";
 	char head[320];

@@ -187,7 +187,8 @@ static void next(struct parser *p)
 			fail(p, p->t_at, "unknown operator (use == != < <= > >= ~ !~)%s", NULL);
 			return;
 		}
-	} else if (isdigit((unsigned char)c) || (c == '-' && isdigit((unsigned char)s[p->pos + 1]))) {
+	} else if (isdigit((unsigned char)c) ||
+		   (c == '-' && isdigit((unsigned char)s[p->pos + 1]))) {
 		p->pos++;
 		while (isalnum((unsigned char)s[p->pos]) || s[p->pos] == '.')
 			p->pos++;
@@ -273,9 +274,9 @@ static bool parse_num(struct parser *p, size_t at, size_t len, enum qkind kind, 
 				fail(p, uat, "unknown unit \"%s\"", u);
 			else
 				fail(p, uat,
-				     kind == QK_DUR	? "unit \"%s\" is not a duration"
-				     : kind == QK_SIZE	? "unit \"%s\" is not a size"
-							: "field takes a plain number, not \"%s\"",
+				     kind == QK_DUR    ? "unit \"%s\" is not a duration"
+				     : kind == QK_SIZE ? "unit \"%s\" is not a size"
+						       : "field takes a plain number, not \"%s\"",
 				     u);
 			return false;
 		}

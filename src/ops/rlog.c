@@ -169,8 +169,7 @@ static int name_slot(const struct rlog_hub *h, const char *name)
 	return free_slot;
 }
 
-int rlog_subscribe(struct rlog_hub *h, const char *const *names, unsigned n,
-		   struct rlog_sub **subp)
+int rlog_subscribe(struct rlog_hub *h, const char *const *names, unsigned n, struct rlog_sub **subp)
 {
 	CHECK_OBJ_NOTNULL(h, RLOG_HUB_MAGIC);
 	if (n > RLOG_HDRS)

@@ -68,20 +68,20 @@ struct rlog_rec {
 	char backend[48];	/* its name */
 	char server[64];	/* its address */
 	char route[48];
-	char reason[48]; /* error or close reason; "" when the connection stays */
+	char reason[48];		   /* error or close reason; "" when the connection stays */
 	char hdr[RLOG_HDRS][RLOG_HDR_VAL]; /* request header values by hub name slot; "" absent */
 };
 
 struct rlog_hub;
 
 struct rlog_ring {
-	_Atomic uint64_t head;	      /* records written: the next one's sequence */
-	const atomic_uint *subs;      /* the hub's subscriber count */
-	const struct rlog_hub *hub;   /* header names */
-	struct rlog_slot *slots;      /* RLOG_SLOTS, mmap'd untouched until written */
+	_Atomic uint64_t head;	    /* records written: the next one's sequence */
+	const atomic_uint *subs;    /* the hub's subscriber count */
+	const struct rlog_hub *hub; /* header names */
+	struct rlog_slot *slots;    /* RLOG_SLOTS, mmap'd untouched until written */
 	uint16_t loop;
-	uint64_t pending;	      /* the sequence rlog_begin handed out */
-	bool open;		      /* between rlog_begin and rlog_commit */
+	uint64_t pending; /* the sequence rlog_begin handed out */
+	bool open;	  /* between rlog_begin and rlog_commit */
 };
 
 struct rlog_hub {
@@ -101,12 +101,12 @@ struct rlog_hub {
 struct rlog_sub {
 	unsigned magic;
 	struct rlog_hub *hub;
-	uint32_t hdr_gen;	 /* records from this generation on have its headers */
-	int8_t slot[RLOG_HDRS];	 /* the hub slot of each name asked for */
+	uint32_t hdr_gen;	/* records from this generation on have its headers */
+	int8_t slot[RLOG_HDRS]; /* the hub slot of each name asked for */
 	unsigned nhdr;
-	uint64_t lost;		 /* records this reader missed, in all */
-	unsigned next_loop;	 /* where the next read starts: fairness between loops */
-	uint64_t cursor[];	 /* per loop */
+	uint64_t lost;	    /* records this reader missed, in all */
+	unsigned next_loop; /* where the next read starts: fairness between loops */
+	uint64_t cursor[];  /* per loop */
 };
 
 /* The hub and its NLOOPS rings (mmap'd, MAP_NORESERVE: memory is touched

@@ -24,15 +24,17 @@ void record_request(struct req *r, rt_time_t t0, bool parsed)
 	clock_gettime(CLOCK_REALTIME, &wall); /* vDSO, as rt_clock_now */
 	struct rlog_rec *rec = rlog_begin(w->rlog);
 	rec->id = ((uint64_t)w->be.id << 48) | (++w->rec_seq & ((UINT64_C(1) << 48) - 1));
-	rec->time_us = (int64_t)wall.tv_sec * 1000000 + wall.tv_nsec / 1000 -
-		       (int64_t)((now - t0) / 1000);
+	rec->time_us =
+	    (int64_t)wall.tv_sec * 1000000 + wall.tv_nsec / 1000 - (int64_t)((now - t0) / 1000);
 	rec->duration_ns = (int64_t)(now - t0);
 	rec->ttfb_ns = r->t_first ? (int64_t)(r->t_first - t0) : -1;
 	rec->status = (uint16_t)r->resp_status;
 	rec->bytes_out = r->bytes_out;
 	rec->bytes_in = r->head_len + r->body_in;
 	copy_str(rec->verdict, sizeof(rec->verdict),
-		 r->cache_word ? r->cache_word : r->resp_status ? "error" : NULL);
+		 r->cache_word	  ? r->cache_word
+		 : r->resp_status ? "error"
+				  : NULL);
 	copy_str(rec->client, sizeof(rec->client), r->client_ip);
 	copy_str(rec->cache_status, sizeof(rec->cache_status), r->rec_cs);
 	if (r->close != CLOSE_COUNT)

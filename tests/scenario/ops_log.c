@@ -134,8 +134,9 @@ static void sub_wait(struct sub *s, size_t n, const char *with)
 	sub_decode(s);
 	while (count_lines(s->text, with) < n) {
 		int r = conn_fill(&s->c, 5000);
-		cr_assert_gt(r, 0, "stream: %zu of %zu lines with %s:\n%s", count_lines(s->text, with),
-			     n, with ? with : "-", s->text ? s->text : "");
+		cr_assert_gt(r, 0, "stream: %zu of %zu lines with %s:\n%s",
+			     count_lines(s->text, with), n, with ? with : "-",
+			     s->text ? s->text : "");
 		sub_decode(s);
 	}
 }
@@ -202,7 +203,8 @@ Test(ops_log, records_and_filters)
 	cr_expect(strstr(miss, "\"status\":200,\"cache\":\"miss\""), "%s", miss);
 	cr_expect(strstr(miss, "\"cache_status\":\"ringcache; fwd=uri-miss"), "%s", miss);
 	cr_expect(strstr(miss, "\"client\":\"127.0.0.1\""), "%s", miss);
-	cr_expect(strstr(miss, "\"backend\":{\"name\":\"app\",\"server\":\"127.0.0.1:"), "%s", miss);
+	cr_expect(strstr(miss, "\"backend\":{\"name\":\"app\",\"server\":\"127.0.0.1:"), "%s",
+		  miss);
 	cr_expect(strstr(miss, "\"attempts\":1"), "%s", miss);
 	cr_expect(strstr(miss, "\"hdr\":{\"user-agent\":\"t-miss\",\"x-foo\":null}"), "%s", miss);
 	cr_expect(json_number(miss, "bytes_out", 0) > 1024, "%s", miss);
@@ -350,8 +352,9 @@ Test(ops_log, cap_garbage_and_vanishing_subscribers)
 	cr_expect_eq(r.status, 400);
 	cr_expect(strstr(r.body, "\"column\": 11"), "%s", r.body);
 	response_free(&r);
-	http_once(ap, "GET", "/log?q=%28%28%28%28%28%28%28%28%28%28%28%28%28%28%28%28%28%28%28%28"
-			     "%28%28%28%28%28%28%28%28%28%28%28%28%28%28%28",
+	http_once(ap, "GET",
+		  "/log?q=%28%28%28%28%28%28%28%28%28%28%28%28%28%28%28%28%28%28%28%28"
+		  "%28%28%28%28%28%28%28%28%28%28%28%28%28%28%28",
 		  NULL, &r);
 	cr_expect_eq(r.status, 400);
 	cr_expect(strstr(r.body, "nested"), "%s", r.body);
@@ -371,8 +374,10 @@ Test(ops_log, cli_bad_query_exit_2_with_column)
 	int ap = start_with_admin(&o, &d, NULL);
 	char admin[64];
 	snprintf(admin, sizeof(admin), "http://127.0.0.1:%d", ap);
-	char *argv[] = {RINGCACHE_BIN, "log", "--admin", admin, "-q",
-			"status >= 500 or (cache == \"miss\" and ttfb > 200ms", NULL};
+	char *argv[] = {RINGCACHE_BIN, "log",
+			"--admin",     admin,
+			"-q",	       "status >= 500 or (cache == \"miss\" and ttfb > 200ms",
+			NULL};
 	struct cmd_result r;
 	run_cmd(argv, 10000, &r);
 	cr_expect(r.exited && r.exit_code == 2, "exit %d: %s", r.exit_code, r.err);
@@ -428,8 +433,12 @@ Test(ops_log, cli_streams_with_config_and_token)
 	cr_expect_eq(resp.status, 401, "the stream is behind the token too");
 	response_free(&resp);
 	get(d.port, OBJ, NULL, 200);
-	char *argv[] = {RINGCACHE_BIN,	"log", "-c", d.cfg_path, "-n", "3", "-o", "json", "-q",
-			"cache == hit and hdr.user-agent == \"cli-test\"", NULL};
+	char *argv[] = {RINGCACHE_BIN, "log",
+			"-c",	       d.cfg_path,
+			"-n",	       "3",
+			"-o",	       "json",
+			"-q",	       "cache == hit and hdr.user-agent == \"cli-test\"",
+			NULL};
 	struct cmd_result r;
 	run_cli_with_traffic(argv, d.port, OBJ, &r);
 	cr_expect(r.exited && r.exit_code == 0, "exit %d: %s", r.exit_code, r.err);
@@ -437,8 +446,8 @@ Test(ops_log, cli_streams_with_config_and_token)
 	cr_expect_eq(count_lines(r.out, "\"user-agent\":\"cli-test\""), 3, "%s", r.out);
 	cmd_result_free(&r);
 	/* Compact lines, the exchange under its request (-g request). */
-	char *argv2[] = {RINGCACHE_BIN, "log", "-c", d.cfg_path, "-n", "1", "-g", "request", "-q",
-			 "cache == miss", NULL};
+	char *argv2[] = {RINGCACHE_BIN, "log",	   "-c", d.cfg_path,	  "-n", "1",
+			 "-g",		"request", "-q", "cache == miss", NULL};
 	char path[64];
 	static int seq;
 	struct cli_run c = {.argv = argv2};
@@ -466,11 +475,12 @@ Test(ops_log, cli_streams_with_config_and_token)
 }
 
 /* tmux ARGS... on the test's own server socket; the result's stdout. */
-static char *tmux(const char *sock, const char *a1, const char *a2, const char *a3,
-		  const char *a4, const char *a5, const char *a6, const char *a7)
+static char *tmux(const char *sock, const char *a1, const char *a2, const char *a3, const char *a4,
+		  const char *a5, const char *a6, const char *a7)
 {
-	char *argv[] = {"/usr/bin/tmux", "-S", (char *)sock, (char *)a1, (char *)a2, (char *)a3,
-			(char *)a4, (char *)a5, (char *)a6, (char *)a7, NULL};
+	char *argv[] = {"/usr/bin/tmux", "-S",	     (char *)sock, (char *)a1,
+			(char *)a2,	 (char *)a3, (char *)a4,   (char *)a5,
+			(char *)a6,	 (char *)a7, NULL};
 	struct cmd_result r;
 	run_cmd(argv, 10000, &r);
 	cr_assert(r.exited && r.exit_code == 0, "tmux %s: exit %d: %s", a1, r.exit_code, r.err);

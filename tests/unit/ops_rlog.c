@@ -104,7 +104,8 @@ Test(rlog, many_subscribers_and_one_that_never_reads)
 			unsigned got = 0;
 			while (rlog_read(subs[k], &out))
 				got++;
-			cr_assert_eq(got, 3 * RLOG_SLOTS / 2, "reader %d round %d: %u", k, round, got);
+			cr_assert_eq(got, 3 * RLOG_SLOTS / 2, "reader %d round %d: %u", k, round,
+				     got);
 			cr_assert_eq(subs[k]->lost, 0);
 		}
 	}
@@ -197,7 +198,8 @@ Test(rlog, racing_writer_never_tears_a_record)
 	for (;;) {
 		if (rlog_read(s, &out)) {
 			char want[32];
-			snprintf(want, sizeof(want), "/obj/%llu", (unsigned long long)out.bytes_out);
+			snprintf(want, sizeof(want), "/obj/%llu",
+				 (unsigned long long)out.bytes_out);
 			cr_assert_eq(out.time_us, (int64_t)out.bytes_out * 3, "torn record");
 			cr_assert_str_eq(out.target, want, "torn record");
 			cr_assert_gt(out.bytes_out, last, "out of order");
@@ -255,8 +257,9 @@ Test(recfmt, json)
 	size_t n = recfmt_record(RECFMT_JSON, false, &r, &h, buf);
 	cr_assert_gt(n, 0);
 	buf[n] = '\0';
-	cr_expect(strstr(buf, "{\"time\":\"2023-11-14T22:13:20.123456Z\",\"id\":\"0001000000000007\""),
-		  "%s", buf);
+	cr_expect(
+	    strstr(buf, "{\"time\":\"2023-11-14T22:13:20.123456Z\",\"id\":\"0001000000000007\""),
+	    "%s", buf);
 	cr_expect(strstr(buf, "\"target\":\"/a \\\"b\\\"\\u0001\\u00c3\""), "%s", buf);
 	cr_expect(strstr(buf, "\"ttfb_us\":1500,\"duration_us\":2500,\"route\":null"), "%s", buf);
 	cr_expect(strstr(buf, "\"backend\":{\"name\":\"app\",\"server\":\"10.0.0.1:80\","
@@ -273,15 +276,17 @@ Test(recfmt, compact_grouped_and_ncsa)
 	struct rlog_rec r = sample();
 	size_t n = recfmt_record(RECFMT_COMPACT, true, &r, NULL, buf);
 	buf[n] = '\0';
-	cr_expect_str_eq(buf, "22:13:20.123 200 miss       GET example.com/a\\x20\\x22b\\x22\\x01\\xC3"
-			      " 1317 ttfb=1.5ms dur=2.5ms\n"
-			      "    backend app 10.0.0.1:80 attempts=1 reused=no connect=48us "
-			      "ttfb=342us total=1.8ms\n");
+	cr_expect_str_eq(buf,
+			 "22:13:20.123 200 miss       GET example.com/a\\x20\\x22b\\x22\\x01\\xC3"
+			 " 1317 ttfb=1.5ms dur=2.5ms\n"
+			 "    backend app 10.0.0.1:80 attempts=1 reused=no connect=48us "
+			 "ttfb=342us total=1.8ms\n");
 	struct recfmt_hdrs h = {2, {"referer", "user-agent"}, {NULL, "curl/8"}};
 	n = recfmt_record(RECFMT_NCSA, false, &r, &h, buf);
 	buf[n] = '\0';
-	cr_expect_str_eq(buf, "192.0.2.7 - - [14/Nov/2023:22:13:20 +0000] "
-			      "\"GET /a\\x20\\x22b\\x22\\x01\\xC3 HTTP/1.1\" 200 1317 \"-\" \"curl/8\"\n");
+	cr_expect_str_eq(
+	    buf, "192.0.2.7 - - [14/Nov/2023:22:13:20 +0000] "
+		 "\"GET /a\\x20\\x22b\\x22\\x01\\xC3 HTTP/1.1\" 200 1317 \"-\" \"curl/8\"\n");
 	n = recfmt_lost(RECFMT_JSON, 5, 12, buf, sizeof(buf));
 	buf[n] = '\0';
 	cr_expect_str_eq(buf, "{\"lost\":5,\"lost_total\":12}\n");
