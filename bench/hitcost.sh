@@ -5,7 +5,10 @@
 # after a warm-up wrk run the counters are switched on, a measured wrk run
 # (-t1 -c10, 1 KiB hits) follows, and the total Ir is divided by the
 # requests the daemon counted in that window (/stats). SUBSCRIBERS: that
-# many `curl /log` readers streaming every record during the measured run.
+# many `curl /log` readers streaming every record during the measured run
+# (LOGQ: the query string of their GET /log, e.g. "format=compact").
+# CPU=1: no valgrind; the daemon's user+system CPU time (/proc/PID/stat)
+# per request instead of instructions.
 set -eu
 build=${1:?usage: hitcost.sh BUILD [SUBSCRIBERS]}
 subs=${2:-0}
@@ -39,8 +42,12 @@ log:
 YAML
 "$build/ringcache-origin" -l 127.0.0.1:28200 >/dev/null 2>&1 &
 echo $! >>"$dir/pids"
-valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file="$dir/cg.out" \
+if [ -n "${CPU:-}" ]; then
 	"$build/ringcache" -c "$dir/rc.yaml" >"$dir/rc.log" 2>&1 &
+else
+	valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file="$dir/cg.out" \
+		"$build/ringcache" -c "$dir/rc.yaml" >"$dir/rc.log" 2>&1 &
+fi
 vg=$!
 echo $vg >>"$dir/pids"
 i=0
@@ -52,17 +59,26 @@ wrk -t1 -c10 -d3s "$url" >/dev/null
 reqs() { curl -fs http://127.0.0.1:28209/stats | python3 -c 'import json,sys; print(json.load(sys.stdin)["requests"])'; }
 n=0
 while [ $n -lt "$subs" ]; do
-	curl -sN http://127.0.0.1:28209/log >/dev/null 2>&1 &
+	curl -sN "http://127.0.0.1:28209/log?${LOGQ:-}" >/dev/null 2>&1 &
 	echo $! >>"$dir/pids"
 	n=$((n + 1))
 done
 sleep 1
-callgrind_control -i on $vg >/dev/null
+ticks() { awk '{print $14 + $15}' /proc/$vg/stat; }
+[ -n "${CPU:-}" ] || callgrind_control -i on $vg >/dev/null
 r0=$(reqs)
+t0=$(ticks)
 wrk -t1 -c10 -d${secs}s "$url" >/dev/null
+t1=$(ticks)
 r1=$(reqs)
+if [ -n "${CPU:-}" ]; then
+	hz=$(getconf CLK_TCK)
+	echo "requests $((r1 - r0)) cpu_ticks $((t1 - t0)) cpu_ns_per_req $(((t1 - t0) * (1000000000 / hz) / (r1 - r0))) subscribers $subs ${LOGQ:-}"
+	exit 0
+fi
 callgrind_control -d $vg >/dev/null
 sleep 1
 ir=$(cat "$dir"/cg.out* | awk '/^summary:/ {s += $2} END {print s}')
+[ -z "${KEEP:-}" ] || cp "$dir"/cg.out.1 "$KEEP"
 hits=$((r1 - r0))
-echo "requests $hits instructions $ir per_hit $((ir / hits)) subscribers $subs"
+echo "requests $hits instructions $ir per_hit $((ir / hits)) subscribers $subs ${LOGQ:-}"

@@ -1,59 +1,84 @@
 /* recfmt.c - request records as JSON, compact and NCSA lines, without printf. */
 #include "ops/recfmt.h"
 
+#include <assert.h>
 #include <string.h>
 
 #include "http/hbuf.h"
 
-_Static_assert(sizeof(struct rlog_rec) * 6 + 2048 <= RECFMT_MAX,
+/* Every byte of a record and of the header names escaped (6 bytes), and
+ * 2 KiB for keys and numbers: the JSON writer below relies on it and
+ * writes without checking for room. */
+_Static_assert(sizeof(struct rlog_rec) * 6 + RLOG_HDRS * RLOG_HDR_NAME * 6 + 2048 <= RECFMT_MAX,
 	       "RECFMT_MAX too small for a record with every byte escaped");
 
 static const char hex[] = "0123456789abcdef";
 static const char hex_upper[] = "0123456789ABCDEF"; /* nginx's \xHH, as the access log */
 
-static void put_json_str(struct hbuf *b, const char *s)
+/* Does any byte of the word V need escaping in JSON (below 0x20, '"',
+ * '\\', 0x7f and up)? Eight bytes at a time: most of a record is plain
+ * ASCII, and this is the stream's per-record cost. */
+static inline bool word_needs_escape(uint64_t v)
 {
-	hbuf_put(b, "\"", 1);
-	for (const unsigned char *u = (const unsigned char *)s; *u; u++) {
-		const unsigned char *run = u;
-		while (*u >= 0x20 && *u < 0x7f && *u != '"' && *u != '\\')
-			u++;
-		hbuf_put(b, run, (size_t)(u - run));
-		if (!*u)
+	const uint64_t ones = 0x0101010101010101ull, high = 0x8080808080808080ull;
+	uint64_t lt20 = (v - ones * 0x20) & ~v;		/* high bit: byte < 0x20 */
+	uint64_t ge7f = (v + ones * 0x01) | v;		/* high bit: byte >= 0x7f */
+	uint64_t q = v ^ (ones * '"'), bs = v ^ (ones * '\\');
+	uint64_t zq = (q - ones) & ~q, zb = (bs - ones) & ~bs; /* high bit: byte equal */
+	return ((lt20 | ge7f | zq | zb) & high) != 0;
+}
+
+/* S as a JSON string at O (room for 6 bytes per byte of S, plus 2);
+ * returns the end. */
+static char *json_str(char *o, const char *s)
+{
+	size_t n = strlen(s);
+	*o++ = '"';
+	const unsigned char *u = (const unsigned char *)s;
+	size_t i = 0;
+	while (i < n) {
+		/* Plain runs a word at a time, then one byte the slow way. */
+		while (i + 8 <= n) {
+			uint64_t v;
+			memcpy(&v, u + i, 8);
+			if (word_needs_escape(v))
+				break;
+			memcpy(o, &v, 8);
+			o += 8;
+			i += 8;
+		}
+		if (i >= n)
 			break;
-		if (*u == '"' || *u == '\\') {
-			char e[2] = {'\\', (char)*u};
-			hbuf_put(b, e, 2);
+		unsigned char c = u[i++];
+		if (c >= 0x20 && c < 0x7f && c != '"' && c != '\\') {
+			*o++ = (char)c;
+		} else if (c == '"' || c == '\\') {
+			*o++ = '\\';
+			*o++ = (char)c;
 		} else {
-			char e[6] = {'\\', 'u', '0', '0', hex[*u >> 4], hex[*u & 15]};
-			hbuf_put(b, e, 6);
+			memcpy(o, "\\u00", 4);
+			o[4] = hex[c >> 4];
+			o[5] = hex[c & 15];
+			o += 6;
 		}
 	}
-	hbuf_put(b, "\"", 1);
+	*o++ = '"';
+	return o;
+}
+
+static void put_json_str(struct hbuf *b, const char *s)
+{
+	size_t n = strlen(s);
+	if (b->overflow || n * 6 + 2 > b->cap - b->len) {
+		b->overflow = true;
+		return;
+	}
+	b->len = (size_t)(json_str(b->p + b->len, s) - b->p);
 }
 
 void recfmt_json_string(struct hbuf *b, const char *s)
 {
 	put_json_str(b, s);
-}
-
-/* A string field, or null when empty. */
-static void json_opt(struct hbuf *b, const char *key, const char *s)
-{
-	hbuf_puts(b, key);
-	if (s && s[0])
-		put_json_str(b, s);
-	else
-		hbuf_puts(b, "null");
-}
-
-static void json_us(struct hbuf *b, const char *key, int64_t ns)
-{
-	hbuf_puts(b, key);
-	if (ns < 0)
-		hbuf_puts(b, "null");
-	else
-		hbuf_put_u64(b, (uint64_t)ns / 1000);
 }
 
 /* nginx's log escaping: '"', '\', and bytes outside printable ASCII as
@@ -177,80 +202,152 @@ static const char *hdr_value(const struct recfmt_hdrs *h, const char *name)
 	return NULL;
 }
 
-static void fmt_json(struct hbuf *b, const struct rlog_rec *r, const struct recfmt_hdrs *h)
+/* The JSON line, written straight into the buffer: its room is proved
+ * by the static assertion above, so no write checks it (this is the
+ * stream's per-record cost, and its default format). */
+#define LIT(o, s) (memcpy(o, s, sizeof(s) - 1), (o) += sizeof(s) - 1)
+
+static char *raw_u64(char *o, uint64_t v)
 {
+	char d[20];
+	size_t n = sizeof(d);
+	do {
+		d[--n] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	memcpy(o, d + n, sizeof(d) - n);
+	return o + (sizeof(d) - n);
+}
+
+static char *raw_fixed(char *o, uint64_t v, unsigned width)
+{
+	for (unsigned i = width; i-- > 0;) {
+		o[i] = (char)('0' + v % 10);
+		v /= 10;
+	}
+	return o + width;
+}
+
+/* A string, or null when empty. */
+static inline char *raw_opt(char *o, const char *s)
+{
+	if (s && s[0])
+		return json_str(o, s);
+	LIT(o, "null");
+	return o;
+}
+
+static inline char *raw_us(char *o, int64_t ns)
+{
+	if (ns < 0) {
+		LIT(o, "null");
+		return o;
+	}
+	return raw_u64(o, (uint64_t)ns / 1000);
+}
+
+static size_t fmt_json(char *buf, const struct rlog_rec *r, const struct recfmt_hdrs *h)
+{
+	char *o = buf;
 	struct wall w = wall_of(r->time_us);
-	hbuf_puts(b, "{\"time\":\"");
-	hbuf_put_i64(b, w.y);
-	hbuf_put(b, "-", 1);
-	put_fixed(b, w.mo, 2);
-	hbuf_put(b, "-", 1);
-	put_fixed(b, w.d, 2);
-	hbuf_put(b, "T", 1);
-	put_fixed(b, w.h, 2);
-	hbuf_put(b, ":", 1);
-	put_fixed(b, w.mi, 2);
-	hbuf_put(b, ":", 1);
-	put_fixed(b, w.s, 2);
-	hbuf_put(b, ".", 1);
-	put_fixed(b, w.us, 6);
-	hbuf_puts(b, "Z\",\"id\":\"");
+	LIT(o, "{\"time\":\"");
+	if (w.y >= 0 && w.y <= 9999) {
+		o = raw_fixed(o, (uint64_t)w.y, 4);
+	} else {
+		LIT(o, "0000");
+	}
+	*o++ = '-';
+	o = raw_fixed(o, w.mo, 2);
+	*o++ = '-';
+	o = raw_fixed(o, w.d, 2);
+	*o++ = 'T';
+	o = raw_fixed(o, w.h, 2);
+	*o++ = ':';
+	o = raw_fixed(o, w.mi, 2);
+	*o++ = ':';
+	o = raw_fixed(o, w.s, 2);
+	*o++ = '.';
+	o = raw_fixed(o, w.us, 6);
+	LIT(o, "Z\",\"id\":\"");
 	for (int i = 60; i >= 0; i -= 4)
-		hbuf_put(b, &hex[(r->id >> i) & 15], 1);
-	hbuf_put(b, "\"", 1);
-	json_opt(b, ",\"client\":", r->client);
-	json_opt(b, ",\"method\":", r->method);
-	json_opt(b, ",\"host\":", r->host);
-	json_opt(b, ",\"target\":", r->target);
-	hbuf_puts(b, ",\"proto\":");
+		*o++ = hex[(r->id >> i) & 15];
+	LIT(o, "\",\"client\":");
+	o = raw_opt(o, r->client);
+	LIT(o, ",\"method\":");
+	o = raw_opt(o, r->method);
+	LIT(o, ",\"host\":");
+	o = raw_opt(o, r->host);
+	LIT(o, ",\"target\":");
+	o = raw_opt(o, r->target);
+	LIT(o, ",\"proto\":");
 	if (r->http_major) {
-		hbuf_put(b, "\"", 1);
-		put_proto(b, r);
-		hbuf_put(b, "\"", 1);
+		LIT(o, "\"HTTP/");
+		o = raw_u64(o, r->http_major);
+		*o++ = '.';
+		o = raw_u64(o, r->http_minor);
+		*o++ = '"';
 	} else {
-		hbuf_puts(b, "null");
+		LIT(o, "null");
 	}
-	hbuf_puts(b, ",\"status\":");
-	hbuf_put_u64(b, r->status);
-	json_opt(b, ",\"cache\":", r->verdict);
-	json_opt(b, ",\"cache_status\":", r->cache_status);
-	hbuf_puts(b, ",\"bytes_in\":");
-	hbuf_put_u64(b, r->bytes_in);
-	hbuf_puts(b, ",\"bytes_out\":");
-	hbuf_put_u64(b, r->bytes_out);
-	json_us(b, ",\"ttfb_us\":", r->ttfb_ns);
-	json_us(b, ",\"duration_us\":", r->duration_ns);
-	json_opt(b, ",\"route\":", r->route);
-	json_opt(b, ",\"reason\":", r->reason);
-	hbuf_puts(b, ",\"loop\":");
-	hbuf_put_u64(b, r->loop);
-	hbuf_puts(b, ",\"backend\":");
+	LIT(o, ",\"status\":");
+	o = raw_u64(o, r->status);
+	LIT(o, ",\"cache\":");
+	o = raw_opt(o, r->verdict);
+	LIT(o, ",\"cache_status\":");
+	o = raw_opt(o, r->cache_status);
+	LIT(o, ",\"bytes_in\":");
+	o = raw_u64(o, r->bytes_in);
+	LIT(o, ",\"bytes_out\":");
+	o = raw_u64(o, r->bytes_out);
+	LIT(o, ",\"ttfb_us\":");
+	o = raw_us(o, r->ttfb_ns);
+	LIT(o, ",\"duration_us\":");
+	o = raw_us(o, r->duration_ns);
+	LIT(o, ",\"route\":");
+	o = raw_opt(o, r->route);
+	LIT(o, ",\"reason\":");
+	o = raw_opt(o, r->reason);
+	LIT(o, ",\"loop\":");
+	o = raw_u64(o, r->loop);
+	LIT(o, ",\"backend\":");
 	if (!r->backend[0] && !r->be_attempts) {
-		hbuf_puts(b, "null");
+		LIT(o, "null");
 	} else {
-		json_opt(b, "{\"name\":", r->backend);
-		json_opt(b, ",\"server\":", r->server);
-		hbuf_puts(b, ",\"attempts\":");
-		hbuf_put_u64(b, r->be_attempts);
-		hbuf_puts(b, ",\"reused\":");
-		hbuf_puts(b, r->be_reused < 0 ? "null" : r->be_reused ? "true" : "false");
-		json_us(b, ",\"connect_us\":", r->be_connect_ns);
-		json_us(b, ",\"ttfb_us\":", r->be_ttfb_ns);
-		json_us(b, ",\"total_us\":", r->be_total_ns);
-		hbuf_put(b, "}", 1);
-	}
-	hbuf_puts(b, ",\"hdr\":{");
-	for (unsigned i = 0; h && i < h->n; i++) {
-		if (i)
-			hbuf_put(b, ",", 1);
-		put_json_str(b, h->name[i]);
-		hbuf_put(b, ":", 1);
-		if (h->value[i])
-			put_json_str(b, h->value[i]);
+		LIT(o, "{\"name\":");
+		o = raw_opt(o, r->backend);
+		LIT(o, ",\"server\":");
+		o = raw_opt(o, r->server);
+		LIT(o, ",\"attempts\":");
+		o = raw_u64(o, r->be_attempts);
+		LIT(o, ",\"reused\":");
+		if (r->be_reused < 0)
+			LIT(o, "null");
+		else if (r->be_reused)
+			LIT(o, "true");
 		else
-			hbuf_puts(b, "null");
+			LIT(o, "false");
+		LIT(o, ",\"connect_us\":");
+		o = raw_us(o, r->be_connect_ns);
+		LIT(o, ",\"ttfb_us\":");
+		o = raw_us(o, r->be_ttfb_ns);
+		LIT(o, ",\"total_us\":");
+		o = raw_us(o, r->be_total_ns);
+		*o++ = '}';
 	}
-	hbuf_puts(b, "}}\n");
+	LIT(o, ",\"hdr\":{");
+	for (unsigned i = 0; h && i < h->n && i < RLOG_HDRS; i++) {
+		if (i)
+			*o++ = ',';
+		o = json_str(o, h->name[i]);
+		*o++ = ':';
+		if (h->value[i])
+			o = json_str(o, h->value[i]);
+		else
+			LIT(o, "null");
+	}
+	LIT(o, "}}\n");
+	assert((size_t)(o - buf) <= RECFMT_MAX);
+	return (size_t)(o - buf);
 }
 
 static void fmt_backend_line(struct hbuf *b, const struct rlog_rec *r)
@@ -382,8 +479,7 @@ size_t recfmt_record(enum recfmt f, bool group, const struct rlog_rec *rec,
 	hbuf_init(&b, buf, RECFMT_MAX);
 	switch (f) {
 	case RECFMT_JSON:
-		fmt_json(&b, rec, h);
-		break;
+		return fmt_json(buf, rec, h);
 	case RECFMT_COMPACT:
 		fmt_compact(&b, group, rec, h);
 		break;

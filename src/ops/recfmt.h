@@ -33,11 +33,12 @@
 #include "http/hbuf.h"
 #include "ops/rlog.h"
 
-#define RECFMT_MAX 16384
+#define RECFMT_MAX 20480
 
 enum recfmt { RECFMT_JSON, RECFMT_COMPACT, RECFMT_NCSA };
 
-/* Header names and their values for one record, in the stream's order. */
+/* Header names (each shorter than RLOG_HDR_NAME) and their values for
+ * one record, in the stream's order. */
 struct recfmt_hdrs {
 	unsigned n;
 	const char *name[RLOG_HDRS];

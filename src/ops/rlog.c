@@ -6,6 +6,7 @@
 #include "rt/obj.h"
 
 #include <assert.h>
+#include <stddef.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -275,7 +276,9 @@ static int read_ring(struct rlog_sub *s, unsigned l, struct rlog_rec *out)
 		uint64_t want = 2 * (c + 1);
 		uint64_t s1 = atomic_load_explicit(&sl->seq, memory_order_acquire);
 		if (s1 == want) {
-			memcpy(out, &sl->rec, sizeof(*out));
+			/* Header values (a third of a record) only for a reader
+			 * that asked for some. */
+			memcpy(out, &sl->rec, s->nhdr ? sizeof(*out) : offsetof(struct rlog_rec, hdr));
 			atomic_thread_fence(memory_order_acquire);
 			if (atomic_load_explicit(&sl->seq, memory_order_relaxed) == want) {
 				s->cursor[l] = c + 1;

@@ -153,7 +153,7 @@ void rlog_unsubscribe(struct rlog_sub **sp);
 
 /*
  * The next record for S, copied into *OUT: 1, or 0 when it has read
- * everything written so far. Records lost since the last call are added
+ * everything written so far (out->hdr only when S has header names). Records lost since the last call are added
  * to s->lost.
  */
 int rlog_read(struct rlog_sub *s, struct rlog_rec *out);

@@ -311,3 +311,42 @@ Test(recfmt, every_field_at_its_limit_fits)
 	for (int f = RECFMT_JSON; f <= RECFMT_NCSA; f++)
 		cr_expect_gt(recfmt_record((enum recfmt)f, true, &r, &h, buf), 0, "format %d", f);
 }
+
+/* The word-at-a-time escaping against a byte-at-a-time reference, with
+ * each special byte at every position of a long string. */
+static void ref_escape(const char *s, char *out)
+{
+	static const char hx[] = "0123456789abcdef";
+	*out++ = '"';
+	for (const unsigned char *u = (const unsigned char *)s; *u; u++) {
+		if (*u == '"' || *u == '\\') {
+			*out++ = '\\';
+			*out++ = (char)*u;
+		} else if (*u < 0x20 || *u >= 0x7f) {
+			out += sprintf(out, "\\u00%c%c", hx[*u >> 4], hx[*u & 15]);
+		} else {
+			*out++ = (char)*u;
+		}
+	}
+	*out++ = '"';
+	*out = '\0';
+}
+
+Test(recfmt, json_escaping_at_every_position)
+{
+	const unsigned char specials[] = {'"', '\\', 0x01, 0x1f, 0x7f, 0x80, 0xff, ' ', '~', 0x20};
+	char in[48], want[400], got[400];
+	for (size_t k = 0; k < sizeof(specials); k++) {
+		for (size_t pos = 0; pos < 40; pos++) {
+			memset(in, 'a', 40);
+			in[40] = '\0';
+			in[pos] = (char)specials[k];
+			ref_escape(in, want);
+			struct hbuf b;
+			hbuf_init(&b, got, sizeof(got));
+			recfmt_json_string(&b, in);
+			got[b.len] = '\0';
+			cr_assert_str_eq(got, want, "byte %#x at %zu", specials[k], pos);
+		}
+	}
+}
