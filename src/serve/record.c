@@ -57,9 +57,8 @@ void record_request(struct req *r, rt_time_t t0, bool parsed)
 	if (r->route.active && r->route.route) {
 		if (r->route.route->name)
 			copy_str(rec->route, sizeof(rec->route), r->route.route->name);
-		else
-			rlog_copy(rec->route, sizeof(rec->route), "routes[", 7),
-			    snprintf(rec->route + 7, sizeof(rec->route) - 7, "%d]", r->route.index);
+		else /* as the logs name an unnamed route */
+			snprintf(rec->route, sizeof(rec->route), "routes[%d]", r->route.index);
 	}
 	if (parsed) {
 		const struct hmsg *m = &r->req;
