@@ -7,6 +7,7 @@
 # requests the daemon counted in that window (/stats). SUBSCRIBERS: that
 # many `curl /log` readers streaming every record during the measured run
 # (LOGQ: the query string of their GET /log, e.g. "format=compact").
+# STUCK=1: the subscribers never read.
 # CPU=1: no valgrind; the daemon's user+system CPU time (/proc/PID/stat)
 # per request instead of instructions.
 set -eu
@@ -59,7 +60,16 @@ wrk -t1 -c10 -d3s "$url" >/dev/null
 reqs() { curl -fs http://127.0.0.1:28209/stats | python3 -c 'import json,sys; print(json.load(sys.stdin)["requests"])'; }
 n=0
 while [ $n -lt "$subs" ]; do
-	curl -sN "http://127.0.0.1:28209/log?${LOGQ:-}" >/dev/null 2>&1 &
+	if [ -n "${STUCK:-}" ]; then
+		# A subscriber that never reads: its socket fills, then the
+		# loops go on writing records it loses.
+		python3 -c 'import socket,sys,time
+s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+s.connect(("127.0.0.1",28209)); s.sendall(b"GET /log?" + sys.argv[1].encode() + b" HTTP/1.1\r\nHost: b\r\n\r\n")
+time.sleep(3600)' "${LOGQ:-}" &
+	else
+		curl -sN "http://127.0.0.1:28209/log?${LOGQ:-}" >/dev/null 2>&1 &
+	fi
 	echo $! >>"$dir/pids"
 	n=$((n + 1))
 done
