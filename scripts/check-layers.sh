@@ -22,7 +22,8 @@ route: rt http compress cache config ops
 backend: rt http compress cache config ops
 serve: rt http compress cache config ops backend route
 daemon: rt http compress cache config ops backend serve route
-main: rt http compress cache config ops backend serve daemon route
+main: rt http compress cache config ops backend serve daemon route cli
+cli: rt http compress config ops
 origin: rt http compress
 '
 

@@ -11,7 +11,7 @@ BUILD="build-essential cmake pkg-config liburing-dev libyaml-dev node-llhttp lib
 # (libFuzzer, sanitizer runtimes): the tests/fuzz harnesses.
 # libseccomp-dev: tests/tools/noiouring.c, a filter that refuses io_uring as
 # Docker's default profile does (tests/scenario/io_backend.c).
-TEST="libcriterion-dev curl wrk valgrind systemd slowhttptest clang libclang-rt-14-dev libseccomp-dev"
+TEST="libcriterion-dev curl wrk valgrind systemd slowhttptest clang libclang-rt-14-dev libseccomp-dev tmux"
 # tests/docker/check_k8s.py and check_seccomp.py (Debian's python3 is /usr/bin/python3).
 TEST="$TEST python3-yaml python3-seccomp"
 # chromium and python3-websocket (its DevTools protocol): the dashboard in a

@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cli/log.h"
 #include "config/config.h"
 #include "ops/accesslog.h"
 #include "ops/log.h"
@@ -22,6 +23,7 @@
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: ringcache [-t] -c FILE\n"
+		   "       ringcache log [-c FILE | --admin URL] [-q QUERY] [-o FORMAT] ...\n"
 		   "       ringcache --health http://IP:PORT/PATH\n"
 		   "       ringcache --version | --help\n"
 		   "  -c, --config FILE  configuration file (YAML)\n"
@@ -259,6 +261,9 @@ int main(int argc, char **argv)
 	    {"version", no_argument, NULL, 'v'},      {"help", no_argument, NULL, 'h'},
 	    {"health", required_argument, NULL, 'H'}, {NULL, 0, NULL, 0},
 	};
+	/* Subcommands: a word first, the rest is theirs. */
+	if (argc > 1 && strcmp(argv[1], "log") == 0)
+		return cli_log_main(argc - 1, argv + 1);
 	const char *path = NULL;
 	bool test_only = false;
 	int ch;

@@ -248,6 +248,8 @@ enum exchange_result exchange_begin(struct exchange *x)
 	x->magic = EXCHANGE_MAGIC;
 	x->bc = (struct bconn){.fd = -1, .server = UINT_MAX};
 	x->attempts = 0;
+	x->head_at = 0;
+	x->conn_took_ns = -1;
 	x->returned = false;
 	struct backend_rt *brt = &x->g->backends[x->backend];
 	const struct config_backend *cb = brt->cfg;
@@ -273,6 +275,7 @@ enum exchange_result exchange_begin(struct exchange *x)
 		 * An upgrade is on a fresh connection too: a stale pooled one
 		 * could not be retried. */
 		x->proxied = cb->proxy_protocol;
+		rt_time_t c0 = rt_clock_now();
 		int r = backend_acquire(
 		    x->b, x->g->slots[x->b->id].pools, x->backend, server,
 		    t.fresh || x->proxied || x->upgrade, &x->bc,
@@ -291,6 +294,7 @@ enum exchange_result exchange_begin(struct exchange *x)
 		/* A pooled connection the server closed while it idled: once
 		 * more on a fresh one, if the server may have acted on it. */
 		const bool stale_retry = x->bc.reused && !t.fresh && again;
+		x->conn_took_ns = x->bc.reused ? 0 : (int64_t)(rt_clock_now() - c0);
 		x->early = false;
 		x->attempts++;
 		x->request_ms = wall_ms();
@@ -313,6 +317,7 @@ enum exchange_result exchange_begin(struct exchange *x)
 			he = read_head(x, &hf);
 		if (he == HEAD_OK) {
 			x->response_ms = wall_ms();
+			x->head_at = rt_clock_now();
 			if (cb->fail_on_5xx && hmsg_status(x->resp) >= 500)
 				passive_fail(x, server, "5xx response");
 			return EXCHANGE_OK;
@@ -333,6 +338,14 @@ enum exchange_result exchange_begin(struct exchange *x)
 		}
 		return failed(x, server, hf.status, hf.why, hf.err);
 	}
+}
+
+void exchange_timing(const struct exchange *x, struct exchange_timing *out)
+{
+	out->attempts = x->attempts;
+	out->reused = x->attempts ? x->bc.reused : -1;
+	out->connect_ns = x->attempts ? x->conn_took_ns : -1;
+	out->ttfb_ns = x->head_at ? (int64_t)(x->head_at - x->sent_at) : -1;
 }
 
 ssize_t exchange_read(struct exchange *x, const char **p, bool nowait)

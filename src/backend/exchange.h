@@ -112,16 +112,18 @@ struct exchange {
 	/* Filled in. */
 	struct bconn bc; /* the connection, from begin to end (bc.fd < 0: none) */
 	uint32_t len, pos;
-	int status;	     /* on EXCHANGE_FAILED: 502 or 504 */
-	const char *why;     /* what failed, for logs and Cache-Status */
-	int err;	     /* its errno (negative), or 0 */
-	bool proxied;	     /* a PROXY header went first: never pooled */
-	unsigned attempts;   /* requests sent */
-	int64_t request_ms;  /* wall clock when the last attempt was sent */
-	int64_t response_ms; /* wall clock when its final head was in */
-	rt_time_t sent_at;   /* monotonic: the last attempt sent */
-	bool early;	     /* response bytes came before the request body was all sent */
-	bool returned;	     /* the last exchange_read handed out the body region */
+	int status;	      /* on EXCHANGE_FAILED: 502 or 504 */
+	const char *why;      /* what failed, for logs and Cache-Status */
+	int err;	      /* its errno (negative), or 0 */
+	bool proxied;	      /* a PROXY header went first: never pooled */
+	unsigned attempts;    /* requests sent */
+	int64_t request_ms;   /* wall clock when the last attempt was sent */
+	int64_t response_ms;  /* wall clock when its final head was in */
+	rt_time_t sent_at;    /* monotonic: the last attempt sent */
+	rt_time_t head_at;    /* monotonic: its final head was in */
+	int64_t conn_took_ns; /* the last attempt's connect (0: a pooled connection) */
+	bool early;	      /* response bytes came before the request body was all sent */
+	bool returned;	      /* the last exchange_read handed out the body region */
 };
 
 /* Run the attempts until a final response head is in X->resp (body bytes
@@ -138,6 +140,16 @@ enum exchange_result exchange_begin(struct exchange *x);
  * valid until the next call.
  */
 ssize_t exchange_read(struct exchange *x, const char **p, bool nowait);
+
+/* What the request record stream keeps of an exchange (ops/rlog.h). */
+struct exchange_timing {
+	unsigned attempts; /* 0: no exchange */
+	int8_t reused;	   /* the last attempt's connection came from a pool */
+	int64_t connect_ns, ttfb_ns;
+};
+
+/* X's timing after exchange_begin (either result). */
+void exchange_timing(const struct exchange *x, struct exchange_timing *out);
 
 /* Give the connection back (pooled when the reuse rule allows) and count
  * the outcome. */

@@ -2,6 +2,7 @@
 #include "daemon/admin.h"
 #include "rt/obj.h"
 #include "daemon/dash.h"
+#include "daemon/logstream.h"
 #include "daemon/stats.h"
 
 #include <arpa/inet.h>
@@ -272,6 +273,14 @@ static int handle(struct admin_conn *ac)
 		struct dash_client c = {
 		    .fd = ac->fd, .l = ac->l, .allowed = still_allowed, .ctx = ac};
 		return dash_stream(&c);
+	}
+	if (PATH_IS("/log")) { /* the request record stream: until the client goes */
+		if (method != HTTP_GET)
+			return respond_text(ac, 405, "Method Not Allowed", "use GET\n");
+		/* A stream outlives reloads: it must not keep a generation. */
+		gen_put(&ac->l->w.be, ac->gen);
+		ac->gen = NULL;
+		return logstream_serve(ac->l, ac->fd, m, qs, ql);
 	}
 	bool is_post = method == HTTP_POST || method == HTTP_PURGE;
 	if (PATH_IS("/reload"))

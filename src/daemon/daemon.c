@@ -11,6 +11,7 @@
 #include "cache/store.h"
 #include "compress/pool.h"
 #include "ops/accesslog.h"
+#include "ops/rlog.h"
 #include "ops/log.h"
 #include "route/ratelimit.h"
 
@@ -81,6 +82,7 @@ static void *loop_main(void *arg)
 			l->start_err = err;
 		else if (d->alog && !(w->alog = alog_loop_create(d->alog)))
 			l->start_err = -ENOMEM;
+		w->rlog = rlog_hub_ring(d->rlog, w->be.id);
 	}
 	if (!l->start_err) {
 		listen_apply(&l->acc, &d->listeners);
@@ -173,6 +175,9 @@ int daemon_start(struct daemon *d, struct config *cfg,
 	r = daemon_ensure_cpool(d, cfg);
 	if (r < 0)
 		return r;
+	d->rlog = rlog_hub_create(d->nloops ? d->nloops : 1);
+	if (!d->rlog)
+		return -ENOMEM;
 	if (cfg->log_access_path) {
 		d->alog = alog_open(cfg->log_access_path, cfg->log_access_format, &r);
 		if (!d->alog) {
@@ -247,6 +252,7 @@ void daemon_free(struct daemon *d)
 	resolve_fini(&d->res);
 	cpool_destroy(&d->sh.cpool);
 	alog_close(&d->alog); /* the loops, and their halves, are gone */
+	rlog_hub_free(&d->rlog);
 	store_free(&d->sh.store);
 	ratelimit_free(&d->sh.ratelimit);
 	pthread_mutex_destroy(&d->lock);

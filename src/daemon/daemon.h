@@ -68,6 +68,7 @@ static inline struct dloop *dloop_of(struct listen_loop *ll)
 }
 
 struct alog;
+struct rlog_hub;
 
 #define DAEMON_MAGIC 0x44414531u
 
@@ -77,6 +78,7 @@ struct daemon {
 	uint64_t gen_seq;	/* ids given so far */
 	struct serve_shared sh; /* the store, the compression pool, the connection count */
 	struct alog *alog;	/* the access log (log.access); NULL: none */
+	struct rlog_hub *rlog;	/* the request record rings, one per loop (ops/rlog.h) */
 	/* Serves connections on the admin listener (set before daemon_start;
 	 * daemon/admin.h's admin_accepted, or NULL: none). */
 	void (*admin)(struct listen_loop *ll, int fd);

@@ -476,9 +476,10 @@ enum req_result cache_handle(struct req *rq)
 		if (d.pipe)
 			body_reader_gone(fh->obj->body);
 	}
-	if (w->alog) { /* the fetch ran while the body was relayed */
+	if (w->alog || rq->rec_on) { /* the fetch ran while the body was relayed */
 		rq->upstream_ns = (int64_t)(rt_clock_now() - up0);
 		snprintf(rq->backend, sizeof(rq->backend), "%s", fh->server);
+		rq->bx = fh->bx;
 	}
 	fetch_handle_release(&fh);
 	return ur;

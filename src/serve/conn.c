@@ -16,6 +16,7 @@
 #include "ops/log.h"
 #include "ops/metrics.h"
 #include "serve/cachepath.h"
+#include "serve/record.h"
 #include "serve/req.h"
 #include "serve/respond.h"
 #include "serve/routing.h"
@@ -407,6 +408,13 @@ static void conn_main(void *arg)
 		r->backend[0] = '\0';
 		r->target_log[0] = '\0';
 		r->upgrade = false;
+		r->rec_on = rlog_on(w->rlog);
+		if (r->rec_on) {
+			r->t_first = 0;
+			r->rec_cs[0] = '\0';
+			r->bx.attempts = 0;
+			r->body_in = 0;
+		}
 		int h = read_head(c, r);
 		if (h == 2 && !rt_task_cancelled()) {
 			park(c);
@@ -416,15 +424,20 @@ static void conn_main(void *arg)
 			METRIC_STATUS(&w->metrics, r->resp_status);
 		if (h == -1 && w->alog)
 			log_access(r, r->head_t0, false); /* the 4xx sent for a bad head */
+		if (h == -1 && r->rec_on)
+			record_request(r, r->head_t0, false);
 		if (h != 1)
 			break;
 		req_set_target_log(r);
+		r->head_len = r->pos;
 		rt_time_t t0 = rt_clock_now();
 		r->gen = gen_hold(&w->be);
 		enum req_result ur = serve_one(r, t0);
 		METRIC_STATUS(&w->metrics, r->resp_status);
 		if (w->alog)
 			log_access(r, t0, true); /* while the generation holds the strings */
+		if (r->rec_on)
+			record_request(r, t0, true);
 		/* A tunnel's line is written when it opens; it holds the
 		 * generation (its backend's counts) until it ends. */
 		if (ur == REQ_TUNNEL)

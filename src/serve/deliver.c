@@ -491,6 +491,7 @@ static enum req_result deliver_plan(struct req *rq, struct cobj *o, const struct
 		hbuf_puts(&b, "Cache-Status: ");
 		hbuf_puts(&b, d->cache_status);
 		hbuf_put(&b, "\r\n", 2);
+		req_note_cache_status(rq, d->cache_status);
 	}
 	hbuf_puts(&b, "Via: 1.1 ringcache\r\n");
 

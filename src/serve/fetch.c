@@ -13,6 +13,7 @@
 #include "http/forward.h"
 #include "http/interim.h"
 #include "ops/log.h"
+#include "ops/rlog.h"
 #include "ops/metrics.h"
 #include "backend/exchange.h"
 #include "backend/gen.h"
@@ -544,8 +545,11 @@ again:
 	int status = hmsg_status(m);
 	if (a->fh) {
 		a->fh->fwd_status = status;
-		if (a->w->alog) /* the waiting client is on this loop: its access log */
+		/* The waiting client is on this loop: its access log and record. */
+		if (a->w->alog || rlog_on(a->w->rlog)) {
 			exchange_server(&f.x, a->fh->server, sizeof(a->fh->server));
+			exchange_timing(&f.x, &a->fh->bx);
+		}
 	}
 	policy_meta_from_response(m, f.x.request_ms, f.x.response_ms, &f.rm);
 

@@ -31,6 +31,7 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include "backend/exchange.h"
 #include "cache/policy.h"
 #include "cache/store.h"
 #include "http/edits.h"
@@ -55,14 +56,15 @@ struct fetch_handle {
 	unsigned magic;
 	int refs; /* the client and the task */
 	enum fetch_state state;
-	struct cobj *obj;   /* READY: what to deliver (reference) */
-	bool stored;	    /* obj is in the cache */
-	bool revalidated;   /* a 304 refreshed the stale object */
-	bool stale_served;  /* obj is the stale one (stale-if-error) */
-	int fwd_status;	    /* the backend's status, 0 if none */
-	int err_status;	    /* FAILED: 502 or 504 */
-	const char *detail; /* why not stored, or what failed */
-	char server[96];    /* "BACKEND ADDRESS" that answered, for the access log */
+	struct cobj *obj;	   /* READY: what to deliver (reference) */
+	bool stored;		   /* obj is in the cache */
+	bool revalidated;	   /* a 304 refreshed the stale object */
+	bool stale_served;	   /* obj is the stale one (stale-if-error) */
+	int fwd_status;		   /* the backend's status, 0 if none */
+	int err_status;		   /* FAILED: 502 or 504 */
+	const char *detail;	   /* why not stored, or what failed */
+	char server[96];	   /* "BACKEND ADDRESS" that answered, for the access log */
+	struct exchange_timing bx; /* for the request record (serve/record.h) */
 	struct rt_task *waiter;
 	/* Interim responses for the client: set by the client before the
 	 * fetch starts (an HTTP/1.1 client), the queue filled by the task. */

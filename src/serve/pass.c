@@ -58,6 +58,7 @@ static ssize_t body_next(void *ctx, const char **p)
 	for (;;) {
 		if (m->body_len) {
 			*p = rq->buf + m->body_off;
+			rq->body_in += m->body_len;
 			return m->body_len;
 		}
 		if (m->msg_done)
@@ -144,9 +145,11 @@ static int build_response_head(struct pass *x, struct hbuf *b)
 	/* After the invalidation, which must not remove this copy. */
 	bool stored = rq->post && status >= 200 &&
 		      poststore_head(rq->post, m, x->x.request_ms, x->x.response_ms);
-	if (rq->cache_status)
+	if (rq->cache_status) {
 		hbuf_printf(b, "Cache-Status: %s%s\r\n", rq->cache_status,
 			    stored ? "; stored" : "");
+		req_note_cache_status(rq, rq->cache_status);
+	}
 	bool client11 = rq->req.p.http_minor >= 1;
 	if (!no_body) {
 		if (hmsg_chunked(m)) {
@@ -465,10 +468,11 @@ enum req_result pass_forward(struct req *rq, unsigned backend)
 	}
 	rt_time_t up0 = rt_clock_now();
 	enum exchange_result er = exchange_begin(&x.x);
-	if (w->alog) { /* only the access log wants these */
+	if (w->alog || rq->rec_on) { /* only the access log and the record want these */
 		rq->upstream_ns = (int64_t)(rt_clock_now() - up0);
 		if (er == EXCHANGE_OK || er == EXCHANGE_FAILED)
 			exchange_server(&x.x, rq->backend, sizeof(rq->backend));
+		exchange_timing(&x.x, &rq->bx);
 	}
 	switch (er) {
 	case EXCHANGE_OK:

@@ -20,6 +20,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <string.h>
 #include <sys/socket.h>
 #include <sys/types.h>
 
@@ -27,6 +28,7 @@
 #include "http/edits.h"
 #include "http/msg.h"
 #include "ops/metrics.h"
+#include "ops/rlog.h"
 #include "route/match.h"
 #include "serve/worker.h"
 
@@ -115,6 +117,14 @@ struct req {
 	const char *invalidate_host;	  /* unsafe request: invalidate once the status is known */
 	struct poststore *post;		  /* a POST whose response may be stored (poststore.h) */
 	bool upgrade; /* asks for a tunnel its route allows (tunnel.h): passed, Upgrade kept */
+	/* For the request record (serve/record.h): kept only while someone
+	 * subscribes (rec_on, tested once per request and per send). */
+	bool rec_on;
+	rt_time_t t_first;	   /* the first response byte sent; 0: none yet */
+	uint32_t head_len;	   /* bytes of the request head */
+	uint64_t body_in;	   /* decoded request body bytes passed on */
+	struct exchange_timing bx; /* the backend exchange's; attempts 0: none */
+	char rec_cs[128];	   /* the Cache-Status value sent */
 	/* From the 101 on (REQ_TUNNEL) until tunnel_run ends: the backend
 	 * connection, and its bytes past the 101 in rbuf [tunnel.pos, tunnel.len). */
 	struct exchange tunnel;
@@ -139,9 +149,19 @@ static inline unsigned req_backend(const struct req *r)
 static inline void req_sent(struct req *r, ssize_t n)
 {
 	if (n > 0) {
+		if (r->rec_on && !r->t_first)
+			r->t_first = rt_clock_now();
 		r->bytes_out += (uint64_t)n;
 		METRIC_BYTES(&r->w->metrics, client_sent_bytes, n);
 	}
+}
+
+/* The Cache-Status value CS went out in the response head: keep a copy
+ * for the request record (the value may live on a caller's stack). */
+static inline void req_note_cache_status(struct req *r, const char *cs)
+{
+	if (r->rec_on)
+		rlog_copy(r->rec_cs, sizeof(r->rec_cs), cs, strlen(cs));
 }
 
 /* The request head written out again from its fields (malloc'd, *LEN

@@ -119,6 +119,7 @@ static int send_page(struct req *r, int status, const char *ctype, const char *b
 		hbuf_puts(&b, "Cache-Status: ");
 		hbuf_puts(&b, r->cache_status);
 		hbuf_put(&b, "\r\n", 2);
+		req_note_cache_status(r, r->cache_status);
 	}
 	if (extra)
 		hedits_put_added(extra, &b);

@@ -26,6 +26,7 @@
 
 struct conn;
 struct alog_loop;
+struct rlog_ring;
 struct store;
 struct cpool;
 
@@ -50,6 +51,8 @@ struct worker {
 	struct rt_group tasks;	     /* fetch and encode tasks: a forced drain cancels them */
 	struct membuf_cache membufs; /* request state and buffers of served connections */
 	struct alog_loop *alog;	     /* this loop's access log half; NULL: no access log */
+	struct rlog_ring *rlog;	     /* this loop's request record ring (ops/rlog.h); NULL: none */
+	uint64_t rec_seq;	     /* request records written: their ids */
 	struct route_scratch *route; /* route matching's match data (route/match.h) */
 	unsigned long long req_id_base, req_seq; /* request ids (${request_id}) */
 	_Atomic uint64_t tunnels;		 /* open tunnels (serve/tunnel.h); stats reads it */

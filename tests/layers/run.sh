@@ -144,7 +144,10 @@ upward cache/store.c '#include "ops/log.h"' cache ops "rt http compress"
 # The origin is a test program beside the daemon, not above it.
 upward origin/conn.c '#include "serve/req.h"' origin serve "rt http compress"
 upward main.c '#include "origin/origin.h"' main origin \
-	"$below_backend backend serve daemon route"
+	"$below_backend backend serve daemon route cli"
+# The subcommands sit beside main.c, not under the daemon.
+upward cli/log.c '#include "daemon/daemon.h"' cli daemon "rt http compress config ops"
+upward daemon/admin.c '#include "cli/log.h"' daemon cli "$below_backend backend serve route"
 # Other spellings of the same include.
 upward rt/loop.c '  #  include   "serve/conn.h"' rt serve nothing
 upward rt/io.c '#include "daemon/stats.h" /* a comment */' rt daemon nothing

@@ -1,0 +1,314 @@
+/*
+ * rlog.c - per-loop record rings: seqlocked slots, readers with their own
+ * cursors, loss counted instead of waited for.
+ */
+#include "ops/rlog.h"
+#include "rt/obj.h"
+
+#include <assert.h>
+#include <stddef.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#define RLOG_HUB_MAGIC 0x524c4855u
+#define RLOG_SUB_MAGIC 0x524c5355u
+
+/* SEQ: 2 * (record sequence + 1) once the slot holds that record; odd
+ * while the writer fills it. */
+struct rlog_slot {
+	_Atomic uint64_t seq;
+	struct rlog_rec rec;
+};
+
+static size_t ring_bytes(void)
+{
+	return (size_t)RLOG_SLOTS * sizeof(struct rlog_slot);
+}
+
+struct rlog_hub *rlog_hub_create(unsigned nloops)
+{
+	assert(nloops > 0 && nloops <= UINT16_MAX);
+	struct rlog_hub *h = calloc(1, sizeof(*h) + (size_t)nloops * sizeof(struct rlog_ring));
+	if (!h)
+		return NULL;
+	h->magic = RLOG_HUB_MAGIC;
+	h->nloops = nloops;
+	for (unsigned i = 0; i < nloops; i++) {
+		struct rlog_ring *r = &h->rings[i];
+		/* Reserved, not committed: a daemon nobody watches never
+		 * touches these pages. */
+		void *p = mmap(NULL, ring_bytes(), PROT_READ | PROT_WRITE,
+			       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+		if (p == MAP_FAILED) {
+			rlog_hub_free(&h);
+			return NULL;
+		}
+		r->slots = p;
+		r->subs = &h->subs;
+		r->hub = h;
+		r->loop = (uint16_t)i;
+	}
+	return h;
+}
+
+void rlog_hub_free(struct rlog_hub **hp)
+{
+	struct rlog_hub *h = *hp;
+	if (!h)
+		return;
+	*hp = NULL;
+	CHECK_OBJ_NOTNULL(h, RLOG_HUB_MAGIC);
+	assert(atomic_load(&h->subs) == 0);
+	for (unsigned i = 0; i < h->nloops; i++) {
+		if (h->rings[i].slots)
+			munmap(h->rings[i].slots, ring_bytes());
+	}
+	FINI_OBJ(h);
+	free(h);
+}
+
+struct rlog_ring *rlog_hub_ring(struct rlog_hub *h, unsigned loop)
+{
+	CHECK_OBJ_NOTNULL(h, RLOG_HUB_MAGIC);
+	assert(loop < h->nloops);
+	return &h->rings[loop];
+}
+
+void rlog_copy(char *d, size_t room, const char *s, size_t len)
+{
+	if (!s)
+		len = 0;
+	if (len >= room)
+		len = room - 1;
+	memcpy(d, s, len);
+	d[len] = '\0';
+}
+
+struct rlog_rec *rlog_begin(struct rlog_ring *r)
+{
+	assert(!r->open);
+	uint64_t seq = atomic_load_explicit(&r->head, memory_order_relaxed);
+	struct rlog_slot *s = &r->slots[seq & (RLOG_SLOTS - 1)];
+	atomic_store_explicit(&s->seq, 2 * seq + 1, memory_order_relaxed);
+	/* Readers that see the odd value skip the slot; the fence keeps the
+	 * record's stores after it. */
+	atomic_thread_fence(memory_order_release);
+	struct rlog_rec *rec = &s->rec;
+	/* Only what every record sets or tests: strings are filled or left
+	 * empty by their first byte, not by clearing 2 KiB. */
+	memset(rec, 0, offsetof(struct rlog_rec, verdict));
+	rec->ttfb_ns = rec->be_total_ns = rec->be_connect_ns = rec->be_ttfb_ns = -1;
+	rec->be_reused = -1;
+	rec->loop = r->loop;
+	rec->verdict[0] = rec->client[0] = rec->method[0] = rec->host[0] = '\0';
+	rec->target[0] = rec->cache_status[0] = rec->backend[0] = rec->server[0] = '\0';
+	rec->route[0] = rec->reason[0] = '\0';
+	rec->hdr_gen = atomic_load_explicit(&r->hub->names_seq, memory_order_acquire);
+	for (unsigned i = 0; i < RLOG_HDRS; i++)
+		rec->hdr[i][0] = '\0';
+	r->pending = seq;
+	r->open = true;
+	return rec;
+}
+
+const char *rlog_hdr_name(const struct rlog_ring *r, unsigned i)
+{
+	/* A name being changed reads as torn text at worst (byte 31 is never
+	 * written, so it ends): rlog_commit then drops the values. */
+	if (r->hub->name_refs[i] == 0)
+		return NULL;
+	return r->hub->names[i][0] ? r->hub->names[i] : NULL;
+}
+
+void rlog_commit(struct rlog_ring *r)
+{
+	assert(r->open);
+	uint64_t seq = r->pending;
+	struct rlog_slot *s = &r->slots[seq & (RLOG_SLOTS - 1)];
+	atomic_thread_fence(memory_order_acquire);
+	uint32_t now_gen = atomic_load_explicit(&r->hub->names_seq, memory_order_relaxed);
+	if ((s->rec.hdr_gen & 1) || now_gen != s->rec.hdr_gen) {
+		/* The names changed while the values were looked up. */
+		for (unsigned i = 0; i < RLOG_HDRS; i++)
+			s->rec.hdr[i][0] = '\0';
+		s->rec.hdr_gen = 0;
+	}
+	atomic_store_explicit(&s->seq, 2 * (seq + 1), memory_order_release);
+	atomic_store_explicit(&r->head, seq + 1, memory_order_release);
+	r->open = false;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Readers                                                                   */
+
+static bool name_ok(const char *n)
+{
+	size_t len = strlen(n);
+	if (len == 0 || len >= RLOG_HDR_NAME)
+		return false;
+	for (size_t i = 0; i < len; i++) {
+		char c = n[i];
+		if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_' ||
+		      c == '.'))
+			return false;
+	}
+	return true;
+}
+
+/* The slot holding NAME, or a free one (-1: none left). */
+static int name_slot(const struct rlog_hub *h, const char *name)
+{
+	int free_slot = -1;
+	for (int i = 0; i < RLOG_HDRS; i++) {
+		if (h->name_refs[i] && strcmp(h->names[i], name) == 0)
+			return i;
+		if (!h->name_refs[i] && free_slot < 0)
+			free_slot = i;
+	}
+	return free_slot;
+}
+
+int rlog_subscribe(struct rlog_hub *h, const char *const *names, unsigned n, struct rlog_sub **subp)
+{
+	CHECK_OBJ_NOTNULL(h, RLOG_HUB_MAGIC);
+	if (n > RLOG_HDRS)
+		return -ENOSPC;
+	for (unsigned i = 0; i < n; i++) {
+		if (!name_ok(names[i]))
+			return -EINVAL;
+	}
+	int free_at = -1;
+	for (int i = 0; i < RLOG_MAX_SUBS; i++) {
+		if (!h->list[i]) {
+			free_at = i;
+			break;
+		}
+	}
+	if (free_at < 0)
+		return -EBUSY;
+	/* Enough slots for the names not yet held, counted before any is
+	 * taken, so a refusal changes nothing. */
+	unsigned fresh = 0, used = 0;
+	for (unsigned k = 0; k < RLOG_HDRS; k++)
+		used += h->name_refs[k] != 0;
+	for (unsigned i = 0; i < n; i++) {
+		bool held = false, dup = false;
+		for (unsigned k = 0; k < RLOG_HDRS; k++)
+			held |= h->name_refs[k] && strcmp(h->names[k], names[i]) == 0;
+		for (unsigned j = 0; j < i; j++)
+			dup |= strcmp(names[j], names[i]) == 0;
+		fresh += !held && !dup;
+	}
+	if (used + fresh > RLOG_HDRS)
+		return -ENOSPC;
+	struct rlog_sub *s = calloc(1, sizeof(*s) + (size_t)h->nloops * sizeof(uint64_t));
+	if (!s)
+		return -ENOMEM;
+	s->magic = RLOG_SUB_MAGIC;
+	s->hub = h;
+	bool changed = false;
+	for (unsigned i = 0; i < n; i++) {
+		int k = name_slot(h, names[i]);
+		assert(k >= 0);
+		if (!h->name_refs[k]) {
+			if (!changed) {
+				atomic_fetch_add_explicit(&h->names_seq, 1, memory_order_relaxed);
+				atomic_thread_fence(memory_order_release);
+				changed = true;
+			}
+			memset(h->names[k], 0, RLOG_HDR_NAME);
+			memcpy(h->names[k], names[i], strlen(names[i]));
+		}
+		h->name_refs[k]++;
+		s->slot[i] = (int8_t)k;
+	}
+	s->nhdr = n;
+	if (changed)
+		atomic_fetch_add_explicit(&h->names_seq, 1, memory_order_release);
+	s->hdr_gen = atomic_load_explicit(&h->names_seq, memory_order_relaxed);
+	for (unsigned l = 0; l < h->nloops; l++)
+		s->cursor[l] = atomic_load_explicit(&h->rings[l].head, memory_order_acquire);
+	h->list[free_at] = s;
+	atomic_fetch_add_explicit(&h->subs, 1, memory_order_relaxed);
+	*subp = s;
+	return 0;
+}
+
+void rlog_unsubscribe(struct rlog_sub **sp)
+{
+	struct rlog_sub *s = *sp;
+	if (!s)
+		return;
+	*sp = NULL;
+	CHECK_OBJ_NOTNULL(s, RLOG_SUB_MAGIC);
+	struct rlog_hub *h = s->hub;
+	for (unsigned i = 0; i < s->nhdr; i++) {
+		unsigned k = (unsigned)s->slot[i];
+		assert(h->name_refs[k] > 0);
+		h->name_refs[k]--; /* the name stays until its slot is reused */
+	}
+	for (int i = 0; i < RLOG_MAX_SUBS; i++) {
+		if (h->list[i] == s)
+			h->list[i] = NULL;
+	}
+	atomic_fetch_sub_explicit(&h->subs, 1, memory_order_relaxed);
+	FINI_OBJ(s);
+	free(s);
+}
+
+/* One record of ring R at S's cursor L: 1 copied, 0 nothing new. */
+static int read_ring(struct rlog_sub *s, unsigned l, struct rlog_rec *out)
+{
+	struct rlog_ring *r = &s->hub->rings[l];
+	for (;;) {
+		uint64_t head = atomic_load_explicit(&r->head, memory_order_acquire);
+		uint64_t c = s->cursor[l];
+		if (c >= head)
+			return 0;
+		if (head - c > RLOG_SLOTS) {
+			/* Lapped: what was there has been overwritten. */
+			s->lost += head - c - RLOG_SLOTS;
+			s->cursor[l] = c = head - RLOG_SLOTS;
+		}
+		struct rlog_slot *sl = &r->slots[c & (RLOG_SLOTS - 1)];
+		uint64_t want = 2 * (c + 1);
+		uint64_t s1 = atomic_load_explicit(&sl->seq, memory_order_acquire);
+		if (s1 == want) {
+			/* Header values (a third of a record) only for a reader
+			 * that asked for some. */
+			memcpy(out, &sl->rec, s->nhdr ? sizeof(*out) : offsetof(struct rlog_rec, hdr));
+			atomic_thread_fence(memory_order_acquire);
+			if (atomic_load_explicit(&sl->seq, memory_order_relaxed) == want) {
+				s->cursor[l] = c + 1;
+				return 1;
+			}
+		}
+		/* The writer came round to this slot again while we looked. */
+		s->lost++;
+		s->cursor[l] = c + 1;
+	}
+}
+
+int rlog_read(struct rlog_sub *s, struct rlog_rec *out)
+{
+	CHECK_OBJ_NOTNULL(s, RLOG_SUB_MAGIC);
+	unsigned n = s->hub->nloops;
+	for (unsigned k = 0; k < n; k++) {
+		unsigned l = (s->next_loop + k) % n;
+		if (read_ring(s, l, out)) {
+			s->next_loop = (l + 1) % n;
+			return 1;
+		}
+	}
+	return 0;
+}
+
+const char *rlog_sub_hdr(const struct rlog_sub *s, const struct rlog_rec *rec, unsigned i)
+{
+	if (i >= s->nhdr || rec->hdr_gen < s->hdr_gen)
+		return NULL;
+	const char *v = rec->hdr[(unsigned)s->slot[i]];
+	return v[0] ? v : NULL;
+}
