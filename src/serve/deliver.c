@@ -337,7 +337,7 @@ static int send_span(struct req *rq, struct body_reader *r, const struct deliver
 		}
 		/* A body that broke, or ended before a range it was sized
 		 * for: never end the response cleanly. */
-		if (n < 0 || (n == 0 && left != UINT64_MAX)) {
+		if (n < 0 || (n == 0 && left != 0 && left != UINT64_MAX)) {
 			rq->close = CLOSE_backend_broke;
 			return -1;
 		}
