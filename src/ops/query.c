@@ -500,15 +500,17 @@ static int parse_unary(struct parser *p)
 	return p->failed ? -1 : r;
 }
 
-static int parse_and(struct parser *p)
+/* LEFT (WORD RIGHT)*, left-associative: SUB parses each operand. */
+static int parse_chain(struct parser *p, const char *word, enum qtype kind,
+		       int (*sub)(struct parser *))
 {
-	int l = parse_unary(p);
-	while (l >= 0 && tok_is(p, "and")) {
+	int l = sub(p);
+	while (l >= 0 && tok_is(p, word)) {
 		next(p);
-		int r = parse_unary(p);
+		int r = sub(p);
 		if (r < 0)
 			return -1;
-		int n = node_new(p, N_AND);
+		int n = node_new(p, kind);
 		if (n < 0)
 			return -1;
 		p->q->nodes[n].a = l;
@@ -518,22 +520,14 @@ static int parse_and(struct parser *p)
 	return l;
 }
 
+static int parse_and(struct parser *p)
+{
+	return parse_chain(p, "and", N_AND, parse_unary);
+}
+
 static int parse_or(struct parser *p)
 {
-	int l = parse_and(p);
-	while (l >= 0 && tok_is(p, "or")) {
-		next(p);
-		int r = parse_and(p);
-		if (r < 0)
-			return -1;
-		int n = node_new(p, N_OR);
-		if (n < 0)
-			return -1;
-		p->q->nodes[n].a = l;
-		p->q->nodes[n].b = r;
-		l = n;
-	}
-	return l;
+	return parse_chain(p, "or", N_OR, parse_and);
 }
 
 int query_compile(struct query *q, const char *src, struct query_error *err)
