@@ -27,7 +27,6 @@
 #include <stddef.h>
 
 #include "config/config.h"
-#include "daemon/dash.h"
 #include "daemon/listen.h"
 #include "daemon/resolve.h"
 #include "rt/group.h"
@@ -69,6 +68,15 @@ static inline struct dloop *dloop_of(struct listen_loop *ll)
 
 struct alog;
 struct rlog_hub;
+struct dash_snap;
+
+/* The dashboard's stream subscribers (daemon/dash.c), used on loop 0
+ * only, so no lock: here rather than in dash.h so that this header does
+ * not include the admin routes above it. */
+struct dash_hub {
+	_Atomic unsigned subscribers;
+	struct dash_snap *snap; /* NULL while nobody watches */
+};
 
 #define DAEMON_MAGIC 0x44414531u
 
@@ -86,7 +94,7 @@ struct daemon {
 	unsigned nloops;
 	struct listen_table listeners; /* main thread: the addresses now served */
 	struct resolve res;	       /* servers written as DNS names (resolve.h) */
-	struct dash_hub dash;	       /* the dashboard's stream subscribers (dash.h) */
+	struct dash_hub dash;	       /* the dashboard's stream subscribers */
 
 	pthread_mutex_t lock; /* startup and reload handshakes, loop teardown */
 	pthread_cond_t cond;

@@ -25,13 +25,9 @@
  * buffers (about 150 KiB) for as long as it watches. */
 #define DASH_STREAMS_MAX 16
 
-struct dash_snap;
-
-/* In struct daemon; used on loop 0 only, so it needs no lock. */
-struct dash_hub {
-	_Atomic unsigned subscribers;
-	struct dash_snap *snap; /* NULL while nobody watches */
-};
+/* struct dash_hub, the subscribers' state, is in struct daemon
+ * (daemon.h), which this header must not include: daemon.h sits above
+ * the admin routes. */
 
 struct dloop;
 struct gen;

@@ -22,6 +22,7 @@
 #include "serve/respond.h"
 #include "serve/fetch.h"
 #include "serve/poststore.h"
+#include "serve/pass.h"
 #include "serve/routing.h"
 #include "serve/tunnel.h"
 #include "backend/gen.h"

@@ -11,7 +11,6 @@
 
 #include "cache/store.h"
 #include "serve/req.h"
-#include "serve/pass.h"
 
 struct deliver_opts {
 	const char *cache_status; /* Cache-Status value */
