@@ -280,7 +280,7 @@ static int handle(struct admin_conn *ac)
 		/* A stream outlives reloads: it must not keep a generation. */
 		gen_put(&ac->l->w.be, ac->gen);
 		ac->gen = NULL;
-		return logstream_serve(ac->l, ac->fd, m, qs, ql);
+		return logstream_serve(ac->l, ac->fd, m, qs, ql, still_allowed, ac);
 	}
 	bool is_post = method == HTTP_POST || method == HTTP_PURGE;
 	if (PATH_IS("/reload"))
