@@ -129,7 +129,8 @@ struct stats_server {
 enum stats_reader { STATS_SCRAPE, STATS_STREAM, STATS_READERS };
 
 struct stats {
-	uint64_t time_ms; /* wall clock of the snapshot, ms since the epoch */
+	uint64_t time_ms;   /* wall clock of the snapshot, ms since the epoch */
+	uint64_t uptime_ms; /* since the daemon started (monotonic): rates since start */
 	uint64_t counter[M_COUNT];
 	uint64_t close[CLOSE_COUNT];
 	uint64_t lat_bucket[RC_LAT_BUCKETS + 1]; /* per bucket, not cumulative */
