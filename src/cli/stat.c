@@ -44,7 +44,9 @@ static int fetch(const struct admin_target *t, struct prom_snap *snap, char *err
 		snprintf(err, errcap, "out of memory");
 		return -1;
 	}
-	if (admin_get(t, "/metrics", NULL, resp, err, errcap) < 0) {
+	/* A reader of its own: the loops' maxima it shows are not taken
+	 * from the next Prometheus scrape. */
+	if (admin_get(t, "/metrics?reader=live", NULL, resp, err, errcap) < 0) {
 		free(resp);
 		return -1;
 	}
