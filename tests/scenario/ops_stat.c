@@ -174,6 +174,19 @@ Test(ops_stat, live_in_a_terminal_under_load)
 	cr_expect_geq(json_number(json, "requests", 0), 2000, "a few thousand: %s", json);
 	cr_expect_gt(json_number(json, "cache_miss", 0), 100, "%s", json);
 	free(json);
+	/* A narrower terminal (SIGWINCH): lines cut, never wrapped onto the
+	 * next, so the second row is still the requests summary. */
+	free(tmux(sock, "resize-window", "-t", "0", "-x", "60", "-y", "20"));
+	for (int i = 0;; i++) {
+		free(screen);
+		screen = pane(sock);
+		const char *nl = strchr(screen, '\n');
+		if (nl && !strncmp(nl + 1, "requests    ", 12) && strstr(screen, "\nNAME ") &&
+		    !strstr(screen, "q quits"))
+			break;
+		cr_assert_lt(i, 100, "%s", screen);
+		sleep_ms(50);
+	}
 	/* The daemon goes away: said on screen, read again, q still quits. */
 	cr_assert_eq(stop_proc(&d) & 0xffff, 0);
 	for (int i = 0;; i++) {
