@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "cli/log.h"
+#include "cli/stat.h"
 #include "config/config.h"
 #include "ops/accesslog.h"
 #include "ops/log.h"
@@ -24,6 +25,7 @@ static void usage(FILE *f)
 {
 	fprintf(f, "usage: ringcache [-t] -c FILE\n"
 		   "       ringcache log [-c FILE | --admin URL] [-q QUERY] [-o FORMAT] ...\n"
+		   "       ringcache stat [-c FILE | --admin URL] [-1 | -j] [-f PATTERN]... ...\n"
 		   "       ringcache --health http://IP:PORT/PATH\n"
 		   "       ringcache --version | --help\n"
 		   "  -c, --config FILE  configuration file (YAML)\n"
@@ -264,6 +266,8 @@ int main(int argc, char **argv)
 	/* Subcommands: a word first, the rest is theirs. */
 	if (argc > 1 && strcmp(argv[1], "log") == 0)
 		return cli_log_main(argc - 1, argv + 1);
+	if (argc > 1 && strcmp(argv[1], "stat") == 0)
+		return cli_stat_main(argc - 1, argv + 1);
 	const char *path = NULL;
 	bool test_only = false;
 	int ch;
