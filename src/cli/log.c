@@ -18,7 +18,7 @@ static void usage(FILE *f)
 	fprintf(f,
 		"usage: ringcache log [-c FILE | --admin http://IP:PORT] [--token TOKEN]\n"
 		"                     [-q QUERY] [-o compact|ncsa|json] [-g request]\n"
-		"                     [-H HEADER]... [-n COUNT]\n"
+		"                     [-H HEADER]... [-R HEADER]... [-n COUNT]\n"
 		"  -c, --config FILE   the daemon's configuration: admin.listen and admin.token\n"
 		"      --admin URL     the admin listener instead (wins over the file)\n"
 		"      --token TOKEN   its bearer token instead of the file's\n"
@@ -26,7 +26,9 @@ static void usage(FILE *f)
 		"                      'status >= 500 or (cache == \"miss\" and ttfb > 200ms)'\n"
 		"  -o, --output F      compact (default), ncsa (combined) or json lines\n"
 		"  -g, --group request the backend exchange under its request\n"
-		"  -H, --header NAME   carry this request header (repeatable, at most 8)\n"
+		"  -H, --header NAME   carry this request header (repeatable)\n"
+		"  -R, --resp-header NAME  carry this response header (repeatable; -H and -R\n"
+		"                      and the query's hdr.NAME / resp.NAME: at most 8)\n"
 		"  -n, --count N       exit after N records\n"
 		"Fields: %s.\n"
 		"Operators: == != < <= > >= ~ !~ (PCRE2), and or not, ( ).\n"
@@ -57,21 +59,28 @@ static bool add_name(const char **want, unsigned *n, const char *name)
 int cli_log_main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-	    {"config", required_argument, NULL, 'c'}, {"admin", required_argument, NULL, 'A'},
-	    {"token", required_argument, NULL, 'T'},  {"query", required_argument, NULL, 'q'},
-	    {"output", required_argument, NULL, 'o'}, {"group", required_argument, NULL, 'g'},
-	    {"header", required_argument, NULL, 'H'}, {"count", required_argument, NULL, 'n'},
-	    {"help", no_argument, NULL, 'h'},	      {NULL, 0, NULL, 0},
+	    {"config", required_argument, NULL, 'c'},
+	    {"admin", required_argument, NULL, 'A'},
+	    {"token", required_argument, NULL, 'T'},
+	    {"query", required_argument, NULL, 'q'},
+	    {"output", required_argument, NULL, 'o'},
+	    {"group", required_argument, NULL, 'g'},
+	    {"header", required_argument, NULL, 'H'},
+	    {"count", required_argument, NULL, 'n'},
+	    {"resp-header", required_argument, NULL, 'R'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	const char *config = NULL, *admin = NULL, *token = NULL, *query = NULL;
 	const char *output = "compact";
 	const char *hdrs[RLOG_HDRS];
+	char hnames[RLOG_HDRS][RLOG_HDR_NAME];
 	unsigned nhdr = 0;
 	bool group = false;
 	long count = -1;
 	int ch;
 	optind = 1;
-	while ((ch = getopt_long(argc, argv, "c:q:o:g:H:n:h", opts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "c:q:o:g:H:R:n:h", opts, NULL)) != -1) {
 		switch (ch) {
 		case 'c':
 			config = optarg;
@@ -96,11 +105,21 @@ int cli_log_main(int argc, char **argv)
 			group = true;
 			break;
 		case 'H':
+		case 'R':
 			if (nhdr == RLOG_HDRS) {
-				fprintf(stderr, "ringcache log: at most %d -H names\n", RLOG_HDRS);
+				fprintf(stderr, "ringcache log: at most %d -H and -R names\n",
+					RLOG_HDRS);
 				return 2;
 			}
-			hdrs[nhdr++] = optarg;
+			if (strlen(optarg) + 1 >= RLOG_HDR_NAME || !optarg[0]) {
+				fprintf(stderr, "ringcache log: -%c: a name of 1 to %d bytes\n", ch,
+					RLOG_HDR_NAME - 2);
+				return 2;
+			}
+			/* A response header's name carries the mark (rlog.h). */
+			snprintf(hnames[nhdr], RLOG_HDR_NAME, "%s%s", ch == 'R' ? ">" : "", optarg);
+			hdrs[nhdr] = hnames[nhdr];
+			nhdr++;
 			break;
 		case 'n': {
 			char *end;

@@ -38,10 +38,11 @@ static bool build_path(char *path, size_t cap, const struct recstream_opts *o)
 			return false;
 	}
 	for (unsigned i = 0; i < o->nhdr; i++) {
-		if (strlen(path) + 5 >= cap)
+		bool resp = o->hdrs[i][0] == RLOG_RESP_MARK;
+		if (strlen(path) + 6 >= cap)
 			return false;
-		strcat(path, "&hdr=");
-		if (!admin_query_append(path, cap, o->hdrs[i]))
+		strcat(path, resp ? "&rhdr=" : "&hdr=");
+		if (!admin_query_append(path, cap, o->hdrs[i] + resp))
 			return false;
 	}
 	return true;

@@ -116,15 +116,18 @@ static int reply_text(int fd, int status, const char *reason, const char *text)
 	return reply(fd, status, reason, "text/plain", text, strlen(text));
 }
 
-/* NAME (lower-cased) among the stream's header names; false when full. */
-static bool add_name(struct stream *s, const char *name)
+/* NAME (lower-cased; a response header's with RLOG_RESP_MARK before it
+ * when RESP) among the stream's header names; false when full. */
+static bool add_name_as(struct stream *s, const char *name, bool resp)
 {
 	char low[RLOG_HDR_NAME];
-	size_t n = strlen(name);
-	if (n >= sizeof(low))
+	size_t n = strlen(name), m = resp;
+	if (n + m >= sizeof(low))
 		return false;
+	low[0] = RLOG_RESP_MARK;
 	for (size_t i = 0; i <= n; i++)
-		low[i] = (char)(name[i] >= 'A' && name[i] <= 'Z' ? name[i] | 0x20 : name[i]);
+		low[m + i] = (char)(name[i] >= 'A' && name[i] <= 'Z' ? name[i] | 0x20 : name[i]);
+	n += m;
 	for (unsigned i = 0; i < s->nnames; i++) {
 		if (strcmp(s->names[i], low) == 0)
 			return true;
@@ -133,6 +136,11 @@ static bool add_name(struct stream *s, const char *name)
 		return false;
 	memcpy(s->names[s->nnames++], low, n + 1);
 	return true;
+}
+
+static bool add_name(struct stream *s, const char *name)
+{
+	return add_name_as(s, name, false);
 }
 
 /* Parse the parameters; 0, or an answer was sent (its result). */
@@ -167,10 +175,12 @@ static int setup(struct stream *s, const struct hmsg *m, const char *qs, size_t 
 					     b.len);
 			}
 			s->have_q = true;
-		} else if (IS("hdr")) {
-			if (!add_name(s, s->param))
-				return reply_text(s->fd, 400, "Bad Request",
-						  "hdr=: at most 8 names of up to 31 bytes\n");
+		} else if (IS("hdr") || IS("rhdr")) {
+			if (!s->param[0] || s->param[0] == RLOG_RESP_MARK ||
+			    !add_name_as(s, s->param, IS("rhdr")))
+				return reply_text(
+				    s->fd, 400, "Bad Request",
+				    "hdr=, rhdr=: at most 8 names of up to 30 bytes\n");
 		} else if (IS("format")) {
 			s->bin = strcmp(s->param, "bin") == 0;
 			if (!s->bin && !recfmt_parse(s->param, strlen(s->param), &s->fmt))
@@ -180,7 +190,7 @@ static int setup(struct stream *s, const struct hmsg *m, const char *qs, size_t 
 			s->group = strcmp(s->param, "0") != 0;
 		} else {
 			return reply_text(s->fd, 400, "Bad Request",
-					  "unknown parameter (q, hdr, format, group)\n");
+					  "unknown parameter (q, hdr, rhdr, format, group)\n");
 		}
 #undef IS
 	}

@@ -7,7 +7,8 @@
  *                   the client checked: a bad one is a 400 with
  *                   {"error": ..., "column": N}
  *   hdr=NAME        a request header to carry (repeatable; at most 8 names
- *                   over all subscribers at once)
+ *                   over all subscribers at once, rhdr= included)
+ *   rhdr=NAME       a response header to carry (the head the client got)
  *   format=F        json (default), compact or ncsa (ops/recfmt.h), or bin
  *                   (ops/recwire.h: the fields copied, no text made here:
  *                   what the ringcache subcommands ask for)

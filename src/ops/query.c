@@ -73,7 +73,7 @@ static const struct {
 const char query_field_names[] = "status, time, id, loop, attempts, reused, bytes_in, bytes_out, "
 				 "ttfb, duration, be_total, be_connect, be_ttfb, client, method, "
 				 "host, target, cache, cache_status, backend, server, route, "
-				 "reason, hdr.NAME";
+				 "reason, hdr.NAME, resp.NAME";
 
 enum qop { OP_EQ, OP_NE, OP_LT, OP_LE, OP_GT, OP_GE, OP_RE, OP_NRE, OP_PRESENT };
 enum qtype { N_AND, N_OR, N_NOT, N_TEST };
@@ -325,21 +325,33 @@ static int field_of(struct parser *p, unsigned *hdr)
 	}
 	const char *w = p->src + p->t_at;
 	size_t l = p->t_len;
-	if (l > 4 && strncasecmp(w, "hdr.", 4) == 0) {
-		size_t nl = l - 4;
-		if (nl >= RLOG_HDR_NAME) {
-			fail(p, p->t_at + 4, "header name longer than 31 bytes%s", NULL);
+	/* hdr.NAME: a request header; resp.NAME: a response header, kept
+	 * under its name with RLOG_RESP_MARK in front. */
+	size_t pre = l > 4 && strncasecmp(w, "hdr.", 4) == 0	? 4
+		     : l > 5 && strncasecmp(w, "resp.", 5) == 0 ? 5
+								: 0;
+	if (pre) {
+		size_t mark = pre == 5;
+		size_t nl = l - pre;
+		if (nl + mark >= RLOG_HDR_NAME) {
+			fail(p, p->t_at + pre,
+			     mark ? "header name longer than 30 bytes%s"
+				  : "header name longer than 31 bytes%s",
+			     NULL);
 			return -1;
 		}
 		char name[RLOG_HDR_NAME];
+		name[0] = RLOG_RESP_MARK;
 		for (size_t i = 0; i < nl; i++) {
-			char c = (char)tolower((unsigned char)w[4 + i]);
+			char c = (char)tolower((unsigned char)w[pre + i]);
 			if (!(isalnum((unsigned char)c) || c == '-' || c == '_')) {
-				fail(p, p->t_at + 4 + i, "bad character in a header name%s", NULL);
+				fail(p, p->t_at + pre + i, "bad character in a header name%s",
+				     NULL);
 				return -1;
 			}
-			name[i] = c;
+			name[mark + i] = c;
 		}
+		nl += mark;
 		name[nl] = '\0';
 		struct query *q = p->q;
 		for (unsigned i = 0; i < q->nhdr; i++) {

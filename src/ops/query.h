@@ -17,7 +17,8 @@
  * bare number of milliseconds), sizes (bytes_in, bytes_out: 10k, 4KiB,
  * 1MB, 512B; k/M/G are powers of 1024 as the config's sizes), strings
  * (client, method, host, target, cache, cache_status, backend, server,
- * route, reason) and request headers as hdr.NAME (lower-case). Strings
+ * route, reason), request headers as hdr.NAME and response headers as
+ * resp.NAME (lower-case; kept as ">NAME", RLOG_RESP_MARK). Strings
  * compare with == != (exact, case-sensitive) and the regexes; numbers with
  * all six comparisons. A duration or size unit on a field of another kind
  * is an error. Keywords and field names are case-insensitive. An empty
@@ -44,7 +45,7 @@ struct query {
 	unsigned n;
 	int root; /* -1: empty query, matches everything */
 	struct query_node *nodes;
-	/* Request header names the query reads (hdr.NAME), in first-use
+	/* Header names the query reads (hdr.NAME; resp.NAME as ">NAME"), in first-use
 	 * order; a test of name I reads value hslot[I] of the record (its
 	 * index in the record's hdr[], by default I: query_bind_hdr moves it). */
 	unsigned nhdr;

@@ -21,8 +21,8 @@ static const char hex_upper[] = "0123456789ABCDEF"; /* nginx's \xHH, as the acce
 static inline bool word_needs_escape(uint64_t v)
 {
 	const uint64_t ones = 0x0101010101010101ull, high = 0x8080808080808080ull;
-	uint64_t lt20 = (v - ones * 0x20) & ~v;		/* high bit: byte < 0x20 */
-	uint64_t ge7f = (v + ones * 0x01) | v;		/* high bit: byte >= 0x7f */
+	uint64_t lt20 = (v - ones * 0x20) & ~v; /* high bit: byte < 0x20 */
+	uint64_t ge7f = (v + ones * 0x01) | v;	/* high bit: byte >= 0x7f */
 	uint64_t q = v ^ (ones * '"'), bs = v ^ (ones * '\\');
 	uint64_t zq = (q - ones) & ~q, zb = (bs - ones) & ~bs; /* high bit: byte equal */
 	return ((lt20 | ge7f | zq | zb) & high) != 0;
@@ -334,18 +334,35 @@ static size_t fmt_json(char *buf, const struct rlog_rec *r, const struct recfmt_
 		o = raw_us(o, r->be_total_ns);
 		*o++ = '}';
 	}
-	LIT(o, ",\"hdr\":{");
-	for (unsigned i = 0; h && i < h->n && i < RLOG_HDRS; i++) {
-		if (i)
-			*o++ = ',';
-		o = json_str(o, h->name[i]);
-		*o++ = ':';
-		if (h->value[i])
-			o = json_str(o, h->value[i]);
+	/* Request headers in "hdr", response headers (RLOG_RESP_MARK names)
+	 * in "resp_hdr", there only when the stream has some. */
+	bool resp = false;
+	for (int pass = 0; pass < 2; pass++) {
+		if (pass == 1 && !resp)
+			break;
+		if (pass) /* LIT takes the literal's size: one each */
+			LIT(o, ",\"resp_hdr\":{");
 		else
-			LIT(o, "null");
+			LIT(o, ",\"hdr\":{");
+		bool first = true;
+		for (unsigned i = 0; h && i < h->n && i < RLOG_HDRS; i++) {
+			bool is_resp = h->name[i][0] == RLOG_RESP_MARK;
+			resp |= is_resp;
+			if (is_resp != (pass == 1))
+				continue;
+			if (!first)
+				*o++ = ',';
+			first = false;
+			o = json_str(o, h->name[i] + is_resp);
+			*o++ = ':';
+			if (h->value[i])
+				o = json_str(o, h->value[i]);
+			else
+				LIT(o, "null");
+		}
+		*o++ = '}';
 	}
-	LIT(o, "}}\n");
+	LIT(o, "}\n");
 	assert((size_t)(o - buf) <= RECFMT_MAX);
 	return (size_t)(o - buf);
 }
@@ -417,7 +434,12 @@ static void fmt_compact(struct hbuf *b, bool group, const struct rlog_rec *r,
 	}
 	for (unsigned i = 0; h && i < h->n; i++) {
 		hbuf_put(b, " ", 1);
-		hbuf_puts(b, h->name[i]);
+		if (h->name[i][0] == RLOG_RESP_MARK) { /* resp.NAME, as queries name it */
+			hbuf_puts(b, "resp.");
+			hbuf_puts(b, h->name[i] + 1);
+		} else {
+			hbuf_puts(b, h->name[i]);
+		}
 		hbuf_puts(b, "=\"");
 		put_text(b, h->value[i], false);
 		hbuf_put(b, "\"", 1);

@@ -11,7 +11,9 @@
  *            "cache_status":...,"bytes_in":N,"bytes_out":N,"ttfb_us":N|null,
  *            "duration_us":N,"route":...|null,"reason":...|null,
  *            "backend":null|{"name","server","attempts","reused","connect_us",
- *            "ttfb_us","total_us"},"hdr":{"name":"value",...}}
+ *            "ttfb_us","total_us"},"hdr":{"name":"value",...}
+ *            [,"resp_hdr":{"name":"value",...}]}  (the latter when the
+ *            stream carries response headers: names with RLOG_RESP_MARK)
  *            Strings escaped per RFC 8259; bytes from 0x80 up as \u00XX
  *            (records are cut at byte boundaries, so they need not be UTF-8).
  *   compact  17:04:05.123 200 hit      GET example.com/path 1.2k 0.4ms ...

@@ -154,9 +154,10 @@ void rlog_commit(struct rlog_ring *r)
 static bool name_ok(const char *n)
 {
 	size_t len = strlen(n);
-	if (len == 0 || len >= RLOG_HDR_NAME)
+	size_t i = n[0] == RLOG_RESP_MARK; /* a response header's */
+	if (len == i || len >= RLOG_HDR_NAME)
 		return false;
-	for (size_t i = 0; i < len; i++) {
+	for (; i < len; i++) {
 		char c = n[i];
 		if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_' ||
 		      c == '.'))
@@ -230,8 +231,11 @@ int rlog_subscribe(struct rlog_hub *h, const char *const *names, unsigned n, str
 			memset(h->names[k], 0, RLOG_HDR_NAME);
 			memcpy(h->names[k], names[i], strlen(names[i]));
 		}
-		if (h->name_refs[k]++ == 0)
+		if (h->name_refs[k]++ == 0) {
 			atomic_fetch_add_explicit(&h->names_used, 1, memory_order_relaxed);
+			if (names[i][0] == RLOG_RESP_MARK)
+				atomic_fetch_add_explicit(&h->resp_used, 1, memory_order_relaxed);
+		}
 		s->slot[i] = (int8_t)k;
 	}
 	s->nhdr = n;
@@ -258,8 +262,11 @@ void rlog_unsubscribe(struct rlog_sub **sp)
 	for (unsigned i = 0; i < s->nhdr; i++) {
 		unsigned k = (unsigned)s->slot[i];
 		assert(h->name_refs[k] > 0);
-		if (--h->name_refs[k] == 0) /* the name stays until its slot is reused */
+		if (--h->name_refs[k] == 0) { /* the name stays until its slot is reused */
 			atomic_fetch_sub_explicit(&h->names_used, 1, memory_order_relaxed);
+			if (h->names[k][0] == RLOG_RESP_MARK)
+				atomic_fetch_sub_explicit(&h->resp_used, 1, memory_order_relaxed);
+		}
 	}
 	for (int i = 0; i < RLOG_MAX_SUBS; i++) {
 		if (h->list[i] == s)

@@ -37,6 +37,10 @@
 #define RLOG_HDRS     8	    /* distinct request header names at once */
 #define RLOG_HDR_NAME 32    /* a name's room, NUL included */
 #define RLOG_HDR_VAL  128   /* a value's room: longer ones are cut */
+/* A name that starts with this is a response header's: its value is taken
+ * from the response head the client was sent (">content-type"). The
+ * others are the request's. Both share the RLOG_HDRS slots. */
+#define RLOG_RESP_MARK '>'
 
 _Static_assert((RLOG_SLOTS & (RLOG_SLOTS - 1)) == 0, "RLOG_SLOTS must be a power of two");
 
@@ -88,7 +92,7 @@ struct rlog_rec {
 	char server[64];	/* its address */
 	char route[48];
 	char reason[48];		   /* error or close reason; "" when the connection stays */
-	char hdr[RLOG_HDRS][RLOG_HDR_VAL]; /* request header values by hub name slot; "" absent */
+	char hdr[RLOG_HDRS][RLOG_HDR_VAL]; /* header values by hub name slot; "" absent */
 };
 
 struct rlog_hub;
@@ -114,6 +118,7 @@ struct rlog_hub {
 	 * instead of filling slots nobody will read in time. */
 	atomic_uint active;
 	atomic_uint names_used; /* header name slots with refs: 0 lets writers skip them */
+	atomic_uint resp_used;	/* of them, response header names */
 	struct rlog_sub *list[RLOG_MAX_SUBS];
 	/* Header names: a seqlock (odd while they change) over the names;
 	 * refs say how many subscribers use each. Written by the subscribing
@@ -173,6 +178,20 @@ static inline bool rlog_hdrs_wanted(const struct rlog_ring *r)
 	return atomic_load_explicit(&r->hub->names_used, memory_order_relaxed) != 0;
 }
 
+/* Are response header values wanted? (The head writers look at their
+ * heads only then.) */
+static inline bool rlog_resp_wanted(const struct rlog_ring *r)
+{
+	return atomic_load_explicit(&r->hub->resp_used, memory_order_relaxed) != 0;
+}
+
+/* The header names' generation now: values looked up under one
+ * generation belong in a record of the same (rec->hdr_gen). */
+static inline uint32_t rlog_names_gen(const struct rlog_ring *r)
+{
+	return atomic_load_explicit(&r->hub->names_seq, memory_order_acquire);
+}
+
 /*
  * Writer, on the ring's loop thread: the slot for the next record, zeroed
  * up to its strings (their first bytes cleared), to be filled in place and
@@ -210,10 +229,10 @@ static inline uint16_t rlog_copy(char *d, size_t room, const char *s, size_t len
 
 /*
  * A new reader of H that starts with the records written from now on,
- * with the request header values of NAMES (N of them, lower-case, each
- * shorter than RLOG_HDR_NAME). *SUBP on success; -EBUSY at RLOG_MAX_SUBS
- * readers, -ENOSPC when the names would need more than RLOG_HDRS slots,
- * -EINVAL for a bad name, -ENOMEM.
+ * with the header values of NAMES (N of them, lower-case, each shorter
+ * than RLOG_HDR_NAME; RLOG_RESP_MARK first for a response header's). *SUBP on success; -EBUSY at
+ * RLOG_MAX_SUBS readers, -ENOSPC when the names would need more than RLOG_HDRS slots, -EINVAL for a
+ * bad name, -ENOMEM.
  */
 int rlog_subscribe(struct rlog_hub *h, const char *const *names, unsigned n,
 		   struct rlog_sub **subp);

@@ -392,6 +392,7 @@ static void rec_start(struct req *r)
 	r->rec_on = true;
 	r->t_first = 0;
 	r->rec_cs[0] = '\0';
+	r->rec_rh_n = 0;
 	r->bx.attempts = 0;
 	r->body_in = 0;
 }

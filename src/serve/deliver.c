@@ -1,5 +1,6 @@
 /* deliver.c - answer a request from a cache object. */
 #include "serve/deliver.h"
+#include "serve/record.h"
 #include "rt/obj.h"
 #include "serve/respond.h"
 #include "serve/encode.h"
@@ -528,6 +529,7 @@ static enum req_result deliver_plan(struct req *rq, struct cobj *o, const struct
 		respond_error(rq, 502, "stored head too large", false);
 		return REQ_ERRORED;
 	}
+	record_note_head(rq, b.p, b.len);
 	rq->resp_status = status;
 	if (plan->transformed && !no_body)
 		METRIC_INC(&rq->w->metrics, encoded);

@@ -1,5 +1,6 @@
 /* pass.c - a request passed to a backend: its body streamed there, the response streamed back. */
 #include "serve/pass.h"
+#include "serve/record.h"
 #include "rt/obj.h"
 
 #include <errno.h>
@@ -179,7 +180,10 @@ static int build_response_head(struct pass *x, struct hbuf *b)
 		hedits_put_added(edits, b);
 	}
 	hbuf_put(b, "\r\n", 2);
-	return b->overflow ? -1 : 0;
+	if (b->overflow)
+		return -1;
+	record_note_head(rq, b->p, b->len);
+	return 0;
 }
 
 /* Forward an interim (1xx) response to an HTTP/1.1 client. */

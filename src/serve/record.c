@@ -2,6 +2,7 @@
 #include "serve/record.h"
 
 #include <string.h>
+#include <strings.h>
 #include <stdio.h>
 
 #include "ops/rlog.h"
@@ -80,10 +81,18 @@ void record_request(struct req *r, rt_time_t t0, bool parsed)
 		const struct hfield *f = r->host_f; /* req_validate's */
 		if (f)
 			COPY(host, RLOG_S_HOST, hmsg_ptr(m, f->value), f->value.len);
+		/* Response values taken under another generation may sit in
+		 * other slots now: dropped. */
+		bool rh = r->rec_rh_n && r->rec_rh_gen == rec->hdr_gen;
 		for (unsigned i = 0; rlog_hdrs_wanted(w->rlog) && i < RLOG_HDRS; i++) {
 			const char *name = rlog_hdr_name(w->rlog, i);
 			if (!name)
 				continue;
+			if (name[0] == RLOG_RESP_MARK) {
+				if (rh)
+					memcpy(rec->hdr[i], r->rec_rh[i], RLOG_HDR_VAL);
+				continue;
+			}
 			f = hmsg_field(m, name, 0);
 			if (f)
 				rlog_copy(rec->hdr[i], RLOG_HDR_VAL, hmsg_ptr(m, f->value),
@@ -92,4 +101,44 @@ void record_request(struct req *r, rt_time_t t0, bool parsed)
 	}
 	rec->lens = true;
 	rlog_commit(w->rlog);
+}
+
+void record_note_head(struct req *r, const char *head, size_t len)
+{
+	struct rlog_ring *ring = r->w->rlog;
+	if (!r->rec_on || !rlog_resp_wanted(ring))
+		return;
+	r->rec_rh_gen = rlog_names_gen(ring);
+	r->rec_rh_n = 0;
+	const char *names[RLOG_HDRS];
+	for (unsigned i = 0; i < RLOG_HDRS; i++) {
+		const char *n = rlog_hdr_name(ring, i);
+		names[i] = n && n[0] == RLOG_RESP_MARK ? n + 1 : NULL;
+		r->rec_rh[i][0] = '\0';
+	}
+	/* Field lines after the status line; the first of a name wins (the
+	 * head writers merge repeated ones where the RFC allows). */
+	const char *p = memchr(head, '\n', len), *end = head + len;
+	while (p && ++p < end) {
+		const char *eol = memchr(p, '\n', (size_t)(end - p));
+		if (!eol)
+			break;
+		const char *colon = memchr(p, ':', (size_t)(eol - p));
+		if (colon) {
+			size_t nl = (size_t)(colon - p);
+			const char *v = colon + 1, *ve = eol;
+			while (v < ve && (*v == ' ' || *v == '\t'))
+				v++;
+			while (ve > v && (ve[-1] == '\r' || ve[-1] == ' ' || ve[-1] == '\t'))
+				ve--;
+			for (unsigned i = 0; i < RLOG_HDRS; i++) {
+				if (names[i] && !r->rec_rh[i][0] && strlen(names[i]) == nl &&
+				    strncasecmp(names[i], p, nl) == 0) {
+					rlog_copy(r->rec_rh[i], RLOG_HDR_VAL, v, (size_t)(ve - v));
+					r->rec_rh_n = 1;
+				}
+			}
+		}
+		p = eol;
+	}
 }

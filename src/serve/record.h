@@ -12,6 +12,7 @@
 #define RINGCACHE_SERVE_RECORD_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 #include "rt/clock.h"
 #include "serve/req.h"
@@ -19,5 +20,10 @@
 /* Write R's record: T0 when its head was in, PARSED when r->req holds a
  * whole head (else only what the connection knows: a 4xx for a bad head). */
 void record_request(struct req *r, rt_time_t t0, bool parsed);
+
+/* The response head (LEN bytes from its status line to its blank line)
+ * goes to the client: keep the values of the response header names
+ * subscribers asked for. One test when nobody asked for any. */
+void record_note_head(struct req *r, const char *head, size_t len);
 
 #endif

@@ -1,5 +1,6 @@
 /* respond.c - error responses ringcache makes itself. */
 #include "serve/respond.h"
+#include "serve/record.h"
 #include "rt/obj.h"
 
 #include <errno.h>
@@ -130,6 +131,7 @@ static int send_page(struct req *r, int status, const char *ctype, const char *b
 	hbuf_put(&b, "\r\n", 2);
 	if (b.overflow)
 		return -E2BIG;
+	record_note_head(r, head, b.len);
 	r->resp_status = status;
 	/* A HEAD response has the length and no body (RFC 9110 9.3.2). */
 	bool head_only = hmsg_method(&r->req) == HTTP_HEAD && r->req.headers_done;
