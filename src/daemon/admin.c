@@ -86,6 +86,28 @@ static bool query_param(const char *q, size_t qlen, const char *name, char *out,
 	return false;
 }
 
+/* QUERY without its NAME parameters, into OUT (room for QLEN bytes);
+ * returns the length. */
+static size_t query_without(const char *q, size_t qlen, const char *name, char *out)
+{
+	size_t nl = strlen(name), n = 0;
+	const char *p = q, *end = q + qlen;
+	while (p < end) {
+		const char *amp = memchr(p, '&', (size_t)(end - p));
+		const char *e = amp ? amp : end;
+		bool drop = (size_t)(e - p) >= nl && strncmp(p, name, nl) == 0 &&
+			    (p + nl == e || p[nl] == '=');
+		if (!drop && e > p) {
+			if (n)
+				out[n++] = '&';
+			memcpy(out + n, p, (size_t)(e - p));
+			n += (size_t)(e - p);
+		}
+		p = e + 1;
+	}
+	return n;
+}
+
 static int respond(struct admin_conn *ac, int status, const char *reason, const char *type,
 		   const char *body, size_t blen)
 {
@@ -116,8 +138,11 @@ static bool token_equal(const char *a, size_t al, const char *token)
 
 /*
  * The allow-list, then the token: "Authorization: Bearer T", or, for the
- * dashboard's two GET routes only (QUERY_OK), "?token=T", since a page
- * opened in a browser and its EventSource cannot send the header.
+ * GET routes the dashboard opens (QUERY_OK: the page, /stats/stream and
+ * /log), "?token=T", since a page opened in a browser and its
+ * EventSources cannot send the header. No POST route takes it: a link or
+ * a form elsewhere must not be able to purge or reload. Nothing here logs
+ * a query string, so the token stays out of the log.
  */
 static bool authorised(struct admin_conn *ac, int *status, const char *qs, size_t ql, bool query_ok)
 {
@@ -247,7 +272,8 @@ static int handle(struct admin_conn *ac)
 	int st;
 #define PATH_IS(s) (pl == strlen(s) && memcmp(t, s, pl) == 0)
 	bool dash = method == HTTP_GET && (PATH_IS("/") || PATH_IS("/stats/stream"));
-	if (!authorised(ac, &st, qs, ql, dash)) {
+	bool query_token = dash || (method == HTTP_GET && PATH_IS("/log"));
+	if (!authorised(ac, &st, qs, ql, query_token)) {
 		log_warn("admin: %d for %.*s", st, (int)pl, t);
 		return st == 403 ? respond_text(ac, 403, "Forbidden", "forbidden\n")
 				 : respond_text(ac, 401, "Unauthorized", "bearer token required\n");
@@ -283,7 +309,12 @@ static int handle(struct admin_conn *ac)
 		/* A stream outlives reloads: it must not keep a generation. */
 		gen_put(&ac->l->w.be, ac->gen);
 		ac->gen = NULL;
-		return logstream_serve(ac->l, ac->fd, m, qs, ql, still_allowed, ac);
+		/* The dashboard's ?token= has done its work: the stream's own
+		 * parameters are the rest (it refuses names it does not know).
+		 * The re-checks each second read the token from the target. */
+		_Static_assert(sizeof(ac->out) >= ADMIN_BUF, "room for any query");
+		size_t sl = query_without(qs, ql, "token", ac->out);
+		return logstream_serve(ac->l, ac->fd, m, ac->out, sl, still_allowed, ac);
 	}
 	bool is_post = method == HTTP_POST || method == HTTP_PURGE;
 	if (PATH_IS("/reload"))

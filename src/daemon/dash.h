@@ -3,7 +3,8 @@
  * dashboard"): GET / answers one self-contained page (dash/index.html,
  * compiled into the binary by the build: no file is read at run time),
  * GET /stats/stream answers a text/event-stream of /stats snapshots, one
- * a second, which the page draws.
+ * a second, which the page draws. The page's recent errors and top missed
+ * URLs read GET /log (logstream.h) as an event stream; nothing here.
  *
  * Subscribers are admin tasks on loop 0. They share one snapshot (taken
  * by whichever subscriber finds the last one older than half a second),

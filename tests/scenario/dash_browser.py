@@ -7,17 +7,25 @@ and for the screenshot in docs/.
       Loads /?token=TOKEN, sends hit-only traffic until the page shows a
       rate and a 100 % window hit ratio, stops, then polls until the page's
       numbers (read from the DOM: each value's data-v) match a /stats taken
-      meanwhile, and checks the page without the token is refused. Exit 0,
-      or 1 with what differed.
-  dash_browser.py shot ADMIN_PORT TOKEN OUT.png [WIDTH HEIGHT]
-      Loads the page, waits for a minute of history... or what there is, and
-      writes a screenshot.
+      meanwhile; then sends misses to known URLs and 5xx responses (one
+      with markup in its target) and polls until the record stream's
+      panels rank the URLs with their counts and list the errors, the
+      markup as text; checks the page without the token is refused. Exit
+      0, or 1 with what differed.
+  dash_browser.py shot ADMIN_PORT TOKEN OUT.png [WIDTH HEIGHT [ELEMENT_ID]]
+      Loads the page, waits for 40 s of history, scrolls ELEMENT_ID (if
+      given) to the top, and writes a screenshot.
+  dash_browser.py mix PROXY_PORT SECONDS
+      Mixed traffic for the screenshots: mostly hits, misses with a few
+      popular uncacheable URLs, some 404s and 5xx.
 
 Every wait polls with a deadline; nothing depends on how fast the machine is.
 """
 import base64
 import json
 import os
+import random
+import socket
 import shutil
 import subprocess
 import sys
@@ -166,6 +174,78 @@ def traffic(proxy, stop, urls):
         time.sleep(0.02)
 
 
+def raw_get(proxy, target, host="127.0.0.1"):
+    """GET TARGET as written (no quoting: it may carry markup); the status."""
+    with socket.create_connection(("127.0.0.1", proxy), timeout=10) as c:
+        c.sendall(b"GET " + target.encode() + b" HTTP/1.1\r\nHost: " + host.encode() +
+                  b"\r\nConnection: close\r\n\r\n")
+        data = b""
+        while True:
+            part = c.recv(65536)
+            if not part:
+                break
+            data += part
+    return int(data.split(b" ", 2)[1]) if data.startswith(b"HTTP/1.1 ") else -1
+
+
+# The record stream's two panels: rows as text, counts from data-v.
+READ_LOG = """(() => { const rows = (id) => [...document.querySelectorAll('#' + id + ' tr')].map(
+    (tr) => [...tr.children].map((td) => td.textContent));
+  return {state: document.getElementById('logstate').dataset.v || '',
+    records: +(document.body.dataset.records || 0), recent: rows('recent'), top: rows('topmiss'),
+    counts: [...document.querySelectorAll('#topmiss td[data-v]')].map((td) => +td.dataset.v),
+    imgs: document.querySelectorAll('img').length, scripts: document.querySelectorAll('script').length,
+    title: document.title}; })()"""
+
+# Markup in a request-target: the daemon takes it (no spaces), the page
+# must show it as text.
+EVIL = "/evil<img/src=x/onerror=document.title='pwned'><script>document.title='pwned'</script>?status=503"
+
+
+def check_log_panels(b, proxy):
+    failures = []
+    if not poll("record stream", lambda: b.eval(READ_LOG)["state"] == "live"):
+        return ["the record stream never opened: %s" % b.eval(READ_LOG)]
+    host = "127.0.0.1:%d" % proxy
+    # Uncacheable URLs miss every time (then as hit-for-miss passes).
+    misses = {"/top/a?cc=no-store": 9, "/top/b?cc=no-store": 6, "/top/c?cc=no-store": 3}
+    order = [u for u, n in misses.items() for _ in range(n)]
+    order += ["/top/once/%d?cc=max-age=600" % i for i in range(4)]
+    random.Random(17).shuffle(order)
+    for u in order:
+        if raw_get(proxy, u, host) != 200:
+            failures.append("%s did not answer 200" % u)
+    errors = {"/err/1?status=503": "503", "/err/2?status=502": "502", EVIL: "503"}
+    for u, st in errors.items():
+        got = raw_get(proxy, u, host)
+        if str(got) != st:
+            failures.append("%s answered %s, not %s" % (u, got, st))
+    want_top = [[str(i + 1), host + u, str(n)] for i, (u, n) in enumerate(misses.items())]
+    last = {}
+
+    def shown():
+        o = b.eval(READ_LOG)
+        last["o"] = o
+        top = [r[:3] for r in o["top"][:3]]
+        listed = {(r[1], r[2]) for r in o["recent"]}
+        want = {(st, "GET " + host + u) for u, st in errors.items()}
+        return top == want_top and want <= listed and len(o["recent"]) == len(errors)
+    if not poll("panels", shown, 30):
+        o = last["o"]
+        failures.append("the panels do not show the traffic: top %s (want %s), recent %s" %
+                        (o["top"], want_top, o["recent"]))
+    o = last["o"]
+    # 3 + 1-offs + the 3 errors (each a miss once): 10 rows at most.
+    if len(o["top"]) != min(10, 3 + 4 + 3) or o["counts"] != sorted(o["counts"], reverse=True):
+        failures.append("top missed rows %s" % o["top"])
+    if o["recent"] and o["recent"][0][1:3] != ["503", "GET " + host + EVIL]:
+        failures.append("the newest error is not listed first: %s" % o["recent"])
+    if o["imgs"] or o["scripts"] != 1 or o["title"] != "ringcache":
+        failures.append("a record's markup became elements: %d img, %d script, title %r" %
+                        (o["imgs"], o["scripts"], o["title"]))
+    return failures
+
+
 def check(admin, token, proxy):
     failures = []
     b = Browser()
@@ -206,6 +286,7 @@ def check(admin, token, proxy):
             return not diff and o["servers"] == len(s["servers"])
         if not poll("page matches /stats", agree):
             failures.append("the page does not match /stats (page, /stats): %s" % last["diff"])
+        failures += check_log_panels(b, proxy)
         # Without the token: refused, and no dashboard.
         b.goto("http://127.0.0.1:%d/" % admin)
         body = poll("refusal", lambda: b.eval(
@@ -219,16 +300,48 @@ def check(admin, token, proxy):
     return failures
 
 
-def shot(admin, token, out, width=1280, height=1500, seconds=40):
+def shot(admin, token, out, width=1280, height=1500, at=None, seconds=40):
     b = Browser(width, height)
     try:
         b.goto("http://127.0.0.1:%d/?token=%s" % (admin, token))
         poll("history", lambda: b.eval(READ)["seq"] >= seconds, seconds + 30)
+        if at:
+            b.eval("document.getElementById(%s).scrollIntoView()" % json.dumps(at))
+            time.sleep(0.5)
         png = b.call("Page.captureScreenshot", format="png")["data"]
         with open(out, "wb") as f:
             f.write(base64.b64decode(png))
     finally:
         b.close()
+
+
+def mix(proxy, seconds):
+    """Traffic that fills every panel: hits on a warm set, misses on a few
+    popular uncacheable URLs and a long tail, some 404s, 503s and 502s."""
+    rnd = random.Random(1)
+    popular = ["/api/cart?cc=no-store", "/api/session?cc=no-store", "/search?q=shoes&cc=private",
+               "/feed.json?cc=no-cache,no-store", "/img/banner.jpg?cc=max-age=1"]
+    weights = [40, 25, 12, 8, 4]
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        x = rnd.random()
+        if x < 0.70:
+            u = "/static/%d.css?cc=max-age=3600&size=%d" % (rnd.randrange(40), 4096 + 97 * rnd.randrange(60))
+        elif x < 0.88:
+            u = rnd.choices(popular, weights)[0]
+        elif x < 0.94:
+            u = "/product/%d?cc=max-age=60&size=12000" % rnd.randrange(100000)
+        elif x < 0.985:
+            u = "/old/page-%d?status=404" % rnd.randrange(20)
+        elif x < 0.995:
+            u = "/api/checkout?status=503&cc=no-store"
+        else:
+            u = "/api/report?status=502&delay=30"
+        try:
+            raw_get(proxy, u, "shop.example")
+        except OSError:
+            pass
+        time.sleep(0.008)
 
 
 def main(argv):
@@ -240,7 +353,10 @@ def main(argv):
         return 1 if fails else 0
     if len(argv) >= 5 and argv[1] == "shot":
         size = [int(x) for x in argv[5:7]] if len(argv) >= 7 else [1280, 1500]
-        shot(int(argv[2]), argv[3], argv[4], *size)
+        shot(int(argv[2]), argv[3], argv[4], *size, at=argv[7] if len(argv) >= 8 else None)
+        return 0
+    if len(argv) >= 4 and argv[1] == "mix":
+        mix(int(argv[2]), float(argv[3]))
         return 0
     print(__doc__, file=sys.stderr)
     return 2

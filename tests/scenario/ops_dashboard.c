@@ -1,10 +1,12 @@
 /*
  * The dashboard on the admin listener (src/daemon/dash.h): the page and
- * its stream are behind the allow-list and the token (header or ?token=,
- * the query only on those two routes); the stream sends /stats snapshots
- * that follow the traffic, is capped, and lets go of a subscriber that
- * closes; and in headless Chromium the page's numbers match /stats
- * (tests/scenario/dash_browser.py).
+ * its streams are behind the allow-list and the token (header or ?token=,
+ * the query only on GET /, /stats/stream and /log, and never written to
+ * the log); the stream sends /stats snapshots that follow the traffic, is
+ * capped, and lets go of a subscriber that closes; and in headless
+ * Chromium the page's numbers match /stats and its record stream panels
+ * (recent errors, top missed URLs) show the traffic sent, markup in a URL
+ * as text (tests/scenario/dash_browser.py).
  */
 #include "harness.h"
 
@@ -80,8 +82,8 @@ Test(ops_dashboard, page_and_stream_need_the_token)
 	struct setup s;
 	start(&s, NULL);
 	struct response r;
-	static const char *const paths[] = {"/", "/stats/stream"};
-	for (int i = 0; i < 2; i++) {
+	static const char *const paths[] = {"/", "/stats/stream", "/log"};
+	for (int i = 0; i < 3; i++) {
 		char p[128];
 		cr_expect_eq(status_of(s.admin, paths[i], NULL, &r), 401, "%s without a token",
 			     paths[i]);
@@ -101,6 +103,15 @@ Test(ops_dashboard, page_and_stream_need_the_token)
 	response_free(&r);
 	http_once(s.admin, "POST", "/purge?url=/x&token=" TOKEN, NULL, &r);
 	cr_expect_eq(r.status, 401, "POST /purge with ?token=");
+	response_free(&r);
+	http_once(s.admin, "POST", "/reload?token=" TOKEN, NULL, &r);
+	cr_expect_eq(r.status, 401, "POST /reload with ?token=");
+	response_free(&r);
+	http_once(s.admin, "POST", "/log?token=" TOKEN, NULL, &r);
+	cr_expect_eq(r.status, 401, "POST /log with ?token=");
+	response_free(&r);
+	http_once(s.admin, "POST", "/purge?url=/x", "Authorization: Bearer " TOKEN "\r\n", &r);
+	cr_expect_eq(r.status, 200, "POST /purge with the header");
 	response_free(&r);
 
 	/* The page: one self-contained document, told to load nothing else. */
@@ -143,12 +154,13 @@ struct sse {
 	size_t used; /* events consumed from data */
 };
 
-/* Open a stream; the response head is read. The status, or -1. */
-static int sse_open(struct sse *e, int admin, const char *path)
+/* Open a stream (EXTRA: header lines, each ending in CRLF); the
+ * response head is read. The status, or -1. */
+static int sse_open_with(struct sse *e, int admin, const char *path, const char *extra)
 {
 	memset(e, 0, sizeof(*e));
 	conn_open(&e->c, admin);
-	conn_sendf(&e->c, "GET %s HTTP/1.1\r\nHost: admin\r\n\r\n", path);
+	conn_sendf(&e->c, "GET %s HTTP/1.1\r\nHost: admin\r\n%s\r\n", path, extra);
 	double until = now_s() + 10;
 	for (;;) {
 		char *hend = memmem(e->c.buf, e->c.len, "\r\n\r\n", 4);
@@ -161,6 +173,11 @@ static int sse_open(struct sse *e, int admin, const char *path)
 		if (now_s() > until || conn_fill(&e->c, 5000) <= 0)
 			return -1;
 	}
+}
+
+static int sse_open(struct sse *e, int admin, const char *path)
+{
+	return sse_open_with(e, admin, path, "");
 }
 
 /* De-chunk what has arrived into e->data. */
@@ -210,6 +227,56 @@ static void sse_close(struct sse *e)
 {
 	conn_close(&e->c);
 	free(e->data);
+}
+
+/* GET /log with ?token= (the page's EventSource): the stream opens, the
+ * token is not taken for one of its parameters, its own parameters
+ * still apply, and the token is nowhere in the daemon's log. */
+Test(ops_dashboard, record_stream_takes_the_query_token)
+{
+	struct setup s;
+	start(&s, NULL);
+	struct sse e;
+	cr_assert_eq(sse_open(&e, s.admin,
+			      "/log?format=json&q=status%20%3E%3D%20500&token=" TOKEN),
+		     200, "GET /log?...&token=: %s", excerpt(e.c.buf, e.c.len));
+	struct response r;
+	http_get_once(s.d.port, "/tok/ok?cc=no-store", &r);
+	response_free(&r);
+	http_get_once(s.d.port, "/tok/bad?status=503", &r);
+	cr_expect_eq(r.status, 503);
+	response_free(&r);
+	/* Only the 5xx passes the query. */
+	double until = now_s() + 10;
+	while ((!e.data || !strstr(e.data, "/tok/bad")) && now_s() < until) {
+		if (conn_fill(&e.c, 2000) <= 0)
+			break;
+		sse_dechunk(&e);
+	}
+	cr_expect(e.data && strstr(e.data, "\"target\":\"/tok/bad?status=503\"") &&
+			  !strstr(e.data, "/tok/ok"),
+		  "stream: %s", e.data ? excerpt(e.data, e.len) : "(nothing)");
+	sse_close(&e);
+	/* As an event stream, the way the page asks; the token first. */
+	cr_assert_eq(sse_open_with(&e, s.admin, "/log?token=" TOKEN "&q=status%3E%3D500",
+				   "Accept: text/event-stream\r\n"),
+		     200);
+	cr_expect(strcasestr(e.c.buf, "content-type: text/event-stream") != NULL, "%s",
+		  excerpt(e.c.buf, e.c.len));
+	http_get_once(s.d.port, "/tok/sse?status=502", &r);
+	response_free(&r);
+	char *j = sse_next(&e);
+	cr_expect(j && strstr(j, "\"target\":\"/tok/sse?status=502\""), "event: %s", j ?: "(none)");
+	free(j);
+	sse_close(&e);
+	cr_expect_eq(status_of(s.admin, "/log?token=WRONG", NULL, &r), 401);
+	response_free(&r);
+	cr_expect_eq(status_of(s.admin, "/log?q=status%3E%3D500&token=" TOKEN "x", NULL, &r), 401);
+	response_free(&r);
+	char *log = proc_log(&s.d);
+	cr_expect(!strstr(log, TOKEN), "the token is in the log:\n%s", log);
+	free(log);
+	harness_end();
 }
 
 Test(ops_dashboard, stream_sends_snapshots_that_follow_traffic)
