@@ -4,11 +4,13 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/time.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "config/config.h"
@@ -289,6 +291,71 @@ ssize_t admin_resp_read(struct admin_resp *r, char *out, size_t cap)
 		return (ssize_t)n;
 	}
 	return 0;
+}
+
+/* Would admin_resp_read return now, without waiting for the peer? (The
+ * chunk framing may be all that is buffered: then it would wait.) */
+static bool ready_now(const struct admin_resp *r)
+{
+	if (r->done)
+		return true;
+	const char *p = r->buf + r->pos, *end = r->buf + r->len;
+	if (!r->chunked || r->left > 0)
+		return p < end;
+	while (p < end) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		if (!nl)
+			return false;
+		const char *s = p;
+		p = nl + 1;
+		if (nl == s || (nl == s + 1 && s[0] == '\r'))
+			continue; /* the CRLF after a chunk's data */
+		char *e;
+		unsigned long long size = strtoull(s, &e, 16); /* stops at the CR or LF */
+		if (e == s || size == 0)
+			return true; /* bad framing, or the end: answered at once */
+		return p < end;
+	}
+	return false;
+}
+
+int admin_resp_wait(struct admin_resp *r, int timeout_ms)
+{
+	struct timespec t0;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (;;) {
+		if (ready_now(r))
+			return 1;
+		int wait = -1;
+		if (timeout_ms >= 0) {
+			struct timespec t;
+			clock_gettime(CLOCK_MONOTONIC, &t);
+			long el =
+			    (t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000;
+			wait = el >= timeout_ms ? 0 : (int)(timeout_ms - el);
+		}
+		struct pollfd pf = {.fd = r->fd, .events = POLLIN};
+		int n = poll(&pf, 1, wait);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -1;
+		if (n == 0)
+			return 0;
+		if (r->pos > 0) {
+			memmove(r->buf, r->buf + r->pos, r->len - r->pos);
+			r->len -= r->pos;
+			r->pos = 0;
+		}
+		if (r->len == sizeof(r->buf))
+			return 1; /* full: the read reports what is wrong */
+		ssize_t k = recv(r->fd, r->buf + r->len, sizeof(r->buf) - r->len, MSG_DONTWAIT);
+		if (k < 0 && (errno == EAGAIN || errno == EINTR))
+			continue;
+		if (k <= 0)
+			return 1; /* closed or broken: the read says so at once */
+		r->len += (size_t)k;
+	}
 }
 
 void admin_resp_close(struct admin_resp *r)

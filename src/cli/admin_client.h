@@ -63,6 +63,11 @@ int admin_get(const struct admin_target *t, const char *path, const char *accept
  * body, -1 on an error (the connection broke, bad framing). Blocks. */
 ssize_t admin_resp_read(struct admin_resp *r, char *out, size_t cap);
 
+/* Wait until admin_resp_read would return without waiting (body bytes
+ * buffered, its end, or an error to report), at most TIMEOUT_MS (-1: no
+ * limit). 1: ready; 0: not within the time; -1: poll failed. */
+int admin_resp_wait(struct admin_resp *r, int timeout_ms);
+
 void admin_resp_close(struct admin_resp *r);
 
 /* Append S percent-encoded as a query value to OUT (CAP bytes, NUL

@@ -2,7 +2,6 @@
 #include "cli/recstream.h"
 
 #include <errno.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -95,21 +94,20 @@ int recstream_open(struct recstream **sp, const struct admin_target *t,
 static int more(struct recstream *s, int64_t deadline)
 {
 	struct admin_resp *r = &s->resp;
-	if (r->pos == r->len) { /* nothing buffered: wait on the socket */
-		int wait = -1;
-		if (deadline >= 0) {
-			int64_t left = deadline - now_ms();
-			wait = left > 0 ? (int)left : 0;
-		}
-		struct pollfd p = {.fd = r->fd, .events = POLLIN};
-		int n = poll(&p, 1, wait);
-		if (n < 0 && errno != EINTR) {
-			snprintf(s->err, sizeof(s->err), "poll: %s", strerror(errno));
-			return -2;
-		}
-		if (n <= 0)
-			return 0;
+	int wait = -1;
+	if (deadline >= 0) {
+		int64_t left = deadline - now_ms();
+		wait = left > 0 ? (int)left : 0;
 	}
+	/* Not admin_resp_read at once: with only chunk framing buffered it
+	 * would wait for the next chunk, past the caller's time. */
+	int w = admin_resp_wait(r, wait);
+	if (w < 0) {
+		snprintf(s->err, sizeof(s->err), "poll: %s", strerror(errno));
+		return -2;
+	}
+	if (w == 0)
+		return 0;
 	ssize_t n = admin_resp_read(r, s->buf + s->len, sizeof(s->buf) - s->len);
 	if (n < 0) {
 		snprintf(s->err, sizeof(s->err), "the stream broke off");
