@@ -54,6 +54,14 @@ static size_t put(char *out, size_t cap, size_t len, const char *s)
 	return len + n;
 }
 
+/* Quantile Q of KIND into OUT (16 bytes), "-" when there is nothing. */
+static const char *quantile(struct hist *hp, int64_t now, enum histo_kind kind, double q, char *out)
+{
+	if (!histo_count(hp->h, now, kind))
+		return "-";
+	return histo_fmt_ns(histo_quantile_ns(hp->h, now, kind, q), out, 16);
+}
+
 static size_t draw(void *ctx, int64_t now, unsigned cols, unsigned rows,
 		   const struct watch_status *st, char *out, size_t cap)
 {
@@ -71,7 +79,7 @@ static size_t draw(void *ctx, int64_t now, unsigned cols, unsigned rows,
 		snprintf(line, sizeof(line),
 			 "ringcache hist  %s  NO STREAM: %s; retrying every second\n", st->where,
 			 st->problem);
-	if (cols > 1 && strlen(line) > cols)
+	if (!st->plain && cols > 1 && strlen(line) > cols)
 		line[cols - 1] = '\n', line[cols] = '\0';
 	len = put(out, cap, len, line);
 	uint64_t nh = histo_count(hp->h, now, HISTO_HIT), no = histo_count(hp->h, now, HISTO_OTHER);
@@ -86,14 +94,11 @@ static size_t draw(void *ctx, int64_t now, unsigned cols, unsigned rows,
 		grid[0] = '\0';
 	snprintf(line, sizeof(line),
 		 "hits %llu  p50 %s  p99 %s   misses %llu  p50 %s  p99 %s   1 char = %llu\n",
-		 (unsigned long long)nh,
-		 histo_fmt_ns(histo_quantile_ns(hp->h, now, HISTO_HIT, 0.5), a, sizeof(a)),
-		 histo_fmt_ns(histo_quantile_ns(hp->h, now, HISTO_HIT, 0.99), b, sizeof(b)),
-		 (unsigned long long)no,
-		 histo_fmt_ns(histo_quantile_ns(hp->h, now, HISTO_OTHER, 0.5), c, sizeof(c)),
-		 histo_fmt_ns(histo_quantile_ns(hp->h, now, HISTO_OTHER, 0.99), d, sizeof(d)),
+		 (unsigned long long)nh, quantile(hp, now, HISTO_HIT, 0.5, a),
+		 quantile(hp, now, HISTO_HIT, 0.99, b), (unsigned long long)no,
+		 quantile(hp, now, HISTO_OTHER, 0.5, c), quantile(hp, now, HISTO_OTHER, 0.99, d),
 		 (unsigned long long)per);
-	if (cols > 1 && strlen(line) > cols)
+	if (!st->plain && cols > 1 && strlen(line) > cols)
 		line[cols - 1] = '\n', line[cols] = '\0';
 	len = put(out, cap, len, line);
 	if (grid)

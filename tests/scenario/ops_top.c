@@ -6,8 +6,8 @@
  * back: the ranking and every count exact (no record is lost at this
  * rate), the misses and 5xx views through their keys, 'q' exiting 0; the
  * histogram's header counts for hits and misses and both characters drawn;
- * -1 printing plain text once (no escapes), and a bad query refused with
- * its column and exit 2.
+ * -1 printing plain text once and live frames on a pipe (no escapes), and
+ * a bad query refused with its column and exit 2.
  */
 #include "harness.h"
 
@@ -320,6 +320,17 @@ Test(ops_top, once_plain_and_bad_query)
 	run_cmd(argv4, 10000, &r);
 	cr_expect(r.exited && r.exit_code == 2, "exit %d: %s", r.exit_code, r.err);
 	cmd_result_free(&r);
+	/* Live on a pipe: a plain frame a second, no escapes (it runs until
+	 * the timeout kills it). */
+	char *argv6[] = {RINGCACHE_BIN, "top", "--admin", admin, NULL};
+	run_cmd(argv6, 3500, &r);
+	cr_expect(r.timed_out, "exit %d: %s", r.exit_code, r.err);
+	int frames = 0;
+	for (const char *f = r.out; (f = strstr(f, "ringcache top  ")); f++)
+		frames++;
+	cr_expect_geq(frames, 2, "%s", r.out);
+	cr_expect(!strchr(r.out, '\033'), "no escapes on a pipe: %s", r.out);
+	cmd_result_free(&r);
 	/* Nobody there, with -1: exit 1, saying so. */
 	char nobody[64];
 	snprintf(nobody, sizeof(nobody), "http://127.0.0.1:%d", free_port());
@@ -327,6 +338,13 @@ Test(ops_top, once_plain_and_bad_query)
 	run_cmd(argv5, 10000, &r);
 	cr_expect(r.exited && r.exit_code == 1, "exit %d: %s", r.exit_code, r.err);
 	cr_expect(strstr(r.err, "ringcache top: "), "%s", r.err);
+	cmd_result_free(&r);
+	/* Live, it says so and keeps trying. */
+	char *argv7[] = {RINGCACHE_BIN, "hist", "--admin", nobody, NULL};
+	run_cmd(argv7, 2500, &r);
+	cr_expect(r.timed_out, "exit %d: %s", r.exit_code, r.err);
+	cr_expect(strstr(r.out, "NO STREAM: ") && strstr(r.out, "retrying every second"), "%s",
+		  r.out);
 	cmd_result_free(&r);
 	assert_alive(&d);
 }
