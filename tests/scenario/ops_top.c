@@ -244,6 +244,22 @@ Test(ops_top, hist_in_a_terminal)
 	cr_expect(memchr(g, '#', (size_t)(ruler - g)), "misses drawn:\n%s", p);
 	cr_expect(strstr(p, "1us") && strstr(p, "1ms") && strstr(p, "10s"), "%s", p);
 	free(p);
+	/* The drawing follows the terminal's size (SIGWINCH): the ruler is a
+	 * column short of the width, 149 then 99. */
+	char ruler150[160], ruler100[110];
+	memset(ruler150, '-', 149);
+	ruler150[149] = '\0';
+	memset(ruler100, '-', 99);
+	ruler100[99] = '\0';
+	for (int i = 0; i <= 7; i++) {
+		ruler150[i * 149 / 7 - (i == 7)] = '+';
+		ruler100[i * 99 / 7 - (i == 7)] = '+';
+	}
+	p = pane(sock);
+	cr_expect(strstr(p, ruler150), "%s\n%s", ruler150, p);
+	free(p);
+	free(tmux(sock, "resize-window", "-t", "0", "-x", "100", "-y", "30"));
+	free(pane_wait(sock, (const char *const[]){ruler100, "hits 398 ", NULL}));
 	free(tmux(sock, "send-keys", "-t", "0", "q", NULL, NULL, NULL));
 	free(pane_wait(sock, (const char *const[]){"HIST-EXIT=0", NULL}));
 	kill_tmux(sock);
