@@ -4,7 +4,9 @@
  * one URL, 100 to another, 50 to one the origin answers with a 503) driven
  * once the screen says the stream is live, then the table on screen read
  * back: the ranking and every count exact (no record is lost at this
- * rate), the misses and 5xx views through their keys, 'q' exiting 0; the
+ * rate), the misses and 5xx views through their keys, the daemon drained
+ * and started again under it (said on screen, reconnected, the window
+ * kept), 'q' exiting 0; the
  * histogram's header counts for hits and misses and both characters drawn;
  * -1 printing plain text once and live frames on a pipe (no escapes), and
  * a bad query refused with its column and exit 2.
@@ -12,6 +14,7 @@
 #include "harness.h"
 
 #include <pthread.h>
+#include <sys/wait.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -214,12 +217,34 @@ Test(ops_top, top_in_a_terminal)
 	/* Tab walks back to the requests view. */
 	free(tmux(sock, "send-keys", "-t", "0", "Tab", NULL, NULL, NULL));
 	free(pane_wait(sock, (const char *const[]){"view: requests", NULL}));
+	/* The daemon drains and comes back: the screen says so, top stays,
+	 * reconnects and goes on counting into the same window. */
+	char *yaml = NULL;
+	size_t yl = 0;
+	FILE *f = fopen(d.cfg_path, "r");
+	cr_assert_not_null(f);
+	cr_assert_eq(getdelim(&yaml, &yl, '\0', f) > 0, true);
+	fclose(f);
+	int st = stop_proc(&d);
+	cr_expect(WIFEXITED(st) && WEXITSTATUS(st) == 0, "the drain: status %d", st);
+	free(pane_wait(sock, (const char *const[]){"NO STREAM: ", "requests 450 ", NULL}));
+	struct proc d2;
+	memset(&d2, 0, sizeof(d2));
+	d2.port = d.port;
+	start_ringcache(&d2, yaml);
+	free(yaml);
+	free(pane_wait(sock, (const char *const[]){" live ", NULL}));
+	drive(d2.port, URL_B, 10, 200);
+	p = pane_wait(sock, (const char *const[]){"requests 460 ", NULL});
+	cr_expect(strstr(p, "hits 407  misses 53"), "a new daemon, an empty cache: %s", p);
+	expect_row(p, URL_B, 110, 2, 0);
+	free(p);
 	free(tmux(sock, "send-keys", "-t", "0", "q", NULL, NULL, NULL));
 	p = pane_wait(sock, (const char *const[]){"TOP-EXIT=0", NULL});
 	cr_expect(!strstr(p, "view: requests"), "the alternate screen is gone:\n%s", p);
 	free(p);
 	kill_tmux(sock);
-	assert_alive(&d);
+	assert_alive(&d2);
 }
 
 Test(ops_top, hist_in_a_terminal)
