@@ -6,10 +6,10 @@
  * back: the ranking and every count exact (no record is lost at this
  * rate), the misses and 5xx views through their keys, the daemon drained
  * and started again under it (said on screen, reconnected, the window
- * kept), 'q' exiting 0; the
- * histogram's header counts for hits and misses and both characters drawn;
- * -1 printing plain text once and live frames on a pipe (no escapes), and
- * a bad query refused with its column and exit 2.
+ * kept), 'q' exiting 0; the histogram's header counts for hits and
+ * misses, both characters drawn, and its redrawing at a new size; -1
+ * printing plain text once and live frames on a pipe (no escapes), and a
+ * bad query refused with its column and exit 2.
  */
 #include "harness.h"
 
