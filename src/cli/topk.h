@@ -22,7 +22,9 @@
  * from zero (it had the fewest requests, so it is not near the top);
  * topk_evicted says how many were, so the screen can say the tail is cut.
  *
- * One thread; allocates only in topk_create.
+ * Memory: CAP x (W x 16 + 380) bytes, allocated at once: 5.3 MiB for
+ * 4,096 URLs over 60 s (39 MiB at the 600 s limit). One thread; allocates
+ * only in topk_create.
  */
 #ifndef RINGCACHE_CLI_TOPK_H
 #define RINGCACHE_CLI_TOPK_H

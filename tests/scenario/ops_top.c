@@ -7,7 +7,8 @@
  * rate), the misses and 5xx views through their keys, the daemon drained
  * and started again under it (said on screen, reconnected, the window
  * kept), 'q' exiting 0; the histogram's header counts for hits and
- * misses, both characters drawn, and its redrawing at a new size; -1
+ * misses, both characters drawn, its redrawing at a new size, Ctrl-C
+ * putting the terminal back (as 'q' does for top); -1
  * printing plain text once and live frames on a pipe (no escapes), and a
  * bad query refused with its column and exit 2.
  */
@@ -166,11 +167,17 @@ static void expect_row(const char *text, const char *url, unsigned long long req
 	cr_expect_eq(r.e5xx, e5xx, "%s: 5xx %llu, not %llu:\n%s", url, r.e5xx, e5xx, text);
 }
 
+/* WHAT (top or hist) in a 150 x 40 pane; after it, its exit status as
+ * NAME-EXIT=N and whether the terminal was put back (line editing and
+ * echo: "TTY: icanon echo"). The shell traps SIGINT, so a Ctrl-C ends
+ * the command only (a trap, unlike an ignored signal, is not inherited). */
 static void start_in_tmux(const char *sock, const char *what, const char *cfg, const char *name)
 {
-	char cmd[PATH_MAX * 2 + 128];
-	snprintf(cmd, sizeof(cmd), "%s %s -c %s; echo %s-EXIT=$?; sleep 60", RINGCACHE_BIN, what,
-		 cfg, name);
+	char cmd[PATH_MAX * 2 + 256];
+	snprintf(cmd, sizeof(cmd),
+		 "trap true INT; %s %s -c %s; echo %s-EXIT=$?; "
+		 "echo TTY: $(stty -a | tr ' ' '\\n' | grep -x -e icanon -e echo); sleep 60",
+		 RINGCACHE_BIN, what, cfg, name);
 	free(tmux(sock, "new-session", "-d", "-x", "150", "-y", "40", cmd));
 }
 
@@ -240,7 +247,7 @@ Test(ops_top, top_in_a_terminal)
 	expect_row(p, URL_B, 110, 2, 0);
 	free(p);
 	free(tmux(sock, "send-keys", "-t", "0", "q", NULL, NULL, NULL));
-	p = pane_wait(sock, (const char *const[]){"TOP-EXIT=0", NULL});
+	p = pane_wait(sock, (const char *const[]){"TOP-EXIT=0", "TTY: icanon echo", NULL});
 	cr_expect(!strstr(p, "view: requests"), "the alternate screen is gone:\n%s", p);
 	free(p);
 	kill_tmux(sock);
@@ -285,8 +292,9 @@ Test(ops_top, hist_in_a_terminal)
 	free(p);
 	free(tmux(sock, "resize-window", "-t", "0", "-x", "100", "-y", "30"));
 	free(pane_wait(sock, (const char *const[]){ruler100, "hits 398 ", NULL}));
-	free(tmux(sock, "send-keys", "-t", "0", "q", NULL, NULL, NULL));
-	free(pane_wait(sock, (const char *const[]){"HIST-EXIT=0", NULL}));
+	/* Ctrl-C: the terminal put back before the signal ends it (128 + 2). */
+	free(tmux(sock, "send-keys", "-t", "0", "C-c", NULL, NULL, NULL));
+	free(pane_wait(sock, (const char *const[]){"HIST-EXIT=130", "TTY: icanon echo", NULL}));
 	kill_tmux(sock);
 	assert_alive(&d);
 }
