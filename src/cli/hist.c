@@ -10,6 +10,8 @@
 #include "cli/topk.h"
 #include "cli/watch.h"
 
+_Static_assert(WATCH_MAX_WINDOW <= HISTO_MAX_WINDOW, "hist's buckets must take any -w");
+
 struct hist {
 	struct histo *h;
 	bool ttfb; /* -f ttfb: the time to the first byte instead of the whole response */

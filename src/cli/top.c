@@ -9,6 +9,8 @@
 #include "cli/topk.h"
 #include "cli/watch.h"
 
+_Static_assert(WATCH_MAX_WINDOW <= TOPK_MAX_WINDOW, "top's table must take any -w");
+
 /* The views, in the order Tab walks them. */
 static const struct {
 	enum topk_col by;

@@ -54,8 +54,9 @@ int watch_opt(struct watch_cfg *cfg, int ch, const char *arg)
 		cfg->once = true;
 		return 1;
 	case 'w':
-		if (!parse_secs(arg, 600, &cfg->window)) {
-			fprintf(stderr, "ringcache %s: -w: seconds, 1 to 600\n", cfg->prog);
+		if (!parse_secs(arg, WATCH_MAX_WINDOW, &cfg->window)) {
+			fprintf(stderr, "ringcache %s: -w: seconds, 1 to %d\n", cfg->prog,
+				WATCH_MAX_WINDOW);
 			return -1;
 		}
 		return 1;

@@ -25,6 +25,7 @@
 #include "ops/rlog.h"
 
 #define WATCH_DEFAULT_WINDOW 60
+#define WATCH_MAX_WINDOW     600 /* -w; each view's table takes it */
 
 struct watch_cfg {
 	const char *prog; /* "top", for messages: "ringcache top: ..." */
