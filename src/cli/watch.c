@@ -11,7 +11,7 @@
 
 #include "cli/admin_client.h"
 #include "cli/recstream.h"
-#include "cli/term.h"
+#include "cli/tty.h"
 #include "ops/query.h"
 
 #define RETRY_MS   1000
@@ -133,7 +133,7 @@ static void draw(struct loop *l, int64_t now_ms)
 {
 	unsigned cols = 80, rows = 24;
 	if (l->tty || isatty(STDOUT_FILENO)) {
-		term_size(&cols, &rows);
+		tty_size(&cols, &rows);
 	} else {
 		const char *c = getenv("COLUMNS"), *r = getenv("LINES");
 		if (c && atoi(c) >= 20 && atoi(c) <= 1000)
@@ -161,7 +161,7 @@ static void draw(struct loop *l, int64_t now_ms)
 	l->st.plain = !l->tty;
 	size_t n = l->v->draw(l->v->ctx, now_ms / 1000, cols, rows, &l->st, l->frame, l->fcap);
 	if (l->tty) {
-		term_frame(l->frame, n);
+		tty_frame(l->frame, n);
 	} else {
 		fwrite(l->frame, 1, n, stdout);
 		if (!l->cfg->once)
@@ -209,7 +209,7 @@ static int run(struct loop *l)
 		if (!l->s && now >= next_try) {
 			int r = try_open(l);
 			if (r == -2) {
-				term_leave();
+				tty_leave();
 				fprintf(stderr, "ringcache %s: %s: %s\n", cfg->prog, l->t.where,
 					l->problem);
 				return 2;
@@ -253,13 +253,13 @@ static int run(struct loop *l)
 		if (poll(pf, n, wait) < 0 && errno != EINTR)
 			return 1;
 		if (l->tty) {
-			for (int k; (k = term_key()) >= 0;) {
+			for (int k; (k = tty_key()) >= 0;) {
 				if (k == 'q' || k == 'Q')
 					return 0;
 				if (l->v->key && l->v->key(l->v->ctx, k))
 					redraw = true;
 			}
-			if (term_resized())
+			if (tty_resized())
 				redraw = true;
 		}
 	}
@@ -287,9 +287,9 @@ int watch_run(const struct watch_cfg *cfg_in, const struct watch_view *v)
 	}
 	snprintf(l->problem, sizeof(l->problem), "connecting");
 	l->t0 = mono_ms();
-	l->tty = !cfg.once && term_usable() && term_enter() == 0;
+	l->tty = !cfg.once && tty_usable() && tty_enter() == 0;
 	int rc = run(l);
-	term_leave();
+	tty_leave();
 	if (l->s)
 		recstream_close(&l->s);
 	free(l->frame);

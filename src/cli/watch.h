@@ -3,7 +3,7 @@
  * options, and the loop that feeds records from a running daemon's record
  * stream (cli/recstream.h) into a view and draws it once a second.
  *
- * Live on a terminal: the alternate screen (cli/term.h), redrawn each
+ * Live on a terminal: the alternate screen (cli/tty.h), redrawn each
  * second, on a key and on a resize; 'q' quits. When the daemon is not
  * there or goes away (a drain, a restart) the screen says so and the
  * stream is opened again every second; records the daemon says were lost

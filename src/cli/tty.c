@@ -1,5 +1,5 @@
-/* term.c - raw keys, alternate screen and restoring them (see term.h). */
-#include "cli/term.h"
+/* tty.c - raw keys, alternate screen and restoring them (see tty.h). */
+#include "cli/tty.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -15,7 +15,7 @@ static volatile sig_atomic_t active, resized;
 #define ENTER_SEQ "\033[?1049h\033[?25l\033[H\033[2J" /* alternate screen, no cursor */
 #define LEAVE_SEQ "\033[?25h\033[?1049l"
 
-bool term_usable(void)
+bool tty_usable(void)
 {
 	const char *t = getenv("TERM");
 	return isatty(STDIN_FILENO) && isatty(STDOUT_FILENO) && t && *t && strcmp(t, "dumb") != 0;
@@ -35,7 +35,7 @@ static void write_all(const char *p, size_t n)
 }
 
 /* Async-signal-safe: tcsetattr and write only. */
-void term_leave(void)
+void tty_leave(void)
 {
 	if (!active)
 		return;
@@ -47,7 +47,7 @@ void term_leave(void)
 static void on_fatal(int sig)
 {
 	int e = errno;
-	term_leave();
+	tty_leave();
 	signal(sig, SIG_DFL);
 	raise(sig);
 	errno = e;
@@ -60,10 +60,10 @@ static void on_winch(int sig)
 
 static void at_exit(void)
 {
-	term_leave();
+	tty_leave();
 }
 
-int term_enter(void)
+int tty_enter(void)
 {
 	static bool hooked;
 	if (tcgetattr(STDIN_FILENO, &saved) < 0)
@@ -96,7 +96,7 @@ int term_enter(void)
 	return 0;
 }
 
-void term_size(unsigned *cols, unsigned *rows)
+void tty_size(unsigned *cols, unsigned *rows)
 {
 	struct winsize ws;
 	if (ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col && ws.ws_row) {
@@ -108,21 +108,21 @@ void term_size(unsigned *cols, unsigned *rows)
 	}
 }
 
-bool term_resized(void)
+bool tty_resized(void)
 {
 	bool r = resized;
 	resized = 0;
 	return r;
 }
 
-int term_key(void)
+int tty_key(void)
 {
 	unsigned char c;
 	ssize_t n = read(STDIN_FILENO, &c, 1);
 	return n == 1 ? c : -1;
 }
 
-void term_frame(const char *text, size_t len)
+void tty_frame(const char *text, size_t len)
 {
 	/* Each line cleared to its end as it is written, then everything
 	 * under the last one: the old frame never shows through. A '\n'
