@@ -13,6 +13,7 @@
 
 #include "cli/hist.h"
 #include "cli/log.h"
+#include "cli/stat.h"
 #include "cli/top.h"
 #include "config/config.h"
 #include "ops/accesslog.h"
@@ -24,23 +25,23 @@
 
 static void usage(FILE *f)
 {
-	fprintf(f,
-		"usage: ringcache [-t] -c FILE\n"
-		"       ringcache log [-c FILE | --admin URL] [-q QUERY] [-o FORMAT] ...\n"
-		"       ringcache top [-c FILE | --admin URL] [-q QUERY] [-b VIEW] [-w S] [-1]\n"
-		"       ringcache hist [-c FILE | --admin URL] [-q QUERY] [-f FIELD] [-w S] [-1]\n"
-		"       ringcache --health http://IP:PORT/PATH\n"
-		"       ringcache --version | --help\n"
-		"  -c, --config FILE  configuration file (YAML)\n"
-		"  -t, --test         check the configuration file and exit\n"
-		"      --health URL   GET URL (2 s at most): exit 0 on a 2xx status, else 1\n"
-		"  -v, --version      print the version and exit\n"
-		"  -h, --help         this text\n"
-		"Signals: SIGHUP reloads the configuration file (a bad file is refused and\n"
-		"the running configuration kept); SIGTERM/SIGINT drain (timeouts.drain,\n"
-		"default 10 s) and exit 0; SIGUSR1 reopens the access log (log.access).\n"
-		"Under systemd (Type=notify) it reports READY=1, RELOADING=1, STOPPING=1 and\n"
-		"STATUS= to NOTIFY_SOCKET, and pings WATCHDOG=1 when WatchdogSec= is set.\n");
+	fprintf(f, "usage: ringcache [-t] -c FILE\n"
+		   "       ringcache log [-c FILE | --admin URL] [-q QUERY] [-o FORMAT] ...\n"
+		   "       ringcache stat [-c FILE | --admin URL] [-1 | -j] [-f PATTERN]... ...\n"
+		   "       ringcache top [-c FILE | --admin URL] [-q QUERY] [-b VIEW] [-1] ...\n"
+		   "       ringcache hist [-c FILE | --admin URL] [-q QUERY] [-f FIELD] [-1] ...\n"
+		   "       ringcache --health http://IP:PORT/PATH\n"
+		   "       ringcache --version | --help\n"
+		   "  -c, --config FILE  configuration file (YAML)\n"
+		   "  -t, --test         check the configuration file and exit\n"
+		   "      --health URL   GET URL (2 s at most): exit 0 on a 2xx status, else 1\n"
+		   "  -v, --version      print the version and exit\n"
+		   "  -h, --help         this text\n"
+		   "Signals: SIGHUP reloads the configuration file (a bad file is refused and\n"
+		   "the running configuration kept); SIGTERM/SIGINT drain (timeouts.drain,\n"
+		   "default 10 s) and exit 0; SIGUSR1 reopens the access log (log.access).\n"
+		   "Under systemd (Type=notify) it reports READY=1, RELOADING=1, STOPPING=1 and\n"
+		   "STATUS= to NOTIFY_SOCKET, and pings WATCHDOG=1 when WatchdogSec= is set.\n");
 }
 
 /*
@@ -273,6 +274,8 @@ int main(int argc, char **argv)
 		return cli_top_main(argc - 1, argv + 1);
 	if (argc > 1 && strcmp(argv[1], "hist") == 0)
 		return cli_hist_main(argc - 1, argv + 1);
+	if (argc > 1 && strcmp(argv[1], "stat") == 0)
+		return cli_stat_main(argc - 1, argv + 1);
 	const char *path = NULL;
 	bool test_only = false;
 	int ch;

@@ -5,9 +5,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "cli/admin_client.h"
+#include "cli/recstream.h"
 #include "ops/query.h"
 #include "ops/recfmt.h"
 
@@ -37,6 +39,19 @@ static void show_error(const char *q, const struct query_error *e)
 {
 	fprintf(stderr, "ringcache log: bad query at column %u: %s\n", e->col, e->msg);
 	fprintf(stderr, "  %s\n  %*s^\n", q, (int)(e->col ? e->col - 1 : 0), "");
+}
+
+/* NAME into WANT (*N names) unless it is there; false when it is full. */
+static bool add_name(const char **want, unsigned *n, const char *name)
+{
+	for (unsigned i = 0; i < *n; i++) {
+		if (strcasecmp(want[i], name) == 0)
+			return true;
+	}
+	if (*n == RLOG_HDRS)
+		return false;
+	want[(*n)++] = name;
+	return true;
 }
 
 int cli_log_main(int argc, char **argv)
@@ -113,6 +128,10 @@ int cli_log_main(int argc, char **argv)
 		fprintf(stderr, "ringcache log: -o: compact, ncsa or json\n");
 		return 2;
 	}
+	/* The header names: -H's, then those the query reads (hdr.NAME),
+	 * which JSON shows as well, then NCSA's two when there is room. */
+	char qnames[RLOG_HDRS][RLOG_HDR_NAME];
+	unsigned nq = 0;
 	if (query) {
 		struct query q;
 		struct query_error qe;
@@ -124,6 +143,8 @@ int cli_log_main(int argc, char **argv)
 				fprintf(stderr, "ringcache log: out of memory\n");
 			return 2;
 		}
+		for (unsigned i = 0; i < q.nhdr; i++)
+			memcpy(qnames[nq++], q.hdr[i], RLOG_HDR_NAME);
 		query_fini(&q);
 	}
 	char err[512];
@@ -132,87 +153,70 @@ int cli_log_main(int argc, char **argv)
 		fprintf(stderr, "ringcache log: %s\n", err);
 		return 2;
 	}
-	char path[8192] = "/log?format=";
-	strcat(path, output);
-	if (group)
-		strcat(path, "&group=1");
-	bool fits = true;
-	if (query) {
-		strcat(path, "&q=");
-		fits = admin_query_append(path, sizeof(path), query);
-	}
-	for (unsigned i = 0; fits && i < nhdr; i++) {
-		fits = strlen(path) + 5 < sizeof(path);
-		if (fits) {
-			strcat(path, "&hdr=");
-			fits = admin_query_append(path, sizeof(path), hdrs[i]);
+	const char *want[RLOG_HDRS];
+	unsigned nwant = 0;
+	for (unsigned i = 0; i < nhdr; i++)
+		want[nwant++] = hdrs[i];
+	for (unsigned k = 0; k < nq; k++) {
+		if (!add_name(want, &nwant, qnames[k])) {
+			fprintf(stderr, "ringcache log: more than %d header names\n", RLOG_HDRS);
+			return 2;
 		}
 	}
-	if (!fits) {
-		fprintf(stderr, "ringcache log: query too long\n");
-		return 2;
+	if (fmt == RECFMT_NCSA) {
+		add_name(want, &nwant, "referer");
+		add_name(want, &nwant, "user-agent");
 	}
-	struct admin_resp *resp = malloc(sizeof(*resp));
-	if (!resp) {
-		fprintf(stderr, "ringcache log: out of memory\n");
-		return 1;
-	}
-	if (admin_get(&t, path, NULL, resp, err, sizeof(err)) < 0) {
+	struct recstream_opts o = {.query = query, .hdrs = want, .nhdr = nwant};
+	struct recstream *rs;
+	int e = recstream_open(&rs, &t, &o, err, sizeof(err));
+	if (e < 0) {
 		fprintf(stderr, "ringcache log: %s\n", err);
-		free(resp);
+		return e == -2 ? 2 : 1;
+	}
+	/* The records come as binary frames (ops/recwire.h); the text is
+	 * made here, with the daemon's own formatter, so that watching costs
+	 * the daemon a copy of each record, not its formatting. */
+	struct rlog_rec *rec = malloc(sizeof(*rec));
+	char *line = malloc(RECFMT_MAX);
+	if (!rec || !line) {
+		fprintf(stderr, "ringcache log: out of memory\n");
+		free(rec);
+		free(line);
+		recstream_close(&rs);
 		return 1;
 	}
-	char buf[16384];
-	int status = resp->status;
-	if (status != 200) {
-		/* The daemon's own words: a 400 names the column of a query it
-		 * refused, a 503 says how many streams it has. */
-		fprintf(stderr, "ringcache log: %s: %d: ", t.where, status);
-		ssize_t n;
-		while ((n = admin_resp_read(resp, buf, sizeof(buf))) > 0)
-			fwrite(buf, 1, (size_t)n, stderr);
-		admin_resp_close(resp);
-		free(resp);
-		return status == 400 ? 2 : 1;
-	}
+	struct recfmt_hdrs h = {.n = nwant};
+	for (unsigned i = 0; i < nwant; i++)
+		h.name[i] = want[i];
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	/* Lines may span reads: print whole ones, counting records (not the
-	 * indented exchange lines nor loss notes). */
-	char pending[RECFMT_MAX + 4096];
-	size_t plen = 0;
+	uint64_t lost_told = 0;
 	int rc = 0;
-	bool last = false; /* the -n'th record is out: only its exchange line may follow */
 	for (;;) {
-		ssize_t n = admin_resp_read(resp, buf, sizeof(buf));
-		if (n < 0) {
-			fprintf(stderr, "ringcache log: %s: the stream broke off\n", t.where);
+		int n = recstream_next(rs, rec, -1);
+		if (n == -2) {
+			fprintf(stderr, "ringcache log: %s: %s\n", t.where, recstream_error(rs));
 			rc = 1;
 			break;
 		}
-		if (n == 0)
-			break;
-		for (ssize_t i = 0; i < n; i++) {
-			if (plen < sizeof(pending))
-				pending[plen++] = buf[i];
-			if (buf[i] != '\n')
-				continue;
-			bool indented = pending[0] == ' ';
-			if (last && !indented)
-				goto out;
-			fwrite(pending, 1, plen, stdout);
-			bool record =
-			    !indented && pending[0] != '#' && strncmp(pending, "{\"lost\"", 7) != 0;
-			plen = 0;
-			if (record && count > 0 && --count == 0)
-				last = true;
+		if (n <= 0)
+			break; /* the daemon ended the stream (it drains) */
+		uint64_t lost = recstream_lost(rs);
+		if (lost != lost_told) {
+			size_t len = recfmt_lost(fmt, lost - lost_told, lost, line, RECFMT_MAX);
+			fwrite(line, 1, len, stdout);
+			lost_told = lost;
 		}
-		/* A record and its exchange line travel in one chunk. */
-		if (last)
+		for (unsigned i = 0; i < nwant; i++)
+			h.value[i] = rec->hdr[i][0] ? rec->hdr[i] : NULL;
+		size_t len = recfmt_record(fmt, group, rec, &h, line);
+		fwrite(line, 1, len, stdout);
+		if (count > 0 && --count == 0)
 			break;
 	}
-out:
 	fflush(stdout);
-	admin_resp_close(resp);
-	free(resp);
+	recstream_close(&rs);
+	free(rec);
+	free(line);
 	return rc;
 }

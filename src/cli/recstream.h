@@ -21,9 +21,9 @@
 #include "ops/rlog.h"
 
 struct recstream_opts {
-	const char *query;	  /* NULL: every record */
-	const char *const *hdrs;  /* request header names to carry, NULL when NHDR is 0 */
-	unsigned nhdr;		  /* at most RLOG_HDRS */
+	const char *query;	 /* NULL: every record */
+	const char *const *hdrs; /* request header names to carry, NULL when NHDR is 0 */
+	unsigned nhdr;		 /* at most RLOG_HDRS */
 };
 
 struct recstream;

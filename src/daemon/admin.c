@@ -255,7 +255,10 @@ static int handle(struct admin_conn *ac)
 	if (PATH_IS("/health"))
 		return respond_text(ac, 200, "OK", "ok\n");
 	if (PATH_IS("/metrics")) {
-		stats_take(d, ac->gen, &ac->stats, STATS_SCRAPE);
+		/* A live view's reads keep their own maxima (ops/stats.h). */
+		char rd[8];
+		bool live = query_param(qs, ql, "reader", rd, sizeof(rd)) && !strcmp(rd, "live");
+		stats_take(d, ac->gen, &ac->stats, live ? STATS_LIVE : STATS_SCRAPE);
 		size_t n = stats_render_prometheus(&ac->stats, ac->out, sizeof(ac->out));
 		return respond(ac, 200, "OK", "text/plain; version=0.0.4", ac->out, n);
 	}
@@ -280,7 +283,7 @@ static int handle(struct admin_conn *ac)
 		/* A stream outlives reloads: it must not keep a generation. */
 		gen_put(&ac->l->w.be, ac->gen);
 		ac->gen = NULL;
-		return logstream_serve(ac->l, ac->fd, m, qs, ql);
+		return logstream_serve(ac->l, ac->fd, m, qs, ql, still_allowed, ac);
 	}
 	bool is_post = method == HTTP_POST || method == HTTP_PURGE;
 	if (PATH_IS("/reload"))

@@ -14,6 +14,7 @@
 #include "ops/rlog.h"
 #include "ops/log.h"
 #include "route/ratelimit.h"
+#include "rt/clock.h"
 
 /* Client addresses the routes' rate limits follow at once (64 bytes each). */
 #define RATELIMIT_ENTRIES (64u * 1024)
@@ -147,6 +148,7 @@ int daemon_start(struct daemon *d, struct config *cfg,
 	pthread_mutex_init(&d->lock, NULL);
 	pthread_cond_init(&d->cond, NULL);
 	d->main_thread = pthread_self();
+	d->start_ns = rt_clock_now();
 	resolve_init(&d->res);
 	/* Names are looked up before the first generation is made, so that
 	 * it has their addresses; one that does not resolve has no server. */

@@ -95,6 +95,7 @@ struct daemon {
 	struct listen_table listeners; /* main thread: the addresses now served */
 	struct resolve res;	       /* servers written as DNS names (resolve.h) */
 	struct dash_hub dash;	       /* the dashboard's stream subscribers */
+	uint64_t start_ns;	       /* rt_clock_now() at daemon_start: uptime */
 
 	pthread_mutex_t lock; /* startup and reload handshakes, loop teardown */
 	pthread_cond_t cond;

@@ -8,10 +8,12 @@
 #include <string.h>
 #include <strings.h>
 
+#include "backend/gen.h"
 #include "http/hbuf.h"
 #include "ops/log.h"
 #include "ops/query.h"
 #include "ops/recfmt.h"
+#include "ops/recwire.h"
 #include "ops/rlog.h"
 #include "rt/io.h"
 #include "rt/task.h"
@@ -20,7 +22,11 @@
 #define OUT_CAP	      (64u << 10)
 #define OUT_SEND_AT   (OUT_CAP - RECFMT_MAX - 256) /* room for one more line and its framing */
 #define POLL_NS	      (10 * RT_MS)		   /* between looks at the rings */
+#define FLUSH_NS      (20 * RT_MS)		   /* records wait at most this long to be sent */
+#define FLUSH_AT      (32u << 10)		   /* or until this many bytes are ready */
 #define SEND_TIMEOUT  (60 * RT_SEC)		   /* a reader stuck this long is dropped */
+#define STALL_CHECK   (20 * RT_MS)		   /* how often a waiting send looks at the rings */
+#define RECHECK	      RT_SEC			   /* between looks at the permission */
 #define REPLY_TIMEOUT (10 * RT_SEC)
 #define BATCH	      4096 /* records per round before the task lets others run */
 #define PARAM_MAX     (QUERY_MAX_LEN + 1)
@@ -32,12 +38,16 @@ struct stream {
 	struct query q;
 	bool have_q;
 	enum recfmt fmt;
+	bool bin; /* format=bin: frames (ops/recwire.h), not text */
 	bool group, sse;
+	logstream_allowed_fn allowed;
+	void *ctx;
+	rt_time_t checked; /* the permission, last asked */
+	rt_time_t flushed; /* the last send */
 	uint64_t lost_told;
 	unsigned nnames;
 	char names[RLOG_HDRS][RLOG_HDR_NAME];
 	struct recfmt_hdrs hdrs;
-	struct rlog_rec rec;
 	char line[RECFMT_MAX];
 	char param[PARAM_MAX];
 	size_t olen;
@@ -162,9 +172,10 @@ static int setup(struct stream *s, const struct hmsg *m, const char *qs, size_t 
 				return reply_text(s->fd, 400, "Bad Request",
 						  "hdr=: at most 8 names of up to 31 bytes\n");
 		} else if (IS("format")) {
-			if (!recfmt_parse(s->param, strlen(s->param), &s->fmt))
+			s->bin = strcmp(s->param, "bin") == 0;
+			if (!s->bin && !recfmt_parse(s->param, strlen(s->param), &s->fmt))
 				return reply_text(s->fd, 400, "Bad Request",
-						  "format= json, compact or ncsa\n");
+						  "format= json, compact, ncsa or bin\n");
 		} else if (IS("group")) {
 			s->group = strcmp(s->param, "0") != 0;
 		} else {
@@ -180,16 +191,23 @@ static int setup(struct stream *s, const struct hmsg *m, const char *qs, size_t 
 						  "more than 8 header names\n");
 		}
 	}
-	if (s->fmt == RECFMT_NCSA) { /* its two header fields, when there is room */
+	if (s->fmt == RECFMT_NCSA && !s->bin) { /* its two header fields, when there is room */
 		add_name(s, "referer");
 		add_name(s, "user-agent");
 	}
 	const struct hfield *acc = hmsg_field(m, "accept", 0);
-	s->sse = acc && memmem(hmsg_ptr(m, acc->value), acc->value.len, "text/event-stream", 17);
+	s->sse = !s->bin && acc &&
+		 memmem(hmsg_ptr(m, acc->value), acc->value.len, "text/event-stream", 17);
 	*done = 0;
 	return 0;
 }
 
+/*
+ * The output as one chunk. A send that waits looks at the rings every
+ * STALL_CHECK: once the reader is a whole ring behind it is losing what it
+ * has not read anyway, and it is paused, so that the loops stop writing
+ * records for it (rlog.h) until this send goes through.
+ */
 static int flush(struct stream *s)
 {
 	if (!s->olen)
@@ -197,8 +215,41 @@ static int flush(struct stream *s)
 	char size[24];
 	int sl = snprintf(size, sizeof(size), "%zx\r\n", s->olen);
 	struct iovec iov[3] = {{size, (size_t)sl}, {s->out, s->olen}, {"\r\n", 2}};
+	struct iovec *v = iov;
+	int nv = 3;
 	s->olen = 0;
-	return rt_writev_all(s->fd, iov, 3, rt_deadline_in(SEND_TIMEOUT)) < 0 ? -1 : 0;
+	rt_time_t hard = rt_deadline_in(SEND_TIMEOUT);
+	int rc = 0;
+	while (nv > 0) {
+		if (v->iov_len == 0) {
+			v++;
+			nv--;
+			continue;
+		}
+		rt_time_t soft = rt_deadline_in(STALL_CHECK);
+		ssize_t n = rt_writev(s->fd, v, nv, s->sub->paused || soft > hard ? hard : soft);
+		if (n == -ETIMEDOUT && !s->sub->paused && rt_clock_now() < hard) {
+			if (rlog_lapped(s->sub))
+				rlog_pause(s->sub);
+			continue; /* nothing went: a timed out send is cancelled whole */
+		}
+		if (n <= 0) {
+			rc = -1;
+			break;
+		}
+		size_t left = (size_t)n;
+		while (nv > 0 && left >= v->iov_len) {
+			left -= v->iov_len;
+			v++;
+			nv--;
+		}
+		if (nv > 0) {
+			v->iov_base = (char *)v->iov_base + left;
+			v->iov_len -= left;
+		}
+	}
+	rlog_resume(s->sub);
+	return rc;
 }
 
 /* LINE (N bytes, '\n'-terminated lines) into the output, as SSE events
@@ -233,8 +284,12 @@ static void tell_lost(struct stream *s)
 	uint64_t lost = s->sub->lost;
 	if (lost == s->lost_told)
 		return;
-	size_t n = recfmt_lost(s->fmt, lost - s->lost_told, lost, s->line, sizeof(s->line));
-	emit(s, s->line, n, "lost");
+	if (s->bin) {
+		s->olen += recwire_lost(lost - s->lost_told, lost, s->out + s->olen);
+	} else {
+		size_t n = recfmt_lost(s->fmt, lost - s->lost_told, lost, s->line, sizeof(s->line));
+		emit(s, s->line, n, "lost");
+	}
 	s->lost_told = lost;
 }
 
@@ -243,17 +298,31 @@ static void tell_lost(struct stream *s)
 static unsigned fill(struct stream *s)
 {
 	unsigned n = 0;
-	while (n < BATCH && s->olen < OUT_SEND_AT - 64 * 8 && rlog_read(s->sub, &s->rec)) {
+	const struct rlog_rec *rec;
+	/* Each record is read where it lies (rlog_peek): what is made of it
+	 * is kept only if it was not overwritten meanwhile. */
+	while (n < BATCH && s->olen < OUT_SEND_AT - 64 * 8 && (rec = rlog_peek(s->sub))) {
 		n++;
 		tell_lost(s);
-		if (s->have_q && !query_match(&s->q, &s->rec))
+		if (s->have_q && !query_match(&s->q, rec)) {
+			rlog_peek_done(s->sub);
 			continue;
+		}
 		for (unsigned i = 0; i < s->nnames; i++)
-			s->hdrs.value[i] = rlog_sub_hdr(s->sub, &s->rec, i);
-		size_t len = recfmt_record(s->fmt, s->group, &s->rec, &s->hdrs, s->line);
+			s->hdrs.value[i] = rlog_sub_hdr(s->sub, rec, i);
+		if (s->bin) {
+			/* Straight into the output: a frame is at most
+			 * RECWIRE_MAX, well inside the room OUT_SEND_AT keeps. */
+			size_t at = s->olen;
+			s->olen += recwire_record(rec, s->hdrs.value, s->nnames, s->out + s->olen);
+			if (!rlog_peek_done(s->sub))
+				s->olen = at;
+			continue;
+		}
+		size_t len = recfmt_record(s->fmt, s->group, rec, &s->hdrs, s->line);
 		/* SSE adds "data: " per line and a blank line: the room is
 		 * kept by OUT_SEND_AT. */
-		if (len)
+		if (rlog_peek_done(s->sub) && len)
 			emit(s, s->line, len, NULL);
 	}
 	tell_lost(s);
@@ -262,7 +331,8 @@ static unsigned fill(struct stream *s)
 
 static int run(struct dloop *l, struct stream *s)
 {
-	const char *type = s->sse		   ? "text/event-stream"
+	const char *type = s->bin		   ? RECWIRE_TYPE
+			   : s->sse		   ? "text/event-stream"
 			   : s->fmt == RECFMT_JSON ? "application/x-ndjson"
 						   : "text/plain; charset=utf-8";
 	char head[320];
@@ -271,22 +341,45 @@ static int run(struct dloop *l, struct stream *s)
 			  "Cache-Control: no-store\r\nX-Accel-Buffering: no\r\n"
 			  "Connection: close\r\n\r\n",
 			  type);
+	if (s->bin) { /* the body starts with the magic, as a chunk of its own */
+		hl += snprintf(head + hl, sizeof(head) - (size_t)hl, "%x\r\n%s\r\n",
+			       RECWIRE_MAGIC_LEN, RECWIRE_MAGIC);
+	}
 	if (rt_send_all(s->fd, head, (size_t)hl, rt_deadline_in(REPLY_TIMEOUT)) < 0)
 		return -1;
+	s->checked = rt_clock_now();
 	log_info("admin: log stream %d started (%u subscribers)", s->fd,
 		 atomic_load(&s->sub->hub->subs));
 	char junk[512];
 	while (!l->w.be.draining && !rt_task_cancelled()) {
+		if (rt_clock_now() - s->checked >= RECHECK) {
+			/* A reload may have changed admin.allow or the token. */
+			struct gen *g = gen_hold(&l->w.be);
+			bool ok = s->allowed(s->ctx, g);
+			gen_put(&l->w.be, g);
+			if (!ok) {
+				log_info("admin: log stream %d ended: no longer allowed", s->fd);
+				break;
+			}
+			s->checked = rt_clock_now();
+		}
 		unsigned n = fill(s);
-		if (s->olen) {
+		/* Sends in batches: a full buffer at once, a few records at
+		 * most every FLUSH_NS, so that a busy daemon makes one send per
+		 * hundreds of records, not one per round. */
+		if (s->olen >= FLUSH_AT || (s->olen && rt_clock_now() - s->flushed >= FLUSH_NS)) {
 			if (flush(s) < 0)
 				return -1;
+			s->flushed = rt_clock_now();
 			continue;
 		}
-		if (n)
+		if (n == BATCH) { /* more to read: let the loop's other tasks run first */
+			rt_task_yield();
 			continue;
-		/* Nothing new: wait a little on the socket, which tells us
-		 * at once when the client goes away. */
+		}
+		/* Nothing new, or too little to send yet: wait a little on
+		 * the socket, which tells us at once when the client goes
+		 * away. */
 		ssize_t r = rt_recv(s->fd, junk, sizeof(junk), 0, rt_deadline_in(POLL_NS));
 		if (r == -ETIMEDOUT || r > 0)
 			continue; /* bytes from the client mean nothing here */
@@ -296,7 +389,8 @@ static int run(struct dloop *l, struct stream *s)
 	return 0;
 }
 
-int logstream_serve(struct dloop *l, int fd, const struct hmsg *m, const char *qs, size_t ql)
+int logstream_serve(struct dloop *l, int fd, const struct hmsg *m, const char *qs, size_t ql,
+		    logstream_allowed_fn allowed, void *ctx)
 {
 	struct stream *s = calloc(1, sizeof(*s));
 	if (!s)
@@ -304,6 +398,8 @@ int logstream_serve(struct dloop *l, int fd, const struct hmsg *m, const char *q
 	s->magic = STREAM_MAGIC;
 	s->fd = fd;
 	s->q.root = -1;
+	s->allowed = allowed;
+	s->ctx = ctx;
 	int done, r = setup(s, m, qs, ql, &done);
 	if (!done) {
 		const char *names[RLOG_HDRS];

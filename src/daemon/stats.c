@@ -69,6 +69,7 @@ void stats_take(struct daemon *d, const struct gen *g, struct stats *s, enum sta
 	struct timespec now;
 	clock_gettime(CLOCK_REALTIME, &now);
 	s->time_ms = (uint64_t)now.tv_sec * 1000 + (uint64_t)now.tv_nsec / 1000000;
+	s->uptime_ms = (rt_clock_now() - d->start_ns) / 1000000;
 	s->has[STATS_ALWAYS] = true;
 	for (unsigned k = 0; k < d->nloops; k++) {
 		const struct metrics *m = &d->loops[k].w.metrics;

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <time.h>
 
 #define RLOG_HUB_MAGIC 0x524c4855u
 #define RLOG_SUB_MAGIC 0x524c5355u
@@ -47,6 +48,7 @@ struct rlog_hub *rlog_hub_create(unsigned nloops)
 		}
 		r->slots = p;
 		r->subs = &h->subs;
+		r->active = &h->active;
 		r->hub = h;
 		r->loop = (uint16_t)i;
 	}
@@ -76,20 +78,22 @@ struct rlog_ring *rlog_hub_ring(struct rlog_hub *h, unsigned loop)
 	return &h->rings[loop];
 }
 
-void rlog_copy(char *d, size_t room, const char *s, size_t len)
+static int64_t wall_offset(void)
 {
-	if (!s)
-		len = 0;
-	if (len >= room)
-		len = room - 1;
-	memcpy(d, s, len);
-	d[len] = '\0';
+	struct timespec w, m;
+	clock_gettime(CLOCK_REALTIME, &w);
+	clock_gettime(CLOCK_MONOTONIC, &m);
+	return ((int64_t)w.tv_sec - m.tv_sec) * 1000000000 + (w.tv_nsec - m.tv_nsec);
 }
 
 struct rlog_rec *rlog_begin(struct rlog_ring *r)
 {
 	assert(!r->open);
 	uint64_t seq = atomic_load_explicit(&r->head, memory_order_relaxed);
+	/* Again every 4,096 records (and at the first), so that a step of
+	 * the wall clock shows within a few thousand. */
+	if ((seq & 4095) == 0 || !r->wall_off)
+		r->wall_off = wall_offset();
 	struct rlog_slot *s = &r->slots[seq & (RLOG_SLOTS - 1)];
 	atomic_store_explicit(&s->seq, 2 * seq + 1, memory_order_relaxed);
 	/* Readers that see the odd value skip the slot; the fence keeps the
@@ -106,8 +110,12 @@ struct rlog_rec *rlog_begin(struct rlog_ring *r)
 	rec->target[0] = rec->cache_status[0] = rec->backend[0] = rec->server[0] = '\0';
 	rec->route[0] = rec->reason[0] = '\0';
 	rec->hdr_gen = atomic_load_explicit(&r->hub->names_seq, memory_order_acquire);
-	for (unsigned i = 0; i < RLOG_HDRS; i++)
-		rec->hdr[i][0] = '\0';
+	/* With no names in use no reader looks at the values (a reader that
+	 * takes names later starts a newer generation than this record's). */
+	if (rlog_hdrs_wanted(r)) {
+		for (unsigned i = 0; i < RLOG_HDRS; i++)
+			rec->hdr[i][0] = '\0';
+	}
 	r->pending = seq;
 	r->open = true;
 	return rec;
@@ -208,6 +216,7 @@ int rlog_subscribe(struct rlog_hub *h, const char *const *names, unsigned n, str
 		return -ENOMEM;
 	s->magic = RLOG_SUB_MAGIC;
 	s->hub = h;
+	s->peek_loop = -1;
 	bool changed = false;
 	for (unsigned i = 0; i < n; i++) {
 		int k = name_slot(h, names[i]);
@@ -221,7 +230,8 @@ int rlog_subscribe(struct rlog_hub *h, const char *const *names, unsigned n, str
 			memset(h->names[k], 0, RLOG_HDR_NAME);
 			memcpy(h->names[k], names[i], strlen(names[i]));
 		}
-		h->name_refs[k]++;
+		if (h->name_refs[k]++ == 0)
+			atomic_fetch_add_explicit(&h->names_used, 1, memory_order_relaxed);
 		s->slot[i] = (int8_t)k;
 	}
 	s->nhdr = n;
@@ -231,6 +241,7 @@ int rlog_subscribe(struct rlog_hub *h, const char *const *names, unsigned n, str
 	for (unsigned l = 0; l < h->nloops; l++)
 		s->cursor[l] = atomic_load_explicit(&h->rings[l].head, memory_order_acquire);
 	h->list[free_at] = s;
+	atomic_fetch_add_explicit(&h->active, 1, memory_order_relaxed);
 	atomic_fetch_add_explicit(&h->subs, 1, memory_order_relaxed);
 	*subp = s;
 	return 0;
@@ -247,12 +258,15 @@ void rlog_unsubscribe(struct rlog_sub **sp)
 	for (unsigned i = 0; i < s->nhdr; i++) {
 		unsigned k = (unsigned)s->slot[i];
 		assert(h->name_refs[k] > 0);
-		h->name_refs[k]--; /* the name stays until its slot is reused */
+		if (--h->name_refs[k] == 0) /* the name stays until its slot is reused */
+			atomic_fetch_sub_explicit(&h->names_used, 1, memory_order_relaxed);
 	}
 	for (int i = 0; i < RLOG_MAX_SUBS; i++) {
 		if (h->list[i] == s)
 			h->list[i] = NULL;
 	}
+	if (!s->paused)
+		atomic_fetch_sub_explicit(&h->active, 1, memory_order_relaxed);
 	atomic_fetch_sub_explicit(&h->subs, 1, memory_order_relaxed);
 	FINI_OBJ(s);
 	free(s);
@@ -278,7 +292,8 @@ static int read_ring(struct rlog_sub *s, unsigned l, struct rlog_rec *out)
 		if (s1 == want) {
 			/* Header values (a third of a record) only for a reader
 			 * that asked for some. */
-			memcpy(out, &sl->rec, s->nhdr ? sizeof(*out) : offsetof(struct rlog_rec, hdr));
+			memcpy(out, &sl->rec,
+			       s->nhdr ? sizeof(*out) : offsetof(struct rlog_rec, hdr));
 			atomic_thread_fence(memory_order_acquire);
 			if (atomic_load_explicit(&sl->seq, memory_order_relaxed) == want) {
 				s->cursor[l] = c + 1;
@@ -303,6 +318,89 @@ int rlog_read(struct rlog_sub *s, struct rlog_rec *out)
 		}
 	}
 	return 0;
+}
+
+/* Ring L's record at S's cursor, in place, or NULL (nothing new). Skips
+ * what has been overwritten or is being written, counting it lost. */
+static const struct rlog_rec *peek_ring(struct rlog_sub *s, unsigned l)
+{
+	struct rlog_ring *r = &s->hub->rings[l];
+	for (;;) {
+		uint64_t head = atomic_load_explicit(&r->head, memory_order_acquire);
+		uint64_t c = s->cursor[l];
+		if (c >= head)
+			return NULL;
+		if (head - c > RLOG_SLOTS) {
+			s->lost += head - c - RLOG_SLOTS;
+			s->cursor[l] = c = head - RLOG_SLOTS;
+		}
+		struct rlog_slot *sl = &r->slots[c & (RLOG_SLOTS - 1)];
+		if (atomic_load_explicit(&sl->seq, memory_order_acquire) == 2 * (c + 1))
+			return &sl->rec;
+		s->lost++;
+		s->cursor[l] = c + 1;
+	}
+}
+
+const struct rlog_rec *rlog_peek(struct rlog_sub *s)
+{
+	CHECK_OBJ_NOTNULL(s, RLOG_SUB_MAGIC);
+	assert(s->peek_loop < 0);
+	unsigned n = s->hub->nloops;
+	for (unsigned k = 0; k < n; k++) {
+		unsigned l = (s->next_loop + k) % n;
+		const struct rlog_rec *rec = peek_ring(s, l);
+		if (rec) {
+			s->peek_loop = (int)l;
+			s->next_loop = (l + 1) % n;
+			return rec;
+		}
+	}
+	return NULL;
+}
+
+bool rlog_peek_done(struct rlog_sub *s)
+{
+	CHECK_OBJ_NOTNULL(s, RLOG_SUB_MAGIC);
+	assert(s->peek_loop >= 0);
+	unsigned l = (unsigned)s->peek_loop;
+	s->peek_loop = -1;
+	uint64_t c = s->cursor[l]++;
+	const struct rlog_slot *sl = &s->hub->rings[l].slots[c & (RLOG_SLOTS - 1)];
+	atomic_thread_fence(memory_order_acquire);
+	if (atomic_load_explicit(&sl->seq, memory_order_relaxed) == 2 * (c + 1))
+		return true;
+	s->lost++; /* the writer came round to it while it was read */
+	return false;
+}
+
+void rlog_pause(struct rlog_sub *s)
+{
+	CHECK_OBJ_NOTNULL(s, RLOG_SUB_MAGIC);
+	if (s->paused)
+		return;
+	s->paused = true;
+	atomic_fetch_sub_explicit(&s->hub->active, 1, memory_order_relaxed);
+}
+
+void rlog_resume(struct rlog_sub *s)
+{
+	CHECK_OBJ_NOTNULL(s, RLOG_SUB_MAGIC);
+	if (!s->paused)
+		return;
+	s->paused = false;
+	atomic_fetch_add_explicit(&s->hub->active, 1, memory_order_relaxed);
+}
+
+bool rlog_lapped(const struct rlog_sub *s)
+{
+	CHECK_OBJ_NOTNULL(s, RLOG_SUB_MAGIC);
+	for (unsigned l = 0; l < s->hub->nloops; l++) {
+		uint64_t head = atomic_load_explicit(&s->hub->rings[l].head, memory_order_acquire);
+		if (head - s->cursor[l] >= RLOG_SLOTS)
+			return true;
+	}
+	return false;
 }
 
 const char *rlog_sub_hdr(const struct rlog_sub *s, const struct rlog_rec *rec, unsigned i)

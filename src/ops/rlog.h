@@ -40,6 +40,21 @@
 
 _Static_assert((RLOG_SLOTS & (RLOG_SLOTS - 1)) == 0, "RLOG_SLOTS must be a power of two");
 
+/* The string fields, in their order in the record. */
+enum rlog_str {
+	RLOG_S_VERDICT,
+	RLOG_S_CLIENT,
+	RLOG_S_METHOD,
+	RLOG_S_HOST,
+	RLOG_S_TARGET,
+	RLOG_S_CACHE_STATUS,
+	RLOG_S_BACKEND,
+	RLOG_S_SERVER,
+	RLOG_S_ROUTE,
+	RLOG_S_REASON,
+	RLOG_NSTR
+};
+
 /* String fields are NUL-terminated copies, cut to their room. Times are
  * nanoseconds; -1: did not happen (no backend, nothing sent). */
 struct rlog_rec {
@@ -59,7 +74,11 @@ struct rlog_rec {
 	uint16_t loop;
 	uint8_t http_major, http_minor;
 	uint32_t hdr_gen; /* the header names' generation the values belong to */
-	char verdict[16]; /* hit, miss, pass, stale, collapsed, revalidated, error, ... */
+	/* The strings' lengths, when the writer set them all (lens): what
+	 * lets the binary stream copy them without looking for their ends. */
+	bool lens;
+	uint16_t len[RLOG_NSTR]; /* by enum rlog_str */
+	char verdict[16];	 /* hit, miss, pass, stale, collapsed, revalidated, error, ... */
 	char client[48];
 	char method[16];
 	char host[128];
@@ -77,10 +96,12 @@ struct rlog_hub;
 struct rlog_ring {
 	_Atomic uint64_t head;	    /* records written: the next one's sequence */
 	const atomic_uint *subs;    /* the hub's subscriber count */
+	const atomic_uint *active;  /* of them, those not paused */
 	const struct rlog_hub *hub; /* header names */
 	struct rlog_slot *slots;    /* RLOG_SLOTS, mmap'd untouched until written */
 	uint16_t loop;
 	uint64_t pending; /* the sequence rlog_begin handed out */
+	int64_t wall_off; /* CLOCK_REALTIME - CLOCK_MONOTONIC (ns), taken now and then */
 	bool open;	  /* between rlog_begin and rlog_commit */
 };
 
@@ -88,6 +109,11 @@ struct rlog_hub {
 	unsigned magic;
 	unsigned nloops;
 	atomic_uint subs;
+	/* Subscribers not paused (rlog_pause): when none is, writers skip
+	 * records (a sequence number each, which readers count as lost)
+	 * instead of filling slots nobody will read in time. */
+	atomic_uint active;
+	atomic_uint names_used; /* header name slots with refs: 0 lets writers skip them */
 	struct rlog_sub *list[RLOG_MAX_SUBS];
 	/* Header names: a seqlock (odd while they change) over the names;
 	 * refs say how many subscribers use each. Written by the subscribing
@@ -106,7 +132,9 @@ struct rlog_sub {
 	unsigned nhdr;
 	uint64_t lost;	    /* records this reader missed, in all */
 	unsigned next_loop; /* where the next read starts: fairness between loops */
-	uint64_t cursor[];  /* per loop */
+	bool paused;
+	int peek_loop;	   /* the ring of the record rlog_peek handed out, -1: none */
+	uint64_t cursor[]; /* per loop */
 };
 
 /* The hub and its NLOOPS rings (mmap'd, MAP_NORESERVE: memory is touched
@@ -123,6 +151,28 @@ static inline bool rlog_on(const struct rlog_ring *r)
 	return r && __builtin_expect(atomic_load_explicit(r->subs, memory_order_relaxed) != 0, 0);
 }
 
+/* Is any subscriber reading (not paused)? Tested once a request is
+ * done, after rlog_on said someone subscribes. */
+static inline bool rlog_active(const struct rlog_ring *r)
+{
+	return atomic_load_explicit(r->active, memory_order_relaxed) != 0;
+}
+
+/* A record nobody active would read: its sequence number goes by
+ * unwritten, so a paused reader that comes back counts it as lost. */
+static inline void rlog_skip(struct rlog_ring *r)
+{
+	uint64_t h = atomic_load_explicit(&r->head, memory_order_relaxed);
+	atomic_store_explicit(&r->head, h + 1, memory_order_release);
+}
+
+/* Are header values wanted at all? (rlog_hdr_name for each slot
+ * otherwise.) */
+static inline bool rlog_hdrs_wanted(const struct rlog_ring *r)
+{
+	return atomic_load_explicit(&r->hub->names_used, memory_order_relaxed) != 0;
+}
+
 /*
  * Writer, on the ring's loop thread: the slot for the next record, zeroed
  * up to its strings (their first bytes cleared), to be filled in place and
@@ -136,8 +186,27 @@ void rlog_commit(struct rlog_ring *r);
  * commit; rlog_commit drops the values if the names changed meanwhile. */
 const char *rlog_hdr_name(const struct rlog_ring *r, unsigned i);
 
-/* Copy at most ROOM-1 bytes of S (LEN bytes) into D, NUL-terminated. */
-void rlog_copy(char *d, size_t room, const char *s, size_t len);
+/* MONO_NS (CLOCK_MONOTONIC) as wall clock µs since the epoch, by an
+ * offset rlog_begin takes again every few thousand records: a record
+ * needs no clock read of its own for its time. */
+static inline int64_t rlog_wall_us(const struct rlog_ring *r, uint64_t mono_ns)
+{
+	return ((int64_t)mono_ns + r->wall_off) / 1000;
+}
+
+/* Copy at most ROOM-1 bytes of S (LEN bytes; S may be NULL) into D,
+ * NUL-terminated; the length copied. Inline: a record makes half a dozen
+ * of these. */
+static inline uint16_t rlog_copy(char *d, size_t room, const char *s, size_t len)
+{
+	if (!s)
+		len = 0;
+	if (len >= room)
+		len = room - 1;
+	__builtin_memcpy(d, s ? s : "", len);
+	d[len] = '\0';
+	return (uint16_t)len;
+}
 
 /*
  * A new reader of H that starts with the records written from now on,
@@ -153,10 +222,36 @@ void rlog_unsubscribe(struct rlog_sub **sp);
 
 /*
  * The next record for S, copied into *OUT: 1, or 0 when it has read
- * everything written so far (out->hdr only when S has header names). Records lost since the last call are added
- * to s->lost.
+ * everything written so far (out->hdr only when S has header names). Records lost since the last
+ * call are added to s->lost.
  */
 int rlog_read(struct rlog_sub *s, struct rlog_rec *out);
+
+/*
+ * The same without the copy: the next record for S where it lies in its
+ * ring, or NULL when S has read everything. It may be overwritten while
+ * it is looked at (its strings stay NUL-terminated within their rooms,
+ * so reading them is safe): rlog_peek_done then says whether what was
+ * read of it holds (true), or it is to be thrown away (false, counted as
+ * lost). Every rlog_peek that returns a record needs its rlog_peek_done.
+ */
+const struct rlog_rec *rlog_peek(struct rlog_sub *s);
+bool rlog_peek_done(struct rlog_sub *s);
+
+/*
+ * A reader that cannot keep up (its client's socket is full) stops
+ * costing the writers: while no subscriber is active they skip records
+ * (rlog_skip) rather than write them. rlog_resume makes it active again;
+ * what went by meanwhile is counted in s->lost by the next reads.
+ * Same thread as rlog_read.
+ */
+void rlog_pause(struct rlog_sub *s);
+void rlog_resume(struct rlog_sub *s);
+
+/* Has some ring gone a whole ring past S's cursor? Such a reader is
+ * already losing what it has not read: it cannot keep up, and pausing it
+ * loses little more than it would lose anyway. */
+bool rlog_lapped(const struct rlog_sub *s);
 
 /* The value of S's I-th header name in REC, or NULL (absent, or the
  * record predates the names). */

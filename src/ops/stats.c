@@ -133,6 +133,8 @@ size_t stats_render_prometheus(const struct stats *s, char *out, size_t cap)
 		hbuf_puts(&b, g->name);
 		value(&b, g->name, s->gauge[i]);
 	}
+	family(&b, "uptime_seconds", "gauge", "time since the daemon started");
+	hbuf_printf(&b, "ringcache_uptime_seconds %.3f\n", (double)s->uptime_ms / 1e3);
 	server_series(&b, s, "backend_up", "gauge",
 		      "1 while the server is in rotation, 0 while its health probes have it out",
 		      0);
@@ -255,7 +257,9 @@ size_t stats_render_json(const struct stats *s, char *out, size_t cap)
 			    (unsigned long long)s->gauge[i]);
 		first = false;
 	}
-	hbuf_puts(&b, first ? "\"connection_closes\": {" : ", \"connection_closes\": {");
+	hbuf_printf(&b, "%s\"uptime_ms\": %llu", first ? "" : ", ",
+		    (unsigned long long)s->uptime_ms);
+	hbuf_puts(&b, ", \"connection_closes\": {");
 	for (int i = 0; i < CLOSE_COUNT; i++)
 		hbuf_printf(&b, "%s\"%s\": %llu", i ? ", " : "", close_names[i],
 			    (unsigned long long)s->close[i]);

@@ -125,11 +125,14 @@ struct stats_server {
  * run time, reset by every read; the daemon folds each read into a
  * maximum per reader, so a dashboard reading every second does not hide
  * a spike from the next Prometheus scrape, and the other way round.
+ * STATS_LIVE is `ringcache stat` (/metrics?reader=live), which reads as
+ * often as the dashboard.
  */
-enum stats_reader { STATS_SCRAPE, STATS_STREAM, STATS_READERS };
+enum stats_reader { STATS_SCRAPE, STATS_STREAM, STATS_LIVE, STATS_READERS };
 
 struct stats {
-	uint64_t time_ms; /* wall clock of the snapshot, ms since the epoch */
+	uint64_t time_ms;   /* wall clock of the snapshot, ms since the epoch */
+	uint64_t uptime_ms; /* since the daemon started (monotonic): rates since start */
 	uint64_t counter[M_COUNT];
 	uint64_t close[CLOSE_COUNT];
 	uint64_t lat_bucket[RC_LAT_BUCKETS + 1]; /* per bucket, not cumulative */

@@ -271,7 +271,7 @@ enum req_result cache_handle(struct req *rq)
 	const struct config *cfg = rq->gen->cfg;
 	struct hmsg *m = &rq->req;
 	unsigned method = hmsg_method(m);
-	const struct hfield *hf = hmsg_field(m, "host", 0);
+	const struct hfield *hf = rq->host_f; /* req_validate found it */
 	const char *host = hf ? hmsg_ptr(m, hf->value) : "";
 	size_t hlen = hf ? hf->value.len : 0;
 	const char *target = hmsg_ptr(m, m->target);

@@ -383,6 +383,19 @@ static enum req_result serve_one(struct req *r, rt_time_t t0)
 	return ur;
 }
 
+/* The request record's fields, when someone subscribes to records
+ * (ops/rlog.h) and they are not yet kept for this request. */
+static void rec_start(struct req *r)
+{
+	if (r->rec_on || !rlog_on(r->w->rlog))
+		return;
+	r->rec_on = true;
+	r->t_first = 0;
+	r->rec_cs[0] = '\0';
+	r->bx.attempts = 0;
+	r->body_in = 0;
+}
+
 static void conn_main(void *arg)
 {
 	struct conn *c = arg;
@@ -408,13 +421,8 @@ static void conn_main(void *arg)
 		r->backend[0] = '\0';
 		r->target_log[0] = '\0';
 		r->upgrade = false;
-		r->rec_on = rlog_on(w->rlog);
-		if (r->rec_on) {
-			r->t_first = 0;
-			r->rec_cs[0] = '\0';
-			r->bx.attempts = 0;
-			r->body_in = 0;
-		}
+		r->rec_on = false;
+		rec_start(r);
 		int h = read_head(c, r);
 		if (h == 2 && !rt_task_cancelled()) {
 			park(c);
@@ -428,6 +436,9 @@ static void conn_main(void *arg)
 			record_request(r, r->head_t0, false);
 		if (h != 1)
 			break;
+		/* Again: someone may have subscribed while this connection
+		 * waited for its request. */
+		rec_start(r);
 		req_set_target_log(r);
 		r->head_len = r->pos;
 		rt_time_t t0 = rt_clock_now();

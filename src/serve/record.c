@@ -3,49 +3,53 @@
 
 #include <string.h>
 #include <stdio.h>
-#include <time.h>
 
 #include "ops/rlog.h"
 
-#define COPY(dst, s, n) rlog_copy(dst, sizeof(dst), s, n)
-
-static void copy_str(char *dst, size_t room, const char *s)
-{
-	rlog_copy(dst, room, s, s ? strlen(s) : 0);
-}
+/* String field F (enum rlog_str I) from S, N bytes, its length kept. */
+#define COPY(f, i, s, n) (rec->len[i] = rlog_copy(rec->f, sizeof(rec->f), s, n))
+#define COPY_STR(f, i, s)                                                                          \
+	do {                                                                                       \
+		const char *s_ = (s);                                                              \
+		COPY(f, i, s_, s_ ? strlen(s_) : 0);                                               \
+	} while (0)
 
 void record_request(struct req *r, rt_time_t t0, bool parsed)
 {
 	struct worker *w = r->w;
 	if (!w->rlog)
 		return;
+	++w->rec_seq; /* ids stay dense across pauses: gaps are requests */
+	if (!rlog_active(w->rlog)) {
+		/* Every subscriber is paused (too slow to read): nothing
+		 * is written; they count this one as lost. */
+		rlog_skip(w->rlog);
+		return;
+	}
 	rt_time_t now = rt_clock_now();
-	struct timespec wall;
-	clock_gettime(CLOCK_REALTIME, &wall); /* vDSO, as rt_clock_now */
 	struct rlog_rec *rec = rlog_begin(w->rlog);
-	rec->id = ((uint64_t)w->be.id << 48) | (++w->rec_seq & ((UINT64_C(1) << 48) - 1));
-	rec->time_us =
-	    (int64_t)wall.tv_sec * 1000000 + wall.tv_nsec / 1000 - (int64_t)((now - t0) / 1000);
+	rec->id = ((uint64_t)w->be.id << 48) | (w->rec_seq & ((UINT64_C(1) << 48) - 1));
+	rec->time_us = rlog_wall_us(w->rlog, t0);
 	rec->duration_ns = (int64_t)(now - t0);
 	rec->ttfb_ns = r->t_first ? (int64_t)(r->t_first - t0) : -1;
 	rec->status = (uint16_t)r->resp_status;
 	rec->bytes_out = r->bytes_out;
 	rec->bytes_in = r->head_len + r->body_in;
-	copy_str(rec->verdict, sizeof(rec->verdict),
+	COPY_STR(verdict, RLOG_S_VERDICT,
 		 r->cache_word	  ? r->cache_word
 		 : r->resp_status ? "error"
 				  : NULL);
-	copy_str(rec->client, sizeof(rec->client), r->client_ip);
-	copy_str(rec->cache_status, sizeof(rec->cache_status), r->rec_cs);
+	COPY_STR(client, RLOG_S_CLIENT, r->client_ip);
+	COPY_STR(cache_status, RLOG_S_CACHE_STATUS, r->rec_cs);
 	if (r->close != CLOSE_COUNT)
-		copy_str(rec->reason, sizeof(rec->reason), close_names[r->close]);
+		COPY_STR(reason, RLOG_S_REASON, close_names[r->close]);
 	if (r->backend[0]) {
 		/* "NAME ADDRESS" (exchange_server): the two fields. */
 		const char *sp = strchr(r->backend, ' ');
 		size_t nl = sp ? (size_t)(sp - r->backend) : strlen(r->backend);
-		COPY(rec->backend, r->backend, nl);
+		COPY(backend, RLOG_S_BACKEND, r->backend, nl);
 		if (sp)
-			copy_str(rec->server, sizeof(rec->server), sp + 1);
+			COPY_STR(server, RLOG_S_SERVER, sp + 1);
 		rec->be_total_ns = r->upstream_ns;
 	}
 	if (r->bx.attempts) {
@@ -56,28 +60,36 @@ void record_request(struct req *r, rt_time_t t0, bool parsed)
 	}
 	if (r->route.active && r->route.route) {
 		if (r->route.route->name)
-			copy_str(rec->route, sizeof(rec->route), r->route.route->name);
+			COPY_STR(route, RLOG_S_ROUTE, r->route.route->name);
 		else /* as the logs name an unnamed route */
-			snprintf(rec->route, sizeof(rec->route), "routes[%d]", r->route.index);
+		{
+			int n =
+			    snprintf(rec->route, sizeof(rec->route), "routes[%d]", r->route.index);
+			rec->len[RLOG_S_ROUTE] =
+			    (uint16_t)(n < (int)sizeof(rec->route) ? n
+								   : (int)sizeof(rec->route) - 1);
+		}
 	}
 	if (parsed) {
 		const struct hmsg *m = &r->req;
-		copy_str(rec->method, sizeof(rec->method),
+		COPY_STR(method, RLOG_S_METHOD,
 			 llhttp_method_name((llhttp_method_t)hmsg_method(m)));
-		COPY(rec->target, hmsg_ptr(m, m->target), m->target.len);
+		COPY(target, RLOG_S_TARGET, hmsg_ptr(m, m->target), m->target.len);
 		rec->http_major = (uint8_t)m->p.http_major;
 		rec->http_minor = (uint8_t)m->p.http_minor;
-		const struct hfield *f = hmsg_field(m, "host", 0);
+		const struct hfield *f = r->host_f; /* req_validate's */
 		if (f)
-			COPY(rec->host, hmsg_ptr(m, f->value), f->value.len);
-		for (unsigned i = 0; i < RLOG_HDRS; i++) {
+			COPY(host, RLOG_S_HOST, hmsg_ptr(m, f->value), f->value.len);
+		for (unsigned i = 0; rlog_hdrs_wanted(w->rlog) && i < RLOG_HDRS; i++) {
 			const char *name = rlog_hdr_name(w->rlog, i);
 			if (!name)
 				continue;
 			f = hmsg_field(m, name, 0);
 			if (f)
-				COPY(rec->hdr[i], hmsg_ptr(m, f->value), f->value.len);
+				rlog_copy(rec->hdr[i], RLOG_HDR_VAL, hmsg_ptr(m, f->value),
+					  f->value.len);
 		}
 	}
+	rec->lens = true;
 	rlog_commit(w->rlog);
 }

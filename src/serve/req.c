@@ -186,11 +186,12 @@ int req_validate(struct req *r, const char **why)
 {
 	CHECK_OBJ_NOTNULL(r, REQ_MAGIC);
 	struct hmsg *m = &r->req;
+	const struct hfield *host = r->host_f = hmsg_field(m, "host", 0);
 	if (m->p.http_major != 1) {
 		*why = "HTTP version not supported";
 		return 505;
 	}
-	unsigned hosts = hmsg_field_count(m, "host");
+	unsigned hosts = host ? hmsg_field_count(m, "host") : 0;
 	if (hosts > 1) {
 		*why = "more than one Host field";
 		return 400;
@@ -199,7 +200,6 @@ int req_validate(struct req *r, const char **why)
 		*why = "HTTP/1.1 request without Host";
 		return 400;
 	}
-	const struct hfield *host = hmsg_field(m, "host", 0);
 	if (host && !req_host_valid(hmsg_ptr(m, host->value), host->value.len)) {
 		*why = "invalid Host";
 		return 400;

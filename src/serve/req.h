@@ -101,6 +101,9 @@ struct req {
 	char *buf;
 	uint32_t cap, len, pos;
 	struct hmsg req;
+	/* Its Host field, or NULL: looked up once, by req_validate, for the
+	 * cache path and the request record (fields never move). */
+	const struct hfield *host_f;
 	char target_log[REQ_TARGET_LOG];
 	char req_target[REQ_TARGET];
 

@@ -11,7 +11,9 @@
 #include "harness.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -543,5 +545,70 @@ Test(ops_log, cli_in_a_terminal)
 	struct cmd_result r;
 	run_cmd(ignore, 10000, &r);
 	cmd_result_free(&r);
+	assert_alive(&d);
+}
+
+/* The config file with FROM replaced by TO, put in place at once. */
+static void replace_in_config(const struct proc *d, const char *from, const char *to)
+{
+	FILE *f = fopen(d->cfg_path, "r");
+	cr_assert_not_null(f);
+	char buf[8192];
+	size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	char *at = strstr(buf, from);
+	cr_assert_not_null(at, "%s not in the config", from);
+	char out[8400];
+	snprintf(out, sizeof(out), "%.*s%s%s", (int)(at - buf), buf, to, at + strlen(from));
+	char tmp[PATH_MAX + 8];
+	snprintf(tmp, sizeof(tmp), "%s.tmp", d->cfg_path);
+	f = fopen(tmp, "w");
+	cr_assert_not_null(f);
+	fputs(out, f);
+	cr_assert_eq(fclose(f), 0);
+	cr_assert_eq(rename(tmp, d->cfg_path), 0);
+}
+
+Test(ops_log, a_reload_that_changes_the_token_ends_the_stream)
+{
+	struct proc o, d;
+	int ap = start_with_admin(&o, &d, "  token: \"s3cret\"\n");
+	struct sub s, bin;
+	sub_open(&s, ap, "/log?format=compact", "Authorization: Bearer s3cret\r\n");
+	cr_assert_eq(s.status, 200);
+	sub_open(&bin, ap, "/log?format=bin", "Authorization: Bearer s3cret\r\n");
+	cr_assert_eq(bin.status, 200);
+	cr_expect(strstr(bin.head, "application/vnd.ringcache.records"), "%s", bin.head);
+	get(d.port, OBJ, NULL, 200);
+	sub_wait(&s, 1, " 200 ");
+	/* The binary stream starts with its magic. */
+	while (!bin.text || bin.tlen < 8) {
+		cr_assert_gt(conn_fill(&bin.c, 5000), 0);
+		sub_decode(&bin);
+	}
+	cr_expect(memcmp(bin.text, "RCREC1\r\n", 8) == 0);
+	/* A reload with another token: both streams end, properly (the last
+	 * chunk), within about a second. */
+	replace_in_config(&d, "s3cret", "n3w-token");
+	kill(d.pid, SIGHUP);
+	struct sub *both[] = {&s, &bin};
+	for (int i = 0; i < 2; i++) {
+		struct sub *x = both[i];
+		for (int tries = 0; !x->done && tries < 50; tries++) {
+			int r = conn_fill(&x->c, 200);
+			sub_decode(x);
+			if (r == 0)
+				break; /* closed */
+		}
+		cr_expect(x->done, "stream %d still open after the token changed", i);
+	}
+	sub_close(&s);
+	sub_close(&bin);
+	/* The new token opens it again. */
+	struct sub again;
+	sub_open(&again, ap, "/log", "Authorization: Bearer n3w-token\r\n");
+	cr_expect_eq(again.status, 200);
+	sub_close(&again);
 	assert_alive(&d);
 }

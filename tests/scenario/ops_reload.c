@@ -7,6 +7,8 @@
  */
 #include "harness.h"
 
+#include <errno.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
@@ -45,12 +47,18 @@ static char *yaml_for(int port, int extra_port, int admin, int origin, const cha
 	return out;
 }
 
+/* A new file put in place at once, as an operator's tooling does: the
+ * daemon may still be reading the last one after the previous SIGHUP, and
+ * must never find it half written (it would refuse an empty file). */
 static void rewrite(const struct proc *d, const char *yaml)
 {
-	FILE *f = fopen(d->cfg_path, "w");
+	char tmp[PATH_MAX + 8];
+	snprintf(tmp, sizeof(tmp), "%s.tmp", d->cfg_path);
+	FILE *f = fopen(tmp, "w");
 	cr_assert_not_null(f);
 	fputs(yaml, f);
 	cr_assert_eq(fclose(f), 0);
+	cr_assert_eq(rename(tmp, d->cfg_path), 0, "rename: %s", strerror(errno));
 }
 
 /* Occurrences of NEEDLE in the daemon's log. */

@@ -219,6 +219,159 @@ Test(rlog, racing_writer_never_tears_a_record)
 	rlog_hub_free(&h);
 }
 
+Test(rlog, racing_writer_never_tears_a_record_read_in_place)
+{
+	struct rlog_hub *h = rlog_hub_create(1);
+	struct rlog_sub *s;
+	cr_assert_eq(rlog_subscribe(h, NULL, 0, &s), 0);
+	struct race x = {rlog_hub_ring(h, 0), 2000000};
+	pthread_t t;
+	pthread_create(&t, NULL, writer, &x);
+	uint64_t got = 0, torn = 0, last = 0;
+	for (;;) {
+		const struct rlog_rec *rec = rlog_peek(s);
+		if (rec) {
+			/* What is read in place, judged only once done says it
+			 * held: the way GET /log formats records. */
+			uint64_t n = rec->bytes_out;
+			int64_t tu = rec->time_us;
+			char target[sizeof(rec->target)];
+			memcpy(target, rec->target, sizeof(target));
+			if (!rlog_peek_done(s)) {
+				torn++;
+				continue;
+			}
+			char want[32];
+			snprintf(want, sizeof(want), "/obj/%llu", (unsigned long long)n);
+			cr_assert_eq(tu, (int64_t)n * 3, "torn record");
+			cr_assert_str_eq(target, want, "torn record");
+			cr_assert_gt(n, last, "out of order");
+			last = n;
+			got++;
+			if (last == x.n)
+				break;
+		} else if (atomic_load(&x.r->head) == x.n && got + s->lost == x.n) {
+			break;
+		}
+	}
+	pthread_join(t, NULL);
+	while (rlog_peek(s)) {
+		if (rlog_peek_done(s))
+			got++;
+	}
+	cr_expect_eq(got + s->lost, x.n, "every record read or counted lost (%llu torn)",
+		     (unsigned long long)torn);
+	rlog_unsubscribe(&s);
+	rlog_hub_free(&h);
+}
+
+Test(rlog, peek_done_refuses_a_record_overwritten_meanwhile)
+{
+	struct rlog_hub *h = rlog_hub_create(1);
+	struct rlog_ring *r = rlog_hub_ring(h, 0);
+	struct rlog_sub *s;
+	cr_assert_eq(rlog_subscribe(h, NULL, 0, &s), 0);
+	put(r, 1);
+	const struct rlog_rec *rec = rlog_peek(s);
+	cr_assert(rec);
+	cr_expect_eq(rec->bytes_out, 1);
+	for (uint64_t i = 2; i < 2 + RLOG_SLOTS; i++) /* round the ring once */
+		put(r, i);
+	cr_expect(!rlog_peek_done(s), "slot 0 holds another record now");
+	cr_expect_eq(s->lost, 1);
+	/* The rest: 2 .. RLOG_SLOTS+1 are all there. */
+	uint64_t got = 0;
+	while ((rec = rlog_peek(s))) {
+		uint64_t n = rec->bytes_out;
+		cr_assert(rlog_peek_done(s));
+		cr_expect_eq(n, 2 + got);
+		got++;
+	}
+	cr_expect_eq(got, RLOG_SLOTS);
+	cr_expect_eq(s->lost, 1);
+	rlog_unsubscribe(&s);
+	rlog_hub_free(&h);
+}
+
+/* A writer as serve/record.c is one: skips while nobody active reads. */
+static void put_or_skip(struct rlog_ring *r, uint64_t n)
+{
+	if (!rlog_on(r))
+		return;
+	if (!rlog_active(r)) {
+		rlog_skip(r);
+		return;
+	}
+	put(r, n);
+}
+
+Test(rlog, a_paused_reader_costs_writers_nothing_and_learns_its_loss)
+{
+	struct rlog_hub *h = rlog_hub_create(2);
+	struct rlog_ring *r0 = rlog_hub_ring(h, 0), *r1 = rlog_hub_ring(h, 1);
+	struct rlog_sub *s;
+	cr_assert_eq(rlog_subscribe(h, NULL, 0, &s), 0);
+	cr_expect(rlog_active(r0));
+	for (uint64_t i = 0; i < 10; i++)
+		put_or_skip(i % 2 ? r1 : r0, i);
+	cr_expect(!rlog_lapped(s));
+	for (uint64_t i = 10; i < 10 + RLOG_SLOTS; i++)
+		put_or_skip(r0, i);
+	cr_expect(rlog_lapped(s), "ring 0 went a whole ring past the reader");
+	rlog_pause(s);
+	rlog_pause(s); /* twice is once */
+	cr_expect(rlog_on(r0), "still subscribed");
+	cr_expect(!rlog_active(r0) && !rlog_active(r1));
+	uint64_t head0 = atomic_load(&r0->head);
+	for (uint64_t i = 0; i < 100; i++)
+		put_or_skip(r1, 5000 + i);
+	cr_expect_eq(atomic_load(&r1->head), 105, "skipped records still take a number");
+	cr_expect_eq(atomic_load(&r0->head), head0);
+	rlog_resume(s);
+	cr_expect(rlog_active(r0));
+	put_or_skip(r1, 9999);
+	/* Ring 1: its 5 records, then 100 skipped (lost), then 9999; ring 0:
+	 * RLOG_SLOTS + 5 written, the oldest 5 overwritten. */
+	struct rlog_rec out;
+	uint64_t got = 0;
+	bool saw_last = false;
+	while (rlog_read(s, &out)) {
+		got++;
+		saw_last |= out.bytes_out == 9999;
+	}
+	cr_expect(saw_last);
+	cr_expect_eq(got, 5 + 1 + RLOG_SLOTS);
+	cr_expect_eq(s->lost, 100 + 5);
+	/* A second reader keeps writers writing while the first is paused. */
+	struct rlog_sub *s2;
+	cr_assert_eq(rlog_subscribe(h, NULL, 0, &s2), 0);
+	rlog_pause(s);
+	cr_expect(rlog_active(r0));
+	rlog_unsubscribe(&s2);
+	cr_expect(!rlog_active(r0));
+	rlog_unsubscribe(&s); /* paused: the count stays right */
+	cr_expect_eq(atomic_load(&h->active), 0);
+	cr_expect_eq(atomic_load(&h->subs), 0);
+	rlog_hub_free(&h);
+}
+
+Test(rlog, header_values_only_when_someone_wants_them)
+{
+	struct rlog_hub *h = rlog_hub_create(1);
+	struct rlog_ring *r = rlog_hub_ring(h, 0);
+	struct rlog_sub *s;
+	cr_assert_eq(rlog_subscribe(h, NULL, 0, &s), 0);
+	cr_expect(!rlog_hdrs_wanted(r));
+	const char *names[] = {"user-agent"};
+	struct rlog_sub *s2;
+	cr_assert_eq(rlog_subscribe(h, names, 1, &s2), 0);
+	cr_expect(rlog_hdrs_wanted(r));
+	rlog_unsubscribe(&s2);
+	cr_expect(!rlog_hdrs_wanted(r));
+	rlog_unsubscribe(&s);
+	rlog_hub_free(&h);
+}
+
 /* ------------------------------------------------------------------------ */
 /* Lines                                                                     */
 

@@ -63,6 +63,7 @@ Test(ops_stats, json_has_latency_servers_and_loops)
 	memset(&s, 0, sizeof(s));
 	s.has[STATS_ALWAYS] = true;
 	s.time_ms = 1234;
+	s.uptime_ms = 4321;
 	s.counter[M_requests] = 7;
 	s.lat_bucket[1] = 2;
 	s.lat_sum_ns = 30000;
@@ -78,6 +79,8 @@ Test(ops_stats, json_has_latency_servers_and_loops)
 	out[n] = '\0';
 	cr_expect(!strncmp(out, "{\"time_ms\": 1234, \"requests\": 7, ", 33), "%s", out);
 	cr_expect_eq(memchr(out, '\n', n), out + n - 1, "one line");
+	cr_expect(strstr(out, ", \"uptime_ms\": 4321, \"connection_closes\": {") != NULL, "%s",
+		  out);
 	cr_expect(strstr(out, "\"buckets\": [0, 2, 0,") != NULL, "%s", out);
 	cr_expect(strstr(out, "\"sum_us\": 30, \"p50_us\": 18, \"p99_us\": 25}") != NULL, "%s",
 		  out);
