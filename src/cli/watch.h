@@ -14,6 +14,10 @@
  *
  * Time is the monotonic clock in whole seconds, read when a record
  * arrives, so a view's window is the last W seconds of arrivals.
+ *
+ * The stream is read on a thread of its own that feeds the view; the
+ * calling thread draws and reads keys. A view's callbacks are called
+ * under one lock, never two at once, so a view needs no locking itself.
  */
 #ifndef RINGCACHE_CLI_WATCH_H
 #define RINGCACHE_CLI_WATCH_H
