@@ -11,8 +11,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cli/hist.h"
 #include "cli/log.h"
 #include "cli/stat.h"
+#include "cli/top.h"
 #include "config/config.h"
 #include "ops/accesslog.h"
 #include "ops/log.h"
@@ -26,6 +28,8 @@ static void usage(FILE *f)
 	fprintf(f, "usage: ringcache [-t] -c FILE\n"
 		   "       ringcache log [-c FILE | --admin URL] [-q QUERY] [-o FORMAT] ...\n"
 		   "       ringcache stat [-c FILE | --admin URL] [-1 | -j] [-f PATTERN]... ...\n"
+		   "       ringcache top [-c FILE | --admin URL] [-q QUERY] [-b VIEW] [-1] ...\n"
+		   "       ringcache hist [-c FILE | --admin URL] [-q QUERY] [-f FIELD] [-1] ...\n"
 		   "       ringcache --health http://IP:PORT/PATH\n"
 		   "       ringcache --version | --help\n"
 		   "  -c, --config FILE  configuration file (YAML)\n"
@@ -266,6 +270,10 @@ int main(int argc, char **argv)
 	/* Subcommands: a word first, the rest is theirs. */
 	if (argc > 1 && strcmp(argv[1], "log") == 0)
 		return cli_log_main(argc - 1, argv + 1);
+	if (argc > 1 && strcmp(argv[1], "top") == 0)
+		return cli_top_main(argc - 1, argv + 1);
+	if (argc > 1 && strcmp(argv[1], "hist") == 0)
+		return cli_hist_main(argc - 1, argv + 1);
 	if (argc > 1 && strcmp(argv[1], "stat") == 0)
 		return cli_stat_main(argc - 1, argv + 1);
 	const char *path = NULL;
