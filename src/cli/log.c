@@ -118,6 +118,8 @@ int cli_log_main(int argc, char **argv)
 			}
 			/* A response header's name carries the mark (rlog.h). */
 			snprintf(hnames[nhdr], RLOG_HDR_NAME, "%s%s", ch == 'R' ? ">" : "", optarg);
+			for (char *c = hnames[nhdr]; *c; c++) /* as the daemon keeps them */
+				*c = (char)(*c >= 'A' && *c <= 'Z' ? *c | 0x20 : *c);
 			hdrs[nhdr] = hnames[nhdr];
 			nhdr++;
 			break;

@@ -612,3 +612,47 @@ Test(ops_log, a_reload_that_changes_the_token_ends_the_stream)
 	sub_close(&again);
 	assert_alive(&d);
 }
+
+Test(ops_log, response_headers_in_records)
+{
+	struct proc o, d;
+	int ap = start_with_admin(&o, &d, NULL);
+	/* A miss and a hit, through the CLI (binary stream), with one
+	 * response header asked for by -R and one read by the query. */
+	char *argv[] = {RINGCACHE_BIN, "log",
+			"-c",	       d.cfg_path,
+			"-n",	       "2",
+			"-o",	       "json",
+			"-R",	       "Content-Type",
+			"-q",	       "resp.cache-control ~ \"max-age\" and target ~ \"^/rh\"",
+			NULL};
+	struct cli_run c = {.argv = argv};
+	pthread_t t;
+	pthread_create(&t, NULL, cli_thread, &c);
+	while (!c.done) {
+		get(d.port, "/rh?size=10&cc=max-age%3D60", NULL, 200);
+		get(d.port, "/other?size=10&cc=max-age%3D60", NULL, 200); /* filtered out */
+		sleep_ms(20);
+	}
+	pthread_join(t, NULL);
+	cr_expect(c.r.exited && c.r.exit_code == 0, "exit %d: %s", c.r.exit_code, c.r.err);
+	cr_expect_eq(count_lines(c.r.out, "\"target\":\"/rh?"), 2, "%s", c.r.out);
+	cr_expect_eq(count_lines(c.r.out, "\"resp_hdr\":{\"content-type\":\"text/plain\","
+					  "\"cache-control\":\"max-age=60\"}"),
+		     2, "%s", c.r.out);
+	cmd_result_free(&c.r);
+	/* A raw stream with rhdr= names the headers of the head sent, an
+	 * error response's too. */
+	struct sub s;
+	sub_open(&s, ap, "/log?format=compact&rhdr=content-type&rhdr=via", NULL);
+	cr_assert_eq(s.status, 200);
+	get(d.port, "/nope?status=404", NULL, 404);
+	sub_wait(&s, 1, " 404 ");
+	cr_expect(strstr(s.text, "resp.via=\"1.1 ringcache\""), "%s", s.text);
+	sub_close(&s);
+	struct sub bad;
+	sub_open(&bad, ap, "/log?rhdr=%3Ex", NULL);
+	cr_expect_eq(bad.status, 400, "a marked name is refused");
+	sub_close(&bad);
+	assert_alive(&d);
+}

@@ -239,3 +239,30 @@ Test(query, header_slots_rebound)
 	cr_expect(query_match(&q, &r));
 	query_fini(&q);
 }
+
+Test(query, response_headers_are_marked_names)
+{
+	struct query q;
+	struct query_error err;
+	cr_assert_eq(query_compile(&q, "resp.Content-Type ~ \"^text/\" and hdr.content-type", &err),
+		     0, "%s", err.msg);
+	cr_assert_eq(q.nhdr, 2);
+	cr_expect_str_eq(q.hdr[0], ">content-type", "a response header's: marked");
+	cr_expect_str_eq(q.hdr[1], "content-type", "a request header's of the same name");
+	struct rlog_rec r = rec_miss();
+	strcpy(r.hdr[0], "text/html");
+	strcpy(r.hdr[1], "application/json");
+	cr_expect(query_match(&q, &r));
+	strcpy(r.hdr[0], "image/png");
+	cr_expect(!query_match(&q, &r));
+	query_fini(&q);
+	/* 30 bytes at most: the mark takes one of the 31. */
+	char src[64] = "resp.";
+	memset(src + 5, 'a', 31);
+	src[36] = '\0';
+	cr_expect_eq(query_compile(&q, src, &err), -EINVAL);
+	cr_expect_eq(err.col, 6);
+	src[35] = '\0';
+	cr_expect_eq(query_compile(&q, src, &err), 0, "%s", err.msg);
+	query_fini(&q);
+}

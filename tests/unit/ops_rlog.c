@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "ops/recfmt.h"
@@ -502,4 +503,48 @@ Test(recfmt, json_escaping_at_every_position)
 			cr_assert_str_eq(got, want, "byte %#x at %zu", specials[k], pos);
 		}
 	}
+}
+
+Test(recfmt, response_headers_apart)
+{
+	struct rlog_rec r = sample();
+	struct recfmt_hdrs h = {
+	    .n = 2, .name = {"user-agent", ">content-type"}, .value = {"curl/8", "text/plain"}};
+	char *buf = malloc(RECFMT_MAX);
+	size_t n = recfmt_record(RECFMT_JSON, false, &r, &h, buf);
+	buf[n] = '\0';
+	cr_expect(strstr(buf, "\"hdr\":{\"user-agent\":\"curl/8\"},\"resp_hdr\":{\"content-type\":"
+			      "\"text/plain\"}}\n"),
+		  "%s", buf);
+	n = recfmt_record(RECFMT_COMPACT, false, &r, &h, buf);
+	buf[n] = '\0';
+	cr_expect(strstr(buf, " user-agent=\"curl/8\" resp.content-type=\"text/plain\""), "%s",
+		  buf);
+	/* Without response names, no resp_hdr at all. */
+	h.n = 1;
+	n = recfmt_record(RECFMT_JSON, false, &r, &h, buf);
+	buf[n] = '\0';
+	cr_expect(!strstr(buf, "resp_hdr"), "%s", buf);
+	free(buf);
+}
+
+Test(rlog, response_names_are_counted_apart)
+{
+	struct rlog_hub *h = rlog_hub_create(1);
+	struct rlog_ring *r = rlog_hub_ring(h, 0);
+	const char *names[] = {"user-agent", ">content-type"};
+	struct rlog_sub *s;
+	cr_assert_eq(rlog_subscribe(h, names, 1, &s), 0);
+	cr_expect(rlog_hdrs_wanted(r) && !rlog_resp_wanted(r));
+	struct rlog_sub *s2;
+	cr_assert_eq(rlog_subscribe(h, names, 2, &s2), 0);
+	cr_expect(rlog_resp_wanted(r));
+	const char *bad[] = {">"}, *bad2[] = {">>x"};
+	struct rlog_sub *s3;
+	cr_expect_eq(rlog_subscribe(h, bad, 1, &s3), -EINVAL);
+	cr_expect_eq(rlog_subscribe(h, bad2, 1, &s3), -EINVAL);
+	rlog_unsubscribe(&s2);
+	cr_expect(!rlog_resp_wanted(r) && rlog_hdrs_wanted(r));
+	rlog_unsubscribe(&s);
+	rlog_hub_free(&h);
 }
