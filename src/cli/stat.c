@@ -136,29 +136,36 @@ static bool wait_until(struct run *r, rt_time_t due, bool live, bool *redraw)
 			nanosleep(&ts, NULL);
 			continue;
 		}
-		enum term_key k = term_read_key(ms);
+		int k = term_wait(-1, ms) & TERM_READY_KEY ? term_key() : TERM_KEY_NONE;
 		if (term_resized())
 			*redraw = true;
 		int page = 10;
 		switch (k) {
-		case TERM_KEY_QUIT:
+		case 'q':
+		case 'Q':
 			return false;
 		case TERM_KEY_UP:
+		case 'k':
 			r->v.scroll--;
 			break;
 		case TERM_KEY_DOWN:
+		case 'j':
 			r->v.scroll++;
 			break;
 		case TERM_KEY_PGUP:
+		case 'b':
 			r->v.scroll -= page;
 			break;
 		case TERM_KEY_PGDN:
+		case ' ':
 			r->v.scroll += page;
 			break;
 		case TERM_KEY_HOME:
+		case 'g':
 			r->v.scroll = 0;
 			break;
 		case TERM_KEY_END:
+		case 'G':
 			r->v.scroll = 1 << 20; /* clamped when drawn */
 			break;
 		default:
@@ -171,24 +178,16 @@ static bool wait_until(struct run *r, rt_time_t due, bool live, bool *redraw)
 
 static void draw(struct run *r, char **buf, size_t *cap)
 {
-	int rows, cols;
+	unsigned rows, cols;
 	term_size(&rows, &cols);
 	r->v.now = (long)time(NULL);
 	size_t len;
-	if (statview_screen(&r->v, r->have_prev ? &r->prev : NULL, &r->cur, rows, cols, buf, cap,
-			    &len) < 0)
-		return;
-	for (size_t off = 0; off < len;) {
-		ssize_t w = write(STDOUT_FILENO, *buf + off, len - off);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return;
-		off += (size_t)w;
-	}
+	if (statview_screen(&r->v, r->have_prev ? &r->prev : NULL, &r->cur, (int)rows, (int)cols,
+			    buf, cap, &len) == 0)
+		term_write(*buf, len);
 }
 
-/* The live screen until q or a signal. */
+/* The live screen until q or a signal (which ends the program, see term.h). */
 static int live(struct run *r)
 {
 	if (term_enter() < 0) {

@@ -1,52 +1,88 @@
 /*
- * term.h - the live views' terminal: whether there is one worth drawing
- * on, raw keys, its size, and putting it back however the program ends.
+ * term.h - the terminal of the live subcommands (`ringcache stat`, `top`,
+ * `hist`): whether there is one worth drawing on, raw keys, a wait for a
+ * key or another descriptor, its size, drawing a whole screen, and
+ * putting it back however the program ends.
  *
  * Plain ANSI (VT100/xterm) sequences and termios, no curses: every
- * terminal emulator in use understands them, and a pipe or TERM=dumb
- * gets none of them (term_usable says so first). term_enter switches to
- * the alternate screen with the cursor hidden and keys unbuffered (Ctrl-C
- * still raises SIGINT); term_leave undoes all of it, and is also run at
- * exit and on SIGINT, SIGTERM and SIGHUP, which only set a flag the view
- * polls (term_quit_asked) so the drawing is never cut in half.
+ * terminal emulator in use understands them, and a pipe or TERM=dumb gets
+ * none of them (term_usable says so first).
+ *
+ * term_enter switches to the alternate screen with the cursor hidden and
+ * keys unbuffered and unechoed; Ctrl-C still raises SIGINT. term_leave
+ * undoes all of it and is also run at exit. SIGINT, SIGTERM, SIGHUP and
+ * SIGQUIT only ask the program to end (term_quit_asked) and wake
+ * term_wait, so a frame is never cut in half; term_leave then puts the
+ * terminal back and ends the program by that signal, as the shell expects
+ * (exit status 128 + N). A second such signal before that ends it at once,
+ * the terminal put back first, so a program stuck elsewhere can still be
+ * stopped. SIGWINCH sets a flag (term_resized) and wakes term_wait too.
+ *
+ * One terminal per process, on standard input and output; main thread
+ * only (a thread of the caller's should block these signals).
  */
 #ifndef RINGCACHE_CLI_TERM_H
 #define RINGCACHE_CLI_TERM_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
-/* Stdout and stdin are a terminal and TERM names one that takes cursor
- * movement (set, not "dumb"). */
+/* Standard input and output are a terminal and TERM names one that takes
+ * cursor movement (set, not "dumb"). */
 bool term_usable(void);
 
-/* Enter the live mode described above; 0, or -1 (not a terminal). */
+/* Enter the live mode described above: 0, or -errno (then nothing was
+ * changed). */
 int term_enter(void);
-/* Leave it (nothing when not entered); safe to call twice. */
+/* Leave it (nothing when not entered); safe to call twice, and from a
+ * signal handler. Does not return when a signal asked to quit. */
 void term_leave(void);
 
-/* Rows and columns now (24x80 when the terminal does not say). */
-void term_size(int *rows, int *cols);
+/* Rows and columns of the terminal on standard output now (24 x 80 when
+ * it does not say); entered or not. */
+void term_size(unsigned *rows, unsigned *cols);
 
-/* A signal asked the program to end / the window changed size since the
- * last call (each flag is cleared by reading it). */
+/* A signal asked the program to end, or the terminal went away (its keys
+ * hung up); stays true. */
 bool term_quit_asked(void);
+/* The window changed size since the last call (the flag is cleared by
+ * reading it). */
 bool term_resized(void);
 
-/* Keys decoded from stdin. */
-enum term_key {
-	TERM_KEY_NONE,
-	TERM_KEY_QUIT, /* q, Q */
-	TERM_KEY_UP,   /* arrow up, k */
-	TERM_KEY_DOWN, /* arrow down, j */
-	TERM_KEY_PGUP, /* page up, b */
-	TERM_KEY_PGDN, /* page down, space */
-	TERM_KEY_HOME, /* home, g */
-	TERM_KEY_END,  /* end, G */
-	TERM_KEY_OTHER,
+/* What term_key returns besides a byte (0..255): the keys that come as
+ * escape sequences, decoded. */
+enum {
+	TERM_KEY_NONE = -1, /* no key waiting */
+	TERM_KEY_UP = 0x100,
+	TERM_KEY_DOWN,
+	TERM_KEY_PGUP,
+	TERM_KEY_PGDN,
+	TERM_KEY_HOME,
+	TERM_KEY_END,
+	TERM_KEY_OTHER, /* another sequence (F1, Alt-x, ...), read whole */
 };
 
-/* Wait up to TIMEOUT_MS for a key: the key, or TERM_KEY_NONE when the time
- * ran out or a signal came (see the flags above). */
-enum term_key term_read_key(int timeout_ms);
+/* The next key typed, without waiting for one: a byte (a lone Esc is
+ * 27), a TERM_KEY_* above, or TERM_KEY_NONE. Only the rest of a sequence
+ * that began is waited for, briefly. TERM_KEY_NONE when not entered. */
+int term_key(void);
+
+/* What term_wait found ready. */
+#define TERM_READY_KEY 1 /* term_key has one */
+#define TERM_READY_FD  2 /* reading FD will not wait */
+
+/* Wait up to TIMEOUT_MS (0: only look) for a key (when entered) or for FD
+ * (-1: none) to be readable: the TERM_READY_* bits, 0 when the time ran
+ * out or a signal came (see term_quit_asked, term_resized). */
+int term_wait(int fd, int timeout_ms);
+
+/* Write LEN bytes of S to standard output whole (a write cut by a signal
+ * goes on); gives up silently when the terminal refuses. */
+void term_write(const char *s, size_t len);
+
+/* Draw TEXT (lines ending in '\n') as the whole screen, in one write:
+ * each line cleared to its end, the rest of the screen cleared, so the
+ * old frame never shows through and nothing flickers. */
+void term_frame(const char *text, size_t len);
 
 #endif

@@ -15,7 +15,7 @@
 
 #include "cli/admin_client.h"
 #include "cli/recstream.h"
-#include "cli/tty.h"
+#include "cli/term.h"
 #include "ops/query.h"
 
 #define RETRY_MS 1000
@@ -127,6 +127,14 @@ static void poke(struct loop *l)
 	char c = 1;
 	if (write(l->wake[1], &c, 1) < 0) {
 		/* Full: a poke is already waiting. */
+	}
+}
+
+/* Empty the pokes (the pipe does not block). */
+static void drain(struct loop *l)
+{
+	char buf[64];
+	while (read(l->wake[0], buf, sizeof(buf)) > 0) {
 	}
 }
 
@@ -262,7 +270,7 @@ static size_t render(struct loop *l, int64_t now_ms)
 {
 	unsigned cols = 80, rows = 24;
 	if (l->tty || isatty(STDOUT_FILENO)) {
-		tty_size(&cols, &rows);
+		term_size(&rows, &cols);
 	} else {
 		const char *c = getenv("COLUMNS"), *r = getenv("LINES");
 		if (c && atoi(c) >= 20 && atoi(c) <= 1000)
@@ -300,7 +308,7 @@ static void draw(struct loop *l, int64_t now_ms)
 {
 	size_t n = render(l, now_ms);
 	if (l->tty) {
-		tty_frame(l->frame, n);
+		term_frame(l->frame, n);
 	} else {
 		fwrite(l->frame, 1, n, stdout);
 		if (!l->cfg->once)
@@ -329,11 +337,8 @@ static int run_once(struct loop *l)
 			return 1;
 		}
 		struct pollfd pf = {.fd = l->wake[0], .events = POLLIN};
-		if (poll(&pf, 1, (int)(end - now)) > 0) {
-			char buf[64];
-			while (read(l->wake[0], buf, sizeof(buf)) > 0) {
-			}
-		}
+		if (poll(&pf, 1, (int)(end - now)) > 0)
+			drain(l);
 	}
 }
 
@@ -342,13 +347,19 @@ static int run_live(struct loop *l)
 	int64_t next_frame = l->t0 + FRAME_MS;
 	bool redraw = l->tty; /* the first frame at once on a screen */
 	for (;;) {
+		/* A signal (term_leave then ends the program by it) or the
+		 * terminal gone. */
+		if (term_quit_asked()) {
+			stop_reader(l);
+			return 0;
+		}
 		int64_t now = mono_ms();
 		pthread_mutex_lock(&l->mu);
 		int fatal = l->fatal;
 		pthread_mutex_unlock(&l->mu);
 		if (fatal) {
 			stop_reader(l);
-			tty_leave();
+			term_leave();
 			fprintf(stderr, "ringcache %s: %s\n", l->cfg->prog, l->problem);
 			return fatal;
 		}
@@ -357,29 +368,23 @@ static int run_live(struct loop *l)
 			redraw = false;
 			next_frame = now >= next_frame ? now + FRAME_MS : next_frame;
 		}
-		struct pollfd pf[2] = {{.fd = l->wake[0], .events = POLLIN},
-				       {.fd = STDIN_FILENO, .events = POLLIN}};
 		int wait = next_frame > now ? (int)(next_frame - now) : 0;
-		if (poll(pf, l->tty ? 2 : 1, wait) > 0 && (pf[0].revents & POLLIN)) {
-			char buf[64];
-			while (read(l->wake[0], buf, sizeof(buf)) > 0) {
-			}
+		if (term_wait(l->wake[0], wait) & TERM_READY_FD) {
+			drain(l);
 			redraw = true;
 		}
-		if (l->tty) {
-			for (int k; (k = tty_key()) >= 0;) {
-				if (k == 'q' || k == 'Q') {
-					stop_reader(l);
-					return 0;
-				}
-				pthread_mutex_lock(&l->mu);
-				if (l->v->key && l->v->key(l->v->ctx, k))
-					redraw = true;
-				pthread_mutex_unlock(&l->mu);
+		for (int k; (k = term_key()) != TERM_KEY_NONE;) {
+			if (k == 'q' || k == 'Q') {
+				stop_reader(l);
+				return 0;
 			}
-			if (tty_resized())
+			pthread_mutex_lock(&l->mu);
+			if (l->v->key && l->v->key(l->v->ctx, k))
 				redraw = true;
+			pthread_mutex_unlock(&l->mu);
 		}
+		if (term_resized())
+			redraw = true;
 	}
 }
 
@@ -422,9 +427,9 @@ int watch_run(const struct watch_cfg *cfg_in, const struct watch_view *v)
 		recstream_close(&l->s);
 		rc = 1;
 	} else {
-		l->tty = !cfg.once && tty_usable() && tty_enter() == 0;
+		l->tty = !cfg.once && term_usable() && term_enter() == 0;
 		rc = cfg.once ? run_once(l) : run_live(l);
-		tty_leave();
+		term_leave();
 	}
 	pthread_mutex_destroy(&l->mu);
 	close(l->wake[0]);

@@ -3,7 +3,7 @@
  * options, and the loop that feeds records from a running daemon's record
  * stream (cli/recstream.h) into a view and draws it once a second.
  *
- * Live on a terminal: the alternate screen (cli/tty.h), redrawn each
+ * Live on a terminal: the alternate screen (cli/term.h), redrawn each
  * second, on a key and on a resize; 'q' quits. When the daemon is not
  * there or goes away (a drain, a restart) the screen says so and the
  * stream is opened again every second; records the daemon says were lost
@@ -71,7 +71,8 @@ struct watch_view {
 	 * ending in '\n', at most COLS x ROWS: its length. */
 	size_t (*draw)(void *ctx, int64_t now, unsigned cols, unsigned rows,
 		       const struct watch_status *st, char *out, size_t cap);
-	/* A key other than 'q' (live on a terminal only): redraw when true. */
+	/* A key other than 'q' (live on a terminal only): a byte or a
+	 * TERM_KEY_* of cli/term.h (arrows, pages). Redraw when true. */
 	bool (*key)(void *ctx, int key);
 };
 
