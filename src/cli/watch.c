@@ -347,9 +347,10 @@ static int run_live(struct loop *l)
 	int64_t next_frame = l->t0 + FRAME_MS;
 	bool redraw = l->tty; /* the first frame at once on a screen */
 	for (;;) {
-		/* A signal (term_leave then ends the program by it) or the
-		 * terminal gone. */
+		/* A signal: term_leave ends the program by it now, not after
+		 * the reader's connect. Or the terminal went away. */
 		if (term_quit_asked()) {
+			term_leave();
 			stop_reader(l);
 			return 0;
 		}
