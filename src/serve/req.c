@@ -186,7 +186,12 @@ int req_validate(struct req *r, const char **why)
 {
 	CHECK_OBJ_NOTNULL(r, REQ_MAGIC);
 	struct hmsg *m = &r->req;
-	const struct hfield *host = r->host_f = hmsg_field(m, "host", 0);
+	const struct hfield *host = hmsg_field(m, "host", 0);
+	r->host_f = NULL;
+	if (host) {
+		r->host_copy = *host;
+		r->host_f = &r->host_copy;
+	}
 	if (m->p.http_major != 1) {
 		*why = "HTTP version not supported";
 		return 505;

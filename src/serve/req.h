@@ -102,8 +102,12 @@ struct req {
 	uint32_t cap, len, pos;
 	struct hmsg req;
 	/* Its Host field, or NULL: looked up once, by req_validate, for the
-	 * cache path and the request record (fields never move). */
+	 * cache path and the request record. A copy (host_copy): req_sanitize
+	 * packs the field array when it drops fields, so a pointer into it
+	 * could name another field afterwards; the spans point into the head's
+	 * bytes, which stay put. */
 	const struct hfield *host_f;
+	struct hfield host_copy;
 	char target_log[REQ_TARGET_LOG];
 	char req_target[REQ_TARGET];
 

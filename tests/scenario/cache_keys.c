@@ -179,3 +179,42 @@ Test(cache_keys, accept_language_without_content_language_or_with_more_fields)
 	conn_close(&c);
 	harness_end();
 }
+
+/* ---- the Host field after fields were dropped ------------------------------ */
+
+/* GET PATH with exactly HEAD_FIELDS (no Host added): the response. */
+static void get_raw(int port, const char *path, const char *fields, struct response *r)
+{
+	struct conn c;
+	conn_open(&c, port);
+	cr_assert_eq(conn_sendf(&c, "GET %s HTTP/1.1\r\n%s\r\n", path, fields), 0);
+	cr_assert_eq(read_response(&c, r, 0), 0, "no response to GET %s", path);
+	conn_close(&c);
+}
+
+/*
+ * A field the proxy drops (a name with '_') before Host, and another
+ * field after it: dropping packs the request's field list, and the cache
+ * key must still be made of the Host field, not of whatever took its
+ * place (the review found a pointer kept across req_sanitize keying
+ * attacker.example's response under victim.example).
+ */
+Test(cache_keys, the_host_is_the_host_after_fields_are_dropped)
+{
+	struct proc o, d;
+	start_pair(&o, &d);
+	const char *p = "/hostkey" Q;
+	struct response r;
+	get_raw(d.port, p, "X_A: 1\r\nHost: attacker.example\r\nX-B: victim.example\r\n", &r);
+	cr_assert_eq(r.status, 200, "%s", r.raw_head);
+	cr_expect(cache_status_has(&r, "stored"), "%s", cache_status(&r));
+	response_free(&r);
+	get_raw(d.port, p, "Host: victim.example\r\n", &r);
+	cr_assert_eq(r.status, 200, "%s", r.raw_head);
+	cr_expect(!cache_status_has(&r, "hit"),
+		  "victim.example got attacker.example's stored response: %s", cache_status(&r));
+	response_free(&r);
+	get_raw(d.port, p, "Host: attacker.example\r\n", &r);
+	cr_expect(cache_status_has(&r, "hit"), "stored under its own host: %s", cache_status(&r));
+	response_free(&r);
+}
