@@ -2,6 +2,7 @@
 #include "cli/recstream.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,7 +13,7 @@
 struct recstream {
 	struct admin_resp resp;
 	bool magic_seen;
-	uint64_t lost;
+	_Atomic uint64_t lost; /* read by other threads than the reader (top's screen) */
 	char err[256];
 	size_t len;		   /* bytes in buf not yet taken */
 	char buf[2 * RECWIRE_MAX]; /* a frame and what came after it */
@@ -142,7 +143,7 @@ int recstream_next(struct recstream *s, struct rlog_rec *out, int timeout_ms)
 				return -2;
 			}
 			if (kind == RECWIRE_LOST)
-				s->lost = lt;
+				atomic_store_explicit(&s->lost, lt, memory_order_relaxed);
 		}
 		if (used) {
 			memmove(s->buf, s->buf + used, s->len - used);
@@ -159,7 +160,7 @@ int recstream_next(struct recstream *s, struct rlog_rec *out, int timeout_ms)
 
 uint64_t recstream_lost(const struct recstream *s)
 {
-	return s->lost;
+	return atomic_load_explicit(&s->lost, memory_order_relaxed);
 }
 
 const char *recstream_error(const struct recstream *s)

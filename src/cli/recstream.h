@@ -46,7 +46,7 @@ int recstream_open(struct recstream **sp, const struct admin_target *t,
 int recstream_next(struct recstream *s, struct rlog_rec *out, int timeout_ms);
 
 /* Records the daemon said this reader lost, in all (a slow reader loses
- * records; it never slows the daemon). */
+ * records; it never slows the daemon). Any thread may ask. */
 uint64_t recstream_lost(const struct recstream *s);
 
 /* Why recstream_next returned -2. */

@@ -36,6 +36,9 @@ static void usage(FILE *f)
 	       "interval.\n");
 }
 
+#define STAT_READ_MS  5000
+#define STAT_BODY_MAX (16 << 20)
+
 /* Read the whole of /metrics from T into SNAP. 0, or -1 with ERR set. */
 static int fetch(const struct admin_target *t, struct prom_snap *snap, char *err, size_t errcap)
 {
@@ -53,7 +56,28 @@ static int fetch(const struct admin_target *t, struct prom_snap *snap, char *err
 	char *body = NULL;
 	size_t len = 0, cap = 0;
 	int rc = 0;
+	/* /metrics is a few hundred KiB at most: an answer that takes longer
+	 * than STAT_READ_MS or grows past STAT_BODY_MAX is a daemon (or
+	 * something else on its port) not worth waiting for; the view says so
+	 * and tries again next interval. */
+	struct timespec t0, tn;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	for (;;) {
+		clock_gettime(CLOCK_MONOTONIC, &tn);
+		long el = (tn.tv_sec - t0.tv_sec) * 1000 + (tn.tv_nsec - t0.tv_nsec) / 1000000;
+		int w = el >= STAT_READ_MS ? 0 : admin_resp_wait(resp, (int)(STAT_READ_MS - el));
+		if (w <= 0) {
+			snprintf(err, errcap, "%s: no whole answer within %d s", t->where,
+				 STAT_READ_MS / 1000);
+			rc = -1;
+			break;
+		}
+		if (len >= STAT_BODY_MAX) {
+			snprintf(err, errcap, "%s: an answer over %d MiB", t->where,
+				 STAT_BODY_MAX >> 20);
+			rc = -1;
+			break;
+		}
 		if (len + 16384 > cap) {
 			cap = cap ? cap * 2 : 65536;
 			char *b = realloc(body, cap);

@@ -228,6 +228,16 @@ static void line_latency(struct screen *s, const struct sum *m)
 	put(s, NULL, "p50 %s  p99 %s now   p50 %s  p99 %s since start", p50, p99, s50, s99);
 }
 
+/* A whole number, or "-" for a series the daemon did not send. */
+static const char *fmt_count(char *buf, size_t cap, double v)
+{
+	if (isnan(v))
+		snprintf(buf, cap, "-");
+	else
+		snprintf(buf, cap, "%.0f", v);
+	return buf;
+}
+
 static void line_traffic(struct screen *s, const struct sum *m)
 {
 	char ci[32], co[32], bi[32], bo[32], br[32];
@@ -236,9 +246,11 @@ static void line_traffic(struct screen *s, const struct sum *m)
 	fmt_bytes(bi, sizeof(bi), rate(m, "backend_received_bytes"));
 	fmt_bytes(bo, sizeof(bo), rate(m, "backend_sent_bytes"));
 	fmt_rate(br, sizeof(br), rate(m, "backend_requests"));
+	char nc[32], nt[32];
 	label(s, "clients");
-	put(s, NULL, "%.0f open (%.0f tunnels)  in %s/s  out %s/s   ", val(m, "connections"),
-	    prom_value(m->cur, "tunnels_open", 0), ci, co);
+	put(s, NULL, "%s open (%s tunnels)  in %s/s  out %s/s   ",
+	    fmt_count(nc, sizeof(nc), val(m, "connections")),
+	    fmt_count(nt, sizeof(nt), prom_value(m->cur, "tunnels_open", 0)), ci, co);
 	sublabel(s, "backends");
 	put(s, NULL, "%s req/s  in %s/s  out %s/s", *br ? br : "-", bi, bo);
 }
@@ -250,10 +262,12 @@ static void line_cache(struct screen *s, const struct sum *m)
 	fmt_bytes(budget, sizeof(budget), val(m, "cache_budget_bytes"));
 	fmt_rate(st, sizeof(st), rate(m, "cache_stored"));
 	fmt_rate(ev, sizeof(ev), rate(m, "cache_evictions"));
+	char no[32], ne[32], np[32];
 	label(s, "cache");
-	put(s, NULL, "%.0f objects  %s of %s   stored %s/s   evictions %s/s (%.0f)   purged %.0f",
-	    val(m, "cache_objects"), used, budget, *st ? st : "-", *ev ? ev : "-",
-	    val(m, "cache_evictions"), val(m, "cache_purged"));
+	put(s, NULL, "%s objects  %s of %s   stored %s/s   evictions %s/s (%s)   purged %s",
+	    fmt_count(no, sizeof(no), val(m, "cache_objects")), used, budget, *st ? st : "-",
+	    *ev ? ev : "-", fmt_count(ne, sizeof(ne), val(m, "cache_evictions")),
+	    fmt_count(np, sizeof(np), val(m, "cache_purged")));
 }
 
 static void line_compression(struct screen *s, const struct sum *m)

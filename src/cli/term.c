@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -298,4 +299,39 @@ void term_frame(const char *text, size_t len)
 	o += 3;
 	term_write(buf, o);
 	free(buf);
+}
+
+void term_clean(char *s)
+{
+	unsigned char *u = (unsigned char *)s;
+	while (*u) {
+		if (*u < 0x20 || *u == 0x7f) {
+			*u++ = '?';
+			continue;
+		}
+		if (*u < 0x80) {
+			u++;
+			continue;
+		}
+		/* A UTF-8 sequence: its length from the lead byte, then
+		 * continuation bytes; overlong forms and surrogates refused. */
+		unsigned n = *u >= 0xf0 && *u <= 0xf4 ? 4 : *u >= 0xe0 ? 3 : *u >= 0xc2 ? 2 : 0;
+		if (*u >= 0xf5)
+			n = 0;
+		uint32_t cp = n == 2 ? *u & 0x1fu : n == 3 ? *u & 0x0fu : *u & 0x07u;
+		unsigned k = 1;
+		for (; n && k < n; k++) {
+			if ((u[k] & 0xc0) != 0x80)
+				break;
+			cp = (cp << 6) | (u[k] & 0x3fu);
+		}
+		bool ok = n && k == n && !(n == 3 && cp < 0x800) && !(n == 4 && cp < 0x10000) &&
+			  !(cp >= 0xd800 && cp <= 0xdfff) && cp <= 0x10ffff &&
+			  !(cp >= 0x80 && cp <= 0x9f); /* C1 controls */
+		if (!ok) {
+			*u++ = '?';
+			continue;
+		}
+		u += n;
+	}
 }

@@ -76,6 +76,12 @@ int term_key(void);
  * out or a signal came (see term_quit_asked, term_resized). */
 int term_wait(int fd, int timeout_ms);
 
+/* Make S (NUL-terminated) safe to show on a terminal, in place: C0 and
+ * C1 control characters, DEL and bytes that are not well-formed UTF-8
+ * become '?', so that text from a daemon (URLs, hosts, its error words)
+ * can never move the cursor, retitle the window or change colours. */
+void term_clean(char *s);
+
 /* Write LEN bytes of S to standard output whole (a write cut by a signal
  * goes on); gives up silently when the terminal refuses. */
 void term_write(const char *s, size_t len);

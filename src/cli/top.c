@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli/term.h"
 #include "cli/topk.h"
 #include "cli/watch.h"
 
@@ -77,6 +78,10 @@ static bool key(void *ctx, int k)
  * makes some terminals wrap), with its '\n'. */
 static void put_line(char *out, size_t cap, size_t *len, unsigned cols, const char *line)
 {
+	char clean[TOPK_KEY + 160];
+	snprintf(clean, sizeof(clean), "%s", line);
+	term_clean(clean); /* URLs and the daemon's words are not ours to print raw */
+	line = clean;
 	size_t n = strlen(line);
 	if (cols && n > cols - 1)
 		n = cols - 1;

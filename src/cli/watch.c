@@ -159,6 +159,7 @@ static int open_stream(struct loop *l)
 	pthread_mutex_lock(&l->mu);
 	if (r < 0) {
 		snprintf(l->problem, sizeof(l->problem), "%s", err);
+		term_clean(l->problem);
 	} else {
 		l->s = s;
 		l->problem[0] = '\0';
@@ -174,6 +175,7 @@ static void drop_stream(struct loop *l, const char *why)
 	l->lost_before += recstream_lost(l->s);
 	recstream_close(&l->s);
 	snprintf(l->problem, sizeof(l->problem), "%s", why);
+	term_clean(l->problem);
 	if (l->cfg->once)
 		l->ended = true;
 	pthread_mutex_unlock(&l->mu);
@@ -255,14 +257,35 @@ static int start_reader(struct loop *l)
 
 /* End the reader: a read waiting on the daemon ends when its socket is
  * shut down. */
-static void stop_reader(struct loop *l)
+/* Stop the reader thread and wait for it, at most STOP_WAIT_MS: it may be
+ * in a connect or a response head (up to ADMIN_CLIENT_TIMEOUT_S), which a
+ * shutdown cannot cut short. False when it did not end in time. */
+#define STOP_WAIT_MS 300
+static bool stop_reader(struct loop *l)
 {
 	pthread_mutex_lock(&l->mu);
 	l->stop = true;
 	if (l->s)
 		shutdown(recstream_fd(l->s), SHUT_RDWR);
 	pthread_mutex_unlock(&l->mu);
-	pthread_join(l->reader, NULL);
+	struct timespec until;
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_nsec += (long)STOP_WAIT_MS * 1000000;
+	until.tv_sec += until.tv_nsec / 1000000000;
+	until.tv_nsec %= 1000000000;
+	return pthread_timedjoin_np(l->reader, NULL, &until) == 0;
+}
+
+/* The operator asked to quit: now, even with the reader still in a
+ * connect (it would touch this frame's loop after we return). */
+static int quit_now(struct loop *l, int code)
+{
+	if (!stop_reader(l)) {
+		fflush(stdout);
+		term_leave();
+		_exit(code);
+	}
+	return code;
 }
 
 /* The frame at NOW_MS into L->frame (under MU: the view is shared); its length. */
@@ -351,8 +374,7 @@ static int run_live(struct loop *l)
 		 * the reader's connect. Or the terminal went away. */
 		if (term_quit_asked()) {
 			term_leave();
-			stop_reader(l);
-			return 0;
+			return quit_now(l, 0);
 		}
 		int64_t now = mono_ms();
 		pthread_mutex_lock(&l->mu);
@@ -375,10 +397,8 @@ static int run_live(struct loop *l)
 			redraw = true;
 		}
 		for (int k; (k = term_key()) != TERM_KEY_NONE;) {
-			if (k == 'q' || k == 'Q') {
-				stop_reader(l);
-				return 0;
-			}
+			if (k == 'q' || k == 'Q')
+				return quit_now(l, 0);
 			pthread_mutex_lock(&l->mu);
 			if (l->v->key && l->v->key(l->v->ctx, k))
 				redraw = true;

@@ -42,6 +42,7 @@ struct stream {
 	bool group, sse;
 	logstream_allowed_fn allowed;
 	void *ctx;
+	struct dloop *l;
 	rt_time_t checked; /* the permission, last asked */
 	rt_time_t flushed; /* the last send */
 	uint64_t lost_told;
@@ -212,6 +213,21 @@ static int setup(struct stream *s, const struct hmsg *m, const char *qs, size_t 
 	return 0;
 }
 
+/* Still let in? Asked at most once a RECHECK, under the loop's current
+ * generation: a reload may have changed admin.allow or the token. */
+static bool permitted(struct stream *s)
+{
+	if (rt_clock_now() - s->checked < RECHECK)
+		return true;
+	struct gen *g = gen_hold(&s->l->w.be);
+	bool ok = s->allowed(s->ctx, g);
+	gen_put(&s->l->w.be, g);
+	s->checked = rt_clock_now();
+	if (!ok)
+		log_info("admin: log stream %d ended: no longer allowed", s->fd);
+	return ok;
+}
+
 /*
  * The output as one chunk. A send that waits looks at the rings every
  * STALL_CHECK: once the reader is a whole ring behind it is losing what it
@@ -237,9 +253,13 @@ static int flush(struct stream *s)
 			continue;
 		}
 		rt_time_t soft = rt_deadline_in(STALL_CHECK);
-		ssize_t n = rt_writev(s->fd, v, nv, s->sub->paused || soft > hard ? hard : soft);
-		if (n == -ETIMEDOUT && !s->sub->paused && rt_clock_now() < hard) {
-			if (rlog_lapped(s->sub))
+		ssize_t n = rt_writev(s->fd, v, nv, soft > hard ? hard : soft);
+		if (n == -ETIMEDOUT && rt_clock_now() < hard) {
+			if (!permitted(s)) { /* a waiting send must not outlast it */
+				rc = -1;
+				break;
+			}
+			if (!s->sub->paused && rlog_lapped(s->sub))
 				rlog_pause(s->sub);
 			continue; /* nothing went: a timed out send is cancelled whole */
 		}
@@ -362,17 +382,8 @@ static int run(struct dloop *l, struct stream *s)
 		 atomic_load(&s->sub->hub->subs));
 	char junk[512];
 	while (!l->w.be.draining && !rt_task_cancelled()) {
-		if (rt_clock_now() - s->checked >= RECHECK) {
-			/* A reload may have changed admin.allow or the token. */
-			struct gen *g = gen_hold(&l->w.be);
-			bool ok = s->allowed(s->ctx, g);
-			gen_put(&l->w.be, g);
-			if (!ok) {
-				log_info("admin: log stream %d ended: no longer allowed", s->fd);
-				break;
-			}
-			s->checked = rt_clock_now();
-		}
+		if (!permitted(s))
+			break;
 		unsigned n = fill(s);
 		/* Sends in batches: a full buffer at once, a few records at
 		 * most every FLUSH_NS, so that a busy daemon makes one send per
@@ -410,6 +421,7 @@ int logstream_serve(struct dloop *l, int fd, const struct hmsg *m, const char *q
 	s->q.root = -1;
 	s->allowed = allowed;
 	s->ctx = ctx;
+	s->l = l;
 	int done, r = setup(s, m, qs, ql, &done);
 	if (!done) {
 		const char *names[RLOG_HDRS];

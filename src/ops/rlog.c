@@ -90,9 +90,9 @@ struct rlog_rec *rlog_begin(struct rlog_ring *r)
 {
 	assert(!r->open);
 	uint64_t seq = atomic_load_explicit(&r->head, memory_order_relaxed);
-	/* Again every 4,096 records (and at the first), so that a step of
-	 * the wall clock shows within a few thousand. */
-	if ((seq & 4095) == 0 || !r->wall_off)
+	/* Again every 4,096 records written (and at the first), so that a
+	 * step of the wall clock shows within a few thousand. */
+	if (r->since_wall++ % 4096 == 0 || !r->wall_off) /* counted: skips jump seq */
 		r->wall_off = wall_offset();
 	struct rlog_slot *s = &r->slots[seq & (RLOG_SLOTS - 1)];
 	atomic_store_explicit(&s->seq, 2 * seq + 1, memory_order_relaxed);

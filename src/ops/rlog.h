@@ -104,9 +104,10 @@ struct rlog_ring {
 	const struct rlog_hub *hub; /* header names */
 	struct rlog_slot *slots;    /* RLOG_SLOTS, mmap'd untouched until written */
 	uint16_t loop;
-	uint64_t pending; /* the sequence rlog_begin handed out */
-	int64_t wall_off; /* CLOCK_REALTIME - CLOCK_MONOTONIC (ns), taken now and then */
-	bool open;	  /* between rlog_begin and rlog_commit */
+	uint64_t pending;    /* the sequence rlog_begin handed out */
+	int64_t wall_off;    /* CLOCK_REALTIME - CLOCK_MONOTONIC (ns), taken now and then */
+	uint32_t since_wall; /* records written since */
+	bool open;	     /* between rlog_begin and rlog_commit */
 };
 
 struct rlog_hub {
@@ -268,8 +269,9 @@ void rlog_pause(struct rlog_sub *s);
 void rlog_resume(struct rlog_sub *s);
 
 /* Has some ring gone a whole ring past S's cursor? Such a reader is
- * already losing what it has not read: it cannot keep up, and pausing it
- * loses little more than it would lose anyway. */
+ * already losing what it has not read: it cannot keep up. Pausing it
+ * loses up to one more ring per loop (the records still there when it
+ * reads again would have been written). */
 bool rlog_lapped(const struct rlog_sub *s);
 
 /* The value of S's I-th header name in REC, or NULL (absent, or the

@@ -425,6 +425,10 @@ static void conn_main(void *arg)
 		r->rec_on = false;
 		rec_start(r);
 		int h = read_head(c, r);
+		/* Again: someone may have subscribed while this connection
+		 * waited for its request (a bad head is recorded too). */
+		if (h != 2)
+			rec_start(r);
 		if (h == 2 && !rt_task_cancelled()) {
 			park(c);
 			return;
@@ -437,9 +441,6 @@ static void conn_main(void *arg)
 			record_request(r, r->head_t0, false);
 		if (h != 1)
 			break;
-		/* Again: someone may have subscribed while this connection
-		 * waited for its request. */
-		rec_start(r);
 		req_set_target_log(r);
 		r->head_len = r->pos;
 		rt_time_t t0 = rt_clock_now();

@@ -90,7 +90,8 @@ void record_request(struct req *r, rt_time_t t0, bool parsed)
 				continue;
 			if (name[0] == RLOG_RESP_MARK) {
 				if (rh)
-					memcpy(rec->hdr[i], r->rec_rh[i], RLOG_HDR_VAL);
+					rlog_copy(rec->hdr[i], RLOG_HDR_VAL, r->rec_rh[i],
+						  strlen(r->rec_rh[i]));
 				continue;
 			}
 			f = hmsg_field(m, name, 0);
@@ -111,6 +112,7 @@ void record_note_head(struct req *r, const char *head, size_t len)
 	r->rec_rh_gen = rlog_names_gen(ring);
 	r->rec_rh_n = 0;
 	const char *names[RLOG_HDRS];
+	unsigned found = 0; /* a bit per slot: its first field line was taken */
 	for (unsigned i = 0; i < RLOG_HDRS; i++) {
 		const char *n = rlog_hdr_name(ring, i);
 		names[i] = n && n[0] == RLOG_RESP_MARK ? n + 1 : NULL;
@@ -132,9 +134,10 @@ void record_note_head(struct req *r, const char *head, size_t len)
 			while (ve > v && (ve[-1] == '\r' || ve[-1] == ' ' || ve[-1] == '\t'))
 				ve--;
 			for (unsigned i = 0; i < RLOG_HDRS; i++) {
-				if (names[i] && !r->rec_rh[i][0] && strlen(names[i]) == nl &&
+				if (names[i] && !(found & (1u << i)) && strlen(names[i]) == nl &&
 				    strncasecmp(names[i], p, nl) == 0) {
 					rlog_copy(r->rec_rh[i], RLOG_HDR_VAL, v, (size_t)(ve - v));
+					found |= 1u << i;
 					r->rec_rh_n = 1;
 				}
 			}

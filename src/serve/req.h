@@ -132,12 +132,9 @@ struct req {
 	uint64_t body_in;	   /* decoded request body bytes passed on */
 	struct exchange_timing bx; /* the backend exchange's; attempts 0: none */
 	char rec_cs[128];	   /* the Cache-Status value sent */
-	/* Response header values subscribers named (RLOG_RESP_MARK names),
-	 * by hub slot, taken from the head sent (record_note_head) under
-	 * names generation rec_rh_gen; rec_rh_n: 0 when none was taken. */
+	/* Response header values subscribers named: see rec_rh below. */
 	uint32_t rec_rh_gen;
 	uint8_t rec_rh_n;
-	char rec_rh[RLOG_HDRS][RLOG_HDR_VAL];
 	/* From the 101 on (REQ_TUNNEL) until tunnel_run ends: the backend
 	 * connection, and its bytes past the 101 in rbuf [tunnel.pos, tunnel.len). */
 	struct exchange tunnel;
@@ -149,7 +146,14 @@ struct req {
 	uint32_t ocap;
 	struct hmsg resp;
 
-	struct req_route route; /* last: see struct req_route */
+	struct req_route route; /* see struct req_route */
+	/* Response header values subscribers named (RLOG_RESP_MARK names),
+	 * by hub slot, taken from the head sent (record_note_head) under
+	 * names generation rec_rh_gen; rec_rh_n: 0 when none was taken. After
+	 * the route, out of req_get's clearing (1 KiB that only a request
+	 * someone watches for response headers touches; record_note_head
+	 * clears what it uses). */
+	char rec_rh[RLOG_HDRS][RLOG_HDR_VAL];
 };
 
 /* The backend R goes to: its route's, or the first (no routes, none matched). */

@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -208,4 +209,32 @@ Test(cli_term, a_second_signal_ends_at_once, .init = on_pty, .signal = SIGINT)
 	cr_assert(term_quit_asked());
 	raise(SIGINT);
 	cr_assert_fail("the second SIGINT did not end the program");
+}
+
+Test(cli_term, text_from_a_daemon_is_cleaned)
+{
+	struct {
+		const char *in, *out;
+	} t[] = {
+	    {"/plain/path?q=1", "/plain/path?q=1"},
+	    {"/a\x1b]0;pwned\x07/b", "/a?]0;pwned?/b"},		      /* OSC retitle */
+	    {"\x1b[2J\x1b[31mred", "?[2J?[31mred"},		      /* CSI */
+	    {"del\x7f tab\t nl\n", "del? tab? nl?"},		      /* DEL, C0 */
+	    {"caf\xc3\xa9 \xe2\x82\xac", "caf\xc3\xa9 \xe2\x82\xac"}, /* UTF-8 kept */
+	    {"c1 \xc2\x9b"
+	     "31m",
+	     "c1 ??31m"}, /* C1 CSI as UTF-8 */
+	    {"raw \x9b"
+	     "31m",
+	     "raw ?31m"},			    /* a lone C1 byte */
+	    {"over \xc0\xaf long", "over ?? long"}, /* overlong '/' */
+	    {"cut \xe2\x82", "cut ??"},		    /* a cut sequence */
+	    {"sur \xed\xa0\x80", "sur ???"},	    /* a surrogate */
+	};
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		char b[64];
+		snprintf(b, sizeof(b), "%s", t[i].in);
+		term_clean(b);
+		cr_expect_str_eq(b, t[i].out, "case %zu", i);
+	}
 }
