@@ -520,8 +520,10 @@ enum drec_result drec_head(const void *buf, size_t avail, size_t room, uint64_t 
 	h->meta_len = get32(p + H_META);
 	h->head_len = get32(p + H_HEAD);
 	h->sum = get64(p + H_SUM);
-	if (h->seq == 0 || h->total > room ||
-	    total_of(h->key_len, h->meta_len, h->head_len, h->body_len, &h->front) != h->total)
+	/* total_of says 0 for lengths that overflow: a total of 0 must not
+	 * match it (found by fuzz_drec). */
+	uint64_t t = total_of(h->key_len, h->meta_len, h->head_len, h->body_len, &h->front);
+	if (h->seq == 0 || t == 0 || t != h->total || h->total > room)
 		return DREC_CORRUPT;
 	/* The shape of each kind, so that a reader of the header alone knows
 	 * what it is about to read (drec_front checks the rest). */

@@ -10,6 +10,8 @@
 
 #include "cache/drec.h"
 
+#include <xxhash.h>
+
 #define STORE 0x1122334455667788ull
 #define SEG   (64u * 1024)
 
@@ -533,5 +535,26 @@ Test(cache_drec, garbage_and_zeroes_are_never_records)
 		memcpy(seg + off, &m, 4);
 		enum drec_result r = drec_decode(seg + off, SEG - off, SEG - off, STORE, &v, NULL);
 		cr_assert_eq(r, DREC_CORRUPT, "%zu: %s", off, drec_result_name(r));
+	}
+}
+
+/* Lengths that overflow 64 bits, with a total of 0, under a header check
+ * that holds: corrupt, not a record of 0 bytes (fuzz_drec found it). */
+Test(cache_drec, overflowing_lengths_are_corrupt)
+{
+	struct drec_obj o;
+	sample_obj(&o, false);
+	struct drec_in in = obj_in(&o, 3, 0);
+	put(seg, sizeof(seg), &in, NULL);
+	for (uint64_t total = 0; total <= 64; total += 64) {
+		uint64_t body = UINT64_MAX - 70;
+		memcpy(seg + 24, &body, 8);
+		memcpy(seg + 32, &total, 8);
+		uint32_t check = (uint32_t)XXH3_64bits(seg, 52);
+		memcpy(seg + 52, &check, 4);
+		struct drec_view v;
+		struct drec_head h;
+		cr_assert_eq(drec_head(seg, SEG, SEG, STORE, &h, NULL), DREC_CORRUPT);
+		cr_assert_eq(dec(seg, SEG, &v), DREC_CORRUPT);
 	}
 }
