@@ -79,6 +79,12 @@
  *    the new write point. A walk (drec_walk) starts at a SEGMENT record of
  *    the expected index and ends at the first record whose sequence is
  *    not above the one before it (STALE), so that tail is never taken.
+ *  - two sizes per decode: the bytes in hand (AVAIL) and what is left of
+ *    the segment (ROOM). A record longer than ROOM is CORRUPT (no writer
+ *    made it), one only longer than AVAIL is CUT (read more), so a reader
+ *    never mistakes a length gone wrong for a short read.
+ *  - records carry no version of their own: the superblock's version
+ *    covers them, and the magic changes with any incompatible layout.
  *  - a record lives inside one segment; bigger objects (max_object_size
  *    is 32 MiB by default) cannot go to disk whole (the integration's call).
  */
