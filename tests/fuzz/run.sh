@@ -14,7 +14,7 @@ build=$1
 secs=${2:-60}
 if [ $# -ge 2 ]; then shift 2; else shift; fi
 dir=$(cd "$(dirname "$0")" && pwd)
-harnesses=${*:-"request response cache_control date config accept proxyproto range drec"}
+harnesses=${*:-"request response cache_control date config accept proxyproto range drec sfv recwire"}
 
 artifacts=$build/fuzz-artifacts
 logs=$build/fuzz-logs
