@@ -176,7 +176,8 @@ int dseg_evict(struct dseg *ds, struct dindex *ix, int64_t now, struct dseg_vict
 	 * over all candidates, so that the most-hit ones win, not the first. */
 	struct gather g = {.now = now};
 	dindex_seg_walk(ix, seg, gather_one, &g, &v->removed);
-	qsort(g.v, g.n, sizeof(*g.v), by_hits);
+	if (g.n > 1)
+		qsort(g.v, g.n, sizeof(*g.v), by_hits);
 	size_t n = 0;
 	uint64_t bytes = 0;
 	for (size_t i = 0; i < g.n; i++) {
@@ -263,7 +264,8 @@ int dseg_rebuild(struct dseg *ds, const struct dseg_found *found, uint64_t *top_
 			ds->segs[i] = (struct dseg_info){.state = DSEG_FREE};
 		}
 	}
-	qsort(v, n, sizeof(*v), by_first);
+	if (n > 1)
+		qsort(v, n, sizeof(*v), by_first);
 	ds->open = -1;
 	if (n) {
 		/* The newest was being written when the daemon stopped: go on. */
