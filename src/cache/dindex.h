@@ -21,13 +21,16 @@
  * 16 MiB, expiry up to 136 years after the base. Sequence numbers are kept
  * in 48 bits and compared as serial numbers (RFC 1982): right while two
  * versions of one key are less than 2^47 records apart.
- * Memory: the table is kept at most 3/4 full (linear probing, backward-
- * shift deletion, no tombstone slots), and each segment lists its records
- * in 8 bytes each (see segments below), so about 32/0.75 + 8 = 51 bytes per
- * object at the highest load, 40 just after a doubling: 1 M objects take
- * 40-51 MB, 10 M objects 400-510 MB. Sized up front from the store's size
- * (dindex_expected: size / average object size), it grows by doubling a
- * shard when one passes 3/4, so a wrong guess costs memory, not entries.
+ * Memory: dindex_create sizes each shard at 4/3 slots per expected object
+ * (dindex_expected: the store's size over an average object size), so
+ * the table is 3/4 full at the guess: 42.7 bytes per object, plus 8 per
+ * record in the segment lists (below): about 51 bytes an object, 51 MB for
+ * 1 M objects and 510 MB for 10 M. Linear probing with backward-shift
+ * deletion, so no deleted-slot markers. A shard that passes 3/4 grows by
+ * half (64 bytes an object just after): a wrong guess costs memory, not
+ * entries, but the rehash runs under that shard's lock (about 160 K
+ * entries, a few ms, per shard of a 10 M index), which is why the guess
+ * is made up front. A shard holds at most 2^26 slots (4 G in all).
  *
  * Sequence numbers. A version's sequence number orders writes of one key:
  * an insert with a lower one than the entry's is ignored, so a rebuild can
@@ -56,9 +59,11 @@
  * MiB segment of 4 KiB records is about a thousand probes.
  *
  * Concurrency: DINDEX_SHARDS shards chosen by the primary hash, a mutex
- * each, held only for a probe or a segment list append, never across I/O
- * or an await. Segment lists have their own mutex (one per segment).
- * Lock order: a segment's lock, then a shard's. A walk's callback runs
+ * each, held for one probe (or a shard's rehash), never across I/O or an
+ * await. Segment lists have their own mutexes (64, by segment number),
+ * held for an append, and for a whole walk (a probe per record of that
+ * segment: an insert into a segment of the same stripe waits that long).
+ * Lock order: a segment list's, then a shard's. A walk's callback runs
  * under a shard lock: it must be quick and must not call back in.
  */
 #ifndef RINGCACHE_CACHE_DINDEX_H

@@ -51,6 +51,10 @@
  * scan must stop inside a segment at the first record whose sequence is
  * not above the previous one's: what follows is the segment's previous
  * life. Sequence numbers here are the log's (the record's own), 64 bits.
+ * The index is rebuilt in the background while the daemon serves, so the
+ * engine scans segments oldest first (dseg_order) and never evicts one it
+ * has not scanned yet: a record indexed after its segment was freed would
+ * point at whatever is written there next.
  *
  * Concurrency: one mutex, never held across a call into the index or
  * across I/O. Lock order: dseg, then the index's (dseg_evict and
