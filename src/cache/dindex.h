@@ -139,9 +139,11 @@ bool dindex_remove(struct dindex *ix, uint64_t phash, uint32_t vhash);
  * reinsertion, a record found broken). true when removed. */
 bool dindex_remove_at(struct dindex *ix, uint64_t phash, uint32_t vhash, uint32_t seg,
 		      uint32_t off);
-/* Purge by key: remove every variant of PHASH with a sequence below SEQ
- * (UINT64_MAX: all of them); during a rebuild, remember (PHASH, SEQ) too.
- * Returns how many entries went. */
+/* Purge by key: remove every variant of PHASH with a sequence below SEQ,
+ * the sequence of the tombstone record written for it; during a rebuild,
+ * remember (PHASH, SEQ) too. UINT64_MAX removes all of them and is not
+ * remembered (nothing on disk says so): during a rebuild, pass the
+ * tombstone's number. Returns how many entries went. */
 size_t dindex_tombstone(struct dindex *ix, uint64_t phash, uint64_t seq);
 
 /* A reinserted copy was written at NEW_SEG, NEW_OFF: move the entry there
