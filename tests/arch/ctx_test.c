@@ -148,8 +148,9 @@ static void test_entry(void)
 	stack_done(stack);
 	check(not_ran == 0, "a new context runs its entry once and switches back (%d runs)", runs);
 	check(bad_arg == 0, "the entry argument arrives (%d wrong)", bad_arg);
-	check(bad_sp == 0, "sp at entry is aligned as the ABI wants (%d wrong, e.g. %#" PRIxPTR ")",
-	      bad_sp, first_bad_sp);
+	if (bad_sp)
+		printf("  first misaligned sp at entry: %#" PRIxPTR "\n", first_bad_sp);
+	check(bad_sp == 0, "sp at entry is aligned as the ABI wants (%d wrong)", bad_sp);
 	check(bad_local == 0, "a 16-aligned local in the entry is aligned (%d wrong)", bad_local);
 }
 
@@ -161,6 +162,7 @@ static void test_entry(void)
 static struct ctx ring_ctx[RING];
 static uint64_t ring_seq, ring_bad;
 static int ring_done[RING];
+static void (*volatile ring_switch)(struct ctx *, struct ctx *) = ctx_switch;
 
 static void ring_fn(void *arg)
 {
@@ -172,8 +174,10 @@ static void ring_fn(void *arg)
 			ring_bad++;
 		ring_seq++;
 		local += r;
-		/* The last one hands back to the scheduler; the others go on. */
-		ctx_switch(&ring_ctx[id], id == RING - 1 ? &main_ctx : &ring_ctx[id + 1]);
+		/* The last one hands back to the scheduler; the others go on,
+		 * through a pointer as a PLT would: under BTI that branch
+		 * needs ctx_switch's landing pad. */
+		ring_switch(&ring_ctx[id], id == RING - 1 ? &main_ctx : &ring_ctx[id + 1]);
 	}
 	if (local != (uint64_t)id * 1000003u + (uint64_t)ROUNDS * (ROUNDS - 1) / 2)
 		ring_bad++;
