@@ -18,6 +18,9 @@ TEST="$TEST python3-yaml python3-seccomp"
 # headless browser (tests/scenario/dash_browser.py); prometheus (promtool):
 # contrib/'s alert rules (tests/contrib/check.py).
 TEST="$TEST chromium python3-websocket prometheus"
+# gcc-aarch64-linux-gnu, libc6-dev-arm64-cross and qemu-user (qemu-aarch64):
+# the AArch64 context switch cross-built and run by scripts/test-aarch64.sh.
+TEST="$TEST gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user"
 # debhelper (dh, dpkg-buildpackage's helpers) and lintian: `make deb`;
 # buildah and podman hold the clean Debian 12 root tests/deb/run.sh installs into.
 DEB="debhelper lintian buildah podman"
