@@ -78,7 +78,7 @@ Test(dstore_open, a_second_open_is_refused_with_the_holders_pid)
 	struct dstore *ds = open_ok(SIZE), *two = NULL;
 	cr_assert_eq(dstore_open(&two, path, SIZE, &opts, err, sizeof(err)), -EBUSY);
 	cr_assert_null(two);
-	char want[200];
+	char want[400];
 	snprintf(want, sizeof(want), "%s: in use by another ringcache (pid %ld)", path,
 		 (long)getpid());
 	cr_assert_str_eq(err, want);
@@ -474,4 +474,266 @@ Test(dwriter, objects_of_every_size_are_read_back_whole)
 Test(dwriter_epoll, objects_of_every_size_are_read_back_whole)
 {
 	write_read();
+}
+
+/* --- admission, invalidations ------------------------------------------------ */
+
+static void queue_main(void *arg)
+{
+	struct wt *t = arg;
+	/* The writer has not run yet: everything admitted waits in the queue. */
+	int ok = 0, full = 0;
+	for (int n = 0; n < 10; n++) {
+		struct cobj *o = make_obj(n, 100);
+		char key[32];
+		int kl = key_of(n, key), r = dwriter_admit(t->w, key, (uint32_t)kl, o);
+		cobj_release(&o);
+		ok += r == 0;
+		full += r == -EAGAIN;
+	}
+	cr_assert_eq(ok, 4);
+	cr_assert_eq(full, 6);
+	/* Invalidations have room of their own beyond the objects' bound. */
+	char key[32];
+	int kl = key_of(1, key);
+	cr_assert_eq(dwriter_tombstone(t->w, key, (uint32_t)kl), 0);
+	cr_assert_eq(dwriter_ban(t->w, "^/obj/", 6, "example", 7), 0);
+	cr_assert_eq(dwriter_ban(t->w, NULL, 0, "^x$", 3), 0);
+	cr_assert_eq(dwriter_ban(t->w, NULL, 0, NULL, 0), -EINVAL);
+	cr_assert_eq(dwriter_tag(t->w, "group-1", 7, true), 0);
+	/* A body still filling is refused. */
+	struct cobj *o = cobj_new(mem);
+	cr_assert_eq(dwriter_admit(t->w, key, (uint32_t)kl, o), -EINVAL);
+	cobj_release(&o);
+	struct rt_task *wr = rt_task_spawn(dwriter_main, t->w, "dwriter");
+	dwriter_stop(t->w);
+	cr_assert_eq(rt_task_join(&wr, rt_deadline_in(10 * RT_SEC)), 0);
+	o = make_obj(99, 1);
+	cr_assert_eq(dwriter_admit(t->w, key, (uint32_t)kl, o), -ENODEV, "stopped");
+	cobj_release(&o);
+	cr_assert_eq(t->ndone, 8);
+	struct dstore_rec r;
+	const struct dwriter_done *d = &t->done[4];
+	cr_assert_eq(d->kind, DREC_TOMBSTONE);
+	cr_assert_eq(dstore_read(t->ds, d->seg, d->off, d->len, RT_NEVER, &r), 0);
+	cr_assert_eq(r.v.h.kind, DREC_TOMBSTONE);
+	cr_assert_eq(r.v.in.key_len, (uint32_t)kl);
+	cr_assert_eq(memcmp(r.v.in.key, key, (size_t)kl), 0);
+	cr_assert_gt(r.v.h.seq, t->done[3].seq, "purges after the objects they follow");
+	dstore_rec_free(&r);
+	d = &t->done[5];
+	cr_assert_eq(dstore_read(t->ds, d->seg, d->off, d->len, RT_NEVER, &r), 0);
+	cr_assert_eq(r.v.h.kind, DREC_BAN);
+	cr_assert_eq(r.v.h.flags, DREC_BAN_URL | DREC_BAN_HOST);
+	cr_assert_eq(r.v.in.url_len, 6);
+	cr_assert_eq(memcmp(r.v.in.url_re, "^/obj/", 6), 0);
+	cr_assert_eq(memcmp(r.v.in.host_re, "example", 7), 0);
+	dstore_rec_free(&r);
+	d = &t->done[6];
+	cr_assert_eq(dstore_read(t->ds, d->seg, d->off, d->len, RT_NEVER, &r), 0);
+	cr_assert_eq(r.v.h.flags, DREC_BAN_HOST);
+	dstore_rec_free(&r);
+	d = &t->done[7];
+	cr_assert_eq(dstore_read(t->ds, d->seg, d->off, d->len, RT_NEVER, &r), 0);
+	cr_assert_eq(r.v.h.kind, DREC_TAG);
+	cr_assert_eq(r.v.h.flags, DREC_TAG_SOFT);
+	cr_assert_eq(memcmp(r.v.in.key, "group-1", 7), 0);
+	dstore_rec_free(&r);
+	t->rc = 1;
+}
+
+Test(dwriter, a_full_queue_drops_objects_and_keeps_room_for_invalidations)
+{
+	static struct wt t;
+	memset(&t, 0, sizeof(t));
+	t.ds = open_logged(SIZE);
+	t.conf = (struct dwriter_conf){.queue = 4, .written = on_written, .ctx = &t};
+	t.w = dwriter_create(t.ds, &t.conf);
+	cr_assert_not_null(t.w);
+	run_main(queue_main, &t);
+	cr_assert_eq(t.rc, 1);
+	cr_assert_eq(t.ds->stats.admitted, 4);
+	cr_assert_eq(t.ds->stats.admit_dropped, 6);
+	cr_assert_eq(t.ds->stats.not_done, 1);
+	dwriter_free(&t.w);
+	dstore_close(&t.ds);
+}
+
+/* --- faults ------------------------------------------------------------------- */
+
+/* Write N objects of LEN bytes and stop: T->done says where they went. */
+static void write_some_main(void *arg)
+{
+	struct wt *t = arg;
+	struct rt_task *wr = rt_task_spawn(dwriter_main, t->w, "dwriter");
+	for (int n = 0; n < t->nobj; n++) {
+		struct cobj *o = make_obj(n, t->sizes[n]);
+		char key[32];
+		int kl = key_of(n, key);
+		cr_assert_eq(dwriter_admit(t->w, key, (uint32_t)kl, o), 0);
+		cobj_release(&o);
+	}
+	dwriter_stop(t->w);
+	cr_assert_eq(rt_task_join(&wr, rt_deadline_in(10 * RT_SEC)), 0);
+	t->rc = 1;
+}
+
+static void write_some(struct wt *t, int n, size_t len)
+{
+	memset(t, 0, sizeof(*t));
+	t->ds = open_logged(SIZE);
+	t->conf = (struct dwriter_conf){.written = on_written, .ctx = t};
+	t->w = dwriter_create(t->ds, &t->conf);
+	cr_assert_not_null(t->w);
+	t->nobj = n;
+	for (int i = 0; i < n; i++)
+		t->sizes[i] = len;
+	run_main(write_some_main, t);
+	cr_assert_eq(t->ndone, n);
+	dwriter_free(&t->w);
+}
+
+struct rd {
+	struct wt *t;
+	int idx;
+	int rc, rc2;
+};
+
+static void read_main(void *arg)
+{
+	struct rd *q = arg;
+	const struct dwriter_done *d = &q->t->done[q->idx];
+	struct dstore_rec r;
+	q->rc = dstore_read(q->t->ds, d->seg, d->off, d->len, rt_deadline_in(5 * RT_SEC), &r);
+	if (q->rc == 0)
+		dstore_rec_free(&r);
+	q->rc2 = dstore_read(q->t->ds, d->seg, d->off, d->len, rt_deadline_in(5 * RT_SEC), &r);
+	if (q->rc2 == 0)
+		dstore_rec_free(&r);
+}
+
+Test(dwriter, a_torn_record_is_damaged_never_served)
+{
+	static struct wt t;
+	write_some(&t, 3, 10000);
+	dstore_close(&t.ds); /* "crash" */
+	/* The second record's last half never reached the disk. */
+	const struct dwriter_done *d = &t.done[1];
+	int fd = open(path, O_WRONLY);
+	static char zero[8192];
+	off_t at = (off_t)(SEG + d->seg * SEG + d->off + d->len / 2);
+	cr_assert_eq(pwrite(fd, zero, d->len - d->len / 2, at), (ssize_t)(d->len - d->len / 2));
+	close(fd);
+	t.ds = open_logged(SIZE);
+	cr_assert_not(t.ds->formatted);
+	struct rd q = {.t = &t, .idx = 1};
+	run_main(read_main, &q);
+	cr_assert_eq(q.rc, -EBADMSG);
+	cr_assert_eq(t.ds->stats.damaged, 2);
+	cr_assert_not(dstore_disabled(t.ds), "damage is not an I/O error");
+	q = (struct rd){.t = &t, .idx = 2};
+	run_main(read_main, &q);
+	cr_assert_eq(q.rc, 0, "the record after it is whole");
+	dstore_close(&t.ds);
+}
+
+Test(dwriter, a_file_truncated_under_the_store_disables_it_with_one_line)
+{
+	static struct wt t;
+	write_some(&t, 4, 20000);
+	cr_assert_eq(truncate(path, SEG + 4096), 0);
+	struct rd q = {.t = &t, .idx = 3};
+	run_main(read_main, &q);
+	cr_assert_eq(q.rc, -ENODEV);
+	cr_assert_eq(q.rc2, -ENODEV);
+	cr_assert(dstore_disabled(t.ds));
+	cr_assert_eq(nlogged, 1, "one error line");
+	char want[400];
+	snprintf(want, sizeof(want), "%s: read past the end at byte ", path);
+	cr_assert_eq(strncmp(logged[0], want, strlen(want)), 0, "%s", logged[0]);
+	cr_assert_str_eq(dstore_why(t.ds), logged[0]);
+	cr_assert_neq(strstr(logged[0], "the disk tier is disabled, the memory tier goes on"),
+		      NULL);
+	cr_assert_eq(t.ds->stats.io_errors, 1, "the second read failed at once");
+	dstore_close(&t.ds);
+}
+
+static void deleted_main(void *arg)
+{
+	struct wt *t = arg;
+	struct rt_task *wr = rt_task_spawn(dwriter_main, t->w, "dwriter");
+	cr_assert_eq(unlink(path), 0);
+	/* The writer looks at the file once a second while idle, and ends. */
+	cr_assert_eq(rt_task_join(&wr, rt_deadline_in(5 * RT_SEC)), 0);
+	cr_assert(dstore_disabled(t->ds));
+	struct cobj *o = make_obj(1, 10);
+	cr_assert_eq(dwriter_admit(t->w, "k", 1, o), -ENODEV);
+	cobj_release(&o);
+	t->rc = 1;
+}
+
+Test(dwriter, a_file_deleted_under_the_store_disables_it)
+{
+	static struct wt t;
+	memset(&t, 0, sizeof(t));
+	t.ds = open_logged(SIZE);
+	t.conf = (struct dwriter_conf){.written = on_written, .ctx = &t};
+	t.w = dwriter_create(t.ds, &t.conf);
+	run_main(deleted_main, &t);
+	cr_assert_eq(t.rc, 1);
+	cr_assert_eq(nlogged, 1);
+	char want[400];
+	snprintf(want, sizeof(want),
+		 "%s: the store file was deleted: No such file or directory; the disk tier is "
+		 "disabled, the memory tier goes on",
+		 path);
+	cr_assert_str_eq(logged[0], want);
+	dwriter_free(&t.w);
+	dstore_close(&t.ds);
+}
+
+static void write_error_main(void *arg)
+{
+	struct wt *t = arg;
+	struct rt_task *wr = rt_task_spawn(dwriter_main, t->w, "dwriter");
+	for (int n = 0; n < 3; n++) {
+		struct cobj *o = make_obj(n, 1000);
+		char key[32];
+		int kl = key_of(n, key);
+		cr_assert_eq(dwriter_admit(t->w, key, (uint32_t)kl, o), 0);
+		cobj_release(&o);
+	}
+	cr_assert_eq(rt_task_join(&wr, rt_deadline_in(5 * RT_SEC)), 0, "the writer ends");
+	struct cobj *o = make_obj(9, 10);
+	cr_assert_eq(dwriter_admit(t->w, "k", 1, o), -ENODEV);
+	cobj_release(&o);
+	t->rc = 1;
+}
+
+Test(dwriter, a_failed_write_disables_the_tier_and_reports_nothing)
+{
+	static struct wt t;
+	memset(&t, 0, sizeof(t));
+	t.ds = open_logged(SIZE);
+	/* The store's descriptor turned read-only: every write fails (EBADF),
+	 * as one on a dying disk fails with EIO. */
+	int ro = open(path, O_RDONLY);
+	cr_assert_eq(dup2(ro, t.ds->fd), t.ds->fd);
+	close(ro);
+	t.conf = (struct dwriter_conf){.written = on_written, .ctx = &t};
+	t.w = dwriter_create(t.ds, &t.conf);
+	run_main(write_error_main, &t);
+	cr_assert_eq(t.rc, 1);
+	cr_assert_eq(t.ndone, 0, "nothing reported: nothing is on disk");
+	cr_assert_eq(t.ds->stats.records, 0);
+	cr_assert(dstore_disabled(t.ds));
+	cr_assert_eq(nlogged, 1);
+	char want[400];
+	snprintf(want, sizeof(want),
+		 "%s: writing segment 0 at 0: Bad file descriptor; the disk tier is disabled, "
+		 "the memory tier goes on",
+		 path);
+	cr_assert_str_eq(logged[0], want);
+	dwriter_free(&t.w);
+	dstore_close(&t.ds);
 }
