@@ -50,8 +50,9 @@ enum {
 	M_NNOCACHE = 164,
 	M_NPRIVATE = 165,
 	M_ZERO = 166,
+	M_VERSION = 168,
 };
-_Static_assert(M_ZERO + 2 == DREC_META_FIXED, "the fixed meta ends at DREC_META_FIXED");
+_Static_assert(M_VERSION + 8 == DREC_META_FIXED, "the fixed meta ends at DREC_META_FIXED");
 
 enum {
 	B_CDN_CC = 1u << 0,
@@ -272,7 +273,7 @@ static uint8_t *put_names(uint8_t *p, const struct cc_names *l)
 	return p;
 }
 
-static uint8_t *put_obj(uint8_t *p, const struct drec_obj *o)
+static uint8_t *put_obj(uint8_t *p, const struct drec_obj *o, uint64_t seq)
 {
 	const struct resp_meta *m = &o->meta;
 	uint32_t bits = (m->cdn_cc ? B_CDN_CC : 0) | (m->has_etag ? B_HAS_ETAG : 0) |
@@ -300,6 +301,7 @@ static uint8_t *put_obj(uint8_t *p, const struct drec_obj *o)
 	put64(p + M_PLAST, o->part_last);
 	put64(p + M_PLEN, o->part_len);
 	put32(p + M_FWD, o->fwd_len);
+	put64(p + M_VERSION, o->version ? o->version : seq); /* 0: a first write */
 	p[M_NNOCACHE] = (uint8_t)m->cc.no_cache_fields.n;
 	p[M_NPRIVATE] = (uint8_t)m->cc.private_fields.n;
 	p += DREC_META_FIXED;
@@ -342,7 +344,7 @@ int64_t drec_begin(struct drec_enc *e, void *out, size_t cap, uint64_t store_id,
 	q += in->key_len;
 	switch (in->kind) {
 	case DREC_OBJECT:
-		q = put_obj(q, in->obj);
+		q = put_obj(q, in->obj, in->seq);
 		break;
 	case DREC_BAN:
 		q = put_str32(q, in->url_re, in->url_len);
@@ -484,6 +486,7 @@ static bool get_obj(const uint8_t *p, uint32_t len, struct drec_obj *o)
 	o->part_last = get64(p + M_PLAST);
 	o->part_len = get64(p + M_PLEN);
 	o->fwd_len = get32(p + M_FWD);
+	o->version = get64(p + M_VERSION);
 	struct rd r = {p + DREC_META_FIXED, p + len};
 	return rd_str32(&r, &o->reason, &o->reason_len) && rd_str32(&r, &o->vary, &o->vary_len) &&
 	       rd_str32(&r, &o->vkey, &o->vkey_len) && rd_str32(&r, &o->tags, &o->tags_len) &&
@@ -571,7 +574,9 @@ enum drec_result drec_front(const void *buf, const struct drec_head *h, struct d
 	struct rd r = {meta, meta + h->meta_len};
 	switch (h->kind) {
 	case DREC_OBJECT:
-		if (!get_obj(meta, h->meta_len, &v->obj))
+		/* A copy keeps the version it copies: never newer than itself. */
+		if (!get_obj(meta, h->meta_len, &v->obj) || !v->obj.version ||
+		    v->obj.version > h->seq)
 			return DREC_CORRUPT;
 		in->obj = &v->obj;
 		break;

@@ -43,11 +43,11 @@
  *              are present (at least one).
  *   TAG        key: the tag; flag DREC_TAG_SOFT for a soft purge.
  *   SEGMENT    meta: u64 segment index. The first record of every segment.
- * An invalidation with sequence S applies to the objects with a sequence
- * below S (later invalidations win over earlier objects, and an object
- * stored after the purge survives it).
+ * An invalidation with sequence S applies to the objects whose version
+ * (OBJECT meta) is below S (later invalidations win over earlier objects,
+ * and an object stored after the purge survives it).
  *
- * OBJECT meta: 168 fixed bytes, then length-prefixed strings.
+ * OBJECT meta: 176 fixed bytes, then length-prefixed strings.
  *   off size
  *    0   2   cobj status            2   2  resp_meta status (100..999)
  *    4   4   bits: 0 cdn_cc, 1 has_etag, 2 vary_star, 3 set_cookie,
@@ -62,12 +62,18 @@
  *  160   4   fwd_len (<= vkey's length)
  *  164   1   no-cache field names  165   1  private field names (<= 16)
  *  166   2   zero
- *  168       u32 + reason, u32 + vary names, u32 + vkey, u32 + tags, then
+ *  168   8   version: the sequence number of the write that made this
+ *            version of the object (1 .. the record's own sequence): a
+ *            first write's own, a copy's (reinsertion, dseg) the
+ *            original's, so that a newer version written while the copy
+ *            was in flight still wins, and an invalidation between them
+ *            still applies, when a rebuild reads them back
+ *  176       u32 + reason, u32 + vary names, u32 + vkey, u32 + tags, then
  *            each no-cache name, then each private name as u8 + bytes
  *            (1..31 bytes, no NUL); the last string ends at meta's end.
  * That is everything the freshness, revalidation, Vary, tag and range
  * code reads of a struct cobj; validators stay in the head lines. The
- * object's ban_seq is not stored: the record's sequence number takes its
+ * object's ban_seq is not stored: its version (offset 168) takes its
  * place against the invalidations read back.
  *
  * Changes from the first design, and why:
@@ -104,7 +110,7 @@
 #define DREC_MAGIC	0x31524352u /* "RCR1" as little-endian bytes */
 #define DREC_HDR	64u
 #define DREC_ALIGN	8u
-#define DREC_META_FIXED 168u
+#define DREC_META_FIXED 176u
 #define DREC_NAME_MAX	31u /* a cc_names entry, without its NUL */
 
 enum drec_kind {
@@ -151,6 +157,9 @@ struct drec_obj {
 	uint32_t fwd_len;
 	const char *tags;
 	uint32_t tags_len;
+	/* The version's sequence (meta offset 168); 0 when encoding: the
+	 * record's own sequence (a first write). A copy passes the original's. */
+	uint64_t version;
 };
 
 /* One record's contents, for encoding (from the caller's memory) or decoded

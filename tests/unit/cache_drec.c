@@ -558,3 +558,26 @@ Test(cache_drec, overflowing_lengths_are_corrupt)
 		cr_assert_eq(dec(seg, SEG, &v), DREC_CORRUPT);
 	}
 }
+
+Test(cache_drec, a_copy_keeps_the_version_it_copies)
+{
+	struct drec_obj o;
+	struct drec_view v;
+	sample_obj(&o, false);
+	/* A first write: its own sequence. */
+	struct drec_in in = obj_in(&o, 42, 0);
+	int64_t n = put(seg, sizeof(seg), &in, NULL);
+	cr_assert_eq(dec(seg, (size_t)n, &v), DREC_OK);
+	cr_expect_eq(v.obj.version, 42);
+	/* A reinserted copy: written at 90, still version 42. */
+	o.version = 42;
+	in = obj_in(&o, 90, 0);
+	n = put(seg, sizeof(seg), &in, NULL);
+	cr_assert_eq(dec(seg, (size_t)n, &v), DREC_OK);
+	cr_expect_eq(v.obj.version, 42);
+	cr_expect_eq(v.h.seq, 90);
+	/* A version newer than the record itself: no writer makes that. */
+	o.version = 91;
+	n = put(seg, sizeof(seg), &in, NULL);
+	cr_expect_eq(dec(seg, (size_t)n, &v), DREC_CORRUPT);
+}
