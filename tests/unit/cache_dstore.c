@@ -737,3 +737,178 @@ Test(dwriter, a_failed_write_disables_the_tier_and_reports_nothing)
 	dwriter_free(&t.w);
 	dstore_close(&t.ds);
 }
+
+/* --- rebuild -------------------------------------------------------------------- */
+
+#include <time.h>
+
+#include "cache/drebuild.h"
+
+static void rebuild_main(void *arg)
+{
+	drebuild_main(arg);
+}
+
+static void rebuild(struct wt *t, struct drebuild *rb, struct dindex **ix, struct dseg **dseg)
+{
+	*ix = dindex_create(dindex_expected(SIZE, 0), (uint32_t)t->ds->sb.seg_count,
+			    (int64_t)time(NULL));
+	cr_assert_not_null(*ix);
+	struct dseg_conf dc = {.nsegs = (uint32_t)t->ds->sb.seg_count, .seg_size = SEG};
+	*dseg = dseg_create(&dc);
+	cr_assert_not_null(*dseg);
+	*rb = (struct drebuild){.ds = t->ds,
+				.ix = *ix,
+				.dseg = *dseg,
+				.read_size = 8192, /* smaller than some records: windows grow */
+				.now = (int64_t)time(NULL)};
+	run_main(rebuild_main, rb);
+	cr_assert(atomic_load(&rb->done));
+	cr_assert_eq(rb->stats.rc, 0);
+	cr_assert_eq(rb->stats.segments, t->ds->sb.seg_count);
+}
+
+static void inval_then_stop_main(void *arg)
+{
+	struct wt *t = arg;
+	struct rt_task *wr = rt_task_spawn(dwriter_main, t->w, "dwriter");
+	for (int n = 0; n < t->nobj; n++) {
+		struct cobj *o = make_obj(n, t->sizes[n]);
+		char key[32];
+		int kl = key_of(n, key);
+		cr_assert_eq(dwriter_admit(t->w, key, (uint32_t)kl, o), 0);
+		cobj_release(&o);
+	}
+	char key[32];
+	int kl = key_of(2, key);
+	cr_assert_eq(dwriter_tombstone(t->w, key, (uint32_t)kl), 0);
+	cr_assert_eq(dwriter_ban(t->w, "^/x", 3, NULL, 0), 0);
+	cr_assert_eq(dwriter_tag(t->w, "t", 1, false), 0);
+	/* Object 3 again, after the purge of 2: a newer version. */
+	struct cobj *o = make_obj(3, 5);
+	kl = key_of(3, key);
+	cr_assert_eq(dwriter_admit(t->w, key, (uint32_t)kl, o), 0);
+	cobj_release(&o);
+	dwriter_stop(t->w);
+	cr_assert_eq(rt_task_join(&wr, rt_deadline_in(10 * RT_SEC)), 0);
+	t->rc = 1;
+}
+
+static void rebuilt_from_the_segments(void)
+{
+	static struct wt t;
+	memset(&t, 0, sizeof(t));
+	t.ds = open_logged(SIZE);
+	t.conf = (struct dwriter_conf){.buf_size = 8192, .written = on_written, .ctx = &t};
+	t.w = dwriter_create(t.ds, &t.conf);
+	static const size_t sizes[] = {10, 20000, 300, 4000, 30000, 9000, 1, 45000, 2000};
+	t.nobj = (int)(sizeof(sizes) / sizeof(sizes[0]));
+	memcpy(t.sizes, sizes, sizeof(sizes));
+	run_main(inval_then_stop_main, &t);
+	cr_assert_eq(t.ndone, t.nobj + 4);
+	dwriter_free(&t.w);
+	dstore_close(&t.ds); /* a restart */
+
+	t.ds = open_logged(SIZE);
+	cr_assert_not(t.ds->formatted);
+	struct drebuild rb;
+	struct dindex *ix;
+	struct dseg *dseg;
+	rebuild(&t, &rb, &ix, &dseg);
+	cr_assert_eq(rb.stats.objects, (uint64_t)t.nobj + 1);
+	cr_assert_eq(rb.stats.tombstones, 1);
+	cr_assert_eq(rb.stats.bans, 1);
+	cr_assert_eq(rb.stats.tags, 1);
+	cr_assert_eq(rb.stats.records, (uint64_t)t.nobj + 4);
+	cr_assert_eq(rb.stats.damaged, 0);
+	cr_assert_eq(rb.stats.top_seq, t.done[t.ndone - 1].seq);
+	cr_assert_gt(rb.stats.bytes_read, 0);
+	for (int n = 0; n < t.nobj; n++) {
+		char key[32];
+		int kl = key_of(n, key);
+		struct dindex_rec r;
+		bool found = dindex_get(ix, dindex_phash(key, (size_t)kl), 0, &r);
+		if (n == 2) {
+			cr_assert_not(found, "purged by the tombstone after it");
+			continue;
+		}
+		cr_assert(found, "object %d", n);
+		const struct dwriter_done *d = n == 3 ? &t.done[t.ndone - 1] : &t.done[n];
+		cr_assert_eq(r.seg, d->seg, "object %d", n);
+		cr_assert_eq(r.off, d->off, "object %d", n);
+		cr_assert_eq(r.len, d->len);
+		cr_assert_eq(r.seq, d->seq);
+		cr_assert_gt(r.expires, 0);
+	}
+	/* The segments' state came back too: the last written one is open. */
+	cr_assert_eq(dseg_open(dseg), (int64_t)t.done[t.ndone - 1].seg);
+	dseg_free(&dseg);
+	dindex_free(&ix);
+	dstore_close(&t.ds);
+}
+
+Test(dwriter, the_index_is_rebuilt_from_the_segments)
+{
+	rebuilt_from_the_segments();
+}
+
+Test(dwriter_epoll, the_index_is_rebuilt_from_the_segments)
+{
+	rebuilt_from_the_segments();
+}
+
+static void tear(const struct dwriter_done *d)
+{
+	int fd = open(path, O_WRONLY);
+	static char zero[65536];
+	off_t at = (off_t)(SEG + d->seg * SEG + d->off + d->len / 2);
+	cr_assert_eq(pwrite(fd, zero, d->len - d->len / 2, at), (ssize_t)(d->len - d->len / 2));
+	close(fd);
+}
+
+Test(dwriter, a_record_torn_by_a_crash_is_dropped_and_counted_at_rebuild)
+{
+	static struct wt t;
+	write_some(&t, 4, 10000);
+	dstore_close(&t.ds);
+	tear(&t.done[1]); /* in the middle: skipped, the rest is read */
+	tear(&t.done[3]); /* the last one: the end of the log */
+	t.ds = open_logged(SIZE);
+	struct drebuild rb;
+	struct dindex *ix;
+	struct dseg *dseg;
+	rebuild(&t, &rb, &ix, &dseg);
+	cr_assert_eq(rb.stats.objects, 2);
+	cr_assert_eq(rb.stats.damaged, 2);
+	struct dindex_rec r;
+	char key[32];
+	int kl = key_of(2, key);
+	cr_assert(dindex_get(ix, dindex_phash(key, (size_t)kl), 0, &r), "the one after the tear");
+	kl = key_of(1, key);
+	cr_assert_not(dindex_get(ix, dindex_phash(key, (size_t)kl), 0, &r));
+	dseg_free(&dseg);
+	dindex_free(&ix);
+	dstore_close(&t.ds);
+}
+
+Test(dwriter, a_reformatted_store_rebuilds_empty)
+{
+	static struct wt t;
+	write_some(&t, 3, 1000);
+	dstore_close(&t.ds);
+	/* Another layout: formatted with a new store id; the old records are
+	 * another store's (FOREIGN), neither taken nor counted as damage. */
+	struct dstore_opts o = {.seg_size = SEG, .log = log_hook};
+	cr_assert_eq(dstore_open(&t.ds, path, SIZE + SEG, &o, err, sizeof(err)), 0, "%s", err);
+	cr_assert(t.ds->formatted);
+	struct drebuild rb;
+	struct dindex *ix;
+	struct dseg *dseg;
+	rebuild(&t, &rb, &ix, &dseg);
+	cr_assert_eq(rb.stats.records, 0);
+	cr_assert_eq(rb.stats.damaged, 0);
+	cr_assert_eq(rb.stats.top_seq, 0);
+	dseg_free(&dseg);
+	dindex_free(&ix);
+	dstore_close(&t.ds);
+}
