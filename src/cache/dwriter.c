@@ -526,6 +526,11 @@ void dwriter_main(void *arg)
 			break;
 		if (rt_chan_len(w->ch) == 0 && flush(w) < 0)
 			break;
+		if (rt_clock_now() >= w->next_check) { /* busy: the queue never runs dry */
+			w->next_check = rt_clock_now() + RT_SEC;
+			if (dstore_check(ds))
+				break;
+		}
 	}
 	drop_all(w);
 }

@@ -65,8 +65,9 @@
  * MiB in that long is not one to cache on) disables the tier through
  * dstore_fail: one error line, the flag; the writer then drops what is
  * queued and what was pending (never reported), closes the channel so
- * later admissions fail with -ENODEV, and ends. While idle it checks once
- * a second that the file is still there and whole (dstore_check).
+ * later admissions fail with -ENODEV, and ends. Once a second (idle or
+ * not) it checks that the file is still there and whole (dstore_check):
+ * writes into a deleted file succeed and would fill a disk nobody sees.
  * Cancellation (a drain) ends it too, without disabling anything.
  */
 #ifndef RINGCACHE_CACHE_DWRITER_H
