@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "cache/dstore.h"
@@ -84,6 +85,41 @@ Test(dstore_open, a_second_open_is_refused_with_the_holders_pid)
 	cr_assert_str_eq(err, want);
 	dstore_close(&ds);
 	/* The lock went with the close, and the refused open removed nothing. */
+	ds = open_ok(SIZE);
+	cr_assert_not(ds->formatted);
+	dstore_close(&ds);
+}
+
+Test(dstore_open, another_process_holding_the_store_is_named)
+{
+	int ready[2], quit[2];
+	cr_assert_eq(pipe(ready), 0);
+	cr_assert_eq(pipe(quit), 0);
+	pid_t child = fork();
+	cr_assert_geq(child, 0);
+	if (child == 0) {
+		struct dstore *mine = NULL;
+		char e[256];
+		char ok = dstore_open(&mine, path, SIZE, &opts, e, sizeof(e)) == 0 ? 'y' : 'n';
+		(void)!write(ready[1], &ok, 1);
+		(void)!read(quit[0], &ok, 1); /* until the parent has tried */
+		dstore_close(&mine);
+		_exit(0);
+	}
+	char ok = 0;
+	cr_assert_eq(read(ready[0], &ok, 1), 1);
+	cr_assert_eq(ok, 'y');
+	struct dstore *ds = NULL;
+	int r = dstore_open(&ds, path, SIZE, &opts, err, sizeof(err));
+	(void)!write(quit[1], "q", 1);
+	int status;
+	waitpid(child, &status, 0);
+	cr_assert_eq(r, -EBUSY);
+	char want[200];
+	snprintf(want, sizeof(want), "%s: in use by another ringcache (pid %ld)", path,
+		 (long)child);
+	cr_assert_str_eq(err, want);
+	/* Gone with its process: the store opens. */
 	ds = open_ok(SIZE);
 	cr_assert_not(ds->formatted);
 	dstore_close(&ds);
@@ -637,7 +673,7 @@ Test(dwriter, a_torn_record_is_damaged_never_served)
 	dstore_close(&t.ds);
 }
 
-Test(dwriter, a_file_truncated_under_the_store_disables_it_with_one_line)
+static void truncated_under_the_store(void)
 {
 	static struct wt t;
 	write_some(&t, 4, 20000);
@@ -656,6 +692,16 @@ Test(dwriter, a_file_truncated_under_the_store_disables_it_with_one_line)
 		      NULL);
 	cr_assert_eq(t.ds->stats.io_errors, 1, "the second read failed at once");
 	dstore_close(&t.ds);
+}
+
+Test(dwriter, a_file_truncated_under_the_store_disables_it_with_one_line)
+{
+	truncated_under_the_store();
+}
+
+Test(dwriter_epoll, a_file_truncated_under_the_store_disables_it_with_one_line)
+{
+	truncated_under_the_store();
 }
 
 static void deleted_main(void *arg)
