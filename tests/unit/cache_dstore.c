@@ -958,3 +958,66 @@ Test(dwriter, a_reformatted_store_rebuilds_empty)
 	dindex_free(&ix);
 	dstore_close(&t.ds);
 }
+
+/* --- admissions from other threads --------------------------------------------- */
+
+#include <pthread.h>
+
+struct producer {
+	struct wt *t;
+	int first, count;
+	_Atomic int ok;
+};
+
+static void *produce(void *arg)
+{
+	struct producer *p = arg;
+	for (int n = p->first; n < p->first + p->count; n++) {
+		struct cobj *o = make_obj(n, (size_t)(n * 97 % 9000));
+		char key[32];
+		int kl = key_of(n, key);
+		p->ok += dwriter_admit(p->t->w, key, (uint32_t)kl, o) == 0;
+		cobj_release(&o);
+	}
+	return NULL;
+}
+
+static void threads_main(void *arg)
+{
+	struct wt *t = arg;
+	struct rt_task *wr = rt_task_spawn(dwriter_main, t->w, "dwriter");
+	struct producer ps[2] = {{t, 0, 60, 0}, {t, 60, 60, 0}};
+	pthread_t th[2];
+	for (int i = 0; i < 2; i++)
+		cr_assert_eq(pthread_create(&th[i], NULL, produce, &ps[i]), 0);
+	/* The writer runs meanwhile: this task only waits, a tick at a time
+	 * (joining a thread would block the loop). */
+	while (ps[0].ok + ps[1].ok < 120 && rt_sleep_until(rt_deadline_in(RT_MS)) == 0)
+		;
+	for (int i = 0; i < 2; i++)
+		pthread_join(th[i], NULL);
+	cr_assert_eq(ps[0].ok + ps[1].ok, 120);
+	dwriter_stop(t->w);
+	cr_assert_eq(rt_task_join(&wr, rt_deadline_in(10 * RT_SEC)), 0);
+	/* Every record reads back as the object its key names. */
+	for (int k = 0; k < t->ndone; k++) {
+		int n = atoi(t->keys[k] + sizeof("example.com") + sizeof("/obj/") - 1);
+		check_obj_rec(t, &t->done[k], n, (size_t)(n * 97 % 9000));
+	}
+	t->rc = 1;
+}
+
+Test(dwriter, objects_admitted_from_other_threads)
+{
+	static struct wt t;
+	memset(&t, 0, sizeof(t));
+	t.ds = open_logged(SIZE);
+	t.conf = (struct dwriter_conf){.written = on_written, .ctx = &t};
+	t.w = dwriter_create(t.ds, &t.conf);
+	run_main(threads_main, &t);
+	cr_assert_eq(t.rc, 1);
+	cr_assert_eq(t.ndone, 120);
+	cr_assert_eq(t.ds->stats.admit_dropped, 0);
+	dwriter_free(&t.w);
+	dstore_close(&t.ds);
+}
