@@ -1,0 +1,536 @@
+/* dwriter.c - the disk tier's segment writer (dwriter.h). */
+#include "cache/dwriter.h"
+#include "rt/obj.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rt/chan.h"
+#include "rt/io.h"
+#include "rt/task.h"
+
+#define B DSUPER_BLOCK
+
+/* One queued record: an object (a reference) or an invalidation (its
+ * strings copied into DATA). Linked on the pending list once encoded. */
+struct ditem {
+	struct ditem *next;
+	enum drec_kind kind;
+	uint16_t flags;
+	struct cobj *obj;
+	uint32_t key_len, url_len, host_len;
+	uint64_t seq, seg;
+	uint32_t off, len;
+	char data[]; /* key, or url then host */
+};
+
+struct dwriter {
+	unsigned magic;
+	struct dstore *ds;
+	struct dwriter_conf c;
+	struct rt_chan *ch;
+	size_t cap; /* the channel's: c.queue plus the invalidations' room */
+	uint8_t *buf;
+	size_t bufsz;
+	bool open;	  /* a segment is open (its SEGMENT record encoded) */
+	uint64_t seg;	  /* the open segment */
+	uint64_t win;	  /* segment offset of buf[0], a multiple of B */
+	uint64_t end;	  /* segment offset after the last byte encoded */
+	uint64_t flushed; /* bytes of the segment on disk (up to here) */
+	_Atomic uint64_t seq;
+	struct ditem *pending, **tail; /* encoded, not yet on disk */
+	rt_time_t next_check;
+};
+
+static void item_free(struct ditem **ip)
+{
+	struct ditem *it = *ip;
+	*ip = NULL;
+	if (!it)
+		return;
+	cobj_release(&it->obj);
+	free(it);
+}
+
+struct dwriter *dwriter_create(struct dstore *ds, const struct dwriter_conf *c)
+{
+	CHECK_OBJ_NOTNULL(ds, DSTORE_MAGIC);
+	struct dwriter *w = calloc(1, sizeof(*w));
+	if (!w)
+		return NULL;
+	w->magic = DWRITER_MAGIC;
+	w->ds = ds;
+	w->c = *c;
+	if (!w->c.buf_size)
+		w->c.buf_size = DWRITER_BUF_DEFAULT;
+	if (!w->c.queue)
+		w->c.queue = DWRITER_QUEUE;
+	if (!w->c.first_seq)
+		w->c.first_seq = 1;
+	if (!w->c.io_timeout)
+		w->c.io_timeout = DWRITER_IO_TIMEOUT;
+	if (w->c.buf_size % B || w->c.buf_size < 2 * B || w->c.first_seg >= ds->sb.seg_count) {
+		free(w);
+		return NULL;
+	}
+	w->bufsz = w->c.buf_size > ds->sb.seg_size ? ds->sb.seg_size : w->c.buf_size;
+	size_t extra = w->c.queue / 4 < 64 ? 64 : w->c.queue / 4;
+	w->cap = w->c.queue + extra;
+	w->buf = dstore_alloc(w->bufsz);
+	w->ch = w->buf ? rt_chan_create(w->cap) : NULL;
+	if (!w->ch) {
+		free(w->buf);
+		free(w);
+		return NULL;
+	}
+	atomic_init(&w->seq, w->c.first_seq);
+	w->tail = &w->pending;
+	return w;
+}
+
+void dwriter_stop(struct dwriter *w)
+{
+	CHECK_OBJ_NOTNULL(w, DWRITER_MAGIC);
+	rt_chan_close(w->ch);
+}
+
+void dwriter_free(struct dwriter **wp)
+{
+	struct dwriter *w = *wp;
+	if (!w)
+		return;
+	*wp = NULL;
+	CHECK_OBJ_NOTNULL(w, DWRITER_MAGIC);
+	assert(!w->pending);
+	rt_chan_destroy(&w->ch);
+	free(w->buf);
+	w->magic = 0;
+	free(w);
+}
+
+uint64_t dwriter_next_seq(struct dwriter *w)
+{
+	return atomic_load(&w->seq);
+}
+
+/* --- admission (any thread) -------------------------------------------------- */
+
+static int enqueue(struct dwriter *w, struct ditem *it, bool object)
+{
+	struct dstore_stats *s = &w->ds->stats;
+	if (dstore_disabled(w->ds)) {
+		item_free(&it);
+		return -ENODEV;
+	}
+	/* Objects leave room for invalidations (dwriter.h). */
+	int r = object && rt_chan_len(w->ch) >= w->c.queue ? -EAGAIN : rt_chan_send(w->ch, it);
+	if (r == 0) {
+		if (object)
+			atomic_fetch_add_explicit(&s->admitted, 1, memory_order_relaxed);
+		return 0;
+	}
+	item_free(&it);
+	if (r == -EAGAIN)
+		atomic_fetch_add_explicit(object ? &s->admit_dropped : &s->inval_dropped, 1,
+					  memory_order_relaxed);
+	return r == -EPIPE ? -ENODEV : r;
+}
+
+static struct ditem *item_new(enum drec_kind kind, uint16_t flags, const char *a, uint32_t alen,
+			      const char *b, uint32_t blen)
+{
+	struct ditem *it = calloc(1, sizeof(*it) + alen + blen);
+	if (!it)
+		return NULL;
+	it->kind = kind;
+	it->flags = flags;
+	if (alen)
+		memcpy(it->data, a, alen);
+	if (blen)
+		memcpy(it->data + alen, b, blen);
+	return it;
+}
+
+int dwriter_admit(struct dwriter *w, const char *key, uint32_t key_len, struct cobj *o)
+{
+	CHECK_OBJ_NOTNULL(w, DWRITER_MAGIC);
+	CHECK_OBJ_NOTNULL(o, COBJ_MAGIC);
+	if (cbody_state(o->body) != BODY_DONE) {
+		atomic_fetch_add_explicit(&w->ds->stats.not_done, 1, memory_order_relaxed);
+		return -EINVAL;
+	}
+	struct ditem *it = item_new(DREC_OBJECT, 0, key, key_len, NULL, 0);
+	if (!it)
+		return -ENOMEM;
+	it->key_len = key_len;
+	cobj_retain(o);
+	it->obj = o;
+	return enqueue(w, it, true);
+}
+
+int dwriter_tombstone(struct dwriter *w, const char *key, uint32_t key_len)
+{
+	CHECK_OBJ_NOTNULL(w, DWRITER_MAGIC);
+	struct ditem *it = item_new(DREC_TOMBSTONE, 0, key, key_len, NULL, 0);
+	if (!it)
+		return -ENOMEM;
+	it->key_len = key_len;
+	return enqueue(w, it, false);
+}
+
+int dwriter_ban(struct dwriter *w, const char *url_re, uint32_t url_len, const char *host_re,
+		uint32_t host_len)
+{
+	CHECK_OBJ_NOTNULL(w, DWRITER_MAGIC);
+	uint16_t flags = (url_re ? DREC_BAN_URL : 0) | (host_re ? DREC_BAN_HOST : 0);
+	if (!flags)
+		return -EINVAL;
+	struct ditem *it = item_new(DREC_BAN, flags, url_re, url_re ? url_len : 0, host_re,
+				    host_re ? host_len : 0);
+	if (!it)
+		return -ENOMEM;
+	it->url_len = url_re ? url_len : 0;
+	it->host_len = host_re ? host_len : 0;
+	return enqueue(w, it, false);
+}
+
+int dwriter_tag(struct dwriter *w, const char *tag, uint32_t len, bool soft)
+{
+	CHECK_OBJ_NOTNULL(w, DWRITER_MAGIC);
+	struct ditem *it = item_new(DREC_TAG, soft ? DREC_TAG_SOFT : 0, tag, len, NULL, 0);
+	if (!it)
+		return -ENOMEM;
+	it->key_len = len;
+	return enqueue(w, it, false);
+}
+
+/* --- the task ------------------------------------------------------------------ */
+
+/* Write the blocks holding [flushed, end) and report the pending records.
+ * 0, or a negative errno (the tier is then disabled, unless cancelled). */
+static int flush(struct dwriter *w)
+{
+	struct dstore *ds = w->ds;
+	if (w->end > w->flushed) {
+		uint64_t from = w->flushed / B * B, to = (w->end + B - 1) / B * B;
+		assert(from >= w->win && to - w->win <= w->bufsz);
+		uint64_t at = dstore_offset(ds, w->seg, from);
+		size_t n = (size_t)(to - from), done = 0;
+		const uint8_t *p = w->buf + (from - w->win);
+		while (done < n) {
+			ssize_t k = rt_write(ds->fd, p + done, n - done, (off_t)(at + done),
+					     rt_deadline_in(w->c.io_timeout));
+			if (k == -ECANCELED)
+				return (int)k;
+			if (k <= 0 || (done + (size_t)k < n && (done + (size_t)k) % B)) {
+				char what[96];
+				snprintf(what, sizeof(what), "writing segment %llu at %llu",
+					 (unsigned long long)w->seg,
+					 (unsigned long long)(from + done));
+				dstore_fail(ds, k < 0 ? (int)k : -EIO, what);
+				return k < 0 ? (int)k : -EIO;
+			}
+			done += (size_t)k;
+		}
+		atomic_fetch_add_explicit(&ds->stats.writes, 1, memory_order_relaxed);
+		atomic_fetch_add_explicit(&ds->stats.write_bytes, n, memory_order_relaxed);
+		w->flushed = w->end;
+	}
+	/* Every pending record ends at or before END: all on disk now. */
+	struct ditem *it = w->pending;
+	w->pending = NULL;
+	w->tail = &w->pending;
+	while (it) {
+		struct ditem *next = it->next;
+		if (w->c.written) {
+			struct dwriter_done d = {.kind = it->kind,
+						 .flags = it->flags,
+						 .key = it->data,
+						 .key_len = it->key_len,
+						 .obj = it->obj,
+						 .seq = it->seq,
+						 .seg = it->seg,
+						 .off = it->off,
+						 .len = it->len};
+			w->c.written(w->c.ctx, &d);
+		}
+		atomic_fetch_add_explicit(&ds->stats.records, 1, memory_order_relaxed);
+		atomic_fetch_add_explicit(&ds->stats.record_bytes, it->len, memory_order_relaxed);
+		item_free(&it);
+		it = next;
+	}
+	return 0;
+}
+
+/* Flush, then move the window on to the block holding END. */
+static int slide(struct dwriter *w)
+{
+	int r = flush(w);
+	if (r < 0)
+		return r;
+	uint64_t win = w->end / B * B;
+	size_t keep = (size_t)(w->end - win);
+	memmove(w->buf, w->buf + (win - w->win), keep);
+	memset(w->buf + keep, 0, w->bufsz - keep);
+	w->win = win;
+	return 0;
+}
+
+static size_t room(const struct dwriter *w)
+{
+	return w->bufsz - (size_t)(w->end - w->win);
+}
+
+/* Open segment SEG: an empty window and its SEGMENT record. */
+static void open_seg(struct dwriter *w, uint64_t seg)
+{
+	memset(w->buf, 0, w->bufsz);
+	w->seg = seg;
+	w->win = w->end = w->flushed = 0;
+	w->open = true;
+	struct drec_in in = {.kind = DREC_SEGMENT, .seq = atomic_load(&w->seq), .seg_index = seg};
+	int64_t n = drec_encode(w->buf, w->bufsz, w->ds->sb.store_id, &in, NULL);
+	assert(n > 0);
+	atomic_fetch_add(&w->seq, 1);
+	w->end = (uint64_t)n;
+	atomic_fetch_add_explicit(&w->ds->stats.segments, 1, memory_order_relaxed);
+}
+
+/* Seal the open segment (flush: its last block goes out padded with the
+ * zeros after END) and open the next. */
+static int roll(struct dwriter *w)
+{
+	int r = flush(w);
+	if (r < 0)
+		return r;
+	uint64_t next = (w->seg + 1) % w->ds->sb.seg_count;
+	if (w->c.next_seg && (r = w->c.next_seg(w->c.ctx, w->seg, &next)) < 0)
+		return r;
+	if (next >= w->ds->sb.seg_count)
+		return -EINVAL;
+	open_seg(w, next);
+	return 0;
+}
+
+/* Copy N bytes at P into the window at END, sliding it as it fills. */
+static int copy_in(struct dwriter *w, const char *p, size_t n)
+{
+	while (n) {
+		if (!room(w)) {
+			int r = slide(w);
+			if (r < 0)
+				return r;
+		}
+		size_t k = n < room(w) ? n : room(w);
+		memcpy(w->buf + (w->end - w->win), p, k);
+		w->end += k;
+		p += k;
+		n -= k;
+	}
+	return 0;
+}
+
+/* The record for IT: its drec_in, with an object's meta in *DOB. */
+static void fill_in(struct ditem *it, struct drec_in *in, struct drec_obj *dob)
+{
+	*in = (struct drec_in){.kind = it->kind, .flags = it->flags, .seq = 0};
+	switch (it->kind) {
+	case DREC_OBJECT: {
+		struct cobj *o = it->obj;
+		*dob = (struct drec_obj){.status = o->status,
+					 .meta = o->meta,
+					 .lifetime = o->lifetime,
+					 .clen = o->clen,
+					 .partial = o->partial,
+					 .part_first = o->part_first,
+					 .part_last = o->part_last,
+					 .part_len = o->part_len,
+					 .tags_space_sep = o->tags_space_sep,
+					 .reason = o->reason,
+					 .reason_len = o->reason ? (uint32_t)strlen(o->reason) : 0,
+					 .vary = o->vary,
+					 .vary_len = o->vary ? o->vary_len : 0,
+					 .vkey = o->vkey,
+					 .vkey_len = o->vkey ? o->vkey_len : 0,
+					 .fwd_len = o->fwd_len,
+					 .tags = o->tags,
+					 .tags_len = o->tags ? o->tags_len : 0};
+		in->key = it->data;
+		in->key_len = it->key_len;
+		in->obj = dob;
+		in->head = o->hdrs;
+		in->head_len = o->hdrs ? o->hdrs_len : 0;
+		in->body_len = o->body->len; /* complete: it no longer changes */
+		break;
+	}
+	case DREC_TOMBSTONE:
+	case DREC_TAG:
+		in->key = it->data;
+		in->key_len = it->key_len;
+		break;
+	case DREC_BAN:
+		in->url_re = it->url_len ? it->data : NULL;
+		in->url_len = it->url_len;
+		in->host_re = it->host_len ? it->data + it->url_len : NULL;
+		in->host_len = it->host_len;
+		break;
+	default:
+		assert(!"no such item");
+	}
+}
+
+/* Hash (and, when COPY, append) the body of O through drec_body. */
+static int body_pass(struct dwriter *w, struct drec_enc *e, struct cobj *o, bool copy)
+{
+	struct body_reader r;
+	body_reader_init(&r, o->body);
+	for (;;) {
+		const char *p;
+		ssize_t n = body_peek(&r, &p);
+		if (n <= 0)
+			return n == 0 ? 0 : -EIO;
+		if (copy) {
+			int rc = copy_in(w, p, (size_t)n);
+			if (rc < 0)
+				return rc;
+		} else {
+			drec_body(e, p, (size_t)n);
+		}
+		body_advance(&r, (size_t)n);
+	}
+}
+
+/* Encode IT at the end of the open segment. 0 (IT is pending now, or was
+ * dropped and counted), or a negative errno of a failed write. */
+static int put(struct dwriter *w, struct ditem *it)
+{
+	struct dstore *ds = w->ds;
+	struct drec_in in;
+	struct drec_obj dob;
+	fill_in(it, &in, &dob);
+	in.seq = atomic_load(&w->seq);
+	uint64_t total = drec_size(&in);
+	uint64_t seg_room_max = ds->sb.seg_size - DREC_HDR - 8; /* after a SEGMENT record */
+	if (!total || total > seg_room_max || total > UINT32_MAX) {
+		atomic_fetch_add_explicit(&ds->stats.too_big, 1, memory_order_relaxed);
+		item_free(&it);
+		return 0;
+	}
+	int r;
+	if (!w->open)
+		open_seg(w, w->c.first_seg);
+	if (w->end + total > ds->sb.seg_size && (r = roll(w)) < 0) {
+		item_free(&it);
+		if (dstore_disabled(ds) || r == -ECANCELED)
+			return r;
+		/* NEXT_SEG had none to give: this record is dropped, the next
+		 * one asks again. */
+		atomic_fetch_add_explicit(&ds->stats.admit_dropped, 1, memory_order_relaxed);
+		return 0;
+	}
+	in.seq = atomic_load(&w->seq); /* a roll took one for its SEGMENT record */
+	struct drec_enc e;
+	int64_t front = drec_begin(&e, w->buf + (w->end - w->win), room(w), ds->sb.store_id, &in);
+	if (front == -ENOSPC) {
+		if ((r = slide(w)) < 0) {
+			item_free(&it);
+			return r;
+		}
+		front = drec_begin(&e, w->buf + (w->end - w->win), room(w), ds->sb.store_id, &in);
+	}
+	if (front < 0) { /* a head bigger than the window */
+		atomic_fetch_add_explicit(&ds->stats.too_big, 1, memory_order_relaxed);
+		item_free(&it);
+		return 0;
+	}
+	uint8_t *hdr = w->buf + (w->end - w->win);
+	uint64_t start = w->end;
+	if (it->kind == DREC_OBJECT) {
+		/* Hash first, so the header is final before any of it is
+		 * written (the window may be flushed while the body is copied). */
+		if ((r = body_pass(w, &e, it->obj, false)) < 0)
+			goto undo;
+	}
+	int pad = drec_end(&e, hdr);
+	if (pad < 0) {
+		r = -EIO;
+		goto undo;
+	}
+	w->end += (uint64_t)front;
+	if (it->kind == DREC_OBJECT && (r = body_pass(w, &e, it->obj, true)) < 0) {
+		item_free(&it);
+		return r; /* a failed write: the tier is off */
+	}
+	w->end += (uint64_t)pad; /* zeros already */
+	assert(w->end - start == total);
+	it->seq = in.seq;
+	it->seg = w->seg;
+	it->off = (uint32_t)start;
+	it->len = (uint32_t)total;
+	atomic_fetch_add(&w->seq, 1);
+	*w->tail = it;
+	w->tail = &it->next;
+	return 0;
+undo:
+	/* The body was not whole (cannot happen to a complete one): the front
+	 * goes back to zeros, nothing was written. */
+	memset(hdr, 0, (size_t)front);
+	atomic_fetch_add_explicit(&ds->stats.not_done, 1, memory_order_relaxed);
+	item_free(&it);
+	return r == -EIO ? 0 : r;
+}
+
+/* Drop what is pending (never reported) and what is queued. */
+static void drop_all(struct dwriter *w)
+{
+	rt_chan_close(w->ch);
+	while (w->pending) {
+		struct ditem *it = w->pending;
+		w->pending = it->next;
+		item_free(&it);
+	}
+	w->tail = &w->pending;
+	void *v;
+	while (rt_chan_recv(w->ch, &v, 0) == 0) {
+		struct ditem *it = v;
+		item_free(&it);
+	}
+}
+
+void dwriter_main(void *arg)
+{
+	struct dwriter *w = arg;
+	CHECK_OBJ_NOTNULL(w, DWRITER_MAGIC);
+	struct dstore *ds = w->ds;
+	w->next_check = rt_clock_now() + RT_SEC;
+	for (;;) {
+		if (dstore_disabled(ds))
+			break;
+		void *v;
+		int r = rt_chan_recv(w->ch, &v, w->next_check);
+		if (r == -ETIMEDOUT) {
+			w->next_check = rt_clock_now() + RT_SEC;
+			if (dstore_check(ds))
+				break;
+			continue;
+		}
+		if (r == -EPIPE) { /* stopped, and everything queued is encoded */
+			flush(w);
+			break;
+		}
+		if (r < 0)
+			break; /* cancelled */
+		if (put(w, v) < 0)
+			break;
+		if (rt_chan_len(w->ch) == 0 && flush(w) < 0)
+			break;
+		if (rt_clock_now() >= w->next_check) { /* busy: the queue never runs dry */
+			w->next_check = rt_clock_now() + RT_SEC;
+			if (dstore_check(ds))
+				break;
+		}
+	}
+	drop_all(w);
+}
