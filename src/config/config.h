@@ -109,6 +109,18 @@
  *     purge_allow: ["10.0.0.0/8"]  # clients that may send PURGE /path to the proxy
  *                                  # listener (Varnish's convention); default none:
  *                                  # PURGE is then a method like any other
+ *     disk:                        # the disk tier (absent: memory only)
+ *       path: /var/cache/ringcache/store  # a file (preallocated) or a block device;
+ *                                  # one daemon per store (locked); restart
+ *       size: 10GiB                # bytes of it to use (0: a whole block device)
+ *       segment_size: 8MiB         # unit of writing and eviction (64KiB..16MiB);
+ *                                  # restart; a new size reformats the store
+ *       min_ttl: 60s               # written only with this much freshness left
+ *                                  # (or validators to revalidate with)
+ *       max_object_size: 4MiB      # bigger bodies stay in memory only (at most
+ *                                  # what fits a segment)
+ *       admit_hits: 1              # requests before an object goes to disk
+ *                                  # (1: when first stored; 2: asked twice)
  *   compression:                   # gzip, br and zstd on a pool of worker threads
  *     enabled: true                # on by default: a stored copy costs CPU once
  *     workers: auto                # compression threads; "auto": online CPUs (1..256)
@@ -515,6 +527,15 @@ struct config {
 		struct config_rule *rules;
 		size_t n_rules;
 		struct config_cidrs purge_allow; /* PURGE on the proxy listener from these */
+		struct {
+			int enabled;	   /* cache.disk given */
+			char *path;	   /* store file or block device */
+			uint64_t size;	   /* bytes (0: a whole block device) */
+			uint64_t segment_size;
+			uint64_t min_ttl_ns;	  /* freshness left for admission */
+			uint64_t max_object_size; /* bodies bigger stay in memory only */
+			uint32_t admit_hits;	  /* requests before an object is written */
+		} disk;
 	} cache;
 
 	struct {

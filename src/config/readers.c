@@ -896,6 +896,20 @@ int read_check_access_log(struct walk *w, const yaml_node_t *n, const char *path
 	return 1;
 }
 
+int read_check_disk_path(struct walk *w, const yaml_node_t *n, const char *path, const char *s)
+{
+	if (!*s) {
+		walk_err(w, n, "%s: must not be empty; give a file or block device path", path);
+		return -1;
+	}
+	if (s[strlen(s) - 1] == '/') {
+		walk_err(w, n, "%s: '%s' is a directory; give a file path, e.g. %sstore", path, s,
+			 s);
+		return -1;
+	}
+	return 1;
+}
+
 /* ------------------------------------------------------------------------ */
 /* Across keys                                                               */
 

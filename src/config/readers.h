@@ -41,6 +41,7 @@ config_check_fn read_check_probe_path; /* a request-target: "/" and visible ASCI
 config_check_fn read_check_probe_host; /* a Host value: no spaces, not empty */
 config_check_fn read_check_token;      /* admin.token: visible ASCII */
 config_check_fn read_check_access_log; /* log.access: a file path, or "off" */
+config_check_fn read_check_disk_path;  /* cache.disk.path: a file or device path */
 
 /* Checks across keys, once the whole file is read (ROOT: the top mapping). */
 void read_check_config(struct walk *w, yaml_node_t *root);

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "backend/health.h"
+#include "cache/dtier.h"
 #include "cache/lurk.h"
 #include "cache/store.h"
 #include "compress/pool.h"
@@ -95,6 +96,10 @@ static void *loop_main(void *arg)
 		if (w->be.id == 0 &&
 		    rt_group_spawn(&l->admins, lurk_main, d->sh.store, "lurker") < 0)
 			log_warn("cannot start the ban lurker: bans stay in the list");
+		/* The disk tier's rebuild, then its writer, on the admin loop
+		 * too; a drain lets the writer finish its queue (drain.c). */
+		if (w->be.id == 0 && d->sh.disk && dtier_start(d->sh.disk) < 0)
+			dstore_fail(d->sh.disk->ds, -ENOMEM, "starting the index rebuild");
 	}
 	pthread_mutex_lock(&d->lock);
 	d->started++;
@@ -139,6 +144,18 @@ int daemon_ensure_cpool(struct daemon *d, const struct config *cfg)
 	return 0;
 }
 
+/* The disk tier's lines (dstore.h): the cache layer does not log itself. */
+static void disk_log(void *ctx, enum dstore_level lvl, const char *line)
+{
+	(void)ctx;
+	if (lvl == DSTORE_LOG_ERROR)
+		log_error("%s", line);
+	else if (lvl == DSTORE_LOG_WARN)
+		log_warn("%s", line);
+	else
+		log_info("%s", line);
+}
+
 int daemon_start(struct daemon *d, struct config *cfg,
 		 void (*admin)(struct listen_loop *ll, int fd))
 {
@@ -169,6 +186,27 @@ int daemon_start(struct daemon *d, struct config *cfg,
 	d->sh.store = store_create(cfg->cache.memory);
 	if (!d->sh.store)
 		return -ENOMEM;
+	/* The disk tier's file is opened here, on the main thread (its only
+	 * blocking calls), so that a store held by another daemon or a path
+	 * that cannot be used fails startup with that one line. */
+	if (cfg->cache.disk.enabled) {
+		char err[512];
+		struct dtier_conf dc = {.path = cfg->cache.disk.path,
+					.size = cfg->cache.disk.size,
+					.seg_size = cfg->cache.disk.segment_size,
+					.min_ttl = (int64_t)(cfg->cache.disk.min_ttl_ns / RT_SEC),
+					.max_object = cfg->cache.disk.max_object_size,
+					.admit_hits = cfg->cache.disk.admit_hits};
+		r = dtier_open(&d->sh.disk, &dc, disk_log, NULL, err, sizeof(err));
+		if (r < 0) {
+			log_error("cache.disk: %s", err);
+			return r;
+		}
+		log_info("cache.disk: %s, %llu segments of %llu bytes%s", dc.path,
+			 (unsigned long long)d->sh.disk->ds->sb.seg_count,
+			 (unsigned long long)d->sh.disk->ds->sb.seg_size,
+			 d->sh.disk->ds->formatted ? ", formatted" : "");
+	}
 	/* Made whether or not a route limits now: a reload may add one. Its
 	 * pages are touched only as client addresses are seen. */
 	d->sh.ratelimit = ratelimit_new(RATELIMIT_ENTRIES);
@@ -255,6 +293,7 @@ void daemon_free(struct daemon *d)
 	cpool_destroy(&d->sh.cpool);
 	alog_close(&d->alog); /* the loops, and their halves, are gone */
 	rlog_hub_free(&d->rlog);
+	dtier_close(&d->sh.disk); /* its writer ended with loop 0 */
 	store_free(&d->sh.store);
 	ratelimit_free(&d->sh.ratelimit);
 	pthread_mutex_destroy(&d->lock);

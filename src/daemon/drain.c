@@ -4,6 +4,7 @@
 
 #include <time.h>
 
+#include "cache/dtier.h"
 #include "ops/accesslog.h"
 #include "ops/log.h"
 #include "serve/conn.h"
@@ -19,6 +20,10 @@ static void drain_on_loop(struct rt_msg *m)
 	/* Admin requests are short, and a POST /reload would wait for a main
 	 * thread that is draining now: end them all. */
 	rt_group_cancel(&l->admins);
+	/* The disk writer writes what it has queued, then ends: the loop
+	 * runs until it has (dtier_force past the deadline). */
+	if (l->w.be.id == 0 && l->d->sh.disk)
+		dtier_drain(l->d->sh.disk);
 	rt_loop_stop(l->w.loop);
 }
 
@@ -27,6 +32,8 @@ static void force_on_loop(struct rt_msg *m)
 	struct dloop *l = (struct dloop *)((char *)m - offsetof(struct dloop, force_msg));
 	conns_force(&l->w);
 	worker_force(&l->w);
+	if (l->w.be.id == 0 && l->d->sh.disk)
+		dtier_force(l->d->sh.disk);
 }
 
 void daemon_drain(struct daemon *d, uint64_t timeout_ns)

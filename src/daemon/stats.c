@@ -9,6 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cache/dtier.h"
 #include "cache/store.h"
 #include "compress/pool.h"
 #include "ops/accesslog.h"
@@ -59,6 +60,41 @@ static void loop_maxima(struct dloop *l, struct stats_loop *out, enum stats_read
 	out->max_run_ns = l->seen_run_ns[reader];
 	out->lag_ns = l->seen_lag_ns[reader];
 	l->seen_run_ns[reader] = l->seen_lag_ns[reader] = 0;
+}
+
+/* The disk tier: dstore's counters, the index's gauges, the rebuild's
+ * progress (its segment count is written by its task: read relaxed,
+ * final once done is set). */
+static void disk(struct dtier *t, struct stats *s)
+{
+	struct dstore_stats *ds = &t->ds->stats;
+	bool done = dtier_rebuilt(t);
+	s->has[STATS_DISK] = true;
+	s->gauge[G_disk_enabled] = dtier_enabled(t);
+	s->gauge[G_disk_hits] = atomic_load(&t->stats.hits);
+	s->gauge[G_disk_misses] = atomic_load(&t->stats.misses);
+	s->gauge[G_disk_reads] = atomic_load(&ds->reads);
+	s->gauge[G_disk_read_bytes] = atomic_load(&ds->read_bytes);
+	s->gauge[G_disk_writes] = atomic_load(&ds->writes);
+	s->gauge[G_disk_write_bytes] = atomic_load(&ds->write_bytes);
+	s->gauge[G_disk_records] = atomic_load(&ds->records);
+	s->gauge[G_disk_errors] = atomic_load(&ds->io_errors);
+	s->gauge[G_disk_damaged] = atomic_load(&ds->damaged) + (done ? t->rb.stats.damaged : 0);
+	s->gauge[G_disk_read_timeouts] = atomic_load(&ds->read_timeouts);
+	s->gauge[G_disk_objects] = dindex_count(t->ix);
+	s->gauge[G_disk_bytes_used] = dindex_bytes(t->ix);
+	s->gauge[G_disk_size] = t->ds->size;
+	s->gauge[G_disk_segments] = t->ds->sb.seg_count;
+	s->gauge[G_disk_rebuild_done] = done;
+	s->gauge[G_disk_rebuild_segments] =
+	    __atomic_load_n(&t->rb.stats.segments, __ATOMIC_RELAXED);
+	s->gauge[G_disk_rebuild_objects] = done ? t->rb.stats.objects : 0;
+	s->gauge[G_disk_rebuild_time] = done ? t->rb.stats.ns : 0;
+	s->gauge[G_disk_admissions] = atomic_load(&t->stats.admissions);
+	s->gauge[G_disk_rejections] = atomic_load(&t->stats.rejections);
+	s->gauge[G_disk_admit_dropped] = atomic_load(&ds->admit_dropped);
+	s->gauge[G_disk_too_big] = atomic_load(&ds->too_big);
+	s->gauge[G_disk_inval_dropped] = atomic_load(&ds->inval_dropped);
 }
 
 void stats_take(struct daemon *d, const struct gen *g, struct stats *s, enum stats_reader reader)
@@ -126,6 +162,8 @@ void stats_take(struct daemon *d, const struct gen *g, struct stats *s, enum sta
 		s->gauge[G_dns_failures] = atomic_load(&d->res.failures);
 		s->gauge[G_dns_generations] = atomic_load(&d->res.generations);
 	}
+	if (d->sh.disk)
+		disk(d->sh.disk, s);
 	memory(s);
 	s->gauge[G_stream_subscribers] = d->dash.subscribers;
 	struct ratelimit_stats rl;

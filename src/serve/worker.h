@@ -29,6 +29,7 @@ struct alog_loop;
 struct rlog_ring;
 struct store;
 struct cpool;
+struct dtier;
 
 struct ratelimit;
 
@@ -37,6 +38,7 @@ struct serve_shared {
 	struct cpool *cpool;	     /* compression workers; NULL until compression is enabled */
 	atomic_uint nconns;	     /* client connections, all loops */
 	struct ratelimit *ratelimit; /* routes' rate limits, all loops (route/ratelimit.h) */
+	struct dtier *disk;	     /* the disk tier (cache/dtier.h); NULL: memory only */
 };
 
 #define WORKER_MAGIC 0x574b5231u

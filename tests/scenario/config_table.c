@@ -50,7 +50,7 @@ TestSuite(config_table, .fini = harness_fini, .timeout = 60);
 	"fail_window, fail_timeout, fail_on_5xx"
 #define CACHE_KEYS                                                                                 \
 	"memory, max_object_size, default_ttl, heuristic_percent, heuristic_max, grace, "          \
-	"hit_for_miss, key, rules, heuristic_with_credentials, purge_allow"
+	"hit_for_miss, key, rules, heuristic_with_credentials, purge_allow, disk"
 #define RULE_KEYS	 "host, path_prefix, ttl, default_ttl, bypass, max_object_size, key, name"
 #define COMPRESSION_KEYS "enabled, workers, queue, min_size, codings, levels, types, bench_on_loop"
 #define LOG_KEYS	 "level, access, access_format"

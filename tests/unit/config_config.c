@@ -386,7 +386,7 @@ Test(config_errors, unknown_key_line3_col5)
 				 "  mem: 1\n",
 			 "t.yaml:7:3: unknown key 'mem' in cache; expected one of: memory, "
 			 "max_object_size, default_ttl, heuristic_percent, heuristic_max, grace, "
-			 "hit_for_miss, key, rules, heuristic_with_credentials, purge_allow");
+			 "hit_for_miss, key, rules, heuristic_with_credentials, purge_allow, disk");
 	expect_one_error("listen: \":8080\"\n"
 			 "timeouts:\n"
 			 "    sned: 1s\n"

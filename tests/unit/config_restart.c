@@ -56,9 +56,19 @@ static struct config *load(const char *yaml)
 /* The restart-only keys are the ones README.md and the reload log name. */
 Test(config_restart, the_table_marks_these_keys)
 {
-	static const char *const want[] = {"threads",		"io.backend", "compression.workers",
-					   "compression.queue", "compression.bench_on_loop",
-					   "log.access",	"log.access_format"};
+	static const char *const want[] = {"threads",
+					   "io.backend",
+					   "cache.disk.path",
+					   "cache.disk.size",
+					   "cache.disk.segment_size",
+					   "cache.disk.min_ttl",
+					   "cache.disk.max_object_size",
+					   "cache.disk.admit_hits",
+					   "compression.workers",
+					   "compression.queue",
+					   "compression.bench_on_loop",
+					   "log.access",
+					   "log.access_format"};
 	size_t n = 0;
 	for (size_t i = 0; i < config_schema_n; i++) {
 		const struct config_row *r = &config_schema[i];

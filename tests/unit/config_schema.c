@@ -44,6 +44,7 @@ static const struct {
     {"admin.allow", "[\"10.0.0.0/8\"]"},
     {"admin.listen", "\"127.0.0.1:19090\""},
     {"log.access", "/nonexistent-ringcache-dir/access.log"},
+    {"cache.disk.path", "/nonexistent-ringcache-dir/store"},
     {"trusted_proxies", "[\"10.0.0.0/8\"]"},
     {"backends[].error_pages", "{502: \"down\"}"},
     {"cache.rules[].name", "static"},

@@ -1,0 +1,237 @@
+/* dtier.c - the disk tier put together: open, rebuild, writer, admission (dtier.h). */
+#include "cache/dtier.h"
+#include "rt/obj.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "rt/task.h"
+
+/* What a record costs besides its body and head: header, key, meta and its
+ * strings; generous, so that an admitted object is never "too big". */
+#define RECORD_SLACK 4096u
+
+int dtier_open(struct dtier **out, const struct dtier_conf *c, dstore_log_fn log, void *log_ctx,
+	       char *err, size_t errlen)
+{
+	*out = NULL;
+	struct dtier *t = calloc(1, sizeof(*t));
+	if (!t || !(t->conf.path = strdup(c->path))) {
+		free(t);
+		snprintf(err, errlen, "%s: out of memory", c->path);
+		return -ENOMEM;
+	}
+	t->magic = DTIER_MAGIC;
+	const char *path = t->conf.path;
+	t->conf = *c;
+	t->conf.path = path;
+	atomic_init(&t->w, NULL);
+	atomic_init(&t->writer_ended, true);
+	rt_group_init(&t->rebuilding);
+	rt_group_init(&t->writing);
+	struct dstore_opts o = {.seg_size = c->seg_size, .log = log, .log_ctx = log_ctx};
+	int r = dstore_open(&t->ds, c->path, c->size, &o, err, errlen);
+	if (r < 0) {
+		dtier_close(&t);
+		return r;
+	}
+	uint64_t nsegs = t->ds->sb.seg_count, seg = t->ds->sb.seg_size;
+	if (nsegs < 2 || nsegs > DINDEX_SEG_MAX || seg > (uint64_t)DINDEX_SPAN_MAX + 8) {
+		snprintf(err, errlen,
+			 "%s: %llu segments of %llu bytes; the disk tier needs 2 to %u segments "
+			 "of at most 16MiB (cache.disk.size, cache.disk.segment_size)",
+			 c->path, (unsigned long long)nsegs, (unsigned long long)seg,
+			 DINDEX_SEG_MAX);
+		dtier_close(&t);
+		return -EINVAL;
+	}
+	t->ix = dindex_create(dindex_expected(t->ds->size, 0), (uint32_t)nsegs,
+			      (int64_t)time(NULL));
+	struct dseg_conf dc = {.nsegs = (uint32_t)nsegs, .seg_size = (uint32_t)seg};
+	t->dseg = t->ix ? dseg_create(&dc) : NULL;
+	if (!t->dseg) {
+		snprintf(err, errlen, "%s: out of memory for the disk index", c->path);
+		dtier_close(&t);
+		return -ENOMEM;
+	}
+	uint64_t room = seg - RECORD_SLACK;
+	if (!t->conf.max_object || t->conf.max_object > room)
+		t->conf.max_object = room;
+	*out = t;
+	return 0;
+}
+
+static void index_written(void *ctx, const struct dwriter_done *d)
+{
+	struct dtier *t = ctx;
+	if (d->kind == DREC_TOMBSTONE) {
+		dindex_tombstone(t->ix, dindex_phash(d->key, d->key_len), d->seq);
+		return;
+	}
+	if (d->kind != DREC_OBJECT || !d->obj)
+		return;
+	const struct cobj *o = d->obj;
+	const struct resp_meta *m = &o->meta;
+	int64_t now = (int64_t)time(NULL);
+	bool validators = m->has_etag || m->last_modified != POLICY_NONE;
+	bool swr = m->cc.delta[CC_STALE_WHILE_REVALIDATE] != CC_UNSET;
+	struct dindex_rec r = {
+	    .phash = dindex_phash(d->key, d->key_len),
+	    .vhash = o->vkey_len ? dindex_vhash(o->vkey, o->vkey_len) : 0,
+	    .seg = (uint32_t)d->seg,
+	    .off = d->off,
+	    .len = d->len,
+	    .expires = validators || swr ? 0 : now + o->lifetime - policy_age(m, now),
+	    .seq = d->seq,
+	    .flags = (uint8_t)((validators ? DINDEX_F_VALIDATORS : 0) | (swr ? DINDEX_F_SWR : 0) |
+			       (o->partial ? DINDEX_F_PARTIAL : 0)),
+	};
+	if (r.expires == 0 && !(validators || swr))
+		r.expires = 1;
+	if (dindex_put(t->ix, &r) > 0)
+		atomic_fetch_add_explicit(&t->stats.indexed, 1, memory_order_relaxed);
+}
+
+/* A plain circular log for now (dseg's FIFO with reinsertion is not wired
+ * in): the next segment's old entries leave the index before it is
+ * written again, so the index never points at bytes being replaced. */
+static int next_segment(void *ctx, uint64_t sealed, uint64_t *next)
+{
+	struct dtier *t = ctx;
+	*next = (sealed + 1) % t->ds->sb.seg_count;
+	dindex_seg_clear(t->ix, (uint32_t)*next);
+	return 0;
+}
+
+static void writer_main(void *arg)
+{
+	struct dtier *t = arg;
+	dwriter_main(atomic_load(&t->w));
+	atomic_store(&t->writer_ended, true);
+}
+
+/* The rebuild's last act, on its task on loop 0: start the writer above
+ * everything found, in the segment after the newest one. */
+static void rebuild_done(void *ctx, const struct drebuild_stats *s)
+{
+	struct dtier *t = ctx;
+	if (s->rc < 0 || atomic_load(&t->draining) || dstore_disabled(t->ds))
+		return;
+	int64_t open = dseg_open(t->dseg);
+	uint64_t nsegs = t->ds->sb.seg_count;
+	uint64_t first = open < 0 ? 0 : ((uint64_t)open + 1) % nsegs;
+	dindex_seg_clear(t->ix, (uint32_t)first);
+	struct dwriter_conf wc = {.first_seq = s->top_seq + 1,
+				  .first_seg = first,
+				  .next_seg = next_segment,
+				  .written = index_written,
+				  .ctx = t};
+	struct dwriter *w = dwriter_create(t->ds, &wc);
+	if (!w) {
+		dstore_fail(t->ds, -ENOMEM, "starting the segment writer");
+		return;
+	}
+	atomic_store(&t->w, w);
+	atomic_store(&t->writer_ended, false);
+	if (rt_group_spawn(&t->writing, writer_main, t, "dwriter") < 0) {
+		atomic_store(&t->writer_ended, true);
+		dwriter_stop(w);
+		dstore_fail(t->ds, -ENOMEM, "starting the segment writer");
+	}
+}
+
+static void rebuild_main(void *arg)
+{
+	drebuild_main(arg);
+}
+
+int dtier_start(struct dtier *t)
+{
+	CHECK_OBJ_NOTNULL(t, DTIER_MAGIC);
+	t->rb = (struct drebuild){.ds = t->ds,
+				  .ix = t->ix,
+				  .dseg = t->dseg,
+				  .now = (int64_t)time(NULL),
+				  .on_done = rebuild_done,
+				  .ctx = t};
+	atomic_init(&t->rb.done, false);
+	return rt_group_spawn(&t->rebuilding, rebuild_main, &t->rb, "drebuild") < 0 ? -ENOMEM : 0;
+}
+
+void dtier_drain(struct dtier *t)
+{
+	CHECK_OBJ_NOTNULL(t, DTIER_MAGIC);
+	atomic_store(&t->draining, true);
+	rt_group_cancel(&t->rebuilding);
+	struct dwriter *w = atomic_load(&t->w);
+	if (w)
+		dwriter_stop(w);
+}
+
+void dtier_force(struct dtier *t)
+{
+	CHECK_OBJ_NOTNULL(t, DTIER_MAGIC);
+	rt_group_cancel(&t->writing);
+}
+
+void dtier_close(struct dtier **tp)
+{
+	struct dtier *t = *tp;
+	if (!t)
+		return;
+	CHECK_OBJ_NOTNULL(t, DTIER_MAGIC);
+	*tp = NULL;
+	rt_group_fini(&t->rebuilding);
+	rt_group_fini(&t->writing);
+	struct dwriter *w = atomic_load(&t->w);
+	if (w)
+		dwriter_free(&w);
+	dseg_free(&t->dseg);
+	dindex_free(&t->ix);
+	dstore_close(&t->ds);
+	free((char *)t->conf.path);
+	t->magic = 0;
+	free(t);
+}
+
+bool dtier_rebuilt(struct dtier *t)
+{
+	return atomic_load(&t->rb.done);
+}
+
+bool dtier_enabled(struct dtier *t)
+{
+	return !dstore_disabled(t->ds);
+}
+
+bool dtier_admits(const struct dtier_conf *c, const struct cobj *o, unsigned hits, int64_t now)
+{
+	if (hits < c->admit_hits || !o->body) /* the caller saw the body complete */
+		return false;
+	if (o->body->len > c->max_object || o->hdrs_len > c->max_object)
+		return false;
+	const struct resp_meta *m = &o->meta;
+	bool validators = m->has_etag || m->last_modified != POLICY_NONE;
+	int64_t left = o->lifetime - policy_age(m, now);
+	return validators || left >= c->min_ttl;
+}
+
+bool dtier_admit(struct dtier *t, const char *key, uint32_t key_len, struct cobj *o,
+		 unsigned hits, int64_t now)
+{
+	CHECK_OBJ_NOTNULL(t, DTIER_MAGIC);
+	struct dwriter *w = atomic_load(&t->w);
+	if (!w || dstore_disabled(t->ds) || atomic_load(&t->draining))
+		return false; /* not a verdict of the rule: not counted */
+	if (cbody_state(o->body) != BODY_DONE || !dtier_admits(&t->conf, o, hits, now)) {
+		atomic_fetch_add_explicit(&t->stats.rejections, 1, memory_order_relaxed);
+		return false;
+	}
+	if (dwriter_admit(w, key, key_len, o) < 0)
+		return false; /* dropped: dstore counts it (admit_dropped) */
+	atomic_fetch_add_explicit(&t->stats.admissions, 1, memory_order_relaxed);
+	return true;
+}

@@ -1,0 +1,107 @@
+/*
+ * dtier.h - the disk tier put together (issue 18): the store file
+ * (dstore), its index (dindex), its segment state (dseg), the rebuild at
+ * start (drebuild) and the segment writer (dwriter), with their life in
+ * the daemon and the admission rule that decides what goes to disk.
+ *
+ * Life:
+ *  - dtier_open on the main thread before the loops start (dstore_open:
+ *    the only place where blocking is allowed). A store held by another
+ *    ringcache, a path that cannot be opened: a one-line error and the
+ *    daemon does not start.
+ *  - dtier_start on loop 0 (before its loop runs): the rebuild task
+ *    starts; the daemon serves meanwhile (the index is empty, so every
+ *    disk lookup is a miss). When it ends, the writer is made and started
+ *    on the same loop: dstore's rule is that it must not run before.
+ *  - dtier_drain on loop 0 when the daemon drains: the rebuild is
+ *    cancelled, the writer stops taking objects and writes what is
+ *    queued; loop 0 ends when it has (the loop runs until its tasks end).
+ *    dtier_force past the drain deadline cancels the writer (what it had
+ *    queued is lost: a bounded wait).
+ *  - dtier_close on the main thread once every loop has ended.
+ *
+ * Admission (dtier_admits, pure): a complete body, a status the disk keeps
+ * (the memory tier already decided it is storable), at least min_ttl of
+ * freshness left or validators to revalidate with, at most max_object
+ * bytes (a record lives in one segment), and hits >= admit_hits (the
+ * object's requests so far: 1 at its first store).
+ *
+ * Threads: dtier_admit and the stats from any loop; the rest as above.
+ */
+#ifndef RINGCACHE_CACHE_DTIER_H
+#define RINGCACHE_CACHE_DTIER_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cache/dindex.h"
+#include "cache/drebuild.h"
+#include "cache/dseg.h"
+#include "cache/dstore.h"
+#include "cache/dwriter.h"
+#include "cache/store.h"
+#include "rt/group.h"
+
+#define DTIER_MAGIC 0x44544952u /* "DTIR" */
+
+struct dtier_conf {
+	const char *path;
+	uint64_t size;	     /* bytes; 0 for a block device: all of it */
+	uint64_t seg_size;   /* 0: DSUPER_SEG_DEFAULT */
+	int64_t min_ttl;     /* seconds of freshness an object must have left */
+	uint64_t max_object; /* bytes of body; 0: what fits a segment */
+	unsigned admit_hits; /* requests an object must have had (1: at its first store) */
+};
+
+/* What /metrics shows besides dstore's counters. */
+struct dtier_stats {
+	_Atomic uint64_t admissions, rejections; /* the admission rule's verdicts */
+	_Atomic uint64_t hits, misses;		 /* disk lookups after a memory miss */
+	_Atomic uint64_t indexed;		 /* records the writer put in the index */
+};
+
+struct dtier {
+	unsigned magic;
+	struct dtier_conf conf; /* path owned */
+	struct dstore *ds;
+	struct dindex *ix;
+	struct dseg *dseg;
+	struct drebuild rb;
+	struct dwriter *_Atomic w; /* NULL until the rebuild ended */
+	struct rt_group rebuilding, writing; /* on loop 0 */
+	atomic_bool draining;
+	atomic_bool writer_ended; /* the writer task returned (or never started) */
+	struct dtier_stats stats;
+};
+
+/* Main thread, before the loops: 0 with *OUT set, or a negative errno and
+ * a one-line message in ERR. LOG gets the store's error and warning
+ * lines. */
+int dtier_open(struct dtier **out, const struct dtier_conf *c, dstore_log_fn log, void *log_ctx,
+	       char *err, size_t errlen);
+/* On loop 0, outside or inside a task: start the rebuild (then the
+ * writer). 0 or -ENOMEM. */
+int dtier_start(struct dtier *t);
+/* On loop 0: the daemon drains (above). */
+void dtier_drain(struct dtier *t);
+/* On loop 0, past the drain deadline: end the writer now. */
+void dtier_force(struct dtier *t);
+/* Main thread, every loop ended. NULLs *TP; NULL is fine. */
+void dtier_close(struct dtier **tp);
+
+/* The rebuild ended (its stats in t->rb.stats are final). */
+bool dtier_rebuilt(struct dtier *t);
+/* The tier works: not disabled by an I/O error. */
+bool dtier_enabled(struct dtier *t);
+
+/* The admission rule for O (published, body complete) with HITS requests
+ * so far, at NOW. */
+bool dtier_admits(const struct dtier_conf *c, const struct cobj *o, unsigned hits, int64_t now);
+/* Apply the rule and queue O under primary key KEY for writing: true when
+ * queued. Counted either way. Any loop, never waits. */
+bool dtier_admit(struct dtier *t, const char *key, uint32_t key_len, struct cobj *o,
+		 unsigned hits, int64_t now);
+
+#endif

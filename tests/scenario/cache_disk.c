@@ -1,0 +1,110 @@
+/*
+ * The disk tier (issue 18) with the real daemon: a store file given by
+ * cache.disk is opened, rebuilt and shown on /metrics; a second daemon on
+ * the same store is refused with the store's one-line error.
+ */
+#include "harness.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+TestSuite(cache_disk, .fini = harness_fini, .timeout = 60);
+
+/* The daemon YAML with an admin listener on AP and a store at STORE. */
+static char *disk_yaml(int port, int origin, int ap, const char *store)
+{
+	char extra[PATH_MAX + 256];
+	snprintf(extra, sizeof(extra),
+		 "admin:\n  listen: \"127.0.0.1:%d\"\n"
+		 "cache:\n  memory: 64MiB\n"
+		 "  disk: {path: \"%s\", size: 16MiB, segment_size: 1MiB, min_ttl: 0s}\n",
+		 ap, store);
+	return rc_yaml(&(struct rc_cfg){
+	    .port = port, .servers = &origin, .n_servers = 1, .extra = extra});
+}
+
+static char *fetch_metrics(int ap)
+{
+	struct response r;
+	http_once(ap, "GET", "/metrics", NULL, &r);
+	cr_assert_eq(r.status, 200, "GET /metrics: %s", r.raw_head);
+	char *text = strndup(r.body, r.body_len);
+	response_free(&r);
+	return text;
+}
+
+/* The value of SERIES in /metrics text, or -1. */
+static double prom(const char *text, const char *series)
+{
+	size_t sl = strlen(series);
+	for (const char *p = text; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL) {
+		if (!strncmp(p, series, sl) && p[sl] == ' ')
+			return strtod(p + sl + 1, NULL);
+	}
+	return -1;
+}
+
+/* Poll /metrics (max 5 s) until the rebuild is done; the text (malloc'd). */
+static char *wait_rebuilt(int ap, struct proc *d)
+{
+	for (int i = 0; i < 100; i++) {
+		char *m = fetch_metrics(ap);
+		if (prom(m, "ringcache_disk_rebuild_done") == 1)
+			return m;
+		free(m);
+		sleep_ms(50);
+	}
+	cr_assert_fail("the disk rebuild did not end in 5 s; log:\n%s", proc_log(d));
+	return NULL;
+}
+
+static void start_disk(struct proc *o, struct proc *d, const char *store, int *ap)
+{
+	memset(d, 0, sizeof(*d));
+	d->port = free_port();
+	*ap = free_port();
+	char *yaml = disk_yaml(d->port, o->port, *ap, store);
+	start_ringcache(d, yaml);
+	free(yaml);
+	cr_assert(port_wait(*ap, 3000), "admin API; log:\n%s", proc_log(d));
+}
+
+Test(cache_disk, opened_rebuilt_and_locked)
+{
+	struct proc o, d;
+	start_origin(&o);
+	char store[PATH_MAX];
+	snprintf(store, sizeof(store), "%s/store", test_dir());
+	int ap;
+	start_disk(&o, &d, store, &ap);
+	char *m = wait_rebuilt(ap, &d);
+	cr_assert_eq(prom(m, "ringcache_disk_enabled"), 1, "%s", m);
+	cr_assert_eq(prom(m, "ringcache_disk_segments"), 15, "16 MiB less the superblocks: %s", m);
+	cr_assert_eq(prom(m, "ringcache_disk_rebuild_segments"), 15, "%s", m);
+	cr_assert_eq(prom(m, "ringcache_disk_objects"), 0, "a new store: %s", m);
+	cr_assert_eq(prom(m, "ringcache_disk_errors_total"), 0, "%s", m);
+	free(m);
+
+	/* A second daemon on the same store: refused, with who holds it. */
+	int port2 = free_port(), ap2 = free_port();
+	char *yaml = disk_yaml(port2, o.port, ap2, store);
+	char cfg[PATH_MAX];
+	write_test_file("second.yaml", yaml, cfg, sizeof(cfg));
+	free(yaml);
+	char *argv[] = {RINGCACHE_BIN, "-c", cfg, NULL};
+	struct cmd_result r;
+	run_cmd(argv, 10000, &r);
+	cr_assert(r.exited && r.exit_code == 1, "the second daemon must fail to start:\n%s",
+		  r.err);
+	char want[PATH_MAX + 128];
+	snprintf(want, sizeof(want), "cache.disk: %s: in use by another ringcache (pid %d)", store,
+		 (int)d.pid);
+	cr_assert(strstr(r.err, want), "no '%s' in:\n%s", want, r.err);
+	cmd_result_free(&r);
+	assert_alive(&d);
+	harness_end();
+}
