@@ -219,19 +219,133 @@ bool dtier_admits(const struct dtier_conf *c, const struct cobj *o, unsigned hit
 	return validators || left >= c->min_ttl;
 }
 
-bool dtier_admit(struct dtier *t, const char *key, uint32_t key_len, struct cobj *o,
-		 unsigned hits, int64_t now)
+int dtier_admit(struct dtier *t, const char *key, uint32_t key_len, struct cobj *o,
+		unsigned hits, int64_t now)
 {
 	CHECK_OBJ_NOTNULL(t, DTIER_MAGIC);
 	struct dwriter *w = atomic_load(&t->w);
 	if (!w || dstore_disabled(t->ds) || atomic_load(&t->draining))
-		return false; /* not a verdict of the rule: not counted */
-	if (cbody_state(o->body) != BODY_DONE || !dtier_admits(&t->conf, o, hits, now)) {
+		return -1; /* not a verdict of the rule: not counted */
+	if (o->partial || cbody_state(o->body) != BODY_DONE ||
+	    !dtier_admits(&t->conf, o, hits, now)) {
 		atomic_fetch_add_explicit(&t->stats.rejections, 1, memory_order_relaxed);
-		return false;
+		return 0;
 	}
 	if (dwriter_admit(w, key, key_len, o) < 0)
-		return false; /* dropped: dstore counts it (admit_dropped) */
+		return -1; /* dropped: dstore counts it (admit_dropped) */
 	atomic_fetch_add_explicit(&t->stats.admissions, 1, memory_order_relaxed);
-	return true;
+	return 1;
+}
+
+void dtier_offer(struct dtier *t, struct cobj *o, int64_t now)
+{
+	if (atomic_load_explicit(&o->disk_done, memory_order_relaxed))
+		return;
+	unsigned hits = atomic_load_explicit(&o->disk_hits, memory_order_relaxed);
+	if (hits < UINT8_MAX) /* racing hits may lose a count: a hit more is asked for */
+		atomic_store_explicit(&o->disk_hits, (uint8_t)++hits, memory_order_relaxed);
+	if (hits < t->conf.admit_hits || atomic_exchange(&o->disk_done, true))
+		return;
+	uint32_t kl;
+	const char *key = cobj_key(o, &kl);
+	if (!key || dtier_admit(t, key, kl, o, hits, now) < 0)
+		atomic_store(&o->disk_done, false); /* the next request tries again */
+}
+
+static char *dup_part(const char *p, size_t n, bool nul_if_empty)
+{
+	if (!n && !nul_if_empty)
+		return NULL;
+	char *d = malloc(n + 1);
+	if (d) {
+		memcpy(d, p, n);
+		d[n] = '\0';
+	}
+	return d;
+}
+
+/* The object record V holds, as a new unpublished object of ST. */
+static struct cobj *obj_from_record(struct store *st, const struct drec_view *v)
+{
+	const struct drec_obj *r = &v->obj;
+	struct cobj *o = cobj_new(st);
+	if (!o)
+		return NULL;
+	o->status = r->status;
+	o->meta = r->meta;
+	o->lifetime = r->lifetime;
+	o->clen = r->clen;
+	o->fwd_len = r->fwd_len;
+	o->tags_space_sep = r->tags_space_sep;
+	o->reason = dup_part(r->reason, r->reason_len, true);
+	o->hdrs = dup_part(v->in.head, v->in.head_len, true);
+	o->hdrs_len = v->in.head_len;
+	o->vary = dup_part(r->vary, r->vary_len, false);
+	o->vary_len = r->vary_len;
+	o->vkey = dup_part(r->vkey, r->vkey_len, false);
+	o->vkey_len = r->vkey_len;
+	o->tags = dup_part(r->tags, r->tags_len, false);
+	o->tags_len = r->tags_len;
+	bool ok = o->reason && o->hdrs && (o->vary || !r->vary_len) &&
+		  (o->vkey || !r->vkey_len) && (o->tags || !r->tags_len);
+	/* Already on disk: the admission rule has nothing to decide. */
+	atomic_store(&o->disk_done, true);
+	if (ok && v->h.body_len)
+		ok = cbody_append(o->body, v->body, v->h.body_len, v->h.body_len) == 0;
+	cbody_finish(o->body, ok);
+	if (!ok)
+		cobj_release(&o);
+	return o;
+}
+
+struct cobj *dtier_find(struct dtier *t, struct store *st, const struct lookup_req *lr,
+			rt_time_t deadline)
+{
+	CHECK_OBJ_NOTNULL(t, DTIER_MAGIC);
+	if (!dtier_rebuilt(t) || dstore_disabled(t->ds))
+		return NULL; /* not yet, or not any more: the origin answers */
+	uint64_t phash = dindex_phash(lr->key, lr->key_len);
+	struct dindex_rec recs[DTIER_VARIANTS];
+	size_t n = dindex_lookup(t->ix, phash, recs, DTIER_VARIANTS);
+	if (n > DTIER_VARIANTS)
+		n = DTIER_VARIANTS;
+	struct cobj *best = NULL;
+	enum vary_match best_m = VARY_NO;
+	const uint64_t seq_mask = (1ull << DINDEX_SEQ_BITS) - 1;
+	for (size_t i = 0; i < n && best_m != VARY_EXACT; i++) {
+		const struct dindex_rec *e = &recs[i];
+		if (e->flags & DINDEX_F_PARTIAL)
+			continue;
+		struct dstore_rec r;
+		int rc = dstore_read(t->ds, e->seg, e->off, e->len, deadline, &r);
+		if (rc == -EBADMSG) {
+			dindex_remove_at(t->ix, e->phash, e->vhash, e->seg, e->off);
+			continue;
+		}
+		if (rc < 0)
+			break; /* off, timed out, cancelled: a miss */
+		const struct drec_view *v = &r.v;
+		bool same = v->h.kind == DREC_OBJECT && v->in.key_len == lr->key_len &&
+			    !memcmp(v->in.key, lr->key, lr->key_len) &&
+			    (v->obj.version & seq_mask) == (e->seq & seq_mask) && !v->obj.partial;
+		struct cobj *o = same ? obj_from_record(st, v) : NULL;
+		dstore_rec_free(&r);
+		if (!o)
+			continue;
+		enum vary_match m = store_variant_match(o, lr);
+		if (m > best_m) {
+			cobj_release(&best);
+			best = o;
+			best_m = m;
+		} else {
+			cobj_release(&o);
+		}
+	}
+	if (best) {
+		dindex_hit(t->ix, phash, best->vkey_len ? dindex_vhash(best->vkey, best->vkey_len) : 0);
+		atomic_fetch_add_explicit(&t->stats.hits, 1, memory_order_relaxed);
+	} else {
+		atomic_fetch_add_explicit(&t->stats.misses, 1, memory_order_relaxed);
+	}
+	return best;
 }

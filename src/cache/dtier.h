@@ -99,9 +99,35 @@ bool dtier_enabled(struct dtier *t);
 /* The admission rule for O (published, body complete) with HITS requests
  * so far, at NOW. */
 bool dtier_admits(const struct dtier_conf *c, const struct cobj *o, unsigned hits, int64_t now);
-/* Apply the rule and queue O under primary key KEY for writing: true when
- * queued. Counted either way. Any loop, never waits. */
-bool dtier_admit(struct dtier *t, const char *key, uint32_t key_len, struct cobj *o,
-		 unsigned hits, int64_t now);
+/* Apply the rule and queue O under primary key KEY for writing: 1 queued,
+ * 0 refused by the rule (both counted), -1 the writer cannot take it now
+ * (not started yet, queue full, tier off, draining). Any loop, never
+ * waits. */
+int dtier_admit(struct dtier *t, const char *key, uint32_t key_len, struct cobj *o,
+		unsigned hits, int64_t now);
+/* Published O answered one more request (its store, a hit): once it has
+ * answered admit_hits, the rule decides, once per object (o->disk_done);
+ * a writer that cannot take it now leaves it for the next request. A
+ * load and a return once decided: fine on every hit. */
+void dtier_offer(struct dtier *t, struct cobj *o, int64_t now);
+
+/* How long a disk read may take before the request goes to the origin. */
+#define DTIER_READ_TIMEOUT (2ull * 1000 * 1000 * 1000)
+/* Variants of one key looked at on disk. */
+#define DTIER_VARIANTS 8
+
+/*
+ * A memory miss that owns the key's fetch (store_lookup's MISS without a
+ * stale candidate): the variant of LR's key on disk that LR selects, read
+ * whole and checked, as a new unpublished object of ST with a complete
+ * body (the caller publishes it: the promotion), or NULL (a miss: not in
+ * the index, a damaged record, an I/O error, a timeout; the request goes
+ * to the origin). The record's full key and version are compared with
+ * the index entry's, so a hash collision or a stale entry is a miss. Runs
+ * in the request's task: awaits each read, with DEADLINE. Counted (hits,
+ * misses). Partial objects are not read back (not written either).
+ */
+struct cobj *dtier_find(struct dtier *t, struct store *st, const struct lookup_req *lr,
+			rt_time_t deadline);
 
 #endif

@@ -503,6 +503,14 @@ static char *dupmem(const char *p, size_t n)
 	return d;
 }
 
+const char *cobj_key(const struct cobj *o, uint32_t *len)
+{
+	if (!o->oh)
+		return NULL;
+	*len = o->oh->key_len;
+	return o->oh->key;
+}
+
 struct cobj *cobj_clone_head(struct cobj *old)
 {
 	struct cobj *o = calloc(1, sizeof(*o));
@@ -704,6 +712,11 @@ static enum vary_match vary_matches(const struct cobj *o, const struct lookup_re
 		return VARY_EXACT;
 	return vary_match(o->vary, o->vary_len, o->vkey + o->fwd_len, o->vkey_len - o->fwd_len,
 			  o->hdrs, o->hdrs_len, lr->req);
+}
+
+enum vary_match store_variant_match(const struct cobj *o, const struct lookup_req *lr)
+{
+	return vary_matches(o, lr);
 }
 
 int store_lookup(struct store *st, const struct lookup_req *lr, struct lookup_res *res)

@@ -36,6 +36,7 @@
 #include "cache/evict.h"
 #include "http/coding.h"
 #include "cache/policy.h"
+#include "cache/vary.h"
 #include "rt/clock.h"
 #include "rt/loop.h"
 
@@ -129,6 +130,11 @@ struct cobj {
 	/* What the compression code learnt from the head, once (0: not yet);
 	 * its layout is encode.c's. Racing writers store the same value. */
 	_Atomic uint8_t enc_info;
+	/* The disk tier (cache/dtier.h): requests this object answered
+	 * (its store counts as the first), and whether the admission rule
+	 * has had its say (queued, refused, or the object came from disk). */
+	_Atomic uint8_t disk_hits;
+	atomic_bool disk_done;
 };
 
 /* --- bodies ------------------------------------------------------------ */
@@ -177,6 +183,10 @@ void cobj_release(struct cobj **op);
 /* Copy-construct the head of OLD with headers replaced (304 update): the
  * new object shares OLD's body. */
 struct cobj *cobj_clone_head(struct cobj *old);
+
+/* Published O's primary key (host NUL target) and its length, or NULL
+ * before it is published. Valid while O is referenced. */
+const char *cobj_key(const struct cobj *o, uint32_t *len);
 
 /* O's copy of its body in coding C: a new reference, or NULL. */
 struct cbody *cobj_enc_get(struct cobj *o, enum coding c);
@@ -251,6 +261,11 @@ struct lookup_res {
 };
 
 int store_lookup(struct store *st, const struct lookup_req *lr, struct lookup_res *res);
+
+/* Does LR select variant O (its forwarding key equal, then its Vary
+ * fields, vary.h)? What store_lookup asks of each stored variant, for an
+ * object not in the table yet (one read back from disk). */
+enum vary_match store_variant_match(const struct cobj *o, const struct lookup_req *lr);
 
 /* The fetch for OH ends by publishing O (a stored response; its variant
  * replaces one with the same secondary key), which wakes the waiters. The

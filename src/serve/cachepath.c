@@ -11,6 +11,7 @@
 #include <sys/socket.h>
 #include <time.h>
 
+#include "cache/dtier.h"
 #include "cache/key.h"
 #include "serve/keys.h"
 #include "cache/store.h"
@@ -369,6 +370,21 @@ enum req_result cache_handle(struct req *rq)
 	};
 	struct lookup_res res;
 	int lr_err = store_lookup(w->sh->store, &lr, &res);
+	/* A memory miss that owns the key (others for it wait on its busy
+	 * flag meanwhile): the disk tier may hold it. Promoted into memory,
+	 * it is then looked up again as any stored object. */
+	bool from_disk = false;
+	if (lr_err == 0 && res.kind == LOOKUP_MISS && !res.obj && w->sh->disk) {
+		struct cobj *o = dtier_find(w->sh->disk, w->sh->store, &lr,
+					    rt_deadline_in(DTIER_READ_TIMEOUT));
+		if (o) {
+			store_publish(w->sh->store, res.oh, o);
+			cobj_release(&o);
+			from_disk = true;
+			lr.now = wall_now();
+			lr_err = store_lookup(w->sh->store, &lr, &res);
+		}
+	}
 	if (lr_err < 0) {
 		rq->close = CLOSE_draining;
 		return REQ_ABORT; /* cancelled while waiting: the connection is going away */
@@ -391,6 +407,8 @@ enum req_result cache_handle(struct req *rq)
 			METRIC_INC(&w->metrics, cache_hit);
 			if (res.collapsed)
 				hbuf_puts(&sb, "; collapsed");
+			if (from_disk)
+				hbuf_puts(&sb, "; detail=disk"); /* read back from the disk tier */
 		} else {
 			rq->cache_word = "stale";
 			METRIC_INC(&w->metrics, cache_hit_stale);
@@ -404,6 +422,8 @@ enum req_result cache_handle(struct req *rq)
 			if (start_fetch(rq, &res, &k, max_obj, NULL) < 0)
 				log_warn("background refresh could not start: out of memory");
 		}
+		if (w->sh->disk)
+			dtier_offer(w->sh->disk, o, d.now); /* admission after admit_hits requests */
 		enum req_result ur = deliver_object(rq, o, &d);
 		cobj_release(&res.obj);
 		return ur;

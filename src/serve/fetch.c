@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "cache/dtier.h"
 #include "cache/hdrs.h"
 #include "cache/vary.h"
 #include "http/forward.h"
@@ -243,6 +244,12 @@ static int refresh_from_304(struct fetch *f)
 	store_publish(a->w->sh->store, a->oh, o);
 	a->oh = NULL;
 	METRIC_INC(&f->w->metrics, cache_revalidated);
+	/* RFC 9111 4.3.4 on disk too: the refreshed head is a new version of
+	 * the record (the body is the old one's), written as the old one was. */
+	if (a->w->sh->disk && atomic_load(&old->disk_done)) {
+		atomic_store(&o->disk_hits, atomic_load(&old->disk_hits));
+		dtier_offer(a->w->sh->disk, o, wall_now());
+	}
 	if (a->fh)
 		a->fh->revalidated = true, a->fh->fwd_status = 304;
 	fh_ready(f, o, true);
@@ -666,6 +673,10 @@ again:
 		fh_ready(&f, f.obj, false);
 	}
 	fetch_body(&f);
+	/* Write-behind: a stored body that arrived whole goes to the disk
+	 * tier's writer (off this task: dwriter_admit only queues it). */
+	if (f.stored && w->sh->disk && cbody_state(f.obj->body) == BODY_DONE)
+		dtier_offer(w->sh->disk, f.obj, wall_now());
 out:
 	if (a->oh)
 		store_fetch_abort(a->w->sh->store, a->oh, 0);

@@ -108,3 +108,99 @@ Test(cache_disk, opened_rebuilt_and_locked)
 	assert_alive(&d);
 	harness_end();
 }
+
+/* Poll /metrics (max 5 s) until SERIES is WANT; the last text (malloc'd). */
+static char *wait_metric(int ap, struct proc *d, const char *series, double want)
+{
+	char *m = NULL;
+	for (int i = 0; i < 100; i++) {
+		free(m);
+		m = fetch_metrics(ap);
+		if (prom(m, series) == want)
+			return m;
+		sleep_ms(50);
+	}
+	cr_assert_fail("%s never became %g:\n%s\nlog:\n%s", series, want, m, proc_log(d));
+	return NULL;
+}
+
+#define NOBJ 40
+
+static size_t obj_size(int i)
+{
+	return (size_t)(i * 997 % 30000) + 1; /* 1 B .. 30 KB, a few records per block */
+}
+
+static void obj_path(int i, char *out, size_t cap)
+{
+	snprintf(out, cap, "/d/%d?size=%zu&cc=max-age%%3D600", i, obj_size(i));
+}
+
+/* GET object I: the origin's body, whole; the response (caller frees). */
+static void get_obj(int port, int i, struct response *r)
+{
+	char path[128];
+	obj_path(i, path, sizeof(path));
+	http_once(port, "GET", path, NULL, r);
+	cr_assert_eq(r->status, 200, "%s: %s", path, r->raw_head);
+	cr_assert(r->complete, "%s: %s", path, r->error);
+	cr_assert_eq(r->body_len, obj_size(i), "%s", path);
+	cr_assert_eq(pattern_mismatch(r->body, r->body_len, 0), -1, "%s: another body", path);
+}
+
+static void stopped_cleanly(struct proc *d)
+{
+	int st = stop_proc(d);
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "SIGTERM: status %d; log:\n%s", st,
+		  proc_log(d));
+}
+
+Test(cache_disk, restart_serves_from_disk_without_the_origin)
+{
+	struct proc o, d1, d2;
+	start_origin(&o);
+	char store[PATH_MAX];
+	snprintf(store, sizeof(store), "%s/store", test_dir());
+	int ap;
+	start_disk(&o, &d1, store, &ap);
+	free(wait_rebuilt(ap, &d1));
+	for (int i = 0; i < NOBJ; i++) {
+		struct response r;
+		get_obj(d1.port, i, &r);
+		cr_assert(cache_status_has(&r, "stored"), "%d: %s", i, cache_status(&r));
+		response_free(&r);
+	}
+	char *m = wait_metric(ap, &d1, "ringcache_disk_objects", NOBJ);
+	cr_assert_eq(prom(m, "ringcache_disk_admissions_total"), NOBJ, "%s", m);
+	cr_assert_eq(prom(m, "ringcache_disk_rejections_total"), 0, "%s", m);
+	free(m);
+	stopped_cleanly(&d1);
+
+	start_disk(&o, &d2, store, &ap);
+	m = wait_rebuilt(ap, &d2);
+	cr_assert_eq(prom(m, "ringcache_disk_rebuild_objects"), NOBJ, "%s", m);
+	cr_assert_eq(prom(m, "ringcache_disk_objects"), NOBJ, "%s", m);
+	cr_assert_eq(prom(m, "ringcache_disk_damaged_total"), 0, "%s", m);
+	free(m);
+	for (int i = 0; i < NOBJ; i++) {
+		struct response r;
+		get_obj(d2.port, i, &r);
+		cr_assert(cache_status_has(&r, "hit") && cache_status_has(&r, "detail=disk"),
+			  "%d: %s", i, cache_status(&r));
+		response_free(&r);
+		/* Promoted: the next one is a memory hit. */
+		get_obj(d2.port, i, &r);
+		cr_assert(cache_status_has(&r, "hit") && !cache_status_has(&r, "detail=disk"),
+			  "%d: %s", i, cache_status(&r));
+		response_free(&r);
+		char path[128];
+		obj_path(i, path, sizeof(path));
+		cr_assert_eq(origin_requests(o.port, path), 1, "%s: the origin was asked again",
+			     path);
+	}
+	m = fetch_metrics(ap);
+	cr_assert_eq(prom(m, "ringcache_disk_hits_total"), NOBJ, "%s", m);
+	cr_assert_eq(prom(m, "ringcache_disk_reads_total"), NOBJ, "%s", m);
+	free(m);
+	harness_end();
+}
