@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "cache/tags.h"
 #include "rt/task.h"
 
 /* What a record costs besides its body and head: header, key, meta and its
@@ -29,6 +30,7 @@ int dtier_open(struct dtier **out, const struct dtier_conf *c, dstore_log_fn log
 	t->conf = *c;
 	t->conf.path = path;
 	atomic_init(&t->w, NULL);
+	pthread_mutex_init(&t->inval_lock, NULL);
 	atomic_init(&t->writer_ended, true);
 	rt_group_init(&t->rebuilding);
 	rt_group_init(&t->writing);
@@ -64,11 +66,243 @@ int dtier_open(struct dtier **out, const struct dtier_conf *c, dstore_log_fn log
 	return 0;
 }
 
+/* --- invalidations --------------------------------------------------------- */
+
+static char *dupn(const char *p, size_t n)
+{
+	char *d = malloc(n + 1);
+	if (d) {
+		memcpy(d, p, n);
+		d[n] = '\0';
+	}
+	return d;
+}
+
+/* Append E (its strings now T's). Under inval_lock. false: no memory (E's
+ * strings freed). */
+static bool inval_append(struct dtier *t, struct dinval *e)
+{
+	if (t->ninvals == t->invals_cap) {
+		size_t cap = t->invals_cap ? 2 * t->invals_cap : 16;
+		struct dinval *n = realloc(t->invals, cap * sizeof(*n));
+		if (!n) {
+			ban_list_free(&e->ban);
+			free(e->url_re);
+			free(e->host_re);
+			free(e->tag);
+			return false;
+		}
+		t->invals = n;
+		t->invals_cap = cap;
+	}
+	t->invals[t->ninvals++] = *e;
+	return true;
+}
+
+/* Queue E's record with W; its state follows. Under inval_lock. */
+static void inval_queue(struct dwriter *w, struct dinval *e)
+{
+	int r;
+	if (e->kind == DREC_BAN)
+		r = dwriter_ban(w, e->url_re, e->url_re ? (uint32_t)strlen(e->url_re) : 0,
+				e->host_re, e->host_re ? (uint32_t)strlen(e->host_re) : 0);
+	else
+		r = dwriter_tag(w, e->tag, e->tag_len, e->soft);
+	/* Not queued: it applies to every record read until a restart (the
+	 * restart may bring back what it invalidated: counted, inval_dropped). */
+	e->state = r == 0 ? DINVAL_QUEUED : DINVAL_DONE;
+}
+
+/* Records are reported in the order they were queued: the first queued
+ * entry of KIND is the one written. */
+static void inval_written(struct dtier *t, enum drec_kind kind, uint64_t seq)
+{
+	pthread_mutex_lock(&t->inval_lock);
+	for (size_t i = 0; i < t->ninvals; i++) {
+		struct dinval *e = &t->invals[i];
+		if (e->state == DINVAL_QUEUED && e->kind == kind) {
+			e->seq = seq;
+			e->state = DINVAL_DONE;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&t->inval_lock);
+}
+
+static void inval_add(struct dtier *t, struct dinval *e)
+{
+	pthread_mutex_lock(&t->inval_lock);
+	struct dwriter *w = atomic_load(&t->w);
+	if (w && e->state == DINVAL_PENDING)
+		inval_queue(w, e);
+	inval_append(t, e);
+	pthread_mutex_unlock(&t->inval_lock);
+}
+
+static struct ban_list *ban_of(const char *url_re, const char *host_re)
+{
+	char err[128];
+	struct ban_list *bl = ban_list_create();
+	if (bl && ban_add(bl, url_re, host_re, err, sizeof(err)) < 0)
+		ban_list_free(&bl);
+	return bl;
+}
+
+void dtier_ban(struct dtier *t, const char *url_re, const char *host_re)
+{
+	CHECK_OBJ_NOTNULL(t, DTIER_MAGIC);
+	struct dinval e = {.kind = DREC_BAN, .state = DINVAL_PENDING, .seq = UINT64_MAX};
+	e.url_re = url_re ? strdup(url_re) : NULL;
+	e.host_re = host_re ? strdup(host_re) : NULL;
+	e.ban = ban_of(url_re, host_re);
+	if (!e.ban || (url_re && !e.url_re) || (host_re && !e.host_re)) {
+		ban_list_free(&e.ban);
+		free(e.url_re);
+		free(e.host_re);
+		dstore_fail(t->ds, -ENOMEM, "keeping a ban");
+		return;
+	}
+	inval_add(t, &e);
+}
+
+void dtier_tag(struct dtier *t, const char *tag, size_t len, bool soft)
+{
+	CHECK_OBJ_NOTNULL(t, DTIER_MAGIC);
+	struct dinval e = {.kind = DREC_TAG,
+			   .state = DINVAL_PENDING,
+			   .seq = UINT64_MAX,
+			   .tag = dupn(tag, len),
+			   .tag_len = (uint32_t)len,
+			   .soft = soft};
+	if (!e.tag) {
+		dstore_fail(t->ds, -ENOMEM, "keeping a tag purge");
+		return;
+	}
+	inval_add(t, &e);
+}
+
+void dtier_purge(struct dtier *t, const char *key, uint32_t key_len, bool always)
+{
+	CHECK_OBJ_NOTNULL(t, DTIER_MAGIC);
+	uint64_t phash = dindex_phash(key, key_len);
+	if (dindex_tombstone(t->ix, phash, UINT64_MAX) == 0 && !always && dtier_rebuilt(t))
+		return;
+	pthread_mutex_lock(&t->inval_lock);
+	struct dwriter *w = atomic_load(&t->w);
+	if (w) {
+		dwriter_tombstone(w, key, key_len); /* -EAGAIN: counted; the index forgot it already */
+	} else if (t->npending < 65536) {
+		/* Written when the writer starts, and applied again to what
+		 * the rebuild still finds until then. */
+		if (t->npending == t->pending_cap) {
+			size_t cap = t->pending_cap ? 2 * t->pending_cap : 16;
+			char **k = realloc(t->pending_purges, cap * sizeof(*k));
+			if (k)
+				t->pending_purges = k;
+			uint32_t *l = k ? realloc(t->pending_lens, cap * sizeof(*l)) : NULL;
+			if (l) {
+				t->pending_lens = l;
+				t->pending_cap = cap;
+			}
+		}
+		char *k = t->npending < t->pending_cap ? dupn(key, key_len) : NULL;
+		if (k) {
+			t->pending_purges[t->npending] = k;
+			t->pending_lens[t->npending++] = key_len;
+		}
+	}
+	pthread_mutex_unlock(&t->inval_lock);
+}
+
+/* The rebuild found a BAN or TAG record. */
+static void rebuilt_ban(void *ctx, const struct drec_view *v)
+{
+	struct dtier *t = ctx;
+	struct dinval e = {.kind = DREC_BAN, .state = DINVAL_DONE, .seq = v->h.seq};
+	if (v->h.flags & DREC_BAN_URL)
+		e.url_re = dupn(v->in.url_re, v->in.url_len);
+	if (v->h.flags & DREC_BAN_HOST)
+		e.host_re = dupn(v->in.host_re, v->in.host_len);
+	e.ban = ban_of(e.url_re, e.host_re);
+	if (!e.ban) { /* a pattern this build cannot compile, or no memory */
+		free(e.url_re);
+		free(e.host_re);
+		return;
+	}
+	inval_add(t, &e);
+}
+
+static void rebuilt_tag(void *ctx, const struct drec_view *v)
+{
+	struct dtier *t = ctx;
+	struct dinval e = {.kind = DREC_TAG,
+			   .state = DINVAL_DONE,
+			   .seq = v->h.seq,
+			   .tag = dupn(v->in.key, v->in.key_len),
+			   .tag_len = v->in.key_len,
+			   .soft = v->h.flags & DREC_TAG_SOFT};
+	if (e.tag)
+		inval_add(t, &e);
+}
+
+/* Before the writer is published (rebuild_done): the waiting records go
+ * first, and the purges made during the rebuild apply again. */
+static void inval_start(struct dtier *t, struct dwriter *w)
+{
+	pthread_mutex_lock(&t->inval_lock);
+	for (size_t i = 0; i < t->npending; i++) {
+		dindex_tombstone(t->ix, dindex_phash(t->pending_purges[i], t->pending_lens[i]),
+				 UINT64_MAX);
+		dwriter_tombstone(w, t->pending_purges[i], t->pending_lens[i]);
+		free(t->pending_purges[i]);
+	}
+	t->npending = 0;
+	for (size_t i = 0; i < t->ninvals; i++) {
+		if (t->invals[i].state == DINVAL_PENDING)
+			inval_queue(w, &t->invals[i]);
+	}
+	atomic_store(&t->w, w);
+	pthread_mutex_unlock(&t->inval_lock);
+}
+
+/* What the bans and tag purges newer than record V say of it: 0 nothing,
+ * 1 soft-purged (stale), -1 gone. */
+static int inval_verdict(struct dtier *t, const struct drec_view *v)
+{
+	const char *key = v->in.key;
+	const char *nul = memchr(key, '\0', v->in.key_len);
+	size_t hl = nul ? (size_t)(nul - key) : 0;
+	const char *url = nul ? nul + 1 : key;
+	size_t ul = v->in.key_len - (size_t)(url - key);
+	int verdict = 0;
+	pthread_mutex_lock(&t->inval_lock);
+	for (size_t i = 0; i < t->ninvals && verdict >= 0; i++) {
+		struct dinval *e = &t->invals[i];
+		if (e->seq <= v->obj.version)
+			continue;
+		if (e->kind == DREC_BAN) {
+			uint64_t mark = 0;
+			if (ban_check(e->ban, &mark, key, hl, url, ul))
+				verdict = -1;
+		} else if (v->obj.tags_len &&
+			   tags_has(v->obj.tags, v->obj.tags_len, v->obj.tags_space_sep, e->tag,
+				    e->tag_len)) {
+			verdict = e->soft ? 1 : -1;
+		}
+	}
+	pthread_mutex_unlock(&t->inval_lock);
+	return verdict;
+}
+
 static void index_written(void *ctx, const struct dwriter_done *d)
 {
 	struct dtier *t = ctx;
 	if (d->kind == DREC_TOMBSTONE) {
 		dindex_tombstone(t->ix, dindex_phash(d->key, d->key_len), d->seq);
+		return;
+	}
+	if (d->kind == DREC_BAN || d->kind == DREC_TAG) {
+		inval_written(t, d->kind, d->seq);
 		return;
 	}
 	if (d->kind != DREC_OBJECT || !d->obj)
@@ -134,8 +368,8 @@ static void rebuild_done(void *ctx, const struct drebuild_stats *s)
 		dstore_fail(t->ds, -ENOMEM, "starting the segment writer");
 		return;
 	}
-	atomic_store(&t->w, w);
 	atomic_store(&t->writer_ended, false);
+	inval_start(t, w);
 	if (rt_group_spawn(&t->writing, writer_main, t, "dwriter") < 0) {
 		atomic_store(&t->writer_ended, true);
 		dwriter_stop(w);
@@ -155,6 +389,8 @@ int dtier_start(struct dtier *t)
 				  .ix = t->ix,
 				  .dseg = t->dseg,
 				  .now = (int64_t)time(NULL),
+				  .on_ban = rebuilt_ban,
+				  .on_tag = rebuilt_tag,
 				  .on_done = rebuild_done,
 				  .ctx = t};
 	atomic_init(&t->rb.done, false);
@@ -189,6 +425,18 @@ void dtier_close(struct dtier **tp)
 	struct dwriter *w = atomic_load(&t->w);
 	if (w)
 		dwriter_free(&w);
+	for (size_t i = 0; i < t->ninvals; i++) {
+		ban_list_free(&t->invals[i].ban);
+		free(t->invals[i].url_re);
+		free(t->invals[i].host_re);
+		free(t->invals[i].tag);
+	}
+	free(t->invals);
+	for (size_t i = 0; i < t->npending; i++)
+		free(t->pending_purges[i]);
+	free(t->pending_purges);
+	free(t->pending_lens);
+	pthread_mutex_destroy(&t->inval_lock);
 	dseg_free(&t->dseg);
 	dindex_free(&t->ix);
 	dstore_close(&t->ds);
@@ -328,7 +576,12 @@ struct cobj *dtier_find(struct dtier *t, struct store *st, const struct lookup_r
 		bool same = v->h.kind == DREC_OBJECT && v->in.key_len == lr->key_len &&
 			    !memcmp(v->in.key, lr->key, lr->key_len) &&
 			    (v->obj.version & seq_mask) == (e->seq & seq_mask) && !v->obj.partial;
-		struct cobj *o = same ? obj_from_record(st, v) : NULL;
+		int verdict = same ? inval_verdict(t, v) : 0;
+		if (verdict < 0) /* banned or tag-purged after it was written */
+			dindex_remove_at(t->ix, e->phash, e->vhash, e->seg, e->off);
+		struct cobj *o = same && verdict >= 0 ? obj_from_record(st, v) : NULL;
+		if (o && verdict > 0)
+			atomic_store(&o->soft_stale, true);
 		dstore_rec_free(&r);
 		if (!o)
 			continue;

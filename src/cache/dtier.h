@@ -31,11 +31,13 @@
 #ifndef RINGCACHE_CACHE_DTIER_H
 #define RINGCACHE_CACHE_DTIER_H
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
+#include "cache/ban.h"
 #include "cache/dindex.h"
 #include "cache/drebuild.h"
 #include "cache/dseg.h"
@@ -62,8 +64,37 @@ struct dtier_stats {
 	_Atomic uint64_t indexed;		 /* records the writer put in the index */
 };
 
+/*
+ * A ban or a tag purge as the disk sees it: it applies to the records whose
+ * version is below SEQ, the sequence of its own record. SEQ is UINT64_MAX
+ * while that record is not written (it then applies to every record read:
+ * a miss too many, never an object back), and stays so when the writer
+ * could not take it. Kept for the daemon's life (a record read back is
+ * tested against every entry newer than it).
+ */
+enum dinval_state { DINVAL_PENDING, DINVAL_QUEUED, DINVAL_DONE };
+
+struct dinval {
+	enum drec_kind kind; /* DREC_BAN or DREC_TAG */
+	enum dinval_state state;
+	uint64_t seq;
+	struct ban_list *ban; /* BAN: the one ban, for its matcher */
+	char *url_re, *host_re;
+	char *tag; /* TAG */
+	uint32_t tag_len;
+	bool soft;
+};
+
 struct dtier {
 	unsigned magic;
+	/* Invalidations (below): the bans and tag purges records are tested
+	 * against, and the purges made while the writer did not run yet. */
+	pthread_mutex_t inval_lock;
+	struct dinval *invals;
+	size_t ninvals, invals_cap;
+	char **pending_purges; /* keys (host NUL target), with their lengths */
+	uint32_t *pending_lens;
+	size_t npending, pending_cap;
 	struct dtier_conf conf; /* path owned */
 	struct dstore *ds;
 	struct dindex *ix;
@@ -110,6 +141,23 @@ int dtier_admit(struct dtier *t, const char *key, uint32_t key_len, struct cobj 
  * a writer that cannot take it now leaves it for the next request. A
  * load and a return once decided: fine on every hit. */
 void dtier_offer(struct dtier *t, struct cobj *o, int64_t now);
+
+/*
+ * Invalidations, durable (issue 18): each removes what the index has of
+ * it at once where it can (a purge: every variant of the key) and writes
+ * a record (TOMBSTONE, BAN, TAG) so that a rebuild applies it too: a
+ * restart brings nothing back. Before the writer runs (the rebuild), the
+ * records wait and are written first when it starts. Bans and tag purges
+ * cannot find their records in the index (it holds hashes): a record read
+ * back is tested against them (dtier_find). Any thread.
+ */
+/* ALWAYS false (the invalidation an unsafe method makes, RFC 9111 4.4):
+ * a record only when the index had the key or is still being rebuilt, so
+ * that POST traffic does not fill the store with tombstones. */
+void dtier_purge(struct dtier *t, const char *key, uint32_t key_len, bool always);
+/* URL_RE / HOST_RE: the ban store_ban accepted (either may be NULL). */
+void dtier_ban(struct dtier *t, const char *url_re, const char *host_re);
+void dtier_tag(struct dtier *t, const char *tag, size_t len, bool soft);
 
 /* How long a disk read may take before the request goes to the origin. */
 #define DTIER_READ_TIMEOUT (2ull * 1000 * 1000 * 1000)

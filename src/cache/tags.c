@@ -312,6 +312,17 @@ static size_t next_token(const char **p, const char *end, int space_sep, const c
 	}
 }
 
+bool tags_has(const char *header, size_t len, int space_sep, const char *tag, size_t tlen)
+{
+	const char *p = header, *end = header + len, *s;
+	size_t n;
+	while ((n = next_token(&p, end, space_sep, &s)) != 0) {
+		if (n == tlen && !memcmp(s, tag, tlen))
+			return true;
+	}
+	return false;
+}
+
 static size_t count_tokens(const char *p, const char *end, int space_sep)
 {
 	size_t n = 0;

@@ -12,6 +12,7 @@
 #ifndef RINGCACHE_CACHE_TAGS_H
 #define RINGCACHE_CACHE_TAGS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 struct tag_index;
@@ -29,6 +30,9 @@ void tag_index_free(struct tag_index **tip);
  * Returns the number of tags newly indexed, or -ENOMEM (the tags indexed
  * before the failure stay; tag_index_remove takes them out as usual). */
 int tag_index_add(struct tag_index *ti, void *obj, const char *header, size_t len, int space_sep);
+
+/* Does the tag header value HEADER (as tag_index_add takes it) name TAG? */
+bool tags_has(const char *header, size_t len, int space_sep, const char *tag, size_t tlen);
 
 /* Remove OBJ from every tag it was added under (no-op if none). */
 void tag_index_remove(struct tag_index *ti, void *obj);

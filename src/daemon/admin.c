@@ -16,6 +16,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "cache/dtier.h"
 #include "cache/store.h"
 #include "compress/pool.h"
 #include "http/hbuf.h"
@@ -338,6 +339,8 @@ static int handle(struct admin_conn *ac)
 		int kl =
 		    cache_key_for(ac->gen->cfg, h, strlen(h), a, strlen(a), key, sizeof(key), &hl);
 		size_t n = kl > 0 ? store_purge_key(d->sh.store, key, (uint32_t)kl) : 0;
+		if (kl > 0 && d->sh.disk)
+			dtier_purge(d->sh.disk, key, (uint32_t)kl, true); /* durable: a record */
 		log_info("admin: purge host=%s url=%s: %zu objects", h, a, n);
 		int bl = snprintf(body, sizeof(body), "{\"purged\": %zu}\n", n);
 		return respond(ac, 200, "OK", "application/json", body, (size_t)bl);
@@ -355,6 +358,8 @@ static int handle(struct admin_conn *ac)
 			return respond(ac, 400, "Bad Request", "application/json", body,
 				       (size_t)bl);
 		}
+		if (d->sh.disk)
+			dtier_ban(d->sh.disk, hu ? a : NULL, hh ? h : NULL);
 		log_info("admin: ban url=%s host=%s: #%lld", hu ? a : "*", hh ? h : "*",
 			 (long long)seq);
 		int bl = snprintf(body, sizeof(body), "{\"ban\": %lld}\n", (long long)seq);
@@ -364,6 +369,8 @@ static int handle(struct admin_conn *ac)
 		return respond_text(ac, 400, "Bad Request", "tag= required\n");
 	bool soft = query_param(qs, ql, "soft", h, sizeof(h)) && strcmp(h, "1") == 0;
 	size_t n = store_purge_tag(d->sh.store, a, strlen(a), soft);
+	if (d->sh.disk)
+		dtier_tag(d->sh.disk, a, strlen(a), soft);
 	log_info("admin: %s tag purge %s: %zu objects", soft ? "soft" : "hard", a, n);
 	int bl = snprintf(body, sizeof(body), "{\"purged\": %zu}\n", n);
 	return respond(ac, 200, "OK", "application/json", body, (size_t)bl);

@@ -224,6 +224,8 @@ static enum req_result purge_here(struct req *rq, const char *host, size_t hlen,
 	uint32_t hl;
 	int kl = cache_key_under(cfg, rule, host, hlen, target, tlen, key, sizeof(key), &hl);
 	size_t n = kl > 0 ? store_purge_key(rq->w->sh->store, key, (uint32_t)kl) : 0;
+	if (kl > 0 && rq->w->sh->disk)
+		dtier_purge(rq->w->sh->disk, key, (uint32_t)kl, true); /* durable: a record */
 	log_info("client %s: PURGE %.*s: %zu objects", rq->client_ip,
 		 (int)(tlen > 200 ? 200 : tlen), target, n);
 	char body[48];

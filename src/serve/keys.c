@@ -7,6 +7,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "cache/dtier.h"
 #include "cache/key.h"
 #include "cache/store.h"
 #include "route/match.h"
@@ -156,5 +157,7 @@ void cache_invalidate_after_unsafe(struct req *rq, const char *host, size_t hlen
 					 ulen, key, sizeof(key), &hl);
 		if (kl > 0)
 			store_purge_key(st, key, (uint32_t)kl);
+		if (kl > 0 && rq->w->sh->disk)
+			dtier_purge(rq->w->sh->disk, key, (uint32_t)kl, false);
 	}
 }

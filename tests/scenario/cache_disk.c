@@ -204,3 +204,68 @@ Test(cache_disk, restart_serves_from_disk_without_the_origin)
 	free(m);
 	harness_end();
 }
+
+/* POST PATH on the admin API: 200. */
+static void admin_post(int ap, const char *path)
+{
+	struct response r;
+	http_once(ap, "POST", path, NULL, &r);
+	cr_assert_eq(r.status, 200, "POST %s: %s %s", path, r.raw_head, excerpt(r.body, r.body_len));
+	response_free(&r);
+}
+
+Test(cache_disk, purge_ban_and_tag_purge_survive_a_restart)
+{
+	static const char *const paths[] = {
+	    "/p/0?size=100&cc=max-age%3D600",			 /* purged */
+	    "/b/1?size=200&cc=max-age%3D600",			 /* banned */
+	    "/t/2?size=300&cc=max-age%3D600&hdr=Cache-Tag:red", /* tag-purged */
+	    "/k/3?size=400&cc=max-age%3D600&hdr=Cache-Tag:blue", /* kept */
+	};
+	struct proc o, d1, d2;
+	start_origin(&o);
+	char store[PATH_MAX];
+	snprintf(store, sizeof(store), "%s/store", test_dir());
+	int ap;
+	start_disk(&o, &d1, store, &ap);
+	free(wait_rebuilt(ap, &d1));
+	for (int i = 0; i < 4; i++) {
+		struct response r;
+		http_once(d1.port, "GET", paths[i], NULL, &r);
+		cr_assert(cache_status_has(&r, "stored"), "%s: %s", paths[i], cache_status(&r));
+		response_free(&r);
+	}
+	free(wait_metric(ap, &d1, "ringcache_disk_objects", 4));
+	char enc[256], path[512];
+	snprintf(path, sizeof(path), "/purge?host=test.local&url=%s",
+		 pct_encode(paths[0], enc, sizeof(enc)));
+	admin_post(ap, path);
+	admin_post(ap, "/ban?url=%5E%2Fb%2F");
+	admin_post(ap, "/tag?tag=red");
+	/* The purge left the index at once; its record, the ban's and the
+	 * tag's are written before the drain ends. */
+	char *m = wait_metric(ap, &d1, "ringcache_disk_objects", 3);
+	free(m);
+	m = wait_metric(ap, &d1, "ringcache_disk_records_written_total", 4 + 3);
+	free(m);
+	stopped_cleanly(&d1);
+
+	start_disk(&o, &d2, store, &ap);
+	m = wait_rebuilt(ap, &d2);
+	cr_assert_eq(prom(m, "ringcache_disk_objects"), 3, "the purged key stays out: %s", m);
+	free(m);
+	for (int i = 0; i < 4; i++) {
+		struct response r;
+		http_once(d2.port, "GET", paths[i], NULL, &r);
+		cr_assert_eq(r.status, 200, "%s: %s", paths[i], r.raw_head);
+		if (i < 3)
+			cr_assert(!cache_status_has(&r, "hit"), "%s came back: %s", paths[i],
+				  cache_status(&r));
+		else
+			cr_assert(cache_status_has(&r, "detail=disk"), "%s: %s", paths[i],
+				  cache_status(&r));
+		response_free(&r);
+		cr_assert_eq(origin_requests(o.port, paths[i]), i < 3 ? 2 : 1, "%s", paths[i]);
+	}
+	harness_end();
+}
