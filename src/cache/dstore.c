@@ -3,6 +3,7 @@
 #include "rt/obj.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <fcntl.h>
 #include <linux/fs.h>
 #include <stdarg.h>
@@ -305,7 +306,20 @@ int dstore_open(struct dstore **out, const char *path, uint64_t size, const stru
 		goto fail;
 	}
 	ds->blockdev = S_ISBLK(st.st_mode);
-	if (flock(ds->fd, LOCK_EX | LOCK_NB) != 0) {
+	int lr = flock(ds->fd, LOCK_EX | LOCK_NB);
+	/* A holder that is gone (killed) still holds the lock while the
+	 * kernel tears its io_uring down: the ring's requests keep the file
+	 * open a moment after the process was reaped. Wait for that (at
+	 * most 5 s, main thread: blocking is allowed here), not for a
+	 * holder that lives. */
+	for (int i = 0; lr != 0 && errno == EWOULDBLOCK && i < 100; i++) {
+		long pid = lock_holder(st.st_dev, st.st_ino);
+		if (pid && (kill((pid_t)pid, 0) == 0 || errno != ESRCH))
+			break;
+		nanosleep(&(struct timespec){.tv_nsec = 50 * 1000 * 1000}, NULL);
+		lr = flock(ds->fd, LOCK_EX | LOCK_NB);
+	}
+	if (lr != 0) {
 		int e = errno;
 		if (e == EWOULDBLOCK) {
 			long pid = lock_holder(st.st_dev, st.st_ino);

@@ -13,7 +13,9 @@
  *    costs nothing there, and io_uring never blocks a loop on it.
  *  - flock(LOCK_EX | LOCK_NB): a second daemon (or a second open in this
  *    one) is refused with "PATH: in use by another ringcache (pid N)", the
- *    pid taken from /proc/locks when it is there.
+ *    pid taken from /proc/locks when it is there. A holder that is dead
+ *    (a SIGKILL a moment ago: the kernel still tears its io_uring down,
+ *    whose requests hold the file) is waited for, at most 5 s.
  *  - a regular file is preallocated to SIZE (fallocate; a file system
  *    without it gets ftruncate, sparse, and a warning); a file this call
  *    created is removed again when the open fails, so a failed start

@@ -269,3 +269,66 @@ Test(cache_disk, purge_ban_and_tag_purge_survive_a_restart)
 	}
 	harness_end();
 }
+
+/* Bytes of the store file overwritten with garbage at AT (a crash that
+ * tore a write, a bad block). */
+static void damage(const char *store, off_t at, size_t n)
+{
+	FILE *f = fopen(store, "r+b");
+	cr_assert_not_null(f, "%s", store);
+	cr_assert_eq(fseeko(f, at, SEEK_SET), 0);
+	for (size_t i = 0; i < n; i++)
+		fputc(0xa5 ^ (int)i, f);
+	cr_assert_eq(fclose(f), 0);
+}
+
+#define NKILL 160
+
+Test(cache_disk, killed_while_writing_never_a_wrong_body)
+{
+	struct proc o, d1, d2;
+	start_origin(&o);
+	char store[PATH_MAX];
+	snprintf(store, sizeof(store), "%s/store", test_dir());
+	int ap;
+	start_disk(&o, &d1, store, &ap);
+	free(wait_rebuilt(ap, &d1));
+	for (int i = 0; i < NOBJ; i++) {
+		struct response r;
+		get_obj(d1.port, i, &r);
+		response_free(&r);
+	}
+	free(wait_metric(ap, &d1, "ringcache_disk_objects", NOBJ));
+	/* More, and SIGKILL with the writer's queue not empty. */
+	for (int i = NOBJ; i < NKILL; i++) {
+		struct response r;
+		get_obj(d1.port, i, &r);
+		response_free(&r);
+	}
+	cr_assert_eq(kill(d1.pid, SIGKILL), 0);
+	stop_proc(&d1);
+	/* And a torn block in the first segment (1 MiB in: the superblocks'
+	 * 8 KiB rounded up to the segment size), among the first records. */
+	damage(store, (off_t)(1 << 20) + 20000, 64);
+
+	start_disk(&o, &d2, store, &ap);
+	char *m = wait_rebuilt(ap, &d2);
+	cr_assert_geq(prom(m, "ringcache_disk_damaged_total"), 1, "the torn block: %s", m);
+	double found = prom(m, "ringcache_disk_rebuild_objects");
+	cr_assert(found >= 1 && found < NKILL, "%g objects found:\n%s", found, m);
+	free(m);
+	int from_disk = 0;
+	for (int i = 0; i < NKILL; i++) {
+		struct response r;
+		get_obj(d2.port, i, &r); /* the origin's bytes, whether from disk or not */
+		from_disk += cache_status_has(&r, "detail=disk");
+		response_free(&r);
+	}
+	cr_assert_geq(from_disk, 1);
+	m = fetch_metrics(ap);
+	cr_assert_eq(prom(m, "ringcache_disk_hits_total"), from_disk, "%s", m);
+	cr_assert_eq(prom(m, "ringcache_disk_errors_total"), 0, "%s", m);
+	cr_assert_eq(prom(m, "ringcache_disk_enabled"), 1, "%s", m);
+	free(m);
+	harness_end();
+}
