@@ -14,15 +14,18 @@
 
 TestSuite(cache_disk, .fini = harness_fini, .timeout = 60);
 
+/* The admission keys of the daemons disk_yaml writes. */
+static const char *admission = "min_ttl: 0s";
+
 /* The daemon YAML with an admin listener on AP and a store at STORE. */
 static char *disk_yaml(int port, int origin, int ap, const char *store)
 {
-	char extra[PATH_MAX + 256];
+	char extra[PATH_MAX + 512];
 	snprintf(extra, sizeof(extra),
 		 "admin:\n  listen: \"127.0.0.1:%d\"\n"
 		 "cache:\n  memory: 64MiB\n"
-		 "  disk: {path: \"%s\", size: 16MiB, segment_size: 1MiB, min_ttl: 0s}\n",
-		 ap, store);
+		 "  disk: {path: \"%s\", size: 16MiB, segment_size: 1MiB, %s}\n",
+		 ap, store, admission);
 	return rc_yaml(&(struct rc_cfg){
 	    .port = port, .servers = &origin, .n_servers = 1, .extra = extra});
 }
@@ -329,6 +332,82 @@ Test(cache_disk, killed_while_writing_never_a_wrong_body)
 	cr_assert_eq(prom(m, "ringcache_disk_hits_total"), from_disk, "%s", m);
 	cr_assert_eq(prom(m, "ringcache_disk_errors_total"), 0, "%s", m);
 	cr_assert_eq(prom(m, "ringcache_disk_enabled"), 1, "%s", m);
+	free(m);
+	harness_end();
+}
+
+/* How many times NEEDLE occurs in the daemon's log. */
+static int log_count(struct proc *d, const char *needle)
+{
+	char *log = proc_log(d);
+	int n = 0;
+	for (const char *p = log; (p = strstr(p, needle)); p += strlen(needle))
+		n++;
+	free(log);
+	return n;
+}
+
+Test(cache_disk, a_store_truncated_under_the_daemon_turns_the_tier_off_not_the_cache)
+{
+	struct proc o, d;
+	start_origin(&o);
+	char store[PATH_MAX];
+	snprintf(store, sizeof(store), "%s/store", test_dir());
+	int ap;
+	start_disk(&o, &d, store, &ap);
+	free(wait_rebuilt(ap, &d));
+	for (int i = 0; i < 10; i++) {
+		struct response r;
+		get_obj(d.port, i, &r);
+		response_free(&r);
+	}
+	free(wait_metric(ap, &d, "ringcache_disk_objects", 10));
+	cr_assert_eq(truncate(store, 4096), 0);
+	/* The writer looks at the file once a second. */
+	char *m = wait_metric(ap, &d, "ringcache_disk_enabled", 0);
+	free(m);
+	for (int i = 0; i < 20; i++) { /* old ones from memory, new ones from the origin */
+		struct response r;
+		get_obj(d.port, i, &r);
+		response_free(&r);
+	}
+	cr_assert_eq(log_count(&d, "the disk tier is disabled, the memory tier goes on"), 1,
+		     "one error line; log:\n%s", proc_log(&d));
+	m = fetch_metrics(ap);
+	cr_assert_eq(prom(m, "ringcache_responses_5xx_total"), 0, "%s", m);
+	free(m);
+	harness_end();
+}
+
+Test(cache_disk, admission_asks_for_hits_freshness_and_a_size)
+{
+	admission = "min_ttl: 60s, admit_hits: 2, max_object_size: 10KiB";
+	struct proc o, d;
+	start_origin(&o);
+	char store[PATH_MAX];
+	snprintf(store, sizeof(store), "%s/store", test_dir());
+	int ap;
+	start_disk(&o, &d, store, &ap);
+	free(wait_rebuilt(ap, &d));
+	static const char *const paths[] = {
+	    "/a/twice?size=100&cc=max-age%3D600",     /* admitted at its second request */
+	    "/a/once?size=100&cc=max-age%3D600",      /* asked once: never decided */
+	    "/a/short?size=100&cc=max-age%3D10",      /* 10 s of freshness: rejected */
+	    "/a/big?size=20000&cc=max-age%3D600",     /* over 10 KiB: rejected */
+	    "/a/revalidate?size=100&cc=max-age%3D10&etag=v1", /* short, but validators */
+	};
+	static const int asks[] = {2, 1, 2, 2, 2};
+	for (int i = 0; i < 5; i++) {
+		for (int k = 0; k < asks[i]; k++) {
+			struct response r;
+			http_once(d.port, "GET", paths[i], NULL, &r);
+			cr_assert_eq(r.status, 200, "%s: %s", paths[i], r.raw_head);
+			response_free(&r);
+		}
+	}
+	char *m = wait_metric(ap, &d, "ringcache_disk_objects", 2);
+	cr_assert_eq(prom(m, "ringcache_disk_admissions_total"), 2, "%s", m);
+	cr_assert_eq(prom(m, "ringcache_disk_rejections_total"), 2, "%s", m);
 	free(m);
 	harness_end();
 }
