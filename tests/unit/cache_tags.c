@@ -275,3 +275,20 @@ Test(cache_tags, concurrent_smoke)
 	cr_assert_eq(count("o1-1"), 1);
 	cr_assert_eq(count("o1-2"), 0);
 }
+
+/* tags_has reads a header value as tag_index_add does (the disk tier
+ * tests records read back with it). */
+Test(cache_tags, tags_has_reads_both_forms)
+{
+	const char *sk = "  red  blue\tgreen ";
+	cr_assert(tags_has(sk, strlen(sk), 1, "red", 3));
+	cr_assert(tags_has(sk, strlen(sk), 1, "green", 5));
+	cr_assert_not(tags_has(sk, strlen(sk), 1, "re", 2), "whole tags only");
+	cr_assert_not(tags_has(sk, strlen(sk), 1, "Red", 3), "case-sensitive");
+	const char *ct = "red, light blue ,green,,";
+	cr_assert(tags_has(ct, strlen(ct), 0, "light blue", 10));
+	cr_assert(tags_has(ct, strlen(ct), 0, "green", 5));
+	cr_assert_not(tags_has(ct, strlen(ct), 0, "blue", 4));
+	cr_assert_not(tags_has("", 0, 0, "red", 3));
+	cr_assert_not(tags_has("   ", 3, 1, "red", 3));
+}
