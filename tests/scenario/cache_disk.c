@@ -173,8 +173,8 @@ Test(cache_disk, restart_serves_from_disk_without_the_origin)
 		cr_assert(cache_status_has(&r, "stored"), "%d: %s", i, cache_status(&r));
 		response_free(&r);
 	}
-	char *m = wait_metric(ap, &d1, "ringcache_disk_objects", NOBJ);
-	cr_assert_eq(prom(m, "ringcache_disk_admissions_total"), NOBJ, "%s", m);
+	/* Queued is enough: SIGTERM lets the writer finish its queue. */
+	char *m = wait_metric(ap, &d1, "ringcache_disk_admissions_total", NOBJ);
 	cr_assert_eq(prom(m, "ringcache_disk_rejections_total"), 0, "%s", m);
 	free(m);
 	stopped_cleanly(&d1);
