@@ -59,9 +59,8 @@ int dtier_open(struct dtier **out, const struct dtier_conf *c, dstore_log_fn log
 		dtier_close(&t);
 		return -ENOMEM;
 	}
-	uint64_t room = seg - RECORD_SLACK;
-	if (!t->conf.max_object || t->conf.max_object > room)
-		t->conf.max_object = room;
+	dtier_set_admission(t, c->min_ttl, c->max_object, c->admit_hits);
+	t->conf.max_object = atomic_load(&t->adm_max_object);
 	*out = t;
 	return 0;
 }
@@ -445,6 +444,15 @@ void dtier_close(struct dtier **tp)
 	free(t);
 }
 
+void dtier_set_admission(struct dtier *t, int64_t min_ttl, uint64_t max_object,
+			 unsigned admit_hits)
+{
+	uint64_t room = t->ds->sb.seg_size - RECORD_SLACK;
+	atomic_store(&t->adm_min_ttl, min_ttl);
+	atomic_store(&t->adm_max_object, !max_object || max_object > room ? room : max_object);
+	atomic_store(&t->adm_hits, admit_hits);
+}
+
 bool dtier_rebuilt(struct dtier *t)
 {
 	return atomic_load(&t->rb.done);
@@ -474,8 +482,11 @@ int dtier_admit(struct dtier *t, const char *key, uint32_t key_len, struct cobj 
 	struct dwriter *w = atomic_load(&t->w);
 	if (!w || dstore_disabled(t->ds) || atomic_load(&t->draining))
 		return -1; /* not a verdict of the rule: not counted */
-	if (o->partial || cbody_state(o->body) != BODY_DONE ||
-	    !dtier_admits(&t->conf, o, hits, now)) {
+	struct dtier_conf c = t->conf;
+	c.min_ttl = atomic_load_explicit(&t->adm_min_ttl, memory_order_relaxed);
+	c.max_object = atomic_load_explicit(&t->adm_max_object, memory_order_relaxed);
+	c.admit_hits = atomic_load_explicit(&t->adm_hits, memory_order_relaxed);
+	if (o->partial || cbody_state(o->body) != BODY_DONE || !dtier_admits(&c, o, hits, now)) {
 		atomic_fetch_add_explicit(&t->stats.rejections, 1, memory_order_relaxed);
 		return 0;
 	}
@@ -492,7 +503,8 @@ void dtier_offer(struct dtier *t, struct cobj *o, int64_t now)
 	unsigned hits = atomic_load_explicit(&o->disk_hits, memory_order_relaxed);
 	if (hits < UINT8_MAX) /* racing hits may lose a count: a hit more is asked for */
 		atomic_store_explicit(&o->disk_hits, (uint8_t)++hits, memory_order_relaxed);
-	if (hits < t->conf.admit_hits || atomic_exchange(&o->disk_done, true))
+	if (hits < atomic_load_explicit(&t->adm_hits, memory_order_relaxed) ||
+	    atomic_exchange(&o->disk_done, true))
 		return;
 	uint32_t kl;
 	const char *key = cobj_key(o, &kl);

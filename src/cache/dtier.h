@@ -102,6 +102,11 @@ struct dtier {
 	struct drebuild rb;
 	struct dwriter *_Atomic w; /* NULL until the rebuild ended */
 	struct rt_group rebuilding, writing; /* on loop 0 */
+	/* The admission rule's numbers, which a reload changes
+	 * (dtier_set_admission); conf's copies are the ones at open. */
+	_Atomic int64_t adm_min_ttl;
+	_Atomic uint64_t adm_max_object;
+	atomic_uint adm_hits;
 	atomic_bool draining;
 	atomic_bool writer_ended; /* the writer task returned (or never started) */
 	struct dtier_stats stats;
@@ -126,6 +131,11 @@ void dtier_close(struct dtier **tp);
 bool dtier_rebuilt(struct dtier *t);
 /* The tier works: not disabled by an I/O error. */
 bool dtier_enabled(struct dtier *t);
+
+/* A reload: the admission rule's numbers (as dtier_conf's; MAX_OBJECT
+ * is cut to what fits a segment). Any thread. */
+void dtier_set_admission(struct dtier *t, int64_t min_ttl, uint64_t max_object,
+			 unsigned admit_hits);
 
 /* The admission rule for O (published, body complete) with HITS requests
  * so far, at NOW. */

@@ -112,7 +112,7 @@
  *     disk:                        # the disk tier (absent: memory only)
  *       path: /var/cache/ringcache/store  # a file (preallocated) or a block device;
  *                                  # one daemon per store (locked); restart
- *       size: 10GiB                # bytes of it to use (0: a whole block device)
+ *       size: 10GiB                # bytes of it to use (0: a whole block device); restart
  *       segment_size: 8MiB         # unit of writing and eviction (64KiB..16MiB);
  *                                  # restart; a new size reformats the store
  *       min_ttl: 60s               # written only with this much freshness left

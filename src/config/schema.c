@@ -280,7 +280,7 @@ const struct config_row config_schema[] = {
 	   .def_list = (const char *const[]){NULL},
 	   .help = "networks that may send PURGE to the proxy listener (default: none)"),
     /* The store is opened once, at start (dstore_open on the main thread):
-     * a reload keeps the running tier, and its admission rule with it. */
+     * a reload keeps the running tier; its admission rule follows the file. */
     SECTION("cache.disk", 12, CFG(cache.disk.enabled), .flags = CONFIG_GIVEN,
 	    .help = "the disk tier under the memory tier (absent: memory only)"),
     STRING("cache.disk.path", 1, CFG(cache.disk.path), .flags = CONFIG_REQUIRED | CONFIG_RESTART,
@@ -293,13 +293,12 @@ const struct config_row config_schema[] = {
 	 .flags = CONFIG_RESTART,
 	 .help = "unit of writing and eviction; a new size reformats the store"),
     DURATION("cache.disk.min_ttl", 4, CFG(cache.disk.min_ttl_ns), 0, LIFETIME_MAX, SEC(60),
-	     .flags = CONFIG_RESTART,
 	     .help = "written only with this much freshness left (or validators)"),
     SIZE("cache.disk.max_object_size", 5, CFG(cache.disk.max_object_size), 1, GIB(1), MIB(4),
-	 .flags = CONFIG_RESTART, .range = "must be greater than 0",
+	 .range = "must be greater than 0",
 	 .help = "bigger bodies stay in memory only (at most what fits a segment)"),
     UINT("cache.disk.admit_hits", 6, CFG(cache.disk.admit_hits), 1, 15, 1,
-	 .flags = CONFIG_RESTART, .help = "requests before an object goes to disk (1: at store)"),
+	 .help = "requests before an object goes to disk (1: at store)"),
 
     SECTION("compression", 5, .help = "gzip, br and zstd on a pool of worker threads"),
     BOOL("compression.enabled", 1, CFG(compression.enabled), true,

@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "backend/health.h"
+#include "cache/dtier.h"
 #include "cache/store.h"
 #include "ops/log.h"
 
@@ -98,6 +99,10 @@ int daemon_reload(struct daemon *d, struct config *cfg)
 	d->gen_seq++;
 	if (cfg->cache.memory != old->cache.memory)
 		store_set_budget(d->sh.store, cfg->cache.memory);
+	/* The store stays as opened; what it admits follows the new file. */
+	if (d->sh.disk && cfg->cache.disk.enabled)
+		dtier_set_admission(d->sh.disk, (int64_t)(cfg->cache.disk.min_ttl_ns / RT_SEC),
+				    cfg->cache.disk.max_object_size, cfg->cache.disk.admit_hits);
 	static const int levels[] = {LOG_ERROR, LOG_WARN, LOG_INFO, LOG_DEBUG};
 	atomic_store(&log_max_level, levels[cfg->log_level]);
 	listen_table_free(&d->listeners); /* its sockets belong to the loops */

@@ -411,3 +411,41 @@ Test(cache_disk, admission_asks_for_hits_freshness_and_a_size)
 	free(m);
 	harness_end();
 }
+
+Test(cache_disk, a_reload_changes_the_admission_rule_not_the_store)
+{
+	admission = "min_ttl: 0s, admit_hits: 15";
+	struct proc o, d;
+	start_origin(&o);
+	char store[PATH_MAX];
+	snprintf(store, sizeof(store), "%s/store", test_dir());
+	int ap;
+	start_disk(&o, &d, store, &ap);
+	free(wait_rebuilt(ap, &d));
+	struct response r;
+	http_once(d.port, "GET", "/r/a?size=10&cc=max-age%3D600", NULL, &r);
+	response_free(&r);
+	/* The same file with another rule and another store path. */
+	admission = "min_ttl: 0s, admit_hits: 1";
+	char other[PATH_MAX + 8];
+	snprintf(other, sizeof(other), "%s2", store);
+	char *yaml = disk_yaml(d.port, o.port, ap, other);
+	FILE *f = fopen(d.cfg_path, "w");
+	cr_assert_not_null(f);
+	fputs(yaml, f);
+	fclose(f);
+	free(yaml);
+	cr_assert_eq(kill(d.pid, SIGHUP), 0);
+	free(wait_metric(ap, &d, "ringcache_config_generation", 2));
+	http_once(d.port, "GET", "/r/b?size=10&cc=max-age%3D600", NULL, &r);
+	response_free(&r);
+	char *m = wait_metric(ap, &d, "ringcache_disk_objects", 1);
+	cr_assert_eq(prom(m, "ringcache_disk_admissions_total"), 1, "%s", m);
+	free(m);
+	char want[3 * PATH_MAX + 128];
+	snprintf(want, sizeof(want), "reload: cache.disk.path %s -> %s takes a restart; keeping %s",
+		 store, other, store);
+	cr_assert_eq(log_count(&d, want), 1, "no '%s' in:\n%s", want, proc_log(&d));
+	cr_assert_eq(access(other, F_OK), -1, "the new path is not opened");
+	harness_end();
+}
