@@ -449,3 +449,48 @@ Test(cache_disk, a_reload_changes_the_admission_rule_not_the_store)
 	cr_assert_eq(access(other, F_OK), -1, "the new path is not opened");
 	harness_end();
 }
+
+/* GET PATH with EXTRA header lines; its X-Origin-Request (which origin
+ * response it is), and whether it came from disk. */
+static long origin_seq(int port, const char *path, const char *extra, bool *from_disk)
+{
+	struct response r;
+	http_once(port, "GET", path, extra, &r);
+	cr_assert_eq(r.status, 200, "%s: %s", path, r.raw_head);
+	const char *v = resp_header(&r, "X-Origin-Request");
+	cr_assert_not_null(v, "%s", r.raw_head);
+	long n = atol(v);
+	if (from_disk)
+		*from_disk = cache_status_has(&r, "detail=disk");
+	response_free(&r);
+	return n;
+}
+
+Test(cache_disk, variants_come_back_each_to_its_request)
+{
+	static const char path[] = "/v?size=50&cc=max-age%3D600&hdr=Vary:Accept-Language";
+	struct proc o, d1, d2;
+	start_origin(&o);
+	char store[PATH_MAX];
+	snprintf(store, sizeof(store), "%s/store", test_dir());
+	int ap;
+	start_disk(&o, &d1, store, &ap);
+	free(wait_rebuilt(ap, &d1));
+	long en = origin_seq(d1.port, path, "Accept-Language: en\r\n", NULL);
+	long de = origin_seq(d1.port, path, "Accept-Language: de\r\n", NULL);
+	cr_assert_neq(en, de);
+	free(wait_metric(ap, &d1, "ringcache_disk_objects", 2));
+	stopped_cleanly(&d1);
+
+	start_disk(&o, &d2, store, &ap);
+	free(wait_rebuilt(ap, &d2));
+	bool disk;
+	cr_assert_eq(origin_seq(d2.port, path, "Accept-Language: de\r\n", &disk), de);
+	cr_assert(disk);
+	cr_assert_eq(origin_seq(d2.port, path, "Accept-Language: en\r\n", &disk), en);
+	cr_assert(disk, "the other variant, from disk too");
+	/* A third language is neither: the origin answers. */
+	long fr = origin_seq(d2.port, path, "Accept-Language: fr\r\n", &disk);
+	cr_assert(!disk && fr != en && fr != de);
+	harness_end();
+}
