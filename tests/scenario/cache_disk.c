@@ -494,3 +494,34 @@ Test(cache_disk, variants_come_back_each_to_its_request)
 	cr_assert(!disk && fr != en && fr != de);
 	harness_end();
 }
+
+Test(cache_disk, a_range_and_a_conditional_request_answered_from_disk)
+{
+	static const char path[] = "/g?size=5000&cc=max-age%3D600&etag=e1";
+	struct proc o, d1, d2;
+	start_origin(&o);
+	char store[PATH_MAX];
+	snprintf(store, sizeof(store), "%s/store", test_dir());
+	int ap;
+	start_disk(&o, &d1, store, &ap);
+	free(wait_rebuilt(ap, &d1));
+	struct response r;
+	http_once(d1.port, "GET", path, NULL, &r);
+	response_free(&r);
+	free(wait_metric(ap, &d1, "ringcache_disk_objects", 1));
+	stopped_cleanly(&d1);
+
+	start_disk(&o, &d2, store, &ap);
+	free(wait_rebuilt(ap, &d2));
+	http_once(d2.port, "GET", path, "Range: bytes=100-199\r\n", &r);
+	cr_assert_eq(r.status, 206, "%s", r.raw_head);
+	cr_assert(cache_status_has(&r, "detail=disk"), "%s", cache_status(&r));
+	cr_assert_eq(r.body_len, 100);
+	cr_assert_eq(pattern_mismatch(r.body, r.body_len, 100), -1);
+	response_free(&r);
+	http_once(d2.port, "GET", path, "If-None-Match: \"e1\"\r\n", &r);
+	cr_assert_eq(r.status, 304, "%s", r.raw_head);
+	response_free(&r);
+	cr_assert_eq(origin_requests(o.port, path), 1);
+	harness_end();
+}
