@@ -525,3 +525,44 @@ Test(cache_disk, a_range_and_a_conditional_request_answered_from_disk)
 	cr_assert_eq(origin_requests(o.port, path), 1);
 	harness_end();
 }
+
+Test(cache_disk, concurrent_requests_for_a_disk_object_read_it_once)
+{
+	static const char path[] = "/c?size=300000&cc=max-age%3D600";
+	struct proc o, d1, d2;
+	start_origin(&o);
+	char store[PATH_MAX];
+	snprintf(store, sizeof(store), "%s/store", test_dir());
+	int ap;
+	start_disk(&o, &d1, store, &ap);
+	free(wait_rebuilt(ap, &d1));
+	struct response r;
+	http_once(d1.port, "GET", path, NULL, &r);
+	response_free(&r);
+	free(wait_metric(ap, &d1, "ringcache_disk_objects", 1));
+	stopped_cleanly(&d1);
+
+	start_disk(&o, &d2, store, &ap);
+	free(wait_rebuilt(ap, &d2));
+	enum { K = 8 };
+	struct conn c[K];
+	for (int i = 0; i < K; i++)
+		conn_open(&c[i], d2.port);
+	for (int i = 0; i < K; i++)
+		cr_assert_eq(conn_sendf(&c[i], "GET %s HTTP/1.1\r\nHost: test.local\r\n\r\n", path),
+			     0);
+	for (int i = 0; i < K; i++) {
+		cr_assert_eq(read_response(&c[i], &r, 0), READ_OK, "%d: %s", i, r.error);
+		cr_assert_eq(r.status, 200);
+		cr_assert(cache_status_has(&r, "hit"), "%d: %s", i, cache_status(&r));
+		cr_assert_eq(r.body_len, 300000);
+		cr_assert_eq(pattern_mismatch(r.body, r.body_len, 0), -1);
+		response_free(&r);
+		conn_close(&c[i]);
+	}
+	char *m = fetch_metrics(ap);
+	cr_assert_eq(prom(m, "ringcache_disk_reads_total"), 1, "one read for all: %s", m);
+	free(m);
+	cr_assert_eq(origin_requests(o.port, path), 1);
+	harness_end();
+}
