@@ -74,7 +74,7 @@ struct dstore_opts {
  * so that one struct is what metrics will render. */
 struct dstore_stats {
 	_Atomic uint64_t reads, read_bytes, damaged, read_timeouts;
-	_Atomic uint64_t admitted, admit_dropped, inval_dropped, too_big, not_done;
+	_Atomic uint64_t admitted, admit_dropped, inval_dropped, too_big, not_done, superseded;
 	_Atomic uint64_t records, record_bytes, writes, write_bytes, segments;
 	_Atomic uint64_t io_errors;
 };

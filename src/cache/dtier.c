@@ -184,7 +184,14 @@ void dtier_purge(struct dtier *t, const char *key, uint32_t key_len, bool always
 {
 	CHECK_OBJ_NOTNULL(t, DTIER_MAGIC);
 	uint64_t phash = dindex_phash(key, key_len);
-	if (dindex_tombstone(t->ix, phash, UINT64_MAX) == 0 && !always && dtier_rebuilt(t))
+	/* An object of the key may be queued or encoded but not indexed yet:
+	 * only an idle writer lets an unsafe method's purge go without a
+	 * record (the memory copies are retired already, so none queued
+	 * from now on is written). */
+	struct dwriter *w0 = atomic_load(&t->w);
+	bool busy = w0 && dwriter_objects(w0) > 0;
+	if (dindex_tombstone(t->ix, phash, UINT64_MAX) == 0 && !always && dtier_rebuilt(t) &&
+	    !busy)
 		return;
 	pthread_mutex_lock(&t->inval_lock);
 	struct dwriter *w = atomic_load(&t->w);
@@ -499,6 +506,10 @@ int dtier_admit(struct dtier *t, const char *key, uint32_t key_len, struct cobj 
 void dtier_offer(struct dtier *t, struct cobj *o, int64_t now)
 {
 	if (atomic_load_explicit(&o->disk_done, memory_order_relaxed))
+		return;
+	/* Invalidated or replaced while its body arrived, or since this hit
+	 * took it: never to disk (the writer tests it again, store.h). */
+	if (atomic_load(&o->retired))
 		return;
 	unsigned hits = atomic_load_explicit(&o->disk_hits, memory_order_relaxed);
 	if (hits < UINT8_MAX) /* racing hits may lose a count: a hit more is asked for */

@@ -40,6 +40,7 @@ struct dwriter {
 	uint64_t end;	  /* segment offset after the last byte encoded */
 	uint64_t flushed; /* bytes of the segment on disk (up to here) */
 	_Atomic uint64_t seq;
+	_Atomic uint64_t objects; /* objects queued or pending, not yet reported or dropped */
 	struct ditem *pending, **tail; /* encoded, not yet on disk */
 	rt_time_t next_check;
 };
@@ -52,6 +53,14 @@ static void item_free(struct ditem **ip)
 		return;
 	cobj_release(&it->obj);
 	free(it);
+}
+
+/* IT leaves the writer (reported, dropped or skipped). */
+static void item_done(struct dwriter *w, struct ditem **ip)
+{
+	if (*ip && (*ip)->kind == DREC_OBJECT)
+		atomic_fetch_sub(&w->objects, 1);
+	item_free(ip);
 }
 
 struct dwriter *dwriter_create(struct dstore *ds, const struct dwriter_conf *c)
@@ -115,6 +124,11 @@ uint64_t dwriter_next_seq(struct dwriter *w)
 	return atomic_load(&w->seq);
 }
 
+uint64_t dwriter_objects(struct dwriter *w)
+{
+	return atomic_load(&w->objects);
+}
+
 /* --- admission (any thread) -------------------------------------------------- */
 
 static int enqueue(struct dwriter *w, struct ditem *it, bool object)
@@ -124,6 +138,8 @@ static int enqueue(struct dwriter *w, struct ditem *it, bool object)
 		item_free(&it);
 		return -ENODEV;
 	}
+	if (object) /* before the send: the writer may report it at once */
+		atomic_fetch_add(&w->objects, 1);
 	/* Objects leave room for invalidations (dwriter.h). */
 	int r = object && rt_chan_len(w->ch) >= w->c.queue ? -EAGAIN : rt_chan_send(w->ch, it);
 	if (r == 0) {
@@ -131,7 +147,7 @@ static int enqueue(struct dwriter *w, struct ditem *it, bool object)
 			atomic_fetch_add_explicit(&s->admitted, 1, memory_order_relaxed);
 		return 0;
 	}
-	item_free(&it);
+	item_done(w, &it);
 	if (r == -EAGAIN)
 		atomic_fetch_add_explicit(object ? &s->admit_dropped : &s->inval_dropped, 1,
 					  memory_order_relaxed);
@@ -258,7 +274,7 @@ static int flush(struct dwriter *w)
 		}
 		atomic_fetch_add_explicit(&ds->stats.records, 1, memory_order_relaxed);
 		atomic_fetch_add_explicit(&ds->stats.record_bytes, it->len, memory_order_relaxed);
-		item_free(&it);
+		item_done(w, &it);
 		it = next;
 	}
 	return 0;
@@ -407,6 +423,15 @@ static int body_pass(struct dwriter *w, struct drec_enc *e, struct cobj *o, bool
 static int put(struct dwriter *w, struct ditem *it)
 {
 	struct dstore *ds = w->ds;
+	/* Purged, banned, tag-purged or replaced since it was queued: its
+	 * record would come after the invalidation's and undo it (store.h,
+	 * store_obj_current). Asked here, on the writer's task, so that an
+	 * invalidation made after this test has a higher sequence. */
+	if (it->kind == DREC_OBJECT && !store_obj_current(it->obj)) {
+		atomic_fetch_add_explicit(&ds->stats.superseded, 1, memory_order_relaxed);
+		item_done(w, &it);
+		return 0;
+	}
 	struct drec_in in;
 	struct drec_obj dob;
 	fill_in(it, &in, &dob);
@@ -415,14 +440,14 @@ static int put(struct dwriter *w, struct ditem *it)
 	uint64_t seg_room_max = ds->sb.seg_size - DREC_HDR - 8; /* after a SEGMENT record */
 	if (!total || total > seg_room_max || total > UINT32_MAX) {
 		atomic_fetch_add_explicit(&ds->stats.too_big, 1, memory_order_relaxed);
-		item_free(&it);
+		item_done(w, &it);
 		return 0;
 	}
 	int r;
 	if (!w->open)
 		open_seg(w, w->c.first_seg);
 	if (w->end + total > ds->sb.seg_size && (r = roll(w)) < 0) {
-		item_free(&it);
+		item_done(w, &it);
 		if (dstore_disabled(ds) || r == -ECANCELED)
 			return r;
 		/* NEXT_SEG had none to give: this record is dropped, the next
@@ -435,14 +460,14 @@ static int put(struct dwriter *w, struct ditem *it)
 	int64_t front = drec_begin(&e, w->buf + (w->end - w->win), room(w), ds->sb.store_id, &in);
 	if (front == -ENOSPC) {
 		if ((r = slide(w)) < 0) {
-			item_free(&it);
+			item_done(w, &it);
 			return r;
 		}
 		front = drec_begin(&e, w->buf + (w->end - w->win), room(w), ds->sb.store_id, &in);
 	}
 	if (front < 0) { /* a head bigger than the window */
 		atomic_fetch_add_explicit(&ds->stats.too_big, 1, memory_order_relaxed);
-		item_free(&it);
+		item_done(w, &it);
 		return 0;
 	}
 	uint8_t *hdr = w->buf + (w->end - w->win);
@@ -460,7 +485,7 @@ static int put(struct dwriter *w, struct ditem *it)
 	}
 	w->end += (uint64_t)front;
 	if (it->kind == DREC_OBJECT && (r = body_pass(w, &e, it->obj, true)) < 0) {
-		item_free(&it);
+		item_done(w, &it);
 		return r; /* a failed write: the tier is off */
 	}
 	w->end += (uint64_t)pad; /* zeros already */
@@ -478,7 +503,7 @@ undo:
 	 * goes back to zeros, nothing was written. */
 	memset(hdr, 0, (size_t)front);
 	atomic_fetch_add_explicit(&ds->stats.not_done, 1, memory_order_relaxed);
-	item_free(&it);
+	item_done(w, &it);
 	return r == -EIO ? 0 : r;
 }
 
@@ -489,13 +514,13 @@ static void drop_all(struct dwriter *w)
 	while (w->pending) {
 		struct ditem *it = w->pending;
 		w->pending = it->next;
-		item_free(&it);
+		item_done(w, &it);
 	}
 	w->tail = &w->pending;
 	void *v;
 	while (rt_chan_recv(w->ch, &v, 0) == 0) {
 		struct ditem *it = v;
-		item_free(&it);
+		item_done(w, &it);
 	}
 }
 

@@ -12,7 +12,12 @@
  * and it awaits a write at least once per buffer's worth, well inside the
  * loop's task budget.
  *
- * Admission. dwriter_admit takes a reference to a stored object whose body
+ * Admission. An object that is no longer current when the writer comes to
+ * it (store_obj_current: purged, banned, tag-purged or replaced since it
+ * was queued) is skipped (counted: superseded), so its record never
+ * follows, and undoes, the invalidation's.
+ *
+ * dwriter_admit takes a reference to a stored object whose body
  * is complete (cobj_retain) and queues it; it never waits: when more than
  * QUEUE items are queued the object is simply not written ("admissions
  * dropped"). Invalidations (tombstone, ban, tag) have QUEUE / 4 more room
@@ -144,5 +149,8 @@ int dwriter_tag(struct dwriter *w, const char *tag, uint32_t len, bool soft);
 
 /* The sequence number the next record takes (for tests and the rebuild). */
 uint64_t dwriter_next_seq(struct dwriter *w);
+/* Objects admitted and not yet reported written or dropped (queued, being
+ * encoded, or encoded and waiting for their write). Any thread. */
+uint64_t dwriter_objects(struct dwriter *w);
 
 #endif

@@ -761,6 +761,7 @@ int store_lookup(struct store *st, const struct lookup_req *lr, struct lookup_re
 		for (struct cobj *o = oh->variants, *next; o; o = next) {
 			next = o->vnext;
 			if (ban_check(st->bans, &o->ban_seq, host, lr->host_len, url, url_len)) {
+				atomic_store(&o->retired, true);
 				if (unlink_locked(st, o))
 					drop_add(&drops, o);
 				atomic_fetch_add(&st->stats.banned, 1);
@@ -897,6 +898,7 @@ void store_publish(struct store *st, struct coh *oh, struct cobj *o)
 		next = v->vnext;
 		if (v->vkey_len == o->vkey_len && v->fwd_len == o->fwd_len &&
 		    (o->vkey_len == 0 || memcmp(v->vkey, o->vkey, o->vkey_len) == 0)) {
+			atomic_store(&v->retired, true); /* the newer one goes to disk */
 			if (unlink_locked(st, v))
 				drop_add(&drops, v);
 		}
@@ -961,6 +963,41 @@ void store_account(struct store *st, struct cobj *o, uint64_t body)
 	evict_some(st);
 }
 
+/* O is no longer current (struct cobj's retired), under its shard lock. */
+static void store_retire(struct store *st, struct cobj *o)
+{
+	if (!o->oh) {
+		atomic_store(&o->retired, true);
+		return;
+	}
+	struct shard *sh = shard_of(st, o->oh->hash);
+	pthread_mutex_lock(&sh->lock);
+	atomic_store(&o->retired, true);
+	pthread_mutex_unlock(&sh->lock);
+}
+
+bool store_obj_current(struct cobj *o)
+{
+	CHECK_OBJ_NOTNULL(o, COBJ_MAGIC);
+	struct store *st = o->st;
+	const struct coh *oh = o->oh;
+	if (!oh)
+		return !atomic_load(&o->retired);
+	struct shard *sh = shard_of(st, oh->hash);
+	pthread_mutex_lock(&sh->lock);
+	bool retired = atomic_load(&o->retired);
+	uint64_t mark = o->ban_seq;
+	pthread_mutex_unlock(&sh->lock);
+	if (retired)
+		return false;
+	const char *host = oh->key, *url = oh->key + oh->host_len + 1;
+	size_t url_len = oh->key_len - oh->host_len - 1;
+	if (!ban_check(st->bans, &mark, host, oh->host_len, url, url_len))
+		return true;
+	store_retire(st, o);
+	return false;
+}
+
 size_t store_purge_key(struct store *st, const char *key, uint32_t key_len)
 {
 	CHECK_OBJ_NOTNULL(st, STORE_MAGIC);
@@ -973,6 +1010,7 @@ size_t store_purge_key(struct store *st, const char *key, uint32_t key_len)
 	if (oh) {
 		while (oh->variants) {
 			struct cobj *o = oh->variants;
+			atomic_store(&o->retired, true);
 			if (unlink_locked(st, o))
 				drop_add(&drops, o);
 			n++;
@@ -1019,6 +1057,7 @@ size_t store_purge_tag(struct store *st, const char *tag, size_t len, bool soft)
 	struct collect c = {0};
 	tag_index_collect(st->tags, tag, len, collect_obj, &c);
 	for (size_t i = 0; i < c.n; i++) {
+		store_retire(st, c.v[i]);
 		if (soft)
 			atomic_store(&c.v[i]->soft_stale, true);
 		else
@@ -1081,6 +1120,7 @@ static bool lurk_test(struct store *st, struct cobj *o)
 		return false;
 	struct shard *sh = shard_of(st, oh->hash);
 	pthread_mutex_lock(&sh->lock);
+	atomic_store(&o->retired, true);
 	bool was = o->linked; /* not if a lookup or a publish took it out meanwhile */
 	bool drop = unlink_locked(st, o);
 	pthread_mutex_unlock(&sh->lock);

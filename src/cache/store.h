@@ -135,6 +135,12 @@ struct cobj {
 	 * has had its say (queued, refused, or the object came from disk). */
 	_Atomic uint8_t disk_hits;
 	atomic_bool disk_done;
+	/* No longer the current copy of its key: purged, banned (at a lookup
+	 * or by the lurker), tag-purged (soft too) or replaced by a newer
+	 * variant; set under the shard lock before the invalidation's disk
+	 * record is queued, never by eviction. The disk writer skips such an
+	 * object, so a write never undoes an invalidation (store_obj_current). */
+	atomic_bool retired;
 };
 
 /* --- bodies ------------------------------------------------------------ */
@@ -274,6 +280,13 @@ void store_publish(struct store *st, struct coh *oh, struct cobj *o);
 /* The fetch for OH ends without a stored response; HFM_UNTIL > 0 makes
  * later lookups pass until then (Unix seconds). Wakes the waiters. */
 void store_fetch_abort(struct store *st, struct coh *oh, int64_t hfm_until);
+/* Is published O still the current copy of its key: not retired and not
+ * matched by a ban newer than its mark (tested with a copy of the mark,
+ * so O is not changed)? A retired or banned O is marked retired. Any
+ * thread; takes the shard lock. The disk writer asks it just before it
+ * encodes O: an invalidation made before that has its record queued
+ * after O's, one made after it has a higher sequence than O's record. */
+bool store_obj_current(struct cobj *o);
 /* Drop the reference store_lookup returned in res->oh. */
 void store_coh_release(struct store *st, struct coh **ohp);
 /* Take O out of the table (a broken body, a failed refresh). */

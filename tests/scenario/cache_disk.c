@@ -566,3 +566,58 @@ Test(cache_disk, concurrent_requests_for_a_disk_object_read_it_once)
 	cr_assert_eq(origin_requests(o.port, path), 1);
 	harness_end();
 }
+
+/* A stored GET of PATH whose body takes about a second; 400 ms in, the
+ * admin INVAL for it; once the body ended and the writer had time: PATH
+ * again is not a hit (neither memory nor disk). */
+static void invalidated_while_arriving(const char *path, const char *inval)
+{
+	struct proc o, d;
+	start_origin(&o);
+	char store[PATH_MAX];
+	snprintf(store, sizeof(store), "%s/store", test_dir());
+	int ap;
+	start_disk(&o, &d, store, &ap);
+	free(wait_rebuilt(ap, &d));
+	struct conn c;
+	conn_open(&c, d.port);
+	cr_assert_eq(conn_sendf(&c, "GET %s HTTP/1.1\r\nHost: test.local\r\n\r\n", path), 0);
+	sleep_ms(400);
+	admin_post(ap, inval);
+	struct response r;
+	cr_assert_eq(read_response(&c, &r, 0), READ_OK, "%s", r.error);
+	cr_assert_eq(r.status, 200, "%s", r.raw_head);
+	cr_assert(cache_status_has(&r, "stored"), "%s", cache_status(&r));
+	response_free(&r);
+	conn_close(&c);
+	sleep_ms(1500);
+	http_once(d.port, "GET", path, NULL, &r);
+	cr_assert_eq(r.status, 200, "%s", r.raw_head);
+	cr_assert(!cache_status_has(&r, "hit"), "%s after %s came back: %s", path, inval,
+		  cache_status(&r));
+	response_free(&r);
+	cr_assert_eq(origin_requests(o.port, path), 2, "%s", path);
+	harness_end();
+}
+
+Test(cache_disk, a_purge_while_the_body_arrives_is_not_undone_by_its_write)
+{
+	static const char path[] = "/s/0?size=2000&chunk=100&drip=50&cc=max-age%3D600";
+	char enc[256], inval[512];
+	snprintf(inval, sizeof(inval), "/purge?host=test.local&url=%s",
+		 pct_encode(path, enc, sizeof(enc)));
+	invalidated_while_arriving(path, inval);
+}
+
+Test(cache_disk, a_ban_while_the_body_arrives_is_not_undone_by_its_write)
+{
+	invalidated_while_arriving("/s/1?size=2000&chunk=100&drip=50&cc=max-age%3D600",
+				   "/ban?url=%5E%2Fs%2F1");
+}
+
+Test(cache_disk, a_tag_purge_while_the_body_arrives_is_not_undone_by_its_write)
+{
+	invalidated_while_arriving(
+	    "/s/2?size=2000&chunk=100&drip=50&cc=max-age%3D600&hdr=Cache-Tag:green",
+	    "/tag?tag=green");
+}
