@@ -61,6 +61,9 @@ struct store {
 	struct tag_index *tags;
 	struct store_stats stats;
 	struct lurk lurk;
+	/* Bumped by every purge and tag purge before it looks at the table: a
+	 * promotion from disk that began before refuses itself (store.h). */
+	_Atomic uint64_t inval_epoch;
 };
 
 /* ---- waking ----------------------------------------------------------- */
@@ -879,7 +882,13 @@ static uint64_t obj_size(const struct cobj *o, uint64_t body)
 	return sizeof(*o) + o->hdrs_len + o->vkey_len + o->vary_len + key + 5 * 16 + body;
 }
 
-void store_publish(struct store *st, struct coh *oh, struct cobj *o)
+static void store_retire(struct store *st, struct cobj *o);
+
+/* store_publish, or with P a promotion from disk (store_publish_promoted):
+ * false when P's epoch moved or a ban newer than P's sequence matches O
+ * (nothing published, OH still the caller's). */
+static bool publish(struct store *st, struct coh *oh, struct cobj *o,
+		    const struct store_promo *p)
 {
 	CHECK_OBJ_NOTNULL(st, STORE_MAGIC);
 	struct shard *sh = shard_of(st, oh->hash);
@@ -887,13 +896,30 @@ void store_publish(struct store *st, struct coh *oh, struct cobj *o)
 	/* The body and any coded copies a 304's clone shares (before the
 	 * shard lock: lock order is shard -> enc -> body elsewhere). */
 	uint64_t body = cobj_alloc(o);
+	pthread_mutex_lock(&sh->lock);
+	if (p) {
+		/* Tested under the shard lock, as a lookup tests bans: a ban
+		 * made during the read matches here; one made after this is
+		 * newer than the mark ban_check leaves. A purge bumps the
+		 * epoch before it takes this lock. */
+		const char *host = oh->key, *url = oh->key + oh->host_len + 1;
+		size_t url_len = oh->key_len - oh->host_len - 1;
+		o->ban_seq = p->ban_seq;
+		if (atomic_load(&st->inval_epoch) != p->epoch ||
+		    ban_check(st->bans, &o->ban_seq, host, oh->host_len, url, url_len)) {
+			atomic_store(&o->retired, true);
+			pthread_mutex_unlock(&sh->lock);
+			return false;
+		}
+	} else {
+		/* Read under the shard lock: an object linked after the ban
+		 * lurker walked its bucket then carries a sequence at least as
+		 * new as the lurker's pass (store_lurk relies on it to drop
+		 * bans). */
+		o->ban_seq = ban_seq(st->bans);
+	}
 	o->oh = oh;	/* the caller's reference to OH is now O's */
 	cobj_retain(o); /* the table's reference */
-	pthread_mutex_lock(&sh->lock);
-	/* Read under the shard lock: an object linked after the ban lurker
-	 * walked its bucket then carries a sequence at least as new as the
-	 * lurker's pass (store_lurk relies on it to drop bans). */
-	o->ban_seq = ban_seq(st->bans);
 	for (struct cobj *v = oh->variants, *next; v; v = next) {
 		next = v->vnext;
 		if (v->vkey_len == o->vkey_len && v->fwd_len == o->fwd_len &&
@@ -916,9 +942,35 @@ void store_publish(struct store *st, struct coh *oh, struct cobj *o)
 	atomic_fetch_add(&st->stats.objects, 1);
 	if (o->tags && tag_index_add(st->tags, o, o->tags, o->tags_len, o->tags_space_sep) > 0)
 		o->tagged = true;
+	/* A tag purge that collected before O was in the tag index bumped the
+	 * epoch after the test above: O goes again (a refetch, not a stale
+	 * object back). */
+	if (p && atomic_load(&st->inval_epoch) != p->epoch) {
+		store_retire(st, o);
+		store_unlink(st, o);
+	}
 	wake_all(w);
 	drop_all(&drops);
 	evict_some(st);
+	return true;
+}
+
+void store_publish(struct store *st, struct coh *oh, struct cobj *o)
+{
+	publish(st, oh, o, NULL);
+}
+
+void store_promo_begin(struct store *st, struct store_promo *p)
+{
+	CHECK_OBJ_NOTNULL(st, STORE_MAGIC);
+	p->epoch = atomic_load(&st->inval_epoch);
+	p->ban_seq = ban_seq(st->bans);
+}
+
+bool store_publish_promoted(struct store *st, struct coh *oh, struct cobj *o,
+			    const struct store_promo *p)
+{
+	return publish(st, oh, o, p);
 }
 
 void store_fetch_abort(struct store *st, struct coh *oh, int64_t hfm_until)
@@ -1005,6 +1057,7 @@ size_t store_purge_key(struct store *st, const char *key, uint32_t key_len)
 	struct shard *sh = shard_of(st, h);
 	struct droplist drops = {.n = 0};
 	size_t n = 0;
+	atomic_fetch_add(&st->inval_epoch, 1);
 	pthread_mutex_lock(&sh->lock);
 	struct coh *oh = coh_find(sh, h, key, key_len);
 	if (oh) {
@@ -1055,7 +1108,9 @@ size_t store_purge_tag(struct store *st, const char *tag, size_t len, bool soft)
 {
 	CHECK_OBJ_NOTNULL(st, STORE_MAGIC);
 	struct collect c = {0};
+	atomic_fetch_add(&st->inval_epoch, 1);
 	tag_index_collect(st->tags, tag, len, collect_obj, &c);
+	atomic_fetch_add(&st->inval_epoch, 1); /* after too: publish's second test */
 	for (size_t i = 0; i < c.n; i++) {
 		store_retire(st, c.v[i]);
 		if (soft)

@@ -277,6 +277,23 @@ enum vary_match store_variant_match(const struct cobj *o, const struct lookup_re
  * replaces one with the same secondary key), which wakes the waiters. The
  * caller's reference to OH passes to O; the caller keeps its own to O. */
 void store_publish(struct store *st, struct coh *oh, struct cobj *o);
+/*
+ * A promotion from disk (cache/dtier.h): store_promo_begin before the
+ * first disk read takes the ban sequence and the invalidation epoch (every
+ * purge and tag purge bumps it); store_publish_promoted then publishes O
+ * as store_publish does, keeping that ban sequence, unless a purge or tag
+ * purge ran meanwhile or a ban made meanwhile matches O: false, nothing
+ * published, O marked retired, and OH still the caller's (busy: it
+ * fetches from the origin or aborts). A purge can refuse a promotion of
+ * another key (one epoch for the store): a disk hit lost, never a wrong
+ * one.
+ */
+struct store_promo {
+	uint64_t ban_seq, epoch;
+};
+void store_promo_begin(struct store *st, struct store_promo *p);
+bool store_publish_promoted(struct store *st, struct coh *oh, struct cobj *o,
+			    const struct store_promo *p);
 /* The fetch for OH ends without a stored response; HFM_UNTIL > 0 makes
  * later lookups pass until then (Unix seconds). Wakes the waiters. */
 void store_fetch_abort(struct store *st, struct coh *oh, int64_t hfm_until);

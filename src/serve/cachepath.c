@@ -377,10 +377,15 @@ enum req_result cache_handle(struct req *rq)
 	 * it is then looked up again as any stored object. */
 	bool from_disk = false;
 	if (lr_err == 0 && res.kind == LOOKUP_MISS && !res.obj && w->sh->disk) {
+		/* Before the first read: an invalidation made during it refuses
+		 * the promotion (it is then an ordinary miss, still ours). */
+		struct store_promo promo;
+		store_promo_begin(w->sh->store, &promo);
 		struct cobj *o = dtier_find(w->sh->disk, w->sh->store, &lr,
 					    rt_deadline_in(DTIER_READ_TIMEOUT));
+		if (o && !store_publish_promoted(w->sh->store, res.oh, o, &promo))
+			cobj_release(&o);
 		if (o) {
-			store_publish(w->sh->store, res.oh, o);
 			cobj_release(&o);
 			from_disk = true;
 			lr.now = wall_now();

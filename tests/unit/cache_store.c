@@ -1077,3 +1077,65 @@ Test(cache_store, eviction_keeps_bytes_under_budget)
 	run_main(t_evict, &done);
 	cr_assert(done);
 }
+
+/* --- promotion from disk ------------------------------------------------------ */
+
+/* A disk read for HOST/PATH (a MISS owning the fetch) during which INVAL
+ * runs (0 none, 1 purge, 2 ban, 3 hard tag purge, 4 soft tag purge): the
+ * promotion is refused, and the key is a MISS. With none it is a HIT. */
+static void promote_during(int inval, const char *path)
+{
+	static const char *lines = "Cache-Control: max-age=600\nSurrogate-Key: red";
+	put(st, H, path, lines, NULL, "old", T0); /* in the tag index: a tag purge has work */
+	size_t kl = strlen(H) + 1 + strlen(path);
+	char key[256];
+	memcpy(key, H, strlen(H) + 1);
+	memcpy(key + strlen(H) + 1, path, strlen(path));
+	cr_assert_eq(store_purge_key(st, key, (uint32_t)kl), 1);
+	struct lookup_res res;
+	lookup(st, H, path, NULL, T0 + 1, RT_NEVER, &res);
+	cr_assert_eq(res.kind, LOOKUP_MISS);
+	struct store_promo p;
+	store_promo_begin(st, &p);
+	struct cobj *o = mkobj(st, lines, NULL, "disk", true);
+	char err[128], re[128];
+	switch (inval) {
+	case 1:
+		store_purge_key(st, key, (uint32_t)kl);
+		break;
+	case 2:
+		snprintf(re, sizeof(re), "^%s$", path);
+		cr_assert_gt(store_ban(st, re, NULL, err, sizeof(err)), 0, "%s", err);
+		break;
+	case 3:
+	case 4:
+		store_purge_tag(st, "red", 3, inval == 4);
+		break;
+	}
+	bool in = store_publish_promoted(st, res.oh, o, &p);
+	cr_expect_eq(in, inval == 0, "%s: inval %d promoted %d", path, inval, in);
+	if (!in) {
+		cr_expect(atomic_load(&o->retired));
+		store_fetch_abort(st, res.oh, 0); /* still the caller's */
+	}
+	res.oh = NULL;
+	cobj_release(&o);
+	expect_kind(H, path, inval == 0 ? LOOKUP_HIT : LOOKUP_MISS);
+}
+
+static void t_promote(void *arg)
+{
+	promote_during(0, "/p/none");
+	promote_during(1, "/p/purge");
+	promote_during(2, "/p/ban");
+	promote_during(3, "/p/tag");
+	promote_during(4, "/p/soft");
+	*(bool *)arg = true;
+}
+
+Test(cache_store, an_invalidation_during_a_disk_read_refuses_the_promotion)
+{
+	bool done = false;
+	run_main(t_promote, &done);
+	cr_assert(done);
+}
