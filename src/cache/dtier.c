@@ -67,6 +67,59 @@ int dtier_open(struct dtier **out, const struct dtier_conf *c, dstore_log_fn log
 
 /* --- invalidations --------------------------------------------------------- */
 
+static struct dfloor *dfloor_find(const struct dfloors *f, uint64_t phash)
+{
+	for (size_t i = 0; i < f->n; i++)
+		if (f->v[i].phash == phash)
+			return &f->v[i];
+	return NULL;
+}
+
+bool dfloors_add(struct dfloors *f, uint64_t phash, uint64_t floor, bool queued)
+{
+	struct dfloor *e = dfloor_find(f, phash);
+	if (!e) {
+		if (f->n == f->cap) {
+			size_t cap = f->cap ? 2 * f->cap : 16;
+			struct dfloor *v = realloc(f->v, cap * sizeof(*v));
+			if (!v)
+				return false;
+			f->v = v;
+			f->cap = cap;
+		}
+		e = &f->v[f->n++];
+		*e = (struct dfloor){.phash = phash};
+	}
+	if (floor > e->floor)
+		e->floor = floor;
+	if (queued)
+		e->waiting++;
+	else
+		e->kept = true;
+	return true;
+}
+
+void dfloors_written(struct dfloors *f, uint64_t phash)
+{
+	struct dfloor *e = dfloor_find(f, phash);
+	if (!e || !e->waiting)
+		return;
+	if (--e->waiting == 0 && !e->kept)
+		*e = f->v[--f->n];
+}
+
+bool dfloors_below(const struct dfloors *f, uint64_t phash, uint64_t seq)
+{
+	const struct dfloor *e = dfloor_find(f, phash);
+	return e && seq < e->floor;
+}
+
+void dfloors_free(struct dfloors *f)
+{
+	free(f->v);
+	*f = (struct dfloors){0};
+}
+
 static char *dupn(const char *p, size_t n)
 {
 	char *d = malloc(n + 1);
@@ -188,15 +241,24 @@ void dtier_purge(struct dtier *t, const char *key, uint32_t key_len, bool always
 	 * only an idle writer lets an unsafe method's purge go without a
 	 * record (the memory copies are retired already, so none queued
 	 * from now on is written). */
-	struct dwriter *w0 = atomic_load(&t->w);
-	bool busy = w0 && dwriter_objects(w0) > 0;
-	if (dindex_tombstone(t->ix, phash, UINT64_MAX) == 0 && !always && dtier_rebuilt(t) &&
-	    !busy)
-		return;
+	/* Under inval_lock with the floor, as index_written's put is: an
+	 * older record reported in between is either removed here or below
+	 * the floor. */
 	pthread_mutex_lock(&t->inval_lock);
 	struct dwriter *w = atomic_load(&t->w);
+	bool busy = w && dwriter_objects(w) > 0;
+	if (dindex_tombstone(t->ix, phash, UINT64_MAX) == 0 && !always && dtier_rebuilt(t) &&
+	    !busy) {
+		pthread_mutex_unlock(&t->inval_lock);
+		return;
+	}
 	if (w) {
-		dwriter_tombstone(w, key, key_len); /* -EAGAIN: counted; the index forgot it already */
+		/* Read before the tombstone is queued: every object put before
+		 * it is below the floor (dtier.h). */
+		uint64_t floor = dwriter_next_seq(w) + 2;
+		int r = dwriter_tombstone(w, key, key_len); /* -EAGAIN: counted */
+		if (!dfloors_add(&t->floors, phash, floor, r == 0))
+			dstore_fail(t->ds, -ENOMEM, "keeping a purge");
 	} else if (t->npending < 65536) {
 		/* Written when the writer starts, and applied again to what
 		 * the rebuild still finds until then. */
@@ -304,7 +366,11 @@ static void index_written(void *ctx, const struct dwriter_done *d)
 {
 	struct dtier *t = ctx;
 	if (d->kind == DREC_TOMBSTONE) {
-		dindex_tombstone(t->ix, dindex_phash(d->key, d->key_len), d->seq);
+		uint64_t ph = dindex_phash(d->key, d->key_len);
+		dindex_tombstone(t->ix, ph, d->seq);
+		pthread_mutex_lock(&t->inval_lock);
+		dfloors_written(&t->floors, ph);
+		pthread_mutex_unlock(&t->inval_lock);
 		return;
 	}
 	if (d->kind == DREC_BAN || d->kind == DREC_TAG) {
@@ -331,7 +397,13 @@ static void index_written(void *ctx, const struct dwriter_done *d)
 	};
 	if (r.expires == 0 && !(validators || swr))
 		r.expires = 1;
-	if (dindex_put(t->ix, &r) > 0)
+	/* Tested with the put under the lock: a purge in between either sets
+	 * its floor first or removes this entry after. */
+	pthread_mutex_lock(&t->inval_lock);
+	bool below = dfloors_below(&t->floors, r.phash, r.seq);
+	int put = below ? 0 : dindex_put(t->ix, &r);
+	pthread_mutex_unlock(&t->inval_lock);
+	if (put > 0)
 		atomic_fetch_add_explicit(&t->stats.indexed, 1, memory_order_relaxed);
 }
 
@@ -438,6 +510,7 @@ void dtier_close(struct dtier **tp)
 		free(t->invals[i].tag);
 	}
 	free(t->invals);
+	dfloors_free(&t->floors);
 	for (size_t i = 0; i < t->npending; i++)
 		free(t->pending_purges[i]);
 	free(t->pending_purges);

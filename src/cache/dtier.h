@@ -85,8 +85,41 @@ struct dinval {
 	bool soft;
 };
 
+/*
+ * Purge floors: a purge removes the key's index entries at once, but an
+ * object of that key queued or encoded before it may be reported written
+ * afterwards, before the tombstone's own record is. Each purge made while
+ * the writer runs leaves (phash, floor): the writer's next sequence at the
+ * purge plus 2 (a put in progress may still take one for a SEGMENT record
+ * first), and index_written refuses records of that key below it. The
+ * floor goes when the tombstone is reported written (every record before
+ * it has been reported by then: reports come in sequence order); when the
+ * writer could not take the tombstone (-EAGAIN) it stays for the run.
+ * Pure; under inval_lock in struct dtier.
+ */
+struct dfloor {
+	uint64_t phash, floor;
+	uint32_t waiting; /* tombstones queued for it, not yet reported */
+	bool kept;	  /* one was not queued: stays for the run */
+};
+
+struct dfloors {
+	struct dfloor *v;
+	size_t n, cap;
+};
+
+/* A purge of PHASH at FLOOR; QUEUED: its tombstone is queued (else kept).
+ * false: no memory (the index may then take back an older record). */
+bool dfloors_add(struct dfloors *f, uint64_t phash, uint64_t floor, bool queued);
+/* The tombstone of PHASH was reported written. */
+void dfloors_written(struct dfloors *f, uint64_t phash);
+/* Is a record of PHASH with sequence SEQ below a floor? */
+bool dfloors_below(const struct dfloors *f, uint64_t phash, uint64_t seq);
+void dfloors_free(struct dfloors *f);
+
 struct dtier {
 	unsigned magic;
+	struct dfloors floors; /* under inval_lock */
 	/* Invalidations (below): the bans and tag purges records are tested
 	 * against, and the purges made while the writer did not run yet. */
 	pthread_mutex_t inval_lock;
