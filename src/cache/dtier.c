@@ -566,7 +566,9 @@ int dtier_admit(struct dtier *t, const char *key, uint32_t key_len, struct cobj 
 	c.min_ttl = atomic_load_explicit(&t->adm_min_ttl, memory_order_relaxed);
 	c.max_object = atomic_load_explicit(&t->adm_max_object, memory_order_relaxed);
 	c.admit_hits = atomic_load_explicit(&t->adm_hits, memory_order_relaxed);
-	if (o->partial || cbody_state(o->body) != BODY_DONE || !dtier_admits(&c, o, hits, now)) {
+	if (cbody_state(o->body) != BODY_DONE)
+		return -1; /* not yet: the fetch offers it when the body ends */
+	if (o->partial || !dtier_admits(&c, o, hits, now)) {
 		atomic_fetch_add_explicit(&t->stats.rejections, 1, memory_order_relaxed);
 		return 0;
 	}
@@ -574,6 +576,15 @@ int dtier_admit(struct dtier *t, const char *key, uint32_t key_len, struct cobj 
 		return -1; /* dropped: dstore counts it (admit_dropped) */
 	atomic_fetch_add_explicit(&t->stats.admissions, 1, memory_order_relaxed);
 	return 1;
+}
+
+/* One more request answered by O; the count so far. */
+static unsigned dtier_count_hit(struct cobj *o)
+{
+	unsigned hits = atomic_load_explicit(&o->disk_hits, memory_order_relaxed);
+	if (hits < UINT8_MAX) /* racing hits may lose a count: a hit more is asked for */
+		atomic_store_explicit(&o->disk_hits, (uint8_t)++hits, memory_order_relaxed);
+	return hits;
 }
 
 void dtier_offer(struct dtier *t, struct cobj *o, int64_t now)
@@ -584,15 +595,20 @@ void dtier_offer(struct dtier *t, struct cobj *o, int64_t now)
 	 * took it: never to disk (the writer tests it again, store.h). */
 	if (atomic_load(&o->retired))
 		return;
-	unsigned hits = atomic_load_explicit(&o->disk_hits, memory_order_relaxed);
-	if (hits < UINT8_MAX) /* racing hits may lose a count: a hit more is asked for */
-		atomic_store_explicit(&o->disk_hits, (uint8_t)++hits, memory_order_relaxed);
+	uint32_t kl;
+	const char *key = cobj_key(o, &kl);
+	/* A hit while the body still arrives (or before publish): not yet,
+	 * not no. The fetch offers it again when the body ends. */
+	if (!key || cbody_state(o->body) != BODY_DONE) {
+		if (key && cbody_state(o->body) == BODY_FILLING)
+			dtier_count_hit(o);
+		return;
+	}
+	unsigned hits = dtier_count_hit(o);
 	if (hits < atomic_load_explicit(&t->adm_hits, memory_order_relaxed) ||
 	    atomic_exchange(&o->disk_done, true))
 		return;
-	uint32_t kl;
-	const char *key = cobj_key(o, &kl);
-	if (!key || dtier_admit(t, key, kl, o, hits, now) < 0)
+	if (dtier_admit(t, key, kl, o, hits, now) < 0)
 		atomic_store(&o->disk_done, false); /* the next request tries again */
 }
 

@@ -174,14 +174,17 @@ void dtier_set_admission(struct dtier *t, int64_t min_ttl, uint64_t max_object,
  * so far, at NOW. */
 bool dtier_admits(const struct dtier_conf *c, const struct cobj *o, unsigned hits, int64_t now);
 /* Apply the rule and queue O under primary key KEY for writing: 1 queued,
- * 0 refused by the rule (both counted), -1 the writer cannot take it now
- * (not started yet, queue full, tier off, draining). Any loop, never
+ * 0 refused by the rule (both counted), -1 not now (the writer not
+ * started yet, queue full, tier off, draining, or O's body still
+ * arriving: not counted). Any loop, never
  * waits. */
 int dtier_admit(struct dtier *t, const char *key, uint32_t key_len, struct cobj *o,
 		unsigned hits, int64_t now);
 /* Published O answered one more request (its store, a hit): once it has
  * answered admit_hits, the rule decides, once per object (o->disk_done);
- * a writer that cannot take it now leaves it for the next request. A
+ * a writer that cannot take it now, or a body still arriving (a hit on a
+ * filling object: the hit is counted, the fetch offers it at the end),
+ * leaves it for a later call. A retired O (store.h) is never offered. A
  * load and a return once decided: fine on every hit. */
 void dtier_offer(struct dtier *t, struct cobj *o, int64_t now);
 

@@ -621,3 +621,39 @@ Test(cache_disk, a_tag_purge_while_the_body_arrives_is_not_undone_by_its_write)
 	    "/s/2?size=2000&chunk=100&drip=50&cc=max-age%3D600&hdr=Cache-Tag:green",
 	    "/tag?tag=green");
 }
+
+/* A second request answered from memory while the body still arrives (a
+ * hit on a filling object): the object still goes to disk once its body
+ * ends, and nothing is counted as a rejection. */
+Test(cache_disk, a_hit_while_the_body_arrives_does_not_keep_it_off_the_disk)
+{
+	static const char path[] = "/f/0?size=2000&chunk=100&drip=50&cc=max-age%3D600";
+	struct proc o, d;
+	start_origin(&o);
+	char store[PATH_MAX];
+	snprintf(store, sizeof(store), "%s/store", test_dir());
+	int ap;
+	start_disk(&o, &d, store, &ap);
+	free(wait_rebuilt(ap, &d));
+	struct conn c[2];
+	for (int i = 0; i < 2; i++) {
+		conn_open(&c[i], d.port);
+		cr_assert_eq(conn_sendf(&c[i], "GET %s HTTP/1.1\r\nHost: test.local\r\n\r\n", path),
+			     0);
+		sleep_ms(300);
+	}
+	for (int i = 0; i < 2; i++) {
+		struct response r;
+		cr_assert_eq(read_response(&c[i], &r, 0), READ_OK, "%d: %s", i, r.error);
+		cr_assert_eq(r.status, 200);
+		cr_assert_eq(r.body_len, 2000);
+		response_free(&r);
+		conn_close(&c[i]);
+	}
+	cr_assert_eq(origin_requests(o.port, path), 1);
+	char *m = wait_metric(ap, &d, "ringcache_disk_objects", 1);
+	cr_assert_eq(prom(m, "ringcache_disk_rejections_total"), 0, "%s", m);
+	cr_assert_eq(prom(m, "ringcache_disk_admissions_total"), 1, "%s", m);
+	free(m);
+	harness_end();
+}
