@@ -168,7 +168,7 @@ static int walk_seg(struct drebuild *rb, uint64_t seg, uint8_t **buf, size_t *ca
 		if (last_seq > rb->stats.top_seq)
 			rb->stats.top_seq = last_seq;
 	}
-	rb->stats.segments++;
+	__atomic_fetch_add(&rb->stats.segments, 1, __ATOMIC_RELAXED); /* /metrics reads it meanwhile */
 	return 0;
 }
 
@@ -208,7 +208,9 @@ void drebuild_main(void *arg)
 	free(buf);
 	rb->stats.rc = rc;
 	rb->stats.ns = rt_clock_now() - t0;
-	atomic_store(&rb->done, true);
+	/* on_done first: the disk tier applies what was invalidated during
+	 * the rebuild before a lookup may use the index (dtier.c). */
 	if (rb->on_done)
 		rb->on_done(rb->ctx, &rb->stats);
+	atomic_store(&rb->done, true);
 }

@@ -68,7 +68,8 @@ struct drebuild {
 };
 
 /* The task: ARG is a struct drebuild the caller filled and keeps until
- * done (on_done runs last, on the task). */
+ * done (on_done runs last, on the task, just before done is set: whoever
+ * sees done sees what on_done did). */
 void drebuild_main(void *arg);
 
 /* The index entry of an OBJECT record V found at SEG, OFF. Expiry: 0

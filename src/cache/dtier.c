@@ -427,11 +427,36 @@ static void writer_main(void *arg)
 
 /* The rebuild's last act, on its task on loop 0: start the writer above
  * everything found, in the segment after the newest one. */
+/* Invalidations made during the rebuild wait for the writer. Under
+ * inval_lock. */
+static bool inval_waiting(const struct dtier *t)
+{
+	if (t->npending)
+		return true;
+	for (size_t i = 0; i < t->ninvals; i++)
+		if (t->invals[i].state == DINVAL_PENDING)
+			return true;
+	return false;
+}
+
 static void rebuild_done(void *ctx, const struct drebuild_stats *s)
 {
 	struct dtier *t = ctx;
-	if (s->rc < 0 || atomic_load(&t->draining) || dstore_disabled(t->ds))
+	if (s->rc < 0 && s->rc != -ECANCELED && !dstore_disabled(t->ds))
+		dstore_fail(t->ds, s->rc, "rebuilding the disk index"); /* no writer, one line */
+	if (s->rc < 0 || dstore_disabled(t->ds))
 		return;
+	bool draining = atomic_load(&t->draining);
+	if (draining) {
+		/* SIGTERM during the rebuild: the writer still runs, to write
+		 * the purges, bans and tag purges made meanwhile, and stops
+		 * (dtier_force bounds it); objects are not admitted. */
+		pthread_mutex_lock(&t->inval_lock);
+		bool waiting = inval_waiting(t);
+		pthread_mutex_unlock(&t->inval_lock);
+		if (!waiting)
+			return;
+	}
 	int64_t open = dseg_open(t->dseg);
 	uint64_t nsegs = t->ds->sb.seg_count;
 	uint64_t first = open < 0 ? 0 : ((uint64_t)open + 1) % nsegs;
@@ -452,7 +477,10 @@ static void rebuild_done(void *ctx, const struct drebuild_stats *s)
 		atomic_store(&t->writer_ended, true);
 		dwriter_stop(w);
 		dstore_fail(t->ds, -ENOMEM, "starting the segment writer");
+		return;
 	}
+	if (draining || atomic_load(&t->draining))
+		dwriter_stop(w); /* what inval_start queued, then it ends */
 }
 
 static void rebuild_main(void *arg)
@@ -479,7 +507,15 @@ void dtier_drain(struct dtier *t)
 {
 	CHECK_OBJ_NOTNULL(t, DTIER_MAGIC);
 	atomic_store(&t->draining, true);
-	rt_group_cancel(&t->rebuilding);
+	/* With invalidations waiting for the writer, the rebuild goes on to
+	 * its end so that they can be written above every record on disk
+	 * (a cancelled rebuild knows neither the top sequence nor a free
+	 * segment); dtier_force cancels it past the drain deadline. */
+	pthread_mutex_lock(&t->inval_lock);
+	bool waiting = !atomic_load(&t->w) && inval_waiting(t);
+	pthread_mutex_unlock(&t->inval_lock);
+	if (!waiting)
+		rt_group_cancel(&t->rebuilding);
 	struct dwriter *w = atomic_load(&t->w);
 	if (w)
 		dwriter_stop(w);
@@ -488,6 +524,7 @@ void dtier_drain(struct dtier *t)
 void dtier_force(struct dtier *t)
 {
 	CHECK_OBJ_NOTNULL(t, DTIER_MAGIC);
+	rt_group_cancel(&t->rebuilding);
 	rt_group_cancel(&t->writing);
 }
 

@@ -795,6 +795,16 @@ static void rebuild_main(void *arg)
 	drebuild_main(arg);
 }
 
+/* on_done runs before the rebuild says it is done: the disk tier starts
+ * its writer and applies the invalidations made meanwhile first. */
+static int done_seen_early = -1;
+
+static void done_not_yet(void *ctx, const struct drebuild_stats *s)
+{
+	(void)s;
+	done_seen_early = atomic_load(&((struct drebuild *)ctx)->done);
+}
+
 static void rebuild(struct wt *t, struct drebuild *rb, struct dindex **ix, struct dseg **dseg)
 {
 	*ix = dindex_create(dindex_expected(SIZE, 0), (uint32_t)t->ds->sb.seg_count,
@@ -807,9 +817,13 @@ static void rebuild(struct wt *t, struct drebuild *rb, struct dindex **ix, struc
 				.ix = *ix,
 				.dseg = *dseg,
 				.read_size = 8192, /* smaller than some records: windows grow */
-				.now = (int64_t)time(NULL)};
+				.now = (int64_t)time(NULL),
+				.on_done = done_not_yet,
+				.ctx = rb};
+	done_seen_early = -1;
 	run_main(rebuild_main, rb);
 	cr_assert(atomic_load(&rb->done));
+	cr_assert_eq(done_seen_early, 0, "done was set before on_done ran");
 	cr_assert_eq(rb->stats.rc, 0);
 	cr_assert_eq(rb->stats.segments, t->ds->sb.seg_count);
 }
