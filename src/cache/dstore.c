@@ -307,20 +307,23 @@ int dstore_open(struct dstore **out, const char *path, uint64_t size, const stru
 	}
 	ds->blockdev = S_ISBLK(st.st_mode);
 	int lr = flock(ds->fd, LOCK_EX | LOCK_NB);
+	int lerr = lr != 0 ? errno : 0; /* kill() below may change errno (EPERM) */
 	/* A holder that is gone (killed) still holds the lock while the
 	 * kernel tears its io_uring down: the ring's requests keep the file
 	 * open a moment after the process was reaped. Wait for that (at
 	 * most 5 s, main thread: blocking is allowed here), not for a
 	 * holder that lives. */
-	for (int i = 0; lr != 0 && errno == EWOULDBLOCK && i < 100; i++) {
+	for (int i = 0; lr != 0 && lerr == EWOULDBLOCK && i < 100; i++) {
 		long pid = lock_holder(st.st_dev, st.st_ino);
+		/* EPERM: a holder alive under another uid. */
 		if (pid && (kill((pid_t)pid, 0) == 0 || errno != ESRCH))
 			break;
 		nanosleep(&(struct timespec){.tv_nsec = 50 * 1000 * 1000}, NULL);
 		lr = flock(ds->fd, LOCK_EX | LOCK_NB);
+		lerr = lr != 0 ? errno : 0;
 	}
 	if (lr != 0) {
-		int e = errno;
+		int e = lerr;
 		if (e == EWOULDBLOCK) {
 			long pid = lock_holder(st.st_dev, st.st_ino);
 			if (pid)
