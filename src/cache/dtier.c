@@ -244,6 +244,7 @@ void dtier_purge(struct dtier *t, const char *key, uint32_t key_len, bool always
 	/* Under inval_lock with the floor, as index_written's put is: an
 	 * older record reported in between is either removed here or below
 	 * the floor. */
+	bool dropped = false;
 	pthread_mutex_lock(&t->inval_lock);
 	struct dwriter *w = atomic_load(&t->w);
 	bool busy = w && dwriter_objects(w) > 0;
@@ -277,9 +278,17 @@ void dtier_purge(struct dtier *t, const char *key, uint32_t key_len, bool always
 		if (k) {
 			t->pending_purges[t->npending] = k;
 			t->pending_lens[t->npending++] = key_len;
+		} else {
+			dropped = true;
 		}
+	} else {
+		dropped = true;
 	}
 	pthread_mutex_unlock(&t->inval_lock);
+	/* Gone from the index now, but not durable: a restart may bring it
+	 * back (as a tombstone the writer could not take). */
+	if (dropped)
+		atomic_fetch_add_explicit(&t->ds->stats.inval_dropped, 1, memory_order_relaxed);
 }
 
 /* The rebuild found a BAN or TAG record. */
