@@ -722,8 +722,19 @@ struct cobj *dtier_find(struct dtier *t, struct store *st, const struct lookup_r
 		const struct dindex_rec *e = &recs[i];
 		if (e->flags & DINDEX_F_PARTIAL)
 			continue;
+		/* The record and the object made from it are both in memory
+		 * until the copy is done: twice its length, within the budget
+		 * for reads in flight (past it the origin answers). */
+		uint64_t cost = 2ull * e->len;
+		if (atomic_fetch_add(&t->reading, cost) + cost > DTIER_READ_BUDGET) {
+			atomic_fetch_sub(&t->reading, cost);
+			atomic_fetch_add_explicit(&t->stats.over_budget, 1, memory_order_relaxed);
+			break;
+		}
 		struct dstore_rec r;
 		int rc = dstore_read(t->ds, e->seg, e->off, e->len, deadline, &r);
+		if (rc < 0)
+			atomic_fetch_sub(&t->reading, cost);
 		if (rc == -EBADMSG) {
 			dindex_remove_at(t->ix, e->phash, e->vhash, e->seg, e->off);
 			continue;
@@ -741,6 +752,7 @@ struct cobj *dtier_find(struct dtier *t, struct store *st, const struct lookup_r
 		if (o && verdict > 0)
 			atomic_store(&o->soft_stale, true);
 		dstore_rec_free(&r);
+		atomic_fetch_sub(&t->reading, cost);
 		if (!o)
 			continue;
 		enum vary_match m = store_variant_match(o, lr);

@@ -62,6 +62,7 @@ struct dtier_stats {
 	_Atomic uint64_t admissions, rejections; /* the admission rule's verdicts */
 	_Atomic uint64_t hits, misses;		 /* disk lookups after a memory miss */
 	_Atomic uint64_t indexed;		 /* records the writer put in the index */
+	_Atomic uint64_t over_budget;		 /* disk lookups sent to the origin: DTIER_READ_BUDGET */
 };
 
 /*
@@ -140,6 +141,7 @@ struct dtier {
 	_Atomic int64_t adm_min_ttl;
 	_Atomic uint64_t adm_max_object;
 	atomic_uint adm_hits;
+	_Atomic uint64_t reading; /* bytes held by disk reads in flight (dtier_find) */
 	atomic_bool draining;
 	atomic_bool writer_ended; /* the writer task returned (or never started) */
 	struct dtier_stats stats;
@@ -207,6 +209,10 @@ void dtier_tag(struct dtier *t, const char *tag, size_t len, bool soft);
 
 /* How long a disk read may take before the request goes to the origin. */
 #define DTIER_READ_TIMEOUT (2ull * 1000 * 1000 * 1000)
+/* Bytes disk reads in flight may hold, each counted as twice its record
+ * (the record, then the object copied from it); a read past it is a miss
+ * (counted: over_budget) and the origin answers. */
+#define DTIER_READ_BUDGET (64ull * 1024 * 1024)
 /* Variants of one key looked at on disk. */
 #define DTIER_VARIANTS 8
 
@@ -217,7 +223,8 @@ void dtier_tag(struct dtier *t, const char *tag, size_t len, bool soft);
  * body (the caller publishes it: the promotion), or NULL (a miss: not in
  * the index, a damaged record, an I/O error, a timeout; the request goes
  * to the origin). The record's full key and version are compared with
- * the index entry's, so a hash collision or a stale entry is a miss. Runs
+ * the index entry's, so a hash collision or a stale entry is a miss; so
+ * is a read that would take the reads in flight past DTIER_READ_BUDGET. Runs
  * in the request's task: awaits each read, with DEADLINE. Counted (hits,
  * misses). Partial objects are not read back (not written either).
  */

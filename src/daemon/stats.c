@@ -81,6 +81,7 @@ static void disk(struct dtier *t, struct stats *s)
 	s->gauge[G_disk_errors] = atomic_load(&ds->io_errors);
 	s->gauge[G_disk_damaged] = atomic_load(&ds->damaged) + (done ? t->rb.stats.damaged : 0);
 	s->gauge[G_disk_read_timeouts] = atomic_load(&ds->read_timeouts);
+	s->gauge[G_disk_over_budget] = atomic_load(&t->stats.over_budget);
 	s->gauge[G_disk_objects] = dindex_count(t->ix);
 	s->gauge[G_disk_bytes_used] = dindex_bytes(t->ix);
 	s->gauge[G_disk_size] = t->ds->size;
