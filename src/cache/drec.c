@@ -4,8 +4,8 @@
 #include <errno.h>
 #include <string.h>
 
-_Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
-	       "drec copies integers in host order: little-endian targets only");
+#include "cache/dle.h"
+
 _Static_assert(CC_N_DELTA == 6, "the meta holds six delta directives");
 _Static_assert(CC_FIELDS_MAX <= 255 && sizeof(((struct cc_names *)0)->name[0]) == 32,
 	       "a name count fits a byte, a name 31 bytes");
@@ -71,36 +71,6 @@ enum {
 
 static const uint8_t zero8[8];
 
-static void put16(uint8_t *p, uint16_t v)
-{
-	memcpy(p, &v, 2);
-}
-static void put32(uint8_t *p, uint32_t v)
-{
-	memcpy(p, &v, 4);
-}
-static void put64(uint8_t *p, uint64_t v)
-{
-	memcpy(p, &v, 8);
-}
-static uint16_t get16(const uint8_t *p)
-{
-	uint16_t v;
-	memcpy(&v, p, 2);
-	return v;
-}
-static uint32_t get32(const uint8_t *p)
-{
-	uint32_t v;
-	memcpy(&v, p, 4);
-	return v;
-}
-static uint64_t get64(const uint8_t *p)
-{
-	uint64_t v;
-	memcpy(&v, p, 8);
-	return v;
-}
 static int64_t geti64(const uint8_t *p)
 {
 	return (int64_t)get64(p);

@@ -5,8 +5,7 @@
 #include <string.h>
 #include <xxhash.h>
 
-_Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
-	       "dsuper copies integers in host order: little-endian targets only");
+#include "cache/dle.h"
 
 enum {
 	S_MAGIC = 0,
@@ -20,27 +19,6 @@ enum {
 	S_ZERO = 56,
 	S_SUM = DSUPER_BLOCK - 8,
 };
-
-static void put32(uint8_t *p, uint32_t v)
-{
-	memcpy(p, &v, 4);
-}
-static void put64(uint8_t *p, uint64_t v)
-{
-	memcpy(p, &v, 8);
-}
-static uint32_t get32(const uint8_t *p)
-{
-	uint32_t v;
-	memcpy(&v, p, 4);
-	return v;
-}
-static uint64_t get64(const uint8_t *p)
-{
-	uint64_t v;
-	memcpy(&v, p, 8);
-	return v;
-}
 
 const char *dsuper_result_name(enum dsuper_result r)
 {
