@@ -1,5 +1,7 @@
 /* dwriter.c - the disk tier's segment writer (dwriter.h). */
 #include "cache/dwriter.h"
+#include "cache/ban.h"
+#include "cache/tags.h"
 #include "rt/obj.h"
 
 #include <errno.h>
@@ -41,6 +43,7 @@ struct dwriter {
 	uint64_t flushed; /* bytes of the segment on disk (up to here) */
 	_Atomic uint64_t seq;
 	_Atomic uint64_t objects; /* objects queued or pending, not yet reported or dropped */
+	_Atomic bool stopping;	  /* dwriter_stop was called: the queue is put in drain order */
 	struct ditem *pending, **tail; /* encoded, not yet on disk */
 	rt_time_t next_check;
 };
@@ -102,6 +105,7 @@ struct dwriter *dwriter_create(struct dstore *ds, const struct dwriter_conf *c)
 void dwriter_stop(struct dwriter *w)
 {
 	CHECK_OBJ_NOTNULL(w, DWRITER_MAGIC);
+	atomic_store(&w->stopping, true);
 	rt_chan_close(w->ch);
 }
 
@@ -524,6 +528,107 @@ static void drop_all(struct dwriter *w)
 	}
 }
 
+/* A ban item's expressions compiled (NULL: -ENOMEM or an expression that
+ * no longer compiles; the ban is then taken to apply to everything). */
+static struct ban_list *ban_compile(const struct ditem *it)
+{
+	char *url = it->url_len ? strndup(it->data, it->url_len) : NULL;
+	char *host = it->host_len ? strndup(it->data + it->url_len, it->host_len) : NULL;
+	struct ban_list *bl = NULL;
+	char err[128];
+	if ((url || !it->url_len) && (host || !it->host_len) && (bl = ban_list_create()) &&
+	    ban_add(bl, url, host, err, sizeof(err)) < 0)
+		ban_list_free(&bl);
+	free(url);
+	free(host);
+	return bl;
+}
+
+/* Whether invalidation INV (BL: its compiled ban), queued after object
+ * OB, applies to it. */
+static bool hits(const struct ditem *inv, struct ban_list *bl, const struct ditem *ob)
+{
+	const struct cobj *o = ob->obj;
+	const char *key = ob->data, *nul = memchr(key, '\0', ob->key_len);
+	size_t hl = nul ? (size_t)(nul - key) : 0;
+	const char *url = nul ? nul + 1 : key;
+	uint64_t mark = 0;
+	switch (inv->kind) {
+	case DREC_TOMBSTONE:
+		return inv->key_len == ob->key_len && !memcmp(inv->data, key, ob->key_len);
+	case DREC_TAG:
+		return o->tags &&
+		       tags_has(o->tags, o->tags_len, o->tags_space_sep, inv->data, inv->key_len);
+	case DREC_BAN:
+		return !bl || ban_check(bl, &mark, key, hl, url, ob->key_len - (size_t)(url - key));
+	default:
+		return true;
+	}
+}
+
+/* The drain (dwriter_stop): what is queued is taken at once, and the
+ * invalidations are written first, then the objects, so that past the
+ * drain's deadline (cancellation) objects are lost, never an invalidation
+ * (a lost tombstone lets a restart bring a purged object back). An object
+ * queued before an invalidation that applies to it is skipped, as
+ * store_obj_current would have it in queue order (an object evicted from
+ * memory is no longer retired by a purge; its key still says). 0, or a
+ * negative errno (cancelled, a failed write). */
+static int drain(struct dwriter *w)
+{
+	struct ditem **v = malloc(w->cap * sizeof(*v));
+	struct ban_list **bl = calloc(w->cap, sizeof(*bl));
+	size_t n = 0;
+	int r;
+	void *p;
+	if (!v || !bl) {
+		free(v);
+		free(bl);
+		return 0; /* the queue order then: the main loop writes it */
+	}
+	while (n < w->cap && (r = rt_chan_recv(w->ch, &p, rt_deadline_in(RT_SEC))) == 0)
+		v[n++] = p;
+	size_t last = n; /* the last invalidation's index, n: none */
+	for (size_t i = 0; i < n; i++) {
+		if (v[i]->kind != DREC_OBJECT)
+			last = i;
+		if (v[i]->kind == DREC_BAN)
+			bl[i] = ban_compile(v[i]);
+	}
+	r = 0;
+	for (size_t i = 0; last < n && i < last; i++) {
+		if (v[i]->kind != DREC_OBJECT)
+			continue;
+		for (size_t j = i + 1; j <= last; j++) {
+			if (v[j]->kind != DREC_OBJECT && hits(v[j], bl[j], v[i])) {
+				atomic_fetch_add_explicit(&w->ds->stats.superseded, 1,
+							  memory_order_relaxed);
+				item_done(w, &v[i]);
+				break;
+			}
+		}
+	}
+	for (int pass = 0; pass < 2; pass++) { /* invalidations, then objects */
+		for (size_t i = 0; i < n; i++) {
+			if (!v[i] || (v[i]->kind == DREC_OBJECT) != (pass == 1))
+				continue;
+			struct ditem *it = v[i];
+			v[i] = NULL;
+			if (r == 0)
+				r = put(w, it);
+			else
+				item_done(w, &it);
+		}
+		if (r == 0 && pass == 0 && last < n)
+			r = flush(w);
+	}
+	for (size_t i = 0; i < n; i++)
+		ban_list_free(&bl[i]);
+	free(bl);
+	free(v);
+	return r;
+}
+
 void dwriter_main(void *arg)
 {
 	struct dwriter *w = arg;
@@ -532,6 +637,8 @@ void dwriter_main(void *arg)
 	w->next_check = rt_clock_now() + RT_SEC;
 	for (;;) {
 		if (dstore_disabled(ds))
+			break;
+		if (atomic_load(&w->stopping) && drain(w) < 0)
 			break;
 		void *v;
 		int r = rt_chan_recv(w->ch, &v, w->next_check);

@@ -1,7 +1,7 @@
 /*
  * dwriter.h - the disk tier's segment writer (issue 18): one task that owns
  * the open segment and appends records to it, fed through a bounded
- * channel from any loop. Not used by the daemon yet.
+ * channel from any loop.
  *
  * One writer, one task. A log-structured store has one append point; one
  * task owning it gives sequence numbers in append order and sequential
@@ -64,6 +64,16 @@
  * a record does not fit in the rest, seals it and asks the NEXT_SEG hook
  * for the next one (NULL: the next number, wrapping: a plain circular
  * log, until dseg's FIFO with reinsertion is wired in).
+ *
+ * The drain. dwriter_stop closes the channel; the task then takes what
+ * is queued at once and writes the invalidations first (flushed before
+ * any object), then the objects, so that when the drain's deadline
+ * cancels it the objects are what is lost, never a purge (a lost
+ * tombstone lets a restart bring a purged object back). An object queued
+ * before an invalidation that applies to it (its key, a tag it has, a
+ * ban that matches it, compiled again here) is skipped, as the queue
+ * order would have it: store_obj_current cannot say, for an object that
+ * left memory is no longer retired by a purge.
  *
  * Faults. Every write has a deadline (IO_TIMEOUT). A failed write (EIO,
  * ENOSPC on a sparse file, a deadline passed: a disk that cannot take a

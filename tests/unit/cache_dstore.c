@@ -541,7 +541,11 @@ static void queue_main(void *arg)
 	struct cobj *o = cobj_new(mem);
 	cr_assert_eq(dwriter_admit(t->w, key, (uint32_t)kl, o), -EINVAL);
 	cobj_release(&o);
+	/* Written in queue order while it runs (a drain would reorder). */
 	struct rt_task *wr = rt_task_spawn(dwriter_main, t->w, "dwriter");
+	for (int i = 0; i < 1000 && t->ndone < 8; i++)
+		rt_sleep_until(rt_deadline_in(RT_SEC / 100));
+	cr_assert_eq(t->ndone, 8);
 	dwriter_stop(t->w);
 	cr_assert_eq(rt_task_join(&wr, rt_deadline_in(10 * RT_SEC)), 0);
 	o = make_obj(99, 1);
@@ -591,6 +595,69 @@ Test(dwriter, a_full_queue_drops_objects_and_keeps_room_for_invalidations)
 	cr_assert_eq(t.ds->stats.admitted, 4);
 	cr_assert_eq(t.ds->stats.admit_dropped, 6);
 	cr_assert_eq(t.ds->stats.not_done, 1);
+	dwriter_free(&t.w);
+	dstore_close(&t.ds);
+}
+
+/* A drain (dwriter_stop with a queue) writes the invalidations first, so
+ * a deadline that cuts it short loses objects, never a purge; objects
+ * queued before an invalidation that applies to them are not written. */
+static void drain_main(void *arg)
+{
+	struct wt *t = arg;
+	char key[32];
+	int kl;
+	for (int n = 0; n < 4; n++) {
+		struct cobj *o = make_obj(n, 100);
+		if (n == 2) {
+			o->tags = strdup("red blue");
+			o->tags_len = 8;
+			o->tags_space_sep = true;
+		}
+		kl = key_of(n, key);
+		cr_assert_eq(dwriter_admit(t->w, key, (uint32_t)kl, o), 0);
+		cobj_release(&o);
+	}
+	kl = key_of(1, key);
+	cr_assert_eq(dwriter_tombstone(t->w, key, (uint32_t)kl), 0);
+	cr_assert_eq(dwriter_tag(t->w, "blue", 4, false), 0);
+	struct cobj *o = make_obj(1, 50); /* key 1 again, after its purge */
+	cr_assert_eq(dwriter_admit(t->w, key, (uint32_t)kl, o), 0);
+	cobj_release(&o);
+	/* A ban of one URL: object 3 only. */
+	cr_assert_eq(dwriter_ban(t->w, "^/obj/3$", 8, NULL, 0), 0);
+	/* Stopped before the task ever ran: all of it is the drain's. */
+	struct rt_task *wr = rt_task_spawn(dwriter_main, t->w, "dwriter");
+	dwriter_stop(t->w);
+	cr_assert_eq(rt_task_join(&wr, rt_deadline_in(10 * RT_SEC)), 0);
+	cr_assert_eq(t->ndone, 5, "tombstone, tag, ban, object 0, then key 1's new object");
+	check_obj_rec(t, &t->done[4], 1, 50);
+	t->rc = 1;
+}
+
+Test(dwriter, a_drain_writes_invalidations_first)
+{
+	static struct wt t;
+	memset(&t, 0, sizeof(t));
+	t.ds = open_logged(SIZE);
+	t.conf = (struct dwriter_conf){.written = on_written, .ctx = &t};
+	t.w = dwriter_create(t.ds, &t.conf);
+	cr_assert_not_null(t.w);
+	run_main(drain_main, &t);
+	cr_assert_eq(t.rc, 1);
+	cr_assert_eq(t.done[0].kind, DREC_TOMBSTONE);
+	cr_assert_eq(t.done[1].kind, DREC_TAG);
+	cr_assert_eq(t.done[2].kind, DREC_BAN);
+	char k0[32], k1[32];
+	int l0 = key_of(0, k0), l1 = key_of(1, k1);
+	cr_assert_eq(t.done[3].key_len, (uint32_t)l0);
+	cr_assert_eq(memcmp(t.done[3].key, k0, (size_t)l0), 0);
+	cr_assert_eq(t.done[4].key_len, (uint32_t)l1);
+	cr_assert_eq(memcmp(t.done[4].key, k1, (size_t)l1), 0);
+	for (int i = 1; i < 5; i++)
+		cr_assert_gt(t.done[i].seq, t.done[i - 1].seq);
+	cr_assert_eq(t.ds->stats.superseded, 3,
+		     "key 1's old object, the tagged one, the banned one");
 	dwriter_free(&t.w);
 	dstore_close(&t.ds);
 }
@@ -849,6 +916,10 @@ static void inval_then_stop_main(void *arg)
 	kl = key_of(3, key);
 	cr_assert_eq(dwriter_admit(t->w, key, (uint32_t)kl, o), 0);
 	cobj_release(&o);
+	/* In queue order: not left to the drain, which would write the
+	 * invalidations first and skip the objects the ban applies to. */
+	for (int i = 0; i < 1000 && t->ndone < t->nobj + 4; i++)
+		rt_sleep_until(rt_deadline_in(RT_SEC / 100));
 	dwriter_stop(t->w);
 	cr_assert_eq(rt_task_join(&wr, rt_deadline_in(10 * RT_SEC)), 0);
 	t->rc = 1;
