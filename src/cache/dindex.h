@@ -1,7 +1,7 @@
 /*
  * dindex.h - the disk tier's in-memory index: which record on disk holds
  * the newest version of each (primary key, variant). Pure memory, no I/O;
- * not yet used by the daemon (issue 18: the I/O engine comes later).
+ * dtier fills it from the rebuild and the writer's reports.
  *
  * Keys. A 64-bit XXH3 of the primary key (host NUL target, as cache/key.h
  * builds it: dindex_phash) and a 32-bit hash of the secondary (Vary) key

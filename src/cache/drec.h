@@ -1,9 +1,8 @@
 /*
  * drec.h - the disk tier's record format (issue 18): what one stored
  * response or one invalidation looks like inside a segment of the store
- * file. Pure: no I/O, no allocation, no clock. Not used by the daemon yet;
- * the segment writer, the index rebuild and the store integration come
- * later (dseg, dindex).
+ * file. Pure: no I/O, no allocation, no clock. dwriter encodes records,
+ * dstore_read and drebuild decode them.
  *
  * A segment is a run of records, each starting at an 8-byte aligned offset
  * right after the one before (a small object does not take a whole 4 KiB

@@ -1,8 +1,9 @@
 /*
  * dseg.h - the disk tier's segments: which are free, which one is open for
  * writing and where its next record goes, the FIFO order of the sealed
- * ones, and the eviction of the oldest. Pure memory, no I/O; not yet used
- * by the daemon (issue 18: the I/O engine comes later).
+ * ones, and the eviction of the oldest. Pure memory, no I/O. The daemon
+ * uses its rebuild only (dtier: the newest segment, where the writer goes
+ * on); the writer runs a plain circular log, eviction is not wired in.
  *
  * States: FREE -> OPEN (one at a time; records appended at the write
  * position, 8-byte aligned) -> SEALED (first and last sequence numbers

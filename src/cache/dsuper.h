@@ -2,7 +2,7 @@
  * dsuper.h - the disk tier's superblock (issue 18): what the store file
  * (a preallocated file or a block device) says about itself, and where its
  * segments lie. Pure: no I/O, no clock, no randomness (the caller brings
- * the store id and `now`). Not used by the daemon yet.
+ * the store id and `now`); dstore_open reads and writes it.
  *
  * The superblock is one 4 KiB block, kept twice: copy 0 at byte 0, copy 1
  * at byte 4096. Each carries a generation; the valid copy with the higher

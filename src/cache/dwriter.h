@@ -5,9 +5,9 @@
  *
  * One writer, one task. A log-structured store has one append point; one
  * task owning it gives sequence numbers in append order and sequential
- * writes with no lock. The daemon is to run it on loop 0, beside the other
- * background tasks (the ban lurker, the admin API) and in that loop's
- * admin task group, so a drain cancels or stops it as it does them; its
+ * writes with no lock. dtier runs it on loop 0, beside the other
+ * background tasks (the ban lurker, the admin API), in a task group of
+ * its own that a drain stops and dtier_force cancels; its
  * CPU work is a copy and a hash of what it writes (about 1 ms per MiB),
  * and it awaits a write at least once per buffer's worth, well inside the
  * loop's task budget.
