@@ -34,6 +34,7 @@ int dtier_open(struct dtier **out, const struct dtier_conf *c, dstore_log_fn log
 	atomic_init(&t->writer_ended, true);
 	rt_group_init(&t->rebuilding);
 	rt_group_init(&t->writing);
+	rt_group_init(&t->closing);
 	struct dstore_opts o = {.seg_size = c->seg_size, .log = log, .log_ctx = log_ctx};
 	int r = dstore_open(&t->ds, c->path, c->size, &o, err, errlen);
 	if (r < 0) {
@@ -50,8 +51,8 @@ int dtier_open(struct dtier **out, const struct dtier_conf *c, dstore_log_fn log
 		dtier_close(&t);
 		return -EINVAL;
 	}
-	t->ix = dindex_create(dindex_expected(t->ds->size, 0), (uint32_t)nsegs,
-			      (int64_t)time(NULL));
+	t->ix =
+	    dindex_create(dindex_expected(t->ds->size, 0), (uint32_t)nsegs, (int64_t)time(NULL));
 	struct dseg_conf dc = {.nsegs = (uint32_t)nsegs, .seg_size = (uint32_t)seg};
 	t->dseg = t->ix ? dseg_create(&dc) : NULL;
 	if (!t->dseg) {
@@ -75,7 +76,7 @@ static struct dfloor *dfloor_find(const struct dfloors *f, uint64_t phash)
 	return NULL;
 }
 
-bool dfloors_add(struct dfloors *f, uint64_t phash, uint64_t floor, bool queued)
+bool dfloors_add(struct dfloors *f, uint64_t phash, bool queued)
 {
 	struct dfloor *e = dfloor_find(f, phash);
 	if (!e) {
@@ -90,8 +91,6 @@ bool dfloors_add(struct dfloors *f, uint64_t phash, uint64_t floor, bool queued)
 		e = &f->v[f->n++];
 		*e = (struct dfloor){.phash = phash};
 	}
-	if (floor > e->floor)
-		e->floor = floor;
 	if (queued)
 		e->waiting++;
 	else
@@ -108,10 +107,9 @@ void dfloors_written(struct dfloors *f, uint64_t phash)
 		*e = f->v[--f->n];
 }
 
-bool dfloors_below(const struct dfloors *f, uint64_t phash, uint64_t seq)
+bool dfloors_held(const struct dfloors *f, uint64_t phash)
 {
-	const struct dfloor *e = dfloor_find(f, phash);
-	return e && seq < e->floor;
+	return dfloor_find(f, phash) != NULL;
 }
 
 void dfloors_free(struct dfloors *f)
@@ -254,11 +252,10 @@ void dtier_purge(struct dtier *t, const char *key, uint32_t key_len, bool always
 		return;
 	}
 	if (w) {
-		/* Read before the tombstone is queued: every object put before
-		 * it is below the floor (dtier.h). */
-		uint64_t floor = dwriter_next_seq(w) + 2;
+		/* Every record of the key reported before the tombstone is
+		 * refused (dtier.h), whatever its sequence. */
 		int r = dwriter_tombstone(w, key, key_len); /* -EAGAIN: counted */
-		if (!dfloors_add(&t->floors, phash, floor, r == 0))
+		if (!dfloors_add(&t->floors, phash, r == 0))
 			dstore_fail(t->ds, -ENOMEM, "keeping a purge");
 	} else if (t->npending < 65536) {
 		/* Written when the writer starts, and applied again to what
@@ -361,9 +358,8 @@ static int inval_verdict(struct dtier *t, const struct drec_view *v)
 			uint64_t mark = 0;
 			if (ban_check(e->ban, &mark, key, hl, url, ul))
 				verdict = -1;
-		} else if (v->obj.tags_len &&
-			   tags_has(v->obj.tags, v->obj.tags_len, v->obj.tags_space_sep, e->tag,
-				    e->tag_len)) {
+		} else if (v->obj.tags_len && tags_has(v->obj.tags, v->obj.tags_len,
+						       v->obj.tags_space_sep, e->tag, e->tag_len)) {
 			verdict = e->soft ? 1 : -1;
 		}
 	}
@@ -409,8 +405,8 @@ static void index_written(void *ctx, const struct dwriter_done *d)
 	/* Tested with the put under the lock: a purge in between either sets
 	 * its floor first or removes this entry after. */
 	pthread_mutex_lock(&t->inval_lock);
-	bool below = dfloors_below(&t->floors, r.phash, r.seq);
-	int put = below ? 0 : dindex_put(t->ix, &r);
+	bool held = dfloors_held(&t->floors, r.phash);
+	int put = held ? 0 : dindex_put(t->ix, &r);
 	pthread_mutex_unlock(&t->inval_lock);
 	if (put > 0)
 		atomic_fetch_add_explicit(&t->stats.indexed, 1, memory_order_relaxed);
@@ -455,7 +451,7 @@ static void rebuild_done(void *ctx, const struct drebuild_stats *s)
 		dstore_fail(t->ds, s->rc, "rebuilding the disk index"); /* no writer, one line */
 	if (s->rc < 0 || dstore_disabled(t->ds))
 		return;
-	bool draining = atomic_load(&t->draining);
+	bool draining = atomic_load(&t->closing_writes);
 	if (draining) {
 		/* SIGTERM during the rebuild: the writer still runs, to write
 		 * the purges, bans and tag purges made meanwhile, and stops
@@ -488,7 +484,7 @@ static void rebuild_done(void *ctx, const struct drebuild_stats *s)
 		dstore_fail(t->ds, -ENOMEM, "starting the segment writer");
 		return;
 	}
-	if (draining || atomic_load(&t->draining))
+	if (draining || atomic_load(&t->closing_writes))
 		dwriter_stop(w); /* what inval_start queued, then it ends */
 }
 
@@ -512,10 +508,11 @@ int dtier_start(struct dtier *t)
 	return rt_group_spawn(&t->rebuilding, rebuild_main, &t->rb, "drebuild") < 0 ? -ENOMEM : 0;
 }
 
-void dtier_drain(struct dtier *t)
+/* Stop the writer (what it has queued is written first) and the rebuild,
+ * unless invalidations wait for the writer it would start. */
+static void close_writes(struct dtier *t)
 {
-	CHECK_OBJ_NOTNULL(t, DTIER_MAGIC);
-	atomic_store(&t->draining, true);
+	atomic_store(&t->closing_writes, true);
 	/* With invalidations waiting for the writer, the rebuild goes on to
 	 * its end so that they can be written above every record on disk
 	 * (a cancelled rebuild knows neither the top sequence nor a free
@@ -530,9 +527,31 @@ void dtier_drain(struct dtier *t)
 		dwriter_stop(w);
 }
 
+/* The drain's closer (dtier_drain): once every client connection has
+ * ended, none can purge any more: the writer writes what it has and
+ * ends. */
+static void closer_main(void *arg)
+{
+	struct dtier *t = arg;
+	while (t->drain_conns && atomic_load(t->drain_conns) > 0)
+		if (rt_sleep_until(rt_deadline_in(10 * RT_MS)) < 0)
+			return; /* dtier_force: the writer is cancelled too */
+	close_writes(t);
+}
+
+void dtier_drain(struct dtier *t, const atomic_uint *conns)
+{
+	CHECK_OBJ_NOTNULL(t, DTIER_MAGIC);
+	atomic_store(&t->draining, true); /* no more objects (dtier_admit) */
+	t->drain_conns = conns;
+	if (rt_group_spawn(&t->closing, closer_main, t, "dcloser") < 0)
+		close_writes(t); /* purges of the requests still running may be lost */
+}
+
 void dtier_force(struct dtier *t)
 {
 	CHECK_OBJ_NOTNULL(t, DTIER_MAGIC);
+	rt_group_cancel(&t->closing);
 	rt_group_cancel(&t->rebuilding);
 	rt_group_cancel(&t->writing);
 }
@@ -546,6 +565,7 @@ void dtier_close(struct dtier **tp)
 	*tp = NULL;
 	rt_group_fini(&t->rebuilding);
 	rt_group_fini(&t->writing);
+	rt_group_fini(&t->closing);
 	struct dwriter *w = atomic_load(&t->w);
 	if (w)
 		dwriter_free(&w);
@@ -570,8 +590,7 @@ void dtier_close(struct dtier **tp)
 	free(t);
 }
 
-void dtier_set_admission(struct dtier *t, int64_t min_ttl, uint64_t max_object,
-			 unsigned admit_hits)
+void dtier_set_admission(struct dtier *t, int64_t min_ttl, uint64_t max_object, unsigned admit_hits)
 {
 	uint64_t room = t->ds->sb.seg_size - RECORD_SLACK;
 	atomic_store(&t->adm_min_ttl, min_ttl);
@@ -601,8 +620,8 @@ bool dtier_admits(const struct dtier_conf *c, const struct cobj *o, unsigned hit
 	return validators || left >= c->min_ttl;
 }
 
-int dtier_admit(struct dtier *t, const char *key, uint32_t key_len, struct cobj *o,
-		unsigned hits, int64_t now)
+int dtier_admit(struct dtier *t, const char *key, uint32_t key_len, struct cobj *o, unsigned hits,
+		int64_t now)
 {
 	CHECK_OBJ_NOTNULL(t, DTIER_MAGIC);
 	struct dwriter *w = atomic_load(&t->w);
@@ -692,8 +711,8 @@ static struct cobj *obj_from_record(struct store *st, const struct drec_view *v)
 	o->vkey_len = r->vkey_len;
 	o->tags = dup_part(r->tags, r->tags_len, false);
 	o->tags_len = r->tags_len;
-	bool ok = o->reason && o->hdrs && (o->vary || !r->vary_len) &&
-		  (o->vkey || !r->vkey_len) && (o->tags || !r->tags_len);
+	bool ok = o->reason && o->hdrs && (o->vary || !r->vary_len) && (o->vkey || !r->vkey_len) &&
+		  (o->tags || !r->tags_len);
 	/* Already on disk: the admission rule has nothing to decide. */
 	atomic_store(&o->disk_done, true);
 	if (ok && v->h.body_len)
@@ -765,7 +784,8 @@ struct cobj *dtier_find(struct dtier *t, struct store *st, const struct lookup_r
 		}
 	}
 	if (best) {
-		dindex_hit(t->ix, phash, best->vkey_len ? dindex_vhash(best->vkey, best->vkey_len) : 0);
+		dindex_hit(t->ix, phash,
+			   best->vkey_len ? dindex_vhash(best->vkey, best->vkey_len) : 0);
 		atomic_fetch_add_explicit(&t->stats.hits, 1, memory_order_relaxed);
 	} else {
 		atomic_fetch_add_explicit(&t->stats.misses, 1, memory_order_relaxed);

@@ -13,9 +13,11 @@
  *    starts; the daemon serves meanwhile (the index is empty, so every
  *    disk lookup is a miss). When it ends, the writer is made and started
  *    on the same loop: dstore's rule is that it must not run before.
- *  - dtier_drain on loop 0 when the daemon drains: the rebuild is
- *    cancelled, the writer stops taking objects and writes what is
- *    queued; loop 0 ends when it has (the loop runs until its tasks end).
+ *  - dtier_drain on loop 0 when the daemon drains: the writer stops
+ *    taking objects at once, and once no client connection is left (one
+ *    may still purge) the rebuild is cancelled and the writer writes what
+ *    is queued; loop 0 ends when it has (the loop runs until its tasks
+ *    end).
  *    dtier_force past the drain deadline cancels the writer (what it had
  *    queued is lost: a bounded wait).
  *  - dtier_close on the main thread once every loop has ended.
@@ -62,7 +64,7 @@ struct dtier_stats {
 	_Atomic uint64_t admissions, rejections; /* the admission rule's verdicts */
 	_Atomic uint64_t hits, misses;		 /* disk lookups after a memory miss */
 	_Atomic uint64_t indexed;		 /* records the writer put in the index */
-	_Atomic uint64_t over_budget;		 /* disk lookups sent to the origin: DTIER_READ_BUDGET */
+	_Atomic uint64_t over_budget; /* disk lookups sent to the origin: DTIER_READ_BUDGET */
 };
 
 /*
@@ -89,17 +91,20 @@ struct dinval {
 /*
  * Purge floors: a purge removes the key's index entries at once, but an
  * object of that key queued or encoded before it may be reported written
- * afterwards, before the tombstone's own record is. Each purge made while
- * the writer runs leaves (phash, floor): the writer's next sequence at the
- * purge plus 2 (a put in progress may still take one for a SEGMENT record
- * first), and index_written refuses records of that key below it. The
- * floor goes when the tombstone is reported written (every record before
- * it has been reported by then: reports come in sequence order); when the
- * writer could not take the tombstone (-EAGAIN) it stays for the run.
- * Pure; under inval_lock in struct dtier.
+ * afterwards, before the tombstone's own record is, and with any sequence
+ * below the tombstone's: a queued object that memory evicted is not
+ * retired by the purge, so the writer writes it. Each purge made while
+ * the writer runs holds its key (phash) until its tombstone is reported
+ * written, and index_written refuses every record of a held key meanwhile
+ * (reports come in sequence order: what is queued after the tombstone is
+ * reported after it, when the hold is gone; a record refused is still on
+ * disk, and a rebuild puts the tombstone above it). When the writer could
+ * not take the tombstone (-EAGAIN) the key stays held for the run (a
+ * miss too many, never an object back). Pure; under inval_lock in struct
+ * dtier.
  */
 struct dfloor {
-	uint64_t phash, floor;
+	uint64_t phash;
 	uint32_t waiting; /* tombstones queued for it, not yet reported */
 	bool kept;	  /* one was not queued: stays for the run */
 };
@@ -109,13 +114,13 @@ struct dfloors {
 	size_t n, cap;
 };
 
-/* A purge of PHASH at FLOOR; QUEUED: its tombstone is queued (else kept).
- * false: no memory (the index may then take back an older record). */
-bool dfloors_add(struct dfloors *f, uint64_t phash, uint64_t floor, bool queued);
+/* A purge of PHASH; QUEUED: its tombstone is queued (else kept). false:
+ * no memory (the index may then take back an older record). */
+bool dfloors_add(struct dfloors *f, uint64_t phash, bool queued);
 /* The tombstone of PHASH was reported written. */
 void dfloors_written(struct dfloors *f, uint64_t phash);
-/* Is a record of PHASH with sequence SEQ below a floor? */
-bool dfloors_below(const struct dfloors *f, uint64_t phash, uint64_t seq);
+/* Is PHASH held: a purge of it not yet written? */
+bool dfloors_held(const struct dfloors *f, uint64_t phash);
 void dfloors_free(struct dfloors *f);
 
 struct dtier {
@@ -134,15 +139,18 @@ struct dtier {
 	struct dindex *ix;
 	struct dseg *dseg;
 	struct drebuild rb;
-	struct dwriter *_Atomic w; /* NULL until the rebuild ended */
+	struct dwriter *_Atomic w;	     /* NULL until the rebuild ended */
 	struct rt_group rebuilding, writing; /* on loop 0 */
 	/* The admission rule's numbers, which a reload changes
 	 * (dtier_set_admission); conf's copies are the ones at open. */
 	_Atomic int64_t adm_min_ttl;
 	_Atomic uint64_t adm_max_object;
 	atomic_uint adm_hits;
-	_Atomic uint64_t reading; /* bytes held by disk reads in flight (dtier_find) */
-	atomic_bool draining;
+	_Atomic uint64_t reading;   /* bytes held by disk reads in flight (dtier_find) */
+	atomic_bool draining;	    /* dtier_drain: no object is admitted */
+	atomic_bool closing_writes; /* the writer stops once its queue is written */
+	const atomic_uint *drain_conns;
+	struct rt_group closing;  /* the drain's closer task, on loop 0 */
 	atomic_bool writer_ended; /* the writer task returned (or never started) */
 	struct dtier_stats stats;
 };
@@ -155,8 +163,12 @@ int dtier_open(struct dtier **out, const struct dtier_conf *c, dstore_log_fn log
 /* On loop 0, outside or inside a task: start the rebuild (then the
  * writer). 0 or -ENOMEM. */
 int dtier_start(struct dtier *t);
-/* On loop 0: the daemon drains (above). */
-void dtier_drain(struct dtier *t);
+/* On loop 0: the daemon drains (above). Objects are no longer admitted
+ * at once; the writer takes invalidations until CONNS (the daemon's
+ * client connections, all loops) reaches 0, since a request finishing
+ * during the drain may still purge (an unsafe method, PURGE), then
+ * writes its queue and ends. */
+void dtier_drain(struct dtier *t, const atomic_uint *conns);
 /* On loop 0, past the drain deadline: end the writer now. */
 void dtier_force(struct dtier *t);
 /* Main thread, every loop ended. NULLs *TP; NULL is fine. */
@@ -180,8 +192,8 @@ bool dtier_admits(const struct dtier_conf *c, const struct cobj *o, unsigned hit
  * started yet, queue full, tier off, draining, or O's body still
  * arriving: not counted). Any loop, never
  * waits. */
-int dtier_admit(struct dtier *t, const char *key, uint32_t key_len, struct cobj *o,
-		unsigned hits, int64_t now);
+int dtier_admit(struct dtier *t, const char *key, uint32_t key_len, struct cobj *o, unsigned hits,
+		int64_t now);
 /* Published O answered one more request (its store, a hit): once it has
  * answered admit_hits, the rule decides, once per object (o->disk_done);
  * a writer that cannot take it now, or a body still arriving (a hit on a

@@ -64,6 +64,7 @@ struct store {
 	/* Bumped by every purge and tag purge before it looks at the table: a
 	 * promotion from disk that began before refuses itself (store.h). */
 	_Atomic uint64_t inval_epoch;
+	atomic_uint inval_active; /* store_inval_begin .. _end brackets running */
 };
 
 /* ---- waking ----------------------------------------------------------- */
@@ -887,8 +888,7 @@ static void store_retire(struct store *st, struct cobj *o);
 /* store_publish, or with P a promotion from disk (store_publish_promoted):
  * false when P's epoch moved or a ban newer than P's sequence matches O
  * (nothing published, OH still the caller's). */
-static bool publish(struct store *st, struct coh *oh, struct cobj *o,
-		    const struct store_promo *p)
+static bool publish(struct store *st, struct coh *oh, struct cobj *o, const struct store_promo *p)
 {
 	CHECK_OBJ_NOTNULL(st, STORE_MAGIC);
 	struct shard *sh = shard_of(st, oh->hash);
@@ -905,7 +905,7 @@ static bool publish(struct store *st, struct coh *oh, struct cobj *o,
 		const char *host = oh->key, *url = oh->key + oh->host_len + 1;
 		size_t url_len = oh->key_len - oh->host_len - 1;
 		o->ban_seq = p->ban_seq;
-		if (atomic_load(&st->inval_epoch) != p->epoch ||
+		if (atomic_load(&st->inval_epoch) != p->epoch || atomic_load(&st->inval_active) ||
 		    ban_check(st->bans, &o->ban_seq, host, oh->host_len, url, url_len)) {
 			atomic_store(&o->retired, true);
 			pthread_mutex_unlock(&sh->lock);
@@ -958,6 +958,20 @@ static bool publish(struct store *st, struct coh *oh, struct cobj *o,
 void store_publish(struct store *st, struct coh *oh, struct cobj *o)
 {
 	publish(st, oh, o, NULL);
+}
+
+void store_inval_begin(struct store *st)
+{
+	CHECK_OBJ_NOTNULL(st, STORE_MAGIC);
+	atomic_fetch_add(&st->inval_active, 1);
+	atomic_fetch_add(&st->inval_epoch, 1);
+}
+
+void store_inval_end(struct store *st)
+{
+	CHECK_OBJ_NOTNULL(st, STORE_MAGIC);
+	atomic_fetch_add(&st->inval_epoch, 1);
+	atomic_fetch_sub(&st->inval_active, 1);
 }
 
 void store_promo_begin(struct store *st, struct store_promo *p)

@@ -294,6 +294,16 @@ struct store_promo {
 void store_promo_begin(struct store *st, struct store_promo *p);
 bool store_publish_promoted(struct store *st, struct coh *oh, struct cobj *o,
 			    const struct store_promo *p);
+/*
+ * An invalidation of both tiers (the memory one, then the disk tier's
+ * index and record) is bracketed by store_inval_begin and _end: each
+ * bumps the epoch, and store_publish_promoted refuses while a bracket is
+ * open. A disk read that began before the disk half removed the key (its
+ * promo_begin after the memory half) would otherwise publish the object
+ * back: refused, it is a miss. Any thread.
+ */
+void store_inval_begin(struct store *st);
+void store_inval_end(struct store *st);
 /* The fetch for OH ends without a stored response; HFM_UNTIL > 0 makes
  * later lookups pass until then (Unix seconds). Wakes the waiters. */
 void store_fetch_abort(struct store *st, struct coh *oh, int64_t hfm_until);

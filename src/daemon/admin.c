@@ -338,9 +338,11 @@ static int handle(struct admin_conn *ac)
 		uint32_t hl;
 		int kl =
 		    cache_key_for(ac->gen->cfg, h, strlen(h), a, strlen(a), key, sizeof(key), &hl);
+		store_inval_begin(d->sh.store); /* both tiers (store.h) */
 		size_t n = kl > 0 ? store_purge_key(d->sh.store, key, (uint32_t)kl) : 0;
 		if (kl > 0 && d->sh.disk)
 			dtier_purge(d->sh.disk, key, (uint32_t)kl, true); /* durable: a record */
+		store_inval_end(d->sh.store);
 		log_info("admin: purge host=%s url=%s: %zu objects", h, a, n);
 		int bl = snprintf(body, sizeof(body), "{\"purged\": %zu}\n", n);
 		return respond(ac, 200, "OK", "application/json", body, (size_t)bl);
@@ -351,15 +353,17 @@ static int handle(struct admin_conn *ac)
 		if (!hu && !hh)
 			return respond_text(ac, 400, "Bad Request", "url= and/or host= required\n");
 		char err[256];
+		store_inval_begin(d->sh.store); /* both tiers (store.h) */
 		int64_t seq =
 		    store_ban(d->sh.store, hu ? a : NULL, hh ? h : NULL, err, sizeof(err));
+		if (seq >= 0 && d->sh.disk)
+			dtier_ban(d->sh.disk, hu ? a : NULL, hh ? h : NULL);
+		store_inval_end(d->sh.store);
 		if (seq < 0) {
 			int bl = snprintf(body, sizeof(body), "{\"error\": \"%s\"}\n", err);
 			return respond(ac, 400, "Bad Request", "application/json", body,
 				       (size_t)bl);
 		}
-		if (d->sh.disk)
-			dtier_ban(d->sh.disk, hu ? a : NULL, hh ? h : NULL);
 		log_info("admin: ban url=%s host=%s: #%lld", hu ? a : "*", hh ? h : "*",
 			 (long long)seq);
 		int bl = snprintf(body, sizeof(body), "{\"ban\": %lld}\n", (long long)seq);
@@ -368,9 +372,11 @@ static int handle(struct admin_conn *ac)
 	if (!query_param(qs, ql, "tag", a, sizeof(a)) || !a[0])
 		return respond_text(ac, 400, "Bad Request", "tag= required\n");
 	bool soft = query_param(qs, ql, "soft", h, sizeof(h)) && strcmp(h, "1") == 0;
+	store_inval_begin(d->sh.store); /* both tiers (store.h) */
 	size_t n = store_purge_tag(d->sh.store, a, strlen(a), soft);
 	if (d->sh.disk)
 		dtier_tag(d->sh.disk, a, strlen(a), soft);
+	store_inval_end(d->sh.store);
 	log_info("admin: %s tag purge %s: %zu objects", soft ? "soft" : "hard", a, n);
 	int bl = snprintf(body, sizeof(body), "{\"purged\": %zu}\n", n);
 	return respond(ac, 200, "OK", "application/json", body, (size_t)bl);

@@ -23,7 +23,7 @@ static void drain_on_loop(struct rt_msg *m)
 	/* The disk writer writes what it has queued, then ends: the loop
 	 * runs until it has (dtier_force past the deadline). */
 	if (l->w.be.id == 0 && l->d->sh.disk)
-		dtier_drain(l->d->sh.disk);
+		dtier_drain(l->d->sh.disk, &l->d->sh.nconns);
 	rt_loop_stop(l->w.loop);
 }
 

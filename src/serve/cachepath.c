@@ -223,9 +223,11 @@ static enum req_result purge_here(struct req *rq, const char *host, size_t hlen,
 	char key[KEY_MAX];
 	uint32_t hl;
 	int kl = cache_key_under(cfg, rule, host, hlen, target, tlen, key, sizeof(key), &hl);
+	store_inval_begin(rq->w->sh->store); /* both tiers (store.h) */
 	size_t n = kl > 0 ? store_purge_key(rq->w->sh->store, key, (uint32_t)kl) : 0;
 	if (kl > 0 && rq->w->sh->disk)
 		dtier_purge(rq->w->sh->disk, key, (uint32_t)kl, true); /* durable: a record */
+	store_inval_end(rq->w->sh->store);
 	log_info("client %s: PURGE %.*s: %zu objects", rq->client_ip,
 		 (int)(tlen > 200 ? 200 : tlen), target, n);
 	char body[48];
@@ -381,8 +383,8 @@ enum req_result cache_handle(struct req *rq)
 		 * the promotion (it is then an ordinary miss, still ours). */
 		struct store_promo promo;
 		store_promo_begin(w->sh->store, &promo);
-		struct cobj *o = dtier_find(w->sh->disk, w->sh->store, &lr,
-					    rt_deadline_in(DTIER_READ_TIMEOUT));
+		struct cobj *o =
+		    dtier_find(w->sh->disk, w->sh->store, &lr, rt_deadline_in(DTIER_READ_TIMEOUT));
 		if (o && !store_publish_promoted(w->sh->store, res.oh, o, &promo))
 			cobj_release(&o);
 		if (o) {
@@ -430,7 +432,8 @@ enum req_result cache_handle(struct req *rq)
 				log_warn("background refresh could not start: out of memory");
 		}
 		if (w->sh->disk)
-			dtier_offer(w->sh->disk, o, d.now); /* admission after admit_hits requests */
+			dtier_offer(w->sh->disk, o,
+				    d.now); /* admission after admit_hits requests */
 		enum req_result ur = deliver_object(rq, o, &d);
 		cobj_release(&res.obj);
 		return ur;

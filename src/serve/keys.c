@@ -155,9 +155,12 @@ void cache_invalidate_after_unsafe(struct req *rq, const char *host, size_t hlen
 		const struct config_route *rt = rq->route.active ? rq->route.route : NULL;
 		int kl = cache_key_under(cfg, rule_for(cfg, rt, host, hlen, u, ulen), host, hlen, u,
 					 ulen, key, sizeof(key), &hl);
-		if (kl > 0)
-			store_purge_key(st, key, (uint32_t)kl);
-		if (kl > 0 && rq->w->sh->disk)
+		if (kl <= 0)
+			continue;
+		store_inval_begin(st); /* both tiers (store.h) */
+		store_purge_key(st, key, (uint32_t)kl);
+		if (rq->w->sh->disk)
 			dtier_purge(rq->w->sh->disk, key, (uint32_t)kl, false);
+		store_inval_end(st);
 	}
 }

@@ -208,6 +208,51 @@ Test(cache_disk, restart_serves_from_disk_without_the_origin)
 	harness_end();
 }
 
+/* A request that ends during the drain may still invalidate: its purge
+ * is written before the writer stops, so the restart does not bring the
+ * object back. */
+Test(cache_disk, a_post_that_ends_during_the_drain_is_durable)
+{
+	struct proc o, d1, d2;
+	start_origin(&o);
+	char store[PATH_MAX];
+	snprintf(store, sizeof(store), "%s/store", test_dir());
+	int ap;
+	start_disk(&o, &d1, store, &ap);
+	free(wait_rebuilt(ap, &d1));
+	struct response r;
+	get_obj(d1.port, 0, &r);
+	response_free(&r);
+	free(wait_metric(ap, &d1, "ringcache_disk_objects", 1));
+	char path[128];
+	obj_path(0, path, sizeof(path));
+	struct conn c;
+	conn_open(&c, d1.port);
+	cr_assert_eq(conn_sendf(&c,
+				"POST %s HTTP/1.1\r\nHost: test.local\r\nContent-Length: 5\r\n\r\n",
+				path),
+		     0);
+	sleep_ms(200); /* the head is in; its body is not */
+	cr_assert_eq(kill(d1.pid, SIGTERM), 0);
+	sleep_ms(300); /* draining: no new connection, this one goes on */
+	cr_assert_eq(conn_send_str(&c, "hello"), 0);
+	cr_assert_eq(read_response(&c, &r, 0), 0, "the POST's answer; log:\n%s", proc_log(&d1));
+	cr_assert_eq(r.status, 200, "%s", r.raw_head);
+	response_free(&r);
+	conn_close(&c);
+	stopped_cleanly(&d1);
+
+	start_disk(&o, &d2, store, &ap);
+	free(wait_rebuilt(ap, &d2));
+	get_obj(d2.port, 0, &r);
+	cr_assert(!cache_status_has(&r, "detail=disk"), "invalidated, yet back from disk: %s",
+		  cache_status(&r));
+	response_free(&r);
+	int asked = origin_requests(o.port, path);
+	cr_assert_eq(asked, 3, "GET, POST, and the GET after the restart (a miss): %d", asked);
+	harness_end();
+}
+
 /* POST PATH on the admin API: 200. */
 static void admin_post(int ap, const char *path)
 {

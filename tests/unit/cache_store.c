@@ -1081,8 +1081,11 @@ Test(cache_store, eviction_keeps_bytes_under_budget)
 /* --- promotion from disk ------------------------------------------------------ */
 
 /* A disk read for HOST/PATH (a MISS owning the fetch) during which INVAL
- * runs (0 none, 1 purge, 2 ban, 3 hard tag purge, 4 soft tag purge): the
- * promotion is refused, and the key is a MISS. With none it is a HIT. */
+ * runs (0 none, 1 purge, 2 ban, 3 hard tag purge, 4 soft tag purge; 5 an
+ * invalidation of both tiers begun before the read and still running at
+ * the publish, 6 the same ended before it: its memory half was done
+ * before the read began, its disk half was not): the promotion is
+ * refused, and the key is a MISS. With none it is a HIT. */
 static void promote_during(int inval, const char *path)
 {
 	static const char *lines = "Cache-Control: max-age=600\nSurrogate-Key: red";
@@ -1096,6 +1099,8 @@ static void promote_during(int inval, const char *path)
 	lookup(st, H, path, NULL, T0 + 1, RT_NEVER, &res);
 	cr_assert_eq(res.kind, LOOKUP_MISS);
 	struct store_promo p;
+	if (inval >= 5)
+		store_inval_begin(st);
 	store_promo_begin(st, &p);
 	struct cobj *o = mkobj(st, lines, NULL, "disk", true);
 	char err[128], re[128];
@@ -1111,8 +1116,13 @@ static void promote_during(int inval, const char *path)
 	case 4:
 		store_purge_tag(st, "red", 3, inval == 4);
 		break;
+	case 6:
+		store_inval_end(st);
+		break;
 	}
 	bool in = store_publish_promoted(st, res.oh, o, &p);
+	if (inval == 5)
+		store_inval_end(st);
 	cr_expect_eq(in, inval == 0, "%s: inval %d promoted %d", path, inval, in);
 	if (!in) {
 		cr_expect(atomic_load(&o->retired));
@@ -1130,6 +1140,9 @@ static void t_promote(void *arg)
 	promote_during(2, "/p/ban");
 	promote_during(3, "/p/tag");
 	promote_during(4, "/p/soft");
+	promote_during(5, "/p/bracket-open");
+	promote_during(6, "/p/bracket-closed");
+	promote_during(0, "/p/after-brackets");
 	*(bool *)arg = true;
 }
 
