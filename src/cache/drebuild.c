@@ -126,6 +126,10 @@ static int walk_seg(struct drebuild *rb, uint64_t seg, uint8_t **buf, size_t *ca
 					first_seq = v.h.seq;
 			} else if (res == DREC_CORRUPT && w.stop == DREC_OK) {
 				rb->stats.damaged++; /* a body skipped */
+				enum drec_kind k = w.skipped.kind;
+				if ((k == DREC_TOMBSTONE || k == DREC_BAN || k == DREC_TAG) &&
+				    rb->on_lost)
+					rb->on_lost(rb->ctx, &w.skipped);
 			} else {
 				break;
 			}
@@ -168,7 +172,8 @@ static int walk_seg(struct drebuild *rb, uint64_t seg, uint8_t **buf, size_t *ca
 		if (last_seq > rb->stats.top_seq)
 			rb->stats.top_seq = last_seq;
 	}
-	__atomic_fetch_add(&rb->stats.segments, 1, __ATOMIC_RELAXED); /* /metrics reads it meanwhile */
+	__atomic_fetch_add(&rb->stats.segments, 1,
+			   __ATOMIC_RELAXED); /* /metrics reads it meanwhile */
 	return 0;
 }
 

@@ -61,6 +61,10 @@ struct drebuild {
 	/* BAN and TAG records, in the order found (NULL: counted only). */
 	void (*on_ban)(void *ctx, const struct drec_view *v);
 	void (*on_tag)(void *ctx, const struct drec_view *v);
+	/* A TOMBSTONE, BAN or TAG record whose header passed but whose rest
+	 * did not (H): what it invalidated is unknown, so the caller takes
+	 * it as applying to every object older than it (NULL: counted only). */
+	void (*on_lost)(void *ctx, const struct drec_head *h);
 	void (*on_done)(void *ctx, const struct drebuild_stats *s);
 	void *ctx;
 	struct drebuild_stats stats; /* final once done is set */

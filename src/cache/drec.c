@@ -669,6 +669,7 @@ enum drec_result drec_walk_next(struct drec_walk *w, struct drec_view *v)
 			return walk_stop(w, DREC_STALE);
 		w->last_seq = h.seq;
 		w->off += (size_t)h.total;
+		w->skipped = h;
 		return r;
 	}
 	if (r != DREC_OK)

@@ -292,6 +292,7 @@ struct drec_walk {
 	size_t off;	   /* where the next record starts */
 	uint64_t last_seq; /* 0 before the SEGMENT record */
 	enum drec_result stop;
+	struct drec_head skipped; /* the header of the record a CORRUPT result skipped */
 };
 
 void drec_walk_init(struct drec_walk *w, const void *buf, size_t len, size_t seg_size,

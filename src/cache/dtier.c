@@ -179,14 +179,26 @@ static void inval_written(struct dtier *t, enum drec_kind kind, uint64_t seq)
 	pthread_mutex_unlock(&t->inval_lock);
 }
 
+/* Keep E; without the memory to keep it, the tier goes off (a record read
+ * back could otherwise be one it invalidated). */
 static void inval_add(struct dtier *t, struct dinval *e)
 {
 	pthread_mutex_lock(&t->inval_lock);
 	struct dwriter *w = atomic_load(&t->w);
 	if (w && e->state == DINVAL_PENDING)
 		inval_queue(w, e);
-	inval_append(t, e);
+	bool kept = inval_append(t, e);
 	pthread_mutex_unlock(&t->inval_lock);
+	if (!kept)
+		dstore_fail(t->ds, -ENOMEM, "keeping an invalidation");
+}
+
+/* An invalidation that applies to every record below SEQ (a ban with no
+ * matcher: inval_verdict). */
+static void inval_all_below(struct dtier *t, uint64_t seq)
+{
+	struct dinval e = {.kind = DREC_BAN, .state = DINVAL_DONE, .seq = seq};
+	inval_add(t, &e);
 }
 
 static struct ban_list *ban_of(const char *url_re, const char *host_re)
@@ -301,9 +313,26 @@ static void rebuilt_ban(void *ctx, const struct drec_view *v)
 	if (!e.ban) { /* a pattern this build cannot compile, or no memory */
 		free(e.url_re);
 		free(e.host_re);
+		inval_all_below(t, v->h.seq); /* whatever it banned stays banned */
 		return;
 	}
 	inval_add(t, &e);
+}
+
+/* The rebuild found an invalidation record it cannot read: what it
+ * invalidated is unknown, so every object older than it is taken as
+ * invalidated (a store of disk misses, never an object back). */
+static void rebuilt_lost(void *ctx, const struct drec_head *h)
+{
+	struct dtier *t = ctx;
+	char line[160];
+	snprintf(line, sizeof(line),
+		 "a damaged invalidation record (sequence %llu): every object written before it "
+		 "is dropped",
+		 (unsigned long long)h->seq);
+	if (t->ds->log)
+		t->ds->log(t->ds->log_ctx, DSTORE_LOG_WARN, line);
+	inval_all_below(t, h->seq);
 }
 
 static void rebuilt_tag(void *ctx, const struct drec_view *v)
@@ -317,6 +346,8 @@ static void rebuilt_tag(void *ctx, const struct drec_view *v)
 			   .soft = v->h.flags & DREC_TAG_SOFT};
 	if (e.tag)
 		inval_add(t, &e);
+	else
+		dstore_fail(t->ds, -ENOMEM, "keeping a tag purge");
 }
 
 /* Before the writer is published (rebuild_done): the waiting records go
@@ -356,7 +387,7 @@ static int inval_verdict(struct dtier *t, const struct drec_view *v)
 			continue;
 		if (e->kind == DREC_BAN) {
 			uint64_t mark = 0;
-			if (ban_check(e->ban, &mark, key, hl, url, ul))
+			if (!e->ban || ban_check(e->ban, &mark, key, hl, url, ul))
 				verdict = -1;
 		} else if (v->obj.tags_len && tags_has(v->obj.tags, v->obj.tags_len,
 						       v->obj.tags_space_sep, e->tag, e->tag_len)) {
@@ -502,6 +533,7 @@ int dtier_start(struct dtier *t)
 				  .now = (int64_t)time(NULL),
 				  .on_ban = rebuilt_ban,
 				  .on_tag = rebuilt_tag,
+				  .on_lost = rebuilt_lost,
 				  .on_done = rebuild_done,
 				  .ctx = t};
 	atomic_init(&t->rb.done, false);

@@ -81,7 +81,10 @@ struct dinval {
 	enum drec_kind kind; /* DREC_BAN or DREC_TAG */
 	enum dinval_state state;
 	uint64_t seq;
-	struct ban_list *ban; /* BAN: the one ban, for its matcher */
+	/* BAN: the one ban, for its matcher; NULL: it applies to every
+	 * record below SEQ (a ban record that no longer compiles, or an
+	 * invalidation record found damaged at the rebuild). */
+	struct ban_list *ban;
 	char *url_re, *host_re;
 	char *tag; /* TAG */
 	uint32_t tag_len;

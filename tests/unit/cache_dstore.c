@@ -872,6 +872,17 @@ static void done_not_yet(void *ctx, const struct drebuild_stats *s)
 	done_seen_early = atomic_load(&((struct drebuild *)ctx)->done);
 }
 
+/* Invalidation records the rebuild could not read (on_lost). */
+static int lost_seen;
+static uint64_t lost_seq;
+
+static void on_lost(void *ctx, const struct drec_head *h)
+{
+	(void)ctx;
+	lost_seen++;
+	lost_seq = h->seq;
+}
+
 static void rebuild(struct wt *t, struct drebuild *rb, struct dindex **ix, struct dseg **dseg)
 {
 	*ix = dindex_create(dindex_expected(SIZE, 0), (uint32_t)t->ds->sb.seg_count,
@@ -886,8 +897,10 @@ static void rebuild(struct wt *t, struct drebuild *rb, struct dindex **ix, struc
 				.read_size = 8192, /* smaller than some records: windows grow */
 				.now = (int64_t)time(NULL),
 				.on_done = done_not_yet,
+				.on_lost = on_lost,
 				.ctx = rb};
 	done_seen_early = -1;
+	lost_seen = 0;
 	run_main(rebuild_main, rb);
 	cr_assert(atomic_load(&rb->done));
 	cr_assert_eq(done_seen_early, 0, "done was set before on_done ran");
@@ -1017,6 +1030,43 @@ Test(dwriter, a_record_torn_by_a_crash_is_dropped_and_counted_at_rebuild)
 	cr_assert(dindex_get(ix, dindex_phash(key, (size_t)kl), 0, &r), "the one after the tear");
 	kl = key_of(1, key);
 	cr_assert_not(dindex_get(ix, dindex_phash(key, (size_t)kl), 0, &r));
+	dseg_free(&dseg);
+	dindex_free(&ix);
+	dstore_close(&t.ds);
+}
+
+/* A tombstone whose key rotted: the rebuild cannot say what it purged and
+ * reports it (dtier then takes it as purging everything older). */
+Test(dwriter, a_damaged_tombstone_is_reported_at_rebuild)
+{
+	static struct wt t;
+	memset(&t, 0, sizeof(t));
+	t.ds = open_logged(SIZE);
+	t.conf = (struct dwriter_conf){.buf_size = 8192, .written = on_written, .ctx = &t};
+	t.w = dwriter_create(t.ds, &t.conf);
+	t.nobj = 3;
+	for (int i = 0; i < 3; i++)
+		t.sizes[i] = 100;
+	run_main(inval_then_stop_main, &t);
+	cr_assert_eq(t.ndone, t.nobj + 4);
+	dwriter_free(&t.w);
+	dstore_close(&t.ds);
+	const struct dwriter_done *d = &t.done[t.nobj];
+	cr_assert_eq(d->kind, DREC_TOMBSTONE);
+	int fd = open(path, O_WRONLY);
+	off_t at = (off_t)(SEG + d->seg * SEG + d->off + DREC_HDR); /* its key's first byte */
+	cr_assert_eq(pwrite(fd, "#", 1, at), 1);
+	close(fd);
+	t.ds = open_logged(SIZE);
+	struct drebuild rb;
+	struct dindex *ix;
+	struct dseg *dseg;
+	rebuild(&t, &rb, &ix, &dseg);
+	cr_assert_eq(rb.stats.damaged, 1);
+	cr_assert_eq(rb.stats.tombstones, 0);
+	cr_assert_eq(lost_seen, 1);
+	cr_assert_eq(lost_seq, d->seq);
+	cr_assert_eq(rb.stats.bans, 1, "the records after it are read");
 	dseg_free(&dseg);
 	dindex_free(&ix);
 	dstore_close(&t.ds);
