@@ -55,7 +55,8 @@ int dtier_open(struct dtier **out, const struct dtier_conf *c, dstore_log_fn log
 	    dindex_create(dindex_expected(t->ds->size, 0), (uint32_t)nsegs, (int64_t)time(NULL));
 	struct dseg_conf dc = {.nsegs = (uint32_t)nsegs, .seg_size = (uint32_t)seg};
 	t->dseg = t->ix ? dseg_create(&dc) : NULL;
-	if (!t->dseg) {
+	t->seg_first = t->dseg ? calloc(nsegs, sizeof(*t->seg_first)) : NULL;
+	if (!t->seg_first) {
 		snprintf(err, errlen, "%s: out of memory for the disk index", c->path);
 		dtier_close(&t);
 		return -ENOMEM;
@@ -446,11 +447,44 @@ static void index_written(void *ctx, const struct dwriter_done *d)
 /* A plain circular log for now (dseg's FIFO with reinsertion is not wired
  * in): the next segment's old entries leave the index before it is
  * written again, so the index never points at bytes being replaced. */
+/* Drop the bans and tag purges no record on disk is older than: every
+ * record left has a version at or above the oldest segment's first
+ * sequence (versions are their records' own sequences while nothing is
+ * copied), and an invalidation applies below its own. Under inval_lock;
+ * O(segments + invalidations), once per segment written. */
+static void inval_prune(struct dtier *t)
+{
+	uint64_t oldest = UINT64_MAX;
+	for (uint64_t i = 0; i < t->ds->sb.seg_count; i++)
+		if (t->seg_first[i] && t->seg_first[i] < oldest)
+			oldest = t->seg_first[i];
+	size_t k = 0;
+	for (size_t i = 0; i < t->ninvals; i++) {
+		struct dinval *e = &t->invals[i];
+		if (e->state == DINVAL_DONE && e->seq <= oldest) {
+			ban_list_free(&e->ban);
+			free(e->url_re);
+			free(e->host_re);
+			free(e->tag);
+			atomic_fetch_add_explicit(&t->stats.invals_pruned, 1, memory_order_relaxed);
+			continue;
+		}
+		t->invals[k++] = *e;
+	}
+	t->ninvals = k;
+}
+
 static int next_segment(void *ctx, uint64_t sealed, uint64_t *next)
 {
 	struct dtier *t = ctx;
 	*next = (sealed + 1) % t->ds->sb.seg_count;
 	dindex_seg_clear(t->ix, (uint32_t)*next);
+	/* Its SEGMENT record takes the writer's next sequence. */
+	struct dwriter *w = atomic_load(&t->w);
+	pthread_mutex_lock(&t->inval_lock);
+	t->seg_first[*next] = w ? dwriter_next_seq(w) : 0;
+	inval_prune(t);
+	pthread_mutex_unlock(&t->inval_lock);
 	return 0;
 }
 
@@ -495,6 +529,13 @@ static void rebuild_done(void *ctx, const struct drebuild_stats *s)
 	}
 	int64_t open = dseg_open(t->dseg);
 	uint64_t nsegs = t->ds->sb.seg_count;
+	pthread_mutex_lock(&t->inval_lock);
+	for (uint64_t i = 0; i < nsegs; i++) {
+		struct dseg_info di;
+		dseg_info(t->dseg, (uint32_t)i, &di);
+		t->seg_first[i] = di.first_seq;
+	}
+	pthread_mutex_unlock(&t->inval_lock);
 	uint64_t first = open < 0 ? 0 : ((uint64_t)open + 1) % nsegs;
 	dindex_seg_clear(t->ix, (uint32_t)first);
 	struct dwriter_conf wc = {.first_seq = s->top_seq + 1,
@@ -608,6 +649,7 @@ void dtier_close(struct dtier **tp)
 		free(t->invals[i].tag);
 	}
 	free(t->invals);
+	free(t->seg_first);
 	dfloors_free(&t->floors);
 	for (size_t i = 0; i < t->npending; i++)
 		free(t->pending_purges[i]);

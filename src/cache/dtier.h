@@ -64,7 +64,8 @@ struct dtier_stats {
 	_Atomic uint64_t admissions, rejections; /* the admission rule's verdicts */
 	_Atomic uint64_t hits, misses;		 /* disk lookups after a memory miss */
 	_Atomic uint64_t indexed;		 /* records the writer put in the index */
-	_Atomic uint64_t over_budget; /* disk lookups sent to the origin: DTIER_READ_BUDGET */
+	_Atomic uint64_t over_budget;	/* disk lookups sent to the origin: DTIER_READ_BUDGET */
+	_Atomic uint64_t invals_pruned; /* bans, tag purges older than every record: dropped */
 };
 
 /*
@@ -72,8 +73,9 @@ struct dtier_stats {
  * version is below SEQ, the sequence of its own record. SEQ is UINT64_MAX
  * while that record is not written (it then applies to every record read:
  * a miss too many, never an object back), and stays so when the writer
- * could not take it. Kept for the daemon's life (a record read back is
- * tested against every entry newer than it).
+ * could not take it. Kept while a record on disk is older than it (a
+ * record read back is tested against every entry newer than it): dropped
+ * once the segments holding such records have been written again.
  */
 enum dinval_state { DINVAL_PENDING, DINVAL_QUEUED, DINVAL_DONE };
 
@@ -134,6 +136,7 @@ struct dtier {
 	pthread_mutex_t inval_lock;
 	struct dinval *invals;
 	size_t ninvals, invals_cap;
+	uint64_t *seg_first;   /* each segment's first sequence (0: empty), for inval_prune */
 	char **pending_purges; /* keys (host NUL target), with their lengths */
 	uint32_t *pending_lens;
 	size_t npending, pending_cap;

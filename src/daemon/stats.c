@@ -82,6 +82,10 @@ static void disk(struct dtier *t, struct stats *s)
 	s->gauge[G_disk_damaged] = atomic_load(&ds->damaged) + (done ? t->rb.stats.damaged : 0);
 	s->gauge[G_disk_read_timeouts] = atomic_load(&ds->read_timeouts);
 	s->gauge[G_disk_over_budget] = atomic_load(&t->stats.over_budget);
+	pthread_mutex_lock(&t->inval_lock);
+	s->gauge[G_disk_invals] = t->ninvals;
+	pthread_mutex_unlock(&t->inval_lock);
+	s->gauge[G_disk_invals_pruned] = atomic_load(&t->stats.invals_pruned);
 	s->gauge[G_disk_objects] = dindex_count(t->ix);
 	s->gauge[G_disk_bytes_used] = dindex_bytes(t->ix);
 	s->gauge[G_disk_size] = t->ds->size;

@@ -262,6 +262,36 @@ static void admin_post(int ap, const char *path)
 	response_free(&r);
 }
 
+/* Bans and tag purges are kept to test records read back against, until
+ * no record on disk is older: once the log has gone round they are gone. */
+Test(cache_disk, bans_and_tag_purges_go_once_the_log_has_gone_round)
+{
+	struct proc o, d;
+	start_origin(&o);
+	char store[PATH_MAX];
+	snprintf(store, sizeof(store), "%s/store", test_dir());
+	int ap;
+	start_disk(&o, &d, store, &ap);
+	free(wait_rebuilt(ap, &d));
+	admin_post(ap, "/ban?url=%5E%2Fnothing");
+	admin_post(ap, "/tag?tag=none");
+	char *m = wait_metric(ap, &d, "ringcache_disk_invalidations", 2);
+	free(m);
+	/* 20 MiB of objects through a 15-segment, 16 MiB store. */
+	for (int i = 0; i < 70; i++) {
+		char path[96];
+		snprintf(path, sizeof(path), "/round/%d?size=300000&cc=max-age%%3D600", i);
+		struct response r;
+		http_once(d.port, "GET", path, NULL, &r);
+		cr_assert_eq(r.status, 200, "%s: %s", path, r.raw_head);
+		response_free(&r);
+	}
+	m = wait_metric(ap, &d, "ringcache_disk_invalidations", 0);
+	cr_assert_eq(prom(m, "ringcache_disk_invalidations_pruned_total"), 2, "%s", m);
+	free(m);
+	harness_end();
+}
+
 Test(cache_disk, purge_ban_and_tag_purge_survive_a_restart)
 {
 	static const char *const paths[] = {
