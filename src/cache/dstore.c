@@ -271,6 +271,13 @@ int dstore_open(struct dstore **out, const char *path, uint64_t size, const stru
 	int direct = o->no_direct ? 0 : O_DIRECT;
 	int flags = O_RDWR | O_CLOEXEC;
 	int rc;
+	/* A block device is opened exclusively too: flock locks one device
+	 * node, and another node of the same disk (a container's own /dev)
+	 * would not see it; O_EXCL is held by the device itself. */
+	struct stat pre;
+	bool blockdev = stat(path, &pre) == 0 && S_ISBLK(pre.st_mode);
+	if (blockdev)
+		flags |= O_EXCL;
 	for (;;) {
 		ds->fd = open(path, flags | direct);
 		if (ds->fd < 0 && errno == ENOENT) {
@@ -284,6 +291,11 @@ int dstore_open(struct dstore **out, const char *path, uint64_t size, const stru
 			continue;
 		}
 		break;
+	}
+	if (ds->fd < 0 && blockdev && errno == EBUSY) {
+		rc = fail_msg(err, errlen, -EBUSY,
+			      "%s: in use (mounted, or held by another ringcache)", path);
+		goto fail;
 	}
 	if (ds->fd < 0) {
 		rc = fail_msg(err, errlen, -errno, "%s: cannot open: %s", path, strerror(errno));
