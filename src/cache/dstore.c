@@ -432,6 +432,60 @@ uint64_t dstore_offset(const struct dstore *ds, uint64_t seg, uint64_t off)
 	return dsuper_seg_offset(&ds->sb, seg) + off;
 }
 
+size_t dstore_span_size(uint64_t off, size_t len)
+{
+	return (size_t)((off % B + len + B - 1) / B * B);
+}
+
+int dstore_read_span(struct dstore *ds, uint64_t seg, uint64_t off, size_t len, void *mem,
+		     size_t cap, rt_time_t deadline, size_t *at_out)
+{
+	CHECK_OBJ_NOTNULL(ds, DSTORE_MAGIC);
+	if (dstore_disabled(ds))
+		return -ENODEV;
+	if (seg >= ds->sb.seg_count || !len || off + len > ds->sb.seg_size ||
+	    dstore_span_size(off, len) > cap)
+		return -EINVAL;
+	uint8_t *buf = mem;
+	uint64_t at = dstore_offset(ds, seg, off);
+	uint64_t start = at / B * B, end = (at + len + B - 1) / B * B;
+	size_t n = (size_t)(end - start);
+	atomic_fetch_add_explicit(&ds->stats.reads, 1, memory_order_relaxed);
+	size_t got = 0;
+	char what[96];
+	while (got < n) {
+		ssize_t k = rt_read(ds->fd, buf + got, n - got, (off_t)(start + got), deadline);
+		if (k == -ETIMEDOUT || k == -ECANCELED) {
+			if (k == -ETIMEDOUT)
+				atomic_fetch_add_explicit(&ds->stats.read_timeouts, 1,
+							  memory_order_relaxed);
+			return (int)k;
+		}
+		if (k < 0 || (k == 0 && got < n)) {
+			snprintf(what, sizeof(what), "reading segment %llu at %llu",
+				 (unsigned long long)seg, (unsigned long long)off);
+			if (k == 0)
+				snprintf(what, sizeof(what),
+					 "read past the end at byte %llu (the file was truncated?)",
+					 (unsigned long long)(start + got));
+			dstore_fail(ds, k < 0 ? (int)k : -EIO, what);
+			return -ENODEV;
+		}
+		got += (size_t)k;
+		/* O_DIRECT reads short only at the end of the file. */
+		if (got < n && got % B) {
+			snprintf(what, sizeof(what),
+				 "read past the end at byte %llu (the file was truncated?)",
+				 (unsigned long long)(start + got));
+			dstore_fail(ds, -EIO, what);
+			return -ENODEV;
+		}
+	}
+	atomic_fetch_add_explicit(&ds->stats.read_bytes, n, memory_order_relaxed);
+	*at_out = (size_t)(at - start);
+	return 0;
+}
+
 int dstore_read(struct dstore *ds, uint64_t seg, uint32_t off, uint32_t len, rt_time_t deadline,
 		struct dstore_rec *r)
 {
@@ -442,48 +496,16 @@ int dstore_read(struct dstore *ds, uint64_t seg, uint32_t off, uint32_t len, rt_
 	if (seg >= ds->sb.seg_count || len < DREC_HDR || off % DREC_ALIGN ||
 	    (uint64_t)off + len > ds->sb.seg_size)
 		return -EINVAL;
-	uint64_t at = dstore_offset(ds, seg, off);
-	uint64_t start = at / B * B, end = (at + len + B - 1) / B * B;
-	size_t n = (size_t)(end - start);
+	size_t n = dstore_span_size(off, len), at;
 	uint8_t *buf = dstore_alloc(n);
 	if (!buf)
 		return -ENOMEM;
-	atomic_fetch_add_explicit(&ds->stats.reads, 1, memory_order_relaxed);
-	size_t got = 0;
-	char what[96];
-	while (got < n) {
-		ssize_t k = rt_read(ds->fd, buf + got, n - got, (off_t)(start + got), deadline);
-		if (k == -ETIMEDOUT || k == -ECANCELED) {
-			if (k == -ETIMEDOUT)
-				atomic_fetch_add_explicit(&ds->stats.read_timeouts, 1,
-							  memory_order_relaxed);
-			free(buf);
-			return (int)k;
-		}
-		if (k < 0 || (k == 0 && got < n)) {
-			snprintf(what, sizeof(what), "reading segment %llu at %u",
-				 (unsigned long long)seg, off);
-			if (k == 0)
-				snprintf(what, sizeof(what),
-					 "read past the end at byte %llu (the file was truncated?)",
-					 (unsigned long long)(start + got));
-			dstore_fail(ds, k < 0 ? (int)k : -EIO, what);
-			free(buf);
-			return -ENODEV;
-		}
-		got += (size_t)k;
-		/* O_DIRECT reads short only at the end of the file. */
-		if (got < n && got % B) {
-			snprintf(what, sizeof(what),
-				 "read past the end at byte %llu (the file was truncated?)",
-				 (unsigned long long)(start + got));
-			dstore_fail(ds, -EIO, what);
-			free(buf);
-			return -ENODEV;
-		}
+	int rc = dstore_read_span(ds, seg, off, len, buf, n, deadline, &at);
+	if (rc < 0) {
+		free(buf);
+		return rc;
 	}
-	atomic_fetch_add_explicit(&ds->stats.read_bytes, n, memory_order_relaxed);
-	uint8_t *p = buf + (at - start);
+	uint8_t *p = buf + at;
 	enum drec_result res =
 	    drec_decode(p, len, ds->sb.seg_size - off, ds->sb.store_id, &r->v, NULL);
 	if (res != DREC_OK || r->v.h.total != len) {

@@ -148,6 +148,16 @@ int dstore_read(struct dstore *ds, uint64_t seg, uint32_t off, uint32_t len, rt_
 		struct dstore_rec *r);
 void dstore_rec_free(struct dstore_rec *r);
 
+/* Bytes [OFF, OFF+LEN) of segment SEG, raw, in a task: the blocks that
+ * cover them are read into MEM (CAP bytes, aligned: dstore_alloc; at
+ * least dstore_span_size(OFF, LEN)), and *AT says where byte OFF is in
+ * MEM. Nothing is checked: the caller checks what it reads (drec_head,
+ * drec_front, drec_sum). 0, -ENODEV, -ETIMEDOUT, -ECANCELED, -EINVAL as
+ * dstore_read. */
+int dstore_read_span(struct dstore *ds, uint64_t seg, uint64_t off, size_t len, void *mem,
+		     size_t cap, rt_time_t deadline, size_t *at);
+size_t dstore_span_size(uint64_t off, size_t len);
+
 /* An aligned, zeroed buffer of N bytes (a multiple of DSUPER_BLOCK) for
  * O_DIRECT, or NULL; free() releases it. */
 void *dstore_alloc(size_t n);

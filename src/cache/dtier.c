@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "cache/dstream.h"
 #include "cache/tags.h"
 #include "rt/task.h"
 
@@ -763,8 +764,10 @@ static char *dup_part(const char *p, size_t n, bool nul_if_empty)
 	return d;
 }
 
-/* The object record V holds, as a new unpublished object of ST. */
-static struct cobj *obj_from_record(struct store *st, const struct drec_view *v)
+/* The object record V holds, as a new unpublished object of ST: with its
+ * body complete when WHOLE (V->body), else with an empty body a stream
+ * fills (dstream.h). */
+static struct cobj *obj_from_record(struct store *st, const struct drec_view *v, bool whole)
 {
 	const struct drec_obj *r = &v->obj;
 	struct cobj *o = cobj_new(st);
@@ -789,6 +792,13 @@ static struct cobj *obj_from_record(struct store *st, const struct drec_view *v)
 		  (o->tags || !r->tags_len);
 	/* Already on disk: the admission rule has nothing to decide. */
 	atomic_store(&o->disk_done, true);
+	if (!whole) {
+		if (!ok) {
+			cbody_finish(o->body, false);
+			cobj_release(&o);
+		}
+		return o;
+	}
 	if (ok && v->h.body_len)
 		ok = cbody_append(o->body, v->body, v->h.body_len, v->h.body_len) == 0;
 	cbody_finish(o->body, ok);
@@ -797,10 +807,100 @@ static struct cobj *obj_from_record(struct store *st, const struct drec_view *v)
 	return o;
 }
 
+/* The record E (a variant of LR's key), checked against LR and the
+ * invalidations: 1 it is LR's (V its view), 0 not (another key, an older
+ * version, a partial object), -1 invalidated since it was written (its
+ * entry left the index). *SOFT: a soft tag purge makes it stale. */
+static int record_is(struct dtier *t, const struct dindex_rec *e, const struct lookup_req *lr,
+		     const struct drec_view *v, bool *soft)
+{
+	const uint64_t seq_mask = (1ull << DINDEX_SEQ_BITS) - 1;
+	bool same = v->h.kind == DREC_OBJECT && v->in.key_len == lr->key_len &&
+		    !memcmp(v->in.key, lr->key, lr->key_len) &&
+		    (v->obj.version & seq_mask) == (e->seq & seq_mask) && !v->obj.partial;
+	int verdict = same ? inval_verdict(t, v) : 0;
+	if (verdict < 0) { /* banned or tag-purged after it was written */
+		dindex_remove_at(t->ix, e->phash, e->vhash, e->seg, e->off);
+		return -1;
+	}
+	*soft = verdict > 0;
+	return same ? 1 : 0;
+}
+
+/* A record longer than DSTREAM_MIN as an object whose body the stream
+ * fills (*SP): NULL when it is not LR's or cannot be read; *WHOLE is set
+ * when it should be read whole instead. */
+static struct cobj *find_streamed(struct dtier *t, struct store *st, const struct dindex_rec *e,
+				  const struct lookup_req *lr, rt_time_t deadline,
+				  struct dstream **sp, bool *whole)
+{
+	struct dstream_at at = {.ds = t->ds,
+				.ix = t->ix,
+				.reading = &t->reading,
+				.budget = DTIER_READ_BUDGET,
+				.phash = e->phash,
+				.vhash = e->vhash,
+				.seg = e->seg,
+				.off = e->off,
+				.len = e->len};
+	struct drec_view v;
+	int rc = dstream_open(&at, deadline, sp, &v);
+	*whole = rc == -E2BIG;
+	if (rc == -ENOMEM)
+		atomic_fetch_add_explicit(&t->stats.over_budget, 1, memory_order_relaxed);
+	if (rc < 0)
+		return NULL;
+	bool soft = false;
+	struct cobj *o = record_is(t, e, lr, &v, &soft) > 0 ? obj_from_record(st, &v, false) : NULL;
+	if (o && dstream_attach(*sp, o) < 0)
+		cobj_release(&o);
+	if (!o) {
+		dstream_free(sp);
+		return NULL;
+	}
+	if (soft)
+		atomic_store(&o->soft_stale, true);
+	return o;
+}
+
+/* A record read whole, checked, as an object with its body complete. */
+static struct cobj *find_whole(struct dtier *t, struct store *st, const struct dindex_rec *e,
+			       const struct lookup_req *lr, rt_time_t deadline, bool *stop)
+{
+	/* The record and the object made from it are both in memory until
+	 * the copy is done: twice its length, within the budget for reads
+	 * in flight (past it the origin answers). */
+	uint64_t cost = 2ull * e->len;
+	if (atomic_fetch_add(&t->reading, cost) + cost > DTIER_READ_BUDGET) {
+		atomic_fetch_sub(&t->reading, cost);
+		atomic_fetch_add_explicit(&t->stats.over_budget, 1, memory_order_relaxed);
+		*stop = true;
+		return NULL;
+	}
+	struct dstore_rec r;
+	int rc = dstore_read(t->ds, e->seg, e->off, e->len, deadline, &r);
+	struct cobj *o = NULL;
+	if (rc == -EBADMSG) {
+		dindex_remove_at(t->ix, e->phash, e->vhash, e->seg, e->off);
+	} else if (rc < 0) {
+		*stop = true; /* off, timed out, cancelled: a miss */
+	} else {
+		bool soft = false;
+		if (record_is(t, e, lr, &r.v, &soft) > 0 && (o = obj_from_record(st, &r.v, true)) &&
+		    soft)
+			atomic_store(&o->soft_stale, true);
+		dstore_rec_free(&r);
+	}
+	atomic_fetch_sub(&t->reading, cost);
+	return o;
+}
+
 struct cobj *dtier_find(struct dtier *t, struct store *st, const struct lookup_req *lr,
-			rt_time_t deadline)
+			rt_time_t deadline, struct dstream **stream)
 {
 	CHECK_OBJ_NOTNULL(t, DTIER_MAGIC);
+	if (stream)
+		*stream = NULL;
 	if (!dtier_rebuilt(t) || dstore_disabled(t->ds))
 		return NULL; /* not yet, or not any more: the origin answers */
 	uint64_t phash = dindex_phash(lr->key, lr->key_len);
@@ -809,51 +909,31 @@ struct cobj *dtier_find(struct dtier *t, struct store *st, const struct lookup_r
 	if (n > DTIER_VARIANTS)
 		n = DTIER_VARIANTS;
 	struct cobj *best = NULL;
+	struct dstream *best_s = NULL;
 	enum vary_match best_m = VARY_NO;
-	const uint64_t seq_mask = (1ull << DINDEX_SEQ_BITS) - 1;
-	for (size_t i = 0; i < n && best_m != VARY_EXACT; i++) {
+	bool stop = false;
+	for (size_t i = 0; i < n && best_m != VARY_EXACT && !stop; i++) {
 		const struct dindex_rec *e = &recs[i];
 		if (e->flags & DINDEX_F_PARTIAL)
 			continue;
-		/* The record and the object made from it are both in memory
-		 * until the copy is done: twice its length, within the budget
-		 * for reads in flight (past it the origin answers). */
-		uint64_t cost = 2ull * e->len;
-		if (atomic_fetch_add(&t->reading, cost) + cost > DTIER_READ_BUDGET) {
-			atomic_fetch_sub(&t->reading, cost);
-			atomic_fetch_add_explicit(&t->stats.over_budget, 1, memory_order_relaxed);
-			break;
-		}
-		struct dstore_rec r;
-		int rc = dstore_read(t->ds, e->seg, e->off, e->len, deadline, &r);
-		if (rc < 0)
-			atomic_fetch_sub(&t->reading, cost);
-		if (rc == -EBADMSG) {
-			dindex_remove_at(t->ix, e->phash, e->vhash, e->seg, e->off);
-			continue;
-		}
-		if (rc < 0)
-			break; /* off, timed out, cancelled: a miss */
-		const struct drec_view *v = &r.v;
-		bool same = v->h.kind == DREC_OBJECT && v->in.key_len == lr->key_len &&
-			    !memcmp(v->in.key, lr->key, lr->key_len) &&
-			    (v->obj.version & seq_mask) == (e->seq & seq_mask) && !v->obj.partial;
-		int verdict = same ? inval_verdict(t, v) : 0;
-		if (verdict < 0) /* banned or tag-purged after it was written */
-			dindex_remove_at(t->ix, e->phash, e->vhash, e->seg, e->off);
-		struct cobj *o = same && verdict >= 0 ? obj_from_record(st, v) : NULL;
-		if (o && verdict > 0)
-			atomic_store(&o->soft_stale, true);
-		dstore_rec_free(&r);
-		atomic_fetch_sub(&t->reading, cost);
+		struct dstream *s = NULL;
+		struct cobj *o = NULL;
+		bool whole = !stream || e->len <= DSTREAM_MIN;
+		if (!whole)
+			o = find_streamed(t, st, e, lr, deadline, &s, &whole);
+		if (whole)
+			o = find_whole(t, st, e, lr, deadline, &stop);
 		if (!o)
 			continue;
 		enum vary_match m = store_variant_match(o, lr);
 		if (m > best_m) {
+			dstream_free(&best_s);
 			cobj_release(&best);
 			best = o;
+			best_s = s;
 			best_m = m;
 		} else {
+			dstream_free(&s);
 			cobj_release(&o);
 		}
 	}
@@ -861,8 +941,12 @@ struct cobj *dtier_find(struct dtier *t, struct store *st, const struct lookup_r
 		dindex_hit(t->ix, phash,
 			   best->vkey_len ? dindex_vhash(best->vkey, best->vkey_len) : 0);
 		atomic_fetch_add_explicit(&t->stats.hits, 1, memory_order_relaxed);
+		if (best_s)
+			atomic_fetch_add_explicit(&t->stats.streamed, 1, memory_order_relaxed);
 	} else {
 		atomic_fetch_add_explicit(&t->stats.misses, 1, memory_order_relaxed);
 	}
+	if (stream)
+		*stream = best_s;
 	return best;
 }

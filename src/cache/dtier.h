@@ -44,6 +44,7 @@
 #include "cache/drebuild.h"
 #include "cache/dseg.h"
 #include "cache/dstore.h"
+#include "cache/dstream.h"
 #include "cache/dwriter.h"
 #include "cache/store.h"
 #include "rt/group.h"
@@ -66,6 +67,7 @@ struct dtier_stats {
 	_Atomic uint64_t indexed;		 /* records the writer put in the index */
 	_Atomic uint64_t over_budget;	/* disk lookups sent to the origin: DTIER_READ_BUDGET */
 	_Atomic uint64_t invals_pruned; /* bans, tag purges older than every record: dropped */
+	_Atomic uint64_t streamed;	/* disk hits sent as they were read (dstream.h) */
 };
 
 /*
@@ -245,8 +247,12 @@ void dtier_tag(struct dtier *t, const char *tag, size_t len, bool soft);
  * is a read that would take the reads in flight past DTIER_READ_BUDGET. Runs
  * in the request's task: awaits each read, with DEADLINE. Counted (hits,
  * misses). Partial objects are not read back (not written either).
+ * With STREAM, a record longer than DSTREAM_MIN is not read whole: the
+ * object comes back with its body empty and *STREAM set, and the caller,
+ * once it has tried the promotion, hands the stream to dstream_start,
+ * which reads the body into it (dstream.h); *STREAM is NULL otherwise.
  */
 struct cobj *dtier_find(struct dtier *t, struct store *st, const struct lookup_req *lr,
-			rt_time_t deadline);
+			rt_time_t deadline, struct dstream **stream);
 
 #endif

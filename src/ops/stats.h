@@ -105,6 +105,7 @@
 	X(disk_damaged, "disk_damaged_total", counter, DISK, "disk_damaged", "records found damaged (reads and rebuild); never served") \
 	X(disk_read_timeouts, "disk_read_timeouts_total", counter, DISK, NULL, "reads past their deadline (a miss; the tier stays on)") \
 	X(disk_over_budget, "disk_reads_over_budget_total", counter, DISK, NULL, "disk lookups sent to the origin: the reads in flight held their memory budget") \
+	X(disk_streamed, "disk_hits_streamed_total", counter, DISK, NULL, "disk hits sent as they were read (records over 256 KiB)") \
 	X(disk_invals, "disk_invalidations", gauge, DISK, NULL, "bans and tag purges kept to test records read back against") \
 	X(disk_invals_pruned, "disk_invalidations_pruned_total", counter, DISK, NULL, "bans and tag purges dropped: no record on disk is older") \
 	X(disk_objects, "disk_objects", gauge, DISK, "disk_objects", "objects in the disk index") \

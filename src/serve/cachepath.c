@@ -383,9 +383,13 @@ enum req_result cache_handle(struct req *rq)
 		 * the promotion (it is then an ordinary miss, still ours). */
 		struct store_promo promo;
 		store_promo_begin(w->sh->store, &promo);
-		struct cobj *o =
-		    dtier_find(w->sh->disk, w->sh->store, &lr, rt_deadline_in(DTIER_READ_TIMEOUT));
-		if (o && !store_publish_promoted(w->sh->store, res.oh, o, &promo))
+		struct dstream *stream;
+		struct cobj *o = dtier_find(w->sh->disk, w->sh->store, &lr,
+					    rt_deadline_in(DTIER_READ_TIMEOUT), &stream);
+		bool published = o && store_publish_promoted(w->sh->store, res.oh, o, &promo);
+		if (stream) /* a long body: read into O as it is sent */
+			dstream_start(&stream, w->sh->store, &w->tasks, published);
+		if (o && !published)
 			cobj_release(&o);
 		if (o) {
 			cobj_release(&o);

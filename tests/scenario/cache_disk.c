@@ -26,8 +26,8 @@ static char *disk_yaml(int port, int origin, int ap, const char *store)
 		 "cache:\n  memory: 64MiB\n"
 		 "  disk: {path: \"%s\", size: 16MiB, segment_size: 1MiB, %s}\n",
 		 ap, store, admission);
-	return rc_yaml(&(struct rc_cfg){
-	    .port = port, .servers = &origin, .n_servers = 1, .extra = extra});
+	return rc_yaml(
+	    &(struct rc_cfg){.port = port, .servers = &origin, .n_servers = 1, .extra = extra});
 }
 
 static char *fetch_metrics(int ap)
@@ -101,8 +101,7 @@ Test(cache_disk, opened_rebuilt_and_locked)
 	char *argv[] = {RINGCACHE_BIN, "-c", cfg, NULL};
 	struct cmd_result r;
 	run_cmd(argv, 10000, &r);
-	cr_assert(r.exited && r.exit_code == 1, "the second daemon must fail to start:\n%s",
-		  r.err);
+	cr_assert(r.exited && r.exit_code == 1, "the second daemon must fail to start:\n%s", r.err);
 	char want[PATH_MAX + 128];
 	snprintf(want, sizeof(want), "cache.disk: %s: in use by another ringcache (pid %d)", store,
 		 (int)d.pid);
@@ -258,7 +257,8 @@ static void admin_post(int ap, const char *path)
 {
 	struct response r;
 	http_once(ap, "POST", path, NULL, &r);
-	cr_assert_eq(r.status, 200, "POST %s: %s %s", path, r.raw_head, excerpt(r.body, r.body_len));
+	cr_assert_eq(r.status, 200, "POST %s: %s %s", path, r.raw_head,
+		     excerpt(r.body, r.body_len));
 	response_free(&r);
 }
 
@@ -297,7 +297,7 @@ Test(cache_disk, purge_ban_and_tag_purge_survive_a_restart)
 	static const char *const paths[] = {
 	    "/p/0?size=100&cc=max-age%3D600",			 /* purged */
 	    "/b/1?size=200&cc=max-age%3D600",			 /* banned */
-	    "/t/2?size=300&cc=max-age%3D600&hdr=Cache-Tag:red", /* tag-purged */
+	    "/t/2?size=300&cc=max-age%3D600&hdr=Cache-Tag:red",	 /* tag-purged */
 	    "/k/3?size=400&cc=max-age%3D600&hdr=Cache-Tag:blue", /* kept */
 	};
 	struct proc o, d1, d2;
@@ -358,6 +358,101 @@ static void damage(const char *store, off_t at, size_t n)
 	for (size_t i = 0; i < n; i++)
 		fputc(0xa5 ^ (int)i, f);
 	cr_assert_eq(fclose(f), 0);
+}
+
+/* Where NEEDLE first is in the store file, or -1. */
+static off_t find_in(const char *store, const char *needle)
+{
+	FILE *f = fopen(store, "rb");
+	cr_assert_not_null(f, "%s", store);
+	size_t cap = 32u << 20;
+	char *buf = malloc(cap);
+	cr_assert_not_null(buf);
+	size_t n = fread(buf, 1, cap, f);
+	fclose(f);
+	char *at = memmem(buf, n, needle, strlen(needle));
+	off_t off = at ? (off_t)(at - buf) : -1;
+	free(buf);
+	return off;
+}
+
+#define LONG_PATH "/long?size=900000&cc=max-age%3D600"
+
+/* A long object stored and the daemon restarted: D2 runs on STORE, the
+ * object only on disk. */
+static void long_on_disk(struct proc *o, struct proc *d2, const char *store, int *ap)
+{
+	struct proc d1;
+	start_disk(o, &d1, store, ap);
+	free(wait_rebuilt(*ap, &d1));
+	struct response r;
+	http_once(d1.port, "GET", LONG_PATH, NULL, &r);
+	cr_assert_eq(r.status, 200, "%s", r.raw_head);
+	response_free(&r);
+	free(wait_metric(*ap, &d1, "ringcache_disk_objects", 1));
+	stopped_cleanly(&d1);
+	start_disk(o, d2, store, ap);
+	free(wait_rebuilt(*ap, d2));
+}
+
+Test(cache_disk, a_long_body_is_sent_from_disk_as_it_is_read)
+{
+	struct proc o, d;
+	start_origin(&o);
+	char store[PATH_MAX];
+	snprintf(store, sizeof(store), "%s/store", test_dir());
+	int ap;
+	long_on_disk(&o, &d, store, &ap);
+	for (int i = 0; i < 2; i++) {
+		struct response r;
+		http_once(d.port, "GET", LONG_PATH, NULL, &r);
+		cr_assert_eq(r.status, 200, "%s", r.raw_head);
+		cr_assert(r.complete, "%s", r.error);
+		cr_assert_eq(r.body_len, 900000);
+		cr_assert_eq(pattern_mismatch(r.body, r.body_len, 0), -1, "another body");
+		cr_assert_eq(cache_status_has(&r, "detail=disk"), i == 0, "%d: %s", i,
+			     cache_status(&r));
+		response_free(&r);
+	}
+	char *m = fetch_metrics(ap);
+	cr_assert_eq(prom(m, "ringcache_disk_hits_streamed_total"), 1, "%s", m);
+	cr_assert_eq(prom(m, "ringcache_disk_damaged_total"), 0, "%s", m);
+	free(m);
+	cr_assert_eq(origin_requests(o.port, LONG_PATH), 1, "the origin was asked again");
+	harness_end();
+}
+
+/* Damaged on disk after the rebuild checked it: the client gets a response
+ * cut short of its Content-Length, never a complete wrong one; the next
+ * request goes to the origin. */
+Test(cache_disk, a_long_body_damaged_on_disk_is_cut_short_never_complete)
+{
+	struct proc o, d;
+	start_origin(&o);
+	char store[PATH_MAX];
+	snprintf(store, sizeof(store), "%s/store", test_dir());
+	int ap;
+	long_on_disk(&o, &d, store, &ap);
+	off_t key = find_in(store, "/long?size=900000");
+	cr_assert_geq(key, 0, "the record's key");
+	damage(store, key + 600000, 16); /* in the body, past the first window */
+	struct response r;
+	http_once(d.port, "GET", LONG_PATH, NULL, &r);
+	cr_assert_eq(r.status, 200, "%s", r.raw_head);
+	cr_assert(cache_status_has(&r, "detail=disk"), "%s", cache_status(&r));
+	cr_assert(!r.complete, "a damaged body sent whole (%zu bytes)", r.body_len);
+	cr_assert_lt(r.body_len, 900000);
+	response_free(&r);
+	char *m = wait_metric(ap, &d, "ringcache_disk_damaged_total", 1);
+	free(m);
+	http_once(d.port, "GET", LONG_PATH, NULL, &r);
+	cr_assert(r.complete, "%s", r.error);
+	cr_assert_eq(r.body_len, 900000);
+	cr_assert_eq(pattern_mismatch(r.body, r.body_len, 0), -1, "another body");
+	cr_assert(!cache_status_has(&r, "detail=disk"), "%s", cache_status(&r));
+	response_free(&r);
+	cr_assert_eq(origin_requests(o.port, LONG_PATH), 2);
+	harness_end();
 }
 
 #define NKILL 160
@@ -465,10 +560,10 @@ Test(cache_disk, admission_asks_for_hits_freshness_and_a_size)
 	start_disk(&o, &d, store, &ap);
 	free(wait_rebuilt(ap, &d));
 	static const char *const paths[] = {
-	    "/a/twice?size=100&cc=max-age%3D600",     /* admitted at its second request */
-	    "/a/once?size=100&cc=max-age%3D600",      /* asked once: never decided */
-	    "/a/short?size=100&cc=max-age%3D10",      /* 10 s of freshness: rejected */
-	    "/a/big?size=20000&cc=max-age%3D600",     /* over 10 KiB: rejected */
+	    "/a/twice?size=100&cc=max-age%3D600",	      /* admitted at its second request */
+	    "/a/once?size=100&cc=max-age%3D600",	      /* asked once: never decided */
+	    "/a/short?size=100&cc=max-age%3D10",	      /* 10 s of freshness: rejected */
+	    "/a/big?size=20000&cc=max-age%3D600",	      /* over 10 KiB: rejected */
 	    "/a/revalidate?size=100&cc=max-age%3D10&etag=v1", /* short, but validators */
 	};
 	static const int asks[] = {2, 1, 2, 2, 2};
@@ -636,7 +731,11 @@ Test(cache_disk, concurrent_requests_for_a_disk_object_read_it_once)
 		conn_close(&c[i]);
 	}
 	char *m = fetch_metrics(ap);
-	cr_assert_eq(prom(m, "ringcache_disk_reads_total"), 1, "one read for all: %s", m);
+	/* One disk lookup for all; streamed (300 KB: over 256 KiB), so two
+	 * reads of a window each, and everyone was sent it as it came. */
+	cr_assert_eq(prom(m, "ringcache_disk_hits_total"), 1, "one lookup for all: %s", m);
+	cr_assert_eq(prom(m, "ringcache_disk_hits_streamed_total"), 1, "%s", m);
+	cr_assert_eq(prom(m, "ringcache_disk_reads_total"), 2, "%s", m);
 	free(m);
 	cr_assert_eq(origin_requests(o.port, path), 1);
 	harness_end();
