@@ -262,7 +262,7 @@ int dstore_open(struct dstore **out, const char *path, uint64_t size, const stru
 	ds->magic = DSTORE_MAGIC;
 	ds->log = o->log;
 	ds->log_ctx = o->log_ctx;
-	ds->fd = -1;
+	ds->fd = ds->rfd = -1;
 	atomic_init(&ds->disabled, false);
 	atomic_init(&ds->failing, false);
 
@@ -355,11 +355,35 @@ int dstore_open(struct dstore **out, const char *path, uint64_t size, const stru
 		goto fail;
 	if ((rc = load_or_format(ds, seg_size, err, errlen)) < 0)
 		goto fail;
+	ds->rfd = ds->fd;
+	if (o->page_cache && ds->direct) {
+		/* The same open file, without O_DIRECT (by its path only where
+		 * /proc is missing, and then only if it is the same file). */
+		char self[64];
+		snprintf(self, sizeof(self), "/proc/self/fd/%d", ds->fd);
+		int rfd = open(self, O_RDONLY | O_CLOEXEC);
+		if (rfd < 0)
+			rfd = open(path, O_RDONLY | O_CLOEXEC);
+		struct stat rst;
+		if (rfd >= 0 &&
+		    (fstat(rfd, &rst) != 0 || rst.st_ino != st.st_ino || rst.st_dev != st.st_dev)) {
+			close(rfd);
+			rfd = -1;
+		}
+		if (rfd < 0) {
+			rc = fail_msg(err, errlen, -EIO, "%s: cannot open it again for reading",
+				      path);
+			goto fail;
+		}
+		ds->rfd = rfd;
+	}
 	*out = ds;
 	return 0;
 fail:
 	if (created)
 		unlink(path);
+	if (ds->rfd >= 0 && ds->rfd != ds->fd)
+		close(ds->rfd);
 	if (ds->fd >= 0)
 		close(ds->fd);
 	free(ds->path);
@@ -374,6 +398,8 @@ void dstore_close(struct dstore **dsp)
 		return;
 	*dsp = NULL;
 	CHECK_OBJ_NOTNULL(ds, DSTORE_MAGIC);
+	if (ds->rfd != ds->fd)
+		close(ds->rfd);
 	close(ds->fd);
 	free(ds->path);
 	ds->magic = 0;
@@ -454,7 +480,7 @@ int dstore_read_span(struct dstore *ds, uint64_t seg, uint64_t off, size_t len, 
 	size_t got = 0;
 	char what[96];
 	while (got < n) {
-		ssize_t k = rt_read(ds->fd, buf + got, n - got, (off_t)(start + got), deadline);
+		ssize_t k = rt_read(ds->rfd, buf + got, n - got, (off_t)(start + got), deadline);
 		if (k == -ETIMEDOUT || k == -ECANCELED) {
 			if (k == -ETIMEDOUT)
 				atomic_fetch_add_explicit(&ds->stats.read_timeouts, 1,

@@ -68,6 +68,14 @@ struct dstore_opts {
 	void *log_ctx;
 	/* Tests: pretend the file system has no O_DIRECT (the fallback path). */
 	bool no_direct;
+	/* Reads of records (dstore_read, dstore_read_span) through the page
+	 * cache, on a second descriptor without O_DIRECT: writes stay direct
+	 * (the kernel drops the cached pages a direct write covers, and a
+	 * record is read only once its write completed), and records read
+	 * often are then served from the page cache, as nginx's and
+	 * Varnish's files are; the rebuild's reads stay direct, so a start
+	 * does not fill the page cache with the whole store. */
+	bool page_cache;
 };
 
 /* Counters (monotonic) and the disabled gauge; the writer's are here too,
@@ -81,7 +89,8 @@ struct dstore_stats {
 
 struct dstore {
 	unsigned magic;
-	int fd;
+	int fd;	 /* O_DIRECT where the file system has it: writes, the rebuild */
+	int rfd; /* record reads: fd, or a buffered one (dstore_opts.page_cache) */
 	char *path;
 	uint64_t size;	  /* bytes the store may use (SIZE, or the device's) */
 	bool direct;	  /* opened with O_DIRECT */

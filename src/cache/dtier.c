@@ -36,7 +36,8 @@ int dtier_open(struct dtier **out, const struct dtier_conf *c, dstore_log_fn log
 	rt_group_init(&t->rebuilding);
 	rt_group_init(&t->writing);
 	rt_group_init(&t->closing);
-	struct dstore_opts o = {.seg_size = c->seg_size, .log = log, .log_ctx = log_ctx};
+	struct dstore_opts o = {
+	    .seg_size = c->seg_size, .log = log, .log_ctx = log_ctx, .page_cache = c->page_cache};
 	int r = dstore_open(&t->ds, c->path, c->size, &o, err, errlen);
 	if (r < 0) {
 		dtier_close(&t);

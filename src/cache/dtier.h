@@ -58,6 +58,7 @@ struct dtier_conf {
 	int64_t min_ttl;     /* seconds of freshness an object must have left */
 	uint64_t max_object; /* bytes of body; 0: what fits a segment */
 	unsigned admit_hits; /* requests an object must have had (1: at its first store) */
+	bool page_cache;     /* record reads through the page cache (dstore_opts) */
 };
 
 /* What /metrics shows besides dstore's counters. */

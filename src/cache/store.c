@@ -937,6 +937,11 @@ static bool publish(struct store *st, struct coh *oh, struct cobj *o, const stru
 	o->ev.size = obj_size(o, body);
 	o->ev.key_hash = oh->hash;
 	evict_insert(&st->ev, &o->ev);
+	/* A promotion is a hit (the request that read it from disk is about
+	 * to be served it): counted, so the eviction below cannot take it
+	 * first, before that request looks it up. */
+	if (p)
+		evict_touch(&o->ev);
 	struct cwaiter *w = detach_waiters(&oh->waiters);
 	pthread_mutex_unlock(&sh->lock);
 	atomic_fetch_add(&st->stats.objects, 1);

@@ -121,6 +121,8 @@
  *                                  # what fits a segment)
  *       admit_hits: 1              # requests before an object goes to disk
  *                                  # (1: when first stored; 2: asked twice)
+ *       page_cache: true           # reads through the page cache (writes stay
+ *                                  # O_DIRECT); false: every read from the disk
  *   compression:                   # gzip, br and zstd on a pool of worker threads
  *     enabled: true                # on by default: a stored copy costs CPU once
  *     workers: auto                # compression threads; "auto": online CPUs (1..256)
@@ -528,13 +530,14 @@ struct config {
 		size_t n_rules;
 		struct config_cidrs purge_allow; /* PURGE on the proxy listener from these */
 		struct {
-			int enabled;	   /* cache.disk given */
-			char *path;	   /* store file or block device */
-			uint64_t size;	   /* bytes (0: a whole block device) */
+			int enabled;   /* cache.disk given */
+			char *path;    /* store file or block device */
+			uint64_t size; /* bytes (0: a whole block device) */
 			uint64_t segment_size;
 			uint64_t min_ttl_ns;	  /* freshness left for admission */
 			uint64_t max_object_size; /* bodies bigger stay in memory only */
 			uint32_t admit_hits;	  /* requests before an object is written */
+			bool page_cache;	  /* record reads through the page cache */
 		} disk;
 	} cache;
 

@@ -229,8 +229,8 @@ const struct config_row config_schema[] = {
     BOOL("cache.heuristic_with_credentials", 10, CFG(cache.heuristic_with_credentials), false,
 	 .help = "heuristic and default lifetimes also with Cookie or Authorization"),
     /* RFC 9111 4.2.4 lets a disconnected cache serve stale (a 5xx answer
-     * is not a disconnection); 10 s is Varnish's default. must-revalidate, proxy-revalidate, no-cache and
-     * s-maxage still forbid it (policy_stale_on_error). */
+     * is not a disconnection); 10 s is Varnish's default. must-revalidate, proxy-revalidate,
+     * no-cache and s-maxage still forbid it (policy_stale_on_error). */
     DURATION("cache.grace", 6, CFG(cache.grace_ns), 0, LIFETIME_MAX, SEC(10),
 	     .help = "serve stale this long when the backend cannot be reached (0: never)"),
     DURATION("cache.hit_for_miss", 7, CFG(cache.hit_for_miss_ns), 0, LIFETIME_MAX, SEC(60),
@@ -299,6 +299,8 @@ const struct config_row config_schema[] = {
 	 .help = "bigger bodies stay in memory only (at most what fits a segment)"),
     UINT("cache.disk.admit_hits", 6, CFG(cache.disk.admit_hits), 1, 15, 1,
 	 .help = "requests before an object goes to disk (1: at store)"),
+    BOOL("cache.disk.page_cache", 7, CFG(cache.disk.page_cache), true, .flags = CONFIG_RESTART,
+	 .help = "record reads through the page cache (writes stay O_DIRECT)"),
 
     SECTION("compression", 5, .help = "gzip, br and zstd on a pool of worker threads"),
     BOOL("compression.enabled", 1, CFG(compression.enabled), true,

@@ -196,7 +196,8 @@ int daemon_start(struct daemon *d, struct config *cfg,
 					.seg_size = cfg->cache.disk.segment_size,
 					.min_ttl = (int64_t)(cfg->cache.disk.min_ttl_ns / RT_SEC),
 					.max_object = cfg->cache.disk.max_object_size,
-					.admit_hits = cfg->cache.disk.admit_hits};
+					.admit_hits = cfg->cache.disk.admit_hits,
+					.page_cache = cfg->cache.disk.page_cache};
 		r = dtier_open(&d->sh.disk, &dc, disk_log, NULL, err, sizeof(err));
 		if (r < 0) {
 			log_error("cache.disk: %s", err);

@@ -397,6 +397,7 @@ static void long_on_disk(struct proc *o, struct proc *d2, const char *store, int
 
 Test(cache_disk, a_long_body_is_sent_from_disk_as_it_is_read)
 {
+	admission = "min_ttl: 0s, page_cache: false"; /* the O_DIRECT reads */
 	struct proc o, d;
 	start_origin(&o);
 	char store[PATH_MAX];

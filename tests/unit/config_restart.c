@@ -61,6 +61,7 @@ Test(config_restart, the_table_marks_these_keys)
 					   "cache.disk.path",
 					   "cache.disk.size",
 					   "cache.disk.segment_size",
+					   "cache.disk.page_cache",
 					   "compression.workers",
 					   "compression.queue",
 					   "compression.bench_on_loop",
