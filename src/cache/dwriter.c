@@ -46,6 +46,7 @@ struct dwriter {
 	_Atomic bool stopping;	  /* dwriter_stop was called: the queue is put in drain order */
 	struct ditem *pending, **tail; /* encoded, not yet on disk */
 	rt_time_t next_check;
+	rt_time_t flush_at; /* the queue ran dry with records unwritten: flush then (0: none) */
 };
 
 static void item_free(struct ditem **ip)
@@ -641,7 +642,15 @@ void dwriter_main(void *arg)
 		if (atomic_load(&w->stopping) && drain(w) < 0)
 			break;
 		void *v;
-		int r = rt_chan_recv(w->ch, &v, w->next_check);
+		rt_time_t until =
+		    w->flush_at && w->flush_at < w->next_check ? w->flush_at : w->next_check;
+		int r = rt_chan_recv(w->ch, &v, until);
+		if (r == -ETIMEDOUT && w->flush_at && rt_clock_now() >= w->flush_at) {
+			w->flush_at = 0;
+			if (flush(w) < 0)
+				break;
+			continue;
+		}
 		if (r == -ETIMEDOUT) {
 			w->next_check = rt_clock_now() + RT_SEC;
 			if (dstore_check(ds))
@@ -654,10 +663,21 @@ void dwriter_main(void *arg)
 		}
 		if (r < 0)
 			break; /* cancelled */
+		bool inval = ((struct ditem *)v)->kind != DREC_OBJECT;
 		if (put(w, v) < 0)
 			break;
-		if (rt_chan_len(w->ch) == 0 && flush(w) < 0)
-			break;
+		/* The queue ran dry: what is encoded goes out within LINGER,
+		 * with whatever comes meanwhile (one write for a burst, not
+		 * one per object), or at once when it is an invalidation. */
+		if (w->flushed == w->end)
+			w->flush_at = 0;
+		else if (rt_chan_len(w->ch) == 0 && !w->flush_at)
+			w->flush_at = rt_clock_now() + DWRITER_LINGER;
+		if (w->flush_at && (rt_clock_now() >= w->flush_at || inval)) {
+			w->flush_at = 0;
+			if (flush(w) < 0)
+				break;
+		}
 		if (rt_clock_now() >= w->next_check) { /* busy: the queue never runs dry */
 			w->next_check = rt_clock_now() + RT_SEC;
 			if (dstore_check(ds))

@@ -42,10 +42,13 @@
  * cut the records that write added, never one written before. Padding to
  * the block instead would cost up to 4 KiB per flush, a block per object
  * when traffic is light. A flush happens when the window is full (then
- * the window slides on to the last, partial block), when the queue is
- * empty (so a record reaches the disk, and the index, without waiting
- * for more traffic), and when a segment is sealed (its last block padded
- * with zeros, already there).
+ * the window slides on to the last, partial block), DWRITER_LINGER after
+ * the queue ran dry (so a record reaches the disk, and the index, without
+ * waiting for more traffic, while a burst of objects makes one write and
+ * not one each: one write in flight at a time is what the writer can do,
+ * and a write per object let the queue overflow at a few thousand
+ * objects a second), at once after an invalidation, and when a segment
+ * is sealed (its last block padded with zeros, already there).
  *
  * A record is reported (the WRITTEN hook: where it went, for the index)
  * only after the write holding its last byte completed, so the index
@@ -100,6 +103,9 @@
 #define DWRITER_BUF_DEFAULT (1024u * 1024)
 #define DWRITER_QUEUE	    1024u
 #define DWRITER_IO_TIMEOUT  (10ull * 1000 * 1000 * 1000)
+/* How long encoded records wait, once the queue ran dry, for more to join
+ * their write (an invalidation goes out at once). */
+#define DWRITER_LINGER (2ull * 1000 * 1000)
 
 /* A record on disk, for the index (the WRITTEN hook). OBJ is the object
  * written (the writer's reference: retain it to keep it), NULL for an
