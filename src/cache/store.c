@@ -937,9 +937,8 @@ static bool publish(struct store *st, struct coh *oh, struct cobj *o, const stru
 	o->ev.size = obj_size(o, body);
 	o->ev.key_hash = oh->hash;
 	evict_insert(&st->ev, &o->ev);
-	/* A promotion is a hit (the request that read it from disk is about
-	 * to be served it): counted, so the eviction below cannot take it
-	 * first, before that request looks it up. */
+	/* A promotion is a hit: the request that read it from disk is about
+	 * to be served it. */
 	if (p)
 		evict_touch(&o->ev);
 	struct cwaiter *w = detach_waiters(&oh->waiters);
@@ -956,13 +955,20 @@ static bool publish(struct store *st, struct coh *oh, struct cobj *o, const stru
 	}
 	wake_all(w);
 	drop_all(&drops);
-	evict_some(st);
+	if (!p) /* a promotion's caller evicts once it has looked O up */
+		evict_some(st);
 	return true;
 }
 
 void store_publish(struct store *st, struct coh *oh, struct cobj *o)
 {
 	publish(st, oh, o, NULL);
+}
+
+void store_evict(struct store *st)
+{
+	CHECK_OBJ_NOTNULL(st, STORE_MAGIC);
+	evict_some(st);
 }
 
 void store_inval_begin(struct store *st)

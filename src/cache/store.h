@@ -292,8 +292,14 @@ struct store_promo {
 	uint64_t ban_seq, epoch;
 };
 void store_promo_begin(struct store *st, struct store_promo *p);
+/* Unlike store_publish, it does not evict: the eviction it owes could
+ * take O itself before the caller's lookup finds it (the budget is one
+ * object over meanwhile); the caller calls store_evict after that lookup
+ * (its hit holds O). */
 bool store_publish_promoted(struct store *st, struct coh *oh, struct cobj *o,
 			    const struct store_promo *p);
+/* Evict down to the budget now. */
+void store_evict(struct store *st);
 /*
  * An invalidation of both tiers (the memory one, then the disk tier's
  * index and record) is bracketed by store_inval_begin and _end: each

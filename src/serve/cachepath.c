@@ -396,6 +396,7 @@ enum req_result cache_handle(struct req *rq)
 			from_disk = true;
 			lr.now = wall_now();
 			lr_err = store_lookup(w->sh->store, &lr, &res);
+			store_evict(w->sh->store); /* owed by the promotion (store.h) */
 		}
 	}
 	if (lr_err < 0) {
