@@ -18,14 +18,17 @@ TestSuite(cache_disk, .fini = harness_fini, .timeout = 60);
 static const char *admission = "min_ttl: 0s";
 
 /* The daemon YAML with an admin listener on AP and a store at STORE. */
+/* The memory tier of the daemons disk_yaml writes. */
+static const char *memory = "64MiB";
+
 static char *disk_yaml(int port, int origin, int ap, const char *store)
 {
 	char extra[PATH_MAX + 512];
 	snprintf(extra, sizeof(extra),
 		 "admin:\n  listen: \"127.0.0.1:%d\"\n"
-		 "cache:\n  memory: 64MiB\n"
+		 "cache:\n  memory: %s\n"
 		 "  disk: {path: \"%s\", size: 16MiB, segment_size: 1MiB, %s}\n",
-		 ap, store, admission);
+		 ap, memory, store, admission);
 	return rc_yaml(
 	    &(struct rc_cfg){.port = port, .servers = &origin, .n_servers = 1, .extra = extra});
 }
@@ -204,6 +207,54 @@ Test(cache_disk, restart_serves_from_disk_without_the_origin)
 	cr_assert_eq(prom(m, "ringcache_disk_hits_total"), NOBJ, "%s", m);
 	cr_assert_eq(prom(m, "ringcache_disk_reads_total"), NOBJ, "%s", m);
 	free(m);
+	harness_end();
+}
+
+/* A working set three times the memory: the second and third passes are
+ * hits, most of them read back from disk (every promotion owes an
+ * eviction), the origin asked once per key. */
+#define SIZE_OF(i) (16384 + (i)*7919 % 49152) /* 16 to 64 KiB */
+
+Test(cache_disk, a_working_set_three_times_the_memory_is_served_from_disk)
+{
+	memory = "4MiB";
+	struct proc o, d1, d2;
+	start_origin(&o);
+	char store[PATH_MAX];
+	snprintf(store, sizeof(store), "%s/store", test_dir());
+	int ap;
+	start_disk(&o, &d1, store, &ap);
+	free(wait_rebuilt(ap, &d1));
+	enum { N = 300 };
+	static char path[N][96];
+	for (int i = 0; i < N; i++) {
+		snprintf(path[i], sizeof(path[i]), "/full/%d?size=%d&cc=max-age%%3D600", i,
+			 SIZE_OF(i));
+		struct response r;
+		http_once(d1.port, "GET", path[i], NULL, &r);
+		response_free(&r);
+	}
+	free(wait_metric(ap, &d1, "ringcache_disk_admissions_total", N));
+	stopped_cleanly(&d1);
+	start_disk(&o, &d2, store, &ap);
+	free(wait_rebuilt(ap, &d2));
+	int from_disk = 0;
+	for (int pass = 0; pass < 2; pass++) {
+		for (int i = 0; i < N; i++) {
+			struct response r;
+			http_once(d2.port, "GET", path[i], NULL, &r);
+			from_disk += cache_status_has(&r, "detail=disk");
+			cr_assert(r.complete, "%s: %s", path[i], r.error);
+			cr_assert_eq(r.body_len, (size_t)SIZE_OF(i));
+			cr_assert_eq(pattern_mismatch(r.body, r.body_len, 0), -1);
+			cr_assert(cache_status_has(&r, "hit"), "pass %d, %s: %s", pass, path[i],
+				  cache_status(&r));
+			response_free(&r);
+		}
+	}
+	cr_assert_geq(from_disk, N, "%d of %d hits from disk", from_disk, 2 * N);
+	for (int i = 0; i < N; i++)
+		cr_assert_eq(origin_requests(o.port, path[i]), 1, "%s", path[i]);
 	harness_end();
 }
 
