@@ -21,6 +21,7 @@ usage: bench/disk.sh [options]
   --build-dir DIR    ringcache and ringcache-origin (default build-rel/, else build/)
   --out DIR          results directory (default bench/results)
   --port-base P      P origin, P+1 varnish, P+2 nginx, P+3 ringcache, P+4 its admin
+                     (each moved up to the next port with no socket on it, up to P+19)
                      (default 29100)
   -h, --help         this text
 EOF2
@@ -107,9 +108,8 @@ done
 [[ -x $BUILD_DIR/ringcache && -x $BUILD_DIR/ringcache-origin ]] || die "no ringcache build in $BUILD_DIR"
 FSTYPE=$(df -T "$STORE_BASE" | awk 'NR == 2 { print $2 }')
 [[ $FSTYPE != tmpfs && $FSTYPE != ramfs ]] || die "$STORE_BASE is on $FSTYPE; pick a real file system with --dir"
-for name in origin "${SERVERS[@]}" rcadmin; do
-	if ss -Hltn "sport = :${PORT[$name]}" | grep -q .; then die "port ${PORT[$name]} ($name) is in use"; fi
-done
+PORT_MAX=$((PORT_BASE + 19))
+pick_ports origin varnish nginx ringcache rcadmin
 
 TMP=$(mktemp -d /tmp/ringbench-disk.XXXXXX)
 STORE=$(mktemp -d "$STORE_BASE/ringbench-disk.XXXXXX")
@@ -126,9 +126,7 @@ mkdir -p "$CONF"
 
 # ---------------------------------------------------------------- servers
 start_origin() {
-	"$TMP/ringcache-origin" -l "127.0.0.1:${PORT[origin]}" -t 1 </dev/null >"$TMP/origin.log" 2>&1 &
-	PID[origin]=$!
-	wait_port origin "${PORT[origin]}"
+	launch origin "${PORT[origin]}" "$TMP/origin.log" "$TMP/ringcache-origin" -l "127.0.0.1:${PORT[origin]}" -t 1
 }
 
 start_ringcache() {
@@ -156,9 +154,7 @@ log:
 compression:
   enabled: false
 EOF2
-	"$TMP/ringcache" -c "$CONF/ringcache.yaml" </dev/null >"$TMP/ringcache.log" 2>&1 &
-	PID[ringcache]=$!
-	wait_port ringcache "${PORT[ringcache]}"
+	launch ringcache "${PORT[ringcache]}" "$TMP/ringcache.log" "$TMP/ringcache" -c "$CONF/ringcache.yaml"
 }
 
 start_nginx() {
@@ -205,9 +201,7 @@ http {
     }
 }
 EOF2
-	nginx -p "$d" -c "$CONF/nginx.conf" -e "$d/logs/error.log" </dev/null >"$TMP/nginx.log" 2>&1 &
-	PID[nginx]=$!
-	wait_port nginx "${PORT[nginx]}"
+	launch nginx "${PORT[nginx]}" "$TMP/nginx.log" nginx -p "$d" -c "$CONF/nginx.conf" -e "$d/logs/error.log"
 }
 
 start_varnish() {
@@ -224,9 +218,7 @@ EOF2
 	VARNISH_ARGS=(-F -n "$TMP/varnish" -a "127.0.0.1:${PORT[varnish]}" -f "$CONF/default.vcl"
 		-s "file,$STORE/varnish.bin,${STORE_MIB}m" -T none -p timeout_idle=300 -p listen_depth=4096)
 	echo "varnishd ${VARNISH_ARGS[*]}" >"$CONF/varnishd.cmd"
-	varnishd "${VARNISH_ARGS[@]}" </dev/null >"$TMP/varnish.log" 2>&1 &
-	PID[varnish]=$!
-	wait_port varnish "${PORT[varnish]}"
+	launch varnish "${PORT[varnish]}" "$TMP/varnish.log" varnishd "${VARNISH_ARGS[@]}"
 }
 
 # server_hits SERVER: "HITS MISSES" from the server's own counters
@@ -394,6 +386,7 @@ cp "$TMP/wrk.log" "$OUT/disk-latest-wrk.log"
 	echo "Command: \`$CMDLINE\` ($((T_END - T_START)) s), ringcache $REPO_HEAD (${BUILD_TYPE:-?} build), $(varnishd -V 2>&1 | head -1 | cut -d' ' -f1-2), $(nginx -v 2>&1 | cut -d' ' -f3)."
 	echo
 	machine_desc "$STORE_BASE"
+	echo "- server starts tried again after EADDRINUSE (see launch in bench/disklib.sh): $LAUNCH_RETRIES"
 	echo "- working set: $NKEYS keys of 16-64 KiB bodies (40 KiB on average), $((WS_BYTES / 1048576)) MiB in all;"
 	echo "  uniform random keys (bench/wrk/keys.lua), wrk -t 2 -c $CONNS, $ROUNDS round(s) of ${DURATION} s, servers alternated"
 	echo "- ringcache: cache.memory ${MEMORY} MiB, cache.disk ${STORE_MIB} MiB (O_DIRECT), 2 loops; nginx: proxy_cache_path on disk,"

@@ -34,6 +34,58 @@ wait_port() { # NAME PORT: until it accepts, 20 s at most
 	die "$1 did not listen on port $2 within 20 s"
 }
 
+# launch NAME PORT LOG CMD...: start CMD in the background (its output
+# appended to LOG) as PID[NAME] and wait until PORT accepts. The ports are
+# inside this machine's ephemeral range (ip_local_port_range 10000-65000),
+# so a client socket somebody opened may hold one of them for a moment: a
+# start that fails with "Address already in use" is tried again (every
+# 0.5 s, 70 s at most: a client's TIME_WAIT on the port lasts 60 s), counted
+# in LAUNCH_RETRIES. pick_ports avoids such ports at the start.
+LAUNCH_RETRIES=0
+launch() {
+	local name=$1 port=$2 logf=$3 i j
+	shift 3
+	for ((i = 0; i < 140; i++)); do
+		local mark
+		mark=0
+		[[ -f $logf ]] && mark=$(wc -c <"$logf")
+		"$@" </dev/null >>"$logf" 2>&1 &
+		PID[$name]=$!
+		for ((j = 0; j < 400; j++)); do
+			if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then return 0; fi
+			kill -0 "${PID[$name]}" 2>/dev/null || break
+			sleep 0.05
+		done
+		kill -0 "${PID[$name]}" 2>/dev/null && die "$name did not listen on port $port within 20 s"
+		wait "${PID[$name]}" 2>/dev/null || true
+		unset "PID[$name]"
+		tail -c +$((mark + 1)) "$logf" | grep -q 'Address already in use' ||
+			{ tail -20 "$logf" >&2; die "$name exited at start"; }
+		LAUNCH_RETRIES=$((LAUNCH_RETRIES + 1))
+		((i % 10)) || log "note: $name: a port was in use; starting it again"
+		sleep 0.5
+	done
+	die "$name: its ports stayed in use"
+}
+
+# pick_ports ROLE...: for each ROLE in order, PORT[ROLE] becomes the first
+# port from its current value up to PORT_MAX with no socket at all on it
+# (listening, connected or in TIME_WAIT: another program's client sockets
+# may sit on any port of the ephemeral range) and not taken by an earlier
+# role.
+pick_ports() {
+	local role p taken=" "
+	for role in "$@"; do
+		p=${PORT[$role]}
+		while [[ $taken == *" $p "* ]] || ss -Htan "( sport = :$p )" | grep -q .; do
+			p=$((p + 1))
+			((p <= PORT_MAX)) || die "no free port for $role up to $PORT_MAX"
+		done
+		PORT[$role]=$p
+		taken+="$p "
+	done
+}
+
 # tree_pids ROOT: ROOT and its descendants (nginx workers, varnishd's child).
 tree_pids() {
 	local root=$1 f line rest pid

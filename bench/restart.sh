@@ -19,7 +19,8 @@ usage: bench/restart.sh [options]
   --dir DIR          where the store goes (default /var/tmp; not tmpfs)
   --build-dir DIR    ringcache and ringcache-origin (default build-rel/, else build/)
   --out DIR          results directory (default bench/results)
-  --port-base P      P origin, P+3 ringcache, P+4 its admin (default 29120)
+  --port-base P      P origin, P+3 ringcache, P+4 its admin (default 29120; each
+                     moved up to the next port with no socket on it, up to P+79)
   -h, --help         this text
 EOF2
 }
@@ -96,9 +97,8 @@ for c in wrk curl ss; do command -v "$c" >/dev/null || die "$c is missing"; done
 [[ -x $BUILD_DIR/ringcache && -x $BUILD_DIR/ringcache-origin ]] || die "no ringcache build in $BUILD_DIR"
 FSTYPE=$(df -T "$STORE_BASE" | awk 'NR == 2 { print $2 }')
 [[ $FSTYPE != tmpfs && $FSTYPE != ramfs ]] || die "$STORE_BASE is on $FSTYPE; pick a real file system with --dir"
-for name in origin ringcache rcadmin; do
-	if ss -Hltn "sport = :${PORT[$name]}" | grep -q .; then die "port ${PORT[$name]} ($name) is in use"; fi
-done
+PORT_MAX=$((PORT_BASE + 79))
+pick_ports origin ringcache rcadmin
 TMP=$(mktemp -d /tmp/ringbench-restart.XXXXXX)
 STORE=$(mktemp -d "$STORE_BASE/ringbench-restart.XXXXXX")
 LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
@@ -109,9 +109,7 @@ BUILD_TYPE=$(sed -n 's/^CMAKE_BUILD_TYPE:STRING=//p' "$BUILD_DIR/CMakeCache.txt"
 REPO_HEAD=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)
 
 start_origin() {
-	"$TMP/ringcache-origin" -l "127.0.0.1:${PORT[origin]}" -t 1 </dev/null >"$TMP/origin.log" 2>&1 &
-	PID[origin]=$!
-	wait_port origin "${PORT[origin]}"
+	launch origin "${PORT[origin]}" "$TMP/origin.log" "$TMP/ringcache-origin" -l "127.0.0.1:${PORT[origin]}" -t 1
 }
 
 write_conf() { # MODE
@@ -147,28 +145,8 @@ EOF2
 	} >"$TMP/ringcache-$1.yaml"
 }
 
-# start_ringcache MODE: the ports are inside this machine's ephemeral range
-# (ip_local_port_range), so a client socket (wrk reconnecting meanwhile) may
-# hold one of them for a moment: a start that fails with EADDRINUSE is tried
-# again, 20 times at most, and counted (START_RETRIES).
-START_RETRIES=0
 start_ringcache() { # MODE
-	local i j
-	for ((i = 0; i < 20; i++)); do
-		"$TMP/ringcache" -c "$TMP/ringcache-$1.yaml" </dev/null >>"$TMP/ringcache.log" 2>&1 &
-		PID[ringcache]=$!
-		for ((j = 0; j < 200; j++)); do
-			if (exec 3<>"/dev/tcp/127.0.0.1/${PORT[ringcache]}") 2>/dev/null; then return 0; fi
-			kill -0 "${PID[ringcache]}" 2>/dev/null || break
-			sleep 0.05
-		done
-		wait "${PID[ringcache]}" 2>/dev/null || true
-		unset "PID[ringcache]"
-		tail -2 "$TMP/ringcache.log" | grep -q 'Address already in use' || { tail -20 "$TMP/ringcache.log" >&2; die "ringcache did not start"; }
-		START_RETRIES=$((START_RETRIES + 1))
-		sleep 0.1
-	done
-	die "ringcache: its ports stayed in use"
+	launch ringcache "${PORT[ringcache]}" "$TMP/ringcache.log" "$TMP/ringcache" -c "$TMP/ringcache-$1.yaml"
 }
 
 now_ms() { echo $(($(date +%s%N) / 1000000)); }
@@ -282,7 +260,7 @@ mkdir -p "$OUT"
 	echo "- $NKEYS keys of $SIZE B bodies, cache.memory ${MEM_MIB} MiB (the set fits), disk tier: ${STORE_MIB} MiB store, a fresh one per run"
 	echo "- steady load: wrk -t 1 -c $CONNS over the keys, uniformly at random (bench/wrk/keys.lua), from ${PRE} s before the"
 	echo "  restart to the end of the window; restart = SIGTERM, wait for the exit, start again (same config, same store)"
-	echo "- ringcache starts tried again after EADDRINUSE (a client socket on one of its ports): $START_RETRIES"
+	echo "- ringcache starts tried again after EADDRINUSE (a client socket on one of its ports): $LAUNCH_RETRIES (bench/disklib.sh, launch)"
 	echo "- counted: the origin's request counter (build/ringcache-origin /__stats) from the SIGTERM to ${WINDOW} s after the"
 	echo "  new daemon listens (the old daemon answers every request from memory until it exits)"
 	echo
