@@ -383,7 +383,7 @@ cp "$TMP/wrk.log" "$OUT/disk-latest-wrk.log"
 {
 	echo "# Disk tier benchmark (bench/disk.sh)"
 	echo
-	echo "Command: \`$CMDLINE\` ($((T_END - T_START)) s), ringcache $REPO_HEAD (${BUILD_TYPE:-?} build), $(varnishd -V 2>&1 | head -1 | cut -d' ' -f1-2), $(nginx -v 2>&1 | cut -d' ' -f3)."
+	echo "Command: \`$CMDLINE\` ($((T_END - T_START)) s), ringcache $REPO_HEAD (${BUILD_TYPE:-?} build), $(varnishd -V 2>&1 | grep -o 'varnish-[0-9.]*' | head -1), $(nginx -v 2>&1 | cut -d' ' -f3)."
 	echo
 	machine_desc "$STORE_BASE"
 	echo "- server starts tried again after EADDRINUSE (see launch in bench/disklib.sh): $LAUNCH_RETRIES"
@@ -408,7 +408,7 @@ print("| --- | " + " | ".join("---:" for _ in order) + (" | ---: |" if "nginx" i
 rows = [("requests/s", 3, lambda v: f"{v:,.0f}"), ("p50 ms", 4, lambda v: f"{v/1000:.2f}"),
         ("p99 ms", 5, lambda v: f"{v/1000:.2f}"), ("hit rate (1 - origin requests / requests)", 9, lambda v: f"{v:.2f} %"),
         ("server CPU µs/request", 13, lambda v: f"{v:.1f}"), ("errors + non-2xx (sum)", None, None),
-        ("other processes' CPU, % of the machine", 14, lambda v: f"{v:.0f}")]
+        ("CPU time not ours, % of the machine (/proc/stat busy - server - wrk: other processes, kernel threads, softirq)", 14, lambda v: f"{v:.0f}")]
 for name, i, fmt in rows:
     if i is None:
         cells = [str(sum(int(r[6]) + int(r[7]) for r in by[s])) for s in order]
@@ -437,7 +437,7 @@ if "ringcache" in by and "nginx" in by:
 print("\nWarm-up passes (keys fetched from the origin in each):",
       "; ".join(f"{w[1]} pass {w[2]}: {w[3]}{w[4] if len(w) > 4 else ''}" for w in warm) + ".")
 print("\nPer run:\n")
-print("| round | server | req/s | p99 ms | origin requests | hit % | CPU µs/req | errors | non-2xx | other CPU % | load1 |")
+print("| round | server | req/s | p99 ms | origin requests | hit % | CPU µs/req | errors | non-2xx | CPU not ours % | load1 |")
 print("| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
 for r in runs:
     print(f"| {r[0]} | {r[1]} | {int(r[3]):,} | {int(r[5])/1000:.2f} | {r[8]} | {r[9]} | {r[13]} | {r[6]} | {r[7]} | {r[14]} | {r[15]} |")

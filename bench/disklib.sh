@@ -196,4 +196,8 @@ machine_desc() {
 	printf -- '- store directory %s on %s\n' "$1" "$fs"
 	printf -- '- load average at the start: %s\n' "$LOAD_START"
 	printf -- '- load average at the end: %s\n' "$(cut -d' ' -f1-3 /proc/loadavg)"
+	if awk -v l="${LOAD_START%% *}" 'BEGIN { exit !(l >= 1.0) }'; then
+		printf -- '- **measured on a busy machine**: the load average above 1 at the start says other work (other\n'
+		printf -- '  people'"'"'s builds and tests) shared the 2 vCPUs with the run; timings are noisy\n'
+	fi
 }
