@@ -1,3 +1,4 @@
+# shellcheck shell=bash disable=SC2004 # PID and PORT are associative arrays
 # bench/disklib.sh - helpers shared by bench/disk.sh and bench/restart.sh
 # (sourced, not run). The /proc probes are the ones of bench/compare.sh,
 # copied rather than moved so that compare.sh stays as it is.

@@ -191,9 +191,6 @@ run_mode() {
 	local wrk_pid=$!
 	PID[wrk]=$wrk_pid
 	sleep "$PRE"
-	local pre_hits pre_req
-	pre_hits=$(rc_metric ringcache_cache_hit_total)
-	pre_req=$(rc_metric ringcache_cache_miss_total)
 	local o_term t_term t_down t_up o_up
 	o_term=$(origin_requests)
 	t_term=$(now_ms)
@@ -206,7 +203,6 @@ run_mode() {
 	# index rebuild is done (disk).
 	local -a tl=()
 	local prev=$o_up cur i t_rebuilt=- rb
-	local end=$((t_up + WINDOW * 1000))
 	for ((i = 1; i <= WINDOW; i++)); do
 		while (($(now_ms) < t_up + i * 1000)); do
 			if [[ $mode == disk && $t_rebuilt == - ]]; then
