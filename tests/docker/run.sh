@@ -94,12 +94,19 @@ inside() { tests/docker/check_seccomp.py exec docker/seccomp.json "$ro" "$user" 
 uname=$(inside /usr/bin/id -un)
 [ "$uname" = ringcache ] || fail "the image runs as '$uname', not ringcache"
 
-# A port nothing listens on (below the ephemeral range, so an outgoing
-# connection cannot take it meanwhile).
+# A port nothing listens on, below the ephemeral range so that an outgoing
+# connection cannot take it meanwhile: 20000-29999 under the usual range
+# (32768-60999), 1024 up to its start where the range begins lower (some
+# machines start it at 10000).
+read -r eph_lo _ </proc/sys/net/ipv4/ip_local_port_range
+port_base=20000 port_span=10000
+if ((eph_lo < 30000 && eph_lo > 2024)); then
+	port_base=1024 port_span=$((eph_lo - 1024))
+fi
 port() {
 	local p
 	while :; do
-		p=$((20000 + RANDOM % 10000))
+		p=$((port_base + RANDOM % port_span))
 		(exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; return; }
 	done
 }
@@ -107,7 +114,7 @@ port() {
 # may take one meanwhile. Then the daemon (or the origin) fails to start
 # with "Address already in use", and the start is tried again on new ports.
 started=0
-for attempt in 1 2 3; do
+for attempt in 1 2 3 4 5 6; do
 	OP=$(port); RP=$(port); AP=$(port)
 	cat >/tmp/ringcache-image-test.yaml <<YAML
 listen: ["127.0.0.1:$RP"]
@@ -144,7 +151,7 @@ YAML
 	kill "$dpid" "$opid" 2>/dev/null || true
 	wait "$dpid" "$opid" 2>/dev/null || true
 done
-[ "$started" = 1 ] || fail "no free ports after 3 attempts"
+[ "$started" = 1 ] || fail "no free ports after 6 attempts"
 url="http://127.0.0.1:$RP/img?size=5000&words=1&cc=max-age%3D60"
 curl -fsS -o /dev/null "$url"
 status=$(curl -fsS -D - -o /dev/null -H 'Accept-Encoding: br' "$url" | tr -d '\r')
