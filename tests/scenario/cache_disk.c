@@ -258,6 +258,55 @@ Test(cache_disk, a_working_set_three_times_the_memory_is_served_from_disk)
 	harness_end();
 }
 
+/* A stale object on disk is revalidated as a stale one in memory is: the
+ * origin answers 304, the refreshed head is written as a new version, and
+ * the next restart finds that version. */
+Test(cache_disk, a_stale_disk_object_is_revalidated_and_the_refresh_written)
+{
+	static const char path[] = "/stale?size=5000&cc=max-age%3D0&etag=s1";
+	struct proc o, d1, d2, d3;
+	start_origin(&o);
+	char store[PATH_MAX];
+	snprintf(store, sizeof(store), "%s/store", test_dir());
+	int ap;
+	start_disk(&o, &d1, store, &ap);
+	free(wait_rebuilt(ap, &d1));
+	struct response r;
+	http_once(d1.port, "GET", path, NULL, &r);
+	cr_assert_eq(r.status, 200);
+	response_free(&r);
+	free(wait_metric(ap, &d1, "ringcache_disk_objects", 1));
+	stopped_cleanly(&d1);
+
+	start_disk(&o, &d2, store, &ap);
+	free(wait_rebuilt(ap, &d2));
+	http_once(d2.port, "GET", path, NULL, &r);
+	cr_assert_eq(r.status, 200, "%s", r.raw_head);
+	cr_assert_eq(r.body_len, 5000);
+	cr_assert_eq(pattern_mismatch(r.body, r.body_len, 0), -1);
+	cr_assert(cache_status_has(&r, "fwd=stale") && cache_status_has(&r, "fwd-status=304"),
+		  "revalidated with the origin: %s", cache_status(&r));
+	response_free(&r);
+	char *m = fetch_metrics(ap);
+	cr_assert_eq(prom(m, "ringcache_disk_hits_total"), 1, "read from disk first: %s", m);
+	free(m);
+	/* The refresh is a new record: two on disk, the index on the newer. */
+	free(wait_metric(ap, &d2, "ringcache_disk_records_written_total", 1));
+	stopped_cleanly(&d2);
+
+	start_disk(&o, &d3, store, &ap);
+	m = wait_rebuilt(ap, &d3);
+	cr_assert_eq(prom(m, "ringcache_disk_rebuild_objects"), 2, "both versions read: %s", m);
+	cr_assert_eq(prom(m, "ringcache_disk_objects"), 1, "one indexed: %s", m);
+	free(m);
+	http_once(d3.port, "GET", path, NULL, &r);
+	cr_assert_eq(r.status, 200);
+	cr_assert(cache_status_has(&r, "fwd-status=304"), "%s", cache_status(&r));
+	response_free(&r);
+	cr_assert_eq(origin_requests(o.port, path), 3, "one fetch, two revalidations");
+	harness_end();
+}
+
 /* A request that ends during the drain may still invalidate: its purge
  * is written before the writer stops, so the restart does not bring the
  * object back. */
