@@ -303,7 +303,7 @@ static long env_long(const char *name, long def)
 
 Test(cache_disk_faults, crash_rounds_never_a_wrong_byte, .timeout = 150)
 {
-	long rounds = env_long("RC_DISK_CRASH_ROUNDS", 6);
+	long rounds = env_long("RC_DISK_CRASH_ROUNDS", 10);
 	long seconds = env_long("RC_DISK_CRASH_SECONDS", 0);
 	unsigned seed = (unsigned)env_long("RC_DISK_CRASH_SEED", 0);
 	if (!seed)
@@ -666,6 +666,8 @@ Test(cache_disk_faults, a_store_deleted_under_the_daemon_turns_the_tier_off_then
 #define RB_N   1100
 #define RB_LEN 200000 /* 1,100 x 200 kB: 220 MB of the 256 MiB store */
 #define RB_PURGED 17  /* purged while the rebuild runs */
+#define RB_BANNED 23  /* banned then */
+#define RB_BAN	  "/ban?url=%5E%2Fo%2F23%5C%3F" /* ^/o/23\? */
 
 /* SIGTERM and wait for the exit, at most the drain deadline (10 s, the
  * default) and a second; seconds it took. */
@@ -713,8 +715,9 @@ Test(cache_disk_faults, a_rebuild_interrupted_by_sigterm_loses_nothing_and_keeps
 	double took = term_within_drain(&d);
 	fprintf(stderr, "interrupted rebuild: stopped in %.2f s\n", took);
 
-	/* A purge while the rebuild runs, then SIGTERM: the rebuild goes on
-	 * to its end and the purge's record is written before the exit. */
+	/* A purge and a ban while the rebuild runs, then SIGTERM: the
+	 * rebuild goes on to its end and their records are written before
+	 * the exit. */
 	start_disk(&o, &d, store, &opt, &ap);
 	char url[160], enc[320], path[512];
 	obj_url(RB_PURGED, RB_LEN, url, sizeof(url));
@@ -723,6 +726,9 @@ Test(cache_disk_faults, a_rebuild_interrupted_by_sigterm_loses_nothing_and_keeps
 	struct response r;
 	http_once(ap, "POST", path, NULL, &r);
 	cr_assert_eq(r.status, 200, "POST %s: %s", path, r.raw_head);
+	response_free(&r);
+	http_once(ap, "POST", RB_BAN, NULL, &r);
+	cr_assert_eq(r.status, 200, "POST %s: %s", RB_BAN, r.raw_head);
 	response_free(&r);
 	m = fetch_metrics(ap);
 	double done = prom(m, "ringcache_disk_rebuild_done");
@@ -745,8 +751,11 @@ Test(cache_disk_faults, a_rebuild_interrupted_by_sigterm_loses_nothing_and_keeps
 	free(m);
 	cr_assert_eq(check_obj(d.port, RB_PURGED, RB_LEN), 0, "%s came back from disk", url);
 	cr_assert_eq(origin_requests(o.port, url), 2, "%s", url);
+	obj_url(RB_BANNED, RB_LEN, url, sizeof(url));
+	cr_assert_eq(check_obj(d.port, RB_BANNED, RB_LEN), 0, "%s came back from disk", url);
+	cr_assert_eq(origin_requests(o.port, url), 2, "%s", url);
 	for (uint32_t i = 0; i < RB_N; i += 37) {
-		if (i != RB_PURGED)
+		if (i != RB_PURGED && i != RB_BANNED)
 			cr_assert_eq(check_obj(d.port, i, RB_LEN), 1, "%u: from disk", i);
 	}
 	harness_end();
