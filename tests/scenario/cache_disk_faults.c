@@ -13,6 +13,7 @@
  * (RC_DISK_CRASH_ROUNDS: a number of rounds; RC_DISK_CRASH_SEED: the seed a
  * failed run printed, to replay its delays.)
  */
+#include "disk.h"
 #include "harness.h"
 
 #include <errno.h>
@@ -75,82 +76,6 @@ static void start_disk(struct proc *o, struct proc *d, const char *store, const 
 	start_ringcache(d, yaml);
 	free(yaml);
 	cr_assert(port_wait(*ap, 3000), "admin API; log:\n%s", proc_log(d));
-}
-
-static char *fetch_metrics(int ap)
-{
-	struct response r;
-	http_once(ap, "GET", "/metrics", NULL, &r);
-	cr_assert_eq(r.status, 200, "GET /metrics: %s", r.raw_head);
-	char *text = strndup(r.body, r.body_len);
-	response_free(&r);
-	return text;
-}
-
-/* The value of SERIES in /metrics text, or -1. */
-static double prom(const char *text, const char *series)
-{
-	size_t sl = strlen(series);
-	for (const char *p = text; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL) {
-		if (!strncmp(p, series, sl) && p[sl] == ' ')
-			return strtod(p + sl + 1, NULL);
-	}
-	return -1;
-}
-
-/* Poll /metrics (max SECONDS) until SERIES is WANT; the last text (malloc'd). */
-static char *wait_metric(int ap, struct proc *d, const char *series, double want, int seconds)
-{
-	char *m = NULL;
-	for (int i = 0; i < seconds * 20; i++) {
-		free(m);
-		m = fetch_metrics(ap);
-		if (prom(m, series) == want)
-			return m;
-		sleep_ms(50);
-	}
-	cr_assert_fail("%s never became %g in %d s:\n%s\nlog:\n%s", series, want, seconds, m,
-		       proc_log(d));
-	return NULL;
-}
-
-/* The same until SERIES is at least MIN. */
-static char *wait_at_least(int ap, struct proc *d, const char *series, double min, int seconds)
-{
-	char *m = NULL;
-	for (int i = 0; i < seconds * 20; i++) {
-		free(m);
-		m = fetch_metrics(ap);
-		if (prom(m, series) >= min)
-			return m;
-		sleep_ms(50);
-	}
-	cr_assert_fail("%s never reached %g in %d s:\n%s\nlog:\n%s", series, min, seconds, m,
-		       proc_log(d));
-	return NULL;
-}
-
-static char *wait_rebuilt(int ap, struct proc *d, int seconds)
-{
-	return wait_metric(ap, d, "ringcache_disk_rebuild_done", 1, seconds);
-}
-
-/* How many times NEEDLE occurs in the daemon's log. */
-static int log_count(struct proc *d, const char *needle)
-{
-	char *log = proc_log(d);
-	int n = 0;
-	for (const char *p = log; (p = strstr(p, needle)); p += strlen(needle))
-		n++;
-	free(log);
-	return n;
-}
-
-static void stopped_cleanly(struct proc *d)
-{
-	int st = stop_proc(d);
-	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "SIGTERM: status %d; log:\n%s", st,
-		  proc_log(d));
 }
 
 static void store_path(char *out, size_t cap, const char *dir)
@@ -282,17 +207,6 @@ static void *writer_main(void *arg)
 			writer_get(w, w->base + w->asked++);
 	}
 	return NULL;
-}
-
-/* N bytes of the store file at AT overwritten with garbage from SEED. */
-static void damage(const char *store, off_t at, size_t n, unsigned seed)
-{
-	FILE *f = fopen(store, "r+b");
-	cr_assert_not_null(f, "%s", store);
-	cr_assert_eq(fseeko(f, at, SEEK_SET), 0);
-	for (size_t i = 0; i < n; i++)
-		fputc(rand_r(&seed) & 0xff, f);
-	cr_assert_eq(fclose(f), 0);
 }
 
 static long env_long(const char *name, long def)
