@@ -62,12 +62,12 @@ static char *disk_yaml(int port, int origin, int ap, const char *store, const st
 		 "  disk: {path: \"%s\", size: %s, segment_size: %s, min_ttl: 0s}\n",
 		 ap, o->memory ? o->memory : "64MiB", store, o->size ? o->size : "16MiB",
 		 o->segment ? o->segment : "1MiB");
-	return rc_yaml(&(struct rc_cfg){
-	    .port = port, .servers = &origin, .n_servers = 1, .extra = extra});
+	return rc_yaml(
+	    &(struct rc_cfg){.port = port, .servers = &origin, .n_servers = 1, .extra = extra});
 }
 
-static void start_disk(struct proc *o, struct proc *d, const char *store, const struct disk_opts *opt,
-		       int *ap)
+static void start_disk(struct proc *o, struct proc *d, const char *store,
+		       const struct disk_opts *opt, int *ap)
 {
 	memset(d, 0, sizeof(*d));
 	d->port = free_port();
@@ -151,16 +151,16 @@ static int check_obj(int port, uint32_t id, size_t len)
 
 /* ---- 1. SIGKILL in the middle of heavy writes, round after round --------- */
 
-#define WRITERS	    4
-#define PER_WRITER  100000u /* ids of one writer in one round */
-#define CHECK_NEW   300	    /* ids of the last round checked after its crash */
-#define CHECK_OLD   100	    /* ids of earlier rounds checked too */
+#define WRITERS	   4
+#define PER_WRITER 100000u /* ids of one writer in one round */
+#define CHECK_NEW  300	   /* ids of the last round checked after its crash */
+#define CHECK_OLD  100	   /* ids of earlier rounds checked too */
 
 struct writer {
 	pthread_t th;
 	int port;
-	uint32_t base;	 /* this writer's ids: base, base + 1, ... */
-	uint32_t *old;	 /* ids of earlier rounds, re-asked now and then */
+	uint32_t base; /* this writer's ids: base, base + 1, ... */
+	uint32_t *old; /* ids of earlier rounds, re-asked now and then */
 	size_t nold;
 	unsigned seed;
 	atomic_bool *stop;
@@ -241,7 +241,7 @@ Test(cache_disk_faults, crash_rounds_never_a_wrong_byte, .timeout = 150)
 		 * kill, at once in one such round out of two (a 24 MiB store
 		 * rebuilds in milliseconds: that is as close as it gets). */
 		bool early = round % 3 == 2;
-		int delay = !early ? 200 + (int)(rand_r(&rng) % 1300)
+		int delay = !early	       ? 200 + (int)(rand_r(&rng) % 1300)
 			    : rand_r(&rng) % 2 ? 0
 					       : (int)(rand_r(&rng) % 300);
 		int ap;
@@ -251,12 +251,13 @@ Test(cache_disk_faults, crash_rounds_never_a_wrong_byte, .timeout = 150)
 		atomic_bool stop = false;
 		struct writer w[WRITERS];
 		for (int i = 0; i < WRITERS; i++) {
-			w[i] = (struct writer){.port = d.port,
-					       .base = (uint32_t)((round * WRITERS + i) * PER_WRITER),
-					       .old = ids,
-					       .nold = nids,
-					       .seed = rng + (unsigned)i,
-					       .stop = &stop};
+			w[i] =
+			    (struct writer){.port = d.port,
+					    .base = (uint32_t)((round * WRITERS + i) * PER_WRITER),
+					    .old = ids,
+					    .nold = nids,
+					    .seed = rng + (unsigned)i,
+					    .stop = &stop};
 			cr_assert_eq(pthread_create(&w[i].th, NULL, writer_main, &w[i]), 0);
 		}
 		sleep_ms(delay);
@@ -290,8 +291,9 @@ Test(cache_disk_faults, crash_rounds_never_a_wrong_byte, .timeout = 150)
 		 * segments (garbage over a few sectors), found by checksums. */
 		char torn[64] = "no torn write";
 		if (rand_r(&rng) % 2) {
-			off_t at = (off_t)(1 << 20) + (off_t)(rand_r(&rng) % (23u << 20));
 			size_t n = 512 + (size_t)(rand_r(&rng) % 8192);
+			/* Past the superblocks' segment, inside the file. */
+			off_t at = (off_t)(1 << 20) + (off_t)(rand_r(&rng) % ((23u << 20) - n));
 			damage(store, at, n, rng);
 			snprintf(torn, sizeof(torn), "%zu bytes torn at %lld", n, (long long)at);
 		}
@@ -308,7 +310,8 @@ Test(cache_disk_faults, crash_rounds_never_a_wrong_byte, .timeout = 150)
 		size_t nnew = nids - first_new;
 		for (size_t k = 0; k < CHECK_NEW && k < nnew; k++, checked++) {
 			/* Spread over the round's ids: old and new writes alike. */
-			size_t at = first_new + (nnew <= CHECK_NEW ? k : (size_t)rand_r(&rng) % nnew);
+			size_t at =
+			    first_new + (nnew <= CHECK_NEW ? k : (size_t)rand_r(&rng) % nnew);
 			from_disk += check_obj(d.port, ids[at], crash_len(ids[at]));
 		}
 		for (size_t k = 0; k < CHECK_OLD && first_new; k++, checked++) {
@@ -318,14 +321,17 @@ Test(cache_disk_faults, crash_rounds_never_a_wrong_byte, .timeout = 150)
 		m = fetch_metrics(ap);
 		cr_assert_eq(prom(m, "ringcache_disk_errors_total"), 0, "round %ld: %s", round, m);
 		cr_assert_eq(prom(m, "ringcache_disk_enabled"), 1, "round %ld: %s", round, m);
-		cr_assert_eq(prom(m, "ringcache_responses_5xx_total"), 0, "round %ld: %s", round, m);
+		cr_assert_eq(prom(m, "ringcache_responses_5xx_total"), 0, "round %ld: %s", round,
+			     m);
 		free(m);
-		fprintf(stderr,
-			"crash round %ld: seed %u, %s, killed after %d ms (rebuild done %d, %g admitted, "
-			"%g dropped, %g records written, %ld bodies served), %s; restart: %g objects found, %g damaged, "
-			"%d of %d checked bodies from disk\n",
-			round, seed, early ? "no wait for the rebuild" : "after the rebuild", delay,
-			rebuilt_at_kill, admitted, dropped, written, served, torn, found, damaged, from_disk, checked);
+		fprintf(
+		    stderr,
+		    "crash round %ld: seed %u, %s, killed after %d ms (rebuild done %d, "
+		    "%g admitted, %g dropped, %g records written, %ld bodies served), %s; "
+		    "restart: %g objects found, %g damaged, %d of %d checked bodies from disk\n",
+		    round, seed, early ? "no wait for the rebuild" : "after the rebuild", delay,
+		    rebuilt_at_kill, admitted, dropped, written, served, torn, found, damaged,
+		    from_disk, checked);
 		total_disk += from_disk;
 		total_checked += checked;
 		/* SIGKILL again, or a clean stop: the next round's store is
@@ -337,7 +343,8 @@ Test(cache_disk_faults, crash_rounds_never_a_wrong_byte, .timeout = 150)
 			stopped_cleanly(&d);
 		}
 	}
-	fprintf(stderr, "crash rounds: %zu ids asked, %ld bodies checked after crashes, %ld from disk\n",
+	fprintf(stderr,
+		"crash rounds: %zu ids asked, %ld bodies checked after crashes, %ld from disk\n",
 		nids, total_checked, total_disk);
 	cr_assert_geq(total_disk, 1, "no body ever came from disk after a crash");
 	free(ids);
@@ -379,16 +386,17 @@ static void working_set_twice(bool strict)
 		obj_url(i, WS_LEN, url, sizeof(url));
 		long n = origin_requests(o.port, url);
 		if (n != 1) {
-			fprintf(stderr, "working set: %s: origin asked %ld times (from disk %d)\n", url,
-				n, k);
+			fprintf(stderr, "working set: %s: origin asked %ld times (from disk %d)\n",
+				url, n, k);
 			again++;
 		}
 	}
 	m = fetch_metrics(ap);
-	fprintf(stderr,
-		"working set: %d of %d from disk in the second pass, %ld asked of the origin again; "
-		"ringcache_disk_hits_total %g\n",
-		from_disk, WS_N, again, prom(m, "ringcache_disk_hits_total"));
+	fprintf(
+	    stderr,
+	    "working set: %d of %d from disk in the second pass, %ld asked of the origin again; "
+	    "ringcache_disk_hits_total %g\n",
+	    from_disk, WS_N, again, prom(m, "ringcache_disk_hits_total"));
 	cr_assert_geq(from_disk, WS_N * 9 / 10, "%d of %d from disk:\n%s", from_disk, WS_N, m);
 	cr_assert_eq(prom(m, "ringcache_disk_errors_total"), 0, "%s", m);
 	cr_assert_eq(prom(m, "ringcache_responses_5xx_total"), 0, "%s", m);
@@ -577,10 +585,10 @@ Test(cache_disk_faults, a_store_deleted_under_the_daemon_turns_the_tier_off_then
 
 /* ---- 5. a rebuild interrupted by SIGTERM -------------------------------- */
 
-#define RB_N   1100
-#define RB_LEN 200000 /* 1,100 x 200 kB: 220 MB of the 256 MiB store */
-#define RB_PURGED 17  /* purged while the rebuild runs */
-#define RB_BANNED 23  /* banned then */
+#define RB_N	  1100
+#define RB_LEN	  200000			/* 1,100 x 200 kB: 220 MB of the 256 MiB store */
+#define RB_PURGED 17				/* purged while the rebuild runs */
+#define RB_BANNED 23				/* banned then */
 #define RB_BAN	  "/ban?url=%5E%2Fo%2F23%5C%3F" /* ^/o/23\? */
 
 /* SIGTERM and wait for the exit, at most the drain deadline (10 s, the
@@ -660,7 +668,8 @@ Test(cache_disk_faults, a_rebuild_interrupted_by_sigterm_loses_nothing_and_keeps
 
 	start_disk(&o, &d, store, &opt, &ap);
 	m = wait_rebuilt(ap, &d, 30);
-	cr_assert_eq(prom(m, "ringcache_disk_objects"), RB_N - 1, "the purged one stays out: %s", m);
+	cr_assert_eq(prom(m, "ringcache_disk_objects"), RB_N - 1, "the purged one stays out: %s",
+		     m);
 	cr_assert_eq(prom(m, "ringcache_disk_damaged_total"), 0, "%s", m);
 	free(m);
 	cr_assert_eq(check_obj(d.port, RB_PURGED, RB_LEN), 0, "%s came back from disk", url);
