@@ -3,6 +3,7 @@
  * cache.disk is opened, rebuilt and shown on /metrics; a second daemon on
  * the same store is refused with the store's one-line error.
  */
+#include "disk.h"
 #include "harness.h"
 
 #include <signal.h>
@@ -33,41 +34,6 @@ static char *disk_yaml(int port, int origin, int ap, const char *store)
 	    &(struct rc_cfg){.port = port, .servers = &origin, .n_servers = 1, .extra = extra});
 }
 
-static char *fetch_metrics(int ap)
-{
-	struct response r;
-	http_once(ap, "GET", "/metrics", NULL, &r);
-	cr_assert_eq(r.status, 200, "GET /metrics: %s", r.raw_head);
-	char *text = strndup(r.body, r.body_len);
-	response_free(&r);
-	return text;
-}
-
-/* The value of SERIES in /metrics text, or -1. */
-static double prom(const char *text, const char *series)
-{
-	size_t sl = strlen(series);
-	for (const char *p = text; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL) {
-		if (!strncmp(p, series, sl) && p[sl] == ' ')
-			return strtod(p + sl + 1, NULL);
-	}
-	return -1;
-}
-
-/* Poll /metrics (max 5 s) until the rebuild is done; the text (malloc'd). */
-static char *wait_rebuilt(int ap, struct proc *d)
-{
-	for (int i = 0; i < 100; i++) {
-		char *m = fetch_metrics(ap);
-		if (prom(m, "ringcache_disk_rebuild_done") == 1)
-			return m;
-		free(m);
-		sleep_ms(50);
-	}
-	cr_assert_fail("the disk rebuild did not end in 5 s; log:\n%s", proc_log(d));
-	return NULL;
-}
-
 static void start_disk(struct proc *o, struct proc *d, const char *store, int *ap)
 {
 	memset(d, 0, sizeof(*d));
@@ -87,7 +53,7 @@ Test(cache_disk, opened_rebuilt_and_locked)
 	snprintf(store, sizeof(store), "%s/store", test_dir());
 	int ap;
 	start_disk(&o, &d, store, &ap);
-	char *m = wait_rebuilt(ap, &d);
+	char *m = wait_rebuilt(ap, &d, 5);
 	cr_assert_eq(prom(m, "ringcache_disk_enabled"), 1, "%s", m);
 	cr_assert_eq(prom(m, "ringcache_disk_segments"), 15, "16 MiB less the superblocks: %s", m);
 	cr_assert_eq(prom(m, "ringcache_disk_rebuild_segments"), 15, "%s", m);
@@ -114,21 +80,6 @@ Test(cache_disk, opened_rebuilt_and_locked)
 	harness_end();
 }
 
-/* Poll /metrics (max 5 s) until SERIES is WANT; the last text (malloc'd). */
-static char *wait_metric(int ap, struct proc *d, const char *series, double want)
-{
-	char *m = NULL;
-	for (int i = 0; i < 100; i++) {
-		free(m);
-		m = fetch_metrics(ap);
-		if (prom(m, series) == want)
-			return m;
-		sleep_ms(50);
-	}
-	cr_assert_fail("%s never became %g:\n%s\nlog:\n%s", series, want, m, proc_log(d));
-	return NULL;
-}
-
 #define NOBJ 40
 
 static size_t obj_size(int i)
@@ -153,13 +104,6 @@ static void get_obj(int port, int i, struct response *r)
 	cr_assert_eq(pattern_mismatch(r->body, r->body_len, 0), -1, "%s: another body", path);
 }
 
-static void stopped_cleanly(struct proc *d)
-{
-	int st = stop_proc(d);
-	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "SIGTERM: status %d; log:\n%s", st,
-		  proc_log(d));
-}
-
 Test(cache_disk, restart_serves_from_disk_without_the_origin)
 {
 	struct proc o, d1, d2;
@@ -168,7 +112,7 @@ Test(cache_disk, restart_serves_from_disk_without_the_origin)
 	snprintf(store, sizeof(store), "%s/store", test_dir());
 	int ap;
 	start_disk(&o, &d1, store, &ap);
-	free(wait_rebuilt(ap, &d1));
+	free(wait_rebuilt(ap, &d1, 5));
 	for (int i = 0; i < NOBJ; i++) {
 		struct response r;
 		get_obj(d1.port, i, &r);
@@ -176,13 +120,13 @@ Test(cache_disk, restart_serves_from_disk_without_the_origin)
 		response_free(&r);
 	}
 	/* Queued is enough: SIGTERM lets the writer finish its queue. */
-	char *m = wait_metric(ap, &d1, "ringcache_disk_admissions_total", NOBJ);
+	char *m = wait_metric(ap, &d1, "ringcache_disk_admissions_total", NOBJ, 5);
 	cr_assert_eq(prom(m, "ringcache_disk_rejections_total"), 0, "%s", m);
 	free(m);
 	stopped_cleanly(&d1);
 
 	start_disk(&o, &d2, store, &ap);
-	m = wait_rebuilt(ap, &d2);
+	m = wait_rebuilt(ap, &d2, 5);
 	cr_assert_eq(prom(m, "ringcache_disk_rebuild_objects"), NOBJ, "%s", m);
 	cr_assert_eq(prom(m, "ringcache_disk_objects"), NOBJ, "%s", m);
 	cr_assert_eq(prom(m, "ringcache_disk_damaged_total"), 0, "%s", m);
@@ -210,103 +154,6 @@ Test(cache_disk, restart_serves_from_disk_without_the_origin)
 	harness_end();
 }
 
-/* A working set three times the memory: the second and third passes are
- * hits, most of them read back from disk (every promotion owes an
- * eviction), the origin asked once per key. */
-#define SIZE_OF(i) (16384 + (i)*7919 % 49152) /* 16 to 64 KiB */
-
-Test(cache_disk, a_working_set_three_times_the_memory_is_served_from_disk)
-{
-	memory = "4MiB";
-	struct proc o, d1, d2;
-	start_origin(&o);
-	char store[PATH_MAX];
-	snprintf(store, sizeof(store), "%s/store", test_dir());
-	int ap;
-	start_disk(&o, &d1, store, &ap);
-	free(wait_rebuilt(ap, &d1));
-	enum { N = 300 };
-	static char path[N][96];
-	for (int i = 0; i < N; i++) {
-		snprintf(path[i], sizeof(path[i]), "/full/%d?size=%d&cc=max-age%%3D600", i,
-			 SIZE_OF(i));
-		struct response r;
-		http_once(d1.port, "GET", path[i], NULL, &r);
-		response_free(&r);
-	}
-	free(wait_metric(ap, &d1, "ringcache_disk_admissions_total", N));
-	stopped_cleanly(&d1);
-	start_disk(&o, &d2, store, &ap);
-	free(wait_rebuilt(ap, &d2));
-	int from_disk = 0;
-	for (int pass = 0; pass < 2; pass++) {
-		for (int i = 0; i < N; i++) {
-			struct response r;
-			http_once(d2.port, "GET", path[i], NULL, &r);
-			from_disk += cache_status_has(&r, "detail=disk");
-			cr_assert(r.complete, "%s: %s", path[i], r.error);
-			cr_assert_eq(r.body_len, (size_t)SIZE_OF(i));
-			cr_assert_eq(pattern_mismatch(r.body, r.body_len, 0), -1);
-			cr_assert(cache_status_has(&r, "hit"), "pass %d, %s: %s", pass, path[i],
-				  cache_status(&r));
-			response_free(&r);
-		}
-	}
-	cr_assert_geq(from_disk, N, "%d of %d hits from disk", from_disk, 2 * N);
-	for (int i = 0; i < N; i++)
-		cr_assert_eq(origin_requests(o.port, path[i]), 1, "%s", path[i]);
-	harness_end();
-}
-
-/* A stale object on disk is revalidated as a stale one in memory is: the
- * origin answers 304, the refreshed head is written as a new version, and
- * the next restart finds that version. */
-Test(cache_disk, a_stale_disk_object_is_revalidated_and_the_refresh_written)
-{
-	static const char path[] = "/stale?size=5000&cc=max-age%3D0&etag=s1";
-	struct proc o, d1, d2, d3;
-	start_origin(&o);
-	char store[PATH_MAX];
-	snprintf(store, sizeof(store), "%s/store", test_dir());
-	int ap;
-	start_disk(&o, &d1, store, &ap);
-	free(wait_rebuilt(ap, &d1));
-	struct response r;
-	http_once(d1.port, "GET", path, NULL, &r);
-	cr_assert_eq(r.status, 200);
-	response_free(&r);
-	free(wait_metric(ap, &d1, "ringcache_disk_objects", 1));
-	stopped_cleanly(&d1);
-
-	start_disk(&o, &d2, store, &ap);
-	free(wait_rebuilt(ap, &d2));
-	http_once(d2.port, "GET", path, NULL, &r);
-	cr_assert_eq(r.status, 200, "%s", r.raw_head);
-	cr_assert_eq(r.body_len, 5000);
-	cr_assert_eq(pattern_mismatch(r.body, r.body_len, 0), -1);
-	cr_assert(cache_status_has(&r, "fwd=stale") && cache_status_has(&r, "fwd-status=304"),
-		  "revalidated with the origin: %s", cache_status(&r));
-	response_free(&r);
-	char *m = fetch_metrics(ap);
-	cr_assert_eq(prom(m, "ringcache_disk_hits_total"), 1, "read from disk first: %s", m);
-	free(m);
-	/* The refresh is a new record: two on disk, the index on the newer. */
-	free(wait_metric(ap, &d2, "ringcache_disk_records_written_total", 1));
-	stopped_cleanly(&d2);
-
-	start_disk(&o, &d3, store, &ap);
-	m = wait_rebuilt(ap, &d3);
-	cr_assert_eq(prom(m, "ringcache_disk_rebuild_objects"), 2, "both versions read: %s", m);
-	cr_assert_eq(prom(m, "ringcache_disk_objects"), 1, "one indexed: %s", m);
-	free(m);
-	http_once(d3.port, "GET", path, NULL, &r);
-	cr_assert_eq(r.status, 200);
-	cr_assert(cache_status_has(&r, "fwd-status=304"), "%s", cache_status(&r));
-	response_free(&r);
-	cr_assert_eq(origin_requests(o.port, path), 3, "one fetch, two revalidations");
-	harness_end();
-}
-
 /* A request that ends during the drain may still invalidate: its purge
  * is written before the writer stops, so the restart does not bring the
  * object back. */
@@ -318,11 +165,11 @@ Test(cache_disk, a_post_that_ends_during_the_drain_is_durable)
 	snprintf(store, sizeof(store), "%s/store", test_dir());
 	int ap;
 	start_disk(&o, &d1, store, &ap);
-	free(wait_rebuilt(ap, &d1));
+	free(wait_rebuilt(ap, &d1, 5));
 	struct response r;
 	get_obj(d1.port, 0, &r);
 	response_free(&r);
-	free(wait_metric(ap, &d1, "ringcache_disk_objects", 1));
+	free(wait_metric(ap, &d1, "ringcache_disk_objects", 1, 5));
 	char path[128];
 	obj_path(0, path, sizeof(path));
 	struct conn c;
@@ -342,7 +189,7 @@ Test(cache_disk, a_post_that_ends_during_the_drain_is_durable)
 	stopped_cleanly(&d1);
 
 	start_disk(&o, &d2, store, &ap);
-	free(wait_rebuilt(ap, &d2));
+	free(wait_rebuilt(ap, &d2, 5));
 	get_obj(d2.port, 0, &r);
 	cr_assert(!cache_status_has(&r, "detail=disk"), "invalidated, yet back from disk: %s",
 		  cache_status(&r));
@@ -372,10 +219,10 @@ Test(cache_disk, bans_and_tag_purges_go_once_the_log_has_gone_round)
 	snprintf(store, sizeof(store), "%s/store", test_dir());
 	int ap;
 	start_disk(&o, &d, store, &ap);
-	free(wait_rebuilt(ap, &d));
+	free(wait_rebuilt(ap, &d, 5));
 	admin_post(ap, "/ban?url=%5E%2Fnothing");
 	admin_post(ap, "/tag?tag=none");
-	char *m = wait_metric(ap, &d, "ringcache_disk_invalidations", 2);
+	char *m = wait_metric(ap, &d, "ringcache_disk_invalidations", 2, 5);
 	free(m);
 	/* 20 MiB of objects through a 15-segment, 16 MiB store. */
 	for (int i = 0; i < 70; i++) {
@@ -386,7 +233,7 @@ Test(cache_disk, bans_and_tag_purges_go_once_the_log_has_gone_round)
 		cr_assert_eq(r.status, 200, "%s: %s", path, r.raw_head);
 		response_free(&r);
 	}
-	m = wait_metric(ap, &d, "ringcache_disk_invalidations", 0);
+	m = wait_metric(ap, &d, "ringcache_disk_invalidations", 0, 5);
 	cr_assert_eq(prom(m, "ringcache_disk_invalidations_pruned_total"), 2, "%s", m);
 	free(m);
 	harness_end();
@@ -406,14 +253,14 @@ Test(cache_disk, purge_ban_and_tag_purge_survive_a_restart)
 	snprintf(store, sizeof(store), "%s/store", test_dir());
 	int ap;
 	start_disk(&o, &d1, store, &ap);
-	free(wait_rebuilt(ap, &d1));
+	free(wait_rebuilt(ap, &d1, 5));
 	for (int i = 0; i < 4; i++) {
 		struct response r;
 		http_once(d1.port, "GET", paths[i], NULL, &r);
 		cr_assert(cache_status_has(&r, "stored"), "%s: %s", paths[i], cache_status(&r));
 		response_free(&r);
 	}
-	free(wait_metric(ap, &d1, "ringcache_disk_objects", 4));
+	free(wait_metric(ap, &d1, "ringcache_disk_objects", 4, 5));
 	char enc[256], path[512];
 	snprintf(path, sizeof(path), "/purge?host=test.local&url=%s",
 		 pct_encode(paths[0], enc, sizeof(enc)));
@@ -422,14 +269,14 @@ Test(cache_disk, purge_ban_and_tag_purge_survive_a_restart)
 	admin_post(ap, "/tag?tag=red");
 	/* The purge left the index at once; its record, the ban's and the
 	 * tag's are written before the drain ends. */
-	char *m = wait_metric(ap, &d1, "ringcache_disk_objects", 3);
+	char *m = wait_metric(ap, &d1, "ringcache_disk_objects", 3, 5);
 	free(m);
-	m = wait_metric(ap, &d1, "ringcache_disk_records_written_total", 4 + 3);
+	m = wait_metric(ap, &d1, "ringcache_disk_records_written_total", 4 + 3, 5);
 	free(m);
 	stopped_cleanly(&d1);
 
 	start_disk(&o, &d2, store, &ap);
-	m = wait_rebuilt(ap, &d2);
+	m = wait_rebuilt(ap, &d2, 5);
 	cr_assert_eq(prom(m, "ringcache_disk_objects"), 3, "the purged key stays out: %s", m);
 	free(m);
 	for (int i = 0; i < 4; i++) {
@@ -446,18 +293,6 @@ Test(cache_disk, purge_ban_and_tag_purge_survive_a_restart)
 		cr_assert_eq(origin_requests(o.port, paths[i]), i < 3 ? 2 : 1, "%s", paths[i]);
 	}
 	harness_end();
-}
-
-/* Bytes of the store file overwritten with garbage at AT (a crash that
- * tore a write, a bad block). */
-static void damage(const char *store, off_t at, size_t n)
-{
-	FILE *f = fopen(store, "r+b");
-	cr_assert_not_null(f, "%s", store);
-	cr_assert_eq(fseeko(f, at, SEEK_SET), 0);
-	for (size_t i = 0; i < n; i++)
-		fputc(0xa5 ^ (int)i, f);
-	cr_assert_eq(fclose(f), 0);
 }
 
 /* Where NEEDLE first is in the store file, or -1. */
@@ -484,15 +319,15 @@ static void long_on_disk(struct proc *o, struct proc *d2, const char *store, int
 {
 	struct proc d1;
 	start_disk(o, &d1, store, ap);
-	free(wait_rebuilt(*ap, &d1));
+	free(wait_rebuilt(*ap, &d1, 5));
 	struct response r;
 	http_once(d1.port, "GET", LONG_PATH, NULL, &r);
 	cr_assert_eq(r.status, 200, "%s", r.raw_head);
 	response_free(&r);
-	free(wait_metric(*ap, &d1, "ringcache_disk_objects", 1));
+	free(wait_metric(*ap, &d1, "ringcache_disk_objects", 1, 5));
 	stopped_cleanly(&d1);
 	start_disk(o, d2, store, ap);
-	free(wait_rebuilt(*ap, d2));
+	free(wait_rebuilt(*ap, d2, 5));
 }
 
 Test(cache_disk, a_long_body_is_sent_from_disk_as_it_is_read)
@@ -536,7 +371,7 @@ Test(cache_disk, a_long_body_damaged_on_disk_is_cut_short_never_complete)
 	long_on_disk(&o, &d, store, &ap);
 	off_t key = find_in(store, "/long?size=900000");
 	cr_assert_geq(key, 0, "the record's key");
-	damage(store, key + 600000, 16); /* in the body, past the first window */
+	damage(store, key + 600000, 16, 1); /* in the body, past the first window */
 	struct response r;
 	http_once(d.port, "GET", LONG_PATH, NULL, &r);
 	cr_assert_eq(r.status, 200, "%s", r.raw_head);
@@ -544,7 +379,7 @@ Test(cache_disk, a_long_body_damaged_on_disk_is_cut_short_never_complete)
 	cr_assert(!r.complete, "a damaged body sent whole (%zu bytes)", r.body_len);
 	cr_assert_lt(r.body_len, 900000);
 	response_free(&r);
-	char *m = wait_metric(ap, &d, "ringcache_disk_damaged_total", 1);
+	char *m = wait_metric(ap, &d, "ringcache_disk_damaged_total", 1, 5);
 	free(m);
 	http_once(d.port, "GET", LONG_PATH, NULL, &r);
 	cr_assert(r.complete, "%s", r.error);
@@ -566,13 +401,13 @@ Test(cache_disk, killed_while_writing_never_a_wrong_body)
 	snprintf(store, sizeof(store), "%s/store", test_dir());
 	int ap;
 	start_disk(&o, &d1, store, &ap);
-	free(wait_rebuilt(ap, &d1));
+	free(wait_rebuilt(ap, &d1, 5));
 	for (int i = 0; i < NOBJ; i++) {
 		struct response r;
 		get_obj(d1.port, i, &r);
 		response_free(&r);
 	}
-	free(wait_metric(ap, &d1, "ringcache_disk_objects", NOBJ));
+	free(wait_metric(ap, &d1, "ringcache_disk_objects", NOBJ, 5));
 	/* More, and SIGKILL with the writer's queue not empty. */
 	for (int i = NOBJ; i < NKILL; i++) {
 		struct response r;
@@ -583,10 +418,10 @@ Test(cache_disk, killed_while_writing_never_a_wrong_body)
 	stop_proc(&d1);
 	/* And a torn block in the first segment (1 MiB in: the superblocks'
 	 * 8 KiB rounded up to the segment size), among the first records. */
-	damage(store, (off_t)(1 << 20) + 20000, 64);
+	damage(store, (off_t)(1 << 20) + 20000, 64, 1);
 
 	start_disk(&o, &d2, store, &ap);
-	char *m = wait_rebuilt(ap, &d2);
+	char *m = wait_rebuilt(ap, &d2, 5);
 	cr_assert_geq(prom(m, "ringcache_disk_damaged_total"), 1, "the torn block: %s", m);
 	double found = prom(m, "ringcache_disk_rebuild_objects");
 	cr_assert(found >= 1 && found < NKILL, "%g objects found:\n%s", found, m);
@@ -607,17 +442,6 @@ Test(cache_disk, killed_while_writing_never_a_wrong_body)
 	harness_end();
 }
 
-/* How many times NEEDLE occurs in the daemon's log. */
-static int log_count(struct proc *d, const char *needle)
-{
-	char *log = proc_log(d);
-	int n = 0;
-	for (const char *p = log; (p = strstr(p, needle)); p += strlen(needle))
-		n++;
-	free(log);
-	return n;
-}
-
 Test(cache_disk, a_store_truncated_under_the_daemon_turns_the_tier_off_not_the_cache)
 {
 	struct proc o, d;
@@ -626,16 +450,16 @@ Test(cache_disk, a_store_truncated_under_the_daemon_turns_the_tier_off_not_the_c
 	snprintf(store, sizeof(store), "%s/store", test_dir());
 	int ap;
 	start_disk(&o, &d, store, &ap);
-	free(wait_rebuilt(ap, &d));
+	free(wait_rebuilt(ap, &d, 5));
 	for (int i = 0; i < 10; i++) {
 		struct response r;
 		get_obj(d.port, i, &r);
 		response_free(&r);
 	}
-	free(wait_metric(ap, &d, "ringcache_disk_objects", 10));
+	free(wait_metric(ap, &d, "ringcache_disk_objects", 10, 5));
 	cr_assert_eq(truncate(store, 4096), 0);
 	/* The writer looks at the file once a second. */
-	char *m = wait_metric(ap, &d, "ringcache_disk_enabled", 0);
+	char *m = wait_metric(ap, &d, "ringcache_disk_enabled", 0, 5);
 	free(m);
 	for (int i = 0; i < 20; i++) { /* old ones from memory, new ones from the origin */
 		struct response r;
@@ -659,7 +483,7 @@ Test(cache_disk, admission_asks_for_hits_freshness_and_a_size)
 	snprintf(store, sizeof(store), "%s/store", test_dir());
 	int ap;
 	start_disk(&o, &d, store, &ap);
-	free(wait_rebuilt(ap, &d));
+	free(wait_rebuilt(ap, &d, 5));
 	static const char *const paths[] = {
 	    "/a/twice?size=100&cc=max-age%3D600",	      /* admitted at its second request */
 	    "/a/once?size=100&cc=max-age%3D600",	      /* asked once: never decided */
@@ -676,7 +500,7 @@ Test(cache_disk, admission_asks_for_hits_freshness_and_a_size)
 			response_free(&r);
 		}
 	}
-	char *m = wait_metric(ap, &d, "ringcache_disk_objects", 2);
+	char *m = wait_metric(ap, &d, "ringcache_disk_objects", 2, 5);
 	cr_assert_eq(prom(m, "ringcache_disk_admissions_total"), 2, "%s", m);
 	cr_assert_eq(prom(m, "ringcache_disk_rejections_total"), 2, "%s", m);
 	free(m);
@@ -692,7 +516,7 @@ Test(cache_disk, a_reload_changes_the_admission_rule_not_the_store)
 	snprintf(store, sizeof(store), "%s/store", test_dir());
 	int ap;
 	start_disk(&o, &d, store, &ap);
-	free(wait_rebuilt(ap, &d));
+	free(wait_rebuilt(ap, &d, 5));
 	struct response r;
 	http_once(d.port, "GET", "/r/a?size=10&cc=max-age%3D600", NULL, &r);
 	response_free(&r);
@@ -707,10 +531,10 @@ Test(cache_disk, a_reload_changes_the_admission_rule_not_the_store)
 	fclose(f);
 	free(yaml);
 	cr_assert_eq(kill(d.pid, SIGHUP), 0);
-	free(wait_metric(ap, &d, "ringcache_config_generation", 2));
+	free(wait_metric(ap, &d, "ringcache_config_generation", 2, 5));
 	http_once(d.port, "GET", "/r/b?size=10&cc=max-age%3D600", NULL, &r);
 	response_free(&r);
-	char *m = wait_metric(ap, &d, "ringcache_disk_objects", 1);
+	char *m = wait_metric(ap, &d, "ringcache_disk_objects", 1, 5);
 	cr_assert_eq(prom(m, "ringcache_disk_admissions_total"), 1, "%s", m);
 	free(m);
 	char want[3 * PATH_MAX + 128];
@@ -746,15 +570,15 @@ Test(cache_disk, variants_come_back_each_to_its_request)
 	snprintf(store, sizeof(store), "%s/store", test_dir());
 	int ap;
 	start_disk(&o, &d1, store, &ap);
-	free(wait_rebuilt(ap, &d1));
+	free(wait_rebuilt(ap, &d1, 5));
 	long en = origin_seq(d1.port, path, "Accept-Language: en\r\n", NULL);
 	long de = origin_seq(d1.port, path, "Accept-Language: de\r\n", NULL);
 	cr_assert_neq(en, de);
-	free(wait_metric(ap, &d1, "ringcache_disk_objects", 2));
+	free(wait_metric(ap, &d1, "ringcache_disk_objects", 2, 5));
 	stopped_cleanly(&d1);
 
 	start_disk(&o, &d2, store, &ap);
-	free(wait_rebuilt(ap, &d2));
+	free(wait_rebuilt(ap, &d2, 5));
 	bool disk;
 	cr_assert_eq(origin_seq(d2.port, path, "Accept-Language: de\r\n", &disk), de);
 	cr_assert(disk);
@@ -775,15 +599,15 @@ Test(cache_disk, a_range_and_a_conditional_request_answered_from_disk)
 	snprintf(store, sizeof(store), "%s/store", test_dir());
 	int ap;
 	start_disk(&o, &d1, store, &ap);
-	free(wait_rebuilt(ap, &d1));
+	free(wait_rebuilt(ap, &d1, 5));
 	struct response r;
 	http_once(d1.port, "GET", path, NULL, &r);
 	response_free(&r);
-	free(wait_metric(ap, &d1, "ringcache_disk_objects", 1));
+	free(wait_metric(ap, &d1, "ringcache_disk_objects", 1, 5));
 	stopped_cleanly(&d1);
 
 	start_disk(&o, &d2, store, &ap);
-	free(wait_rebuilt(ap, &d2));
+	free(wait_rebuilt(ap, &d2, 5));
 	http_once(d2.port, "GET", path, "Range: bytes=100-199\r\n", &r);
 	cr_assert_eq(r.status, 206, "%s", r.raw_head);
 	cr_assert(cache_status_has(&r, "detail=disk"), "%s", cache_status(&r));
@@ -806,15 +630,15 @@ Test(cache_disk, concurrent_requests_for_a_disk_object_read_it_once)
 	snprintf(store, sizeof(store), "%s/store", test_dir());
 	int ap;
 	start_disk(&o, &d1, store, &ap);
-	free(wait_rebuilt(ap, &d1));
+	free(wait_rebuilt(ap, &d1, 5));
 	struct response r;
 	http_once(d1.port, "GET", path, NULL, &r);
 	response_free(&r);
-	free(wait_metric(ap, &d1, "ringcache_disk_objects", 1));
+	free(wait_metric(ap, &d1, "ringcache_disk_objects", 1, 5));
 	stopped_cleanly(&d1);
 
 	start_disk(&o, &d2, store, &ap);
-	free(wait_rebuilt(ap, &d2));
+	free(wait_rebuilt(ap, &d2, 5));
 	enum { K = 8 };
 	struct conn c[K];
 	for (int i = 0; i < K; i++)
@@ -853,7 +677,7 @@ static void invalidated_while_arriving(const char *path, const char *inval)
 	snprintf(store, sizeof(store), "%s/store", test_dir());
 	int ap;
 	start_disk(&o, &d, store, &ap);
-	free(wait_rebuilt(ap, &d));
+	free(wait_rebuilt(ap, &d, 5));
 	struct conn c;
 	conn_open(&c, d.port);
 	cr_assert_eq(conn_sendf(&c, "GET %s HTTP/1.1\r\nHost: test.local\r\n\r\n", path), 0);
@@ -920,7 +744,7 @@ Test(cache_disk, a_hit_while_the_body_arrives_does_not_keep_it_off_the_disk)
 	snprintf(store, sizeof(store), "%s/store", test_dir());
 	int ap;
 	start_disk(&o, &d, store, &ap);
-	free(wait_rebuilt(ap, &d));
+	free(wait_rebuilt(ap, &d, 5));
 	struct conn c[2];
 	for (int i = 0; i < 2; i++) {
 		conn_open(&c[i], d.port);
@@ -937,7 +761,7 @@ Test(cache_disk, a_hit_while_the_body_arrives_does_not_keep_it_off_the_disk)
 		conn_close(&c[i]);
 	}
 	cr_assert_eq(origin_requests(o.port, path), 1);
-	char *m = wait_metric(ap, &d, "ringcache_disk_objects", 1);
+	char *m = wait_metric(ap, &d, "ringcache_disk_objects", 1, 5);
 	cr_assert_eq(prom(m, "ringcache_disk_rejections_total"), 0, "%s", m);
 	cr_assert_eq(prom(m, "ringcache_disk_admissions_total"), 1, "%s", m);
 	free(m);
