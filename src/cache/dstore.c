@@ -370,12 +370,13 @@ int dstore_open(struct dstore **out, const char *path, uint64_t size, const stru
 			close(rfd);
 			rfd = -1;
 		}
-		if (rfd < 0) {
-			rc = fail_msg(err, errlen, -EIO, "%s: cannot open it again for reading",
-				      path);
-			goto fail;
-		}
-		ds->rfd = rfd;
+		if (rfd < 0) /* an optimisation only: the reads stay direct */
+			emit(ds, DSTORE_LOG_WARN,
+			     "%s: cannot open it again for buffered reads; the disk tier reads "
+			     "with O_DIRECT",
+			     path);
+		else
+			ds->rfd = rfd;
 	}
 	*out = ds;
 	return 0;

@@ -169,10 +169,12 @@ static void stream_main(void *arg)
 	}
 	if (s->done == s->h.total) {
 		if (s->have_last && s->appended == s->h.body_len - 1 &&
-		    drec_sum_check(&s->sum, &s->h))
+		    drec_sum_check(&s->sum, &s->h)) {
+			atomic_store(&s->o->unverified, false); /* before its last byte */
 			ok = cbody_append(s->o->body, &s->last, 1, s->h.body_len) == 0;
-		else
+		} else {
 			damaged(s);
+		}
 	}
 	if (!ok)
 		store_unlink(s->st, s->o); /* never a short object in the cache */

@@ -41,10 +41,12 @@
 #include "rt/clock.h"
 #include "rt/group.h"
 
-#define DSTREAM_MIN	(256u * 1024) /* records longer than this stream */
-#define DSTREAM_WINDOW	(256u * 1024) /* bytes of the record per read */
-#define DSTREAM_BUF	(DSTREAM_WINDOW + 2 * DSUPER_BLOCK)
-#define DSTREAM_TIMEOUT (2ull * 1000 * 1000 * 1000) /* per read */
+#define DSTREAM_MIN    (256u * 1024) /* records longer than this stream */
+#define DSTREAM_WINDOW (256u * 1024) /* bytes of the record per read */
+#define DSTREAM_BUF    (DSTREAM_WINDOW + 2 * DSUPER_BLOCK)
+/* Per read: a second at most, so that a reader (which waits for a body's
+ * bytes at least a second: deliver.c wait_fill) never gives up first. */
+#define DSTREAM_TIMEOUT (1ull * 1000 * 1000 * 1000)
 
 struct dstream;
 

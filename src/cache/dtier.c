@@ -384,6 +384,11 @@ static int inval_verdict(struct dtier *t, const struct drec_view *v)
 	size_t ul = v->in.key_len - (size_t)(url - key);
 	int verdict = 0;
 	pthread_mutex_lock(&t->inval_lock);
+	/* Older than every segment's first record: read from a segment
+	 * written again while the read was in flight, whose invalidations
+	 * may have been pruned since (inval_prune). */
+	if (v->obj.version < t->oldest)
+		verdict = -1;
 	for (size_t i = 0; i < t->ninvals && verdict >= 0; i++) {
 		struct dinval *e = &t->invals[i];
 		if (e->seq <= v->obj.version)
@@ -460,6 +465,7 @@ static void inval_prune(struct dtier *t)
 	for (uint64_t i = 0; i < t->ds->sb.seg_count; i++)
 		if (t->seg_first[i] && t->seg_first[i] < oldest)
 			oldest = t->seg_first[i];
+	t->oldest = oldest == UINT64_MAX ? 0 : oldest;
 	size_t k = 0;
 	for (size_t i = 0; i < t->ninvals; i++) {
 		struct dinval *e = &t->invals[i];
@@ -531,14 +537,18 @@ static void rebuild_done(void *ctx, const struct drebuild_stats *s)
 	}
 	int64_t open = dseg_open(t->dseg);
 	uint64_t nsegs = t->ds->sb.seg_count;
+	uint64_t first = open < 0 ? 0 : ((uint64_t)open + 1) % nsegs;
 	pthread_mutex_lock(&t->inval_lock);
 	for (uint64_t i = 0; i < nsegs; i++) {
 		struct dseg_info di;
 		dseg_info(t->dseg, (uint32_t)i, &di);
 		t->seg_first[i] = di.first_seq;
 	}
+	/* The writer's first segment: its SEGMENT record takes the first
+	 * sequence (open_seg; next_segment is not asked for it). */
+	t->seg_first[first] = s->top_seq + 1;
+	inval_prune(t);
 	pthread_mutex_unlock(&t->inval_lock);
-	uint64_t first = open < 0 ? 0 : ((uint64_t)open + 1) % nsegs;
 	dindex_seg_clear(t->ix, (uint32_t)first);
 	struct dwriter_conf wc = {.first_seq = s->top_seq + 1,
 				  .first_seg = first,
@@ -833,7 +843,7 @@ static int record_is(struct dtier *t, const struct dindex_rec *e, const struct l
  * when it should be read whole instead. */
 static struct cobj *find_streamed(struct dtier *t, struct store *st, const struct dindex_rec *e,
 				  const struct lookup_req *lr, rt_time_t deadline,
-				  struct dstream **sp, bool *whole)
+				  struct dstream **sp, bool *whole, bool *stop)
 {
 	struct dstream_at at = {.ds = t->ds,
 				.ix = t->ix,
@@ -849,6 +859,10 @@ static struct cobj *find_streamed(struct dtier *t, struct store *st, const struc
 	*whole = rc == -E2BIG;
 	if (rc == -ENOMEM)
 		atomic_fetch_add_explicit(&t->stats.over_budget, 1, memory_order_relaxed);
+	/* Off, timed out, cancelled, out of memory: a miss, no other variant
+	 * read (a damaged one lets the next be tried). */
+	if (rc < 0 && rc != -E2BIG && rc != -EBADMSG)
+		*stop = true;
 	if (rc < 0)
 		return NULL;
 	bool soft = false;
@@ -861,6 +875,11 @@ static struct cobj *find_streamed(struct dtier *t, struct store *st, const struc
 	}
 	if (soft)
 		atomic_store(&o->soft_stale, true);
+	atomic_store(&o->unverified, true);
+	/* Its exact length, so that a response cut short is seen to be (a
+	 * body sent without a length to an HTTP/1.0 client would not be). */
+	if (o->clen < 0)
+		o->clen = (int64_t)v.h.body_len;
 	return o;
 }
 
@@ -921,7 +940,7 @@ struct cobj *dtier_find(struct dtier *t, struct store *st, const struct lookup_r
 		struct cobj *o = NULL;
 		bool whole = !stream || e->len <= DSTREAM_MIN;
 		if (!whole)
-			o = find_streamed(t, st, e, lr, deadline, &s, &whole);
+			o = find_streamed(t, st, e, lr, deadline, &s, &whole, &stop);
 		if (whole)
 			o = find_whole(t, st, e, lr, deadline, &stop);
 		if (!o)

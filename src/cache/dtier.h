@@ -140,6 +140,7 @@ struct dtier {
 	struct dinval *invals;
 	size_t ninvals, invals_cap;
 	uint64_t *seg_first;   /* each segment's first sequence (0: empty), for inval_prune */
+	uint64_t oldest;       /* the least of them: older records are gone (inval_lock) */
 	char **pending_purges; /* keys (host NUL target), with their lengths */
 	uint32_t *pending_lens;
 	size_t npending, pending_cap;

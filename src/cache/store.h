@@ -141,6 +141,11 @@ struct cobj {
 	 * record is queued, never by eviction. The disk writer skips such an
 	 * object, so a write never undoes an invalidation (store_obj_current). */
 	atomic_bool retired;
+	/* Read from disk as it is sent (cache/dstream.h): its head and the
+	 * body so far are not checked until the body is done. A response
+	 * that would end before the body does (HEAD, 304, a range) waits for
+	 * that (deliver.c). */
+	atomic_bool unverified;
 };
 
 /* --- bodies ------------------------------------------------------------ */

@@ -561,9 +561,43 @@ static enum req_result deliver_plan(struct req *rq, struct cobj *o, const struct
 	return rq->closing ? REQ_CLOSE : REQ_DONE;
 }
 
+/* O is being read from disk (cobj.unverified): a response that would end
+ * before its body does (HEAD, a 304, a range) first waits for the body,
+ * whose end is where the record's checksum is known. 0 when it passed,
+ * -1 (the connection closes, nothing sent) when it did not or the wait
+ * ended. */
+static int wait_verified(struct req *rq, struct cobj *o)
+{
+	struct body_reader r;
+	body_reader_init(&r, o->body);
+	rt_time_t until = rt_deadline_in(60 * RT_SEC);
+	for (;;) {
+		enum body_state st = cbody_state(o->body);
+		if (st == BODY_DONE && !atomic_load(&o->unverified))
+			return 0;
+		if (st != BODY_FILLING) {
+			rq->close = CLOSE_backend_broke;
+			return -1;
+		}
+		const char *p;
+		ssize_t n;
+		while ((n = body_peek(&r, &p)) > 0)
+			body_advance(&r, (size_t)n);
+		if (n == -EAGAIN && body_wait(&r, until) < 0) {
+			rq->close = CLOSE_backend_broke;
+			return -1;
+		}
+	}
+}
+
 enum req_result deliver_object(struct req *rq, struct cobj *o, const struct deliver_opts *d)
 {
 	CHECK_OBJ_NOTNULL(rq, REQ_MAGIC);
+	if (atomic_load(&o->unverified) &&
+	    (hmsg_method(&rq->req) == HTTP_HEAD || hmsg_field(&rq->req, "range", 0) ||
+	     not_modified(rq, o, d->now)) &&
+	    wait_verified(rq, o) < 0)
+		return REQ_ABORT;
 	struct encode_plan plan = {
 	    .body = o->body, .send = CODING_IDENTITY, .stored = CODING_IDENTITY};
 	/* Parts carry the representation's validators: a match is a 304 too. */
