@@ -916,11 +916,12 @@ static struct cobj *find_whole(struct dtier *t, struct store *st, const struct d
 }
 
 struct cobj *dtier_find(struct dtier *t, struct store *st, const struct lookup_req *lr,
-			rt_time_t deadline, struct dstream **stream)
+			rt_time_t deadline, struct dstream **stream, bool *hot)
 {
 	CHECK_OBJ_NOTNULL(t, DTIER_MAGIC);
 	if (stream)
 		*stream = NULL;
+	*hot = false;
 	if (!dtier_rebuilt(t) || dstore_disabled(t->ds))
 		return NULL; /* not yet, or not any more: the origin answers */
 	uint64_t phash = dindex_phash(lr->key, lr->key_len);
@@ -952,6 +953,7 @@ struct cobj *dtier_find(struct dtier *t, struct store *st, const struct lookup_r
 			best = o;
 			best_s = s;
 			best_m = m;
+			*hot = e->hits > 0;
 		} else {
 			dstream_free(&s);
 			cobj_release(&o);

@@ -253,8 +253,10 @@ void dtier_tag(struct dtier *t, const char *tag, size_t len, bool soft);
  * object comes back with its body empty and *STREAM set, and the caller,
  * once it has tried the promotion, hands the stream to dstream_start,
  * which reads the body into it (dstream.h); *STREAM is NULL otherwise.
+ * *HOT: the record was read from disk before since it was written (its
+ * index entry's hits), so its promotion counts as hot (store_promoted).
  */
 struct cobj *dtier_find(struct dtier *t, struct store *st, const struct lookup_req *lr,
-			rt_time_t deadline, struct dstream **stream);
+			rt_time_t deadline, struct dstream **stream, bool *hot);
 
 #endif

@@ -937,10 +937,6 @@ static bool publish(struct store *st, struct coh *oh, struct cobj *o, const stru
 	o->ev.size = obj_size(o, body);
 	o->ev.key_hash = oh->hash;
 	evict_insert(&st->ev, &o->ev);
-	/* A promotion is a hit: the request that read it from disk is about
-	 * to be served it. */
-	if (p)
-		evict_touch(&o->ev);
 	struct cwaiter *w = detach_waiters(&oh->waiters);
 	pthread_mutex_unlock(&sh->lock);
 	atomic_fetch_add(&st->stats.objects, 1);
@@ -965,9 +961,12 @@ void store_publish(struct store *st, struct coh *oh, struct cobj *o)
 	publish(st, oh, o, NULL);
 }
 
-void store_evict(struct store *st)
+void store_promoted(struct store *st, struct cobj *o, bool hot)
 {
 	CHECK_OBJ_NOTNULL(st, STORE_MAGIC);
+	/* The lookup that found it counted a hit: a cold one is put back
+	 * to none, so it leaves with the one-hit objects. */
+	atomic_store_explicit(&o->ev.freq, hot ? 1 : 0, memory_order_relaxed);
 	evict_some(st);
 }
 

@@ -299,12 +299,16 @@ struct store_promo {
 void store_promo_begin(struct store *st, struct store_promo *p);
 /* Unlike store_publish, it does not evict: the eviction it owes could
  * take O itself before the caller's lookup finds it (the budget is one
- * object over meanwhile); the caller calls store_evict after that lookup
- * (its hit holds O). */
+ * object over meanwhile); the caller calls store_promoted after that
+ * lookup (its hit holds O). */
 bool store_publish_promoted(struct store *st, struct coh *oh, struct cobj *o,
 			    const struct store_promo *p);
-/* Evict down to the budget now. */
-void store_evict(struct store *st);
+/* After the lookup that follows a promotion of O: evict down to the
+ * budget, and let O count as hot (read from disk before: S3-FIFO moves it
+ * to its main queue when the small one evicts it) or cold (no hit: it
+ * leaves through the small queue unless hit again), the lookup's own hit
+ * aside. So memory is not given to what was read from disk once. */
+void store_promoted(struct store *st, struct cobj *o, bool hot);
 /*
  * An invalidation of both tiers (the memory one, then the disk tier's
  * index and record) is bracketed by store_inval_begin and _end: each

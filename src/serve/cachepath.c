@@ -384,19 +384,22 @@ enum req_result cache_handle(struct req *rq)
 		struct store_promo promo;
 		store_promo_begin(w->sh->store, &promo);
 		struct dstream *stream;
+		bool hot;
 		struct cobj *o = dtier_find(w->sh->disk, w->sh->store, &lr,
-					    rt_deadline_in(DTIER_READ_TIMEOUT), &stream);
+					    rt_deadline_in(DTIER_READ_TIMEOUT), &stream, &hot);
 		bool published = o && store_publish_promoted(w->sh->store, res.oh, o, &promo);
 		if (stream) /* a long body: read into O as it is sent */
 			dstream_start(&stream, w->sh->store, &w->tasks, published);
 		if (o && !published)
 			cobj_release(&o);
 		if (o) {
-			cobj_release(&o);
 			from_disk = true;
 			lr.now = wall_now();
 			lr_err = store_lookup(w->sh->store, &lr, &res);
-			store_evict(w->sh->store); /* owed by the promotion (store.h) */
+			/* The eviction the promotion owes, now that the lookup
+			 * holds O; and hot or not for it (store.h). */
+			store_promoted(w->sh->store, o, hot);
+			cobj_release(&o);
 		}
 	}
 	if (lr_err < 0) {

@@ -430,6 +430,51 @@ Test(cache_disk_faults, a_working_set_three_times_memory_comes_from_disk)
 	working_set_twice(true);
 }
 
+/* Objects read from disk once do not take the memory from a hot set: a
+ * promotion counts as a hit only when the record was read from disk
+ * before (store_promoted), so a scan of cold keys from disk leaves
+ * through S3-FIFO's small queue and the hot set stays in memory. */
+#define HOT_N	 16
+#define HOT_LEN	 40000
+#define SCAN_N	 300 /* 300 x 40 kB: three times the 4 MiB memory */
+#define SCAN_LEN 40000
+
+Test(cache_disk_faults, a_scan_read_from_disk_once_leaves_the_hot_set_in_memory)
+{
+	struct proc o, d1, d2;
+	start_origin(&o);
+	char store[PATH_MAX];
+	store_path(store, sizeof(store), test_dir());
+	int ap;
+	const struct disk_opts opt = {.memory = "4MiB", .size = "64MiB"};
+	start_disk(&o, &d1, store, &opt, &ap);
+	free(wait_rebuilt(ap, &d1, 10));
+	for (uint32_t i = 0; i < HOT_N + SCAN_N; i++) {
+		check_obj(d1.port, i, i < HOT_N ? HOT_LEN : SCAN_LEN);
+		if (i % 16 == 15)
+			free(wait_metric(ap, &d1, "ringcache_disk_objects", i + 1, 10));
+	}
+	free(wait_metric(ap, &d1, "ringcache_disk_objects", HOT_N + SCAN_N, 10));
+	stopped_cleanly(&d1);
+	start_disk(&o, &d2, store, &opt, &ap);
+	free(wait_rebuilt(ap, &d2, 10));
+	/* The hot set: from disk, then hit in memory a few times. */
+	for (int k = 0; k < 4; k++)
+		for (uint32_t i = 0; i < HOT_N; i++)
+			check_obj(d2.port, i, HOT_LEN);
+	/* The scan: every key once, from disk. */
+	int scanned = 0;
+	for (uint32_t i = HOT_N; i < HOT_N + SCAN_N; i++)
+		scanned += check_obj(d2.port, i, SCAN_LEN);
+	cr_assert_geq(scanned, SCAN_N * 9 / 10, "%d of %d of the scan from disk", scanned, SCAN_N);
+	int again = 0;
+	for (uint32_t i = 0; i < HOT_N; i++)
+		again += check_obj(d2.port, i, HOT_LEN);
+	cr_assert_eq(again, 0, "%d of the %d hot objects read from disk again after the scan",
+		     again, HOT_N);
+	harness_end();
+}
+
 /* ---- 3. a full file system ---------------------------------------------- */
 
 /* A tmpfs of SIZE at test_dir()/NAME, or skip the test when mounting is
