@@ -177,6 +177,35 @@ static int walk_seg(struct drebuild *rb, uint64_t seg, uint8_t **buf, size_t *ca
 	return 0;
 }
 
+/* Newest first by (first sequence, segment) pairs, descending. */
+static int by_seq_desc(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	return x < y ? 1 : x > y ? -1 : 0;
+}
+
+/* ORDER (2 per segment): each segment's first sequence (its SEGMENT
+ * record's, from its first block; 0: none that is ours) and number,
+ * sorted newest first. BUF holds at least a block. 0 or an errno. */
+static int newest_first(struct drebuild *rb, uint8_t *buf, uint64_t *order)
+{
+	struct dstore *ds = rb->ds;
+	for (uint64_t i = 0; i < ds->sb.seg_count; i++) {
+		int r = read_in(rb, buf, i, 0, B);
+		if (r < 0)
+			return r;
+		struct drec_view v;
+		uint64_t seq = 0;
+		if (drec_decode(buf, B, ds->sb.seg_size, ds->sb.store_id, &v, NULL) == DREC_OK &&
+		    v.h.kind == DREC_SEGMENT && v.in.seg_index == i)
+			seq = v.h.seq;
+		order[2 * i] = seq;
+		order[2 * i + 1] = i;
+	}
+	qsort(order, ds->sb.seg_count, 2 * sizeof(*order), by_seq_desc);
+	return 0;
+}
+
 void drebuild_main(void *arg)
 {
 	struct drebuild *rb = arg;
@@ -195,14 +224,23 @@ void drebuild_main(void *arg)
 	uint64_t nseg = ds->sb.seg_count;
 	struct dseg_found *found = calloc(nseg, sizeof(*found));
 	int rc = buf && found ? 0 : -ENOMEM;
+	uint64_t *order = rc == 0 ? calloc(nseg, 2 * sizeof(*order)) : NULL;
+	if (rc == 0 && !order)
+		rc = -ENOMEM;
+	if (rc == 0)
+		rc = newest_first(rb, buf, order);
 	if (rb->ix)
 		dindex_rebuild_begin(rb->ix);
-	for (uint64_t i = 0; rc == 0 && i < nseg; i++) {
+	for (uint64_t k = 0; rc == 0 && k < nseg; k++) {
+		uint64_t i = order[2 * k + 1];
 		if (dstore_disabled(ds))
 			rc = -ENODEV;
 		else
 			rc = walk_seg(rb, i, &buf, &cap, &found[i]);
+		if (rc == 0 && rb->walked)
+			atomic_store_explicit(&rb->walked[i], 1, memory_order_release);
 	}
+	free(order);
 	if (rb->ix)
 		dindex_rebuild_end(rb->ix);
 	if (rc == 0 && rb->dseg) {

@@ -1,8 +1,7 @@
 /*
  * drebuild.h - the disk tier's index rebuilt from the segments at start
- * (issue 18), in a task, in the background: the daemon serves from memory
- * meanwhile (a disk lookup before the end is a miss). Not used by the
- * daemon yet.
+ * (issue 18), in a task, in the background: the daemon serves meanwhile,
+ * from memory and from the segments already walked (WALKED below).
  *
  * Every segment is walked with drec_walk's rules (a SEGMENT record of
  * that index first, sequence numbers increasing, a body that fails its
@@ -18,8 +17,15 @@
  * below); TOMBSTONE -> dindex_tombstone with its sequence; BAN and TAG ->
  * the caller's hooks (the ban list and the tag index are the memory
  * store's); SEGMENT -> nothing. The index is put in its rebuild window
- * (dindex_rebuild_begin .. _end), so the scan order does not matter to it;
- * segments are walked in order of number. What each segment held (first
+ * (dindex_rebuild_begin .. _end), so the scan order does not matter to it.
+ * Segments are walked newest first: the first block of each is read
+ * first for its SEGMENT record's sequence, then the segments in order of
+ * that sequence, highest first (those that hold none last). So once a
+ * segment is walked, every record newer than its own is known: every
+ * newer version of a key it holds, every purge, ban and tag purge made
+ * after it; an entry of a walked segment is then what the finished index
+ * would say of it, and WALKED[seg] (set once its walk is done, release
+ * order) lets a lookup use it before the whole rebuild ended. What each segment held (first
  * and last sequence, bytes of valid records) goes to dseg_rebuild at the
  * end when a dseg is given, and the highest sequence found is reported, so
  * the writer can start above it. The writer must not run before the
@@ -54,10 +60,11 @@ struct drebuild_stats {
 struct drebuild {
 	struct dstore *ds;
 	struct dindex *ix;
-	struct dseg *dseg;   /* NULL: no segment state to restore */
-	uint32_t read_size;  /* 0: DREBUILD_READ; a multiple of 4096, at least 8192 */
-	uint64_t io_timeout; /* ns per read; 0: 10 s */
-	int64_t now;	     /* Unix seconds, for expiry */
+	struct dseg *dseg;	 /* NULL: no segment state to restore */
+	uint32_t read_size;	 /* 0: DREBUILD_READ; a multiple of 4096, at least 8192 */
+	uint64_t io_timeout;	 /* ns per read; 0: 10 s */
+	int64_t now;		 /* Unix seconds, for expiry */
+	_Atomic uint8_t *walked; /* seg_count flags the rebuild sets (NULL: none) */
 	/* BAN and TAG records, in the order found (NULL: counted only). */
 	void (*on_ban)(void *ctx, const struct drec_view *v);
 	void (*on_tag)(void *ctx, const struct drec_view *v);

@@ -58,7 +58,8 @@ int dtier_open(struct dtier **out, const struct dtier_conf *c, dstore_log_fn log
 	struct dseg_conf dc = {.nsegs = (uint32_t)nsegs, .seg_size = (uint32_t)seg};
 	t->dseg = t->ix ? dseg_create(&dc) : NULL;
 	t->seg_first = t->dseg ? calloc(nsegs, sizeof(*t->seg_first)) : NULL;
-	if (!t->seg_first) {
+	t->walked = t->seg_first ? calloc(nsegs, sizeof(*t->walked)) : NULL;
+	if (!t->walked) {
 		snprintf(err, errlen, "%s: out of memory for the disk index", c->path);
 		dtier_close(&t);
 		return -ENOMEM;
@@ -584,6 +585,7 @@ int dtier_start(struct dtier *t)
 				  .ix = t->ix,
 				  .dseg = t->dseg,
 				  .now = (int64_t)time(NULL),
+				  .walked = t->walked,
 				  .on_ban = rebuilt_ban,
 				  .on_tag = rebuilt_tag,
 				  .on_lost = rebuilt_lost,
@@ -662,6 +664,7 @@ void dtier_close(struct dtier **tp)
 	}
 	free(t->invals);
 	free(t->seg_first);
+	free(t->walked);
 	dfloors_free(&t->floors);
 	for (size_t i = 0; i < t->npending; i++)
 		free(t->pending_purges[i]);
@@ -922,8 +925,11 @@ struct cobj *dtier_find(struct dtier *t, struct store *st, const struct lookup_r
 	if (stream)
 		*stream = NULL;
 	*hot = false;
-	if (!dtier_rebuilt(t) || dstore_disabled(t->ds))
-		return NULL; /* not yet, or not any more: the origin answers */
+	if (dstore_disabled(t->ds))
+		return NULL; /* not any more: the origin answers */
+	/* While the rebuild runs, the segments it walked already (newest
+	 * first: drebuild.h) answer; the others are not known yet. */
+	bool rebuilt = dtier_rebuilt(t);
 	uint64_t phash = dindex_phash(lr->key, lr->key_len);
 	struct dindex_rec recs[DTIER_VARIANTS];
 	size_t n = dindex_lookup(t->ix, phash, recs, DTIER_VARIANTS);
@@ -936,6 +942,8 @@ struct cobj *dtier_find(struct dtier *t, struct store *st, const struct lookup_r
 	for (size_t i = 0; i < n && best_m != VARY_EXACT && !stop; i++) {
 		const struct dindex_rec *e = &recs[i];
 		if (e->flags & DINDEX_F_PARTIAL)
+			continue;
+		if (!rebuilt && !atomic_load_explicit(&t->walked[e->seg], memory_order_acquire))
 			continue;
 		struct dstream *s = NULL;
 		struct cobj *o = NULL;

@@ -709,6 +709,18 @@ Test(cache_disk_faults, a_rebuild_interrupted_by_sigterm_loses_nothing_and_keeps
 		stopped_cleanly(&d);
 		cr_skip_test("the rebuild of %g segments ended before the purge", segs);
 	}
+	/* The rebuild walks the newest segments first and they answer at
+	 * once: the last object written comes from disk while it runs. */
+	m = wait_at_least(ap, &d, "ringcache_disk_rebuild_segments", 1, 10);
+	free(m);
+	int newest = check_obj(d.port, RB_N - 1, RB_LEN);
+	m = fetch_metrics(ap);
+	done = prom(m, "ringcache_disk_rebuild_done");
+	fprintf(stderr, "during the rebuild: the newest object %s disk, done %g, %g segments\n",
+		newest ? "from" : "not from", done, prom(m, "ringcache_disk_rebuild_segments"));
+	free(m);
+	cr_assert_eq(newest, 1, "the newest object, with the rebuild %s",
+		     done ? "done meanwhile" : "running");
 	took = term_within_drain(&d);
 	fprintf(stderr, "purge during the rebuild: stopped in %.2f s\n", took);
 
