@@ -28,6 +28,8 @@ struct dstream {
 
 static void stream_end(struct dstream *s)
 {
+	if (s->at.pin)
+		atomic_fetch_sub(s->at.pin, 1);
 	atomic_fetch_sub(s->at.reading, DSTREAM_BUF);
 	free(s->buf);
 	cobj_release(&s->o);
@@ -60,12 +62,16 @@ int dstream_open(const struct dstream_at *at, rt_time_t deadline, struct dstream
 	assert(at->len > DSTREAM_MIN);
 	if (atomic_fetch_add(at->reading, DSTREAM_BUF) + DSTREAM_BUF > at->budget) {
 		atomic_fetch_sub(at->reading, DSTREAM_BUF);
+		if (at->pin)
+			atomic_fetch_sub(at->pin, 1);
 		return -ENOMEM;
 	}
 	/* A multiple of 64 bytes: aligned_alloc's rule. */
 	struct dstream *s = aligned_alloc(64, (sizeof(*s) + 63) / 64 * 64);
 	if (!s) {
 		atomic_fetch_sub(at->reading, DSTREAM_BUF);
+		if (at->pin)
+			atomic_fetch_sub(at->pin, 1);
 		return -ENOMEM;
 	}
 	memset(s, 0, sizeof(*s));

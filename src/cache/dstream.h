@@ -61,6 +61,10 @@ struct dstream_at {
 	uint32_t vhash;
 	uint64_t seg;
 	uint32_t off, len; /* len > DSTREAM_MIN */
+	/* The segment's readers: the stream counts as one from open to its
+	 * end (it was counted, and the entry checked, by the caller), so
+	 * the writer does not write the segment again under it (dtier.c). */
+	_Atomic uint32_t *pin;
 };
 
 /*

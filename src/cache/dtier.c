@@ -59,7 +59,8 @@ int dtier_open(struct dtier **out, const struct dtier_conf *c, dstore_log_fn log
 	t->dseg = t->ix ? dseg_create(&dc) : NULL;
 	t->seg_first = t->dseg ? calloc(nsegs, sizeof(*t->seg_first)) : NULL;
 	t->walked = t->seg_first ? calloc(nsegs, sizeof(*t->walked)) : NULL;
-	if (!t->walked) {
+	t->seg_readers = t->walked ? calloc(nsegs, sizeof(*t->seg_readers)) : NULL;
+	if (!t->seg_readers) {
 		snprintf(err, errlen, "%s: out of memory for the disk index", c->path);
 		dtier_close(&t);
 		return -ENOMEM;
@@ -488,6 +489,12 @@ static int next_segment(void *ctx, uint64_t sealed, uint64_t *next)
 	struct dtier *t = ctx;
 	*next = (sealed + 1) % t->ds->sb.seg_count;
 	dindex_seg_clear(t->ix, (uint32_t)*next);
+	/* Reads of it still in flight end first (pin): at most 2 s, past
+	 * which a stream of it would be cut short (never sent whole). */
+	rt_time_t until = rt_deadline_in(2 * RT_SEC);
+	while (atomic_load(&t->seg_readers[*next]) && rt_clock_now() < until)
+		if (rt_sleep_until(rt_deadline_in(RT_MS)) < 0)
+			break; /* cancelled: the writer ends */
 	/* Its SEGMENT record takes the writer's next sequence. */
 	struct dwriter *w = atomic_load(&t->w);
 	pthread_mutex_lock(&t->inval_lock);
@@ -665,6 +672,7 @@ void dtier_close(struct dtier **tp)
 	free(t->invals);
 	free(t->seg_first);
 	free(t->walked);
+	free(t->seg_readers);
 	dfloors_free(&t->floors);
 	for (size_t i = 0; i < t->npending; i++)
 		free(t->pending_purges[i]);
@@ -821,6 +829,30 @@ static struct cobj *obj_from_record(struct store *st, const struct drec_view *v,
 	return o;
 }
 
+/*
+ * Segment pins: a read of a record counts itself on its segment, and the
+ * writer, about to write a segment again, waits for its count to reach
+ * zero (next_segment), so a read never meets the new bytes (a stream
+ * would then be cut short, a whole read counted damaged). The reader
+ * counts itself and then checks that its entry is still in the index;
+ * the writer clears the segment's entries and then reads the count, so
+ * one of them sees the other.
+ */
+static bool pin(struct dtier *t, const struct dindex_rec *e)
+{
+	atomic_fetch_add(&t->seg_readers[e->seg], 1);
+	struct dindex_rec now;
+	if (dindex_get(t->ix, e->phash, e->vhash, &now) && now.seg == e->seg && now.off == e->off)
+		return true;
+	atomic_fetch_sub(&t->seg_readers[e->seg], 1);
+	return false;
+}
+
+static void unpin(struct dtier *t, const struct dindex_rec *e)
+{
+	atomic_fetch_sub(&t->seg_readers[e->seg], 1);
+}
+
 /* The record E (a variant of LR's key), checked against LR and the
  * invalidations: 1 it is LR's (V its view), 0 not (another key, an older
  * version, a partial object), -1 invalidated since it was written (its
@@ -856,7 +888,10 @@ static struct cobj *find_streamed(struct dtier *t, struct store *st, const struc
 				.vhash = e->vhash,
 				.seg = e->seg,
 				.off = e->off,
-				.len = e->len};
+				.len = e->len,
+				.pin = &t->seg_readers[e->seg]};
+	if (!pin(t, e))
+		return NULL; /* its segment is being written again: gone */
 	struct drec_view v;
 	int rc = dstream_open(&at, deadline, sp, &v);
 	*whole = rc == -E2BIG;
@@ -901,7 +936,12 @@ static struct cobj *find_whole(struct dtier *t, struct store *st, const struct d
 		return NULL;
 	}
 	struct dstore_rec r;
+	if (!pin(t, e)) {
+		atomic_fetch_sub(&t->reading, cost);
+		return NULL; /* its segment is being written again: gone */
+	}
 	int rc = dstore_read(t->ds, e->seg, e->off, e->len, deadline, &r);
+	unpin(t, e);
 	struct cobj *o = NULL;
 	if (rc == -EBADMSG) {
 		dindex_remove_at(t->ix, e->phash, e->vhash, e->seg, e->off);

@@ -141,8 +141,9 @@ struct dtier {
 	size_t ninvals, invals_cap;
 	uint64_t *seg_first;	 /* each segment's first sequence (0: empty), for inval_prune */
 	_Atomic uint8_t *walked; /* per segment: the rebuild walked it (drebuild.h) */
-	uint64_t oldest;	 /* the least of them: older records are gone (inval_lock) */
-	char **pending_purges;	 /* keys (host NUL target), with their lengths */
+	_Atomic uint32_t *seg_readers; /* per segment: reads in flight (pin, dtier.c) */
+	uint64_t oldest;	       /* the least of them: older records are gone (inval_lock) */
+	char **pending_purges;	       /* keys (host NUL target), with their lengths */
 	uint32_t *pending_lens;
 	size_t npending, pending_cap;
 	struct dtier_conf conf; /* path owned */
