@@ -135,16 +135,22 @@ static char *dupn(const char *p, size_t n)
 
 /* Append E (its strings now T's). Under inval_lock. false: no memory (E's
  * strings freed). */
+/* What E owns (its matcher and strings). */
+static void dinval_clear(struct dinval *e)
+{
+	ban_list_free(&e->ban);
+	free(e->url_re);
+	free(e->host_re);
+	free(e->tag);
+}
+
 static bool inval_append(struct dtier *t, struct dinval *e)
 {
 	if (t->ninvals == t->invals_cap) {
 		size_t cap = t->invals_cap ? 2 * t->invals_cap : 16;
 		struct dinval *n = realloc(t->invals, cap * sizeof(*n));
 		if (!n) {
-			ban_list_free(&e->ban);
-			free(e->url_re);
-			free(e->host_re);
-			free(e->tag);
+			dinval_clear(e);
 			return false;
 		}
 		t->invals = n;
@@ -472,10 +478,7 @@ static void inval_prune(struct dtier *t)
 	for (size_t i = 0; i < t->ninvals; i++) {
 		struct dinval *e = &t->invals[i];
 		if (e->state == DINVAL_DONE && e->seq <= oldest) {
-			ban_list_free(&e->ban);
-			free(e->url_re);
-			free(e->host_re);
-			free(e->tag);
+			dinval_clear(e);
 			atomic_fetch_add_explicit(&t->stats.invals_pruned, 1, memory_order_relaxed);
 			continue;
 		}
@@ -663,12 +666,8 @@ void dtier_close(struct dtier **tp)
 	struct dwriter *w = atomic_load(&t->w);
 	if (w)
 		dwriter_free(&w);
-	for (size_t i = 0; i < t->ninvals; i++) {
-		ban_list_free(&t->invals[i].ban);
-		free(t->invals[i].url_re);
-		free(t->invals[i].host_re);
-		free(t->invals[i].tag);
-	}
+	for (size_t i = 0; i < t->ninvals; i++)
+		dinval_clear(&t->invals[i]);
 	free(t->invals);
 	free(t->seg_first);
 	free(t->walked);
