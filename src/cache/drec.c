@@ -6,6 +6,13 @@
 
 #include "cache/dle.h"
 
+#if defined(__x86_64__)
+/* Debian's libxxhash picks the widest vector unit at run time behind
+ * these names (AVX-512 or AVX2 over the SSE2 baseline it is built for):
+ * the record checksum is most of a disk hit's own CPU. */
+#include <xxh_x86dispatch.h>
+#endif
+
 _Static_assert(CC_N_DELTA == 6, "the meta holds six delta directives");
 _Static_assert(CC_FIELDS_MAX <= 255 && sizeof(((struct cc_names *)0)->name[0]) == 32,
 	       "a name count fits a byte, a name 31 bytes");

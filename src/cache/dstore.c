@@ -464,6 +464,14 @@ size_t dstore_span_size(uint64_t off, size_t len)
 	return (size_t)((off % B + len + B - 1) / B * B);
 }
 
+/* A read without O_DIRECT (the page cache descriptor, or a file system
+ * without O_DIRECT) needs no alignment: exactly the bytes asked for, so a
+ * record read copies no neighbouring blocks. */
+static bool reads_aligned(const struct dstore *ds)
+{
+	return ds->direct && ds->rfd == ds->fd;
+}
+
 int dstore_read_span(struct dstore *ds, uint64_t seg, uint64_t off, size_t len, void *mem,
 		     size_t cap, rt_time_t deadline, size_t *at_out)
 {
@@ -475,7 +483,9 @@ int dstore_read_span(struct dstore *ds, uint64_t seg, uint64_t off, size_t len, 
 		return -EINVAL;
 	uint8_t *buf = mem;
 	uint64_t at = dstore_offset(ds, seg, off);
-	uint64_t start = at / B * B, end = (at + len + B - 1) / B * B;
+	bool aligned = reads_aligned(ds);
+	uint64_t start = aligned ? at / B * B : at;
+	uint64_t end = aligned ? (at + len + B - 1) / B * B : at + len;
 	size_t n = (size_t)(end - start);
 	atomic_fetch_add_explicit(&ds->stats.reads, 1, memory_order_relaxed);
 	size_t got = 0;
@@ -500,7 +510,7 @@ int dstore_read_span(struct dstore *ds, uint64_t seg, uint64_t off, size_t len, 
 		}
 		got += (size_t)k;
 		/* O_DIRECT reads short only at the end of the file. */
-		if (got < n && got % B) {
+		if (got < n && aligned && got % B) {
 			snprintf(what, sizeof(what),
 				 "read past the end at byte %llu (the file was truncated?)",
 				 (unsigned long long)(start + got));
@@ -523,8 +533,13 @@ int dstore_read(struct dstore *ds, uint64_t seg, uint32_t off, uint32_t len, rt_
 	if (seg >= ds->sb.seg_count || len < DREC_HDR || off % DREC_ALIGN ||
 	    (uint64_t)off + len > ds->sb.seg_size)
 		return -EINVAL;
+	/* Not zeroed: the read fills every byte or fails. */
 	size_t n = dstore_span_size(off, len), at;
-	uint8_t *buf = dstore_alloc(n);
+	void *buf = NULL;
+	if (!reads_aligned(ds))
+		buf = malloc(len);
+	else if (posix_memalign(&buf, B, n) != 0)
+		buf = NULL;
 	if (!buf)
 		return -ENOMEM;
 	int rc = dstore_read_span(ds, seg, off, len, buf, n, deadline, &at);
@@ -532,7 +547,7 @@ int dstore_read(struct dstore *ds, uint64_t seg, uint32_t off, uint32_t len, rt_
 		free(buf);
 		return rc;
 	}
-	uint8_t *p = buf + at;
+	uint8_t *p = (uint8_t *)buf + at;
 	enum drec_result res =
 	    drec_decode(p, len, ds->sb.seg_size - off, ds->sb.store_id, &r->v, NULL);
 	if (res != DREC_OK || r->v.h.total != len) {
@@ -541,6 +556,7 @@ int dstore_read(struct dstore *ds, uint64_t seg, uint32_t off, uint32_t len, rt_
 		return -EBADMSG;
 	}
 	r->mem = buf;
+	r->size = reads_aligned(ds) ? n : len;
 	return 0;
 }
 

@@ -137,9 +137,10 @@ bool dstore_check(struct dstore *ds);
 /* Byte offset in the file of segment SEG's byte OFF. */
 uint64_t dstore_offset(const struct dstore *ds, uint64_t seg, uint64_t off);
 
-/* A record read back: V points into MEM (the aligned blocks read). */
+/* A record read back: V points into MEM (the blocks read). */
 struct dstore_rec {
-	void *mem;
+	void *mem;   /* what R->v points into: malloc'd, free() releases it */
+	size_t size; /* bytes allocated for it */
 	struct drec_view v;
 };
 
@@ -160,7 +161,8 @@ void dstore_rec_free(struct dstore_rec *r);
 /* Bytes [OFF, OFF+LEN) of segment SEG, raw, in a task: the blocks that
  * cover them are read into MEM (CAP bytes, aligned: dstore_alloc; at
  * least dstore_span_size(OFF, LEN)), and *AT says where byte OFF is in
- * MEM. Nothing is checked: the caller checks what it reads (drec_head,
+ * MEM (through the page cache just those bytes are read: *AT is 0).
+ * Nothing is checked: the caller checks what it reads (drec_head,
  * drec_front, drec_sum). 0, -ENODEV, -ETIMEDOUT, -ECANCELED, -EINVAL as
  * dstore_read. */
 int dstore_read_span(struct dstore *ds, uint64_t seg, uint64_t off, size_t len, void *mem,

@@ -786,9 +786,11 @@ static char *dup_part(const char *p, size_t n, bool nul_if_empty)
 }
 
 /* The object record V holds, as a new unpublished object of ST: with its
- * body complete when WHOLE (V->body), else with an empty body a stream
- * fills (dstream.h). */
-static struct cobj *obj_from_record(struct store *st, const struct drec_view *v, bool whole)
+ * body complete when WHOLE (V->body, inside REC: taken over when it is
+ * most of REC, and REC->mem is then NULL), else with an empty body a
+ * stream fills (dstream.h). */
+static struct cobj *obj_from_record(struct store *st, const struct drec_view *v, bool whole,
+				    struct dstore_rec *rec)
 {
 	const struct drec_obj *r = &v->obj;
 	struct cobj *o = cobj_new(st);
@@ -820,8 +822,16 @@ static struct cobj *obj_from_record(struct store *st, const struct drec_view *v,
 		}
 		return o;
 	}
-	if (ok && v->h.body_len)
+	/* No copy when the body is at least 3/4 of the buffer read: the
+	 * memory budget is charged the whole buffer, which is then little
+	 * more than the body, and a disk hit saves copying it. */
+	if (ok && v->h.body_len && rec && v->h.body_len >= rec->size / 4 * 3) {
+		ok = cbody_adopt(o->body, rec->mem, rec->size, (const char *)v->body,
+				 v->h.body_len) == 0;
+		rec->mem = NULL;
+	} else if (ok && v->h.body_len) {
 		ok = cbody_append(o->body, v->body, v->h.body_len, v->h.body_len) == 0;
+	}
 	cbody_finish(o->body, ok);
 	if (!ok)
 		cobj_release(&o);
@@ -903,7 +913,8 @@ static struct cobj *find_streamed(struct dtier *t, struct store *st, const struc
 	if (rc < 0)
 		return NULL;
 	bool soft = false;
-	struct cobj *o = record_is(t, e, lr, &v, &soft) > 0 ? obj_from_record(st, &v, false) : NULL;
+	struct cobj *o =
+	    record_is(t, e, lr, &v, &soft) > 0 ? obj_from_record(st, &v, false, NULL) : NULL;
 	if (o && dstream_attach(*sp, o) < 0)
 		cobj_release(&o);
 	if (!o) {
@@ -948,8 +959,8 @@ static struct cobj *find_whole(struct dtier *t, struct store *st, const struct d
 		*stop = true; /* off, timed out, cancelled: a miss */
 	} else {
 		bool soft = false;
-		if (record_is(t, e, lr, &r.v, &soft) > 0 && (o = obj_from_record(st, &r.v, true)) &&
-		    soft)
+		if (record_is(t, e, lr, &r.v, &soft) > 0 &&
+		    (o = obj_from_record(st, &r.v, true, &r)) && soft)
 			atomic_store(&o->soft_stale, true);
 		dstore_rec_free(&r);
 	}

@@ -143,6 +143,31 @@ static int wait_on(pthread_mutex_t *lock, struct cwaiter **list, struct cwaiter 
 
 /* ---- bodies ----------------------------------------------------------- */
 
+static void chunk_free(struct cchunk *c)
+{
+	free(c->adopted);
+	free(c);
+}
+
+/* Link C at the tail with the bytes it already holds, charging ALLOC
+ * bytes, and wake the readers. */
+static void chunk_link(struct cbody *b, struct cchunk *c, uint64_t alloc)
+{
+	pthread_mutex_lock(&b->lock);
+	/* Charge what was allocated, not what is filled: the budget is about
+	 * memory. Under the lock for cobj_alloc, which other threads call. */
+	b->alloc += alloc;
+	if (b->tail)
+		b->tail->next = c;
+	else
+		b->head = c;
+	b->tail = c;
+	b->len += c->len;
+	struct cwaiter *w = c->len ? detach_waiters(&b->waiters) : NULL;
+	pthread_mutex_unlock(&b->lock);
+	wake_all(w);
+}
+
 struct cbody *cbody_new(void)
 {
 	struct cbody *b = calloc(1, sizeof(*b));
@@ -167,7 +192,7 @@ void cbody_release(struct cbody **bp)
 	assert(!b->waiters && !b->space_waiters);
 	for (struct cchunk *c = b->head, *n; c; c = n) {
 		n = c->next;
-		free(c);
+		chunk_free(c);
 	}
 	pthread_mutex_destroy(&b->lock);
 	FINI_OBJ(b);
@@ -196,17 +221,9 @@ int cbody_append(struct cbody *b, const char *p, size_t n, uint64_t expect)
 			c->next = NULL;
 			c->len = 0;
 			c->cap = (uint32_t)want;
-			pthread_mutex_lock(&b->lock);
-			/* Charge what was allocated, not what is filled: the
-			 * budget is about memory. Under the lock for
-			 * cobj_alloc, which other threads call. */
-			b->alloc += sizeof(*c) + want + 16;
-			if (b->tail)
-				b->tail->next = c;
-			else
-				b->head = c;
-			b->tail = c;
-			pthread_mutex_unlock(&b->lock);
+			c->data = c->inl;
+			c->adopted = NULL;
+			chunk_link(b, c, sizeof(*c) + want + 16);
 			continue;
 		}
 		size_t k = n < space ? n : space;
@@ -220,6 +237,24 @@ int cbody_append(struct cbody *b, const char *p, size_t n, uint64_t expect)
 		p += k;
 		n -= k;
 	}
+	return 0;
+}
+
+int cbody_adopt(struct cbody *b, void *mem, size_t size, const char *p, size_t n)
+{
+	CHECK_OBJ_NOTNULL(b, CBODY_MAGIC);
+	assert(n <= UINT32_MAX && p >= (const char *)mem && p + n <= (const char *)mem + size);
+	struct cchunk *c = malloc(sizeof(*c));
+	if (!c) {
+		free(mem);
+		return -ENOMEM;
+	}
+	/* Full (cap == len): a later append starts a chunk of its own. */
+	c->next = NULL;
+	c->len = c->cap = (uint32_t)n;
+	c->data = (char *)p;
+	c->adopted = mem;
+	chunk_link(b, c, sizeof(*c) + size + 32);
 	return 0;
 }
 
@@ -253,7 +288,7 @@ void body_consume(struct body_reader *r)
 	pthread_mutex_unlock(&b->lock);
 	while (freed) {
 		struct cchunk *n = freed->next;
-		free(freed);
+		chunk_free(freed);
 		freed = n;
 	}
 	wake_all(w);

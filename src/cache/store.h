@@ -55,7 +55,9 @@ struct cwaiter {
 struct cchunk {
 	struct cchunk *next;
 	uint32_t len, cap; /* len is published under the body lock */
-	char data[];
+	char *data;	   /* inl, or bytes inside an adopted buffer */
+	void *adopted;	   /* that buffer (cbody_adopt), freed with the chunk */
+	char inl[];
 };
 
 enum body_state { BODY_FILLING, BODY_DONE, BODY_FAILED };
@@ -155,6 +157,11 @@ void cbody_release(struct cbody **bp);
 /* Append bytes (fetcher only); wakes readers. 0 or -ENOMEM. EXPECT hints
  * the total size for chunk sizing (0: unknown). */
 int cbody_append(struct cbody *b, const char *p, size_t n, uint64_t expect);
+/* Append N bytes at P, which lie inside MEM (SIZE bytes from malloc),
+ * without copying them: the body owns MEM from here on (also when this
+ * fails: -ENOMEM) and frees it with the chunk. A disk hit's record buffer
+ * becomes the promoted object's body this way. */
+int cbody_adopt(struct cbody *b, void *mem, size_t size, const char *p, size_t n);
 /* The body is complete (OK) or broken (!OK); wakes readers. */
 void cbody_finish(struct cbody *b, bool ok);
 

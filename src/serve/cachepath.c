@@ -378,7 +378,13 @@ enum req_result cache_handle(struct req *rq)
 	 * flag meanwhile): the disk tier may hold it. Promoted into memory,
 	 * it is then looked up again as any stored object. */
 	bool from_disk = false;
-	if (lr_err == 0 && res.kind == LOOKUP_MISS && !res.obj && w->sh->disk) {
+	/* Twice at most: between the promotion and the lookup another loop's
+	 * eviction may take the new object (a thread preempted there), and
+	 * the lookup then owns the key again; once more from disk, not the
+	 * origin. */
+	for (int tries = 0;
+	     tries < 2 && lr_err == 0 && res.kind == LOOKUP_MISS && !res.obj && w->sh->disk;
+	     tries++) {
 		/* Before the first read: an invalidation made during it refuses
 		 * the promotion (it is then an ordinary miss, still ours). */
 		struct store_promo promo;
@@ -392,15 +398,15 @@ enum req_result cache_handle(struct req *rq)
 			dstream_start(&stream, w->sh->store, &w->tasks, published);
 		if (o && !published)
 			cobj_release(&o);
-		if (o) {
-			from_disk = true;
-			lr.now = wall_now();
-			lr_err = store_lookup(w->sh->store, &lr, &res);
-			/* The eviction the promotion owes, now that the lookup
-			 * holds O; and hot or not for it (store.h). */
-			store_promoted(w->sh->store, o, hot);
-			cobj_release(&o);
-		}
+		if (!o)
+			break;
+		from_disk = true;
+		lr.now = wall_now();
+		lr_err = store_lookup(w->sh->store, &lr, &res);
+		/* The eviction the promotion owes, now that the lookup holds O;
+		 * and hot or not for it (store.h). */
+		store_promoted(w->sh->store, o, hot);
+		cobj_release(&o);
 	}
 	if (lr_err < 0) {
 		rq->close = CLOSE_draining;

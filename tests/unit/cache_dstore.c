@@ -378,6 +378,10 @@ static int key_of(int n, char *out)
 	return l;
 }
 
+/* Record reads through the page cache (cache.disk.page_cache): exact,
+ * unaligned reads on a second descriptor. */
+static bool read_buffered;
+
 static void check_obj_rec(struct wt *t, const struct dwriter_done *d, int n, size_t len)
 {
 	struct dstore_rec r;
@@ -398,6 +402,12 @@ static void check_obj_rec(struct wt *t, const struct dwriter_done *d, int n, siz
 	cr_assert_eq(r.v.obj.meta.date, 1700000000 + n);
 	cr_assert_eq(r.v.obj.reason_len, 2);
 	cr_assert_eq(r.v.h.body_len, len);
+	/* Exactly the record when read through the page cache, else the
+	 * blocks that cover it. */
+	if (read_buffered)
+		cr_assert_eq(r.size, d->len);
+	else
+		cr_assert_eq(r.size, dstore_span_size(d->off, d->len));
 	for (size_t i = 0; i < len; i++)
 		if (r.v.body[i] != body_byte(n, i))
 			cr_assert_fail("object %d byte %zu", n, i);
@@ -407,7 +417,7 @@ static void check_obj_rec(struct wt *t, const struct dwriter_done *d, int n, siz
 
 static struct dstore *open_logged(uint64_t size)
 {
-	struct dstore_opts o = {.seg_size = SEG, .log = log_hook};
+	struct dstore_opts o = {.seg_size = SEG, .log = log_hook, .page_cache = read_buffered};
 	struct dstore *ds = NULL;
 	int r = dstore_open(&ds, path, size, &o, err, sizeof(err));
 	cr_assert_eq(r, 0, "dstore_open: %d %s", r, err);
@@ -505,6 +515,13 @@ static void write_read(void)
 Test(dwriter, objects_of_every_size_are_read_back_whole)
 {
 	write_read();
+}
+
+Test(dwriter, objects_of_every_size_are_read_back_whole_through_the_page_cache)
+{
+	read_buffered = true;
+	write_read();
+	read_buffered = false;
 }
 
 Test(dwriter_epoll, objects_of_every_size_are_read_back_whole)

@@ -1015,6 +1015,45 @@ Test(cache_store, body_spans_chunks)
 	cr_assert(done);
 }
 
+/* A buffer adopted as a chunk (a disk hit's record): read in place, the
+ * whole buffer charged, appends after it go to chunks of their own, and
+ * the buffer is freed with the body (the sanitizers see a leak if not). */
+static void t_adopt(void *arg)
+{
+	enum { SIZE = 50000, AT = 321, N = 40000 };
+	char *mem = malloc(SIZE);
+	cr_assert_not_null(mem);
+	for (size_t i = 0; i < SIZE; i++)
+		mem[i] = (char)(i * 7 + 3);
+	struct cobj *o = cobj_new(st);
+	cr_assert_eq(cbody_adopt(o->body, mem, SIZE, mem + AT, N), 0);
+	cr_assert_eq(cbody_append(o->body, "tail", 4, 0), 0);
+	cbody_finish(o->body, true);
+	cr_expect_eq(o->body->len, N + 4);
+	cr_expect_geq(cobj_alloc(o), SIZE, "the whole buffer is charged");
+	struct body_reader r;
+	body_reader_init(&r, o->body);
+	const char *p;
+	ssize_t k = body_peek(&r, &p);
+	cr_assert_eq(k, N);
+	cr_expect_eq(p, mem + AT, "read in place, not copied");
+	body_advance(&r, (size_t)k);
+	cr_assert_eq(body_peek(&r, &p), 4);
+	cr_expect_eq(memcmp(p, "tail", 4), 0);
+	body_seek(&r, N - 1);
+	cr_assert_eq(body_peek(&r, &p), 1);
+	cr_expect_eq(*p, (char)((AT + N - 1) * 7 + 3));
+	cobj_release(&o);
+	*(bool *)arg = true;
+}
+
+Test(cache_store, an_adopted_buffer_is_the_body_without_a_copy)
+{
+	bool done = false;
+	run_main(t_adopt, &done);
+	cr_assert(done);
+}
+
 /* --- eviction ---------------------------------------------------------------- */
 
 static void t_evict(void *arg)
