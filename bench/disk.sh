@@ -498,11 +498,14 @@ if "ringcache" in by and "nginx" in by:
           f"{'met' if rr >= 1.5 else 'NOT met'}; p99 at or below nginx's: {'met' if pr else 'NOT met'}.")
 ceil = []
 if "ringcache-mem" in by and "ringcache" in by and med("ringcache-mem", 3):
-    ceil.append(f"ringcache (disk tier) reaches {med('ringcache', 3) / med('ringcache-mem', 3):.2f} of ringcache-mem's requests/s")
+    ceil.append(f"Against ringcache-mem: ringcache (disk tier) reaches {med('ringcache', 3) / med('ringcache-mem', 3):.2f}"
+                " of its requests/s")
 if "ringcache-mem" in by and "nginx" in by and med("nginx", 3):
-    ceil.append(f"the ceiling: with every object in memory ringcache reaches {med('ringcache-mem', 3) / med('nginx', 3):.2f}x nginx's requests/s here")
+    ceil.append(f"the ceiling: with every object in memory ringcache reaches {med('ringcache-mem', 3) / med('nginx', 3):.2f}x"
+                " nginx's requests/s here")
 if ceil:
-    print(("" if "ringcache" in by and "nginx" in by else "\n") + "Against the ceiling (ringcache-mem): " + "; ".join(ceil) + ".")
+    line = "; ".join(ceil) + "."
+    print(("" if "ringcache" in by and "nginx" in by else "\n") + line[0].upper() + line[1:])
 print("\nWarm-up passes (keys fetched from the origin in each):",
       "; ".join(f"{w[1]} pass {w[2]}: {w[3]}{w[4] if len(w) > 4 else ''}" for w in warm) + ".")
 print("\nPer run:\n")
