@@ -4,7 +4,9 @@
 # ringcache with its disk tier, nginx proxy_cache (on disk) and Varnish with
 # file storage, all three in front of one build/ringcache-origin, driven by
 # wrk with random keys (bench/wrk/keys.lua), rounds alternated between the
-# servers. Writes bench/results/disk-latest.{md,tsv}.
+# servers; beside them ringcache-mem, the ceiling: the same ringcache with no
+# disk tier and a cache.memory that holds the whole working set. Writes
+# bench/results/disk-latest.{md,tsv}.
 # See bench/README.md ("Disk tier benchmark").
 set -euo pipefail
 
@@ -18,11 +20,14 @@ usage: bench/disk.sh [options]
   --page-cache B     ringcache cache.disk.page_cache: true (default: record reads
                      through the page cache) or false (every disk hit an O_DIRECT read)
   --conns N          wrk connections (default 32, 2 threads)
-  --only LIST        servers, comma-separated: ringcache,nginx,varnish (default all)
+  --only LIST        servers, comma-separated: ringcache,nginx,varnish,ringcache-mem
+                     (default all; ringcache-mem: no disk tier, cache.memory 4x the
+                     working set, every request a memory hit: the ceiling)
   --dir DIR          where the stores go (default /var/tmp; must not be tmpfs)
   --build-dir DIR    ringcache and ringcache-origin (default build-rel/, else build/)
   --out DIR          results directory (default bench/results)
-  --port-base P      P origin, P+1 varnish, P+2 nginx, P+3 ringcache, P+4 its admin
+  --port-base P      P origin, P+1 varnish, P+2 nginx, P+3 ringcache, P+4 its admin,
+                     P+5 ringcache-mem, P+6 its admin
                      (each moved up to the next port with no socket on it, up to P+19)
                      (default 29100)
   -h, --help         this text
@@ -35,7 +40,7 @@ ROUNDS=3
 DURATION=10
 MEMORY=64
 CONNS=32
-ONLY=ringcache,nginx,varnish
+ONLY=ringcache,nginx,varnish,ringcache-mem
 PAGE_CACHE=true
 STORE_BASE=/var/tmp
 BUILD_DIR=
@@ -75,11 +80,16 @@ if [[ -z $BUILD_DIR ]]; then
 	[[ -x $BUILD_DIR/ringcache ]] || BUILD_DIR=$ROOT/build
 fi
 SERVERS=()
-for s in ringcache nginx varnish; do [[ ,$ONLY, == *,$s,* ]] && SERVERS+=("$s"); done
+for s in ringcache nginx varnish ringcache-mem; do [[ ,$ONLY, == *,$s,* ]] && SERVERS+=("$s"); done
 ((${#SERVERS[@]})) || { echo "disk.sh: --only names no server" >&2; exit 2; }
 
+# Keyed by server name (an associative array's key may hold the '-' of
+# ringcache-mem; a function name is not asked to: START maps to it).
 declare -A PORT=([origin]=$PORT_BASE [varnish]=$((PORT_BASE + 1)) [nginx]=$((PORT_BASE + 2))
-	[ringcache]=$((PORT_BASE + 3)) [rcadmin]=$((PORT_BASE + 4)))
+	[ringcache]=$((PORT_BASE + 3)) [rcadmin]=$((PORT_BASE + 4))
+	[ringcache-mem]=$((PORT_BASE + 5)) [rcmemadmin]=$((PORT_BASE + 6)))
+declare -A START=([ringcache]=start_ringcache [nginx]=start_nginx [varnish]=start_varnish
+	[ringcache-mem]=start_rcmem)
 declare -A PID=()
 # shellcheck source=bench/disklib.sh
 . "$BENCH/disklib.sh"
@@ -90,6 +100,9 @@ MAXSZ=65536
 NKEYS=$((MEMORY * 4 * 1024 / 40))
 WS_BYTES=$(keys_bytes "$NKEYS" "$MINSZ" "$MAXSZ")
 STORE_MIB=$((MEMORY * 4 * 2 + 64)) # room for the whole set twice: nothing is overwritten
+# ringcache-mem's cache.memory: 4x the working set's bytes, rounded up to MiB
+# (room for the per-object overhead: no eviction, every request a memory hit).
+CEIL_MIB=$(((WS_BYTES * 4 + 1048575) / 1048576))
 PREFIX=ws$$
 
 TMP=
@@ -113,7 +126,7 @@ done
 FSTYPE=$(df -T "$STORE_BASE" | awk 'NR == 2 { print $2 }')
 [[ $FSTYPE != tmpfs && $FSTYPE != ramfs ]] || die "$STORE_BASE is on $FSTYPE; pick a real file system with --dir"
 PORT_MAX=$((PORT_BASE + 19))
-pick_ports origin varnish nginx ringcache rcadmin
+pick_ports origin varnish nginx ringcache rcadmin ringcache-mem rcmemadmin
 
 TMP=$(mktemp -d /tmp/ringbench-disk.XXXXXX)
 STORE=$(mktemp -d "$STORE_BASE/ringbench-disk.XXXXXX")
@@ -160,6 +173,29 @@ compression:
   enabled: false
 EOF2
 	launch ringcache "${PORT[ringcache]}" "$TMP/ringcache.log" "$TMP/ringcache" -c "$CONF/ringcache.yaml"
+}
+
+# The ceiling: the same binary, no cache.disk, a memory tier that holds the
+# whole working set.
+start_rcmem() {
+	cat >"$CONF/ringcache-mem.yaml" <<EOF2
+listen: ["127.0.0.1:${PORT[ringcache-mem]}"]
+threads: 2
+backends:
+  - name: origin
+    servers: ["127.0.0.1:${PORT[origin]}"]
+cache:
+  memory: ${CEIL_MIB}MiB
+admin:
+  listen: "127.0.0.1:${PORT[rcmemadmin]}"
+limits:
+  max_connections: 100000
+log:
+  level: warn
+compression:
+  enabled: false
+EOF2
+	launch ringcache-mem "${PORT[ringcache-mem]}" "$TMP/ringcache-mem.log" "$TMP/ringcache" -c "$CONF/ringcache-mem.yaml"
 }
 
 start_nginx() {
@@ -226,13 +262,18 @@ EOF2
 	launch varnish "${PORT[varnish]}" "$TMP/varnish.log" varnishd "${VARNISH_ARGS[@]}"
 }
 
-# server_hits SERVER: "HITS MISSES" from the server's own counters
-# (ringcache: memory hits, disk hits, misses; varnish: MAIN.cache_hit,
-# MAIN.cache_miss; nginx: none, "- -").
+# server_stats SERVER: "HITS DISK_HITS MISSES" from the server's own counters
+# (ringcache: all hits, disk hits, misses; ringcache-mem: hits, 0, misses
+# from its own admin port; varnish: MAIN.cache_hit, 0, MAIN.cache_miss;
+# nginx: none, "0 0 0").
 server_stats() {
+	local ap=${PORT[rcmemadmin]}
 	case $1 in
 	ringcache)
 		echo "$(rc_metric ringcache_cache_hit_total) $(rc_metric ringcache_disk_hits_total) $(rc_metric ringcache_cache_miss_total)"
+		;;
+	ringcache-mem)
+		echo "$(rc_metric ringcache_cache_hit_total "$ap") 0 $(rc_metric ringcache_cache_miss_total "$ap")"
 		;;
 	varnish)
 		varnishstat -n "$TMP/varnish" -1 -f MAIN.cache_hit -f MAIN.cache_miss 2>/dev/null |
@@ -273,6 +314,8 @@ warm() {
 		if [[ $s == ringcache ]] && ((pass > 1)); then
 			grep -v '; hit' "$TMP/warm-$s-$pass.status" >>"$TMP/warm-notahit.txt" || true
 			extra=" (disk hits $(rc_metric ringcache_disk_hits_total), disk misses $(rc_metric ringcache_disk_misses_total), cache misses $(rc_metric ringcache_cache_miss_total) so far)"
+		elif [[ $s == ringcache-mem ]] && ((pass > 1)); then
+			extra=" (cache misses $(rc_metric ringcache_cache_miss_total "${PORT[rcmemadmin]}") so far)"
 		fi
 		log "warm-up $s pass $pass: $((o1 - o0)) of $NKEYS keys from the origin$extra"
 		echo -e "warm\t$s\t$pass\t$((o1 - o0))\t$extra" >>"$TMP/warm.tsv"
@@ -280,6 +323,9 @@ warm() {
 	done
 	if [[ $s == ringcache ]]; then
 		log "  ringcache disk: objects $(rc_metric ringcache_disk_objects), admit_dropped $(rc_metric ringcache_disk_admit_dropped_total), bytes_used $(rc_metric ringcache_disk_bytes_used)"
+	elif [[ $s == ringcache-mem ]]; then
+		local ap=${PORT[rcmemadmin]}
+		log "  ringcache-mem memory: objects $(rc_metric ringcache_cache_objects "$ap"), bytes $(rc_metric ringcache_cache_bytes "$ap") of $(rc_metric ringcache_cache_budget_bytes "$ap"), evictions $(rc_metric ringcache_cache_evictions_total "$ap")"
 	fi
 }
 
@@ -339,7 +385,7 @@ measure() {
 log "working set: $NKEYS keys of 16-64 KiB, $((WS_BYTES / 1048576)) MiB; ringcache memory ${MEMORY} MiB; stores in $STORE ($FSTYPE), ${STORE_MIB} MiB each"
 start_origin
 for s in "${SERVERS[@]}"; do
-	"start_$s"
+	"${START[$s]}"
 	log "$s listening on ${PORT[$s]} (pid ${PID[$s]})"
 done
 : >"$TMP/warm.tsv"
@@ -363,6 +409,7 @@ for s in "${SERVERS[@]}"; do
 	ringcache) DU[$s]=$(du -sk --apparent-size "$STORE/ringcache.store" | cut -f1) ;;
 	nginx) DU[$s]=$(du -sk "$STORE/nginx" | cut -f1) ;;
 	varnish) DU[$s]=$(du -sk "$STORE/varnish.bin" | cut -f1) ;;
+	*) DU[$s]="- (no store)" ;;
 	esac
 	rss=0
 	for p in $(tree_pids "${PID[$s]}"); do
@@ -396,6 +443,10 @@ cp "$TMP/wrk.log" "$OUT/disk-latest-wrk.log"
 	echo "  uniform random keys (bench/wrk/keys.lua), wrk -t 2 -c $CONNS, $ROUNDS round(s) of ${DURATION} s, servers alternated"
 	echo "- ringcache: cache.memory ${MEMORY} MiB, cache.disk ${STORE_MIB} MiB (writes O_DIRECT, page_cache: $PAGE_CACHE), 2 loops; nginx: proxy_cache_path on disk,"
 	echo "  keys_zone 16 MiB, max_size ${STORE_MIB} MiB, worker_processes auto; Varnish: -s file,${STORE_MIB}m only"
+	if [[ -n ${PID[ringcache-mem]:-} ]]; then
+		echo "- ringcache-mem (the ceiling): the same ringcache binary, no cache.disk, cache.memory ${CEIL_MIB} MiB (4x the"
+		echo "  working set), 2 loops: every request a memory hit, the most ringcache reaches here with this client and workload"
+	fi
 	echo
 	python3 - "$TMP/runs.tsv" "$TMP/warm.tsv" <<'PY'
 import sys, statistics as st
@@ -404,7 +455,7 @@ warm = [l.rstrip("\n").split("\t") for l in open(sys.argv[2]) if l.strip()]
 by = {}
 for r in runs:
     by.setdefault(r[1], []).append(r)
-order = [s for s in ("ringcache", "nginx", "varnish") if s in by]
+order = [s for s in ("ringcache", "nginx", "varnish", "ringcache-mem") if s in by]
 def med(s, i, f=float):
     return st.median(f(r[i]) for r in by[s])
 print("Medians over the rounds:\n")
@@ -431,6 +482,12 @@ if "ringcache" in by:
     mh = sum(int(r[10]) for r in rc); dh = sum(int(r[11]) for r in rc); ms = sum(int(r[12]) for r in rc)
     print(f"\nringcache's own counters over the measured runs: {mh:,} memory hits, {dh:,} disk hits"
           f" ({100*dh/max(tot,1):.1f} % of {tot:,} requests), {ms:,} misses.")
+if "ringcache-mem" in by:
+    cm = by["ringcache-mem"]
+    tot = sum(int(r[2]) for r in cm)
+    mh = sum(int(r[10]) for r in cm); ms = sum(int(r[12]) for r in cm)
+    print(f"ringcache-mem's own counters over the measured runs: {mh:,} memory hits"
+          f" ({100*mh/max(tot,1):.1f} % of {tot:,} requests), {ms:,} misses.")
 if "varnish" in by:
     vr = by["varnish"]
     print(f"Varnish's MAIN.cache_hit / cache_miss over the runs: {sum(int(r[10]) for r in vr):,} / {sum(int(r[12]) for r in vr):,}.")
@@ -439,6 +496,16 @@ if "ringcache" in by and "nginx" in by:
     pr = med("ringcache", 5) <= med("nginx", 5)
     print(f"\nIssue 18's targets: ringcache at least 1.5x nginx's requests/s: {rr:.2f}x, "
           f"{'met' if rr >= 1.5 else 'NOT met'}; p99 at or below nginx's: {'met' if pr else 'NOT met'}.")
+ceil = []
+if "ringcache-mem" in by and "ringcache" in by and med("ringcache-mem", 3):
+    ceil.append(f"Against ringcache-mem: ringcache (disk tier) reaches {med('ringcache', 3) / med('ringcache-mem', 3):.2f}"
+                " of its requests/s")
+if "ringcache-mem" in by and "nginx" in by and med("nginx", 3):
+    ceil.append(f"the ceiling: with every object in memory ringcache reaches {med('ringcache-mem', 3) / med('nginx', 3):.2f}x"
+                " nginx's requests/s here")
+if ceil:
+    line = "; ".join(ceil) + "."
+    print(("" if "ringcache" in by and "nginx" in by else "\n") + line[0].upper() + line[1:])
 print("\nWarm-up passes (keys fetched from the origin in each):",
       "; ".join(f"{w[1]} pass {w[2]}: {w[3]}{w[4] if len(w) > 4 else ''}" for w in warm) + ".")
 print("\nPer run:\n")
@@ -473,10 +540,15 @@ PY
 		echo "So nginx and Varnish are measured with the whole working set in RAM, ringcache with 1/4 of it in RAM and the rest"
 		echo "read from the device (or the host's cache under the VM's disk)."
 	else
-		echo "So all three read their disk copies from the page cache here; ringcache's disk hits still cost a read"
-		echo "system call, a checksum of the record and a copy into its memory tier each (nginx sends the file with sendfile)."
+		echo "So ringcache, nginx and Varnish all read their disk copies from the page cache here; ringcache's disk hits still"
+		echo "cost a read system call and a checksum of the record each (the record buffer read becomes the promoted object's"
+		echo "body without a copy; nginx sends the file with sendfile)."
 	fi
 	echo "A working set larger than RAM would be needed to compare disk reads with disk reads."
+	if [[ -n ${PID[ringcache-mem]:-} ]]; then
+		echo "ringcache-mem is outside the same-memory comparison: its memory tier holds the whole working set, no hit of"
+		echo "its touches a file, and its requests/s is the line ringcache's disk-tier hits are measured against."
+	fi
 	if [[ -s $TMP/warm-notahit.txt ]]; then
 		echo
 		echo "ringcache: keys that were not hits in a warm-up pass after the first (URL, Cache-Status; first 20):"
@@ -485,13 +557,14 @@ PY
 		head -20 "$TMP/warm-notahit.txt"
 		echo '```'
 	fi
-	if [[ -s $TMP/ringcache.log ]]; then
+	for s in ringcache ringcache-mem; do
+		[[ -s $TMP/$s.log ]] || continue
 		echo
-		echo "ringcache's log (warnings and errors; first 20 lines):"
+		echo "$s's log (warnings and errors; first 20 lines):"
 		echo
 		echo '```'
-		head -20 "$TMP/ringcache.log"
+		head -20 "$TMP/$s.log"
 		echo '```'
-	fi
+	done
 } >"$OUT/disk-latest.md"
 log "done in $((T_END - T_START)) s: $OUT/disk-latest.md"

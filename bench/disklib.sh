@@ -144,9 +144,10 @@ origin_requests() {
 	curl -s --max-time 5 "http://127.0.0.1:${PORT[origin]}/__stats" | tr -dc '0-9'
 }
 
-# rc_metric NAME: one value from ringcache's /metrics (0 if absent).
+# rc_metric NAME [ADMIN_PORT]: one value from ringcache's /metrics (0 if
+# absent); the admin port defaults to PORT[rcadmin].
 rc_metric() {
-	curl -s --max-time 5 "http://127.0.0.1:${PORT[rcadmin]}/metrics" |
+	curl -s --max-time 5 "http://127.0.0.1:${2:-${PORT[rcadmin]}}/metrics" |
 		awk -v m="$1" '$1 == m { v = $2 } END { print (v == "" ? 0 : v) }'
 }
 
