@@ -603,7 +603,32 @@ struct config {
 	enum config_log_level log_level;
 	char *log_access_path; /* NULL: no access log */
 	enum config_access_format log_access_format;
+
+	/* cluster: nodes that act as one cache, each key owned by one of them
+	 * (backend/cluster.h). The loader makes a backend of the peers,
+	 * backends[cluster.backend], named "cluster": its pools carry the
+	 * forwarded requests, its health probes (CLUSTER_PROBE_PATH) say
+	 * which members are up, the resolver follows its names. */
+	struct {
+		int enabled;		   /* cluster given */
+		struct config_addr self;   /* this node as its peers reach it (an address) */
+		struct config_addr *peers; /* members; self among them or not; names followed */
+		size_t n_peers;
+		char *token;		   /* the hop field's shared secret */
+		uint64_t near_ttl_ns;	   /* near_cache.ttl: a copy of another's object; 0: none */
+		uint64_t near_max_object_size; /* bigger forwarded responses are not kept */
+		uint64_t connect_timeout_ns;   /* to a peer: short, so failover is quick */
+		uint64_t first_byte_timeout_ns; /* a peer's answer (its own fetch included) */
+		uint64_t probe_interval_ns;	/* health probes between members */
+		size_t backend;			/* index of the "cluster" backend in backends */
+	} cluster;
 };
+
+/* The path a member's health probe asks its peers for: answered by the
+ * peer itself (200), never forwarded or cached. */
+#define CLUSTER_PROBE_PATH "/.well-known/ringcache/cluster"
+/* The request field a forwarding member adds: the cluster's token. */
+#define CLUSTER_HOP_FIELD "Ringcache-Hop"
 
 /* One error line: "FILE:LINE:COL: message". */
 struct config_errors {
