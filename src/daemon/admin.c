@@ -25,6 +25,7 @@
 #include "ops/accesslog.h"
 #include "ops/log.h"
 #include "ops/metrics.h"
+#include "serve/cinval.h"
 #include "serve/keys.h"
 #include "backend/gen.h"
 #include "rt/io.h"
@@ -260,6 +261,29 @@ static bool still_allowed(void *ctx, const struct gen *g)
 	return ok;
 }
 
+/* How long an admin invalidation waits for the members' acknowledgements
+ * before it answers (the senders go on trying after that). */
+#define ADMIN_ACK_WAIT (2 * RT_SEC)
+
+/* Wait (ADMIN_ACK_WAIT at most) until every member acknowledged SEQ;
+ * what they did into OUT as the JSON members that follow the result. */
+static void wait_acks(struct admin_conn *ac, uint64_t seq, char *out, size_t cap)
+{
+	struct daemon *d = ac->d;
+	rt_time_t until = rt_deadline_in(ADMIN_ACK_WAIT);
+	unsigned members, acked;
+	char pending[768];
+	for (;;) {
+		cinval_acks(d->sh.inval, ac->gen, seq, &members, &acked, pending, sizeof(pending));
+		if (acked == members || rt_clock_now() >= until || rt_sleep_until(rt_deadline_in(10 * RT_MS)) < 0)
+			break;
+	}
+	snprintf(out, cap,
+		 ", \"cluster\": {\"seq\": %llu, \"members\": %u, \"acknowledged\": %u, "
+		 "\"pending\": [%s]}",
+		 (unsigned long long)seq, members + 1, acked + 1, pending);
+}
+
 /* GET /cluster[?url=http://HOST/PATH | ?url=/PATH&host=HOST] (clusterview.h). */
 static int cluster(struct admin_conn *ac, const char *qs, size_t ql)
 {
@@ -356,56 +380,63 @@ static int handle(struct admin_conn *ac)
 	} else {
 		return respond_text(ac, 404, "Not Found", "not found\n");
 	}
+	struct cinval_op op = {.kind = CINVAL_PURGE};
+	char key[8192];
 	if (PATH_IS("/purge")) {
 		if (!query_param(qs, ql, "url", a, sizeof(a)) || a[0] != '/')
 			return respond_text(ac, 400, "Bad Request", "url=/path required\n");
 		if (!query_param(qs, ql, "host", h, sizeof(h)))
 			h[0] = '\0';
-		char key[8192];
 		uint32_t hl;
 		int kl =
 		    cache_key_for(ac->gen->cfg, h, strlen(h), a, strlen(a), key, sizeof(key), &hl);
-		store_inval_begin(d->sh.store); /* both tiers (store.h) */
-		size_t n = kl > 0 ? store_purge_key(d->sh.store, key, (uint32_t)kl) : 0;
-		if (kl > 0 && d->sh.disk)
-			dtier_purge(d->sh.disk, key, (uint32_t)kl, true); /* durable: a record */
-		store_inval_end(d->sh.store);
-		log_info("admin: purge host=%s url=%s: %zu objects", h, a, n);
-		int bl = snprintf(body, sizeof(body), "{\"purged\": %zu}\n", n);
-		return respond(ac, 200, "OK", "application/json", body, (size_t)bl);
-	}
-	if (PATH_IS("/ban")) {
+		if (kl <= 0) { /* no key (too long): nothing stored under it */
+			int bl = snprintf(body, sizeof(body), "{\"purged\": 0}\n");
+			return respond(ac, 200, "OK", "application/json", body, (size_t)bl);
+		}
+		op = (struct cinval_op){.kind = CINVAL_PURGE, .a = key, .alen = (size_t)kl};
+	} else if (PATH_IS("/ban")) {
 		bool hu = query_param(qs, ql, "url", a, sizeof(a));
 		bool hh = query_param(qs, ql, "host", h, sizeof(h));
 		if (!hu && !hh)
 			return respond_text(ac, 400, "Bad Request", "url= and/or host= required\n");
-		char err[256];
-		store_inval_begin(d->sh.store); /* both tiers (store.h) */
-		int64_t seq =
-		    store_ban(d->sh.store, hu ? a : NULL, hh ? h : NULL, err, sizeof(err));
-		if (seq >= 0 && d->sh.disk)
-			dtier_ban(d->sh.disk, hu ? a : NULL, hh ? h : NULL);
-		store_inval_end(d->sh.store);
-		if (seq < 0) {
-			int bl = snprintf(body, sizeof(body), "{\"error\": \"%s\"}\n", err);
-			return respond(ac, 400, "Bad Request", "application/json", body,
-				       (size_t)bl);
-		}
-		log_info("admin: ban url=%s host=%s: #%lld", hu ? a : "*", hh ? h : "*",
-			 (long long)seq);
-		int bl = snprintf(body, sizeof(body), "{\"ban\": %lld}\n", (long long)seq);
-		return respond(ac, 200, "OK", "application/json", body, (size_t)bl);
+		op = (struct cinval_op){.kind = CINVAL_BAN,
+					.a = hu ? a : NULL,
+					.alen = hu ? strlen(a) : 0,
+					.b = hh ? h : NULL,
+					.blen = hh ? strlen(h) : 0};
+	} else {
+		if (!query_param(qs, ql, "tag", a, sizeof(a)) || !a[0])
+			return respond_text(ac, 400, "Bad Request", "tag= required\n");
+		op = (struct cinval_op){.kind = CINVAL_TAG,
+					.a = a,
+					.alen = strlen(a),
+					.soft = query_param(qs, ql, "soft", h, sizeof(h)) &&
+						strcmp(h, "1") == 0};
 	}
-	if (!query_param(qs, ql, "tag", a, sizeof(a)) || !a[0])
-		return respond_text(ac, 400, "Bad Request", "tag= required\n");
-	bool soft = query_param(qs, ql, "soft", h, sizeof(h)) && strcmp(h, "1") == 0;
-	store_inval_begin(d->sh.store); /* both tiers (store.h) */
-	size_t n = store_purge_tag(d->sh.store, a, strlen(a), soft);
-	if (d->sh.disk)
-		dtier_tag(d->sh.disk, a, strlen(a), soft);
-	store_inval_end(d->sh.store);
-	log_info("admin: %s tag purge %s: %zu objects", soft ? "soft" : "hard", a, n);
-	int bl = snprintf(body, sizeof(body), "{\"purged\": %zu}\n", n);
+	char err[256];
+	long n = cinval_apply(&d->sh, &op, err, sizeof(err));
+	if (n < 0) {
+		int bl = snprintf(body, sizeof(body), "{\"error\": \"%s\"}\n", err);
+		return respond(ac, 400, "Bad Request", "application/json", body, (size_t)bl);
+	}
+	/* Then to every member of the cluster, acknowledged (cinval.h). */
+	uint64_t seq = cinval_add(d->sh.inval, &op, cluster_on(ac->gen));
+	char acks[1024] = "";
+	if (seq)
+		wait_acks(ac, seq, acks, sizeof(acks));
+	int bl;
+	if (op.kind == CINVAL_BAN) {
+		log_info("admin: ban url=%s host=%s: #%ld", op.a ? a : "*", op.b ? h : "*", n);
+		bl = snprintf(body, sizeof(body), "{\"ban\": %ld%s}\n", n, acks);
+	} else {
+		if (op.kind == CINVAL_PURGE)
+			log_info("admin: purge host=%s url=%s: %ld objects", h, a, n);
+		else
+			log_info("admin: %s tag purge %s: %ld objects", op.soft ? "soft" : "hard", a,
+				 n);
+		bl = snprintf(body, sizeof(body), "{\"purged\": %ld%s}\n", n, acks);
+	}
 	return respond(ac, 200, "OK", "application/json", body, (size_t)bl);
 #undef PATH_IS
 }

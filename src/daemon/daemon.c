@@ -15,7 +15,7 @@
 #include "ops/rlog.h"
 #include "ops/log.h"
 #include "route/ratelimit.h"
-#include "backend/cluster.h"
+#include "serve/cinval.h"
 #include "rt/clock.h"
 
 /* Client addresses the routes' rate limits follow at once (64 bytes each). */
@@ -101,6 +101,11 @@ static void *loop_main(void *arg)
 		 * too; a drain lets the writer finish its queue (drain.c). */
 		if (w->be.id == 0 && d->sh.disk && dtier_start(d->sh.disk) < 0)
 			dstore_fail(d->sh.disk->ds, -ENOMEM, "starting the index rebuild");
+		/* The cluster's invalidation senders (serve/cinval.h), whether
+		 * or not the node is a member yet: a reload may make it one. */
+		if (w->be.id == 0 && cinval_start(d->sh.inval, w, &l->admins) < 0)
+			log_warn("cannot start the cluster's invalidation senders: purges, bans "
+				 "and tag purges stay on this node");
 	}
 	pthread_mutex_lock(&d->lock);
 	d->started++;
@@ -213,8 +218,9 @@ int daemon_start(struct daemon *d, struct config *cfg,
 	 * pages are touched only as client addresses are seen. */
 	/* Always: a reload may make the node a cluster member. */
 	d->sh.seen = calloc(1, sizeof(*d->sh.seen));
+	d->sh.inval = cinval_create();
 	d->sh.ratelimit = ratelimit_new(RATELIMIT_ENTRIES);
-	if (!d->sh.ratelimit || !d->sh.seen)
+	if (!d->sh.ratelimit || !d->sh.seen || !d->sh.inval)
 		return -ENOMEM;
 	r = daemon_ensure_cpool(d, cfg);
 	if (r < 0)
@@ -302,6 +308,7 @@ void daemon_free(struct daemon *d)
 	ratelimit_free(&d->sh.ratelimit);
 	free(d->sh.seen);
 	d->sh.seen = NULL;
+	cinval_free(&d->sh.inval); /* its tasks ended with loop 0 */
 	pthread_mutex_destroy(&d->lock);
 	pthread_cond_destroy(&d->cond);
 }

@@ -20,6 +20,7 @@
 #include "http/hbuf.h"
 #include "ops/log.h"
 #include "ops/metrics.h"
+#include "serve/cinval.h"
 #include "serve/deliver.h"
 #include "serve/respond.h"
 #include "serve/fetch.h"
@@ -252,15 +253,17 @@ static enum req_result purge_here(struct req *rq, const char *host, size_t hlen,
 	char key[KEY_MAX];
 	uint32_t hl;
 	int kl = cache_key_under(cfg, rule, host, hlen, target, tlen, key, sizeof(key), &hl);
-	store_inval_begin(rq->w->sh->store); /* both tiers (store.h) */
-	size_t n = kl > 0 ? store_purge_key(rq->w->sh->store, key, (uint32_t)kl) : 0;
-	if (kl > 0 && rq->w->sh->disk)
-		dtier_purge(rq->w->sh->disk, key, (uint32_t)kl, true); /* durable: a record */
-	store_inval_end(rq->w->sh->store);
-	log_info("client %s: PURGE %.*s: %zu objects", rq->client_ip,
+	long n = 0;
+	if (kl > 0) {
+		/* Both tiers, durable on disk, then every member (cinval.h). */
+		struct cinval_op op = {.kind = CINVAL_PURGE, .a = key, .alen = (size_t)kl};
+		n = cinval_apply(rq->w->sh, &op, NULL, 0);
+		cinval_add(rq->w->sh->inval, &op, cluster_on(rq->gen));
+	}
+	log_info("client %s: PURGE %.*s: %ld objects", rq->client_ip,
 		 (int)(tlen > 200 ? 200 : tlen), target, n);
 	char body[48];
-	int bl = snprintf(body, sizeof(body), "{\"purged\": %zu}\n", n);
+	int bl = snprintf(body, sizeof(body), "{\"purged\": %ld}\n", n);
 	int e = respond_page(rq, 200, "application/json", body, (size_t)bl, NULL, true, "purge");
 	return e < 0 ? REQ_ABORT : rq->closing ? REQ_ERRORED : REQ_DONE;
 }

@@ -16,6 +16,7 @@
 #include "ops/log.h"
 #include "ops/metrics.h"
 #include "serve/cachepath.h"
+#include "serve/cinval.h"
 #include "serve/record.h"
 #include "serve/req.h"
 #include "serve/respond.h"
@@ -350,13 +351,21 @@ static void park(struct conn *c)
 			  rt_deadline_in(c->w->be.gen->cfg->timeouts.client_idle_ns), parked_wake);
 }
 
+/* Is R's path PATH (its query aside), on a cluster member? */
+static bool cluster_path(const struct req *r, const char *path)
+{
+	const struct hmsg *m = &r->req;
+	size_t n = strlen(path);
+	const char *t = hmsg_ptr(m, m->target);
+	return r->gen->cfg->cluster.enabled && m->target.len >= n && !memcmp(t, path, n) &&
+	       (m->target.len == n || t[n] == '?');
+}
+
 /* Is R a cluster member's health probe (CLUSTER_PROBE_PATH)? */
 static bool cluster_probe(const struct req *r)
 {
-	const struct hmsg *m = &r->req;
-	unsigned method = hmsg_method(m);
-	return r->gen->cfg->cluster.enabled && (method == HTTP_GET || method == HTTP_HEAD) &&
-	       hspan_ieq(m, m->target, CLUSTER_PROBE_PATH);
+	unsigned method = hmsg_method(&r->req);
+	return (method == HTTP_GET || method == HTTP_HEAD) && cluster_path(r, CLUSTER_PROBE_PATH);
 }
 
 /* Serve one request whose head is in R; returns how it ended. */
@@ -385,7 +394,10 @@ static enum req_result serve_one(struct req *r, rt_time_t t0)
 		return REQ_ERRORED;
 	}
 	enum req_result ur;
-	if (cluster_probe(r)) {
+	if (cluster_path(r, CINVAL_PATH)) {
+		/* A member's invalidation (cinval.h). */
+		ur = cinval_receive(r) < 0 ? REQ_ABORT : r->closing ? REQ_ERRORED : REQ_DONE;
+	} else if (cluster_probe(r)) {
 		/* A member's health probe (config.h): this node answers it. */
 		r->cache_word = "cluster-probe";
 		respond_page(r, 200, "text/plain", "ok\n", 3, NULL, true, "cluster-probe");

@@ -1,6 +1,9 @@
 /* keys.c - the cache keys of requests: the rule's key options, and what an unsafe request
  * invalidates. */
 #include "serve/keys.h"
+
+#include "backend/cluster.h"
+#include "serve/cinval.h"
 #include "rt/obj.h"
 
 #include <stdlib.h>
@@ -162,5 +165,8 @@ void cache_invalidate_after_unsafe(struct req *rq, const char *host, size_t hlen
 		if (rq->w->sh->disk)
 			dtier_purge(rq->w->sh->disk, key, (uint32_t)kl, false);
 		store_inval_end(st);
+		/* The owner's copy and the near copies too (cinval.h). */
+		struct cinval_op op = {.kind = CINVAL_PURGE, .a = key, .alen = (size_t)kl};
+		cinval_add(rq->w->sh->inval, &op, cluster_on(rq->gen));
 	}
 }

@@ -31,6 +31,7 @@ struct store;
 struct cpool;
 struct dtier;
 struct cluster_seen;
+struct cinval;
 
 struct ratelimit;
 
@@ -41,6 +42,7 @@ struct serve_shared {
 	struct ratelimit *ratelimit; /* routes' rate limits, all loops (route/ratelimit.h) */
 	struct dtier *disk;	     /* the disk tier (cache/dtier.h); NULL: memory only */
 	struct cluster_seen *seen;   /* the near cache's doorkeeper (backend/cluster.h) */
+	struct cinval *inval;	     /* the cluster's invalidation log (serve/cinval.h) */
 };
 
 #define WORKER_MAGIC 0x574b5231u

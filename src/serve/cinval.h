@@ -1,0 +1,133 @@
+/*
+ * cinval.h - invalidations that reach every member of a cluster (issue 19).
+ *
+ * A purge, ban or tag purge made on one node (the admin API, a PURGE on
+ * the proxy listener, an unsafe method's invalidation) is applied there
+ * and added to this node's log with the next sequence number. A sender
+ * task per member (on loop 0) sends the member every entry it has not
+ * acknowledged, in order, one POST each to CINVAL_PATH on the member's
+ * listener with the hop field (the token); the member applies it and
+ * answers 200, which is the acknowledgement. A member that does not
+ * answer is tried again (backoff up to 5 s) for as long as it is a
+ * member, and is sent nothing while its probes say it is down: when it
+ * is back it gets what it missed, in order. The log keeps the last
+ * CINVAL_LOG entries; a member behind by more than that is sent one
+ * flush (a ban of everything) instead, counted on both sides, and then
+ * the rest. A receiver remembers the newest sequence it applied per
+ * sender and boot (a random number per start), so an entry sent twice
+ * is applied once, and applies nothing it was sent by a member without
+ * the token. Entries made on a node are never sent on by the members
+ * that receive them: no loops.
+ *
+ * What is sent is what the invalidation is, not how it was asked: a
+ * purge is the primary key itself (every member keys a URL the same way,
+ * with the same config), a ban its two patterns, a tag purge the tag.
+ *
+ * The log and the members' progress are under one mutex, held only to
+ * read or write them, never across an await.
+ */
+#ifndef RINGCACHE_SERVE_CINVAL_H
+#define RINGCACHE_SERVE_CINVAL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "backend/cluster.h"
+#include "rt/group.h"
+
+struct worker;
+struct req;
+struct serve_shared;
+
+/* Where a member's invalidations arrive (answered by the node itself). */
+#define CINVAL_PATH "/.well-known/ringcache/invalidate"
+/* Entries kept for members that are behind. */
+#define CINVAL_LOG 4096
+/* Members whose progress is followed (more are sent nothing: counted). */
+#define CINVAL_MEMBERS 64
+
+enum cinval_kind { CINVAL_PURGE, CINVAL_BAN, CINVAL_TAG, CINVAL_FLUSH, CINVAL__N };
+
+struct cinval_op {
+	enum cinval_kind kind;
+	const char *a; /* PURGE: the primary key; BAN: the URL regex or NULL; TAG: the tag */
+	size_t alen;
+	const char *b; /* BAN: the host regex or NULL */
+	size_t blen;
+	bool soft; /* TAG: a soft purge (stale, not gone) */
+};
+
+struct cinval_entry {
+	uint64_t seq; /* 0: an empty slot */
+	int64_t at_ms;
+	enum cinval_kind kind;
+	char *a, *b; /* NUL-terminated copies (a key may hold NULs: alen says) */
+	size_t alen, blen;
+	bool soft;
+};
+
+struct cinval_member {
+	char name[CLUSTER_ADDR_MAX];
+	uint64_t acked;	   /* the newest entry it acknowledged */
+	bool busy;	   /* its sender task runs */
+	unsigned failures; /* in a row */
+	uint64_t retry_at; /* rt_clock time of the next attempt */
+	/* Receiving: what this node applied of that member's log. */
+	uint64_t rx_boot, rx_seq;
+};
+
+struct cinval_stats {
+	_Atomic uint64_t added, sent, acked, failed, gaps_sent, applied, flushes_applied, refused,
+	    untracked;
+};
+
+#define CINVAL_MAGIC 0x43494e56u
+
+struct cinval {
+	unsigned magic;
+	pthread_mutex_t lock;
+	uint64_t boot;
+	uint64_t last;			       /* the newest sequence given (0: none) */
+	struct cinval_entry log[CINVAL_LOG];   /* seq % CINVAL_LOG */
+	struct cinval_member m[CINVAL_MEMBERS];
+	size_t nm;
+	struct rt_chan *kick; /* wakes the master (made on loop 0) */
+	struct worker *w;     /* loop 0's, where the senders run */
+	struct rt_group *group;
+	struct cinval_stats stats;
+};
+
+struct cinval *cinval_create(void);
+void cinval_free(struct cinval **cp);
+
+/* On loop 0, in GROUP (a drain cancels it): the master task, which starts
+ * a sender per member with entries to send. 0 or -ENOMEM. */
+int cinval_start(struct cinval *ci, struct worker *w, struct rt_group *group);
+
+/* Apply OP to this node's tiers (memory and disk): the objects a purge
+ * or tag purge affected, a ban's number in the store's list, or -1 for a
+ * ban whose pattern does not compile (ERR says why). */
+long cinval_apply(struct serve_shared *sh, const struct cinval_op *op, char *err, size_t errlen);
+
+/* Add OP, already applied here, to the log for the members of the
+ * cluster (any thread). Its sequence number, or 0 when this node is in
+ * no cluster (CLUSTER_ON false) or out of memory. */
+uint64_t cinval_add(struct cinval *ci, const struct cinval_op *op, bool cluster_on);
+
+/* Members of G's cluster, how many have acknowledged SEQ, and the names
+ * of the others (", "-separated, JSON strings) into PENDING (CAP bytes). */
+void cinval_acks(struct cinval *ci, const struct gen *g, uint64_t seq, unsigned *members,
+		 unsigned *acked, char *pending, size_t cap);
+
+/* A request for CINVAL_PATH (conn.c): applied when a member sent it (R's
+ * hop field held the token), else refused with 403. Answered here. */
+int cinval_receive(struct req *r);
+
+/* Entries members have still to acknowledge, summed over the members,
+ * and the age of the oldest of them (ms; 0: none), for the metrics. */
+void cinval_pending(struct cinval *ci, uint64_t *pending, uint64_t *lag_ms);
+
+#endif
