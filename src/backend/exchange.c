@@ -257,7 +257,10 @@ enum exchange_result exchange_begin(struct exchange *x)
 	 * never is (the server may have switched already). */
 	const bool again = x->idempotent && !x->has_body && !x->upgrade;
 	struct backend_try t;
-	backend_try_init(&t, brt, x->req);
+	if (x->pinned && x->pin < cb->n_servers)
+		backend_try_pin(&t, x->pin);
+	else
+		backend_try_init(&t, brt, x->req);
 	if (t.server < 0) {
 		/* Its servers are names that never resolved: nothing to try. */
 		x->status = 502;

@@ -108,6 +108,10 @@ struct exchange {
 	 * connected to, sent in a PROXY v2 header first on a fresh connection
 	 * that is then never pooled (it is that client's). NULL: LOCAL. */
 	const struct sockaddr *client, *local;
+	/* To server PIN of the backend only (backend_try_pin): a cluster's
+	 * forward to one member, which walks its failover order itself. */
+	bool pinned;
+	unsigned pin;
 
 	/* Filled in. */
 	struct bconn bc; /* the connection, from begin to end (bc.fd < 0: none) */

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "backend/cluster.h"
 #include "backend/pool.h"
 
 static void bcfg_free(struct config_backend *b)
@@ -87,6 +88,41 @@ fail:
 	return -ENOMEM;
 }
 
+/* A name among a cluster's peers may have this node's own address among
+ * its addresses (a headless Service lists every pod): this node is a
+ * member by cluster.self, never a server to forward to. */
+static void drop_self(struct config_backend *b, const struct config_addr *self)
+{
+	size_t kept = 0;
+	for (size_t i = 0; i < b->n_servers; i++) {
+		if (config_addr_equal(&b->servers[i], self)) {
+			free(b->servers[i].spec);
+			continue;
+		}
+		b->weights[kept] = b->weights[i];
+		b->servers[kept++] = b->servers[i];
+	}
+	b->n_servers = kept;
+}
+
+/* G's cluster view: the members' names and ids (cluster.h). */
+static int cluster_view(struct gen *g, const struct config *cfg)
+{
+	const struct config_backend *cb = &g->bcfg[cfg->cluster.backend];
+	g->cluster.backend = (unsigned)cfg->cluster.backend;
+	g->cluster.self_id =
+	    cluster_member_id((const struct sockaddr *)&cfg->cluster.self.sa, g->cluster.self_name);
+	g->cluster.ids = calloc(cb->n_servers ? cb->n_servers : 1, sizeof(*g->cluster.ids));
+	g->cluster.names = calloc(cb->n_servers ? cb->n_servers : 1, sizeof(*g->cluster.names));
+	if (!g->cluster.ids || !g->cluster.names)
+		return -ENOMEM;
+	for (size_t i = 0; i < cb->n_servers; i++)
+		g->cluster.ids[i] = cluster_member_id((const struct sockaddr *)&cb->servers[i].sa,
+						      g->cluster.names[i]);
+	g->cluster.on = true;
+	return 0;
+}
+
 struct gen *gen_create(struct config *cfg, gen_names_fn names, void *ctx, unsigned nworkers,
 		       uint64_t id)
 {
@@ -106,11 +142,15 @@ struct gen *gen_create(struct config *cfg, gen_names_fn names, void *ctx, unsign
 	for (size_t b = 0; b < cfg->n_backends; b++) {
 		if (bcfg_expand(&g->bcfg[b], &cfg->backends[b], names, ctx) < 0)
 			goto fail;
+		if (cfg->cluster.enabled && b == cfg->cluster.backend)
+			drop_self(&g->bcfg[b], &cfg->cluster.self);
 		g->backends[b].cfg = &g->bcfg[b];
 		g->n_backends = b + 1;
 		if (backend_rt_init(&g->backends[b]) < 0)
 			goto fail;
 	}
+	if (cfg->cluster.enabled && cluster_view(g, cfg) < 0)
+		goto fail;
 	g->cfg = cfg;
 	g->magic = GEN_MAGIC;
 	atomic_init(&g->live, nworkers + 1);
@@ -120,6 +160,8 @@ fail:
 		backend_rt_free(&g->backends[b]);
 		bcfg_free(&g->bcfg[b]);
 	}
+	free(g->cluster.ids);
+	free(g->cluster.names);
 	free(g->bcfg);
 	free(g->backends);
 	free(g->slots);
@@ -133,6 +175,8 @@ static void gen_free(struct gen *g)
 		backend_rt_free(&g->backends[b]);
 		bcfg_free(&g->bcfg[b]);
 	}
+	free(g->cluster.ids);
+	free(g->cluster.names);
 	free(g->bcfg);
 	free(g->backends);
 	config_free(&g->cfg);

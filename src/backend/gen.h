@@ -61,6 +61,17 @@ struct gen {
 	struct backend_rt *backends;
 	size_t n_backends;
 	unsigned nworkers;
+	/* The cluster (cluster.h), when the config has one: its backend
+	 * (the peers, without this node's own address), this node's id and
+	 * name, and an id per server of that backend. */
+	struct {
+		bool on;
+		unsigned backend;
+		uint64_t self_id;
+		char self_name[56];
+		uint64_t *ids;
+		char (*names)[56];
+	} cluster;
 	atomic_uint live; /* loops not yet released + 1 for the main thread */
 	struct gen_slot *slots;
 };

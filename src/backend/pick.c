@@ -227,6 +227,14 @@ void backend_try_init(struct backend_try *t, struct backend_rt *b, const struct 
 	t->fresh = false;
 }
 
+void backend_try_pin(struct backend_try *t, unsigned server)
+{
+	t->server = (int)server;
+	t->tried = 0;
+	t->left = 0;
+	t->fresh = false;
+}
+
 bool backend_try_next(struct backend_try *t, struct backend_rt *b, const struct hmsg *req)
 {
 	if (t->left == 0 || t->server < 0 || rt_task_cancelled())

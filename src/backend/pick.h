@@ -107,6 +107,10 @@ struct backend_try {
 };
 
 void backend_try_init(struct backend_try *t, struct backend_rt *b, const struct hmsg *req);
+/* T for SERVER alone: no other server is tried (the caller has its own
+ * order: a cluster's failover, cluster.h); the fresh connection after a
+ * stale pooled one still is. */
+void backend_try_pin(struct backend_try *t, unsigned server);
 /* Move T on to a server not tried yet; false when the retries or the
  * servers ran out. */
 bool backend_try_next(struct backend_try *t, struct backend_rt *b, const struct hmsg *req);

@@ -708,6 +708,8 @@ bool dtier_admits(const struct dtier_conf *c, const struct cobj *o, unsigned hit
 {
 	if (hits < c->admit_hits || !o->body) /* the caller saw the body complete */
 		return false;
+	if (o->near) /* the owner's copy is the one kept (backend/cluster.h) */
+		return false;
 	if (o->body->len > c->max_object || o->hdrs_len > c->max_object)
 		return false;
 	const struct resp_meta *m = &o->meta;

@@ -569,6 +569,7 @@ struct cobj *cobj_clone_head(struct cobj *old)
 	o->lifetime = old->lifetime;
 	o->clen = old->clen;
 	o->partial = old->partial;
+	o->near = old->near;
 	o->part_first = old->part_first;
 	o->part_last = old->part_last;
 	o->part_len = old->part_len;

@@ -148,6 +148,9 @@ struct cobj {
 	 * that would end before the body does (HEAD, 304, a range) waits for
 	 * that (deliver.c). */
 	atomic_bool unverified;
+	/* A near-cache copy of an object another cluster member owns
+	 * (backend/cluster.h): its lifetime capped, never written to disk. */
+	bool near;
 };
 
 /* --- bodies ------------------------------------------------------------ */

@@ -627,8 +627,6 @@ struct config {
 /* The path a member's health probe asks its peers for: answered by the
  * peer itself (200), never forwarded or cached. */
 #define CLUSTER_PROBE_PATH "/.well-known/ringcache/cluster"
-/* The request field a forwarding member adds: the cluster's token. */
-#define CLUSTER_HOP_FIELD "Ringcache-Hop"
 
 /* One error line: "FILE:LINE:COL: message". */
 struct config_errors {

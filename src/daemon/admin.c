@@ -1,6 +1,7 @@
 /* admin.c - admin HTTP endpoint: health, metrics, stats, purge, ban, tag. */
 #include "daemon/admin.h"
 #include "rt/obj.h"
+#include "daemon/clusterview.h"
 #include "daemon/dash.h"
 #include "daemon/logstream.h"
 #include "daemon/stats.h"
@@ -259,6 +260,30 @@ static bool still_allowed(void *ctx, const struct gen *g)
 	return ok;
 }
 
+/* GET /cluster[?url=http://HOST/PATH | ?url=/PATH&host=HOST] (clusterview.h). */
+static int cluster(struct admin_conn *ac, const char *qs, size_t ql)
+{
+	if (hmsg_method(&ac->m) != HTTP_GET)
+		return respond_text(ac, 405, "Method Not Allowed", "use GET\n");
+	char u[2048], h[512];
+	const char *host = "", *target = NULL;
+	size_t hl = 0;
+	if (query_param(qs, ql, "url", u, sizeof(u))) {
+		if (!clusterview_split_url(u, &host, &hl, &target))
+			return respond_text(ac, 400, "Bad Request",
+					    "url=http://HOST/PATH or url=/PATH&host=HOST\n");
+		if (!hl && query_param(qs, ql, "host", h, sizeof(h))) {
+			host = h;
+			hl = strlen(h);
+		}
+	}
+	size_t n = clusterview_render(ac->gen, host, hl, target, target ? strlen(target) : 0,
+				      ac->out, sizeof(ac->out));
+	if (!n)
+		return respond_text(ac, 404, "Not Found", "this node is in no cluster\n");
+	return respond(ac, 200, "OK", "application/json", ac->out, n);
+}
+
 static int handle(struct admin_conn *ac)
 {
 	struct daemon *d = ac->d;
@@ -317,6 +342,8 @@ static int handle(struct admin_conn *ac)
 		size_t sl = query_without(qs, ql, "token", ac->out);
 		return logstream_serve(ac->l, ac->fd, m, ac->out, sl, still_allowed, ac);
 	}
+	if (PATH_IS("/cluster"))
+		return cluster(ac, qs, ql);
 	bool is_post = method == HTTP_POST || method == HTTP_PURGE;
 	if (PATH_IS("/reload"))
 		return method == HTTP_POST

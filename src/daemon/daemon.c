@@ -15,6 +15,7 @@
 #include "ops/rlog.h"
 #include "ops/log.h"
 #include "route/ratelimit.h"
+#include "backend/cluster.h"
 #include "rt/clock.h"
 
 /* Client addresses the routes' rate limits follow at once (64 bytes each). */
@@ -210,8 +211,10 @@ int daemon_start(struct daemon *d, struct config *cfg,
 	}
 	/* Made whether or not a route limits now: a reload may add one. Its
 	 * pages are touched only as client addresses are seen. */
+	/* Always: a reload may make the node a cluster member. */
+	d->sh.seen = calloc(1, sizeof(*d->sh.seen));
 	d->sh.ratelimit = ratelimit_new(RATELIMIT_ENTRIES);
-	if (!d->sh.ratelimit)
+	if (!d->sh.ratelimit || !d->sh.seen)
 		return -ENOMEM;
 	r = daemon_ensure_cpool(d, cfg);
 	if (r < 0)
@@ -297,6 +300,8 @@ void daemon_free(struct daemon *d)
 	dtier_close(&d->sh.disk); /* its writer ended with loop 0 */
 	store_free(&d->sh.store);
 	ratelimit_free(&d->sh.ratelimit);
+	free(d->sh.seen);
+	d->sh.seen = NULL;
 	pthread_mutex_destroy(&d->lock);
 	pthread_cond_destroy(&d->cond);
 }

@@ -9,6 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "backend/cluster.h"
 #include "cache/dtier.h"
 #include "cache/store.h"
 #include "compress/pool.h"
@@ -160,6 +161,15 @@ void stats_take(struct daemon *d, const struct gen *g, struct stats *s, enum sta
 		s->gauge[G_alog_lines] = as.written;
 		s->gauge[G_alog_dropped] = as.dropped;
 		s->gauge[G_alog_errors] = as.write_errors;
+	}
+	if (cluster_on(g)) {
+		s->has[STATS_CLUSTER] = true;
+		const struct config_backend *cb = g->backends[g->cluster.backend].cfg;
+		uint64_t up = 1, now = rt_clock_now();
+		for (size_t i = 0; i < cb->n_servers; i++)
+			up += cluster_peer_live(g, (unsigned)i, now);
+		s->gauge[G_cluster_members] = 1 + cb->n_servers;
+		s->gauge[G_cluster_members_up] = up;
 	}
 	if (atomic_load(&d->res.running)) {
 		s->has[STATS_DNS] = true;

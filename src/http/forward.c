@@ -218,7 +218,8 @@ int forward_head_build(struct hbuf *b, const struct hmsg *m, const struct forwar
 		    hspan_ieq(m, f->name, "transfer-encoding") || hspan_ieq(m, f->name, "expect") ||
 		    hspan_ieq(m, f->name, "via") || hspan_ieq(m, f->name, "x-forwarded-for") ||
 		    (o->forwarded && hspan_ieq(m, f->name, "forwarded")) ||
-		    hspan_ieq(m, f->name, "surrogate-capability"))
+		    hspan_ieq(m, f->name, "surrogate-capability") ||
+		    hspan_ieq(m, f->name, FORWARD_HOP_FIELD))
 			continue;
 		if (o->strip_conditionals && is_conditional(m, f))
 			continue;
@@ -249,10 +250,15 @@ int forward_head_build(struct hbuf *b, const struct hmsg *m, const struct forwar
 	hbuf_put_merged(b, m, "X-Forwarded-For", o->peer_ip);
 	/* A trusted proxy's X-Forwarded-Proto stays (untrusted ones were
 	 * removed before): it knows the scheme the client used; else ours. */
-	if (!hmsg_field(m, "x-forwarded-proto", 0) &&
+	if (!o->hop_token && !hmsg_field(m, "x-forwarded-proto", 0) &&
 	    !(o->edits && hedits_drops(o->edits, "X-Forwarded-Proto", 17)))
 		hbuf_puts(b, "X-Forwarded-Proto: http\r\n");
-	if (o->forwarded) {
+	if (o->hop_token) {
+		hbuf_puts(b, FORWARD_HOP_FIELD ": ");
+		hbuf_puts(b, o->hop_token);
+		hbuf_puts(b, "\r\n");
+	}
+	if (o->forwarded && !o->hop_token) {
 		/* RFC 7239 4: an IPv6 node is quoted and bracketed. */
 		char el[96];
 		bool v6 = strchr(o->peer_ip, ':') != NULL;

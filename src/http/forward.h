@@ -60,6 +60,10 @@ enum forward_kind forward_kind_of(const struct hmsg *m, const struct hfield *f);
  */
 int forward_key(const struct hmsg *req, char *out, size_t cap);
 
+/* The field a cluster member adds to a request it forwards to the key's
+ * owner, with the cluster's token (backend/cluster.h). */
+#define FORWARD_HOP_FIELD "Ringcache-Hop"
+
 struct forward_head_opts {
 	const char *peer_ip;	   /* appended to X-Forwarded-For */
 	const char *method;	   /* NULL: the request's own */
@@ -79,6 +83,13 @@ struct forward_head_opts {
 	 * fields are kept and "Connection: upgrade" is sent, the other
 	 * hop-by-hop fields still go (RFC 9110 7.8). */
 	bool upgrade;
+	/* A cluster member forwarding to a key's owner (backend/cluster.h):
+	 * the hop field (FORWARD_HOP_FIELD) with this token is added, and no
+	 * X-Forwarded-Proto or Forwarded element of ours, since the owner
+	 * trusts the forwarding fields it gets and keys on them: they must be
+	 * the client's, as they were here. NULL: an ordinary request. A hop
+	 * field the request itself carries is never sent on. */
+	const char *hop_token;
 };
 
 /* Write the head into B. Returns 0, or an HTTP status (400 when the

@@ -54,7 +54,14 @@
 	X(client_received_bytes, "bytes received from clients")                                    \
 	X(client_sent_bytes, "bytes sent to clients (heads and bodies)")                           \
 	X(backend_received_bytes, "bytes received from backends")                                  \
-	X(backend_sent_bytes, "bytes sent to backends")
+	X(backend_sent_bytes, "bytes sent to backends")                                            \
+	X(cluster_forwarded, "cache misses forwarded to the key's owner in the cluster")           \
+	X(cluster_hops_served, "requests forwarded by another member, answered here as owner")     \
+	X(cluster_hops_untrusted, "requests with a hop field whose token was wrong (treated as a " \
+				  "client's, field removed)")                                      \
+	X(cluster_near_hits, "hits on a near-cache copy of another member's object")               \
+	X(cluster_failovers,                                                                       \
+	  "forwards that went on to the next member or the origin because a member failed")
 
 enum metric_id {
 #define X(name, help) M_##name,

@@ -92,35 +92,64 @@
 	X(alog_errors, "access_log_write_errors_total", counter, ALOG, NULL,                       \
 	  "failed access log writes")                                                              \
 	X(stream_subscribers, "admin_stream_subscribers", gauge, ALWAYS, "stream_subscribers",     \
-	  "clients of the admin listener's GET /stats/stream now") \
-	X(disk_enabled, "disk_enabled", gauge, DISK, "disk_enabled", "1 while the disk tier works; 0 once an I/O error disabled it") \
-	X(disk_hits, "disk_hits_total", counter, DISK, "disk_hits", "memory misses answered from the disk tier") \
-	X(disk_misses, "disk_misses_total", counter, DISK, "disk_misses", "memory misses the disk tier could not answer") \
-	X(disk_reads, "disk_reads_total", counter, DISK, "disk_reads", "records read from the store") \
-	X(disk_read_bytes, "disk_read_bytes_total", counter, DISK, NULL, "bytes read from the store") \
-	X(disk_writes, "disk_writes_total", counter, DISK, "disk_writes", "writes to the store (each one or more records)") \
-	X(disk_write_bytes, "disk_write_bytes_total", counter, DISK, NULL, "bytes written to the store") \
-	X(disk_records, "disk_records_written_total", counter, DISK, NULL, "records written (objects and invalidations)") \
-	X(disk_errors, "disk_errors_total", counter, DISK, "disk_errors", "I/O errors of the store (the first disables the tier)") \
-	X(disk_damaged, "disk_damaged_total", counter, DISK, "disk_damaged", "records found damaged (reads and rebuild); never served") \
-	X(disk_read_timeouts, "disk_read_timeouts_total", counter, DISK, NULL, "reads past their deadline (a miss; the tier stays on)") \
-	X(disk_over_budget, "disk_reads_over_budget_total", counter, DISK, NULL, "disk lookups sent to the origin: the reads in flight held their memory budget") \
-	X(disk_streamed, "disk_hits_streamed_total", counter, DISK, NULL, "disk hits sent as they were read (records over 256 KiB)") \
-	X(disk_invals, "disk_invalidations", gauge, DISK, NULL, "bans and tag purges kept to test records read back against") \
-	X(disk_invals_pruned, "disk_invalidations_pruned_total", counter, DISK, NULL, "bans and tag purges dropped: no record on disk is older") \
-	X(disk_objects, "disk_objects", gauge, DISK, "disk_objects", "objects in the disk index") \
-	X(disk_bytes_used, "disk_bytes_used", gauge, DISK, "disk_bytes_used", "bytes of the records the index points at") \
-	X(disk_size, "disk_size_bytes", gauge, DISK, NULL, "bytes of the store") \
-	X(disk_segments, "disk_segments", gauge, DISK, "disk_segments", "segments of the store") \
-	X(disk_rebuild_done, "disk_rebuild_done", gauge, DISK, "disk_rebuild_done", "1 once the index was rebuilt from the segments at start") \
-	X(disk_rebuild_segments, "disk_rebuild_segments", gauge, DISK, "disk_rebuild_segments", "segments the rebuild has scanned (progress)") \
-	X(disk_rebuild_objects, "disk_rebuild_objects", gauge, DISK, NULL, "objects the rebuild found") \
-	X(disk_rebuild_time, "disk_rebuild_seconds", gauge, DISK, NULL, "how long the rebuild took (0 while it runs)") \
-	X(disk_admissions, "disk_admissions_total", counter, DISK, "disk_admissions", "stored objects the admission rule sent to disk") \
-	X(disk_rejections, "disk_rejections_total", counter, DISK, "disk_rejections", "stored objects the admission rule kept in memory only") \
-	X(disk_admit_dropped, "disk_admit_dropped_total", counter, DISK, NULL, "admitted objects dropped: the writer's queue was full") \
-	X(disk_too_big, "disk_too_big_total", counter, DISK, NULL, "records too big for a segment (not written)") \
-	X(disk_inval_dropped, "disk_invalidations_dropped_total", counter, DISK, NULL, "purge, ban or tag records that found the writer's queue full")
+	  "clients of the admin listener's GET /stats/stream now")                                 \
+	X(cluster_members, "cluster_members", gauge, CLUSTER, "cluster_members",                   \
+	  "members of the cluster, this node included")                                            \
+	X(cluster_members_up, "cluster_members_up", gauge, CLUSTER, "cluster_members_up",          \
+	  "members this node sees up (health probes, passive health), itself included")            \
+	X(disk_enabled, "disk_enabled", gauge, DISK, "disk_enabled",                               \
+	  "1 while the disk tier works; 0 once an I/O error disabled it")                          \
+	X(disk_hits, "disk_hits_total", counter, DISK, "disk_hits",                                \
+	  "memory misses answered from the disk tier")                                             \
+	X(disk_misses, "disk_misses_total", counter, DISK, "disk_misses",                          \
+	  "memory misses the disk tier could not answer")                                          \
+	X(disk_reads, "disk_reads_total", counter, DISK, "disk_reads",                             \
+	  "records read from the store")                                                           \
+	X(disk_read_bytes, "disk_read_bytes_total", counter, DISK, NULL,                           \
+	  "bytes read from the store")                                                             \
+	X(disk_writes, "disk_writes_total", counter, DISK, "disk_writes",                          \
+	  "writes to the store (each one or more records)")                                        \
+	X(disk_write_bytes, "disk_write_bytes_total", counter, DISK, NULL,                         \
+	  "bytes written to the store")                                                            \
+	X(disk_records, "disk_records_written_total", counter, DISK, NULL,                         \
+	  "records written (objects and invalidations)")                                           \
+	X(disk_errors, "disk_errors_total", counter, DISK, "disk_errors",                          \
+	  "I/O errors of the store (the first disables the tier)")                                 \
+	X(disk_damaged, "disk_damaged_total", counter, DISK, "disk_damaged",                       \
+	  "records found damaged (reads and rebuild); never served")                               \
+	X(disk_read_timeouts, "disk_read_timeouts_total", counter, DISK, NULL,                     \
+	  "reads past their deadline (a miss; the tier stays on)")                                 \
+	X(disk_over_budget, "disk_reads_over_budget_total", counter, DISK, NULL,                   \
+	  "disk lookups sent to the origin: the reads in flight held their memory budget")         \
+	X(disk_streamed, "disk_hits_streamed_total", counter, DISK, NULL,                          \
+	  "disk hits sent as they were read (records over 256 KiB)")                               \
+	X(disk_invals, "disk_invalidations", gauge, DISK, NULL,                                    \
+	  "bans and tag purges kept to test records read back against")                            \
+	X(disk_invals_pruned, "disk_invalidations_pruned_total", counter, DISK, NULL,              \
+	  "bans and tag purges dropped: no record on disk is older")                               \
+	X(disk_objects, "disk_objects", gauge, DISK, "disk_objects", "objects in the disk index")  \
+	X(disk_bytes_used, "disk_bytes_used", gauge, DISK, "disk_bytes_used",                      \
+	  "bytes of the records the index points at")                                              \
+	X(disk_size, "disk_size_bytes", gauge, DISK, NULL, "bytes of the store")                   \
+	X(disk_segments, "disk_segments", gauge, DISK, "disk_segments", "segments of the store")   \
+	X(disk_rebuild_done, "disk_rebuild_done", gauge, DISK, "disk_rebuild_done",                \
+	  "1 once the index was rebuilt from the segments at start")                               \
+	X(disk_rebuild_segments, "disk_rebuild_segments", gauge, DISK, "disk_rebuild_segments",    \
+	  "segments the rebuild has scanned (progress)")                                           \
+	X(disk_rebuild_objects, "disk_rebuild_objects", gauge, DISK, NULL,                         \
+	  "objects the rebuild found")                                                             \
+	X(disk_rebuild_time, "disk_rebuild_seconds", gauge, DISK, NULL,                            \
+	  "how long the rebuild took (0 while it runs)")                                           \
+	X(disk_admissions, "disk_admissions_total", counter, DISK, "disk_admissions",              \
+	  "stored objects the admission rule sent to disk")                                        \
+	X(disk_rejections, "disk_rejections_total", counter, DISK, "disk_rejections",              \
+	  "stored objects the admission rule kept in memory only")                                 \
+	X(disk_admit_dropped, "disk_admit_dropped_total", counter, DISK, NULL,                     \
+	  "admitted objects dropped: the writer's queue was full")                                 \
+	X(disk_too_big, "disk_too_big_total", counter, DISK, NULL,                                 \
+	  "records too big for a segment (not written)")                                           \
+	X(disk_inval_dropped, "disk_invalidations_dropped_total", counter, DISK, NULL,             \
+	  "purge, ban or tag records that found the writer's queue full")
 
 enum stats_gauge {
 #define X(id, name, type, part, json, help) G_##id,
@@ -134,7 +163,8 @@ enum stats_part {
 	STATS_COMPRESSION,
 	STATS_ALOG,
 	STATS_DNS,
-	STATS_DISK, /* cache.disk is given */
+	STATS_DISK,    /* cache.disk is given */
+	STATS_CLUSTER, /* cluster is given */
 	STATS_PARTS
 };
 

@@ -11,6 +11,7 @@
 #include <sys/socket.h>
 #include <time.h>
 
+#include "backend/cluster.h"
 #include "cache/dtier.h"
 #include "cache/key.h"
 #include "serve/keys.h"
@@ -99,8 +100,35 @@ static int copy_route_part(struct req *rq, struct fetch_args *a)
 	return 0;
 }
 
+/*
+ * Where a miss of KEY (KL bytes) is fetched from in a cluster
+ * (backend/cluster.h), into P: the live members before this node in the
+ * key's order (none when this node owns the key, or when a member
+ * forwarded the request: never forwarded twice), and whether a member's
+ * answer is kept here (the key was asked here before, recently).
+ */
+static void cluster_plan(struct req *rq, const char *key, size_t kl, struct fetch_peers *p)
+{
+	*p = (struct fetch_peers){.n = 0};
+	const struct gen *g = rq->gen;
+	if (!cluster_on(g) || rq->cluster_hop)
+		return;
+	uint64_t h = cluster_key_hash(key, kl);
+	int order[CLUSTER_CHOICES];
+	size_t n = cluster_order(g, h, rt_clock_now(), order, CLUSTER_CHOICES);
+	for (size_t i = 0; i < n && order[i] != CLUSTER_SELF; i++)
+		p->server[p->n++] = order[i];
+	if (!p->n)
+		return;
+	uint64_t ttl_ns = g->cfg->cluster.near_ttl_ns;
+	/* Lifetimes are whole seconds: a TTL under one is one. */
+	p->near_ttl = ttl_ns ? (int64_t)((ttl_ns + RT_SEC - 1) / RT_SEC) : 0;
+	p->keep = ttl_ns && cluster_seen(rq->w->sh->seen, h, wall_now(), p->near_ttl);
+	METRIC_INC(&rq->w->metrics, cluster_forwarded);
+}
+
 static int start_fetch(struct req *rq, struct lookup_res *res, const struct policy_knobs *k,
-		       uint64_t max_obj, struct fetch_handle *fh)
+		       uint64_t max_obj, struct fetch_handle *fh, const struct fetch_peers *peers)
 {
 	struct fetch_args *a = calloc(1, sizeof(*a));
 	if (a)
@@ -136,6 +164,7 @@ static int start_fetch(struct req *rq, struct lookup_res *res, const struct poli
 	a->knobs = *k;
 	a->max_object_size = max_obj;
 	a->fh = fh;
+	a->peers = *peers;
 	if (!a->req) {
 		store_fetch_abort(rq->w->sh->store, a->oh, 0);
 		cobj_release(&a->stale);
@@ -372,6 +401,8 @@ enum req_result cache_handle(struct req *rq)
 	    .fits = deliver_fits,
 	    .fits_arg = m,
 	};
+	if (rq->cluster_hop)
+		METRIC_INC(&w->metrics, cluster_hops_served);
 	struct lookup_res res;
 	int lr_err = store_lookup(w->sh->store, &lr, &res);
 	/* A memory miss that owns the key (others for it wait on its busy
@@ -426,12 +457,16 @@ enum req_result cache_handle(struct req *rq)
 		hbuf_puts(&sb, "ringcache; hit; ttl=");
 		hbuf_put_i64(&sb, ttl);
 		rq->cache_word = "hit";
+		if (o->near)
+			METRIC_INC(&w->metrics, cluster_near_hits);
 		if (res.use == USE_FRESH) {
 			METRIC_INC(&w->metrics, cache_hit);
 			if (res.collapsed)
 				hbuf_puts(&sb, "; collapsed");
 			if (from_disk)
 				hbuf_puts(&sb, "; detail=disk"); /* read back from the disk tier */
+			else if (o->near)
+				hbuf_puts(&sb, "; detail=near"); /* a copy of a member's object */
 		} else {
 			rq->cache_word = "stale";
 			METRIC_INC(&w->metrics, cache_hit_stale);
@@ -442,7 +477,9 @@ enum req_result cache_handle(struct req *rq)
 		hbuf_cstr(&sb);
 		if (res.fetch) {
 			METRIC_INC(&w->metrics, cache_bg_fetches);
-			if (start_fetch(rq, &res, &k, max_obj, NULL) < 0)
+			struct fetch_peers peers;
+			cluster_plan(rq, key, (size_t)kl, &peers);
+			if (start_fetch(rq, &res, &k, max_obj, NULL, &peers) < 0)
 				log_warn("background refresh could not start: out of memory");
 		}
 		if (w->sh->disk)
@@ -487,7 +524,9 @@ enum req_result cache_handle(struct req *rq)
 	fh->refs = 1;
 	fh->interim_ok = m->p.http_major == 1 && m->p.http_minor >= 1; /* 1.0 knows no 1xx */
 	rt_time_t up0 = rt_clock_now();
-	if (start_fetch(rq, &res, &k, max_obj, fh) < 0) {
+	struct fetch_peers peers;
+	cluster_plan(rq, key, (size_t)kl, &peers);
+	if (start_fetch(rq, &res, &k, max_obj, fh, &peers) < 0) {
 		fetch_handle_release(&fh);
 		respond_error(rq, 503, "out of memory", false);
 		return REQ_ERRORED;

@@ -350,6 +350,15 @@ static void park(struct conn *c)
 			  rt_deadline_in(c->w->be.gen->cfg->timeouts.client_idle_ns), parked_wake);
 }
 
+/* Is R a cluster member's health probe (CLUSTER_PROBE_PATH)? */
+static bool cluster_probe(const struct req *r)
+{
+	const struct hmsg *m = &r->req;
+	unsigned method = hmsg_method(m);
+	return r->gen->cfg->cluster.enabled && (method == HTTP_GET || method == HTTP_HEAD) &&
+	       hspan_ieq(m, m->target, CLUSTER_PROBE_PATH);
+}
+
 /* Serve one request whose head is in R; returns how it ended. */
 static enum req_result serve_one(struct req *r, rt_time_t t0)
 {
@@ -376,8 +385,14 @@ static enum req_result serve_one(struct req *r, rt_time_t t0)
 		return REQ_ERRORED;
 	}
 	enum req_result ur;
-	if (routing_decide(r, &ur) == 0)
+	if (cluster_probe(r)) {
+		/* A member's health probe (config.h): this node answers it. */
+		r->cache_word = "cluster-probe";
+		respond_page(r, 200, "text/plain", "ok\n", 3, NULL, true, "cluster-probe");
+		ur = r->closing ? REQ_ERRORED : REQ_DONE;
+	} else if (routing_decide(r, &ur) == 0) {
 		ur = cache_handle(r);
+	}
 	r->cache_status = NULL; /* it may point into cache_handle's frame */
 	metrics_observe_latency(&w->metrics, rt_clock_now() - t0);
 	return ur;

@@ -47,6 +47,7 @@ struct fetch {
 	/* The origin answered (with a 5xx): not disconnected, so only
 	 * stale-if-error may put a stale response in its place, not grace. */
 	bool answered;
+	bool via_peer; /* the answer came from a cluster member (fetch_peers) */
 };
 
 static int64_t wall_now(void)
@@ -233,6 +234,15 @@ static int refresh_from_304(struct fetch *f)
 	policy_meta_from_response(&m, f->x.request_ms, f->x.response_ms, &o->meta);
 	o->meta.status = old->status;
 	o->lifetime = policy_lifetime(&o->meta, &a->knobs);
+	/* A near-cache copy its owner refreshed stays one, capped again; one
+	 * the origin refreshed (this node owns the key now, or its owner
+	 * failed) is an object of this node's. */
+	o->near = old->near && f->via_peer;
+	if (o->near) {
+		int64_t age = policy_age(&o->meta, wall_now());
+		if (o->lifetime > age + a->peers.near_ttl)
+			o->lifetime = age + a->peers.near_ttl;
+	}
 	const char *hstart = memchr(b.p, '\n', b.len) + 1;
 	o->hdrs_len = (uint32_t)(b.len - (size_t)(hstart - b.p) - 2);
 	o->hdrs = dup_span(hstart, o->hdrs_len);
@@ -386,59 +396,104 @@ static enum part_verdict part_verdict(struct fetch *f, int status, struct byte_r
 
 /* Send the request and read the final response head into f->resp.
  * Returns 0, or sets the failure through fetch_failed and returns -1. */
-static int exchange_head(struct fetch *f)
+/* One attempt's exchange with backend BACKEND (pinned to PIN when
+ * PINNED), the head in f->obuf (LEN bytes). */
+static enum exchange_result exchange_one(struct fetch *f, unsigned backend, bool pinned,
+					 unsigned pin, size_t len)
 {
 	struct fetch_args *a = f->a;
-	struct hbuf b;
-	hbuf_init(&b, f->obuf, f->ocap);
-	struct forward_head_opts o = {.peer_ip = a->peer_ip,
-				      .method = "GET",
-				      .strip_conditionals = true,
-				      .target = a->target,
-				      .target_len = a->target_len,
-				      .host = a->host,
-				      .host_len = a->host_len,
-				      .edits = a->has_edits ? &a->edits : NULL,
-				      .forwarded = f->cfg->forwarded};
-	if (a->stale && !a->stale->partial) {
-		size_t l;
-		const char *v = hdrs_find(a->stale->hdrs, a->stale->hdrs_len, "etag", 0, &l);
-		if (v)
-			o.if_none_match = v, o.inm_len = l;
-		v = hdrs_find(a->stale->hdrs, a->stale->hdrs_len, "last-modified", 0, &l);
-		if (v)
-			o.if_modified_since = v, o.ims_len = l;
-	}
-	bool chunked;
-	if (forward_head_build(&b, &f->req, &o, &chunked) != 0 || put_range(&b, &f->pp) < 0) {
-		fetch_failed(f, 502, "request head too large for the backend", 0, false);
-		return -1;
-	}
 	/* A fetch is a GET without a body: safe to send again anywhere. */
 	f->x = (struct exchange){
 	    .b = &a->w->be,
 	    .g = a->gen,
-	    .backend = a->backend,
+	    .backend = backend,
 	    .req = &f->req,
 	    .who = f->who,
 	    .head = f->obuf,
-	    .head_len = b.len,
+	    .head_len = len,
 	    .idempotent = true,
 	    .resp = &f->resp,
 	    .rbuf = f->rbuf,
 	    .rcap = f->rcap,
-	    .connect_ns = a->connect_ns,
-	    .first_byte_ns = a->first_byte_ns,
-	    .between_bytes_ns = a->between_bytes_ns,
 	    .on_interim = queue_interim,
 	    .ctx = f,
+	    .pinned = pinned,
+	    .pin = pin,
 	};
-	if (a->client.ss_family != AF_UNSPEC && a->local.ss_family != AF_UNSPEC) {
-		f->x.client = (const struct sockaddr *)&a->client;
-		f->x.local = (const struct sockaddr *)&a->local;
+	/* A member's deadlines are the cluster backend's own (config.h). */
+	if (!pinned) {
+		f->x.connect_ns = a->connect_ns;
+		f->x.first_byte_ns = a->first_byte_ns;
+		f->x.between_bytes_ns = a->between_bytes_ns;
+		if (a->client.ss_family != AF_UNSPEC && a->local.ss_family != AF_UNSPEC) {
+			f->x.client = (const struct sockaddr *)&a->client;
+			f->x.local = (const struct sockaddr *)&a->local;
+		}
 	}
-	enum exchange_result r = exchange_begin(&f->x);
-	if (r != EXCHANGE_OK) {
+	return exchange_begin(&f->x);
+}
+
+/*
+ * The exchange up to the final head: with a cluster forward, the members
+ * in order (the request as the client sent it: the owner routes and keys
+ * it itself, as this node did), then the origin; a member that fails
+ * before answering is passed over (nothing reached the client yet).
+ */
+static int exchange_head(struct fetch *f)
+{
+	struct fetch_args *a = f->a;
+	const char *cached_inm = NULL, *cached_ims = NULL;
+	size_t inm_len = 0, ims_len = 0;
+	if (a->stale && !a->stale->partial) {
+		cached_inm = hdrs_find(a->stale->hdrs, a->stale->hdrs_len, "etag", 0, &inm_len);
+		cached_ims =
+		    hdrs_find(a->stale->hdrs, a->stale->hdrs_len, "last-modified", 0, &ims_len);
+	}
+	for (unsigned i = 0;; i++) {
+		bool peer = i < a->peers.n;
+		struct forward_head_opts o = {.peer_ip = a->peer_ip,
+					      .method = "GET",
+					      .strip_conditionals = true,
+					      .if_none_match = cached_inm,
+					      .inm_len = inm_len,
+					      .if_modified_since = cached_ims,
+					      .ims_len = ims_len,
+					      .forwarded = f->cfg->forwarded};
+		if (peer) {
+			o.hop_token = f->cfg->cluster.token;
+		} else {
+			o.target = a->target;
+			o.target_len = a->target_len;
+			o.host = a->host;
+			o.host_len = a->host_len;
+			o.edits = a->has_edits ? &a->edits : NULL;
+		}
+		struct hbuf b;
+		hbuf_init(&b, f->obuf, f->ocap);
+		bool chunked;
+		if (forward_head_build(&b, &f->req, &o, &chunked) != 0 ||
+		    put_range(&b, &f->pp) < 0) {
+			fetch_failed(f, 502, "request head too large for the backend", 0, false);
+			return -1;
+		}
+		unsigned backend = peer ? a->gen->cluster.backend : a->backend;
+		unsigned pin = peer ? (unsigned)a->peers.server[i] : 0;
+		enum exchange_result r = exchange_one(f, backend, peer, pin, b.len);
+		if (r == EXCHANGE_OK) {
+			f->via_peer = peer;
+			f->bcfg = a->gen->backends[backend].cfg;
+			/* A near-cache copy is small (config.h). */
+			if (peer && a->max_object_size > f->cfg->cluster.near_max_object_size)
+				a->max_object_size = f->cfg->cluster.near_max_object_size;
+			break;
+		}
+		if (peer && r == EXCHANGE_FAILED && !rt_task_cancelled()) {
+			METRIC_INC(&f->w->metrics, cluster_failovers);
+			log_warn("%s: cluster member %s: %s; %s", f->who,
+				 a->gen->cluster.names[pin], f->x.why ? f->x.why : "failed",
+				 i + 1 < a->peers.n ? "asking the next one" : "asking the origin");
+			continue;
+		}
 		fetch_failed(f, f->x.status ? f->x.status : 502, f->x.why ? f->x.why : "failed",
 			     f->x.err, true);
 		return -1;
@@ -596,6 +651,11 @@ again:
 		why = STORE_NO_STATUS; /* an answer to our Range, not to every GET */
 	}
 	bool unstored = why != STORE_OK || too_big;
+	/* A member's answer for a key it owns: kept here only as a near-cache
+	 * copy of a key asked here before (fetch_peers), else relayed to the
+	 * requester alone, with no hit-for-miss (the owner stores it). */
+	bool transient = f.via_peer && !unstored && !a->peers.keep;
+	unstored = unstored || transient;
 	/* A Range the client did not send: an answer that cannot be stored
 	 * as the client's whole answer is never relayed (it would be a part
 	 * for a request of the whole, or another range); start again without
@@ -643,6 +703,14 @@ again:
 			goto out;
 		}
 	}
+	if (!unstored && f.via_peer) {
+		/* Fresh here for near_ttl at most: the owner's copy is the one
+		 * invalidations are sure to reach. */
+		int64_t age = policy_age(&f.obj->meta, wall_now());
+		if (f.obj->lifetime > age + a->peers.near_ttl)
+			f.obj->lifetime = age + a->peers.near_ttl;
+		f.obj->near = true;
+	}
 	if (!unstored) {
 		f.stored = true;
 		store_publish(a->w->sh->store, a->oh, f.obj);
@@ -656,13 +724,14 @@ again:
 		bool ranged = f.pp.mode != PARTIAL_NONE &&
 			      (status == 416 || (status == 206 && pv == PART_NOT));
 		if (a->fh)
-			a->fh->detail = ranged	  ? "partial-not-stored"
+			a->fh->detail = transient ? "cluster-forward"
+					: ranged  ? "partial-not-stored"
 					: too_big ? "too-big"
 						  : policy_storable_name(why);
-		int64_t hfm =
-		    !ranged && (too_big || permanent_refusal(why)) && f.cfg->cache.hit_for_miss_ns
-			? wall_now() + (int64_t)(f.cfg->cache.hit_for_miss_ns / RT_SEC)
-			: 0;
+		int64_t hfm = !transient && !ranged && (too_big || permanent_refusal(why)) &&
+				      f.cfg->cache.hit_for_miss_ns
+				  ? wall_now() + (int64_t)(f.cfg->cache.hit_for_miss_ns / RT_SEC)
+				  : 0;
 		store_fetch_abort(a->w->sh->store, a->oh, hfm);
 		a->oh = NULL;
 		if (!a->fh) {

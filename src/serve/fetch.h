@@ -31,6 +31,7 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include "backend/cluster.h"
 #include "backend/exchange.h"
 #include "cache/policy.h"
 #include "cache/store.h"
@@ -74,6 +75,16 @@ struct fetch_handle {
 	size_t interim_bytes;
 };
 
+/* A cluster forward (backend/cluster.h): the members to ask, in order
+ * (server indexes of the cluster backend), before the origin; none: the
+ * origin at once (this node owns the key, or a member forwarded it). */
+struct fetch_peers {
+	int server[CLUSTER_CHOICES];
+	unsigned n;
+	bool keep;	  /* a member's answer is kept here as a near-cache copy */
+	int64_t near_ttl; /* its freshness left, capped (seconds) */
+};
+
 #define FETCH_ARGS_MAGIC 0x46415247u
 
 struct fetch_args {
@@ -103,6 +114,7 @@ struct fetch_args {
 	struct policy_knobs knobs;
 	uint64_t max_object_size;
 	struct fetch_handle *fh; /* NULL for a background refresh */
+	struct fetch_peers peers;
 };
 
 /* Start a fetch task on the current loop; takes ownership of A (malloc'd).

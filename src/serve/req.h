@@ -84,7 +84,9 @@ struct req {
 	int fd;				 /* the connection's */
 	struct gen *gen;		 /* held while the request is served (backend/gen.h) */
 	bool closing;			 /* the connection ends after the current response */
-	bool trusted;			 /* the peer is in trusted_proxies */
+	bool trusted;			 /* the peer is in trusted_proxies, or a member */
+	bool cluster_hop;		 /* forwarded by a cluster member (the token matched):
+					  * answered here, never forwarded again */
 	bool override;			 /* it carries a method or URL override field: pass */
 	enum close_reason close;	 /* why the connection closes, once that is decided;
 					  * CLOSE_COUNT: not decided */

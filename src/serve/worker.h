@@ -30,6 +30,7 @@ struct rlog_ring;
 struct store;
 struct cpool;
 struct dtier;
+struct cluster_seen;
 
 struct ratelimit;
 
@@ -39,6 +40,7 @@ struct serve_shared {
 	atomic_uint nconns;	     /* client connections, all loops */
 	struct ratelimit *ratelimit; /* routes' rate limits, all loops (route/ratelimit.h) */
 	struct dtier *disk;	     /* the disk tier (cache/dtier.h); NULL: memory only */
+	struct cluster_seen *seen;   /* the near cache's doorkeeper (backend/cluster.h) */
 };
 
 #define WORKER_MAGIC 0x574b5231u
