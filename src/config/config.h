@@ -6,8 +6,8 @@
  * one row says and table.c what is done with a table's rows (defaults,
  * freeing, comparing); walk.c reads a YAML document along the table;
  * values.c parses sizes, durations, addresses and networks; readers.c and
- * rules.c read the lists and cache rules; load.c holds the entry points;
- * restart.c the reload rule below.
+ * rules.c read the lists and cache rules; cluster.c makes the cluster's
+ * backend; load.c holds the entry points; restart.c the reload rule below.
  *
  * A loaded config is immutable: the loader builds a whole new struct config,
  * validates it, and only then hands it out. Reload builds another one and
@@ -228,6 +228,24 @@
  *                                   # opened at start, reopened on SIGUSR1; a change
  *                                   # needs a restart (see docs/accesslog.md)
  *     access_format: combined       # combined (NCSA + cache fields) | json
+ *   cluster:                        # nodes that act as one cache (absent: none); each key
+ *                                   # is owned by one member (rendezvous hashing), the
+ *                                   # others forward its requests there
+ *     self: "10.0.0.1:8080"         # required: this node as its peers reach it; numeric
+ *                                   # "IP:PORT" or "[IPv6]:PORT" (not 0.0.0.0 or ::)
+ *     peers: ["10.0.0.1:8080", "10.0.0.2:8080"]  # required: the members, a string or a
+ *                                   # list; "IP:PORT" or "host:port" (followed in DNS, as
+ *                                   # backends[].servers); self among them or not
+ *     token: "a-shared-secret-of-16+-chars"  # required: sent in the Ringcache-Hop field;
+ *                                   # 16+ visible ASCII characters, the same on every member
+ *     near_cache:                   # local copies of objects other members own
+ *       ttl: 10s                    # cap on a copy's lifetime (0..1h; 0: no copies kept)
+ *       max_object_size: 1MiB       # bigger forwarded responses are not kept (1..1GiB)
+ *     connect_timeout: 1s           # to a peer (short: failover is quick)
+ *     first_byte_timeout: 60s       # a peer's answer, its own fetch included
+ *     probe_interval: 1s            # health probes between members (100ms..1h); a member
+ *                                   # is out after 2 failed ones or one failed request
+ *                                   # (for 2 intervals); none of these needs a restart
  */
 #ifndef RINGCACHE_CONFIG_H
 #define RINGCACHE_CONFIG_H
@@ -614,10 +632,10 @@ struct config {
 		struct config_addr self;   /* this node as its peers reach it (an address) */
 		struct config_addr *peers; /* members; self among them or not; names followed */
 		size_t n_peers;
-		char *token;		   /* the hop field's shared secret */
-		uint64_t near_ttl_ns;	   /* near_cache.ttl: a copy of another's object; 0: none */
-		uint64_t near_max_object_size; /* bigger forwarded responses are not kept */
-		uint64_t connect_timeout_ns;   /* to a peer: short, so failover is quick */
+		char *token;	      /* the hop field's shared secret */
+		uint64_t near_ttl_ns; /* near_cache.ttl: a copy of another's object; 0: none */
+		uint64_t near_max_object_size;	/* bigger forwarded responses are not kept */
+		uint64_t connect_timeout_ns;	/* to a peer: short, so failover is quick */
 		uint64_t first_byte_timeout_ns; /* a peer's answer (its own fetch included) */
 		uint64_t probe_interval_ns;	/* health probes between members */
 		size_t backend;			/* index of the "cluster" backend in backends */

@@ -64,6 +64,7 @@ static void load_root(struct walk *w, yaml_node_t *root)
 	walk_section(w, root, "", "", w->cfg);
 	read_check_config(w, root);
 	routes_check(w, root);
+	cluster_check(w, root); /* after routes: they cannot name its backend */
 }
 
 /* Line and column (1-based) of byte OFF in BUF, for reader errors that carry no mark. */

@@ -337,6 +337,48 @@ static void servers_release(const struct config_table *t, const struct config_ro
 const struct config_ops read_servers_ops = {.read = servers_read, .release = servers_release};
 
 /* ------------------------------------------------------------------------ */
+/* cluster.peers                                                             */
+
+/*
+ * As backends[].servers without weights: an address or a list of them, a
+ * "host:port" kept as a name for the resolver (CONFIG_FOLLOW). A member
+ * listed twice is refused: it would be one member counted twice.
+ */
+static void peers_read(struct walk *w, const struct config_row *row, yaml_node_t *n,
+		       const char *path, void *base)
+{
+	struct config *cfg = base;
+	char sub[WALK_PATH_MAX];
+
+	read_addr_list(w, n, path, CONFIG_FOLLOW, false, &cfg->cluster.peers,
+		       &cfg->cluster.n_peers);
+	if (n->type != YAML_SEQUENCE_NODE || walk_len(n) != cfg->cluster.n_peers)
+		return; /* one, or some failed to load: their errors are out already */
+	for (size_t i = 1; i < cfg->cluster.n_peers; i++) {
+		for (size_t j = 0; j < i; j++) {
+			const struct config_addr *x = &cfg->cluster.peers[i];
+			if (!config_addr_equal(x, &cfg->cluster.peers[j]))
+				continue;
+			yaml_node_t *item = walk_item(w, n, i);
+			walk_index(sub, sizeof(sub), path, i);
+			walk_err(w, item ? item : n, "%s: '%s' is listed again (first as %s[%zu])",
+				 sub, x->spec, path, j);
+			break;
+		}
+	}
+}
+
+static void peers_release(const struct config_table *t, const struct config_row *row, void *base)
+{
+	struct config *cfg = base;
+	addrs_free(cfg->cluster.peers, cfg->cluster.n_peers);
+	cfg->cluster.peers = NULL;
+	cfg->cluster.n_peers = 0;
+}
+
+const struct config_ops read_peers_ops = {.read = peers_read, .release = peers_release};
+
+/* ------------------------------------------------------------------------ */
 /* resolver.servers                                                          */
 
 /*
@@ -872,6 +914,23 @@ int read_check_token(struct walk *w, const yaml_node_t *n, const char *path, con
 				 path);
 			return -1;
 		}
+	}
+	return 1;
+}
+
+/* The cluster's token is a header field value (CLUSTER_HOP_FIELD) that
+ * stands between the members and anyone who can reach them: long enough
+ * not to be guessed, and nothing a field value cannot carry intact. */
+#define CLUSTER_TOKEN_MIN 16
+
+int read_check_cluster_token(struct walk *w, const yaml_node_t *n, const char *path, const char *s)
+{
+	if (read_check_token(w, n, path, s) < 0)
+		return -1;
+	if (strlen(s) < CLUSTER_TOKEN_MIN) {
+		walk_err(w, n, "%s: must be at least %d characters long, got %zu", path,
+			 CLUSTER_TOKEN_MIN, strlen(s));
+		return -1;
 	}
 	return 1;
 }

@@ -35,32 +35,42 @@ extern const struct config_ops read_types_ops;	  /* compression.types */
 extern const struct config_ops read_allow_ops;	  /* admin.allow */
 extern const struct config_ops read_trusted_ops;  /* trusted_proxies */
 extern const struct config_ops read_networks_ops; /* other lists of networks */
+extern const struct config_ops read_peers_ops;	  /* cluster.peers */
 
-config_check_fn read_check_name;       /* backends[].name: not empty */
-config_check_fn read_check_probe_path; /* a request-target: "/" and visible ASCII */
-config_check_fn read_check_probe_host; /* a Host value: no spaces, not empty */
-config_check_fn read_check_token;      /* admin.token: visible ASCII */
-config_check_fn read_check_access_log; /* log.access: a file path, or "off" */
-config_check_fn read_check_disk_path;  /* cache.disk.path: a file or device path */
+config_check_fn read_check_name;	  /* backends[].name: not empty */
+config_check_fn read_check_probe_path;	  /* a request-target: "/" and visible ASCII */
+config_check_fn read_check_probe_host;	  /* a Host value: no spaces, not empty */
+config_check_fn read_check_token;	  /* admin.token: visible ASCII */
+config_check_fn read_check_access_log;	  /* log.access: a file path, or "off" */
+config_check_fn read_check_disk_path;	  /* cache.disk.path: a file or device path */
+config_check_fn read_check_cluster_token; /* cluster.token: 16+ visible ASCII */
 
 /* Checks across keys, once the whole file is read (ROOT: the top mapping). */
 void read_check_config(struct walk *w, yaml_node_t *root);
 
 /* routes.c */
-extern const struct config_ops routes_ops;		  /* routes */
-extern const struct config_ops route_regex_ops;		  /* a PCRE2 regex: struct config_regex */
-extern const struct config_ops route_template_ops;	  /* a template: struct template * */
-extern const struct config_ops route_methods_ops;	  /* a method or a list: bits */
-extern const struct config_ops route_field_tests_ops;	  /* match.header, match.query */
-extern const struct config_ops route_hdr_fields_ops;	  /* {Name: template, ...} */
-extern const struct config_ops route_names_ops;		  /* a field name or a list */
-extern const struct config_ops route_error_pages_ops;	  /* {502: page, ...} */
-extern const struct config_ops route_deny_ops;		  /* true or a status */
-extern const struct config_ops route_tristate_ops;	  /* true / false / absent (-1) */
-extern const struct config_ops route_cache_ops;		  /* a rule's name or its keys */
+extern const struct config_ops routes_ops;	      /* routes */
+extern const struct config_ops route_regex_ops;	      /* a PCRE2 regex: struct config_regex */
+extern const struct config_ops route_template_ops;    /* a template: struct template * */
+extern const struct config_ops route_methods_ops;     /* a method or a list: bits */
+extern const struct config_ops route_field_tests_ops; /* match.header, match.query */
+extern const struct config_ops route_hdr_fields_ops;  /* {Name: template, ...} */
+extern const struct config_ops route_names_ops;	      /* a field name or a list */
+extern const struct config_ops route_error_pages_ops; /* {502: page, ...} */
+extern const struct config_ops route_deny_ops;	      /* true or a status */
+extern const struct config_ops route_tristate_ops;    /* true / false / absent (-1) */
+extern const struct config_ops route_cache_ops;	      /* a rule's name or its keys */
 void config_regex_free(struct config_regex *r);
 /* Across keys, after the walk: backend and cache rule names, unreachable routes. */
 void routes_check(struct walk *w, yaml_node_t *root);
+
+/* cluster.c */
+/*
+ * After routes_check (routes name user backends only): the checks of the
+ * cluster section across keys, then its backend appended to backends[]
+ * (cfg->cluster.backend), named "cluster".
+ */
+void cluster_check(struct walk *w, yaml_node_t *root);
 
 /* rules.c */
 extern const struct config_ops rules_ops; /* cache.rules */

@@ -1013,9 +1013,16 @@ void routes_check(struct walk *w, yaml_node_t *root)
 					    names + o, sizeof(names) - o, "%s%s", k ? ", " : "",
 					    cfg->backends[k].name ? cfg->backends[k].name : "-");
 				yaml_node_t *bn = rn ? walk_get(w, rn, "backend") : NULL;
-				walk_err(w, bn ? bn : (rn ? rn : root),
-					 "%s.backend: unknown backend '%s' (backends: %s)", path,
-					 r->backend_name, names);
+				/* The cluster's backend comes after this (cluster.c). */
+				bool own =
+				    cfg->cluster.enabled && !strcmp(r->backend_name, "cluster");
+				walk_err(
+				    w, bn ? bn : (rn ? rn : root),
+				    "%s.backend: unknown backend '%s'%s (backends: %s)", path,
+				    r->backend_name,
+				    own ? "; the cluster's own backend is not one a route may name"
+					: "",
+				    names);
 			} else {
 				r->backend = (unsigned)b;
 			}

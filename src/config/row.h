@@ -59,6 +59,7 @@ enum {
 	CONFIG_ACTION = 1u << 6,   /* cache rules: a rule must give at least one of these */
 	CONFIG_FOLLOW = 1u << 7,   /* an address's host name is kept for the resolver, not
 				      resolved at load (backends[].servers) */
+	CONFIG_NUMERIC = 1u << 8,  /* an address must be numeric: no host name (cluster.self) */
 };
 
 /* The most "auto" stands for: the top of threads' range. */

@@ -523,6 +523,31 @@ const struct config_row config_schema[] = {
 	   .help = "field names"),
     CUSTOM("error_pages", 15, CFG(error_pages), &route_error_pages_ops,
 	   .help = "bodies instead of the built-in text: {502: \"...\" or {file, content_type}}"),
+
+    /* Nodes that act as one cache (backend/cluster.h). Nothing here is
+     * restart-only: a reload's generation gets the new members. After the
+     * walk, cluster_check (cluster.c) appends its backend, "cluster", to
+     * backends[]. */
+    SECTION("cluster", 19, CFG(cluster.enabled), .flags = CONFIG_GIVEN,
+	    .help = "nodes that act as one cache, each key owned by one (absent: none)"),
+    ADDR("cluster.self", 1, CFG(cluster.self), .flags = CONFIG_REQUIRED | CONFIG_NUMERIC,
+	 .help = "this node as its peers reach it: \"IP:PORT\" or \"[IPv6]:PORT\""),
+    CUSTOM("cluster.peers", 2, CFG(cluster.peers), &read_peers_ops, .flags = CONFIG_REQUIRED,
+	   .help = "the members, \"IP:PORT\" or \"host:port\" (followed in DNS); self or not"),
+    STRING("cluster.token", 3, CFG(cluster.token), .flags = CONFIG_REQUIRED, .what = "a string",
+	   .check = read_check_cluster_token,
+	   .help = "shared secret of the hop field (16+ visible ASCII characters)"),
+    SECTION("cluster.near_cache", 4, .help = "local copies of other members' objects"),
+    DURATION("cluster.near_cache.ttl", 1, CFG(cluster.near_ttl_ns), 0, HOUR(1), SEC(10),
+	     .help = "cap on a local copy's lifetime (0: no copies kept)"),
+    SIZE("cluster.near_cache.max_object_size", 2, CFG(cluster.near_max_object_size), 1, GIB(1),
+	 MIB(1), .help = "bigger forwarded responses are not kept"),
+    TIMEOUT("cluster.connect_timeout", 5, CFG(cluster.connect_timeout_ns), SEC(1),
+	    .help = "connecting to a peer (short: failover is quick)"),
+    TIMEOUT("cluster.first_byte_timeout", 6, CFG(cluster.first_byte_timeout_ns), SEC(60),
+	    .help = "request sent to a peer -> first response byte (its own fetch included)"),
+    DURATION("cluster.probe_interval", 7, CFG(cluster.probe_interval_ns), MS(100), HOUR(1), SEC(1),
+	     .help = "between health probes of the members"),
 };
 
 const size_t config_schema_n = sizeof(config_schema) / sizeof(config_schema[0]);

@@ -441,8 +441,10 @@ bool walk_addr(struct walk *w, const yaml_node_t *n, const char *path, unsigned 
 	bool port0 = flags & CONFIG_PORT0;
 	if (!s)
 		return false;
-	int rc =
-	    value_parse_addr_as(s, flags & CONFIG_FOLLOW ? ADDR_FOLLOW : ADDR_RESOLVE, &a, &why);
+	enum value_addr_mode mode = flags & CONFIG_FOLLOW    ? ADDR_FOLLOW
+				    : flags & CONFIG_NUMERIC ? ADDR_NUMERIC
+							     : ADDR_RESOLVE;
+	int rc = value_parse_addr_as(s, mode, &a, &why);
 	if (rc == -ENOMEM)
 		w->oom = true;
 	if (rc < 0) {
@@ -508,7 +510,8 @@ void walk_value(struct walk *w, const struct config_row *row, yaml_node_t *n, co
 	}
 	case CONFIG_ADDR: {
 		struct config_addr a;
-		if (walk_addr(w, n, path, row->flags & (CONFIG_PORT0 | CONFIG_FOLLOW), &a)) {
+		if (walk_addr(w, n, path,
+			      row->flags & (CONFIG_PORT0 | CONFIG_FOLLOW | CONFIG_NUMERIC), &a)) {
 			value_addr_free(field);
 			*(struct config_addr *)field = a;
 		}

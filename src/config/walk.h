@@ -98,7 +98,8 @@ bool walk_uint(struct walk *w, const yaml_node_t *n, const char *path, uint64_t 
 	       bool takes_auto, uint64_t *out);
 
 /* One address of N into OUT; true on success. FLAGS: CONFIG_PORT0 (port 0
- * allowed), CONFIG_FOLLOW (a host name is kept, not resolved). */
+ * allowed), CONFIG_FOLLOW (a host name is kept, not resolved), CONFIG_NUMERIC
+ * (a host name is refused). */
 bool walk_addr(struct walk *w, const yaml_node_t *n, const char *path, unsigned flags,
 	       struct config_addr *out);
 

@@ -43,7 +43,7 @@ TestSuite(config_table, .fini = harness_fini, .timeout = 60);
 #define TOP_KEYS                                                                                   \
 	"listen, threads, cache, backends, compression, admin, timeouts, limits, log, "            \
 	"trusted_proxies, underscores_in_headers, routes, request_headers, response_headers, "     \
-	"error_pages, forwarded, resolver, io"
+	"error_pages, forwarded, resolver, io, cluster"
 #define BACKEND_KEYS                                                                               \
 	"name, servers, balance, pool_size, connect_timeout, first_byte_timeout, "                 \
 	"between_bytes_timeout, retries, health_check, error_pages, proxy_protocol, max_fails, "   \

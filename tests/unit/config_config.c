@@ -402,7 +402,7 @@ Test(config_errors, unknown_top_level_key)
 			 "t.yaml:5:1: unknown key 'listn' at top level; expected one of: listen, "
 			 "threads, cache, backends, compression, admin, timeouts, limits, log, "
 			 "trusted_proxies, underscores_in_headers, routes, request_headers, "
-			 "response_headers, error_pages, forwarded, resolver, io");
+			 "response_headers, error_pages, forwarded, resolver, io, cluster");
 }
 
 Test(config_errors, unknown_keys_other_sections)
@@ -764,7 +764,7 @@ Test(config_errors, many_errors_reported_together)
 	    "t.yaml:3:1: unknown key 'bogus' at top level; expected one of: listen, threads, "
 	    "cache, backends, compression, admin, timeouts, limits, log, trusted_proxies, "
 	    "underscores_in_headers, routes, request_headers, response_headers, error_pages, "
-	    "forwarded, resolver, io",
+	    "forwarded, resolver, io, cluster",
 	    "t.yaml:1:10: listen[0]: invalid address '127.0.0.1': missing port (expected "
 	    "HOST:PORT)",
 	    "t.yaml:2:10: threads: 'zero' is not a whole number or \"auto\"",
@@ -883,7 +883,7 @@ Test(config_file, load_from_file)
 		 "%s:506:1: unknown key 'bad' at top level; expected one of: listen, threads, "
 		 "cache, backends, compression, admin, timeouts, limits, log, trusted_proxies, "
 		 "underscores_in_headers, routes, request_headers, response_headers, error_pages, "
-		 "forwarded, resolver, io",
+		 "forwarded, resolver, io, cluster",
 		 path);
 	cr_assert_str_eq(e.lines[0], want);
 	config_errors_clear(&e);
@@ -1741,4 +1741,321 @@ Test(config_rules, empty_key_beside_an_action)
 				 "    - key: {}\n",
 			 "t.yaml:7:7: cache.rules[0]: rule does nothing; give at least one of: "
 			 "ttl, default_ttl, bypass, max_object_size, key");
+}
+
+/* ------------------------------------------------------------------------ */
+/* cluster                                                                   */
+
+#define CL_SELF	 "  self: \"127.0.0.1:8081\"\n"			       /* line 6 */
+#define CL_PEERS "  peers: [\"127.0.0.1:8081\", \"127.0.0.1:8082\"]\n" /* line 7 */
+#define CL_TOKEN "  token: \"0123456789abcdef\"\n"		       /* line 8 */
+/* A valid cluster section at lines 5..8; more of its keys may follow. */
+#define CLUSTER MINIMAL "cluster:\n" CL_SELF CL_PEERS CL_TOKEN
+
+Test(config_cluster, loads_with_its_backend)
+{
+	struct config *cfg = expect_ok(
+	    MINIMAL "cluster:\n"
+		    "  self: \"127.0.0.1:8081\"\n"
+		    "  peers: [\"127.0.0.1:8081\", \"127.0.0.1:8082\", \"10.0.0.3:8080\",\n"
+		    "          \"ringcache-headless.ns.svc:8080\"]\n"
+		    "  token: \"a-shared-secret-of-16+-chars\"\n"
+		    "  near_cache: {ttl: 5s, max_object_size: 2MiB}\n"
+		    "  connect_timeout: 250ms\n"
+		    "  first_byte_timeout: 20s\n"
+		    "  probe_interval: 500ms\n");
+	cr_assert_eq(cfg->cluster.enabled, 1);
+	check_in4(&cfg->cluster.self, "127.0.0.1:8081", "127.0.0.1", 8081);
+	cr_assert_eq(cfg->cluster.n_peers, 4);
+	cr_assert_str_eq(cfg->cluster.peers[3].host, "ringcache-headless.ns.svc");
+	cr_assert_str_eq(cfg->cluster.token, "a-shared-secret-of-16+-chars");
+	cr_assert_eq(cfg->cluster.near_ttl_ns, 5 * S);
+	cr_assert_eq(cfg->cluster.near_max_object_size, 2u << 20);
+	cr_assert_eq(cfg->cluster.connect_timeout_ns, 250 * MS);
+	cr_assert_eq(cfg->cluster.first_byte_timeout_ns, 20 * S);
+	cr_assert_eq(cfg->cluster.probe_interval_ns, 500 * MS);
+
+	/* The user's backend first, the cluster's after it. */
+	cr_assert_eq(cfg->n_backends, 2);
+	cr_assert_str_eq(cfg->backends[0].name, "app");
+	cr_assert_eq(cfg->cluster.backend, 1);
+	const struct config_backend *b = &cfg->backends[cfg->cluster.backend];
+	cr_assert_str_eq(b->name, "cluster");
+	/* The peers without self; the name stays a name for the resolver. */
+	cr_assert_eq(b->n_servers, 3);
+	check_in4(&b->servers[0], "127.0.0.1:8082", "127.0.0.1", 8082);
+	check_in4(&b->servers[1], "10.0.0.3:8080", "10.0.0.3", 8080);
+	cr_assert_str_eq(b->servers[2].spec, "ringcache-headless.ns.svc:8080");
+	cr_assert_str_eq(b->servers[2].host, "ringcache-headless.ns.svc");
+	cr_assert_eq(b->servers[2].port, 8080);
+	cr_assert_eq(b->servers[2].salen, 0);
+	cr_assert_neq(b->servers[2].host, cfg->cluster.peers[3].host, "a copy, not shared");
+	for (size_t i = 0; i < b->n_servers; i++)
+		cr_assert_eq(b->weights[i], 1);
+	cr_assert_eq(b->balance, BALANCE_HASH);
+	cr_assert_eq(b->retries, 0);
+	cr_assert_eq(b->pool_size, 64);
+	cr_assert_eq(b->connect_timeout_ns, 250 * MS);
+	cr_assert_eq(b->first_byte_timeout_ns, 20 * S);
+	cr_assert_eq(b->between_bytes_timeout_ns, 30 * S);
+	cr_assert_eq(b->proxy_protocol, false);
+	cr_assert_eq(b->max_fails, 1);
+	cr_assert_eq(b->fail_window_ns, 10 * S);
+	cr_assert_eq(b->fail_timeout_ns, 1 * S);
+	cr_assert_eq(b->fail_on_5xx, false);
+	cr_assert_eq(b->health.enabled, true);
+	cr_assert_str_eq(b->health.path, CLUSTER_PROBE_PATH);
+	cr_assert_null(b->health.host);
+	cr_assert_eq(b->health.interval_ns, 500 * MS);
+	cr_assert_eq(b->health.timeout_ns, 500 * MS);
+	cr_assert_eq(b->health.rise, 1);
+	cr_assert_eq(b->health.fall, 2);
+	cr_assert_eq(b->health.n_expect, 1);
+	cr_assert_eq(b->health.expect[0], 200);
+	cr_assert_eq(b->error_pages.n, 0);
+	config_free(&cfg);
+}
+
+Test(config_cluster, defaults_and_absent)
+{
+	struct config *cfg = expect_ok(MINIMAL);
+	cr_assert_eq(cfg->cluster.enabled, 0);
+	cr_assert_eq(cfg->n_backends, 1);
+	cr_assert_null(cfg->cluster.token);
+	cr_assert_eq(cfg->cluster.n_peers, 0);
+	config_free(&cfg);
+	/* An empty value is an absent section, as for cache.disk. */
+	cfg = expect_ok(MINIMAL "cluster:\n");
+	cr_assert_eq(cfg->cluster.enabled, 0);
+	cr_assert_eq(cfg->n_backends, 1);
+	config_free(&cfg);
+
+	cfg = expect_ok(CLUSTER);
+	cr_assert_eq(cfg->cluster.near_ttl_ns, 10 * S);
+	cr_assert_eq(cfg->cluster.near_max_object_size, 1u << 20);
+	cr_assert_eq(cfg->cluster.connect_timeout_ns, 1 * S);
+	cr_assert_eq(cfg->cluster.first_byte_timeout_ns, 60 * S);
+	cr_assert_eq(cfg->cluster.probe_interval_ns, 1 * S);
+	const struct config_backend *b = &cfg->backends[cfg->cluster.backend];
+	cr_assert_eq(cfg->cluster.backend, 1);
+	cr_assert_eq(b->n_servers, 1);
+	check_in4(&b->servers[0], "127.0.0.1:8082", "127.0.0.1", 8082);
+	cr_assert_eq(b->connect_timeout_ns, 1 * S);
+	cr_assert_eq(b->first_byte_timeout_ns, 60 * S);
+	cr_assert_eq(b->health.interval_ns, 1 * S);
+	cr_assert_eq(b->health.timeout_ns, 1 * S);
+	cr_assert_eq(b->fail_timeout_ns, 2 * S);
+	config_free(&cfg);
+
+	/* A probe gets at most 1s, however far apart they are; 0 keeps no copies. */
+	cfg = expect_ok(CLUSTER "  probe_interval: 1m\n  near_cache: {ttl: 0}\n");
+	b = &cfg->backends[cfg->cluster.backend];
+	cr_assert_eq(b->health.interval_ns, 60 * S);
+	cr_assert_eq(b->health.timeout_ns, 1 * S);
+	cr_assert_eq(b->fail_timeout_ns, 120 * S);
+	cr_assert_eq(cfg->cluster.near_ttl_ns, 0);
+	config_free(&cfg);
+}
+
+/* Only self among the peers (here as a string): a backend without servers. */
+Test(config_cluster, one_node)
+{
+	struct config *cfg = expect_ok(MINIMAL "cluster:\n"
+					       "  self: \"127.0.0.1:8081\"\n"
+					       "  peers: \"127.0.0.1:8081\"\n"
+					       "  token: \"0123456789abcdef\"\n");
+	cr_assert_eq(cfg->cluster.n_peers, 1);
+	cr_assert_eq(cfg->n_backends, 2);
+	const struct config_backend *b = &cfg->backends[cfg->cluster.backend];
+	cr_assert_str_eq(b->name, "cluster");
+	cr_assert_eq(b->n_servers, 0);
+	cr_assert_eq(b->health.enabled, true);
+	config_free(&cfg);
+	/* And peers without self at all: every one a server. */
+	cfg = expect_ok(MINIMAL "cluster:\n"
+				"  self: \"[::1]:8081\"\n"
+				"  peers: [\"[::1]:8082\", \"127.0.0.1:8081\"]\n"
+				"  token: \"0123456789abcdef\"\n");
+	cr_assert_eq(cfg->backends[cfg->cluster.backend].n_servers, 2);
+	config_free(&cfg);
+	cfg = expect_ok(MINIMAL "cluster:\n"
+				"  self: \"[::1]:8081\"\n"
+				"  peers: [\"[::1]:8082\", \"[0:0::1]:8081\"]\n"
+				"  token: \"0123456789abcdef\"\n");
+	cr_assert_eq(cfg->backends[cfg->cluster.backend].n_servers, 1);
+	cr_assert_str_eq(cfg->backends[cfg->cluster.backend].servers[0].spec, "[::1]:8082");
+	config_free(&cfg);
+}
+
+Test(config_cluster, missing_keys)
+{
+	expect_one_error(MINIMAL "cluster:\n" CL_PEERS CL_TOKEN,
+			 "t.yaml:6:3: cluster: missing required key 'self'");
+	expect_one_error(MINIMAL "cluster:\n" CL_SELF CL_TOKEN,
+			 "t.yaml:6:3: cluster: missing required key 'peers'");
+	expect_one_error(MINIMAL "cluster:\n" CL_SELF CL_PEERS,
+			 "t.yaml:6:3: cluster: missing required key 'token'");
+	struct config_errors e = {0};
+	cr_assert_null(load(MINIMAL "cluster: {}\n", &e));
+	cr_assert_eq(e.n, 3, "%s", dump(&e));
+	cr_assert(has_line(&e, "t.yaml:5:10: cluster: missing required key 'self'"), "%s",
+		  dump(&e));
+	cr_assert(has_line(&e, "t.yaml:5:10: cluster: missing required key 'peers'"), "%s",
+		  dump(&e));
+	cr_assert(has_line(&e, "t.yaml:5:10: cluster: missing required key 'token'"), "%s",
+		  dump(&e));
+	config_errors_clear(&e);
+	expect_one_error(MINIMAL "cluster: [a]\n",
+			 "t.yaml:5:10: cluster: expected a mapping, got a list");
+}
+
+Test(config_cluster, self_and_peers_errors)
+{
+	expect_one_error(MINIMAL "cluster:\n  self: \"node1:8081\"\n" CL_PEERS CL_TOKEN,
+			 "t.yaml:6:9: cluster.self: invalid address 'node1:8081': expected a "
+			 "numeric address (IP:PORT or [IPv6]:PORT)");
+	expect_one_error(MINIMAL "cluster:\n  self: localhost:8081\n" CL_PEERS CL_TOKEN,
+			 "t.yaml:6:9: cluster.self: invalid address 'localhost:8081': expected a "
+			 "numeric address (IP:PORT or [IPv6]:PORT)");
+	expect_one_error(MINIMAL "cluster:\n  self: \"127.0.0.1\"\n" CL_PEERS CL_TOKEN,
+			 "t.yaml:6:9: cluster.self: invalid address '127.0.0.1': missing port "
+			 "(expected HOST:PORT)");
+	expect_one_error(MINIMAL "cluster:\n  self: \"127.0.0.1:0\"\n" CL_PEERS CL_TOKEN,
+			 "t.yaml:6:9: cluster.self: invalid address '127.0.0.1:0': port must be "
+			 "1..65535");
+	expect_one_error(MINIMAL "cluster:\n  self: \"0.0.0.0:8081\"\n" CL_PEERS CL_TOKEN,
+			 "t.yaml:6:9: cluster.self: '0.0.0.0:8081' is not an address peers can "
+			 "reach; give this node's own address, e.g. \"10.0.0.1:8080\"");
+	expect_one_error(MINIMAL "cluster:\n  self: \"[::]:8081\"\n" CL_PEERS CL_TOKEN,
+			 "t.yaml:6:9: cluster.self: '[::]:8081' is not an address peers can "
+			 "reach; give this node's own address, e.g. \"10.0.0.1:8080\"");
+	expect_one_error(MINIMAL "cluster:\n" CL_SELF "  peers: []\n" CL_TOKEN,
+			 "t.yaml:7:10: cluster.peers: at least one address is required");
+	expect_one_error(MINIMAL "cluster:\n" CL_SELF "  peers: {a: b}\n" CL_TOKEN,
+			 "t.yaml:7:10: cluster.peers: expected an address or a list of "
+			 "addresses, got a mapping");
+	expect_one_error(MINIMAL "cluster:\n" CL_SELF
+				 "  peers: [\"127.0.0.1:8082\", \"bad name:1\"]\n" CL_TOKEN,
+			 "t.yaml:7:29: cluster.peers[1]: invalid address 'bad name:1': invalid "
+			 "host name (dot-separated labels of letters, digits, '-' and '_')");
+	expect_one_error(MINIMAL "cluster:\n" CL_SELF
+				 "  peers: [{address: \"127.0.0.1:8082\"}]\n" CL_TOKEN,
+			 "t.yaml:7:11: cluster.peers[0]: expected an address (HOST:PORT), got a "
+			 "mapping");
+	expect_one_error(
+	    MINIMAL "cluster:\n" CL_SELF
+		    "  peers: [\"a.example:80\", \"127.0.0.1:8082\", \"A.example:80\"]\n" CL_TOKEN,
+	    "t.yaml:7:45: cluster.peers[2]: 'A.example:80' is listed again (first as "
+	    "cluster.peers[0])");
+}
+
+Test(config_cluster, token_errors)
+{
+	expect_one_error(MINIMAL "cluster:\n" CL_SELF CL_PEERS "  token: short\n",
+			 "t.yaml:8:10: cluster.token: must be at least 16 characters long, got 5");
+	expect_one_error(MINIMAL "cluster:\n" CL_SELF CL_PEERS "  token: \"\"\n",
+			 "t.yaml:8:10: cluster.token: must not be empty");
+	expect_one_error(MINIMAL "cluster:\n" CL_SELF CL_PEERS "  token: \"0123456789 abcdef\"\n",
+			 "t.yaml:8:10: cluster.token: must contain only visible ASCII characters "
+			 "(no spaces)");
+	expect_one_error(MINIMAL "cluster:\n" CL_SELF CL_PEERS "  token: \"0123456789\\tabcdef\"\n",
+			 "t.yaml:8:10: cluster.token: must contain only visible ASCII characters "
+			 "(no spaces)");
+	expect_one_error(MINIMAL "cluster:\n" CL_SELF CL_PEERS
+				 "  token: \"0123456789abcdef\\u00e9\"\n",
+			 "t.yaml:8:10: cluster.token: must contain only visible ASCII characters "
+			 "(no spaces)");
+	expect_one_error(MINIMAL "cluster:\n" CL_SELF CL_PEERS "  token: [a]\n",
+			 "t.yaml:8:10: cluster.token: expected a string, got a list");
+	/* Exactly 16 is enough. */
+	struct config *cfg = expect_ok(CLUSTER);
+	cr_assert_str_eq(cfg->cluster.token, "0123456789abcdef");
+	config_free(&cfg);
+}
+
+Test(config_cluster, range_errors)
+{
+	expect_one_error(CLUSTER "  near_cache: {ttl: 2h}\n",
+			 "t.yaml:9:21: cluster.near_cache.ttl: duration '2h' is out of range "
+			 "(0..1h)");
+	expect_one_error(CLUSTER "  near_cache: {max_object_size: 0}\n",
+			 "t.yaml:9:33: cluster.near_cache.max_object_size: size '0' is out of "
+			 "range (1B..1GiB)");
+	expect_one_error(CLUSTER "  near_cache: {max_object_size: 2GiB}\n",
+			 "t.yaml:9:33: cluster.near_cache.max_object_size: size '2GiB' is out of "
+			 "range (1B..1GiB)");
+	expect_one_error(CLUSTER "  connect_timeout: 0\n",
+			 "t.yaml:9:20: cluster.connect_timeout: duration '0' is out of range "
+			 "(1ms..24h)");
+	expect_one_error(CLUSTER "  first_byte_timeout: 2d\n",
+			 "t.yaml:9:23: cluster.first_byte_timeout: duration '2d' is out of range "
+			 "(1ms..24h)");
+	expect_one_error(CLUSTER "  probe_interval: 50ms\n",
+			 "t.yaml:9:19: cluster.probe_interval: duration '50ms' is out of range "
+			 "(100ms..1h)");
+	expect_one_error(CLUSTER "  probe_interval: 2h\n",
+			 "t.yaml:9:19: cluster.probe_interval: duration '2h' is out of range "
+			 "(100ms..1h)");
+	expect_one_error(CLUSTER "  probe_intervall: 1s\n",
+			 "t.yaml:9:3: unknown key 'probe_intervall' in cluster; expected one of: "
+			 "self, peers, token, near_cache, connect_timeout, first_byte_timeout, "
+			 "probe_interval");
+}
+
+/* The name is the cluster's while cluster: is set; routes never reach its backend. */
+Test(config_cluster, reserved_name_and_routes)
+{
+	expect_one_error("listen: \":8080\"\n"
+			 "backends:\n"
+			 "  - name: app\n"
+			 "    servers: [\"127.0.0.1:9000\"]\n"
+			 "  - name: cluster\n"
+			 "    servers: [\"127.0.0.1:9001\"]\n"
+			 "cluster:\n" CL_SELF CL_PEERS CL_TOKEN,
+			 "t.yaml:5:11: backends[1].name: 'cluster' is reserved while cluster: is "
+			 "set (it names the cluster's own backend)");
+	/* Without cluster: it is a name like any other. */
+	struct config *cfg = expect_ok("listen: \":8080\"\n"
+				       "backends:\n"
+				       "  - name: cluster\n"
+				       "    servers: [\"127.0.0.1:9000\"]\n"
+				       "routes:\n"
+				       "  - backend: cluster\n");
+	cr_assert_eq(cfg->n_backends, 1);
+	cr_assert_eq(cfg->routes[0].backend, 0);
+	config_free(&cfg);
+	expect_one_error(CLUSTER "routes:\n"
+				 "  - backend: cluster\n",
+			 "t.yaml:10:14: routes[0].backend: unknown backend 'cluster'; the "
+			 "cluster's own backend is not one a route may name (backends: app)");
+	expect_one_error(MINIMAL "routes:\n"
+				 "  - backend: cluster\n",
+			 "t.yaml:6:14: routes[0].backend: unknown backend 'cluster' (backends: "
+			 "app)");
+	/* A route to a user backend still resolves beside the cluster's. */
+	cfg = expect_ok(CLUSTER "routes:\n"
+				"  - backend: app\n");
+	cr_assert_eq(cfg->routes[0].backend, 0);
+	cr_assert_eq(cfg->cluster.backend, 1);
+	config_free(&cfg);
+}
+
+/* A failed load builds no backend; the errors of the rest come out with the cluster's. */
+Test(config_cluster, errors_reported_together)
+{
+	struct config_errors e = {0};
+	cr_assert_null(load(MINIMAL "cluster:\n"
+				    "  self: \"0.0.0.0:1\"\n"
+				    "  peers: []\n"
+				    "  token: x\n"
+				    "  probe_interval: 0\n"
+				    "limits: {max_headers: 0}\n",
+			    &e));
+	cr_assert_eq(e.n, 5, "%s", dump(&e));
+	cr_assert(has_line(&e, "t.yaml:7:10: cluster.peers: at least one address is required"),
+		  "%s", dump(&e));
+	cr_assert(has_line(&e, "t.yaml:6:9: cluster.self: '0.0.0.0:1' is not an address peers "
+			       "can reach; give this node's own address, e.g. \"10.0.0.1:8080\""),
+		  "%s", dump(&e));
+	config_errors_clear(&e);
 }

@@ -84,6 +84,9 @@ static const struct {
     {"response_headers.remove", "[Server]"},
     {"error_pages", "{404: \"none\"}"},
     {"cache.purge_allow", "[\"10.0.0.0/8\"]"},
+    {"cluster.self", "\"127.0.0.1:18081\""},
+    {"cluster.peers", "[\"127.0.0.1:18081\", \"127.0.0.1:18082\"]"},
+    {"cluster.token", "\"0123456789abcdef\""},
 };
 
 /*
@@ -516,7 +519,9 @@ Test(config_schema, every_row_is_reachable)
 {
 	char *y = every_row(true);
 	struct config *cfg = load_ok(y);
-	cr_assert_eq(cfg->n_backends, 1);
+	/* app, and the cluster's own backend after it (cluster.c). */
+	cr_assert_eq(cfg->n_backends, 2);
+	cr_assert_eq(cfg->cluster.backend, 1);
 	cr_assert_eq(cfg->cache.n_rules, 1);
 	for (size_t i = 0; i < config_schema_n; i++) {
 		const struct config_row *r = &config_schema[i];
