@@ -275,7 +275,8 @@ static void wait_acks(struct admin_conn *ac, uint64_t seq, char *out, size_t cap
 	char pending[768];
 	for (;;) {
 		cinval_acks(d->sh.inval, ac->gen, seq, &members, &acked, pending, sizeof(pending));
-		if (acked == members || rt_clock_now() >= until || rt_sleep_until(rt_deadline_in(10 * RT_MS)) < 0)
+		if (acked == members || rt_clock_now() >= until ||
+		    rt_sleep_until(rt_deadline_in(10 * RT_MS)) < 0)
 			break;
 	}
 	snprintf(out, cap,
@@ -433,8 +434,8 @@ static int handle(struct admin_conn *ac)
 		if (op.kind == CINVAL_PURGE)
 			log_info("admin: purge host=%s url=%s: %ld objects", h, a, n);
 		else
-			log_info("admin: %s tag purge %s: %ld objects", op.soft ? "soft" : "hard", a,
-				 n);
+			log_info("admin: %s tag purge %s: %ld objects", op.soft ? "soft" : "hard",
+				 a, n);
 		bl = snprintf(body, sizeof(body), "{\"purged\": %ld%s}\n", n, acks);
 	}
 	return respond(ac, 200, "OK", "application/json", body, (size_t)bl);

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "backend/cluster.h"
+#include "serve/cinval.h"
 #include "cache/dtier.h"
 #include "cache/store.h"
 #include "compress/pool.h"
@@ -170,6 +171,18 @@ void stats_take(struct daemon *d, const struct gen *g, struct stats *s, enum sta
 			up += cluster_peer_live(g, (unsigned)i, now);
 		s->gauge[G_cluster_members] = 1 + cb->n_servers;
 		s->gauge[G_cluster_members_up] = up;
+		struct cinval *ci = d->sh.inval;
+		uint64_t pending, lag_ms;
+		cinval_pending(ci, &pending, &lag_ms);
+		s->gauge[G_cinval_pending] = pending;
+		s->gauge[G_cinval_lag] = lag_ms / 1000;
+		s->gauge[G_cinval_sent] = atomic_load(&ci->stats.sent);
+		s->gauge[G_cinval_acked] = atomic_load(&ci->stats.acked);
+		s->gauge[G_cinval_failed] = atomic_load(&ci->stats.failed);
+		s->gauge[G_cinval_gaps] = atomic_load(&ci->stats.gaps_sent);
+		s->gauge[G_cinval_applied] = atomic_load(&ci->stats.applied);
+		s->gauge[G_cinval_flushes] = atomic_load(&ci->stats.flushes_applied);
+		s->gauge[G_cinval_refused] = atomic_load(&ci->stats.refused);
 	}
 	if (atomic_load(&d->res.running)) {
 		s->has[STATS_DNS] = true;

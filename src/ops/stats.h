@@ -97,6 +97,25 @@
 	  "members of the cluster, this node included")                                            \
 	X(cluster_members_up, "cluster_members_up", gauge, CLUSTER, "cluster_members_up",          \
 	  "members this node sees up (health probes, passive health), itself included")            \
+	X(cinval_sent, "cluster_invalidations_sent_total", counter, CLUSTER, NULL,                 \
+	  "invalidation messages sent to members (retries included)")                              \
+	X(cinval_acked, "cluster_invalidations_acked_total", counter, CLUSTER, NULL,               \
+	  "invalidation messages members acknowledged")                                            \
+	X(cinval_failed, "cluster_invalidations_failed_total", counter, CLUSTER, NULL,             \
+	  "invalidation messages that failed (sent again after a backoff)")                        \
+	X(cinval_pending, "cluster_invalidations_pending", gauge, CLUSTER,                         \
+	  "cluster_invalidations_pending",                                                         \
+	  "invalidations members have still to acknowledge, summed over members")                  \
+	X(cinval_lag, "cluster_invalidation_lag_seconds", gauge, CLUSTER, NULL,                    \
+	  "age of the oldest invalidation a member has not acknowledged (0: none)")                \
+	X(cinval_gaps, "cluster_invalidation_gaps_total", counter, CLUSTER, NULL,                  \
+	  "flushes sent to members that were behind by more than the log holds")                   \
+	X(cinval_applied, "cluster_invalidations_applied_total", counter, CLUSTER, NULL,           \
+	  "invalidations from other members applied here")                                         \
+	X(cinval_flushes, "cluster_flushes_total", counter, CLUSTER, NULL,                         \
+	  "flushes applied here: a member could not send what this node missed")                   \
+	X(cinval_refused, "cluster_invalidations_refused_total", counter, CLUSTER, NULL,           \
+	  "invalidations refused: sent without the cluster's token")                               \
 	X(disk_enabled, "disk_enabled", gauge, DISK, "disk_enabled",                               \
 	  "1 while the disk tier works; 0 once an I/O error disabled it")                          \
 	X(disk_hits, "disk_hits_total", counter, DISK, "disk_hits",                                \

@@ -30,7 +30,7 @@ static const char *const kind_name[CINVAL__N] = {"purge", "ban", "tag", "flush"}
 #define CINVAL_TARGET_MAX 8192
 /* How long the master sleeps when nothing kicks it: retries and
  * members coming back up are noticed at this pace. */
-#define CINVAL_TICK (100 * RT_MS)
+#define CINVAL_TICK	   (100 * RT_MS)
 #define CINVAL_BACKOFF_MAX (5 * RT_SEC)
 
 static int64_t wall_ms(void)
@@ -373,7 +373,8 @@ static void sender_main(void *arg)
 		} else if (m) {
 			m->failures++;
 			uint64_t back = CINVAL_TICK << (m->failures < 6 ? m->failures : 6);
-			m->retry_at = rt_clock_now() + (back < CINVAL_BACKOFF_MAX ? back : CINVAL_BACKOFF_MAX);
+			m->retry_at = rt_clock_now() +
+				      (back < CINVAL_BACKOFF_MAX ? back : CINVAL_BACKOFF_MAX);
 			m->busy = false;
 		}
 		pthread_mutex_unlock(&ci->lock);
@@ -453,7 +454,7 @@ int cinval_start(struct cinval *ci, struct worker *w, struct rt_group *group)
 
 static int hexval(char c)
 {
-	return c >= '0' && c <= '9'	? c - '0'
+	return c >= '0' && c <= '9'   ? c - '0'
 	       : c >= 'a' && c <= 'f' ? c - 'a' + 10
 	       : c >= 'A' && c <= 'F' ? c - 'A' + 10
 				      : -1;
@@ -500,7 +501,8 @@ int cinval_receive(struct req *r)
 	r->cache_word = "cluster-invalidation";
 	if (!r->cluster_hop) {
 		atomic_fetch_add_explicit(&ci->stats.refused, 1, memory_order_relaxed);
-		return respond_error(r, 403, "cluster invalidation without the cluster's token", true);
+		return respond_error(r, 403, "cluster invalidation without the cluster's token",
+				     true);
 	}
 	if (hmsg_method(&r->req) != HTTP_POST)
 		return respond_error(r, 405, "cluster invalidation: use POST", true);
@@ -515,9 +517,9 @@ int cinval_receive(struct req *r)
 	uint64_t boot = 0, seq = 0;
 	int k = -1;
 	bool ok = a && b && param(q, ql, "from", from, sizeof(from)) > 0 &&
-		  param(q, ql, "boot", num, sizeof(num)) > 0 &&
-		  (boot = strtoull(num, NULL, 10)) && param(q, ql, "seq", num, sizeof(num)) > 0 &&
-		  (seq = strtoull(num, NULL, 10)) && param(q, ql, "kind", kind, sizeof(kind)) > 0;
+		  param(q, ql, "boot", num, sizeof(num)) > 0 && (boot = strtoull(num, NULL, 10)) &&
+		  param(q, ql, "seq", num, sizeof(num)) > 0 && (seq = strtoull(num, NULL, 10)) &&
+		  param(q, ql, "kind", kind, sizeof(kind)) > 0;
 	for (int i = 0; ok && i < CINVAL__N; i++)
 		if (!strcmp(kind, kind_name[i]))
 			k = i;

@@ -90,8 +90,8 @@ struct cinval {
 	unsigned magic;
 	pthread_mutex_t lock;
 	uint64_t boot;
-	uint64_t last;			       /* the newest sequence given (0: none) */
-	struct cinval_entry log[CINVAL_LOG];   /* seq % CINVAL_LOG */
+	uint64_t last;			     /* the newest sequence given (0: none) */
+	struct cinval_entry log[CINVAL_LOG]; /* seq % CINVAL_LOG */
 	struct cinval_member m[CINVAL_MEMBERS];
 	size_t nm;
 	struct rt_chan *kick; /* wakes the master (made on loop 0) */

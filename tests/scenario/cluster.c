@@ -839,7 +839,7 @@ Test(cluster, the_probe_path_is_answered_by_the_node)
 
 	/* ?url=: the owner first in "order", every member once, the same on every node. */
 	const char *url = "http%3A%2F%2F" HOST "%2Ft7%2Forder%3Fcc%3Dmax-age%3D60";
-	char path[256], first[N_NODES][64];
+	char path[256], first[N_NODES][256];
 	snprintf(path, sizeof(path), "/cluster?url=%s", url);
 	for (int i = 0; i < N_NODES; i++) {
 		char *json = admin_get(&c, i, path);
