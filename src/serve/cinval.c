@@ -69,8 +69,9 @@ void cinval_free(struct cinval **cp)
 	CHECK_OBJ_NOTNULL(ci, CINVAL_MAGIC);
 	for (size_t i = 0; i < CINVAL_LOG; i++)
 		entry_clear(&ci->log[i]);
-	if (ci->kick)
-		rt_chan_destroy(&ci->kick);
+	struct rt_chan *kick = atomic_load(&ci->kick);
+	if (kick)
+		rt_chan_destroy(&kick);
 	pthread_mutex_destroy(&ci->lock);
 	FINI_OBJ(ci);
 	free(ci);
@@ -143,8 +144,9 @@ uint64_t cinval_add(struct cinval *ci, const struct cinval_op *op, bool cluster_
 	*slot = e;
 	pthread_mutex_unlock(&ci->lock);
 	atomic_fetch_add_explicit(&ci->stats.added, 1, memory_order_relaxed);
-	if (ci->kick)
-		rt_chan_send(ci->kick, ci); /* full: it is awake already */
+	struct rt_chan *kick = atomic_load_explicit(&ci->kick, memory_order_acquire);
+	if (kick)
+		rt_chan_send(kick, ci); /* full: it is awake already */
 	return e.seq;
 }
 
@@ -430,7 +432,7 @@ static void master_main(void *arg)
 	struct cinval *ci = arg;
 	for (;;) {
 		void *item;
-		int r = rt_chan_recv(ci->kick, &item, rt_deadline_in(CINVAL_TICK));
+		int r = rt_chan_recv(atomic_load(&ci->kick), &item, rt_deadline_in(CINVAL_TICK));
 		if (r == -ECANCELED || r == -EPIPE)
 			break;
 		struct gen *g = gen_hold(&ci->w->be);
@@ -445,8 +447,10 @@ int cinval_start(struct cinval *ci, struct worker *w, struct rt_group *group)
 	CHECK_OBJ_NOTNULL(ci, CINVAL_MAGIC);
 	ci->w = w;
 	ci->group = group;
-	if (!(ci->kick = rt_chan_create(64)))
+	struct rt_chan *kick = rt_chan_create(64);
+	if (!kick)
 		return -ENOMEM;
+	atomic_store_explicit(&ci->kick, kick, memory_order_release);
 	return rt_group_spawn(group, master_main, ci, "cluster-inval") < 0 ? -ENOMEM : 0;
 }
 

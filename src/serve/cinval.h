@@ -94,8 +94,10 @@ struct cinval {
 	struct cinval_entry log[CINVAL_LOG]; /* seq % CINVAL_LOG */
 	struct cinval_member m[CINVAL_MEMBERS];
 	size_t nm;
-	struct rt_chan *kick; /* wakes the master (made on loop 0) */
-	struct worker *w;     /* loop 0's, where the senders run */
+	/* Wakes the master: made on loop 0 when it starts, which other loops
+	 * may not have seen yet (a kick before it is not needed). */
+	struct rt_chan *_Atomic kick;
+	struct worker *w; /* loop 0's, where the senders run */
 	struct rt_group *group;
 	struct cinval_stats stats;
 };

@@ -652,9 +652,10 @@ again:
 	}
 	bool unstored = why != STORE_OK || too_big;
 	/* A member's answer for a key it owns: kept here only as a near-cache
-	 * copy of a key asked here before (fetch_peers), else relayed to the
-	 * requester alone, with no hit-for-miss (the owner stores it). */
-	bool transient = f.via_peer && !unstored && !a->peers.keep;
+	 * copy (small, of a key asked here before: fetch_peers), else relayed
+	 * to the requester alone, with no hit-for-miss (the owner stores it:
+	 * a key too big for a near copy still goes by the owner). */
+	bool transient = f.via_peer && why == STORE_OK && (too_big || !a->peers.keep);
 	unstored = unstored || transient;
 	/* A Range the client did not send: an answer that cannot be stored
 	 * as the client's whole answer is never relayed (it would be a part
