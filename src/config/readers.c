@@ -918,7 +918,7 @@ int read_check_token(struct walk *w, const yaml_node_t *n, const char *path, con
 	return 1;
 }
 
-/* The cluster's token is a header field value (CLUSTER_HOP_FIELD) that
+/* The cluster's token is a header field value (FORWARD_HOP_FIELD, http/forward.h) that
  * stands between the members and anyone who can reach them: long enough
  * not to be guessed, and nothing a field value cannot carry intact. */
 #define CLUSTER_TOKEN_MIN 16

@@ -422,7 +422,7 @@ static int handle(struct admin_conn *ac)
 		return respond(ac, 400, "Bad Request", "application/json", body, (size_t)bl);
 	}
 	/* Then to every member of the cluster, acknowledged (cinval.h). */
-	uint64_t seq = cinval_add(d->sh.inval, &op, cluster_on(ac->gen));
+	uint64_t seq = cinval_add(d->sh.inval, &op, ac->gen);
 	char acks[1024] = "";
 	if (seq)
 		wait_acks(ac, seq, acks, sizeof(acks));

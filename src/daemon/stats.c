@@ -179,6 +179,7 @@ void stats_take(struct daemon *d, const struct gen *g, struct stats *s, enum sta
 		s->gauge[G_cinval_sent] = atomic_load(&ci->stats.sent);
 		s->gauge[G_cinval_acked] = atomic_load(&ci->stats.acked);
 		s->gauge[G_cinval_failed] = atomic_load(&ci->stats.failed);
+		s->gauge[G_cinval_rejected] = atomic_load(&ci->stats.rejected);
 		s->gauge[G_cinval_gaps] = atomic_load(&ci->stats.gaps_sent);
 		s->gauge[G_cinval_applied] = atomic_load(&ci->stats.applied);
 		s->gauge[G_cinval_flushes] = atomic_load(&ci->stats.flushes_applied);

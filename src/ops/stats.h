@@ -103,6 +103,8 @@
 	  "invalidation messages members acknowledged")                                            \
 	X(cinval_failed, "cluster_invalidations_failed_total", counter, CLUSTER, NULL,             \
 	  "invalidation messages that failed (sent again after a backoff)")                        \
+	X(cinval_rejected, "cluster_invalidations_rejected_total", counter, CLUSTER, NULL,         \
+	  "invalidation messages a member refused with a 4xx (skipped, not sent again)")           \
 	X(cinval_pending, "cluster_invalidations_pending", gauge, CLUSTER,                         \
 	  "cluster_invalidations_pending",                                                         \
 	  "invalidations members have still to acknowledge, summed over members")                  \

@@ -258,7 +258,7 @@ static enum req_result purge_here(struct req *rq, const char *host, size_t hlen,
 		/* Both tiers, durable on disk, then every member (cinval.h). */
 		struct cinval_op op = {.kind = CINVAL_PURGE, .a = key, .alen = (size_t)kl};
 		n = cinval_apply(rq->w->sh, &op, NULL, 0);
-		cinval_add(rq->w->sh->inval, &op, cluster_on(rq->gen));
+		cinval_add(rq->w->sh->inval, &op, rq->gen);
 	}
 	log_info("client %s: PURGE %.*s: %ld objects", rq->client_ip,
 		 (int)(tlen > 200 ? 200 : tlen), target, n);

@@ -125,12 +125,16 @@ static char *dupz(const char *p, size_t n)
 	return d;
 }
 
-uint64_t cinval_add(struct cinval *ci, const struct cinval_op *op, bool cluster_on)
+static struct cinval_member *member(struct cinval *ci, const char *name);
+
+uint64_t cinval_add(struct cinval *ci, const struct cinval_op *op, const struct gen *g)
 {
 	CHECK_OBJ_NOTNULL(ci, CINVAL_MAGIC);
-	if (!cluster_on)
+	if (!cluster_on(g))
 		return 0;
 	struct cinval_entry e = {.kind = op->kind, .soft = op->soft, .at_ms = wall_ms()};
+	if (op->to)
+		snprintf(e.to, sizeof(e.to), "%s", op->to);
 	if (op->a && !(e.a = dupz(op->a, e.alen = op->alen)))
 		return 0;
 	if (op->b && !(e.b = dupz(op->b, e.blen = op->blen))) {
@@ -138,6 +142,12 @@ uint64_t cinval_add(struct cinval *ci, const struct cinval_op *op, bool cluster_
 		return 0;
 	}
 	pthread_mutex_lock(&ci->lock);
+	/* Every member of G is followed before the entry exists: one first
+	 * seen after it would start past it, and never be sent it. */
+	const struct config_backend *cb = g->backends[g->cluster.backend].cfg;
+	for (size_t i = 0; i < cb->n_servers; i++)
+		if (!member(ci, g->cluster.names[i]))
+			atomic_fetch_add_explicit(&ci->stats.untracked, 1, memory_order_relaxed);
 	e.seq = ++ci->last;
 	struct cinval_entry *slot = &ci->log[e.seq % CINVAL_LOG];
 	entry_clear(slot); /* the oldest: a member behind it gets a flush */
@@ -161,12 +171,17 @@ static uint64_t oldest(const struct cinval *ci)
  * full. */
 static struct cinval_member *member(struct cinval *ci, const char *name)
 {
-	for (size_t i = 0; i < ci->nm; i++)
+	struct cinval_member *m = NULL;
+	for (size_t i = 0; i < ci->nm; i++) {
 		if (!strcmp(ci->m[i].name, name))
 			return &ci->m[i];
-	if (ci->nm == CINVAL_MEMBERS)
+		if (!m && !ci->m[i].name[0])
+			m = &ci->m[i];
+	}
+	if (!m && ci->nm == CINVAL_MEMBERS)
 		return NULL;
-	struct cinval_member *m = &ci->m[ci->nm++];
+	if (!m)
+		m = &ci->m[ci->nm++];
 	memset(m, 0, sizeof(*m));
 	snprintf(m->name, sizeof(m->name), "%s", name);
 	m->acked = ci->last;
@@ -205,7 +220,7 @@ void cinval_pending(struct cinval *ci, uint64_t *pending, uint64_t *lag_ms)
 	pthread_mutex_lock(&ci->lock);
 	for (size_t i = 0; i < ci->nm; i++) {
 		const struct cinval_member *m = &ci->m[i];
-		if (m->acked >= ci->last)
+		if (!m->name[0] || m->acked >= ci->last)
 			continue;
 		*pending += ci->last - m->acked;
 		uint64_t next = m->acked + 1 > oldest(ci) ? m->acked + 1 : oldest(ci);
@@ -263,9 +278,12 @@ static void put_request(struct hbuf *b, const struct cinval *ci, const struct co
 		    name, cfg->cluster.token);
 }
 
-/* Send E to member NAME of G: true when it answered 200. */
-static bool send_entry(struct cinval *ci, struct gen *g, const char *name,
-		       const struct cinval_entry *e)
+enum sent { SENT_OK, SENT_FAILED, SENT_REFUSED };
+
+/* Send E to member NAME of G: OK when it answered 200, REFUSED for a 4xx
+ * (it will not take it), else FAILED (to be sent again). */
+static enum sent send_entry(struct cinval *ci, struct gen *g, const char *name,
+			    const struct cinval_entry *e)
 {
 	const struct config_backend *cb = g->backends[g->cluster.backend].cfg;
 	unsigned server = UINT32_MAX;
@@ -273,12 +291,12 @@ static bool send_entry(struct cinval *ci, struct gen *g, const char *name,
 		if (!strcmp(g->cluster.names[i], name))
 			server = (unsigned)i;
 	if (server == UINT32_MAX)
-		return false; /* no longer a member */
+		return SENT_FAILED; /* no longer a member: its slot goes */
 	enum { FIELDS = 64, RBUF = 8192 };
 	char *head = malloc(CINVAL_TARGET_MAX + 1024);
 	char *rbuf = malloc(RBUF);
 	struct hfield *fields = malloc(FIELDS * sizeof(*fields));
-	bool ok = false;
+	enum sent ok = SENT_FAILED;
 	if (!head || !rbuf || !fields)
 		goto out;
 	struct hbuf b;
@@ -317,9 +335,12 @@ static bool send_entry(struct cinval *ci, struct gen *g, const char *name,
 	while ((k = exchange_read(&x, &p, false)) > 0)
 		;
 	exchange_end(&x, k == 0 ? EXCHANGE_END_DONE : EXCHANGE_END_BACKEND);
-	ok = k == 0 && status == 200;
-	if (!ok)
-		log_warn("%s: answered %d", who, status);
+	ok = k == 0 && status == 200		       ? SENT_OK
+	     : k == 0 && status >= 400 && status < 500 ? SENT_REFUSED
+						       : SENT_FAILED;
+	if (ok != SENT_OK)
+		log_warn("%s: answered %d%s", who, status,
+			 ok == SENT_REFUSED ? "; skipped (it will not take it)" : "");
 out:
 	free(head);
 	free(rbuf);
@@ -355,6 +376,11 @@ static void sender_main(void *arg)
 		bool copied = true;
 		if (!gap) {
 			const struct cinval_entry *le = &ci->log[(m->acked + 1) % CINVAL_LOG];
+			if (le->to[0] && strcmp(le->to, s->name)) {
+				m->acked = le->seq; /* another member's: nothing to send */
+				pthread_mutex_unlock(&ci->lock);
+				continue;
+			}
 			e = *le;
 			e.a = le->a ? dupz(le->a, le->alen) : NULL;
 			e.b = le->b ? dupz(le->b, le->blen) : NULL;
@@ -362,7 +388,9 @@ static void sender_main(void *arg)
 		}
 		pthread_mutex_unlock(&ci->lock);
 		struct gen *g = gen_hold(&ci->w->be);
-		bool ok = copied && cluster_on(g) && send_entry(ci, g, s->name, &e);
+		enum sent r =
+		    copied && cluster_on(g) ? send_entry(ci, g, s->name, &e) : SENT_FAILED;
+		bool ok = r != SENT_FAILED;
 		gen_put(&ci->w->be, g);
 		free(e.a);
 		free(e.b);
@@ -380,8 +408,10 @@ static void sender_main(void *arg)
 			m->busy = false;
 		}
 		pthread_mutex_unlock(&ci->lock);
-		atomic_fetch_add_explicit(ok ? &ci->stats.acked : &ci->stats.failed, 1,
-					  memory_order_relaxed);
+		atomic_fetch_add_explicit(r == SENT_OK	      ? &ci->stats.acked
+					  : r == SENT_REFUSED ? &ci->stats.rejected
+							      : &ci->stats.failed,
+					  1, memory_order_relaxed);
 		if (ok && gap)
 			atomic_fetch_add_explicit(&ci->stats.gaps_sent, 1, memory_order_relaxed);
 		if (!ok || rt_task_cancelled())
@@ -401,6 +431,18 @@ static void start_senders(struct cinval *ci, const struct gen *g)
 {
 	const struct config_backend *cb = g->backends[g->cluster.backend].cfg;
 	uint64_t now = rt_clock_now();
+	/* Members that left (a pod's old address) give their slot back; a
+	 * sender still running keeps its own until it ends. */
+	pthread_mutex_lock(&ci->lock);
+	for (size_t k = 0; k < ci->nm; k++) {
+		struct cinval_member *m = &ci->m[k];
+		bool in = false;
+		for (size_t i = 0; i < cb->n_servers && !in && m->name[0]; i++)
+			in = !strcmp(m->name, g->cluster.names[i]);
+		if (m->name[0] && !in && !m->busy)
+			m->name[0] = '\0';
+	}
+	pthread_mutex_unlock(&ci->lock);
 	for (size_t i = 0; i < cb->n_servers; i++) {
 		pthread_mutex_lock(&ci->lock);
 		struct cinval_member *m = member(ci, g->cluster.names[i]);

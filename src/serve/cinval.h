@@ -21,7 +21,12 @@
  *
  * What is sent is what the invalidation is, not how it was asked: a
  * purge is the primary key itself (every member keys a URL the same way,
- * with the same config), a ban its two patterns, a tag purge the tag.
+ * with the same config), a ban its two patterns, a tag purge the tag. An
+ * unsafe method's invalidation (RFC 9111 4.4) goes to the key's owner
+ * alone (near copies end within near_cache.ttl): client traffic makes no
+ * more messages than one per key it changes. A member that answers an
+ * entry with a 4xx has refused it for good: it is skipped (counted), not
+ * sent again. Members that leave the cluster leave the table.
  *
  * The log and the members' progress are under one mutex, held only to
  * read or write them, never across an await.
@@ -58,6 +63,8 @@ struct cinval_op {
 	const char *b; /* BAN: the host regex or NULL */
 	size_t blen;
 	bool soft; /* TAG: a soft purge (stale, not gone) */
+	/* The one member it is for (a key's owner), or NULL: every member. */
+	const char *to;
 };
 
 struct cinval_entry {
@@ -67,21 +74,22 @@ struct cinval_entry {
 	char *a, *b; /* NUL-terminated copies (a key may hold NULs: alen says) */
 	size_t alen, blen;
 	bool soft;
+	char to[CLUSTER_ADDR_MAX]; /* "": every member */
 };
 
 struct cinval_member {
-	char name[CLUSTER_ADDR_MAX];
-	uint64_t acked;	   /* the newest entry it acknowledged */
-	bool busy;	   /* its sender task runs */
-	unsigned failures; /* in a row */
-	uint64_t retry_at; /* rt_clock time of the next attempt */
+	char name[CLUSTER_ADDR_MAX]; /* "": a free slot (a member that left) */
+	uint64_t acked;		     /* the newest entry it acknowledged */
+	bool busy;		     /* its sender task runs */
+	unsigned failures;	     /* in a row */
+	uint64_t retry_at;	     /* rt_clock time of the next attempt */
 	/* Receiving: what this node applied of that member's log. */
 	uint64_t rx_boot, rx_seq;
 };
 
 struct cinval_stats {
-	_Atomic uint64_t added, sent, acked, failed, gaps_sent, applied, flushes_applied, refused,
-	    untracked;
+	_Atomic uint64_t added, sent, acked, failed, rejected, gaps_sent, applied, flushes_applied,
+	    refused, untracked;
 };
 
 #define CINVAL_MAGIC 0x43494e56u
@@ -114,10 +122,10 @@ int cinval_start(struct cinval *ci, struct worker *w, struct rt_group *group);
  * ban whose pattern does not compile (ERR says why). */
 long cinval_apply(struct serve_shared *sh, const struct cinval_op *op, char *err, size_t errlen);
 
-/* Add OP, already applied here, to the log for the members of the
- * cluster (any thread). Its sequence number, or 0 when this node is in
- * no cluster (CLUSTER_ON false) or out of memory. */
-uint64_t cinval_add(struct cinval *ci, const struct cinval_op *op, bool cluster_on);
+/* Add OP, already applied here, to the log for the members of G's
+ * cluster (any thread; G held by the caller). Its sequence number, or 0
+ * when G is no cluster's or out of memory. */
+uint64_t cinval_add(struct cinval *ci, const struct cinval_op *op, const struct gen *g);
 
 /* Members of G's cluster, how many have acknowledged SEQ, and the names
  * of the others (", "-separated, JSON strings) into PENDING (CAP bytes). */

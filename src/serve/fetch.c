@@ -234,10 +234,10 @@ static int refresh_from_304(struct fetch *f)
 	policy_meta_from_response(&m, f->x.request_ms, f->x.response_ms, &o->meta);
 	o->meta.status = old->status;
 	o->lifetime = policy_lifetime(&o->meta, &a->knobs);
-	/* A near-cache copy its owner refreshed stays one, capped again; one
-	 * the origin refreshed (this node owns the key now, or its owner
-	 * failed) is an object of this node's. */
-	o->near = old->near && f->via_peer;
+	/* Refreshed by a member, it is a near-cache copy (capped), whatever
+	 * it was (this node may have owned the key when it stored it); by
+	 * the origin, an object of this node's. */
+	o->near = f->via_peer;
 	if (o->near) {
 		int64_t age = policy_age(&o->meta, wall_now());
 		if (o->lifetime > age + a->peers.near_ttl)

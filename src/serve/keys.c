@@ -1,19 +1,19 @@
 /* keys.c - the cache keys of requests: the rule's key options, and what an unsafe request
  * invalidates. */
 #include "serve/keys.h"
-
-#include "backend/cluster.h"
-#include "serve/cinval.h"
 #include "rt/obj.h"
 
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
+#include "backend/cluster.h"
 #include "cache/dtier.h"
 #include "cache/key.h"
 #include "cache/store.h"
 #include "route/match.h"
+#include "rt/clock.h"
+#include "serve/cinval.h"
 
 #define KEY_MAX 8192
 
@@ -165,8 +165,19 @@ void cache_invalidate_after_unsafe(struct req *rq, const char *host, size_t hlen
 		if (rq->w->sh->disk)
 			dtier_purge(rq->w->sh->disk, key, (uint32_t)kl, false);
 		store_inval_end(st);
-		/* The owner's copy and the near copies too (cinval.h). */
-		struct cinval_op op = {.kind = CINVAL_PURGE, .a = key, .alen = (size_t)kl};
-		cinval_add(rq->w->sh->inval, &op, cluster_on(rq->gen));
+		/* And the owner's copy, when another member owns the key
+		 * (cinval.h: near copies end within near_cache.ttl). */
+		const struct gen *g = rq->gen;
+		int owner;
+		if (cluster_on(g) &&
+		    cluster_order(g, cluster_key_hash(key, (size_t)kl), rt_clock_now(), &owner,
+				  1) &&
+		    owner != CLUSTER_SELF) {
+			struct cinval_op op = {.kind = CINVAL_PURGE,
+					       .a = key,
+					       .alen = (size_t)kl,
+					       .to = g->cluster.names[owner]};
+			cinval_add(rq->w->sh->inval, &op, g);
+		}
 	}
 }
