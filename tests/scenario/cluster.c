@@ -867,3 +867,482 @@ Test(cluster, the_probe_path_is_answered_by_the_node)
 	}
 	harness_end();
 }
+
+/* ---- invalidations reach every member (cinval.h) ------------------------------------------ */
+
+#define M_INV_APPLIED "ringcache_cluster_invalidations_applied_total"
+#define M_INV_REFUSED "ringcache_cluster_invalidations_refused_total"
+#define M_INV_PENDING "ringcache_cluster_invalidations_pending"
+#define M_INV_GAPS    "ringcache_cluster_invalidation_gaps_total"
+#define M_FLUSHES     "ringcache_cluster_flushes_total"
+
+/* PURGE on the proxy listener from loopback (cache.purge_allow). */
+#define PURGE_ALLOW "cache:\n  purge_allow: [\"127.0.0.1/32\"]\n"
+
+/* node_start with MORE (top-level YAML keys, e.g. cache:) after the cluster's. */
+static void node_start_with(struct cluster *c, int i, const char *more)
+{
+	char extra[2048];
+	snprintf(extra, sizeof(extra),
+		 "admin:\n"
+		 "  listen: \"127.0.0.1:%d\"\n"
+		 "cluster:\n"
+		 "  self: \"127.0.0.1:%d\"\n"
+		 "  peers: [\"127.0.0.1:%d\", \"127.0.0.1:%d\", \"127.0.0.1:%d\"]\n"
+		 "  token: \"" TOKEN "\"\n"
+		 "  near_cache:\n"
+		 "    ttl: 10s\n"
+		 "  probe_interval: 200ms\n"
+		 "%s",
+		 c->n[i].admin, c->n[i].port, c->n[0].port, c->n[1].port, c->n[2].port,
+		 more ? more : "");
+	struct node *n = &c->n[i];
+	memset(&n->d, 0, sizeof(n->d));
+	n->d.port = n->port;
+	char *yaml = rc_yaml(&(struct rc_cfg){
+	    .port = n->port, .servers = &c->o.port, .n_servers = 1, .extra = extra});
+	start_ringcache(&n->d, yaml);
+	free(yaml);
+	cr_assert(port_wait(n->admin, 3000), "node %d: no admin API on 127.0.0.1:%d; log:\n%s", i,
+		  n->admin, proc_log(&n->d));
+}
+
+/* cluster_start with MORE in every node's config. */
+static void cluster_start_with(struct cluster *c, const char *more)
+{
+	cluster_init(c);
+	for (int i = 0; i < N_NODES; i++)
+		node_start_with(c, i, more);
+	static const bool all[N_NODES] = {true, true, true};
+	for (int i = 0; i < N_NODES; i++)
+		expect_view(c, i, all, 5000, "startup");
+}
+
+/* POST PATH on node I's admin API: the JSON body (malloc'd); fails unless 200. */
+static char *admin_post_json(struct cluster *c, int i, const char *path)
+{
+	struct response r;
+	http_once(c->n[i].admin, "POST", path, NULL, &r);
+	cr_assert_eq(r.status, 200, "node %d: POST %s on the admin API: %s%s", i, path, r.raw_head,
+		     r.body ? r.body : "");
+	cr_assert(r.complete, "node %d: POST %s: %s", i, path, r.error);
+	char *body = strdup(r.body ? r.body : "");
+	cr_assert_not_null(body);
+	response_free(&r);
+	return body;
+}
+
+/* Fail unless the admin answer JSON says MEMBERS members, ACKED acknowledged
+ * and the pending members are exactly the nodes of PENDING (N_PENDING). */
+static void expect_acks(struct cluster *c, const char *what, const char *json, int members,
+			int acked, const int *pending, int n_pending)
+{
+	cr_assert_not_null(strstr(json, "\"cluster\""), "%s: no \"cluster\" in %s", what, json);
+	cr_assert_eq(json_number(json, "members", -1), members, "%s: members: %s", what, json);
+	cr_assert_eq(json_number(json, "acknowledged", -1), acked, "%s: acknowledged: %s", what,
+		     json);
+	char got[N_NODES + 1][64];
+	int n = json_str_array(json, "pending", got, N_NODES + 1);
+	cr_assert_eq(n, n_pending, "%s: pending (want %d): %s", what, n_pending, json);
+	for (int j = 0; j < n_pending; j++) {
+		char want[32];
+		snprintf(want, sizeof(want), "127.0.0.1:%d", c->n[pending[j]].port);
+		bool seen = false;
+		for (int k = 0; k < n; k++)
+			seen = seen || !strcmp(got[k], want);
+		cr_assert(seen, "%s: %s (node %d) is not pending: %s", what, want, pending[j],
+			  json);
+	}
+}
+
+/* The origin's request count for TARGET. */
+static long origin_of(const struct cluster *c, const char *target)
+{
+	long n = origin_requests(c->o.port, target);
+	cr_assert_geq(n, 0, "the origin's /__stats?key=%s", target);
+	return n;
+}
+
+/*
+ * GETs of TARGET (owned by another node) on node I until it keeps a near
+ * copy: two forwarded ones, then the third a near hit.
+ */
+static void make_near_copy(struct cluster *c, int i, const char *target, size_t size)
+{
+	struct conn cn;
+	conn_open(&cn, c->n[i].port);
+	double f0 = metric(c, i, M_FORWARDED), h0 = metric(c, i, M_NEAR_HITS);
+	get_pattern(c, i, &cn, target, NULL, size);
+	get_pattern(c, i, &cn, target, NULL, size);
+	double f2 = metric(c, i, M_FORWARDED), h2 = metric(c, i, M_NEAR_HITS);
+	cr_assert_eq(f2 - f0, 2, "node %d forwarded %.0f of the first 2 GETs of %s", i, f2 - f0,
+		     target);
+	get_pattern(c, i, &cn, target, NULL, size);
+	double f3 = metric(c, i, M_FORWARDED), h3 = metric(c, i, M_NEAR_HITS);
+	conn_close(&cn);
+	cr_assert_eq(f3 - f2, 0, "node %d forwarded the third GET of %s (no near copy)", i, target);
+	cr_assert_eq(h3 - h2, 1,
+		     "node %d: %.0f near hits for the third GET of %s, want 1 (%.0f before)", i,
+		     h3 - h2, target, h2 - h0);
+}
+
+/* GET TARGET on node I (not its owner): forwarded again, no near hit. */
+static void expect_forwarded(struct cluster *c, int i, const char *target, size_t size,
+			     const char *what)
+{
+	struct conn cn;
+	conn_open(&cn, c->n[i].port);
+	double f0 = metric(c, i, M_FORWARDED), h0 = metric(c, i, M_NEAR_HITS);
+	get_pattern(c, i, &cn, target, NULL, size);
+	conn_close(&cn);
+	double f1 = metric(c, i, M_FORWARDED), h1 = metric(c, i, M_NEAR_HITS);
+	cr_assert_eq(h1 - h0, 0, "%s: node %d answered %s from its near copy", what, i, target);
+	cr_assert_eq(f1 - f0, 1, "%s: node %d forwarded %s %.0f times, want 1", what, i, target,
+		     f1 - f0);
+}
+
+/* Poll node I's metric NAME (max TIMEOUT_MS) until it is >= WANT; its last value. */
+static double wait_metric_geq(struct cluster *c, int i, const char *name, double want,
+			      int timeout_ms)
+{
+	double deadline = now_s() + timeout_ms / 1000.0;
+	for (;;) {
+		double v = metric(c, i, name);
+		if (v >= want || now_s() > deadline)
+			return v;
+		sleep_ms(20);
+	}
+}
+
+/* The same until it is <= WANT. */
+static double wait_metric_leq(struct cluster *c, int i, const char *name, double want,
+			      int timeout_ms)
+{
+	double deadline = now_s() + timeout_ms / 1000.0;
+	for (;;) {
+		double v = metric(c, i, name);
+		if (v <= want || now_s() > deadline)
+			return v;
+		sleep_ms(20);
+	}
+}
+
+/*
+ * KEY owned by node OWNER is cached there and near copies are on the
+ * other two; INVALIDATE (on node A) removes them all: the next GETs on
+ * the two are forwarded again and the owner fetches it once more.
+ */
+static void expect_all_copies_gone(struct cluster *c, int owner, const char *target, size_t size,
+				   long origin_before, const char *what)
+{
+	for (int i = 0; i < N_NODES; i++)
+		if (i != owner)
+			expect_forwarded(c, i, target, size, what);
+	long o = origin_of(c, target);
+	cr_assert_eq(o - origin_before, 1,
+		     "%s: %ld origin requests for %s after it, want 1 (the owner, node %d, "
+		     "fetching it again)",
+		     what, o - origin_before, target, owner);
+}
+
+/* Near copies of TARGET (owned by OWNER) on the two other nodes; the origin count. */
+static long near_copies(struct cluster *c, int owner, const char *target, size_t size)
+{
+	for (int i = 0; i < N_NODES; i++)
+		if (i != owner)
+			make_near_copy(c, i, target, size);
+	long o = origin_of(c, target);
+	cr_assert_eq(o, 1, "%s, cached by its owner (node %d): %ld origin requests", target, owner,
+		     o);
+	return o;
+}
+
+/* ---- 8. an admin purge ----------------------------------------------------------------- */
+
+Test(cluster, a_purge_reaches_every_member)
+{
+	struct cluster c;
+	cluster_start(&c);
+	const int a = 0, cc = 2;
+	char target[128], enc[512], path[700];
+	int owner;
+	find_key(&c, "/t8/k", "?cc=max-age=60&size=120", cc, -1, target, sizeof(target), &owner);
+	long o0 = near_copies(&c, owner, target, 120);
+
+	snprintf(path, sizeof(path), "/purge?host=" HOST "&url=%s",
+		 pct_encode(target, enc, sizeof(enc)));
+	char *json = admin_post_json(&c, a, path);
+	expect_acks(&c, "POST /purge on node A", json, 3, 3, NULL, 0);
+	free(json);
+
+	expect_all_copies_gone(&c, owner, target, 120, o0, "after the purge on node A");
+	harness_end();
+}
+
+/* ---- 9. a ban and a tag purge ---------------------------------------------------------- */
+
+Test(cluster, a_ban_and_a_tag_purge_reach_every_member)
+{
+	struct cluster c;
+	cluster_start(&c);
+	const int a = 0, cc = 2;
+	char t_ban[128], t_tag[160], enc[512], enc2[128], path[800];
+	int owner;
+	find_key(&c, "/t9/ban", "?cc=max-age=60&size=130", cc, -1, t_ban, sizeof(t_ban), &owner);
+	long ob = near_copies(&c, owner, t_ban, 130);
+	int owner_t;
+	find_key(&c, "/t9/tag", "?cc=max-age=60&size=140&hdr=Surrogate-Key:t9tag%20other", cc, -1,
+		 t_tag, sizeof(t_tag), &owner_t);
+	long ot = near_copies(&c, owner_t, t_tag, 140);
+
+	/* The ban: the URL's path as a pattern, and the host. */
+	char re[160];
+	const char *q = strchr(t_ban, '?');
+	snprintf(re, sizeof(re), "^%.*s\\?", (int)(q - t_ban), t_ban);
+	snprintf(path, sizeof(path), "/ban?url=%s&host=%s", pct_encode(re, enc, sizeof(enc)),
+		 pct_encode("^test\\.local$", enc2, sizeof(enc2)));
+	char *json = admin_post_json(&c, a, path);
+	cr_assert_geq(json_number(json, "ban", -1), 0, "POST %s: %s", path, json);
+	expect_acks(&c, "POST /ban on node A", json, 3, 3, NULL, 0);
+	free(json);
+	expect_all_copies_gone(&c, owner, t_ban, 130, ob, "after the ban on node A");
+
+	/* The tag purge. */
+	json = admin_post_json(&c, a, "/tag?tag=t9tag");
+	expect_acks(&c, "POST /tag on node A", json, 3, 3, NULL, 0);
+	free(json);
+	expect_all_copies_gone(&c, owner_t, t_tag, 140, ot, "after the tag purge on node A");
+	harness_end();
+}
+
+/* ---- 10. a stopped member -------------------------------------------------------------- */
+
+Test(cluster, a_stopped_member_gets_the_purge_when_it_resumes)
+{
+	struct cluster c;
+	cluster_start(&c);
+	const int a = 0, b = 1;
+	char target[128], enc[512], path[700];
+	int owner;
+	find_key(&c, "/t10/k", "?cc=max-age=60&size=150", -1, b, target, sizeof(target), &owner);
+	make_near_copy(&c, b, target, 150);
+	double applied0 = metric(&c, b, M_INV_APPLIED);
+
+	cr_assert_eq(kill(c.n[b].d.pid, SIGSTOP), 0);
+	snprintf(path, sizeof(path), "/purge?host=" HOST "&url=%s",
+		 pct_encode(target, enc, sizeof(enc)));
+	char *json = admin_post_json(&c, a, path);
+	double pending = metric(&c, a, M_INV_PENDING);
+	bool ok_json = json_number(json, "acknowledged", -1) == 2;
+	if (!ok_json || pending < 1)
+		kill(c.n[b].d.pid, SIGCONT);
+	const int pend[1] = {b};
+	expect_acks(&c, "POST /purge on node A, node B stopped", json, 3, 2, pend, 1);
+	free(json);
+	cr_assert_geq(pending, 1, "node A: %s %.0f while node B is stopped", M_INV_PENDING,
+		      pending);
+
+	cr_assert_eq(kill(c.n[b].d.pid, SIGCONT), 0);
+	double t0 = now_s();
+	double p = wait_metric_leq(&c, a, M_INV_PENDING, 0, 5000);
+	cr_assert_eq(p, 0, "node A: %s still %.0f %.1f s after node B resumed", M_INV_PENDING, p,
+		     now_s() - t0);
+	double applied1 = metric(&c, b, M_INV_APPLIED);
+	cr_assert_gt(applied1, applied0, "node B: %s %.0f -> %.0f", M_INV_APPLIED, applied0,
+		     applied1);
+	static const bool all[N_NODES] = {true, true, true};
+	expect_view(&c, b, all, 5000, "node B resumed");
+	expect_forwarded(&c, b, target, 150, "node B after it resumed");
+	harness_end();
+}
+
+/* ---- 11. PURGE on the proxy listener ---------------------------------------------------- */
+
+Test(cluster, a_purge_request_on_the_listener_reaches_every_member)
+{
+	struct cluster c;
+	cluster_start_with(&c, PURGE_ALLOW);
+	const int a = 0, b = 1, cc = 2;
+	char target[128];
+	int owner;
+	find_key(&c, "/t11/k", "?cc=max-age=60&size=160", cc, -1, target, sizeof(target), &owner);
+	make_near_copy(&c, b, target, 160);
+	long o0 = origin_of(&c, target);
+	cr_assert_eq(o0, 1, "%s: origin requests", target);
+	double ap_b = metric(&c, b, M_INV_APPLIED), ap_c = metric(&c, cc, M_INV_APPLIED);
+
+	struct response r;
+	http_once(c.n[a].port, "PURGE", target, NULL, &r);
+	cr_assert_eq(r.status, 200, "node A: PURGE %s: %s%s", target, r.raw_head,
+		     r.body ? r.body : "");
+	response_free(&r);
+
+	double v = wait_metric_geq(&c, b, M_INV_APPLIED, ap_b + 1, 3000);
+	cr_assert_eq(v, ap_b + 1, "node B: %s %.0f -> %.0f after a PURGE on node A", M_INV_APPLIED,
+		     ap_b, v);
+	v = wait_metric_geq(&c, cc, M_INV_APPLIED, ap_c + 1, 3000);
+	cr_assert_eq(v, ap_c + 1, "node C: %s %.0f -> %.0f after a PURGE on node A", M_INV_APPLIED,
+		     ap_c, v);
+	expect_forwarded(&c, b, target, 160, "node B after a PURGE on node A");
+	long o1 = origin_of(&c, target);
+	cr_assert_eq(o1 - o0, 1, "after a PURGE on node A: %ld origin requests for %s, want 1",
+		     o1 - o0, target);
+	harness_end();
+}
+
+/* ---- 12. an unsafe method -------------------------------------------------------------- */
+
+Test(cluster, an_unsafe_method_purges_the_owners_copy)
+{
+	struct cluster c;
+	cluster_start(&c);
+	const int a = 0, cc = 2;
+	char target[128];
+	int owner;
+	find_key(&c, "/t12/k", "?cc=max-age=60&size=170", cc, -1, target, sizeof(target), &owner);
+	struct conn cn;
+	conn_open(&cn, c.n[cc].port);
+	get_pattern(&c, cc, &cn, target, NULL, 170);
+	get_pattern(&c, cc, &cn, target, NULL, 170);
+	conn_close(&cn);
+	long o0 = origin_of(&c, target);
+	cr_assert_eq(o0, 1, "%s asked twice on its owner: origin requests", target);
+	double ap_c = metric(&c, cc, M_INV_APPLIED);
+
+	struct response r;
+	http_once(c.n[a].port, "POST", target, "Content-Length: 7\r\n\r\nhello" /* + CRLF */, &r);
+	cr_assert_eq(r.status, 200, "node A: POST %s: %s", target, r.raw_head);
+	response_free(&r);
+	long o1 = origin_of(&c, target);
+	cr_assert_eq(o1 - o0, 1, "the POST through node A: %ld origin requests", o1 - o0);
+
+	/* Either node A sent the owner the purge, or the owner had the POST itself. */
+	wait_metric_geq(&c, cc, M_INV_APPLIED, ap_c + 1, 3000);
+	conn_open(&cn, c.n[cc].port);
+	get_pattern(&c, cc, &cn, target, NULL, 170);
+	conn_close(&cn);
+	long o2 = origin_of(&c, target);
+	cr_assert_eq(o2 - o1, 1,
+		     "the GET on the owner (node C) after a POST through node A: %ld origin "
+		     "requests, want 1 (its copy invalidated)",
+		     o2 - o1);
+	harness_end();
+}
+
+/* ---- 13. the receiver wants the token -------------------------------------------------- */
+
+Test(cluster, an_invalidation_without_the_token_is_refused)
+{
+	struct cluster c;
+	cluster_start(&c);
+	const int a = 0;
+	char target[128];
+	int owner;
+	find_key(&c, "/t13/k", "?cc=max-age=60&size=180", a, -1, target, sizeof(target), &owner);
+	struct conn cn;
+	conn_open(&cn, c.n[a].port);
+	get_pattern(&c, a, &cn, target, NULL, 180);
+	conn_close(&cn);
+	cr_assert_eq(origin_of(&c, target), 1, "%s on its owner (node A): origin requests", target);
+
+	const char *inval = "/.well-known/ringcache/invalidate?from=x&boot=1&seq=1&kind=flush";
+	double ref0 = metric(&c, a, M_INV_REFUSED), ap0 = metric(&c, a, M_INV_APPLIED),
+	       fl0 = metric(&c, a, M_FLUSHES);
+	struct response r;
+	http_once(c.n[a].port, "POST", inval, "Content-Length: 0\r\n", &r);
+	cr_assert_eq(r.status, 403, "node A: POST %s without a hop field: %s", inval, r.raw_head);
+	response_free(&r);
+	http_once(c.n[a].port, "POST", inval, "Ringcache-Hop: wrong\r\nContent-Length: 0\r\n", &r);
+	cr_assert_eq(r.status, 403, "node A: POST %s with a wrong token: %s", inval, r.raw_head);
+	response_free(&r);
+	double ref1 = metric(&c, a, M_INV_REFUSED);
+	cr_assert_eq(ref1 - ref0, 2, "node A: %s +%.0f after 2 refused invalidations",
+		     M_INV_REFUSED, ref1 - ref0);
+	cr_assert_eq(metric(&c, a, M_INV_APPLIED), ap0, "node A applied a refused invalidation");
+	cr_assert_eq(metric(&c, a, M_FLUSHES), fl0, "node A applied a refused flush");
+
+	http_once(c.n[a].port, "GET", target, NULL, &r);
+	cr_assert_eq(r.status, 200, "node A: GET %s: %s", target, r.raw_head);
+	cr_assert(cache_status_has(&r, "hit"),
+		  "node A: GET %s after refused invalidations is no hit: Cache-Status %s", target,
+		  cache_status(&r));
+	response_free(&r);
+	cr_assert_eq(origin_of(&c, target), 1, "%s: origin requests after refused invalidations",
+		     target);
+	harness_end();
+}
+
+/* ---- 14. a member behind by more than the log ------------------------------------------ */
+
+#define T14_PURGES 4200
+
+Test(cluster, a_member_too_far_behind_is_flushed)
+{
+	struct cluster c;
+	cluster_start_with(&c, PURGE_ALLOW);
+	const int a = 0, b = 1;
+	char target[128];
+	int owner;
+	find_key(&c, "/t14/k", "?cc=max-age=600&size=190", b, -1, target, sizeof(target), &owner);
+	struct conn cn;
+	conn_open(&cn, c.n[b].port);
+	get_pattern(&c, b, &cn, target, NULL, 190);
+	conn_close(&cn);
+	long o0 = origin_of(&c, target);
+	cr_assert_eq(o0, 1, "%s on its owner (node B): origin requests", target);
+	double gaps0 = metric(&c, a, M_INV_GAPS), fl0 = metric(&c, b, M_FLUSHES);
+	cr_assert_eq(fl0, 0, "node B: %s before anything", M_FLUSHES);
+
+	cr_assert_eq(kill(c.n[b].d.pid, SIGSTOP), 0);
+	double t0 = now_s();
+	conn_open(&cn, c.n[a].port);
+	int bad = 0;
+	char first_bad[512] = "";
+	for (int k = 0; k < T14_PURGES; k++) {
+		struct response r;
+		int rc = conn_sendf(&cn, "PURGE /t14/p%d HTTP/1.1\r\nHost: " HOST "\r\n\r\n", k);
+		if (rc == 0)
+			rc = read_response(&cn, &r, 0);
+		if (rc != 0 || r.status != 200) {
+			if (!bad++)
+				snprintf(first_bad, sizeof(first_bad), "PURGE /t14/p%d: %s", k,
+					 rc ? "no response" : r.raw_head);
+		}
+		if (rc == 0)
+			response_free(&r);
+		if (rc != 0) {
+			conn_close(&cn);
+			conn_open(&cn, c.n[a].port);
+		}
+	}
+	conn_close(&cn);
+	double took = now_s() - t0;
+	if (bad)
+		kill(c.n[b].d.pid, SIGCONT);
+	cr_assert_eq(bad, 0, "%d of %d PURGEs on node A failed; the first: %s", bad, T14_PURGES,
+		     first_bad);
+	double pend = metric(&c, a, M_INV_PENDING);
+	cr_assert_eq(kill(c.n[b].d.pid, SIGCONT), 0);
+	cr_assert_geq(pend, 4096, "node A: %s %.0f with node B stopped for %d PURGEs (%.1f s)",
+		      M_INV_PENDING, pend, T14_PURGES, took);
+
+	double g = wait_metric_geq(&c, a, M_INV_GAPS, gaps0 + 1, 10000);
+	cr_assert_geq(g, gaps0 + 1, "node A: %s %.0f -> %.0f 10 s after node B resumed", M_INV_GAPS,
+		      gaps0, g);
+	double fl = wait_metric_geq(&c, b, M_FLUSHES, 1, 10000);
+	cr_assert_eq(fl, 1, "node B: %s %.0f after it resumed", M_FLUSHES, fl);
+	static const bool all[N_NODES] = {true, true, true};
+	expect_view(&c, b, all, 5000, "node B resumed");
+
+	struct response r;
+	http_once(c.n[b].port, "GET", target, NULL, &r);
+	cr_assert_eq(r.status, 200, "node B: GET %s: %s", target, r.raw_head);
+	cr_assert(!cache_status_has(&r, "hit"),
+		  "node B: GET %s after the flush is a hit: Cache-Status %s", target,
+		  cache_status(&r));
+	response_free(&r);
+	long o1 = origin_of(&c, target);
+	cr_assert_eq(o1 - o0, 1, "%s on node B after the flush: %ld origin requests, want 1",
+		     target, o1 - o0);
+	harness_end();
+}
