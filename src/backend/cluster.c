@@ -63,10 +63,18 @@ size_t cluster_order(const struct gen *g, uint64_t key_hash, uint64_t now, int *
 	if (cap > CLUSTER_CHOICES)
 		cap = CLUSTER_CHOICES;
 	size_t n = 0;
+	/* A node that does not know its own name yet (not in discovery's set)
+	 * owns nothing while a member is live: it comes last. */
+	bool self_last = !g->cluster.self_known;
 	for (size_t i = 0; i <= b->cfg->n_servers; i++) {
 		int who = i == b->cfg->n_servers ? CLUSTER_SELF : (int)i;
 		if (who != CLUSTER_SELF && !cluster_peer_live(g, (unsigned)who, now))
 			continue;
+		if (who == CLUSTER_SELF && self_last) {
+			if (n < cap)
+				out[n++] = CLUSTER_SELF;
+			continue;
+		}
 		uint64_t sc =
 		    score(key_hash, who == CLUSTER_SELF ? g->cluster.self_id : g->cluster.ids[who]);
 		size_t at = n < cap ? n : cap;

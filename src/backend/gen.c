@@ -9,6 +9,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "backend/cluster.h"
 #include "backend/pool.h"
@@ -88,14 +90,86 @@ fail:
 	return -ENOMEM;
 }
 
+static uint16_t sa_port(const struct sockaddr_storage *sa)
+{
+	return ntohs(sa->ss_family == AF_INET6 ? ((const struct sockaddr_in6 *)sa)->sin6_port
+					       : ((const struct sockaddr_in *)sa)->sin_port);
+}
+
+static bool sa_any(const struct sockaddr_storage *sa)
+{
+	if (sa->ss_family == AF_INET6)
+		return IN6_IS_ADDR_UNSPECIFIED(&((const struct sockaddr_in6 *)sa)->sin6_addr);
+	return ((const struct sockaddr_in *)sa)->sin_addr.s_addr == htonl(INADDR_ANY);
+}
+
+static bool sa_same_ip(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
+{
+	if (a->ss_family != b->ss_family)
+		return false;
+	if (a->ss_family == AF_INET6)
+		return !memcmp(&((const struct sockaddr_in6 *)a)->sin6_addr,
+			       &((const struct sockaddr_in6 *)b)->sin6_addr, 16);
+	return ((const struct sockaddr_in *)a)->sin_addr.s_addr ==
+	       ((const struct sockaddr_in *)b)->sin_addr.s_addr;
+}
+
+/* Is SA's address one of this host's (it can be bound)? Main thread. */
+static bool sa_local(const struct sockaddr_storage *sa, socklen_t len)
+{
+	struct sockaddr_storage a = *sa;
+	if (a.ss_family == AF_INET6)
+		((struct sockaddr_in6 *)&a)->sin6_port = 0;
+	else
+		((struct sockaddr_in *)&a)->sin_port = 0;
+	int fd = socket(a.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	bool yes = fd >= 0 && bind(fd, (const struct sockaddr *)&a, len) == 0;
+	if (fd >= 0)
+		close(fd);
+	return yes;
+}
+
+/*
+ * This node among the cluster backend B's servers: cluster.self, or,
+ * when it is not given (discovery finds it), the server whose address
+ * this node listens on (a listener on that address and port, or a
+ * wildcard listener on that port with the address one of this host's).
+ * Into *SELF; false when it is not there (not in the name's set yet: a
+ * pod that is not ready).
+ */
+static bool find_self(const struct config_backend *b, const struct config *cfg,
+		      struct config_addr *self)
+{
+	if (cfg->cluster.self.salen) {
+		*self = cfg->cluster.self;
+		return true;
+	}
+	for (size_t i = 0; i < b->n_servers; i++) {
+		const struct config_addr *s = &b->servers[i];
+		for (size_t l = 0; s->salen && l < cfg->n_listen; l++) {
+			const struct config_addr *la = &cfg->listen[l];
+			if (!la->salen || sa_port(&la->sa) != sa_port(&s->sa))
+				continue;
+			if (sa_same_ip(&la->sa, &s->sa) ||
+			    (sa_any(&la->sa) && la->sa.ss_family == s->sa.ss_family &&
+			     sa_local(&s->sa, s->salen))) {
+				*self = *s;
+				return true;
+			}
+		}
+	}
+	return false;
+}
+
 /* A name among a cluster's peers may have this node's own address among
  * its addresses (a headless Service lists every pod): this node is a
- * member by cluster.self, never a server to forward to. */
+ * member by its own name, never a server to forward to. */
 static void drop_self(struct config_backend *b, const struct config_addr *self)
 {
 	size_t kept = 0;
 	for (size_t i = 0; i < b->n_servers; i++) {
-		if (config_addr_equal(&b->servers[i], self)) {
+		if (b->servers[i].salen == self->salen &&
+		    !memcmp(&b->servers[i].sa, &self->sa, self->salen)) {
 			free(b->servers[i].spec);
 			continue;
 		}
@@ -105,13 +179,18 @@ static void drop_self(struct config_backend *b, const struct config_addr *self)
 	b->n_servers = kept;
 }
 
-/* G's cluster view: the members' names and ids (cluster.h). */
-static int cluster_view(struct gen *g, const struct config *cfg)
+/* G's cluster view (cluster.h): this node (SELF, or NULL when it is not
+ * known yet) and the other members' names and ids. */
+static int cluster_view(struct gen *g, const struct config *cfg, const struct config_addr *self)
 {
 	const struct config_backend *cb = &g->bcfg[cfg->cluster.backend];
 	g->cluster.backend = (unsigned)cfg->cluster.backend;
-	g->cluster.self_id =
-	    cluster_member_id((const struct sockaddr *)&cfg->cluster.self.sa, g->cluster.self_name);
+	g->cluster.self_known = self != NULL;
+	if (self)
+		g->cluster.self_id =
+		    cluster_member_id((const struct sockaddr *)&self->sa, g->cluster.self_name);
+	else
+		snprintf(g->cluster.self_name, sizeof(g->cluster.self_name), "-");
 	g->cluster.ids = calloc(cb->n_servers ? cb->n_servers : 1, sizeof(*g->cluster.ids));
 	g->cluster.names = calloc(cb->n_servers ? cb->n_servers : 1, sizeof(*g->cluster.names));
 	if (!g->cluster.ids || !g->cluster.names)
@@ -137,19 +216,24 @@ struct gen *gen_create(struct config *cfg, gen_names_fn names, void *ctx, unsign
 	if (!g->slots || !g->backends || !g->bcfg)
 		goto fail;
 	memset(g->slots, 0, nworkers * sizeof(*g->slots));
+	struct config_addr self;
+	bool have_self = false;
 	for (unsigned i = 0; i < nworkers; i++)
 		rt_group_init(&g->slots[i].probes);
 	for (size_t b = 0; b < cfg->n_backends; b++) {
 		if (bcfg_expand(&g->bcfg[b], &cfg->backends[b], names, ctx) < 0)
 			goto fail;
-		if (cfg->cluster.enabled && b == cfg->cluster.backend)
-			drop_self(&g->bcfg[b], &cfg->cluster.self);
+		if (cfg->cluster.enabled && b == cfg->cluster.backend) {
+			have_self = find_self(&g->bcfg[b], cfg, &self);
+			if (have_self)
+				drop_self(&g->bcfg[b], &self);
+		}
 		g->backends[b].cfg = &g->bcfg[b];
 		g->n_backends = b + 1;
 		if (backend_rt_init(&g->backends[b]) < 0)
 			goto fail;
 	}
-	if (cfg->cluster.enabled && cluster_view(g, cfg) < 0)
+	if (cfg->cluster.enabled && cluster_view(g, cfg, have_self ? &self : NULL) < 0)
 		goto fail;
 	g->cfg = cfg;
 	g->magic = GEN_MAGIC;

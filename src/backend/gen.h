@@ -66,6 +66,7 @@ struct gen {
 	 * name, and an id per server of that backend. */
 	struct {
 		bool on;
+		bool self_known; /* false: not among discovery's addresses (yet) */
 		unsigned backend;
 		uint64_t self_id;
 		char self_name[56];

@@ -14,6 +14,7 @@
 
 #include <errno.h>
 #include <netinet/in.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -87,10 +88,11 @@ static int addr_copy(struct config_addr *dst, const struct config_addr *src)
 }
 
 /* The members but self (a name stays: the daemon skips self among its
- * addresses), weight 1 each, into B. 0 or -ENOMEM. */
+ * addresses), then discovery's name, weight 1 each, into B. 0 or
+ * -ENOMEM. */
 static int backend_servers(const struct config *cfg, struct config_backend *b)
 {
-	size_t cnt = 0;
+	size_t cnt = cfg->cluster.discovery.enabled ? 1 : 0;
 	for (size_t i = 0; i < cfg->cluster.n_peers; i++)
 		cnt += !config_addr_equal(&cfg->cluster.peers[i], &cfg->cluster.self);
 	if (!cnt)
@@ -99,6 +101,17 @@ static int backend_servers(const struct config *cfg, struct config_backend *b)
 	b->weights = calloc(cnt, sizeof(*b->weights));
 	if (!b->servers || !b->weights)
 		return -ENOMEM;
+	if (cfg->cluster.discovery.enabled) {
+		/* A name like any peer's, which the resolver follows. */
+		struct config_addr *d = &b->servers[b->n_servers];
+		d->port = (uint16_t)cfg->cluster.discovery.port;
+		if (!(d->host = strdup(cfg->cluster.discovery.dns)) ||
+		    asprintf(&d->spec, "%s:%u", d->host, d->port) < 0) {
+			d->spec = NULL;
+			return -ENOMEM;
+		}
+		b->weights[b->n_servers++] = 1;
+	}
 	for (size_t i = 0; i < cfg->cluster.n_peers; i++) {
 		const struct config_addr *p = &cfg->cluster.peers[i];
 		if (config_addr_equal(p, &cfg->cluster.self))
@@ -151,11 +164,25 @@ static void add_backend(struct walk *w)
 	b->health.n_expect = 1;
 }
 
+/* Who the members are: peers, discovery or both; and self, which
+ * discovery alone can find (among its addresses: gen.c). */
+static void check_members(struct walk *w, yaml_node_t *root)
+{
+	const struct config *cfg = w->cfg;
+	yaml_node_t *c = value_of(w, root, "cluster");
+	/* Given but wrong: its own error was said. */
+	if (!cfg->cluster.discovery.enabled && !value_of(w, c, "peers"))
+		walk_err(w, c ? c : root, "cluster: missing required key 'peers'");
+	if (!cfg->cluster.discovery.enabled && !value_of(w, c, "self"))
+		walk_err(w, c ? c : root, "cluster: missing required key 'self'");
+}
+
 void cluster_check(struct walk *w, yaml_node_t *root)
 {
 	if (!w->cfg->cluster.enabled)
 		return;
 	check_reserved_name(w, root);
+	check_members(w, root);
 	check_self(w, root);
 	/* Only a config that loads is used: a failed one gets no backend. */
 	if (!w->n_failed)

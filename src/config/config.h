@@ -231,11 +231,20 @@
  *   cluster:                        # nodes that act as one cache (absent: none); each key
  *                                   # is owned by one member (rendezvous hashing), the
  *                                   # others forward its requests there
- *     self: "10.0.0.1:8080"         # required: this node as its peers reach it; numeric
- *                                   # "IP:PORT" or "[IPv6]:PORT" (not 0.0.0.0 or ::)
- *     peers: ["10.0.0.1:8080", "10.0.0.2:8080"]  # required: the members, a string or a
- *                                   # list; "IP:PORT" or "host:port" (followed in DNS, as
- *                                   # backends[].servers); self among them or not
+ *     self: "10.0.0.1:8080"         # this node as its peers reach it; numeric "IP:PORT"
+ *                                   # or "[IPv6]:PORT" (not 0.0.0.0 or ::); required
+ *                                   # unless discovery finds it among its addresses
+ *     peers: ["10.0.0.1:8080", "10.0.0.2:8080"]  # the members, a string or a list;
+ *                                   # "IP:PORT" or "host:port" (followed in DNS, as
+ *                                   # backends[].servers); self among them or not;
+ *                                   # peers, discovery or both
+ *     discovery:                    # the members from DNS (absent: peers only)
+ *       dns: "rc-headless.ns.svc.cluster.local"  # required: a name whose A and AAAA
+ *                                   # records are the members (a headless Service)
+ *       port: 8080                  # the members' listener port
+ *       interval: 5s                # between lookups (the resolver's, if shorter)
+ *       settle: 5s                  # a change is applied this long after it came,
+ *                                   # with the ones that came meanwhile (0..10m)
  *     token: "a-shared-secret-of-16+-chars"  # required: sent in the Ringcache-Hop field;
  *                                   # 16+ visible ASCII characters, the same on every member
  *     near_cache:                   # local copies of objects other members own
@@ -629,7 +638,8 @@ struct config {
 	 * which members are up, the resolver follows its names. */
 	struct {
 		int enabled;		   /* cluster given */
-		struct config_addr self;   /* this node as its peers reach it (an address) */
+		struct config_addr self;   /* this node as its peers reach it (an address); spec NULL:
+					    * found among discovery's addresses */
 		struct config_addr *peers; /* members; self among them or not; names followed */
 		size_t n_peers;
 		char *token;	      /* the hop field's shared secret */
@@ -638,6 +648,16 @@ struct config {
 		uint64_t connect_timeout_ns;	/* to a peer: short, so failover is quick */
 		uint64_t first_byte_timeout_ns; /* a peer's answer (its own fetch included) */
 		uint64_t probe_interval_ns;	/* health probes between members */
+		/* discovery: the members are the addresses of a DNS name (a
+		 * Kubernetes headless Service), one more peer "dns:port" that
+		 * the resolver follows every interval; a change of its set is
+		 * applied once it has held for settle (daemon/resolve.h). */
+		struct {
+			int enabled; /* discovery given */
+			char *dns;
+			unsigned port;
+			uint64_t interval_ns, settle_ns;
+		} discovery;
 		size_t backend;			/* index of the "cluster" backend in backends */
 	} cluster;
 };

@@ -6,8 +6,8 @@
  */
 #include "config/readers.h"
 
-#include <ctype.h>
 #include <assert.h>
+#include <ctype.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -376,7 +376,15 @@ static void peers_release(const struct config_table *t, const struct config_row 
 	cfg->cluster.n_peers = 0;
 }
 
-const struct config_ops read_peers_ops = {.read = peers_read, .release = peers_release};
+/* Absent (discovery alone finds the members): none. */
+static bool peers_is_default(const struct config_row *row, const void *base)
+{
+	(void)row;
+	return ((const struct config *)base)->cluster.n_peers == 0;
+}
+
+const struct config_ops read_peers_ops = {
+    .read = peers_read, .release = peers_release, .is_default = peers_is_default};
 
 /* ------------------------------------------------------------------------ */
 /* resolver.servers                                                          */
@@ -922,6 +930,28 @@ int read_check_token(struct walk *w, const yaml_node_t *n, const char *path, con
  * stands between the members and anyone who can reach them: long enough
  * not to be guessed, and nothing a field value cannot carry intact. */
 #define CLUSTER_TOKEN_MIN 16
+
+/* A DNS name: labels of letters, digits, '-' and '_' (SRV-style names)
+ * joined by dots, 253 bytes at most; a trailing dot is allowed. */
+int read_check_dns_name(struct walk *w, const yaml_node_t *n, const char *path, const char *s)
+{
+	size_t len = strlen(s), label = 0;
+	bool ok = len > 0 && len <= 253 && s[0] != '.';
+	for (size_t i = 0; ok && i < len; i++) {
+		char c = s[i];
+		if (c == '.') {
+			ok = label > 0;
+			label = 0;
+		} else {
+			ok = (isalnum((unsigned char)c) || c == '-' || c == '_') && ++label <= 63;
+		}
+	}
+	if (!ok) {
+		walk_err(w, n, "%s: '%s' is not a DNS name", path, s);
+		return -1;
+	}
+	return 1;
+}
 
 int read_check_cluster_token(struct walk *w, const yaml_node_t *n, const char *path, const char *s)
 {

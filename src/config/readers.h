@@ -38,6 +38,7 @@ extern const struct config_ops read_networks_ops; /* other lists of networks */
 extern const struct config_ops read_peers_ops;	  /* cluster.peers */
 
 config_check_fn read_check_name;	  /* backends[].name: not empty */
+config_check_fn read_check_dns_name; /* cluster.discovery.dns: a host name */
 config_check_fn read_check_probe_path;	  /* a request-target: "/" and visible ASCII */
 config_check_fn read_check_probe_host;	  /* a Host value: no spaces, not empty */
 config_check_fn read_check_token;	  /* admin.token: visible ASCII */

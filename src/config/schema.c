@@ -28,6 +28,7 @@
 #define US(n)   ((uint64_t)(n) * NS_PER_US)
 #define MS(n)   ((uint64_t)(n) * NS_PER_MS)
 #define SEC(n)  ((uint64_t)(n) * NS_PER_S)
+#define MIN_(n) ((uint64_t)(n) * 60 * NS_PER_S)
 #define HOUR(n) ((uint64_t)(n) * 3600 * NS_PER_S)
 #define DAY(n)  ((uint64_t)(n) * NS_PER_DAY)
 #define KIB(n)  ((uint64_t)(n) << 10)
@@ -530,10 +531,23 @@ const struct config_row config_schema[] = {
      * backends[]. */
     SECTION("cluster", 19, CFG(cluster.enabled), .flags = CONFIG_GIVEN,
 	    .help = "nodes that act as one cache, each key owned by one (absent: none)"),
-    ADDR("cluster.self", 1, CFG(cluster.self), .flags = CONFIG_REQUIRED | CONFIG_NUMERIC,
+    /* Required unless discovery finds it (cluster_check says so). */
+    ADDR("cluster.self", 1, CFG(cluster.self), .flags = CONFIG_NUMERIC,
 	 .help = "this node as its peers reach it: \"IP:PORT\" or \"[IPv6]:PORT\""),
-    CUSTOM("cluster.peers", 2, CFG(cluster.peers), &read_peers_ops, .flags = CONFIG_REQUIRED,
+    /* Required unless discovery is given (cluster_check). */
+    CUSTOM("cluster.peers", 2, CFG(cluster.peers), &read_peers_ops,
 	   .help = "the members, \"IP:PORT\" or \"host:port\" (followed in DNS); self or not"),
+    SECTION("cluster.discovery", 8, CFG(cluster.discovery.enabled), .flags = CONFIG_GIVEN,
+	    .help = "the members from DNS: every address of a name (a headless Service)"),
+    STRING("cluster.discovery.dns", 1, CFG(cluster.discovery.dns), .flags = CONFIG_REQUIRED,
+	   .what = "a DNS name", .check = read_check_dns_name,
+	   .help = "e.g. \"ringcache-headless.NAMESPACE.svc.cluster.local\" (A and AAAA)"),
+    UINT("cluster.discovery.port", 2, CFG(cluster.discovery.port), 1, 65535, 8080,
+	 .help = "the members' listener port"),
+    DURATION("cluster.discovery.interval", 3, CFG(cluster.discovery.interval_ns), MS(100),
+	     HOUR(1), SEC(5), .help = "between two lookups of the name"),
+    DURATION("cluster.discovery.settle", 4, CFG(cluster.discovery.settle_ns), 0, MIN_(10),
+	     SEC(5), .help = "a new address set is applied once it held this long"),
     STRING("cluster.token", 3, CFG(cluster.token), .flags = CONFIG_REQUIRED, .what = "a string",
 	   .check = read_check_cluster_token,
 	   .help = "shared secret of the hop field (16+ visible ASCII characters)"),

@@ -37,6 +37,7 @@ struct rname {
 	const char *fail_why; /* c-ares's words (static) */
 	bool failing;	      /* in a run of failures */
 	bool recovered;	      /* resolves again after a run: to be logged */
+	bool member;	      /* a cluster's members (discovery's name or a peer): settled */
 };
 
 /* What one resolver calls back with: events of an epoch not live are
@@ -114,6 +115,8 @@ static void on_event(void *ctx, const struct dns_event *ev)
 			dns_set_put(&n->posted);
 			n->posted = dns_set_hold(ev->set);
 			post = true;
+			if (n->member)
+				r->member_post = true;
 		}
 		if (n->failing) {
 			n->failing = false;
@@ -213,6 +216,7 @@ static bool take_posts(struct resolve *r, const struct config *cfg)
 	bool changed = false;
 	pthread_mutex_lock(&r->mu);
 	r->pending = false;
+	r->member_post = false;
 	for (size_t i = 0; i < r->n_names; i++) {
 		struct rname *n = r->names[i];
 		struct dns_set *posted = n->posted;
@@ -283,6 +287,31 @@ static bool same_str(const char *a, const char *b)
 
 /* Start a resolver with CFG's resolver.* (no names yet); the one running
  * goes on until the caller swaps. */
+/* How often names are looked up: resolver.interval, or a cluster's
+ * discovery.interval when that is shorter (one resolver asks for all). */
+static uint64_t follow_interval(const struct config *cfg)
+{
+	uint64_t i = cfg->resolver.interval_ns;
+	if (cfg->cluster.enabled && cfg->cluster.discovery.enabled &&
+	    cfg->cluster.discovery.interval_ns < i)
+		i = cfg->cluster.discovery.interval_ns;
+	return i;
+}
+
+/* Is (HOST, PORT) a name of CFG's cluster members? */
+static bool names_members(const struct config *cfg, const char *host, uint16_t port)
+{
+	if (!cfg->cluster.enabled)
+		return false;
+	const struct config_backend *cb = &cfg->backends[cfg->cluster.backend];
+	for (size_t i = 0; i < cb->n_servers; i++) {
+		const struct config_addr *a = &cb->servers[i];
+		if (a->host && a->port == port && !strcasecmp(a->host, host))
+			return true;
+	}
+	return false;
+}
+
 static struct dns *start(struct resolve *r, const struct config *cfg, char *csv,
 			 struct resolve_inst **inst_out, int *err)
 {
@@ -294,7 +323,7 @@ static struct dns *start(struct resolve *r, const struct config *cfg, char *csv,
 	*in = (struct resolve_inst){.r = r, .epoch = r->epoch + 1};
 	uint64_t per_try = cfg->resolver.timeout_ns / 4;
 	struct dns_opts o = {
-	    .interval_ns = cfg->resolver.interval_ns,
+	    .interval_ns = follow_interval(cfg),
 	    .timeout_ns = per_try < RT_MS ? RT_MS : per_try,
 	    .tries = RESOLVE_TRIES,
 	    .deadline_ns = cfg->resolver.timeout_ns,
@@ -364,6 +393,15 @@ int resolve_follow(struct resolve *r, const struct config *cfg, unsigned flags)
 			next[n++] = fresh[n_fresh++] = nm;
 		}
 	}
+	/* Which are the cluster's (under MU: the callback reads it), and
+	 * how long a change of theirs waits to be applied. */
+	pthread_mutex_lock(&r->mu);
+	for (size_t i = 0; i < n; i++)
+		next[i]->member = names_members(cfg, next[i]->host, next[i]->port);
+	pthread_mutex_unlock(&r->mu);
+	r->settle_ns = cfg->cluster.enabled && cfg->cluster.discovery.enabled
+			   ? cfg->cluster.discovery.settle_ns
+			   : 0;
 	for (size_t i = 0; i < n; i++)
 		dn[i] =
 		    (struct dns_name){.host = next[i]->host, .port = next[i]->port, .arg = next[i]};
@@ -374,7 +412,7 @@ int resolve_follow(struct resolve *r, const struct config *cfg, unsigned flags)
 	if ((err = servers_csv(cfg, &csv)) < 0)
 		goto fail;
 	bool same = r->dns && same_str(csv, r->servers) &&
-		    r->interval_ns == cfg->resolver.interval_ns &&
+		    r->interval_ns == follow_interval(cfg) &&
 		    r->timeout_ns == cfg->resolver.timeout_ns;
 	if (!r->dns && n == 0) {
 		free(csv);
@@ -413,7 +451,7 @@ int resolve_follow(struct resolve *r, const struct config *cfg, unsigned flags)
 			dns_stop(&r->dns);
 			log_info("resolver: now %s, every %llu ms, lookups of at most %llu ms",
 				 csv ? csv : "the servers of /etc/resolv.conf",
-				 (unsigned long long)(cfg->resolver.interval_ns / RT_MS),
+				 (unsigned long long)(follow_interval(cfg) / RT_MS),
 				 (unsigned long long)(cfg->resolver.timeout_ns / RT_MS));
 		}
 		free(r->inst);
@@ -422,7 +460,7 @@ int resolve_follow(struct resolve *r, const struct config *cfg, unsigned flags)
 		r->inst = in;
 		r->epoch = in->epoch;
 		r->servers = csv;
-		r->interval_ns = cfg->resolver.interval_ns;
+		r->interval_ns = follow_interval(cfg);
 		r->timeout_ns = cfg->resolver.timeout_ns;
 		atomic_store(&r->running, true);
 	}
@@ -469,6 +507,18 @@ void resolve_woken(struct resolve *r)
 	rt_time_t now = rt_clock_now();
 	if (at < now)
 		at = now;
+	/* A cluster's members changed: applied a settle time later, with
+	 * every change that came meanwhile (the posts wait in the mailbox),
+	 * so pods coming and going in a rolling restart make a few
+	 * generations, not one each, and a flap shorter than that none. */
+	pthread_mutex_lock(&r->mu);
+	bool members = r->member_post;
+	r->member_post = false;
+	pthread_mutex_unlock(&r->mu);
+	if (members && r->settle_ns) {
+		r->due = now + r->settle_ns;
+		return;
+	}
 	if (at < r->due)
 		r->due = at;
 }

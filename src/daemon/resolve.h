@@ -78,6 +78,8 @@ struct resolve {
 	pthread_cond_t cv;   /* a name's first answer came */
 	unsigned epoch_live; /* events of this resolver's epoch count */
 	bool pending;	     /* posts not taken yet: the signal was sent */
+	bool member_post;    /* a post of a cluster's name among them */
+	uint64_t settle_ns;  /* cluster.discovery.settle, 0: none (main thread) */
 
 	/* For /metrics (any thread). */
 	atomic_bool running;

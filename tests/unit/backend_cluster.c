@@ -43,6 +43,7 @@ static void view_init(struct view *v, int self, unsigned members)
 	v->g.n_backends = 1;
 	v->g.cluster.on = true;
 	v->g.cluster.backend = 0;
+	v->g.cluster.self_known = true;
 	v->g.cluster.self_id = id_of(self, v->g.cluster.self_name);
 	v->g.cluster.ids = v->ids;
 	v->g.cluster.names = v->names;
@@ -199,4 +200,23 @@ Test(cluster, the_doorkeeper_remembers_a_key_for_one_to_two_periods)
 	cr_assert_not(cluster_seen(&s, k2, 5, 0));
 	cr_assert(cluster_seen(&s, k2, 6, 0));
 	cr_assert_not(cluster_seen(&s, k2, 8, 0));
+}
+
+Test(cluster, a_node_that_does_not_know_its_name_owns_nothing_while_a_member_is_up)
+{
+	static struct view v;
+	view_init(&v, 0, 0x7);
+	v.g.cluster.self_known = false; /* not in discovery's set yet */
+	for (int i = 0; i < 1000; i++) {
+		int order[CLUSTER_CHOICES];
+		size_t n = cluster_order(&v.g, key_n(i), 0, order, CLUSTER_CHOICES);
+		cr_assert_eq(n, 3);
+		cr_assert_neq(order[0], CLUSTER_SELF, "key %d", i);
+		cr_assert_eq(order[2], CLUSTER_SELF, "key %d: this node is the last resort", i);
+	}
+	for (size_t s = 0; s < v.cb.n_servers; s++)
+		atomic_store(&v.health[s].down, true);
+	int order[CLUSTER_CHOICES];
+	cr_assert_eq(cluster_order(&v.g, key_n(1), 0, order, CLUSTER_CHOICES), 1);
+	cr_assert_eq(order[0], CLUSTER_SELF, "no member up: this node fetches itself");
 }

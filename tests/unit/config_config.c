@@ -1999,7 +1999,7 @@ Test(config_cluster, range_errors)
 	expect_one_error(CLUSTER "  probe_intervall: 1s\n",
 			 "t.yaml:9:3: unknown key 'probe_intervall' in cluster; expected one of: "
 			 "self, peers, token, near_cache, connect_timeout, first_byte_timeout, "
-			 "probe_interval");
+			 "probe_interval, discovery");
 }
 
 /* The name is the cluster's while cluster: is set; routes never reach its backend. */
@@ -2058,4 +2058,54 @@ Test(config_cluster, errors_reported_together)
 			       "can reach; give this node's own address, e.g. \"10.0.0.1:8080\""),
 		  "%s", dump(&e));
 	config_errors_clear(&e);
+}
+
+/* Discovery: the members from a DNS name; self may be left to it. */
+Test(config_cluster, discovery_is_one_more_peer_name_and_self_may_be_left_out)
+{
+	struct config *cfg = expect_ok(MINIMAL "cluster:\n"
+					       "  token: \"0123456789abcdef\"\n"
+					       "  discovery:\n"
+					       "    dns: \"rc-headless.default.svc.cluster.local\"\n"
+					       "    port: 8081\n"
+					       "    interval: 2s\n"
+					       "    settle: 3s\n");
+	cr_assert(cfg->cluster.discovery.enabled);
+	cr_assert_str_eq(cfg->cluster.discovery.dns, "rc-headless.default.svc.cluster.local");
+	cr_assert_eq(cfg->cluster.discovery.port, 8081);
+	cr_assert_eq(cfg->cluster.discovery.interval_ns, 2 * 1000000000ull);
+	cr_assert_eq(cfg->cluster.discovery.settle_ns, 3 * 1000000000ull);
+	cr_assert_null(cfg->cluster.self.spec, "found among the name's addresses at run time");
+	const struct config_backend *b = &cfg->backends[cfg->cluster.backend];
+	cr_assert_eq(b->n_servers, 1);
+	cr_assert_str_eq(b->servers[0].spec, "rc-headless.default.svc.cluster.local:8081");
+	cr_assert_str_eq(b->servers[0].host, "rc-headless.default.svc.cluster.local");
+	cr_assert_eq(b->servers[0].port, 8081);
+	cr_assert_eq(b->servers[0].salen, 0, "a name the resolver follows");
+	config_free(&cfg);
+	/* Defaults, and discovery beside static peers and self. */
+	cfg = expect_ok(CLUSTER "  discovery: {dns: rc.test}\n");
+	cr_assert_eq(cfg->cluster.discovery.port, 8080);
+	cr_assert_eq(cfg->cluster.discovery.interval_ns, 5 * 1000000000ull);
+	cr_assert_eq(cfg->cluster.discovery.settle_ns, 5 * 1000000000ull);
+	cr_assert_eq(cfg->backends[cfg->cluster.backend].n_servers, 2, "a peer and the name");
+	config_free(&cfg);
+}
+
+Test(config_cluster, discovery_errors)
+{
+	expect_one_error(CLUSTER "  discovery: {port: 80}\n",
+			 "t.yaml:9:14: cluster.discovery: missing required key 'dns'");
+	expect_one_error(CLUSTER "  discovery: {dns: \"bad name\"}\n",
+			 "t.yaml:9:20: cluster.discovery.dns: 'bad name' is not a DNS name");
+	expect_one_error(CLUSTER "  discovery: {dns: \"a..b\"}\n",
+			 "t.yaml:9:20: cluster.discovery.dns: 'a..b' is not a DNS name");
+	expect_one_error(CLUSTER "  discovery: {dns: rc.test, port: 0}\n",
+			 "t.yaml:9:35: cluster.discovery.port: 0 is out of range (1..65535)");
+	expect_one_error(CLUSTER "  discovery: {dns: rc.test, settle: 11m}\n",
+			 "t.yaml:9:37: cluster.discovery.settle: duration '11m' is out of range "
+			 "(0..10m)");
+	/* Without discovery, peers and self are required. */
+	expect_one_error(MINIMAL "cluster:\n" CL_SELF CL_TOKEN,
+			 "t.yaml:6:3: cluster: missing required key 'peers'");
 }

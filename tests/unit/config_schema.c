@@ -87,6 +87,7 @@ static const struct {
     {"cluster.self", "\"127.0.0.1:18081\""},
     {"cluster.peers", "[\"127.0.0.1:18081\", \"127.0.0.1:18082\"]"},
     {"cluster.token", "\"0123456789abcdef\""},
+    {"cluster.discovery.dns", "\"ringcache-headless.default.svc.cluster.local\""},
 };
 
 /*
