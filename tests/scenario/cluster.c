@@ -9,6 +9,7 @@
  * and, with ?url=, a URL's owner and order; /metrics counts forwards,
  * hops, near hits and failovers.
  */
+#include "dnsfake.h"
 #include "harness.h"
 
 #include <signal.h>
@@ -1345,4 +1346,122 @@ Test(cluster, a_member_too_far_behind_is_flushed)
 	cr_assert_eq(o1 - o0, 1, "%s on node B after the flush: %ld origin requests, want 1",
 		     target, o1 - o0);
 	harness_end();
+}
+
+/* ---- discovery: the members from DNS --------------------------------------------- */
+
+/* Node I of a discovered cluster: listening on 127.0.0.(I+1):PORT, no self,
+ * the members being the addresses of rc.test in the test's DNS server. */
+static void discovered_start(struct cluster *c, int i, int port, uint16_t dns)
+{
+	char ip[16];
+	snprintf(ip, sizeof(ip), "127.0.0.%d", i + 1);
+	char *yaml = NULL;
+	cr_assert(asprintf(&yaml,
+			   "listen: [\"%s:%d\"]\n"
+			   "threads: 2\n"
+			   "backends:\n"
+			   "  - name: app\n"
+			   "    servers: [\"127.0.0.1:%d\"]\n"
+			   "admin:\n"
+			   "  listen: \"127.0.0.1:%d\"\n"
+			   "resolver:\n"
+			   "  servers: [\"127.0.0.1:%u\"]\n"
+			   "  timeout: 1s\n"
+			   "cluster:\n"
+			   "  token: \"" TOKEN "\"\n"
+			   "  probe_interval: 200ms\n"
+			   "  discovery:\n"
+			   "    dns: rc.test\n"
+			   "    port: %d\n"
+			   "    interval: 100ms\n"
+			   "    settle: 300ms\n",
+			   ip, port, c->o.port, c->n[i].admin, dns, port) > 0);
+	struct node *n = &c->n[i];
+	memset(&n->d, 0, sizeof(n->d));
+	/* The harness waits on 127.0.0.1:PORT: node 0's, started first. */
+	n->d.port = port;
+	n->port = port;
+	start_ringcache(&n->d, yaml);
+	free(yaml);
+	cr_assert(port_wait(n->admin, 3000), "node %d: no admin API; log:\n%s", i, proc_log(&n->d));
+}
+
+/* GET TARGET on 127.0.0.(I+1):PORT: its status (the body checked as the pattern). */
+static void get_at(int i, int port, const char *target, size_t size)
+{
+	char ip[16];
+	snprintf(ip, sizeof(ip), "127.0.0.%d", i + 1);
+	struct conn cn;
+	cr_assert_eq(conn_try_open_at(&cn, ip, port), 0, "connect %s:%d", ip, port);
+	cr_assert_eq(conn_sendf(&cn, "GET %s HTTP/1.1\r\nHost: " HOST "\r\n\r\n", target), 0);
+	struct response r;
+	read_get(&cn, &r);
+	char why[512];
+	bool ok = pattern_ok(&r, size, why, sizeof(why));
+	response_free(&r);
+	conn_close(&cn);
+	cr_assert(ok, "%s: GET %s: %s", ip, target, why);
+}
+
+Test(cluster, discovery_finds_the_members_and_this_node_among_them)
+{
+	static struct cluster c;
+	uint16_t dns = dnsfake_start();
+	dnsfake_set("rc.test", "127.0.0.1,127.0.0.2,127.0.0.3");
+	cluster_init(&c);
+	int port = c.n[0].port;
+	for (int i = 0; i < N_NODES; i++)
+		discovered_start(&c, i, port, dns);
+	/* Every node knows itself (by its listener's address) and the others. */
+	for (int i = 0; i < N_NODES; i++) {
+		char want[32], self[64];
+		snprintf(want, sizeof(want), "127.0.0.%d:%d", i + 1, port);
+		bool ok = false;
+		for (int t = 0; t < 100 && !ok; t++) {
+			char *json = admin_get(&c, i, "/cluster");
+			ok = json_str(json, "self", self, sizeof(self)) && !strcmp(self, want) &&
+			     metric(&c, i, M_MEMBERS_UP) == 3;
+			free(json);
+			if (!ok)
+				sleep_ms(50);
+		}
+		cr_assert(ok, "node %d: self %s (want %s), %g members up", i, self, want,
+			  metric(&c, i, M_MEMBERS_UP));
+	}
+	/* One origin request per key, whichever node is asked. */
+	long o0 = origin_total(&c);
+	char t[64];
+	for (int k = 0; k < 60; k++) {
+		snprintf(t, sizeof(t), "/disc/%d?cc=max-age%%3D60&size=100", k);
+		for (int i = 0; i < N_NODES; i++)
+			get_at(i, port, t, 100);
+	}
+	cr_assert_eq(origin_total(&c) - o0, 60);
+	/* A member leaves the name's set: applied after the settle time. */
+	dnsfake_set("rc.test", "127.0.0.1,127.0.0.2");
+	bool two = false;
+	for (int t2 = 0; t2 < 100 && !two; t2++) {
+		two = metric(&c, 0, M_MEMBERS) == 2 && metric(&c, 1, M_MEMBERS) == 2;
+		if (!two)
+			sleep_ms(50);
+	}
+	cr_assert(two, "members after the change: %g and %g", metric(&c, 0, M_MEMBERS),
+		  metric(&c, 1, M_MEMBERS));
+	/* The node no longer in the set (its own resolver and settle time:
+	 * waited for too) owns nothing: it forwards. */
+	char self[64] = "";
+	for (int t3 = 0; t3 < 100; t3++) {
+		char *json = admin_get(&c, 2, "/cluster");
+		bool got = json_str(json, "self", self, sizeof(self)) && !strcmp(self, "-");
+		free(json);
+		if (got)
+			break;
+		sleep_ms(50);
+	}
+	cr_assert_str_eq(self, "-", "node 2 is still among the addresses");
+	double f0 = metric(&c, 2, M_FORWARDED);
+	get_at(2, port, "/disc/new?cc=max-age%3D60&size=100", 100);
+	cr_assert_eq(metric(&c, 2, M_FORWARDED), f0 + 1);
+	dnsfake_stop();
 }
