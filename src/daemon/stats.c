@@ -124,6 +124,9 @@ void stats_take(struct daemon *d, const struct gen *g, struct stats *s, enum sta
 		for (int i = 0; i <= RC_LAT_BUCKETS; i++)
 			s->lat_bucket[i] += load(&m->lat_bucket[i]);
 		s->lat_sum_ns += load(&m->lat_sum_ns);
+		for (int i = 0; i <= RC_LAT_BUCKETS; i++)
+			s->hop_bucket[i] += load(&m->hop_bucket[i]);
+		s->hop_sum_ns += load(&m->hop_sum_ns);
 		s->gauge[G_tunnels_open] += load(&d->loops[k].w.tunnels);
 	}
 	struct store_stats *ss = store_stats(d->sh.store);

@@ -27,8 +27,9 @@ const char *const close_help[CLOSE_COUNT] = {
 
 #define LAT_BOUNDS(X)                                                                              \
 	X(10e-6)                                                                                   \
-	X(25e-6) X(50e-6) X(100e-6) X(250e-6) X(500e-6) X(1e-3) X(2.5e-3) X(5e-3) X(10e-3)         \
-	    X(25e-3) X(50e-3) X(100e-3) X(250e-3) X(500e-3) X(1) X(2.5) X(5) X(10)
+	X(25e-6)                                                                                   \
+	X(50e-6) X(100e-6) X(250e-6) X(500e-6) X(1e-3) X(2.5e-3) X(5e-3) X(10e-3) X(25e-3)         \
+	    X(50e-3) X(100e-3) X(250e-3) X(500e-3) X(1) X(2.5) X(5) X(10)
 
 const double metric_lat_bounds[RC_LAT_BUCKETS] = {
 #define X(s) s,
@@ -42,12 +43,22 @@ const uint64_t metric_lat_bounds_ns[RC_LAT_BUCKETS] = {
 #undef X
 };
 
-void metrics_observe_latency(struct metrics *m, uint64_t ns)
+static void observe(_Atomic uint64_t *bucket, _Atomic uint64_t *sum, uint64_t ns)
 {
 	/* Non-cumulative buckets here; the exposition sums them. */
 	int i = 0;
 	while (i < RC_LAT_BUCKETS && ns > metric_lat_bounds_ns[i])
 		i++;
-	atomic_fetch_add_explicit(&m->lat_bucket[i], 1, memory_order_relaxed);
-	atomic_fetch_add_explicit(&m->lat_sum_ns, ns, memory_order_relaxed);
+	atomic_fetch_add_explicit(&bucket[i], 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(sum, ns, memory_order_relaxed);
+}
+
+void metrics_observe_latency(struct metrics *m, uint64_t ns)
+{
+	observe(m->lat_bucket, &m->lat_sum_ns, ns);
+}
+
+void metrics_observe_hop(struct metrics *m, uint64_t ns)
+{
+	observe(m->hop_bucket, &m->hop_sum_ns, ns);
 }

@@ -119,6 +119,10 @@ struct metrics {
 	_Atomic uint64_t v[M_COUNT];
 	_Atomic uint64_t lat_bucket[RC_LAT_BUCKETS + 1]; /* the last one: +Inf */
 	_Atomic uint64_t lat_sum_ns;
+	/* A cluster forward's hop: request sent to the member -> its head
+	 * in (backend/cluster.h), the same buckets. */
+	_Atomic uint64_t hop_bucket[RC_LAT_BUCKETS + 1];
+	_Atomic uint64_t hop_sum_ns;
 	_Atomic uint64_t closes[CLOSE_COUNT];
 };
 
@@ -127,6 +131,8 @@ struct metrics {
 
 /* Count one request that took NS nanoseconds (the worker's own thread). */
 void metrics_observe_latency(struct metrics *m, uint64_t ns);
+/* Count one cluster hop that took NS nanoseconds to its head. */
+void metrics_observe_hop(struct metrics *m, uint64_t ns);
 
 /* Count a response's status class (the ones alerts and dashboards watch). */
 #define METRIC_STATUS(m, status)                                                                   \

@@ -87,6 +87,25 @@ static void loop_series(struct hbuf *b, const struct stats *s, const char *name,
 	}
 }
 
+/* A histogram family NAME: BUCKET's per-bucket counts made cumulative. */
+static void histogram(struct hbuf *b, const char *name, const char *help, const uint64_t *bucket,
+		      uint64_t sum_ns)
+{
+	family(b, name, "histogram", help);
+	uint64_t cum = 0;
+	for (int i = 0; i <= RC_LAT_BUCKETS; i++) {
+		cum += bucket[i];
+		if (i < RC_LAT_BUCKETS)
+			hbuf_printf(b, "ringcache_%s_bucket{le=\"%g\"} %llu\n", name,
+				    metric_lat_bounds[i], (unsigned long long)cum);
+		else
+			hbuf_printf(b, "ringcache_%s_bucket{le=\"+Inf\"} %llu\n", name,
+				    (unsigned long long)cum);
+	}
+	hbuf_printf(b, "ringcache_%s_sum %.6f\n", name, (double)sum_ns / 1e9);
+	hbuf_printf(b, "ringcache_%s_count %llu\n", name, (unsigned long long)cum);
+}
+
 size_t stats_render_prometheus(const struct stats *s, char *out, size_t cap)
 {
 	struct hbuf b;
@@ -106,24 +125,13 @@ size_t stats_render_prometheus(const struct stats *s, char *out, size_t cap)
 	for (int i = 0; i < CLOSE_COUNT; i++)
 		hbuf_printf(&b, "ringcache_connection_closes_total{reason=\"%s\"} %llu\n",
 			    close_names[i], (unsigned long long)s->close[i]);
-	/* Request latency: per-bucket counts made cumulative. */
-	family(&b, "request_duration_seconds", "histogram",
-	       "time from a whole request head to the end of its response");
-	uint64_t cum = 0;
-	for (int i = 0; i <= RC_LAT_BUCKETS; i++) {
-		cum += s->lat_bucket[i];
-		if (i < RC_LAT_BUCKETS)
-			hbuf_printf(&b,
-				    "ringcache_request_duration_seconds_bucket{le=\"%g\"} %llu\n",
-				    metric_lat_bounds[i], (unsigned long long)cum);
-		else
-			hbuf_printf(&b,
-				    "ringcache_request_duration_seconds_bucket{le=\"+Inf\"} %llu\n",
-				    (unsigned long long)cum);
-	}
-	hbuf_printf(&b, "ringcache_request_duration_seconds_sum %.6f\n",
-		    (double)s->lat_sum_ns / 1e9);
-	hbuf_printf(&b, "ringcache_request_duration_seconds_count %llu\n", (unsigned long long)cum);
+	histogram(&b, "request_duration_seconds",
+		  "time from a whole request head to the end of its response", s->lat_bucket,
+		  s->lat_sum_ns);
+	if (s->has[STATS_CLUSTER])
+		histogram(&b, "cluster_hop_duration_seconds",
+			  "a forward to the key's owner: request sent -> the member's head in",
+			  s->hop_bucket, s->hop_sum_ns);
 	for (int i = 0; i < G_COUNT; i++) {
 		const struct gauge_row *g = &gauges[i];
 		if (!s->has[g->part])

@@ -223,6 +223,8 @@ struct stats {
 	uint64_t close[CLOSE_COUNT];
 	uint64_t lat_bucket[RC_LAT_BUCKETS + 1]; /* per bucket, not cumulative */
 	uint64_t lat_sum_ns;
+	uint64_t hop_bucket[RC_LAT_BUCKETS + 1]; /* cluster hops, the same way */
+	uint64_t hop_sum_ns;
 	uint64_t gauge[G_COUNT];
 	bool has[STATS_PARTS]; /* by enum stats_part: which parts exist */
 	unsigned nloops;

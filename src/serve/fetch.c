@@ -481,6 +481,8 @@ static int exchange_head(struct fetch *f)
 		enum exchange_result r = exchange_one(f, backend, peer, pin, b.len);
 		if (r == EXCHANGE_OK) {
 			f->via_peer = peer;
+			if (peer && f->x.head_at > f->x.sent_at)
+				metrics_observe_hop(&f->w->metrics, f->x.head_at - f->x.sent_at);
 			f->bcfg = a->gen->backends[backend].cfg;
 			/* A near-cache copy is small (config.h). */
 			if (peer && a->max_object_size > f->cfg->cluster.near_max_object_size)
