@@ -103,7 +103,7 @@ static void *loop_main(void *arg)
 			dstore_fail(d->sh.disk->ds, -ENOMEM, "starting the index rebuild");
 		/* The cluster's invalidation senders (serve/cinval.h), whether
 		 * or not the node is a member yet: a reload may make it one. */
-		if (w->be.id == 0 && cinval_start(d->sh.inval, w, &l->admins) < 0)
+		if (w->be.id == 0 && cinval_start(d->sh.inval, w, &w->tasks) < 0)
 			log_warn("cannot start the cluster's invalidation senders: purges, bans "
 				 "and tag purges stay on this node");
 	}

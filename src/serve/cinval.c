@@ -469,13 +469,38 @@ static void start_senders(struct cinval *ci, const struct gen *g)
 	}
 }
 
+/* How long a drain waits, once no client connection is left, for the
+ * members to acknowledge what is still pending. */
+#define CINVAL_DRAIN_GRACE (2 * RT_SEC)
+
+/* Draining: done once no client connection is left (a request finishing
+ * may still invalidate) and the members have what was made, or the grace
+ * after the last connection ended has passed. */
+static bool drained(struct cinval *ci, rt_time_t *zero_at)
+{
+	struct worker *w = ci->w;
+	if (!w->be.draining)
+		return false;
+	if (atomic_load(&w->sh->nconns) > 0) {
+		*zero_at = 0;
+		return false;
+	}
+	rt_time_t now = rt_clock_now();
+	if (!*zero_at)
+		*zero_at = now;
+	uint64_t pending, lag;
+	cinval_pending(ci, &pending, &lag);
+	return !pending || now >= *zero_at + CINVAL_DRAIN_GRACE;
+}
+
 static void master_main(void *arg)
 {
 	struct cinval *ci = arg;
+	rt_time_t zero_at = 0;
 	for (;;) {
 		void *item;
 		int r = rt_chan_recv(atomic_load(&ci->kick), &item, rt_deadline_in(CINVAL_TICK));
-		if (r == -ECANCELED || r == -EPIPE)
+		if (r == -ECANCELED || r == -EPIPE || drained(ci, &zero_at))
 			break;
 		struct gen *g = gen_hold(&ci->w->be);
 		if (cluster_on(g))

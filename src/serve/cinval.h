@@ -113,8 +113,11 @@ struct cinval {
 struct cinval *cinval_create(void);
 void cinval_free(struct cinval **cp);
 
-/* On loop 0, in GROUP (a drain cancels it): the master task, which starts
- * a sender per member with entries to send. 0 or -ENOMEM. */
+/* On loop 0, in GROUP (its worker's tasks: a forced drain cancels them):
+ * the master task, which starts a sender per member with entries to
+ * send. At a drain it goes on while client connections are left (their
+ * requests may still invalidate) and then until the members have what
+ * was made, 2 s at most, so the loop can stop. 0 or -ENOMEM. */
 int cinval_start(struct cinval *ci, struct worker *w, struct rt_group *group);
 
 /* Apply OP to this node's tiers (memory and disk): the objects a purge
