@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Checks the Kubernetes manifests in docker/k8s without a cluster.
+"""Checks the Kubernetes manifests in docker/k8s and docker/k8s/cluster without a cluster.
 
 Parses every manifest and checks what the Deployment relies on: known
 apiVersion/kind pairs; selectors that match the pod's labels; the Service's
@@ -10,10 +10,19 @@ where the container reads it; the seccomp profile; a grace period longer
 than preStop plus timeouts.drain; a non-root user that is the image's, no
 capabilities, a read-only root, resources.
 
+docker/k8s/cluster (a ringcache cluster) gets the same checks, the clients'
+Service as the Service, and besides: exactly one headless Service
+(clusterIP: None, not publishing unready pods) selecting the pod's labels,
+whose port is the container port, cluster.discovery.port and the listen
+port; cluster.discovery.dns naming it as
+NAME.NAMESPACE.svc.cluster.local; cluster.self absent or numeric; more
+than one replica; a pod anti-affinity, if any, that selects the pod.
+
 usage: check_k8s.py ROOT RINGCACHE_BINARY
 Exit 0 when every check passes, 1 with one line per failure otherwise.
 """
 import glob
+import ipaddress
 import os
 import re
 import subprocess
@@ -48,13 +57,28 @@ def port_of(addr):
     return int(addr.rsplit(":", 1)[1])
 
 
-def main(root, binary):
+def headless(svc):
+    return svc.get("spec", {}).get("clusterIP") == "None"
+
+
+def namespace(d):
+    return d.get("metadata", {}).get("namespace") or "default"
+
+
+def check_dir(root, rel, binary, cluster):
+    """The manifests in ROOT/REL (*.yaml, not below); CLUSTER: a ringcache
+    cluster's, with a headless Service for discovery. The failures, each
+    line prefixed with REL."""
     failures = []
-    fail = failures.append
+
+    def fail(msg):
+        failures.append(f"{rel}: {msg}")
+
     docs = {}
-    files = sorted(glob.glob(os.path.join(root, "docker/k8s/*.yaml")))
+    headless_svcs = []
+    files = sorted(glob.glob(os.path.join(root, rel, "*.yaml")))
     if not files:
-        fail("no manifests in docker/k8s")
+        fail("no manifests")
     for path in files:
         for d in yaml.safe_load_all(open(path, encoding="utf-8")):
             if d is None:
@@ -62,18 +86,28 @@ def main(root, binary):
             kind = (d.get("apiVersion"), d.get("kind"))
             if kind not in KINDS:
                 fail(f"{os.path.basename(path)}: {kind} is not one of {sorted(KINDS)}")
-            elif kind[1] in docs:
-                fail(f"{os.path.basename(path)}: a second {kind[1]}")
             elif not d.get("metadata", {}).get("name"):
                 fail(f"{os.path.basename(path)}: {kind[1]} without metadata.name")
+            elif kind[1] == "Service" and headless(d):
+                headless_svcs.append(d)
+            elif kind[1] in docs:
+                fail(f"{os.path.basename(path)}: a second {kind[1]}"
+                     + (" (besides the headless one)" if kind[1] == "Service" else ""))
             else:
                 docs[kind[1]] = d
     for k in ("Deployment", "ConfigMap", "Service"):
         if k not in docs:
-            fail(f"no {k} in docker/k8s")
+            fail(f"no {k}" + (" (not headless)" if k == "Service" else ""))
+    if cluster and len(headless_svcs) != 1:
+        fail(f"{len(headless_svcs)} headless Services (clusterIP: None), not exactly one"
+             " for cluster.discovery")
     if failures:
         return failures
     dep, cm, svc = docs["Deployment"], docs["ConfigMap"], docs["Service"]
+    for d in list(docs.values()) + headless_svcs:
+        if namespace(d) != namespace(dep):
+            fail(f"{d['kind']} {d['metadata']['name']} is in namespace {namespace(d)}, the"
+                 f" Deployment in {namespace(dep)}")
     pod = dep["spec"]["template"]
     labels = pod["metadata"].get("labels", {})
 
@@ -83,6 +117,8 @@ def main(root, binary):
 
     selects(dep["spec"]["selector"].get("matchLabels"), "the Deployment's")
     selects(svc["spec"].get("selector"), "the Service's")
+    for h in headless_svcs:
+        selects(h["spec"].get("selector"), f"the headless Service {h['metadata']['name']}'s")
 
     containers = pod["spec"]["containers"]
     if len(containers) != 1:
@@ -115,7 +151,7 @@ def main(root, binary):
     # Ports: Service -> container port -> a listen address of the configuration.
     cports = {p.get("name"): p["containerPort"] for p in c.get("ports", [])}
     listens = cfg["listen"] if isinstance(cfg["listen"], list) else [cfg["listen"]]
-    for p in svc["spec"]["ports"]:
+    for p in [p for s in [svc] + headless_svcs for p in s["spec"]["ports"]]:
         t = p.get("targetPort", p["port"])
         cp = cports.get(t) if isinstance(t, str) else (t if t in cports.values() else None)
         if cp is None:
@@ -191,7 +227,60 @@ def main(root, binary):
     if not isinstance(cfg.get("threads"), int) or cfg["threads"] > cpus(res["limits"]["cpu"]):
         fail(f"threads {cfg.get('threads')}: not a number within the CPU limit"
              f" {res['limits']['cpu']} (\"auto\" counts the node's CPUs)")
+    if cluster:
+        check_cluster(fail, dep, headless_svcs[0], cports, listens, cfg, selects)
+    elif cfg.get("cluster") is not None:
+        fail("the configuration has cluster: (docker/k8s/cluster is the cluster's)")
     return failures
+
+
+def check_cluster(fail, dep, hl, cports, listens, cfg, selects):
+    """What a cluster found by its headless Service HL relies on."""
+    cl = cfg.get("cluster")
+    if not isinstance(cl, dict) or not isinstance(cl.get("discovery"), dict):
+        fail("the configuration has no cluster.discovery")
+        return
+    disc = cl["discovery"]
+    # One port everywhere: the headless Service's, the container's, the one
+    # discovery adds to each address, the listener's.
+    dport = disc.get("port", 8080)
+    for p in hl["spec"].get("ports", []):
+        t = p.get("targetPort", p["port"])
+        cp = cports.get(t) if isinstance(t, str) else t
+        lports = sorted({port_of(a) for a in listens})
+        if not (p["port"] == cp == dport and dport in lports):
+            fail(f"headless Service {hl['metadata']['name']}: port {p['port']}, container port"
+                 f" {cp}, cluster.discovery.port {dport}, listen ports {lports}: not one port")
+    if not hl["spec"].get("ports"):
+        fail(f"headless Service {hl['metadata']['name']} has no port")
+    if hl["spec"].get("publishNotReadyAddresses"):
+        fail(f"headless Service {hl['metadata']['name']} publishes unready pods: members would"
+             " forward to pods that cannot answer yet, or that drain")
+    want = f"{hl['metadata']['name']}.{namespace(hl)}.svc.cluster.local"
+    if str(disc.get("dns", "")).rstrip(".") != want:
+        fail(f"cluster.discovery.dns {disc.get('dns')!r} is not the headless Service's"
+             f" name {want!r}")
+    # Self: one file for every pod, so found by discovery, or a numeric address.
+    if "self" in cl:
+        try:
+            host = str(cl["self"]).rsplit(":", 1)[0].strip("[]")
+            ipaddress.ip_address(host)
+            port_of(str(cl["self"]))
+        except ValueError:
+            fail(f"cluster.self {cl['self']!r} is not numeric IP:PORT (leave it out: discovery"
+                 " finds each pod)")
+    if dep["spec"].get("replicas", 1) < 2:
+        fail(f"replicas {dep['spec'].get('replicas', 1)}: a cluster of one forwards nothing")
+    anti = dep["spec"]["template"]["spec"].get("affinity", {}).get("podAntiAffinity", {})
+    for k, terms in anti.items():
+        for t in terms:
+            t = t.get("podAffinityTerm", t)
+            selects(t.get("labelSelector", {}).get("matchLabels"), f"the podAntiAffinity's ({k})")
+
+
+def main(root, binary):
+    return (check_dir(root, "docker/k8s", binary, cluster=False) +
+            check_dir(root, "docker/k8s/cluster", binary, cluster=True))
 
 
 if __name__ == "__main__":
@@ -204,4 +293,7 @@ if __name__ == "__main__":
     if not failures:
         print("k8s: Deployment, ConfigMap and Service line up; the configuration passes"
               " ringcache -t")
+        print("k8s/cluster: Deployment, ConfigMap, Service and headless Service line up;"
+              " discovery names the headless Service on the members' port; the configuration"
+              " passes ringcache -t")
     sys.exit(1 if failures else 0)
