@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <ifaddrs.h>
 #include <unistd.h>
 
 #include "backend/cluster.h"
@@ -115,17 +116,24 @@ static bool sa_same_ip(const struct sockaddr_storage *a, const struct sockaddr_s
 }
 
 /* Is SA's address one of this host's (it can be bound)? Main thread. */
-static bool sa_local(const struct sockaddr_storage *sa, socklen_t len)
+static bool sa_local(const struct sockaddr_storage *sa)
 {
-	struct sockaddr_storage a = *sa;
-	if (a.ss_family == AF_INET6)
-		((struct sockaddr_in6 *)&a)->sin6_port = 0;
-	else
-		((struct sockaddr_in *)&a)->sin_port = 0;
-	int fd = socket(a.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	bool yes = fd >= 0 && bind(fd, (const struct sockaddr *)&a, len) == 0;
-	if (fd >= 0)
-		close(fd);
+	/* An interface's own address, not merely one that binds (with
+	 * ip_nonlocal_bind any address does). */
+	struct ifaddrs *ifs;
+	if (getifaddrs(&ifs) != 0)
+		return false;
+	bool yes = false;
+	for (struct ifaddrs *i = ifs; i && !yes; i = i->ifa_next) {
+		if (!i->ifa_addr || i->ifa_addr->sa_family != sa->ss_family)
+			continue;
+		struct sockaddr_storage a = {0};
+		memcpy(&a, i->ifa_addr,
+		       sa->ss_family == AF_INET6 ? sizeof(struct sockaddr_in6)
+						 : sizeof(struct sockaddr_in));
+		yes = sa_same_ip(&a, sa);
+	}
+	freeifaddrs(ifs);
 	return yes;
 }
 
@@ -142,7 +150,15 @@ static bool find_self(const struct config_backend *b, const struct config *cfg,
 {
 	if (cfg->cluster.self.salen) {
 		*self = cfg->cluster.self;
-		return true;
+		/* With discovery, a member only once its address is among
+		 * the name's (a pod that is not ready is not). */
+		if (!cfg->cluster.discovery.enabled)
+			return true;
+		for (size_t i = 0; i < b->n_servers; i++)
+			if (b->servers[i].salen == self->salen &&
+			    !memcmp(&b->servers[i].sa, &self->sa, self->salen))
+				return true;
+		return false;
 	}
 	for (size_t i = 0; i < b->n_servers; i++) {
 		const struct config_addr *s = &b->servers[i];
@@ -150,9 +166,12 @@ static bool find_self(const struct config_backend *b, const struct config *cfg,
 			const struct config_addr *la = &cfg->listen[l];
 			if (!la->salen || sa_port(&la->sa) != sa_port(&s->sa))
 				continue;
+			/* A wildcard listener: its family, or IPv4 on "[::]" too
+			 * (dual-stack: V6ONLY is not set). */
+			bool family = la->sa.ss_family == s->sa.ss_family ||
+				      (la->sa.ss_family == AF_INET6 && s->sa.ss_family == AF_INET);
 			if (sa_same_ip(&la->sa, &s->sa) ||
-			    (sa_any(&la->sa) && la->sa.ss_family == s->sa.ss_family &&
-			     sa_local(&s->sa, s->salen))) {
+			    (sa_any(&la->sa) && family && sa_local(&s->sa))) {
 				*self = *s;
 				return true;
 			}
@@ -179,13 +198,16 @@ static void drop_self(struct config_backend *b, const struct config_addr *self)
 	b->n_servers = kept;
 }
 
-/* G's cluster view (cluster.h): this node (SELF, or NULL when it is not
- * known yet) and the other members' names and ids. */
-static int cluster_view(struct gen *g, const struct config *cfg, const struct config_addr *self)
+/* G's cluster view (cluster.h): this node's name (SELF, or NULL when it
+ * has none yet), whether it is a member (KNOWN: among discovery's
+ * addresses, or given without discovery), and the other members' names
+ * and ids. */
+static int cluster_view(struct gen *g, const struct config *cfg, const struct config_addr *self,
+			bool known)
 {
 	const struct config_backend *cb = &g->bcfg[cfg->cluster.backend];
 	g->cluster.backend = (unsigned)cfg->cluster.backend;
-	g->cluster.self_known = self != NULL;
+	g->cluster.self_known = known;
 	if (self)
 		g->cluster.self_id =
 		    cluster_member_id((const struct sockaddr *)&self->sa, g->cluster.self_name);
@@ -233,7 +255,9 @@ struct gen *gen_create(struct config *cfg, gen_names_fn names, void *ctx, unsign
 		if (backend_rt_init(&g->backends[b]) < 0)
 			goto fail;
 	}
-	if (cfg->cluster.enabled && cluster_view(g, cfg, have_self ? &self : NULL) < 0)
+	/* A given self names this node even while it is not a member yet. */
+	bool named = have_self || (cfg->cluster.enabled && cfg->cluster.self.salen);
+	if (cfg->cluster.enabled && cluster_view(g, cfg, named ? &self : NULL, have_self) < 0)
 		goto fail;
 	g->cfg = cfg;
 	g->magic = GEN_MAGIC;

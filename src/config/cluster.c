@@ -171,9 +171,10 @@ static void check_members(struct walk *w, yaml_node_t *root)
 	const struct config *cfg = w->cfg;
 	yaml_node_t *c = value_of(w, root, "cluster");
 	/* Given but wrong: its own error was said. */
-	if (!cfg->cluster.discovery.enabled && !value_of(w, c, "peers"))
+	bool discovery = cfg->cluster.discovery.enabled || value_of(w, c, "discovery");
+	if (!discovery && !value_of(w, c, "peers"))
 		walk_err(w, c ? c : root, "cluster: missing required key 'peers'");
-	if (!cfg->cluster.discovery.enabled && !value_of(w, c, "self"))
+	if (!discovery && !value_of(w, c, "self"))
 		walk_err(w, c ? c : root, "cluster: missing required key 'self'");
 }
 

@@ -104,7 +104,7 @@ static void on_event(void *ctx, const struct dns_event *ev)
 		pthread_mutex_unlock(&r->mu);
 		return;
 	}
-	bool post = false;
+	bool post = false, member_first = false;
 	if (!n->answered) {
 		n->answered = true;
 		pthread_cond_broadcast(&r->cv);
@@ -115,8 +115,12 @@ static void on_event(void *ctx, const struct dns_event *ev)
 			dns_set_put(&n->posted);
 			n->posted = dns_set_hold(ev->set);
 			post = true;
-			if (n->member)
+			if (n->member && !r->member_post) {
 				r->member_post = true;
+				/* Even with other posts waiting: the main thread
+				 * must start the settle time (resolve_woken). */
+				member_first = true;
+			}
 		}
 		if (n->failing) {
 			n->failing = false;
@@ -133,7 +137,7 @@ static void on_event(void *ctx, const struct dns_event *ev)
 			post = true;
 		}
 	}
-	if (post && !r->pending) {
+	if (post && (!r->pending || member_first)) {
 		r->pending = true;
 		pthread_kill(r->main, RESOLVE_SIGNAL);
 	}
@@ -411,8 +415,7 @@ int resolve_follow(struct resolve *r, const struct config *cfg, unsigned flags)
 	char *csv = NULL;
 	if ((err = servers_csv(cfg, &csv)) < 0)
 		goto fail;
-	bool same = r->dns && same_str(csv, r->servers) &&
-		    r->interval_ns == follow_interval(cfg) &&
+	bool same = r->dns && same_str(csv, r->servers) && r->interval_ns == follow_interval(cfg) &&
 		    r->timeout_ns == cfg->resolver.timeout_ns;
 	if (!r->dns && n == 0) {
 		free(csv);

@@ -171,20 +171,27 @@ static uint64_t oldest(const struct cinval *ci)
  * full. */
 static struct cinval_member *member(struct cinval *ci, const char *name)
 {
-	struct cinval_member *m = NULL;
+	struct cinval_member *gone = NULL;
 	for (size_t i = 0; i < ci->nm; i++) {
-		if (!strcmp(ci->m[i].name, name))
-			return &ci->m[i];
-		if (!m && !ci->m[i].name[0])
-			m = &ci->m[i];
+		struct cinval_member *m = &ci->m[i];
+		if (!strcmp(m->name, name)) {
+			m->left_at = 0; /* back, if it had left */
+			return m;
+		}
+		if (m->left_at && !m->busy && (!gone || m->left_at < gone->left_at))
+			gone = m;
 	}
-	if (!m && ci->nm == CINVAL_MEMBERS)
-		return NULL;
+	struct cinval_member *m = ci->nm < CINVAL_MEMBERS ? &ci->m[ci->nm++] : gone;
 	if (!m)
-		m = &ci->m[ci->nm++];
+		return NULL;
+	if (m == gone)
+		ci->reused = true;
 	memset(m, 0, sizeof(*m));
 	snprintf(m->name, sizeof(m->name), "%s", name);
-	m->acked = ci->last;
+	/* New to the cluster: nothing made before concerns it. Unless a
+	 * slot was reused: it may be one whose progress went, and gets
+	 * everything kept (or a flush, the log having gone round). */
+	m->acked = ci->reused ? 0 : ci->last;
 	return m;
 }
 
@@ -220,7 +227,7 @@ void cinval_pending(struct cinval *ci, uint64_t *pending, uint64_t *lag_ms)
 	pthread_mutex_lock(&ci->lock);
 	for (size_t i = 0; i < ci->nm; i++) {
 		const struct cinval_member *m = &ci->m[i];
-		if (!m->name[0] || m->acked >= ci->last)
+		if (!m->name[0] || m->left_at || m->acked >= ci->last)
 			continue;
 		*pending += ci->last - m->acked;
 		uint64_t next = m->acked + 1 > oldest(ci) ? m->acked + 1 : oldest(ci);
@@ -301,12 +308,19 @@ static enum sent send_entry(struct cinval *ci, struct gen *g, const char *name,
 		goto out;
 	struct hbuf b;
 	hbuf_init(&b, head, CINVAL_TARGET_MAX + 1024);
-	put_request(&b, ci, g->cfg, g->cluster.self_name, name, e);
+	/* A node not among the members' addresses yet names itself by its
+	 * boot: receivers tell its entries apart from another's. */
+	char self[CLUSTER_ADDR_MAX];
+	if (g->cluster.self_known)
+		snprintf(self, sizeof(self), "%s", g->cluster.self_name);
+	else
+		snprintf(self, sizeof(self), "boot-%" PRIx64, ci->boot);
+	put_request(&b, ci, g->cfg, self, name, e);
 	if (b.overflow) {
 		/* Too long for a member's head: everything goes instead. */
 		struct cinval_entry flush = {.seq = e->seq, .kind = CINVAL_FLUSH};
 		hbuf_init(&b, head, CINVAL_TARGET_MAX + 1024);
-		put_request(&b, ci, g->cfg, g->cluster.self_name, name, &flush);
+		put_request(&b, ci, g->cfg, self, name, &flush);
 	}
 	struct hmsg resp;
 	hmsg_init(&resp, HMSG_RESPONSE, fields, FIELDS, RBUF);
@@ -431,16 +445,16 @@ static void start_senders(struct cinval *ci, const struct gen *g)
 {
 	const struct config_backend *cb = g->backends[g->cluster.backend].cfg;
 	uint64_t now = rt_clock_now();
-	/* Members that left (a pod's old address) give their slot back; a
-	 * sender still running keeps its own until it ends. */
+	/* Members that left (a pod's old address, one not ready) are marked:
+	 * their progress stays for when they come back (member()). */
 	pthread_mutex_lock(&ci->lock);
 	for (size_t k = 0; k < ci->nm; k++) {
 		struct cinval_member *m = &ci->m[k];
 		bool in = false;
 		for (size_t i = 0; i < cb->n_servers && !in && m->name[0]; i++)
 			in = !strcmp(m->name, g->cluster.names[i]);
-		if (m->name[0] && !in && !m->busy)
-			m->name[0] = '\0';
+		if (m->name[0] && !in && !m->left_at)
+			m->left_at = now ? now : 1;
 	}
 	pthread_mutex_unlock(&ci->lock);
 	for (size_t i = 0; i < cb->n_servers; i++) {

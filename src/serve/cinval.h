@@ -26,7 +26,8 @@
  * alone (near copies end within near_cache.ttl): client traffic makes no
  * more messages than one per key it changes. A member that answers an
  * entry with a 4xx has refused it for good: it is skipped (counted), not
- * sent again. Members that leave the cluster leave the table.
+ * sent again. A member that leaves the cluster keeps its progress while
+ * the table has room, so that one coming back gets what it missed.
  *
  * The log and the members' progress are under one mutex, held only to
  * read or write them, never across an await.
@@ -78,11 +79,16 @@ struct cinval_entry {
 };
 
 struct cinval_member {
-	char name[CLUSTER_ADDR_MAX]; /* "": a free slot (a member that left) */
-	uint64_t acked;		     /* the newest entry it acknowledged */
-	bool busy;		     /* its sender task runs */
-	unsigned failures;	     /* in a row */
-	uint64_t retry_at;	     /* rt_clock time of the next attempt */
+	char name[CLUSTER_ADDR_MAX]; /* "": a free slot */
+	/* rt_clock time it left the cluster (0: a member): its progress is
+	 * kept, so a member that comes back (a pod that was not ready for a
+	 * while) gets what it missed, or a flush; the slot goes to another
+	 * name only when the table is full, the longest gone first. */
+	uint64_t left_at;
+	uint64_t acked;	   /* the newest entry it acknowledged */
+	bool busy;	   /* its sender task runs */
+	unsigned failures; /* in a row */
+	uint64_t retry_at; /* rt_clock time of the next attempt */
 	/* Receiving: what this node applied of that member's log. */
 	uint64_t rx_boot, rx_seq;
 };
@@ -102,6 +108,9 @@ struct cinval {
 	struct cinval_entry log[CINVAL_LOG]; /* seq % CINVAL_LOG */
 	struct cinval_member m[CINVAL_MEMBERS];
 	size_t nm;
+	/* A slot was given to another name: a name not in the table may have
+	 * been a member before, and starts from the oldest entry kept. */
+	bool reused;
 	/* Wakes the master: made on loop 0 when it starts, which other loops
 	 * may not have seen yet (a kick before it is not needed). */
 	struct rt_chan *_Atomic kick;

@@ -1354,7 +1354,7 @@ Test(cluster, a_member_too_far_behind_is_flushed)
  * the members being the addresses of rc.test in the test's DNS server. */
 static void discovered_start(struct cluster *c, int i, int port, uint16_t dns)
 {
-	char ip[16];
+	char ip[32];
 	snprintf(ip, sizeof(ip), "127.0.0.%d", i + 1);
 	char *yaml = NULL;
 	cr_assert(asprintf(&yaml,
@@ -1390,7 +1390,7 @@ static void discovered_start(struct cluster *c, int i, int port, uint16_t dns)
 /* GET TARGET on 127.0.0.(I+1):PORT: its status (the body checked as the pattern). */
 static void get_at(int i, int port, const char *target, size_t size)
 {
-	char ip[16];
+	char ip[32];
 	snprintf(ip, sizeof(ip), "127.0.0.%d", i + 1);
 	struct conn cn;
 	cr_assert_eq(conn_try_open_at(&cn, ip, port), 0, "connect %s:%d", ip, port);
@@ -1463,5 +1463,72 @@ Test(cluster, discovery_finds_the_members_and_this_node_among_them)
 	double f0 = metric(&c, 2, M_FORWARDED);
 	get_at(2, port, "/disc/new?cc=max-age%3D60&size=100", 100);
 	cr_assert_eq(metric(&c, 2, M_FORWARDED), f0 + 1);
+	dnsfake_stop();
+}
+
+/* Wait (5 s at most) until metric NAME of node I is WANT. */
+static bool wait_metric_eq(struct cluster *c, int i, const char *name, double want)
+{
+	for (int t = 0; t < 100; t++) {
+		if (metric(c, i, name) == want)
+			return true;
+		sleep_ms(50);
+	}
+	return false;
+}
+
+Test(cluster, a_member_that_leaves_the_name_and_comes_back_gets_what_it_missed)
+{
+	static struct cluster c;
+	uint16_t dns = dnsfake_start();
+	dnsfake_set("rc.test", "127.0.0.1,127.0.0.2,127.0.0.3");
+	cluster_init(&c);
+	int port = c.n[0].port;
+	for (int i = 0; i < N_NODES; i++)
+		discovered_start(&c, i, port, dns);
+	for (int i = 0; i < N_NODES; i++)
+		cr_assert(wait_metric_eq(&c, i, M_MEMBERS_UP, 3), "node %d: members up %g", i,
+			  metric(&c, i, M_MEMBERS_UP));
+	/* A near copy on node 1 of a key node 1 does not own. */
+	char t[96], url[160];
+	int k = 0;
+	for (;; k++) {
+		snprintf(t, sizeof(t), "/back/%d?cc=max-age%%3D60&size=100", k);
+		snprintf(url, sizeof(url),
+			 "/cluster?url=%%2Fback%%2F%d%%3Fcc%%3Dmax-age%%253D60%%26size%%3D100&"
+			 "host=" HOST,
+			 k);
+		char *json = admin_get(&c, 1, url);
+		char owner[64];
+		bool other = json_str(json, "owner", owner, sizeof(owner)) &&
+			     strncmp(owner, "127.0.0.2:", 10) != 0;
+		free(json);
+		if (other)
+			break;
+		cr_assert_lt(k, 50, "no key owned by another node");
+	}
+	get_at(1, port, t, 100);
+	get_at(1, port, t, 100);
+	double near0 = metric(&c, 1, M_NEAR_HITS);
+	get_at(1, port, t, 100);
+	cr_assert_eq(metric(&c, 1, M_NEAR_HITS), near0 + 1, "node 1 keeps a near copy");
+	/* Node 1 leaves the name (a pod not ready), a purge is made on node 0
+	 * meanwhile, then node 1 comes back. */
+	dnsfake_set("rc.test", "127.0.0.1,127.0.0.3");
+	cr_assert(wait_metric_eq(&c, 0, M_MEMBERS, 2), "node 0: members %g",
+		  metric(&c, 0, M_MEMBERS));
+	double applied = metric(&c, 1, M_INV_APPLIED);
+	snprintf(url, sizeof(url),
+		 "/purge?url=%%2Fback%%2F%d%%3Fcc%%3Dmax-age%%253D60%%26size%%3D100&host=" HOST, k);
+	free(admin_post_json(&c, 0, url));
+	cr_assert_eq(metric(&c, 1, M_INV_APPLIED), applied, "node 1 is not a member now");
+	dnsfake_set("rc.test", "127.0.0.1,127.0.0.2,127.0.0.3");
+	cr_assert(wait_metric_eq(&c, 0, M_MEMBERS, 3), "node 0: members %g",
+		  metric(&c, 0, M_MEMBERS));
+	cr_assert(wait_metric_geq(&c, 1, M_INV_APPLIED, applied + 1, 5000) >= applied + 1,
+		  "node 1 never got the purge made while it was away");
+	double near1 = metric(&c, 1, M_NEAR_HITS);
+	get_at(1, port, t, 100);
+	cr_assert_eq(metric(&c, 1, M_NEAR_HITS), near1, "node 1 still answers from its old copy");
 	dnsfake_stop();
 }
