@@ -265,9 +265,11 @@ static bool token_is(const char *v, size_t n, const char *token)
  * token)? A hop field that is not is counted; either way it goes. */
 static bool member_forward(struct req *r, const struct config *cfg)
 {
+	if (!cfg->cluster.enabled)
+		return false; /* the field still goes (req_sanitize) */
 	const struct hmsg *m = &r->req;
 	const struct hfield *f = hmsg_field(m, FORWARD_HOP_FIELD, 0);
-	if (!f || !cfg->cluster.enabled)
+	if (!f)
 		return false;
 	if (hmsg_field_count(m, FORWARD_HOP_FIELD) == 1 &&
 	    token_is(hmsg_ptr(m, f->value), f->value.len, cfg->cluster.token))
