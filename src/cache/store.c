@@ -65,6 +65,12 @@ struct store {
 	 * promotion from disk that began before refuses itself (store.h). */
 	_Atomic uint64_t inval_epoch;
 	atomic_uint inval_active; /* store_inval_begin .. _end brackets running */
+	/* Near-cache copies (cobj.near): their bytes, and the share of the
+	 * budget they may hold (store_near_take). */
+	_Atomic uint64_t near_bytes;
+	uint64_t near_budget;
+	pthread_mutex_t near_lock; /* the list of near copies */
+	struct cobj *near_head, *near_tail;
 };
 
 /* ---- waking ----------------------------------------------------------- */
@@ -501,6 +507,8 @@ void cobj_retain(struct cobj *o)
 	atomic_fetch_add_explicit(&o->refs, 1, memory_order_relaxed);
 }
 
+static void near_unlist_locked(struct store *st, struct cobj *o);
+
 void cobj_release(struct cobj **op)
 {
 	struct cobj *o = *op;
@@ -517,6 +525,14 @@ void cobj_release(struct cobj **op)
 		coh_unref(o->st, o->oh);
 	if (o->linked || o->oh)
 		atomic_fetch_sub(&o->st->stats.objects, 1);
+	if (o->near_listed) {
+		pthread_mutex_lock(&o->st->near_lock);
+		if (o->near_listed)
+			near_unlist_locked(o->st, o);
+		pthread_mutex_unlock(&o->st->near_lock);
+	}
+	if (o->near_charge)
+		store_near_give(o->st, o->near_charge);
 	cbody_release(&o->body);
 	for (int c = 0; c < CODING__N; c++)
 		cbody_release(&o->enc[c]);
@@ -608,12 +624,102 @@ struct store *store_create(uint64_t budget)
 		free(st);
 		return NULL;
 	}
+	st->near_budget = budget / STORE_NEAR_SHARE;
+	pthread_mutex_init(&st->near_lock, NULL);
 	st->bans = ban_list_create();
 	st->tags = tag_index_create();
 	pthread_mutex_init(&st->lurk.lock, NULL);
 	for (int i = 0; i < NSHARDS; i++)
 		pthread_mutex_init(&st->shards[i].lock, NULL);
 	return st;
+}
+
+static bool near_try(struct store *st, uint64_t n)
+{
+	uint64_t have = atomic_load_explicit(&st->near_bytes, memory_order_relaxed);
+	do {
+		if (have + n > st->near_budget)
+			return false;
+	} while (!atomic_compare_exchange_weak_explicit(
+	    &st->near_bytes, &have, have + n, memory_order_relaxed, memory_order_relaxed));
+	return true;
+}
+
+/* Take O off the list (under near_lock). */
+static void near_unlist_locked(struct store *st, struct cobj *o)
+{
+	if (o->near_prev)
+		o->near_prev->near_next = o->near_next;
+	else
+		st->near_head = o->near_next;
+	if (o->near_next)
+		o->near_next->near_prev = o->near_prev;
+	else
+		st->near_tail = o->near_prev;
+	o->near_prev = o->near_next = NULL;
+	o->near_listed = false;
+}
+
+/* A reference to O unless its last one is being released. */
+static bool cobj_try_retain(struct cobj *o)
+{
+	unsigned r = atomic_load_explicit(&o->refs, memory_order_relaxed);
+	do {
+		if (!r)
+			return false;
+	} while (!atomic_compare_exchange_weak_explicit(&o->refs, &r, r + 1, memory_order_acquire,
+							memory_order_relaxed));
+	return true;
+}
+
+void store_near_add(struct store *st, struct cobj *o)
+{
+	CHECK_OBJ_NOTNULL(st, STORE_MAGIC);
+	pthread_mutex_lock(&st->near_lock);
+	o->near_prev = st->near_tail;
+	o->near_next = NULL;
+	if (st->near_tail)
+		st->near_tail->near_next = o;
+	else
+		st->near_head = o;
+	st->near_tail = o;
+	o->near_listed = true;
+	pthread_mutex_unlock(&st->near_lock);
+}
+
+bool store_near_take(struct store *st, uint64_t n)
+{
+	CHECK_OBJ_NOTNULL(st, STORE_MAGIC);
+	for (int i = 0; i < STORE_NEAR_EVICT; i++) {
+		if (near_try(st, n))
+			return true;
+		/* Full: the oldest copy goes (its room comes back when its
+		 * last reader lets go: at once, mostly). */
+		struct cobj *o = NULL;
+		pthread_mutex_lock(&st->near_lock);
+		for (struct cobj *c = st->near_head; c && !o; c = c->near_next) {
+			if (cobj_try_retain(c)) {
+				o = c;
+				near_unlist_locked(st, c);
+			}
+		}
+		pthread_mutex_unlock(&st->near_lock);
+		if (!o)
+			return false;
+		store_unlink(st, o);
+		cobj_release(&o);
+	}
+	return near_try(st, n);
+}
+
+void store_near_give(struct store *st, uint64_t n)
+{
+	atomic_fetch_sub_explicit(&st->near_bytes, n, memory_order_relaxed);
+}
+
+uint64_t store_near_bytes(struct store *st)
+{
+	return atomic_load_explicit(&st->near_bytes, memory_order_relaxed);
 }
 
 struct store_stats *store_stats(struct store *st)
@@ -805,6 +911,14 @@ int store_lookup(struct store *st, const struct lookup_req *lr, struct lookup_re
 				if (unlink_locked(st, o))
 					drop_add(&drops, o);
 				atomic_fetch_add(&st->stats.banned, 1);
+				continue;
+			}
+			/* An expired near-cache copy is no candidate (its owner
+			 * revalidates, this node forwards): it goes, and gives
+			 * its room in the near share back. */
+			if (o->near && o->lifetime <= policy_age(&o->meta, lr->now)) {
+				if (unlink_locked(st, o))
+					drop_add(&drops, o);
 				continue;
 			}
 			if (best_m != VARY_EXACT) {
@@ -1353,6 +1467,7 @@ void store_free(struct store **sp)
 	evict_destroy(&st->ev);
 	free(st->lurk.took);
 	pthread_mutex_destroy(&st->lurk.lock);
+	pthread_mutex_destroy(&st->near_lock);
 	ban_list_free(&st->bans);
 	tag_index_free(&st->tags);
 	FINI_OBJ(st);

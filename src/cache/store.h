@@ -149,8 +149,15 @@ struct cobj {
 	 * that (deliver.c). */
 	atomic_bool unverified;
 	/* A near-cache copy of an object another cluster member owns
-	 * (backend/cluster.h): its lifetime capped, never written to disk. */
+	 * (backend/cluster.h): its lifetime capped, never written to disk;
+	 * NEAR_CHARGE bytes of the store's near share it holds until freed
+	 * (store_near_take). */
 	bool near;
+	uint64_t near_charge;
+	/* In the store's list of near copies, oldest first (under its
+	 * near_lock): the ones given up first when the share is full. */
+	bool near_listed;
+	struct cobj *near_prev, *near_next;
 };
 
 /* --- bodies ------------------------------------------------------------ */
@@ -204,6 +211,24 @@ void cobj_release(struct cobj **op);
 /* Copy-construct the head of OLD with headers replaced (304 update): the
  * new object shares OLD's body. */
 struct cobj *cobj_clone_head(struct cobj *old);
+
+/*
+ * Near-cache copies may hold 1/STORE_NEAR_SHARE of the budget: a copy of
+ * another member's object must not push out the objects this node owns
+ * (each of which the origin would be asked for again). Take N bytes of
+ * that share for a copy (false: the share is full, keep none); the copy's
+ * release gives them back (cobj.near_charge).
+ */
+#define STORE_NEAR_SHARE 8
+/* When the share is full the oldest copies are given up first (at most
+ * STORE_NEAR_EVICT per take): they are copies, their owners have them. */
+#define STORE_NEAR_EVICT 8
+bool store_near_take(struct store *st, uint64_t n);
+/* Published near copy O (holding its charge) joins the list the share
+ * gives up from. */
+void store_near_add(struct store *st, struct cobj *o);
+void store_near_give(struct store *st, uint64_t n);
+uint64_t store_near_bytes(struct store *st);
 
 /* Published O's primary key (host NUL target) and its length, or NULL
  * before it is published. Valid while O is referenced. */

@@ -174,6 +174,7 @@ void stats_take(struct daemon *d, const struct gen *g, struct stats *s, enum sta
 			up += cluster_peer_live(g, (unsigned)i, now);
 		s->gauge[G_cluster_members] = 1 + cb->n_servers;
 		s->gauge[G_cluster_members_up] = up;
+		s->gauge[G_cluster_near_bytes] = store_near_bytes(d->sh.store);
 		struct cinval *ci = d->sh.inval;
 		uint64_t pending, lag_ms;
 		cinval_pending(ci, &pending, &lag_ms);

@@ -97,6 +97,8 @@
 	  "members of the cluster, this node included")                                            \
 	X(cluster_members_up, "cluster_members_up", gauge, CLUSTER, "cluster_members_up",          \
 	  "members this node sees up (health probes, passive health), itself included")            \
+	X(cluster_near_bytes, "cluster_near_cache_bytes", gauge, CLUSTER, NULL,                    \
+	  "bytes of near-cache copies (at most 1/8 of cache.memory)")                              \
 	X(cinval_sent, "cluster_invalidations_sent_total", counter, CLUSTER, NULL,                 \
 	  "invalidation messages sent to members (retries included)")                              \
 	X(cinval_acked, "cluster_invalidations_acked_total", counter, CLUSTER, NULL,               \

@@ -570,6 +570,7 @@ static void fetch_main(void *arg)
 	CHECK_OBJ_NOTNULL(a, FETCH_ARGS_MAGIC);
 	struct fetch f = {.a = a, .w = a->w, .cfg = a->gen->cfg, .who = "fetch"};
 	struct worker *w = a->w;
+	uint64_t near_charge = 0; /* taken for a near copy not made yet */
 	f.bcfg = a->gen->backends[a->backend].cfg;
 	uint32_t nf = f.cfg->limits.max_headers;
 	f.rcap = f.cfg->limits.max_header_size + 16 * 1024;
@@ -690,6 +691,17 @@ again:
 		f.no_range = true;
 		goto again;
 	}
+	/* A copy kept takes its room in the near share first (store.h):
+	 * Content-Length, or as much as a copy may be; none left, it is
+	 * relayed. After the retries above: taken once. */
+	if (f.via_peer && !unstored) {
+		near_charge = hmsg_has_length(m) ? hmsg_content_length(m) + 1024
+						 : f.cfg->cluster.near_max_object_size;
+		if (!store_near_take(w->sh->store, near_charge)) {
+			near_charge = 0;
+			unstored = transient = true;
+		}
+	}
 	f.obj = cobj_new(a->w->sh->store);
 	if (!f.obj || fill_head(&f, f.obj) < 0) {
 		fetch_failed(&f, 502, "response head cannot be stored", 0, false);
@@ -713,10 +725,14 @@ again:
 		if (f.obj->lifetime > age + a->peers.near_ttl)
 			f.obj->lifetime = age + a->peers.near_ttl;
 		f.obj->near = true;
+		f.obj->near_charge = near_charge;
+		near_charge = 0;
 	}
 	if (!unstored) {
 		f.stored = true;
 		store_publish(a->w->sh->store, a->oh, f.obj);
+		if (f.obj->near)
+			store_near_add(a->w->sh->store, f.obj);
 		a->oh = NULL;
 		METRIC_INC(&f.w->metrics, cache_stored);
 		fh_ready(&f, f.obj, true);
@@ -750,6 +766,8 @@ again:
 	if (f.stored && w->sh->disk && cbody_state(f.obj->body) == BODY_DONE)
 		dtier_offer(w->sh->disk, f.obj, wall_now());
 out:
+	if (near_charge)
+		store_near_give(w->sh->store, near_charge);
 	if (a->oh)
 		store_fetch_abort(a->w->sh->store, a->oh, 0);
 	/* Left before its body was read: the connection is not reused. */
