@@ -68,8 +68,8 @@ struct store {
 	/* Near-cache copies (cobj.near): their bytes, and the share of the
 	 * budget they may hold (store_near_take). */
 	_Atomic uint64_t near_bytes;
-	uint64_t near_budget;
-	pthread_mutex_t near_lock; /* the list of near copies */
+	_Atomic uint64_t near_budget; /* a reload may change cache.memory */
+	pthread_mutex_t near_lock;    /* the list of near copies */
 	struct cobj *near_head, *near_tail;
 };
 
@@ -638,7 +638,7 @@ static bool near_try(struct store *st, uint64_t n)
 {
 	uint64_t have = atomic_load_explicit(&st->near_bytes, memory_order_relaxed);
 	do {
-		if (have + n > st->near_budget)
+		if (have + n > atomic_load_explicit(&st->near_budget, memory_order_relaxed))
 			return false;
 	} while (!atomic_compare_exchange_weak_explicit(
 	    &st->near_bytes, &have, have + n, memory_order_relaxed, memory_order_relaxed));
@@ -690,6 +690,8 @@ void store_near_add(struct store *st, struct cobj *o)
 bool store_near_take(struct store *st, uint64_t n)
 {
 	CHECK_OBJ_NOTNULL(st, STORE_MAGIC);
+	if (n > atomic_load_explicit(&st->near_budget, memory_order_relaxed))
+		return false; /* giving copies up would not make room */
 	for (int i = 0; i < STORE_NEAR_EVICT; i++) {
 		if (near_try(st, n))
 			return true;
@@ -1013,6 +1015,7 @@ void store_set_budget(struct store *st, uint64_t budget)
 	pthread_mutex_lock(&st->ev.lock);
 	st->ev.budget = budget;
 	pthread_mutex_unlock(&st->ev.lock);
+	atomic_store_explicit(&st->near_budget, budget / STORE_NEAR_SHARE, memory_order_relaxed);
 	evict_some(st); /* a smaller budget takes effect now, not at the next store */
 }
 

@@ -242,6 +242,11 @@ static int refresh_from_304(struct fetch *f)
 		int64_t age = policy_age(&o->meta, wall_now());
 		if (o->lifetime > age + a->peers.near_ttl)
 			o->lifetime = age + a->peers.near_ttl;
+		/* In the near share like any copy (store.h): charged, listed
+		 * after the publish (no room: uncounted, for its capped life). */
+		o->near_charge = cobj_alloc(old) + 1024;
+		if (!store_near_take(a->w->sh->store, o->near_charge))
+			o->near_charge = 0;
 	}
 	const char *hstart = memchr(b.p, '\n', b.len) + 1;
 	o->hdrs_len = (uint32_t)(b.len - (size_t)(hstart - b.p) - 2);
@@ -252,6 +257,8 @@ static int refresh_from_304(struct fetch *f)
 		return -ENOMEM;
 	}
 	store_publish(a->w->sh->store, a->oh, o);
+	if (o->near_charge)
+		store_near_add(a->w->sh->store, o);
 	a->oh = NULL;
 	METRIC_INC(&f->w->metrics, cache_revalidated);
 	/* RFC 9111 4.3.4 on disk too: the refreshed head is a new version of
@@ -660,6 +667,18 @@ again:
 	 * a key too big for a near copy still goes by the owner). */
 	bool transient = f.via_peer && why == STORE_OK && (too_big || !a->peers.keep);
 	unstored = unstored || transient;
+	/* A copy kept takes its room in the near share first (store.h):
+	 * Content-Length, or as much as a copy may be; none left, it is
+	 * relayed. Before the range checks, which must see that; a retry
+	 * gives it back. */
+	if (f.via_peer && !unstored) {
+		near_charge = hmsg_has_length(m) ? hmsg_content_length(m) + 1024
+						 : f.cfg->cluster.near_max_object_size;
+		if (!store_near_take(w->sh->store, near_charge)) {
+			near_charge = 0;
+			unstored = transient = true;
+		}
+	}
 	/* A Range the client did not send: an answer that cannot be stored
 	 * as the client's whole answer is never relayed (it would be a part
 	 * for a request of the whole, or another range); start again without
@@ -675,6 +694,8 @@ again:
 		store_unlink(a->w->sh->store, a->stale);
 		cobj_release(&a->stale);
 		f.no_parts = true;
+		store_near_give(w->sh->store, near_charge);
+		near_charge = 0;
 		goto again;
 	}
 	/* The client's own Range answered with a part that does not hold it,
@@ -689,18 +710,9 @@ again:
 		exchange_end(&f.x, EXCHANGE_END_CLIENT);
 		f.began = false;
 		f.no_range = true;
+		store_near_give(w->sh->store, near_charge);
+		near_charge = 0;
 		goto again;
-	}
-	/* A copy kept takes its room in the near share first (store.h):
-	 * Content-Length, or as much as a copy may be; none left, it is
-	 * relayed. After the retries above: taken once. */
-	if (f.via_peer && !unstored) {
-		near_charge = hmsg_has_length(m) ? hmsg_content_length(m) + 1024
-						 : f.cfg->cluster.near_max_object_size;
-		if (!store_near_take(w->sh->store, near_charge)) {
-			near_charge = 0;
-			unstored = transient = true;
-		}
 	}
 	f.obj = cobj_new(a->w->sh->store);
 	if (!f.obj || fill_head(&f, f.obj) < 0) {
