@@ -2,31 +2,10 @@
  * doorkeeper (cluster.h). */
 #include "backend/cluster.h"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <stdio.h>
 #include <string.h>
 #include <xxhash.h>
 
 #include "backend/pick.h"
-
-uint64_t cluster_member_id(const struct sockaddr *sa, char *out)
-{
-	char ip[INET6_ADDRSTRLEN] = "?";
-	unsigned port = 0;
-	if (sa->sa_family == AF_INET6) {
-		const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)sa;
-		inet_ntop(AF_INET6, &s6->sin6_addr, ip, sizeof(ip));
-		port = ntohs(s6->sin6_port);
-		snprintf(out, CLUSTER_ADDR_MAX, "[%s]:%u", ip, port);
-	} else {
-		const struct sockaddr_in *s4 = (const struct sockaddr_in *)sa;
-		inet_ntop(AF_INET, &s4->sin_addr, ip, sizeof(ip));
-		port = ntohs(s4->sin_port);
-		snprintf(out, CLUSTER_ADDR_MAX, "%s:%u", ip, port);
-	}
-	return XXH3_64bits(out, strlen(out));
-}
 
 uint64_t cluster_key_hash(const char *key, size_t len)
 {
@@ -105,7 +84,3 @@ bool cluster_seen(struct cluster_seen *s, uint64_t key_hash, int64_t now, int64_
 	uint32_t was = atomic_exchange_explicit(slot, epoch, memory_order_relaxed);
 	return was && (was == epoch || was + 1 == epoch);
 }
-
-_Static_assert(sizeof(((struct gen *)0)->cluster.self_name) == CLUSTER_ADDR_MAX &&
-		   sizeof(((struct gen *)0)->cluster.names[0]) == CLUSTER_ADDR_MAX,
-	       "gen.h holds member names of CLUSTER_ADDR_MAX bytes");

@@ -26,19 +26,14 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <sys/socket.h>
 
 #include "backend/gen.h"
+#include "backend/member.h"
 
 /* Choices a forward walks: the owner, then the failover order. */
 #define CLUSTER_CHOICES 3
 /* A choice that is this node. */
 #define CLUSTER_SELF (-1)
-/* "[ffff:...]:65535" and a NUL. */
-#define CLUSTER_ADDR_MAX 56
-
-/* A member's name (OUT, CLUSTER_ADDR_MAX bytes) and id from its address. */
-uint64_t cluster_member_id(const struct sockaddr *sa, char *out);
 
 /* The hash of a primary key (cache/key.h) that scores are made of. */
 uint64_t cluster_key_hash(const char *key, size_t len);

@@ -5,15 +5,14 @@
 #include <arpa/inet.h>
 #include <assert.h>
 #include <errno.h>
+#include <ifaddrs.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <ifaddrs.h>
-#include <unistd.h>
 
-#include "backend/cluster.h"
+#include "backend/member.h"
 #include "backend/pool.h"
 
 static void bcfg_free(struct config_backend *b)

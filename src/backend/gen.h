@@ -35,6 +35,7 @@
 
 #include "backend/bloop.h"
 #include "backend/dns.h"
+#include "backend/member.h"
 #include "backend/pick.h"
 #include "config/config.h"
 #include "rt/group.h"
@@ -69,9 +70,9 @@ struct gen {
 		bool self_known; /* false: not among discovery's addresses (yet) */
 		unsigned backend;
 		uint64_t self_id;
-		char self_name[56];
+		char self_name[CLUSTER_ADDR_MAX];
 		uint64_t *ids;
-		char (*names)[56];
+		char (*names)[CLUSTER_ADDR_MAX];
 	} cluster;
 	atomic_uint live; /* loops not yet released + 1 for the main thread */
 	struct gen_slot *slots;
