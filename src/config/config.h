@@ -255,6 +255,12 @@
  *     probe_interval: 1s            # health probes between members (100ms..1h); a member
  *                                   # is out after 2 failed ones or one failed request
  *                                   # (for 2 intervals); none of these needs a restart
+ *     invalidation:                 # how purges, bans and tag purges reach the members
+ *       redis: "redis://10.0.0.9:6379"  # a Redis Stream as the log (absent: HTTP to each
+ *                                   # member); redis://[[USER]:PASSWORD@]HOST[:PORT][/DB]
+ *                                   # or unix:/PATH[?db=DB]; a change needs a restart
+ *       stream: "ringcache:invalidations"  # the stream's key (restart)
+ *       max_len: 100000             # entries the stream keeps (16..100000000; restart)
  */
 #ifndef RINGCACHE_CONFIG_H
 #define RINGCACHE_CONFIG_H
@@ -658,6 +664,14 @@ struct config {
 			unsigned port;
 			uint64_t interval_ns, settle_ns;
 		} discovery;
+		/* invalidation: how purges, bans and tag purges reach the
+		 * members: a Redis Stream when redis is set (serve/cstream.h),
+		 * else HTTP to each member (serve/cinval.h). Restart-only. */
+		struct {
+			char *redis;  /* redis://... or unix:/... (config/redisurl.h); NULL: HTTP */
+			char *stream; /* the stream's key; its progress and epoch keys follow it */
+			uint64_t max_len; /* entries the stream keeps (XADD MAXLEN) */
+		} invalidation;
 		size_t backend;			/* index of the "cluster" backend in backends */
 	} cluster;
 };

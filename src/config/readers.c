@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "http/coding.h"
+#include "config/redisurl.h"
 #include "config/table.h"
 #include "config/values.h"
 #include "config/walk.h"
@@ -960,6 +961,32 @@ int read_check_cluster_token(struct walk *w, const yaml_node_t *n, const char *p
 	if (strlen(s) < CLUSTER_TOKEN_MIN) {
 		walk_err(w, n, "%s: must be at least %d characters long, got %zu", path,
 			 CLUSTER_TOKEN_MIN, strlen(s));
+		return -1;
+	}
+	return 1;
+}
+
+int read_check_redis_url(struct walk *w, const yaml_node_t *n, const char *path, const char *s)
+{
+	struct redis_url u;
+	const char *why = NULL;
+	if (!redis_url_parse(s, &u, &why)) {
+		walk_err(w, n, "%s: '%s': %s", path, s, why);
+		return -1;
+	}
+	return 1;
+}
+
+int read_check_redis_key(struct walk *w, const yaml_node_t *n, const char *path, const char *s)
+{
+	size_t len = strlen(s);
+	for (size_t i = 0; i < len; i++)
+		if (s[i] <= ' ' || s[i] > '~') {
+			walk_err(w, n, "%s: visible ASCII only, no spaces", path);
+			return -1;
+		}
+	if (!len || len > 200) {
+		walk_err(w, n, "%s: 1 to 200 characters", path);
 		return -1;
 	}
 	return 1;

@@ -544,10 +544,10 @@ const struct config_row config_schema[] = {
 	   .help = "e.g. \"ringcache-headless.NAMESPACE.svc.cluster.local\" (A and AAAA)"),
     UINT("cluster.discovery.port", 2, CFG(cluster.discovery.port), 1, 65535, 8080,
 	 .help = "the members' listener port"),
-    DURATION("cluster.discovery.interval", 3, CFG(cluster.discovery.interval_ns), MS(100),
-	     HOUR(1), SEC(5), .help = "between two lookups of the name"),
-    DURATION("cluster.discovery.settle", 4, CFG(cluster.discovery.settle_ns), 0, MIN_(10),
-	     SEC(5), .help = "a new address set is applied once it held this long"),
+    DURATION("cluster.discovery.interval", 3, CFG(cluster.discovery.interval_ns), MS(100), HOUR(1),
+	     SEC(5), .help = "between two lookups of the name"),
+    DURATION("cluster.discovery.settle", 4, CFG(cluster.discovery.settle_ns), 0, MIN_(10), SEC(5),
+	     .help = "a new address set is applied once it held this long"),
     STRING("cluster.token", 3, CFG(cluster.token), .flags = CONFIG_REQUIRED, .what = "a string",
 	   .check = read_check_cluster_token,
 	   .help = "shared secret of the hop field (16+ visible ASCII characters)"),
@@ -562,6 +562,19 @@ const struct config_row config_schema[] = {
 	    .help = "request sent to a peer -> first response byte (its own fetch included)"),
     DURATION("cluster.probe_interval", 7, CFG(cluster.probe_interval_ns), MS(100), HOUR(1), SEC(1),
 	     .help = "between health probes of the members"),
+    /* Read once at start (serve/cstream.h): its threads and connections
+     * are made then. */
+    SECTION("cluster.invalidation", 9,
+	    .help = "how purges, bans and tag purges reach the members (absent: HTTP)"),
+    STRING("cluster.invalidation.redis", 1, CFG(cluster.invalidation.redis),
+	   .flags = CONFIG_RESTART, .what = "a Redis URL", .check = read_check_redis_url,
+	   .help = "a Redis Stream as the log: redis://[:PASSWORD@]HOST[:PORT][/DB] or "
+		   "unix:/PATH"),
+    STRING("cluster.invalidation.stream", 2, CFG(cluster.invalidation.stream),
+	   .flags = CONFIG_RESTART, .def_str = "ringcache:invalidations", .what = "a key",
+	   .check = read_check_redis_key, .help = "the stream's key"),
+    UINT("cluster.invalidation.max_len", 3, CFG(cluster.invalidation.max_len), 16, 100000000,
+	 100000, .flags = CONFIG_RESTART, .help = "entries the stream keeps (XADD MAXLEN)"),
 };
 
 const size_t config_schema_n = sizeof(config_schema) / sizeof(config_schema[0]);

@@ -303,12 +303,14 @@ void daemon_free(struct daemon *d)
 	cpool_destroy(&d->sh.cpool);
 	alog_close(&d->alog); /* the loops, and their halves, are gone */
 	rlog_hub_free(&d->rlog);
+	/* Its tasks ended with loop 0; its Redis threads (serve/cstream.h)
+	 * end here, before the tiers they apply to. */
+	cinval_free(&d->sh.inval);
 	dtier_close(&d->sh.disk); /* its writer ended with loop 0 */
 	store_free(&d->sh.store);
 	ratelimit_free(&d->sh.ratelimit);
 	free(d->sh.seen);
 	d->sh.seen = NULL;
-	cinval_free(&d->sh.inval); /* its tasks ended with loop 0 */
 	pthread_mutex_destroy(&d->lock);
 	pthread_cond_destroy(&d->cond);
 }

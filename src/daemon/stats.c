@@ -188,6 +188,15 @@ void stats_take(struct daemon *d, const struct gen *g, struct stats *s, enum sta
 		s->gauge[G_cinval_applied] = atomic_load(&ci->stats.applied);
 		s->gauge[G_cinval_flushes] = atomic_load(&ci->stats.flushes_applied);
 		s->gauge[G_cinval_refused] = atomic_load(&ci->stats.refused);
+		const struct cstream_stats *rs = cinval_stream_stats(ci);
+		if (rs) {
+			s->has[STATS_REDIS] = true;
+			s->gauge[G_redis_up] = atomic_load(&rs->up);
+			s->gauge[G_redis_published] = atomic_load(&rs->published);
+			s->gauge[G_redis_read] = atomic_load(&rs->read);
+			s->gauge[G_redis_errors] = atomic_load(&rs->errors);
+			s->gauge[G_redis_gaps] = atomic_load(&rs->gaps);
+		}
 	}
 	if (atomic_load(&d->res.running)) {
 		s->has[STATS_DNS] = true;

@@ -120,6 +120,16 @@
 	  "flushes applied here: a member could not send what this node missed")                   \
 	X(cinval_refused, "cluster_invalidations_refused_total", counter, CLUSTER, NULL,           \
 	  "invalidations refused: sent without the cluster's token")                               \
+	X(redis_up, "cluster_redis_up", gauge, REDIS, "cluster_redis_up",                          \
+	  "1 while both connections to the invalidation stream's Redis answer")                    \
+	X(redis_published, "cluster_redis_published_total", counter, REDIS, NULL,                  \
+	  "invalidations made here that Redis took into the stream (XADD)")                        \
+	X(redis_read, "cluster_redis_read_total", counter, REDIS, NULL,                            \
+	  "entries read from the stream (this node's own included)")                               \
+	X(redis_errors, "cluster_redis_errors_total", counter, REDIS, NULL,                        \
+	  "failed connections and calls to Redis, malformed entries")                              \
+	X(redis_gaps, "cluster_redis_gaps_total", counter, REDIS, NULL,                            \
+	  "flushes because what this node missed of the stream is not known any more")             \
 	X(disk_enabled, "disk_enabled", gauge, DISK, "disk_enabled",                               \
 	  "1 while the disk tier works; 0 once an I/O error disabled it")                          \
 	X(disk_hits, "disk_hits_total", counter, DISK, "disk_hits",                                \
@@ -188,6 +198,7 @@ enum stats_part {
 	STATS_DNS,
 	STATS_DISK,    /* cache.disk is given */
 	STATS_CLUSTER, /* cluster is given */
+	STATS_REDIS,   /* cluster.invalidation.redis is given */
 	STATS_PARTS
 };
 

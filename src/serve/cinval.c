@@ -23,8 +23,6 @@
 #include "serve/respond.h"
 #include "serve/worker.h"
 
-static const char *const kind_name[CINVAL__N] = {"purge", "ban", "tag", "flush"};
-
 /* A query string longer than this is not sent (the members' head limit
  * is at least 1 KiB more than what is left of it): a flush goes instead. */
 #define CINVAL_TARGET_MAX 8192
@@ -67,6 +65,7 @@ void cinval_free(struct cinval **cp)
 		return;
 	*cp = NULL;
 	CHECK_OBJ_NOTNULL(ci, CINVAL_MAGIC);
+	cstream_free(&ci->cs);
 	for (size_t i = 0; i < CINVAL_LOG; i++)
 		entry_clear(&ci->log[i]);
 	struct rt_chan *kick = atomic_load(&ci->kick);
@@ -132,6 +131,12 @@ uint64_t cinval_add(struct cinval *ci, const struct cinval_op *op, const struct 
 	CHECK_OBJ_NOTNULL(ci, CINVAL_MAGIC);
 	if (!cluster_on(g))
 		return 0;
+	if (ci->cs) {
+		uint64_t seq = cstream_add(ci->cs, op);
+		if (seq)
+			atomic_fetch_add_explicit(&ci->stats.added, 1, memory_order_relaxed);
+		return seq;
+	}
 	struct cinval_entry e = {.kind = op->kind, .soft = op->soft, .at_ms = wall_ms()};
 	if (op->to)
 		snprintf(e.to, sizeof(e.to), "%s", op->to);
@@ -209,8 +214,9 @@ void cinval_acks(struct cinval *ci, const struct gen *g, uint64_t seq, unsigned 
 	pthread_mutex_lock(&ci->lock);
 	for (size_t i = 0; i < cb->n_servers; i++) {
 		(*members)++;
-		struct cinval_member *m = member(ci, g->cluster.names[i]);
-		if (m && m->acked >= seq) {
+		struct cinval_member *m = ci->cs ? NULL : member(ci, g->cluster.names[i]);
+		if (ci->cs ? cstream_acked(ci->cs, seq, g->cluster.names[i])
+			   : m && m->acked >= seq) {
 			(*acked)++;
 		} else {
 			hbuf_printf(&b, "%s\"%s\"", b.len ? ", " : "", g->cluster.names[i]);
@@ -222,6 +228,10 @@ void cinval_acks(struct cinval *ci, const struct gen *g, uint64_t seq, unsigned 
 
 void cinval_pending(struct cinval *ci, uint64_t *pending, uint64_t *lag_ms)
 {
+	if (ci->cs) {
+		cstream_pending(ci->cs, pending, lag_ms);
+		return;
+	}
 	*pending = *lag_ms = 0;
 	int64_t now = wall_ms(), first = 0;
 	pthread_mutex_lock(&ci->lock);
@@ -268,7 +278,7 @@ static void put_request(struct hbuf *b, const struct cinval *ci, const struct co
 	hbuf_puts(b, "POST " CINVAL_PATH "?from=");
 	put_encoded(b, self, strlen(self));
 	hbuf_printf(b, "&boot=%" PRIu64 "&seq=%" PRIu64 "&kind=%s", ci->boot, e->seq,
-		    kind_name[e->kind]);
+		    cinval_kind_name(e->kind));
 	if (e->a) {
 		hbuf_puts(b, "&a=");
 		put_encoded(b, e->a, e->alen);
@@ -283,6 +293,18 @@ static void put_request(struct hbuf *b, const struct cinval *ci, const struct co
 		    " HTTP/1.1\r\nHost: %s\r\n" FORWARD_HOP_FIELD ": %s\r\n"
 		    "Content-Length: 0\r\n\r\n",
 		    name, cfg->cluster.token);
+}
+
+/* This node's name in G: its member address, or, while it is not among
+ * the members' addresses yet, its boot (receivers tell its entries apart
+ * from another's), in BUF. */
+static const char *self_name(const struct cinval *ci, const struct gen *g,
+			     char buf[CLUSTER_ADDR_MAX])
+{
+	if (g->cluster.self_known)
+		return g->cluster.self_name;
+	snprintf(buf, CLUSTER_ADDR_MAX, "boot-%" PRIx64, ci->boot);
+	return buf;
 }
 
 enum sent { SENT_OK, SENT_FAILED, SENT_REFUSED };
@@ -308,14 +330,8 @@ static enum sent send_entry(struct cinval *ci, struct gen *g, const char *name,
 		goto out;
 	struct hbuf b;
 	hbuf_init(&b, head, CINVAL_TARGET_MAX + 1024);
-	/* A node not among the members' addresses yet names itself by its
-	 * boot: receivers tell its entries apart from another's. */
 	char self[CLUSTER_ADDR_MAX];
-	if (g->cluster.self_known)
-		snprintf(self, sizeof(self), "%s", g->cluster.self_name);
-	else
-		snprintf(self, sizeof(self), "boot-%" PRIx64, ci->boot);
-	put_request(&b, ci, g->cfg, self, name, e);
+	put_request(&b, ci, g->cfg, self_name(ci, g, self), name, e);
 	if (b.overflow) {
 		/* Too long for a member's head: everything goes instead. */
 		struct cinval_entry flush = {.seq = e->seq, .kind = CINVAL_FLUSH};
@@ -517,17 +533,56 @@ static void master_main(void *arg)
 		if (r == -ECANCELED || r == -EPIPE || drained(ci, &zero_at))
 			break;
 		struct gen *g = gen_hold(&ci->w->be);
-		if (cluster_on(g))
+		char self[CLUSTER_ADDR_MAX];
+		if (cluster_on(g) && ci->cs)
+			cstream_set_self(ci->cs, self_name(ci, g, self));
+		else if (cluster_on(g))
 			start_senders(ci, g);
 		gen_put(&ci->w->be, g);
 	}
+}
+
+/* What the stream applies (cstream.h): on its reader thread. */
+static void stream_apply(void *ctx, const struct cinval_op *op, const char *from)
+{
+	struct cinval *ci = ctx;
+	char err[160] = "";
+	long n = cinval_apply(ci->sh, op, err, sizeof(err));
+	atomic_fetch_add_explicit(op->kind == CINVAL_FLUSH ? &ci->stats.flushes_applied
+							   : &ci->stats.applied,
+				  1, memory_order_relaxed);
+	if (n < 0)
+		log_warn("cluster: ban from %s refused: %s", from, err);
+}
+
+const struct cstream_stats *cinval_stream_stats(const struct cinval *ci)
+{
+	return ci->cs ? cstream_stats(ci->cs) : NULL;
 }
 
 int cinval_start(struct cinval *ci, struct worker *w, struct rt_group *group)
 {
 	CHECK_OBJ_NOTNULL(ci, CINVAL_MAGIC);
 	ci->w = w;
+	ci->sh = w->sh;
 	ci->group = group;
+	struct gen *g = gen_hold(&w->be);
+	const struct config *cfg = g->cfg;
+	if (cfg->cluster.enabled && cfg->cluster.invalidation.redis) {
+		/* Restart-only keys: the stream is the one of the start. With
+		 * a disk tier objects outlive a restart, so the reader goes on
+		 * from where this node left off. */
+		ci->cs = cstream_create(cfg->cluster.invalidation.redis,
+					cfg->cluster.invalidation.stream
+					    ? cfg->cluster.invalidation.stream
+					    : "ringcache:invalidations",
+					cfg->cluster.invalidation.max_len, ci->boot,
+					w->sh->disk != NULL, stream_apply, ci);
+		if (!ci->cs)
+			log_error("cluster: cannot start the Redis stream's threads: %s",
+				  strerror(errno));
+	}
+	gen_put(&w->be, g);
 	struct rt_chan *kick = rt_chan_create(64);
 	if (!kick)
 		return -ENOMEM;
@@ -605,9 +660,8 @@ int cinval_receive(struct req *r)
 		  param(q, ql, "boot", num, sizeof(num)) > 0 && (boot = strtoull(num, NULL, 10)) &&
 		  param(q, ql, "seq", num, sizeof(num)) > 0 && (seq = strtoull(num, NULL, 10)) &&
 		  param(q, ql, "kind", kind, sizeof(kind)) > 0;
-	for (int i = 0; ok && i < CINVAL__N; i++)
-		if (!strcmp(kind, kind_name[i]))
-			k = i;
+	if (ok && cinval_kind_of(kind, strlen(kind)) < CINVAL__N)
+		k = (int)cinval_kind_of(kind, strlen(kind));
 	if (ok) {
 		al = param(q, ql, "a", a, CINVAL_TARGET_MAX);
 		bl = param(q, ql, "b", b, CINVAL_TARGET_MAX);

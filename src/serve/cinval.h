@@ -29,6 +29,12 @@
  * sent again. A member that leaves the cluster keeps its progress while
  * the table has room, so that one coming back gets what it missed.
  *
+ * With cluster.invalidation.redis the log is a Redis Stream instead
+ * (cstream.h): cinval_add queues there, the acknowledgements are the
+ * members' progress in the stream, and no sender task runs (the master
+ * only tells the stream this node's name). The receiver stays: a member
+ * may still send over HTTP.
+ *
  * The log and the members' progress are under one mutex, held only to
  * read or write them, never across an await.
  */
@@ -42,6 +48,8 @@
 #include <stdint.h>
 
 #include "backend/cluster.h"
+#include "serve/cinvalop.h"
+#include "serve/cstream.h"
 #include "rt/group.h"
 
 struct worker;
@@ -54,19 +62,6 @@ struct serve_shared;
 #define CINVAL_LOG 4096
 /* Members whose progress is followed (more are sent nothing: counted). */
 #define CINVAL_MEMBERS 64
-
-enum cinval_kind { CINVAL_PURGE, CINVAL_BAN, CINVAL_TAG, CINVAL_FLUSH, CINVAL__N };
-
-struct cinval_op {
-	enum cinval_kind kind;
-	const char *a; /* PURGE: the primary key; BAN: the URL regex or NULL; TAG: the tag */
-	size_t alen;
-	const char *b; /* BAN: the host regex or NULL */
-	size_t blen;
-	bool soft; /* TAG: a soft purge (stale, not gone) */
-	/* The one member it is for (a key's owner), or NULL: every member. */
-	const char *to;
-};
 
 struct cinval_entry {
 	uint64_t seq; /* 0: an empty slot */
@@ -115,6 +110,8 @@ struct cinval {
 	 * may not have seen yet (a kick before it is not needed). */
 	struct rt_chan *_Atomic kick;
 	struct worker *w; /* loop 0's, where the senders run */
+	struct serve_shared *sh;
+	struct cstream *cs; /* the Redis Stream (cstream.h), or NULL: HTTP */
 	struct rt_group *group;
 	struct cinval_stats stats;
 };
@@ -124,9 +121,10 @@ void cinval_free(struct cinval **cp);
 
 /* On loop 0, in GROUP (its worker's tasks: a forced drain cancels them):
  * the master task, which starts a sender per member with entries to
- * send. At a drain it goes on while client connections are left (their
- * requests may still invalidate) and then until the members have what
- * was made, 2 s at most, so the loop can stop. 0 or -ENOMEM. */
+ * send, and the Redis Stream's threads when the config names one. At a
+ * drain it goes on while client connections are left (their requests may
+ * still invalidate) and then until the members (or Redis) have what was
+ * made, 2 s at most, so the loop can stop. 0 or -ENOMEM. */
 int cinval_start(struct cinval *ci, struct worker *w, struct rt_group *group);
 
 /* Apply OP to this node's tiers (memory and disk): the objects a purge
@@ -151,5 +149,8 @@ int cinval_receive(struct req *r);
 /* Entries members have still to acknowledge, summed over the members,
  * and the age of the oldest of them (ms; 0: none), for the metrics. */
 void cinval_pending(struct cinval *ci, uint64_t *pending, uint64_t *lag_ms);
+
+/* The Redis Stream's counters, or NULL when the log is HTTP. */
+const struct cstream_stats *cinval_stream_stats(const struct cinval *ci);
 
 #endif

@@ -1532,3 +1532,296 @@ Test(cluster, a_member_that_leaves_the_name_and_comes_back_gets_what_it_missed)
 	cr_assert_eq(metric(&c, 1, M_NEAR_HITS), near1, "node 1 still answers from its old copy");
 	dnsfake_stop();
 }
+
+/* ---- the invalidation log as a Redis Stream ---------------------------------------- */
+
+#define M_REDIS_UP	  "ringcache_cluster_redis_up"
+#define M_REDIS_PUBLISHED "ringcache_cluster_redis_published_total"
+#define M_REDIS_GAPS	  "ringcache_cluster_redis_gaps_total"
+
+/* The cluster's extra keys for a stream on REDIS_PORT keeping MAX_LEN
+ * entries, then MORE (top-level keys) into OUT. */
+static const char *redis_more(char *out, size_t n, int redis_port, int max_len, const char *more)
+{
+	snprintf(out, n,
+		 "  invalidation:\n"
+		 "    redis: \"redis://127.0.0.1:%d\"\n"
+		 "    max_len: %d\n"
+		 "%s",
+		 redis_port, max_len, more ? more : "");
+	return out;
+}
+
+/* Wait (5 s at most) until every node's stream connections are up. */
+static void expect_redis_up(struct cluster *c, const char *what)
+{
+	for (int i = 0; i < N_NODES; i++) {
+		double v = wait_metric_geq(c, i, M_REDIS_UP, 1, 5000);
+		cr_assert_eq(v, 1, "%s: node %d: %s %.0f; log:\n%s", what, i, M_REDIS_UP, v,
+			     proc_log(&c->n[i].d));
+	}
+}
+
+/* GET TARGET on node I (not its owner) is answered from its near copy. */
+static void expect_near_hit(struct cluster *c, int i, const char *target, size_t size,
+			    const char *what)
+{
+	struct conn cn;
+	conn_open(&cn, c->n[i].port);
+	double f0 = metric(c, i, M_FORWARDED), h0 = metric(c, i, M_NEAR_HITS);
+	get_pattern(c, i, &cn, target, NULL, size);
+	conn_close(&cn);
+	cr_assert_eq(metric(c, i, M_NEAR_HITS) - h0, 1, "%s: node %d: no near hit for %s", what, i,
+		     target);
+	cr_assert_eq(metric(c, i, M_FORWARDED) - f0, 0, "%s: node %d forwarded %s", what, i,
+		     target);
+}
+
+Test(cluster, through_redis_a_purge_ban_and_tag_reach_every_member)
+{
+	struct cluster c;
+	struct proc rd;
+	start_redis(&rd, 0, false);
+	char more[512];
+	cluster_start_with(&c, redis_more(more, sizeof(more), rd.port, 1000, NULL));
+	expect_redis_up(&c, "startup");
+	const int a = 0, cc = 2;
+	char target[128], t_ban[128], t_tag[160], enc[512], enc2[128], path[800];
+	int owner, owner_b, owner_t;
+	find_key(&c, "/r1/k", "?cc=max-age=60&size=120", cc, -1, target, sizeof(target), &owner);
+	long o0 = near_copies(&c, owner, target, 120);
+	find_key(&c, "/r1/ban", "?cc=max-age=60&size=130", cc, -1, t_ban, sizeof(t_ban), &owner_b);
+	long ob = near_copies(&c, owner_b, t_ban, 130);
+	find_key(&c, "/r1/tag", "?cc=max-age=60&size=140&hdr=Surrogate-Key:r1tag%20other", cc, -1,
+		 t_tag, sizeof(t_tag), &owner_t);
+	long ot = near_copies(&c, owner_t, t_tag, 140);
+
+	snprintf(path, sizeof(path), "/purge?host=" HOST "&url=%s",
+		 pct_encode(target, enc, sizeof(enc)));
+	char *json = admin_post_json(&c, a, path);
+	expect_acks(&c, "POST /purge on node A, through Redis", json, 3, 3, NULL, 0);
+	free(json);
+	expect_all_copies_gone(&c, owner, target, 120, o0, "after the purge through Redis");
+
+	char re[160];
+	const char *q = strchr(t_ban, '?');
+	snprintf(re, sizeof(re), "^%.*s\\?", (int)(q - t_ban), t_ban);
+	snprintf(path, sizeof(path), "/ban?url=%s&host=%s", pct_encode(re, enc, sizeof(enc)),
+		 pct_encode("^test\\.local$", enc2, sizeof(enc2)));
+	json = admin_post_json(&c, a, path);
+	expect_acks(&c, "POST /ban on node A, through Redis", json, 3, 3, NULL, 0);
+	free(json);
+	expect_all_copies_gone(&c, owner_b, t_ban, 130, ob, "after the ban through Redis");
+
+	json = admin_post_json(&c, a, "/tag?tag=r1tag");
+	expect_acks(&c, "POST /tag on node A, through Redis", json, 3, 3, NULL, 0);
+	free(json);
+	expect_all_copies_gone(&c, owner_t, t_tag, 140, ot, "after the tag purge through Redis");
+	for (int i = 0; i < N_NODES; i++) {
+		cr_assert_eq(metric(&c, i, M_FLUSHES), 0, "node %d flushed", i);
+		cr_assert_eq(metric(&c, i, M_INV_PENDING), 0, "node %d: pending", i);
+	}
+	cr_assert_eq(metric(&c, a, M_REDIS_PUBLISHED), 3, "node A: %s", M_REDIS_PUBLISHED);
+	harness_end();
+}
+
+Test(cluster, through_redis_an_unsafe_method_purges_the_owners_copy_alone)
+{
+	struct cluster c;
+	struct proc rd;
+	start_redis(&rd, 0, false);
+	char more[512];
+	cluster_start_with(&c, redis_more(more, sizeof(more), rd.port, 1000, NULL));
+	expect_redis_up(&c, "startup");
+	const int a = 0, b = 1, cc = 2;
+	char target[128];
+	int owner;
+	find_key(&c, "/r2/k", "?cc=max-age=60&size=170", cc, -1, target, sizeof(target), &owner);
+	struct conn cn;
+	conn_open(&cn, c.n[cc].port);
+	get_pattern(&c, cc, &cn, target, NULL, 170);
+	get_pattern(&c, cc, &cn, target, NULL, 170);
+	conn_close(&cn);
+	long o0 = origin_of(&c, target);
+	double ap_b = metric(&c, b, M_INV_APPLIED), ap_c = metric(&c, cc, M_INV_APPLIED);
+
+	struct response r;
+	http_once(c.n[a].port, "POST", target, "Content-Length: 7\r\n\r\nhello", &r);
+	cr_assert_eq(r.status, 200, "node A: POST %s: %s", target, r.raw_head);
+	response_free(&r);
+	long o1 = origin_of(&c, target);
+	cr_assert_eq(o1 - o0, 1, "the POST through node A: %ld origin requests", o1 - o0);
+	double v = wait_metric_geq(&c, cc, M_INV_APPLIED, ap_c + 1, 3000);
+	cr_assert_eq(v, ap_c + 1, "the owner, node C: %s %.0f -> %.0f", M_INV_APPLIED, ap_c, v);
+	conn_open(&cn, c.n[cc].port);
+	get_pattern(&c, cc, &cn, target, NULL, 170);
+	conn_close(&cn);
+	cr_assert_eq(origin_of(&c, target) - o1, 1, "the owner's copy is still there");
+	/* The entry named the owner: node B read it and left it. */
+	cr_assert_eq(metric(&c, b, M_INV_APPLIED), ap_b, "node B applied the owner's purge");
+	harness_end();
+}
+
+Test(cluster, through_redis_a_stopped_member_reads_what_it_missed)
+{
+	struct cluster c;
+	struct proc rd;
+	start_redis(&rd, 0, false);
+	char more[512];
+	cluster_start_with(&c, redis_more(more, sizeof(more), rd.port, 1000, NULL));
+	expect_redis_up(&c, "startup");
+	const int a = 0, b = 1;
+	char target[128], enc[512], path[700];
+	int owner;
+	find_key(&c, "/r3/k", "?cc=max-age=60&size=150", -1, b, target, sizeof(target), &owner);
+	make_near_copy(&c, b, target, 150);
+	double applied0 = metric(&c, b, M_INV_APPLIED);
+
+	cr_assert_eq(kill(c.n[b].d.pid, SIGSTOP), 0);
+	snprintf(path, sizeof(path), "/purge?host=" HOST "&url=%s",
+		 pct_encode(target, enc, sizeof(enc)));
+	char *json = admin_post_json(&c, a, path);
+	if (json_number(json, "acknowledged", -1) != 2)
+		kill(c.n[b].d.pid, SIGCONT);
+	const int pend[1] = {b};
+	expect_acks(&c, "POST /purge on node A, node B stopped", json, 3, 2, pend, 1);
+	free(json);
+
+	cr_assert_eq(kill(c.n[b].d.pid, SIGCONT), 0);
+	double v = wait_metric_geq(&c, b, M_INV_APPLIED, applied0 + 1, 5000);
+	cr_assert_eq(v, applied0 + 1, "node B: %s %.0f -> %.0f after it resumed", M_INV_APPLIED,
+		     applied0, v);
+	cr_assert_eq(metric(&c, b, M_FLUSHES), 0, "node B flushed: it could read what it missed");
+	static const bool all[N_NODES] = {true, true, true};
+	expect_view(&c, b, all, 5000, "node B resumed");
+	expect_forwarded(&c, b, target, 150, "node B after it resumed");
+	harness_end();
+}
+
+Test(cluster, through_redis_a_purge_made_while_redis_is_down_arrives_when_it_is_back)
+{
+	struct cluster c;
+	struct proc rd;
+	start_redis(&rd, 0, true);
+	int rport = rd.port;
+	char more[512];
+	cluster_start_with(&c, redis_more(more, sizeof(more), rport, 1000, NULL));
+	expect_redis_up(&c, "startup");
+	const int a = 0, b = 1, cc = 2;
+	char target[128], enc[512], path[700];
+	int owner;
+	find_key(&c, "/r4/k", "?cc=max-age=60&size=160", cc, -1, target, sizeof(target), &owner);
+	long o0 = near_copies(&c, owner, target, 160);
+
+	cr_assert_geq(stop_proc(&rd), 0, "stopping redis-server");
+	for (int i = 0; i < N_NODES; i++) {
+		double up = wait_metric_leq(&c, i, M_REDIS_UP, 0, 5000);
+		cr_assert_eq(up, 0, "node %d: %s %.0f with Redis stopped", i, M_REDIS_UP, up);
+	}
+	snprintf(path, sizeof(path), "/purge?host=" HOST "&url=%s",
+		 pct_encode(target, enc, sizeof(enc)));
+	char *json = admin_post_json(&c, a, path);
+	const int pend[2] = {b, cc};
+	expect_acks(&c, "POST /purge on node A, Redis stopped", json, 3, 1, pend, 2);
+	free(json);
+	cr_assert_eq(metric(&c, a, M_INV_PENDING), 1, "node A: %s with Redis stopped",
+		     M_INV_PENDING);
+	expect_near_hit(&c, b, target, 160, "node B, Redis stopped");
+
+	start_redis(&rd, rport, true);
+	double p = wait_metric_leq(&c, a, M_INV_PENDING, 0, 10000);
+	cr_assert_eq(p, 0, "node A: %s %.0f 10 s after Redis came back", M_INV_PENDING, p);
+	for (int i = 1; i < N_NODES; i++) {
+		double v = wait_metric_geq(&c, i, M_INV_APPLIED, 1, 5000);
+		cr_assert_eq(v, 1, "node %d: %s %.0f after Redis came back", i, M_INV_APPLIED, v);
+	}
+	for (int i = 0; i < N_NODES; i++)
+		cr_assert_eq(metric(&c, i, M_FLUSHES), 0,
+			     "node %d flushed: Redis kept the stream (its epoch too)", i);
+	expect_all_copies_gone(&c, owner, target, 160, o0, "after Redis came back");
+	harness_end();
+}
+
+Test(cluster, through_redis_a_redis_that_lost_the_stream_makes_every_member_flush)
+{
+	struct cluster c;
+	struct proc rd;
+	start_redis(&rd, 0, false);
+	int rport = rd.port;
+	char more[512];
+	cluster_start_with(&c, redis_more(more, sizeof(more), rport, 1000, NULL));
+	expect_redis_up(&c, "startup");
+	const int b = 1, cc = 2;
+	char target[128];
+	int owner;
+	find_key(&c, "/r5/k", "?cc=max-age=60&size=170", cc, -1, target, sizeof(target), &owner);
+	make_near_copy(&c, b, target, 170);
+
+	/* Killed and started again empty: what it held (entries not read
+	 * yet, maybe) is gone, which its new epoch tells. */
+	kill(rd.pid, SIGKILL);
+	stop_proc(&rd);
+	start_redis(&rd, rport, false);
+	for (int i = 0; i < N_NODES; i++) {
+		double v = wait_metric_geq(&c, i, M_FLUSHES, 1, 10000);
+		cr_assert_eq(v, 1, "node %d: %s %.0f after Redis came back empty", i, M_FLUSHES, v);
+		cr_assert_eq(metric(&c, i, M_REDIS_GAPS), 1, "node %d: %s", i, M_REDIS_GAPS);
+	}
+	expect_forwarded(&c, b, target, 170, "node B after the flush");
+	harness_end();
+}
+
+#define R6_PURGES 40
+
+Test(cluster, through_redis_a_member_behind_a_trimmed_stream_is_flushed)
+{
+	struct cluster c;
+	struct proc rd;
+	start_redis(&rd, 0, false);
+	char more[512];
+	cluster_start_with(&c, redis_more(more, sizeof(more), rd.port, 16, PURGE_ALLOW));
+	expect_redis_up(&c, "startup");
+	const int a = 0, b = 1;
+	char target[128];
+	int owner;
+	find_key(&c, "/r6/k", "?cc=max-age=600&size=190", b, -1, target, sizeof(target), &owner);
+	struct conn cn;
+	conn_open(&cn, c.n[b].port);
+	get_pattern(&c, b, &cn, target, NULL, 190);
+	conn_close(&cn);
+	long o0 = origin_of(&c, target);
+
+	cr_assert_eq(kill(c.n[b].d.pid, SIGSTOP), 0);
+	conn_open(&cn, c.n[a].port);
+	int bad = 0;
+	for (int k = 0; k < R6_PURGES; k++) {
+		struct response r;
+		int rc = conn_sendf(&cn, "PURGE /r6/p%d HTTP/1.1\r\nHost: " HOST "\r\n\r\n", k);
+		if (rc == 0)
+			rc = read_response(&cn, &r, 0);
+		bad += rc != 0 || r.status != 200;
+		if (rc == 0)
+			response_free(&r);
+		else
+			break;
+	}
+	conn_close(&cn);
+	double pub = wait_metric_geq(&c, a, M_REDIS_PUBLISHED, R6_PURGES, 5000);
+	cr_assert_eq(kill(c.n[b].d.pid, SIGCONT), 0);
+	cr_assert_eq(bad, 0, "%d PURGEs on node A failed", bad);
+	cr_assert_eq(pub, R6_PURGES, "node A: %s", M_REDIS_PUBLISHED);
+
+	double fl = wait_metric_geq(&c, b, M_FLUSHES, 1, 10000);
+	cr_assert_eq(fl, 1, "node B: %s %.0f after it resumed behind a stream of 16", M_FLUSHES,
+		     fl);
+	cr_assert_eq(metric(&c, b, M_REDIS_GAPS), 1, "node B: %s", M_REDIS_GAPS);
+	cr_assert_eq(metric(&c, a, M_FLUSHES), 0, "node A was never behind");
+	struct response r;
+	http_once(c.n[b].port, "GET", target, NULL, &r);
+	cr_assert_eq(r.status, 200, "node B: GET %s: %s", target, r.raw_head);
+	cr_assert(!cache_status_has(&r, "hit"), "node B: GET %s after the flush is a hit: %s",
+		  target, cache_status(&r));
+	response_free(&r);
+	cr_assert_eq(origin_of(&c, target) - o0, 1, "%s on node B after the flush", target);
+	harness_end();
+}

@@ -1999,7 +1999,7 @@ Test(config_cluster, range_errors)
 	expect_one_error(CLUSTER "  probe_intervall: 1s\n",
 			 "t.yaml:9:3: unknown key 'probe_intervall' in cluster; expected one of: "
 			 "self, peers, token, near_cache, connect_timeout, first_byte_timeout, "
-			 "probe_interval, discovery");
+			 "probe_interval, discovery, invalidation");
 }
 
 /* The name is the cluster's while cluster: is set; routes never reach its backend. */
@@ -2063,13 +2063,14 @@ Test(config_cluster, errors_reported_together)
 /* Discovery: the members from a DNS name; self may be left to it. */
 Test(config_cluster, discovery_is_one_more_peer_name_and_self_may_be_left_out)
 {
-	struct config *cfg = expect_ok(MINIMAL "cluster:\n"
-					       "  token: \"0123456789abcdef\"\n"
-					       "  discovery:\n"
-					       "    dns: \"rc-headless.default.svc.cluster.local\"\n"
-					       "    port: 8081\n"
-					       "    interval: 2s\n"
-					       "    settle: 3s\n");
+	struct config *cfg =
+	    expect_ok(MINIMAL "cluster:\n"
+			      "  token: \"0123456789abcdef\"\n"
+			      "  discovery:\n"
+			      "    dns: \"rc-headless.default.svc.cluster.local\"\n"
+			      "    port: 8081\n"
+			      "    interval: 2s\n"
+			      "    settle: 3s\n");
 	cr_assert(cfg->cluster.discovery.enabled);
 	cr_assert_str_eq(cfg->cluster.discovery.dns, "rc-headless.default.svc.cluster.local");
 	cr_assert_eq(cfg->cluster.discovery.port, 8081);
@@ -2108,4 +2109,41 @@ Test(config_cluster, discovery_errors)
 	/* Without discovery, peers and self are required. */
 	expect_one_error(MINIMAL "cluster:\n" CL_SELF CL_TOKEN,
 			 "t.yaml:6:3: cluster: missing required key 'peers'");
+}
+
+Test(config_cluster, invalidation_through_redis)
+{
+	struct config *cfg = expect_ok(CLUSTER "  invalidation:\n"
+					       "    redis: \"redis://:pw@10.0.0.9:6380/2\"\n");
+	cr_assert_str_eq(cfg->cluster.invalidation.redis, "redis://:pw@10.0.0.9:6380/2");
+	cr_assert_str_eq(cfg->cluster.invalidation.stream, "ringcache:invalidations");
+	cr_assert_eq(cfg->cluster.invalidation.max_len, 100000);
+	config_free(&cfg);
+	cfg = expect_ok(CLUSTER "  invalidation: {redis: \"unix:/run/redis/redis.sock\", "
+				"stream: \"rc:inv\", max_len: 16}\n");
+	cr_assert_str_eq(cfg->cluster.invalidation.stream, "rc:inv");
+	cr_assert_eq(cfg->cluster.invalidation.max_len, 16);
+	config_free(&cfg);
+	/* Absent: HTTP to each member. */
+	cfg = expect_ok(CLUSTER);
+	cr_assert_null(cfg->cluster.invalidation.redis);
+	config_free(&cfg);
+}
+
+Test(config_cluster, invalidation_errors)
+{
+	expect_one_error(CLUSTER "  invalidation: {redis: \"http://r:6379\"}\n",
+			 "t.yaml:9:25: cluster.invalidation.redis: 'http://r:6379': expected "
+			 "redis://[:PASSWORD@]HOST[:PORT][/DB] or unix:/PATH");
+	expect_one_error(CLUSTER "  invalidation: {redis: \"redis://r:0\"}\n",
+			 "t.yaml:9:25: cluster.invalidation.redis: 'redis://r:0': the port must "
+			 "be a number from 1 to 65535");
+	expect_one_error(CLUSTER "  invalidation: {redis: \"unix:run/r.sock\"}\n",
+			 "t.yaml:9:25: cluster.invalidation.redis: 'unix:run/r.sock': a Unix "
+			 "socket's path must be absolute: unix:/run/redis/redis.sock");
+	expect_one_error(CLUSTER "  invalidation: {redis: \"redis://r\", stream: \"a b\"}\n",
+			 "t.yaml:9:46: cluster.invalidation.stream: visible ASCII only, no spaces");
+	expect_one_error(CLUSTER "  invalidation: {redis: \"redis://r\", max_len: 15}\n",
+			 "t.yaml:9:47: cluster.invalidation.max_len: 15 is out of range "
+			 "(16..100000000)");
 }

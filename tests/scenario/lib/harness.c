@@ -576,6 +576,40 @@ void start_origin_at(struct proc *o, const char *ip, int port)
 	wait_listening(o, 5000);
 }
 
+void start_redis(struct proc *r, int port, bool persist)
+{
+	memset(r, 0, sizeof(*r));
+	r->port = port ? port : free_port();
+	snprintf(r->name, sizeof(r->name), "redis-%d", r->port);
+	test_path(r->log_path, sizeof(r->log_path), "%s.log", r->name);
+	const char *bin = "/usr/bin/redis-server";
+	cr_assert(access(bin, X_OK) == 0, "%s: %s (scripts/deps.sh installs redis-server)", bin,
+		  strerror(errno));
+	char portz[16], dir[PATH_MAX];
+	snprintf(portz, sizeof(portz), "%d", r->port);
+	snprintf(dir, sizeof(dir), "%s", test_dir());
+	char *argv[] = {(char *)bin,
+			(char *)"--port",
+			portz,
+			(char *)"--bind",
+			(char *)"127.0.0.1",
+			(char *)"--save",
+			(char *)"",
+			(char *)"--appendonly",
+			(char *)(persist ? "yes" : "no"),
+			(char *)"--appendfsync",
+			(char *)"always",
+			(char *)"--appenddirname",
+			r->name,
+			(char *)"--dir",
+			dir,
+			(char *)"--daemonize",
+			(char *)"no",
+			NULL};
+	r->pid = spawn(argv, r->log_path, r->log_path);
+	wait_listening(r, 5000);
+}
+
 void start_ringcache(struct proc *d, const char *yaml)
 {
 	start_ringcache_under(d, yaml, NULL);

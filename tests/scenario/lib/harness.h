@@ -25,6 +25,7 @@
 #include <criterion/criterion.h>
 #include <limits.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
 
@@ -74,6 +75,14 @@ void start_origin_at(struct proc *o, const char *ip, int port);
  * accepts. Fails the test, with the daemon's log, if it exits or never listens.
  */
 void start_ringcache(struct proc *d, const char *yaml);
+
+/*
+ * redis-server on 127.0.0.1:PORT (0: a free one), its files in the test's
+ * directory. PERSIST: an append-only file synced at every write, so that
+ * one started again on the same port has what it held; else it keeps
+ * nothing. Waits (max 5 s) until it accepts.
+ */
+void start_redis(struct proc *r, int port, bool persist);
 /* The same, run as WRAPPER[0] WRAPPER[1].. RINGCACHE_BIN -c FILE (NULL
  * ends WRAPPER; at most 12 words), e.g. under tests/tools/noiouring. */
 void start_ringcache_under(struct proc *d, const char *yaml, const char *const *wrapper);
