@@ -66,7 +66,10 @@ Test(config_restart, the_table_marks_these_keys)
 					   "compression.queue",
 					   "compression.bench_on_loop",
 					   "log.access",
-					   "log.access_format"};
+					   "log.access_format",
+					   "cluster.invalidation.redis",
+					   "cluster.invalidation.stream",
+					   "cluster.invalidation.max_len"};
 	size_t n = 0;
 	for (size_t i = 0; i < config_schema_n; i++) {
 		const struct config_row *r = &config_schema[i];

@@ -88,6 +88,8 @@ static const struct {
     {"cluster.peers", "[\"127.0.0.1:18081\", \"127.0.0.1:18082\"]"},
     {"cluster.token", "\"0123456789abcdef\""},
     {"cluster.discovery.dns", "\"ringcache-headless.default.svc.cluster.local\""},
+    {"cluster.invalidation.redis", "\"redis://127.0.0.1:6379\""},
+    {"cluster.invalidation.stream", "\"rc:invalidations\""},
 };
 
 /*
