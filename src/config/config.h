@@ -643,9 +643,9 @@ struct config {
 	 * forwarded requests, its health probes (CLUSTER_PROBE_PATH) say
 	 * which members are up, the resolver follows its names. */
 	struct {
-		int enabled;		   /* cluster given */
-		struct config_addr self;   /* this node as its peers reach it (an address); spec NULL:
-					    * found among discovery's addresses */
+		int enabled;		 /* cluster given */
+		struct config_addr self; /* this node as its peers reach it (an address); spec NULL:
+					  * found among discovery's addresses */
 		struct config_addr *peers; /* members; self among them or not; names followed */
 		size_t n_peers;
 		char *token;	      /* the hop field's shared secret */
@@ -672,7 +672,7 @@ struct config {
 			char *stream; /* the stream's key; its progress and epoch keys follow it */
 			uint64_t max_len; /* entries the stream keeps (XADD MAXLEN) */
 		} invalidation;
-		size_t backend;			/* index of the "cluster" backend in backends */
+		size_t backend; /* index of the "cluster" backend in backends */
 	} cluster;
 };
 

@@ -971,7 +971,15 @@ int read_check_redis_url(struct walk *w, const yaml_node_t *n, const char *path,
 	struct redis_url u;
 	const char *why = NULL;
 	if (!redis_url_parse(s, &u, &why)) {
-		walk_err(w, n, "%s: '%s': %s", path, s, why);
+		/* The password stays out of the message: what is before the
+		 * last '@' after the scheme is not written. */
+		const char *at = strrchr(s, '@');
+		const char *scheme = strstr(s, "://");
+		if (at && scheme && scheme < at)
+			walk_err(w, n, "%s: '%.*s***%s': %s", path, (int)(scheme + 3 - s), s, at,
+				 why);
+		else
+			walk_err(w, n, "%s: '%s': %s", path, s, why);
 		return -1;
 	}
 	return 1;

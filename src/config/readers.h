@@ -38,15 +38,15 @@ extern const struct config_ops read_networks_ops; /* other lists of networks */
 extern const struct config_ops read_peers_ops;	  /* cluster.peers */
 
 config_check_fn read_check_name;	  /* backends[].name: not empty */
-config_check_fn read_check_dns_name; /* cluster.discovery.dns: a host name */
+config_check_fn read_check_dns_name;	  /* cluster.discovery.dns: a host name */
 config_check_fn read_check_probe_path;	  /* a request-target: "/" and visible ASCII */
 config_check_fn read_check_probe_host;	  /* a Host value: no spaces, not empty */
 config_check_fn read_check_token;	  /* admin.token: visible ASCII */
 config_check_fn read_check_access_log;	  /* log.access: a file path, or "off" */
 config_check_fn read_check_disk_path;	  /* cache.disk.path: a file or device path */
 config_check_fn read_check_cluster_token; /* cluster.token: 16+ visible ASCII */
-config_check_fn read_check_redis_url; /* cluster.invalidation.redis (redisurl.h) */
-config_check_fn read_check_redis_key; /* cluster.invalidation.stream: visible ASCII */
+config_check_fn read_check_redis_url;	  /* cluster.invalidation.redis (redisurl.h) */
+config_check_fn read_check_redis_key;	  /* cluster.invalidation.stream: visible ASCII */
 
 /* Checks across keys, once the whole file is read (ROOT: the top mapping). */
 void read_check_config(struct walk *w, yaml_node_t *root);

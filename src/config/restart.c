@@ -37,6 +37,10 @@ static void format(const struct config_row *row, const struct config *cfg, char 
 {
 	uint64_t v = row->type == CONFIG_STRING ? 0 : config_row_get(row, cfg);
 
+	if (row->flags & CONFIG_SECRET) {
+		snprintf(buf, len, "%s", string_at(row, cfg) ? "(a value not shown)" : "off");
+		return;
+	}
 	switch (row->type) {
 	case CONFIG_STRING:
 		/* NULL is "no value": log.access's "off". */

@@ -60,6 +60,7 @@ enum {
 	CONFIG_FOLLOW = 1u << 7,   /* an address's host name is kept for the resolver, not
 				      resolved at load (backends[].servers) */
 	CONFIG_NUMERIC = 1u << 8,  /* an address must be numeric: no host name (cluster.self) */
+	CONFIG_SECRET = 1u << 9,   /* may hold a password: never written out in messages */
 };
 
 /* The most "auto" stands for: the top of threads' range. */

@@ -567,7 +567,8 @@ const struct config_row config_schema[] = {
     SECTION("cluster.invalidation", 9,
 	    .help = "how purges, bans and tag purges reach the members (absent: HTTP)"),
     STRING("cluster.invalidation.redis", 1, CFG(cluster.invalidation.redis),
-	   .flags = CONFIG_RESTART, .what = "a Redis URL", .check = read_check_redis_url,
+	   .flags = CONFIG_RESTART | CONFIG_SECRET, .what = "a Redis URL",
+	   .check = read_check_redis_url,
 	   .help = "a Redis Stream as the log: redis://[:PASSWORD@]HOST[:PORT][/DB] or "
 		   "unix:/PATH"),
     STRING("cluster.invalidation.stream", 2, CFG(cluster.invalidation.stream),

@@ -218,7 +218,7 @@ int daemon_start(struct daemon *d, struct config *cfg,
 	 * pages are touched only as client addresses are seen. */
 	/* Always: a reload may make the node a cluster member. */
 	d->sh.seen = calloc(1, sizeof(*d->sh.seen));
-	d->sh.inval = cinval_create();
+	d->sh.inval = cinval_create(cfg, &d->sh);
 	d->sh.ratelimit = ratelimit_new(RATELIMIT_ENTRIES);
 	if (!d->sh.ratelimit || !d->sh.seen || !d->sh.inval)
 		return -ENOMEM;

@@ -38,16 +38,37 @@ static int64_t wall_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-struct cinval *cinval_create(void)
+static void stream_apply(void *ctx, const struct cinval_op *op, const char *from);
+
+struct cinval *cinval_create(const struct config *cfg, struct serve_shared *sh)
 {
 	struct cinval *ci = calloc(1, sizeof(*ci));
 	if (!ci)
 		return NULL;
 	ci->magic = CINVAL_MAGIC;
+	ci->sh = sh;
 	pthread_mutex_init(&ci->lock, NULL);
 	if (getrandom(&ci->boot, sizeof(ci->boot), 0) != sizeof(ci->boot))
 		ci->boot = (uint64_t)wall_ms() ^ (uint64_t)(uintptr_t)ci;
 	ci->boot |= 1; /* never 0: "nothing received yet" */
+	if (cfg->cluster.enabled && cfg->cluster.invalidation.redis) {
+		/* Restart-only keys: the stream is the one of the start, made
+		 * before any loop runs (they read ci->cs unlocked). With a disk
+		 * tier objects outlive a restart, so the reader goes on from
+		 * where this node left off. */
+		ci->cs = cstream_create(cfg->cluster.invalidation.redis,
+					cfg->cluster.invalidation.stream
+					    ? cfg->cluster.invalidation.stream
+					    : "ringcache:invalidations",
+					cfg->cluster.invalidation.max_len, ci->boot,
+					sh->disk != NULL, stream_apply, ci);
+		if (!ci->cs) {
+			log_error("cluster: cannot start the Redis stream's threads: %s",
+				  strerror(errno));
+			cinval_free(&ci);
+			return NULL;
+		}
+	}
 	return ci;
 }
 
@@ -535,7 +556,11 @@ static void master_main(void *arg)
 		struct gen *g = gen_hold(&ci->w->be);
 		char self[CLUSTER_ADDR_MAX];
 		if (cluster_on(g) && ci->cs)
-			cstream_set_self(ci->cs, self_name(ci, g, self));
+			cstream_set_self(ci->cs, self_name(ci, g, self), g->cluster.self_known);
+		/* Draining: what the reader applies may no longer reach the
+		 * disk tier, so its progress stays (cstream.h). */
+		if (ci->cs && ci->w->be.draining)
+			cstream_drain(ci->cs);
 		else if (cluster_on(g))
 			start_senders(ci, g);
 		gen_put(&ci->w->be, g);
@@ -564,25 +589,7 @@ int cinval_start(struct cinval *ci, struct worker *w, struct rt_group *group)
 {
 	CHECK_OBJ_NOTNULL(ci, CINVAL_MAGIC);
 	ci->w = w;
-	ci->sh = w->sh;
 	ci->group = group;
-	struct gen *g = gen_hold(&w->be);
-	const struct config *cfg = g->cfg;
-	if (cfg->cluster.enabled && cfg->cluster.invalidation.redis) {
-		/* Restart-only keys: the stream is the one of the start. With
-		 * a disk tier objects outlive a restart, so the reader goes on
-		 * from where this node left off. */
-		ci->cs = cstream_create(cfg->cluster.invalidation.redis,
-					cfg->cluster.invalidation.stream
-					    ? cfg->cluster.invalidation.stream
-					    : "ringcache:invalidations",
-					cfg->cluster.invalidation.max_len, ci->boot,
-					w->sh->disk != NULL, stream_apply, ci);
-		if (!ci->cs)
-			log_error("cluster: cannot start the Redis stream's threads: %s",
-				  strerror(errno));
-	}
-	gen_put(&w->be, g);
 	struct rt_chan *kick = rt_chan_create(64);
 	if (!kick)
 		return -ENOMEM;

@@ -116,7 +116,10 @@ struct cinval {
 	struct cinval_stats stats;
 };
 
-struct cinval *cinval_create(void);
+/* The log of a node with config CFG (its Redis Stream's threads, when it
+ * names one, start here, before any loop), applying to SH's tiers. NULL
+ * when out of memory or threads. */
+struct cinval *cinval_create(const struct config *cfg, struct serve_shared *sh);
 void cinval_free(struct cinval **cp);
 
 /* On loop 0, in GROUP (its worker's tasks: a forced drain cancels them):

@@ -22,9 +22,9 @@
  *     (its progress, when RESUME: objects outlived the restart, the disk
  *     tier) or at its start time less a few seconds for clock skew
  *     (memory only: nothing older concerns it). It skips its own entries
- *     (same boot) and those meant for another member (an unsafe method's
- *     purge goes to the key's owner). After each batch it writes its
- *     progress, HSET STREAM:progress NAME ID.
+ *     (same boot); one meant for the owner of a key is applied by all.
+ *     After each batch it writes its progress, HSET STREAM:progress
+ *     NAME ID.
  *   gaps: the reader flushes (a ban of everything, counted) when what it
  *     missed is no longer known: the stream was trimmed past its position
  *     (max-deleted-entry-id), went back (a Redis restored from an older
@@ -74,9 +74,15 @@ struct cstream *cstream_create(const char *url, const char *stream, uint64_t max
  * for them first (cstream_pending). */
 void cstream_free(struct cstream **csp);
 
-/* This node's name among the members (its progress's field, and what an
- * entry for one member names). The reader starts once it has one. */
-void cstream_set_self(struct cstream *cs, const char *name);
+/* This node's name (its progress's field), KNOWN when it is its member
+ * name rather than one of its boot. The reader starts once it has one;
+ * when resuming, once it has its member name. */
+void cstream_set_self(struct cstream *cs, const char *name, bool known);
+
+/* A drain began: the reader goes on applying (requests are still
+ * served) but writes no progress, since the disk tier may no longer take
+ * what it applies; after the restart those entries are read again. */
+void cstream_drain(struct cstream *cs);
 
 /* Queue OP (applied here already) for the stream: its sequence number
  * (from 1), or 0 when out of memory. Any thread. */

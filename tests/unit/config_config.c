@@ -2138,6 +2138,10 @@ Test(config_cluster, invalidation_errors)
 	expect_one_error(CLUSTER "  invalidation: {redis: \"redis://r:0\"}\n",
 			 "t.yaml:9:25: cluster.invalidation.redis: 'redis://r:0': the port must "
 			 "be a number from 1 to 65535");
+	/* A password stays out of the message. */
+	expect_one_error(CLUSTER "  invalidation: {redis: \"redis://:hunter2@r:0\"}\n",
+			 "t.yaml:9:25: cluster.invalidation.redis: 'redis://***@r:0': the port "
+			 "must be a number from 1 to 65535");
 	expect_one_error(CLUSTER "  invalidation: {redis: \"unix:run/r.sock\"}\n",
 			 "t.yaml:9:25: cluster.invalidation.redis: 'unix:run/r.sock': a Unix "
 			 "socket's path must be absolute: unix:/run/redis/redis.sock");

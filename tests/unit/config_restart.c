@@ -169,3 +169,23 @@ Test(config_restart, access_log_kept)
 	config_free(&none);
 	config_free(&old);
 }
+
+/* The Redis URL may hold a password: the message says it changed, not what it is. */
+Test(config_restart, a_secret_is_not_written_out)
+{
+#define RCL                                                                                        \
+	BASE "cluster:\n  self: \"127.0.0.1:8080\"\n  peers: [\"127.0.0.1:8081\"]\n"               \
+	     "  token: \"0123456789abcdef\"\n  invalidation:\n"
+	struct config *old = load(RCL "    redis: \"redis://:old-secret@10.0.0.9\"\n");
+	struct config *next = load(RCL "    redis: \"redis://:new-secret@10.0.0.9\"\n");
+	struct lines l = {0};
+	cr_assert_eq(config_keep_restart_keys(old, next, collect, &l), 0);
+	cr_assert_eq(l.n, 1);
+	cr_assert_null(strstr(l.v[0], "secret"), "%s", l.v[0]);
+	cr_assert_not_null(strstr(l.v[0], "cluster.invalidation.redis"), "%s", l.v[0]);
+	cr_assert_str_eq(next->cluster.invalidation.redis, "redis://:old-secret@10.0.0.9");
+	lines_free(&l);
+	config_free(&old);
+	config_free(&next);
+#undef RCL
+}
