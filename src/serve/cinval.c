@@ -555,8 +555,11 @@ static void master_main(void *arg)
 			break;
 		struct gen *g = gen_hold(&ci->w->be);
 		char self[CLUSTER_ADDR_MAX];
-		if (cluster_on(g) && ci->cs)
+		if (cluster_on(g) && ci->cs) {
 			cstream_set_self(ci->cs, self_name(ci, g, self), g->cluster.self_known);
+			cstream_set_members(ci->cs, g->cluster.names,
+					    g->backends[g->cluster.backend].cfg->n_servers);
+		}
 		/* Draining: what the reader applies may no longer reach the
 		 * disk tier, so its progress stays (cstream.h). */
 		if (ci->cs && ci->w->be.draining)

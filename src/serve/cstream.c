@@ -22,9 +22,9 @@
 #define BLOCK_MS 500
 #define BATCH	 "128"
 #define BATCH_N	 128
-/* Memory only: entries this much older than the start are read too, for
- * a Redis clock behind this node's (nothing older concerns an empty
- * cache). */
+/* Memory only: entries this much older than the start (on Redis's
+ * clock) are read too, for the time between the start and the reader's
+ * first TIME (nothing older concerns an empty cache). */
 #define SKEW_MS	       5000
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 2000
@@ -118,6 +118,8 @@ struct cstream {
 	struct out box[CSTREAM_OUTBOX]; /* seq % CSTREAM_OUTBOX */
 	struct progress prog[MEMBERS];
 	size_t nprog;
+	char members[MEMBERS][CLUSTER_ADDR_MAX]; /* whose progress the publisher reads */
+	size_t nmembers;
 	bool pub_up, sub_up;
 	pthread_t pub, sub;
 	bool pub_started, sub_started;
@@ -402,20 +404,30 @@ static int xadd(struct cstream *cs, redisContext **c, const struct out *e, const
 	return rc;
 }
 
-/* HGETALL of the members' progress into cs->prog. */
+/* The members' progress (HMGET of the names cstream_set_members gave)
+ * into cs->prog: a hash that holds old names too is read no further. */
 static void read_progress(struct cstream *cs, redisContext **c)
 {
-	redisReply *r = callv(c, 2, (const char *[]){"HGETALL", cs->progress_key});
-	if (r && r->type == REDIS_REPLY_ARRAY) {
+	char names[MEMBERS][CLUSTER_ADDR_MAX];
+	pthread_mutex_lock(&cs->lock);
+	size_t nm = cs->nmembers;
+	memcpy(names, cs->members, nm * sizeof(names[0]));
+	pthread_mutex_unlock(&cs->lock);
+	if (!nm)
+		return;
+	const char *argv[MEMBERS + 2] = {"HMGET", cs->progress_key};
+	size_t len[MEMBERS + 2] = {5, strlen(cs->progress_key)};
+	for (size_t i = 0; i < nm; i++)
+		argv[i + 2] = names[i], len[i + 2] = strlen(names[i]);
+	redisReply *r = call(c, (int)nm + 2, argv, len);
+	if (r && r->type == REDIS_REPLY_ARRAY && r->elements == nm) {
 		struct progress p[MEMBERS];
 		size_t np = 0;
-		for (size_t i = 0; i + 1 < r->elements && np < MEMBERS; i += 2) {
-			const redisReply *k = r->element[i], *v = r->element[i + 1];
-			if (k->type != REDIS_REPLY_STRING || v->type != REDIS_REPLY_STRING ||
-			    k->len >= CLUSTER_ADDR_MAX || !sid_parse(v->str, v->len, &p[np].id))
-				continue;
-			memcpy(p[np].name, k->str, k->len);
-			p[np].name[k->len] = '\0';
+		for (size_t i = 0; i < nm; i++) {
+			const redisReply *v = r->element[i];
+			if (v->type != REDIS_REPLY_STRING || !sid_parse(v->str, v->len, &p[np].id))
+				continue; /* no progress yet */
+			memcpy(p[np].name, names[i], sizeof(p[np].name));
 			np++;
 		}
 		pthread_mutex_lock(&cs->lock);
@@ -639,6 +651,24 @@ static void reset(struct reader *rd)
 	rd->read_any = false;
 }
 
+/* This node's start on Redis's clock (the stream's ids are its times):
+ * its TIME less how long this node has run, or this node's own start
+ * when TIME has no answer. */
+static int64_t start_on_redis(struct cstream *cs, redisContext **c)
+{
+	redisReply *r = callv(c, 1, (const char *[]){"TIME"});
+	int64_t at = cs->start_ms;
+	if (r && r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
+	    r->element[0]->type == REDIS_REPLY_STRING &&
+	    r->element[1]->type == REDIS_REPLY_STRING) {
+		int64_t now = strtoll(r->element[0]->str, NULL, 10) * 1000 +
+			      strtoll(r->element[1]->str, NULL, 10) / 1000;
+		at = now - (wall_ms() - cs->start_ms);
+	}
+	freeReplyObject(r);
+	return at;
+}
+
 /* Where to read from after a (re)connection, and the flush when what was
  * missed is no longer known. -1 after a connection error. */
 static int position(struct cstream *cs, redisContext **c, struct reader *rd, const char *self)
@@ -648,7 +678,9 @@ static int position(struct cstream *cs, redisContext **c, struct reader *rd, con
 	if (epoch_of(cs, c, epoch, sizeof(epoch)) < 0 || stream_info(cs, c, &in) < 0)
 		return -1;
 	if (!rd->positioned) {
-		int64_t from = cs->start_ms - SKEW_MS;
+		int64_t from = start_on_redis(cs, c) - SKEW_MS;
+		if (!*c)
+			return -1;
 		reset(rd);
 		rd->last.ms = from > 0 ? (uint64_t)from : 0;
 		if (cs->resume) {
@@ -877,6 +909,14 @@ void cstream_set_self(struct cstream *cs, const char *name, bool known)
 		cs->self_known = known;
 		pthread_cond_broadcast(&cs->wake);
 	}
+	pthread_mutex_unlock(&cs->lock);
+}
+
+void cstream_set_members(struct cstream *cs, const char (*names)[CLUSTER_ADDR_MAX], size_t n)
+{
+	pthread_mutex_lock(&cs->lock);
+	cs->nmembers = n < MEMBERS ? n : MEMBERS;
+	memcpy(cs->members, names, cs->nmembers * sizeof(cs->members[0]));
 	pthread_mutex_unlock(&cs->lock);
 }
 

@@ -20,8 +20,8 @@
  *     oldest are given up and one flush is sent ahead of the rest.
  *   reader: starts, at the first connection, where this node left off
  *     (its progress, when RESUME: objects outlived the restart, the disk
- *     tier) or at its start time less a few seconds for clock skew
- *     (memory only: nothing older concerns it). It skips its own entries
+ *     tier) or at its start time on Redis's clock (TIME) less a few
+ *     seconds (memory only: nothing older concerns it). It skips its own entries
  *     (same boot); one meant for the owner of a key is applied by all.
  *     After each batch it writes its progress, HSET STREAM:progress
  *     NAME ID.
@@ -32,8 +32,9 @@
  *     with SET NX: a Redis that restarted empty has a new one).
  *
  * An acknowledgement is a member's progress at or past the entry: the
- * publisher reads the progress hash often while an entry is young (the
- * admin call waits for it) and every second otherwise.
+ * publisher reads the members' fields of the progress hash often while
+ * an entry is young (the admin call waits for it) and every second
+ * otherwise.
  */
 #ifndef RINGCACHE_SERVE_CSTREAM_H
 #define RINGCACHE_SERVE_CSTREAM_H
@@ -42,6 +43,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "backend/member.h"
 #include "serve/cinvalop.h"
 
 struct cstream;
@@ -78,6 +80,10 @@ void cstream_free(struct cstream **csp);
  * name rather than one of its boot. The reader starts once it has one;
  * when resuming, once it has its member name. */
 void cstream_set_self(struct cstream *cs, const char *name, bool known);
+
+/* The members but this node (NAMES, N): whose progress the publisher
+ * reads for the acknowledgements. */
+void cstream_set_members(struct cstream *cs, const char (*names)[CLUSTER_ADDR_MAX], size_t n);
 
 /* A drain began: the reader goes on applying (requests are still
  * served) but writes no progress, since the disk tier may no longer take
