@@ -312,6 +312,12 @@ static int skip_to(struct req *rq, struct body_reader *r, const struct encode_pl
 	return 0;
 }
 
+/* A send of a stored body takes at most this many chunks after the first,
+ * and stops adding them past this many bytes (the socket buffer takes
+ * no more in one go). */
+#define SEND_BATCH_CHUNKS 15
+#define SEND_BATCH_BYTES  (1024 * 1024)
+
 /* Send LEFT bytes of the body from R's cursor (UINT64_MAX: to its end),
  * PRE first (the head, a part's head), chunk-framed if CHUNKED (then with
  * the last chunk). 0, or -1 with rq->close set: the connection is done. */
@@ -344,13 +350,34 @@ static int send_span(struct req *rq, struct body_reader *r, const struct deliver
 		}
 		if ((uint64_t)n > left)
 			n = (ssize_t)left;
-		struct iovec iov[6];
+		struct iovec iov[6 + SEND_BATCH_CHUNKS];
 		int k = 0;
 		char sz[CHUNKED_SIZE_MAX];
 		for (int i = 0; i < npre; i++)
 			iov[k++] = pre[i];
 		npre = 0;
 		k += chunked_frame(iov + k, sz, p, (size_t)n, chunked);
+		/* The chunks after it that are there already go in the same
+		 * sendmsg (not chunk-framed ones: each would need its size
+		 * line): a 1 MiB hit is then a few submissions, not one per
+		 * 64 KiB chunk. */
+		struct body_reader ahead = *r;
+		body_advance(&ahead, (size_t)n);
+		if (!chunked && n > 0) {
+			for (int j = 0;
+			     j < SEND_BATCH_CHUNKS && (uint64_t)n < left && n < SEND_BATCH_BYTES;
+			     j++) {
+				const char *q;
+				ssize_t m = body_peek(&ahead, &q);
+				if (m <= 0)
+					break;
+				if ((uint64_t)m > left - (uint64_t)n)
+					m = (ssize_t)(left - (uint64_t)n);
+				iov[k++] = (struct iovec){(void *)q, (size_t)m};
+				body_advance(&ahead, (size_t)m);
+				n += m;
+			}
+		}
 		bool end = n == 0 || (uint64_t)n == left;
 		if (end && chunked)
 			iov[k++] = (struct iovec){(void *)CHUNKED_LAST, sizeof(CHUNKED_LAST) - 1};
@@ -361,7 +388,7 @@ static int send_span(struct req *rq, struct body_reader *r, const struct deliver
 			if (w < 0)
 				return -1;
 		}
-		body_advance(r, (size_t)n);
+		*r = ahead; /* past what was sent, in whichever chunk that ends */
 		if (d->pipe)
 			body_consume(r);
 		if (left != UINT64_MAX)
