@@ -1129,7 +1129,7 @@ Test(cluster, a_stopped_member_gets_the_purge_when_it_resumes)
 	make_near_copy(&c, b, target, 150);
 	double applied0 = metric(&c, b, M_INV_APPLIED);
 
-	cr_assert_eq(kill(c.n[b].d.pid, SIGSTOP), 0);
+	proc_stop(&c.n[b].d);
 	snprintf(path, sizeof(path), "/purge?host=" HOST "&url=%s",
 		 pct_encode(target, enc, sizeof(enc)));
 	char *json = admin_post_json(&c, a, path);
@@ -1294,7 +1294,7 @@ Test(cluster, a_member_too_far_behind_is_flushed)
 	double gaps0 = metric(&c, a, M_INV_GAPS), fl0 = metric(&c, b, M_FLUSHES);
 	cr_assert_eq(fl0, 0, "node B: %s before anything", M_FLUSHES);
 
-	cr_assert_eq(kill(c.n[b].d.pid, SIGSTOP), 0);
+	proc_stop(&c.n[b].d);
 	double t0 = now_s();
 	conn_open(&cn, c.n[a].port);
 	int bad = 0;
@@ -1679,7 +1679,7 @@ Test(cluster, through_redis_a_stopped_member_reads_what_it_missed)
 	make_near_copy(&c, b, target, 150);
 	double applied0 = metric(&c, b, M_INV_APPLIED);
 
-	cr_assert_eq(kill(c.n[b].d.pid, SIGSTOP), 0);
+	proc_stop(&c.n[b].d);
 	snprintf(path, sizeof(path), "/purge?host=" HOST "&url=%s",
 		 pct_encode(target, enc, sizeof(enc)));
 	char *json = admin_post_json(&c, a, path);
@@ -1793,7 +1793,7 @@ Test(cluster, through_redis_a_member_behind_a_trimmed_stream_is_flushed)
 	conn_close(&cn);
 	long o0 = origin_of(&c, target);
 
-	cr_assert_eq(kill(c.n[b].d.pid, SIGSTOP), 0);
+	proc_stop(&c.n[b].d);
 	conn_open(&cn, c.n[a].port);
 	int bad = 0;
 	for (int k = 0; k < R6_PURGES; k++) {

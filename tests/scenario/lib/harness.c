@@ -328,6 +328,8 @@ void harness_end(void)
 	}
 }
 
+static void ports_release(void);
+
 void harness_fini(void)
 {
 	for (int i = 0; i < MAX_PROCS; i++) {
@@ -336,6 +338,7 @@ void harness_fini(void)
 			g_pids[i] = 0;
 		}
 	}
+	ports_release(); /* nothing of this test listens any more */
 }
 
 static void at_exit_cleanup(void)
@@ -388,6 +391,51 @@ static pid_t spawn(char *const argv[], const char *out_path, const char *err_pat
 		close(err);
 	reg_add(pid);
 	return pid;
+}
+
+/* Whether every thread of PID is stopped (state T or t in its stat). */
+static bool all_stopped(pid_t pid)
+{
+	char dir[64];
+	snprintf(dir, sizeof(dir), "/proc/%d/task", (int)pid);
+	DIR *d = opendir(dir);
+	if (!d)
+		return false;
+	bool all = true, any = false;
+	struct dirent *e;
+	while ((e = readdir(d)) && all) {
+		if (e->d_name[0] == '.')
+			continue;
+		char path[PATH_MAX], buf[512];
+		snprintf(path, sizeof(path), "%s/%s/stat", dir, e->d_name);
+		FILE *f = fopen(path, "r");
+		if (!f)
+			continue; /* a thread that ended */
+		size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+		fclose(f);
+		buf[n] = '\0';
+		const char *rp = strrchr(buf, ')'); /* the state follows the name */
+		char st = rp && rp[1] == ' ' ? rp[2] : '?';
+		any = true;
+		all = st == 'T' || st == 't';
+	}
+	closedir(d);
+	return any && all;
+}
+
+void proc_stop(struct proc *p)
+{
+	cr_assert(p->pid > 0, "proc_stop: %s is not running", p->name);
+	cr_assert_eq(kill(p->pid, SIGSTOP), 0, "SIGSTOP %s: %s", p->name, strerror(errno));
+	double deadline = now_s() + 2;
+	while (!all_stopped(p->pid)) {
+		if (now_s() > deadline) {
+			kill(p->pid, SIGCONT);
+			cr_assert_fail("%s (pid %d) not stopped 2 s after SIGSTOP", p->name,
+				       (int)p->pid);
+		}
+		sleep_ms(5);
+	}
 }
 
 int proc_alive(struct proc *p)
@@ -511,6 +559,72 @@ static int try_bind(int port)
 	return rc;
 }
 
+/*
+ * Ports taken by the tests running now, across processes: Criterion runs
+ * two tests at a time, each picking its own ports, and the daemon listens
+ * with SO_REUSEPORT, so two daemons given one port would both start and
+ * share its connections (one test's request answered by another test's
+ * node). A port is claimed by creating PORT_DIR/PORT with O_EXCL, holding
+ * the claiming process's pid; a claim whose process is gone is taken over.
+ */
+#define PORT_DIR "/tmp/ringcache-test-ports"
+
+static int g_claimed[256];
+static int g_nclaimed;
+
+/* Give up this process's claims (each file still holding its pid). */
+static void ports_release(void)
+{
+	for (int i = 0; i < g_nclaimed; i++) {
+		char path[128];
+		snprintf(path, sizeof(path), PORT_DIR "/%d", g_claimed[i]);
+		FILE *f = fopen(path, "r");
+		int owner = 0;
+		if (f) {
+			if (fscanf(f, "%d", &owner) != 1)
+				owner = 0;
+			fclose(f);
+		}
+		if (owner == (int)getpid())
+			unlink(path);
+	}
+	g_nclaimed = 0;
+}
+
+static bool port_claim(int port)
+{
+	char path[128];
+	mkdir(PORT_DIR, 01777);
+	snprintf(path, sizeof(path), PORT_DIR "/%d", port);
+	for (int tries = 0; tries < 2; tries++) {
+		int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+		if (fd >= 0) {
+			char pid[24];
+			int n = snprintf(pid, sizeof(pid), "%d\n", (int)getpid());
+			bool ok = write(fd, pid, (size_t)n) == n;
+			close(fd);
+			if (ok && g_nclaimed < (int)(sizeof(g_claimed) / sizeof(g_claimed[0])))
+				g_claimed[g_nclaimed++] = port;
+			return ok;
+		}
+		if (errno != EEXIST)
+			return true; /* no claims here: the bind check alone */
+		FILE *f = fopen(path, "r");
+		int owner = 0;
+		if (f) {
+			if (fscanf(f, "%d", &owner) != 1)
+				owner = 0;
+			fclose(f);
+		}
+		if (owner == (int)getpid())
+			return false; /* ours already (a port picked twice) */
+		if (owner > 0 && (kill(owner, 0) == 0 || errno != ESRCH))
+			return false;
+		unlink(path); /* its process is gone */
+	}
+	return false;
+}
+
 int free_port(void)
 {
 	static unsigned seed;
@@ -535,7 +649,7 @@ int free_port(void)
 			int dup = 0;
 			for (int i = 0; i < n_used; i++)
 				dup |= used[i] == port;
-			if (dup || try_bind(port) != port)
+			if (dup || try_bind(port) != port || !port_claim(port))
 				continue;
 			if (n_used < 64)
 				used[n_used++] = port;

@@ -98,6 +98,11 @@ int stop_proc(struct proc *p);
  */
 void harness_end(void);
 
+/* SIGSTOP P and wait (2 s at most) until every thread of it is stopped:
+ * kill returns before they are, and a thread still running could answer
+ * what the test sends next. Fails the test when they do not stop. */
+void proc_stop(struct proc *p);
+
 /* 1 if the process is still running (reaps it if it exited). */
 int proc_alive(struct proc *p);
 
