@@ -518,13 +518,15 @@ static void flush(struct cstream *cs, const char *why)
 	cs->apply(cs->ctx, &(struct cinval_op){.kind = CINVAL_FLUSH}, "redis");
 }
 
-/* Apply one entry (FIELDS) unless it is this node's own or another
- * member's alone. */
-static void entry(struct cstream *cs, const redisReply *fields, const char *self)
+/* Apply one entry (FIELDS) unless it is this node's own. One for one
+ * member (the owner of a key an unsafe method changed; its "to" field)
+ * is applied by every reader all the same: each reads it anyway, and a
+ * near copy goes with it. */
+static void entry(struct cstream *cs, const redisReply *fields)
 {
 	const redisReply *boot = field(fields, "boot"), *kind = field(fields, "kind");
 	const redisReply *a = field(fields, "a"), *b = field(fields, "b");
-	const redisReply *to = field(fields, "to"), *from = field(fields, "from");
+	const redisReply *from = field(fields, "from");
 	const redisReply *soft = field(fields, "soft");
 	if (!boot || !kind) {
 		atomic_fetch_add(&cs->stats.errors, 1);
@@ -534,11 +536,6 @@ static void entry(struct cstream *cs, const redisReply *fields, const char *self
 	snprintf(bootz, sizeof(bootz), "%.*s", (int)boot->len, boot->str);
 	if (strtoull(bootz, NULL, 16) == cs->boot)
 		return; /* applied here when it was made */
-	/* An entry for one member (the owner of a key an unsafe method
-	 * changed) is applied by every reader all the same: each reads it
-	 * anyway, and a near copy goes with it. */
-	(void)to;
-	(void)self;
 	char *az = a ? dupn(a->str, a->len) : NULL, *bz = b ? dupn(b->str, b->len) : NULL;
 	char fromz[CLUSTER_ADDR_MAX];
 	snprintf(fromz, sizeof(fromz), "%.*s", from ? (int)from->len : 0, from ? from->str : "");
@@ -751,8 +748,7 @@ static bool gap(const struct reader *rd, const struct info *in, size_t n, uint64
 /* One snapshot: the stream's info and the entries after the position,
  * atomically (MULTI ... EXEC), applied. -1 after a connection error, -2
  * after an error reply. */
-static int read_snapshot(struct cstream *cs, redisContext **c, struct reader *rd, const char *self,
-			 bool *moved)
+static int read_snapshot(struct cstream *cs, redisContext **c, struct reader *rd, bool *moved)
 {
 	char last[48];
 	sid_format(rd->last, last, sizeof(last));
@@ -799,7 +795,7 @@ static int read_snapshot(struct cstream *cs, redisContext **c, struct reader *rd
 		    !sid_parse(e->element[0]->str, e->element[0]->len, &id))
 			continue;
 		if (e->element[1]->type == REDIS_REPLY_ARRAY)
-			entry(cs, e->element[1], self);
+			entry(cs, e->element[1]);
 		rd->last = id;
 		rd->read_any = true;
 		*moved = true;
@@ -813,8 +809,7 @@ static int read_snapshot(struct cstream *cs, redisContext **c, struct reader *rd
 
 /* Wait (BLOCK_MS at most) for entries after the position, then read them
  * in a snapshot. -1 after a connection error, -2 after an error reply. */
-static int read_batch(struct cstream *cs, redisContext **c, struct reader *rd, const char *self,
-		      bool *moved)
+static int read_batch(struct cstream *cs, redisContext **c, struct reader *rd, bool *moved)
 {
 	char last[48];
 	sid_format(rd->last, last, sizeof(last));
@@ -835,7 +830,7 @@ static int read_batch(struct cstream *cs, redisContext **c, struct reader *rd, c
 		return -2;
 	}
 	freeReplyObject(r);
-	return some ? read_snapshot(cs, c, rd, self, moved) : 0;
+	return some ? read_snapshot(cs, c, rd, moved) : 0;
 }
 
 static void *sub_main(void *arg)
@@ -868,7 +863,7 @@ static void *sub_main(void *arg)
 			written[0] = '\0'; /* written again on this connection */
 		}
 		bool moved = false;
-		int rc = read_batch(cs, &c, &rd, self, &moved);
+		int rc = read_batch(cs, &c, &rd, &moved);
 		if (rc == -2) {
 			atomic_fetch_add(&cs->stats.errors, 1);
 			nap(cs, backoff(&failures));

@@ -1562,6 +1562,17 @@ static void expect_redis_up(struct cluster *c, const char *what)
 	}
 }
 
+/* A redis-server (PERSIST: start_redis), then the three nodes with a
+ * stream on it keeping MAX_LEN entries and MORE, their connections up. */
+static void redis_cluster_start(struct cluster *c, struct proc *rd, bool persist, int max_len,
+				const char *more)
+{
+	start_redis(rd, 0, persist);
+	char keys[512];
+	cluster_start_with(c, redis_more(keys, sizeof(keys), rd->port, max_len, more));
+	expect_redis_up(c, "startup");
+}
+
 /* GET TARGET on node I (not its owner) is answered from its near copy. */
 static void expect_near_hit(struct cluster *c, int i, const char *target, size_t size,
 			    const char *what)
@@ -1581,10 +1592,7 @@ Test(cluster, through_redis_a_purge_ban_and_tag_reach_every_member)
 {
 	struct cluster c;
 	struct proc rd;
-	start_redis(&rd, 0, false);
-	char more[512];
-	cluster_start_with(&c, redis_more(more, sizeof(more), rd.port, 1000, NULL));
-	expect_redis_up(&c, "startup");
+	redis_cluster_start(&c, &rd, false, 1000, NULL);
 	const int a = 0, cc = 2;
 	char target[128], t_ban[128], t_tag[160], enc[512], enc2[128], path[800];
 	int owner, owner_b, owner_t;
@@ -1629,10 +1637,7 @@ Test(cluster, through_redis_an_unsafe_method_purges_the_owners_copy)
 {
 	struct cluster c;
 	struct proc rd;
-	start_redis(&rd, 0, false);
-	char more[512];
-	cluster_start_with(&c, redis_more(more, sizeof(more), rd.port, 1000, NULL));
-	expect_redis_up(&c, "startup");
+	redis_cluster_start(&c, &rd, false, 1000, NULL);
 	const int a = 0, b = 1, cc = 2;
 	char target[128];
 	int owner;
@@ -1668,10 +1673,7 @@ Test(cluster, through_redis_a_stopped_member_reads_what_it_missed)
 {
 	struct cluster c;
 	struct proc rd;
-	start_redis(&rd, 0, false);
-	char more[512];
-	cluster_start_with(&c, redis_more(more, sizeof(more), rd.port, 1000, NULL));
-	expect_redis_up(&c, "startup");
+	redis_cluster_start(&c, &rd, false, 1000, NULL);
 	const int a = 0, b = 1;
 	char target[128], enc[512], path[700];
 	int owner;
@@ -1704,11 +1706,8 @@ Test(cluster, through_redis_a_purge_made_while_redis_is_down_arrives_when_it_is_
 {
 	struct cluster c;
 	struct proc rd;
-	start_redis(&rd, 0, true);
+	redis_cluster_start(&c, &rd, true, 1000, NULL);
 	int rport = rd.port;
-	char more[512];
-	cluster_start_with(&c, redis_more(more, sizeof(more), rport, 1000, NULL));
-	expect_redis_up(&c, "startup");
 	const int a = 0, b = 1, cc = 2;
 	char target[128], enc[512], path[700];
 	int owner;
@@ -1748,11 +1747,8 @@ Test(cluster, through_redis_a_redis_that_lost_the_stream_makes_every_member_flus
 {
 	struct cluster c;
 	struct proc rd;
-	start_redis(&rd, 0, false);
+	redis_cluster_start(&c, &rd, false, 1000, NULL);
 	int rport = rd.port;
-	char more[512];
-	cluster_start_with(&c, redis_more(more, sizeof(more), rport, 1000, NULL));
-	expect_redis_up(&c, "startup");
 	const int b = 1, cc = 2;
 	char target[128];
 	int owner;
@@ -1779,10 +1775,7 @@ Test(cluster, through_redis_a_member_behind_a_trimmed_stream_is_flushed)
 {
 	struct cluster c;
 	struct proc rd;
-	start_redis(&rd, 0, false);
-	char more[512];
-	cluster_start_with(&c, redis_more(more, sizeof(more), rd.port, 16, PURGE_ALLOW));
-	expect_redis_up(&c, "startup");
+	redis_cluster_start(&c, &rd, false, 16, PURGE_ALLOW);
 	const int a = 0, b = 1;
 	char target[128];
 	int owner;
