@@ -12,6 +12,7 @@
  */
 #include "cache/evict.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -178,12 +179,30 @@ static struct evict_list *list_of(struct evict *e, const struct evict_node *n)
 	return n->queue == EVQ_SMALL ? &e->small : &e->main;
 }
 
+/* N leaves its queue; its size is charged as held until evict_forget. */
+static void hold(struct evict *e, struct evict_node *n)
+{
+	n->queue = EVQ_NONE;
+	n->held = 1;
+	e->held += n->size;
+}
+
+static void unhold(struct evict *e, struct evict_node *n)
+{
+	if (!n->held)
+		return;
+	assert(e->held >= n->size);
+	e->held -= n->size;
+	n->held = 0;
+}
+
 void evict_insert(struct evict *e, struct evict_node *n)
 {
 	/* A fresh object has not been hit yet: a stale count from a previous
 	 * life of the node must not buy it a reprieve. */
 	atomic_store_explicit(&n->freq, 0, memory_order_relaxed);
 	pthread_mutex_lock(&e->lock);
+	unhold(e, n); /* queued again: charged as queued */
 	if (ghost_take(e, n->key_hash)) {
 		/* Evicted recently and requested again: the small queue was too
 		 * short to see its reuse, so it belongs with the working set. */
@@ -202,7 +221,7 @@ bool evict_remove(struct evict *e, struct evict_node *n)
 	bool queued = n->queue != EVQ_NONE;
 	if (queued) {
 		list_unlink(list_of(e, n), n);
-		n->queue = EVQ_NONE;
+		hold(e, n);
 	}
 	pthread_mutex_unlock(&e->lock);
 	return queued;
@@ -214,8 +233,24 @@ void evict_resize(struct evict *e, struct evict_node *n, uint64_t new_size)
 	if (n->queue != EVQ_NONE) {
 		struct evict_list *l = list_of(e, n);
 		l->bytes = l->bytes - n->size + new_size;
+	} else if (n->held) {
+		assert(e->held >= n->size);
+		e->held = e->held - n->size + new_size;
 	}
 	n->size = new_size;
+	pthread_mutex_unlock(&e->lock);
+}
+
+void evict_forget(struct evict *e, struct evict_node *n)
+{
+	/* Only the node's last owner calls this, so an unset flag cannot
+	 * be set meanwhile: no lock for the objects that never left a
+	 * queue (freed at shutdown) or were never queued. */
+	if (!n->held)
+		return;
+	pthread_mutex_lock(&e->lock);
+	assert(n->queue == EVQ_NONE);
+	unhold(e, n);
 	pthread_mutex_unlock(&e->lock);
 }
 
@@ -223,6 +258,14 @@ uint64_t evict_bytes(struct evict *e)
 {
 	pthread_mutex_lock(&e->lock);
 	uint64_t b = e->small.bytes + e->main.bytes;
+	pthread_mutex_unlock(&e->lock);
+	return b;
+}
+
+uint64_t evict_held(struct evict *e)
+{
+	pthread_mutex_lock(&e->lock);
+	uint64_t b = e->held;
 	pthread_mutex_unlock(&e->lock);
 	return b;
 }
@@ -253,7 +296,7 @@ struct evict_node *evict_next_victim(struct evict *e, uint64_t incoming)
 	struct evict_node *victim = NULL;
 	pthread_mutex_lock(&e->lock);
 	uint64_t small_target = e->budget / 10;
-	while (e->small.bytes + e->main.bytes + incoming > e->budget) {
+	while (e->small.bytes + e->main.bytes + e->held + incoming > e->budget) {
 		bool from_small =
 		    e->small.tail && (e->small.bytes >= small_target || e->main.tail == NULL);
 		if (!from_small) {
@@ -280,7 +323,7 @@ struct evict_node *evict_next_victim(struct evict *e, uint64_t incoming)
 		break;
 	}
 	if (victim) {
-		victim->queue = EVQ_NONE;
+		hold(e, victim);
 		atomic_fetch_add_explicit(&e->evictions, 1, memory_order_relaxed);
 	}
 	pthread_mutex_unlock(&e->lock);

@@ -37,6 +37,7 @@ struct evict_node {
 	uint64_t key_hash;    /* for the ghost queue */
 	_Atomic uint8_t freq; /* 0..3 */
 	uint8_t queue;	      /* enum evict_queue; EVQ_NONE when not queued */
+	uint8_t held;	      /* out of its queue, its size in evict.held */
 };
 
 struct evict_list {
@@ -49,6 +50,12 @@ struct evict {
 	pthread_mutex_t lock;
 	uint64_t budget;
 	struct evict_list small, main;
+	/* Bytes of objects that left the queues (evicted, purged, replaced)
+	 * but are still alive: a client is still reading one, a fetch is
+	 * still filling it. They are memory the budget must count, or a
+	 * cache at its budget holds far more (issue 20: 466 MiB for a
+	 * 256 MiB budget at 256 connections); evict_forget gives it back. */
+	uint64_t held;
 	/* Ghost: a ring of recent evicted hashes plus an open-addressing set
 	 * over them; capacity fixed at init. A set slot holds the ring index
 	 * + 1 of its hash (0 = empty), so a hash that was hit or evicted again
@@ -83,22 +90,36 @@ static inline void evict_touch(struct evict_node *n)
 }
 
 /* Take N out of its queue (purge, replacement). No-op if N is not queued
- * (e.g. already handed out by evict_next_victim). Returns true if it was. */
+ * (e.g. already handed out by evict_next_victim). Returns true if it was.
+ * N's size stays charged, as held, until evict_forget. */
 bool evict_remove(struct evict *e, struct evict_node *n);
 
-/* N's size changed (an object grows while its body streams in). */
+/* N's size changed (an object grows while its body streams in); a held
+ * N's charge grows with it. */
 void evict_resize(struct evict *e, struct evict_node *n, uint64_t new_size);
+
+/* N's memory is freed: a held N's charge is given back. Call it once N
+ * is no one's (the object's last reference is gone). */
+void evict_forget(struct evict *e, struct evict_node *n);
 
 /* Total bytes queued. */
 uint64_t evict_bytes(struct evict *e);
 
+/* Bytes held: out of the queues, not yet forgotten. */
+uint64_t evict_held(struct evict *e);
+
 /*
- * While queued bytes + INCOMING exceed the budget, unlink and return the
+ * While queued bytes + held bytes + INCOMING exceed the budget, unlink and
+ * return the
  * next victim (its queue becomes EVQ_NONE); returns NULL once under budget
  * or when nothing is left. It takes from small while small holds at least
  * 10% of the budget (or main is empty), else from main; objects promoted
  * from small to main restart with freq 0. Only small's victims become
- * ghosts. Call it in a loop until NULL. The caller then removes the object from the
+ * ghosts. A victim's size stays charged (held) until evict_forget: while
+ * clients read what left the cache, the cache itself holds that much
+ * less. Held bytes alone over the budget empty the queues; nothing more
+ * can be done here (the caller bounds what it holds outside them). Call it
+ * in a loop until NULL. The caller then removes the object from the
  * store and drops the store's reference. INCOMING lets the caller make room
  * before it inserts.
  */

@@ -57,6 +57,9 @@ struct store {
 	unsigned magic;
 	struct shard shards[NSHARDS];
 	struct evict ev;
+	/* Content-Length of the responses fetches are storing now
+	 * (store_fill_begin); under ev.lock. */
+	uint64_t filling;
 	struct ban_list *bans;
 	struct tag_index *tags;
 	struct store_stats stats;
@@ -533,6 +536,7 @@ void cobj_release(struct cobj **op)
 	}
 	if (o->near_charge)
 		store_near_give(o->st, o->near_charge);
+	evict_forget(&o->st->ev, &o->ev); /* what it held of the budget */
 	cbody_release(&o->body);
 	for (int c = 0; c < CODING__N; c++)
 		cbody_release(&o->enc[c]);
@@ -728,6 +732,35 @@ struct store_stats *store_stats(struct store *st)
 {
 	CHECK_OBJ_NOTNULL(st, STORE_MAGIC);
 	return &st->stats;
+}
+
+uint64_t store_held_bytes(struct store *st)
+{
+	CHECK_OBJ_NOTNULL(st, STORE_MAGIC);
+	return evict_held(&st->ev);
+}
+
+bool store_fill_begin(struct store *st, uint64_t expect)
+{
+	CHECK_OBJ_NOTNULL(st, STORE_MAGIC);
+	pthread_mutex_lock(&st->ev.lock);
+	uint64_t busy = st->ev.held + st->filling;
+	bool room = busy == 0 || busy + expect <= st->ev.budget / 2;
+	if (room)
+		st->filling += expect;
+	pthread_mutex_unlock(&st->ev.lock);
+	if (!room)
+		atomic_fetch_add(&st->stats.refused_held, 1);
+	return room;
+}
+
+void store_fill_end(struct store *st, uint64_t expect)
+{
+	CHECK_OBJ_NOTNULL(st, STORE_MAGIC);
+	pthread_mutex_lock(&st->ev.lock);
+	assert(st->filling >= expect);
+	st->filling -= expect;
+	pthread_mutex_unlock(&st->ev.lock);
 }
 
 uint64_t store_bytes(struct store *st)
@@ -1182,12 +1215,8 @@ void store_unlink(struct store *st, struct cobj *o)
 void store_account(struct store *st, struct cobj *o, uint64_t body)
 {
 	CHECK_OBJ_NOTNULL(st, STORE_MAGIC);
-	struct shard *sh = shard_of(st, o->oh->hash);
-	pthread_mutex_lock(&sh->lock);
-	bool linked = o->linked;
-	pthread_mutex_unlock(&sh->lock);
-	if (!linked)
-		return;
+	/* Queued or, once it left the cache while it streams in, held: its
+	 * growth counts against the budget either way. */
 	evict_resize(&st->ev, &o->ev, obj_size(o, body));
 	evict_some(st);
 }

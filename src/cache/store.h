@@ -259,6 +259,8 @@ struct store_stats {
 	/* The ban lurker (store_lurk): objects it tested, objects it removed
 	 * (also counted in banned), bans dropped once no object needed them. */
 	_Atomic uint64_t lurk_tested, lurk_removed, bans_dropped;
+	/* Responses relayed unstored by store_fill_begin. */
+	_Atomic uint64_t refused_held;
 };
 
 struct store *store_create(uint64_t budget);
@@ -267,7 +269,26 @@ void store_set_budget(struct store *st, uint64_t budget);
 uint64_t store_budget(struct store *st);
 void store_free(struct store **sp);
 struct store_stats *store_stats(struct store *st);
+/* Bytes of objects queued in the cache (what ringcache_cache_bytes shows). */
 uint64_t store_bytes(struct store *st);
+/* Bytes of objects out of the cache that clients or fetches still hold
+ * (evicted, purged or replaced while being sent or filled): charged to
+ * the budget too, so queued + held stays within it. */
+uint64_t store_held_bytes(struct store *st);
+/*
+ * A fetch about to store a response of EXPECT bytes (Content-Length; 0 when
+ * not known): true, and EXPECT counted as being filled until
+ * store_fill_end, or false when objects that left the cache (held) and
+ * objects being filled, with EXPECT, are over half the budget (with none,
+ * anything max_object_size lets in is stored). The fetch then relays the
+ * response unstored, through a pipe of at most PIPE_WINDOW unread bytes,
+ * and counts it in store_stats.refused_held. Why: an object being filled
+ * that the budget evicts stays in memory while it fills and is read;
+ * without this, a thousand clients each fetching a 4 MiB miss empty the
+ * cache and hold 1 GiB (issue 20).
+ */
+bool store_fill_begin(struct store *st, uint64_t expect);
+void store_fill_end(struct store *st, uint64_t expect);
 
 enum lookup_kind {
 	LOOKUP_HIT,  /* res.obj usable as res.use says; if res.fetch, the caller

@@ -133,6 +133,8 @@ void stats_take(struct daemon *d, const struct gen *g, struct stats *s, enum sta
 	s->gauge[G_connections] = atomic_load(&d->sh.nconns);
 	s->gauge[G_cache_objects] = atomic_load(&ss->objects);
 	s->gauge[G_cache_bytes] = store_bytes(d->sh.store);
+	s->gauge[G_cache_held_bytes] = store_held_bytes(d->sh.store);
+	s->gauge[G_cache_refused_held] = atomic_load(&ss->refused_held);
 	s->gauge[G_cache_budget] = store_budget(d->sh.store);
 	s->gauge[G_cache_evictions] = atomic_load(&ss->evictions);
 	s->gauge[G_cache_purged] = atomic_load(&ss->purged);

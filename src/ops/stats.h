@@ -33,6 +33,11 @@
 	X(cache_objects, "cache_objects", gauge, ALWAYS, "cache_objects", "stored responses")      \
 	X(cache_bytes, "cache_bytes", gauge, ALWAYS, "cache_bytes",                                \
 	  "bytes charged to the cache budget")                                                     \
+	X(cache_held_bytes, "cache_held_bytes", gauge, ALWAYS, "cache_held_bytes",                 \
+	  "bytes of objects out of the cache still being sent or filled, charged to the budget "   \
+	  "too")                                                                                   \
+	X(cache_refused_held, "cache_refused_held_total", counter, ALWAYS, "cache_refused_held",  \
+	  "responses relayed unstored while objects held or being filled were over half the budget") \
 	X(cache_budget, "cache_budget_bytes", gauge, ALWAYS, "cache_budget_bytes", "cache.memory") \
 	X(cache_evictions, "cache_evictions_total", counter, ALWAYS, "cache_evictions",            \
 	  "objects evicted for the budget")                                                        \

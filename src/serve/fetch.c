@@ -571,13 +571,22 @@ static void fetch_body(struct fetch *f)
 	cbody_finish(f->obj->body, ok);
 }
 
+/* What store_fill_begin counted is filled (or given up). */
+static void fill_end(struct worker *w, uint64_t *filling)
+{
+	if (*filling != UINT64_MAX)
+		store_fill_end(w->sh->store, *filling);
+	*filling = UINT64_MAX;
+}
+
 static void fetch_main(void *arg)
 {
 	struct fetch_args *a = arg;
 	CHECK_OBJ_NOTNULL(a, FETCH_ARGS_MAGIC);
 	struct fetch f = {.a = a, .w = a->w, .cfg = a->gen->cfg, .who = "fetch"};
 	struct worker *w = a->w;
-	uint64_t near_charge = 0; /* taken for a near copy not made yet */
+	uint64_t near_charge = 0;      /* taken for a near copy not made yet */
+	uint64_t filling = UINT64_MAX; /* counted by store_fill_begin */
 	f.bcfg = a->gen->backends[a->backend].cfg;
 	uint32_t nf = f.cfg->limits.max_headers;
 	f.rcap = f.cfg->limits.max_header_size + 16 * 1024;
@@ -667,6 +676,18 @@ again:
 	 * a key too big for a near copy still goes by the owner). */
 	bool transient = f.via_peer && why == STORE_OK && (too_big || !a->peers.keep);
 	unstored = unstored || transient;
+	/* Clients hold half the memory budget in objects that left the
+	 * cache or are being filled (store_fill_begin): relayed through a
+	 * bounded pipe, and asked for again later; no hit-for-miss, it is
+	 * the load, not the URL. */
+	bool held_full = false;
+	if (!unstored) {
+		uint64_t expect = hmsg_has_length(m) ? hmsg_content_length(m) : 0;
+		held_full = !store_fill_begin(w->sh->store, expect);
+		if (!held_full)
+			filling = expect;
+		unstored = held_full;
+	}
 	/* A copy kept takes its room in the near share first (store.h):
 	 * Content-Length, or as much as a copy may be; none left, it is
 	 * relayed. Before the range checks, which must see that; a retry
@@ -696,6 +717,7 @@ again:
 		f.no_parts = true;
 		store_near_give(w->sh->store, near_charge);
 		near_charge = 0;
+		fill_end(w, &filling);
 		goto again;
 	}
 	/* The client's own Range answered with a part that does not hold it,
@@ -712,6 +734,7 @@ again:
 		f.no_range = true;
 		store_near_give(w->sh->store, near_charge);
 		near_charge = 0;
+		fill_end(w, &filling);
 		goto again;
 	}
 	f.obj = cobj_new(a->w->sh->store);
@@ -755,11 +778,13 @@ again:
 		bool ranged = f.pp.mode != PARTIAL_NONE &&
 			      (status == 416 || (status == 206 && pv == PART_NOT));
 		if (a->fh)
-			a->fh->detail = transient ? "cluster-forward"
-					: ranged  ? "partial-not-stored"
-					: too_big ? "too-big"
-						  : policy_storable_name(why);
-		int64_t hfm = !transient && !ranged && (too_big || permanent_refusal(why)) &&
+			a->fh->detail = transient   ? "cluster-forward"
+					: held_full ? "memory-held"
+					: ranged    ? "partial-not-stored"
+					: too_big   ? "too-big"
+						    : policy_storable_name(why);
+		int64_t hfm = !transient && !held_full && !ranged &&
+				      (too_big || permanent_refusal(why)) &&
 				      f.cfg->cache.hit_for_miss_ns
 				  ? wall_now() + (int64_t)(f.cfg->cache.hit_for_miss_ns / RT_SEC)
 				  : 0;
@@ -778,6 +803,7 @@ again:
 	if (f.stored && w->sh->disk && cbody_state(f.obj->body) == BODY_DONE)
 		dtier_offer(w->sh->disk, f.obj, wall_now());
 out:
+	fill_end(w, &filling);
 	if (near_charge)
 		store_near_give(w->sh->store, near_charge);
 	if (a->oh)

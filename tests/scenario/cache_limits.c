@@ -110,6 +110,112 @@ Test(cache_limits, eviction_keeps_the_cache_within_its_memory_budget)
 	harness_end();
 }
 
+/*
+ * Issue 20: objects that left the cache while slow clients still read them
+ * are memory too. Three clients that do not read hold three 6 MiB objects;
+ * once newer objects push those out of a 32 MiB cache, they are charged as
+ * held (the cache keeps the rest), and with held over half the budget a new
+ * miss is relayed unstored (detail=memory-held) rather than emptying the
+ * cache further. When the slow clients go, their objects are freed and the
+ * next miss is stored again.
+ */
+#define HELD_BUDGET_MIB 32
+/* More than the kernel's socket buffers take from a client that reads
+ * nothing (tcp_wmem's 4 MiB at most, and the client's window), so its
+ * send stays stalled and it holds the object. */
+#define HELD_OBJ (6 * 1024 * 1024)
+
+static long long stat_number(int ap, const char *name)
+{
+	struct response r;
+	http_once(ap, "GET", "/stats", NULL, &r);
+	cr_assert_eq(r.status, 200, "/stats: %s", r.raw_head);
+	long long v = json_number(r.body, name, -1);
+	cr_assert_geq(v, 0, "/stats has no %s: %s", name, r.body);
+	response_free(&r);
+	return v;
+}
+
+static void get_big(int port, const char *path, struct response *r)
+{
+	http_get_once(port, path, r);
+	expect_pattern(r, HELD_OBJ, path);
+}
+
+Test(cache_limits, objects_slow_clients_hold_are_charged_and_bound_new_stores)
+{
+	struct proc o, d;
+	struct response r;
+	char path[128], extra[256];
+	int ap = free_port();
+	snprintf(extra, sizeof(extra),
+		 "cache:\n  memory: %dMiB\n  max_object_size: 8MiB\nadmin:\n  listen: "
+		 "\"127.0.0.1:%d\"\n",
+		 HELD_BUDGET_MIB, ap);
+	start_pair_extra(&o, &d, extra);
+	cr_assert(port_wait(ap, 3000), "the admin API does not accept on %d", ap);
+	/* One after the other: fills at once are held to half the budget
+	 * too (store_fill_begin), and three 2 MiB ones would pass it. Each
+	 * slow object is stored whole (the fetch does not wait for its
+	 * client), and its client reads nothing: the send stalls. */
+	struct conn slow[3];
+	for (int i = 0; i < 3; i++) {
+		conn_open(&slow[i], d.port);
+		cr_assert_eq(conn_sendf(&slow[i],
+					"GET /held/%d?cc=max-age=3600&size=%d HTTP/1.1\r\n"
+					"Host: t\r\n\r\n",
+					i, HELD_OBJ),
+			     0);
+		double until = now_s() + 10;
+		while (stat_number(ap, "cache_bytes") < (i + 1LL) * HELD_OBJ && now_s() < until)
+			sleep_ms(10);
+		long long filled = stat_number(ap, "cache_bytes");
+		cr_assert_geq(filled, (i + 1LL) * HELD_OBJ, "cache_bytes %lld, objects %lld",
+			      filled, stat_number(ap, "cache_objects"));
+	}
+	cr_assert_eq(stat_number(ap, "cache_held_bytes"), 0);
+	/* Three more objects push the three out: held, not freed. */
+	for (int i = 0; i < 3; i++) {
+		snprintf(path, sizeof(path), "/push/%d?cc=max-age=3600&size=%d", i, HELD_OBJ);
+		get_big(d.port, path, &r);
+		cr_assert(cache_status_has(&r, "stored"), "%s: Cache-Status: %s", path,
+			  cache_status(&r));
+		response_free(&r);
+	}
+	long long held = stat_number(ap, "cache_held_bytes");
+	long long queued = stat_number(ap, "cache_bytes");
+	cr_assert_geq(held, 3LL * HELD_OBJ, "held %lld, queued %lld", held, queued);
+	cr_assert_leq(held + queued, (long long)HELD_BUDGET_MIB << 20, "held %lld + queued %lld",
+		      held, queued);
+	/* Held is over half the budget: a new miss is relayed, whole, and
+	 * not stored, and asked of the origin again next time. */
+	const char *relayed = "/relayed?cc=max-age=3600&size=6291456";
+	for (int k = 0; k < 2; k++) {
+		get_big(d.port, relayed, &r);
+		cr_assert_not(cache_status_has(&r, "stored"), "Cache-Status: %s", cache_status(&r));
+		cr_assert(strstr(cache_status(&r), "detail=memory-held"), "Cache-Status: %s",
+			  cache_status(&r));
+		response_free(&r);
+	}
+	cr_assert_eq(origin_requests(o.port, relayed), 2);
+	cr_assert_geq(stat_number(ap, "cache_refused_held"), 2);
+	/* The slow clients go: their objects are freed, the charge with them. */
+	for (int i = 0; i < 3; i++)
+		conn_close(&slow[i]);
+	double until = now_s() + 10;
+	while (stat_number(ap, "cache_held_bytes") > 0 && now_s() < until)
+		sleep_ms(20);
+	cr_assert_eq(stat_number(ap, "cache_held_bytes"), 0);
+	get_big(d.port, relayed, &r);
+	cr_assert(cache_status_has(&r, "stored"), "Cache-Status: %s", cache_status(&r));
+	response_free(&r);
+	get_big(d.port, relayed, &r);
+	cr_assert(cache_status_has(&r, "hit"), "Cache-Status: %s", cache_status(&r));
+	response_free(&r);
+	cr_assert_eq(origin_requests(o.port, relayed), 3);
+	harness_end();
+}
+
 /* ---- max_object_size ------------------------------------------------------ */
 
 Test(cache_limits, objects_over_max_object_size_are_streamed_not_stored)

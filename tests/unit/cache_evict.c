@@ -31,9 +31,21 @@ static size_t drain(struct evict *e, uint64_t incoming)
 		cr_assert_eq(v->queue, EVQ_NONE);
 		cr_assert_null(v->prev);
 		cr_assert_null(v->next);
+		cr_assert(v->held);
+		evict_forget(e, v); /* the store frees a victim no one reads */
+		cr_assert_not(v->held);
 		k++;
 	}
 	return k;
+}
+
+/* V, a victim, freed by the store at once (no client reads it): its
+ * held charge is given back. */
+static struct evict_node *freed(struct evict *e, struct evict_node *v)
+{
+	if (v)
+		evict_forget(e, v);
+	return v;
 }
 
 /* Store-like insert: make room first, then queue. */
@@ -99,7 +111,7 @@ Test(cache_evict, new_objects_start_in_small_and_fifo_order)
 	check_lists(&e);
 	/* 250 more bytes: the three oldest unhit objects leave, oldest first. */
 	for (int i = 0; i < 3; i++)
-		cr_assert_eq(evict_next_victim(&e, 250), &n[i]);
+		cr_assert_eq(freed(&e, evict_next_victim(&e, 250)), &n[i]);
 	cr_assert_null(evict_next_victim(&e, 250));
 	cr_assert_eq(evict_bytes(&e), 700);
 	cr_assert_eq(atomic_load(&e.evictions), 3);
@@ -120,7 +132,7 @@ Test(cache_evict, hit_in_small_is_promoted_to_main)
 	evict_insert(&e, &c);
 	evict_touch(&a);
 	/* A is the oldest but was hit: it moves to main and B goes instead. */
-	cr_assert_eq(evict_next_victim(&e, 100), &b);
+	cr_assert_eq(freed(&e, evict_next_victim(&e, 100)), &b);
 	cr_assert_null(evict_next_victim(&e, 100));
 	cr_assert_eq(a.queue, EVQ_MAIN);
 	cr_assert_eq(atomic_load(&a.freq), 0, "the count restarts in main");
@@ -152,7 +164,7 @@ Test(cache_evict, main_reinserts_hit_objects_with_freq_minus_one)
 	cr_assert_null(evict_next_victim(&e, 0));
 	/* Asking for room promotes everything from small (all hit), then main
 	 * evicts its oldest unhit object. */
-	cr_assert_eq(evict_next_victim(&e, 100), &n[0]);
+	cr_assert_eq(freed(&e, evict_next_victim(&e, 100)), &n[0]);
 	cr_assert_eq(e.small.count, 0);
 	cr_assert_eq(e.main.count, 9);
 	/* Now hit n[1] twice and n[2] once: n[3] is the next victim, and the
@@ -160,7 +172,7 @@ Test(cache_evict, main_reinserts_hit_objects_with_freq_minus_one)
 	evict_touch(&n[1]);
 	evict_touch(&n[1]);
 	evict_touch(&n[2]);
-	cr_assert_eq(evict_next_victim(&e, 200), &n[3]);
+	cr_assert_eq(freed(&e, evict_next_victim(&e, 200)), &n[3]);
 	cr_assert_eq(atomic_load(&n[1].freq), 1);
 	cr_assert_eq(atomic_load(&n[2].freq), 0);
 	cr_assert_eq(e.main.head, &n[2]);
@@ -178,7 +190,7 @@ Test(cache_evict, ghost_hit_goes_to_main)
 	node_init(&b, 43, 100);
 	evict_insert(&e, &a);
 	evict_insert(&e, &b);
-	cr_assert_eq(evict_next_victim(&e, 100), &a); /* A's hash is now a ghost */
+	cr_assert_eq(freed(&e, evict_next_victim(&e, 100)), &a); /* A's hash is now a ghost */
 	cr_assert_eq(e.ghost_len, 1);
 	/* The same key comes back (new object, same hash): straight to main. */
 	node_init(&a2, 42, 100);
@@ -293,7 +305,7 @@ Test(cache_evict, ghost_matches_model_under_churn)
 		ghost_hits += expect_main;
 		/* Budget of one byte: it always leaves, to the ghost only from
 		 * small. */
-		cr_assert_eq(evict_next_victim(&e, 1), &n);
+		cr_assert_eq(freed(&e, evict_next_victim(&e, 1)), &n);
 		if (!expect_main)
 			model_add(&m, n.key_hash);
 	}
@@ -422,12 +434,16 @@ Test(cache_evict, resize_accounting)
 	evict_resize(&e, &a, 950);
 	cr_assert_eq(evict_bytes(&e), 1050);
 	cr_assert_eq(evict_next_victim(&e, 0), &a); /* oldest in small */
-	cr_assert_null(evict_next_victim(&e, 0));
-	cr_assert_eq(evict_bytes(&e), 100);
-	/* Resize of a node that is not queued only changes its size. */
+	/* A victim still held (a client reads it) is charged as held, and
+	 * its resize changes that charge, not the queues'. */
+	cr_assert_eq(evict_held(&e), 950);
 	evict_resize(&e, &a, 5);
 	cr_assert_eq(a.size, 5);
+	cr_assert_eq(evict_held(&e), 5);
+	cr_assert_null(evict_next_victim(&e, 0));
 	cr_assert_eq(evict_bytes(&e), 100);
+	evict_forget(&e, &a);
+	cr_assert_eq(evict_held(&e), 0);
 	/* Shrinking; and resize of an object in main. */
 	node_init(&c, 3, 200);
 	evict_insert(&e, &c);
@@ -491,6 +507,59 @@ Test(cache_evict, oversized_object_evicts_everything)
 	evict_destroy(&e);
 }
 
+/* Issue 20's budget: what left the queues but is still read or filled
+ * counts until it is forgotten, so queued + held stays within the budget. */
+Test(cache_evict, held_bytes_count_against_the_budget)
+{
+	struct evict e;
+	struct evict_node a, b, c;
+	cr_assert_eq(evict_init(&e, 100, 64), 0);
+	node_init(&a, 1, 40);
+	node_init(&b, 2, 40);
+	node_init(&c, 3, 30);
+	evict_insert(&e, &a);
+	evict_insert(&e, &b);
+	/* Room for 30: A goes, but a client still reads it (held), so B must
+	 * go too, where without the held charge A alone would have made room. */
+	cr_assert_eq(evict_next_victim(&e, c.size), &a);
+	cr_assert_eq(evict_next_victim(&e, c.size), &b);
+	cr_assert_null(evict_next_victim(&e, c.size)); /* nothing left to take */
+	cr_assert_eq(evict_held(&e), 80);
+	cr_assert_eq(evict_bytes(&e), 0);
+	/* A's reader is done: its bytes are the cache's again. */
+	evict_forget(&e, &a);
+	cr_assert_eq(evict_held(&e), 40);
+	evict_insert(&e, &c);
+	cr_assert_null(evict_next_victim(&e, 30));
+	/* A purged (removed) object that still streams in: its growth is
+	 * charged; queued again (a 304 refresh) it is charged once. */
+	cr_assert(evict_remove(&e, &c));
+	cr_assert_eq(evict_held(&e), 70);
+	evict_resize(&e, &c, 50);
+	cr_assert_eq(evict_held(&e), 90);
+	evict_insert(&e, &c);
+	cr_assert_not(c.held);
+	cr_assert_eq(evict_held(&e), 40);
+	cr_assert_eq(evict_bytes(&e), 50);
+	check_lists(&e);
+	/* Held bytes alone over the budget empty the queues, and no more:
+	 * B grew to 200 while a fetch filled it. */
+	evict_resize(&e, &b, 200);
+	cr_assert_eq(evict_held(&e), 200);
+	cr_assert_eq(drain(&e, 0), 1);
+	cr_assert_eq(evict_bytes(&e), 0);
+	cr_assert_null(evict_next_victim(&e, 0));
+	evict_forget(&e, &b);
+	cr_assert_eq(evict_held(&e), 0);
+	/* Forgetting twice, or a node never queued, changes nothing. */
+	evict_forget(&e, &b);
+	struct evict_node never;
+	node_init(&never, 7, 30);
+	evict_forget(&e, &never);
+	cr_assert_eq(evict_held(&e), 0);
+	evict_destroy(&e);
+}
+
 /* --- concurrency smoke test --------------------------------------------- */
 
 enum { THREADS = 4, PER_THREAD = 2000, ITERS = 40000 };
@@ -533,8 +602,10 @@ static void *worker_fn(void *arg)
 			break;
 		case 1: {
 			struct evict_node *v;
-			while ((v = evict_next_victim(w->e, 64)) != NULL)
+			while ((v = evict_next_victim(w->e, 64)) != NULL) {
+				evict_forget(w->e, v); /* a victim is ours alone */
 				w->victims++;
+			}
 			break;
 		}
 		case 2:
