@@ -1810,7 +1810,11 @@ Test(cluster, through_redis_a_member_behind_a_trimmed_stream_is_flushed)
 	cr_assert_eq(fl, 1, "node B: %s %.0f after it resumed behind a stream of 16", M_FLUSHES,
 		     fl);
 	cr_assert_eq(metric(&c, b, M_REDIS_GAPS), 1, "node B: %s", M_REDIS_GAPS);
-	cr_assert_eq(metric(&c, a, M_FLUSHES), 0, "node A was never behind");
+	/* A's own reader may fall behind its 64 quick purges too on a busy
+	 * machine (CI saw it): then A sees the trimmed gap and flushes, as
+	 * it must; what it may not do is flush for any other reason. */
+	cr_assert_eq(metric(&c, a, M_FLUSHES), metric(&c, a, M_REDIS_GAPS),
+		     "node A flushed without a gap");
 	struct response r;
 	http_once(c.n[b].port, "GET", target, NULL, &r);
 	cr_assert_eq(r.status, 200, "node B: GET %s: %s", target, r.raw_head);
