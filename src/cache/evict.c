@@ -270,6 +270,25 @@ uint64_t evict_held(struct evict *e)
 	return b;
 }
 
+bool evict_fill_begin(struct evict *e, uint64_t expect)
+{
+	pthread_mutex_lock(&e->lock);
+	uint64_t busy = e->held + e->filling;
+	bool room = busy == 0 || busy + expect <= e->budget / 2;
+	if (room)
+		e->filling += expect;
+	pthread_mutex_unlock(&e->lock);
+	return room;
+}
+
+void evict_fill_end(struct evict *e, uint64_t expect)
+{
+	pthread_mutex_lock(&e->lock);
+	assert(e->filling >= expect);
+	e->filling -= expect;
+	pthread_mutex_unlock(&e->lock);
+}
+
 /*
  * Main-queue eviction: a hit object goes back to the head with one hit
  * spent (CLOCK-like second chance), so the loop ends after at most 3 full

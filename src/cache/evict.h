@@ -56,6 +56,9 @@ struct evict {
 	 * cache at its budget holds far more (issue 20: 466 MiB for a
 	 * 256 MiB budget at 256 connections); evict_forget gives it back. */
 	uint64_t held;
+	/* Content-Length of the responses fetches are storing now
+	 * (evict_fill_begin): with held, what a new store must fit beside. */
+	uint64_t filling;
 	/* Ghost: a ring of recent evicted hashes plus an open-addressing set
 	 * over them; capacity fixed at init. A set slot holds the ring index
 	 * + 1 of its hash (0 = empty), so a hash that was hit or evicted again
@@ -108,10 +111,16 @@ uint64_t evict_bytes(struct evict *e);
 /* Bytes held: out of the queues, not yet forgotten. */
 uint64_t evict_held(struct evict *e);
 
+/* A fill of EXPECT bytes may start: true (EXPECT counted as filling until
+ * evict_fill_end) when nothing is held or filling, or when held + filling
+ * + EXPECT is at most half the budget; else false (store_fill_begin). */
+bool evict_fill_begin(struct evict *e, uint64_t expect);
+void evict_fill_end(struct evict *e, uint64_t expect);
+
 /*
  * While queued bytes + held bytes + INCOMING exceed the budget, unlink and
- * return the
- * next victim (its queue becomes EVQ_NONE); returns NULL once under budget
+ * return the next victim (its queue becomes EVQ_NONE); returns NULL once
+ * under budget
  * or when nothing is left. It takes from small while small holds at least
  * 10% of the budget (or main is empty), else from main; objects promoted
  * from small to main restart with freq 0. Only small's victims become

@@ -57,9 +57,6 @@ struct store {
 	unsigned magic;
 	struct shard shards[NSHARDS];
 	struct evict ev;
-	/* Content-Length of the responses fetches are storing now
-	 * (store_fill_begin); under ev.lock. */
-	uint64_t filling;
 	struct ban_list *bans;
 	struct tag_index *tags;
 	struct store_stats stats;
@@ -743,12 +740,7 @@ uint64_t store_held_bytes(struct store *st)
 bool store_fill_begin(struct store *st, uint64_t expect)
 {
 	CHECK_OBJ_NOTNULL(st, STORE_MAGIC);
-	pthread_mutex_lock(&st->ev.lock);
-	uint64_t busy = st->ev.held + st->filling;
-	bool room = busy == 0 || busy + expect <= st->ev.budget / 2;
-	if (room)
-		st->filling += expect;
-	pthread_mutex_unlock(&st->ev.lock);
+	bool room = evict_fill_begin(&st->ev, expect);
 	if (!room)
 		atomic_fetch_add(&st->stats.refused_held, 1);
 	return room;
@@ -757,10 +749,7 @@ bool store_fill_begin(struct store *st, uint64_t expect)
 void store_fill_end(struct store *st, uint64_t expect)
 {
 	CHECK_OBJ_NOTNULL(st, STORE_MAGIC);
-	pthread_mutex_lock(&st->ev.lock);
-	assert(st->filling >= expect);
-	st->filling -= expect;
-	pthread_mutex_unlock(&st->ev.lock);
+	evict_fill_end(&st->ev, expect);
 }
 
 uint64_t store_bytes(struct store *st)

@@ -560,6 +560,32 @@ Test(cache_evict, held_bytes_count_against_the_budget)
 	evict_destroy(&e);
 }
 
+/* New stores fit beside held and filling bytes in half the budget. */
+Test(cache_evict, fills_fit_in_half_the_budget_beside_held_bytes)
+{
+	struct evict e;
+	struct evict_node a;
+	cr_assert_eq(evict_init(&e, 100, 64), 0);
+	cr_assert(evict_fill_begin(&e, 80)); /* nothing busy: anything goes */
+	cr_assert_not(evict_fill_begin(&e, 1));
+	evict_fill_end(&e, 80);
+	cr_assert(evict_fill_begin(&e, 30));
+	cr_assert(evict_fill_begin(&e, 20));
+	cr_assert_not(evict_fill_begin(&e, 1));
+	evict_fill_end(&e, 30);
+	evict_fill_end(&e, 20);
+	node_init(&a, 1, 40);
+	evict_insert(&e, &a);
+	cr_assert(evict_remove(&e, &a)); /* held 40 */
+	cr_assert(evict_fill_begin(&e, 10));
+	cr_assert_not(evict_fill_begin(&e, 1));
+	evict_fill_end(&e, 10);
+	evict_forget(&e, &a);
+	cr_assert(evict_fill_begin(&e, 50));
+	evict_fill_end(&e, 50);
+	evict_destroy(&e);
+}
+
 /* --- concurrency smoke test --------------------------------------------- */
 
 enum { THREADS = 4, PER_THREAD = 2000, ITERS = 40000 };
