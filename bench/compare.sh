@@ -13,17 +13,20 @@ usage: bench/compare.sh [options]
   --rounds N         rounds of the whole test list (default 3)
   --duration S       seconds per wrk run (default 8)
   --only LIST        servers to run, comma-separated: ringcache,varnish,nginx,
+                     noop (the do-nothing responder, bench-noop: 1k tests only),
                      rcepoll (ringcache on its epoll backend, io.backend: epoll)
-                     (default: ringcache,varnish,nginx)
-  --idle-conns N     idle keep-alive connections for the memory test (default 10000;
-                     0 skips that test)
+                     (default: ringcache,varnish,nginx,noop)
+  --idle-conns LIST  idle keep-alive connections for the memory test, one count or
+                     several comma-separated, each on freshly started servers
+                     (default 10000; 0 skips that test)
   --tests LIST       only these tests, comma-separated, of: 1k@10 1k@100 1k@1000
-                     1k@5000 1k@10000 64k@100 64k@1000 1m@50 mix@100 (default: all)
-  --build-dir DIR    where ringcache and ringcache-origin are (default build/);
-                     built (Release) if ringcache is missing
+                     1k@5000 1k@10000 64k@100 64k@1000 1m@50 mix@100 miss@100
+                     (default: all)
+  --build-dir DIR    where ringcache, ringcache-origin and bench-noop are (default
+                     build/); built (Release) if one is missing
   --out DIR          results directory (default bench/results)
   --port-base P      ports P (origin), P+1 (varnish), P+2 (nginx), P+3 (ringcache),
-                     P+4 (rcepoll)
+                     P+4 (rcepoll), P+5 (noop)
                      (default 28100)
   --no-install       do not apt-get install missing packages
   -h, --help         this text
@@ -35,7 +38,7 @@ BENCH=$ROOT/bench
 ROUNDS=3
 DURATION=8
 QUICK=0
-ONLY=ringcache,varnish,nginx
+ONLY=ringcache,varnish,nginx,noop
 IDLE_CONNS=10000
 BUILD_DIR=$ROOT/build
 OUT=$BENCH/results
@@ -74,17 +77,19 @@ if ((QUICK)); then
 fi
 [[ $ROUNDS =~ ^[1-9][0-9]*$ ]] || { echo "compare.sh: bad --rounds" >&2; exit 2; }
 [[ $DURATION =~ ^[1-9][0-9]*$ ]] || { echo "compare.sh: bad --duration" >&2; exit 2; }
-[[ $IDLE_CONNS =~ ^[0-9]+$ ]] || { echo "compare.sh: bad --idle-conns" >&2; exit 2; }
+[[ $IDLE_CONNS =~ ^[0-9]+(,[0-9]+)*$ ]] || { echo "compare.sh: bad --idle-conns" >&2; exit 2; }
+IDLE_LIST=()
+for c in ${IDLE_CONNS//,/ }; do ((c > 0)) && IDLE_LIST+=("$c"); done
 SERVERS=()
-for s in varnish nginx ringcache rcepoll; do
+for s in varnish nginx ringcache rcepoll noop; do
 	[[ ,$ONLY, == *,$s,* ]] && SERVERS+=("$s")
 done
 for s in ${ONLY//,/ }; do
-	case $s in ringcache | varnish | nginx | rcepoll) ;; *) echo "compare.sh: unknown server '$s'" >&2; exit 2 ;; esac
+	case $s in ringcache | varnish | nginx | rcepoll | noop) ;; *) echo "compare.sh: unknown server '$s'" >&2; exit 2 ;; esac
 done
 ((${#SERVERS[@]})) || { echo "compare.sh: --only names no server" >&2; exit 2; }
 
-declare -A PORT=([origin]=$PORT_BASE [varnish]=$((PORT_BASE + 1)) [nginx]=$((PORT_BASE + 2)) [ringcache]=$((PORT_BASE + 3)) [rcepoll]=$((PORT_BASE + 4)))
+declare -A PORT=([origin]=$PORT_BASE [varnish]=$((PORT_BASE + 1)) [nginx]=$((PORT_BASE + 2)) [ringcache]=$((PORT_BASE + 3)) [rcepoll]=$((PORT_BASE + 4)) [noop]=$((PORT_BASE + 5)))
 declare -A PID=()
 
 log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
@@ -92,7 +97,7 @@ die() { log "error: $*"; exit 1; }
 
 TESTS=()
 for c in "${SWEEP[@]}"; do TESTS+=("1k@$c"); done
-TESTS+=("64k@100" "64k@1000" "1m@50" "mix@100")
+TESTS+=("64k@100" "64k@1000" "1m@50" "mix@100" "miss@100")
 if [[ -n $ONLY_TESTS ]]; then
 	sel=()
 	for t in ${ONLY_TESTS//,/ }; do
@@ -180,10 +185,10 @@ T_START=$(date +%s)
 ((EUID == 0)) || die "run as root (apt-get, varnishd's and nginx's user switch)"
 install_missing
 
-if [[ ! -x $BUILD_DIR/ringcache || ! -x $BUILD_DIR/ringcache-origin ]]; then
+if [[ ! -x $BUILD_DIR/ringcache || ! -x $BUILD_DIR/ringcache-origin || ! -x $BUILD_DIR/bench-noop ]]; then
 	log "building ringcache (Release) in $BUILD_DIR"
 	if ! { cmake -S "$ROOT" -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Release >"$TMP/build.log" 2>&1 &&
-		cmake --build "$BUILD_DIR" -j "$(nproc)" --target ringcache ringcache-origin >>"$TMP/build.log" 2>&1; }; then
+		cmake --build "$BUILD_DIR" -j "$(nproc)" --target ringcache ringcache-origin bench-noop >>"$TMP/build.log" 2>&1; }; then
 		tail -30 "$TMP/build.log" >&2
 		die "build failed"
 	fi
@@ -191,12 +196,14 @@ fi
 BUILD_TYPE=$(sed -n 's/^CMAKE_BUILD_TYPE:STRING=//p' "$BUILD_DIR/CMakeCache.txt" 2>/dev/null || true)
 [[ $BUILD_TYPE == Release ]] || log "warning: $BUILD_DIR is a '${BUILD_TYPE:-unknown}' build, not Release"
 # Private copies: a rebuild of the tree during the run changes nothing here.
-cp "$BUILD_DIR/ringcache" "$BUILD_DIR/ringcache-origin" "$TMP/"
+cp "$BUILD_DIR/ringcache" "$BUILD_DIR/ringcache-origin" "$BUILD_DIR/bench-noop" "$TMP/"
 
 # File descriptors: 10,000 connections need ~10,000 in each server and in wrk.
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 NOFILE=$(ulimit -n)
-((NOFILE >= IDLE_CONNS + 1000)) || log "warning: ulimit -n is $NOFILE; $IDLE_CONNS idle connections may not fit"
+for c in "${IDLE_LIST[@]}"; do
+	((NOFILE >= c + 1000)) || die "ulimit -n is $NOFILE (the hard limit): $c idle connections do not fit in one server process and the client (at most $((NOFILE - 1000)))"
+done
 CLK_TCK=$(getconf CLK_TCK)
 
 for name in origin "${SERVERS[@]}"; do
@@ -333,6 +340,33 @@ EOF
 }
 
 start_rcepoll() { start_ringcache rcepoll epoll; }
+
+# The do-nothing responder (bench/noop_server.c): ringcache's runtime with
+# no HTTP work, two loops like ringcache's. Only the 1k tests run on it.
+start_noop() {
+	"$TMP/bench-noop" -l "127.0.0.1:${PORT[noop]}" -t 2 </dev/null >"$TMP/noop.log" 2>&1 &
+	PID[noop]=$!
+	wait_port noop "${PORT[noop]}"
+}
+
+# stop_server NAME: SIGTERM, then SIGKILL after 10 s (for a fresh start).
+stop_server() {
+	local pid=${PID[$1]} i
+	kill -TERM "$pid" 2>/dev/null || true
+	for ((i = 0; i < 100; i++)); do
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	if kill -0 "$pid" 2>/dev/null; then
+		pkill -KILL -P "$pid" 2>/dev/null || true
+		kill -KILL "$pid" 2>/dev/null || true
+	fi
+	wait "$pid" 2>/dev/null || true
+	unset "PID[$1]"
+}
+
+# runs_on SERVER TEST: whether TEST is one SERVER can answer.
+runs_on() { [[ $1 != noop || ${2%@*} == 1k ]]; }
 
 # ---------------------------------------------------------------- probes
 # tree_pids ROOT: ROOT and its descendants (nginx workers, varnishd's child).
@@ -531,10 +565,11 @@ measure() {
 	1k) url=http://127.0.0.1:$port$OBJ1K ;;
 	64k) url=http://127.0.0.1:$port$OBJ64K ;;
 	1m) url=http://127.0.0.1:$port$OBJ1M ;;
-	mix)
+	mix | miss)
+		# mix: every 10th request a miss; miss: every request one.
 		url=http://127.0.0.1:$port/
 		script=$BENCH/wrk/mix.lua
-		args=(-- "$server-r$round-a$attempt-$$-$(date +%s%N)" "$HOT")
+		args=(-- "$server-r$round-a$attempt-$$-$(date +%s%N)" "$HOT" "$([[ $kind == mix ]] && echo 10 || echo 1)")
 		;;
 	esac
 	wait_drained "$port"
@@ -626,21 +661,30 @@ for s in "${SERVERS[@]}"; do
 	log "$s listening on ${PORT[$s]} (pid ${PID[$s]})"
 done
 
-for s in "${SERVERS[@]}"; do warm "$s"; done
+for s in "${SERVERS[@]}"; do [[ $s == noop ]] || warm "$s"; done
 
 # 7. Idle keep-alive connections, on the fresh servers: before any load has
 # grown their pools (stacks, threads, buffers), so the delta is what the
-# connections themselves cost.
+# connections themselves cost. Each further count starts the server again.
 for s in "${SERVERS[@]}"; do
-	((IDLE_CONNS > 0)) || break
-	wait_drained "${PORT[$s]}"
-	log "idle connections: $IDLE_CONNS to $s"
-	out=$(timeout --foreground -k 5 300 python3 "$BENCH/probe.py" idle --port "${PORT[$s]}" --conns "$IDLE_CONNS" \
-		--path "$OBJ1K" --pid "${PID[$s]}" --settle 3) || die "probe.py idle failed for $s"
-	sleep 3
-	after_close=$(mem_json "$s")
-	printf '{"type":"idle","server":"%s","result":%s,"after_close":%s}\n' "$s" "$out" "$after_close" >>"$RESULTS"
-	log "  $(python3 -c 'import json,sys; d=json.loads(sys.argv[1]); print("ok %d, open %d, errors %s, RSS +%.1f MiB = %.0f B/conn" % (d["conns_ok"], d["conns_open_at_measure"], d["errors"], d["rss_delta_kb"]/1024, d["rss_bytes_per_conn"] or 0))' "$out")"
+	[[ $s != noop ]] || continue # it holds a task per connection: not a server's cost
+	first=1
+	for c in "${IDLE_LIST[@]}"; do
+		if ((!first)); then
+			stop_server "$s"
+			"start_$s"
+			warm "$s"
+		fi
+		first=0
+		wait_drained "${PORT[$s]}"
+		log "idle connections: $c to $s"
+		out=$(timeout --foreground -k 5 300 python3 "$BENCH/probe.py" idle --port "${PORT[$s]}" --conns "$c" \
+			--path "$OBJ1K" --pid "${PID[$s]}" --settle 3) || die "probe.py idle failed for $s"
+		sleep 3
+		after_close=$(mem_json "$s")
+		printf '{"type":"idle","server":"%s","conns":%d,"result":%s,"after_close":%s}\n' "$s" "$c" "$out" "$after_close" >>"$RESULTS"
+		log "  $(python3 -c 'import json,sys; d=json.loads(sys.argv[1]); print("ok %d, open %d, errors %s, RSS +%.1f MiB = %.0f B/conn" % (d["conns_ok"], d["conns_open_at_measure"], d["errors"], d["rss_delta_kb"]/1024, d["rss_bytes_per_conn"] or 0))' "$out")"
+	done
 done
 
 # Warm-up load (not measured): first touches of pools, threads, buffers.
@@ -657,7 +701,8 @@ for ((r = 1; r <= ROUNDS; r++)); do
 		# Alternate: each test runs on every server back to back, and the
 		# server that goes first changes from round to round.
 		for ((i = 0; i < n; i++)); do
-			run_one "$r" "$t" "${SERVERS[$(((i + r - 1) % n))]}"
+			s=${SERVERS[$(((i + r - 1) % n))]}
+			runs_on "$s" "$t" && run_one "$r" "$t" "$s"
 		done
 	done
 done

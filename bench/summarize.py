@@ -17,11 +17,11 @@ import statistics
 import subprocess
 import sys
 
-ORDER = ["varnish", "nginx", "ringcache", "rcepoll"]
+ORDER = ["varnish", "nginx", "ringcache", "rcepoll", "noop"]
 TITLE = {"varnish": "Varnish", "nginx": "nginx", "ringcache": "ringcache",
-         "rcepoll": "ringcache (epoll)"}
+         "rcepoll": "ringcache (epoll)", "noop": "do-nothing"}
 KIND_TITLE = {"1k": "1 KiB hit", "64k": "64 KiB hit", "1m": "1 MiB hit",
-              "mix": "90/10 hit/miss mix (1 KiB)"}
+              "mix": "90/10 hit/miss mix (1 KiB)", "miss": "1 KiB miss (every request a new key)"}
 
 
 def sh(cmd):
@@ -176,7 +176,7 @@ def test_label(t):
 
 def metric_table(lines, tests, summ, servers, key, fmt, with_spread=False):
     cols = [TITLE[s] for s in servers]
-    ratios = [s for s in ("varnish", "nginx", "rcepoll") if s in servers and "ringcache" in servers]
+    ratios = [s for s in ("varnish", "nginx", "rcepoll", "noop") if s in servers and "ringcache" in servers]
     hdr = ["test"] + cols + [f"ringcache/{TITLE[s]}" for s in ratios]
     lines.append("| " + " | ".join(hdr) + " |")
     lines.append("| --- | " + " | ".join("---:" for _ in hdr[1:]) + " |")
@@ -239,6 +239,61 @@ def plots(out, tests, summ, servers):
     return made
 
 
+def targets(L, summ, idle, servers):
+    """Issue 20's targets against this run, each with its verdict."""
+    def get(t, s, k):
+        v = summ.get(t, {}).get(s)
+        return v and v[k]
+
+    rows = []
+
+    def row(what, value, ok):
+        rows.append((what, value, "–" if ok is None else "met" if ok else "**not met**"))
+
+    for t, vf, nf in (("1m@50", 1.2, 1.4), ("64k@100", 1.2, 1.4), ("64k@1000", 1.2, 1.4)):
+        rc, va, ng = (get(t, s, "rps") for s in ("ringcache", "varnish", "nginx"))
+        if rc and va and ng:
+            row(f"{test_label(t)}: req/s ≥ {vf}× Varnish and ≥ {nf}× nginx",
+                f"{rc / va:.2f}× / {rc / ng:.2f}×", rc >= vf * va and rc >= nf * ng)
+        rc, va, ng = (get(t, s, "cpu_us_per_req") for s in ("ringcache", "varnish", "nginx"))
+        if rc and va and ng:
+            row(f"{test_label(t)}: server CPU per request below both",
+                f"{rc:.1f} against {va:.1f} / {ng:.1f} µs", rc < va and rc < ng)
+    for t in ("1k@100", "1k@1000"):
+        rc, nop = get(t, "ringcache", "cpu_us_per_req"), get(t, "noop", "cpu_us_per_req")
+        if rc:
+            row(f"{test_label(t)}: server CPU per hit ≤ 7.0 µs", f"{rc:.1f} µs", rc <= 7.0)
+        if rc and nop:
+            row(f"{test_label(t)}: within 10 % of the do-nothing responder",
+                f"{rc:.1f} against {nop:.1f} µs ({rc / nop:.2f}×)", rc <= 1.1 * nop)
+    sweep = sorted((t for t in summ if t.startswith("1k@")), key=lambda t: int(t.split("@")[1]))
+    for t in sweep:
+        rc, ng = get(t, "ringcache", "p99_ms"), get(t, "nginx", "p99_ms")
+        if rc is not None and ng is not None:
+            row(f"{test_label(t)}: p99 ≤ nginx's", f"{fmt_ms(rc)} against {fmt_ms(ng)} ms", rc <= ng)
+    for v in idle:
+        if v["server"] == "ringcache" and v["result"]["rss_bytes_per_conn"] is not None:
+            per = v["result"]["rss_bytes_per_conn"]
+            row(f"RSS per idle connection at {v['result']['conns_requested']:,} ≤ 0.5 KiB",
+                f"{per / 1024:.2f} KiB", per <= 512)
+    rc, ng = get("miss@100", "ringcache", "rps"), get("miss@100", "nginx", "rps")
+    if rc and ng:
+        row("1 KiB misses: req/s ≥ 1.5× nginx", f"{rc / ng:.2f}×", rc >= 1.5 * ng)
+    if not rows:
+        return
+    L.append("## Issue 20's targets in this run")
+    L.append("")
+    L.append("Computed from the tables above. The memory budget under a streaming working set "
+             "is measured by `bench/membudget.sh` (`membudget-latest.md`), and 50,000 idle "
+             "connections need a hard `ulimit -n` above 51,000.")
+    L.append("")
+    L.append("| target | this run | verdict |")
+    L.append("| --- | ---: | --- |")
+    for r in rows:
+        L.append(f"| {r[0]} | {r[1]} | {r[2]} |")
+    L.append("")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--results", help="compare.sh's raw results, one JSON object a line")
@@ -263,7 +318,8 @@ def main():
         with open(args.from_json) as f:
             old = json.load(f)
         old_meta = old["meta"]
-        recs = old["runs"] + list(old["idle"].values()) + list(old["memory"].values())
+        old_idle = old["idle"] if isinstance(old["idle"], list) else list(old["idle"].values())
+        recs = old["runs"] + old_idle + list(old["memory"].values())
         args.command, args.rounds = old_meta["command"], old_meta["rounds"]
         args.duration, args.quick = old_meta["duration_s"], int(old_meta["quick"])
         args.servers, args.elapsed = " ".join(old_meta["servers"]), old_meta["elapsed_s"]
@@ -276,7 +332,7 @@ def main():
     all_runs = [r for r in recs if r["type"] == "run"]
     runs = [r for r in all_runs if not r.get("superseded")]
     superseded = [r for r in all_runs if r.get("superseded")]
-    idle = {r["server"]: r for r in recs if r["type"] == "idle"}
+    idle = [r for r in recs if r["type"] == "idle"]
     mem = {r["server"]: r for r in recs if r["type"] == "mem"}
     servers = [s for s in ORDER if s in args.servers.split()]
     tests, summ = summarize(runs, servers)
@@ -384,8 +440,9 @@ def main():
                  f"{mm['hwm_kb'] / 1024:,.1f} | {len(mm['pids'])} | {note} |")
     L.append("")
     if idle:
-        n = max(v["result"]["conns_requested"] for v in idle.values())
-        L.append(f"Idle keep-alive connections: {n:,} connections to the fresh server (after one "
+        counts = sorted({v["result"]["conns_requested"] for v in idle})
+        L.append(f"Idle keep-alive connections: {' and '.join(f'{n:,}' for n in counts)} "
+                 "connections to a freshly started server (after one "
                  "request per URL, before any load), each sends one GET for the 1 KiB object, "
                  "reads the response and stays open; memory measured 3 s after the last one is "
                  "set up (`bench/probe.py idle`). Kernel socket memory is in no process's RSS.")
@@ -393,10 +450,8 @@ def main():
         L.append("| server | connections ok / open at measurement | errors | RSS before → with them, MiB "
                  "| RSS per connection | PSS per connection | RSS 3 s after closing, MiB |")
         L.append("| --- | ---: | --- | ---: | ---: | ---: | ---: |")
-        for s in servers:
-            v = idle.get(s)
-            if not v:
-                continue
+        for v in sorted(idle, key=lambda v: (ORDER.index(v["server"]), v["result"]["conns_requested"])):
+            s = v["server"]
             r = v["result"]
             errs = ", ".join(f"{k}: {c}" for k, c in r["errors"].items()) or "none"
             per = r["rss_bytes_per_conn"]
@@ -407,6 +462,7 @@ def main():
                      f"{'–' if pper is None else f'{pper / 1024:,.1f} KiB'} | "
                      f"{v['after_close']['rss_kb'] / 1024:,.1f} |")
         L.append("")
+    targets(L, summ, idle, servers)
     L.append("## Errors and checks")
     L.append("")
     L.append("Summed over the rounds. Errors are wrk's connect/read/write/timeout counts; "

@@ -7,7 +7,9 @@
 -- 1 KiB and cacheable for an hour.
 --
 -- Arguments (after `--` on the wrk command line): NONCE (makes the miss URLs
--- of this run unique across runs and servers), HOT (default 100).
+-- of this run unique across runs and servers), HOT (default 100), EVERY
+-- (default 10: every EVERY-th request misses; 1 makes every request a miss,
+-- compare.sh's miss test).
 
 local dir = debug.getinfo(1, "S").source:match("^@(.*/)") or "./"
 dofile(dir .. "report.lua")
@@ -19,18 +21,19 @@ function setup(thread)
 	thread:set("tid", nthreads)
 end
 
-local nonce, hot, n = "run", 100, 0
+local nonce, hot, every, n = "run", 100, 10, 0
 
 function init(args)
 	nonce = args[1] or tostring(os.time())
 	hot = tonumber(args[2] or "100")
+	every = tonumber(args[3] or "10")
 	math.randomseed((tid or 0) * 7919 + os.time())
 end
 
 function request()
 	n = n + 1
 	local path
-	if n % 10 == 0 then
+	if n % every == 0 then
 		path = string.format("/miss?id=%s-%d-%d&size=1024&cc=max-age%%3D3600",
 			nonce, tid or 0, n)
 	else
