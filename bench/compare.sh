@@ -164,6 +164,11 @@ cleanup() {
 		fi
 		wait "$pid" 2>/dev/null || true
 	done
+	if ((rc != 0)) && [[ -s ${RESULTS:-} ]]; then
+		# What was measured is kept: bench/summarize.py --results FILE --out DIR
+		cp "$RESULTS" "$OUT/failed-results.jsonl" 2>/dev/null &&
+			log "exit $rc: the runs so far are in $OUT/failed-results.jsonl"
+	fi
 	if [[ -n $TMP && -d $TMP ]]; then
 		rm -rf "$TMP"
 	fi
@@ -711,7 +716,9 @@ done
 for s in "${SERVERS[@]}"; do
 	extra=
 	if [[ $s == nginx ]]; then
-		extra=$(du -sk "/dev/shm/ringbench-nginx-$$" 2>/dev/null | cut -f1)
+		# du fails (pipefail) on files nginx's cache manager removes under
+		# it (the miss test makes many): its total is still right.
+		extra=$({ du -sk "/dev/shm/ringbench-nginx-$$" 2>/dev/null || true; } | cut -f1)
 	fi
 	printf '{"type":"mem","server":"%s","mem":%s,"tmpfs_cache_kb":%s}\n' "$s" "$(mem_json "$s")" "${extra:-null}" >>"$RESULTS"
 done
