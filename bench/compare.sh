@@ -92,8 +92,8 @@ done
 declare -A PORT=([origin]=$PORT_BASE [varnish]=$((PORT_BASE + 1)) [nginx]=$((PORT_BASE + 2)) [ringcache]=$((PORT_BASE + 3)) [rcepoll]=$((PORT_BASE + 4)) [noop]=$((PORT_BASE + 5)))
 declare -A PID=()
 
-log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
-die() { log "error: $*"; exit 1; }
+# shellcheck source=bench/common.sh
+. "$BENCH/common.sh"
 
 TESTS=()
 for c in "${SWEEP[@]}"; do TESTS+=("1k@$c"); done
@@ -226,16 +226,6 @@ CONF_OUT=$TMP/configs
 mkdir -p "$CONF_OUT"
 
 # ---------------------------------------------------------------- servers
-wait_port() { # NAME PORT: until it accepts, 20 s at most
-	local i
-	for ((i = 0; i < 200; i++)); do
-		if (exec 3<>"/dev/tcp/127.0.0.1/$2") 2>/dev/null; then return 0; fi
-		kill -0 "${PID[$1]}" 2>/dev/null || { tail -20 "$TMP/$1.log" >&2; die "$1 exited at start"; }
-		sleep 0.1
-	done
-	die "$1 did not listen on port $2 within 20 s"
-}
-
 start_origin() {
 	"$TMP/ringcache-origin" -l "127.0.0.1:${PORT[origin]}" -t 1 </dev/null >"$TMP/origin.log" 2>&1 &
 	PID[origin]=$!
@@ -352,22 +342,6 @@ start_noop() {
 	"$TMP/bench-noop" -l "127.0.0.1:${PORT[noop]}" -t 2 </dev/null >"$TMP/noop.log" 2>&1 &
 	PID[noop]=$!
 	wait_port noop "${PORT[noop]}"
-}
-
-# stop_server NAME: SIGTERM, then SIGKILL after 10 s (for a fresh start).
-stop_server() {
-	local pid=${PID[$1]} i
-	kill -TERM "$pid" 2>/dev/null || true
-	for ((i = 0; i < 100; i++)); do
-		kill -0 "$pid" 2>/dev/null || break
-		sleep 0.1
-	done
-	if kill -0 "$pid" 2>/dev/null; then
-		pkill -KILL -P "$pid" 2>/dev/null || true
-		kill -KILL "$pid" 2>/dev/null || true
-	fi
-	wait "$pid" 2>/dev/null || true
-	unset "PID[$1]"
 }
 
 # runs_on SERVER TEST: whether TEST is one SERVER can answer.
@@ -676,7 +650,7 @@ for s in "${SERVERS[@]}"; do
 	first=1
 	for c in "${IDLE_LIST[@]}"; do
 		if ((!first)); then
-			stop_server "$s"
+			stop_pid "$s"
 			"start_$s"
 			warm "$s"
 		fi

@@ -1,39 +1,12 @@
 # shellcheck shell=bash disable=SC2004 # PID and PORT are associative arrays
 # bench/disklib.sh - helpers shared by bench/disk.sh and bench/restart.sh
-# (sourced, not run). The /proc probes are the ones of bench/compare.sh,
+# (sourced, not run); log, die, stop_pid and wait_port are in common.sh,
+# shared with compare.sh. The /proc probes are the ones of bench/compare.sh,
 # copied rather than moved so that compare.sh stays as it is.
 # The caller defines PORT (associative), PID (associative), TMP and ROOT.
 
-log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
-die() { log "error: $*"; exit 1; }
-
-# stop_pid NAME: SIGTERM, 10 s, then SIGKILL (and its children).
-stop_pid() {
-	local name=$1 pid=${PID[$1]:-} i
-	[[ -n $pid ]] || return 0
-	kill -TERM "$pid" 2>/dev/null || true
-	for ((i = 0; i < 100; i++)); do
-		kill -0 "$pid" 2>/dev/null || break
-		sleep 0.1
-	done
-	if kill -0 "$pid" 2>/dev/null; then
-		log "$name ($pid) did not stop in 10 s; killing it and its children"
-		pkill -KILL -P "$pid" 2>/dev/null || true
-		kill -KILL "$pid" 2>/dev/null || true
-	fi
-	wait "$pid" 2>/dev/null || true
-	unset "PID[$name]"
-}
-
-wait_port() { # NAME PORT: until it accepts, 20 s at most
-	local i
-	for ((i = 0; i < 200; i++)); do
-		if (exec 3<>"/dev/tcp/127.0.0.1/$2") 2>/dev/null; then return 0; fi
-		kill -0 "${PID[$1]}" 2>/dev/null || { tail -20 "$TMP/$1.log" >&2; die "$1 exited at start"; }
-		sleep 0.1
-	done
-	die "$1 did not listen on port $2 within 20 s"
-}
+# shellcheck source=bench/common.sh
+. "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 # launch NAME PORT LOG CMD...: start CMD in the background (its output
 # appended to LOG) as PID[NAME] and wait until PORT accepts. The ports are
