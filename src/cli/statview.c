@@ -270,6 +270,44 @@ static void line_cache(struct screen *s, const struct sum *m)
 	    fmt_count(np, sizeof(np), val(m, "cache_purged")));
 }
 
+/* The disk tier: whether it is on, how full, what it answers, and the
+ * rebuild until it is done (a restart's progress is what an operator
+ * watches for). */
+static void line_disk(struct screen *s, const struct sum *m)
+{
+	label(s, "disk");
+	if (!prom_find(m->cur, "disk_enabled")) {
+		put(s, NULL, "off");
+		return;
+	}
+	if (val(m, "disk_enabled") <= 0) {
+		put(s, C_DOWN, "DISABLED");
+		put(s, NULL, " by an I/O error (the log says which); memory only   ");
+	}
+	char used[32], size[32], h[32], r[32], w[32], no[32], n1[32], n2[32];
+	fmt_bytes(used, sizeof(used), val(m, "disk_bytes_used"));
+	fmt_bytes(size, sizeof(size), val(m, "disk_size_bytes"));
+	fmt_rate(h, sizeof(h), rate(m, "disk_hits"));
+	fmt_rate(r, sizeof(r), rate(m, "disk_reads"));
+	fmt_rate(w, sizeof(w), rate(m, "disk_writes"));
+	put(s, NULL, "%s objects  %s of %s   hits %s/s  reads %s/s  writes %s/s   ",
+	    fmt_count(no, sizeof(no), val(m, "disk_objects")), used, size, *h ? h : "-",
+	    *r ? r : "-", *w ? w : "-");
+	sublabel(s, "rebuild");
+	if (val(m, "disk_rebuild_done") > 0) {
+		char t[16];
+		fmt_secs(t, sizeof(t), val(m, "disk_rebuild_seconds"));
+		put(s, NULL, "done in %s", t);
+	} else {
+		put(s, C_BUSY, "%s of %s segments",
+		    fmt_count(n1, sizeof(n1), val(m, "disk_rebuild_segments")),
+		    fmt_count(n2, sizeof(n2), val(m, "disk_segments")));
+	}
+	char nd[32], ne[32];
+	put(s, NULL, "   damaged %s  errors %s", fmt_count(nd, sizeof(nd), val(m, "disk_damaged")),
+	    fmt_count(ne, sizeof(ne), val(m, "disk_errors")));
+}
+
 static void line_compression(struct screen *s, const struct sum *m)
 {
 	label(s, "compression");
@@ -387,8 +425,8 @@ int statview_screen(struct statview *v, const struct prom_snap *prev, const stru
 		pad(&s, C_ERR);
 	}
 	void (*const lines[])(struct screen *, const struct sum *) = {
-	    line_requests,    line_latency, line_traffic,  line_cache,
-	    line_compression, line_loops,   line_backends,
+	    line_requests, line_latency,     line_traffic, line_cache,
+	    line_disk,	   line_compression, line_loops,   line_backends,
 	};
 	for (size_t i = 0; i < sizeof(lines) / sizeof(lines[0]) && row <= rows; i++) {
 		row_start(&s, row++);

@@ -147,6 +147,7 @@ Test(ops_stat, live_in_a_terminal_under_load)
 	}
 	cr_expect(strstr(screen, " ringcache stat  127.0.0.1:"), "%s", screen);
 	cr_expect(strstr(screen, "hit ratio"), "%s", screen);
+	cr_expect(strstr(screen, "disk        off"), "no cache.disk: %s", screen);
 	cr_expect(strstr(screen, "servers     app.127.0.0.1:"), "%s", screen);
 	cr_expect(!strstr(screen, "\nbackend_requests "), "-f '^backend_*': %s", screen);
 	cr_expect(!strstr(screen, "\nconnections "), "-f: %s", screen);

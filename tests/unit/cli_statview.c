@@ -5,6 +5,7 @@
  * object with the numbers that pass the filter.
  */
 #include <criterion/criterion.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,11 +32,12 @@ static const char text[] =
     "# TYPE ringcache_uptime_seconds gauge\n"
     "ringcache_uptime_seconds 100\n";
 
-/* The visible text of each row of SCREEN: escape sequences dropped,
- * rows split at the cursor moves "\033[ROW;1H". Widest row's width. */
-static int widest(const char *screen, int *rows_out)
+/* The visible text of SCREEN: escape sequences dropped, each row after
+ * a newline of its own (where the cursor moves to "\033[ROW;1H"). */
+static char *visible(const char *screen)
 {
-	int widest = 0, w = 0, rows = 0;
+	char *out = calloc(strlen(screen) + 1, 1), *o = out;
+	cr_assert(out);
 	for (const char *p = screen; *p;) {
 		if (*p == '\033') {
 			const char *e = p + 1;
@@ -43,18 +45,32 @@ static int widest(const char *screen, int *rows_out)
 				e++;
 			while (*e && !((*e >= 'A' && *e <= 'Z') || (*e >= 'a' && *e <= 'z')))
 				e++;
-			if (*e == 'H') {
-				rows++;
-				w = 0;
-			}
+			if (*e == 'H')
+				*o++ = '\n';
 			p = *e ? e + 1 : e;
 			continue;
 		}
-		cr_assert_neq(*p, '\n', "no newlines: rows are placed");
-		if (++w > widest)
-			widest = w;
-		p++;
+		*o++ = *p++;
 	}
+	return out;
+}
+
+/* SCREEN's widest row and its number of rows (placed by cursor moves,
+ * never by newlines). */
+static int widest(const char *screen, int *rows_out)
+{
+	cr_assert_null(strchr(screen, '\n'), "no newlines: rows are placed");
+	char *vis = visible(screen);
+	int widest = 0, rows = 0;
+	for (char *line = strchr(vis, '\n'); line; rows++) {
+		line++;
+		char *nl = strchr(line, '\n');
+		int w = (int)(nl ? nl - line : (ptrdiff_t)strlen(line));
+		if (w > widest)
+			widest = w;
+		line = nl;
+	}
+	free(vis);
 	*rows_out = rows;
 	return widest;
 }
@@ -109,4 +125,61 @@ Test(cli_statview, json_snapshot)
 	cr_expect(strstr(out, "\"requests\"") == NULL, "filtered out: %s", out);
 	free(out);
 	prom_snap_free(&s);
+}
+
+/* The disk tier's summary line: "off" without the tier, the rebuild's
+ * progress while it runs, its time once done, DISABLED after an I/O
+ * error. */
+static char *disk_line(const char *extra)
+{
+	char *t = NULL;
+	cr_assert(asprintf(&t, "%s%s", text, extra) > 0);
+	struct prom_snap s;
+	cr_assert_eq(prom_parse(&s, t, strlen(t)), 0);
+	struct statview v = {.where = "x", .interval_s = 1, .error = "", .now = 0};
+	char *buf = NULL;
+	size_t cap = 0, len = 0;
+	cr_assert_eq(statview_screen(&v, NULL, &s, 40, 200, &buf, &cap, &len), 0);
+	char *vis = visible(buf);
+	char *line = strstr(vis, "\ndisk ");
+	cr_assert(line, "%s", vis);
+	char *end = strchr(line + 1, '\n');
+	char *r = strndup(line + 1, end ? (size_t)(end - line - 1) : strlen(line + 1));
+	free(vis);
+	free(buf);
+	free(t);
+	prom_snap_free(&s);
+	return r;
+}
+
+#define DISK_METRICS(ENABLED, DONE, WALKED, SECS)                                                  \
+	"# TYPE ringcache_disk_enabled gauge\nringcache_disk_enabled " ENABLED "\n"                \
+	"# TYPE ringcache_disk_objects gauge\nringcache_disk_objects 6553\n"                       \
+	"# TYPE ringcache_disk_bytes_used gauge\nringcache_disk_bytes_used 268435456\n"            \
+	"# TYPE ringcache_disk_size_bytes gauge\nringcache_disk_size_bytes 1073741824\n"           \
+	"# TYPE ringcache_disk_segments gauge\nringcache_disk_segments 128\n"                      \
+	"# TYPE ringcache_disk_rebuild_done gauge\nringcache_disk_rebuild_done " DONE "\n"         \
+	"# TYPE ringcache_disk_rebuild_segments gauge\nringcache_disk_rebuild_segments " WALKED    \
+	"\n"                                                                                       \
+	"# TYPE ringcache_disk_rebuild_seconds gauge\nringcache_disk_rebuild_seconds " SECS "\n"   \
+	"# TYPE ringcache_disk_damaged_total counter\nringcache_disk_damaged_total 3\n"            \
+	"# TYPE ringcache_disk_errors_total counter\nringcache_disk_errors_total 0\n"
+
+Test(cli_statview, disk_summary_line)
+{
+	char *l = disk_line("");
+	cr_expect_str_eq(l, "disk        off");
+	free(l);
+	l = disk_line(DISK_METRICS("1", "0", "37", "0"));
+	cr_expect(strstr(l, "6553 objects  256.0 MiB of 1.0 GiB") != NULL, "%s", l);
+	cr_expect(strstr(l, "rebuild 37 of 128 segments") != NULL, "%s", l);
+	cr_expect(strstr(l, "damaged 3  errors 0") != NULL, "%s", l);
+	cr_expect(strstr(l, "DISABLED") == NULL, "%s", l);
+	free(l);
+	l = disk_line(DISK_METRICS("1", "1", "128", "2.5"));
+	cr_expect(strstr(l, "rebuild done in 2.50s") != NULL, "%s", l);
+	free(l);
+	l = disk_line(DISK_METRICS("0", "1", "128", "2.5"));
+	cr_expect(strstr(l, "DISABLED by an I/O error") != NULL, "%s", l);
+	free(l);
 }
