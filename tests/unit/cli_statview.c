@@ -5,7 +5,6 @@
  * object with the numbers that pass the filter.
  */
 #include <criterion/criterion.h>
-#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -62,13 +61,11 @@ static int widest(const char *screen, int *rows_out)
 	cr_assert_null(strchr(screen, '\n'), "no newlines: rows are placed");
 	char *vis = visible(screen);
 	int widest = 0, rows = 0;
-	for (char *line = strchr(vis, '\n'); line; rows++) {
-		line++;
-		char *nl = strchr(line, '\n');
-		int w = (int)(nl ? nl - line : (ptrdiff_t)strlen(line));
+	for (const char *line = strchr(vis, '\n'); line; line = strchr(line + 1, '\n')) {
+		int w = (int)strcspn(line + 1, "\n");
 		if (w > widest)
 			widest = w;
-		line = nl;
+		rows++;
 	}
 	free(vis);
 	*rows_out = rows;
@@ -143,8 +140,7 @@ static char *disk_line(const char *extra)
 	char *vis = visible(buf);
 	char *line = strstr(vis, "\ndisk ");
 	cr_assert(line, "%s", vis);
-	char *end = strchr(line + 1, '\n');
-	char *r = strndup(line + 1, end ? (size_t)(end - line - 1) : strlen(line + 1));
+	char *r = strndup(line + 1, strcspn(line + 1, "\n"));
 	free(vis);
 	free(buf);
 	free(t);
