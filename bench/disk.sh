@@ -20,6 +20,8 @@ usage: bench/disk.sh [options]
   --page-cache B     ringcache cache.disk.page_cache: true (default: record reads
                      through the page cache) or false (every disk hit an O_DIRECT read)
   --conns N          wrk connections (default 32, 2 threads)
+  --sizes MIN-MAX    body sizes in KiB, whole KiB steps (default 16-64); the number
+                     of keys follows so that the working set stays 4x --memory
   --only LIST        servers, comma-separated: ringcache,nginx,varnish,ringcache-mem
                      (default all; ringcache-mem: no disk tier, cache.memory 4x the
                      working set, every request a memory hit: the ceiling)
@@ -42,6 +44,7 @@ MEMORY=64
 CONNS=32
 ONLY=ringcache,nginx,varnish,ringcache-mem
 PAGE_CACHE=true
+SIZES=16-64
 STORE_BASE=/var/tmp
 BUILD_DIR=
 OUT=$BENCH/results
@@ -57,6 +60,7 @@ while (($#)); do
 	--memory) MEMORY=$2; memory_set=1; shift ;;
 	--page-cache) PAGE_CACHE=$2; shift ;;
 	--conns) CONNS=$2; shift ;;
+	--sizes) SIZES=$2; shift ;;
 	--only) ONLY=$2; shift ;;
 	--dir) STORE_BASE=$2; shift ;;
 	--build-dir) BUILD_DIR=$2; shift ;;
@@ -94,10 +98,15 @@ declare -A PID=()
 # shellcheck source=bench/disklib.sh
 . "$BENCH/disklib.sh"
 
-# Working set: objects of 16-64 KiB (40 KiB on average), 4x cache.memory.
-MINSZ=16384
-MAXSZ=65536
-NKEYS=$((MEMORY * 4 * 1024 / 40))
+# Working set: objects of --sizes KiB (default 16-64, 40 KiB on average),
+# 4x cache.memory.
+[[ $SIZES =~ ^([1-9][0-9]*)-([1-9][0-9]*)$ ]] && ((BASH_REMATCH[1] <= BASH_REMATCH[2])) ||
+	{ echo "disk.sh: bad --sizes (MIN-MAX in KiB, MIN <= MAX)" >&2; exit 2; }
+MINSZ=$((BASH_REMATCH[1] * 1024))
+MAXSZ=$((BASH_REMATCH[2] * 1024))
+AVGKIB=$(((MINSZ + MAXSZ) / 2048))
+((AVGKIB >= 1)) || AVGKIB=1
+NKEYS=$((MEMORY * 4 * 1024 / AVGKIB))
 WS_BYTES=$(keys_bytes "$NKEYS" "$MINSZ" "$MAXSZ")
 STORE_MIB=$((MEMORY * 4 * 2 + 64)) # room for the whole set twice: nothing is overwritten
 # ringcache-mem's cache.memory: 4x the working set's bytes, rounded up to MiB
@@ -382,7 +391,7 @@ measure() {
 }
 
 # ---------------------------------------------------------------- main
-log "working set: $NKEYS keys of 16-64 KiB, $((WS_BYTES / 1048576)) MiB; ringcache memory ${MEMORY} MiB; stores in $STORE ($FSTYPE), ${STORE_MIB} MiB each"
+log "working set: $NKEYS keys of $SIZES KiB, $((WS_BYTES / 1048576)) MiB; ringcache memory ${MEMORY} MiB; stores in $STORE ($FSTYPE), ${STORE_MIB} MiB each"
 start_origin
 for s in "${SERVERS[@]}"; do
 	"${START[$s]}"
@@ -439,7 +448,7 @@ cp "$TMP/wrk.log" "$OUT/disk-latest-wrk.log"
 	echo
 	machine_desc "$STORE_BASE"
 	echo "- server starts tried again after EADDRINUSE (see launch in bench/disklib.sh): $LAUNCH_RETRIES"
-	echo "- working set: $NKEYS keys of 16-64 KiB bodies (40 KiB on average), $((WS_BYTES / 1048576)) MiB in all;"
+	echo "- working set: $NKEYS keys of $SIZES KiB bodies ($AVGKIB KiB on average), $((WS_BYTES / 1048576)) MiB in all;"
 	echo "  uniform random keys (bench/wrk/keys.lua), wrk -t 2 -c $CONNS, $ROUNDS round(s) of ${DURATION} s, servers alternated"
 	echo "- ringcache: cache.memory ${MEMORY} MiB, cache.disk ${STORE_MIB} MiB (writes O_DIRECT, page_cache: $PAGE_CACHE), 2 loops; nginx: proxy_cache_path on disk,"
 	echo "  keys_zone 16 MiB, max_size ${STORE_MIB} MiB, worker_processes auto; Varnish: -s file,${STORE_MIB}m only"

@@ -36,9 +36,9 @@
  * an insert with a lower one than the entry's is ignored, so a rebuild can
  * scan segments in any order (an equal one too: the entry found first
  * stays, and a copy and its original hold the same bytes). A reinserted copy (segment eviction)
- * keeps its version's number (dindex_relocate), so a newer version written while the copy was in
- * flight still wins at rebuild; the record format must therefore carry a version sequence beside
- * its log sequence, or the engine must keep a reinsertion from racing a write of the same key.
+ * keeps its version's number (dindex_relocate, or the daemon's dindex_put of the copy under its
+ * version: dtier.c), so a newer version written while the copy was in flight still wins, and at
+ * rebuild too: the record format carries a version sequence beside its log sequence (drec.h).
  *
  * Tombstones. dindex_tombstone(phash, S) removes the entries of that
  * primary hash with a sequence below S. While a rebuild is in progress

@@ -70,6 +70,8 @@ static void take(struct drebuild *rb, const struct drec_view *v, uint32_t seg, u
 		drebuild_entry(v, seg, off, rb->now, &r);
 		if (rb->ix)
 			dindex_put(rb->ix, &r);
+		if (rb->minver && (!rb->minver[seg] || v->obj.version < rb->minver[seg]))
+			rb->minver[seg] = v->obj.version;
 		s->objects++;
 		break;
 	}

@@ -65,6 +65,11 @@ struct drebuild {
 	uint64_t io_timeout;	 /* ns per read; 0: 10 s */
 	int64_t now;		 /* Unix seconds, for expiry */
 	_Atomic uint8_t *walked; /* seg_count flags the rebuild sets (NULL: none) */
+	/* seg_count slots (NULL: not kept): the lowest version of an OBJECT
+	 * record found in each segment, 0 for none. A reinserted copy keeps
+	 * its original's version, older than its segment's first sequence,
+	 * and the bans and tag purges newer than it must stay (dtier.c). */
+	uint64_t *minver;
 	/* BAN and TAG records, in the order found (NULL: counted only). */
 	void (*on_ban)(void *ctx, const struct drec_view *v);
 	void (*on_tag)(void *ctx, const struct drec_view *v);

@@ -156,22 +156,9 @@ static int by_hits(const void *a, const void *b)
 	return x->off < y->off ? -1 : x->off > y->off;
 }
 
-int dseg_evict(struct dseg *ds, struct dindex *ix, int64_t now, struct dseg_victim *v)
+int dseg_choose(struct dindex *ix, uint32_t seg, int64_t now, uint64_t rmax, struct dseg_victim *v)
 {
 	memset(v, 0, sizeof(*v));
-	pthread_mutex_lock(&ds->lock);
-	if (ds->free_len || ds->evicting || !ds->fifo_len) {
-		pthread_mutex_unlock(&ds->lock);
-		return 0;
-	}
-	uint32_t seg = ds->fifo[ds->fifo_head];
-	ds->fifo_head = (ds->fifo_head + 1) % ds->nsegs;
-	ds->fifo_len--;
-	ds->segs[seg].state = DSEG_EVICTING;
-	ds->evicting++;
-	uint32_t rmax = ds->reinsert_max;
-	pthread_mutex_unlock(&ds->lock);
-
 	/* The walk removes what was not hit; the bound is applied after it,
 	 * over all candidates, so that the most-hit ones win, not the first. */
 	struct gather g = {.now = now};
@@ -192,15 +179,34 @@ int dseg_evict(struct dseg *ds, struct dindex *ix, int64_t now, struct dseg_vict
 	v->n = n;
 	v->keep = g.v;
 	v->keep_bytes = bytes;
+	return g.nomem && !n ? -ENOMEM : 1;
+}
 
+int dseg_evict(struct dseg *ds, struct dindex *ix, int64_t now, struct dseg_victim *v)
+{
+	memset(v, 0, sizeof(*v));
+	pthread_mutex_lock(&ds->lock);
+	if (ds->free_len || ds->evicting || !ds->fifo_len) {
+		pthread_mutex_unlock(&ds->lock);
+		return 0;
+	}
+	uint32_t seg = ds->fifo[ds->fifo_head];
+	ds->fifo_head = (ds->fifo_head + 1) % ds->nsegs;
+	ds->fifo_len--;
+	ds->segs[seg].state = DSEG_EVICTING;
+	ds->evicting++;
+	uint32_t rmax = ds->reinsert_max;
+	pthread_mutex_unlock(&ds->lock);
+
+	int rc = dseg_choose(ix, seg, now, rmax, v);
 	pthread_mutex_lock(&ds->lock);
 	ds->stats.evictions++;
-	ds->stats.reinserted += n;
-	ds->stats.reinserted_bytes += bytes;
+	ds->stats.reinserted += v->n;
+	ds->stats.reinserted_bytes += v->keep_bytes;
 	ds->stats.removed += v->removed;
 	ds->stats.over_bound += v->over;
 	pthread_mutex_unlock(&ds->lock);
-	return g.nomem && !n ? -ENOMEM : 1;
+	return rc;
 }
 
 void dseg_victim_fini(struct dseg_victim *v)

@@ -2,8 +2,13 @@
  * dseg.h - the disk tier's segments: which are free, which one is open for
  * writing and where its next record goes, the FIFO order of the sealed
  * ones, and the eviction of the oldest. Pure memory, no I/O. The daemon
- * uses its rebuild only (dtier: the newest segment, where the writer goes
- * on); the writer runs a plain circular log, eviction is not wired in.
+ * uses its rebuild (dtier: the newest segment, where the writer goes on)
+ * and its choice of what to reinsert (dseg_choose). Its writer keeps the
+ * FIFO by the segment numbers instead (a circular log: the next segment
+ * is always the oldest) and holds the copies in memory while it opens
+ * that segment, so it needs no free segment in hand; the state machine
+ * below (reserve, roll, evict, release) is the general engine's flow,
+ * exercised by the unit tests.
  *
  * States: FREE -> OPEN (one at a time; records appended at the write
  * position, 8-byte aligned) -> SEALED (first and last sequence numbers
@@ -127,6 +132,12 @@ bool dseg_need_evict(struct dseg *ds);
  * (Unix seconds) decides what has expired. */
 int dseg_evict(struct dseg *ds, struct dindex *ix, int64_t now, struct dseg_victim *v);
 void dseg_victim_fini(struct dseg_victim *v);
+/* The choice alone, for an engine that keeps its own segment order (the
+ * daemon's writer: dtier.c): walk SEG's live entries in IX, remove those
+ * not hit or expired at NOW, keep the most-hit ones up to RMAX bytes and
+ * remove the rest (counted in V->over). 1 with *V filled, or -ENOMEM
+ * when nothing could be kept for want of memory. */
+int dseg_choose(struct dindex *ix, uint32_t seg, int64_t now, uint64_t rmax, struct dseg_victim *v);
 /* The copies of SEG (EVICTING) are written or abandoned: remove what is left
  * of it from IX; it is FREE. 0, or -EINVAL when SEG is not EVICTING. */
 int dseg_release(struct dseg *ds, struct dindex *ix, uint32_t seg);

@@ -33,6 +33,7 @@ int dtier_open(struct dtier **out, const struct dtier_conf *c, dstore_log_fn log
 	atomic_init(&t->w, NULL);
 	pthread_mutex_init(&t->inval_lock, NULL);
 	atomic_init(&t->writer_ended, true);
+	atomic_init(&t->roll_gen, 1); /* a new object's disk_mark is 0 */
 	rt_group_init(&t->rebuilding);
 	rt_group_init(&t->writing);
 	rt_group_init(&t->closing);
@@ -57,8 +58,9 @@ int dtier_open(struct dtier **out, const struct dtier_conf *c, dstore_log_fn log
 	    dindex_create(dindex_expected(t->ds->size, 0), (uint32_t)nsegs, (int64_t)time(NULL));
 	struct dseg_conf dc = {.nsegs = (uint32_t)nsegs, .seg_size = (uint32_t)seg};
 	t->dseg = t->ix ? dseg_create(&dc) : NULL;
-	t->seg_first = t->dseg ? calloc(nsegs, sizeof(*t->seg_first)) : NULL;
-	t->walked = t->seg_first ? calloc(nsegs, sizeof(*t->walked)) : NULL;
+	t->seg_minver = t->dseg ? calloc(nsegs, sizeof(*t->seg_minver)) : NULL;
+	t->rb_minver = t->seg_minver ? calloc(nsegs, sizeof(*t->rb_minver)) : NULL;
+	t->walked = t->rb_minver ? calloc(nsegs, sizeof(*t->walked)) : NULL;
 	t->seg_readers = t->walked ? calloc(nsegs, sizeof(*t->seg_readers)) : NULL;
 	if (!t->seg_readers) {
 		snprintf(err, errlen, "%s: out of memory for the disk index", c->path);
@@ -414,6 +416,37 @@ static int inval_verdict(struct dtier *t, const struct drec_view *v)
 	return verdict;
 }
 
+/* Put R in the index unless a purge of its key is not written yet.
+ * Tested with the put under the lock: a purge in between either sets its
+ * floor first or removes this entry after. */
+static int index_put(struct dtier *t, const struct dindex_rec *r)
+{
+	pthread_mutex_lock(&t->inval_lock);
+	bool held = dfloors_held(&t->floors, r->phash);
+	int put = held ? 0 : dindex_put(t->ix, r);
+	pthread_mutex_unlock(&t->inval_lock);
+	if (put > 0)
+		atomic_fetch_add_explicit(&t->stats.indexed, 1, memory_order_relaxed);
+	return put;
+}
+
+/* A reinserted copy on disk: its entry under its version (the copy's own
+ * sequence is newer), so a newer version of the key, written while the
+ * copy was chosen and read, keeps its entry (dindex_put). Its hits
+ * restart at zero: it must be hit again to be copied again. */
+static void written_copy(struct dtier *t, const struct dwriter_done *d)
+{
+	struct dindex_rec r;
+	drebuild_entry(d->copy, (uint32_t)d->seg, d->off, (int64_t)time(NULL), &r);
+	r.len = d->len;
+	if (index_put(t, &r) > 0) {
+		atomic_fetch_add_explicit(&t->stats.reinserted, 1, memory_order_relaxed);
+		atomic_fetch_add_explicit(&t->stats.reinserted_bytes, d->len, memory_order_relaxed);
+	} else {
+		atomic_fetch_add_explicit(&t->stats.reinsert_dropped, 1, memory_order_relaxed);
+	}
+}
+
 static void index_written(void *ctx, const struct dwriter_done *d)
 {
 	struct dtier *t = ctx;
@@ -429,8 +462,12 @@ static void index_written(void *ctx, const struct dwriter_done *d)
 		inval_written(t, d->kind, d->seq);
 		return;
 	}
-	if (d->kind != DREC_OBJECT || !d->obj)
+	if (d->kind != DREC_OBJECT || (!d->obj && !d->copy))
 		return;
+	if (d->copy) {
+		written_copy(t, d);
+		return;
+	}
 	const struct cobj *o = d->obj;
 	const struct resp_meta *m = &o->meta;
 	int64_t now = (int64_t)time(NULL);
@@ -449,30 +486,21 @@ static void index_written(void *ctx, const struct dwriter_done *d)
 	};
 	if (r.expires == 0 && !(validators || swr))
 		r.expires = 1;
-	/* Tested with the put under the lock: a purge in between either sets
-	 * its floor first or removes this entry after. */
-	pthread_mutex_lock(&t->inval_lock);
-	bool held = dfloors_held(&t->floors, r.phash);
-	int put = held ? 0 : dindex_put(t->ix, &r);
-	pthread_mutex_unlock(&t->inval_lock);
-	if (put > 0)
-		atomic_fetch_add_explicit(&t->stats.indexed, 1, memory_order_relaxed);
+	index_put(t, &r);
 }
 
-/* A plain circular log for now (dseg's FIFO with reinsertion is not wired
- * in): the next segment's old entries leave the index before it is
- * written again, so the index never points at bytes being replaced. */
 /* Drop the bans and tag purges no record on disk is older than: every
- * record left has a version at or above the oldest segment's first
- * sequence (versions are their records' own sequences while nothing is
- * copied), and an invalidation applies below its own. Under inval_lock;
- * O(segments + invalidations), once per segment written. */
+ * record left has a version at or above the least of the segments'
+ * lowest versions (seg_minver: a segment's first sequence, or the version
+ * of the oldest copy reinserted into it), and an invalidation applies
+ * below its own sequence. Under inval_lock; O(segments + invalidations),
+ * once per segment written. */
 static void inval_prune(struct dtier *t)
 {
 	uint64_t oldest = UINT64_MAX;
 	for (uint64_t i = 0; i < t->ds->sb.seg_count; i++)
-		if (t->seg_first[i] && t->seg_first[i] < oldest)
-			oldest = t->seg_first[i];
+		if (t->seg_minver[i] && t->seg_minver[i] < oldest)
+			oldest = t->seg_minver[i];
 	t->oldest = oldest == UINT64_MAX ? 0 : oldest;
 	size_t k = 0;
 	for (size_t i = 0; i < t->ninvals; i++) {
@@ -487,10 +515,87 @@ static void inval_prune(struct dtier *t)
 	t->ninvals = k;
 }
 
-static int next_segment(void *ctx, uint64_t sealed, uint64_t *next)
+/* Is V, read from disk, still the record of entry E (its key's hashes,
+ * its version) and untouched by every invalidation since it was written:
+ * no purge of its key waiting for its tombstone (a floor), no ban or tag
+ * purge newer than it that applies, pending ones included? */
+static bool copy_current(struct dtier *t, const struct dindex_rec *e, const struct drec_view *v)
+{
+	const uint64_t seq_mask = (1ull << DINDEX_SEQ_BITS) - 1;
+	const struct drec_obj *o = &v->obj;
+	if (v->h.kind != DREC_OBJECT || o->partial ||
+	    (o->version & seq_mask) != (e->seq & seq_mask) ||
+	    dindex_phash(v->in.key, v->in.key_len) != e->phash ||
+	    (o->vkey_len ? dindex_vhash(o->vkey, o->vkey_len) : 0) != e->vhash)
+		return false;
+	pthread_mutex_lock(&t->inval_lock);
+	bool held = dfloors_held(&t->floors, e->phash);
+	pthread_mutex_unlock(&t->inval_lock);
+	return !held && inval_verdict(t, v) == 0;
+}
+
+/*
+ * FIFO with reinsertion (dseg.h): before segment SEG is written again,
+ * its entries hit since they were written and not expired, most hits
+ * first, up to ROOM bytes and a quarter of a segment, are read back and
+ * handed to the writer (dwriter_copy), which writes them first in SEG's
+ * new life; dseg_choose removes the others from the index. On the
+ * writer's task, so nothing is written meanwhile: an invalidation made
+ * while the copies are chosen and read is queued behind them, takes a
+ * higher sequence and applies to them as it would have to the original
+ * (its floor keeps a purged copy out of the index, its record drops it
+ * at a rebuild, a ban's is tested at every read). The ones made before
+ * are tested here (copy_current). Returns the lowest version copied,
+ * UINT64_MAX for none.
+ */
+static uint64_t reinsert(struct dtier *t, struct dwriter *w, uint32_t seg, uint64_t room)
+{
+	uint64_t rmax = t->ds->sb.seg_size / 4, minver = UINT64_MAX;
+	if (room < rmax)
+		rmax = room;
+	struct dseg_victim v;
+	if (dseg_choose(t->ix, seg, (int64_t)time(NULL), rmax, &v) < 0)
+		return minver;
+	uint64_t dropped = v.over;
+	for (size_t i = 0; i < v.n; i++) {
+		const struct dindex_rec *e = &v.keep[i];
+		struct dstore_rec r;
+		int rc = dstore_read(t->ds, e->seg, e->off, e->len,
+				     rt_deadline_in(DTIER_READ_TIMEOUT), &r);
+		if (rc == -ENODEV || rc == -ECANCELED) { /* off, or the writer is going */
+			dropped += v.n - i;
+			break;
+		}
+		if (rc < 0) { /* damaged (counted, dropped), timed out */
+			dropped++;
+			continue;
+		}
+		uint64_t ver = r.v.obj.version;
+		if (!copy_current(t, e, &r.v)) {
+			dstore_rec_free(&r);
+			dropped++;
+		} else if (dwriter_copy(w, &r) < 0) {
+			dropped++;
+		} else if (ver < minver) {
+			minver = ver;
+		}
+	}
+	dseg_victim_fini(&v);
+	atomic_fetch_add_explicit(&t->stats.reinsert_dropped, dropped, memory_order_relaxed);
+	return minver;
+}
+
+/* The writer's next segment: the oldest, after the newest (a circular
+ * log, so FIFO by segment), with its hit records copied first. Its old
+ * entries leave the index before it is written again, so the index never
+ * points at bytes being replaced. */
+static int next_segment(void *ctx, uint64_t sealed, uint64_t *next, uint64_t room)
 {
 	struct dtier *t = ctx;
 	*next = (sealed + 1) % t->ds->sb.seg_count;
+	struct dwriter *w = atomic_load(&t->w);
+	uint64_t minver = w ? reinsert(t, w, (uint32_t)*next, room) : UINT64_MAX;
+	atomic_fetch_add_explicit(&t->roll_gen, 1, memory_order_relaxed);
 	dindex_seg_clear(t->ix, (uint32_t)*next);
 	/* Reads of it still in flight end first (pin): at most 2 s, past
 	 * which a stream of it would be cut short (never sent whole). */
@@ -498,10 +603,11 @@ static int next_segment(void *ctx, uint64_t sealed, uint64_t *next)
 	while (atomic_load(&t->seg_readers[*next]) && rt_clock_now() < until)
 		if (rt_sleep_until(rt_deadline_in(RT_MS)) < 0)
 			break; /* cancelled: the writer ends */
-	/* Its SEGMENT record takes the writer's next sequence. */
-	struct dwriter *w = atomic_load(&t->w);
+	/* Its SEGMENT record takes the writer's next sequence; the copies
+	 * keep their older versions. */
 	pthread_mutex_lock(&t->inval_lock);
-	t->seg_first[*next] = w ? dwriter_next_seq(w) : 0;
+	uint64_t first = w ? dwriter_next_seq(w) : 0;
+	t->seg_minver[*next] = minver < first ? minver : first;
 	inval_prune(t);
 	pthread_mutex_unlock(&t->inval_lock);
 	return 0;
@@ -553,14 +659,14 @@ static void rebuild_done(void *ctx, const struct drebuild_stats *s)
 	for (uint64_t i = 0; i < nsegs; i++) {
 		struct dseg_info di;
 		dseg_info(t->dseg, (uint32_t)i, &di);
-		t->seg_first[i] = di.first_seq;
+		uint64_t mv = t->rb_minver[i];
+		t->seg_minver[i] = mv && mv < di.first_seq ? mv : di.first_seq;
 	}
-	/* The writer's first segment: its SEGMENT record takes the first
-	 * sequence (open_seg; next_segment is not asked for it). */
-	t->seg_first[first] = s->top_seq + 1;
 	inval_prune(t);
 	pthread_mutex_unlock(&t->inval_lock);
-	dindex_seg_clear(t->ix, (uint32_t)first);
+	/* The writer's first segment is the oldest: it asks next_segment for
+	 * it at its start (dwriter.h), which copies its hit records, clears
+	 * it and sets its lowest version as for every later one. */
 	struct dwriter_conf wc = {.first_seq = s->top_seq + 1,
 				  .first_seg = first,
 				  .next_seg = next_segment,
@@ -596,6 +702,7 @@ int dtier_start(struct dtier *t)
 				  .dseg = t->dseg,
 				  .now = (int64_t)time(NULL),
 				  .walked = t->walked,
+				  .minver = t->rb_minver,
 				  .on_ban = rebuilt_ban,
 				  .on_tag = rebuilt_tag,
 				  .on_lost = rebuilt_lost,
@@ -669,7 +776,8 @@ void dtier_close(struct dtier **tp)
 	for (size_t i = 0; i < t->ninvals; i++)
 		dinval_clear(&t->invals[i]);
 	free(t->invals);
-	free(t->seg_first);
+	free(t->seg_minver);
+	free(t->rb_minver);
 	free(t->walked);
 	free(t->seg_readers);
 	dfloors_free(&t->floors);
@@ -750,10 +858,30 @@ static unsigned dtier_count_hit(struct cobj *o)
 	return hits;
 }
 
+/* A hit on O, decided for the disk already: counted on its disk entry,
+ * if it has one, once per roll. A hit never read from disk would else
+ * leave the entry at zero hits, and the copy of an object hot in memory
+ * would be dropped when its segment is written again: after a restart
+ * the origin would be asked for the hottest objects first. */
+static void mark_hit(struct dtier *t, struct cobj *o)
+{
+	unsigned gen = atomic_load_explicit(&t->roll_gen, memory_order_relaxed);
+	if (atomic_load_explicit(&o->disk_mark, memory_order_relaxed) == gen)
+		return;
+	atomic_store_explicit(&o->disk_mark, gen, memory_order_relaxed);
+	uint32_t kl;
+	const char *key = cobj_key(o, &kl);
+	if (key && !o->partial)
+		dindex_hit(t->ix, dindex_phash(key, kl),
+			   o->vkey_len ? dindex_vhash(o->vkey, o->vkey_len) : 0);
+}
+
 void dtier_offer(struct dtier *t, struct cobj *o, int64_t now)
 {
-	if (atomic_load_explicit(&o->disk_done, memory_order_relaxed))
+	if (atomic_load_explicit(&o->disk_done, memory_order_relaxed)) {
+		mark_hit(t, o);
 		return;
+	}
 	/* Invalidated or replaced while its body arrived, or since this hit
 	 * took it: never to disk (the writer tests it again, store.h). */
 	if (atomic_load(&o->retired))

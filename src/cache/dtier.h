@@ -69,6 +69,10 @@ struct dtier_stats {
 	_Atomic uint64_t over_budget;	/* disk lookups sent to the origin: DTIER_READ_BUDGET */
 	_Atomic uint64_t invals_pruned; /* bans, tag purges older than every record: dropped */
 	_Atomic uint64_t streamed;	/* disk hits sent as they were read (dstream.h) */
+	/* Segment eviction: records written again (and their bytes), and
+	 * those hit since written but not (dseg_choose's bound, a purge,
+	 * ban or tag purge, a failed read). */
+	_Atomic uint64_t reinserted, reinserted_bytes, reinsert_dropped;
 };
 
 /*
@@ -139,8 +143,12 @@ struct dtier {
 	pthread_mutex_t inval_lock;
 	struct dinval *invals;
 	size_t ninvals, invals_cap;
-	uint64_t *seg_first;	 /* each segment's first sequence (0: empty), for inval_prune */
-	_Atomic uint8_t *walked; /* per segment: the rebuild walked it (drebuild.h) */
+	/* Per segment, the lowest version a record in it may have (its first
+	 * sequence, or a reinserted copy's older version; 0: empty), for
+	 * inval_prune. Under inval_lock. */
+	uint64_t *seg_minver;
+	uint64_t *rb_minver;	       /* the rebuild's (drebuild.minver), read once it is done */
+	_Atomic uint8_t *walked;       /* per segment: the rebuild walked it (drebuild.h) */
 	_Atomic uint32_t *seg_readers; /* per segment: reads in flight (pin, dtier.c) */
 	uint64_t oldest;	       /* the least of them: older records are gone (inval_lock) */
 	char **pending_purges;	       /* keys (host NUL target), with their lengths */
@@ -164,6 +172,9 @@ struct dtier {
 	const atomic_uint *drain_conns;
 	struct rt_group closing;  /* the drain's closer task, on loop 0 */
 	atomic_bool writer_ended; /* the writer task returned (or never started) */
+	/* Segments the writer has moved to (next_segment): memory hits on an
+	 * object on disk count on its entry once per roll (dtier_offer). */
+	atomic_uint roll_gen;
 	struct dtier_stats stats;
 };
 
@@ -210,8 +221,11 @@ int dtier_admit(struct dtier *t, const char *key, uint32_t key_len, struct cobj 
  * answered admit_hits, the rule decides, once per object (o->disk_done);
  * a writer that cannot take it now, or a body still arriving (a hit on a
  * filling object: the hit is counted, the fetch offers it at the end),
- * leaves it for a later call. A retired O (store.h) is never offered. A
- * load and a return once decided: fine on every hit. */
+ * leaves it for a later call. A retired O (store.h) is never offered.
+ * Once decided, a hit counts on O's disk entry (dindex_hit) once per
+ * segment the writer moves to, so that reinsertion keeps an object hot in
+ * memory too: two loads and a return on the other hits, fine on every
+ * hit. */
 void dtier_offer(struct dtier *t, struct cobj *o, int64_t now);
 
 /*

@@ -21,6 +21,8 @@ struct ditem {
 	struct ditem *next;
 	enum drec_kind kind;
 	uint16_t flags;
+	bool copy;	       /* a reinserted record: REC holds it, OBJ is NULL */
+	struct dstore_rec rec; /* COPY: the record as read, checked */
 	struct cobj *obj;
 	uint32_t key_len, url_len, host_len;
 	uint64_t seq, seg;
@@ -44,7 +46,8 @@ struct dwriter {
 	_Atomic uint64_t seq;
 	_Atomic uint64_t objects; /* objects queued or pending, not yet reported or dropped */
 	_Atomic bool stopping;	  /* dwriter_stop was called: the queue is put in drain order */
-	struct ditem *pending, **tail; /* encoded, not yet on disk */
+	struct ditem *pending, **tail;	     /* encoded, not yet on disk */
+	struct ditem *copies, **copies_tail; /* dwriter_copy's, for the segment being opened */
 	rt_time_t next_check;
 	rt_time_t flush_at; /* the queue ran dry with records unwritten: flush then (0: none) */
 };
@@ -56,6 +59,8 @@ static void item_free(struct ditem **ip)
 	if (!it)
 		return;
 	cobj_release(&it->obj);
+	if (it->copy)
+		dstore_rec_free(&it->rec);
 	free(it);
 }
 
@@ -100,6 +105,7 @@ struct dwriter *dwriter_create(struct dstore *ds, const struct dwriter_conf *c)
 	}
 	atomic_init(&w->seq, w->c.first_seq);
 	w->tail = &w->pending;
+	w->copies_tail = &w->copies;
 	return w;
 }
 
@@ -191,6 +197,24 @@ int dwriter_admit(struct dwriter *w, const char *key, uint32_t key_len, struct c
 	return enqueue(w, it, true);
 }
 
+int dwriter_copy(struct dwriter *w, struct dstore_rec *rec)
+{
+	CHECK_OBJ_NOTNULL(w, DWRITER_MAGIC);
+	struct ditem *it = rec->v.h.kind == DREC_OBJECT ? calloc(1, sizeof(*it)) : NULL;
+	if (!it) {
+		dstore_rec_free(rec);
+		return rec->v.h.kind == DREC_OBJECT ? -ENOMEM : -EINVAL;
+	}
+	it->kind = DREC_OBJECT;
+	it->copy = true;
+	it->rec = *rec;
+	*rec = (struct dstore_rec){0};
+	atomic_fetch_add(&w->objects, 1);
+	*w->copies_tail = it;
+	w->copies_tail = &it->next;
+	return 0;
+}
+
 int dwriter_tombstone(struct dwriter *w, const char *key, uint32_t key_len)
 {
 	CHECK_OBJ_NOTNULL(w, DWRITER_MAGIC);
@@ -268,9 +292,11 @@ static int flush(struct dwriter *w)
 		if (w->c.written) {
 			struct dwriter_done d = {.kind = it->kind,
 						 .flags = it->flags,
-						 .key = it->data,
-						 .key_len = it->key_len,
+						 .key = it->copy ? it->rec.v.in.key : it->data,
+						 .key_len =
+						     it->copy ? it->rec.v.in.key_len : it->key_len,
 						 .obj = it->obj,
+						 .copy = it->copy ? &it->rec.v : NULL,
 						 .seq = it->seq,
 						 .seg = it->seg,
 						 .off = it->off,
@@ -319,20 +345,71 @@ static void open_seg(struct dwriter *w, uint64_t seg)
 	atomic_fetch_add_explicit(&w->ds->stats.segments, 1, memory_order_relaxed);
 }
 
+static int put(struct dwriter *w, struct ditem *it);
+
+/* The copies NEXT_SEG queued: dropped (a failed roll), or written first
+ * in the segment just opened. */
+static int put_copies(struct dwriter *w, bool drop)
+{
+	struct ditem *c = w->copies;
+	w->copies = NULL;
+	w->copies_tail = &w->copies;
+	int r = 0;
+	while (c) {
+		struct ditem *next = c->next;
+		c->next = NULL;
+		if (!drop && r == 0)
+			r = put(w, c);
+		else
+			item_done(w, &c);
+		c = next;
+	}
+	return r;
+}
+
 /* Seal the open segment (flush: its last block goes out padded with the
- * zeros after END) and open the next. */
-static int roll(struct dwriter *w)
+ * zeros after END) and open the next, with the copies NEXT_SEG chose
+ * first in it: room is left after them for the record of NEED bytes that
+ * asked for the roll. */
+static int roll(struct dwriter *w, uint64_t need)
 {
 	int r = flush(w);
 	if (r < 0)
 		return r;
 	uint64_t next = (w->seg + 1) % w->ds->sb.seg_count;
-	if (w->c.next_seg && (r = w->c.next_seg(w->c.ctx, w->seg, &next)) < 0)
+	struct drec_in seg_in = {.kind = DREC_SEGMENT, .seq = atomic_load(&w->seq)};
+	uint64_t front = drec_size(&seg_in), size = w->ds->sb.seg_size;
+	uint64_t spare = front + need < size ? size - front - need : 0;
+	if (w->c.next_seg && (r = w->c.next_seg(w->c.ctx, w->seg, &next, spare)) < 0) {
+		put_copies(w, true);
 		return r;
-	if (next >= w->ds->sb.seg_count)
+	}
+	if (next >= w->ds->sb.seg_count) {
+		put_copies(w, true);
 		return -EINVAL;
+	}
 	open_seg(w, next);
-	return 0;
+	return put_copies(w, false);
+}
+
+/* The first segment, opened as soon as the task runs: NEXT_SEG is asked
+ * for it as after the newest segment there is (FIRST_SEG - 1), so that
+ * the hook's reinsertion runs for it as for every later one. */
+static int open_first(struct dwriter *w)
+{
+	uint64_t n = w->ds->sb.seg_count, next = w->c.first_seg;
+	int r;
+	if (w->c.next_seg &&
+	    (r = w->c.next_seg(w->c.ctx, (next + n - 1) % n, &next, w->ds->sb.seg_size / 2)) < 0) {
+		put_copies(w, true);
+		return r;
+	}
+	if (next >= n) {
+		put_copies(w, true);
+		return -EINVAL;
+	}
+	open_seg(w, next);
+	return put_copies(w, false);
 }
 
 /* Copy N bytes at P into the window at END, sliding it as it fills. */
@@ -356,6 +433,17 @@ static int copy_in(struct dwriter *w, const char *p, size_t n)
 /* The record for IT: its drec_in, with an object's meta in *DOB. */
 static void fill_in(struct ditem *it, struct drec_in *in, struct drec_obj *dob)
 {
+	if (it->copy) { /* the record as it was, its version kept (drec.h) */
+		const struct drec_view *v = &it->rec.v;
+		*in = v->in;
+		*dob = v->obj;
+		in->kind = DREC_OBJECT;
+		in->flags = v->h.flags;
+		in->seq = 0;
+		in->obj = dob;
+		in->body_len = v->h.body_len;
+		return;
+	}
 	*in = (struct drec_in){.kind = it->kind, .flags = it->flags, .seq = 0};
 	switch (it->kind) {
 	case DREC_OBJECT: {
@@ -402,9 +490,17 @@ static void fill_in(struct ditem *it, struct drec_in *in, struct drec_obj *dob)
 	}
 }
 
-/* Hash (and, when COPY, append) the body of O through drec_body. */
-static int body_pass(struct dwriter *w, struct drec_enc *e, struct cobj *o, bool copy)
+/* Hash (and, when COPY, append) the body of IT through drec_body. */
+static int body_pass(struct dwriter *w, struct drec_enc *e, struct ditem *it, bool copy)
 {
+	if (it->copy) {
+		const struct drec_view *v = &it->rec.v;
+		if (copy)
+			return copy_in(w, v->body, (size_t)v->h.body_len);
+		drec_body(e, v->body, (size_t)v->h.body_len);
+		return 0;
+	}
+	struct cobj *o = it->obj;
 	struct body_reader r;
 	body_reader_init(&r, o->body);
 	for (;;) {
@@ -432,7 +528,7 @@ static int put(struct dwriter *w, struct ditem *it)
 	 * record would come after the invalidation's and undo it (store.h,
 	 * store_obj_current). Asked here, on the writer's task, so that an
 	 * invalidation made after this test has a higher sequence. */
-	if (it->kind == DREC_OBJECT && !store_obj_current(it->obj)) {
+	if (it->kind == DREC_OBJECT && !it->copy && !store_obj_current(it->obj)) {
 		atomic_fetch_add_explicit(&ds->stats.superseded, 1, memory_order_relaxed);
 		item_done(w, &it);
 		return 0;
@@ -451,7 +547,13 @@ static int put(struct dwriter *w, struct ditem *it)
 	int r;
 	if (!w->open)
 		open_seg(w, w->c.first_seg);
-	if (w->end + total > ds->sb.seg_size && (r = roll(w)) < 0) {
+	if (it->copy && w->end + total > ds->sb.seg_size) {
+		/* Cannot happen (roll's room): never a roll for a copy. */
+		atomic_fetch_add_explicit(&ds->stats.admit_dropped, 1, memory_order_relaxed);
+		item_done(w, &it);
+		return 0;
+	}
+	if (w->end + total > ds->sb.seg_size && (r = roll(w, total)) < 0) {
 		item_done(w, &it);
 		if (dstore_disabled(ds) || r == -ECANCELED)
 			return r;
@@ -460,7 +562,12 @@ static int put(struct dwriter *w, struct ditem *it)
 		atomic_fetch_add_explicit(&ds->stats.admit_dropped, 1, memory_order_relaxed);
 		return 0;
 	}
-	in.seq = atomic_load(&w->seq); /* a roll took one for its SEGMENT record */
+	in.seq = atomic_load(&w->seq);		/* a roll took one for its SEGMENT record */
+	if (w->end + total > ds->sb.seg_size) { /* the copies took too much (cannot happen) */
+		atomic_fetch_add_explicit(&ds->stats.admit_dropped, 1, memory_order_relaxed);
+		item_done(w, &it);
+		return 0;
+	}
 	struct drec_enc e;
 	int64_t front = drec_begin(&e, w->buf + (w->end - w->win), room(w), ds->sb.store_id, &in);
 	if (front == -ENOSPC) {
@@ -480,7 +587,7 @@ static int put(struct dwriter *w, struct ditem *it)
 	if (it->kind == DREC_OBJECT) {
 		/* Hash first, so the header is final before any of it is
 		 * written (the window may be flushed while the body is copied). */
-		if ((r = body_pass(w, &e, it->obj, false)) < 0)
+		if ((r = body_pass(w, &e, it, false)) < 0)
 			goto undo;
 	}
 	int pad = drec_end(&e, hdr);
@@ -489,7 +596,7 @@ static int put(struct dwriter *w, struct ditem *it)
 		goto undo;
 	}
 	w->end += (uint64_t)front;
-	if (it->kind == DREC_OBJECT && (r = body_pass(w, &e, it->obj, true)) < 0) {
+	if (it->kind == DREC_OBJECT && (r = body_pass(w, &e, it, true)) < 0) {
 		item_done(w, &it);
 		return r; /* a failed write: the tier is off */
 	}
@@ -516,6 +623,7 @@ undo:
 static void drop_all(struct dwriter *w)
 {
 	rt_chan_close(w->ch);
+	put_copies(w, true);
 	while (w->pending) {
 		struct ditem *it = w->pending;
 		w->pending = it->next;
@@ -636,6 +744,13 @@ void dwriter_main(void *arg)
 	CHECK_OBJ_NOTNULL(w, DWRITER_MAGIC);
 	struct dstore *ds = w->ds;
 	w->next_check = rt_clock_now() + RT_SEC;
+	if (!dstore_disabled(ds) && open_first(w) < 0 &&
+	    (dstore_disabled(ds) || rt_task_cancelled())) {
+		drop_all(w);
+		return;
+	}
+	if (w->end > w->flushed) /* copies: on disk within LINGER, as any record */
+		w->flush_at = rt_clock_now() + DWRITER_LINGER;
 	for (;;) {
 		if (dstore_disabled(ds))
 			break;

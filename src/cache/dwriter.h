@@ -66,7 +66,16 @@
  * Segments. The writer opens FIRST_SEG (the rebuild's choice) and, when
  * a record does not fit in the rest, seals it and asks the NEXT_SEG hook
  * for the next one (NULL: the next number, wrapping: a plain circular
- * log, until dseg's FIFO with reinsertion is wired in).
+ * log). The hook, on the writer's task, may read records of the segment
+ * it gives (the oldest, still intact) and hand them back with
+ * dwriter_copy: the reinsertion (dtier.c). They are written first in
+ * the segment, before the record that asked for the roll (ROOM bytes
+ * are theirs at most, so that record still fits), as records with new
+ * sequence numbers that keep their version (drec.h), and reported
+ * written with their view (dwriter_done.copy). Copies skip the currency
+ * test objects pass (store_obj_current: they are in no memory): the hook
+ * judges them; an invalidation made after its choice is queued behind
+ * them and so takes a higher sequence.
  *
  * The drain. dwriter_stop closes the channel; the task then takes what
  * is queued at once and writes the invalidations first (flushed before
@@ -116,6 +125,7 @@ struct dwriter_done {
 	const char *key; /* OBJECT, TOMBSTONE: primary key; TAG: the tag */
 	uint32_t key_len;
 	struct cobj *obj;
+	const struct drec_view *copy; /* a reinserted record (OBJ NULL): what it holds */
 	uint64_t seq, seg;
 	uint32_t off, len;
 };
@@ -127,9 +137,10 @@ struct dwriter_conf {
 	uint64_t first_seg;  /* the segment opened first */
 	uint64_t io_timeout; /* ns per write; 0: DWRITER_IO_TIMEOUT */
 	/* The segment after SEALED (0, or a negative errno: the writer then
-	 * drops records until a later call succeeds). NULL: SEALED + 1,
-	 * wrapping. */
-	int (*next_seg)(void *ctx, uint64_t sealed, uint64_t *next);
+	 * drops records until a later call succeeds), and its copies
+	 * (dwriter_copy, ROOM bytes of records at most). NULL: SEALED + 1,
+	 * wrapping, no copies. */
+	int (*next_seg)(void *ctx, uint64_t sealed, uint64_t *next, uint64_t room);
 	void (*written)(void *ctx, const struct dwriter_done *d);
 	void *ctx;
 };
@@ -156,6 +167,11 @@ void dwriter_free(struct dwriter **wp);
  * stopped; -ENOMEM.
  */
 int dwriter_admit(struct dwriter *w, const char *key, uint32_t key_len, struct cobj *o);
+/* From the NEXT_SEG hook only (the writer's task): write the object
+ * record REC (read and checked: dstore_read) again, first in the segment
+ * the hook returns. REC is taken (*REC emptied), whatever the outcome: 0,
+ * -EINVAL (not an object record), -ENOMEM. */
+int dwriter_copy(struct dwriter *w, struct dstore_rec *rec);
 /* Invalidations, with room of their own (above): 0, -EAGAIN, -ENODEV,
  * -ENOMEM, -EINVAL (drec refuses the strings). */
 int dwriter_tombstone(struct dwriter *w, const char *key, uint32_t key_len);

@@ -137,6 +137,10 @@ struct cobj {
 	 * has had its say (queued, refused, or the object came from disk). */
 	_Atomic uint8_t disk_hits;
 	atomic_bool disk_done;
+	/* The disk tier's segment roll (dtier.roll_gen) of the last hit on
+	 * this object that was counted on its disk entry: at most one a roll,
+	 * so that an object hot in memory is copied forward too (dtier.c). */
+	_Atomic uint32_t disk_mark;
 	/* No longer the current copy of its key: purged, banned (at a lookup
 	 * or by the lurker), tag-purged (soft too) or replaced by a newer
 	 * variant; set under the shard lock before the invalidation's disk

@@ -89,6 +89,9 @@ static void disk(struct dtier *t, struct stats *s)
 	pthread_mutex_unlock(&t->inval_lock);
 	s->gauge[G_disk_invals_pruned] = atomic_load(&t->stats.invals_pruned);
 	s->gauge[G_disk_streamed] = atomic_load(&t->stats.streamed);
+	s->gauge[G_disk_reinserted] = atomic_load(&t->stats.reinserted);
+	s->gauge[G_disk_reinserted_bytes] = atomic_load(&t->stats.reinserted_bytes);
+	s->gauge[G_disk_reinsert_dropped] = atomic_load(&t->stats.reinsert_dropped);
 	s->gauge[G_disk_objects] = dindex_count(t->ix);
 	s->gauge[G_disk_bytes_used] = dindex_bytes(t->ix);
 	s->gauge[G_disk_size] = t->ds->size;

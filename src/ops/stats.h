@@ -36,8 +36,9 @@
 	X(cache_held_bytes, "cache_held_bytes", gauge, ALWAYS, "cache_held_bytes",                 \
 	  "bytes of objects out of the cache still being sent or filled, charged to the budget "   \
 	  "too")                                                                                   \
-	X(cache_refused_held, "cache_refused_held_total", counter, ALWAYS, "cache_refused_held",  \
-	  "responses relayed unstored while objects held or being filled were over half the budget") \
+	X(cache_refused_held, "cache_refused_held_total", counter, ALWAYS, "cache_refused_held",   \
+	  "responses relayed unstored while objects held or being filled were over half the "      \
+	  "budget")                                                                                \
 	X(cache_budget, "cache_budget_bytes", gauge, ALWAYS, "cache_budget_bytes", "cache.memory") \
 	X(cache_evictions, "cache_evictions_total", counter, ALWAYS, "cache_evictions",            \
 	  "objects evicted for the budget")                                                        \
@@ -161,6 +162,12 @@
 	  "disk lookups sent to the origin: the reads in flight held their memory budget")         \
 	X(disk_streamed, "disk_hits_streamed_total", counter, DISK, NULL,                          \
 	  "disk hits sent as they were read (records over 256 KiB)")                               \
+	X(disk_reinserted, "disk_reinserted_total", counter, DISK, "disk_reinserted",              \
+	  "records hit since written, copied forward when their segment was written again")        \
+	X(disk_reinserted_bytes, "disk_reinserted_bytes_total", counter, DISK, NULL,               \
+	  "bytes of the records copied forward")                                                   \
+	X(disk_reinsert_dropped, "disk_reinsert_dropped_total", counter, DISK, NULL,               \
+	  "records hit since written but not copied: over the bound, invalidated, unreadable")     \
 	X(disk_invals, "disk_invalidations", gauge, DISK, NULL,                                    \
 	  "bans and tag purges kept to test records read back against")                            \
 	X(disk_invals_pruned, "disk_invalidations_pruned_total", counter, DISK, NULL,              \

@@ -199,16 +199,6 @@ Test(cache_disk, a_post_that_ends_during_the_drain_is_durable)
 	harness_end();
 }
 
-/* POST PATH on the admin API: 200. */
-static void admin_post(int ap, const char *path)
-{
-	struct response r;
-	http_once(ap, "POST", path, NULL, &r);
-	cr_assert_eq(r.status, 200, "POST %s: %s %s", path, r.raw_head,
-		     excerpt(r.body, r.body_len));
-	response_free(&r);
-}
-
 /* Bans and tag purges are kept to test records read back against, until
  * no record on disk is older: once the log has gone round they are gone. */
 Test(cache_disk, bans_and_tag_purges_go_once_the_log_has_gone_round)

@@ -265,6 +265,7 @@ static void crash_rounds(long rounds, long seconds)
 		double written = prom(m, "ringcache_disk_records_written_total");
 		double admitted = prom(m, "ringcache_disk_admissions_total");
 		double dropped = prom(m, "ringcache_disk_admit_dropped_total");
+		double copied = prom(m, "ringcache_disk_reinserted_total");
 		free(m);
 		cr_assert_eq(kill(d.pid, SIGKILL), 0);
 		atomic_store(&stop, true);
@@ -326,11 +327,12 @@ static void crash_rounds(long rounds, long seconds)
 		fprintf(
 		    stderr,
 		    "crash round %ld: seed %u, %s, killed after %d ms (rebuild done %d, "
-		    "%g admitted, %g dropped, %g records written, %ld bodies served), %s; "
+		    "%g admitted, %g dropped, %g records written, %g copied forward, "
+		    "%ld bodies served), %s; "
 		    "restart: %g objects found, %g damaged, %d of %d checked bodies from disk\n",
 		    round, seed, early ? "no wait for the rebuild" : "after the rebuild", delay,
-		    rebuilt_at_kill, admitted, dropped, written, served, torn, found, damaged,
-		    from_disk, checked);
+		    rebuilt_at_kill, admitted, dropped, written, copied, served, torn, found,
+		    damaged, from_disk, checked);
 		total_disk += from_disk;
 		total_checked += checked;
 		/* SIGKILL again, or a clean stop: the next round's store is
@@ -470,6 +472,94 @@ Test(cache_disk_faults, a_scan_read_from_disk_once_leaves_the_hot_set_in_memory)
 		again += check_obj(d2.port, i, HOT_LEN);
 	cr_assert_eq(again, 0, "%d of the %d hot objects read from disk again after the scan",
 		     again, HOT_N);
+	harness_end();
+}
+
+/* ---- 2b. FIFO with reinsertion: what is hit outlives the log ----------- */
+
+#define RE_HOT	    4
+#define RE_HOT_LEN  40000
+#define RE_COLD	    150 /* 150 x 300 kB: the 15 MiB log goes round three times */
+#define RE_COLD_LEN 300000
+#define RE_BATCH    10 /* cold objects between two rounds of hot hits */
+
+/* Hot objects hit all along (in memory: a memory hit counts on the disk
+ * entry once per segment the writer moves to) while cold ones go round
+ * the log three times: each time the writer comes to a hot object's
+ * segment it copies it forward, so after a restart the hot objects come
+ * from disk (the origin asked once) while the first cold ones are gone.
+ * Then a purge and a ban of two copied objects, and a restart: neither
+ * comes back (their copies are older than the invalidations' records). */
+Test(cache_disk_faults, hit_objects_are_copied_forward_and_outlive_the_log, .timeout = 120)
+{
+	struct proc o, d1, d2, d3;
+	start_origin(&o);
+	char store[PATH_MAX];
+	store_path(store, sizeof(store), test_dir());
+	int ap;
+	const struct disk_opts opt = {.memory = "4MiB", .size = "16MiB", .segment = "1MiB"};
+	start_disk(&o, &d1, store, &opt, &ap);
+	free(wait_rebuilt(ap, &d1, 10));
+	for (uint32_t i = 0; i < RE_HOT; i++)
+		check_obj(d1.port, i, RE_HOT_LEN);
+	free(wait_at_least(ap, &d1, "ringcache_disk_records_written_total", RE_HOT, 10));
+	for (uint32_t c = 0; c < RE_COLD; c++) {
+		check_obj(d1.port, 1000 + c, RE_COLD_LEN);
+		if (c % RE_BATCH != RE_BATCH - 1)
+			continue;
+		/* Written before more come (a full queue drops writes). */
+		free(wait_at_least(ap, &d1, "ringcache_disk_records_written_total", RE_HOT + c + 1,
+				   10));
+		for (uint32_t i = 0; i < RE_HOT; i++)
+			check_obj(d1.port, i, RE_HOT_LEN);
+	}
+	char *m = fetch_metrics(ap);
+	double copied = prom(m, "ringcache_disk_reinserted_total");
+	fprintf(stderr, "reinsertion: %g records copied forward (%g bytes), %g dropped\n", copied,
+		prom(m, "ringcache_disk_reinserted_bytes_total"),
+		prom(m, "ringcache_disk_reinsert_dropped_total"));
+	cr_assert_geq(copied, 2 * RE_HOT, "each hot object copied at least twice:\n%s", m);
+	cr_assert_eq(prom(m, "ringcache_disk_errors_total"), 0, "%s", m);
+	free(m);
+	stopped_cleanly(&d1);
+
+	start_disk(&o, &d2, store, &opt, &ap);
+	free(wait_rebuilt(ap, &d2, 10));
+	char url[160];
+	for (uint32_t i = 0; i < RE_HOT; i++) {
+		cr_assert_eq(check_obj(d2.port, i, RE_HOT_LEN), 1, "hot object %u not from disk",
+			     i);
+		obj_url(i, RE_HOT_LEN, url, sizeof(url));
+		cr_assert_eq(origin_requests(o.port, url), 1, "%s", url);
+	}
+	check_obj(d2.port, 1000, RE_COLD_LEN); /* the oldest cold one: gone round */
+	obj_url(1000, RE_COLD_LEN, url, sizeof(url));
+	cr_assert_eq(origin_requests(o.port, url), 2, "%s outlived three rounds of the log", url);
+
+	/* Invalidations of copies: a purge of hot 0, a ban of hot 1. */
+	char enc[256], path[512];
+	obj_url(0, RE_HOT_LEN, url, sizeof(url));
+	snprintf(path, sizeof(path), "/purge?host=test.local&url=%s",
+		 pct_encode(url, enc, sizeof(enc)));
+	admin_post(ap, path);
+	admin_post(ap, "/ban?url=%5E%2Fo%2F1%5C%3F");
+	free(wait_metric(ap, &d2, "ringcache_disk_invalidations", 1, 5));
+	stopped_cleanly(&d2);
+
+	start_disk(&o, &d3, store, &opt, &ap);
+	free(wait_rebuilt(ap, &d3, 10));
+	for (uint32_t i = 0; i < RE_HOT; i++) {
+		int disk = check_obj(d3.port, i, RE_HOT_LEN);
+		obj_url(i, RE_HOT_LEN, url, sizeof(url));
+		long asked = origin_requests(o.port, url);
+		if (i < 2) {
+			cr_assert_eq(disk, 0, "invalidated hot object %u came back from disk", i);
+			cr_assert_eq(asked, 2, "%s", url);
+		} else {
+			cr_assert_eq(disk, 1, "hot object %u not from disk", i);
+			cr_assert_eq(asked, 1, "%s", url);
+		}
+	}
 	harness_end();
 }
 

@@ -362,3 +362,59 @@ Test(dseg, rebuild_full_store_owes_eviction)
 	dindex_free(&ix);
 	dseg_free(&ds);
 }
+
+/* dseg_choose alone, as the daemon's writer uses it (a circular log of
+ * its own): hit and unexpired entries stay, most hits first, up to the
+ * bound; the rest leave the index; an entry replaced since (pointing at
+ * another segment) is not the segment's to choose. */
+Test(dseg, choose_keeps_hit_unexpired_entries_most_hits_first_within_the_bound)
+{
+	struct dindex *ix = dindex_create(1000, 4, NOW);
+	cr_assert_not_null(ix);
+	/* Segment 1: ph 1..6, 100 bytes each; hits 0, 3, 1, 5 (expired), 2, 4. */
+	static const uint8_t hits[] = {0, 3, 1, 5, 2, 4};
+	for (uint32_t i = 0; i < 6; i++) {
+		struct dindex_rec r = {.phash = i + 1,
+				       .seg = 1,
+				       .off = i * 104,
+				       .len = 104,
+				       .seq = i + 10,
+				       .expires = i == 3 ? NOW - 1 : NOW + 600};
+		cr_assert_eq(dindex_put(ix, &r), 1);
+		for (int h = 0; h < hits[i]; h++)
+			cr_assert(dindex_hit(ix, i + 1, 0));
+	}
+	/* ph 7 was in segment 1 and was written again in segment 2: hit, but
+	 * its entry is no longer segment 1's. */
+	struct dindex_rec old = {.phash = 7, .seg = 1, .off = 624, .len = 104, .seq = 16};
+	struct dindex_rec newer = {.phash = 7, .seg = 2, .off = 0, .len = 104, .seq = 20};
+	cr_assert_eq(dindex_put(ix, &old), 1);
+	cr_assert_eq(dindex_put(ix, &newer), 1);
+	cr_assert(dindex_hit(ix, 7, 0));
+
+	struct dseg_victim v;
+	cr_assert_eq(dseg_choose(ix, 1, NOW, 3 * 104, &v), 1);
+	cr_assert_eq(v.seg, 1);
+	cr_assert_eq(v.n, 3, "the bound: three of the four hit, unexpired ones");
+	cr_assert_eq(v.keep[0].phash, 6, "4 hits");
+	cr_assert_eq(v.keep[1].phash, 2, "3 hits");
+	cr_assert_eq(v.keep[2].phash, 5, "2 hits");
+	cr_assert_eq(v.keep_bytes, 3 * 104);
+	cr_assert_eq(v.removed, 2, "not hit (ph 1), expired (ph 4)");
+	cr_assert_eq(v.over, 1, "ph 3: hit once, over the bound");
+	struct dindex_rec got;
+	cr_assert(!dindex_get(ix, 1, 0, &got));
+	cr_assert(!dindex_get(ix, 3, 0, &got));
+	cr_assert(!dindex_get(ix, 4, 0, &got));
+	cr_assert(dindex_get(ix, 6, 0, &got) && got.seg == 1, "kept: still where it was");
+	cr_assert(dindex_get(ix, 7, 0, &got) && got.seg == 2, "the newer write is untouched");
+	dseg_victim_fini(&v);
+
+	/* Nothing hit: nothing kept, all gone; a bound of 0 keeps nothing. */
+	cr_assert_eq(dseg_choose(ix, 1, NOW, 0, &v), 1);
+	cr_assert_eq(v.n, 0);
+	cr_assert_eq(v.over, 3);
+	cr_assert_eq(dindex_count(ix), 1, "only ph 7, in segment 2");
+	dseg_victim_fini(&v);
+	dindex_free(&ix);
+}

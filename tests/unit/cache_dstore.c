@@ -317,6 +317,7 @@ struct wt {
 	int nobj;
 	size_t sizes[MAXREC];
 	struct dwriter_done done[MAXREC];
+	uint64_t copy_version[MAXREC]; /* a copy's version (done[i].copy), else 0 */
 	char keys[MAXREC][32];
 	int ndone;
 	int rc;
@@ -332,6 +333,8 @@ static void on_written(void *ctx, const struct dwriter_done *d)
 	memcpy(t->keys[t->ndone], d->key, d->key_len);
 	c->key = t->keys[t->ndone];
 	c->obj = NULL;
+	t->copy_version[t->ndone] = d->copy ? d->copy->obj.version : 0;
+	c->copy = NULL;
 	t->ndone++;
 }
 
@@ -522,6 +525,103 @@ Test(dwriter, objects_of_every_size_are_read_back_whole_through_the_page_cache)
 	read_buffered = true;
 	write_read();
 	read_buffered = false;
+}
+
+/* Reinsertion through the NEXT_SEG hook: when the writer leaves segment
+ * 0 the hook reads object 0's record back and hands it to dwriter_copy;
+ * the copy is the first record of segment 1, before the object that
+ * asked for the roll, with a new sequence and object 0's version, and it
+ * reads back whole. The hook is asked at the start too (for FIRST_SEG). */
+struct copy_hook {
+	struct wt *t;
+	int calls;
+	uint64_t room; /* what the roll out of segment 0 left the copies */
+	int copied;
+};
+
+static int copy_next_seg(void *ctx, uint64_t sealed, uint64_t *next, uint64_t room)
+{
+	struct copy_hook *h = ctx;
+	struct wt *t = h->t;
+	*next = (sealed + 1) % t->ds->sb.seg_count;
+	if (h->calls++ == 0) {
+		cr_assert_eq(*next, 0, "asked for FIRST_SEG at the start");
+		return 0;
+	}
+	if (sealed != 0)
+		return 0;
+	h->room = room;
+	struct dstore_rec r;
+	cr_assert_eq(dstore_read(t->ds, t->done[0].seg, t->done[0].off, t->done[0].len,
+				 rt_deadline_in(5 * RT_SEC), &r),
+		     0);
+	cr_assert_leq(r.v.h.total, room);
+	cr_assert_eq(dwriter_copy(t->w, &r), 0);
+	cr_assert_null(r.mem, "the record is the writer's now");
+	h->copied++;
+	return 0;
+}
+
+static void copy_written(void *ctx, const struct dwriter_done *d)
+{
+	on_written(((struct copy_hook *)ctx)->t, d);
+}
+
+static void copy_main(void *arg)
+{
+	struct wt *t = arg;
+	struct rt_task *wr = rt_task_spawn(dwriter_main, t->w, "dwriter");
+	cr_assert_not_null(wr);
+	for (int n = 0; n < 4; n++) { /* three fit a segment, the fourth rolls */
+		struct cobj *o = make_obj(n, 20000);
+		char key[32];
+		int kl = key_of(n, key);
+		cr_assert_eq(dwriter_admit(t->w, key, (uint32_t)kl, o), 0);
+		cobj_release(&o);
+	}
+	dwriter_stop(t->w);
+	cr_assert_eq(rt_task_join(&wr, rt_deadline_in(10 * RT_SEC)), 0);
+	cr_assert_eq(t->ndone, 5, "four objects and one copy");
+	for (int k = 0; k < 3; k++)
+		cr_assert(t->done[k].seg == 0 && !t->copy_version[k]);
+	const struct dwriter_done *c = &t->done[3], *last = &t->done[4];
+	cr_assert_eq(c->seg, 1);
+	cr_assert_eq(t->copy_version[3], t->done[0].seq, "the copy keeps its version");
+	cr_assert_gt(c->seq, t->done[2].seq, "and takes a new sequence");
+	cr_assert_eq(last->seg, 1);
+	cr_assert_eq(t->copy_version[4], 0);
+	cr_assert_gt(last->off, c->off, "the object that rolled comes after the copy");
+	cr_assert_gt(last->seq, c->seq);
+	check_obj_rec(t, c, 0, 20000);
+	struct dstore_rec r;
+	cr_assert_eq(dstore_read(t->ds, c->seg, c->off, c->len, rt_deadline_in(5 * RT_SEC), &r), 0);
+	cr_assert_eq(r.v.obj.version, t->done[0].seq);
+	dstore_rec_free(&r);
+	t->rc = 1;
+}
+
+Test(dwriter, a_copy_from_the_next_seg_hook_goes_first_and_keeps_its_version)
+{
+	static struct wt t;
+	memset(&t, 0, sizeof(t));
+	t.ds = open_logged(SIZE);
+	static struct copy_hook h;
+	h = (struct copy_hook){.t = &t};
+	t.conf = (struct dwriter_conf){
+	    .buf_size = 8192, .next_seg = copy_next_seg, .written = copy_written, .ctx = &h};
+	t.w = dwriter_create(t.ds, &t.conf);
+	cr_assert_not_null(t.w);
+	run_main(copy_main, &t);
+	cr_assert_eq(t.rc, 1);
+	cr_assert_eq(h.copied, 1);
+	cr_assert_eq(h.calls, 2, "the start and the roll out of segment 0");
+	cr_assert(h.room > 0 && h.room < SEG - 20000, "room left for the record that rolled: %llu",
+		  (unsigned long long)h.room);
+	cr_assert_eq(t.ds->stats.records, 5);
+	cr_assert_eq(t.ds->stats.damaged, 0);
+	cr_assert_eq(nlogged, 0, "%s", logged[0]);
+	dwriter_free(&t.w);
+	dstore_close(&t.ds);
 }
 
 Test(dwriter_epoll, objects_of_every_size_are_read_back_whole)

@@ -86,3 +86,12 @@ void damage(const char *store, off_t at, size_t n, unsigned seed)
 		fputc(rand_r(&seed) & 0xff, f);
 	cr_assert_eq(fclose(f), 0);
 }
+
+void admin_post(int ap, const char *path)
+{
+	struct response r;
+	http_once(ap, "POST", path, NULL, &r);
+	cr_assert_eq(r.status, 200, "POST %s: %s %s", path, r.raw_head,
+		     excerpt(r.body, r.body_len));
+	response_free(&r);
+}

@@ -1,7 +1,7 @@
 /*
  * disk.h - helpers of the disk tier's scenario tests (cache_disk.c,
- * cache_disk_faults.c): /metrics read and polled, the daemon's log
- * searched, a store file damaged.
+ * cache_disk_faults.c): /metrics read and polled, the admin API posted
+ * to, the daemon's log searched, a store file damaged.
  */
 #ifndef SCENARIO_DISK_H
 #define SCENARIO_DISK_H
@@ -23,6 +23,8 @@ char *wait_at_least(int ap, struct proc *d, const char *series, double min, int 
 char *wait_rebuilt(int ap, struct proc *d, int seconds);
 /* How many times NEEDLE occurs in D's log. */
 int log_count(struct proc *d, const char *needle);
+/* POST PATH on the admin API AP: 200 (asserts). */
+void admin_post(int ap, const char *path);
 /* SIGTERM: D must exit 0 (its log in the failure otherwise). */
 void stopped_cleanly(struct proc *d);
 /* N bytes of the file STORE at AT overwritten with garbage drawn from
