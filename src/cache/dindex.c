@@ -417,6 +417,18 @@ bool dindex_hit(struct dindex *ix, uint64_t phash, uint32_t vhash)
 	return e != NULL;
 }
 
+bool dindex_hit_version(struct dindex *ix, uint64_t phash, uint32_t vhash, uint64_t seq)
+{
+	struct shard *s = shard_of(ix, (uint32_t)phash);
+	pthread_mutex_lock(&s->lock);
+	struct dindex_entry *e = find(s, phash, vhash);
+	bool same = e && e->seq == (seq & SEQ_MASK);
+	if (same && e->hits < DINDEX_HITS_MAX)
+		e->hits++;
+	pthread_mutex_unlock(&s->lock);
+	return same;
+}
+
 bool dindex_remove(struct dindex *ix, uint64_t phash, uint32_t vhash)
 {
 	struct shard *s = shard_of(ix, (uint32_t)phash);

@@ -132,6 +132,10 @@ bool dindex_get(struct dindex *ix, uint64_t phash, uint32_t vhash, struct dindex
 
 /* A hit on (PHASH, VHASH): bump its counter. false when absent. */
 bool dindex_hit(struct dindex *ix, uint64_t phash, uint32_t vhash);
+/* The same only if the entry is version SEQ (a hit on a copy of it held
+ * elsewhere, in memory: a newer version there must not keep an older one
+ * alive on disk). false when absent or another version. */
+bool dindex_hit_version(struct dindex *ix, uint64_t phash, uint32_t vhash, uint64_t seq);
 
 /* Remove one variant; true when it was there. */
 bool dindex_remove(struct dindex *ix, uint64_t phash, uint32_t vhash);

@@ -12,6 +12,9 @@
 #include "cache/tags.h"
 #include "rt/task.h"
 
+/* How long one segment's reinsertion may read, in all. */
+#define REINSERT_TIMEOUT (1ull * 1000 * 1000 * 1000)
+
 /* What a record costs besides its body and head: header, key, meta and its
  * strings; generous, so that an admitted object is never "too big". */
 #define RECORD_SLACK 4096u
@@ -486,7 +489,8 @@ static void index_written(void *ctx, const struct dwriter_done *d)
 	};
 	if (r.expires == 0 && !(validators || swr))
 		r.expires = 1;
-	index_put(t, &r);
+	if (index_put(t, &r) > 0) /* its memory hits count on this entry now (mark_hit) */
+		atomic_store_explicit(&d->obj->disk_version, d->seq, memory_order_relaxed);
 }
 
 /* Drop the bans and tag purges no record on disk is older than: every
@@ -553,6 +557,14 @@ static uint64_t reinsert(struct dtier *t, struct dwriter *w, uint32_t seg, uint6
 	uint64_t rmax = t->ds->sb.seg_size / 4, minver = UINT64_MAX;
 	if (room < rmax)
 		rmax = room;
+	/* Draining: the writer's queue (invalidations first) is what counts,
+	 * and the drain's deadline may cancel it; nothing is copied then. */
+	if (atomic_load(&t->closing_writes) || atomic_load(&t->draining))
+		rmax = 0;
+	/* All the reads within one deadline: the queue waits meanwhile (a
+	 * slow disk costs copies, not admissions and invalidations), and the
+	 * first read that fails other than by a damaged record ends them. */
+	rt_time_t until = rt_deadline_in(REINSERT_TIMEOUT);
 	struct dseg_victim v;
 	if (dseg_choose(t->ix, seg, (int64_t)time(NULL), rmax, &v) < 0)
 		return minver;
@@ -560,13 +572,12 @@ static uint64_t reinsert(struct dtier *t, struct dwriter *w, uint32_t seg, uint6
 	for (size_t i = 0; i < v.n; i++) {
 		const struct dindex_rec *e = &v.keep[i];
 		struct dstore_rec r;
-		int rc = dstore_read(t->ds, e->seg, e->off, e->len,
-				     rt_deadline_in(DTIER_READ_TIMEOUT), &r);
-		if (rc == -ENODEV || rc == -ECANCELED) { /* off, or the writer is going */
+		int rc = dstore_read(t->ds, e->seg, e->off, e->len, until, &r);
+		if (rc < 0 && rc != -EBADMSG) { /* off, timed out, or the writer is going */
 			dropped += v.n - i;
 			break;
 		}
-		if (rc < 0) { /* damaged (counted, dropped), timed out */
+		if (rc < 0) { /* damaged: counted, dropped */
 			dropped++;
 			continue;
 		}
@@ -869,11 +880,12 @@ static void mark_hit(struct dtier *t, struct cobj *o)
 	if (atomic_load_explicit(&o->disk_mark, memory_order_relaxed) == gen)
 		return;
 	atomic_store_explicit(&o->disk_mark, gen, memory_order_relaxed);
+	uint64_t version = atomic_load_explicit(&o->disk_version, memory_order_relaxed);
 	uint32_t kl;
 	const char *key = cobj_key(o, &kl);
-	if (key && !o->partial)
-		dindex_hit(t->ix, dindex_phash(key, kl),
-			   o->vkey_len ? dindex_vhash(o->vkey, o->vkey_len) : 0);
+	if (version && key)
+		dindex_hit_version(t->ix, dindex_phash(key, kl),
+				   o->vkey_len ? dindex_vhash(o->vkey, o->vkey_len) : 0, version);
 }
 
 void dtier_offer(struct dtier *t, struct cobj *o, int64_t now)
@@ -945,6 +957,7 @@ static struct cobj *obj_from_record(struct store *st, const struct drec_view *v,
 		  (o->tags || !r->tags_len);
 	/* Already on disk: the admission rule has nothing to decide. */
 	atomic_store(&o->disk_done, true);
+	atomic_store_explicit(&o->disk_version, r->version, memory_order_relaxed);
 	if (!whole) {
 		if (!ok) {
 			cbody_finish(o->body, false);

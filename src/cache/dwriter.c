@@ -749,7 +749,10 @@ void dwriter_main(void *arg)
 		drop_all(w);
 		return;
 	}
-	if (w->end > w->flushed) /* copies: on disk within LINGER, as any record */
+	/* Copies: on disk within LINGER, as any record. The SEGMENT record
+	 * alone waits for a record: until then the segment's old records
+	 * are still there for a restart to find. */
+	if (w->pending)
 		w->flush_at = rt_clock_now() + DWRITER_LINGER;
 	for (;;) {
 		if (dstore_disabled(ds))

@@ -141,6 +141,9 @@ struct cobj {
 	 * this object that was counted on its disk entry: at most one a roll,
 	 * so that an object hot in memory is copied forward too (dtier.c). */
 	_Atomic uint32_t disk_mark;
+	/* The version of its record on disk, once written (or read back):
+	 * what such a hit is counted on; 0 while it is not on disk. */
+	_Atomic uint64_t disk_version;
 	/* No longer the current copy of its key: purged, banned (at a lookup
 	 * or by the lurker), tag-purged (soft too) or replaced by a newer
 	 * variant; set under the shard lock before the invalidation's disk

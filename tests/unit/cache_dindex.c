@@ -473,3 +473,26 @@ Test(dindex, threads, .timeout = 60)
 	cr_assert_eq(dindex_count(ix), (uint64_t)THREADS * PER_THREAD / 2);
 	dindex_free(&ix);
 }
+
+/* A hit counted from a copy held elsewhere (memory) lands only on the
+ * entry of that version: a newer version in memory does not keep an
+ * older one alive on disk through reinsertion. */
+Test(dindex, a_hit_by_version_counts_only_on_that_version)
+{
+	struct dindex *ix = dindex_create(1000, 8, BASE);
+	cr_assert_not_null(ix);
+	struct dindex_rec r = {.phash = 42, .vhash = 7, .seg = 1, .off = 0, .len = 64, .seq = 100};
+	cr_assert_eq(dindex_put(ix, &r), 1);
+	cr_assert(!dindex_hit_version(ix, 42, 7, 101), "another version");
+	cr_assert(!dindex_hit_version(ix, 42, 8, 100), "another variant");
+	cr_assert(!dindex_hit_version(ix, 43, 7, 100), "another key");
+	struct dindex_rec got;
+	cr_assert(dindex_get(ix, 42, 7, &got));
+	cr_assert_eq(got.hits, 0);
+	cr_assert(dindex_hit_version(ix, 42, 7, 100));
+	cr_assert(dindex_hit_version(ix, 42, 7, 100 + (1ull << DINDEX_SEQ_BITS)),
+		  "compared in the 48 bits kept");
+	cr_assert(dindex_get(ix, 42, 7, &got));
+	cr_assert_eq(got.hits, 2);
+	dindex_free(&ix);
+}
