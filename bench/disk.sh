@@ -6,7 +6,7 @@
 # wrk with random keys (bench/wrk/keys.lua), rounds alternated between the
 # servers; beside them ringcache-mem, the ceiling: the same ringcache with no
 # disk tier and a cache.memory that holds the whole working set. Writes
-# bench/results/disk-latest.{md,tsv}.
+# bench/results/disk-latest.{md,tsv} (disk-MIN-MAXk-latest.* with --sizes).
 # See bench/README.md ("Disk tier benchmark").
 set -euo pipefail
 
@@ -21,7 +21,8 @@ usage: bench/disk.sh [options]
                      through the page cache) or false (every disk hit an O_DIRECT read)
   --conns N          wrk connections (default 32, 2 threads)
   --sizes MIN-MAX    body sizes in KiB, whole KiB steps (default 16-64); the number
-                     of keys follows so that the working set stays 4x --memory
+                     of keys follows so that the working set stays 4x --memory;
+                     results then in disk-MIN-MAXk-latest.*
   --only LIST        servers, comma-separated: ringcache,nginx,varnish,ringcache-mem
                      (default all; ringcache-mem: no disk tier, cache.memory 4x the
                      working set, every request a memory hit: the ceiling)
@@ -107,6 +108,9 @@ MAXSZ=$((BASH_REMATCH[2] * 1024))
 AVGKIB=$(((MINSZ + MAXSZ) / 2048))
 ((AVGKIB >= 1)) || AVGKIB=1
 NKEYS=$((MEMORY * 4 * 1024 / AVGKIB))
+# Results: disk-latest.* for the default sizes, disk-MIN-MAXk-latest.* else.
+STEM=disk-latest
+[[ $SIZES == 16-64 ]] || STEM=disk-${SIZES}k-latest
 WS_BYTES=$(keys_bytes "$NKEYS" "$MINSZ" "$MAXSZ")
 STORE_MIB=$((MEMORY * 4 * 2 + 64)) # room for the whole set twice: nothing is overwritten
 # ringcache-mem's cache.memory: 4x the working set's bytes, rounded up to MiB
@@ -439,8 +443,8 @@ mkdir -p "$OUT"
 	printf '# disk.sh %s, %s\n' "$REPO_HEAD" "$(date -u +%FT%TZ)"
 	printf 'round\tserver\trequests\treq_s\tp50_us\tp99_us\terrors\tnon_2xx\torigin_requests\thit_pct_origin\tmem_hits\tdisk_hits\tmisses\tserver_cpu_us_per_req\tother_cpu_pct\tload1\n'
 	cat "$TMP/runs.tsv"
-} >"$OUT/disk-latest.tsv"
-cp "$TMP/wrk.log" "$OUT/disk-latest-wrk.log"
+} >"$OUT/$STEM.tsv"
+cp "$TMP/wrk.log" "$OUT/$STEM-wrk.log"
 {
 	echo "# Disk tier benchmark (bench/disk.sh)"
 	echo
@@ -457,7 +461,7 @@ cp "$TMP/wrk.log" "$OUT/disk-latest-wrk.log"
 		echo "  working set), 2 loops: every request a memory hit, the most ringcache reaches here with this client and workload"
 	fi
 	echo
-	python3 - "$TMP/runs.tsv" "$TMP/warm.tsv" <<'PY'
+	python3 - "$TMP/runs.tsv" "$TMP/warm.tsv" "$SIZES" <<'PY'
 import sys, statistics as st
 runs = [l.rstrip("\n").split("\t") for l in open(sys.argv[1]) if l.strip()]
 warm = [l.rstrip("\n").split("\t") for l in open(sys.argv[2]) if l.strip()]
@@ -503,7 +507,7 @@ if "varnish" in by:
 if "ringcache" in by and "nginx" in by:
     rr = med("ringcache", 3) / med("nginx", 3)
     pr = med("ringcache", 5) <= med("nginx", 5)
-    print(f"\nIssue 18's targets: ringcache at least 1.5x nginx's requests/s: {rr:.2f}x, "
+    print(f"\nIssue 18's targets (bodies of {sys.argv[3]} KiB): ringcache at least 1.5x nginx's requests/s: {rr:.2f}x, "
           f"{'met' if rr >= 1.5 else 'NOT met'}; p99 at or below nginx's: {'met' if pr else 'NOT met'}.")
 ceil = []
 if "ringcache-mem" in by and "ringcache" in by and med("ringcache-mem", 3):
@@ -575,5 +579,5 @@ PY
 		head -20 "$TMP/$s.log"
 		echo '```'
 	done
-} >"$OUT/disk-latest.md"
-log "done in $((T_END - T_START)) s: $OUT/disk-latest.md"
+} >"$OUT/$STEM.md"
+log "done in $((T_END - T_START)) s: $OUT/$STEM.md"

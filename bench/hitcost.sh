@@ -10,6 +10,9 @@
 # STUCK=1: the subscribers never read.
 # CPU=1: no valgrind; the daemon's user+system CPU time (/proc/PID/stat)
 # per request instead of instructions.
+# DISK=1: with a disk tier (cache.disk, a 64 MiB store in the run's
+# temporary directory, which must not be tmpfs: TMPDIR=/var/tmp): the
+# hits are memory hits of an object that is also on disk.
 set -eu
 build=${1:?usage: hitcost.sh BUILD [SUBSCRIBERS]}
 subs=${2:-0}
@@ -34,6 +37,7 @@ backends:
     servers: ["127.0.0.1:28200"]
 cache:
   memory: 64MiB
+$([ -n "${DISK:-}" ] && printf '  disk: {path: "%s/store", size: 64MiB, min_ttl: 0s}\n' "$dir")
 compression:
   enabled: false
 admin:

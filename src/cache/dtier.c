@@ -1163,6 +1163,10 @@ struct cobj *dtier_find(struct dtier *t, struct store *st, const struct lookup_r
 	if (best) {
 		dindex_hit(t->ix, phash,
 			   best->vkey_len ? dindex_vhash(best->vkey, best->vkey_len) : 0);
+		/* That was this roll's count: the hit the promotion's lookup
+		 * makes is not counted again (mark_hit). */
+		atomic_store_explicit(&best->disk_mark, atomic_load(&t->roll_gen),
+				      memory_order_relaxed);
 		atomic_fetch_add_explicit(&t->stats.hits, 1, memory_order_relaxed);
 		if (best_s)
 			atomic_fetch_add_explicit(&t->stats.streamed, 1, memory_order_relaxed);
