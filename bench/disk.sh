@@ -105,9 +105,10 @@ declare -A PID=()
 	{ echo "disk.sh: bad --sizes (MIN-MAX in KiB, MIN <= MAX)" >&2; exit 2; }
 MINSZ=$((BASH_REMATCH[1] * 1024))
 MAXSZ=$((BASH_REMATCH[2] * 1024))
-AVGKIB=$(((MINSZ + MAXSZ) / 2048))
-((AVGKIB >= 1)) || AVGKIB=1
-NKEYS=$((MEMORY * 4 * 1024 / AVGKIB))
+# The mean size in bytes (sizes step by whole KiB, evenly): 4x the memory
+# over it (a KiB-rounded mean gave 4.5x for 1-8 KiB).
+NKEYS=$((MEMORY * 4 * 1048576 * 2 / (MINSZ + MAXSZ)))
+AVGKIB=$(python3 -c "print(f'{($MINSZ + $MAXSZ) / 2048:g}')")
 # Results: disk-latest.* for the default sizes, disk-MIN-MAXk-latest.* else.
 STEM=disk-latest
 [[ $SIZES == 16-64 ]] || STEM=disk-${SIZES}k-latest

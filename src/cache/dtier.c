@@ -879,11 +879,13 @@ static void mark_hit(struct dtier *t, struct cobj *o)
 	unsigned gen = atomic_load_explicit(&t->roll_gen, memory_order_relaxed);
 	if (atomic_load_explicit(&o->disk_mark, memory_order_relaxed) == gen)
 		return;
-	atomic_store_explicit(&o->disk_mark, gen, memory_order_relaxed);
 	uint64_t version = atomic_load_explicit(&o->disk_version, memory_order_relaxed);
+	if (!version)
+		return; /* not on disk yet: the roll's count waits for it */
+	atomic_store_explicit(&o->disk_mark, gen, memory_order_relaxed);
 	uint32_t kl;
 	const char *key = cobj_key(o, &kl);
-	if (version && key)
+	if (key)
 		dindex_hit_version(t->ix, dindex_phash(key, kl),
 				   o->vkey_len ? dindex_vhash(o->vkey, o->vkey_len) : 0, version);
 }
@@ -1131,6 +1133,7 @@ struct cobj *dtier_find(struct dtier *t, struct store *st, const struct lookup_r
 	struct cobj *best = NULL;
 	struct dstream *best_s = NULL;
 	enum vary_match best_m = VARY_NO;
+	struct dindex_rec best_e = {0};
 	bool stop = false;
 	for (size_t i = 0; i < n && best_m != VARY_EXACT && !stop; i++) {
 		const struct dindex_rec *e = &recs[i];
@@ -1154,6 +1157,7 @@ struct cobj *dtier_find(struct dtier *t, struct store *st, const struct lookup_r
 			best = o;
 			best_s = s;
 			best_m = m;
+			best_e = *e;
 			*hot = e->hits > 0;
 		} else {
 			dstream_free(&s);
@@ -1161,8 +1165,9 @@ struct cobj *dtier_find(struct dtier *t, struct store *st, const struct lookup_r
 		}
 	}
 	if (best) {
-		dindex_hit(t->ix, phash,
-			   best->vkey_len ? dindex_vhash(best->vkey, best->vkey_len) : 0);
+		/* On the entry read, if it still is (not a newer one written
+		 * meanwhile). */
+		dindex_hit_version(t->ix, phash, best_e.vhash, best_e.seq);
 		/* That was this roll's count: the hit the promotion's lookup
 		 * makes is not counted again (mark_hit). */
 		atomic_store_explicit(&best->disk_mark, atomic_load(&t->roll_gen),

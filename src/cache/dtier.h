@@ -222,8 +222,9 @@ int dtier_admit(struct dtier *t, const char *key, uint32_t key_len, struct cobj 
  * a writer that cannot take it now, or a body still arriving (a hit on a
  * filling object: the hit is counted, the fetch offers it at the end),
  * leaves it for a later call. A retired O (store.h) is never offered.
- * Once decided, a hit counts on O's disk entry (dindex_hit) once per
- * segment the writer moves to, so that reinsertion keeps an object hot in
+ * Once decided, a hit counts on O's disk entry (dindex_hit_version: only
+ * the entry of O's own version, once it has one) once per segment the
+ * writer moves to, so that reinsertion keeps an object hot in
  * memory too: two loads and a return on the other hits, fine on every
  * hit. */
 void dtier_offer(struct dtier *t, struct cobj *o, int64_t now);

@@ -43,6 +43,7 @@ struct dwriter {
 	uint64_t win;	  /* segment offset of buf[0], a multiple of B */
 	uint64_t end;	  /* segment offset after the last byte encoded */
 	uint64_t flushed; /* bytes of the segment on disk (up to here) */
+	uint64_t front;	  /* END just after the SEGMENT record: nothing else yet */
 	_Atomic uint64_t seq;
 	_Atomic uint64_t objects; /* objects queued or pending, not yet reported or dropped */
 	_Atomic bool stopping;	  /* dwriter_stop was called: the queue is put in drain order */
@@ -258,7 +259,12 @@ int dwriter_tag(struct dwriter *w, const char *tag, uint32_t len, bool soft)
 static int flush(struct dwriter *w)
 {
 	struct dstore *ds = w->ds;
-	if (w->end > w->flushed) {
+	/* A segment holding its SEGMENT record alone is not written: its old
+	 * records stay on disk for a restart to find (the writer opens its
+	 * first segment at its start, and a stop may follow with nothing
+	 * admitted). */
+	bool alone = w->flushed == 0 && w->end == w->front;
+	if (w->end > w->flushed && !alone) {
 		uint64_t from = w->flushed / B * B, to = (w->end + B - 1) / B * B;
 		assert(from >= w->win && to - w->win <= w->bufsz);
 		uint64_t at = dstore_offset(ds, w->seg, from);
@@ -341,7 +347,7 @@ static void open_seg(struct dwriter *w, uint64_t seg)
 	int64_t n = drec_encode(w->buf, w->bufsz, w->ds->sb.store_id, &in, NULL);
 	assert(n > 0);
 	atomic_fetch_add(&w->seq, 1);
-	w->end = (uint64_t)n;
+	w->end = w->front = (uint64_t)n;
 	atomic_fetch_add_explicit(&w->ds->stats.segments, 1, memory_order_relaxed);
 }
 

@@ -60,13 +60,16 @@
  * twice (hashing runs at many GB/s; one rule for every size is worth
  * it). A record that cannot fit in a segment after the SEGMENT record
  * (or whose head does not fit the window) is dropped (counted: "too
- * big"). The writer opens each segment at its start: FIRST_SEG must be
- * one with nothing to keep (it does not resume a half-written one).
+ * big"). The writer opens each segment at its start (it does not resume
+ * a half-written one); a segment's SEGMENT record goes out with its first
+ * record, never alone, so a start and a stop with nothing admitted in
+ * between leave the store as it was.
  *
- * Segments. The writer opens FIRST_SEG (the rebuild's choice) and, when
- * a record does not fit in the rest, seals it and asks the NEXT_SEG hook
- * for the next one (NULL: the next number, wrapping: a plain circular
- * log). The hook, on the writer's task, may read records of the segment
+ * Segments. The writer opens FIRST_SEG (the rebuild's choice) as soon as
+ * its task runs, asking the NEXT_SEG hook for it as the segment after
+ * FIRST_SEG - 1 (so the hook treats it as every later one), and, when a
+ * record does not fit in the rest, seals the open one and asks the hook
+ * for the next (NULL: the next number, wrapping: a plain circular log). The hook, on the writer's task, may read records of the segment
  * it gives (the oldest, still intact) and hand them back with
  * dwriter_copy: the reinsertion (dtier.c). They are written first in
  * the segment, before the record that asked for the roll (ROOM bytes

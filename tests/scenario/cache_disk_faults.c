@@ -490,6 +490,25 @@ Test(cache_disk_faults, a_scan_read_from_disk_once_leaves_the_hot_set_in_memory)
  * from disk (the origin asked once) while the first cold ones are gone.
  * Then a purge and a ban of two copied objects, and a restart: neither
  * comes back (their copies are older than the invalidations' records). */
+/* Poll until at least N records other than copies are written (10 s at
+ * most): records_written_total counts the copies too. */
+static void wait_written(int ap, struct proc *d, double n)
+{
+	char *m = NULL;
+	for (int i = 0; i < 200; i++) {
+		free(m);
+		m = fetch_metrics(ap);
+		if (prom(m, "ringcache_disk_records_written_total") -
+			prom(m, "ringcache_disk_reinserted_total") >=
+		    n) {
+			free(m);
+			return;
+		}
+		sleep_ms(50);
+	}
+	cr_assert_fail("%g records never written:\n%s\nlog:\n%s", n, m, proc_log(d));
+}
+
 Test(cache_disk_faults, hit_objects_are_copied_forward_and_outlive_the_log, .timeout = 120)
 {
 	struct proc o, d1, d2, d3;
@@ -502,14 +521,13 @@ Test(cache_disk_faults, hit_objects_are_copied_forward_and_outlive_the_log, .tim
 	free(wait_rebuilt(ap, &d1, 10));
 	for (uint32_t i = 0; i < RE_HOT; i++)
 		check_obj(d1.port, i, RE_HOT_LEN);
-	free(wait_at_least(ap, &d1, "ringcache_disk_records_written_total", RE_HOT, 10));
+	wait_written(ap, &d1, RE_HOT);
 	for (uint32_t c = 0; c < RE_COLD; c++) {
 		check_obj(d1.port, 1000 + c, RE_COLD_LEN);
 		if (c % RE_BATCH != RE_BATCH - 1)
 			continue;
 		/* Written before more come (a full queue drops writes). */
-		free(wait_at_least(ap, &d1, "ringcache_disk_records_written_total", RE_HOT + c + 1,
-				   10));
+		wait_written(ap, &d1, RE_HOT + c + 1);
 		for (uint32_t i = 0; i < RE_HOT; i++)
 			check_obj(d1.port, i, RE_HOT_LEN);
 	}
@@ -560,6 +578,41 @@ Test(cache_disk_faults, hit_objects_are_copied_forward_and_outlive_the_log, .tim
 			cr_assert_eq(asked, 1, "%s", url);
 		}
 	}
+	harness_end();
+}
+
+/* A start and a clean stop with nothing admitted in between write
+ * nothing: the writer opens the segment after the newest (here the
+ * oldest one holding records, the log having gone round) at its start,
+ * and its SEGMENT record alone must not go out over that segment's
+ * records. */
+Test(cache_disk_faults, a_start_and_stop_with_nothing_admitted_leaves_the_store_as_it_was)
+{
+	struct proc o, d1, d2, d3;
+	start_origin(&o);
+	char store[PATH_MAX];
+	store_path(store, sizeof(store), test_dir());
+	int ap;
+	const struct disk_opts opt = {.size = "16MiB", .segment = "1MiB"};
+	start_disk(&o, &d1, store, &opt, &ap);
+	free(wait_rebuilt(ap, &d1, 10));
+	for (uint32_t c = 0; c < 70; c++) { /* 21 MB through the 15 MiB log */
+		check_obj(d1.port, 2000 + c, RE_COLD_LEN);
+		if (c % RE_BATCH == RE_BATCH - 1)
+			wait_written(ap, &d1, c + 1);
+	}
+	wait_written(ap, &d1, 70);
+	stopped_cleanly(&d1);
+	start_disk(&o, &d2, store, &opt, &ap);
+	char *m = wait_rebuilt(ap, &d2, 10);
+	double found = prom(m, "ringcache_disk_rebuild_objects");
+	free(m);
+	cr_assert_gt(found, 30, "the store holds about 15 MiB of them");
+	stopped_cleanly(&d2);
+	start_disk(&o, &d3, store, &opt, &ap);
+	m = wait_rebuilt(ap, &d3, 10);
+	cr_assert_eq(prom(m, "ringcache_disk_rebuild_objects"), found, "%s", m);
+	free(m);
 	harness_end();
 }
 

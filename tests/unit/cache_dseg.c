@@ -410,7 +410,8 @@ Test(dseg, choose_keeps_hit_unexpired_entries_most_hits_first_within_the_bound)
 	cr_assert(dindex_get(ix, 7, 0, &got) && got.seg == 2, "the newer write is untouched");
 	dseg_victim_fini(&v);
 
-	/* Nothing hit: nothing kept, all gone; a bound of 0 keeps nothing. */
+	/* Again over a bound of 0: the three kept, still hit, are dropped
+	 * (over the bound) and nothing is kept. */
 	cr_assert_eq(dseg_choose(ix, 1, NOW, 0, &v), 1);
 	cr_assert_eq(v.n, 0);
 	cr_assert_eq(v.over, 3);
